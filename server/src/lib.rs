@@ -1,0 +1,1 @@
+//! `serve`: placeholder until the server lands.

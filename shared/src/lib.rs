@@ -1,0 +1,26 @@
+//! The ground `fetch` and `serve` stand on: parsing what users type as a target, resolving
+//! names (getaddrinfo under a deadline, with overrides), connecting (every address in turn
+//! under one deadline), listening (TCP, Unix-domain, inherited from the service manager),
+//! and one place where OS errors become plain words.
+//!
+//! Nothing above this crate matches on the socket kind: [`Listener`] and [`Stream`] carry
+//! TCP and Unix-domain sockets alike.
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+mod connect;
+mod error;
+mod listen;
+mod resolve;
+mod stream;
+mod target;
+
+pub use connect::{Connected, MIN_ATTEMPT, connect, connect_unix};
+pub use error::{Attempt, Error, duration_words, io_words, lookup_words};
+pub use listen::{
+    DEFAULT_BACKLOG, LISTEN_FDS_START, ListenOptions, Listener, Listening, UnixSocket,
+    adopt_listener, inherited, listen_fds, listen_tcp, listen_unix,
+};
+pub use resolve::{Family, Resolver};
+pub use stream::{Address, Stream};
+pub use target::{DEFAULT_PORT, Endpoint, Host, Target, percent_decode};

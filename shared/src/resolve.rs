@@ -1,0 +1,281 @@
+//! Names to addresses: getaddrinfo (through `dns-lookup`) under a deadline, with overrides
+//! and an address-family filter.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use crate::error::{Error, lookup_words};
+use crate::target::Host;
+
+/// Which address families to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Family {
+    /// IPv6 and IPv4, in the resolver's order (the default).
+    #[default]
+    Any,
+    /// IPv4 only (`-4`).
+    V4,
+    /// IPv6 only (`-6`).
+    V6,
+}
+
+impl Family {
+    fn keeps(self, ip: &IpAddr) -> bool {
+        match self {
+            Family::Any => true,
+            Family::V4 => ip.is_ipv4(),
+            Family::V6 => ip.is_ipv6(),
+        }
+    }
+}
+
+/// Resolves host names, consulting overrides first.
+///
+/// ```
+/// use std::time::Duration;
+/// use shared::{Host, Resolver};
+/// let mut r = Resolver::new();
+/// r.add_override_spec("example.test:80:127.0.0.1").unwrap();
+/// let addrs = r.resolve(&Host::Name("example.test".into()), 80, Duration::from_secs(1)).unwrap();
+/// assert_eq!(addrs, ["127.0.0.1:80".parse().unwrap()]);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Resolver {
+    family: Family,
+    overrides: HashMap<(String, u16), Vec<IpAddr>>,
+}
+
+impl Resolver {
+    /// A resolver for both families with no overrides.
+    pub fn new() -> Resolver {
+        Resolver::default()
+    }
+
+    /// Keeps only addresses of `family`.
+    pub fn with_family(mut self, family: Family) -> Resolver {
+        self.family = family;
+        self
+    }
+
+    /// Answers `host:port` with `addrs` without asking DNS (curl's `--resolve`). The host is
+    /// compared without regard to case.
+    pub fn add_override(&mut self, host: &str, port: u16, addrs: Vec<IpAddr>) {
+        self.overrides
+            .insert((host.to_ascii_lowercase(), port), addrs);
+    }
+
+    /// Adds an override written as curl writes it: `HOST:PORT:ADDR[,ADDR...]`, IPv6 addresses
+    /// with or without brackets (`example.test:80:[::1],127.0.0.1`).
+    pub fn add_override_spec(&mut self, spec: &str) -> Result<(), Error> {
+        let bad = |reason: &str| Error::BadTarget {
+            input: spec.to_string(),
+            reason: format!("{reason} (expected HOST:PORT:ADDR[,ADDR...])"),
+        };
+        let mut parts = spec.splitn(3, ':');
+        let (Some(host), Some(port), Some(addrs)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad("missing parts"));
+        };
+        if host.is_empty() {
+            return Err(bad("empty host"));
+        }
+        let port: u16 = match port.parse() {
+            Ok(p) if p > 0 => p,
+            _ => return Err(bad(&format!("bad port '{port}'"))),
+        };
+        let addrs = addrs
+            .split(',')
+            .map(|a| {
+                let a = a.trim_start_matches('[').trim_end_matches(']');
+                a.parse::<IpAddr>()
+                    .map_err(|_| bad(&format!("'{a}' is not an IP address")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.add_override(host, port, addrs);
+        Ok(())
+    }
+
+    /// Every address for `host:port`, in the resolver's order, filtered by family.
+    ///
+    /// IP literals skip the resolver; overrides are consulted next; otherwise getaddrinfo runs
+    /// on a helper thread, because it has no timeout of its own, and we stop waiting after
+    /// `timeout` (the thread finishes in the background and its answer is dropped).
+    pub fn resolve(
+        &self,
+        host: &Host,
+        port: u16,
+        timeout: Duration,
+    ) -> Result<Vec<SocketAddr>, Error> {
+        let (name, ips) = match host {
+            Host::Ip(ip) => (ip.to_string(), vec![*ip]),
+            Host::Name(name) => match self.overrides.get(&(name.to_ascii_lowercase(), port)) {
+                Some(ips) => (name.clone(), ips.clone()),
+                None => (name.clone(), lookup(name, self.family, timeout)?),
+            },
+        };
+        let kept: Vec<SocketAddr> = ips
+            .into_iter()
+            .filter(|ip| self.family.keeps(ip))
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect();
+        if kept.is_empty() {
+            let reason = match self.family {
+                Family::V4 => "no IPv4 address",
+                Family::V6 => "no IPv6 address",
+                Family::Any => "no address",
+            };
+            return Err(Error::Resolve {
+                host: name,
+                reason: reason.into(),
+            });
+        }
+        Ok(kept)
+    }
+}
+
+fn lookup(name: &str, family: Family, timeout: Duration) -> Result<Vec<IpAddr>, Error> {
+    let hints = dns_lookup::AddrInfoHints {
+        socktype: libc::SOCK_STREAM,
+        address: match family {
+            Family::Any => libc::AF_UNSPEC,
+            Family::V4 => libc::AF_INET,
+            Family::V6 => libc::AF_INET6,
+        },
+        ..Default::default()
+    };
+    let (tx, rx) = mpsc::channel();
+    let owned = name.to_string();
+    thread::Builder::new()
+        .name("resolve".into())
+        .spawn(move || {
+            let answer = dns_lookup::getaddrinfo(Some(&owned), None, Some(hints)).map(|it| {
+                let mut ips: Vec<IpAddr> = Vec::new();
+                for ai in it.flatten() {
+                    let ip = ai.sockaddr.ip();
+                    if !ips.contains(&ip) {
+                        ips.push(ip);
+                    }
+                }
+                ips
+            });
+            // The receiver may have given up waiting: nothing to do then.
+            let _ = tx.send(answer);
+        })
+        .map_err(|e| Error::Resolve {
+            host: name.into(),
+            reason: crate::io_words(&e),
+        })?;
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(ips)) => Ok(ips),
+        Ok(Err(e)) => Err(Error::Resolve {
+            host: name.into(),
+            reason: lookup_words(&e),
+        }),
+        Err(_) => Err(Error::Timeout {
+            phase: format!("resolving {name}"),
+            after: timeout,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    const T: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn localhost_resolves_to_loopback() {
+        let addrs = Resolver::new()
+            .resolve(&Host::Name("localhost".into()), 8080, T)
+            .unwrap();
+        assert!(!addrs.is_empty());
+        assert!(
+            addrs
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 8080),
+            "{addrs:?}"
+        );
+        let v4 = Resolver::new().with_family(Family::V4);
+        let addrs = v4.resolve(&Host::Name("localhost".into()), 80, T).unwrap();
+        assert!(addrs.iter().all(|a| a.is_ipv4()), "{addrs:?}");
+    }
+
+    #[test]
+    fn ip_literals_skip_the_resolver() {
+        let ip = IpAddr::V6(Ipv6Addr::LOCALHOST);
+        // A zero timeout would fail any real lookup: literals never get there.
+        let addrs = Resolver::new()
+            .resolve(&Host::Ip(ip), 9, Duration::ZERO)
+            .unwrap();
+        assert_eq!(addrs, [SocketAddr::new(ip, 9)]);
+        let err = Resolver::new()
+            .with_family(Family::V4)
+            .resolve(&Host::Ip(ip), 9, T)
+            .unwrap_err();
+        assert_eq!(err.to_string(), "cannot resolve ::1: no IPv4 address");
+    }
+
+    #[test]
+    fn overrides_answer_without_dns() {
+        let mut r = Resolver::new();
+        r.add_override_spec("Fake.Test:8080:[::1],127.0.0.2")
+            .unwrap();
+        let addrs = r
+            .resolve(&Host::Name("fake.test".into()), 8080, Duration::ZERO)
+            .unwrap();
+        let want: Vec<SocketAddr> = vec![
+            "[::1]:8080".parse().unwrap(),
+            "127.0.0.2:8080".parse().unwrap(),
+        ];
+        assert_eq!(addrs, want);
+        // Another port is not covered by the override and the name is not real.
+        assert!(r.resolve(&Host::Name("fake.test".into()), 81, T).is_err());
+        let v4 = r.clone().with_family(Family::V4);
+        let addrs = v4
+            .resolve(&Host::Name("fake.test".into()), 8080, Duration::ZERO)
+            .unwrap();
+        assert_eq!(
+            addrs,
+            [SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
+                8080
+            )]
+        );
+    }
+
+    #[test]
+    fn bad_override_specs() {
+        for spec in [
+            "x",
+            "x:80",
+            ":80:1.2.3.4",
+            "x:0:1.2.3.4",
+            "x:http:1.2.3.4",
+            "x:80:nope",
+        ] {
+            assert!(Resolver::new().add_override_spec(spec).is_err(), "{spec}");
+        }
+    }
+
+    #[test]
+    fn invalid_name_is_not_found() {
+        // RFC 6761: .invalid never resolves, and resolvers may answer it locally.
+        let err = Resolver::new()
+            .resolve(&Host::Name("no-such-host.invalid".into()), 80, T)
+            .unwrap_err();
+        let text = err.to_string();
+        // A machine whose name server is unreachable may time out instead: either way the
+        // message names the host and says what happened in words.
+        assert!(text.contains("no-such-host.invalid"), "{text}");
+        assert!(
+            matches!(err, Error::Resolve { .. } | Error::Timeout { .. }),
+            "{text}"
+        );
+        assert!(!text.contains("os error"), "{text}");
+    }
+}
