@@ -1,2 +1,4 @@
 //! End-to-end tests: the real binaries, on real sockets, against real peers. One test binary;
 //! each module is one area.
+
+mod support;
