@@ -1,6 +1,7 @@
 //! `Stream { Tcp, Unix }`: one connected stream socket, whatever its namespace.
 
 use std::fmt;
+use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -115,6 +116,44 @@ impl Stream {
         }
     }
 
+    /// Reads what has already arrived without waiting: `WouldBlock` when nothing has, even
+    /// on a blocking socket with no timeout (`recv` with `MSG_DONTWAIT`). `Ok(0)` means the
+    /// peer closed its side.
+    #[allow(unsafe_code)] // std has no per-call non-blocking read; toggling O_NONBLOCK costs two syscalls.
+    pub fn read_nowait(&self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            // SAFETY: `buf` is valid, writable memory of `buf.len()` bytes for the whole call,
+            // and the descriptor is owned by `self`, so it stays open.
+            let n = unsafe {
+                libc::recv(
+                    self.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+
+    /// Sends `len` bytes of `file` from its current position. On Linux this is `sendfile`
+    /// (zero copy): std specialises `io::copy` for concrete socket types only, so the match
+    /// on the kind happens here. Returns the bytes sent, less than `len` when the file ended
+    /// early (it shrank while being sent).
+    pub fn send_file(&mut self, file: &mut File, len: u64) -> io::Result<u64> {
+        let mut part = Read::take(file, len);
+        match self {
+            Stream::Tcp(s) => io::copy(&mut part, s),
+            Stream::Unix(s) => io::copy(&mut part, s),
+        }
+    }
+
     /// The pending socket error (`SO_ERROR`), if any, clearing it.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         both!(self, s => s.take_error())
@@ -187,5 +226,51 @@ impl From<TcpStream> for Stream {
 impl From<UnixStream> for Stream {
     fn from(s: UnixStream) -> Stream {
         Stream::Unix(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Seek;
+
+    #[test]
+    fn read_nowait_never_waits() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (a, mut b) = (Stream::Unix(a), Stream::Unix(b));
+        let mut buf = [0u8; 8];
+        let err = a.read_nowait(&mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        b.write_all(b"hi").unwrap();
+        assert_eq!(a.read_nowait(&mut buf).unwrap(), 2);
+        assert_eq!(&buf[..2], b"hi");
+        drop(b);
+        assert_eq!(
+            a.read_nowait(&mut buf).unwrap(),
+            0,
+            "EOF once the peer closed"
+        );
+    }
+
+    #[test]
+    fn send_file_sends_exactly_the_range() {
+        let mut file = tempfile_with(b"0123456789");
+        file.seek(io::SeekFrom::Start(2)).unwrap();
+        let (a, b) = UnixStream::pair().unwrap();
+        let mut a = Stream::Unix(a);
+        assert_eq!(a.send_file(&mut file, 5).unwrap(), 5);
+        // Asking for more than is left reports the short count instead of failing.
+        assert_eq!(a.send_file(&mut file, 100).unwrap(), 3);
+        drop(a);
+        let mut got = Vec::new();
+        (&b).read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"23456789");
+    }
+
+    fn tempfile_with(bytes: &[u8]) -> File {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(bytes).unwrap();
+        f.seek(io::SeekFrom::Start(0)).unwrap();
+        f
     }
 }

@@ -1,0 +1,292 @@
+//! URL path → file under the root, or a refusal. The root is a jail (ARCHITECTURE.md,
+//! decision 5): percent-decode once, keep only normal components, refuse NUL and dotfiles
+//! (except `.well-known`), and check that the canonical result is still under the root.
+
+use std::ffi::OsStr;
+use std::fs::{self, Metadata};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use shared::percent_decode;
+
+/// What a URL path maps to.
+#[derive(Debug)]
+pub enum Mapped {
+    /// A regular file under the root (a directory's `index.html` included).
+    File {
+        /// Its canonical path.
+        path: PathBuf,
+        /// Its metadata at mapping time.
+        meta: Metadata,
+    },
+    /// A directory asked without its trailing slash: redirect here (always a path starting
+    /// with exactly one `/`, never `//host`).
+    Redirect(String),
+}
+
+/// Why a URL path is not served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Missing, hidden, outside the root, or not a regular file: 404, revealing nothing.
+    NotFound,
+    /// Exists but may not be read: 403.
+    Forbidden,
+    /// Malformed percent-encoding: 400.
+    BadRequest,
+}
+
+impl Refused {
+    /// The HTTP status for this refusal.
+    pub fn status(self) -> u16 {
+        match self {
+            Refused::NotFound => 404,
+            Refused::Forbidden => 403,
+            Refused::BadRequest => 400,
+        }
+    }
+}
+
+/// Maps an origin-form target (`/a/b.txt?q`) to a file under `root`, which must be
+/// canonical. Symlinks are resolved first; one that leads outside the root, or to a hidden
+/// name, is refused like a missing file.
+pub fn map(root: &Path, target: &str) -> Result<Mapped, Refused> {
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (target, None),
+    };
+    let decoded = percent_decode(path).ok_or(Refused::BadRequest)?;
+    if decoded.contains(&0) {
+        return Err(Refused::NotFound);
+    }
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for part in decoded.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => continue,
+            _ if hidden(part) => return Err(Refused::NotFound),
+            _ => parts.push(part),
+        }
+    }
+    let mut joined = root.to_path_buf();
+    for part in &parts {
+        joined.push(OsStr::from_bytes(part));
+    }
+    let real = canonical_under(root, &joined)?;
+    let meta = fs::metadata(&real).map_err(refusal)?;
+    if meta.is_dir() {
+        if !path.ends_with('/') {
+            let mut location = String::from("/");
+            for part in &parts {
+                location.push_str(&encode(part));
+                location.push('/');
+            }
+            if let Some(q) = query {
+                location.push('?');
+                location.push_str(q);
+            }
+            return Ok(Mapped::Redirect(location));
+        }
+        let index = canonical_under(root, &real.join("index.html"))?;
+        let meta = fs::metadata(&index).map_err(refusal)?;
+        return if meta.is_file() {
+            Ok(Mapped::File { path: index, meta })
+        } else {
+            Err(Refused::NotFound)
+        };
+    }
+    if meta.is_file() {
+        Ok(Mapped::File { path: real, meta })
+    } else {
+        // FIFOs, sockets, devices: never opened (a FIFO would block a worker).
+        Err(Refused::NotFound)
+    }
+}
+
+/// A name that starts with a dot is hidden, except `.well-known` (RFC 8615). `..` is
+/// hidden too, so traversal never gets this far.
+fn hidden(name: &[u8]) -> bool {
+    name.first() == Some(&b'.') && name != b".well-known"
+}
+
+/// Resolves symlinks and checks the result is still under `root` and not hidden.
+fn canonical_under(root: &Path, path: &Path) -> Result<PathBuf, Refused> {
+    let real = fs::canonicalize(path).map_err(refusal)?;
+    let rel = real.strip_prefix(root).map_err(|_| Refused::NotFound)?;
+    for c in rel.components() {
+        match c {
+            Component::Normal(name) if !hidden(name.as_bytes()) => {}
+            _ => return Err(Refused::NotFound),
+        }
+    }
+    Ok(real)
+}
+
+fn refusal(e: io::Error) -> Refused {
+    match e.kind() {
+        io::ErrorKind::PermissionDenied => Refused::Forbidden,
+        _ => Refused::NotFound,
+    }
+}
+
+/// Percent-encodes one path segment for a URL: unreserved characters and the sub-delimiters
+/// safe in a path stay; everything else (`/`, `%`, `?`, `#`, spaces, non-ASCII) is escaped.
+pub fn encode(segment: &[u8]) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for &b in segment {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The `Content-Type` for a file name, from its extension; text types say `charset=utf-8`.
+pub fn content_type(path: &Path) -> String {
+    let mime = mime_guess::from_path(path)
+        .first_raw()
+        .unwrap_or("application/octet-stream");
+    let textual = mime.starts_with("text/")
+        || matches!(
+            mime,
+            "application/javascript" | "application/json" | "application/xml" | "image/svg+xml"
+        );
+    if textual {
+        format!("{mime}; charset=utf-8")
+    } else {
+        mime.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    struct Site {
+        _dir: tempfile::TempDir,
+        root: PathBuf,
+    }
+
+    fn site() -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let base = fs::canonicalize(dir.path()).unwrap();
+        let root = base.join("root");
+        fs::create_dir_all(root.join("sub dir")).unwrap();
+        fs::create_dir_all(root.join("noindex")).unwrap();
+        fs::create_dir_all(root.join(".git")).unwrap();
+        fs::create_dir_all(root.join(".well-known")).unwrap();
+        fs::write(root.join("index.html"), "home").unwrap();
+        fs::write(root.join("sub dir/index.html"), "sub").unwrap();
+        fs::write(root.join("a b.txt"), "spaces").unwrap();
+        fs::write(root.join("caf\u{e9}.txt"), "unicode").unwrap();
+        fs::write(root.join("100%.txt"), "percent").unwrap();
+        fs::write(root.join(".env"), "SECRET").unwrap();
+        fs::write(root.join(".git/config"), "SECRET").unwrap();
+        fs::write(root.join(".well-known/security.txt"), "contact").unwrap();
+        fs::write(base.join("outside.txt"), "SECRET").unwrap();
+        symlink(base.join("outside.txt"), root.join("escape.txt")).unwrap();
+        symlink(&base, root.join("updir")).unwrap();
+        symlink(root.join(".env"), root.join("env-link")).unwrap();
+        symlink(root.join("a b.txt"), root.join("inside-link")).unwrap();
+        symlink(root.join("missing"), root.join("broken")).unwrap();
+        Site { _dir: dir, root }
+    }
+
+    fn body(site: &Site, target: &str) -> Result<String, Refused> {
+        match map(&site.root, target)? {
+            Mapped::File { path, .. } => Ok(fs::read_to_string(path).unwrap()),
+            Mapped::Redirect(to) => Ok(format!("redirect {to}")),
+        }
+    }
+
+    #[test]
+    fn maps_paths_to_files() {
+        let s = site();
+        let cases: &[(&str, Result<&str, Refused>)] = &[
+            ("/", Ok("home")),
+            ("/index.html", Ok("home")),
+            ("/?x=1", Ok("home")),
+            ("/a%20b.txt", Ok("spaces")),
+            ("/caf%C3%A9.txt", Ok("unicode")),
+            ("/100%25.txt", Ok("percent")),
+            ("/sub%20dir/", Ok("sub")),
+            ("/sub%20dir", Ok("redirect /sub%20dir/")),
+            ("/sub%20dir?q=1", Ok("redirect /sub%20dir/?q=1")),
+            ("//sub%20dir", Ok("redirect /sub%20dir/")),
+            ("/./sub%20dir/./", Ok("sub")),
+            ("/inside-link", Ok("spaces")),
+            ("/.well-known/security.txt", Ok("contact")),
+            ("/noindex/", Err(Refused::NotFound)),
+            ("/missing", Err(Refused::NotFound)),
+            ("/broken", Err(Refused::NotFound)),
+            ("/index.html/x", Err(Refused::NotFound)),
+            ("/100%.txt", Err(Refused::BadRequest)),
+            ("/%zz", Err(Refused::BadRequest)),
+        ];
+        for (target, want) in cases {
+            let got = body(&s, target);
+            assert_eq!(got.as_deref().map_err(|e| *e), *want, "target {target}");
+        }
+    }
+
+    #[test]
+    fn never_leaves_the_root() {
+        let s = site();
+        let attacks = [
+            "/../outside.txt",
+            "/%2e%2e/outside.txt",
+            "/%2E%2E%2Foutside.txt",
+            "/sub%20dir/../../outside.txt",
+            "/..%2foutside.txt",
+            "/..%5coutside.txt",
+            "/%00",
+            "/index.html%00.txt",
+            "//etc/passwd",
+            "/escape.txt",
+            "/updir/outside.txt",
+            "/.env",
+            "/%2eenv",
+            "/.git/config",
+            "/env-link",
+            "/..",
+            "/...",
+        ];
+        for target in attacks {
+            match body(&s, target) {
+                Err(Refused::NotFound | Refused::BadRequest) => {}
+                other => panic!("{target} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn redirect_never_becomes_network_path() {
+        let s = site();
+        fs::create_dir_all(s.root.join("evil.com")).unwrap();
+        for target in ["//evil.com", "///evil.com", "/%2fevil.com", "/./evil.com"] {
+            match map(&s.root, target) {
+                Ok(Mapped::Redirect(to)) => assert_eq!(to, "/evil.com/", "{target}"),
+                other => panic!("{target}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn content_types() {
+        let cases = [
+            ("a.html", "text/html; charset=utf-8"),
+            ("a.css", "text/css; charset=utf-8"),
+            ("a.js", "text/javascript; charset=utf-8"),
+            ("a.txt", "text/plain; charset=utf-8"),
+            ("a.json", "application/json; charset=utf-8"),
+            ("a.png", "image/png"),
+            ("a.svg", "image/svg+xml; charset=utf-8"),
+            ("noext", "application/octet-stream"),
+        ];
+        for (name, want) in cases {
+            assert_eq!(content_type(Path::new(name)), want, "{name}");
+        }
+    }
+}
