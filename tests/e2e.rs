@@ -2,3 +2,5 @@
 //! each module is one area.
 
 mod support;
+
+mod serve;

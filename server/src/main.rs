@@ -35,7 +35,7 @@ responses (up to 10 s), exit 0; a second signal exits at once.
 Exit codes:
   0  stopped by a signal after draining
   1  could not listen or serve (address in use, permission denied, ...)
-  2  bad command line, or DIR is missing or not a directory";
+  2  bad command line (flag, value, --bind address), or DIR is missing or not a directory";
 
 /// Serve a folder over HTTP/1.x: static files, fast and safely.
 #[derive(Parser, Debug)]
@@ -168,12 +168,13 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
             format!("cannot serve {}: {}", dir.display(), shared::io_words(&e)),
         ));
     }
+    let ip = bind_ip(&cli.bind).map_err(|m| (exit::USAGE, m))?;
     let opts = ListenOptions {
         backlog: cli.backlog,
         ..ListenOptions::default()
     };
-    let listener =
-        listen(cli.unix.as_deref(), &cli.bind, cli.port, &opts).map_err(|m| (exit::RUNTIME, m))?;
+    let listener = listen(cli.unix.as_deref(), SocketAddr::new(ip, cli.port), &opts)
+        .map_err(|m| (exit::RUNTIME, m))?;
     let server = Server::new(listener, config).map_err(|e| {
         (
             exit::USAGE,
@@ -205,8 +206,7 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
 
 fn listen(
     unix: Option<&std::path::Path>,
-    bind: &str,
-    port: u16,
+    addr: SocketAddr,
     opts: &ListenOptions,
 ) -> Result<Listener, String> {
     if let Some(l) = shared::inherited().map_err(|e| e.to_string())? {
@@ -215,9 +215,7 @@ fn listen(
     if let Some(path) = unix {
         return shared::listen_unix(path, opts).map_err(|e| e.to_string());
     }
-    let ip = bind_ip(bind)?;
-    let listening =
-        shared::listen_tcp(SocketAddr::new(ip, port), opts).map_err(|e| e.to_string())?;
+    let listening = shared::listen_tcp(addr, opts).map_err(|e| e.to_string())?;
     if let Some(note) = listening.note {
         eprintln!("serve: {note}");
     }

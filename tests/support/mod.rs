@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test module uses a different part of this kit.
 
+pub mod serve;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
