@@ -2,8 +2,8 @@
 //! on loopback or in a temp dir, with servers on port 0 (they print their real address
 //! first), every wait under a deadline, and every child killed when its guard drops.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpListener, UdpSocket};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -335,4 +335,99 @@ fn echo_client_checks_the_byte_count() {
         usage.err,
         ["echo_client: usage: echo_client HOST:PORT WORD"]
     );
+}
+
+// ---- udp_echo ---------------------------------------------------------------------------
+
+#[test]
+fn udp_returns_each_message_whole_and_separately() {
+    let server = start("udp_echo", &["server"]);
+    let addr = server.address();
+    let client = run("udp_echo", &["client", &addr, "one", "two", "three four"]);
+    assert_exit(&client, 0);
+    // Loopback keeps the order, but UDP promises none: compare as sets.
+    let mut got = client.out.clone();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            r#"reply: "one" (3 bytes)"#,
+            r#"reply: "three four" (10 bytes)"#,
+            r#"reply: "two" (3 bytes)"#,
+        ]
+    );
+    // The server saw three datagrams, never one merged "onetwothree four".
+    let seen: Vec<String> = (0..3).map(|_| server.out_line()).collect();
+    let mut texts: Vec<(&str, &str)> = seen.iter().map(|l| l.split_once(": ").unwrap()).collect();
+    texts.sort_by_key(|(_, text)| *text);
+    let sizes = [
+        "3 bytes from 127.0.0.1:",
+        "10 bytes from 127.0.0.1:",
+        "3 bytes from 127.0.0.1:",
+    ];
+    for ((from, text), (size, expected)) in
+        texts
+            .iter()
+            .zip(sizes.iter().zip(["one", "three four", "two"]))
+    {
+        assert!(from.starts_with(size), "{seen:?}");
+        assert_eq!(*text, expected);
+    }
+}
+
+#[test]
+fn udp_client_retries_then_reports_a_loss() {
+    // A peer that receives and never answers: every datagram is "lost".
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let started = Instant::now();
+    let client = run("udp_echo", &["client", &addr, "hello"]);
+    assert_exit(&client, 1);
+    assert!(client.out.is_empty());
+    assert_eq!(
+        client.err,
+        [
+            r#"udp_echo: lost: no reply to "hello" after 3 tries"#,
+            "udp_echo: 1 of 1 messages lost",
+        ]
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "3 waits of 500 ms"
+    );
+
+    // It was sent three times, each a whole datagram.
+    silent.set_nonblocking(true).unwrap();
+    let mut buf = [0; 64];
+    let mut copies = 0;
+    loop {
+        match silent.recv_from(&mut buf) {
+            Ok((n, _)) => {
+                assert_eq!(&buf[..n], b"hello");
+                copies += 1;
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(copies, 3);
+}
+
+// ---- socketpair -------------------------------------------------------------------------
+
+#[test]
+fn socketpair_prints_the_exchange() {
+    let done = run("socketpair", &["2"]);
+    assert_exit(&done, 0);
+    assert_eq!(
+        done.out,
+        [
+            "right got: ping 1",
+            "left got: pong 1",
+            "right got: ping 2",
+            "left got: pong 2",
+            "right: left closed its end",
+        ]
+    );
+    assert_exit(&run("socketpair", &["0"]), 2);
 }
