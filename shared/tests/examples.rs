@@ -3,7 +3,7 @@
 //! first), every wait under a deadline, and every child killed when its guard drops.
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpListener, UdpSocket};
+use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -430,4 +430,116 @@ fn socketpair_prints_the_exchange() {
         ]
     );
     assert_exit(&run("socketpair", &["0"]), 2);
+}
+
+// ---- poll_server ------------------------------------------------------------------------
+
+fn connect(addr: &str) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(LIMIT)).unwrap();
+    s.set_write_timeout(Some(LIMIT)).unwrap();
+    s
+}
+
+/// The number of threads in process `pid` (Linux: `/proc/PID/status`).
+fn threads(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("Threads:")).unwrap();
+    line["Threads:".len()..].trim().parse().unwrap()
+}
+
+#[test]
+fn poll_server_serves_many_clients_from_one_thread() {
+    let server = start::<&str>("poll_server", &[]);
+    let addr = server.address();
+
+    // 20 clients, all connected at once, each served while the others wait.
+    let mut clients: Vec<TcpStream> = (0..20).map(|_| connect(&addr)).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.write_all(format!("hello from client {i}\n").as_bytes())
+            .unwrap();
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        let expected = format!("HELLO FROM CLIENT {i}\n");
+        let mut got = vec![0; expected.len()];
+        c.read_exact(&mut got).unwrap();
+        assert_eq!(String::from_utf8_lossy(&got), expected);
+    }
+    assert_eq!(threads(server.child.id()), 1, "one thread serves all 20");
+
+    // Each says goodbye and closes its side; the server sends the rest and closes too.
+    for (i, c) in clients.iter_mut().enumerate().rev() {
+        c.write_all(format!("bye {i}").as_bytes()).unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+    }
+    for (i, mut c) in clients.into_iter().enumerate() {
+        let mut rest = String::new();
+        c.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, format!("BYE {i}"));
+    }
+}
+
+#[test]
+fn poll_server_keeps_serving_past_a_client_that_does_not_read() {
+    let server = start::<&str>("poll_server", &[]);
+    let addr = server.address();
+
+    // A hog sends without ever reading: once the server's 16 KiB for it and the socket
+    // buffers are full, its writes would block. The single thread must not.
+    let hog = connect(&addr);
+    hog.set_nonblocking(true).unwrap();
+    let chunk = [b'x'; 64 * 1024];
+    let deadline = Instant::now() + LIMIT;
+    let mut pushed = 0;
+    loop {
+        match (&hog).write(&chunk) {
+            Ok(n) => pushed += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => panic!("hog: {e}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pushed} bytes and the server still reads"
+        );
+    }
+
+    // Meanwhile a well-behaved client gets 1 MiB through: a writer thread and a reader.
+    let data: Vec<u8> = (0..1 << 20).map(|i| b"abcdefghij\n"[i % 11]).collect();
+    let client = connect(&addr);
+    let writer = {
+        let (mut c, data) = (client.try_clone().unwrap(), data.clone());
+        thread::spawn(move || {
+            c.write_all(&data).unwrap();
+            c.shutdown(Shutdown::Write).unwrap();
+        })
+    };
+    let mut back = Vec::new();
+    (&client).read_to_end(&mut back).unwrap();
+    writer.join().unwrap();
+    assert!(back == data.to_ascii_uppercase(), "1 MiB came back changed");
+
+    // The hog hangs up with data unread (a reset): the server shrugs and goes on.
+    drop(hog);
+    let mut after = connect(&addr);
+    after.write_all(b"still there?").unwrap();
+    after.shutdown(Shutdown::Write).unwrap();
+    let mut reply = String::new();
+    after.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, "STILL THERE?");
+}
+
+// ---- all servers ------------------------------------------------------------------------
+
+#[test]
+fn servers_refuse_a_bad_address_in_words() {
+    for (name, args) in [
+        ("echo_server", &["nonsense"][..]),
+        ("poll_server", &["nonsense"][..]),
+        ("udp_echo", &["server", "nonsense"][..]),
+    ] {
+        let done = run(name, args);
+        assert_exit(&done, 2);
+        let prefix = format!("{name}: 'nonsense' is not an address");
+        assert!(done.err[0].starts_with(&prefix), "{:?}", done.err);
+    }
 }
