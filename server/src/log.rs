@@ -1,81 +1,95 @@
 //! The access log: one Common Log Format line per request.
 //!
-//! Workers format their line and hand it to a logger thread over a bounded channel; only that
-//! thread writes, through one buffer flushed whenever the channel runs dry. So no worker ever
-//! waits on a lock held across a write(2), and under load many lines share one syscall.
+//! Each thread formats its lines into a buffer of its own and writes the buffer out, under
+//! the one lock on the output, only when it fills or when the thread is about to go idle
+//! ([`AccessLog::flush`]). So workers never wait on each other per request, and under load
+//! many lines share one write(2). Lines from different threads interleave in batches.
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
-use std::io::{BufWriter, Write};
-use std::thread::{self, JoinHandle};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{Receiver, Sender, bounded};
+/// A thread's buffer is written out once it holds this much.
+const BATCH: usize = 32 * 1024;
 
-/// Lines that may wait for the logger thread before workers wait for it.
-const QUEUE: usize = 16 * 1024;
-
-/// A handle for writing access-log lines; cheap to clone, one per worker.
-#[derive(Clone, Debug)]
+/// Where access-log lines go; cheap to clone and share between threads.
+#[derive(Clone)]
 pub struct AccessLog {
-    tx: Option<Sender<String>>,
+    out: Option<Arc<Mutex<Box<dyn Write + Send>>>>,
+}
+
+impl std::fmt::Debug for AccessLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessLog")
+            .field("enabled", &self.enabled())
+            .finish()
+    }
+}
+
+thread_local! {
+    static PENDING: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 impl AccessLog {
     /// No log at all (`--quiet`).
     pub fn disabled() -> AccessLog {
-        AccessLog { tx: None }
+        AccessLog { out: None }
     }
 
-    /// Starts the logger thread writing to `out`. The thread ends, flushing, once every
-    /// clone of the returned handle has dropped.
-    pub fn start(out: Box<dyn Write + Send>) -> (AccessLog, JoinHandle<()>) {
-        let (tx, rx) = bounded(QUEUE);
-        let thread = thread::Builder::new()
-            .name("access-log".into())
-            .spawn(move || write_lines(rx, out))
-            .expect("spawn the logger thread");
-        (AccessLog { tx: Some(tx) }, thread)
+    /// A log written to `out`.
+    pub fn new(out: Box<dyn Write + Send>) -> AccessLog {
+        AccessLog {
+            out: Some(Arc::new(Mutex::new(out))),
+        }
     }
 
     /// True when lines are being written.
     pub fn enabled(&self) -> bool {
-        self.tx.is_some()
+        self.out.is_some()
     }
 
     /// Logs one request: `peer - - [time] "request line" status bytes`. `line` must already
-    /// be escaped (see `request::escape`).
+    /// be escaped (see `request::escape`). The line is written out by the next
+    /// [`flush`](AccessLog::flush) on this thread at the latest.
     pub fn request(&self, peer: &str, line: &str, status: u16, bytes: u64) {
-        let Some(tx) = &self.tx else { return };
-        let mut text = String::with_capacity(peer.len() + line.len() + 64);
-        let _ = write!(text, "{peer} - - [");
-        with_clf_time(|t| text.push_str(t));
-        let bytes = if bytes == 0 {
-            "-".to_string()
-        } else {
-            bytes.to_string()
-        };
-        let _ = writeln!(text, "] \"{line}\" {status} {bytes}");
-        // The logger only stops when every sender is gone, so this cannot fail while we
-        // hold one.
-        let _ = tx.send(text);
+        if self.out.is_none() {
+            return;
+        }
+        let full = PENDING.with(|p| {
+            let mut p = p.borrow_mut();
+            let mut text = String::with_capacity(peer.len() + line.len() + 64);
+            let _ = write!(text, "{peer} - - [");
+            with_clf_time(|t| text.push_str(t));
+            let _ = write!(text, "] \"{line}\" {status} ");
+            if bytes == 0 {
+                text.push_str("-\n");
+            } else {
+                let _ = writeln!(text, "{bytes}");
+            }
+            p.extend_from_slice(text.as_bytes());
+            p.len() >= BATCH
+        });
+        if full {
+            self.flush();
+        }
     }
-}
 
-fn write_lines(rx: Receiver<String>, out: Box<dyn Write + Send>) {
-    let mut out = BufWriter::with_capacity(64 * 1024, out);
-    let mut broken = false;
-    for line in rx.iter() {
-        if broken {
-            continue;
-        }
-        // A closed stdout (`serve | head`) ends the log, not the server.
-        broken = out.write_all(line.as_bytes()).is_err();
-        if rx.is_empty() && !broken {
-            broken = out.flush().is_err();
-        }
+    /// Writes out this thread's pending lines. Call before the thread blocks or ends.
+    pub fn flush(&self) {
+        let Some(out) = &self.out else { return };
+        PENDING.with(|p| {
+            let mut p = p.borrow_mut();
+            if p.is_empty() {
+                return;
+            }
+            let mut out = out.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            // A closed stdout (`serve | head`) loses the log, not the server.
+            let _ = out.write_all(&p).and_then(|()| out.flush());
+            p.clear();
+        });
     }
-    let _ = out.flush();
 }
 
 thread_local! {
@@ -157,11 +171,11 @@ mod tests {
     #[test]
     fn lines_reach_the_writer_in_clf() {
         let sink = Shared::default();
-        let (log, thread) = AccessLog::start(Box::new(sink.clone()));
+        let log = AccessLog::new(Box::new(sink.clone()));
         log.request("127.0.0.1", "GET / HTTP/1.1", 200, 1234);
         log.request("[::1]:5", "GET /x HTTP/1.0", 404, 0);
-        drop(log);
-        thread.join().unwrap();
+        assert!(sink.0.lock().unwrap().is_empty(), "buffered until flushed");
+        log.flush();
         let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");

@@ -227,13 +227,7 @@ impl Server {
             mut poll,
             stop,
         } = self;
-        let (log, log_thread) = match log_out {
-            Some(out) => {
-                let (log, t) = AccessLog::start(out);
-                (log, Some(t))
-            }
-            None => (AccessLog::disabled(), None),
-        };
+        let log = log_out.map_or_else(AccessLog::disabled, AccessLog::new);
         let (job_tx, job_rx) = bounded::<Conn>(config.queue);
         let ctx = Arc::new(Ctx {
             root,
@@ -288,10 +282,6 @@ impl Server {
                 open.load(Ordering::Acquire),
                 shared::duration_words(config.drain_timeout)
             );
-        } else if let Some(t) = log_thread {
-            // Every worker is gone: dropping the last handle lets the logger flush and end.
-            drop(ctx);
-            let _ = t.join();
         }
         result
     }
@@ -311,7 +301,18 @@ fn canonical_dir(root: &Path) -> io::Result<PathBuf> {
 
 fn work(rx: &Receiver<Conn>, ctx: &Ctx, parker: &ParkHandle) {
     let mut out = Vec::with_capacity(64 * 1024);
-    for conn in rx.iter() {
+    loop {
+        let conn = match rx.try_recv() {
+            Ok(conn) => conn,
+            Err(_) => {
+                // About to wait for work: write out this worker's log lines first.
+                ctx.log.flush();
+                match rx.recv() {
+                    Ok(conn) => conn,
+                    Err(_) => return,
+                }
+            }
+        };
         match catch_unwind(AssertUnwindSafe(|| conn::serve(conn, ctx, &mut out))) {
             Ok(Next::Park(conn, wait)) if !ctx.stopping() => parker.park(conn, wait),
             Ok(_) => {}
@@ -342,6 +343,8 @@ fn accept_loop(
     let mut pause: Option<Duration> = None;
     let mut last_complaint: Option<Instant> = None;
     loop {
+        // 503 lines logged by this thread are written out before it sleeps.
+        ctx.log.flush();
         if let Err(e) = poll.poll(&mut events, pause.take())
             && e.kind() != io::ErrorKind::Interrupted
         {
