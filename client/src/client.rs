@@ -131,6 +131,12 @@ impl Builder {
         self
     }
 
+    /// Limit on writing the request head (default 30 s).
+    pub fn send_timeout(mut self, t: Duration) -> Builder {
+        self.send_timeout = t;
+        self
+    }
+
     /// Limit from sending the request to having the whole response head (default 60 s).
     pub fn head_timeout(mut self, t: Duration) -> Builder {
         self.head_timeout = t;

@@ -222,3 +222,45 @@ fn header_flags_edit_the_request() {
     fetch(&["--http1.0", &s.url("/")]).code(0);
     assert!(s.requests()[1].starts_with("GET / HTTP/1.0\r\n"));
 }
+
+/// Runs `fetch args` with a terminal as its stdout and stderr (python's `pty.spawn`), and
+/// returns the exit code and what the terminal showed.
+fn fetch_on_a_terminal(args: &[&str]) -> (i32, Vec<u8>) {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import os, pty, sys; sys.exit(os.waitstatus_to_exitcode(pty.spawn(sys.argv[1:])))",
+        ])
+        .arg(bin("fetch"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("python3 (bash .ci/run installs it)");
+    (out.status.code().expect("exit code"), out.stdout)
+}
+
+#[test]
+fn binary_body_is_kept_off_a_terminal() {
+    let s = Script::fixed(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n\x89PNG\0\0\0\x01",
+        Then::KeepAlive,
+    );
+    let (code, shown) = fetch_on_a_terminal(&[&s.url("/logo.png")]);
+    let shown = String::from_utf8_lossy(&shown);
+    assert_eq!(code, 23, "{shown}");
+    assert!(
+        shown.starts_with("fetch: the body looks binary and stdout is a terminal"),
+        "{shown}"
+    );
+    // `-o -` says "yes, really": the bytes go to the terminal.
+    let (code, shown) = fetch_on_a_terminal(&["-o", "-", &s.url("/logo.png")]);
+    assert_eq!(code, 0);
+    assert_eq!(shown, b"\x89PNG\0\0\0\x01");
+    // Text is fine on a terminal (the terminal turns \n into \r\n).
+    let s = Script::fixed(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nhi\n",
+        Then::KeepAlive,
+    );
+    let (code, shown) = fetch_on_a_terminal(&[&s.url("/")]);
+    assert_eq!((code, shown.as_slice()), (0, &b"hi\r\n"[..]));
+}
