@@ -300,6 +300,10 @@ mod tests {
             .unwrap();
         assert_eq!((h.version(), h.status()), (Version::Http10, 404));
         assert_eq!(h.tokens("connection"), ["keep-alive", "foo"]);
+
+        // No reason phrase at all is allowed (RFC 9112 §4: it may be empty).
+        let (h, _) = parse_head(b"HTTP/1.1 204\r\n\r\n").unwrap().unwrap();
+        assert_eq!((h.status(), h.reason()), (204, ""));
     }
 
     #[test]

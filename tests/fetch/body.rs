@@ -316,3 +316,36 @@ fn unix_socket_carries_the_request() {
         .code(0)
         .stdout(b"GET / HTTP/1.1");
 }
+
+#[test]
+fn request_lost_on_a_kept_alive_connection_is_sent_again() {
+    // The second request arrives on the kept-alive connection and the server closes it
+    // without a word (as a server does when its idle timer fires at that moment): GET is
+    // safe to repeat, so fetch sends it again on a new connection.
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let seen = AtomicUsize::new(0);
+    let s = Script::start(move |_| match seen.fetch_add(1, Ordering::SeqCst) {
+        1 => (Vec::new(), Then::Close),
+        _ => ok(b"ok"),
+    });
+    fetch(&[&s.url("/1"), &s.url("/2")]).code(0).stdout(b"okok");
+    assert_eq!(s.accepted(), 2);
+    assert_eq!(s.requests().len(), 3);
+}
+
+#[test]
+fn address_family_filter() {
+    let s = Script::fixed(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        Then::KeepAlive,
+    );
+    let p = s.port();
+    let resolve = format!("name.test:{p}:127.0.0.1");
+    let target = format!("name.test:{p}/");
+    fetch(&["-4", "--resolve", &resolve, &target])
+        .code(0)
+        .stdout(b"ok");
+    fetch(&["-6", "--resolve", &resolve, &target])
+        .code(6)
+        .error("cannot resolve name.test: no IPv6 address");
+}
