@@ -14,6 +14,11 @@ use crate::error::Error;
 use crate::output::{Dest, Progress, Sink, remote_name};
 use crate::request::{HeaderEdit, Method, Version};
 
+const EXIT_CODES_SHORT: &str = "\
+Exit codes: 0 ok, 1 unsupported protocol, 2 usage, 3 malformed target, 6 resolve, 7 connect,
+8 unparseable reply, 18 partial body, 22 HTTP error (-f), 23 write error, 28 timeout,
+47 too many redirects, 52 empty reply, 55 send failure, 56 receive failure (more: --help)";
+
 const EXIT_CODES: &str = "\
 Exit codes (curl's numbers):
    0  success (also when stdout is closed early, as by `| head -1`)
@@ -48,7 +53,7 @@ same host and port) and the exit code is that of the first that failed.";
 /// codes, and is strict about what arrives: a body shorter than declared is an error, never
 /// a quiet success, and files are written as FILE.part and renamed only when complete.
 #[derive(Parser, Debug)]
-#[command(name = "fetch", version, after_long_help = EXIT_CODES)]
+#[command(name = "fetch", version, after_help = EXIT_CODES_SHORT, after_long_help = EXIT_CODES)]
 pub struct Args {
     /// What to fetch: host, host:port, host/path, http://host:port/path?query, [::1]:8080/x,
     /// unix:/path/to.sock

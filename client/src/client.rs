@@ -254,3 +254,25 @@ impl Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_and_responses_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<Client>();
+        send::<Response>();
+    }
+
+    #[test]
+    fn defaults() {
+        let b = Client::builder();
+        assert_eq!(b.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+        assert_eq!(b.max_time, None);
+        assert_eq!(b.redirects, None, "redirects are followed only when asked");
+        assert_eq!(b.version, Version::Http11);
+    }
+}

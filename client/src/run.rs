@@ -141,6 +141,14 @@ fn open(
 ) -> Result<Connection, Error> {
     let cfg = &client.config;
     let started = Instant::now();
+    if let Some((deadline, max)) = total
+        && started >= deadline
+    {
+        return Err(Error::Timeout {
+            phase: format!("before connecting to {key}"),
+            after: max,
+        });
+    }
     let limit = match total {
         Some((deadline, _)) => cfg
             .connect_timeout
