@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binaries, on real sockets, against real peers. One test binary;
 //! each module is one area.
 
+mod fetch;
 mod support;
 
 mod serve;

@@ -1,1 +1,36 @@
-//! `fetch`: placeholder until the client lands.
+//! `fetch`, the library: a blocking HTTP/1.x client that trusts nothing it receives.
+//!
+//! [`Client`] holds the settings (timeouts, redirects, headers, name resolution) and a pool
+//! of kept-alive connections; [`Client::request`] returns a [`Response`] once its head has
+//! arrived, and the body is read through it. Body length follows RFC 9112 §6.3 exactly, and
+//! a body that ends early is an error, never a short success. Every error carries curl's
+//! exit code ([`Error::exit_code`]).
+//!
+//! The [`cli`] module is the `fetch` command line built on top.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod body;
+mod chunked;
+mod client;
+mod connection;
+mod error;
+mod length;
+mod pool;
+mod redirect;
+mod request;
+mod response;
+mod run;
+
+pub mod cli;
+pub mod output;
+
+pub use body::Body;
+pub use client::{
+    Builder, Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEAD_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_REDIRECTS, DEFAULT_SEND_TIMEOUT, Event, Observer,
+};
+pub use error::Error;
+pub use redirect::resolve as resolve_location;
+pub use request::{HeaderEdit, Method, USER_AGENT, Version};
+pub use response::{Head, MAX_HEAD, MAX_HEADERS, Response};

@@ -25,7 +25,17 @@ pub fn bin(name: &str) -> PathBuf {
             .expect("target dir")
             .to_path_buf();
         let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "--quiet", "--bin", "fetch", "--bin", "serve"]);
+        // The root manifest is a package too: without --workspace, cargo looks for the
+        // binaries in the root package only.
+        cmd.args([
+            "build",
+            "--quiet",
+            "--workspace",
+            "--bin",
+            "fetch",
+            "--bin",
+            "serve",
+        ]);
         cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
         if dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");

@@ -1,0 +1,240 @@
+//! One connection: the socket, a read buffer that keeps what the head parser did not use,
+//! and the limits every blocking call is held to.
+
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+use shared::{Endpoint, Stream, io_words};
+
+use crate::error::Error;
+
+/// Size of the read buffer, which is also the cap on a response head: 64 KiB.
+pub(crate) const BUF_SIZE: usize = 64 * 1024;
+
+/// What a blocking call on the connection is doing, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Writing the request head.
+    Send,
+    /// Waiting for (the rest of) the response head.
+    Head,
+    /// Reading the body.
+    Body,
+}
+
+/// How a line read from the connection ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Line {
+    /// A whole line, without its `\n` or `\r\n`.
+    Whole(Vec<u8>),
+    /// No line ending within the cap.
+    TooLong,
+    /// The peer closed the connection before the line ended.
+    Eof,
+}
+
+/// A connected socket with a read buffer and the transfer's overall deadline.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    stream: Stream,
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+    /// The peer in words: `127.0.0.1:8080` or `unix:/run/app.sock`.
+    pub(crate) peer: String,
+    /// What this connection was opened to, the key for reuse.
+    pub(crate) key: Endpoint,
+    /// True when it was taken from the idle pool rather than freshly connected.
+    pub(crate) reused: bool,
+    /// The whole transfer's deadline and the limit it came from (`-m`), if any.
+    total: Option<(Instant, Duration)>,
+}
+
+impl Connection {
+    /// Wraps a freshly connected stream. `TCP_NODELAY` is set: the request head goes out in
+    /// one write and should not wait for an ACK.
+    pub(crate) fn new(stream: Stream, peer: String, key: Endpoint) -> Connection {
+        // Best effort: a stream that refuses only costs a little latency.
+        let _ = stream.set_nodelay(true);
+        Connection {
+            stream,
+            buf: vec![0; BUF_SIZE].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            peer,
+            key,
+            reused: false,
+            total: None,
+        }
+    }
+
+    /// Holds every following call to `deadline`, which comes from `limit` (`-m`).
+    pub(crate) fn set_total(&mut self, total: Option<(Instant, Duration)>) {
+        self.total = total;
+    }
+
+    /// The bytes read but not yet used.
+    pub(crate) fn buffered(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Marks `n` buffered bytes as used.
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    fn describe(&self, phase: Phase) -> String {
+        match phase {
+            Phase::Send => format!("sending the request to {}", self.peer),
+            Phase::Head => format!("waiting for the response head from {}", self.peer),
+            Phase::Body => format!("reading the body from {}", self.peer),
+        }
+    }
+
+    /// Sets the socket timeout for one blocking call: whichever comes first of `until` (the
+    /// phase's own deadline, from `limit`) and the whole transfer's deadline. Returns the
+    /// limit that will have run out if the call times out, so the message names the right
+    /// one.
+    fn arm(&self, phase: Phase, limit: Duration, until: Instant) -> Result<Duration, Error> {
+        let now = Instant::now();
+        let mut wait = until.saturating_duration_since(now);
+        let mut which = limit;
+        if let Some((deadline, max)) = self.total {
+            let left = deadline.saturating_duration_since(now);
+            if left <= wait {
+                wait = left;
+                which = max;
+            }
+        }
+        if wait.is_zero() {
+            return Err(self.timeout(phase, which));
+        }
+        let set = match phase {
+            Phase::Send => self.stream.set_write_timeout(Some(wait)),
+            Phase::Head | Phase::Body => self.stream.set_read_timeout(Some(wait)),
+        };
+        set.map_err(|e| self.io_error(phase, e, which))?;
+        Ok(which)
+    }
+
+    fn timeout(&self, phase: Phase, after: Duration) -> Error {
+        Error::Timeout {
+            phase: self.describe(phase),
+            after,
+        }
+    }
+
+    fn io_error(&self, phase: Phase, e: io::Error, which: Duration) -> Error {
+        match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => self.timeout(phase, which),
+            _ if phase == Phase::Send => Error::Send {
+                peer: self.peer.clone(),
+                reason: io_words(&e),
+            },
+            _ => Error::Receive {
+                peer: self.peer.clone(),
+                reason: io_words(&e),
+            },
+        }
+    }
+
+    /// Writes all of `bytes` within `limit` (and the overall deadline).
+    pub(crate) fn write_all(&mut self, bytes: &[u8], limit: Duration) -> Result<(), Error> {
+        let which = self.arm(Phase::Send, limit, Instant::now() + limit)?;
+        (&self.stream)
+            .write_all(bytes)
+            .map_err(|e| self.io_error(Phase::Send, e, which))
+    }
+
+    /// Reads more bytes into the buffer, waiting until `until` at most. Returns the number
+    /// read, 0 when the peer closed the connection. Compacts the buffer first; the caller
+    /// makes sure it is not full (it caps what it waits for below [`BUF_SIZE`]).
+    pub(crate) fn fill(
+        &mut self,
+        phase: Phase,
+        limit: Duration,
+        until: Instant,
+    ) -> Result<usize, Error> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        debug_assert!(self.end < self.buf.len(), "fill with a full buffer");
+        let which = self.arm(phase, limit, until)?;
+        loop {
+            match (&self.stream).read(&mut self.buf[self.end..]) {
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.io_error(phase, e, which)),
+            }
+        }
+    }
+
+    /// Reads body bytes into `out`: buffered ones first, then straight from the socket
+    /// (no copy), waiting at most `idle` for them. Returns 0 when the peer closed.
+    pub(crate) fn read(&mut self, out: &mut [u8], idle: Duration) -> Result<usize, Error> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        let have = self.buffered();
+        if !have.is_empty() {
+            let n = have.len().min(out.len());
+            out[..n].copy_from_slice(&have[..n]);
+            self.consume(n);
+            return Ok(n);
+        }
+        let which = self.arm(Phase::Body, idle, Instant::now() + idle)?;
+        loop {
+            match (&self.stream).read(out) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.io_error(Phase::Body, e, which)),
+            }
+        }
+    }
+
+    /// Reads one line of at most `cap` bytes (for chunk sizes and trailers), waiting at most
+    /// `idle` for each piece of it. Accepts a bare `\n` as the line ending.
+    pub(crate) fn read_line(&mut self, cap: usize, idle: Duration) -> Result<Line, Error> {
+        let cap = cap.min(BUF_SIZE - 1);
+        loop {
+            let have = self.buffered();
+            if let Some(i) = have.iter().position(|&b| b == b'\n') {
+                let mut line = have[..i].to_vec();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                self.consume(i + 1);
+                return Ok(Line::Whole(line));
+            }
+            if have.len() >= cap {
+                return Ok(Line::TooLong);
+            }
+            if self.fill(Phase::Body, idle, Instant::now() + idle)? == 0 {
+                return Ok(Line::Eof);
+            }
+        }
+    }
+
+    /// True when an idle connection can no longer be used: the peer closed it, reset it,
+    /// or sent bytes nobody asked for. Checked without blocking.
+    pub(crate) fn is_stale(&mut self) -> bool {
+        if self.start != self.end || self.stream.set_nonblocking(true).is_err() {
+            return true;
+        }
+        let mut probe = [0u8; 1];
+        let stale = !matches!(
+            (&self.stream).read(&mut probe),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock
+        );
+        stale || self.stream.set_nonblocking(false).is_err()
+    }
+}

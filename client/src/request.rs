@@ -1,0 +1,259 @@
+//! The request: method, protocol version, headers (defaults plus the user's edits) and the
+//! bytes of the head.
+
+use std::fmt;
+
+use shared::Target;
+
+/// The request method. `fetch` only reads, so only the safe ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// `GET`: the page.
+    Get,
+    /// `HEAD`: the head of the page, never a body.
+    Head,
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+        })
+    }
+}
+
+/// An HTTP version, of a request sent or a response received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Version {
+    /// HTTP/0.9: a simple request (`GET /path`), and a reply that is the raw body up to close.
+    Http09,
+    /// HTTP/1.0: one request per connection.
+    Http10,
+    /// HTTP/1.1 (the default): persistent connections, chunked bodies.
+    Http11,
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Version::Http09 => "HTTP/0.9",
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        })
+    }
+}
+
+/// One change to the default request headers, as `-H` gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderEdit {
+    /// The header name, as typed.
+    pub name: String,
+    /// The value to send, or `None` to remove a default header of that name.
+    pub value: Option<String>,
+}
+
+impl HeaderEdit {
+    /// Parses curl's forms: `Name: value` adds the header (or replaces a default one of the
+    /// same name), `Name:` removes a default one, `Name;` sends it with an empty value.
+    ///
+    /// Refuses names that are not HTTP tokens and values with CR, LF or NUL (they would let
+    /// one `-H` smuggle another header or request in).
+    pub fn parse(s: &str) -> Result<HeaderEdit, String> {
+        let (name, value) = if let Some(name) = s.strip_suffix(';').filter(|n| !n.contains(':')) {
+            (name, Some(String::new()))
+        } else {
+            let Some((name, value)) = s.split_once(':') else {
+                return Err("expected 'Name: value', 'Name:' or 'Name;'".into());
+            };
+            let value = value.trim_matches([' ', '\t']);
+            (name, (!value.is_empty()).then(|| value.to_string()))
+        };
+        if name.is_empty() {
+            return Err("empty header name".into());
+        }
+        if let Some(c) = name.chars().find(|&c| !is_token_char(c)) {
+            return Err(format!("invalid character {c:?} in header name"));
+        }
+        if let Some(v) = &value
+            && v.contains(['\r', '\n', '\0'])
+        {
+            return Err("header value contains CR, LF or NUL".into());
+        }
+        Ok(HeaderEdit {
+            name: name.to_string(),
+            value,
+        })
+    }
+}
+
+// RFC 9110 §5.6.2: tchar.
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
+}
+
+/// The `User-Agent` sent unless `-A` or `-H` says otherwise: `fetch/VERSION`.
+pub const USER_AGENT: &str = concat!("fetch/", env!("CARGO_PKG_VERSION"));
+
+/// Headers whose value belongs to one host: given with `-H`, they are not sent to another
+/// host or port after a redirect (a custom `Host` names the old host, and credentials or
+/// cookies must not leak to a server the user never named).
+pub(crate) fn is_host_bound(name: &str) -> bool {
+    ["authorization", "cookie", "host"]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+/// The header lines to send: `Host`, `User-Agent`, `Accept`, then `edits` applied in order.
+/// An edit naming a default header replaces it in place (or removes it); any other edit
+/// adds a header, so the same custom name given twice is sent twice.
+pub(crate) fn headers(target: &Target, edits: &[&HeaderEdit]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String, bool)> = vec![
+        ("Host".into(), target.host_header(), true),
+        ("User-Agent".into(), USER_AGENT.into(), true),
+        ("Accept".into(), "*/*".into(), true),
+    ];
+    for edit in edits {
+        let default = out
+            .iter()
+            .position(|(n, _, d)| *d && n.eq_ignore_ascii_case(&edit.name));
+        match (default, &edit.value) {
+            (Some(i), Some(v)) => out[i] = (edit.name.clone(), v.clone(), false),
+            (Some(i), None) => {
+                out.remove(i);
+            }
+            (None, Some(v)) => out.push((edit.name.clone(), v.clone(), false)),
+            (None, None) => {}
+        }
+    }
+    out.into_iter().map(|(n, v, _)| (n, v)).collect()
+}
+
+/// The bytes of the request head. HTTP/0.9 is the simple request `GET /path` with no
+/// version and no headers.
+pub(crate) fn head(
+    method: Method,
+    target: &Target,
+    version: Version,
+    headers: &[(String, String)],
+) -> Vec<u8> {
+    if version == Version::Http09 {
+        return format!("GET {}\r\n", target.path).into_bytes();
+    }
+    let mut out = format!("{method} {} {version}\r\n", target.path);
+    for (name, value) in headers {
+        out.push_str(name);
+        out.push_str(": ");
+        out.push_str(value);
+        out.push_str("\r\n");
+    }
+    out.push_str("\r\n");
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edit(name: &str, value: Option<&str>) -> HeaderEdit {
+        HeaderEdit {
+            name: name.into(),
+            value: value.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn header_edits_parse_like_curl() {
+        let ok = [
+            ("X-A: 1", edit("X-A", Some("1"))),
+            ("X-A:1", edit("X-A", Some("1"))),
+            ("X-A:   spaced out  ", edit("X-A", Some("spaced out"))),
+            ("Accept:", edit("Accept", None)),
+            ("Accept:   ", edit("Accept", None)),
+            ("X-Empty;", edit("X-Empty", Some(""))),
+            ("X-Url: http://a/b", edit("X-Url", Some("http://a/b"))),
+        ];
+        for (input, want) in ok {
+            assert_eq!(HeaderEdit::parse(input).unwrap(), want, "{input:?}");
+        }
+        let bad = [
+            ("novalue", "expected 'Name: value'"),
+            (": v", "empty header name"),
+            ("Bad Name: v", "invalid character ' '"),
+            ("X: a\r\nEvil: 1", "CR, LF or NUL"),
+            (";", "empty header name"),
+        ];
+        for (input, want) in bad {
+            let err = HeaderEdit::parse(input).unwrap_err();
+            assert!(err.contains(want), "{input:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn default_headers_and_edits() {
+        let t = Target::parse("[::1]:8080/x").unwrap();
+        let names = |edits: &[HeaderEdit]| {
+            let refs: Vec<&HeaderEdit> = edits.iter().collect();
+            headers(&t, &refs)
+                .into_iter()
+                .map(|(n, v)| format!("{n}: {v}"))
+                .collect::<Vec<_>>()
+        };
+        let ua = format!("User-Agent: {USER_AGENT}");
+        let cases: Vec<(Vec<HeaderEdit>, Vec<String>)> = vec![
+            (
+                vec![],
+                vec!["Host: [::1]:8080".into(), ua.clone(), "Accept: */*".into()],
+            ),
+            (
+                vec![edit("accept", Some("text/html")), edit("X-A", Some("1"))],
+                vec![
+                    "Host: [::1]:8080".into(),
+                    ua.clone(),
+                    "accept: text/html".into(),
+                    "X-A: 1".into(),
+                ],
+            ),
+            (
+                vec![edit("User-Agent", None), edit("X-Gone", None)],
+                vec!["Host: [::1]:8080".into(), "Accept: */*".into()],
+            ),
+            (
+                vec![edit("X-A", Some("1")), edit("X-A", Some("2"))],
+                vec![
+                    "Host: [::1]:8080".into(),
+                    ua.clone(),
+                    "Accept: */*".into(),
+                    "X-A: 1".into(),
+                    "X-A: 2".into(),
+                ],
+            ),
+        ];
+        for (edits, want) in cases {
+            assert_eq!(names(&edits), want, "{edits:?}");
+        }
+    }
+
+    #[test]
+    fn request_heads() {
+        let t = Target::parse("example.com:8080/a?b=c").unwrap();
+        let h = headers(&t, &[]);
+        let got = String::from_utf8(head(Method::Head, &t, Version::Http11, &h)).unwrap();
+        assert_eq!(
+            got,
+            format!(
+                "HEAD /a?b=c HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: {USER_AGENT}\r\n\
+                 Accept: */*\r\n\r\n"
+            )
+        );
+        let simple = head(Method::Get, &t, Version::Http09, &h);
+        assert_eq!(simple, b"GET /a?b=c\r\n");
+        let plain = Target::parse("example.com").unwrap();
+        let h = headers(&plain, &[]);
+        let got = String::from_utf8(head(Method::Get, &plain, Version::Http10, &h)).unwrap();
+        assert!(
+            got.starts_with("GET / HTTP/1.0\r\nHost: example.com\r\n"),
+            "{got}"
+        );
+    }
+}

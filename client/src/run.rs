@@ -1,0 +1,188 @@
+//! The main loop of a request: connect (or reuse), send the head, read the response head,
+//! decide the body's framing, and follow redirects. Everything a request does happens here,
+//! top to bottom.
+
+use std::time::Instant;
+
+use shared::{Endpoint, Host, Target};
+
+use crate::body::{self, Body};
+use crate::client::{Client, Event};
+use crate::connection::Connection;
+use crate::error::Error;
+use crate::redirect;
+use crate::request::{self, HeaderEdit, Method, Version};
+use crate::response::{self, Head, Response};
+
+/// The largest redirect body read (and dropped) to keep its connection; a longer one just
+/// closes it.
+const DRAIN_LIMIT: u64 = 1024 * 1024;
+
+/// Runs `method` on `target` to the final response (whose body is left to the caller).
+pub(crate) fn run(client: &Client, method: Method, target: &Target) -> Result<Response, Error> {
+    let cfg = &client.config;
+    // `-m` counts from here and bounds everything below, redirects and body included.
+    let total = cfg.max_time.map(|max| (Instant::now() + max, max));
+    let mut method = method;
+    let mut current = target.clone();
+    let mut history = Vec::new();
+    let mut followed = 0;
+    loop {
+        let (conn, head) = exchange(client, method, &current, target, total)?;
+        let (framing, reusable) =
+            body::framing(method, &head).map_err(|reason| Error::BadResponse {
+                peer: conn.peer.clone(),
+                reason,
+            })?;
+        // Only HTTP/1.1 requests ask for a persistent connection.
+        let reusable = reusable && cfg.version == Version::Http11;
+        let body = Body::new(
+            conn,
+            framing,
+            reusable,
+            client.pool.clone(),
+            cfg.idle_timeout,
+        );
+        let location = redirect::location(&head).map(<[u8]>::to_vec);
+        if let (Some(max), Some(location)) = (cfg.redirects, location) {
+            if followed >= max {
+                return Err(Error::TooManyRedirects { max });
+            }
+            let next = redirect::resolve(&current, &location).map_err(|cause| Error::Redirect {
+                location: String::from_utf8_lossy(&location).into_owned(),
+                cause,
+            })?;
+            client.notify(Event::Redirect {
+                status: head.status(),
+                to: &next,
+            });
+            body.drain(DRAIN_LIMIT);
+            method = redirect::method_after(head.status(), method);
+            history.push(head);
+            current = next;
+            followed += 1;
+            continue;
+        }
+        return Ok(Response::new(head, current, history, body));
+    }
+}
+
+/// One request and its response head, on a kept-alive connection when there is one (sent
+/// again once on a new connection if the kept-alive one turns out closed: GET and HEAD are
+/// safe to repeat).
+fn exchange(
+    client: &Client,
+    method: Method,
+    current: &Target,
+    original: &Target,
+    total: Option<(Instant, std::time::Duration)>,
+) -> Result<(Connection, Head), Error> {
+    let cfg = &client.config;
+    let key = match &cfg.unix_socket {
+        Some(path) => Endpoint::Unix(path.clone()),
+        None => current.endpoint.clone(),
+    };
+    // Credentials, cookies and a custom Host given with -H stay with the host they were
+    // given for.
+    let cross_host = current.endpoint != original.endpoint;
+    let edits: Vec<&HeaderEdit> = cfg
+        .headers
+        .iter()
+        .filter(|e| !(cross_host && request::is_host_bound(&e.name)))
+        .collect();
+    let headers = request::headers(current, &edits);
+    let bytes = request::head(method, current, cfg.version, &headers);
+    let mut may_reuse = true;
+    loop {
+        let pooled = if may_reuse {
+            client.pool.take(&key)
+        } else {
+            None
+        };
+        let mut conn = match pooled {
+            Some(conn) => {
+                client.notify(Event::Reused { peer: &conn.peer });
+                conn
+            }
+            None => open(client, &key, total)?,
+        };
+        conn.set_total(total);
+        client.notify(Event::RequestHead(&bytes));
+        let result = conn.write_all(&bytes, cfg.send_timeout).and_then(|()| {
+            if cfg.version == Version::Http09 {
+                return Ok(Head::http09());
+            }
+            response::read_head(&mut conn, cfg.head_timeout, &mut |h| {
+                client.notify(Event::ResponseHead(h.raw()))
+            })
+        });
+        match result {
+            Ok(head) => return Ok((conn, head)),
+            Err(e @ (Error::Send { .. } | Error::EmptyReply { .. } | Error::Receive { .. }))
+                if conn.reused =>
+            {
+                client.notify(Event::Retry {
+                    peer: &conn.peer,
+                    reason: e.to_string(),
+                });
+                may_reuse = false;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Opens a new connection to `key`. `--connect-timeout` covers resolving and connecting
+/// together; `-m` may cut it shorter.
+fn open(
+    client: &Client,
+    key: &Endpoint,
+    total: Option<(Instant, std::time::Duration)>,
+) -> Result<Connection, Error> {
+    let cfg = &client.config;
+    let started = Instant::now();
+    if let Some((deadline, max)) = total
+        && started >= deadline
+    {
+        return Err(Error::Timeout {
+            phase: format!("before connecting to {key}"),
+            after: max,
+        });
+    }
+    let limit = match total {
+        Some((deadline, _)) => cfg
+            .connect_timeout
+            .min(deadline.saturating_duration_since(started)),
+        None => cfg.connect_timeout,
+    };
+    match key {
+        Endpoint::Unix(path) => {
+            let stream = shared::connect_unix(path, limit)?;
+            let peer = format!("unix:{}", path.display());
+            client.notify(Event::Connected {
+                peer: &peer,
+                failed: &[],
+                elapsed: started.elapsed(),
+            });
+            Ok(Connection::new(stream, peer, key.clone()))
+        }
+        Endpoint::Tcp { host, port } => {
+            let addrs = cfg.resolver.resolve(host, *port, limit)?;
+            if let Host::Name(name) = host {
+                client.notify(Event::Resolved {
+                    host: name,
+                    addrs: &addrs,
+                });
+            }
+            let left = limit.saturating_sub(started.elapsed());
+            let connected = shared::connect(&key.to_string(), &addrs, left)?;
+            let peer = connected.addr.to_string();
+            client.notify(Event::Connected {
+                peer: &peer,
+                failed: &connected.failed,
+                elapsed: connected.elapsed,
+            });
+            Ok(Connection::new(connected.stream, peer, key.clone()))
+        }
+    }
+}

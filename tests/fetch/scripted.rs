@@ -1,0 +1,206 @@
+//! A scripted HTTP server for `fetch`'s tests: it reads each request head and answers with
+//! exact bytes chosen by the test, so every broken or unusual reply can be produced on
+//! purpose. It counts the connections it accepts and keeps every request head it read.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+/// What the server does after writing its reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    /// Close the connection.
+    Close,
+    /// Wait for the next request on the same connection.
+    KeepAlive,
+    /// Keep the connection open, reading nothing more, until the client closes it.
+    Hang,
+}
+
+type Handler = dyn Fn(&str) -> (Vec<u8>, Then) + Send + Sync;
+
+#[derive(Default)]
+struct State {
+    accepted: AtomicUsize,
+    requests: Mutex<Vec<String>>,
+    stop: AtomicBool,
+}
+
+/// A running scripted server; stops accepting when dropped.
+pub struct Script {
+    addr: Option<SocketAddr>,
+    socket: Option<PathBuf>,
+    state: Arc<State>,
+}
+
+impl Script {
+    /// Starts a server on 127.0.0.1 (a free port) answering each request head with
+    /// `handler(head)`.
+    pub fn start(handler: impl Fn(&str) -> (Vec<u8>, Then) + Send + Sync + 'static) -> Script {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(State::default());
+        let handler: Arc<Handler> = Arc::new(handler);
+        let st = state.clone();
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                if st.stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(conn) = conn else { continue };
+                st.accepted.fetch_add(1, Ordering::SeqCst);
+                let (st, handler) = (st.clone(), handler.clone());
+                thread::spawn(move || serve(conn, &st, &*handler));
+            }
+        });
+        Script {
+            addr: Some(addr),
+            socket: None,
+            state,
+        }
+    }
+
+    /// The same, on a Unix-domain socket at `path`.
+    pub fn start_unix(
+        path: &Path,
+        handler: impl Fn(&str) -> (Vec<u8>, Then) + Send + Sync + 'static,
+    ) -> Script {
+        let listener = UnixListener::bind(path).expect("bind unix socket");
+        let state = Arc::new(State::default());
+        let handler: Arc<Handler> = Arc::new(handler);
+        let st = state.clone();
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                if st.stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(conn) = conn else { continue };
+                st.accepted.fetch_add(1, Ordering::SeqCst);
+                let (st, handler) = (st.clone(), handler.clone());
+                thread::spawn(move || serve(conn, &st, &*handler));
+            }
+        });
+        Script {
+            addr: None,
+            socket: Some(path.to_path_buf()),
+            state,
+        }
+    }
+
+    /// A server that answers every request with the same bytes.
+    pub fn fixed(reply: &[u8], then: Then) -> Script {
+        let reply = reply.to_vec();
+        Script::start(move |_| (reply.clone(), then))
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.addr.expect("a TCP script").port()
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port())
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.state.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Every request head read so far, in order.
+    pub fn requests(&self) -> Vec<String> {
+        self.state.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        self.state.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so that it sees the flag and ends.
+        if let Some(addr) = self.addr {
+            let _ = TcpStream::connect(addr);
+        }
+        if let Some(path) = &self.socket {
+            let _ = UnixStream::connect(path);
+        }
+    }
+}
+
+trait Conn: Read + Write {
+    fn close_write(&self);
+}
+impl Conn for TcpStream {
+    fn close_write(&self) {
+        let _ = self.shutdown(Shutdown::Write);
+    }
+}
+impl Conn for UnixStream {
+    fn close_write(&self) {
+        let _ = self.shutdown(Shutdown::Write);
+    }
+}
+
+fn serve(mut conn: impl Conn, state: &State, handler: &Handler) {
+    let mut buf = Vec::new();
+    loop {
+        let Some(head) = read_head(&mut conn, &mut buf) else {
+            return;
+        };
+        state.requests.lock().unwrap().push(head.clone());
+        let (reply, then) = handler(&head);
+        // The client may have gone already: the test looks at what it saw, not at this.
+        let _ = conn.write_all(&reply);
+        match then {
+            Then::Close => {
+                conn.close_write();
+                return;
+            }
+            Then::KeepAlive => {}
+            Then::Hang => {
+                let mut sink = [0u8; 1024];
+                while matches!(conn.read(&mut sink), Ok(n) if n > 0) {}
+                return;
+            }
+        }
+    }
+}
+
+/// Reads one request head (up to the empty line, or the one line of an HTTP/0.9 simple
+/// request); `None` when the client closed first.
+fn read_head(conn: &mut impl Conn, buf: &mut Vec<u8>) -> Option<String> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(buf).into_owned();
+        if let Some(i) = text.find("\r\n\r\n") {
+            buf.drain(..i + 4);
+            return Some(text[..i + 4].to_string());
+        }
+        if let Some(i) = text.find("\r\n")
+            && !text[..i].contains(" HTTP/")
+        {
+            buf.drain(..i + 2);
+            return Some(text[..i + 2].to_string());
+        }
+        match conn.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// The path of a request head's request line (`/x` in `GET /x HTTP/1.1`).
+pub fn path_of(head: &str) -> &str {
+    head.split_whitespace().nth(1).unwrap_or("")
+}
+
+/// A 200 response with `Content-Length`, keeping the connection open.
+pub fn ok(body: &[u8]) -> (Vec<u8>, Then) {
+    let mut out = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    out.extend_from_slice(body);
+    (out, Then::KeepAlive)
+}
