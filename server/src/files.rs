@@ -20,6 +20,11 @@ pub enum Mapped {
         /// Its metadata at mapping time.
         meta: Metadata,
     },
+    /// A directory with no `index.html`, asked with its trailing slash: list it (or 404).
+    Dir {
+        /// Its canonical path.
+        path: PathBuf,
+    },
     /// A directory asked without its trailing slash: redirect here (always a path starting
     /// with exactly one `/`, never `//host`).
     Redirect(String),
@@ -47,10 +52,19 @@ impl Refused {
     }
 }
 
+/// What the jail lets through beyond the safe default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Jail {
+    /// Serve names starting with a dot (`--hidden`). `..` is refused regardless.
+    pub hidden: bool,
+    /// Follow symlinks that lead outside the root (`--follow-symlinks`).
+    pub follow_symlinks: bool,
+}
+
 /// Maps an origin-form target (`/a/b.txt?q`) to a file under `root`, which must be
 /// canonical. Symlinks are resolved first; one that leads outside the root, or to a hidden
-/// name, is refused like a missing file.
-pub fn map(root: &Path, target: &str) -> Result<Mapped, Refused> {
+/// name, is refused like a missing file (unless `jail` allows it).
+pub fn map(root: &Path, target: &str, jail: Jail) -> Result<Mapped, Refused> {
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (target, None),
@@ -63,7 +77,8 @@ pub fn map(root: &Path, target: &str) -> Result<Mapped, Refused> {
     for part in decoded.split(|&b| b == b'/') {
         match part {
             b"" | b"." => continue,
-            _ if hidden(part) => return Err(Refused::NotFound),
+            b".." => return Err(Refused::NotFound),
+            _ if hidden(part) && !jail.hidden => return Err(Refused::NotFound),
             _ => parts.push(part),
         }
     }
@@ -71,7 +86,7 @@ pub fn map(root: &Path, target: &str) -> Result<Mapped, Refused> {
     for part in &parts {
         joined.push(OsStr::from_bytes(part));
     }
-    let real = canonical_under(root, &joined)?;
+    let real = canonical_under(root, &joined, jail)?;
     let meta = fs::metadata(&real).map_err(refusal)?;
     if meta.is_dir() {
         if !path.ends_with('/') {
@@ -86,12 +101,13 @@ pub fn map(root: &Path, target: &str) -> Result<Mapped, Refused> {
             }
             return Ok(Mapped::Redirect(location));
         }
-        let index = canonical_under(root, &real.join("index.html"))?;
-        let meta = fs::metadata(&index).map_err(refusal)?;
-        return if meta.is_file() {
-            Ok(Mapped::File { path: index, meta })
-        } else {
-            Err(Refused::NotFound)
+        return match canonical_under(root, &real.join("index.html"), jail) {
+            Ok(index) => match fs::metadata(&index) {
+                Ok(meta) if meta.is_file() => Ok(Mapped::File { path: index, meta }),
+                _ => Ok(Mapped::Dir { path: real }),
+            },
+            Err(Refused::Forbidden) => Err(Refused::Forbidden),
+            Err(_) => Ok(Mapped::Dir { path: real }),
         };
     }
     if meta.is_file() {
@@ -108,17 +124,75 @@ fn hidden(name: &[u8]) -> bool {
     name.first() == Some(&b'.') && name != b".well-known"
 }
 
-/// Resolves symlinks and checks the result is still under `root` and not hidden.
-fn canonical_under(root: &Path, path: &Path) -> Result<PathBuf, Refused> {
+/// Resolves symlinks and checks the result is still under `root` and not hidden (as far as
+/// `jail` requires).
+fn canonical_under(root: &Path, path: &Path, jail: Jail) -> Result<PathBuf, Refused> {
     let real = fs::canonicalize(path).map_err(refusal)?;
+    if jail.follow_symlinks {
+        return Ok(real);
+    }
     let rel = real.strip_prefix(root).map_err(|_| Refused::NotFound)?;
     for c in rel.components() {
         match c {
-            Component::Normal(name) if !hidden(name.as_bytes()) => {}
+            Component::Normal(name) if jail.hidden || !hidden(name.as_bytes()) => {}
             _ => return Err(Refused::NotFound),
         }
     }
     Ok(real)
+}
+
+/// A precompressed sibling of `path` (`FILE.br`, then `FILE.gz`) that the client accepts,
+/// with its `Content-Encoding` and metadata. It must be a regular file that passes the same
+/// jail as the original.
+pub fn precompressed(
+    root: &Path,
+    path: &Path,
+    accept_encoding: &str,
+    jail: Jail,
+) -> Option<(PathBuf, &'static str, Metadata)> {
+    for (ext, coding) in [("br", "br"), ("gz", "gzip")] {
+        if !accepts(accept_encoding, coding) {
+            continue;
+        }
+        let mut name = path.as_os_str().to_owned();
+        name.push(".");
+        name.push(ext);
+        let candidate = PathBuf::from(name);
+        if let Ok(real) = canonical_under(root, &candidate, jail)
+            && let Ok(meta) = fs::metadata(&real)
+            && meta.is_file()
+        {
+            return Some((real, coding, meta));
+        }
+    }
+    None
+}
+
+/// Does an `Accept-Encoding` value accept `coding`? A coding listed with `q=0` is refused;
+/// `*` stands for codings not listed.
+pub fn accepts(accept_encoding: &str, coding: &str) -> bool {
+    let mut star = None;
+    for item in accept_encoding.split(',') {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or("").trim();
+        let q = parts
+            .filter_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .or_else(|| p.trim().strip_prefix("Q="))
+            })
+            .find_map(|v| v.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if name.eq_ignore_ascii_case(coding)
+            || (coding == "gzip" && name.eq_ignore_ascii_case("x-gzip"))
+        {
+            return q > 0.0;
+        }
+        if name == "*" {
+            star = Some(q > 0.0);
+        }
+    }
+    star.unwrap_or(false)
 }
 
 fn refusal(e: io::Error) -> Refused {
@@ -195,9 +269,10 @@ mod tests {
     }
 
     fn body(site: &Site, target: &str) -> Result<String, Refused> {
-        match map(&site.root, target)? {
+        match map(&site.root, target, Jail::default())? {
             Mapped::File { path, .. } => Ok(fs::read_to_string(path).unwrap()),
             Mapped::Redirect(to) => Ok(format!("redirect {to}")),
+            Mapped::Dir { .. } => Ok("listing".into()),
         }
     }
 
@@ -218,7 +293,7 @@ mod tests {
             ("/./sub%20dir/./", Ok("sub")),
             ("/inside-link", Ok("spaces")),
             ("/.well-known/security.txt", Ok("contact")),
-            ("/noindex/", Err(Refused::NotFound)),
+            ("/noindex/", Ok("listing")),
             ("/missing", Err(Refused::NotFound)),
             ("/broken", Err(Refused::NotFound)),
             ("/index.html/x", Err(Refused::NotFound)),
@@ -266,10 +341,50 @@ mod tests {
         let s = site();
         fs::create_dir_all(s.root.join("evil.com")).unwrap();
         for target in ["//evil.com", "///evil.com", "/%2fevil.com", "/./evil.com"] {
-            match map(&s.root, target) {
+            match map(&s.root, target, Jail::default()) {
                 Ok(Mapped::Redirect(to)) => assert_eq!(to, "/evil.com/", "{target}"),
                 other => panic!("{target}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn the_jail_can_be_opened_on_purpose() {
+        let s = site();
+        let open = Jail {
+            hidden: true,
+            follow_symlinks: true,
+        };
+        let read = |target| match map(&s.root, target, open) {
+            Ok(Mapped::File { path, .. }) => fs::read_to_string(path).unwrap(),
+            other => panic!("{target}: {other:?}"),
+        };
+        assert_eq!(read("/.env"), "SECRET");
+        assert_eq!(read("/escape.txt"), "SECRET");
+        // `..` stays refused whatever the options.
+        assert!(map(&s.root, "/../outside.txt", open).is_err());
+        assert!(map(&s.root, "/%2e%2e/outside.txt", open).is_err());
+        let hidden_only = Jail {
+            hidden: true,
+            follow_symlinks: false,
+        };
+        assert!(map(&s.root, "/escape.txt", hidden_only).is_err());
+    }
+
+    #[test]
+    fn accept_encoding_negotiation() {
+        let cases = [
+            ("gzip", "gzip", true),
+            ("gzip;q=0", "gzip", false),
+            ("br, gzip;q=0.5", "br", true),
+            ("deflate", "gzip", false),
+            ("*", "br", true),
+            ("*;q=0, gzip", "br", false),
+            ("x-gzip", "gzip", true),
+            ("identity", "gzip", false),
+        ];
+        for (header, coding, want) in cases {
+            assert_eq!(accepts(header, coding), want, "{header} / {coding}");
         }
     }
 
