@@ -78,7 +78,9 @@ fn decide(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>) -> Repl
         Method::Get | Method::Head => {}
     }
     match files::map(&ctx.root, &req.target, ctx.jail) {
-        Ok(Mapped::File { path, .. }) => file(req, ctx, persist, out, path),
+        Ok(Mapped::File {
+            path, file: opened, ..
+        }) => file(req, ctx, persist, out, path, opened),
         Ok(Mapped::Redirect(location)) => {
             let body = format!("Moved to {location}\n").into_bytes();
             begin(out, 301, ctx);
@@ -130,9 +132,11 @@ fn not_found(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>) -> R
         let path = req.target.split('?').next().unwrap_or("");
         let last = path.rsplit('/').next().unwrap_or("");
         if !last.contains('.')
-            && let Ok(Mapped::File { path, .. }) = files::map(&ctx.root, "/index.html", ctx.jail)
+            && let Ok(Mapped::File {
+                path, file: opened, ..
+            }) = files::map(&ctx.root, "/index.html", ctx.jail)
         {
-            return file(req, ctx, persist, out, path);
+            return file(req, ctx, persist, out, path, opened);
         }
     }
     match &ctx.not_found_page {
@@ -174,14 +178,18 @@ fn options(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>) -> Rep
 }
 
 fn listing(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>, dir: &Path) -> Reply {
-    let (entries, more) =
-        match listing::read(&ctx.root, dir, ctx.jail.hidden, ctx.jail.follow_symlinks) {
-            Ok(found) => found,
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                return error(403, ctx, persist, out);
-            }
-            Err(_) => return not_found(req, ctx, persist, out),
-        };
+    let (entries, more) = match listing::read(
+        ctx.root.path(),
+        dir,
+        ctx.jail.hidden,
+        ctx.jail.follow_symlinks,
+    ) {
+        Ok(found) => found,
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            return error(403, ctx, persist, out);
+        }
+        Err(_) => return not_found(req, ctx, persist, out),
+    };
     let shown = listing::display_path(&req.target);
     let (body, ct) = if listing::wants_json(req.fields.accept.as_deref()) {
         (listing::json(&shown, &entries, more), "application/json")
@@ -202,19 +210,26 @@ fn listing(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>, dir: &
     }
 }
 
-fn file(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>, path: PathBuf) -> Reply {
+fn file(
+    req: &Request,
+    ctx: &Ctx,
+    persist: Persist,
+    out: &mut Vec<u8>,
+    path: PathBuf,
+    opened: Option<File>,
+) -> Reply {
     let ct = files::content_type(&path);
     // A precompressed sibling the client accepts is sent instead, with its own validators.
     let variant = req
         .fields
         .accept_encoding
         .as_deref()
-        .and_then(|ae| files::precompressed(&ctx.root, &path, ae, ctx.jail));
-    let (path, coding) = match variant {
-        Some((p, coding, _)) => (p, Some(coding)),
-        None => (path, None),
+        .and_then(|ae| files::precompressed(ctx.root.path(), &path, ae, ctx.jail));
+    let (path, coding, opened) = match variant {
+        Some((p, coding, _)) => (p, Some(coding), None),
+        None => (path, None, opened),
     };
-    let file = match open(&path) {
+    let file = match opened.map_or_else(|| open(&path), Ok) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
             return error(403, ctx, persist, out);

@@ -17,7 +17,7 @@ use shared::{Address, Listener, Stream};
 
 use crate::cidr::Cidr;
 use crate::conn::{self, Conn, Next, OpenGuard, WORKER_WAIT};
-use crate::files::Jail;
+use crate::files::{Jail, Root};
 use crate::log::{AccessLog, Format};
 use crate::park::{self, ParkHandle};
 
@@ -180,7 +180,7 @@ impl Config {
 /// What the workers, the parker and the acceptor share.
 #[derive(Debug)]
 pub struct Ctx {
-    pub(crate) root: PathBuf,
+    pub(crate) root: Root,
     pub(crate) keep_alive: Duration,
     pub(crate) header_timeout: Duration,
     pub(crate) log: AccessLog,
@@ -315,7 +315,7 @@ impl Server {
         };
         let (job_tx, job_rx) = bounded::<Conn>(config.queue);
         let ctx = Arc::new(Ctx {
-            root,
+            root: Root::open(root),
             keep_alive: config.keep_alive,
             header_timeout: config.header_timeout,
             log,
