@@ -205,15 +205,12 @@ pub fn serve(mut conn: Conn, ctx: &Ctx, out: &mut Vec<u8>) -> Next {
         if ctx.stopping() && conn.buf.is_empty() {
             return Next::Done;
         }
-        let got = match conn.fill(false) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && !waited && ctx.queue_is_empty() => {
-                // Nobody else is waiting for a worker: give this client a moment to send
-                // its next request before paying for a trip through the parker.
-                waited = true;
-                conn.fill(true)
-            }
-            other => other,
-        };
+        // When nobody else waits for a worker, give this client a moment (the socket's
+        // short read timeout) to send its next request before paying for a trip through
+        // the parker; otherwise take only what has already arrived.
+        let wait = !waited && ctx.queue_is_empty();
+        waited |= wait;
+        let got = conn.fill(wait);
         match got {
             Ok(0) => return Next::Done,
             Ok(_) => {
