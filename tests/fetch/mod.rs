@@ -1,6 +1,7 @@
 //! `fetch` end to end: the real binary against a scripted raw-socket server (exact bytes,
 //! every broken reply on purpose) and against `python3 -m http.server`.
 
+mod against_serve;
 mod body;
 mod errors;
 mod output;
