@@ -3,11 +3,16 @@
 
 mod against_serve;
 mod body;
+mod compressed;
 mod errors;
+mod many;
 mod output;
 mod python;
 mod redirects;
+mod resume;
+mod retry;
 pub mod scripted;
+mod timing;
 
 use std::io::Read;
 use std::path::Path;
@@ -72,6 +77,27 @@ fn shown(bytes: &[u8]) -> String {
     } else {
         text.into_owned()
     }
+}
+
+/// Runs `fetch args` with `input` on its stdin.
+pub fn fetch_with_stdin(dir: &Path, args: &[&str], input: &[u8]) -> Run {
+    let mut child = Command::new(bin("fetch"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start fetch");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let feeder = thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(&input);
+    });
+    let run = finish(child, args);
+    feeder.join().unwrap();
+    run
 }
 
 /// Runs `fetch args` in the current folder.

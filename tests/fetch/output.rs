@@ -225,7 +225,7 @@ fn header_flags_edit_the_request() {
 
 /// Runs `fetch args` with a terminal as its stdout and stderr (python's `pty.spawn`), and
 /// returns the exit code and what the terminal showed.
-fn fetch_on_a_terminal(args: &[&str]) -> (i32, Vec<u8>) {
+pub fn fetch_on_a_terminal(args: &[&str]) -> (i32, Vec<u8>) {
     let out = Command::new("python3")
         .args([
             "-c",
