@@ -97,47 +97,6 @@ pub struct Args {
     #[arg(value_name = "TARGET", required_unless_present = "input")]
     pub targets: Vec<String>,
 
-    /// Read more targets from FILE (`-` for stdin): one per line; blank lines and lines
-    /// starting with `#` are skipped
-    #[arg(long = "input", value_name = "FILE")]
-    pub input: Option<PathBuf>,
-
-    /// Run up to N transfers at once (default 1)
-    ///
-    /// Bodies on stdout still come out in target order; kept-alive connections are shared
-    /// between the transfers.
-    #[arg(short = 'j', long = "parallel", value_name = "N", default_value_t = 1,
-          value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub parallel: u16,
-
-    /// Resume a download: `-C -` continues NAME.part (or an existing -o file) where it ends
-    ///
-    /// Only the form `-C -` (curl's "find the offset yourself") is accepted. Needs -o or -O.
-    #[arg(short = 'C', long = "continue-at", value_name = "-", value_parser = parse_continue)]
-    pub continue_at: Option<bool>,
-
-    /// Retry up to N times after a transient failure (connect, timeout, dropped connection,
-    /// 408/429/500/502/503/504)
-    #[arg(long = "retry", value_name = "N", default_value_t = 0)]
-    pub retry: u32,
-
-    /// The first wait before a retry, doubling each time up to 10 s (default 1 s)
-    #[arg(long = "retry-delay", value_name = "SECS", value_parser = parse_secs)]
-    pub retry_delay: Option<Duration>,
-
-    /// After each transfer, draw its phases (resolve, connect, sent, first byte, done) on
-    /// stderr
-    #[arg(long = "timing")]
-    pub timing: bool,
-
-    /// After each transfer, one JSON line on stderr (schema 1: docs/fetch-json.md)
-    #[arg(long = "json")]
-    pub json: bool,
-
-    /// Ask for a gzip or deflate body (Accept-Encoding) and decode it as it arrives
-    #[arg(long = "compressed")]
-    pub compressed: bool,
-
     /// Write the body to FILE (one -o per target, in order; `-o -` = stdout)
     ///
     /// The body goes to FILE.part first, renamed to FILE only when it is complete; after a
@@ -223,6 +182,47 @@ pub struct Args {
     /// Use IPv6 addresses only
     #[arg(short = '6', long = "ipv6")]
     pub ipv6: bool,
+
+    /// Read more targets from FILE (`-` for stdin): one per line; blank lines and lines
+    /// starting with `#` are skipped
+    #[arg(long = "input", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+
+    /// Run up to N transfers at once
+    ///
+    /// Bodies on stdout still come out in target order; kept-alive connections are shared
+    /// between the transfers.
+    #[arg(short = 'j', long = "parallel", value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallel: u16,
+
+    /// Resume a download: `-C -` continues NAME.part (or an existing -o file) where it ends
+    ///
+    /// Only the form `-C -` (curl's "find the offset yourself") is accepted. Needs -o or -O.
+    #[arg(short = 'C', long = "continue-at", value_name = "-", value_parser = parse_continue)]
+    pub continue_at: Option<bool>,
+
+    /// Retry up to N times after a transient failure (connect, timeout, dropped connection,
+    /// 408/429/500/502/503/504)
+    #[arg(long = "retry", value_name = "N", default_value_t = 0)]
+    pub retry: u32,
+
+    /// The first wait before a retry, doubling each time up to 10 s (default 1 s)
+    #[arg(long = "retry-delay", value_name = "SECS", value_parser = parse_secs)]
+    pub retry_delay: Option<Duration>,
+
+    /// After each transfer, draw its phases (resolve, connect, sent, first byte, done) on
+    /// stderr
+    #[arg(long = "timing")]
+    pub timing: bool,
+
+    /// After each transfer, one JSON line on stderr (schema 1: docs/fetch-json.md)
+    #[arg(long = "json")]
+    pub json: bool,
+
+    /// Ask for a gzip or deflate body (Accept-Encoding) and decode it as it arrives
+    #[arg(long = "compressed")]
+    pub compressed: bool,
 }
 
 fn parse_continue(s: &str) -> Result<bool, String> {
