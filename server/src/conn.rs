@@ -2,19 +2,18 @@
 //! place. Read a head into the capped buffer, answer it, and either go on with the next
 //! buffered request, hand the idle connection to the parker, or close gracefully.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::net::Shutdown;
-use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use shared::{Address, Stream};
 
-use crate::files::{self, Mapped};
-use crate::request::{self, BODY_CAP, HEAD_CAP, Method, Parsed, Request, Version};
-use crate::response::{self, ALLOW, Persist};
+use crate::log::Line;
+use crate::request::{self, BODY_CAP, HEAD_CAP, Parsed, Request, Version};
+use crate::respond::{self, Body};
+use crate::response::{self, Persist};
 use crate::server::Ctx;
 
 /// How long a worker waits on an idle connection for its next request, when no other
@@ -108,7 +107,7 @@ impl Conn {
     pub fn expire(mut self, ctx: &Ctx, wait: Wait) {
         if matches!(wait, Wait::Request(_)) && !self.buf.is_empty() {
             let line = request::escape(first_line(&self.buf));
-            let _ = self.send_error(ctx, 408, Persist::Close, &line, Version::Http11);
+            let _ = self.send_error(ctx, 408, &line);
         }
     }
 
@@ -126,35 +125,19 @@ impl Conn {
         }
     }
 
-    /// Answers an error status with a short text body.
-    fn send_error(
-        &mut self,
-        ctx: &Ctx,
-        status: u16,
-        persist: Persist,
-        line: &str,
-        version: Version,
-    ) -> io::Result<()> {
-        let body = response::error_body(status);
-        let mut out = Vec::with_capacity(256);
-        if version != Version::Http09 {
-            let extra: &[(&str, &str)] = if status == 405 {
-                &[("Allow", ALLOW)]
-            } else {
-                &[]
-            };
-            response::head(
-                &mut out,
-                status,
-                Some("text/plain; charset=utf-8"),
-                body.len() as u64,
-                persist,
-                extra,
-            );
-        }
-        out.extend_from_slice(body.as_bytes());
-        ctx.log.request(&self.peer, line, status, body.len() as u64);
-        self.stream.write_all(&out)
+    /// Answers an error status with a short text body (for requests that never parsed).
+    fn send_error(&mut self, ctx: &Ctx, status: u16, line: &str) -> io::Result<()> {
+        let mut out = Vec::with_capacity(512);
+        let reply = respond::error(status, ctx, Persist::Close, &mut out);
+        let (bytes, result) = send(&mut self.stream, &mut out, reply.body);
+        ctx.log.request(&Line {
+            peer: &self.peer,
+            request: line,
+            status,
+            bytes,
+            ..Line::default()
+        });
+        result
     }
 
     /// Half-closes and drains, so the client reads the whole response; then closes, or
@@ -205,13 +188,7 @@ pub fn serve(mut conn: Conn, ctx: &Ctx, out: &mut Vec<u8>) -> Next {
                     }
                 }
                 Parsed::Invalid(rej) => {
-                    return match conn.send_error(
-                        ctx,
-                        rej.status,
-                        Persist::Close,
-                        &rej.line,
-                        Version::Http11,
-                    ) {
+                    return match conn.send_error(ctx, rej.status, &rej.line) {
                         Ok(()) => conn.close_gracefully(),
                         Err(_) => Next::Done,
                     };
@@ -272,131 +249,128 @@ fn respond(conn: &mut Conn, req: &Request, ctx: &Ctx, out: &mut Vec<u8>) -> io::
         (true, Version::Http10) => Persist::KeepAlive10,
         (true, _) => Persist::KeepAlive,
     };
-    let keep = persist != Persist::Close;
-    match req.method {
-        Method::Options => {
-            response::head(out, 204, None, 0, persist, &[("Allow", ALLOW)]);
-            ctx.log.request(&conn.peer, &req.line, 204, 0);
-            conn.stream.write_all(out)?;
-            return Ok(keep);
-        }
-        Method::Other => {
-            conn.send_error(ctx, 405, persist, &req.line, req.version)?;
-            return Ok(keep);
-        }
-        Method::Get | Method::Head => {}
+    let reply = respond::respond(req, ctx, persist, out);
+    let (sent, result) = send(&mut conn.stream, out, reply.body);
+    ctx.log.request(&Line {
+        peer: &conn.peer,
+        request: &req.line,
+        status: reply.status,
+        bytes: sent,
+        referer: req.fields.referer.as_deref(),
+        user_agent: req.fields.user_agent.as_deref(),
+    });
+    if let Err(e) = &result
+        && let Some(path) = e.get_ref().and_then(|inner| inner.downcast_ref::<Shrank>())
+    {
+        eprintln!("serve: {path}: closing the connection to {}", conn.peer);
     }
-    let persist09 = if req.version == Version::Http09 {
-        Persist::Close
-    } else {
-        persist
-    };
-    let (path, _meta) = match files::map(&ctx.root, &req.target) {
-        Ok(Mapped::File { path, meta }) => (path, meta),
-        Ok(Mapped::Redirect(location)) => {
-            let body = format!("Moved to {location}\n");
-            if req.version == Version::Http09 {
-                out.clear();
-            } else {
-                let extra = [("Location", location.as_str())];
-                response::head(
-                    out,
-                    301,
-                    Some("text/plain; charset=utf-8"),
-                    body.len() as u64,
-                    persist,
-                    &extra,
-                );
-            }
-            if req.method == Method::Get {
-                out.extend_from_slice(body.as_bytes());
-            }
-            ctx.log
-                .request(&conn.peer, &req.line, 301, body.len() as u64);
-            conn.stream.write_all(out)?;
-            return Ok(keep && req.version != Version::Http09);
-        }
-        Err(refused) => {
-            conn.send_error(ctx, refused.status(), persist09, &req.line, req.version)?;
-            return Ok(keep && req.version != Version::Http09);
-        }
-    };
-    let mut file = match open(&path) {
-        Ok(f) => f,
-        Err(e) => {
-            let status = if e.kind() == io::ErrorKind::PermissionDenied {
-                403
-            } else {
-                404
-            };
-            conn.send_error(ctx, status, persist09, &req.line, req.version)?;
-            return Ok(keep && req.version != Version::Http09);
-        }
-    };
-    let len = file.metadata()?.len();
-    if req.version == Version::Http09 {
-        out.clear();
-    } else {
-        response::head(
-            out,
-            200,
-            Some(&files::content_type(&path)),
-            len,
-            persist,
-            &[],
-        );
-    }
-    if req.method == Method::Head {
-        ctx.log.request(&conn.peer, &req.line, 200, 0);
-        conn.stream.write_all(out)?;
-        return Ok(keep);
-    }
-    if len <= SMALL_BODY {
-        let before = out.len();
-        (&mut file).take(len).read_to_end(out)?;
-        let got = (out.len() - before) as u64;
-        if got != len {
-            eprintln!(
-                "serve: {} changed while being read ({got} of {len} bytes): closing the connection",
-                path.display()
-            );
-            ctx.log.request(&conn.peer, &req.line, 500, 0);
-            return Err(io::Error::other("file changed"));
-        }
-        ctx.log.request(&conn.peer, &req.line, 200, len);
-        conn.stream.write_all(out)?;
-        return Ok(keep);
-    }
-    conn.stream.write_all(out)?;
-    let sent = conn.stream.send_file(&mut file, len);
-    let sent_bytes = *sent.as_ref().unwrap_or(&0);
-    ctx.log.request(&conn.peer, &req.line, 200, sent_bytes);
-    let sent = sent?;
-    if sent < len {
-        eprintln!(
-            "serve: {} shrank while being sent ({sent} of {len} bytes): closing the connection to {}",
-            path.display(),
-            conn.peer
-        );
-        return Err(io::Error::other("file shrank"));
-    }
-    Ok(keep)
+    result.map(|()| persist != Persist::Close)
 }
 
-/// Opens a file for reading without ever blocking on it (a FIFO swapped in after the
-/// mapping check would otherwise hang the worker).
-fn open(path: &std::path::Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            "not a regular file",
-        ));
+/// A file ended before the length its head announced (it shrank while being sent).
+#[derive(Debug)]
+struct Shrank(String);
+
+impl std::fmt::Display for Shrank {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
-    Ok(file)
+}
+
+impl std::error::Error for Shrank {}
+
+fn shrank(path: &std::path::Path, got: u64, want: u64) -> io::Error {
+    io::Error::other(Shrank(format!(
+        "{} shrank while being sent ({got} of {want} bytes)",
+        path.display()
+    )))
+}
+
+/// Sends the head in `out` and the body. Small bodies ride in the same write as the head;
+/// large file bodies go by sendfile. Returns the body bytes sent, and how it ended.
+fn send(stream: &mut Stream, out: &mut Vec<u8>, body: Body) -> (u64, io::Result<()>) {
+    match body {
+        Body::Empty => (0, stream.write_all(out)),
+        Body::Bytes(bytes) => {
+            out.extend_from_slice(&bytes);
+            (bytes.len() as u64, stream.write_all(out))
+        }
+        Body::Shared(bytes) => {
+            out.extend_from_slice(&bytes);
+            (bytes.len() as u64, stream.write_all(out))
+        }
+        Body::File {
+            mut file,
+            path,
+            start,
+            len,
+        } => {
+            if let Err(e) = seek(&mut file, start) {
+                return (0, Err(e));
+            }
+            if len <= SMALL_BODY {
+                let before = out.len();
+                if let Err(e) = (&mut file).take(len).read_to_end(out) {
+                    return (0, Err(e));
+                }
+                let got = (out.len() - before) as u64;
+                if got != len {
+                    return (0, Err(shrank(&path, got, len)));
+                }
+                return (len, stream.write_all(out));
+            }
+            if let Err(e) = stream.write_all(out) {
+                return (0, Err(e));
+            }
+            match stream.send_file(&mut file, len) {
+                Ok(n) if n == len => (n, Ok(())),
+                Ok(n) => (n, Err(shrank(&path, n, len))),
+                Err(e) => (0, Err(e)),
+            }
+        }
+        Body::Multipart {
+            mut file,
+            path,
+            parts,
+            closing,
+        } => {
+            if let Err(e) = stream.write_all(out) {
+                return (0, Err(e));
+            }
+            let mut sent = 0;
+            for (head, span) in parts {
+                let step = stream
+                    .write_all(head.as_bytes())
+                    .and_then(|()| seek(&mut file, span.start))
+                    .and_then(|()| stream.send_file(&mut file, span.len));
+                match step {
+                    Ok(n) if n == span.len => sent += head.len() as u64 + n,
+                    Ok(n) => {
+                        return (
+                            sent + n,
+                            Err(shrank(&path, span.start + n, span.start + span.len)),
+                        );
+                    }
+                    Err(e) => return (sent, Err(e)),
+                }
+                if let Err(e) = stream.write_all(b"\r\n") {
+                    return (sent, Err(e));
+                }
+                sent += 2;
+            }
+            (
+                sent + closing.len() as u64,
+                stream.write_all(closing.as_bytes()),
+            )
+        }
+    }
+}
+
+fn seek(file: &mut std::fs::File, to: u64) -> io::Result<()> {
+    if to > 0 {
+        file.seek(io::SeekFrom::Start(to))?;
+    }
+    Ok(())
 }
 
 fn first_line(buf: &[u8]) -> &[u8] {
@@ -407,26 +381,30 @@ fn first_line(buf: &[u8]) -> &[u8] {
     &buf[..end.min(200)]
 }
 
-/// Answers 503 with `Retry-After` on a connection the server has no room for, without ever
-/// waiting on the client, then closes it.
-pub fn refuse_busy(stream: Stream, peer: &Address, ctx: &Ctx) {
-    let body = response::error_body(503);
-    let mut out = Vec::with_capacity(256);
-    response::head(
-        &mut out,
-        503,
-        Some("text/plain; charset=utf-8"),
-        body.len() as u64,
-        Persist::Close,
-        &[("Retry-After", "1")],
-    );
+/// Answers `status` (503 with `Retry-After` when busy, 403 for a client not in `--allow`)
+/// on a connection the acceptor will not queue, without ever waiting on the client, then
+/// closes it.
+pub fn refuse(stream: Stream, peer: &Address, status: u16, ctx: &Ctx) {
+    let body = response::error_body(status);
+    let mut out = Vec::with_capacity(512);
+    respond::begin(&mut out, status, ctx);
+    response::content_type(&mut out, "text/plain; charset=utf-8");
+    if status == 503 {
+        response::header(&mut out, "Retry-After", "1");
+    }
+    response::end(&mut out, status, Some(body.len() as u64), Persist::Close);
     out.extend_from_slice(body.as_bytes());
     if stream.set_nonblocking(true).is_ok() {
         let _ = (&stream).write(&out);
         let _ = stream.shutdown(Shutdown::Write);
     }
-    ctx.log
-        .request(&peer_text(peer), "-", 503, body.len() as u64);
+    ctx.log.request(&Line {
+        peer: &peer_text(peer),
+        request: "-",
+        status,
+        bytes: body.len() as u64,
+        ..Line::default()
+    });
 }
 
 /// The client as the access log names it: its IP address, or `unix` for a local socket.

@@ -3,11 +3,14 @@
 //! (except `.well-known`), and check that the canonical result is still under the root.
 
 use std::ffi::OsStr;
-use std::fs::{self, Metadata};
+use std::fs::{self, File, Metadata};
 use std::io;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
 use shared::percent_decode;
 
 /// What a URL path maps to.
@@ -15,10 +18,17 @@ use shared::percent_decode;
 pub enum Mapped {
     /// A regular file under the root (a directory's `index.html` included).
     File {
-        /// Its canonical path.
+        /// Its path under the root (canonical when symlinks were involved).
         path: PathBuf,
         /// Its metadata at mapping time.
         meta: Metadata,
+        /// The file, already open, when the fast path found it.
+        file: Option<File>,
+    },
+    /// A directory with no `index.html`, asked with its trailing slash: list it (or 404).
+    Dir {
+        /// Its canonical path.
+        path: PathBuf,
     },
     /// A directory asked without its trailing slash: redirect here (always a path starting
     /// with exactly one `/`, never `//host`).
@@ -47,10 +57,75 @@ impl Refused {
     }
 }
 
-/// Maps an origin-form target (`/a/b.txt?q`) to a file under `root`, which must be
-/// canonical. Symlinks are resolved first; one that leads outside the root, or to a hidden
-/// name, is refused like a missing file.
-pub fn map(root: &Path, target: &str) -> Result<Mapped, Refused> {
+/// What the jail lets through beyond the safe default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Jail {
+    /// Serve names starting with a dot (`--hidden`). `..` is refused regardless.
+    pub hidden: bool,
+    /// Follow symlinks that lead outside the root (`--follow-symlinks`).
+    pub follow_symlinks: bool,
+}
+
+/// The folder being served: its canonical path, and the folder itself opened once so that
+/// lookups beneath it can be confined by the kernel.
+#[derive(Debug)]
+pub struct Root {
+    path: PathBuf,
+    dir: Option<OwnedFd>,
+}
+
+impl Root {
+    /// Opens `path`, which must be canonical. Without the descriptor (should opening fail)
+    /// every lookup takes the slow path, which is just as safe.
+    pub fn open(path: PathBuf) -> Root {
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let dir = rustix::fs::open(&path, flags, Mode::empty()).ok();
+        Root { path, dir }
+    }
+
+    /// The canonical path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// What a kernel-confined open found.
+enum Beneath {
+    File(File, Metadata),
+    Dir,
+    Missing,
+    Forbidden,
+    Other,
+    /// A symlink on the way, an old kernel, anything else: ask the slow path.
+    Unsure,
+}
+
+/// Opens `rel` beneath the root with openat2(2): `RESOLVE_BENEATH` keeps the lookup inside
+/// the root and `RESOLVE_NO_SYMLINKS` refuses any symlink, so what opens is exactly the
+/// components already checked, in one syscall instead of a canonicalisation's many.
+fn open_beneath(dir: &OwnedFd, rel: &[u8]) -> Beneath {
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    match rustix::fs::openat2(dir, OsStr::from_bytes(rel), flags, Mode::empty(), resolve) {
+        Ok(fd) => {
+            let file = File::from(fd);
+            match file.metadata() {
+                Ok(meta) if meta.is_file() => Beneath::File(file, meta),
+                Ok(meta) if meta.is_dir() => Beneath::Dir,
+                Ok(_) => Beneath::Other,
+                Err(_) => Beneath::Unsure,
+            }
+        }
+        Err(Errno::NOENT | Errno::NOTDIR) => Beneath::Missing,
+        Err(Errno::ACCESS | Errno::PERM) => Beneath::Forbidden,
+        Err(_) => Beneath::Unsure,
+    }
+}
+
+/// Maps an origin-form target (`/a/b.txt?q`) to a file under `root`. Symlinks are resolved
+/// first; one that leads outside the root, or to a hidden name, is refused like a missing
+/// file (unless `jail` allows it).
+pub fn map(root: &Root, target: &str, jail: Jail) -> Result<Mapped, Refused> {
     let (path, query) = match target.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (target, None),
@@ -63,39 +138,91 @@ pub fn map(root: &Path, target: &str) -> Result<Mapped, Refused> {
     for part in decoded.split(|&b| b == b'/') {
         match part {
             b"" | b"." => continue,
-            _ if hidden(part) => return Err(Refused::NotFound),
+            b".." => return Err(Refused::NotFound),
+            _ if hidden(part) && !jail.hidden => return Err(Refused::NotFound),
             _ => parts.push(part),
         }
     }
-    let mut joined = root.to_path_buf();
+    let redirect = || {
+        let mut location = String::from("/");
+        for part in &parts {
+            location.push_str(&encode(part));
+            location.push('/');
+        }
+        if let Some(q) = query {
+            location.push('?');
+            location.push_str(q);
+        }
+        Mapped::Redirect(location)
+    };
+    if let Some(dir) = root.dir.as_ref().filter(|_| !jail.follow_symlinks) {
+        let mut rel = parts.join(&b'/');
+        let under = |rel: &[u8]| root.path.join(OsStr::from_bytes(rel));
+        match open_beneath(dir, if rel.is_empty() { b"." } else { &rel }) {
+            Beneath::File(file, meta) => {
+                return Ok(Mapped::File {
+                    path: under(&rel),
+                    meta,
+                    file: Some(file),
+                });
+            }
+            Beneath::Missing | Beneath::Other => return Err(Refused::NotFound),
+            Beneath::Forbidden => return Err(Refused::Forbidden),
+            Beneath::Dir if !path.ends_with('/') => return Ok(redirect()),
+            Beneath::Dir => {
+                let folder = under(&rel);
+                if !rel.is_empty() {
+                    rel.push(b'/');
+                }
+                rel.extend_from_slice(b"index.html");
+                match open_beneath(dir, &rel) {
+                    Beneath::File(file, meta) => {
+                        return Ok(Mapped::File {
+                            path: under(&rel),
+                            meta,
+                            file: Some(file),
+                        });
+                    }
+                    Beneath::Missing | Beneath::Dir | Beneath::Other => {
+                        return Ok(Mapped::Dir { path: folder });
+                    }
+                    Beneath::Forbidden => return Err(Refused::Forbidden),
+                    Beneath::Unsure => {}
+                }
+            }
+            Beneath::Unsure => {}
+        }
+    }
+    let root_path = &root.path;
+    let mut joined = root_path.clone();
     for part in &parts {
         joined.push(OsStr::from_bytes(part));
     }
-    let real = canonical_under(root, &joined)?;
+    let real = canonical_under(root_path, &joined, jail)?;
     let meta = fs::metadata(&real).map_err(refusal)?;
     if meta.is_dir() {
         if !path.ends_with('/') {
-            let mut location = String::from("/");
-            for part in &parts {
-                location.push_str(&encode(part));
-                location.push('/');
-            }
-            if let Some(q) = query {
-                location.push('?');
-                location.push_str(q);
-            }
-            return Ok(Mapped::Redirect(location));
+            return Ok(redirect());
         }
-        let index = canonical_under(root, &real.join("index.html"))?;
-        let meta = fs::metadata(&index).map_err(refusal)?;
-        return if meta.is_file() {
-            Ok(Mapped::File { path: index, meta })
-        } else {
-            Err(Refused::NotFound)
+        return match canonical_under(root_path, &real.join("index.html"), jail) {
+            Ok(index) => match fs::metadata(&index) {
+                Ok(meta) if meta.is_file() => Ok(Mapped::File {
+                    path: index,
+                    meta,
+                    file: None,
+                }),
+                _ => Ok(Mapped::Dir { path: real }),
+            },
+            Err(Refused::Forbidden) => Err(Refused::Forbidden),
+            Err(_) => Ok(Mapped::Dir { path: real }),
         };
     }
     if meta.is_file() {
-        Ok(Mapped::File { path: real, meta })
+        Ok(Mapped::File {
+            path: real,
+            meta,
+            file: None,
+        })
     } else {
         // FIFOs, sockets, devices: never opened (a FIFO would block a worker).
         Err(Refused::NotFound)
@@ -108,17 +235,75 @@ fn hidden(name: &[u8]) -> bool {
     name.first() == Some(&b'.') && name != b".well-known"
 }
 
-/// Resolves symlinks and checks the result is still under `root` and not hidden.
-fn canonical_under(root: &Path, path: &Path) -> Result<PathBuf, Refused> {
+/// Resolves symlinks and checks the result is still under `root` and not hidden (as far as
+/// `jail` requires).
+fn canonical_under(root: &Path, path: &Path, jail: Jail) -> Result<PathBuf, Refused> {
     let real = fs::canonicalize(path).map_err(refusal)?;
+    if jail.follow_symlinks {
+        return Ok(real);
+    }
     let rel = real.strip_prefix(root).map_err(|_| Refused::NotFound)?;
     for c in rel.components() {
         match c {
-            Component::Normal(name) if !hidden(name.as_bytes()) => {}
+            Component::Normal(name) if jail.hidden || !hidden(name.as_bytes()) => {}
             _ => return Err(Refused::NotFound),
         }
     }
     Ok(real)
+}
+
+/// A precompressed sibling of `path` (`FILE.br`, then `FILE.gz`) that the client accepts,
+/// with its `Content-Encoding` and metadata. It must be a regular file that passes the same
+/// jail as the original.
+pub fn precompressed(
+    root: &Path,
+    path: &Path,
+    accept_encoding: &str,
+    jail: Jail,
+) -> Option<(PathBuf, &'static str, Metadata)> {
+    for (ext, coding) in [("br", "br"), ("gz", "gzip")] {
+        if !accepts(accept_encoding, coding) {
+            continue;
+        }
+        let mut name = path.as_os_str().to_owned();
+        name.push(".");
+        name.push(ext);
+        let candidate = PathBuf::from(name);
+        if let Ok(real) = canonical_under(root, &candidate, jail)
+            && let Ok(meta) = fs::metadata(&real)
+            && meta.is_file()
+        {
+            return Some((real, coding, meta));
+        }
+    }
+    None
+}
+
+/// Does an `Accept-Encoding` value accept `coding`? A coding listed with `q=0` is refused;
+/// `*` stands for codings not listed.
+pub fn accepts(accept_encoding: &str, coding: &str) -> bool {
+    let mut star = None;
+    for item in accept_encoding.split(',') {
+        let mut parts = item.split(';');
+        let name = parts.next().unwrap_or("").trim();
+        let q = parts
+            .filter_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .or_else(|| p.trim().strip_prefix("Q="))
+            })
+            .find_map(|v| v.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if name.eq_ignore_ascii_case(coding)
+            || (coding == "gzip" && name.eq_ignore_ascii_case("x-gzip"))
+        {
+            return q > 0.0;
+        }
+        if name == "*" {
+            star = Some(q > 0.0);
+        }
+    }
+    star.unwrap_or(false)
 }
 
 fn refusal(e: io::Error) -> Refused {
@@ -194,10 +379,34 @@ mod tests {
         Site { _dir: dir, root }
     }
 
+    /// Both ways to look a path up: openat2 beneath the root, and canonicalisation (what
+    /// runs on kernels without openat2). They must agree on every case.
+    fn roots(site: &Site) -> [Root; 2] {
+        [
+            Root::open(site.root.clone()),
+            Root {
+                path: site.root.clone(),
+                dir: None,
+            },
+        ]
+    }
+
     fn body(site: &Site, target: &str) -> Result<String, Refused> {
-        match map(&site.root, target)? {
+        let [fast, slow] = roots(site);
+        let a = body_with(&fast, target);
+        assert_eq!(
+            a,
+            body_with(&slow, target),
+            "fast and slow paths disagree on {target}"
+        );
+        a
+    }
+
+    fn body_with(root: &Root, target: &str) -> Result<String, Refused> {
+        match map(root, target, Jail::default())? {
             Mapped::File { path, .. } => Ok(fs::read_to_string(path).unwrap()),
             Mapped::Redirect(to) => Ok(format!("redirect {to}")),
+            Mapped::Dir { .. } => Ok("listing".into()),
         }
     }
 
@@ -218,7 +427,7 @@ mod tests {
             ("/./sub%20dir/./", Ok("sub")),
             ("/inside-link", Ok("spaces")),
             ("/.well-known/security.txt", Ok("contact")),
-            ("/noindex/", Err(Refused::NotFound)),
+            ("/noindex/", Ok("listing")),
             ("/missing", Err(Refused::NotFound)),
             ("/broken", Err(Refused::NotFound)),
             ("/index.html/x", Err(Refused::NotFound)),
@@ -266,10 +475,51 @@ mod tests {
         let s = site();
         fs::create_dir_all(s.root.join("evil.com")).unwrap();
         for target in ["//evil.com", "///evil.com", "/%2fevil.com", "/./evil.com"] {
-            match map(&s.root, target) {
+            match map(&Root::open(s.root.clone()), target, Jail::default()) {
                 Ok(Mapped::Redirect(to)) => assert_eq!(to, "/evil.com/", "{target}"),
                 other => panic!("{target}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn the_jail_can_be_opened_on_purpose() {
+        let s = site();
+        let open = Jail {
+            hidden: true,
+            follow_symlinks: true,
+        };
+        let root = Root::open(s.root.clone());
+        let read = |target| match map(&root, target, open) {
+            Ok(Mapped::File { path, .. }) => fs::read_to_string(path).unwrap(),
+            other => panic!("{target}: {other:?}"),
+        };
+        assert_eq!(read("/.env"), "SECRET");
+        assert_eq!(read("/escape.txt"), "SECRET");
+        // `..` stays refused whatever the options.
+        assert!(map(&root, "/../outside.txt", open).is_err());
+        assert!(map(&root, "/%2e%2e/outside.txt", open).is_err());
+        let hidden_only = Jail {
+            hidden: true,
+            follow_symlinks: false,
+        };
+        assert!(map(&root, "/escape.txt", hidden_only).is_err());
+    }
+
+    #[test]
+    fn accept_encoding_negotiation() {
+        let cases = [
+            ("gzip", "gzip", true),
+            ("gzip;q=0", "gzip", false),
+            ("br, gzip;q=0.5", "br", true),
+            ("deflate", "gzip", false),
+            ("*", "br", true),
+            ("*;q=0, gzip", "br", false),
+            ("x-gzip", "gzip", true),
+            ("identity", "gzip", false),
+        ];
+        for (header, coding, want) in cases {
+            assert_eq!(accepts(header, coding), want, "{header} / {coding}");
         }
     }
 

@@ -7,11 +7,16 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod cidr;
+pub mod conditional;
 pub mod conn;
 pub mod files;
+pub mod listing;
 pub mod log;
 pub mod park;
+pub mod range;
 pub mod request;
+pub mod respond;
 pub mod response;
 mod server;
 

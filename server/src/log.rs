@@ -11,13 +11,46 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::listing::json_string;
+use crate::request::escape;
+
 /// A thread's buffer is written out once it holds this much.
 const BATCH: usize = 32 * 1024;
+
+/// How each access-log line is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Common Log Format: `peer - - [time] "request" status bytes`.
+    #[default]
+    Common,
+    /// Combined: Common plus `"referer" "user-agent"`.
+    Combined,
+    /// One JSON object per line: time, peer, request, status, bytes, referer, user_agent.
+    Json,
+}
+
+/// What one access-log line says.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Line<'a> {
+    /// The client: its IP address, or `unix`.
+    pub peer: &'a str,
+    /// The request line, already escaped (see `request::escape`), or `-`.
+    pub request: &'a str,
+    /// The status sent.
+    pub status: u16,
+    /// Body bytes sent.
+    pub bytes: u64,
+    /// The `Referer` header, if any.
+    pub referer: Option<&'a str>,
+    /// The `User-Agent` header, if any.
+    pub user_agent: Option<&'a str>,
+}
 
 /// Where access-log lines go; cheap to clone and share between threads.
 #[derive(Clone)]
 pub struct AccessLog {
     out: Option<Arc<Mutex<Box<dyn Write + Send>>>>,
+    format: Format,
 }
 
 impl std::fmt::Debug for AccessLog {
@@ -35,13 +68,17 @@ thread_local! {
 impl AccessLog {
     /// No log at all (`--quiet`).
     pub fn disabled() -> AccessLog {
-        AccessLog { out: None }
+        AccessLog {
+            out: None,
+            format: Format::Common,
+        }
     }
 
-    /// A log written to `out`.
-    pub fn new(out: Box<dyn Write + Send>) -> AccessLog {
+    /// A log written to `out` in `format`.
+    pub fn new(out: Box<dyn Write + Send>, format: Format) -> AccessLog {
         AccessLog {
             out: Some(Arc::new(Mutex::new(out))),
+            format,
         }
     }
 
@@ -50,24 +87,18 @@ impl AccessLog {
         self.out.is_some()
     }
 
-    /// Logs one request: `peer - - [time] "request line" status bytes`. `line` must already
-    /// be escaped (see `request::escape`). The line is written out by the next
+    /// Logs one request in the log's format. The line is written out by the next
     /// [`flush`](AccessLog::flush) on this thread at the latest.
-    pub fn request(&self, peer: &str, line: &str, status: u16, bytes: u64) {
+    pub fn request(&self, line: &Line<'_>) {
         if self.out.is_none() {
             return;
         }
         let full = PENDING.with(|p| {
             let mut p = p.borrow_mut();
-            let mut text = String::with_capacity(peer.len() + line.len() + 64);
-            let _ = write!(text, "{peer} - - [");
-            with_clf_time(|t| text.push_str(t));
-            let _ = write!(text, "] \"{line}\" {status} ");
-            if bytes == 0 {
-                text.push_str("-\n");
-            } else {
-                let _ = writeln!(text, "{bytes}");
-            }
+            let text = match self.format {
+                Format::Common | Format::Combined => clf(line, self.format == Format::Combined),
+                Format::Json => json(line),
+            };
             p.extend_from_slice(text.as_bytes());
             p.len() >= BATCH
         });
@@ -90,6 +121,66 @@ impl AccessLog {
             p.clear();
         });
     }
+}
+
+fn clf(l: &Line<'_>, combined: bool) -> String {
+    let mut text = String::with_capacity(l.peer.len() + l.request.len() + 64);
+    let _ = write!(text, "{} - - [", l.peer);
+    with_clf_time(|t| text.push_str(t));
+    let _ = write!(text, "] \"{}\" {} ", l.request, l.status);
+    if l.bytes == 0 {
+        text.push('-');
+    } else {
+        let _ = write!(text, "{}", l.bytes);
+    }
+    if combined {
+        let quoted = |v: Option<&str>| v.map_or_else(|| "-".to_string(), |v| escape(v.as_bytes()));
+        let _ = write!(
+            text,
+            " \"{}\" \"{}\"",
+            quoted(l.referer),
+            quoted(l.user_agent)
+        );
+    }
+    text.push('\n');
+    text
+}
+
+fn json(l: &Line<'_>) -> String {
+    let mut text = String::with_capacity(l.request.len() + 160);
+    text.push_str("{\"time\":\"");
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    let _ = write!(
+        text,
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z\",\"peer\":",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
+    json_string(&mut text, l.peer);
+    text.push_str(",\"request\":");
+    json_string(&mut text, l.request);
+    let _ = write!(
+        text,
+        ",\"status\":{},\"bytes\":{},\"referer\":",
+        l.status, l.bytes
+    );
+    match l.referer {
+        Some(r) => json_string(&mut text, r),
+        None => text.push_str("null"),
+    }
+    text.push_str(",\"user_agent\":");
+    match l.user_agent {
+        Some(u) => json_string(&mut text, u),
+        None => text.push_str("null"),
+    }
+    text.push_str("}\n");
+    text
 }
 
 thread_local! {
@@ -130,7 +221,7 @@ fn clf_time(secs: u64) -> String {
 /// Days since 1970-01-01 to (year, month 1-12, day 1-31) in the proleptic Gregorian calendar
 /// (Howard Hinnant's `civil_from_days`: shift the year to start in March so the leap day
 /// falls last, then count 400-year eras of 146 097 days).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468; // days from 0000-03-01 to 1970-01-01
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097); // day of era, 0..=146096
@@ -147,6 +238,29 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn combined_and_json_lines() {
+        let l = Line {
+            peer: "10.0.0.1",
+            request: "GET /a\\x22 HTTP/1.1",
+            status: 206,
+            bytes: 10,
+            referer: Some("http://x/\""),
+            user_agent: None,
+        };
+        let c = clf(&l, true);
+        assert!(
+            c.ends_with("] \"GET /a\\x22 HTTP/1.1\" 206 10 \"http://x/\\x22\" \"-\"\n"),
+            "{c}"
+        );
+        let j = json(&l);
+        assert!(j.starts_with("{\"time\":\""), "{j}");
+        assert!(
+            j.ends_with("Z\",\"peer\":\"10.0.0.1\",\"request\":\"GET /a\\\\x22 HTTP/1.1\",\"status\":206,\"bytes\":10,\"referer\":\"http://x/\\\"\",\"user_agent\":null}\n"),
+            "{j}"
+        );
+    }
 
     #[test]
     fn clf_times() {
@@ -171,9 +285,21 @@ mod tests {
     #[test]
     fn lines_reach_the_writer_in_clf() {
         let sink = Shared::default();
-        let log = AccessLog::new(Box::new(sink.clone()));
-        log.request("127.0.0.1", "GET / HTTP/1.1", 200, 1234);
-        log.request("[::1]:5", "GET /x HTTP/1.0", 404, 0);
+        let log = AccessLog::new(Box::new(sink.clone()), Format::Common);
+        log.request(&Line {
+            peer: "127.0.0.1",
+            request: "GET / HTTP/1.1",
+            status: 200,
+            bytes: 1234,
+            ..Line::default()
+        });
+        log.request(&Line {
+            peer: "[::1]:5",
+            request: "GET /x HTTP/1.0",
+            status: 404,
+            bytes: 0,
+            ..Line::default()
+        });
         assert!(sink.0.lock().unwrap().is_empty(), "buffered until flushed");
         log.flush();
         let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();

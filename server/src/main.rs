@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use server::cidr::Cidr;
+use server::log::Format;
 use server::{Config, Server};
 use shared::{ListenOptions, Listener};
 
@@ -28,7 +30,13 @@ serves its index.html. Idle keep-alive connections never hold a worker thread.
 When started by a service manager with a listening socket (LISTEN_PID/LISTEN_FDS, systemd
 socket activation), serve uses that socket and ignores --bind, --port and --unix.
 
-The first line on stdout is `serving DIR at URL`; then one Common Log Format line per request
+Files carry a strong ETag (size and modification time to the nanosecond) and Last-Modified;
+conditional requests get 304/412, Range requests 206 (several ranges as multipart/byteranges,
+at most 16 and not overlapping, else the whole file), 416 when unsatisfiable. FILE.br or
+FILE.gz beside FILE is sent to clients that accept that encoding. A folder without
+index.html is listed (HTML, or JSON for `Accept: application/json`) unless --no-listing.
+
+The first line on stdout is `serving DIR at URL`; then one access-log line per request
 (unless --quiet). Errors go to stderr. SIGINT/SIGTERM: stop accepting, finish in-flight
 responses (up to 10 s), exit 0; a second signal exits at once.
 
@@ -90,6 +98,92 @@ struct Cli {
     /// No access log
     #[arg(short, long)]
     quiet: bool,
+
+    /// Access-log line format
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Common)]
+    log_format: LogFormat,
+
+    /// Cache-Control on files and listings [default: no-cache, i.e. revalidate each time]
+    #[arg(long, value_name = "VALUE", value_parser = header_value)]
+    cache_control: Option<String>,
+
+    /// Allow cross-origin requests: Access-Control-Allow-Origin: * and answered preflights
+    #[arg(long)]
+    cors: bool,
+
+    /// Add a header to every response, as 'Name: value' (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'", value_parser = header_line)]
+    headers: Vec<(String, String)>,
+
+    /// Answer 404 with this HTML file's content (read once at start, at most 1 MiB)
+    #[arg(long = "404", value_name = "FILE")]
+    not_found: Option<PathBuf>,
+
+    /// Single-page app: a missing path without an extension gets /index.html with 200
+    #[arg(long)]
+    spa: bool,
+
+    /// Serve dotfiles too (default: hidden, except .well-known)
+    #[arg(long)]
+    hidden: bool,
+
+    /// Follow symlinks that lead outside DIR (default: refused with 404)
+    #[arg(long)]
+    follow_symlinks: bool,
+
+    /// No directory listings: a folder without index.html is 404
+    #[arg(long)]
+    no_listing: bool,
+
+    /// Only clients in this address block may connect, e.g. 10.0.0.0/8 or ::1 (repeatable);
+    /// others get 403 and a close. Does not apply to --unix clients
+    #[arg(long, value_name = "CIDR")]
+    allow: Vec<Cidr>,
+
+    /// Permissions of the --unix socket file, in octal (e.g. 660)
+    #[arg(long, value_name = "MODE", value_parser = octal_mode, requires = "unix")]
+    unix_mode: Option<u32>,
+
+    /// Set SO_REUSEPORT so several serve processes can share one port
+    #[arg(long)]
+    reuse_port: bool,
+}
+
+/// Access-log formats.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormat {
+    /// peer - - [time] "request" status bytes
+    Common,
+    /// common plus "referer" "user-agent"
+    Combined,
+    /// one JSON object per line
+    Json,
+}
+
+fn header_value(s: &str) -> Result<String, String> {
+    if s.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err("a header value cannot contain CR, LF or NUL".into());
+    }
+    Ok(s.trim().to_string())
+}
+
+fn header_line(s: &str) -> Result<(String, String), String> {
+    let Some((name, value)) = s.split_once(':') else {
+        return Err(format!("'{s}' is not 'Name: value'"));
+    };
+    let name = name.trim();
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Err(format!("'{name}' is not a valid header name"));
+    }
+    Ok((name.to_string(), header_value(value)?))
+}
+
+fn octal_mode(s: &str) -> Result<u32, String> {
+    match u32::from_str_radix(s.trim_start_matches("0o"), 8) {
+        Ok(m) if m <= 0o777 => Ok(m),
+        _ => Err(format!("'{s}' is not an octal mode like 660")),
+    }
 }
 
 fn seconds(s: &str) -> Result<Duration, String> {
@@ -157,10 +251,32 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
         .keep_alive_timeout(cli.keep_alive_timeout)
         .header_timeout(cli.header_timeout)
         .max_connections(cli.max_connections as usize);
-    let config = match cli.threads {
+    let mut config = match cli.threads {
         Some(n) => config.threads(n as usize),
         None => config,
-    };
+    }
+    .listing(!cli.no_listing)
+    .cors(cli.cors)
+    .spa(cli.spa)
+    .hidden(cli.hidden)
+    .follow_symlinks(cli.follow_symlinks)
+    .log_format(match cli.log_format {
+        LogFormat::Common => Format::Common,
+        LogFormat::Combined => Format::Combined,
+        LogFormat::Json => Format::Json,
+    });
+    if let Some(cc) = cli.cache_control {
+        config = config.cache_control(cc);
+    }
+    for (name, value) in cli.headers {
+        config = config.header(name, value);
+    }
+    for block in cli.allow {
+        config = config.allow(block);
+    }
+    if let Some(page) = &cli.not_found {
+        config = config.not_found_page(read_page(page).map_err(|m| (exit::USAGE, m))?);
+    }
     // Check DIR before taking the port, so a typo does not leave anything half-started.
     if let Err(e) = std::fs::read_dir(&dir) {
         return Err((
@@ -171,7 +287,8 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
     let ip = bind_ip(&cli.bind).map_err(|m| (exit::USAGE, m))?;
     let opts = ListenOptions {
         backlog: cli.backlog,
-        ..ListenOptions::default()
+        reuse_port: cli.reuse_port,
+        unix_mode: cli.unix_mode,
     };
     let listener = listen(cli.unix.as_deref(), SocketAddr::new(ip, cli.port), &opts)
         .map_err(|m| (exit::RUNTIME, m))?;
@@ -220,6 +337,20 @@ fn listen(
         eprintln!("serve: {note}");
     }
     Ok(listening.listener)
+}
+
+/// Reads the --404 page: a regular file of at most 1 MiB.
+fn read_page(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    const MAX: u64 = 1024 * 1024;
+    let fail = |why: String| format!("--404 {}: {why}", path.display());
+    let meta = std::fs::metadata(path).map_err(|e| fail(shared::io_words(&e)))?;
+    if !meta.is_file() {
+        return Err(fail("not a regular file".into()));
+    }
+    if meta.len() > MAX {
+        return Err(fail("larger than 1 MiB".into()));
+    }
+    std::fs::read(path).map_err(|e| fail(shared::io_words(&e)))
 }
 
 fn bind_ip(bind: &str) -> Result<IpAddr, String> {

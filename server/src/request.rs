@@ -1,6 +1,8 @@
 //! The request head: read with `httparse` from a capped buffer, then validated (version,
 //! Host, framing, target) into a [`Request`] or a [`Rejection`] with its status.
 
+use crate::conditional::Conditions;
+
 /// The most bytes a request head (request line and headers) may take.
 pub const HEAD_CAP: usize = 16 * 1024;
 /// The longest request line; a longer one is 414 (nginx's default buffer is 8 KiB too).
@@ -51,6 +53,67 @@ pub struct Request {
     pub line: String,
     /// Bytes of the buffer the request takes, head and (discarded) body.
     pub len: usize,
+    /// The header fields the responder and the log use.
+    pub fields: Fields,
+}
+
+/// The request header fields this server acts on (each the first occurrence, as received).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fields {
+    /// Preconditions: If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since.
+    pub conditions: Conditions,
+    /// `Range`.
+    pub range: Option<String>,
+    /// `If-Range`.
+    pub if_range: Option<String>,
+    /// `Accept` (JSON listings).
+    pub accept: Option<String>,
+    /// `Accept-Encoding` (precompressed files).
+    pub accept_encoding: Option<String>,
+    /// `Origin` (CORS).
+    pub origin: Option<String>,
+    /// `Access-Control-Request-Method` (CORS preflight).
+    pub ac_request_method: Option<String>,
+    /// `Access-Control-Request-Headers` (CORS preflight).
+    pub ac_request_headers: Option<String>,
+    /// `Referer` (combined and JSON logs).
+    pub referer: Option<String>,
+    /// `User-Agent` (combined and JSON logs).
+    pub user_agent: Option<String>,
+}
+
+impl Fields {
+    /// Keeps `value` under `name` if it is one of ours (first occurrence wins). Values that
+    /// are not UTF-8 are kept lossily; they can only fail to match.
+    fn take(&mut self, name: &str, value: &[u8]) {
+        let slot = match name.len() {
+            5 if name.eq_ignore_ascii_case("range") => &mut self.range,
+            6 if name.eq_ignore_ascii_case("accept") => &mut self.accept,
+            6 if name.eq_ignore_ascii_case("origin") => &mut self.origin,
+            7 if name.eq_ignore_ascii_case("referer") => &mut self.referer,
+            8 if name.eq_ignore_ascii_case("if-match") => &mut self.conditions.if_match,
+            8 if name.eq_ignore_ascii_case("if-range") => &mut self.if_range,
+            10 if name.eq_ignore_ascii_case("user-agent") => &mut self.user_agent,
+            13 if name.eq_ignore_ascii_case("if-none-match") => &mut self.conditions.if_none_match,
+            15 if name.eq_ignore_ascii_case("accept-encoding") => &mut self.accept_encoding,
+            17 if name.eq_ignore_ascii_case("if-modified-since") => {
+                &mut self.conditions.if_modified_since
+            }
+            19 if name.eq_ignore_ascii_case("if-unmodified-since") => {
+                &mut self.conditions.if_unmodified_since
+            }
+            29 if name.eq_ignore_ascii_case("access-control-request-method") => {
+                &mut self.ac_request_method
+            }
+            30 if name.eq_ignore_ascii_case("access-control-request-headers") => {
+                &mut self.ac_request_headers
+            }
+            _ => return,
+        };
+        if slot.is_none() {
+            *slot = Some(String::from_utf8_lossy(value).into_owned());
+        }
+    }
 }
 
 /// A request the server refuses, with the status to answer; the connection is closed after.
@@ -64,6 +127,7 @@ pub struct Rejection {
 
 /// What the buffered bytes amount to so far.
 #[derive(Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // Returned once per request and matched at once; a Box would cost an allocation each time.
 pub enum Parsed {
     /// A whole request (head and any small body) is in the buffer.
     Complete(Request),
@@ -143,6 +207,7 @@ pub fn parse(buf: &[u8]) -> Parsed {
         _ => Method::Other,
     };
 
+    let mut fields = Fields::default();
     let mut hosts = 0;
     let mut length: Option<u64> = None;
     let mut close = false;
@@ -178,6 +243,8 @@ pub fn parse(buf: &[u8]) -> Parsed {
                 close |= token.eq_ignore_ascii_case(b"close");
                 keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
             }
+        } else {
+            fields.take(h.name, h.value);
         }
     }
     if version == Version::Http11 && hosts != 1 || hosts > 1 {
@@ -205,6 +272,7 @@ pub fn parse(buf: &[u8]) -> Parsed {
         keep_alive,
         line,
         len,
+        fields,
     })
 }
 
@@ -222,6 +290,7 @@ fn simple_request(line: &[u8]) -> Option<Request> {
         keep_alive: false,
         line: escape(line),
         len: 0,
+        fields: Fields::default(),
     })
 }
 
@@ -389,6 +458,25 @@ mod tests {
             (req.version, req.target.as_str(), req.len),
             (Version::Http09, "/x", 8)
         );
+    }
+
+    #[test]
+    fn fields_we_act_on_are_kept() {
+        let raw = b"GET / HTTP/1.1\r\nHost: x\r\nRANGE: bytes=0-1\r\nRange: bytes=5-6\r\nIf-None-Match: \"a\"\r\nUser-Agent: t/1\r\nX-Other: y\r\n\r\n";
+        let Parsed::Complete(req) = parse(raw) else {
+            panic!()
+        };
+        assert_eq!(
+            req.fields.range.as_deref(),
+            Some("bytes=0-1"),
+            "first occurrence wins"
+        );
+        assert_eq!(
+            req.fields.conditions.if_none_match.as_deref(),
+            Some("\"a\"")
+        );
+        assert_eq!(req.fields.user_agent.as_deref(), Some("t/1"));
+        assert_eq!(req.fields.accept, None);
     }
 
     #[test]

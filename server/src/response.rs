@@ -16,14 +16,18 @@ pub fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         204 => "No Content",
+        206 => "Partial Content",
         301 => "Moved Permanently",
+        304 => "Not Modified",
         400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
+        412 => "Precondition Failed",
         413 => "Content Too Large",
         414 => "URI Too Long",
+        416 => "Range Not Satisfiable",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
@@ -43,17 +47,8 @@ pub enum Persist {
     Close,
 }
 
-/// Writes a status line and the common headers into `out` (cleared first): `Server`, `Date`,
-/// `Content-Length` (not on 204), `Content-Type` when given, `Connection` as `persist` needs, then `extra`
-/// lines (each `Name: value`), then the blank line.
-pub fn head(
-    out: &mut Vec<u8>,
-    status: u16,
-    content_type: Option<&str>,
-    length: u64,
-    persist: Persist,
-    extra: &[(&str, &str)],
-) {
+/// Starts a response head in `out` (cleared first): the status line, `Server` and `Date`.
+pub fn start(out: &mut Vec<u8>, status: u16) {
     out.clear();
     // Writing into a Vec cannot fail.
     let _ = write!(
@@ -63,25 +58,56 @@ pub fn head(
     );
     with_date(|d| out.extend_from_slice(d.as_bytes()));
     out.extend_from_slice(b"\r\n");
-    // RFC 9110 §8.6: no Content-Length on a 204.
-    if status != 204 {
+}
+
+/// Adds one header line.
+pub fn header(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.reserve(name.len() + value.len() + 4);
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Adds `Content-Type` (and `X-Content-Type-Options: nosniff`, so browsers never guess).
+pub fn content_type(out: &mut Vec<u8>, ct: &str) {
+    header(out, "Content-Type", ct);
+    out.extend_from_slice(b"X-Content-Type-Options: nosniff\r\n");
+}
+
+/// Ends the head: `Content-Length` when given (never on 1xx, 204 or 304, RFC 9110 §8.6),
+/// `Connection` as `persist` needs, and the blank line.
+pub fn end(out: &mut Vec<u8>, status: u16, length: Option<u64>, persist: Persist) {
+    if let Some(length) = length
+        && !matches!(status, 100..=199 | 204 | 304)
+    {
         let _ = write!(out, "Content-Length: {length}\r\n");
-    }
-    if let Some(ct) = content_type {
-        let _ = write!(
-            out,
-            "Content-Type: {ct}\r\nX-Content-Type-Options: nosniff\r\n"
-        );
     }
     match persist {
         Persist::KeepAlive => {}
         Persist::KeepAlive10 => out.extend_from_slice(b"Connection: keep-alive\r\n"),
         Persist::Close => out.extend_from_slice(b"Connection: close\r\n"),
     }
-    for (name, value) in extra {
-        let _ = write!(out, "{name}: {value}\r\n");
-    }
     out.extend_from_slice(b"\r\n");
+}
+
+/// A whole head in one call: status, `Content-Type` when given, `extra` headers, length.
+pub fn head(
+    out: &mut Vec<u8>,
+    status: u16,
+    ct: Option<&str>,
+    length: u64,
+    persist: Persist,
+    extra: &[(&str, &str)],
+) {
+    start(out, status);
+    if let Some(ct) = ct {
+        content_type(out, ct);
+    }
+    for (name, value) in extra {
+        header(out, name, value);
+    }
+    end(out, status, Some(length), persist);
 }
 
 /// A short plain-text body for an error status: `404 Not Found\n`.
@@ -141,10 +167,20 @@ mod tests {
             text.contains("\r\nX-Content-Type-Options: nosniff\r\n"),
             "{text}"
         );
-        assert!(
-            text.ends_with("\r\nAllow: GET, HEAD, OPTIONS\r\n\r\n"),
-            "{text}"
-        );
+        assert!(text.ends_with("\r\nConnection: close\r\n\r\n"), "{text}");
+        assert!(text.contains("\r\nAllow: GET, HEAD, OPTIONS\r\n"), "{text}");
+    }
+
+    #[test]
+    fn no_length_on_204_and_304() {
+        for status in [204, 304] {
+            let mut out = Vec::new();
+            head(&mut out, status, None, 10, Persist::KeepAlive, &[]);
+            assert!(
+                !String::from_utf8(out).unwrap().contains("Content-Length"),
+                "{status}"
+            );
+        }
     }
 
     #[test]

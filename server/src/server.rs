@@ -15,8 +15,10 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use shared::{Address, Listener, Stream};
 
+use crate::cidr::Cidr;
 use crate::conn::{self, Conn, Next, OpenGuard, WORKER_WAIT};
-use crate::log::AccessLog;
+use crate::files::{Jail, Root};
+use crate::log::{AccessLog, Format};
 use crate::park::{self, ParkHandle};
 
 /// Default idle keep-alive limit.
@@ -50,7 +52,19 @@ pub struct Config {
     header_timeout: Duration,
     write_timeout: Duration,
     drain_timeout: Duration,
+    listing: bool,
+    cache_control: String,
+    cors: bool,
+    headers: Vec<(String, String)>,
+    not_found_page: Option<Arc<Vec<u8>>>,
+    spa: bool,
+    jail: Jail,
+    allow: Vec<Cidr>,
+    log_format: Format,
 }
+
+/// The default `Cache-Control`: caches must revalidate, since the folder may change.
+pub const DEFAULT_CACHE_CONTROL: &str = "no-cache";
 
 impl Config {
     /// Serve the folder `root`, with every other setting at its default.
@@ -64,7 +78,67 @@ impl Config {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            listing: true,
+            cache_control: DEFAULT_CACHE_CONTROL.to_string(),
+            cors: false,
+            headers: Vec::new(),
+            not_found_page: None,
+            spa: false,
+            jail: Jail::default(),
+            allow: Vec::new(),
+            log_format: Format::Common,
         }
+    }
+    /// List folders without `index.html` (default on; off is `--no-listing`: 404).
+    pub fn listing(mut self, on: bool) -> Config {
+        self.listing = on;
+        self
+    }
+    /// The `Cache-Control` value on files and listings (default `no-cache`).
+    pub fn cache_control(mut self, value: impl Into<String>) -> Config {
+        self.cache_control = value.into();
+        self
+    }
+    /// Send `Access-Control-Allow-Origin: *` and answer CORS preflights (default off).
+    pub fn cors(mut self, on: bool) -> Config {
+        self.cors = on;
+        self
+    }
+    /// Add a header line to every response (the caller checks name and value are valid).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Config {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+    /// The body of every 404 (HTML), instead of the short text.
+    pub fn not_found_page(mut self, page: Vec<u8>) -> Config {
+        self.not_found_page = Some(Arc::new(page));
+        self
+    }
+    /// A missing path without an extension gets `/index.html` with 200 (single-page apps).
+    pub fn spa(mut self, on: bool) -> Config {
+        self.spa = on;
+        self
+    }
+    /// Serve dotfiles (default: hidden, except `.well-known`).
+    pub fn hidden(mut self, on: bool) -> Config {
+        self.jail.hidden = on;
+        self
+    }
+    /// Follow symlinks that lead outside the root (default: refused).
+    pub fn follow_symlinks(mut self, on: bool) -> Config {
+        self.jail.follow_symlinks = on;
+        self
+    }
+    /// Let clients in this block connect; once any block is given, everyone else gets 403.
+    /// Unix-socket clients are not filtered (the socket file's mode governs them).
+    pub fn allow(mut self, block: Cidr) -> Config {
+        self.allow.push(block);
+        self
+    }
+    /// The access-log line format (default Common Log Format).
+    pub fn log_format(mut self, format: Format) -> Config {
+        self.log_format = format;
+        self
     }
     /// Worker threads (at least 1; default [`default_threads`]).
     pub fn threads(mut self, n: usize) -> Config {
@@ -106,10 +180,18 @@ impl Config {
 /// What the workers, the parker and the acceptor share.
 #[derive(Debug)]
 pub struct Ctx {
-    pub(crate) root: PathBuf,
+    pub(crate) root: Root,
     pub(crate) keep_alive: Duration,
     pub(crate) header_timeout: Duration,
     pub(crate) log: AccessLog,
+    pub(crate) listing: bool,
+    pub(crate) cache_control: String,
+    pub(crate) cors: bool,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) not_found_page: Option<Arc<Vec<u8>>>,
+    pub(crate) spa: bool,
+    pub(crate) jail: Jail,
+    allow: Vec<Cidr>,
     stop: Arc<Stop>,
     jobs: Receiver<Conn>,
 }
@@ -227,13 +309,24 @@ impl Server {
             mut poll,
             stop,
         } = self;
-        let log = log_out.map_or_else(AccessLog::disabled, AccessLog::new);
+        let log = match log_out {
+            Some(out) => AccessLog::new(out, config.log_format),
+            None => AccessLog::disabled(),
+        };
         let (job_tx, job_rx) = bounded::<Conn>(config.queue);
         let ctx = Arc::new(Ctx {
-            root,
+            root: Root::open(root),
             keep_alive: config.keep_alive,
             header_timeout: config.header_timeout,
             log,
+            listing: config.listing,
+            cache_control: config.cache_control.clone(),
+            cors: config.cors,
+            headers: config.headers.clone(),
+            not_found_page: config.not_found_page.clone(),
+            spa: config.spa,
+            jail: config.jail,
+            allow: config.allow.clone(),
             stop: Arc::clone(&stop),
             jobs: job_rx.clone(),
         });
@@ -397,8 +490,15 @@ fn admit(
     jobs: &crossbeam_channel::Sender<Conn>,
     open: &Arc<AtomicUsize>,
 ) {
+    if let Address::Tcp(addr) = peer
+        && !ctx.allow.is_empty()
+        && !ctx.allow.iter().any(|block| block.contains(addr.ip()))
+    {
+        conn::refuse(stream, peer, 403, ctx);
+        return;
+    }
     if open.load(Ordering::Acquire) >= config.max_connections {
-        conn::refuse_busy(stream, peer, ctx);
+        conn::refuse(stream, peer, 503, ctx);
         return;
     }
     // Small heads and bodies go out at once; the short read timeout is the worker's brief
@@ -413,7 +513,7 @@ fn admit(
     let conn = Conn::new(stream, peer, config.header_timeout, OpenGuard::new(open));
     match jobs.try_send(conn) {
         Ok(()) => {}
-        Err(TrySendError::Full(conn)) => conn::refuse_busy(conn.stream, peer, ctx),
+        Err(TrySendError::Full(conn)) => conn::refuse(conn.stream, peer, 503, ctx),
         Err(TrySendError::Disconnected(_)) => {}
     }
 }

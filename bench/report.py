@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Turns bench/run.sh's raw CSV into the BENCHMARKS.md table (medians, ratios to the best
+peer) and bench/results/chart.svg. Standard library only."""
+
+import csv
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+OURS = {"serve", "serve-q", "fetch"}
+# Scenarios where less is better (times, memory); everything else is a rate.
+LOWER = ("-wall", "-cpu", "rss-")
+ORDER_SERVERS = ["serve", "serve-q", "nginx", "lighttpd", "darkhttpd", "python"]
+ORDER_CLIENTS = ["fetch", "curl", "wget", "curl-parallel", "xargs-curl"]
+
+
+def lower_is_better(scen):
+    return scen.startswith("rss-") or scen.endswith(("-wall", "-cpu"))
+
+
+def main(path, quick):
+    rows = list(csv.DictReader(open(path)))
+    values = defaultdict(list)
+    p99 = defaultdict(list)
+    units = {}
+    for r in rows:
+        key = (r["scenario"], r["server"])
+        try:
+            values[key].append(float(r["value"]))
+        except ValueError:
+            continue
+        units[r["scenario"]] = r["unit"]
+        if r.get("p99_ms"):
+            p99[key].append(float(r["p99_ms"]))
+    scenarios = []
+    for (scen, _), _ in values.items():
+        if scen not in scenarios:
+            scenarios.append(scen)
+    median = {k: statistics.median(v) for k, v in values.items()}
+    spread = {k: (min(v), max(v)) for k, v in values.items()}
+
+    out = []
+    out.append("| scenario | unit | " + " | ".join(ORDER_SERVERS + ORDER_CLIENTS) + " | best peer | ours ÷ best peer |")
+    out.append("|" + "---|" * (len(ORDER_SERVERS) + len(ORDER_CLIENTS) + 4))
+    chart = []
+    for scen in scenarios:
+        names = [n for n in ORDER_SERVERS + ORDER_CLIENTS if (scen, n) in median]
+        peers = {n: median[(scen, n)] for n in names if n not in OURS and median[(scen, n)] > 0}
+        if not peers:
+            continue
+        low = lower_is_better(scen)
+        best_name = (min if low else max)(peers, key=peers.get)
+        best = peers[best_name]
+        cells = []
+        for n in ORDER_SERVERS + ORDER_CLIENTS:
+            if (scen, n) not in median:
+                cells.append("")
+                continue
+            v = median[(scen, n)]
+            lo, hi = spread[(scen, n)]
+            text = f"{v:,.0f}" if v >= 100 else f"{v:,.2f}"
+            if lo != hi:
+                text += f" ({lo:,.0f}–{hi:,.0f})" if v >= 100 else f" ({lo:.2f}–{hi:.2f})"
+            if (scen, n) in p99 and p99[(scen, n)]:
+                text += f"; p99 {statistics.median(p99[(scen, n)]):.1f} ms"
+            cells.append(text)
+        ratios = []
+        for ours in ("serve", "serve-q", "fetch"):
+            if (scen, ours) in median and best:
+                v = median[(scen, ours)]
+                # Ratios read "higher is better" in both directions.
+                r = (best / v if v else 0) if low else v / best
+                ratios.append(f"{ours} {r:.2f}×")
+                chart.append((scen, ours, r))
+        out.append(f"| {scen} | {units.get(scen, '')} | " + " | ".join(cells) + f" | {best_name} | {', '.join(ratios)} |")
+    out.append("")
+    out.append("Ratios are ours ÷ best peer, oriented so that above 1.00× means we did better "
+               "(for times and memory: best peer ÷ ours). Medians of the rounds; ranges in brackets.")
+    if quick == "1":
+        out.append("(quick run: fewer connection counts, 2 s runs, one round.)")
+    print("\n".join(out))
+    svg(chart, Path(path).with_name("chart.svg"))
+
+
+def svg(chart, dest):
+    width, bar, gap = 900, 14, 10
+    labels = []
+    for scen, ours, r in chart:
+        labels.append((f"{scen} ({ours})", r))
+    height = 60 + len(labels) * (bar + gap)
+    scale = 300  # pixels for 1.0×
+    x0 = 260
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+             '<rect width="100%" height="100%" fill="white"/>',
+             f'<text x="10" y="20" font-size="14" font-weight="bold">ours ÷ best peer (above 1.0× = better than every peer)</text>']
+    y = 40
+    for label, r in labels:
+        w = min(r, 2.0) * scale
+        colour = "#16a34a" if r >= 1.0 else ("#ca8a04" if r >= 0.8 else "#dc2626")
+        parts.append(f'<text x="{x0 - 8}" y="{y + bar - 3}" text-anchor="end">{label}</text>')
+        parts.append(f'<rect x="{x0}" y="{y}" width="{w:.1f}" height="{bar}" fill="{colour}"/>')
+        parts.append(f'<text x="{x0 + w + 6:.1f}" y="{y + bar - 3}">{r:.2f}×</text>')
+        y += bar + gap
+    parts.append(f'<line x1="{x0 + scale}" y1="30" x2="{x0 + scale}" y2="{height - 10}" stroke="#0f172a" stroke-dasharray="4 3"/>')
+    parts.append("</svg>")
+    dest.write_text("\n".join(parts) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "0")

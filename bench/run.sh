@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Side-by-side benchmarks: serve against nginx, lighttpd, darkhttpd and python's http.server;
+# fetch against curl and wget. Every figure is taken in the same run on the same machine, the
+# servers interleaved (A B C A B C ...) so drift hits all alike; BENCHMARKS.md reports medians
+# and ratios to the best peer. Loopback only; every load run is bounded in time.
+#
+#   bench/run.sh           full run (about 15 minutes on 2 cores)
+#   bench/run.sh --quick   a smaller run (under 3 minutes)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+QUICK=0
+[[ ${1:-} == --quick ]] && QUICK=1
+if ((QUICK)); then
+  CONNS=(16 256); SECS=2; ROUNDS=1; BIG_MB=256; SMALL_FILES=300
+else
+  CONNS=(1 16 64 256 1024); SECS=5; ROUNDS=3; BIG_MB=1024; SMALL_FILES=1000
+fi
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+# --- peers -----------------------------------------------------------------------------------
+need=()
+for p in wrk:wrk nginx:nginx-light lighttpd:lighttpd curl:curl wget:wget hyperfine:hyperfine python3:python3; do
+  command -v "${p%%:*}" >/dev/null || need+=("${p#*:}")
+done
+if ((${#need[@]})); then
+  log "installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
+  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# darkhttpd is not in every Debian release's archive: use it when it can be had.
+command -v darkhttpd >/dev/null || apt-get -o DPkg::Lock::Timeout=300 install -y -qq darkhttpd >/dev/null 2>&1 || true
+
+log "building release binaries"
+cargo build --release --quiet --bin serve --bin fetch
+SERVE=$ROOT/target/release/serve
+FETCH=$ROOT/target/release/fetch
+
+WORK=$(mktemp -d /tmp/serve-bench.XXXXXX)
+chmod 755 "$WORK" # nginx's workers run as www-data and must read the docroot
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+DOC=$WORK/root
+mkdir -p "$DOC/many"
+head -c 1024 /dev/urandom >"$DOC/index.html"
+head -c $((64 * 1024)) /dev/urandom >"$DOC/64k.bin"
+head -c $((1024 * 1024)) /dev/urandom >"$DOC/1m.bin"
+head -c $((BIG_MB * 1024 * 1024)) /dev/urandom >"$DOC/big.bin"
+for i in $(seq 1 "$SMALL_FILES"); do head -c 1024 /dev/urandom >"$DOC/many/$i.bin"; done
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 1 200); do
+    curl -s -o /dev/null "http://127.0.0.1:$1/index.html" && return 0
+    sleep 0.05
+  done
+  log "server on port $1 did not come up"; return 1
+}
+
+declare -A PORT PID
+start() { # name port command...
+  local name=$1 port=$2; shift 2
+  "$@" >"$WORK/$name.out" 2>&1 &
+  PID[$name]=$!; PIDS+=($!); PORT[$name]=$port
+  wait_port "$port"
+}
+
+SERVERS=()
+p=$(free_port); start serve "$p" "$SERVE" -p "$p" "$DOC"; SERVERS+=(serve)
+p=$(free_port); start serve-q "$p" "$SERVE" -q -p "$p" "$DOC"; SERVERS+=(serve-q)
+p=$(free_port)
+cat >"$WORK/nginx.conf" <<NGINX
+worker_processes 2;
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 8192; }
+http {
+  access_log $WORK/nginx-access.log;
+  sendfile on; tcp_nopush on; keepalive_requests 1000000;
+  server { listen 127.0.0.1:$p backlog=1024; root $DOC; }
+}
+NGINX
+start nginx "$p" nginx -c "$WORK/nginx.conf"; SERVERS+=(nginx)
+p=$(free_port)
+cat >"$WORK/lighttpd.conf" <<LIGHTTPD
+server.document-root = "$DOC"
+server.bind = "127.0.0.1"
+server.port = $p
+server.pid-file = "$WORK/lighttpd.pid"
+server.errorlog = "$WORK/lighttpd-error.log"
+server.max-keep-alive-requests = 1000000
+LIGHTTPD
+start lighttpd "$p" lighttpd -D -f "$WORK/lighttpd.conf"; SERVERS+=(lighttpd)
+if command -v darkhttpd >/dev/null; then
+  p=$(free_port); start darkhttpd "$p" darkhttpd "$DOC" --addr 127.0.0.1 --port "$p"; SERVERS+=(darkhttpd)
+else
+  log "darkhttpd is not available here: left out"
+fi
+p=$(free_port); start python "$p" python3 -m http.server "$p" --bind 127.0.0.1 -d "$DOC"; SERVERS+=(python)
+log "servers: ${SERVERS[*]}"
+
+CSV=$WORK/raw.csv
+echo "scenario,server,round,value,unit,p50_ms,p99_ms,errors" >"$CSV"
+
+ms() { # wrk latency text (e.g. 1.23ms, 450.00us, 2.1s) to milliseconds
+  python3 -c 'import sys,re
+v=sys.argv[1]; m=re.match(r"([0-9.]+)(us|ms|s|m)?",v)
+n=float(m.group(1)); u=m.group(2) or "ms"
+print(round(n*{"us":0.001,"ms":1,"s":1000,"m":60000}[u],3))' "$1"
+}
+
+rss_kib() { # total VmRSS of a process and its children
+  local total=0 pid
+  for pid in $1 $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '/VmRSS/{print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
+wrk_run() { # scenario server conns path [extra wrk args] [pin]
+  local scen=$1 srv=$2 c=$3 path=$4 extra=${5:-} pin=${6:-}
+  local t=$((c < 2 ? 1 : 2))
+  local cmd=(wrk -t"$t" -c"$c" -d"${SECS}s" --latency $extra "http://127.0.0.1:${PORT[$srv]}$path")
+  [[ -n $pin ]] && cmd=(taskset -c 1 "${cmd[@]}")
+  local out; out=$("${cmd[@]}" 2>&1 || true)
+  local rps p50 p99 err
+  rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
+  p50=$(awk '$1=="50%"{print $2}' <<<"$out"); p99=$(awk '$1=="99%"{print $2}' <<<"$out")
+  err=$(awk -F'[ ,]+' '/Socket errors/{print $4+$6+$8+$10}' <<<"$out"); err=${err:-0}
+  local non2xx; non2xx=$(awk '/Non-2xx/{print $5}' <<<"$out"); err=$((err + ${non2xx:-0}))
+  echo "$scen,$srv,$round,${rps:-0},req/s,$( [[ -n $p50 ]] && ms "$p50"),$( [[ -n $p99 ]] && ms "$p99"),$err" >>"$CSV"
+}
+
+pin_servers() { # pin every server (and its workers) to CPU 0, or unpin with "0,1"
+  for srv in "${SERVERS[@]}"; do
+    for pid in ${PID[$srv]} $(pgrep -P "${PID[$srv]}" || true); do taskset -a -p -c "$1" "$pid" >/dev/null 2>&1 || true; done
+  done
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+  log "round $round/$ROUNDS"
+  for c in "${CONNS[@]}"; do
+    for srv in "${SERVERS[@]}"; do
+      if [[ $c == 256 ]]; then
+        wrk_run "keepalive-c$c" "$srv" "$c" /index.html &
+        local_wrk=$!
+        sleep "$((SECS / 2))"
+        echo "rss-load,$srv,$round,$(rss_kib "${PID[$srv]}"),KiB,,," >>"$CSV"
+        wait "$local_wrk"
+      else
+        wrk_run "keepalive-c$c" "$srv" "$c" /index.html
+      fi
+    done
+  done
+  for srv in "${SERVERS[@]}"; do wrk_run close-c64 "$srv" 64 /index.html "-H Connection:close"; done
+  for srv in "${SERVERS[@]}"; do wrk_run 64k-c16 "$srv" 16 /64k.bin; done
+  for srv in "${SERVERS[@]}"; do wrk_run 1m-c16 "$srv" 16 /1m.bin; done
+  # The VM pages out memory left untouched: read the big file once, untimed, first.
+  cat "$DOC/big.bin" >/dev/null
+  for srv in "${SERVERS[@]}"; do
+    bps=$(curl -s -o /dev/null -w '%{speed_download}' "http://127.0.0.1:${PORT[$srv]}/big.bin")
+    echo "bigfile,$srv,$round,$(python3 -c "print(round($bps/1048576,1))"),MiB/s,,," >>"$CSV"
+  done
+  if ((!QUICK)); then
+    pin_servers 0
+    for srv in "${SERVERS[@]}"; do wrk_run pinned-keepalive-c64 "$srv" 64 /index.html "" pin; done
+    for srv in "${SERVERS[@]}"; do wrk_run pinned-close-c64 "$srv" 64 /index.html "-H Connection:close" pin; done
+    for srv in "${SERVERS[@]}"; do wrk_run pinned-1m-c16 "$srv" 16 /1m.bin "" pin; done
+    pin_servers 0,1
+  fi
+done
+for srv in "${SERVERS[@]}"; do echo "rss-idle,$srv,0,$(rss_kib "${PID[$srv]}"),KiB,,," >>"$CSV"; done
+
+# --- clients ---------------------------------------------------------------------------------
+log "clients"
+BIGURL="http://127.0.0.1:${PORT[nginx]}/big.bin"
+cat "$DOC/big.bin" >/dev/null
+time_cmd() { # scenario client command... ; records wall seconds and user+sys seconds
+  local scen=$1 client=$2; shift 2
+  /usr/bin/time -f '%e %U %S %M' -o "$WORK/time.txt" "$@" >/dev/null 2>&1 || true
+  read -r wall user sys maxrss < <(tail -1 "$WORK/time.txt")
+  echo "$scen-wall,$client,$round,$wall,s,,," >>"$CSV"
+  echo "$scen-cpu,$client,$round,$(python3 -c "print(round($user+$sys,3))"),s,,," >>"$CSV"
+}
+command -v /usr/bin/time >/dev/null || apt-get -o DPkg::Lock::Timeout=300 install -y -qq time >/dev/null
+# Many small files come from serve (-q), the big file from nginx: the same server for every client.
+seq 1 "$SMALL_FILES" | sed "s|.*|http://127.0.0.1:${PORT[serve-q]}/many/&.bin|" >"$WORK/urls.txt"
+PAR=0; "$FETCH" --help 2>/dev/null | grep -q -- '--parallel' && PAR=1
+for round in $(seq 1 "$ROUNDS"); do
+  time_cmd get-big fetch "$FETCH" -s -o /dev/null "$BIGURL"
+  time_cmd get-big curl curl -s -o /dev/null "$BIGURL"
+  time_cmd get-big wget wget -q -O /dev/null "$BIGURL"
+  if ((PAR)); then
+    time_cmd many-small fetch "$FETCH" -s -j 8 --input "$WORK/urls.txt" -o /dev/null
+  fi
+  # curl needs one -o per URL to discard each body.
+  xargs -a "$WORK/urls.txt" printf -- '-o /dev/null %s\n' | tr '\n' ' ' >"$WORK/curl-args.txt"
+  time_cmd many-small curl-parallel sh -c "curl -s --parallel --parallel-max 8 $(cat "$WORK/curl-args.txt")"
+  time_cmd many-small xargs-curl sh -c "xargs -P 8 -n 1 curl -s -o /dev/null <'$WORK/urls.txt'"
+done
+((PAR)) || log "fetch has no --parallel yet: the many-small fetch row is left out"
+
+STAMP=$(date -u +%Y-%m-%dT%H%MZ)
+cp "$CSV" "bench/results/$STAMP.csv"
+cp "$CSV" bench/results/latest.csv
+python3 bench/report.py bench/results/latest.csv "$QUICK" >bench/results/latest.md
+log "raw figures: bench/results/$STAMP.csv; table: bench/results/latest.md; chart: bench/results/chart.svg"
+cat bench/results/latest.md
