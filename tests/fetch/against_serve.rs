@@ -182,9 +182,70 @@ fn folder_without_slash_is_followed_with_location() {
     let text = String::from_utf8_lossy(&run.stdout);
     assert!(text.starts_with("HTTP/1.1 301"), "{text}");
     fetch(&["-L", &url(&s, "/sub")]).code(0).stdout(b"sub\n");
-    // www/files has no index.html: followed, it is a 404 today.
+    // www/files has no index.html: followed, it is a listing.
     let s = serve_www();
-    fetch(&["-L", "-f", &url(&s, "/files")]).code(22);
+    let run = fetch(&["-L", "-f", &url(&s, "/files")]);
+    run.code(0);
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(text.contains("data file.csv"), "{text}");
+}
+
+#[test]
+fn resume_against_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0u32..3 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    std::fs::write(dir.path().join("big.bin"), &data).unwrap();
+    let s = serve_dir(dir.path());
+    let u = url(&s, "/big.bin");
+    let out = tempfile::tempdir().unwrap();
+    let got = || std::fs::read(out.path().join("big.bin")).unwrap();
+    let part = out.path().join("big.bin.part");
+    let meta = out.path().join("big.bin.part.meta");
+
+    // A part file without a record: Range alone, 206, the tail appended.
+    std::fs::write(&part, &data[..1 << 20]).unwrap();
+    let run = fetch_in(out.path(), &["-s", "--json", "-C", "-", "-O", &u]);
+    run.code(0);
+    assert!(got() == data, "resumed file differs");
+    assert!(run.stderr.contains("\"status\":206"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("\"resumed_from\":{}", 1 << 20))
+    );
+
+    // With the record of serve's ETag: If-Range matches, 206 again.
+    let head = fetch(&["-I", &u]);
+    let etag = String::from_utf8_lossy(&head.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("ETag: ").map(str::to_string))
+        .expect("serve sends an ETag");
+    std::fs::remove_file(out.path().join("big.bin")).unwrap();
+    std::fs::write(&part, &data[..12345]).unwrap();
+    std::fs::write(&meta, format!("fetch resume 1\nvalidator: {etag}\n")).unwrap();
+    let run = fetch_in(out.path(), &["-s", "--json", "-C", "-", "-O", &u]);
+    run.code(0);
+    assert!(got() == data, "resumed file differs");
+    assert!(run.stderr.contains("\"status\":206"), "{}", run.stderr);
+    assert!(!meta.exists());
+
+    // A stale record: serve sends the whole file (200) and the download starts over.
+    std::fs::remove_file(out.path().join("big.bin")).unwrap();
+    std::fs::write(&part, b"stale bytes of an older version").unwrap();
+    std::fs::write(&meta, "fetch resume 1\nvalidator: \"old\"\n").unwrap();
+    let run = fetch_in(out.path(), &["-s", "--json", "-C", "-", "-O", &u]);
+    run.code(0);
+    assert!(got() == data, "restarted file differs");
+    assert!(run.stderr.contains("\"status\":200"), "{}", run.stderr);
+
+    // Already complete: a 416 naming the same length, and the part is just renamed.
+    std::fs::remove_file(out.path().join("big.bin")).unwrap();
+    std::fs::write(&part, &data).unwrap();
+    let run = fetch_in(out.path(), &["-s", "--json", "-C", "-", "-O", &u]);
+    run.code(0);
+    assert!(got() == data);
+    assert!(run.stderr.contains("\"status\":416"), "{}", run.stderr);
 }
 
 #[test]

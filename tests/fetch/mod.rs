@@ -79,6 +79,17 @@ fn shown(bytes: &[u8]) -> String {
     }
 }
 
+/// The python to run: the system's when there is one. A version manager's shim (pyenv)
+/// may write warnings to the controlling terminal, which spoils the pty tests running at the
+/// same time.
+pub fn python() -> &'static str {
+    if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
 /// Runs `fetch args` with `input` on its stdin.
 pub fn fetch_with_stdin(dir: &Path, args: &[&str], input: &[u8]) -> Run {
     let mut child = Command::new(bin("fetch"))
