@@ -2,22 +2,29 @@
 //! over the targets that writes each body where it belongs.
 
 use std::ffi::OsString;
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use clap::Parser;
-use shared::{Family, Resolver, Target, duration_words};
+use shared::{Family, Resolver, duration_words};
 
-use crate::client::{Client, DEFAULT_CONNECT_TIMEOUT, Event};
+use crate::client::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_PER_ENDPOINT, Event};
 use crate::error::Error;
-use crate::output::{Dest, Progress, Sink, remote_name};
-use crate::request::{HeaderEdit, Method, Version};
+use crate::order::{Finished, Sequencer, Slot};
+use crate::output::{Dest, bytes_words};
+use crate::progress::Progress;
+use crate::report;
+use crate::request::{HeaderEdit, Version};
+use crate::transfer::{self, Outcome};
 
 const EXIT_CODES_SHORT: &str = "\
 Exit codes: 0 ok, 1 unsupported protocol, 2 usage, 3 malformed target, 6 resolve, 7 connect,
 8 unparseable reply, 18 partial body, 22 HTTP error (-f), 23 write error, 28 timeout,
-47 too many redirects, 52 empty reply, 55 send failure, 56 receive failure (more: --help)";
+33 cannot resume, 47 too many redirects, 52 empty reply, 55 send failure, 56 receive failure,
+61 bad content encoding (more: --help)";
 
 const EXIT_CODES: &str = "\
 Exit codes (curl's numbers):
@@ -34,17 +41,47 @@ Exit codes (curl's numbers):
   22  HTTP error with -f: status 400 or more
   23  write error: the output file or stdout (or a binary body refused on a terminal)
   28  timeout (the message names the phase and the limit)
+  33  cannot resume (-C -): the server sent another range than the one asked for, or a
+      whole body where part of it already went to stdout
   47  too many redirects (--max-redirs)
   52  empty reply: the server closed without a byte
   55  the request could not be sent
   56  receive failure: connection reset, malformed chunked body
+  61  bad content encoding (--compressed): a coding not asked for, or a broken stream
 
 Timeouts: --connect-timeout (default 30 s) covers resolving and connecting; then 30 s to
 send the request, 60 s for the whole response head, and 60 s of silence at most while
 reading the body. -m bounds the whole transfer, redirects included (default: none).
 
-With several targets, each is fetched in order (reusing a kept-alive connection to the
-same host and port) and the exit code is that of the first that failed.";
+Many targets (on the command line and with --input FILE): -j N runs N transfers at once on
+a pool of N threads, reusing kept-alive connections per host and port (up to max(4, N) idle
+per endpoint). Bodies on stdout come out in target order whatever order they finish in
+(bodies that finish early wait in memory, up to 8 MiB in all, then in temporary files); with
+-O each goes to its own file. The exit code is that of the first target, in input order, that
+failed; with more than one target a one-line summary ends stderr (not with -s).
+
+Resume (-C -): continue NAME.part (or an existing -o file) with `Range: bytes=N-`. When a
+download starts, the validator of the response (a strong ETag, else Last-Modified) is stored
+beside the part file in NAME.part.meta (a small text file: it travels with the part file, works
+on every file system, and is removed with the rename); a resume sends it in If-Range, so a
+changed file comes back whole (200: start over) rather than as a mismatched tail. 206: the
+tail is appended (its Content-Range must start at N); 416 with `Content-Range: bytes */N`: the
+file was already complete. The result is the same bytes as a one-shot download.
+
+Retries (--retry N): after a connect failure, a timeout, a dropped connection (empty reply,
+reset, partial body) or a 408, 429, 500, 502, 503 or 504 answer, wait and try again, up to N
+times: --retry-delay (default 1 s) doubling each time, at most 10 s, or what Retry-After says
+(seconds or an HTTP date, at most 60 s). A download retried after some of its body arrived
+resumes from there (its .part, or the bytes already on stdout) when the server honours ranges.
+-m bounds each try.
+
+--timing draws, after each transfer, its phases on stderr (resolve, each connect attempt,
+request sent, first byte, body done) for every hop, as bars on one time scale with the
+numbers in ms. --json writes one JSON line per transfer on stderr (stdout carries the bodies),
+schema 1, documented in docs/fetch-json.md.
+
+Connecting: a name with several addresses is raced, Happy Eyeballs style (RFC 8305): the next
+address (families alternating) is tried when the previous one has not connected within 250 ms.";
 
 /// fetch: fetch pages over plain HTTP/1.x from the terminal.
 ///
@@ -57,7 +94,7 @@ same host and port) and the exit code is that of the first that failed.";
 pub struct Args {
     /// What to fetch: host, host:port, host/path, http://host:port/path?query, [::1]:8080/x,
     /// unix:/path/to.sock
-    #[arg(value_name = "TARGET", required = true)]
+    #[arg(value_name = "TARGET", required_unless_present = "input")]
     pub targets: Vec<String>,
 
     /// Write the body to FILE (one -o per target, in order; `-o -` = stdout)
@@ -145,6 +182,57 @@ pub struct Args {
     /// Use IPv6 addresses only
     #[arg(short = '6', long = "ipv6")]
     pub ipv6: bool,
+
+    /// Read more targets from FILE (`-` for stdin): one per line; blank lines and lines
+    /// starting with `#` are skipped
+    #[arg(long = "input", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+
+    /// Run up to N transfers at once
+    ///
+    /// Bodies on stdout still come out in target order; kept-alive connections are shared
+    /// between the transfers.
+    #[arg(short = 'j', long = "parallel", value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallel: u16,
+
+    /// Resume a download: `-C -` continues NAME.part (or an existing -o file) where it ends
+    ///
+    /// Only the form `-C -` (curl's "find the offset yourself") is accepted. Needs -o or -O.
+    #[arg(short = 'C', long = "continue-at", value_name = "-", value_parser = parse_continue)]
+    pub continue_at: Option<bool>,
+
+    /// Retry up to N times after a transient failure (connect, timeout, dropped connection,
+    /// 408/429/500/502/503/504)
+    #[arg(long = "retry", value_name = "N", default_value_t = 0)]
+    pub retry: u32,
+
+    /// The first wait before a retry, doubling each time up to 10 s (default 1 s)
+    #[arg(long = "retry-delay", value_name = "SECS", value_parser = parse_secs)]
+    pub retry_delay: Option<Duration>,
+
+    /// After each transfer, draw its phases (resolve, connect, sent, first byte, done) on
+    /// stderr
+    #[arg(long = "timing")]
+    pub timing: bool,
+
+    /// After each transfer, one JSON line on stderr (schema 1: docs/fetch-json.md)
+    #[arg(long = "json")]
+    pub json: bool,
+
+    /// Ask for a gzip or deflate body (Accept-Encoding) and decode it as it arrives
+    #[arg(long = "compressed")]
+    pub compressed: bool,
+}
+
+fn parse_continue(s: &str) -> Result<bool, String> {
+    if s == "-" {
+        Ok(true)
+    } else {
+        Err(format!(
+            "'{s}': only `-C -` is supported (resume where the part file ends)"
+        ))
+    }
 }
 
 fn parse_secs(s: &str) -> Result<Duration, String> {
@@ -171,8 +259,24 @@ pub struct Config {
     pub include: bool,
     /// `-f`.
     pub fail: bool,
-    /// Show the progress line when saving to a file.
+    /// Show progress on a terminal (not `-s`, not `-v`).
     pub progress: bool,
+    /// `-s`: no summary, no retry notices.
+    pub silent: bool,
+    /// Transfers at once (`-j`).
+    pub parallel: usize,
+    /// `-C -`.
+    pub resume: bool,
+    /// `--retry`.
+    pub retries: u32,
+    /// `--retry-delay` (default 1 s).
+    pub retry_delay: Duration,
+    /// `--timing`.
+    pub timing: bool,
+    /// `--json`.
+    pub json: bool,
+    /// `--compressed`.
+    pub compressed: bool,
     /// The client.
     pub client: Client,
 }
@@ -188,8 +292,36 @@ pub enum DestSpec {
 
 impl Config {
     /// Checks the flags and builds the client. Every problem here is a usage error (exit 2).
-    pub fn from_args(args: Args) -> Result<Config, Error> {
+    pub fn from_args(mut args: Args) -> Result<Config, Error> {
         let usage = |m: String| Error::Usage(m);
+        if let Some(file) = &args.input {
+            args.targets.extend(read_targets(file)?);
+        }
+        if args.targets.is_empty() {
+            return Err(usage(
+                "no target given (on the command line or with --input)".into(),
+            ));
+        }
+        let resume = args.continue_at.unwrap_or(false);
+        if resume {
+            if args.head || args.include {
+                return Err(usage(
+                    "-C - resumes a body into a file: it cannot go with -I or -i".into(),
+                ));
+            }
+            if args.compressed {
+                return Err(usage(
+                    "-C - cannot go with --compressed (a range counts encoded bytes)".into(),
+                ));
+            }
+            if !args.remote_name && args.output.len() < args.targets.len()
+                || args.output.iter().any(|o| o == "-")
+            {
+                return Err(usage(
+                    "-C - needs a file for every target (-o FILE or -O)".into(),
+                ));
+            }
+        }
         if args.output.len() > args.targets.len() {
             return Err(usage(format!(
                 "{} -o given for {} target(s): one -o per target",
@@ -218,13 +350,22 @@ impl Config {
         } else {
             Version::Http11
         };
+        let parallel = usize::from(args.parallel);
         let mut builder = Client::builder()
+            .max_idle_per_endpoint(parallel.max(DEFAULT_MAX_IDLE_PER_ENDPOINT))
             .connect_timeout(args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
             .max_time(args.max_time)
             .redirects(args.location.then_some(args.max_redirs))
             .version(version)
             .resolver(resolver)
             .unix_socket(args.unix_socket);
+        if args.compressed {
+            // Before -H, so that a -H naming Accept-Encoding still wins.
+            builder = builder.header(HeaderEdit {
+                name: "Accept-Encoding".into(),
+                value: Some("gzip, deflate".into()),
+            });
+        }
         if let Some(agent) = args.user_agent {
             // -A goes first, so that a -H naming User-Agent still wins.
             builder = builder.header(HeaderEdit {
@@ -253,9 +394,43 @@ impl Config {
             include: args.include || args.head,
             fail: args.fail,
             progress: !args.silent && !args.verbose,
+            silent: args.silent,
+            parallel,
+            resume,
+            retries: args.retry,
+            retry_delay: args.retry_delay.unwrap_or(Duration::from_secs(1)),
+            timing: args.timing,
+            json: args.json,
+            compressed: args.compressed,
             client: builder.build(),
         })
     }
+}
+
+/// The targets in `file` (`-`: stdin): one a line, trimmed; blank lines and `#` comments
+/// skipped.
+fn read_targets(file: &std::path::Path) -> Result<Vec<String>, Error> {
+    let fail = |e: io::Error| {
+        Error::Usage(format!(
+            "--input {}: {}",
+            file.display(),
+            shared::io_words(&e)
+        ))
+    };
+    let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(io::BufReader::new(std::fs::File::open(file).map_err(fail)?))
+    };
+    let mut out = Vec::new();
+    for line in reader.lines() {
+        let line = line.map_err(fail)?;
+        let line = line.trim();
+        if !line.is_empty() && !line.starts_with('#') {
+            out.push(line.to_string());
+        }
+    }
+    Ok(out)
 }
 
 /// `-v`: what happens, on stderr.
@@ -323,78 +498,119 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     run(&config)
 }
 
-/// Fetches each target in order; returns the exit code of the first failure (0 if none).
+/// Fetches every target (up to `-j` at once, on a dedicated thread pool); bodies on stdout
+/// and the report lines on stderr come out in target order. Returns the exit code of the
+/// first target, in input order, that failed (0 if none).
 pub fn run(config: &Config) -> i32 {
-    let mut code = 0;
-    for (input, dest) in config.targets.iter().zip(&config.dests) {
-        match fetch_one(config, input, dest) {
-            Ok(()) => {}
-            // The reader went away: nobody wants the rest, and that is not a failure.
-            Err(Error::StdoutClosed) => return code,
-            Err(e) => {
-                report(&e);
-                if code == 0 {
-                    code = e.exit_code();
-                }
+    let started = Instant::now();
+    let n = config.targets.len();
+    let progress = Progress::new(config.progress, n);
+    let seq = Arc::new(Sequencer::default());
+    // Targets are handed out in input order, so a body that must wait for its turn waits
+    // for at most about -j others.
+    let next = AtomicUsize::new(0);
+    let code = std::sync::Mutex::new(0);
+    let failed = AtomicUsize::new(0);
+    let bytes = std::sync::atomic::AtomicU64::new(0);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= n || seq.stdout_closed() {
+                return;
             }
+            let mut slot = Slot::new(i, seq.clone());
+            let outcome = transfer::transfer(
+                config,
+                &config.targets[i],
+                &config.dests[i],
+                &mut slot,
+                &progress,
+            );
+            let done = finished(config, &outcome, slot.take_spool());
+            if done.code != 0 {
+                failed.fetch_add(1, Ordering::Relaxed);
+            }
+            bytes.fetch_add(outcome.written, Ordering::Relaxed);
+            seq.finish(i, done, &mut |f: &Finished| {
+                if !f.stderr.is_empty() {
+                    progress.suspend(|| {
+                        let _ = io::stderr().write_all(&f.stderr);
+                    });
+                }
+                let mut code = code
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if *code == 0 && !f.stdout_closed {
+                    *code = f.code;
+                }
+            });
         }
+    };
+    if config.parallel <= 1 {
+        work();
+    } else {
+        match rayon::ThreadPoolBuilder::new()
+            .num_threads(config.parallel)
+            .thread_name(|i| format!("fetch-{i}"))
+            .build()
+        {
+            Ok(pool) => pool.scope(|s| {
+                for _ in 0..config.parallel.min(n) {
+                    s.spawn(|_| work());
+                }
+            }),
+            // No threads to be had: fetch one after the other instead.
+            Err(_) => work(),
+        }
+    }
+    progress.finish();
+    let code = *code
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if n > 1 && !config.silent && !seq.stdout_closed() {
+        let failed = failed.load(Ordering::Relaxed);
+        let first = if code != 0 {
+            format!(" (first failure: exit {code})")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            io::stderr(),
+            "fetch: {n} targets: {} ok, {failed} failed{first}; {} in {}",
+            n - failed,
+            bytes_words(bytes.load(Ordering::Relaxed)),
+            duration_words(started.elapsed())
+        );
     }
     code
 }
 
-/// One target: request it, then write its head (with -i/-I) and body where it goes.
-fn fetch_one(config: &Config, input: &str, dest: &DestSpec) -> Result<(), Error> {
-    let target = Target::parse(input)?;
-    let method = if config.head {
-        Method::Head
-    } else {
-        Method::Get
-    };
-    let mut response = config.client.request(method, &target)?;
-    if config.fail && response.status() >= 400 {
-        return Err(Error::HttpStatus {
-            status: response.status(),
-        });
-    }
-    let dest = match dest {
-        DestSpec::Given(d) => d.clone(),
-        DestSpec::Remote => Dest::File(PathBuf::from(remote_name(&target.path))),
-    };
-    let mut sink = Sink::open(&dest)?;
-    // 128 KiB reads: big enough that a fast local transfer costs few system calls.
-    let mut buf = vec![0u8; 128 * 1024];
-    let mut n = if config.head {
-        0
-    } else {
-        response.read_body(&mut buf)?
-    };
-    if sink.refuses_binary(&buf[..n]) {
-        return Err(Error::BinaryToTerminal);
-    }
-    if config.include {
-        for head in response.history() {
-            sink.write(head.raw())?;
+/// What a transfer leaves for its turn: its spooled body and its lines for stderr (the
+/// error, the timing picture, the JSON line).
+fn finished(config: &Config, o: &Outcome, spool: Option<crate::order::Spool>) -> Finished {
+    let mut stderr = Vec::new();
+    let (code, stdout_closed) = match &o.result {
+        Ok(()) => (0, false),
+        Err(Error::StdoutClosed) => (0, true),
+        Err(e) => {
+            let text = e.to_string().replace(['\n', '\r'], " ");
+            let _ = writeln!(stderr, "fetch: {text}");
+            (e.exit_code(), false)
         }
-        sink.write(response.head().raw())?;
+    };
+    if config.timing {
+        stderr.extend_from_slice(report::timing(o).as_bytes());
     }
-    let total = response
-        .head()
-        .header("content-length")
-        .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok());
-    let mut progress = Progress::new(config.progress && matches!(dest, Dest::File(_)), total);
-    while n > 0 {
-        sink.write(&buf[..n])?;
-        progress.add(n);
-        n = match response.read_body(&mut buf) {
-            Ok(n) => n,
-            Err(e) => {
-                progress.done();
-                return Err(e);
-            }
-        };
+    if config.json {
+        stderr.extend_from_slice(report::json(o, code).as_bytes());
+        stderr.push(b'\n');
     }
-    progress.done();
-    sink.finish()
+    Finished {
+        spool,
+        stderr,
+        code,
+        stdout_closed,
+    }
 }
 
 /// Prints `fetch: <error>` on stderr, as one line.

@@ -14,6 +14,7 @@ use crate::pool::Pool;
 use crate::request::{HeaderEdit, Method, Version};
 use crate::response::Response;
 use crate::run;
+use crate::trace::Trace;
 
 /// Default limit for resolving a name and connecting: 30 s.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -26,6 +27,8 @@ pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default number of redirects followed when following is on (curl's `--max-redirs`
 /// default is 50; 10 is plenty for pages and stops loops sooner).
 pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
+/// Default number of idle kept-alive connections kept per endpoint: 4.
+pub const DEFAULT_MAX_IDLE_PER_ENDPOINT: usize = 4;
 
 /// Something that happened during a request, for `-v` and other observers.
 #[derive(Debug)]
@@ -89,6 +92,8 @@ pub struct Builder {
     pub(crate) resolver: Resolver,
     pub(crate) unix_socket: Option<PathBuf>,
     pub(crate) observer: Option<Observer>,
+    pub(crate) happy_eyeballs: Option<Duration>,
+    pub(crate) max_idle_per_endpoint: usize,
 }
 
 impl fmt::Debug for Builder {
@@ -102,6 +107,8 @@ impl fmt::Debug for Builder {
             .field("headers", &self.headers)
             .field("version", &self.version)
             .field("unix_socket", &self.unix_socket)
+            .field("happy_eyeballs", &self.happy_eyeballs)
+            .field("max_idle_per_endpoint", &self.max_idle_per_endpoint)
             .finish_non_exhaustive()
     }
 }
@@ -120,6 +127,8 @@ impl Default for Builder {
             resolver: Resolver::new(),
             unix_socket: None,
             observer: None,
+            happy_eyeballs: Some(shared::HAPPY_EYEBALLS_DELAY),
+            max_idle_per_endpoint: DEFAULT_MAX_IDLE_PER_ENDPOINT,
         }
     }
 }
@@ -194,11 +203,28 @@ impl Builder {
         self
     }
 
+    /// Race the addresses of a name (Happy Eyeballs, RFC 8305): the next address is tried
+    /// when the previous one has not connected within `delay` (default 250 ms,
+    /// `shared::HAPPY_EYEBALLS_DELAY`). `None`: one address after the other, each with a
+    /// share of the connect timeout.
+    pub fn happy_eyeballs(mut self, delay: Option<Duration>) -> Builder {
+        self.happy_eyeballs = delay;
+        self
+    }
+
+    /// The most idle kept-alive connections kept per endpoint (default 4); the oldest is
+    /// closed to make room. Raise it to the number of parallel transfers to one host.
+    pub fn max_idle_per_endpoint(mut self, n: usize) -> Builder {
+        self.max_idle_per_endpoint = n;
+        self
+    }
+
     /// The client.
     pub fn build(self) -> Client {
+        let pool = Pool::new(self.max_idle_per_endpoint);
         Client {
             config: Arc::new(self),
-            pool: Pool::default(),
+            pool,
         }
     }
 }
@@ -245,7 +271,20 @@ impl Client {
     /// Sends `method` for `target`, following redirects if set to, and returns the final
     /// response once its head has arrived. Its body is read through the response.
     pub fn request(&self, method: Method, target: &Target) -> Result<Response, Error> {
-        run::run(self, method, target)
+        run::run(self, method, target, &[], &mut Trace::new())
+    }
+
+    /// [`Client::request`] with `extra` header edits on every request (`Range`, say; they
+    /// follow redirects), recording when each phase happened in `trace` (which keeps what
+    /// it got to when the request fails).
+    pub fn send(
+        &self,
+        method: Method,
+        target: &Target,
+        extra: &[HeaderEdit],
+        trace: &mut Trace,
+    ) -> Result<Response, Error> {
+        run::run(self, method, target, extra, trace)
     }
 
     pub(crate) fn notify(&self, event: Event<'_>) {

@@ -48,6 +48,8 @@ pub(crate) struct Connection {
     pub(crate) reused: bool,
     /// The whole transfer's deadline and the limit it came from (`-m`), if any.
     total: Option<(Instant, Duration)>,
+    /// When bytes first arrived since [`Connection::set_total`] (the start of a request).
+    first_read: Option<Instant>,
 }
 
 impl Connection {
@@ -65,12 +67,20 @@ impl Connection {
             key,
             reused: false,
             total: None,
+            first_read: None,
         }
     }
 
     /// Holds every following call to `deadline`, which comes from `limit` (`-m`).
+    /// Also starts watching for the first byte of the next response.
     pub(crate) fn set_total(&mut self, total: Option<(Instant, Duration)>) {
         self.total = total;
+        self.first_read = None;
+    }
+
+    /// When the first bytes of the response arrived, if they have.
+    pub(crate) fn first_read(&self) -> Option<Instant> {
+        self.first_read
     }
 
     /// The bytes read but not yet used.
@@ -170,6 +180,9 @@ impl Connection {
             match (&self.stream).read(&mut self.buf[self.end..]) {
                 Ok(n) => {
                     self.end += n;
+                    if n > 0 && self.first_read.is_none() {
+                        self.first_read = Some(Instant::now());
+                    }
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -93,6 +93,18 @@ pub enum Error {
     },
     /// The body looks binary and stdout is a terminal (exit 23).
     BinaryToTerminal,
+    /// A resumed download cannot continue: the server sent another range than the one
+    /// asked for, or a whole body where bytes already went to stdout (exit 33).
+    Range {
+        /// What happened.
+        reason: String,
+    },
+    /// The body's content coding cannot be decoded: not one we asked for, or a broken
+    /// gzip/deflate stream (exit 61).
+    Decode {
+        /// What is wrong.
+        reason: String,
+    },
     /// Stdout was closed by its reader (`fetch URL | head -1`): not a failure (exit 0, and
     /// nothing is printed).
     StdoutClosed,
@@ -124,6 +136,8 @@ impl Error {
             Error::TooManyRedirects { .. } => 47,
             Error::HttpStatus { .. } => 22,
             Error::Write { .. } | Error::BinaryToTerminal => 23,
+            Error::Range { .. } => 33,
+            Error::Decode { .. } => 61,
             Error::StdoutClosed => 0,
         }
     }
@@ -181,6 +195,8 @@ impl fmt::Display for Error {
                 "the body looks binary and stdout is a terminal: use -o FILE to save it, \
                  or -o - to print it anyway",
             ),
+            Error::Range { reason } => write!(f, "cannot resume: {reason}"),
+            Error::Decode { reason } => f.write_str(reason),
             Error::StdoutClosed => f.write_str("stdout was closed by its reader"),
         }
     }
@@ -246,8 +262,10 @@ mod tests {
                 },
                 28,
             ),
+            (Error::Range { reason: "r".into() }, 33),
             (Error::TooManyRedirects { max: 3 }, 47),
             (Error::EmptyReply { peer: "p".into() }, 52),
+            (Error::Decode { reason: "r".into() }, 61),
             (
                 Error::Receive {
                     peer: "p".into(),

@@ -16,11 +16,16 @@ mod client;
 mod connection;
 mod error;
 mod length;
+mod order;
 mod pool;
+mod progress;
 mod redirect;
+mod report;
 mod request;
 mod response;
 mod run;
+mod trace;
+pub mod transfer;
 
 pub mod cli;
 pub mod output;
@@ -28,9 +33,10 @@ pub mod output;
 pub use body::Body;
 pub use client::{
     Builder, Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEAD_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_REDIRECTS, DEFAULT_SEND_TIMEOUT, Event, Observer,
+    DEFAULT_MAX_IDLE_PER_ENDPOINT, DEFAULT_MAX_REDIRECTS, DEFAULT_SEND_TIMEOUT, Event, Observer,
 };
 pub use error::Error;
 pub use redirect::resolve as resolve_location;
 pub use request::{HeaderEdit, Method, USER_AGENT, Version};
 pub use response::{Head, MAX_HEAD, MAX_HEADERS, Response};
+pub use trace::{AddrTry, Hop, Trace};

@@ -1,12 +1,11 @@
 //! Where a body goes: stdout, byte-exact (a closed pipe is a quiet end, a binary body is
 //! kept off a terminal), or a file written as `NAME.part` and renamed to `NAME` only when
-//! complete; and the progress line shown on a terminal while saving to a file.
+//! complete.
 
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use shared::{io_words, percent_decode};
 
@@ -27,15 +26,22 @@ pub enum Dest {
 
 /// An open destination. Dropping it without [`Sink::finish`] leaves a file's `.part`
 /// behind (for a later resume) and never touches the final name.
-#[derive(Debug)]
-pub struct Sink {
-    kind: Kind,
+pub struct Sink<'a> {
+    kind: Kind<'a>,
 }
 
-#[derive(Debug)]
-enum Kind {
+impl std::fmt::Debug for Sink<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            Kind::Stdout { .. } => f.write_str("Sink(stdout)"),
+            Kind::File { part, .. } => write!(f, "Sink({})", part.display()),
+        }
+    }
+}
+
+enum Kind<'a> {
     Stdout {
-        out: io::StdoutLock<'static>,
+        out: &'a mut (dyn Write + Send),
         terminal: bool,
         explicit: bool,
     },
@@ -53,32 +59,47 @@ pub fn part_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-impl Sink {
-    /// Opens `dest`; for a file, creates (or truncates) `FILE.part`.
-    pub fn open(dest: &Dest) -> Result<Sink, Error> {
-        let kind = match dest {
-            Dest::Stdout { explicit } => {
-                let out = io::stdout().lock();
-                Kind::Stdout {
-                    terminal: out.is_terminal(),
-                    out,
-                    explicit: *explicit,
-                }
-            }
-            Dest::File(path) => {
-                let part = part_path(path);
-                let file = File::create(&part).map_err(|e| Error::Write {
-                    what: part.display().to_string(),
-                    reason: io_words(&e),
-                })?;
-                Kind::File {
-                    file: io::BufWriter::with_capacity(64 * 1024, file),
-                    part,
-                    path: path.clone(),
-                }
-            }
+/// `NAME.part.meta`, next to `NAME.part`: the validator recorded when the download started,
+/// for a later resume.
+pub fn meta_path(path: &Path) -> PathBuf {
+    let mut name = OsString::from(path.as_os_str());
+    name.push(".part.meta");
+    PathBuf::from(name)
+}
+
+impl<'a> Sink<'a> {
+    /// Stdout, through `out` (which may hold the bytes back until their turn); `explicit`
+    /// when asked for with `-o -`.
+    pub fn stdout(out: &'a mut (dyn Write + Send), explicit: bool) -> Sink<'a> {
+        Sink {
+            kind: Kind::Stdout {
+                out,
+                terminal: io::stdout().is_terminal(),
+                explicit,
+            },
+        }
+    }
+
+    /// The file `path`, written as `path.part`: created (or truncated), or with `append`
+    /// opened to add to what is there (a resumed download).
+    pub fn file(path: &Path, append: bool) -> Result<Sink<'a>, Error> {
+        let part = part_path(path);
+        let opened = if append {
+            std::fs::OpenOptions::new().append(true).open(&part)
+        } else {
+            File::create(&part)
         };
-        Ok(Sink { kind })
+        let file = opened.map_err(|e| Error::Write {
+            what: part.display().to_string(),
+            reason: io_words(&e),
+        })?;
+        Ok(Sink {
+            kind: Kind::File {
+                file: io::BufWriter::with_capacity(64 * 1024, file),
+                part,
+                path: path.to_path_buf(),
+            },
+        })
     }
 
     /// True when `first` (the first body bytes) looks binary and would land on a terminal
@@ -116,20 +137,37 @@ impl Sink {
         }
     }
 
-    /// The body is complete: flush, and give a file its final name.
-    pub fn finish(mut self) -> Result<(), Error> {
+    /// Writes what is buffered (so a file's `.part` holds every byte received).
+    pub fn flush(&mut self) -> Result<(), Error> {
         let flushed = match &mut self.kind {
             Kind::Stdout { out, .. } => out.flush(),
             Kind::File { file, .. } => file.flush(),
         };
-        flushed.map_err(|e| self.write_error(e))?;
+        flushed.map_err(|e| self.write_error(e))
+    }
+
+    /// The body is complete: flush, and give a file its final name (removing the resume
+    /// record beside it).
+    pub fn finish(mut self) -> Result<(), Error> {
+        self.flush()?;
         if let Kind::File { part, path, .. } = &self.kind {
             std::fs::rename(part, path).map_err(|e| Error::Write {
                 what: path.display().to_string(),
                 reason: format!("cannot rename {} to it: {}", part.display(), io_words(&e)),
             })?;
+            // Only a resume would read it, and there is nothing left to resume.
+            let _ = std::fs::remove_file(meta_path(path));
         }
         Ok(())
+    }
+}
+
+impl Drop for Sink<'_> {
+    fn drop(&mut self) {
+        // A failed download keeps every byte it got in the .part, for a resume.
+        if let Kind::File { file, .. } = &mut self.kind {
+            let _ = file.flush();
+        }
     }
 }
 
@@ -165,70 +203,6 @@ pub fn remote_name(path: &str) -> String {
         return "index.html".into();
     }
     name
-}
-
-/// The progress line on stderr while a body is saved to a file: shown only on a terminal
-/// and never with `-s` or `-v`, redrawn at most every 200 ms.
-#[derive(Debug)]
-pub struct Progress {
-    enabled: bool,
-    total: Option<u64>,
-    got: u64,
-    started: Instant,
-    drawn: Option<Instant>,
-}
-
-impl Progress {
-    /// A progress line for a body of `total` bytes (when known); `enabled` says whether to
-    /// show it at all.
-    pub fn new(enabled: bool, total: Option<u64>) -> Progress {
-        Progress {
-            enabled: enabled && io::stderr().is_terminal(),
-            total,
-            got: 0,
-            started: Instant::now(),
-            drawn: None,
-        }
-    }
-
-    /// Counts `n` more bytes, redrawing the line if it is time.
-    pub fn add(&mut self, n: usize) {
-        self.got += n as u64;
-        if !self.enabled
-            || self
-                .drawn
-                .is_some_and(|t| t.elapsed() < Duration::from_millis(200))
-        {
-            return;
-        }
-        self.drawn = Some(Instant::now());
-        let line = progress_line(self.got, self.total, self.started.elapsed());
-        // The progress line is a courtesy: a closed stderr must not stop the transfer.
-        let _ = write!(io::stderr(), "\r\x1b[K{line}");
-    }
-
-    /// Clears the line.
-    pub fn done(&mut self) {
-        if self.enabled && self.drawn.is_some() {
-            let _ = write!(io::stderr(), "\r\x1b[K");
-        }
-    }
-}
-
-/// `1.5 MiB of 4.0 MiB (37%), 750.0 KiB/s`.
-pub fn progress_line(got: u64, total: Option<u64>, elapsed: Duration) -> String {
-    let secs = elapsed.as_secs_f64();
-    let rate = if secs > 0.0 { got as f64 / secs } else { 0.0 };
-    match total {
-        Some(t) if t > 0 => format!(
-            "{} of {} ({}%), {}/s",
-            bytes_words(got),
-            bytes_words(t),
-            got.saturating_mul(100) / t,
-            bytes_words(rate as u64)
-        ),
-        _ => format!("{}, {}/s", bytes_words(got), bytes_words(rate as u64)),
-    }
 }
 
 /// A byte count the way people say it: `512 B`, `1.5 KiB`, `3.0 MiB`.
@@ -297,13 +271,5 @@ mod tests {
         assert_eq!(bytes_words(512), "512 B");
         assert_eq!(bytes_words(1536), "1.5 KiB");
         assert_eq!(bytes_words(3 * 1024 * 1024), "3.0 MiB");
-        assert_eq!(
-            progress_line(1024, Some(4096), Duration::from_secs(1)),
-            "1.0 KiB of 4.0 KiB (25%), 1.0 KiB/s"
-        );
-        assert_eq!(
-            progress_line(10, None, Duration::from_secs(10)),
-            "10 B, 1 B/s"
-        );
     }
 }

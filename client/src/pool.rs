@@ -6,20 +6,32 @@ use shared::Endpoint;
 
 use crate::connection::Connection;
 
-/// The most idle connections kept; the oldest is closed to make room.
-const MAX_IDLE: usize = 8;
+/// The most idle connections kept over all endpoints; the oldest is closed to make room.
+const MAX_IDLE_TOTAL: usize = 64;
 
 /// Idle keep-alive connections, shared by a client and the bodies it hands out (a body read
-/// to its end puts its connection back).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Pool(Arc<Mutex<Vec<Connection>>>);
+/// to its end puts its connection back). Several threads may take and put at once (parallel
+/// transfers); each endpoint keeps at most `per_endpoint` idle connections.
+#[derive(Debug, Clone)]
+pub(crate) struct Pool {
+    idle: Arc<Mutex<Vec<Connection>>>,
+    per_endpoint: usize,
+}
 
 impl Pool {
-    /// Takes an idle connection to `key` that is still usable, closing stale ones found on
-    /// the way.
+    /// An empty pool keeping at most `per_endpoint` idle connections per endpoint.
+    pub(crate) fn new(per_endpoint: usize) -> Pool {
+        Pool {
+            idle: Arc::default(),
+            per_endpoint,
+        }
+    }
+
+    /// Takes an idle connection to `key` that is still usable (the most recently used one),
+    /// closing stale ones found on the way.
     pub(crate) fn take(&self, key: &Endpoint) -> Option<Connection> {
         // A panic elsewhere cannot leave the list half-changed: use it as it is.
-        let mut idle = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         while let Some(i) = idle.iter().rposition(|c| &c.key == key) {
             let mut conn = idle.remove(i);
             if !conn.is_stale() {
@@ -30,10 +42,20 @@ impl Pool {
         None
     }
 
-    /// Keeps `conn` for a later request.
+    /// Keeps `conn` for a later request, closing the oldest idle connection to the same
+    /// endpoint (or to any, past the overall cap) to make room.
     pub(crate) fn put(&self, conn: Connection) {
-        let mut idle = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() >= MAX_IDLE {
+        if self.per_endpoint == 0 {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let same = idle.iter().filter(|c| c.key == conn.key).count();
+        if same >= self.per_endpoint
+            && let Some(oldest) = idle.iter().position(|c| c.key == conn.key)
+        {
+            idle.remove(oldest);
+        }
+        if idle.len() >= MAX_IDLE_TOTAL {
             idle.remove(0);
         }
         idle.push(conn);

@@ -264,6 +264,11 @@ impl Response {
         &mut self.body
     }
 
+    /// Body bytes received so far (as they crossed the network: before any decoding).
+    pub fn body_received(&self) -> u64 {
+        self.body.received()
+    }
+
     /// Reads body bytes into `buf`, like `Read::read` but keeping the error's kind (and so
     /// its exit code). Returns 0 at the end of a complete body.
     pub fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, Error> {

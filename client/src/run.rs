@@ -13,13 +13,22 @@ use crate::error::Error;
 use crate::redirect;
 use crate::request::{self, HeaderEdit, Method, Version};
 use crate::response::{self, Head, Response};
+use crate::trace::{AddrTry, Hop, Trace};
 
 /// The largest redirect body read (and dropped) to keep its connection; a longer one just
 /// closes it.
 const DRAIN_LIMIT: u64 = 1024 * 1024;
 
-/// Runs `method` on `target` to the final response (whose body is left to the caller).
-pub(crate) fn run(client: &Client, method: Method, target: &Target) -> Result<Response, Error> {
+/// Runs `method` on `target` to the final response (whose body is left to the caller),
+/// adding `extra` headers to every request (they follow redirects) and recording each hop in
+/// `trace`.
+pub(crate) fn run(
+    client: &Client,
+    method: Method,
+    target: &Target,
+    extra: &[HeaderEdit],
+    trace: &mut Trace,
+) -> Result<Response, Error> {
     let cfg = &client.config;
     // `-m` counts from here and bounds everything below, redirects and body included.
     let total = cfg.max_time.map(|max| (Instant::now() + max, max));
@@ -28,7 +37,12 @@ pub(crate) fn run(client: &Client, method: Method, target: &Target) -> Result<Re
     let mut history = Vec::new();
     let mut followed = 0;
     loop {
-        let (conn, head) = exchange(client, method, &current, target, total)?;
+        trace.hops.push(Hop {
+            url: current.to_string(),
+            began: trace.now(),
+            ..Hop::default()
+        });
+        let (conn, head) = exchange(client, method, &current, target, extra, total, trace)?;
         let (framing, reusable) =
             body::framing(method, &head).map_err(|reason| Error::BadResponse {
                 peer: conn.peer.clone(),
@@ -57,6 +71,7 @@ pub(crate) fn run(client: &Client, method: Method, target: &Target) -> Result<Re
                 to: &next,
             });
             body.drain(DRAIN_LIMIT);
+            trace.body_done();
             method = redirect::method_after(head.status(), method);
             history.push(head);
             current = next;
@@ -75,7 +90,9 @@ fn exchange(
     method: Method,
     current: &Target,
     original: &Target,
+    extra: &[HeaderEdit],
     total: Option<(Instant, std::time::Duration)>,
+    trace: &mut Trace,
 ) -> Result<(Connection, Head), Error> {
     let cfg = &client.config;
     let key = match &cfg.unix_socket {
@@ -89,6 +106,7 @@ fn exchange(
         .headers
         .iter()
         .filter(|e| !(cross_host && request::is_host_bound(&e.name)))
+        .chain(extra)
         .collect();
     let headers = request::headers(current, &edits);
     let bytes = request::head(method, current, cfg.version, &headers);
@@ -104,11 +122,16 @@ fn exchange(
                 client.notify(Event::Reused { peer: &conn.peer });
                 conn
             }
-            None => open(client, &key, total)?,
+            None => open(client, &key, total, trace)?,
         };
+        let hop = trace.hops.last_mut().expect("run pushed the hop");
+        hop.peer = Some(conn.peer.clone());
+        hop.reused = conn.reused;
         conn.set_total(total);
         client.notify(Event::RequestHead(&bytes));
+        let start = trace.start;
         let result = conn.write_all(&bytes, cfg.send_timeout).and_then(|()| {
+            hop.sent = Some(start.elapsed());
             if cfg.version == Version::Http09 {
                 return Ok(Head::http09());
             }
@@ -116,8 +139,15 @@ fn exchange(
                 client.notify(Event::ResponseHead(h.raw()))
             })
         });
+        hop.first_byte = conn
+            .first_read()
+            .map(|t| t.saturating_duration_since(start));
         match result {
-            Ok(head) => return Ok((conn, head)),
+            Ok(head) => {
+                hop.head = Some(start.elapsed());
+                hop.status = Some(head.status());
+                return Ok((conn, head));
+            }
             Err(e @ (Error::Send { .. } | Error::EmptyReply { .. } | Error::Receive { .. }))
                 if conn.reused =>
             {
@@ -138,7 +168,10 @@ fn open(
     client: &Client,
     key: &Endpoint,
     total: Option<(Instant, std::time::Duration)>,
+    trace: &mut Trace,
 ) -> Result<Connection, Error> {
+    let hop = trace.hops.last_mut().expect("run pushed the hop");
+    let at = |t: Instant| t.saturating_duration_since(trace.start);
     let cfg = &client.config;
     let started = Instant::now();
     if let Some((deadline, max)) = total
@@ -157,8 +190,15 @@ fn open(
     };
     match key {
         Endpoint::Unix(path) => {
-            let stream = shared::connect_unix(path, limit)?;
+            let stream = shared::connect_unix(path, limit);
             let peer = format!("unix:{}", path.display());
+            hop.addrs.push(AddrTry {
+                addr: peer.clone(),
+                start: at(started),
+                took: started.elapsed(),
+                error: stream.as_ref().err().map(ToString::to_string),
+            });
+            let stream = stream?;
             client.notify(Event::Connected {
                 peer: &peer,
                 failed: &[],
@@ -168,6 +208,8 @@ fn open(
         }
         Endpoint::Tcp { host, port } => {
             let addrs = cfg.resolver.resolve(host, *port, limit)?;
+            let connect_start = Instant::now();
+            hop.resolve = Some((at(started), at(connect_start)));
             if let Host::Name(name) = host {
                 client.notify(Event::Resolved {
                     host: name,
@@ -175,7 +217,33 @@ fn open(
                 });
             }
             let left = limit.saturating_sub(started.elapsed());
-            let connected = shared::connect(&key.to_string(), &addrs, left)?;
+            let connected = match cfg.happy_eyeballs {
+                Some(delay) => shared::connect_happy(&key.to_string(), &addrs, left, delay),
+                None => shared::connect(&key.to_string(), &addrs, left),
+            };
+            let tried = |a: &shared::Attempt| AddrTry {
+                addr: a.addr.to_string(),
+                start: at(connect_start) + a.started,
+                took: a.elapsed,
+                error: Some(a.reason.clone()),
+            };
+            let connected = match connected {
+                Ok(c) => c,
+                Err(e) => {
+                    if let shared::Error::Connect { attempts, .. } = &e {
+                        hop.addrs.extend(attempts.iter().map(tried));
+                    }
+                    return Err(e.into());
+                }
+            };
+            hop.addrs.extend(connected.failed.iter().map(tried));
+            hop.addrs.push(AddrTry {
+                addr: connected.addr.to_string(),
+                start: at(connect_start) + connected.started,
+                took: connected.elapsed,
+                error: None,
+            });
+            hop.addrs.sort_by_key(|a| a.start);
             let peer = connected.addr.to_string();
             client.notify(Event::Connected {
                 peer: &peer,

@@ -22,6 +22,8 @@ pub struct Connected {
     pub stream: Stream,
     /// The address that accepted.
     pub addr: SocketAddr,
+    /// When the successful attempt started, counted from the start of the connect call.
+    pub started: Duration,
     /// How long the successful attempt took.
     pub elapsed: Duration,
     /// Addresses tried before it, with the reason each failed.
@@ -50,6 +52,7 @@ pub fn connect(target: &str, addrs: &[SocketAddr], timeout: Duration) -> Result<
         if left.is_zero() {
             failed.push(Attempt {
                 addr: *addr,
+                started: start.elapsed(),
                 elapsed: Duration::ZERO,
                 reason: format!(
                     "not tried: the {} deadline had passed",
@@ -66,6 +69,7 @@ pub fn connect(target: &str, addrs: &[SocketAddr], timeout: Duration) -> Result<
                 return Ok(Connected {
                     stream,
                     addr: *addr,
+                    started: began - start,
                     elapsed: began.elapsed(),
                     failed,
                 });
@@ -84,6 +88,7 @@ pub fn connect(target: &str, addrs: &[SocketAddr], timeout: Duration) -> Result<
                 let elapsed = if timed_out { share } else { elapsed };
                 failed.push(Attempt {
                     addr: *addr,
+                    started: began - start,
                     elapsed,
                     reason,
                     timed_out,
@@ -97,7 +102,7 @@ pub fn connect(target: &str, addrs: &[SocketAddr], timeout: Duration) -> Result<
     })
 }
 
-fn connect_one(addr: &SocketAddr, timeout: Duration) -> io::Result<Stream> {
+pub(crate) fn connect_one(addr: &SocketAddr, timeout: Duration) -> io::Result<Stream> {
     let socket = Socket::new(Domain::for_address(*addr), Type::STREAM.cloexec(), None)?;
     socket.connect_timeout(&SockAddr::from(*addr), timeout)?;
     Ok(Stream::Tcp(socket.into()))

@@ -69,6 +69,9 @@ pub enum Error {
 pub struct Attempt {
     /// The address tried.
     pub addr: SocketAddr,
+    /// When the attempt started, counted from the start of the whole connect call (for a
+    /// timing picture: Happy Eyeballs attempts overlap).
+    pub started: Duration,
     /// How long the attempt took (zero when it was never started).
     pub elapsed: Duration,
     /// Why it failed, in words (`connection refused`, `timed out after 2 s`, `not tried: ...`).

@@ -1,7 +1,7 @@
 //! The ground `fetch` and `serve` stand on: parsing what users type as a target, resolving
 //! names (getaddrinfo under a deadline, with overrides), connecting (every address in turn
-//! under one deadline), listening (TCP, Unix-domain, inherited from the service manager),
-//! and one place where OS errors become plain words.
+//! under one deadline, or raced Happy Eyeballs style), listening (TCP, Unix-domain,
+//! inherited from the service manager), and one place where OS errors become plain words.
 //!
 //! Nothing above this crate matches on the socket kind: [`Listener`] and [`Stream`] carry
 //! TCP and Unix-domain sockets alike.
@@ -10,6 +10,7 @@
 
 mod connect;
 mod error;
+mod happy;
 mod listen;
 mod resolve;
 mod stream;
@@ -17,6 +18,7 @@ mod target;
 
 pub use connect::{Connected, MIN_ATTEMPT, connect, connect_unix};
 pub use error::{Attempt, Error, duration_words, io_words, lookup_words};
+pub use happy::{HAPPY_EYEBALLS_DELAY, connect_happy, interleave};
 pub use listen::{
     DEFAULT_BACKLOG, LISTEN_FDS_START, ListenOptions, Listener, Listening, UnixSocket,
     adopt_listener, inherited, listen_fds, listen_tcp, listen_unix,

@@ -73,7 +73,17 @@ fn each_target_is_tried_and_the_first_failure_sets_the_code() {
         .unwrap();
     let run = fetch(&["ho st", &format!("{addr}")]);
     run.code(3);
-    assert_eq!(run.stderr.lines().count(), 2, "{}", run.stderr);
+    // One line per failure, in target order, then the summary.
+    assert_eq!(run.stderr.lines().count(), 3, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("fetch: 2 targets: 0 ok, 2 failed (first failure: exit 3); 0 B in "),
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stderr
             .lines()

@@ -1,12 +1,18 @@
 //! `fetch` end to end: the real binary against a scripted raw-socket server (exact bytes,
 //! every broken reply on purpose) and against `python3 -m http.server`.
 
+mod against_serve;
 mod body;
+mod compressed;
 mod errors;
+mod many;
 mod output;
 mod python;
 mod redirects;
+mod resume;
+mod retry;
 pub mod scripted;
+mod timing;
 
 use std::io::Read;
 use std::path::Path;
@@ -71,6 +77,38 @@ fn shown(bytes: &[u8]) -> String {
     } else {
         text.into_owned()
     }
+}
+
+/// The python to run: the system's when there is one. A version manager's shim (pyenv)
+/// may write warnings to the controlling terminal, which spoils the pty tests running at the
+/// same time.
+pub fn python() -> &'static str {
+    if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+/// Runs `fetch args` with `input` on its stdin.
+pub fn fetch_with_stdin(dir: &Path, args: &[&str], input: &[u8]) -> Run {
+    let mut child = Command::new(bin("fetch"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start fetch");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let feeder = thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(&input);
+    });
+    let run = finish(child, args);
+    feeder.join().unwrap();
+    run
 }
 
 /// Runs `fetch args` in the current folder.

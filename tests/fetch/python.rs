@@ -16,7 +16,7 @@ struct Python {
 
 impl Python {
     fn serve(dir: &Path) -> Python {
-        let mut child = Command::new("python3")
+        let mut child = Command::new(super::python())
             .args([
                 "-u",
                 "-m",

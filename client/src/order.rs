@@ -1,0 +1,221 @@
+//! Many transfers, one stdout: bodies come out in target order whatever order the transfers
+//! finish in. The transfer whose turn it is writes straight to stdout; a later one that runs
+//! ahead spools its body (in memory up to a shared budget, then in an anonymous temporary
+//! file) and the spool is copied out when its turn comes.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Seek, Write};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Memory all spools together may hold before new spool bytes go to temporary files: 8 MiB.
+/// (The transfers are started in target order, so with `-j N` usually at most about N bodies
+/// are ahead of the one being written; large ones go to disk.)
+const SPOOL_BUDGET: usize = 8 * 1024 * 1024;
+
+/// What a finished transfer leaves for its turn: the body it spooled, and its report lines
+/// for stderr (error, timing picture, JSON line), printed in target order too.
+#[derive(Debug, Default)]
+pub(crate) struct Finished {
+    pub(crate) spool: Option<Spool>,
+    pub(crate) stderr: Vec<u8>,
+    pub(crate) code: i32,
+    pub(crate) stdout_closed: bool,
+}
+
+/// The order keeper shared by every transfer of one run.
+#[derive(Debug, Default)]
+pub(crate) struct Sequencer {
+    /// The index of the transfer whose output goes out now.
+    turn: AtomicUsize,
+    /// Finished transfers waiting for their turn.
+    pending: Mutex<BTreeMap<usize, Finished>>,
+    /// Bytes held by in-memory spools.
+    memory: AtomicUsize,
+    /// Stdout was closed by its reader: nobody wants more.
+    closed: AtomicBool,
+}
+
+/// A body written ahead of its turn.
+#[derive(Debug)]
+pub(crate) enum Spool {
+    Memory(Vec<u8>),
+    File(io::BufWriter<File>),
+}
+
+impl Sequencer {
+    /// True once stdout has been closed by its reader.
+    pub(crate) fn stdout_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    fn is_turn(&self, index: usize) -> bool {
+        self.turn.load(Ordering::Acquire) == index
+    }
+
+    /// Transfer `index` is done. Its output, and that of every finished transfer after it
+    /// whose turn follows, goes out now if it is its turn; `emit` writes each one's stderr
+    /// lines (so a progress display can step aside) and learns its exit code.
+    pub(crate) fn finish(&self, index: usize, done: Finished, emit: &mut dyn FnMut(&Finished)) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        pending.insert(index, done);
+        loop {
+            let turn = self.turn.load(Ordering::Acquire);
+            let Some(mut f) = pending.remove(&turn) else {
+                return;
+            };
+            if let Some(spool) = f.spool.take() {
+                self.release(&spool);
+                if !self.stdout_closed() && copy_out(spool).is_err() {
+                    self.closed.store(true, Ordering::Release);
+                }
+            }
+            if f.stdout_closed {
+                self.closed.store(true, Ordering::Release);
+            }
+            emit(&f);
+            self.turn.store(turn + 1, Ordering::Release);
+        }
+    }
+
+    fn release(&self, spool: &Spool) {
+        if let Spool::Memory(v) = spool {
+            self.memory.fetch_sub(v.len(), Ordering::AcqRel);
+        }
+    }
+}
+
+/// Copies a spool to stdout. Any error means stdout is unusable (a closed pipe, most often).
+fn copy_out(spool: Spool) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    match spool {
+        Spool::Memory(v) => out.write_all(&v)?,
+        Spool::File(w) => {
+            let mut file = w.into_inner().map_err(|e| e.into_error())?;
+            file.rewind()?;
+            io::copy(&mut file, &mut out)?;
+        }
+    }
+    out.flush()
+}
+
+/// Transfer `index`'s view of stdout: straight through on its turn, into a spool before.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    index: usize,
+    seq: Arc<Sequencer>,
+    spool: Option<Spool>,
+}
+
+impl Slot {
+    pub(crate) fn new(index: usize, seq: Arc<Sequencer>) -> Slot {
+        Slot {
+            index,
+            seq,
+            spool: None,
+        }
+    }
+
+    /// What is still spooled (for [`Sequencer::finish`]).
+    pub(crate) fn take_spool(&mut self) -> Option<Spool> {
+        self.spool.take()
+    }
+
+    fn spool_write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let seq = &self.seq;
+        let spool = self.spool.get_or_insert(Spool::Memory(Vec::new()));
+        if let Spool::Memory(v) = spool {
+            let held = seq.memory.fetch_add(bytes.len(), Ordering::AcqRel) + bytes.len();
+            if held <= SPOOL_BUDGET {
+                v.extend_from_slice(bytes);
+                return Ok(());
+            }
+            // Over budget: this spool moves to disk, and gives its memory back.
+            seq.memory
+                .fetch_sub(bytes.len() + v.len(), Ordering::AcqRel);
+            let mut file = io::BufWriter::with_capacity(64 * 1024, tempfile::tempfile()?);
+            file.write_all(v)?;
+            *spool = Spool::File(file);
+        }
+        match spool {
+            Spool::File(f) => f.write_all(bytes),
+            Spool::Memory(_) => unreachable!("moved to a file above"),
+        }
+    }
+}
+
+impl Write for Slot {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if !self.seq.is_turn(self.index) {
+            return self.spool_write(bytes);
+        }
+        if let Some(spool) = self.spool.take() {
+            // Our turn came while we were spooling: what we held goes first.
+            self.seq.release(&spool);
+            copy_out(spool)?;
+        }
+        io::stdout().lock().write_all(bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.seq.is_turn(self.index) && self.spool.is_none() {
+            io::stdout().lock().flush()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(spool) = self.spool.take() {
+            self.seq.release(&spool);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finished_transfers_go_out_in_order() {
+        let seq = Sequencer::default();
+        let seen = std::cell::RefCell::new(Vec::new());
+        let mut emit = |f: &Finished| seen.borrow_mut().push(f.code);
+        let done = |code| Finished {
+            code,
+            ..Finished::default()
+        };
+        seq.finish(2, done(2), &mut emit);
+        seq.finish(1, done(1), &mut emit);
+        assert!(seen.borrow().is_empty());
+        seq.finish(0, done(0), &mut emit);
+        assert_eq!(*seen.borrow(), [0, 1, 2]);
+        seq.finish(3, done(3), &mut emit);
+        assert_eq!(*seen.borrow(), [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn spools_move_to_disk_past_the_budget() {
+        let seq = Arc::new(Sequencer::default());
+        // Index 1 is not the turn: everything spools.
+        let mut slot = Slot::new(1, seq.clone());
+        slot.write_all(&[1; 1024]).unwrap();
+        assert!(matches!(slot.spool, Some(Spool::Memory(_))));
+        assert_eq!(seq.memory.load(Ordering::Acquire), 1024);
+        slot.write_all(&vec![2; SPOOL_BUDGET]).unwrap();
+        assert!(matches!(slot.spool, Some(Spool::File(_))));
+        assert_eq!(seq.memory.load(Ordering::Acquire), 0);
+        drop(slot);
+        let mut small = Slot::new(2, seq.clone());
+        small.write_all(b"x").unwrap();
+        drop(small);
+        assert_eq!(seq.memory.load(Ordering::Acquire), 0, "released on drop");
+    }
+}

@@ -1,0 +1,296 @@
+//! What a transfer took, shown two ways: `--timing`, a waterfall picture for people, and
+//! `--json`, one line of JSON per transfer for programs (schema in docs/fetch-json.md).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::trace::{Hop, Trace};
+use crate::transfer::Outcome;
+
+/// The version of the `--json` line's layout; bumped when a field changes meaning or goes
+/// away (new fields may be added without a bump).
+pub const JSON_SCHEMA: u32 = 1;
+
+/// Width of the bars in the timing picture, in characters.
+const WIDTH: usize = 40;
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// One row of the picture: a label and a span of time.
+struct Row {
+    label: String,
+    start: Duration,
+    end: Duration,
+    note: String,
+}
+
+fn rows(hop: &Hop) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let row = |label: String, start: Duration, end: Duration| Row {
+        label,
+        start,
+        end: end.max(start),
+        note: String::new(),
+    };
+    if hop.reused {
+        let peer = hop.peer.clone().unwrap_or_default();
+        rows.push(row(format!("reuse {peer}"), hop.began, hop.began));
+    }
+    if let Some((a, b)) = hop.resolve {
+        rows.push(row("resolve".into(), a, b));
+    }
+    let mut ready = hop.resolve.map_or(hop.began, |r| r.1);
+    for a in &hop.addrs {
+        let mut r = row(format!("connect {}", a.addr), a.start, a.start + a.took);
+        match &a.error {
+            Some(e) => r.note = format!("  ✗ {e}"),
+            None => ready = a.start + a.took,
+        }
+        rows.push(r);
+    }
+    if let Some(sent) = hop.sent {
+        rows.push(row("request sent".into(), ready, sent));
+        if let Some(first) = hop.first_byte {
+            rows.push(row("first byte".into(), sent, first));
+            if let Some(done) = hop.done {
+                rows.push(row("body done".into(), hop.head.unwrap_or(first), done));
+            }
+        }
+    }
+    rows
+}
+
+/// The waterfall for one transfer: a title line, then for every hop its phases as bars on
+/// one time scale (the whole transfer), each with its start and duration in ms.
+pub fn timing(o: &Outcome) -> String {
+    let trace: &Trace = &o.trace;
+    let total = trace.end().max(Duration::from_micros(1));
+    let mut out = String::new();
+    let status = o
+        .head
+        .as_ref()
+        .map_or("no response".into(), |h| h.status().to_string());
+    let _ = writeln!(
+        out,
+        "timing {}: {status}, {} body bytes in {:.3} ms",
+        o.target,
+        o.written,
+        ms(total)
+    );
+    let all: Vec<(usize, &Hop, Vec<Row>)> = trace
+        .hops
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (i, h, rows(h)))
+        .collect();
+    let label_width = all
+        .iter()
+        .flat_map(|(_, _, r)| r.iter().map(|r| r.label.chars().count()))
+        .max()
+        .unwrap_or(0)
+        .max(12);
+    for (i, hop, rows) in &all {
+        let status = hop.status.map_or("-".into(), |s| s.to_string());
+        let retry = if hop.attempt > 0 {
+            format!(" (retry {})", hop.attempt)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "  hop {} {} {status}{retry}", i + 1, hop.url);
+        for r in rows {
+            let _ = writeln!(
+                out,
+                "    {:<label_width$} |{}| {:>9.3} +{:>9.3} ms{}",
+                r.label,
+                bar(r.start, r.end, total),
+                ms(r.start),
+                ms(r.end - r.start),
+                r.note
+            );
+        }
+    }
+    out
+}
+
+/// A bar of [`WIDTH`] characters: blank before `start`, filled to `end`, at least one cell.
+fn bar(start: Duration, end: Duration, total: Duration) -> String {
+    let cell = |d: Duration| {
+        ((d.as_secs_f64() / total.as_secs_f64()) * WIDTH as f64)
+            .round()
+            .min(WIDTH as f64) as usize
+    };
+    let from = cell(start).min(WIDTH - 1);
+    let to = cell(end).max(from + 1).min(WIDTH);
+    let mut s = String::with_capacity(WIDTH * 3);
+    s.extend(std::iter::repeat_n(' ', from));
+    s.extend(std::iter::repeat_n('█', to - from));
+    s.extend(std::iter::repeat_n(' ', WIDTH - to));
+    s
+}
+
+/// A JSON string literal.
+fn string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn opt_ms(out: &mut String, d: Option<Duration>) {
+    match d {
+        Some(d) => {
+            let _ = write!(out, "{:.3}", ms(d));
+        }
+        None => out.push_str("null"),
+    }
+}
+
+/// The `--json` line for one transfer (without the newline). Fields, in schema 1:
+/// `schema`, `target`, `url`, `exit_code`, `error`, `status`, `http_version`, `headers`
+/// (`[name, value]` pairs in order), `bytes`, `bytes_received`, `resumed_from`, `retries`,
+/// `time_ms`, `hops` (each: `attempt`, `url`, `status`, `peer`, `reused`, `began_ms`,
+/// `resolve_ms` (`[start, end]` or null), `addresses` (each: `address`, `start_ms`,
+/// `duration_ms`, `error`), `sent_ms`, `first_byte_ms`, `head_ms`, `done_ms`). Times are
+/// milliseconds from the start of the transfer.
+pub fn json(o: &Outcome, exit_code: i32) -> String {
+    let mut out = String::with_capacity(512);
+    let _ = write!(out, "{{\"schema\":{JSON_SCHEMA},\"target\":");
+    string(&mut out, &o.target);
+    out.push_str(",\"url\":");
+    match &o.url {
+        Some(u) => string(&mut out, u),
+        None => out.push_str("null"),
+    }
+    let _ = write!(out, ",\"exit_code\":{exit_code},\"error\":");
+    match &o.result {
+        Err(e) => string(&mut out, &e.to_string()),
+        Ok(()) => out.push_str("null"),
+    }
+    match &o.head {
+        Some(h) => {
+            let _ = write!(out, ",\"status\":{},\"http_version\":", h.status());
+            string(&mut out, &h.version().to_string());
+            out.push_str(",\"headers\":[");
+            for (i, (name, value)) in h.headers().iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push('[');
+                string(&mut out, name);
+                out.push(',');
+                string(&mut out, &String::from_utf8_lossy(value));
+                out.push(']');
+            }
+            out.push(']');
+        }
+        None => out.push_str(",\"status\":null,\"http_version\":null,\"headers\":[]"),
+    }
+    let _ = write!(
+        out,
+        ",\"bytes\":{},\"bytes_received\":{},\"resumed_from\":{},\"retries\":{},\"time_ms\":{:.3},\"hops\":[",
+        o.written,
+        o.received,
+        o.resumed_from,
+        o.retries,
+        ms(o.trace.end())
+    );
+    for (i, hop) in o.trace.hops.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{{\"attempt\":{},\"url\":", hop.attempt);
+        string(&mut out, &hop.url);
+        out.push_str(",\"status\":");
+        match hop.status {
+            Some(s) => {
+                let _ = write!(out, "{s}");
+            }
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"peer\":");
+        match &hop.peer {
+            Some(p) => string(&mut out, p),
+            None => out.push_str("null"),
+        }
+        let _ = write!(
+            out,
+            ",\"reused\":{},\"began_ms\":{:.3},\"resolve_ms\":",
+            hop.reused,
+            ms(hop.began)
+        );
+        match hop.resolve {
+            Some((a, b)) => {
+                let _ = write!(out, "[{:.3},{:.3}]", ms(a), ms(b));
+            }
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"addresses\":[");
+        for (j, a) in hop.addrs.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"address\":");
+            string(&mut out, &a.addr);
+            let _ = write!(
+                out,
+                ",\"start_ms\":{:.3},\"duration_ms\":{:.3},\"error\":",
+                ms(a.start),
+                ms(a.took)
+            );
+            match &a.error {
+                Some(e) => string(&mut out, e),
+                None => out.push_str("null"),
+            }
+            out.push('}');
+        }
+        out.push_str("],\"sent_ms\":");
+        opt_ms(&mut out, hop.sent);
+        out.push_str(",\"first_byte_ms\":");
+        opt_ms(&mut out, hop.first_byte);
+        out.push_str(",\"head_ms\":");
+        opt_ms(&mut out, hop.head);
+        out.push_str(",\"done_ms\":");
+        opt_ms(&mut out, hop.done);
+        out.push('}');
+    }
+    out.push_str("]}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_scale_to_the_total() {
+        let ms = Duration::from_millis;
+        let b = bar(ms(0), ms(50), ms(100));
+        assert_eq!(b.chars().count(), WIDTH);
+        assert_eq!(b.chars().filter(|&c| c == '█').count(), WIDTH / 2);
+        assert!(b.starts_with('█'));
+        // A tiny phase still shows one cell, and the last cell is reachable.
+        let b = bar(ms(100), ms(100), ms(100));
+        assert_eq!(b.chars().filter(|&c| c == '█').count(), 1);
+        assert!(b.ends_with('█'));
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let mut s = String::new();
+        string(&mut s, "a\"b\\c\nd\u{1}é");
+        assert_eq!(s, "\"a\\\"b\\\\c\\nd\\u0001é\"");
+    }
+}

@@ -1,0 +1,391 @@
+//! Happy Eyeballs (the idea of RFC 8305): race connection attempts, started a short delay
+//! apart, instead of waiting for each address in turn.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::connect::{Connected, connect, connect_one};
+use crate::error::{Attempt, Error, duration_words, io_words};
+use crate::stream::Stream;
+
+/// The delay before the next attempt starts while the earlier ones are still pending: 250 ms,
+/// RFC 8305's recommended "Connection Attempt Delay".
+pub const HAPPY_EYEBALLS_DELAY: Duration = Duration::from_millis(250);
+
+/// The order attempts are started in: the families alternate, starting with the family of
+/// the first address (RFC 8305 §4), each family keeping the resolver's order.
+///
+/// `[v6a, v6b, v4a, v4b]` becomes `[v6a, v4a, v6b, v4b]`.
+pub fn interleave(addrs: &[SocketAddr]) -> Vec<SocketAddr> {
+    let Some(first) = addrs.first() else {
+        return Vec::new();
+    };
+    let (mut same, mut other): (Vec<_>, Vec<_>) = addrs
+        .iter()
+        .copied()
+        .partition(|a| a.is_ipv6() == first.is_ipv6());
+    same.reverse();
+    other.reverse();
+    let mut out = Vec::with_capacity(addrs.len());
+    loop {
+        match (same.pop(), other.pop()) {
+            (None, None) => return out,
+            (a, b) => out.extend(a.into_iter().chain(b)),
+        }
+    }
+}
+
+/// What one racing attempt reports: its index, its outcome, and how long it took.
+type Report = (usize, io::Result<Stream>, Duration);
+
+/// Connects to the first of `addrs` that accepts, racing them: the next attempt starts when
+/// the previous one fails or has not connected within `delay` (RFC 8305 suggests 250 ms,
+/// [`HAPPY_EYEBALLS_DELAY`]), so a name with a dead IPv6 address and a live IPv4 one connects
+/// in about `delay`, not after the IPv6 attempt times out. Addresses are tried with the
+/// families alternating ([`interleave`]).
+///
+/// Everything stays within `timeout`. One address (or none) is [`connect`]. The winner's
+/// [`Connected::failed`] lists every other attempt: those that failed with their reason,
+/// those still pending when the winner connected as `abandoned` (they are dropped: each
+/// attempt runs on a short-lived thread that closes its socket when it ends), and those
+/// never started. An error lists every address with its reason.
+pub fn connect_happy(
+    target: &str,
+    addrs: &[SocketAddr],
+    timeout: Duration,
+    delay: Duration,
+) -> Result<Connected, Error> {
+    if addrs.len() <= 1 {
+        return connect(target, addrs, timeout);
+    }
+    let order = interleave(addrs);
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let (tx, rx) = mpsc::channel::<Report>();
+    // When each attempt started (offset from `start`), and whether it has reported.
+    let mut started: Vec<Option<Duration>> = vec![None; order.len()];
+    let mut done = vec![false; order.len()];
+    let mut failed: Vec<Attempt> = Vec::new();
+    let mut next = 0;
+    let mut running = 0;
+    let mut next_start = start;
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        if next < order.len() && (running == 0 || now >= next_start) {
+            let (i, addr, tx) = (next, order[next], tx.clone());
+            let left = deadline - now;
+            let spawned = thread::Builder::new()
+                .name("connect".into())
+                .spawn(move || {
+                    let began = Instant::now();
+                    let result = connect_one(&addr, left);
+                    // The race may be over: then nobody listens and the socket is dropped.
+                    let _ = tx.send((i, result, began.elapsed()));
+                });
+            started[i] = Some(now - start);
+            next += 1;
+            next_start = now + delay;
+            match spawned {
+                Ok(_) => running += 1,
+                Err(e) => {
+                    done[i] = true;
+                    failed.push(attempt(addr, now - start, Duration::ZERO, &e, left));
+                }
+            }
+            continue;
+        }
+        if running == 0 {
+            break;
+        }
+        let until = if next < order.len() {
+            next_start.min(deadline)
+        } else {
+            deadline
+        };
+        let report = match rx.recv_timeout(until.saturating_duration_since(now)) {
+            Ok(report) => report,
+            Err(_) => continue,
+        };
+        let (i, result, elapsed) = report;
+        running -= 1;
+        done[i] = true;
+        let began = started[i].unwrap_or_default();
+        match result {
+            Ok(stream) => {
+                let winner = order[i];
+                for (j, addr) in order.iter().enumerate() {
+                    match started[j] {
+                        Some(at) if !done[j] => failed.push(Attempt {
+                            addr: *addr,
+                            started: at,
+                            elapsed: start.elapsed().saturating_sub(at),
+                            reason: format!("abandoned: {winner} connected first"),
+                            timed_out: false,
+                        }),
+                        None => failed.push(Attempt {
+                            addr: *addr,
+                            started: start.elapsed(),
+                            elapsed: Duration::ZERO,
+                            reason: format!("not tried: {winner} connected first"),
+                            timed_out: false,
+                        }),
+                        Some(_) => {}
+                    }
+                }
+                return Ok(Connected {
+                    stream,
+                    addr: winner,
+                    started: began,
+                    elapsed,
+                    failed,
+                });
+            }
+            Err(e) => {
+                let left = timeout.saturating_sub(began);
+                failed.push(attempt(order[i], began, elapsed, &e, left));
+                // A failure starts the next attempt at once (RFC 8305 §5).
+                next_start = Instant::now();
+            }
+        }
+    }
+    // The deadline passed (or every attempt failed): attempts still pending timed out, and
+    // those never started are listed as such.
+    for (j, addr) in order.iter().enumerate() {
+        match started[j] {
+            Some(at) if !done[j] => {
+                let waited = timeout.saturating_sub(at);
+                failed.push(Attempt {
+                    addr: *addr,
+                    started: at,
+                    elapsed: waited,
+                    reason: format!("timed out after {}", duration_words(waited)),
+                    timed_out: true,
+                });
+            }
+            None => failed.push(Attempt {
+                addr: *addr,
+                started: timeout,
+                elapsed: Duration::ZERO,
+                reason: format!(
+                    "not tried: the {} deadline had passed",
+                    duration_words(timeout)
+                ),
+                timed_out: true,
+            }),
+            Some(_) => {}
+        }
+    }
+    Err(Error::Connect {
+        target: target.to_string(),
+        attempts: failed,
+    })
+}
+
+fn attempt(
+    addr: SocketAddr,
+    started: Duration,
+    elapsed: Duration,
+    e: &io::Error,
+    limit: Duration,
+) -> Attempt {
+    let timed_out = matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    );
+    Attempt {
+        addr,
+        started,
+        elapsed: if timed_out { limit } else { elapsed },
+        reason: if timed_out {
+            format!("timed out after {}", duration_words(limit))
+        } else {
+            io_words(e)
+        },
+        timed_out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::listen::{ListenOptions, Listening, listen_tcp};
+    use std::net::TcpListener;
+
+    fn a(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn families_alternate() {
+        let cases: &[(&[&str], &[&str])] = &[
+            (&[], &[]),
+            (&["[::1]:1"], &["[::1]:1"]),
+            (
+                &["[::1]:1", "[::2]:1", "127.0.0.1:1", "127.0.0.2:1"],
+                &["[::1]:1", "127.0.0.1:1", "[::2]:1", "127.0.0.2:1"],
+            ),
+            (
+                &["127.0.0.1:1", "[::1]:1", "[::2]:1", "[::3]:1"],
+                &["127.0.0.1:1", "[::1]:1", "[::2]:1", "[::3]:1"],
+            ),
+            (
+                &["127.0.0.1:1", "127.0.0.2:1", "[::1]:1"],
+                &["127.0.0.1:1", "[::1]:1", "127.0.0.2:1"],
+            ),
+        ];
+        for (input, want) in cases {
+            let input: Vec<SocketAddr> = input.iter().map(|s| a(s)).collect();
+            let want: Vec<SocketAddr> = want.iter().map(|s| a(s)).collect();
+            assert_eq!(interleave(&input), want, "{input:?}");
+        }
+    }
+
+    /// A listener that never accepts, with its queue full: a connect to it hangs (loopback
+    /// only; the kernel drops the handshake). Returns the listener and the connections that
+    /// fill its queue, which must stay alive while it is used.
+    fn blackhole(ip: &str) -> Option<(Listening, Vec<Stream>, SocketAddr)> {
+        let opts = ListenOptions {
+            backlog: 0,
+            ..ListenOptions::default()
+        };
+        let l = listen_tcp(format!("{ip}:0").parse().unwrap(), &opts).ok()?;
+        let addr = l.listener.local_addr().unwrap().tcp().unwrap();
+        let mut held = Vec::new();
+        for _ in 0..64 {
+            match connect_one(&addr, Duration::from_millis(200)) {
+                Ok(s) => held.push(s),
+                Err(_) => return Some((l, held, addr)),
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn a_live_address_wins_over_a_blackholed_first_one() {
+        let (_l, _held, dead) = blackhole("127.0.0.1").expect("a full backlog");
+        let live_l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let live = live_l.local_addr().unwrap();
+        let began = Instant::now();
+        let c = connect_happy(
+            "race.test:1",
+            &[dead, live],
+            Duration::from_secs(10),
+            Duration::from_millis(100),
+        )
+        .unwrap();
+        let took = began.elapsed();
+        assert_eq!(c.addr, live);
+        // Sequential connect would give the dead address half of 10 s first.
+        assert!(took < Duration::from_secs(2), "took {took:?}");
+        assert!(c.started >= Duration::from_millis(90), "{:?}", c.started);
+        assert_eq!(c.failed.len(), 1, "{:?}", c.failed);
+        assert_eq!(c.failed[0].addr, dead);
+        assert!(
+            c.failed[0].reason.starts_with("abandoned"),
+            "{:?}",
+            c.failed[0]
+        );
+    }
+
+    #[test]
+    fn ipv4_wins_over_a_blackholed_ipv6_address() {
+        // Needs ::1 (some sandboxes have no IPv6 loopback): skip quietly without it.
+        let Some((_l, _held, dead)) = blackhole("[::1]") else {
+            return;
+        };
+        let live_l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let live = live_l.local_addr().unwrap();
+        let began = Instant::now();
+        let c = connect_happy(
+            "dual.test:1",
+            &[dead, live],
+            Duration::from_secs(10),
+            HAPPY_EYEBALLS_DELAY,
+        )
+        .unwrap();
+        assert_eq!(c.addr, live);
+        assert!(
+            began.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            began.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_quick_first_address_starts_no_other_attempt() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let live = l.local_addr().unwrap();
+        let other = a("127.0.0.2:9");
+        let c = connect_happy(
+            "x:1",
+            &[live, other],
+            Duration::from_secs(5),
+            HAPPY_EYEBALLS_DELAY,
+        )
+        .unwrap();
+        assert_eq!(c.addr, live);
+        assert_eq!(c.failed.len(), 1);
+        assert!(
+            c.failed[0].reason.starts_with("not tried"),
+            "{:?}",
+            c.failed
+        );
+    }
+
+    #[test]
+    fn a_refused_attempt_moves_on_at_once_and_all_failures_are_listed() {
+        let dead = |_| {
+            TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+        };
+        let (x, y) = (dead(0), dead(1));
+        let began = Instant::now();
+        let err = connect_happy(
+            "gone.test:1",
+            &[x, y],
+            Duration::from_secs(5),
+            Duration::from_secs(3),
+        )
+        .unwrap_err();
+        // The refusal starts the second attempt without waiting out the 3 s delay.
+        assert!(began.elapsed() < Duration::from_secs(2));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot connect to gone.test:1: {x} connection refused; {y} connection refused"
+            )
+        );
+        let live_l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let live = live_l.local_addr().unwrap();
+        let c = connect_happy(
+            "x:1",
+            &[x, live],
+            Duration::from_secs(5),
+            Duration::from_secs(3),
+        )
+        .unwrap();
+        assert_eq!(c.addr, live);
+        assert_eq!(c.failed[0].reason, "connection refused");
+    }
+
+    #[test]
+    fn every_pending_attempt_times_out_at_the_deadline() {
+        let (_l, _held, dead) = blackhole("127.0.0.1").expect("a full backlog");
+        let err = connect_happy(
+            "slow.test:1",
+            &[dead, dead],
+            Duration::from_millis(400),
+            Duration::from_millis(100),
+        )
+        .unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+    }
+}
