@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use shared::{Address, Stream};
 
 use crate::log::Line;
+use crate::readbuf::ReadBuf;
 use crate::request::{self, BODY_CAP, HEAD_CAP, Parsed, Request, Version};
 use crate::respond::{self, Body};
 use crate::response::{self, Persist};
@@ -55,7 +56,7 @@ impl Drop for OpenGuard {
 pub struct Conn {
     pub(crate) stream: Stream,
     peer: String,
-    buf: Vec<u8>,
+    buf: ReadBuf,
     // When the head being read must be complete: set from accept and from the first byte of
     // each request, cleared after each response (an idle keep-alive wait has its own limit).
     head_deadline: Option<Instant>,
@@ -96,7 +97,7 @@ impl Conn {
         Conn {
             stream,
             peer: peer_text(peer),
-            buf: Vec::new(),
+            buf: ReadBuf::default(),
             head_deadline: Some(Instant::now() + header_timeout),
             _open: open,
         }
@@ -106,7 +107,7 @@ impl Conn {
     /// 408; an idle connection or a finished linger just closes.
     pub fn expire(mut self, ctx: &Ctx, wait: Wait) {
         if matches!(wait, Wait::Request(_)) && !self.buf.is_empty() {
-            let line = request::escape(first_line(&self.buf));
+            let line = request::escape(first_line(self.buf.bytes()));
             let _ = self.send_error(ctx, 408, &line);
         }
     }
@@ -146,25 +147,20 @@ impl Conn {
         if self.stream.shutdown(Shutdown::Write).is_err() || self.drain() {
             return Next::Done;
         }
-        self.buf = Vec::new();
+        self.buf = ReadBuf::default();
         Next::Park(self, Wait::Linger(Instant::now() + LINGER))
     }
 
     /// Reads what is available into the buffer. `wait` allows one short blocking read.
     fn fill(&mut self, wait: bool) -> io::Result<usize> {
-        let old = self.buf.len();
-        let room = (BUF_CAP - old).min(16 * 1024);
-        if room == 0 {
-            return Err(io::Error::other("request buffer full"));
-        }
-        self.buf.resize(old + room, 0);
-        let got = if wait {
-            (&self.stream).read(&mut self.buf[old..])
-        } else {
-            self.stream.read_nowait(&mut self.buf[old..])
-        };
-        self.buf.truncate(old + *got.as_ref().unwrap_or(&0));
-        got
+        let stream = &self.stream;
+        self.buf.fill(BUF_CAP, |space| {
+            if wait {
+                (&*stream).read(space)
+            } else {
+                stream.read_nowait(space)
+            }
+        })
     }
 }
 
@@ -173,10 +169,10 @@ pub fn serve(mut conn: Conn, ctx: &Ctx, out: &mut Vec<u8>) -> Next {
     let mut waited = false;
     loop {
         if !conn.buf.is_empty() {
-            match request::parse(&conn.buf) {
+            match request::parse(conn.buf.bytes()) {
                 Parsed::Complete(req) => {
                     let kept = respond(&mut conn, &req, ctx, out);
-                    conn.buf.drain(..req.len);
+                    conn.buf.consume(req.len);
                     conn.head_deadline = None;
                     match kept {
                         Ok(true) if !ctx.stopping() => {
@@ -227,10 +223,8 @@ pub fn serve(mut conn: Conn, ctx: &Ctx, out: &mut Vec<u8>) -> Next {
                 let deadline = conn
                     .head_deadline
                     .unwrap_or_else(|| Instant::now() + ctx.keep_alive);
-                if conn.buf.is_empty() {
-                    // Idle: hold no buffer memory while parked.
-                    conn.buf = Vec::new();
-                }
+                // Idle: hold no buffer memory while parked.
+                conn.buf.release_if_empty();
                 return Next::Park(conn, Wait::Request(deadline));
             }
             Err(_) => return Next::Done,

@@ -15,6 +15,7 @@ pub mod listing;
 pub mod log;
 pub mod park;
 pub mod range;
+pub mod readbuf;
 pub mod request;
 pub mod respond;
 pub mod response;
