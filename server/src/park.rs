@@ -8,7 +8,8 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use mio::unix::SourceFd;
@@ -26,12 +27,17 @@ const WAKE: Token = Token(usize::MAX);
 pub struct ParkHandle {
     tx: Sender<(Conn, Wait)>,
     waker: Arc<Waker>,
+    // True while the parker is (about to be) asleep in epoll: only then does a park need to
+    // wake it, so a busy parker costs its workers no eventfd write per park.
+    sleeping: Arc<AtomicBool>,
 }
 
 impl ParkHandle {
     /// Parks `conn` until it is readable or `wait`'s deadline passes.
     pub fn park(&self, conn: Conn, wait: Wait) {
-        if self.tx.send((conn, wait)).is_ok() {
+        // The send comes before the check, and the parker announces its sleep before it
+        // looks at the channel one last time: one of the two always sees the other.
+        if self.tx.send((conn, wait)).is_ok() && self.sleeping.swap(false, Ordering::SeqCst) {
             let _ = self.waker.wake();
         }
     }
@@ -47,10 +53,12 @@ pub fn start(ctx: Arc<Ctx>, jobs: Sender<Conn>) -> io::Result<(ParkHandle, JoinH
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
     let (tx, rx) = unbounded();
+    let sleeping = Arc::new(AtomicBool::new(false));
+    let asleep = Arc::clone(&sleeping);
     let thread = thread::Builder::new()
         .name("parker".into())
-        .spawn(move || run(poll, rx, ctx, jobs))?;
-    Ok((ParkHandle { tx, waker }, thread))
+        .spawn(move || run(poll, rx, ctx, jobs, &asleep))?;
+    Ok((ParkHandle { tx, waker, sleeping }, thread))
 }
 
 struct Parked {
@@ -85,7 +93,7 @@ impl Parked {
     }
 }
 
-fn run(mut poll: Poll, rx: Receiver<(Conn, Wait)>, ctx: Arc<Ctx>, jobs: Sender<Conn>) {
+fn run(mut poll: Poll, rx: Receiver<(Conn, Wait)>, ctx: Arc<Ctx>, jobs: Sender<Conn>, sleeping: &AtomicBool) {
     let mut events = Events::with_capacity(1024);
     let mut parked = Parked {
         conns: HashMap::new(),
@@ -93,11 +101,18 @@ fn run(mut poll: Poll, rx: Receiver<(Conn, Wait)>, ctx: Arc<Ctx>, jobs: Sender<C
         next_id: 0,
     };
     loop {
-        let timeout = parked
+        let mut timeout = parked
             .deadlines
             .first()
             .map(|(d, _)| d.saturating_duration_since(Instant::now()));
-        if let Err(e) = poll.poll(&mut events, timeout)
+        sleeping.store(true, Ordering::SeqCst);
+        if !rx.is_empty() {
+            // A park arrived since the last look: do not sleep on it.
+            timeout = Some(Duration::ZERO);
+        }
+        let polled = poll.poll(&mut events, timeout);
+        sleeping.store(false, Ordering::SeqCst);
+        if let Err(e) = polled
             && e.kind() != io::ErrorKind::Interrupted
         {
             eprintln!("serve: parker: {}", shared::io_words(&e));
