@@ -9,6 +9,7 @@ mod browser;
 mod curl;
 mod origins;
 mod python;
+mod scale;
 mod wget;
 
 use std::io::{BufRead, BufReader, Read, Write};

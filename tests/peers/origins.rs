@@ -111,7 +111,7 @@ fn python_http_server_bytes_equal_curls() {
 
 /// An nginx started by the test: its own config, logs and temp files in a temp folder, one
 /// process (`master_process off`), in the foreground (`daemon off`).
-fn nginx(nginx: &Path, dir: &Path, server: &str) -> (Daemon, u16) {
+pub(super) fn nginx(nginx: &Path, dir: &Path, server: &str) -> (Daemon, u16) {
     start_on_free_port("nginx", |port, token| {
         let conf = format!(
             r#"daemon off;
@@ -154,7 +154,7 @@ http {{
 }
 
 /// nginx's access log (format `peers`: connection, request number on it, request, status).
-fn nginx_log(dir: &Path) -> Vec<String> {
+pub(super) fn nginx_log(dir: &Path) -> Vec<String> {
     std::fs::read_to_string(dir.join("access.log"))
         .unwrap_or_default()
         .lines()
