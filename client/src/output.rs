@@ -41,7 +41,9 @@ enum Kind {
     },
     File {
         file: io::BufWriter<File>,
-        part: PathBuf,
+        /// `FILE.part`, renamed to `path` when complete; `None` when `path` is a device or a
+        /// FIFO, written in place.
+        part: Option<PathBuf>,
         path: PathBuf,
     },
 }
@@ -66,9 +68,13 @@ impl Sink {
                 }
             }
             Dest::File(path) => {
-                let part = part_path(path);
-                let file = File::create(&part).map_err(|e| Error::Write {
-                    what: part.display().to_string(),
+                // `-o /dev/null`, `-o /dev/stdout`, a FIFO: written in place, as curl does.
+                // Renaming FILE.part over them would replace the device node itself.
+                let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
+                let part = (!special).then(|| part_path(path));
+                let target = part.as_deref().unwrap_or(path);
+                let file = File::create(target).map_err(|e| Error::Write {
+                    what: target.display().to_string(),
                     reason: io_words(&e),
                 })?;
                 Kind::File {
@@ -109,8 +115,8 @@ impl Sink {
                 what: "stdout".into(),
                 reason: io_words(&e),
             },
-            Kind::File { part, .. } => Error::Write {
-                what: part.display().to_string(),
+            Kind::File { part, path, .. } => Error::Write {
+                what: part.as_deref().unwrap_or(path).display().to_string(),
                 reason: io_words(&e),
             },
         }
@@ -123,7 +129,12 @@ impl Sink {
             Kind::File { file, .. } => file.flush(),
         };
         flushed.map_err(|e| self.write_error(e))?;
-        if let Kind::File { part, path, .. } = &self.kind {
+        if let Kind::File {
+            part: Some(part),
+            path,
+            ..
+        } = &self.kind
+        {
             std::fs::rename(part, path).map_err(|e| Error::Write {
                 what: path.display().to_string(),
                 reason: format!("cannot rename {} to it: {}", part.display(), io_words(&e)),

@@ -202,3 +202,80 @@ fn curl_z_downloads_only_what_changed() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.ends_with("412") && !text.contains("spaces"), "{out:?}");
 }
+
+/// `curl -o /dev/null URL` is the everyday way to time or check a URL, and fetch takes curl's
+/// flags. fetch writes files as FILE.part and renames them when complete; for a device or a
+/// FIFO that rename replaced the node itself with a regular file: as root,
+/// `fetch -o /dev/null` turns /dev/null into a regular file for the whole machine. Like
+/// curl, fetch now writes such a FILE in place.
+#[test]
+fn fetch_like_curl_writes_o_into_a_fifo_or_device_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let Some(curl) = curl() else { return };
+    let (dir, _, _) = awkward_site();
+    let s = start(&dir);
+    let url = format!("{}a%20b.txt", s.url);
+    let tmp = tempfile::Builder::new()
+        .prefix("peers fifo ")
+        .tempdir()
+        .unwrap();
+    let fifo = tmp.path().join("pipe");
+    let made = run(Command::new("mkfifo").arg(&fifo), Duration::from_secs(10));
+    assert!(made.status.success(), "mkfifo: {made:?}");
+
+    for client in ["curl", "fetch"] {
+        // A reader on the FIFO: it gets the body only if the client writes into the FIFO.
+        let reader = std::process::Command::new("cat")
+            .arg(&fifo)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let code = if client == "curl" {
+            run(
+                Command::new(&curl).args(["-sS", "-o"]).arg(&fifo).arg(&url),
+                Duration::from_secs(30),
+            )
+            .status
+            .code()
+        } else {
+            Some(crate::fetch::fetch(&["-o", fifo.to_str().unwrap(), &url]).code)
+        };
+        let still_fifo = std::fs::symlink_metadata(&fifo).is_ok_and(|m| m.file_type().is_fifo());
+        if !still_fifo {
+            // The reader waits on the old FIFO, which nobody will ever open: stop it (ours).
+            let mut reader = reader;
+            let _ = reader.kill();
+            let _ = reader.wait();
+            panic!("{client} -o FIFO replaced the FIFO with a regular file");
+        }
+        let got = reader.wait_with_output().unwrap();
+        assert_eq!(code, Some(0), "{client}");
+        assert_eq!(
+            got.stdout, b"spaces\n",
+            "{client} wrote the body into the FIFO"
+        );
+    }
+
+    // A character device like /dev/null (making one needs root, as CI has; else skipped).
+    let null = tmp.path().join("null");
+    let made = run(
+        Command::new("mknod")
+            .args(["-m", "666"])
+            .arg(&null)
+            .args(["c", "1", "3"]),
+        Duration::from_secs(10),
+    );
+    if !made.status.success() {
+        eprintln!("skipped: a device node needs root to make");
+        return;
+    }
+    crate::fetch::fetch(&["-o", null.to_str().unwrap(), &url]).code(0);
+    let kind = std::fs::symlink_metadata(&null).unwrap().file_type();
+    assert!(
+        kind.is_char_device(),
+        "fetch -o DEVICE kept the device: {kind:?}"
+    );
+    assert!(!crate::support::serve::exists(
+        &tmp.path().join("null.part")
+    ));
+}
