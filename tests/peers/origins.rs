@@ -280,10 +280,21 @@ fn httpbin() -> Option<(Daemon, u16)> {
     {
         return None;
     }
+    let gunicorn = gunicorn.unwrap();
+    // Recent gunicorns open a control socket at one fixed path unless told not to;
+    // older ones have neither the socket nor the flag.
+    let help = super::run(
+        Command::new(&gunicorn).arg("--help"),
+        Duration::from_secs(30),
+    );
+    let no_control = String::from_utf8_lossy(&help.stdout).contains("--no-control-socket");
+    let mut cmd = Command::new(&gunicorn);
+    if no_control {
+        cmd.arg("--no-control-socket");
+    }
     let mut d = Daemon::start(
         "gunicorn httpbin",
-        Command::new(gunicorn.unwrap()).args([
-            "--no-control-socket",
+        cmd.args([
             "--worker-class",
             "gthread",
             "--threads",
