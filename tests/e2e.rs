@@ -2,6 +2,7 @@
 //! each module is one area.
 
 mod fetch;
+mod peers;
 mod support;
 
 mod serve;

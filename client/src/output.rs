@@ -34,7 +34,9 @@ impl std::fmt::Debug for Sink<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.kind {
             Kind::Stdout { .. } => f.write_str("Sink(stdout)"),
-            Kind::File { part, .. } => write!(f, "Sink({})", part.display()),
+            Kind::File { part, path, .. } => {
+                write!(f, "Sink({})", part.as_deref().unwrap_or(path).display())
+            }
         }
     }
 }
@@ -47,9 +49,17 @@ enum Kind<'a> {
     },
     File {
         file: io::BufWriter<File>,
-        part: PathBuf,
+        // `None` for a device or FIFO, written in place.
+        part: Option<PathBuf>,
         path: PathBuf,
     },
+}
+
+/// True for an existing path that is neither a regular file nor a folder: `/dev/null`,
+/// `/dev/stdout`, a FIFO. Such a destination is written in place, as curl does: renaming
+/// `NAME.part` over it would replace the device node itself (as root, for the whole machine).
+pub fn is_special(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
 /// `NAME.part`, next to `NAME`.
@@ -83,14 +93,17 @@ impl<'a> Sink<'a> {
     /// The file `path`, written as `path.part`: created (or truncated), or with `append`
     /// opened to add to what is there (a resumed download).
     pub fn file(path: &Path, append: bool) -> Result<Sink<'a>, Error> {
-        let part = part_path(path);
-        let opened = if append {
-            std::fs::OpenOptions::new().append(true).open(&part)
+        let part = (!is_special(path)).then(|| part_path(path));
+        let target = part.as_deref().unwrap_or(path);
+        let opened = if part.is_none() {
+            std::fs::OpenOptions::new().write(true).open(target)
+        } else if append {
+            std::fs::OpenOptions::new().append(true).open(target)
         } else {
-            File::create(&part)
+            File::create(target)
         };
         let file = opened.map_err(|e| Error::Write {
-            what: part.display().to_string(),
+            what: target.display().to_string(),
             reason: io_words(&e),
         })?;
         Ok(Sink {
@@ -130,8 +143,8 @@ impl<'a> Sink<'a> {
                 what: "stdout".into(),
                 reason: io_words(&e),
             },
-            Kind::File { part, .. } => Error::Write {
-                what: part.display().to_string(),
+            Kind::File { part, path, .. } => Error::Write {
+                what: part.as_deref().unwrap_or(path).display().to_string(),
                 reason: io_words(&e),
             },
         }
@@ -150,7 +163,12 @@ impl<'a> Sink<'a> {
     /// record beside it).
     pub fn finish(mut self) -> Result<(), Error> {
         self.flush()?;
-        if let Kind::File { part, path, .. } = &self.kind {
+        if let Kind::File {
+            part: Some(part),
+            path,
+            ..
+        } = &self.kind
+        {
             std::fs::rename(part, path).map_err(|e| Error::Write {
                 what: path.display().to_string(),
                 reason: format!("cannot rename {} to it: {}", part.display(), io_words(&e)),

@@ -406,7 +406,7 @@ fn attempt(
         // Record the validator before the first byte lands: for a retry, and beside a file
         // for a later `-C -`.
         resume.validator = validator(resp.head());
-        if let Some(path) = file {
+        if let Some(path) = file.filter(|p| !crate::output::is_special(p)) {
             write_meta(path, resume.validator.as_deref());
         }
     }

@@ -7,8 +7,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
@@ -58,7 +58,14 @@ pub fn start(ctx: Arc<Ctx>, jobs: Sender<Conn>) -> io::Result<(ParkHandle, JoinH
     let thread = thread::Builder::new()
         .name("parker".into())
         .spawn(move || run(poll, rx, ctx, jobs, &asleep))?;
-    Ok((ParkHandle { tx, waker, sleeping }, thread))
+    Ok((
+        ParkHandle {
+            tx,
+            waker,
+            sleeping,
+        },
+        thread,
+    ))
 }
 
 struct Parked {
@@ -93,7 +100,13 @@ impl Parked {
     }
 }
 
-fn run(mut poll: Poll, rx: Receiver<(Conn, Wait)>, ctx: Arc<Ctx>, jobs: Sender<Conn>, sleeping: &AtomicBool) {
+fn run(
+    mut poll: Poll,
+    rx: Receiver<(Conn, Wait)>,
+    ctx: Arc<Ctx>,
+    jobs: Sender<Conn>,
+    sleeping: &AtomicBool,
+) {
     let mut events = Events::with_capacity(1024);
     let mut parked = Parked {
         conns: HashMap::new(),

@@ -128,6 +128,17 @@ impl Serve {
         self.log()
     }
 
+    /// Kills serve with SIGKILL (no draining, no last flush) and returns the access-log lines
+    /// it had written out, once its stdout has closed.
+    pub fn kill_and_collect_log(&mut self) -> Vec<String> {
+        self.signal(9);
+        self.wait_exit(Duration::from_secs(10));
+        wait_for("serve's stdout to close", Duration::from_secs(10), || {
+            self.stdout_closed.load(Ordering::Acquire).then_some(())
+        });
+        self.log()
+    }
+
     /// Waits until an access-log line satisfies `pred`, and returns it.
     pub fn wait_log(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         wait_for(what, Duration::from_secs(10), || {

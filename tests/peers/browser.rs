@@ -1,0 +1,257 @@
+//! Headless Chromium as a client of `serve`: the default site with its stylesheet, script and
+//! image (the page's own script reports what arrived), a screenshot kept as a test artifact,
+//! a directory listing whose links are followed, and a media file seeked, which makes the
+//! browser send Range requests.
+//!
+//! Each Chromium start costs a second or two, so there are only a few. Every start gets a
+//! fresh profile folder and the flags this machine needs (no sandbox as root, no GPU, no
+//! background connections to Google's hosts, which the closed network refuses).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use super::{artifacts_dir, program, put, run, same_bytes};
+use crate::fetch::fetch;
+use crate::support::repo_root;
+use crate::support::serve::Serve;
+
+/// Runs headless Chromium with `args` (a URL last), within 90 s.
+fn chromium(browser: &Path, args: &[&str]) -> Output {
+    let profile = tempfile::Builder::new()
+        .prefix("chromium-profile")
+        .tempdir()
+        .unwrap();
+    let out = run(
+        Command::new(browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(args),
+        Duration::from_secs(90),
+    );
+    assert!(
+        out.status.success(),
+        "chromium {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Chromium's DOM after the page's scripts ran.
+fn dump_dom(browser: &Path, url: &str, extra: &[&str]) -> String {
+    let mut args = vec!["--dump-dom"];
+    args.extend_from_slice(extra);
+    args.push(url);
+    String::from_utf8(chromium(browser, &args).stdout).unwrap()
+}
+
+fn browser() -> Option<PathBuf> {
+    program("chromium", "chromium")
+}
+
+#[test]
+fn chromium_renders_the_default_site_with_its_assets() {
+    let Some(browser) = browser() else { return };
+    let www = repo_root().join("www");
+    let s = Serve::start(&["-p", "0", "--log-format", "combined", www.to_str().unwrap()]);
+    let dom = dump_dom(&browser, &s.url, &[]);
+    // www/app.js writes what it found into #status: styles applied, the logo decoded.
+    let status = dom
+        .lines()
+        .find(|l| l.contains("id=\"status\""))
+        .unwrap_or_else(|| panic!("no #status in the DOM:\n{dom}"));
+    assert!(
+        status.contains("data-ok=\"yes\"")
+            && status.contains("app.js ran · stylesheet loaded · logo loaded (32px)"),
+        "#status: {status}\nserve log:\n{:#?}",
+        s.log()
+    );
+    for asset in ["/style.css", "/app.js", "/logo.png"] {
+        let line = s.wait_log(asset, |l| {
+            l.contains(&format!("\"GET {asset} HTTP/1.1\" 200"))
+        });
+        assert!(line.contains("Chrome/"), "the browser asked for it: {line}");
+    }
+
+    // A picture of it, for people: target/test-artifacts/www-index.png.
+    let png = artifacts_dir().join("www-index.png");
+    let _ = std::fs::remove_file(&png);
+    chromium(
+        &browser,
+        &[
+            &format!("--screenshot={}", png.display()),
+            "--window-size=1200,900",
+            "--hide-scrollbars",
+            &s.url,
+        ],
+    );
+    let bytes = std::fs::read(&png).expect("chromium wrote the screenshot");
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 10_000,
+        "a real PNG: {} bytes",
+        bytes.len()
+    );
+}
+
+/// The `href` values in an HTML text, in order.
+fn hrefs(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().replace("&amp;", "&"))
+        .collect()
+}
+
+#[test]
+fn chromium_opens_a_listing_and_its_links_lead_to_the_files() {
+    let Some(browser) = browser() else { return };
+    let site = tempfile::Builder::new()
+        .prefix("peers browser ")
+        .tempdir()
+        .unwrap();
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("data file.csv", b"a,b\n1,2\n".to_vec()),
+        ("na\u{ef}ve #1.txt", "na\u{ef}ve\n".as_bytes().to_vec()),
+        ("q&a 100%.txt", b"questions\n".to_vec()),
+    ];
+    for (name, data) in &files {
+        put(site.path(), &format!("f\u{e9}es/{name}"), data);
+    }
+    put(site.path(), "f\u{e9}es/sub/x.txt", b"x");
+    let s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
+    let page = format!("{}f%C3%A9es/", s.url);
+    let dom = dump_dom(&browser, &page, &[]);
+    assert!(dom.contains("<title>Index of /f\u{e9}es/</title>"), "{dom}");
+    let links = hrefs(&dom);
+    assert_eq!(
+        links,
+        [
+            "../",
+            "./sub/",
+            "./data%20file.csv",
+            "./na%C3%AFve%20%231.txt",
+            "./q&a%20100%25.txt"
+        ],
+        "{dom}"
+    );
+    // Each file link, resolved against the page URL as the browser does, gives the file.
+    for ((name, data), href) in files.iter().zip(&links[2..]) {
+        let url = format!("{page}{}", href.strip_prefix("./").unwrap());
+        let run = fetch(&["-f", "-o", "-", &url]);
+        run.code(0);
+        same_bytes(name, data, &run.stdout);
+    }
+    // And the browser itself follows one: a text file shows as its text.
+    let shown = dump_dom(&browser, &format!("{page}na%C3%AFve%20%231.txt"), &[]);
+    assert!(shown.contains("na\u{ef}ve"), "{shown}");
+    s.wait_log("the browser's request for the file", |l| {
+        l.contains("\"GET /f%C3%A9es/na%C3%AFve%20%231.txt HTTP/1.1\" 200 7")
+    });
+}
+
+/// A valid WAV file: 16-bit mono PCM, `secs` seconds of a quiet 440 Hz tone at 22050 Hz.
+fn wav(secs: u32) -> Vec<u8> {
+    let rate = 22_050u32;
+    let samples = rate * secs;
+    let data_len = samples * 2;
+    let mut w = Vec::with_capacity(44 + data_len as usize);
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + data_len).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes()); // fmt chunk size
+    w.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    w.extend_from_slice(&1u16.to_le_bytes()); // mono
+    w.extend_from_slice(&rate.to_le_bytes());
+    w.extend_from_slice(&(rate * 2).to_le_bytes()); // byte rate: rate × 2 bytes per sample
+    w.extend_from_slice(&2u16.to_le_bytes()); // block align
+    w.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&data_len.to_le_bytes());
+    for i in 0..samples {
+        let t = i as f64 / rate as f64;
+        let v = (t * 440.0 * std::f64::consts::TAU).sin() * 3000.0;
+        w.extend_from_slice(&(v as i16).to_le_bytes());
+    }
+    w
+}
+
+const MEDIA_PAGE: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>seek</title></head>
+<body>
+<audio id="a" src="tone%20%C3%A9.wav" preload="auto"></audio>
+<p id="media">waiting for metadata</p>
+<p id="range">waiting for fetch</p>
+<script>
+var a = document.getElementById("a");
+var media = document.getElementById("media");
+a.addEventListener("loadedmetadata", function () {
+  media.textContent = "duration " + a.duration;
+  a.currentTime = 25;
+});
+a.addEventListener("seeked", function () {
+  media.textContent = "seeked to " + a.currentTime + " of " + a.duration;
+  media.setAttribute("data-seeked", "yes");
+});
+a.addEventListener("error", function () {
+  media.textContent = "media error " + (a.error && a.error.code);
+});
+// The same file asked for by script with an explicit Range: a deterministic 206.
+fetch("tone%20%C3%A9.wav", { headers: { Range: "bytes=0-99" } })
+  .then(function (r) {
+    return r.arrayBuffer().then(function (b) {
+      document.getElementById("range").textContent =
+        "fetch " + r.status + " " + b.byteLength + " " + r.headers.get("Content-Range");
+    });
+  })
+  .catch(function (e) { document.getElementById("range").textContent = "fetch error " + e; });
+</script>
+</body></html>
+"#;
+
+#[test]
+fn chromium_seeks_in_an_audio_file_with_range_requests() {
+    let Some(browser) = browser() else { return };
+    let site = tempfile::Builder::new()
+        .prefix("peers media ")
+        .tempdir()
+        .unwrap();
+    let wav = wav(30);
+    put(site.path(), "tone \u{e9}.wav", &wav);
+    put(site.path(), "index.html", MEDIA_PAGE.as_bytes());
+    let s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
+    // Virtual time lets the media pipeline and the script's callbacks run before the dump.
+    let dom = dump_dom(&browser, &s.url, &["--virtual-time-budget=10000"]);
+    let len = wav.len();
+    assert!(
+        dom.contains(&format!("fetch 206 100 bytes 0-99/{len}</p>")),
+        "script fetch with Range: {dom}\nserve log:\n{:#?}",
+        s.log()
+    );
+    assert!(
+        dom.contains("data-seeked=\"yes\">seeked to 25 of 30</p>"),
+        "the audio element seeked: {dom}\nserve log:\n{:#?}",
+        s.log()
+    );
+    // The media element's own requests: Chromium asks for media with Range (bytes=0-, then
+    // from the seek offset when it has not buffered that far), and serve answers 206.
+    let log = s.log();
+    let media_206 = log
+        .iter()
+        .filter(|l| {
+            l.contains("\"GET /tone%20%C3%A9.wav HTTP/1.1\" 206 ") && !l.ends_with(" 206 100")
+        })
+        .count();
+    assert!(
+        media_206 >= 1,
+        "the audio element's requests were answered 206:\n{log:#?}"
+    );
+}

@@ -1,0 +1,150 @@
+//! wget as a client of `serve`: resuming with `-c`, and a recursive mirror of a folder that
+//! wget can only discover by following the links in serve's directory listings.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use super::{noise, program, put, run, same_bytes};
+use crate::support::serve::Serve;
+
+/// Every regular file under `root`, by relative path.
+fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let t = e.file_type().unwrap();
+            if t.is_dir() {
+                walk(root, &e.path(), out);
+            } else if t.is_file() {
+                let rel = e
+                    .path()
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, std::fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+#[test]
+fn wget_mirrors_a_folder_by_following_the_listings() {
+    let Some(wget) = program("wget", "wget") else {
+        return;
+    };
+    let site = tempfile::Builder::new()
+        .prefix("peers wget ")
+        .tempdir()
+        .unwrap();
+    let root = site.path().join("pub");
+    // Names that need percent-encoding in links: spaces, '#', '?', '%', quotes, '<&>',
+    // unicode (including bytes 0x80-0x9f in UTF-8: '—' is E2 80 94), nested folders.
+    let tree: Vec<(&str, Vec<u8>)> = vec![
+        ("a b.txt", b"spaces\n".to_vec()),
+        ("100%.txt", b"percent\n".to_vec()),
+        ("hash #1?.txt", b"hash and question mark\n".to_vec()),
+        ("quote \"q\" 'a' <&>.txt", b"quotes\n".to_vec()),
+        (
+            "caf\u{e9} \u{2014} \u{65e5}\u{672c}.txt",
+            "unicode \u{2014}\n".as_bytes().to_vec(),
+        ),
+        ("data.bin", noise(300_000, 3)),
+        ("sub dir/inner.txt", b"inner\n".to_vec()),
+        ("sub dir/deeper/\u{e9}t\u{e9}.bin", noise(70_000, 4)),
+        (
+            "sub dir/deeper/x%20y.txt",
+            b"literal percent-two-zero\n".to_vec(),
+        ),
+    ];
+    for (rel, data) in &tree {
+        put(&root, rel, data);
+    }
+    // Not part of the mirror: hidden files are not listed; the parent is not followed (-np).
+    put(&root, ".hidden", b"HIDDEN");
+    put(&root, "sub dir/.env", b"SECRET");
+    put(site.path(), "outside.txt", b"OUTSIDE");
+    let s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
+
+    let out = tempfile::Builder::new()
+        .prefix("peers wget out ")
+        .tempdir()
+        .unwrap();
+    let run_out = run(
+        Command::new(&wget)
+            .current_dir(out.path())
+            // -nH: no host folder; robots.txt is not ours to honour here; keep UTF-8 names as
+            // they are (wget's default escapes bytes 0x80-0x9f); drop the listing pages once
+            // their links are read.
+            .args(["-q", "-r", "-np", "-nH", "-l", "5", "-e", "robots=off"])
+            .args(["--restrict-file-names=nocontrol", "-R", "index.html*"])
+            .arg(format!("{}pub/", s.url)),
+        Duration::from_secs(60),
+    );
+    assert!(
+        run_out.status.success(),
+        "wget: {run_out:?}\nserve log:\n{:#?}",
+        s.log()
+    );
+
+    // wget names its local copy of `x%20y.txt` "x y.txt": it decodes escapes in local file
+    // names once more (its quirk). The request itself was right, as the log shows.
+    s.wait_log("the literal %20 name, encoded once", |l| {
+        l.contains("GET /pub/sub%20dir/deeper/x%2520y.txt HTTP/1.1\" 200 25")
+    });
+    let local_name = |rel: &str| rel.replace("x%20y", "x y");
+    let want: BTreeMap<String, Vec<u8>> = tree
+        .into_iter()
+        .map(|(rel, d)| (format!("pub/{}", local_name(rel)), d))
+        .collect();
+    let got = files(out.path());
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "the mirror has exactly the visible files; serve log:\n{:#?}",
+        s.log()
+    );
+    for (rel, data) in &want {
+        same_bytes(rel, data, &got[rel]);
+    }
+    // Every request wget made was answered 200: no broken link in any listing.
+    let log = s.log();
+    assert!(
+        log.iter().all(|l| l.contains("\" 200 ")),
+        "a request was not 200:\n{log:#?}"
+    );
+}
+
+#[test]
+fn wget_c_resumes_a_partial_download() {
+    let Some(wget) = program("wget", "wget") else {
+        return;
+    };
+    let site = tempfile::Builder::new()
+        .prefix("peers wget ")
+        .tempdir()
+        .unwrap();
+    let data = noise(3_000_000, 9);
+    put(site.path(), "big file.bin", &data);
+    let s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
+    let out = tempfile::tempdir().unwrap();
+    let local = out.path().join("big file.bin");
+    std::fs::write(&local, &data[..1_000_001]).unwrap();
+    let r = run(
+        Command::new(&wget)
+            .current_dir(out.path())
+            .args(["-q", "-c"])
+            .arg(format!("{}big%20file.bin", s.url)),
+        Duration::from_secs(60),
+    );
+    assert!(r.status.success(), "{r:?}");
+    same_bytes("resumed file", &data, &std::fs::read(&local).unwrap());
+    s.wait_log("the 206 for the rest", |l| {
+        l.contains("/big%20file.bin") && l.contains(&format!("\" 206 {}", data.len() - 1_000_001))
+    });
+}
