@@ -313,14 +313,10 @@ fn send(stream: &mut Stream, out: &mut Vec<u8>, body: Body) -> (u64, io::Result<
             if let Err(e) = stream.write_all(out) {
                 return (0, Err(e));
             }
-            match stream.send_file(&mut file, len) {
-                Ok(n) if n == len => (n, Ok(())),
-                Ok(n) => (n, Err(shrank(&path, n, len))),
-                Err(e) => (0, Err(e)),
-            }
+            send_file_counted(stream, &file, &path, start, len)
         }
         Body::Multipart {
-            mut file,
+            file,
             path,
             parts,
             closing,
@@ -330,19 +326,14 @@ fn send(stream: &mut Stream, out: &mut Vec<u8>, body: Body) -> (u64, io::Result<
             }
             let mut sent = 0;
             for (head, span) in parts {
-                let step = stream
-                    .write_all(head.as_bytes())
-                    .and_then(|()| seek(&mut file, span.start))
-                    .and_then(|()| stream.send_file(&mut file, span.len));
-                match step {
-                    Ok(n) if n == span.len => sent += head.len() as u64 + n,
-                    Ok(n) => {
-                        return (
-                            sent + n,
-                            Err(shrank(&path, span.start + n, span.start + span.len)),
-                        );
-                    }
-                    Err(e) => return (sent, Err(e)),
+                if let Err(e) = stream.write_all(head.as_bytes()) {
+                    return (sent, Err(e));
+                }
+                sent += head.len() as u64;
+                let (n, result) = send_file_counted(stream, &file, &path, span.start, span.len);
+                sent += n;
+                if let Err(e) = result {
+                    return (sent, Err(e));
                 }
                 if let Err(e) = stream.write_all(b"\r\n") {
                     return (sent, Err(e));
@@ -355,6 +346,31 @@ fn send(stream: &mut Stream, out: &mut Vec<u8>, body: Body) -> (u64, io::Result<
             )
         }
     }
+}
+
+/// Sends `len` bytes of `file` from `start` with sendfile(2), counting exactly what went
+/// out, so that when the client goes away half-way the log still says how much it got.
+/// A file that ends early is [`Shrank`].
+fn send_file_counted(
+    stream: &Stream,
+    file: &std::fs::File,
+    path: &std::path::Path,
+    start: u64,
+    len: u64,
+) -> (u64, io::Result<()>) {
+    let end = start + len;
+    let mut offset = start;
+    while offset < end {
+        // One call may send up to 1 GiB; the kernel advances `offset` by what it sent.
+        let want = (end - offset).min(1 << 30) as usize;
+        match rustix::fs::sendfile(stream, file, Some(&mut offset), want) {
+            Ok(0) => return (offset - start, Err(shrank(path, offset - start, len))),
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return (offset - start, Err(e.into())),
+        }
+    }
+    (len, Ok(()))
 }
 
 fn seek(file: &mut std::fs::File, to: u64) -> io::Result<()> {

@@ -1,21 +1,23 @@
 //! The access log: one Common Log Format line per request.
 //!
 //! Each thread formats its lines into a buffer of its own and writes the buffer out, under
-//! the one lock on the output, only when it fills or when the thread is about to go idle
-//! ([`AccessLog::flush`]). So workers never wait on each other per request, and under load
+//! the one lock on the output, only when it fills, when its oldest line is a second old, or
+//! when the thread is about to go idle ([`AccessLog::flush`]). So workers never wait on each other per request, and under load
 //! many lines share one write(2). Lines from different threads interleave in batches.
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::listing::json_string;
 use crate::request::escape;
 
-/// A thread's buffer is written out once it holds this much.
+/// A thread's buffer is written out once it holds this much...
 const BATCH: usize = 32 * 1024;
+/// ...or once its oldest line has waited this long, so a busy worker's log never lags.
+const MAX_DELAY: Duration = Duration::from_secs(1);
 
 /// How each access-log line is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,7 +64,8 @@ impl std::fmt::Debug for AccessLog {
 }
 
 thread_local! {
-    static PENDING: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    // This thread's unwritten lines, and when the oldest of them was logged.
+    static PENDING: RefCell<(Vec<u8>, Option<Instant>)> = const { RefCell::new((Vec::new(), None)) };
 }
 
 impl AccessLog {
@@ -87,8 +90,9 @@ impl AccessLog {
         self.out.is_some()
     }
 
-    /// Logs one request in the log's format. The line is written out by the next
-    /// [`flush`](AccessLog::flush) on this thread at the latest.
+    /// Logs one request in the log's format. The line is written out within a second (at
+    /// this thread's next request after that), when 32 KiB have gathered, or by the next
+    /// [`flush`](AccessLog::flush) on this thread, whichever comes first.
     pub fn request(&self, line: &Line<'_>) {
         if self.out.is_none() {
             return;
@@ -99,8 +103,10 @@ impl AccessLog {
                 Format::Common | Format::Combined => clf(line, self.format == Format::Combined),
                 Format::Json => json(line),
             };
-            p.extend_from_slice(text.as_bytes());
-            p.len() >= BATCH
+            let (buf, oldest) = &mut *p;
+            buf.extend_from_slice(text.as_bytes());
+            let oldest = *oldest.get_or_insert_with(Instant::now);
+            buf.len() >= BATCH || oldest.elapsed() >= MAX_DELAY
         });
         if full {
             self.flush();
@@ -111,14 +117,15 @@ impl AccessLog {
     pub fn flush(&self) {
         let Some(out) = &self.out else { return };
         PENDING.with(|p| {
-            let mut p = p.borrow_mut();
-            if p.is_empty() {
+            let (buf, oldest) = &mut *p.borrow_mut();
+            if buf.is_empty() {
                 return;
             }
             let mut out = out.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             // A closed stdout (`serve | head`) loses the log, not the server.
-            let _ = out.write_all(&p).and_then(|()| out.flush());
-            p.clear();
+            let _ = out.write_all(buf).and_then(|()| out.flush());
+            buf.clear();
+            *oldest = None;
         });
     }
 }
@@ -260,6 +267,29 @@ mod tests {
             j.ends_with("Z\",\"peer\":\"10.0.0.1\",\"request\":\"GET /a\\\\x22 HTTP/1.1\",\"status\":206,\"bytes\":10,\"referer\":\"http://x/\\\"\",\"user_agent\":null}\n"),
             "{j}"
         );
+    }
+
+    #[test]
+    fn a_busy_thread_writes_its_lines_within_a_second() {
+        let sink = Shared::default();
+        let log = AccessLog::new(Box::new(sink.clone()), Format::Common);
+        let line = Line {
+            peer: "p",
+            request: "GET / HTTP/1.1",
+            status: 200,
+            bytes: 1,
+            ..Line::default()
+        };
+        log.request(&line);
+        assert!(sink.0.lock().unwrap().is_empty(), "batched at first");
+        // A thread that never goes idle: its next line, a second later, takes both out.
+        let started = Instant::now();
+        while started.elapsed() < MAX_DELAY {
+            std::hint::spin_loop();
+        }
+        log.request(&line);
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
     }
 
     #[test]

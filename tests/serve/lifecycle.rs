@@ -253,6 +253,23 @@ fn a_file_that_shrinks_mid_transfer_closes_the_connection_and_is_logged() {
 }
 
 #[test]
+fn an_aborted_download_logs_the_bytes_actually_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let len = 48 * 1024 * 1024;
+    std::fs::write(dir.path().join("big.bin"), vec![3u8; len]).unwrap();
+    let s = Serve::start(&["-p", "0", dir.path().to_str().unwrap()]);
+    let mut c = s.connect();
+    c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut first = vec![0u8; 1024 * 1024];
+    c.read_exact(&mut first).unwrap();
+    drop(c);
+    let line = s.wait_log("the aborted transfer", |l| l.contains("/big.bin"));
+    let bytes: usize = line.rsplit(' ').next().unwrap().parse().expect(&line);
+    assert!(bytes > 0 && bytes < len, "logged {bytes} of {len}: {line}");
+}
+
+#[test]
 fn dir_defaults_to_the_current_directory() {
     let dir = site();
     let s = Serve::start_cmd(
