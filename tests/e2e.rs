@@ -5,3 +5,5 @@ mod fetch;
 mod support;
 
 mod serve;
+
+mod hostile;
