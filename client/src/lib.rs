@@ -24,6 +24,7 @@ mod run;
 
 pub mod cli;
 pub mod output;
+pub mod wire;
 
 pub use body::Body;
 pub use client::{

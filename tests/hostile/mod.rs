@@ -2,8 +2,10 @@
 //! resources and faults; `fetch` against hostile servers; and a replay of the fuzzing corpora
 //! through the same parsers.
 
+mod corpora;
 mod faults;
 mod requests;
+mod responses;
 mod slow;
 
 use std::path::{Path, PathBuf};
