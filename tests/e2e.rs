@@ -6,3 +6,5 @@ mod peers;
 mod support;
 
 mod serve;
+
+mod hostile;

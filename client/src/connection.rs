@@ -221,6 +221,10 @@ impl Connection {
         loop {
             let have = self.buffered();
             if let Some(i) = have.iter().position(|&b| b == b'\n') {
+                // The cap holds even when the whole line is already buffered.
+                if i > cap {
+                    return Ok(Line::TooLong);
+                }
                 let mut line = have[..i].to_vec();
                 if line.last() == Some(&b'\r') {
                     line.pop();

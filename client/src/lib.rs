@@ -29,6 +29,7 @@ pub mod transfer;
 
 pub mod cli;
 pub mod output;
+pub mod wire;
 
 pub use body::Body;
 pub use client::{

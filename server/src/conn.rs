@@ -4,8 +4,8 @@
 
 use std::io::{self, Read, Seek, Write};
 use std::net::Shutdown;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use shared::{Address, Stream};
@@ -60,6 +60,12 @@ pub struct Conn {
     // When the head being read must be complete: set from accept and from the first byte of
     // each request, cleared after each response (an idle keep-alive wait has its own limit).
     head_deadline: Option<Instant>,
+    // True until the first request on this connection is answered: only then can its first
+    // bytes be a TLS handshake.
+    fresh: bool,
+    // A response still on its way out (the client reads slowly): it was parked until the
+    // socket is writable, and is resumed first.
+    sending: Option<Box<Sending>>,
     _open: OpenGuard,
 }
 
@@ -70,13 +76,16 @@ pub enum Wait {
     Request(Instant),
     /// Closing: our side is shut; drain the client's late bytes until this instant.
     Linger(Instant),
+    /// Sending a response to a client that reads slowly: resume when the socket is writable,
+    /// give up if it makes no progress by this instant (the write timeout).
+    Write(Instant),
 }
 
 impl Wait {
     /// The instant the wait ends.
     pub fn deadline(self) -> Instant {
         match self {
-            Wait::Request(d) | Wait::Linger(d) => d,
+            Wait::Request(d) | Wait::Linger(d) | Wait::Write(d) => d,
         }
     }
 }
@@ -99,6 +108,8 @@ impl Conn {
             peer: peer_text(peer),
             buf: ReadBuf::default(),
             head_deadline: Some(Instant::now() + header_timeout),
+            fresh: true,
+            sending: None,
             _open: open,
         }
     }
@@ -106,6 +117,11 @@ impl Conn {
     /// The parker's deadline passed: a request head that started but never finished gets
     /// 408; an idle connection or a finished linger just closes.
     pub fn expire(mut self, ctx: &Ctx, wait: Wait) {
+        if let Some(sending) = self.sending.take() {
+            // The client stopped reading: the response is cut off; log what it got.
+            sending.log(ctx, &self.peer);
+            return;
+        }
         if matches!(wait, Wait::Request(_)) && !self.buf.is_empty() {
             let line = request::escape(first_line(self.buf.bytes()));
             let _ = self.send_error(ctx, 408, &line);
@@ -130,12 +146,14 @@ impl Conn {
     fn send_error(&mut self, ctx: &Ctx, status: u16, line: &str) -> io::Result<()> {
         let mut out = Vec::with_capacity(512);
         let reply = respond::error(status, ctx, Persist::Close, &mut out);
-        let (bytes, result) = send(&mut self.stream, &mut out, reply.body);
+        let mut sending = Sending::new(&mut out, reply.body)?;
+        // Never waits: a client that does not read even this gets closed.
+        let result = sending.pump(&mut self.stream, &out, true);
         ctx.log.request(&Line {
             peer: &self.peer,
             request: line,
             status,
-            bytes,
+            bytes: sending.sent,
             ..Line::default()
         });
         result
@@ -167,20 +185,37 @@ impl Conn {
 /// Serves `conn` until it is closed or idle. `out` is the worker's reusable output buffer.
 pub fn serve(mut conn: Conn, ctx: &Ctx, out: &mut Vec<u8>) -> Next {
     let mut waited = false;
+    if let Some(sending) = conn.sending.take() {
+        match finish(&mut conn, sending, ctx) {
+            Sent::Done(true) if !ctx.stopping() => {}
+            Sent::Done(true) => return Next::Done,
+            Sent::Done(false) => return conn.close_gracefully(),
+            Sent::Blocked(deadline) => return Next::Park(conn, Wait::Write(deadline)),
+            Sent::Failed => return Next::Done,
+        }
+    }
     loop {
+        if conn.fresh && conn.buf.bytes().first() == Some(&TLS_HANDSHAKE) {
+            // A TLS client on the plain port: an HTTP error page would only be garbage to
+            // it. Say so (at most once a second) and close without a response.
+            tls_complaint(&conn.peer);
+            return conn.close_gracefully();
+        }
         if !conn.buf.is_empty() {
             match request::parse(conn.buf.bytes()) {
                 Parsed::Complete(req) => {
-                    let kept = respond(&mut conn, &req, ctx, out);
+                    conn.fresh = false;
+                    let sent = respond(&mut conn, &req, ctx, out);
                     conn.buf.consume(req.len);
                     conn.head_deadline = None;
-                    match kept {
-                        Ok(true) if !ctx.stopping() => {
+                    match sent {
+                        Sent::Done(true) if !ctx.stopping() => {
                             waited = false;
                             continue;
                         }
-                        Ok(_) => return conn.close_gracefully(),
-                        Err(_) => return Next::Done,
+                        Sent::Done(_) => return conn.close_gracefully(),
+                        Sent::Blocked(deadline) => return Next::Park(conn, Wait::Write(deadline)),
+                        Sent::Failed => return Next::Done,
                     }
                 }
                 Parsed::Invalid(rej) => {
@@ -232,30 +267,115 @@ pub fn serve(mut conn: Conn, ctx: &Ctx, out: &mut Vec<u8>) -> Next {
     }
 }
 
-/// Answers one request. `Ok(true)`: the connection stays open; `Ok(false)`: close it
-/// gracefully; `Err`: the connection failed (or the response was cut short) and is dropped.
-fn respond(conn: &mut Conn, req: &Request, ctx: &Ctx, out: &mut Vec<u8>) -> io::Result<bool> {
+/// The first byte of a TLS record carrying a handshake (a ClientHello): no HTTP request
+/// starts with it.
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// Logs that `peer` sent a TLS handshake to this plain-HTTP port, at most once a second
+/// however many do (a scanner or a misconfigured client could send thousands).
+fn tls_complaint(peer: &str) {
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+        *last = Some(Instant::now());
+        eprintln!("serve: {peer} sent a TLS handshake to a plain-HTTP port; closing");
+    }
+}
+
+/// How sending a response went.
+#[derive(Debug)]
+enum Sent {
+    /// All of it; `true` when the connection stays open for the next request.
+    Done(bool),
+    /// The client is not reading fast enough: the rest waits in `conn.sending` for the socket
+    /// to become writable, until this deadline.
+    Blocked(Instant),
+    /// The connection failed (or the file shrank) and is dropped.
+    Failed,
+}
+
+/// Answers one request: decides the response and starts sending it.
+fn respond(conn: &mut Conn, req: &Request, ctx: &Ctx, out: &mut Vec<u8>) -> Sent {
     let persist = match (req.keep_alive && !ctx.stopping(), req.version) {
         (false, _) => Persist::Close,
         (true, Version::Http10) => Persist::KeepAlive10,
         (true, _) => Persist::KeepAlive,
     };
     let reply = respond::respond(req, ctx, persist, out);
-    let (sent, result) = send(&mut conn.stream, out, reply.body);
-    ctx.log.request(&Line {
-        peer: &conn.peer,
-        request: &req.line,
-        status: reply.status,
-        bytes: sent,
-        referer: req.fields.referer.as_deref(),
-        user_agent: req.fields.user_agent.as_deref(),
-    });
-    if let Err(e) = &result
-        && let Some(path) = e.get_ref().and_then(|inner| inner.downcast_ref::<Shrank>())
-    {
-        eprintln!("serve: {path}: closing the connection to {}", conn.peer);
+    let mut sending = match Sending::new(out, reply.body) {
+        Ok(s) => s,
+        Err(e) => {
+            report(&e, &conn.peer);
+            return Sent::Failed;
+        }
+    };
+    sending.status = reply.status;
+    sending.keep = persist != Persist::Close;
+    // Nothing is copied for the log unless the response has to wait for the client.
+    let log = |s: &Sending| {
+        ctx.log.request(&Line {
+            peer: &conn.peer,
+            request: &req.line,
+            status: s.status,
+            bytes: s.sent,
+            referer: req.fields.referer.as_deref(),
+            user_agent: req.fields.user_agent.as_deref(),
+        })
+    };
+    match sending.pump(&mut conn.stream, out, !ctx.stopping()) {
+        Ok(()) => {
+            log(&sending);
+            Sent::Done(sending.keep)
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            sending.line = req.line.clone();
+            sending.referer = req.fields.referer.clone();
+            sending.user_agent = req.fields.user_agent.clone();
+            let deadline = Instant::now() + ctx.write_timeout;
+            sending.deadline = Some(deadline);
+            conn.sending = Some(Box::new(sending));
+            Sent::Blocked(deadline)
+        }
+        Err(e) => {
+            report(&e, &conn.peer);
+            log(&sending);
+            Sent::Failed
+        }
     }
-    result.map(|()| persist != Persist::Close)
+}
+
+/// Goes on sending a response that was parked.
+fn finish(conn: &mut Conn, mut sending: Box<Sending>, ctx: &Ctx) -> Sent {
+    let before = sending.sent;
+    match sending.pump(&mut conn.stream, &[], !ctx.stopping()) {
+        Ok(()) => {
+            sending.log(ctx, &conn.peer);
+            Sent::Done(sending.keep)
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            // Spurious wake-ups happen; the deadline only moves when bytes did.
+            let deadline = match sending.deadline {
+                Some(d) if sending.sent == before && !sending.head_left() => d,
+                _ => Instant::now() + ctx.write_timeout,
+            };
+            sending.deadline = Some(deadline);
+            conn.sending = Some(sending);
+            Sent::Blocked(deadline)
+        }
+        Err(e) => {
+            report(&e, &conn.peer);
+            sending.log(ctx, &conn.peer);
+            Sent::Failed
+        }
+    }
+}
+
+/// Says on stderr why a response was cut short, when it is our side's story to tell (a file
+/// that shrank); a client that went away is not news.
+fn report(e: &io::Error, peer: &str) {
+    if let Some(shrank) = e.get_ref().and_then(|inner| inner.downcast_ref::<Shrank>()) {
+        eprintln!("serve: {shrank}: closing the connection to {peer}");
+    }
 }
 
 /// A file ended before the length its head announced (it shrank while being sent).
@@ -277,100 +397,203 @@ fn shrank(path: &std::path::Path, got: u64, want: u64) -> io::Error {
     )))
 }
 
-/// Sends the head in `out` and the body. Small bodies ride in the same write as the head;
-/// large file bodies go by sendfile. Returns the body bytes sent, and how it ended.
-fn send(stream: &mut Stream, out: &mut Vec<u8>, body: Body) -> (u64, io::Result<()>) {
-    match body {
-        Body::Empty => (0, stream.write_all(out)),
-        Body::Bytes(bytes) => {
-            out.extend_from_slice(&bytes);
-            (bytes.len() as u64, stream.write_all(out))
+/// One piece of a response body after the head.
+#[derive(Debug)]
+enum Piece {
+    /// Bytes made here (multipart boundaries).
+    Text(Vec<u8>),
+    /// `len` bytes of the file from `start`, by sendfile.
+    Span { start: u64, len: u64 },
+}
+
+/// A response on its way out, resumable: when the client does not read, the socket's buffer
+/// fills, the send stops with `WouldBlock`, and the connection is parked until it is
+/// writable — so a slow reader never holds a worker (ARCHITECTURE.md, decision 2).
+#[derive(Debug, Default)]
+pub(crate) struct Sending {
+    /// Unsent bytes of the head (with a small body); empty until the response is parked
+    /// (until then they are in the worker's buffer).
+    head: Vec<u8>,
+    /// How much of the worker's buffer was written, before parking.
+    head_at: usize,
+    pieces: std::collections::VecDeque<Piece>,
+    /// Bytes of the front piece already sent.
+    at: u64,
+    file: Option<(std::fs::File, std::path::PathBuf)>,
+    /// Body bytes sent so far (for the log).
+    sent: u64,
+    status: u16,
+    keep: bool,
+    /// When a parked response that makes no progress is given up.
+    deadline: Option<Instant>,
+    line: String,
+    referer: Option<String>,
+    user_agent: Option<String>,
+}
+
+impl Sending {
+    /// Lays out a response: the head in `out` (small bodies appended to it, so they go out
+    /// in one write), then the pieces of a large body.
+    fn new(out: &mut Vec<u8>, body: Body) -> io::Result<Sending> {
+        let mut s = Sending::default();
+        match body {
+            Body::Empty => {}
+            Body::Bytes(bytes) => {
+                out.extend_from_slice(&bytes);
+                s.sent = bytes.len() as u64;
+            }
+            Body::Shared(bytes) => {
+                out.extend_from_slice(&bytes);
+                s.sent = bytes.len() as u64;
+            }
+            Body::File {
+                mut file,
+                path,
+                start,
+                len,
+            } => {
+                if len <= SMALL_BODY {
+                    seek(&mut file, start)?;
+                    let before = out.len();
+                    (&mut file).take(len).read_to_end(out)?;
+                    let got = (out.len() - before) as u64;
+                    if got != len {
+                        out.truncate(before);
+                        return Err(shrank(&path, got, len));
+                    }
+                    s.sent = len;
+                } else {
+                    s.pieces.push_back(Piece::Span { start, len });
+                    s.file = Some((file, path));
+                }
+            }
+            Body::Multipart {
+                file,
+                path,
+                parts,
+                closing,
+            } => {
+                for (head, span) in parts {
+                    s.pieces.push_back(Piece::Text(head.into_bytes()));
+                    s.pieces.push_back(Piece::Span {
+                        start: span.start,
+                        len: span.len,
+                    });
+                    s.pieces.push_back(Piece::Text(b"\r\n".to_vec()));
+                }
+                s.pieces.push_back(Piece::Text(closing.into_bytes()));
+                s.file = Some((file, path));
+            }
         }
-        Body::Shared(bytes) => {
-            out.extend_from_slice(&bytes);
-            (bytes.len() as u64, stream.write_all(out))
+        Ok(s)
+    }
+
+    fn head_left(&self) -> bool {
+        !self.head.is_empty()
+    }
+
+    /// Sends what is left: first the head (from `out` the first time, from `self.head` once
+    /// parked), then the pieces. Without `wait`, stops with `WouldBlock` as soon as the
+    /// socket is full, keeping the rest in `self`; with it (while shutting down, when there
+    /// is no parker to wait in), blocks up to the socket's write timeout.
+    fn pump(&mut self, stream: &mut Stream, out: &[u8], nowait: bool) -> io::Result<()> {
+        // Plain writes say "don't wait" per call; only sendfile needs the socket itself
+        // non-blocking, so most responses (a head and a small body) cost no mode switch.
+        let switch = nowait && self.pieces.iter().any(|p| matches!(p, Piece::Span { .. }));
+        if switch {
+            stream.set_nonblocking(true)?;
         }
-        Body::File {
-            mut file,
-            path,
-            start,
-            len,
-        } => {
-            if let Err(e) = seek(&mut file, start) {
-                return (0, Err(e));
-            }
-            if len <= SMALL_BODY {
-                let before = out.len();
-                if let Err(e) = (&mut file).take(len).read_to_end(out) {
-                    return (0, Err(e));
-                }
-                let got = (out.len() - before) as u64;
-                if got != len {
-                    return (0, Err(shrank(&path, got, len)));
-                }
-                return (len, stream.write_all(out));
-            }
-            if let Err(e) = stream.write_all(out) {
-                return (0, Err(e));
-            }
-            send_file_counted(stream, &file, &path, start, len)
+        let result = self.pump_inner(stream, out, nowait);
+        if let Err(e) = &result
+            && e.kind() == io::ErrorKind::WouldBlock
+            && self.head.is_empty()
+            && self.head_at < out.len()
+        {
+            // Parking: keep the unsent part of the head; the worker's buffer is reused.
+            self.head = out[self.head_at..].to_vec();
         }
-        Body::Multipart {
-            file,
-            path,
-            parts,
-            closing,
-        } => {
-            if let Err(e) = stream.write_all(out) {
-                return (0, Err(e));
-            }
-            let mut sent = 0;
-            for (head, span) in parts {
-                if let Err(e) = stream.write_all(head.as_bytes()) {
-                    return (sent, Err(e));
-                }
-                sent += head.len() as u64;
-                let (n, result) = send_file_counted(stream, &file, &path, span.start, span.len);
-                sent += n;
-                if let Err(e) = result {
-                    return (sent, Err(e));
-                }
-                if let Err(e) = stream.write_all(b"\r\n") {
-                    return (sent, Err(e));
-                }
-                sent += 2;
-            }
-            (
-                sent + closing.len() as u64,
-                stream.write_all(closing.as_bytes()),
-            )
+        if switch {
+            // The worker's reads expect a blocking socket with its short timeout.
+            stream.set_nonblocking(false)?;
         }
+        result
+    }
+
+    fn pump_inner(&mut self, stream: &mut Stream, out: &[u8], nowait: bool) -> io::Result<()> {
+        if !self.head.is_empty() {
+            let mut head = std::mem::take(&mut self.head);
+            let result = write_from(stream, &head, &mut self.head_at, nowait);
+            if self.head_at < head.len() {
+                head.drain(..self.head_at);
+                self.head_at = 0;
+                self.head = head;
+            }
+            result?;
+        } else if self.head_at < out.len() {
+            write_from(stream, out, &mut self.head_at, nowait)?;
+        }
+        while let Some(piece) = self.pieces.front() {
+            match piece {
+                Piece::Text(text) => {
+                    let mut at = self.at as usize;
+                    let result = write_from(stream, text, &mut at, nowait);
+                    self.sent += at as u64 - self.at;
+                    self.at = at as u64;
+                    result?;
+                }
+                &Piece::Span { start, len } => {
+                    let Some((file, path)) = self.file.as_mut() else {
+                        return Err(io::Error::other("no file for a span"));
+                    };
+                    // One sendfile at a time, from an explicit offset: a WouldBlock then
+                    // loses nothing, and `at` is exactly what the client was sent.
+                    while self.at < len {
+                        let mut offset = start + self.at;
+                        match stream.send_file_at(file, &mut offset, len - self.at)? {
+                            0 => return Err(shrank(path, start + self.at, start + len)),
+                            n => {
+                                self.at += n;
+                                self.sent += n;
+                            }
+                        }
+                    }
+                }
+            }
+            self.pieces.pop_front();
+            self.at = 0;
+        }
+        Ok(())
+    }
+
+    /// The access-log line for a response that was parked at least once.
+    fn log(&self, ctx: &Ctx, peer: &str) {
+        ctx.log.request(&Line {
+            peer,
+            request: &self.line,
+            status: self.status,
+            bytes: self.sent,
+            referer: self.referer.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+        });
     }
 }
 
-/// Sends `len` bytes of `file` from `start` with sendfile(2), counting exactly what went
-/// out, so that when the client goes away half-way the log still says how much it got.
-/// A file that ends early is [`Shrank`].
-fn send_file_counted(
-    stream: &Stream,
-    file: &std::fs::File,
-    path: &std::path::Path,
-    start: u64,
-    len: u64,
-) -> (u64, io::Result<()>) {
-    let end = start + len;
-    let mut offset = start;
-    while offset < end {
-        // One call may send up to 1 GiB; the kernel advances `offset` by what it sent.
-        let want = (end - offset).min(1 << 30) as usize;
-        match rustix::fs::sendfile(stream, file, Some(&mut offset), want) {
-            Ok(0) => return (offset - start, Err(shrank(path, offset - start, len))),
-            Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return (offset - start, Err(e.into())),
+/// Writes `bytes[*at..]`, moving `at` as it goes (so a `WouldBlock` loses nothing).
+fn write_from(stream: &mut Stream, bytes: &[u8], at: &mut usize, nowait: bool) -> io::Result<()> {
+    while *at < bytes.len() {
+        let wrote = if nowait {
+            stream.write_nowait(&bytes[*at..])
+        } else {
+            stream.write(&bytes[*at..])
+        };
+        match wrote {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => *at += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
-    (len, Ok(()))
+    Ok(())
 }
 
 fn seek(file: &mut std::fs::File, to: u64) -> io::Result<()> {

@@ -260,6 +260,8 @@ fn run(cli: Cli) -> Result<(), (u8, String)> {
     .spa(cli.spa)
     .hidden(cli.hidden)
     .follow_symlinks(cli.follow_symlinks)
+    // Test-only (see Config::panic_path): unset in any real deployment.
+    .panic_path(std::env::var("SERVE_TEST_PANIC_PATH").ok())
     .log_format(match cli.log_format {
         LogFormat::Common => Format::Common,
         LogFormat::Combined => Format::Combined,

@@ -1,7 +1,8 @@
-//! The parker: one thread holding idle and lingering connections so that no worker waits on
-//! a client (ARCHITECTURE.md, decision 2). It sleeps in epoll (through mio) until a parked
-//! connection is readable, then puts it back on the worker queue; at its deadline it closes
-//! it (with 408 when a request head was cut off).
+//! The parker: one thread holding idle and lingering connections, and responses waiting for
+//! a slow reader, so that no worker waits on a client (ARCHITECTURE.md, decision 2). It sleeps
+//! in epoll (through mio) until a parked connection is readable (or, for a response being
+//! sent, writable), then puts it back on the worker queue; at its deadline it closes it (with
+//! 408 when a request head was cut off).
 
 use std::collections::{BTreeSet, HashMap};
 use std::io;
@@ -79,10 +80,14 @@ impl Parked {
         let id = self.next_id;
         self.next_id = (self.next_id + 1) % (usize::MAX - 1);
         let fd = conn.stream.as_raw_fd();
+        let interest = match wait {
+            Wait::Write(_) => Interest::WRITABLE,
+            Wait::Request(_) | Wait::Linger(_) => Interest::READABLE,
+        };
         // A connection that cannot be watched cannot be woken: dropping it closes it.
         if poll
             .registry()
-            .register(&mut SourceFd(&fd), Token(id), Interest::READABLE)
+            .register(&mut SourceFd(&fd), Token(id), interest)
             .is_ok()
         {
             self.deadlines.insert((wait.deadline(), id));
@@ -132,7 +137,17 @@ fn run(
             return;
         }
         if ctx.stopping() {
-            // Idle connections are closed at once on shutdown; dropping them does it.
+            // Idle connections are closed at once on shutdown; dropping them does it. A
+            // response still being sent goes back to a worker, which finishes it (blocking,
+            // within the drain deadline).
+            while let Ok((conn, wait)) = rx.try_recv() {
+                parked.add(&poll, conn, wait);
+            }
+            for (_, (conn, wait)) in parked.conns.drain() {
+                if matches!(wait, Wait::Write(_)) {
+                    let _ = jobs.send(conn);
+                }
+            }
             return;
         }
         for event in events.iter() {

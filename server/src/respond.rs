@@ -72,6 +72,9 @@ pub fn respond(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>) ->
 }
 
 fn decide(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>) -> Reply {
+    if ctx.panic_path.as_deref() == Some(req.target.as_str()) {
+        panic!("test-only panic for {} (SERVE_TEST_PANIC_PATH)", req.target);
+    }
     match req.method {
         Method::Options => return options(req, ctx, persist, out),
         Method::Other => return error(405, ctx, persist, out),

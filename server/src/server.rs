@@ -61,6 +61,7 @@ pub struct Config {
     jail: Jail,
     allow: Vec<Cidr>,
     log_format: Format,
+    panic_path: Option<String>,
 }
 
 /// The default `Cache-Control`: caches must revalidate, since the folder may change.
@@ -87,6 +88,7 @@ impl Config {
             jail: Jail::default(),
             allow: Vec::new(),
             log_format: Format::Common,
+            panic_path: None,
         }
     }
     /// List folders without `index.html` (default on; off is `--no-listing`: 404).
@@ -140,6 +142,14 @@ impl Config {
         self.log_format = format;
         self
     }
+    /// Test-only: a request for exactly this target panics inside request handling, to
+    /// prove a panic is contained to its connection. Harmless: the panic is caught, that one
+    /// connection closes, and the worker goes on. The `serve` binary sets it from the
+    /// `SERVE_TEST_PANIC_PATH` environment variable, read once at startup.
+    pub fn panic_path(mut self, target: Option<String>) -> Config {
+        self.panic_path = target;
+        self
+    }
     /// Worker threads (at least 1; default [`default_threads`]).
     pub fn threads(mut self, n: usize) -> Config {
         self.threads = n.max(1);
@@ -183,6 +193,7 @@ pub struct Ctx {
     pub(crate) root: Root,
     pub(crate) keep_alive: Duration,
     pub(crate) header_timeout: Duration,
+    pub(crate) write_timeout: Duration,
     pub(crate) log: AccessLog,
     pub(crate) listing: bool,
     pub(crate) cache_control: String,
@@ -191,6 +202,7 @@ pub struct Ctx {
     pub(crate) not_found_page: Option<Arc<Vec<u8>>>,
     pub(crate) spa: bool,
     pub(crate) jail: Jail,
+    pub(crate) panic_path: Option<String>,
     allow: Vec<Cidr>,
     stop: Arc<Stop>,
     jobs: Receiver<Conn>,
@@ -318,6 +330,7 @@ impl Server {
             root: Root::open(root),
             keep_alive: config.keep_alive,
             header_timeout: config.header_timeout,
+            write_timeout: config.write_timeout,
             log,
             listing: config.listing,
             cache_control: config.cache_control.clone(),
@@ -326,6 +339,7 @@ impl Server {
             not_found_page: config.not_found_page.clone(),
             spa: config.spa,
             jail: config.jail,
+            panic_path: config.panic_path.clone(),
             allow: config.allow.clone(),
             stop: Arc::clone(&stop),
             jobs: job_rx.clone(),
@@ -408,6 +422,11 @@ fn work(rx: &Receiver<Conn>, ctx: &Ctx, parker: &ParkHandle) {
         };
         match catch_unwind(AssertUnwindSafe(|| conn::serve(conn, ctx, &mut out))) {
             Ok(Next::Park(conn, wait)) if !ctx.stopping() => parker.park(conn, wait),
+            Ok(Next::Park(conn, conn::Wait::Write(_))) => {
+                // Shutting down while a response waits for its reader: there is no parker
+                // any more, so finish it here (blocking, within the drain deadline).
+                let _ = catch_unwind(AssertUnwindSafe(|| conn::serve(conn, ctx, &mut out)));
+            }
             Ok(_) => {}
             Err(_) => {
                 // The panic hook has printed what happened; the connection was dropped (and

@@ -142,6 +142,31 @@ impl Stream {
         }
     }
 
+    /// Writes what the socket takes now without waiting: `WouldBlock` when its buffer is
+    /// full, even on a blocking socket (`send` with `MSG_DONTWAIT`).
+    #[allow(unsafe_code)] // std has no per-call non-blocking write; toggling O_NONBLOCK costs two syscalls.
+    pub fn write_nowait(&self, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            // SAFETY: `buf` is valid, readable memory of `buf.len()` bytes for the whole call,
+            // and the descriptor is owned by `self`, so it stays open.
+            let n = unsafe {
+                libc::send(
+                    self.as_raw_fd(),
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+    }
+
     /// Sends `len` bytes of `file` from its current position. On Linux this is `sendfile`
     /// (zero copy): std specialises `io::copy` for concrete socket types only, so the match
     /// on the kind happens here. Returns the bytes sent, less than `len` when the file ended
@@ -151,6 +176,32 @@ impl Stream {
         match self {
             Stream::Tcp(s) => io::copy(&mut part, s),
             Stream::Unix(s) => io::copy(&mut part, s),
+        }
+    }
+
+    /// Sends up to `len` bytes of `file` starting at `*offset` with one `sendfile(2)`,
+    /// moving `*offset` by what was sent; the file's own position is left alone. Returns the
+    /// bytes sent: 0 at the end of the file, fewer than `len` when the socket took only that
+    /// much. On a non-blocking socket that is full, fails with `WouldBlock` having sent
+    /// nothing — so, unlike [`send_file`](Stream::send_file), no progress is ever lost.
+    #[allow(unsafe_code)] // sendfile(2) has no safe wrapper in std; see SAFETY below.
+    pub fn send_file_at(&self, file: &File, offset: &mut u64, len: u64) -> io::Result<u64> {
+        let mut off = libc::off_t::try_from(*offset)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // One call moves at most 2 GiB - 4 KiB on Linux anyway.
+        let count = usize::try_from(len.min(1 << 30)).unwrap_or(1 << 30);
+        loop {
+            // SAFETY: both descriptors are owned by live objects (`self`, `file`) for the
+            // whole call, and `off` is a valid, writable off_t the kernel updates.
+            let n = unsafe { libc::sendfile(self.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
+            if n >= 0 {
+                *offset = off as u64;
+                return Ok(n as u64);
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
         }
     }
 
@@ -235,6 +286,23 @@ mod tests {
     use std::io::Seek;
 
     #[test]
+    fn write_nowait_stops_when_the_buffer_is_full() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let a = Stream::Unix(a);
+        let chunk = [7u8; 64 * 1024];
+        let mut total = 0;
+        let err = loop {
+            match a.write_nowait(&chunk) {
+                Ok(n) => total += n,
+                Err(e) => break e,
+            }
+            assert!(total < 1 << 30, "a socket buffer never fills up");
+        };
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        assert!(total > 0);
+    }
+
+    #[test]
     fn read_nowait_never_waits() {
         let (a, b) = UnixStream::pair().unwrap();
         let (a, mut b) = (Stream::Unix(a), Stream::Unix(b));
@@ -265,6 +333,55 @@ mod tests {
         let mut got = Vec::new();
         (&b).read_to_end(&mut got).unwrap();
         assert_eq!(got, b"23456789");
+    }
+
+    #[test]
+    fn send_file_at_sends_from_the_offset_and_reports_the_end() {
+        let file = tempfile_with(b"0123456789");
+        let (a, b) = UnixStream::pair().unwrap();
+        let a = Stream::Unix(a);
+        let mut at = 2;
+        assert_eq!(a.send_file_at(&file, &mut at, 5).unwrap(), 5);
+        assert_eq!(at, 7);
+        assert_eq!(a.send_file_at(&file, &mut at, 100).unwrap(), 3);
+        assert_eq!(
+            a.send_file_at(&file, &mut at, 100).unwrap(),
+            0,
+            "end of file"
+        );
+        drop(a);
+        let mut got = Vec::new();
+        (&b).read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"23456789");
+    }
+
+    #[test]
+    fn send_file_at_on_a_full_socket_would_block_and_loses_nothing() {
+        let file = tempfile_with(&vec![9u8; 4 << 20]);
+        let (a, b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let a = Stream::Unix(a);
+        let mut at = 0;
+        let err = loop {
+            let left = (4 << 20) - at;
+            match a.send_file_at(&file, &mut at, left) {
+                Ok(n) => assert!(n > 0),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        a.set_nonblocking(false).unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            (&b).read_to_end(&mut got).unwrap();
+            got.len()
+        });
+        while at < 4 << 20 {
+            let left = (4 << 20) - at;
+            a.send_file_at(&file, &mut at, left).unwrap();
+        }
+        drop(a);
+        assert_eq!(reader.join().unwrap(), 4 << 20);
     }
 
     fn tempfile_with(bytes: &[u8]) -> File {

@@ -200,7 +200,6 @@ fn refusals_get_their_status_then_close_and_the_server_goes_on() {
         (b"GET / HTTP/1.2\r\nHost: x\r\n\r\n".to_vec(), "505"),
         (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(), "505"),
         (b"GET / HTTP/1.1\r\nHost: x\r\n folded: header\r\n\r\n".to_vec(), "400"),
-        (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n".to_vec(), "400"),
         (long_line.into_bytes(), "414"),
         (big_head.into_bytes(), "431"),
     ];
