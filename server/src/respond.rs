@@ -82,8 +82,10 @@ fn decide(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>) -> Repl
     }
     match files::map(&ctx.root, &req.target, ctx.jail) {
         Ok(Mapped::File {
-            path, file: opened, ..
-        }) => file(req, ctx, persist, out, path, opened),
+            path,
+            file: opened,
+            meta,
+        }) => file(req, ctx, persist, out, path, opened.map(|f| (f, meta))),
         Ok(Mapped::Redirect(location)) => {
             let body = format!("Moved to {location}\n").into_bytes();
             begin(out, 301, ctx);
@@ -136,10 +138,12 @@ fn not_found(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>) -> R
         let last = path.rsplit('/').next().unwrap_or("");
         if !last.contains('.')
             && let Ok(Mapped::File {
-                path, file: opened, ..
+                path,
+                file: opened,
+                meta,
             }) = files::map(&ctx.root, "/index.html", ctx.jail)
         {
-            return file(req, ctx, persist, out, path, opened);
+            return file(req, ctx, persist, out, path, opened.map(|f| (f, meta)));
         }
     }
     match &ctx.not_found_page {
@@ -219,7 +223,8 @@ fn file(
     persist: Persist,
     out: &mut Vec<u8>,
     path: PathBuf,
-    opened: Option<File>,
+    // The file and its metadata, when mapping already opened it (no second fstat).
+    opened: Option<(File, std::fs::Metadata)>,
 ) -> Reply {
     let ct = files::content_type(&path);
     // A precompressed sibling the client accepts is sent instead, with its own validators.
@@ -232,15 +237,13 @@ fn file(
         Some((p, coding, _)) => (p, Some(coding), None),
         None => (path, None, opened),
     };
-    let file = match opened.map_or_else(|| open(&path), Ok) {
-        Ok(f) => f,
+    let opened = opened.map_or_else(|| open(&path), Ok);
+    let (file, meta) = match opened {
+        Ok(pair) => pair,
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
             return error(403, ctx, persist, out);
         }
         Err(_) => return not_found(req, ctx, persist, out),
-    };
-    let Ok(meta) = file.metadata() else {
-        return error(500, ctx, persist, out);
     };
     let len = meta.len();
     let v = Validators::of(&meta);
@@ -388,16 +391,17 @@ fn boundary() -> String {
 
 /// Opens a file for reading without ever blocking on it (a FIFO swapped in after the
 /// mapping check would otherwise hang the worker), and checks it is a regular file.
-fn open(path: &Path) -> io::Result<File> {
+fn open(path: &Path) -> io::Result<(File, std::fs::Metadata)> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)?;
-    if !file.metadata()?.is_file() {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
             "not a regular file",
         ));
     }
-    Ok(file)
+    Ok((file, meta))
 }
