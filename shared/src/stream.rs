@@ -167,23 +167,11 @@ impl Stream {
         }
     }
 
-    /// Sends `len` bytes of `file` from its current position. On Linux this is `sendfile`
-    /// (zero copy): std specialises `io::copy` for concrete socket types only, so the match
-    /// on the kind happens here. Returns the bytes sent, less than `len` when the file ended
-    /// early (it shrank while being sent).
-    pub fn send_file(&mut self, file: &mut File, len: u64) -> io::Result<u64> {
-        let mut part = Read::take(file, len);
-        match self {
-            Stream::Tcp(s) => io::copy(&mut part, s),
-            Stream::Unix(s) => io::copy(&mut part, s),
-        }
-    }
-
     /// Sends up to `len` bytes of `file` starting at `*offset` with one `sendfile(2)`,
     /// moving `*offset` by what was sent; the file's own position is left alone. Returns the
     /// bytes sent: 0 at the end of the file, fewer than `len` when the socket took only that
     /// much. On a non-blocking socket that is full, fails with `WouldBlock` having sent
-    /// nothing — so, unlike [`send_file`](Stream::send_file), no progress is ever lost.
+    /// nothing — so no progress is ever lost.
     #[allow(unsafe_code)] // sendfile(2) has no safe wrapper in std; see SAFETY below.
     pub fn send_file_at(&self, file: &File, offset: &mut u64, len: u64) -> io::Result<u64> {
         let mut off = libc::off_t::try_from(*offset)
@@ -318,21 +306,6 @@ mod tests {
             0,
             "EOF once the peer closed"
         );
-    }
-
-    #[test]
-    fn send_file_sends_exactly_the_range() {
-        let mut file = tempfile_with(b"0123456789");
-        file.seek(io::SeekFrom::Start(2)).unwrap();
-        let (a, b) = UnixStream::pair().unwrap();
-        let mut a = Stream::Unix(a);
-        assert_eq!(a.send_file(&mut file, 5).unwrap(), 5);
-        // Asking for more than is left reports the short count instead of failing.
-        assert_eq!(a.send_file(&mut file, 100).unwrap(), 3);
-        drop(a);
-        let mut got = Vec::new();
-        (&b).read_to_end(&mut got).unwrap();
-        assert_eq!(got, b"23456789");
     }
 
     #[test]
