@@ -44,18 +44,8 @@ impl Script {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(State::default());
-        let handler: Arc<Handler> = Arc::new(handler);
-        let st = state.clone();
-        thread::spawn(move || {
-            for conn in listener.incoming() {
-                if st.stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                let Ok(conn) = conn else { continue };
-                st.accepted.fetch_add(1, Ordering::SeqCst);
-                let (st, handler) = (st.clone(), handler.clone());
-                thread::spawn(move || serve(conn, &st, &*handler));
-            }
+        accept_all(state.clone(), Arc::new(handler), move || {
+            listener.accept().map(|(c, _)| c)
         });
         Script {
             addr: Some(addr),
@@ -71,18 +61,8 @@ impl Script {
     ) -> Script {
         let listener = UnixListener::bind(path).expect("bind unix socket");
         let state = Arc::new(State::default());
-        let handler: Arc<Handler> = Arc::new(handler);
-        let st = state.clone();
-        thread::spawn(move || {
-            for conn in listener.incoming() {
-                if st.stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                let Ok(conn) = conn else { continue };
-                st.accepted.fetch_add(1, Ordering::SeqCst);
-                let (st, handler) = (st.clone(), handler.clone());
-                thread::spawn(move || serve(conn, &st, &*handler));
-            }
+        accept_all(state.clone(), Arc::new(handler), move || {
+            listener.accept().map(|(c, _)| c)
         });
         Script {
             addr: None,
@@ -143,6 +123,27 @@ impl Conn for UnixStream {
     fn close_write(&self) {
         let _ = self.shutdown(Shutdown::Write);
     }
+}
+
+/// Accepts connections with `accept` on a thread of their own, each served on its own
+/// thread, until the script is stopped.
+fn accept_all<C: Conn + Send + 'static>(
+    state: Arc<State>,
+    handler: Arc<Handler>,
+    accept: impl Fn() -> std::io::Result<C> + Send + 'static,
+) {
+    thread::spawn(move || {
+        loop {
+            let conn = accept();
+            if state.stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let Ok(conn) = conn else { continue };
+            state.accepted.fetch_add(1, Ordering::SeqCst);
+            let (st, handler) = (state.clone(), handler.clone());
+            thread::spawn(move || serve(conn, &st, &*handler));
+        }
+    });
 }
 
 fn serve(mut conn: impl Conn, state: &State, handler: &Handler) {
