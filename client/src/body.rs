@@ -6,10 +6,10 @@ use std::time::Duration;
 use crate::chunked::ChunkedReader;
 use crate::connection::Connection;
 use crate::error::Error;
+use crate::head::Head;
 use crate::length::LengthReader;
 use crate::pool::Pool;
 use crate::request::{Method, Version};
-use crate::response::Head;
 
 /// How the end of a body is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,7 +221,7 @@ impl Read for Body {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::parse_head;
+    use crate::head::parse_head;
 
     fn frame(method: Method, head: &str) -> Result<(Framing, bool), String> {
         let text = format!("{head}\r\n\r\n").replace('|', "\r\n");

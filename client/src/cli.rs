@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use shared::{Family, Resolver, duration_words};
 
-use crate::client::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_PER_ENDPOINT, Event};
 use crate::error::Error;
 use crate::order::{Finished, Sequencer, Slot};
 use crate::output::{Dest, bytes_words};
@@ -19,6 +18,7 @@ use crate::progress::Progress;
 use crate::report;
 use crate::request::{HeaderEdit, Version};
 use crate::transfer::{self, Outcome};
+use crate::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_PER_ENDPOINT, Event};
 
 const EXIT_CODES_SHORT: &str = "\
 Exit codes: 0 ok, 1 unsupported protocol, 2 usage, 3 malformed target, 6 resolve, 7 connect,

@@ -11,10 +11,13 @@
 #![forbid(unsafe_code)]
 
 mod body;
+mod builder;
 mod chunked;
 mod client;
 mod connection;
 mod error;
+mod event;
+mod head;
 mod length;
 mod order;
 mod pool;
@@ -32,12 +35,15 @@ pub mod output;
 pub mod wire;
 
 pub use body::Body;
-pub use client::{
-    Builder, Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEAD_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_IDLE_PER_ENDPOINT, DEFAULT_MAX_REDIRECTS, DEFAULT_SEND_TIMEOUT, Event, Observer,
+pub use builder::{
+    Builder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEAD_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_IDLE_PER_ENDPOINT, DEFAULT_MAX_REDIRECTS, DEFAULT_SEND_TIMEOUT,
 };
+pub use client::Client;
 pub use error::Error;
+pub use event::{Event, Observer};
+pub use head::{Head, MAX_HEAD, MAX_HEADERS};
 pub use redirect::resolve as resolve_location;
 pub use request::{HeaderEdit, Method, USER_AGENT, Version};
-pub use response::{Head, MAX_HEAD, MAX_HEADERS, Response};
+pub use response::Response;
 pub use trace::{AddrTry, Hop, Trace};

@@ -3,8 +3,8 @@
 
 use shared::Target;
 
+use crate::head::Head;
 use crate::request::Method;
-use crate::response::Head;
 
 /// The `Location` of a redirect that `-L` follows (301, 302, 303, 307, 308), if it has one.
 pub(crate) fn location(head: &Head) -> Option<&[u8]> {

@@ -7,12 +7,15 @@ use std::time::Instant;
 use shared::{Endpoint, Host, Target};
 
 use crate::body::{self, Body};
-use crate::client::{Client, Event};
+use crate::builder::Builder;
 use crate::connection::Connection;
 use crate::error::Error;
+use crate::event::Event;
+use crate::head::{self, Head};
+use crate::pool::Pool;
 use crate::redirect;
 use crate::request::{self, HeaderEdit, Method, Version};
-use crate::response::{self, Head, Response};
+use crate::response::Response;
 use crate::trace::{AddrTry, Hop, Trace};
 
 /// The largest redirect body read (and dropped) to keep its connection; a longer one just
@@ -23,13 +26,13 @@ const DRAIN_LIMIT: u64 = 1024 * 1024;
 /// adding `extra` headers to every request (they follow redirects) and recording each hop in
 /// `trace`.
 pub(crate) fn run(
-    client: &Client,
+    cfg: &Builder,
+    pool: &Pool,
     method: Method,
     target: &Target,
     extra: &[HeaderEdit],
     trace: &mut Trace,
 ) -> Result<Response, Error> {
-    let cfg = &client.config;
     // `-m` counts from here and bounds everything below, redirects and body included.
     let total = cfg.max_time.map(|max| (Instant::now() + max, max));
     let mut method = method;
@@ -42,7 +45,8 @@ pub(crate) fn run(
             began: trace.now(),
             ..Hop::default()
         });
-        let (conn, head) = exchange(client, method, &current, target, extra, total, trace)?;
+        let bytes = request_head(cfg, method, &current, target, extra);
+        let (conn, head) = exchange(cfg, pool, &current, &bytes, total, trace)?;
         let (framing, reusable) =
             body::framing(method, &head).map_err(|reason| Error::BadResponse {
                 peer: conn.peer.clone(),
@@ -50,13 +54,7 @@ pub(crate) fn run(
             })?;
         // Only HTTP/1.1 requests ask for a persistent connection.
         let reusable = reusable && cfg.version == Version::Http11;
-        let body = Body::new(
-            conn,
-            framing,
-            reusable,
-            client.pool.clone(),
-            cfg.idle_timeout,
-        );
+        let body = Body::new(conn, framing, reusable, pool.clone(), cfg.idle_timeout);
         let location = redirect::location(&head).map(<[u8]>::to_vec);
         if let (Some(max), Some(location)) = (cfg.redirects, location) {
             if followed >= max {
@@ -66,7 +64,7 @@ pub(crate) fn run(
                 location: String::from_utf8_lossy(&location).into_owned(),
                 cause,
             })?;
-            client.notify(Event::Redirect {
+            cfg.notify(Event::Redirect {
                 status: head.status(),
                 to: &next,
             });
@@ -82,23 +80,15 @@ pub(crate) fn run(
     }
 }
 
-/// One request and its response head, on a kept-alive connection when there is one (sent
-/// again once on a new connection if the kept-alive one turns out closed: GET and HEAD are
-/// safe to repeat).
-fn exchange(
-    client: &Client,
+/// The request head for `current`: the client's header edits (less the host-bound ones
+/// when a redirect left the original host) and `extra`.
+fn request_head(
+    cfg: &Builder,
     method: Method,
     current: &Target,
     original: &Target,
     extra: &[HeaderEdit],
-    total: Option<(Instant, std::time::Duration)>,
-    trace: &mut Trace,
-) -> Result<(Connection, Head), Error> {
-    let cfg = &client.config;
-    let key = match &cfg.unix_socket {
-        Some(path) => Endpoint::Unix(path.clone()),
-        None => current.endpoint.clone(),
-    };
+) -> Vec<u8> {
     // Credentials, cookies and a custom Host given with -H stay with the host they were
     // given for.
     let cross_host = current.endpoint != original.endpoint;
@@ -109,34 +99,47 @@ fn exchange(
         .chain(extra)
         .collect();
     let headers = request::headers(current, &edits);
-    let bytes = request::head(method, current, cfg.version, &headers);
+    request::head(method, current, cfg.version, &headers)
+}
+
+/// One request (`bytes`, its head) and its response head, on a kept-alive connection when
+/// there is one (sent again once on a new connection if the kept-alive one turns out closed:
+/// GET and HEAD are safe to repeat).
+fn exchange(
+    cfg: &Builder,
+    pool: &Pool,
+    current: &Target,
+    bytes: &[u8],
+    total: Option<(Instant, std::time::Duration)>,
+    trace: &mut Trace,
+) -> Result<(Connection, Head), Error> {
+    let key = match &cfg.unix_socket {
+        Some(path) => Endpoint::Unix(path.clone()),
+        None => current.endpoint.clone(),
+    };
     let mut may_reuse = true;
     loop {
-        let pooled = if may_reuse {
-            client.pool.take(&key)
-        } else {
-            None
-        };
+        let pooled = if may_reuse { pool.take(&key) } else { None };
         let mut conn = match pooled {
             Some(conn) => {
-                client.notify(Event::Reused { peer: &conn.peer });
+                cfg.notify(Event::Reused { peer: &conn.peer });
                 conn
             }
-            None => open(client, &key, total, trace)?,
+            None => open(cfg, &key, total, trace)?,
         };
         let hop = trace.hops.last_mut().expect("run pushed the hop");
         hop.peer = Some(conn.peer.clone());
         hop.reused = conn.reused;
         conn.set_total(total);
-        client.notify(Event::RequestHead(&bytes));
+        cfg.notify(Event::RequestHead(bytes));
         let start = trace.start;
-        let result = conn.write_all(&bytes, cfg.send_timeout).and_then(|()| {
+        let result = conn.write_all(bytes, cfg.send_timeout).and_then(|()| {
             hop.sent = Some(start.elapsed());
             if cfg.version == Version::Http09 {
                 return Ok(Head::http09());
             }
-            response::read_head(&mut conn, cfg.head_timeout, &mut |h| {
-                client.notify(Event::ResponseHead(h.raw()))
+            head::read_head(&mut conn, cfg.head_timeout, &mut |h| {
+                cfg.notify(Event::ResponseHead(h.raw()))
             })
         });
         hop.first_byte = conn
@@ -151,7 +154,7 @@ fn exchange(
             Err(e @ (Error::Send { .. } | Error::EmptyReply { .. } | Error::Receive { .. }))
                 if conn.reused =>
             {
-                client.notify(Event::Retry {
+                cfg.notify(Event::Retry {
                     peer: &conn.peer,
                     reason: e.to_string(),
                 });
@@ -165,14 +168,13 @@ fn exchange(
 /// Opens a new connection to `key`. `--connect-timeout` covers resolving and connecting
 /// together; `-m` may cut it shorter.
 fn open(
-    client: &Client,
+    cfg: &Builder,
     key: &Endpoint,
     total: Option<(Instant, std::time::Duration)>,
     trace: &mut Trace,
 ) -> Result<Connection, Error> {
     let hop = trace.hops.last_mut().expect("run pushed the hop");
     let at = |t: Instant| t.saturating_duration_since(trace.start);
-    let cfg = &client.config;
     let started = Instant::now();
     if let Some((deadline, max)) = total
         && started >= deadline
@@ -199,7 +201,7 @@ fn open(
                 error: stream.as_ref().err().map(ToString::to_string),
             });
             let stream = stream?;
-            client.notify(Event::Connected {
+            cfg.notify(Event::Connected {
                 peer: &peer,
                 failed: &[],
                 elapsed: started.elapsed(),
@@ -211,7 +213,7 @@ fn open(
             let connect_start = Instant::now();
             hop.resolve = Some((at(started), at(connect_start)));
             if let Host::Name(name) = host {
-                client.notify(Event::Resolved {
+                cfg.notify(Event::Resolved {
                     host: name,
                     addrs: &addrs,
                 });
@@ -245,7 +247,7 @@ fn open(
             });
             hop.addrs.sort_by_key(|a| a.start);
             let peer = connected.addr.to_string();
-            client.notify(Event::Connected {
+            cfg.notify(Event::Connected {
                 peer: &peer,
                 failed: &connected.failed,
                 elapsed: connected.elapsed,

@@ -11,11 +11,12 @@ use shared::Target;
 
 use crate::cli::{Config, DestSpec};
 use crate::error::Error;
+use crate::head::Head;
 use crate::order::Slot;
 use crate::output::{Dest, Sink, meta_path, part_path, remote_name};
 use crate::progress::Progress;
 use crate::request::{HeaderEdit, Method};
-use crate::response::{Head, Response};
+use crate::response::Response;
 use crate::trace::Trace;
 
 /// The longest wait between two tries, whatever the backoff says: 10 s.
@@ -632,7 +633,7 @@ fn decode_error(e: io::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::parse_head;
+    use crate::head::parse_head;
 
     fn head(fields: &str) -> Head {
         let text = format!("HTTP/1.1 200 OK\r\n{fields}\r\n\r\n").replace('|', "\r\n");

@@ -15,8 +15,8 @@ use shared::{Endpoint, Stream};
 use crate::chunked::ChunkedReader;
 use crate::connection::Connection;
 use crate::error::Error;
+use crate::head::{self, Head, HeadError};
 use crate::request::Method;
-use crate::response::{self, Head, HeadError};
 
 /// How the end of a response body would be found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, String> {
     if buf.is_empty() {
         return Ok(None);
     }
-    response::parse_head(buf).map_err(|e| match e {
+    head::parse_head(buf).map_err(|e| match e {
         HeadError::Http09 => "http/0.9".to_string(),
         HeadError::Malformed(reason) => reason,
     })

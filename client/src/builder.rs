@@ -1,0 +1,189 @@
+//! [`Builder`]: the settings every request of a client shares (timeouts, redirects,
+//! headers, resolution), with their defaults. [`Builder::build`] (in `client.rs`) makes the
+//! [`Client`](crate::Client) that holds them.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shared::Resolver;
+
+use crate::event::{Event, Observer};
+use crate::request::{HeaderEdit, Version};
+
+/// Default limit for resolving a name and connecting: 30 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default limit from sending the request to having the whole response head: 60 s.
+pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default limit on waiting for the next body bytes: 60 s.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default limit on writing the request head: 30 s.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default number of redirects followed when following is on (curl's `--max-redirs`
+/// default is 50; 10 is plenty for pages and stops loops sooner).
+pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
+/// Default number of idle kept-alive connections kept per endpoint: 4.
+pub const DEFAULT_MAX_IDLE_PER_ENDPOINT: usize = 4;
+/// Settings for a [`Client`]; start from [`Client::builder`].
+#[derive(Clone)]
+pub struct Builder {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) send_timeout: Duration,
+    pub(crate) head_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) max_time: Option<Duration>,
+    pub(crate) redirects: Option<u32>,
+    pub(crate) headers: Vec<HeaderEdit>,
+    pub(crate) version: Version,
+    pub(crate) resolver: Resolver,
+    pub(crate) unix_socket: Option<PathBuf>,
+    pub(crate) observer: Option<Observer>,
+    pub(crate) happy_eyeballs: Option<Duration>,
+    pub(crate) max_idle_per_endpoint: usize,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("head_timeout", &self.head_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_time", &self.max_time)
+            .field("redirects", &self.redirects)
+            .field("headers", &self.headers)
+            .field("version", &self.version)
+            .field("unix_socket", &self.unix_socket)
+            .field("happy_eyeballs", &self.happy_eyeballs)
+            .field("max_idle_per_endpoint", &self.max_idle_per_endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
+            head_timeout: DEFAULT_HEAD_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_time: None,
+            redirects: None,
+            headers: Vec::new(),
+            version: Version::Http11,
+            resolver: Resolver::new(),
+            unix_socket: None,
+            observer: None,
+            happy_eyeballs: Some(shared::HAPPY_EYEBALLS_DELAY),
+            max_idle_per_endpoint: DEFAULT_MAX_IDLE_PER_ENDPOINT,
+        }
+    }
+}
+
+impl Builder {
+    /// Limit for resolving the name and connecting, together (default 30 s).
+    pub fn connect_timeout(mut self, t: Duration) -> Builder {
+        self.connect_timeout = t;
+        self
+    }
+
+    /// Limit on writing the request head (default 30 s).
+    pub fn send_timeout(mut self, t: Duration) -> Builder {
+        self.send_timeout = t;
+        self
+    }
+
+    /// Limit from sending the request to having the whole response head (default 60 s).
+    pub fn head_timeout(mut self, t: Duration) -> Builder {
+        self.head_timeout = t;
+        self
+    }
+
+    /// Limit on waiting for the next body bytes (default 60 s).
+    pub fn idle_timeout(mut self, t: Duration) -> Builder {
+        self.idle_timeout = t;
+        self
+    }
+
+    /// Limit for a whole request: connecting, every redirect, and reading the body
+    /// (default none).
+    pub fn max_time(mut self, t: Option<Duration>) -> Builder {
+        self.max_time = t;
+        self
+    }
+
+    /// Follow up to `max` redirects (`None`, the default: return the 3xx response).
+    pub fn redirects(mut self, max: Option<u32>) -> Builder {
+        self.redirects = max;
+        self
+    }
+
+    /// Applies a header edit (add, replace a default, or remove one), after those given
+    /// before.
+    pub fn header(mut self, edit: HeaderEdit) -> Builder {
+        self.headers.push(edit);
+        self
+    }
+
+    /// The protocol version to speak (default HTTP/1.1).
+    pub fn version(mut self, v: Version) -> Builder {
+        self.version = v;
+        self
+    }
+
+    /// The resolver (its overrides and address family).
+    pub fn resolver(mut self, r: Resolver) -> Builder {
+        self.resolver = r;
+        self
+    }
+
+    /// Connect to this Unix-domain socket whatever the target; the target still gives the
+    /// `Host` header and the path.
+    pub fn unix_socket(mut self, path: Option<PathBuf>) -> Builder {
+        self.unix_socket = path;
+        self
+    }
+
+    /// Tells `f` about each [`Event`] (resolution, connections, heads, redirects).
+    pub fn observer(mut self, f: impl Fn(&Event<'_>) + Send + Sync + 'static) -> Builder {
+        self.observer = Some(Arc::new(f));
+        self
+    }
+
+    /// Race the addresses of a name (Happy Eyeballs, RFC 8305): the next address is tried
+    /// when the previous one has not connected within `delay` (default 250 ms,
+    /// `shared::HAPPY_EYEBALLS_DELAY`). `None`: one address after the other, each with a
+    /// share of the connect timeout.
+    pub fn happy_eyeballs(mut self, delay: Option<Duration>) -> Builder {
+        self.happy_eyeballs = delay;
+        self
+    }
+
+    /// The most idle kept-alive connections kept per endpoint (default 4); the oldest is
+    /// closed to make room. Raise it to the number of parallel transfers to one host.
+    pub fn max_idle_per_endpoint(mut self, n: usize) -> Builder {
+        self.max_idle_per_endpoint = n;
+        self
+    }
+
+    /// Tells the observer, if there is one, about `event`.
+    pub(crate) fn notify(&self, event: Event<'_>) {
+        if let Some(f) = &self.observer {
+            f(&event);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let b = Builder::default();
+        assert_eq!(b.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+        assert_eq!(b.max_time, None);
+        assert_eq!(b.redirects, None, "redirects are followed only when asked");
+        assert_eq!(b.version, Version::Http11);
+    }
+}
