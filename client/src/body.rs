@@ -221,12 +221,10 @@ impl Read for Body {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::head::parse_head;
+    use crate::head::test_head;
 
     fn frame(method: Method, head: &str) -> Result<(Framing, bool), String> {
-        let text = format!("{head}\r\n\r\n").replace('|', "\r\n");
-        let (head, _) = parse_head(text.as_bytes()).unwrap().unwrap();
-        framing(method, &head)
+        framing(method, &test_head(head))
     }
 
     #[test]

@@ -212,6 +212,13 @@ pub(crate) fn read_head(
     }
 }
 
+/// The head written as `text`, `|` between lines (`HTTP/1.1 200 OK|X-A: 1`), for tests.
+#[cfg(test)]
+pub(crate) fn test_head(text: &str) -> Head {
+    let text = format!("{text}\r\n\r\n").replace('|', "\r\n");
+    parse_head(text.as_bytes()).unwrap().unwrap().0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

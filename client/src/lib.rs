@@ -6,7 +6,9 @@
 //! a body that ends early is an error, never a short success. Every error carries curl's
 //! exit code ([`Error::exit_code`]).
 //!
-//! The [`cli`] module is the `fetch` command line built on top.
+//! The `cli` module (the `cli` cargo feature, on by default) is the `fetch` command line
+//! built on top; `--no-default-features` leaves the library alone, without clap, indicatif,
+//! rayon or flate2.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -19,19 +21,15 @@ mod error;
 mod event;
 mod head;
 mod length;
-mod order;
 mod pool;
-mod progress;
 mod redirect;
-mod report;
 mod request;
 mod response;
 mod run;
 mod trace;
-pub mod transfer;
 
+#[cfg(feature = "cli")]
 pub mod cli;
-pub mod output;
 pub mod wire;
 
 pub use body::Body;

@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use super::transfer::Outcome;
 use crate::trace::{Hop, Trace};
-use crate::transfer::Outcome;
 
 /// The version of the `--json` line's layout; bumped when a field changes meaning or goes
 /// away (new fields may be added without a bump).

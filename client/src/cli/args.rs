@@ -1,0 +1,262 @@
+//! The `fetch` command line as typed: clap's flags ([`Args`]), their help text and the exit
+//! code table. Phase one of two: nothing here checks how flags combine or touches a file;
+//! that is [`Config::from_args`](super::config::Config::from_args).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::request::HeaderEdit;
+
+const EXIT_CODES_SHORT: &str = "\
+Exit codes: 0 ok, 1 unsupported protocol, 2 usage, 3 malformed target, 6 resolve, 7 connect,
+8 unparseable reply, 18 partial body, 22 HTTP error (-f), 23 write error, 28 timeout,
+33 cannot resume, 47 too many redirects, 52 empty reply, 55 send failure, 56 receive failure,
+61 bad content encoding (more: --help)";
+
+const EXIT_CODES: &str = "\
+Exit codes (curl's numbers):
+   0  success (also when stdout is closed early, as by `| head -1`)
+   1  unsupported protocol: https:// and other schemes, a redirect to one, an HTTP/0.9
+      reply without --http0.9
+   2  usage: unknown flag, bad value, more -o than targets
+   3  malformed target
+   6  could not resolve the host name
+   7  could not connect (every address listed with its reason)
+   8  unparseable reply: bad or oversized head (64 KiB, 100 fields), conflicting
+      Content-Length, an unrequested 101
+  18  partial body: the connection closed before the declared length or the last chunk
+  22  HTTP error with -f: status 400 or more
+  23  write error: the output file or stdout (or a binary body refused on a terminal)
+  28  timeout (the message names the phase and the limit)
+  33  cannot resume (-C -): the server sent another range than the one asked for, or a
+      whole body where part of it already went to stdout
+  47  too many redirects (--max-redirs)
+  52  empty reply: the server closed without a byte
+  55  the request could not be sent
+  56  receive failure: connection reset, malformed chunked body
+  61  bad content encoding (--compressed): a coding not asked for, or a broken stream
+
+Timeouts: --connect-timeout (default 30 s) covers resolving and connecting; then 30 s to
+send the request, 60 s for the whole response head, and 60 s of silence at most while
+reading the body. -m bounds the whole transfer, redirects included (default: none).
+
+Many targets (on the command line and with --input FILE): -j N runs N transfers at once on
+a pool of N threads, reusing kept-alive connections per host and port (up to max(4, N) idle
+per endpoint). Bodies on stdout come out in target order whatever order they finish in
+(bodies that finish early wait in memory, up to 8 MiB in all, then in temporary files); with
+-O each goes to its own file. The exit code is that of the first target, in input order, that
+failed; with more than one target a one-line summary ends stderr (not with -s).
+
+Resume (-C -): continue NAME.part (or an existing -o file) with `Range: bytes=N-`. When a
+download starts, the validator of the response (a strong ETag, else Last-Modified) is stored
+beside the part file in NAME.part.meta (a small text file: it travels with the part file, works
+on every file system, and is removed with the rename); a resume sends it in If-Range, so a
+changed file comes back whole (200: start over) rather than as a mismatched tail. 206: the
+tail is appended (its Content-Range must start at N); 416 with `Content-Range: bytes */N`: the
+file was already complete. The result is the same bytes as a one-shot download.
+
+Retries (--retry N): after a connect failure, a timeout, a dropped connection (empty reply,
+reset, partial body) or a 408, 429, 500, 502, 503 or 504 answer, wait and try again, up to N
+times: --retry-delay (default 1 s) doubling each time, at most 10 s, or what Retry-After says
+(seconds or an HTTP date, at most 60 s). A download retried after some of its body arrived
+resumes from there (its .part, or the bytes already on stdout) when the server honours ranges.
+-m bounds each try.
+
+--timing draws, after each transfer, its phases on stderr (resolve, each connect attempt,
+request sent, first byte, body done) for every hop, as bars on one time scale with the
+numbers in ms. --json writes one JSON line per transfer on stderr (stdout carries the bodies),
+schema 1, documented in docs/fetch-json.md.
+
+Connecting: a name with several addresses is raced, Happy Eyeballs style (RFC 8305): the next
+address (families alternating) is tried when the previous one has not connected within 250 ms.";
+
+/// fetch: fetch pages over plain HTTP/1.x from the terminal.
+///
+/// fetch resolves the host, connects to it (port 80 unless given), sends `GET /path` and
+/// writes the body to stdout, byte for byte. It speaks curl's flags and returns curl's exit
+/// codes, and is strict about what arrives: a body shorter than declared is an error, never
+/// a quiet success, and files are written as FILE.part and renamed only when complete.
+#[derive(Parser, Debug)]
+#[command(name = "fetch", version, after_help = EXIT_CODES_SHORT, after_long_help = EXIT_CODES)]
+pub struct Args {
+    /// What to fetch: host, host:port, host/path, http://host:port/path?query, [::1]:8080/x,
+    /// unix:/path/to.sock
+    #[arg(value_name = "TARGET", required_unless_present = "input")]
+    pub targets: Vec<String>,
+
+    /// Write the body to FILE (one -o per target, in order; `-o -` = stdout)
+    ///
+    /// The body goes to FILE.part first, renamed to FILE only when it is complete; after a
+    /// failure FILE is neither created nor overwritten, and FILE.part stays.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Vec<String>,
+
+    /// Save targets without an -o under their remote name, in the current folder
+    ///
+    /// The name is the last segment of the path, percent-decoded, without `/`, `\` or
+    /// leading dots; `index.html` when the path ends in `/`.
+    #[arg(short = 'O', long = "remote-name")]
+    pub remote_name: bool,
+
+    /// Send HEAD and print the response head
+    #[arg(short = 'I', long = "head")]
+    pub head: bool,
+
+    /// Print the response head before the body
+    #[arg(short = 'i', long = "include")]
+    pub include: bool,
+
+    /// On stderr: resolution, each address tried, `>` request and `<` response heads
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+
+    /// No progress or informational output (errors still print)
+    #[arg(short = 's', long = "silent")]
+    pub silent: bool,
+
+    /// Status 400 or more: write no body, exit 22
+    #[arg(short = 'f', long = "fail")]
+    pub fail: bool,
+
+    /// Follow redirects (301, 302, 303, 307, 308)
+    ///
+    /// 301, 302 and 303 continue with GET (HEAD stays HEAD), 307 and 308 keep the method.
+    /// Authorization, Cookie and Host given with -H are not sent to another host or port.
+    #[arg(short = 'L', long = "location")]
+    pub location: bool,
+
+    /// Follow at most N redirects with -L, then exit 47
+    #[arg(long = "max-redirs", value_name = "N", default_value_t = crate::DEFAULT_MAX_REDIRECTS)]
+    pub max_redirs: u32,
+
+    /// Add or replace a request header (`Name:` removes a default one, `Name;` sends it
+    /// empty)
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'", value_parser = HeaderEdit::parse)]
+    pub headers: Vec<HeaderEdit>,
+
+    /// The User-Agent header (default fetch/VERSION; empty: none)
+    #[arg(short = 'A', long = "user-agent", value_name = "STRING")]
+    pub user_agent: Option<String>,
+
+    /// Limit for resolving and connecting (default 30 s)
+    #[arg(long = "connect-timeout", value_name = "SECS", value_parser = parse_secs)]
+    pub connect_timeout: Option<Duration>,
+
+    /// Limit for the whole transfer, redirects and body included
+    #[arg(short = 'm', long = "max-time", value_name = "SECS", value_parser = parse_secs)]
+    pub max_time: Option<Duration>,
+
+    /// Connect to this Unix-domain socket; the target still gives Host and path
+    #[arg(long = "unix-socket", value_name = "PATH")]
+    pub unix_socket: Option<PathBuf>,
+
+    /// Send HTTP/1.0 (one request per connection)
+    #[arg(long = "http1.0", conflicts_with = "http09")]
+    pub http10: bool,
+
+    /// Send a simple request (`GET /path`) and take the raw reply up to close
+    #[arg(long = "http0.9")]
+    pub http09: bool,
+
+    /// Use ADDR for HOST:PORT instead of asking DNS (repeatable)
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR[,ADDR]")]
+    pub resolve: Vec<String>,
+
+    /// Use IPv4 addresses only
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// Use IPv6 addresses only
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+
+    /// Read more targets from FILE (`-` for stdin): one per line; blank lines and lines
+    /// starting with `#` are skipped
+    #[arg(long = "input", value_name = "FILE")]
+    pub input: Option<PathBuf>,
+
+    /// Run up to N transfers at once
+    ///
+    /// Bodies on stdout still come out in target order; kept-alive connections are shared
+    /// between the transfers.
+    #[arg(short = 'j', long = "parallel", value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallel: u16,
+
+    /// Resume a download: `-C -` continues NAME.part (or an existing -o file) where it ends
+    ///
+    /// Only the form `-C -` (curl's "find the offset yourself") is accepted. Needs -o or -O.
+    #[arg(short = 'C', long = "continue-at", value_name = "-", value_parser = parse_continue)]
+    pub continue_at: Option<bool>,
+
+    /// Retry up to N times after a transient failure (connect, timeout, dropped connection,
+    /// 408/429/500/502/503/504)
+    #[arg(long = "retry", value_name = "N", default_value_t = 0)]
+    pub retry: u32,
+
+    /// The first wait before a retry, doubling each time up to 10 s (default 1 s)
+    #[arg(long = "retry-delay", value_name = "SECS", value_parser = parse_secs)]
+    pub retry_delay: Option<Duration>,
+
+    /// After each transfer, draw its phases (resolve, connect, sent, first byte, done) on
+    /// stderr
+    #[arg(long = "timing")]
+    pub timing: bool,
+
+    /// After each transfer, one JSON line on stderr (schema 1: docs/fetch-json.md)
+    #[arg(long = "json")]
+    pub json: bool,
+
+    /// Ask for a gzip or deflate body (Accept-Encoding) and decode it as it arrives
+    #[arg(long = "compressed")]
+    pub compressed: bool,
+}
+
+fn parse_continue(s: &str) -> Result<bool, String> {
+    if s == "-" {
+        Ok(true)
+    } else {
+        Err(format!(
+            "'{s}': only `-C -` is supported (resume where the part file ends)"
+        ))
+    }
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
+        return Err(format!("'{s}' must be a positive number of seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// clap's message on one line: `unexpected argument '--x' found (see 'fetch --help')`.
+pub(crate) fn clap_message(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let mut parts = Vec::new();
+    for line in rendered.lines() {
+        let line = line.trim();
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if !line.is_empty() && !line.starts_with("tip:") {
+            parts.push(line.strip_prefix("error: ").unwrap_or(line).to_string());
+        }
+    }
+    format!("{} (see 'fetch --help')", parts.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_is_well_formed() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+    }
+}

@@ -1,0 +1,132 @@
+//! The run over every target: the `-j` pool (rayon), bodies on stdout in target order, the
+//! per-target report lines, and the summary line that ends stderr.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use shared::duration_words;
+
+use super::config::Config;
+use super::order::{Finished, Sequencer, Slot, Spool};
+use super::output::bytes_words;
+use super::progress::Progress;
+use super::report;
+use super::transfer::{self, Outcome};
+use crate::error::Error;
+
+/// Fetches every target (up to `-j` at once, on a dedicated thread pool); bodies on stdout
+/// and the report lines on stderr come out in target order. Returns the exit code of the
+/// first target, in input order, that failed (0 if none).
+pub fn run(config: &Config) -> i32 {
+    let started = Instant::now();
+    let n = config.targets.len();
+    let progress = Progress::new(config.progress, n);
+    let seq = Arc::new(Sequencer::default());
+    // Targets are handed out in input order, so a body that must wait for its turn waits
+    // for at most about -j others.
+    let next = AtomicUsize::new(0);
+    let code = std::sync::Mutex::new(0);
+    let failed = AtomicUsize::new(0);
+    let bytes = std::sync::atomic::AtomicU64::new(0);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= n || seq.stdout_closed() {
+                return;
+            }
+            let mut slot = Slot::new(i, seq.clone());
+            let outcome = transfer::transfer(
+                config,
+                &config.targets[i],
+                &config.dests[i],
+                &mut slot,
+                &progress,
+            );
+            let done = finished(config, &outcome, slot.take_spool());
+            if done.code != 0 {
+                failed.fetch_add(1, Ordering::Relaxed);
+            }
+            bytes.fetch_add(outcome.written, Ordering::Relaxed);
+            seq.finish(i, done, &mut |f: &Finished| {
+                if !f.stderr.is_empty() {
+                    progress.suspend(|| {
+                        let _ = io::stderr().write_all(&f.stderr);
+                    });
+                }
+                let mut code = code
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if *code == 0 && !f.stdout_closed {
+                    *code = f.code;
+                }
+            });
+        }
+    };
+    if config.parallel <= 1 {
+        work();
+    } else {
+        match rayon::ThreadPoolBuilder::new()
+            .num_threads(config.parallel)
+            .thread_name(|i| format!("fetch-{i}"))
+            .build()
+        {
+            Ok(pool) => pool.scope(|s| {
+                for _ in 0..config.parallel.min(n) {
+                    s.spawn(|_| work());
+                }
+            }),
+            // No threads to be had: fetch one after the other instead.
+            Err(_) => work(),
+        }
+    }
+    progress.finish();
+    let code = *code
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if n > 1 && !config.silent && !seq.stdout_closed() {
+        let failed = failed.load(Ordering::Relaxed);
+        let first = if code != 0 {
+            format!(" (first failure: exit {code})")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            io::stderr(),
+            "fetch: {n} targets: {} ok, {failed} failed{first}; {} in {}",
+            n - failed,
+            bytes_words(bytes.load(Ordering::Relaxed)),
+            duration_words(started.elapsed())
+        );
+    }
+    code
+}
+
+/// What a transfer leaves for its turn: its spooled body and its lines for stderr (the
+/// error, the timing picture, the JSON line).
+fn finished(config: &Config, o: &Outcome, spool: Option<Spool>) -> Finished {
+    let mut stderr = Vec::new();
+    let (code, stdout_closed) = match &o.result {
+        Ok(()) => (0, false),
+        Err(Error::StdoutClosed) => (0, true),
+        Err(e) => {
+            let text = e.to_string().replace(['\n', '\r'], " ");
+            let _ = writeln!(stderr, "fetch: {text}");
+            (e.exit_code(), false)
+        }
+    };
+    if config.timing {
+        stderr.extend_from_slice(report::timing(o).as_bytes());
+    }
+    if config.json {
+        stderr.extend_from_slice(report::json(o, code).as_bytes());
+        stderr.push(b'\n');
+    }
+    Finished {
+        spool,
+        stderr,
+        code,
+        stdout_closed,
+    }
+}

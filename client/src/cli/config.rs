@@ -1,0 +1,260 @@
+//! Phase two of the command line: the flags checked against each other and turned into a
+//! [`Config`] (the client to fetch with, where each body goes). Every problem found here is
+//! a usage error (exit 2); reading `--input` is the only I/O.
+
+use std::io::{self, BufRead};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use shared::{Family, Resolver};
+
+use super::args::Args;
+use super::output::Dest;
+use super::verbose::verbose;
+use crate::error::Error;
+use crate::request::{HeaderEdit, Version};
+use crate::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_PER_ENDPOINT};
+
+/// What to do, validated: the client to fetch with and where each body goes.
+#[derive(Debug)]
+pub struct Config {
+    /// The targets, as typed (each is parsed when its turn comes, so a bad one does not
+    /// stop the others).
+    pub targets: Vec<String>,
+    /// Where each target's body goes, in order.
+    pub dests: Vec<DestSpec>,
+    /// HEAD instead of GET (`-I`).
+    pub head: bool,
+    /// Print response heads before the body (`-i`, and `-I`).
+    pub include: bool,
+    /// `-f`.
+    pub fail: bool,
+    /// Show progress on a terminal (not `-s`, not `-v`).
+    pub progress: bool,
+    /// `-s`: no summary, no retry notices.
+    pub silent: bool,
+    /// Transfers at once (`-j`).
+    pub parallel: usize,
+    /// `-C -`.
+    pub resume: bool,
+    /// `--retry`.
+    pub retries: u32,
+    /// `--retry-delay` (default 1 s).
+    pub retry_delay: Duration,
+    /// `--timing`.
+    pub timing: bool,
+    /// `--json`.
+    pub json: bool,
+    /// `--compressed`.
+    pub compressed: bool,
+    /// The client.
+    pub client: Client,
+}
+
+/// Where one target's body goes, before its name is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DestSpec {
+    /// Stdout or a named file.
+    Given(Dest),
+    /// `-O`: the file name comes from the target.
+    Remote,
+}
+
+impl Config {
+    /// Checks the flags and builds the client. Every problem here is a usage error (exit 2).
+    pub fn from_args(mut args: Args) -> Result<Config, Error> {
+        let usage = |m: String| Error::Usage(m);
+        if let Some(file) = &args.input {
+            args.targets.extend(read_targets(file)?);
+        }
+        if args.targets.is_empty() {
+            return Err(usage(
+                "no target given (on the command line or with --input)".into(),
+            ));
+        }
+        let resume = args.continue_at.unwrap_or(false);
+        if resume {
+            if args.head || args.include {
+                return Err(usage(
+                    "-C - resumes a body into a file: it cannot go with -I or -i".into(),
+                ));
+            }
+            if args.compressed {
+                return Err(usage(
+                    "-C - cannot go with --compressed (a range counts encoded bytes)".into(),
+                ));
+            }
+            if !args.remote_name && args.output.len() < args.targets.len()
+                || args.output.iter().any(|o| o == "-")
+            {
+                return Err(usage(
+                    "-C - needs a file for every target (-o FILE or -O)".into(),
+                ));
+            }
+        }
+        if args.output.len() > args.targets.len() {
+            return Err(usage(format!(
+                "{} -o given for {} target(s): one -o per target",
+                args.output.len(),
+                args.targets.len()
+            )));
+        }
+        if args.http09 && args.head {
+            return Err(usage("--http0.9 has no HEAD: it cannot go with -I".into()));
+        }
+        let family = match (args.ipv4, args.ipv6) {
+            (true, _) => Family::V4,
+            (_, true) => Family::V6,
+            _ => Family::Any,
+        };
+        let mut resolver = Resolver::new().with_family(family);
+        for spec in &args.resolve {
+            resolver
+                .add_override_spec(spec)
+                .map_err(|e| usage(format!("--resolve: {e}")))?;
+        }
+        let version = if args.http09 {
+            Version::Http09
+        } else if args.http10 {
+            Version::Http10
+        } else {
+            Version::Http11
+        };
+        let parallel = usize::from(args.parallel);
+        let mut builder = Client::builder()
+            .max_idle_per_endpoint(parallel.max(DEFAULT_MAX_IDLE_PER_ENDPOINT))
+            .connect_timeout(args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+            .max_time(args.max_time)
+            .redirects(args.location.then_some(args.max_redirs))
+            .version(version)
+            .resolver(resolver)
+            .unix_socket(args.unix_socket);
+        if args.compressed {
+            // Before -H, so that a -H naming Accept-Encoding still wins.
+            builder = builder.header(HeaderEdit {
+                name: "Accept-Encoding".into(),
+                value: Some("gzip, deflate".into()),
+            });
+        }
+        if let Some(agent) = args.user_agent {
+            // -A goes first, so that a -H naming User-Agent still wins.
+            builder = builder.header(HeaderEdit {
+                name: "User-Agent".into(),
+                value: (!agent.is_empty()).then_some(agent),
+            });
+        }
+        for edit in args.headers {
+            builder = builder.header(edit);
+        }
+        if args.verbose {
+            builder = builder.observer(verbose);
+        }
+        let dests = (0..args.targets.len())
+            .map(|i| match args.output.get(i) {
+                Some(o) if o == "-" => DestSpec::Given(Dest::Stdout { explicit: true }),
+                Some(o) => DestSpec::Given(Dest::File(PathBuf::from(o))),
+                None if args.remote_name => DestSpec::Remote,
+                None => DestSpec::Given(Dest::Stdout { explicit: false }),
+            })
+            .collect();
+        Ok(Config {
+            targets: args.targets,
+            dests,
+            head: args.head,
+            include: args.include || args.head,
+            fail: args.fail,
+            progress: !args.silent && !args.verbose,
+            silent: args.silent,
+            parallel,
+            resume,
+            retries: args.retry,
+            retry_delay: args.retry_delay.unwrap_or(Duration::from_secs(1)),
+            timing: args.timing,
+            json: args.json,
+            compressed: args.compressed,
+            client: builder.build(),
+        })
+    }
+}
+
+/// The targets in `file` (`-`: stdin): one a line, trimmed; blank lines and `#` comments
+/// skipped.
+fn read_targets(file: &std::path::Path) -> Result<Vec<String>, Error> {
+    let fail = |e: io::Error| {
+        Error::Usage(format!(
+            "--input {}: {}",
+            file.display(),
+            shared::io_words(&e)
+        ))
+    };
+    let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(io::BufReader::new(std::fs::File::open(file).map_err(fail)?))
+    };
+    let mut out = Vec::new();
+    for line in reader.lines() {
+        let line = line.map_err(fail)?;
+        let line = line.trim();
+        if !line.is_empty() && !line.starts_with('#') {
+            out.push(line.to_string());
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::args::clap_message;
+
+    fn parse(args: &[&str]) -> Result<Config, Error> {
+        let mut all = vec!["fetch"];
+        all.extend_from_slice(args);
+        let args = Args::try_parse_from(all).map_err(|e| Error::Usage(clap_message(&e)))?;
+        Config::from_args(args)
+    }
+    #[test]
+    fn outputs_go_to_targets_in_order() {
+        let c = parse(&["-o", "a", "-o", "-", "-O", "x/1", "y/2", "z/3"]).unwrap();
+        assert_eq!(
+            c.dests,
+            [
+                DestSpec::Given(Dest::File("a".into())),
+                DestSpec::Given(Dest::Stdout { explicit: true }),
+                DestSpec::Remote,
+            ]
+        );
+        let c = parse(&["x"]).unwrap();
+        assert_eq!(c.dests, [DestSpec::Given(Dest::Stdout { explicit: false })]);
+    }
+
+    #[test]
+    fn usage_errors() {
+        let cases: &[(&[&str], &str)] = &[
+            (&[], "required"),
+            (&["--bogus", "x"], "unexpected argument '--bogus'"),
+            (&["-o", "a", "-o", "b", "x"], "2 -o given for 1 target(s)"),
+            (&["-m", "soon", "x"], "'soon' is not a number of seconds"),
+            (&["-m", "0", "x"], "must be a positive number"),
+            (&["--resolve", "nope", "x"], "--resolve: bad target 'nope'"),
+            (&["-H", "no colon", "x"], "expected 'Name: value'"),
+            (&["--http0.9", "-I", "x"], "cannot go with -I"),
+            (&["-4", "-6", "x"], "cannot be used with"),
+            (&["--max-redirs", "-1", "x"], "'-1'"),
+            (
+                &["--max-redirs", "lots", "x"],
+                "invalid value 'lots' for '--max-redirs <N>'",
+            ),
+        ];
+        for (args, want) in cases {
+            let err = parse(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            let text = err.to_string();
+            assert!(text.contains(want), "{args:?}: {text}");
+            assert!(!text.contains('\n'), "{args:?}: {text}");
+        }
+    }
+}

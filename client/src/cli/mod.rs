@@ -1,0 +1,62 @@
+//! The `fetch` command line, built on the library (the `cli` feature, on by default; the
+//! library itself never needs it). Two phases, as in ripgrep: the flags as typed
+//! ([`Args`], `args.rs`) are checked and turned into a [`Config`] (`config.rs`), then
+//! [`run`] (`batch.rs`) fetches every target, each one a transfer (`transfer.rs`; its
+//! retries, resume and decoding in `retry.rs`, `resume.rs` and `decode.rs`), writing bodies
+//! through `output.rs` in the order `order.rs` keeps, and reports through `report.rs` and
+//! `progress.rs`.
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+
+use clap::Parser;
+
+use crate::error::Error;
+
+mod args;
+mod batch;
+mod config;
+mod decode;
+mod order;
+mod output;
+mod progress;
+mod report;
+mod resume;
+mod retry;
+mod transfer;
+mod verbose;
+
+pub use args::Args;
+pub use batch::run;
+pub use config::{Config, DestSpec};
+pub use output::Dest;
+
+/// The whole command: parse `args`, fetch every target, and return the exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let args = match Args::try_parse_from(args) {
+        Ok(args) => args,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version: clap prints them; a closed stdout is fine.
+            let _ = e.print();
+            return 0;
+        }
+        Err(e) => {
+            report(&Error::Usage(args::clap_message(&e)));
+            return 2;
+        }
+    };
+    let config = match Config::from_args(args) {
+        Ok(c) => c,
+        Err(e) => {
+            report(&e);
+            return e.exit_code();
+        }
+    };
+    run(&config)
+}
+
+/// Prints `fetch: <error>` on stderr, as one line.
+fn report(e: &Error) {
+    let text = e.to_string().replace(['\n', '\r'], " ");
+    let _ = writeln!(io::stderr(), "fetch: {text}");
+}

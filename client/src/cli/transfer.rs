@@ -1,0 +1,325 @@
+//! One target from start to end: request it, retry what is worth retrying (resuming from
+//! what already arrived), decode it when asked (`--compressed`), and write its head and body
+//! where they go. Everything one transfer did is kept in an [`Outcome`] for the reports.
+
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use shared::Target;
+
+use super::config::{Config, DestSpec};
+use super::decode::{Coding, Decoder};
+use super::order::Slot;
+use super::output::{self, Dest, Sink, remote_name};
+use super::progress::{Bar, Progress};
+use super::resume::{self, Resume, content_range};
+use super::retry::{self, Failure, transient};
+use crate::error::Error;
+use crate::head::Head;
+use crate::request::Method;
+use crate::response::Response;
+use crate::trace::Trace;
+
+/// Body reads of 128 KiB: big enough that a fast local transfer costs few system calls.
+const BUF: usize = 128 * 1024;
+
+/// What one transfer did, for the summary, `--timing` and `--json`.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The target as given.
+    pub target: String,
+    /// How it ended.
+    pub result: Result<(), Error>,
+    /// When each phase happened, hop by hop (every try).
+    pub trace: Trace,
+    /// The URL of the final response.
+    pub url: Option<String>,
+    /// The final response head.
+    pub head: Option<Head>,
+    /// Body bytes written (decoded, with `--compressed`), not counting a resumed prefix.
+    pub written: u64,
+    /// Body bytes received on the wire in the last try.
+    pub received: u64,
+    /// Where the last try resumed from (0: from the start).
+    pub resumed_from: u64,
+    /// Tries after the first.
+    pub retries: u32,
+}
+
+/// Runs one target to its end.
+pub(crate) fn transfer(
+    config: &Config,
+    input: &str,
+    spec: &DestSpec,
+    slot: &mut Slot,
+    progress: &Progress,
+) -> Outcome {
+    let mut o = Outcome {
+        target: input.to_string(),
+        result: Ok(()),
+        trace: Trace::new(),
+        url: None,
+        head: None,
+        written: 0,
+        received: 0,
+        resumed_from: 0,
+        retries: 0,
+    };
+    o.result = run(config, input, spec, slot, progress, &mut o);
+    o
+}
+
+fn run(
+    config: &Config,
+    input: &str,
+    spec: &DestSpec,
+    slot: &mut Slot,
+    progress: &Progress,
+    o: &mut Outcome,
+) -> Result<(), Error> {
+    let target = Target::parse(input)?;
+    let dest = match spec {
+        DestSpec::Given(d) => d.clone(),
+        DestSpec::Remote => Dest::File(PathBuf::from(remote_name(&target.path))),
+    };
+    let mut resume = match &dest {
+        Dest::File(path) if config.resume => Resume::load(path)?,
+        _ => Resume::default(),
+    };
+    loop {
+        let can_retry = o.retries < config.retries;
+        let first_hop = o.trace.hops.len();
+        let tried = attempt(
+            config,
+            &target,
+            &dest,
+            &mut resume,
+            slot,
+            progress,
+            o,
+            can_retry,
+        );
+        for hop in &mut o.trace.hops[first_hop..] {
+            hop.attempt = o.retries;
+        }
+        let (error, after) = match tried {
+            Ok(()) => return Ok(()),
+            Err(Failure::Final(e)) => return Err(e),
+            Err(Failure::Transient { error, .. }) if !can_retry => return Err(error),
+            Err(Failure::Transient { error, after }) => (error, after),
+        };
+        o.retries += 1;
+        let wait = after.unwrap_or_else(|| retry::backoff(config.retry_delay, o.retries));
+        if !config.silent {
+            let left = config.retries - o.retries;
+            let line = format!(
+                "fetch: {error}; retrying in {} ({left} {} left)\n",
+                shared::duration_words(wait),
+                if left == 1 { "retry" } else { "retries" }
+            );
+            progress.suspend(|| {
+                let _ = io::Write::write_all(&mut io::stderr(), line.as_bytes());
+            });
+        }
+        std::thread::sleep(wait);
+    }
+}
+
+/// One try. `resume` says where to continue from, and is kept up to date with what has
+/// been written, so that the next try continues where this one stopped.
+#[allow(clippy::too_many_arguments)] // One call site; a struct would only rename them.
+fn attempt(
+    config: &Config,
+    target: &Target,
+    dest: &Dest,
+    resume: &mut Resume,
+    slot: &mut Slot,
+    progress: &Progress,
+    o: &mut Outcome,
+    can_retry: bool,
+) -> Result<(), Failure> {
+    let method = if config.head {
+        Method::Head
+    } else {
+        Method::Get
+    };
+    let extra = if method == Method::Get {
+        resume.headers()
+    } else {
+        Vec::new()
+    };
+    let mut resp = config
+        .client
+        .send(method, target, &extra, &mut o.trace)
+        .map_err(transient)?;
+    o.url = Some(resp.url().to_string());
+    o.head = Some(resp.head().clone());
+    o.received = 0;
+    let status = resp.status();
+    if can_retry && matches!(status, 408 | 429 | 500 | 502 | 503 | 504) {
+        let after = resp
+            .head()
+            .header("retry-after")
+            .and_then(|v| retry::retry_after(v, SystemTime::now()));
+        return Err(Failure::Transient {
+            error: Error::HttpStatus { status },
+            after,
+        });
+    }
+    if config.fail && status >= 400 {
+        return Err(Error::HttpStatus { status }.into());
+    }
+    let file = match dest {
+        Dest::File(p) => Some(p.as_path()),
+        Dest::Stdout { .. } => None,
+    };
+    // What the server did with our range, if we sent one.
+    let mut append = false;
+    if !extra.is_empty() {
+        let (start, total) = content_range(resp.head());
+        match status {
+            206 if start == Some(resume.offset) => append = true,
+            206 => {
+                return Err(Error::Range {
+                    reason: format!(
+                        "asked to resume at byte {}, the server sent a range starting at {}",
+                        resume.offset,
+                        start.map_or("an unknown byte".into(), |s| s.to_string())
+                    ),
+                }
+                .into());
+            }
+            416 if total == Some(resume.offset) => {
+                // Everything is already here.
+                o.trace.body_done();
+                o.resumed_from = resume.offset;
+                return match file {
+                    Some(path) => Ok(Sink::file(path, true)?.finish()?),
+                    None => Ok(()),
+                };
+            }
+            _ if file.is_none() => {
+                return Err(Error::Range {
+                    reason: format!(
+                        "cannot resume on stdout: the server answered {status}, not 206"
+                    ),
+                }
+                .into());
+            }
+            416 => {
+                // The file changed size: fetch it whole.
+                *resume = Resume::default();
+                drop(resp);
+                return attempt(config, target, dest, resume, slot, progress, o, can_retry);
+            }
+            // A 200 (the file changed, or no ranges here): start over.
+            _ => *resume = Resume::default(),
+        }
+    }
+    o.resumed_from = if append { resume.offset } else { 0 };
+    let coding = if config.compressed && method == Method::Get {
+        Coding::of(resp.head())?
+    } else {
+        Coding::Identity
+    };
+    if method == Method::Get && !append && status == 200 {
+        // Record the validator before the first byte lands: for a retry, and beside a file
+        // for a later `-C -`.
+        resume.validator = resume::validator(resp.head());
+        if let Some(path) = file.filter(|p| !output::is_special(p)) {
+            resume::write_meta(path, resume.validator.as_deref());
+        }
+    }
+    let mut sink = match dest {
+        Dest::File(path) => Sink::file(path, append)?,
+        Dest::Stdout { explicit } => Sink::stdout(slot, *explicit),
+    };
+    let base = if append { resume.offset } else { 0 };
+    let length = match content_range(resp.head()) {
+        (_, Some(total)) if append => Some(total),
+        _ => content_length(resp.head()),
+    };
+    let show = file.is_some() || !io::stdout().is_terminal();
+    let name = match file {
+        Some(p) => p.display().to_string(),
+        None => target.to_string(),
+    };
+    let bar = progress.bar(&name, length, show && method == Method::Get);
+    bar.start_at(base);
+    let include = config.include;
+    let result = body(config, &mut resp, coding, &mut sink, include, &bar, o);
+    bar.done();
+    // What is in the file (or on stdout) now, for the next try. A decoded body cannot be
+    // resumed: a range counts encoded bytes.
+    resume.offset = if coding == Coding::Identity && result.is_err() {
+        base + o.written
+    } else {
+        0
+    };
+    if let Err(e) = result {
+        o.trace.body_done();
+        let _ = sink.flush();
+        if resume.offset == 0 && file.is_none() && o.written > 0 {
+            // Bytes on stdout cannot be taken back, and cannot be continued either.
+            return Err(Failure::Final(e));
+        }
+        return Err(transient(e));
+    }
+    o.trace.body_done();
+    sink.finish()?;
+    Ok(())
+}
+
+/// Reads the body (decoding it if needed) and writes the heads (with `-i`) and the body.
+fn body(
+    config: &Config,
+    resp: &mut Response,
+    coding: Coding,
+    sink: &mut Sink<'_>,
+    include: bool,
+    bar: &Bar,
+    o: &mut Outcome,
+) -> Result<(), Error> {
+    o.written = 0;
+    let heads: Vec<Vec<u8>> = if include {
+        resp.history()
+            .iter()
+            .chain([resp.head()])
+            .map(|h| h.raw().to_vec())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut buf = vec![0u8; BUF];
+    let mut reader = Decoder::new(resp, coding);
+    let mut n = if config.head {
+        0
+    } else {
+        reader.read(&mut buf)?
+    };
+    if sink.refuses_binary(&buf[..n]) {
+        return Err(Error::BinaryToTerminal);
+    }
+    for head in &heads {
+        sink.write(head)?;
+    }
+    let mut wire = 0;
+    while n > 0 {
+        sink.write(&buf[..n])?;
+        o.written += n as u64;
+        let now = reader.wire();
+        // Progress counts what crossed the network (the length it knows is the encoded one).
+        bar.add(now - wire);
+        wire = now;
+        o.received = now;
+        n = reader.read(&mut buf)?;
+    }
+    o.received = reader.wire();
+    Ok(())
+}
+
+fn content_length(head: &Head) -> Option<u64> {
+    head.header("content-length")
+        .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok())
+}
