@@ -59,24 +59,7 @@ pub(crate) fn framing(method: Method, head: &Head) -> Result<(Framing, bool), St
     if has_length {
         let mut length = None;
         for value in head.all("content-length") {
-            for item in value.split(|&b| b == b',') {
-                let item = item.trim_ascii();
-                let n = std::str::from_utf8(item)
-                    .ok()
-                    .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                    .and_then(|s| s.parse::<u64>().ok())
-                    .ok_or_else(|| {
-                        format!("bad Content-Length '{}'", String::from_utf8_lossy(item))
-                    })?;
-                match length {
-                    Some(prev) if prev != n => {
-                        return Err(format!(
-                            "conflicting Content-Length values ({prev} and {n})"
-                        ));
-                    }
-                    _ => length = Some(n),
-                }
-            }
+            shared::fold_content_length(&mut length, value).map_err(|e| e.to_string())?;
         }
         if let Some(n) = length {
             return Ok((Framing::Length(n), keep_alive));

@@ -29,7 +29,7 @@ pub(crate) fn method_after(status: u16, method: Method) -> Method {
 /// non-ASCII) are percent-encoded first, as browsers do. A scheme other than `http` is an
 /// error (`UnsupportedScheme`); so is a result [`Target::parse`] refuses.
 pub fn resolve(base: &Target, location: &[u8]) -> Result<Target, shared::Error> {
-    let reference = encode(location.trim_ascii());
+    let reference = shared::percent_encode(location.trim_ascii(), shared::Keep::Graphic);
     let resolved = match scheme(&reference) {
         Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("http+unix") => {
             reference
@@ -42,19 +42,6 @@ pub fn resolve(base: &Target, location: &[u8]) -> Result<Target, shared::Error> 
         None => resolve_reference(&base.to_string(), &reference),
     };
     Target::parse(&resolved)
-}
-
-/// Percent-encodes the bytes that may not appear in a URL (controls, space, non-ASCII).
-fn encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for &b in bytes {
-        if b.is_ascii_graphic() {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The scheme of an absolute reference (`https` in `https://x`), or `None` for a relative

@@ -146,7 +146,7 @@ pub fn map(root: &Root, target: &str, jail: Jail) -> Result<Mapped, Refused> {
     let redirect = || {
         let mut location = String::from("/");
         for part in &parts {
-            location.push_str(&encode(part));
+            location.push_str(&shared::percent_encode(part, shared::Keep::Segment));
             location.push('/');
         }
         if let Some(q) = query {
@@ -311,20 +311,6 @@ fn refusal(e: io::Error) -> Refused {
         io::ErrorKind::PermissionDenied => Refused::Forbidden,
         _ => Refused::NotFound,
     }
-}
-
-/// Percent-encodes one path segment for a URL: unreserved characters and the sub-delimiters
-/// safe in a path stay; everything else (`/`, `%`, `?`, `#`, spaces, non-ASCII) is escaped.
-pub fn encode(segment: &[u8]) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for &b in segment {
-        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The `Content-Type` for a file name, from its extension; text types say `charset=utf-8`.

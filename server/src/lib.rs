@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 pub mod cidr;
+mod clock;
 pub mod conditional;
 pub mod conn;
 pub mod files;

@@ -10,8 +10,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::UNIX_EPOCH;
 
-use crate::files::encode;
-use crate::log::civil_from_days;
+use shared::{Keep, bytes_words, json_string, percent_encode};
+
+use crate::clock;
 
 /// The most entries a listing shows; a note says how many more there are.
 pub const MAX_ENTRIES: usize = 10_000;
@@ -121,14 +122,14 @@ pub fn html(url_path: &str, entries: &[Entry], more: usize) -> String {
         let size = if e.dir {
             "-".to_string()
         } else {
-            human_size(e.size)
+            bytes_words(e.size)
         };
         // `./` first, so a name with a colon is never read as a URL scheme.
         let _ = writeln!(
             out,
             "<tr><td><a href=\"./{}{slash}\">{shown}{slash}</a></td><td class=\"size\">{size}</td><td>{}</td></tr>",
-            encode(&e.name),
-            time_text(e.modified, ' ')
+            percent_encode(&e.name, Keep::Segment),
+            clock::date_time(e.modified, ' ')
         );
     }
     out.push_str("</tbody>\n</table>\n");
@@ -156,7 +157,7 @@ pub fn json(url_path: &str, entries: &[Entry], more: usize) -> String {
             out,
             ",\"type\":\"{kind}\",\"size\":{},\"modified\":\"{}Z\"}}",
             e.size,
-            time_text(e.modified, 'T')
+            clock::date_time(e.modified, 'T')
         );
     }
     let _ = writeln!(out, "],\"truncated\":{more}}}");
@@ -175,32 +176,6 @@ pub fn display_path(target: &str) -> String {
     String::from_utf8_lossy(&decoded).into_owned()
 }
 
-fn time_text(secs: u64, sep: char) -> String {
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    format!(
-        "{y:04}-{m:02}-{d:02}{sep}{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// `512 B`, `1.5 KiB`, `20.0 MiB`, ...
-pub fn human_size(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    format!("{v:.1} {}", UNITS[unit])
-}
-
 /// Escapes text for HTML content and attribute values.
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -217,33 +192,9 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
-/// Appends `s` as a JSON string literal.
-pub(crate) fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_for_people() {
-        assert_eq!(human_size(0), "0 B");
-        assert_eq!(human_size(1023), "1023 B");
-        assert_eq!(human_size(1536), "1.5 KiB");
-        assert_eq!(human_size(20 * 1024 * 1024), "20.0 MiB");
-    }
 
     #[test]
     fn names_are_escaped_and_links_encoded() {

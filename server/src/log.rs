@@ -11,7 +11,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::listing::json_string;
+use shared::json_string;
+
+use crate::clock::{self, SecondCache, civil_from_days};
 use crate::request::escape;
 
 /// A thread's buffer is written out once it holds this much...
@@ -160,15 +162,8 @@ fn json(l: &Line<'_>) -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    let _ = write!(
-        text,
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z\",\"peer\":",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    );
+    text.push_str(&clock::date_time(secs, 'T'));
+    text.push_str("Z\",\"peer\":");
     json_string(&mut text, l.peer);
     text.push_str(",\"request\":");
     json_string(&mut text, l.request);
@@ -191,23 +186,13 @@ fn json(l: &Line<'_>) -> String {
 }
 
 thread_local! {
-    static CLF_TIME: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    static CLF_TIME: SecondCache = const { RefCell::new((u64::MAX, String::new())) };
 }
 
 /// Calls `f` with the time as the Common Log Format writes it, `22/Nov/2026:19:14:35 +0000`
 /// (UTC), formatted at most once per second per thread.
 fn with_clf_time(f: impl FnOnce(&str)) {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    CLF_TIME.with(|cell| {
-        let mut cached = cell.borrow_mut();
-        if cached.0 != secs {
-            *cached = (secs, clf_time(secs));
-        }
-        f(&cached.1);
-    });
+    clock::per_second(&CLF_TIME, |_, secs| clf_time(secs), f);
 }
 
 fn clf_time(secs: u64) -> String {
@@ -223,22 +208,6 @@ fn clf_time(secs: u64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
-}
-
-/// Days since 1970-01-01 to (year, month 1-12, day 1-31) in the proleptic Gregorian calendar
-/// (Howard Hinnant's `civil_from_days`: shift the year to start in March so the leap day
-/// falls last, then count 400-year eras of 146 097 days).
-pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468; // days from 0000-03-01 to 1970-01-01
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // day of era, 0..=146096
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // year of era, 0..=399
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of the March-based year
-    let mp = (5 * doy + 2) / 153; // March = 0
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]

@@ -217,21 +217,8 @@ pub fn parse(buf: &[u8]) -> Parsed {
             hosts += 1;
         } else if h.name.eq_ignore_ascii_case("content-length") {
             // `Content-Length: 5, 5` and repeated headers must all agree (RFC 9110 §8.6).
-            let Ok(text) = std::str::from_utf8(h.value) else {
+            if shared::fold_content_length(&mut length, h.value).is_err() {
                 return bad(400);
-            };
-            for part in text.split(',') {
-                let part = part.trim();
-                if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                    return bad(400);
-                }
-                let Ok(n) = part.parse::<u64>() else {
-                    return bad(400);
-                };
-                if length.is_some_and(|l| l != n) {
-                    return bad(400);
-                }
-                length = Some(n);
             }
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             // We take no request bodies that need decoding, and a Transfer-Encoding beside

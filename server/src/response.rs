@@ -3,7 +3,8 @@
 
 use std::cell::RefCell;
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::clock::{self, SecondCache};
 
 /// The `Server` header value.
 pub const SERVER: &str = concat!("serve/", env!("CARGO_PKG_VERSION"));
@@ -116,25 +117,13 @@ pub fn error_body(status: u16) -> String {
 }
 
 thread_local! {
-    // (second it was made for, IMF-fixdate text)
-    static DATE: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    static DATE: SecondCache = const { RefCell::new((u64::MAX, String::new())) };
 }
 
-/// Calls `f` with the current `Date` header value; each thread formats it at most once per
-/// second.
+/// Calls `f` with the current `Date` header value (IMF-fixdate); each thread formats it at
+/// most once per second.
 pub fn with_date<R>(f: impl FnOnce(&str) -> R) -> R {
-    let now = SystemTime::now();
-    let secs = now
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    DATE.with(|cell| {
-        let mut cached = cell.borrow_mut();
-        if cached.0 != secs {
-            *cached = (secs, httpdate::fmt_http_date(now));
-        }
-        f(&cached.1)
-    })
+    clock::per_second(&DATE, |now, _| httpdate::fmt_http_date(now), f)
 }
 
 #[cfg(test)]

@@ -9,14 +9,17 @@
 #![deny(unsafe_code)]
 
 mod connect;
+mod content_length;
 mod error;
 mod happy;
 mod listen;
 mod resolve;
 mod stream;
 mod target;
+mod text;
 
 pub use connect::{Connected, MIN_ATTEMPT, connect, connect_unix};
+pub use content_length::{LengthError, fold_content_length};
 pub use error::{Attempt, Error, duration_words, io_words, lookup_words};
 pub use happy::{HAPPY_EYEBALLS_DELAY, connect_happy, interleave};
 pub use listen::{
@@ -26,3 +29,4 @@ pub use listen::{
 pub use resolve::{Family, Resolver};
 pub use stream::{Address, Stream};
 pub use target::{DEFAULT_PORT, Endpoint, Host, Target, percent_decode};
+pub use text::{Keep, bytes_words, json_string, percent_encode};

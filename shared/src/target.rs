@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
 
 use crate::error::Error;
+use crate::text::{Keep, percent_encode};
 
 /// The default port when a target names none.
 pub const DEFAULT_PORT: u16 = 80;
@@ -232,18 +233,7 @@ fn request_path(tail: &str) -> String {
     if !tail.starts_with('/') {
         out.push('/');
     }
-    for b in tail.bytes() {
-        let keep = b.is_ascii_graphic()
-            && !matches!(
-                b,
-                b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}'
-            );
-        if keep {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
+    out.push_str(&percent_encode(tail.as_bytes(), Keep::Target));
     out
 }
 

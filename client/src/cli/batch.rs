@@ -6,11 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use shared::duration_words;
+use shared::{bytes_words, duration_words};
 
 use super::config::Config;
 use super::order::{Finished, Sequencer, Slot, Spool};
-use super::output::bytes_words;
 use super::progress::Progress;
 use super::report;
 use super::transfer::{self, Outcome};

@@ -223,21 +223,6 @@ pub fn remote_name(path: &str) -> String {
     name
 }
 
-/// A byte count the way people say it: `512 B`, `1.5 KiB`, `3.0 MiB`.
-pub fn bytes_words(n: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,12 +267,5 @@ mod tests {
             part_path(Path::new("dir/page.html")),
             Path::new("dir/page.html.part")
         );
-    }
-
-    #[test]
-    fn progress_in_words() {
-        assert_eq!(bytes_words(512), "512 B");
-        assert_eq!(bytes_words(1536), "1.5 KiB");
-        assert_eq!(bytes_words(3 * 1024 * 1024), "3.0 MiB");
     }
 }

@@ -121,7 +121,7 @@ impl Bar {
         }
         if let Some(t) = &self.total {
             let all = self.bytes.fetch_add(n, Ordering::Relaxed) + n;
-            t.set_message(super::output::bytes_words(all));
+            t.set_message(shared::bytes_words(all));
         }
     }
 

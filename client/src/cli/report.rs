@@ -130,25 +130,6 @@ fn bar(start: Duration, end: Duration, total: Duration) -> String {
     s
 }
 
-/// A JSON string literal.
-fn string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 fn opt_ms(out: &mut String, d: Option<Duration>) {
     match d {
         Some(d) => {
@@ -168,30 +149,30 @@ fn opt_ms(out: &mut String, d: Option<Duration>) {
 pub fn json(o: &Outcome, exit_code: i32) -> String {
     let mut out = String::with_capacity(512);
     let _ = write!(out, "{{\"schema\":{JSON_SCHEMA},\"target\":");
-    string(&mut out, &o.target);
+    shared::json_string(&mut out, &o.target);
     out.push_str(",\"url\":");
     match &o.url {
-        Some(u) => string(&mut out, u),
+        Some(u) => shared::json_string(&mut out, u),
         None => out.push_str("null"),
     }
     let _ = write!(out, ",\"exit_code\":{exit_code},\"error\":");
     match &o.result {
-        Err(e) => string(&mut out, &e.to_string()),
+        Err(e) => shared::json_string(&mut out, &e.to_string()),
         Ok(()) => out.push_str("null"),
     }
     match &o.head {
         Some(h) => {
             let _ = write!(out, ",\"status\":{},\"http_version\":", h.status());
-            string(&mut out, &h.version().to_string());
+            shared::json_string(&mut out, &h.version().to_string());
             out.push_str(",\"headers\":[");
             for (i, (name, value)) in h.headers().iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
                 out.push('[');
-                string(&mut out, name);
+                shared::json_string(&mut out, name);
                 out.push(',');
-                string(&mut out, &String::from_utf8_lossy(value));
+                shared::json_string(&mut out, &String::from_utf8_lossy(value));
                 out.push(']');
             }
             out.push(']');
@@ -212,7 +193,7 @@ pub fn json(o: &Outcome, exit_code: i32) -> String {
             out.push(',');
         }
         let _ = write!(out, "{{\"attempt\":{},\"url\":", hop.attempt);
-        string(&mut out, &hop.url);
+        shared::json_string(&mut out, &hop.url);
         out.push_str(",\"status\":");
         match hop.status {
             Some(s) => {
@@ -222,7 +203,7 @@ pub fn json(o: &Outcome, exit_code: i32) -> String {
         }
         out.push_str(",\"peer\":");
         match &hop.peer {
-            Some(p) => string(&mut out, p),
+            Some(p) => shared::json_string(&mut out, p),
             None => out.push_str("null"),
         }
         let _ = write!(
@@ -243,7 +224,7 @@ pub fn json(o: &Outcome, exit_code: i32) -> String {
                 out.push(',');
             }
             out.push_str("{\"address\":");
-            string(&mut out, &a.addr);
+            shared::json_string(&mut out, &a.addr);
             let _ = write!(
                 out,
                 ",\"start_ms\":{:.3},\"duration_ms\":{:.3},\"error\":",
@@ -251,7 +232,7 @@ pub fn json(o: &Outcome, exit_code: i32) -> String {
                 ms(a.took)
             );
             match &a.error {
-                Some(e) => string(&mut out, e),
+                Some(e) => shared::json_string(&mut out, e),
                 None => out.push_str("null"),
             }
             out.push('}');
@@ -285,12 +266,5 @@ mod tests {
         let b = bar(ms(100), ms(100), ms(100));
         assert_eq!(b.chars().filter(|&c| c == '█').count(), 1);
         assert!(b.ends_with('█'));
-    }
-
-    #[test]
-    fn json_strings_are_escaped() {
-        let mut s = String::new();
-        string(&mut s, "a\"b\\c\nd\u{1}é");
-        assert_eq!(s, "\"a\\\"b\\\\c\\nd\\u0001é\"");
     }
 }
