@@ -48,7 +48,7 @@ Exit codes:
 /// Serve a folder over HTTP/1.x: static files, fast and safely.
 #[derive(Parser, Debug)]
 #[command(name = "serve", version, after_help = AFTER_HELP)]
-struct Cli {
+pub(crate) struct Cli {
     /// The folder to serve [default: the current directory]
     #[arg(value_name = "DIR")]
     dir: Option<PathBuf>,
