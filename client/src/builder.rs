@@ -25,7 +25,9 @@ pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
 /// Default number of idle kept-alive connections kept per endpoint: 4.
 pub const DEFAULT_MAX_IDLE_PER_ENDPOINT: usize = 4;
-/// Settings for a [`Client`]; start from [`Client::builder`].
+
+/// Settings for a [`Client`](crate::Client); start from
+/// [`Client::builder`](crate::Client::builder).
 #[derive(Clone)]
 pub struct Builder {
     pub(crate) connect_timeout: Duration,

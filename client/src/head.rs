@@ -219,6 +219,12 @@ pub(crate) fn test_head(text: &str) -> Head {
     parse_head(text.as_bytes()).unwrap().unwrap().0
 }
 
+/// A `200 OK` head with `fields` (`|` between them), for the command line's tests.
+#[cfg(all(test, feature = "cli"))]
+pub(crate) fn test_ok_head(fields: &str) -> Head {
+    test_head(&format!("HTTP/1.1 200 OK|{fields}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -120,14 +120,11 @@ fn decode_error(e: io::Error) -> Error {
         reason: format!("cannot decode the body: {}", shared::io_words(&e)),
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::head::test_head;
-
-    fn head(fields: &str) -> Head {
-        test_head(&format!("HTTP/1.1 200 OK|{fields}"))
-    }
+    use crate::head::test_ok_head as head;
 
     #[test]
     fn content_codings() {

@@ -119,14 +119,11 @@ pub(crate) fn write_meta(path: &Path, validator: Option<&str>) {
         }
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::head::test_head;
-
-    fn head(fields: &str) -> Head {
-        test_head(&format!("HTTP/1.1 200 OK|{fields}"))
-    }
+    use crate::head::test_ok_head as head;
 
     #[test]
     fn content_ranges() {
