@@ -41,14 +41,14 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             return 0;
         }
         Err(e) => {
-            report(&Error::Usage(args::clap_message(&e)));
+            print_error(&Error::Usage(args::clap_message(&e)));
             return 2;
         }
     };
     let config = match Config::from_args(args) {
         Ok(c) => c,
         Err(e) => {
-            report(&e);
+            print_error(&e);
             return e.exit_code();
         }
     };
@@ -56,7 +56,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
 }
 
 /// Prints `fetch: <error>` on stderr, as one line.
-fn report(e: &Error) {
+fn print_error(e: &Error) {
     let text = e.to_string().replace(['\n', '\r'], " ");
     let _ = writeln!(io::stderr(), "fetch: {text}");
 }
