@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // Each test module uses a different part of this kit.
 
+pub mod jail;
 pub mod serve;
 
 use std::path::PathBuf;
