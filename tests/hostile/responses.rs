@@ -5,13 +5,13 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::fetch::finish;
+use crate::fetch::fetch_cmd;
 use crate::support::bin;
 
 /// The most memory `fetch` may use on any of these, in KiB (`/usr/bin/time`'s `%M`).
@@ -245,19 +245,14 @@ fn fetch_survives_hostile_servers_with_the_documented_code_bounded_memory_and_no
         let mut args: Vec<String> = vec!["-o".into(), out.to_str().unwrap().into()];
         args.extend(c.args.iter().map(|a| a.to_string()));
         args.push(server.url("/file"));
-        let child = Command::new("/usr/bin/time")
-            .arg("-o")
-            .arg(&rss)
-            .args(["-f", "%M"])
-            .arg(bin("fetch"))
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("/usr/bin/time (bash .ci/run installs it)");
-        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let run = finish(child, &argv);
+        let run = fetch_cmd(
+            Command::new("/usr/bin/time")
+                .arg("-o")
+                .arg(&rss)
+                .args(["-f", "%M"])
+                .arg(bin("fetch"))
+                .args(&args),
+        );
         let kb: u64 = std::fs::read_to_string(&rss)
             .ok()
             .and_then(|t| t.lines().last()?.trim().parse().ok())

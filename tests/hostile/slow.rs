@@ -11,6 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{Jail, proc_status};
+use crate::support::raw;
 use crate::support::serve::Serve;
 
 /// How big the runs are: short in CI, long with `HOSTILE_SCALE=full`.
@@ -62,18 +63,8 @@ impl Figures {
 
 /// One normal request on a new connection: whole 200 within 5 s, or a failure.
 fn normal_request(addr: SocketAddr) -> bool {
-    let Ok(mut c) = TcpStream::connect_timeout(&addr, Duration::from_secs(5)) else {
-        return false;
-    };
-    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-    if c.write_all(b"GET /file.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut got = Vec::new();
-    let _ = c.read_to_end(&mut got);
-    got.starts_with(b"HTTP/1.1 200 ") && got.ends_with(b"xyzabcdefghijkl")
+    raw::exchange(addr, &raw::get_close("/file.txt"))
+        .is_some_and(|got| got.starts_with(b"HTTP/1.1 200 ") && got.ends_with(b"xyzabcdefghijkl"))
 }
 
 /// Runs a normal client (one request every 20 ms) for `run`, sampling serve's threads and
