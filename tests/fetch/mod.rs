@@ -11,7 +11,6 @@ mod python;
 mod redirects;
 mod resume;
 mod retry;
-pub mod scripted;
 mod timing;
 
 use std::path::Path;
@@ -20,8 +19,9 @@ use std::time::Duration;
 
 use crate::support::child::Child;
 use crate::support::{bin, shown};
-// Which python to run, where the fetch tests have always found it.
+// Which python to run and the scripted server, where the fetch tests have always found them.
 pub use crate::support::python::python;
+pub use crate::support::script as scripted;
 
 /// How a `fetch` run ended.
 pub struct Run {

@@ -5,6 +5,7 @@
 //!   PID in `Drop`; and `run` for a command that runs to completion;
 //! - `serve`: a running `serve` on port 0, its address from its first stdout line;
 //! - `raw`: a raw HTTP client: exact bytes out, replies read back;
+//! - `script`: a scripted HTTP server in the test process, for `fetch`;
 //! - `jail`: the site-root fixture with a secret beside it and every way out;
 //! - here: waiting on a condition, and small file fixtures.
 
@@ -15,6 +16,7 @@ pub mod child;
 pub mod jail;
 pub mod python;
 pub mod raw;
+pub mod script;
 pub mod serve;
 
 use std::path::{Path, PathBuf};
