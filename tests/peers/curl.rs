@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use super::{noise, program, put, run, same_bytes};
+use super::{Child, noise, program, put, run, same_bytes};
 use crate::support::serve::Serve;
 
 fn curl() -> Option<PathBuf> {
@@ -225,11 +225,7 @@ fn fetch_like_curl_writes_o_into_a_fifo_or_device_in_place() {
 
     for client in ["curl", "fetch"] {
         // A reader on the FIFO: it gets the body only if the client writes into the FIFO.
-        let reader = std::process::Command::new("cat")
-            .arg(&fifo)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let reader = Child::start("cat", Command::new("cat").arg(&fifo));
         let code = if client == "curl" {
             run(
                 Command::new(&curl).args(["-sS", "-o"]).arg(&fifo).arg(&url),
@@ -241,14 +237,13 @@ fn fetch_like_curl_writes_o_into_a_fifo_or_device_in_place() {
             Some(crate::fetch::fetch(&["-o", fifo.to_str().unwrap(), &url]).code)
         };
         let still_fifo = std::fs::symlink_metadata(&fifo).is_ok_and(|m| m.file_type().is_fifo());
-        if !still_fifo {
-            // The reader waits on the old FIFO, which nobody will ever open: stop it (ours).
-            let mut reader = reader;
-            let _ = reader.kill();
-            let _ = reader.wait();
-            panic!("{client} -o FIFO replaced the FIFO with a regular file");
-        }
-        let got = reader.wait_with_output().unwrap();
+        // If not, the reader waits on the old FIFO, which nobody will ever open: its guard
+        // stops it.
+        assert!(
+            still_fifo,
+            "{client} -o FIFO replaced the FIFO with a regular file"
+        );
+        let got = reader.finish(Duration::from_secs(30));
         assert_eq!(code, Some(0), "{client}");
         assert_eq!(
             got.stdout, b"spaces\n",

@@ -1,5 +1,8 @@
 //! The root is a jail: not one byte from outside it, no dotfiles, no open redirects.
 
+use std::process::Command;
+
+use crate::support::child::{LIMIT, run};
 use crate::support::jail::{Jail, SECRET};
 use crate::support::serve::{Serve, request, site};
 
@@ -37,10 +40,10 @@ fn traversal_in_every_spelling_reveals_nothing() {
         assert!(!r.text().contains(SECRET), "{path} leaked");
     }
     // curl with --path-as-is sends the dots unnormalised.
-    let out = std::process::Command::new("curl")
-        .args(["-s", "--path-as-is", &format!("{}../secret.txt", s.url)])
-        .output()
-        .unwrap();
+    let out = run(
+        Command::new("curl").args(["-s", "--path-as-is", &format!("{}../secret.txt", s.url)]),
+        LIMIT,
+    );
     assert!(!String::from_utf8_lossy(&out.stdout).contains(SECRET));
 }
 
