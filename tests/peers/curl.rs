@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use super::{Child, noise, program, put, run, same_bytes};
+use super::{Child, noise, program, put, run, same_bytes, temp_dir};
 use crate::support::serve::Serve;
 
 fn curl() -> Option<PathBuf> {
@@ -14,10 +14,7 @@ fn curl() -> Option<PathBuf> {
 
 /// A site whose file names need percent-encoding; returns (dir, served path, bytes).
 fn awkward_site() -> (tempfile::TempDir, &'static str, Vec<u8>) {
-    let dir = tempfile::Builder::new()
-        .prefix("peers curl 'q' ")
-        .tempdir()
-        .unwrap();
+    let dir = temp_dir("peers curl 'q' ");
     let data = noise(2_500_000, 7);
     put(dir.path(), "d\u{e9}p\u{f4}t/big file #1.bin", &data);
     put(dir.path(), "a b.txt", b"spaces\n");
@@ -215,10 +212,7 @@ fn fetch_like_curl_writes_o_into_a_fifo_or_device_in_place() {
     let (dir, _, _) = awkward_site();
     let s = start(&dir);
     let url = format!("{}a%20b.txt", s.url);
-    let tmp = tempfile::Builder::new()
-        .prefix("peers fifo ")
-        .tempdir()
-        .unwrap();
+    let tmp = temp_dir("peers fifo ");
     let fifo = tmp.path().join("pipe");
     let made = run(Command::new("mkfifo").arg(&fifo), Duration::from_secs(10));
     assert!(made.status.success(), "mkfifo: {made:?}");

@@ -21,7 +21,7 @@ use crate::support::raw;
 // The kit the peer tests share, from tests/support.
 pub use crate::support::bins::artifacts_dir;
 pub use crate::support::child::{Child, run};
-pub use crate::support::{noise, put, same_bytes, unique, wait_for};
+pub use crate::support::{noise, put, same_bytes, temp_dir, unique, wait_for};
 
 /// Whether this run is CI, where a missing peer is a failure rather than a skip.
 fn in_ci() -> bool {

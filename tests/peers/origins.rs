@@ -7,7 +7,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::{
-    Child, noise, peer, program, put, python_module, run, same_bytes, start_on_free_port, which,
+    Child, noise, peer, program, put, python_module, run, same_bytes, start_on_free_port, temp_dir,
+    which,
 };
 use crate::fetch::fetch;
 use crate::support::python::http_server;
@@ -40,10 +41,7 @@ fn curl() -> Option<PathBuf> {
 
 /// A folder for the origin servers: awkward names, a big binary, a subfolder.
 fn origin_site() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("peers origin \u{e9} ")
-        .tempdir()
-        .unwrap();
+    let dir = temp_dir("peers origin \u{e9} ");
     put(
         dir.path(),
         "caf\u{e9} \u{65e5}.txt",
@@ -148,10 +146,7 @@ fn nginx_bytes_equal_curls() {
         return;
     };
     let site = origin_site();
-    let conf_dir = tempfile::Builder::new()
-        .prefix("peers nginx ")
-        .tempdir()
-        .unwrap();
+    let conf_dir = temp_dir("peers nginx ");
     let (_nginx, port) = nginx(
         &nginx_bin,
         conf_dir.path(),

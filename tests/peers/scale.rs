@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::origins::{nginx, nginx_log};
-use super::{Child, noise, program, put, start_on_free_port};
+use super::{Child, noise, program, put, start_on_free_port, temp_dir};
 use crate::fetch::fetch;
 use crate::support::raw;
 use crate::support::serve::Serve;
@@ -66,10 +66,7 @@ fn haproxy_balances_three_serves_and_hides_a_killed_one() {
     let Some(haproxy) = program("haproxy", "haproxy") else {
         return;
     };
-    let site = tempfile::Builder::new()
-        .prefix("peers haproxy ")
-        .tempdir()
-        .unwrap();
+    let site = temp_dir("peers haproxy ");
     let page = noise(20_000, 5);
     put(site.path(), "page.bin", &page);
     put(site.path(), "health.txt", b"ok\n");
@@ -257,10 +254,7 @@ fn nginx_proxies_to_serve_on_a_unix_socket() {
     let Some(nginx_bin) = program("nginx", "nginx-light") else {
         return;
     };
-    let site = tempfile::Builder::new()
-        .prefix("peers unix ")
-        .tempdir()
-        .unwrap();
+    let site = temp_dir("peers unix ");
     let data = noise(1_500_000, 21);
     put(site.path(), "site/d\u{e9}j\u{e0} vu #1.bin", &data);
     put(site.path(), "site/folder/a.txt", b"a\n");
@@ -270,10 +264,7 @@ fn nginx_proxies_to_serve_on_a_unix_socket() {
         sock.to_str().unwrap(),
         site.path().join("site").to_str().unwrap(),
     ]);
-    let conf_dir = tempfile::Builder::new()
-        .prefix("peers nginx ")
-        .tempdir()
-        .unwrap();
+    let conf_dir = temp_dir("peers nginx ");
     // An upstream with kept-alive connections to serve, as a real deployment has.
     let (_nginx, port) = nginx(
         &nginx_bin,
@@ -336,10 +327,7 @@ fn systemd_socket_activate_hands_serve_its_socket() {
     let Some(activate) = program("systemd-socket-activate", "systemd") else {
         return;
     };
-    let site = tempfile::Builder::new()
-        .prefix("peers activate ")
-        .tempdir()
-        .unwrap();
+    let site = temp_dir("peers activate ");
     put(site.path(), "site/a b.txt", b"activated\n");
     let root = site.path().join("site");
     let serve = crate::support::bin("serve");

@@ -44,6 +44,12 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A new temp folder whose name starts with `prefix` (tests give it spaces or unicode, so
+/// that every path the programs see is an awkward one).
+pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(prefix).tempdir().unwrap()
+}
+
 /// A temp folder for a site, with awkward names.
 pub fn site() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -230,3 +230,24 @@ pub fn ok(body: &[u8]) -> (Vec<u8>, Then) {
     out.extend_from_slice(body);
     (out, Then::KeepAlive)
 }
+
+/// The `N` of a request head's `Range: bytes=N-`, if it has one.
+pub fn range_start(head: &str) -> Option<usize> {
+    head.lines()
+        .find_map(|l| l.strip_prefix("Range: bytes="))
+        .and_then(|r| r.trim_end_matches('-').parse().ok())
+}
+
+/// A 206 with `data` from `start` to its end (`Content-Range`, `Content-Length`) after the
+/// header lines `extra` (each ending in CRLF), keeping the connection open.
+pub fn rest_from(data: &[u8], start: usize, extra: &str) -> (Vec<u8>, Then) {
+    let mut out = format!(
+        "HTTP/1.1 206 Partial Content\r\n{extra}Content-Range: bytes {start}-{}/{}\r\nContent-Length: {}\r\n\r\n",
+        data.len() - 1,
+        data.len(),
+        data.len() - start
+    )
+    .into_bytes();
+    out.extend_from_slice(&data[start..]);
+    (out, Then::KeepAlive)
+}
