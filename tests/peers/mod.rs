@@ -107,6 +107,8 @@ pub fn start_on_free_port(name: &str, mut start: impl FnMut(u16, &str) -> Child)
         if ready {
             return (d, port);
         }
+        // It exited: let everything it said arrive before reading why.
+        d.wait_closed();
         // Only a lost race for the port is worth another try; anything else is a real error.
         assert!(
             d.output().contains("already in use"),

@@ -4,7 +4,7 @@
 //!
 //! Packages other than the root one include this file with `#[path]` (`shared/tests`).
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -70,7 +70,11 @@ impl Pipes {
         thread::spawn(move || {
             let mut buf = [0u8; 64 * 1024];
             loop {
-                let n = from.read(&mut buf).unwrap_or(0);
+                let n = match from.read(&mut buf) {
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    // An error other than EINTR on a pipe ends it, as its end does.
+                    got => got.unwrap_or(0),
+                };
                 let mut state = self.state.lock().unwrap();
                 if n == 0 {
                     state[which].closed = true;
@@ -225,18 +229,19 @@ impl Child {
             if let Some(v) = find(&all) {
                 return Some(Some(v));
             }
+            // Gone, and all it wrote is in: what was looked for will never come.
             exited = process.try_wait().unwrap();
-            exited.map(|_| None)
+            (exited.is_some() && p[OUT].closed && p[ERR].closed).then_some(None)
         });
         match (found, exited) {
             (Some(Some(v)), _) => v,
-            (_, Some(status)) => panic!(
+            (Some(None), Some(status)) => panic!(
                 "{} exited ({status}) before {what}:\n{}",
                 self.name,
                 self.output()
             ),
             _ => panic!(
-                "{}: gave up after {LIMIT:?} waiting for {what}:\n{}",
+                "{}: gave up after {LIMIT:?} waiting for {what} (exit status: {exited:?}):\n{}",
                 self.name,
                 self.output()
             ),

@@ -1,13 +1,38 @@
 //! What every end-to-end test needs, one copy of each:
 //!
-//! - `bins`: the binaries under test (`fetch`, `serve`, `shared`'s examples), built once;
-//! - `child`: a child process guard: output collected, waits under a deadline, killed by
-//!   PID in `Drop`; and `run` for a command that runs to completion;
-//! - `serve`: a running `serve` on port 0, its address from its first stdout line;
-//! - `raw`: a raw HTTP client: exact bytes out, replies read back;
-//! - `script`: a scripted HTTP server in the test process, for `fetch`;
+//! - `bins`: the binaries under test (`fetch`, `serve`, `shared`'s examples), built once
+//!   per run and found next to the test binary;
+//! - `child`: `Child`, the one process guard: stdout and stderr collected, `next_line` for
+//!   an address printed first, every wait under a deadline, killed by its PID in `Drop`;
+//!   and `run` for a command that runs to completion;
+//! - `serve`: `Serve`, a running `serve` on port 0 (or a Unix socket), its address from its
+//!   first stdout line, its access log and stderr;
+//! - `raw`: the raw HTTP client: exact bytes out, and the reply back as bytes, as a parsed
+//!   `Response`, or until the server closes;
+//! - `script`: `Script`, a scripted HTTP server in the test process, for `fetch`;
+//! - `python`: `python3 -m http.server` on port 0;
 //! - `jail`: the site-root fixture with a secret beside it and every way out;
-//! - here: waiting on a condition, and small file fixtures.
+//! - here: waiting on a condition, temp folders and small file fixtures.
+//!
+//! A new test of `serve` starts it, talks to it, and lets the guard stop it:
+//!
+//! ```ignore
+//! let jail = Jail::new();
+//! let s = Serve::start(&["-p", "0", "-q", jail.root_str()]);
+//! let mut c = s.connect();
+//! let r = raw::request(&mut c, "GET /file.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+//! assert_eq!((r.status, r.body.len()), (200, 1000));
+//! ```
+//!
+//! A test of `fetch` scripts the server and runs the binary (`crate::fetch::fetch`):
+//!
+//! ```ignore
+//! let s = Script::fixed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", Then::Close);
+//! fetch(&[&s.url("/")]).code(0).stdout(b"ok");
+//! ```
+//!
+//! Another program is a `Child` (or `child::run` when it runs to completion); a peer that
+//! prints its address reads it with `next_line` or `wait_output`, never a sleep.
 
 #![allow(dead_code)] // Each test module uses a different part of this kit.
 
