@@ -6,7 +6,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::process::{Command, ExitStatus, Output, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,12 @@ const OUT: usize = 0;
 const ERR: usize = 1;
 
 impl Pipes {
+    /// The streams, locked. A test that failed while holding the lock does not make every
+    /// later look (the guard's `Drop`, the failure message) fail too.
+    fn lock(&self) -> MutexGuard<'_, [Pipe; 2]> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Copies `from` into stream `which` until it closes, waking every waiter each time.
     fn collect(self: Arc<Self>, which: usize, mut from: impl Read + Send + 'static) {
         thread::spawn(move || {
@@ -75,7 +81,7 @@ impl Pipes {
                     // An error other than EINTR on a pipe ends it, as its end does.
                     got => got.unwrap_or(0),
                 };
-                let mut state = self.state.lock().unwrap();
+                let mut state = self.lock();
                 if n == 0 {
                     state[which].closed = true;
                 } else {
@@ -98,7 +104,7 @@ impl Pipes {
         mut check: impl FnMut(&mut [Pipe; 2]) -> Option<T>,
     ) -> Option<T> {
         let deadline = Instant::now() + limit;
-        let mut state = self.state.lock().unwrap();
+        let mut state = self.lock();
         loop {
             if let Some(v) = check(&mut state) {
                 return Some(v);
@@ -108,7 +114,11 @@ impl Pipes {
                 return None;
             }
             let slice = (deadline - now).min(Duration::from_millis(50));
-            state = self.changed.wait_timeout(state, slice).unwrap().0;
+            state = self
+                .changed
+                .wait_timeout(state, slice)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 }
@@ -201,17 +211,17 @@ impl Child {
 
     /// Its stdout lines so far (after those taken by `next_line`), whole lines only.
     pub fn stdout_lines(&self) -> Vec<String> {
-        self.pipes.state.lock().unwrap()[OUT].lines()
+        self.pipes.lock()[OUT].lines()
     }
 
     /// What it wrote on stderr so far (after the lines taken by `next_err_line`).
     pub fn stderr(&self) -> String {
-        String::from_utf8_lossy(self.pipes.state.lock().unwrap()[ERR].rest()).into_owned()
+        String::from_utf8_lossy(self.pipes.lock()[ERR].rest()).into_owned()
     }
 
     /// Everything left on stdout, then everything left on stderr, as text.
     pub fn output(&self) -> String {
-        let state = self.pipes.state.lock().unwrap();
+        let state = self.pipes.lock();
         let mut all = String::from_utf8_lossy(state[OUT].rest()).into_owned();
         all.push_str(&String::from_utf8_lossy(state[ERR].rest()));
         all
@@ -306,7 +316,7 @@ impl Child {
     pub fn finish(mut self, limit: Duration) -> Output {
         let status = self.wait_exit(limit);
         self.wait_closed();
-        let state = self.pipes.state.lock().unwrap();
+        let state = self.pipes.lock();
         Output {
             status,
             stdout: state[OUT].rest().to_vec(),
