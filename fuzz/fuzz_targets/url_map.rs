@@ -1,34 +1,27 @@
 //! URL → file under the root: whatever the target, nothing outside the root (or hidden)
 //! is ever mapped, and a redirect is always a local path.
 #![no_main]
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use server::files::{self, Jail, Mapped};
 
+// The same fixture as the tests' (one copy of it): a root with a secret beside it.
+#[allow(dead_code)] // The fuzz target needs only the root, not every helper of the fixture.
+#[path = "../../tests/support/jail.rs"]
+mod fixture;
+
 struct Site {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
+    fixture: fixture::Jail,
     jail: files::Root,
 }
 
 fn site() -> &'static Site {
     static SITE: OnceLock<Site> = OnceLock::new();
     SITE.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let base = std::fs::canonicalize(dir.path()).unwrap();
-        let root = base.join("root");
-        std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
-        std::fs::create_dir_all(root.join(".git")).unwrap();
-        std::fs::write(root.join("index.html"), "home").unwrap();
-        std::fs::write(root.join("sub/a b.txt"), "a").unwrap();
-        std::fs::write(root.join(".env"), "hidden").unwrap();
-        std::fs::write(base.join("secret.txt"), "secret").unwrap();
-        std::os::unix::fs::symlink(base.join("secret.txt"), root.join("out")).unwrap();
-        std::os::unix::fs::symlink(&base, root.join("up")).unwrap();
-        let jail = files::Root::open(root.clone());
-        Site { _dir: dir, root, jail }
+        let fixture = fixture::Jail::new();
+        let jail = files::Root::open(fixture.root.clone());
+        Site { fixture, jail }
     })
 }
 
@@ -42,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
     let s = site();
     match files::map(&s.jail, target, Jail::default()) {
         Ok(Mapped::File { path, .. }) | Ok(Mapped::Dir { path }) => {
-            let rel = path.strip_prefix(&s.root).expect("mapped outside the root");
+            let rel = path.strip_prefix(&s.fixture.root).expect("mapped outside the root");
             assert!(
                 !rel.components().any(|c| c.as_os_str().to_string_lossy().starts_with('.')),
                 "hidden or parent component mapped: {rel:?}"

@@ -9,6 +9,8 @@ use std::os::unix::net::{self, UnixStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use rustix::net::{RecvFlags, SendFlags};
+
 /// The address of one end of a connection or of a listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Address {
@@ -119,52 +121,17 @@ impl Stream {
     /// Reads what has already arrived without waiting: `WouldBlock` when nothing has, even
     /// on a blocking socket with no timeout (`recv` with `MSG_DONTWAIT`). `Ok(0)` means the
     /// peer closed its side.
-    #[allow(unsafe_code)] // std has no per-call non-blocking read; toggling O_NONBLOCK costs two syscalls.
     pub fn read_nowait(&self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            // SAFETY: `buf` is valid, writable memory of `buf.len()` bytes for the whole call,
-            // and the descriptor is owned by `self`, so it stays open.
-            let n = unsafe {
-                libc::recv(
-                    self.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if n >= 0 {
-                return Ok(n as usize);
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err);
-            }
-        }
+        // std has no per-call non-blocking read, and toggling O_NONBLOCK costs two syscalls.
+        retry_on_eintr(|| rustix::net::recv(self, &mut *buf, RecvFlags::DONTWAIT).map(|(n, _)| n))
     }
 
     /// Writes what the socket takes now without waiting: `WouldBlock` when its buffer is
     /// full, even on a blocking socket (`send` with `MSG_DONTWAIT`).
-    #[allow(unsafe_code)] // std has no per-call non-blocking write; toggling O_NONBLOCK costs two syscalls.
     pub fn write_nowait(&self, buf: &[u8]) -> io::Result<usize> {
-        loop {
-            // SAFETY: `buf` is valid, readable memory of `buf.len()` bytes for the whole call,
-            // and the descriptor is owned by `self`, so it stays open.
-            let n = unsafe {
-                libc::send(
-                    self.as_raw_fd(),
-                    buf.as_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                )
-            };
-            if n >= 0 {
-                return Ok(n as usize);
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err);
-            }
-        }
+        // std has no per-call non-blocking write, and toggling O_NONBLOCK costs two syscalls.
+        // MSG_NOSIGNAL: a peer that went away is an EPIPE error here, not a SIGPIPE.
+        retry_on_eintr(|| rustix::net::send(self, buf, SendFlags::DONTWAIT | SendFlags::NOSIGNAL))
     }
 
     /// Sends up to `len` bytes of `file` starting at `*offset` with one `sendfile(2)`,
@@ -172,30 +139,33 @@ impl Stream {
     /// bytes sent: 0 at the end of the file, fewer than `len` when the socket took only that
     /// much. On a non-blocking socket that is full, fails with `WouldBlock` having sent
     /// nothing — so no progress is ever lost.
-    #[allow(unsafe_code)] // sendfile(2) has no safe wrapper in std; see SAFETY below.
     pub fn send_file_at(&self, file: &File, offset: &mut u64, len: u64) -> io::Result<u64> {
-        let mut off = libc::off_t::try_from(*offset)
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // The kernel takes an off_t: an offset past i64::MAX is the caller's mistake.
+        if i64::try_from(*offset).is_err() {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        let mut off = *offset;
         // One call moves at most 2 GiB - 4 KiB on Linux anyway.
         let count = usize::try_from(len.min(1 << 30)).unwrap_or(1 << 30);
-        loop {
-            // SAFETY: both descriptors are owned by live objects (`self`, `file`) for the
-            // whole call, and `off` is a valid, writable off_t the kernel updates.
-            let n = unsafe { libc::sendfile(self.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
-            if n >= 0 {
-                *offset = off as u64;
-                return Ok(n as u64);
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(err);
-            }
-        }
+        let n = retry_on_eintr(|| rustix::fs::sendfile(self, file, Some(&mut off), count))?;
+        *offset = off;
+        Ok(n as u64)
     }
 
     /// The pending socket error (`SO_ERROR`), if any, clearing it.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
         both!(self, s => s.take_error())
+    }
+}
+
+/// Runs a syscall again while a signal interrupts it (`EINTR`); any other error becomes an
+/// `io::Error` with the same errno.
+fn retry_on_eintr<T>(mut call: impl FnMut() -> rustix::io::Result<T>) -> io::Result<T> {
+    loop {
+        match call() {
+            Err(rustix::io::Errno::INTR) => continue,
+            done => return done.map_err(io::Error::from),
+        }
     }
 }
 
@@ -355,6 +325,16 @@ mod tests {
         }
         drop(a);
         assert_eq!(reader.join().unwrap(), 4 << 20);
+    }
+
+    #[test]
+    fn send_file_at_refuses_an_offset_past_off_t() {
+        let file = tempfile_with(b"x");
+        let (a, _b) = UnixStream::pair().unwrap();
+        let mut at = u64::MAX;
+        let err = Stream::Unix(a).send_file_at(&file, &mut at, 1).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(at, u64::MAX, "the offset is left alone");
     }
 
     fn tempfile_with(bytes: &[u8]) -> File {

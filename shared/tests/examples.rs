@@ -2,152 +2,61 @@
 //! on loopback or in a temp dir, with servers on port 0 (they print their real address
 //! first), every wait under a deadline, and every child killed when its guard drops.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::ffi::OsStr;
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::process::{Command, ExitStatus};
 use std::thread;
 use std::time::{Duration, Instant};
+
+// The end-to-end kit of the workspace's tests (tests/support), one copy for both packages.
+#[allow(dead_code)] // Only the examples' builder is used here.
+#[path = "../../tests/support/bins.rs"]
+mod bins;
+#[allow(dead_code)] // Not every wait and view of a child is needed here.
+#[path = "../../tests/support/child.rs"]
+mod child;
+
+use child::{Child, lines};
 
 /// The longest any one wait may take before the test gives up.
 const LIMIT: Duration = Duration::from_secs(10);
 
-/// The path of an example binary, built once per test run.
-///
-/// Examples have no `CARGO_BIN_EXE_*`: build them with the same cargo and profile, and find
-/// them in `target/<profile>/examples/`, next to this test binary's `deps/`.
-fn example(name: &str) -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    let dir = DIR.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test binary path");
-        // target/<profile>/deps/examples-<hash> → target/<profile>
-        let profile = exe.parent().and_then(Path::parent).expect("target dir");
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "--quiet", "-p", "shared", "--examples"]);
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-        if profile.ends_with("release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("run cargo build");
-        assert!(status.success(), "cargo build of the examples failed");
-        profile.join("examples")
-    });
-    dir.join(name)
+/// Starts an example with `args`; killed, by its PID, when the guard drops.
+fn start<S: AsRef<OsStr>>(name: &str, args: &[S]) -> Child {
+    Child::start(name, Command::new(bins::example(name)).args(args))
 }
 
-/// A running example. Its stdout and stderr lines arrive on channels (read by threads, so a
-/// full pipe never stalls it); it is killed, by its PID, when the guard drops.
-struct Running {
-    name: String,
-    child: Child,
-    out: Receiver<String>,
-    err: Receiver<String>,
-}
-
-fn start<S: AsRef<std::ffi::OsStr>>(name: &str, args: &[S]) -> Running {
-    let mut child = Command::new(example(name))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {name}: {e}"));
-    let out = lines_of(child.stdout.take().expect("piped stdout"));
-    let err = lines_of(child.stderr.take().expect("piped stderr"));
-    Running {
-        name: name.into(),
-        child,
-        out,
-        err,
+/// The address from a server's first line, `listening on ADDR`.
+fn address(server: &Child) -> String {
+    let line = server.next_line();
+    match line.strip_prefix("listening on ") {
+        Some(addr) => addr.to_string(),
+        None => panic!("first line is {line:?}"),
     }
 }
 
-fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// How a finished example ended and everything it printed.
+/// How a finished example ended and the lines it printed (after those already taken).
 struct Finished {
     status: ExitStatus,
     out: Vec<String>,
     err: Vec<String>,
 }
 
-impl Running {
-    /// The next stdout line, waiting at most `LIMIT`.
-    fn out_line(&self) -> String {
-        self.out
-            .recv_timeout(LIMIT)
-            .unwrap_or_else(|e| panic!("{}: no stdout line within {LIMIT:?} ({e})", self.name))
-    }
-
-    /// The next stderr line, waiting at most `LIMIT`.
-    fn err_line(&self) -> String {
-        self.err
-            .recv_timeout(LIMIT)
-            .unwrap_or_else(|e| panic!("{}: no stderr line within {LIMIT:?} ({e})", self.name))
-    }
-
-    /// The address from a server's first line, `listening on ADDR`.
-    fn address(&self) -> String {
-        let line = self.out_line();
-        match line.strip_prefix("listening on ") {
-            Some(addr) => addr.to_string(),
-            None => panic!("{}: first line is {line:?}", self.name),
-        }
-    }
-
-    /// Waits for the example to exit (at most `LIMIT`) and collects the rest of its output.
-    fn finish(mut self) -> Finished {
-        let deadline = Instant::now() + LIMIT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} still running after {LIMIT:?}",
-                self.name
-            );
-            thread::sleep(Duration::from_millis(10));
-        };
-        let rest = |rx: &Receiver<String>| {
-            let mut lines = Vec::new();
-            loop {
-                match rx.recv_timeout(LIMIT) {
-                    Ok(line) => lines.push(line),
-                    Err(RecvTimeoutError::Disconnected) => return lines,
-                    Err(e) => panic!("{}: output not closed: {e}", self.name),
-                }
-            }
-        };
-        let (out, err) = (rest(&self.out), rest(&self.err));
-        Finished { status, out, err }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // Child::kill signals this child's PID only; a finished child is not touched.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Waits for a started example to exit and collects the rest of its output.
+fn finish(example: Child) -> Finished {
+    let done = example.finish(LIMIT);
+    Finished {
+        status: done.status,
+        out: lines(&done.stdout),
+        err: lines(&done.stderr),
     }
 }
 
 /// Runs an example to completion.
-fn run<S: AsRef<std::ffi::OsStr>>(name: &str, args: &[S]) -> Finished {
-    start(name, args).finish()
+fn run<S: AsRef<OsStr>>(name: &str, args: &[S]) -> Finished {
+    finish(start(name, args))
 }
 
 #[track_caller]
@@ -169,7 +78,7 @@ fn local_messages_are_printed_in_order_and_quit_removes_the_socket() {
     let path = dir.path().join("local sock ü");
     let server = start("local_server", &[&path]);
     assert_eq!(
-        server.out_line(),
+        server.next_line(),
         format!("listening on unix:{}", path.display())
     );
     assert!(path.exists());
@@ -179,13 +88,13 @@ fn local_messages_are_printed_in_order_and_quit_removes_the_socket() {
     assert_exit(&sent, 0);
     assert!(sent.out.is_empty() && sent.err.is_empty());
     for expected in ["hello", "two words", "ünïcødé", ""] {
-        assert_eq!(server.out_line(), expected);
+        assert_eq!(server.next_line(), expected);
     }
     assert_exit(&run("local_client", &[p, "again"]), 0);
-    assert_eq!(server.out_line(), "again");
+    assert_eq!(server.next_line(), "again");
 
     assert_exit(&run("local_client", &[p, "quit"]), 0);
-    let done = server.finish();
+    let done = finish(server);
     assert_eq!(done.out, ["quit"]);
     assert_exit(&done, 0);
     assert!(!path.exists(), "quit removes the socket file");
@@ -196,14 +105,14 @@ fn local_server_drops_a_client_that_breaks_the_rules() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.sock");
     let server = start("local_server", &[&path]);
-    server.address();
+    address(&server);
 
     // A length over the 64 KiB cap: refused before anything is allocated.
     let mut bad = UnixStream::connect(&path).unwrap();
     bad.set_read_timeout(Some(LIMIT)).unwrap();
     bad.write_all(&u32::MAX.to_be_bytes()).unwrap();
     assert_eq!(
-        server.err_line(),
+        server.next_err_line(),
         "local_server: dropping a client: a message of 4294967295 bytes is over the 65536-byte limit"
     );
     assert_eq!(
@@ -217,14 +126,14 @@ fn local_server_drops_a_client_that_breaks_the_rules() {
     short.write_all(&[0, 0, 0, 10, b'a', b'b']).unwrap();
     short.shutdown(Shutdown::Write).unwrap();
     assert_eq!(
-        server.err_line(),
+        server.next_err_line(),
         "local_server: dropping a client: connection closed early"
     );
 
     // The server goes on serving.
     let p = path.to_str().unwrap();
     assert_exit(&run("local_client", &[p, "still here", "quit"]), 0);
-    let done = server.finish();
+    let done = finish(server);
     assert_eq!(done.out, ["still here", "quit"]);
     assert_exit(&done, 0);
 }
@@ -277,7 +186,7 @@ fn local_errors_are_said_in_words() {
 #[test]
 fn echo_returns_the_exact_word() {
     let server = start::<&str>("echo_server", &[]);
-    let addr = server.address();
+    let addr = address(&server);
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
 
     // A few clients at once, each on its own connection and thread of the server.
@@ -342,7 +251,7 @@ fn echo_client_checks_the_byte_count() {
 #[test]
 fn udp_returns_each_message_whole_and_separately() {
     let server = start("udp_echo", &["server"]);
-    let addr = server.address();
+    let addr = address(&server);
     let client = run("udp_echo", &["client", &addr, "one", "two", "three four"]);
     assert_exit(&client, 0);
     // Loopback keeps the order, but UDP promises none: compare as sets.
@@ -357,7 +266,7 @@ fn udp_returns_each_message_whole_and_separately() {
         ]
     );
     // The server saw three datagrams, never one merged "onetwothree four".
-    let seen: Vec<String> = (0..3).map(|_| server.out_line()).collect();
+    let seen: Vec<String> = (0..3).map(|_| server.next_line()).collect();
     let mut texts: Vec<(&str, &str)> = seen.iter().map(|l| l.split_once(": ").unwrap()).collect();
     texts.sort_by_key(|(_, text)| *text);
     let sizes = [
@@ -451,7 +360,7 @@ fn threads(pid: u32) -> usize {
 #[test]
 fn poll_server_serves_many_clients_from_one_thread() {
     let server = start::<&str>("poll_server", &[]);
-    let addr = server.address();
+    let addr = address(&server);
 
     // 20 clients, all connected at once, each served while the others wait.
     let mut clients: Vec<TcpStream> = (0..20).map(|_| connect(&addr)).collect();
@@ -465,7 +374,7 @@ fn poll_server_serves_many_clients_from_one_thread() {
         c.read_exact(&mut got).unwrap();
         assert_eq!(String::from_utf8_lossy(&got), expected);
     }
-    assert_eq!(threads(server.child.id()), 1, "one thread serves all 20");
+    assert_eq!(threads(server.pid()), 1, "one thread serves all 20");
 
     // Each says goodbye and closes its side; the server sends the rest and closes too.
     for (i, c) in clients.iter_mut().enumerate().rev() {
@@ -482,7 +391,7 @@ fn poll_server_serves_many_clients_from_one_thread() {
 #[test]
 fn poll_server_keeps_serving_past_a_client_that_does_not_read() {
     let server = start::<&str>("poll_server", &[]);
-    let addr = server.address();
+    let addr = address(&server);
 
     // A hog sends without ever reading: once the server's 16 KiB for it and the socket
     // buffers are full, its writes would block. The single thread must not.

@@ -11,16 +11,17 @@ mod python;
 mod redirects;
 mod resume;
 mod retry;
-pub mod scripted;
 mod timing;
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::thread;
+use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{bin, wait_for};
+use crate::support::child::Child;
+use crate::support::{bin, shown};
+// Which python to run and the scripted server, where the fetch tests have always found them.
+pub use crate::support::python::python;
+pub use crate::support::script as scripted;
 
 /// How a `fetch` run ended.
 pub struct Run {
@@ -70,45 +71,14 @@ impl Run {
     }
 }
 
-fn shown(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    if text.len() > 2000 {
-        format!("{}... (cut)", &text[..text.floor_char_boundary(2000)])
-    } else {
-        text.into_owned()
-    }
-}
-
-/// The python to run: the system's when there is one. A version manager's shim (pyenv)
-/// may write warnings to the controlling terminal, which spoils the pty tests running at the
-/// same time.
-pub fn python() -> &'static str {
-    if Path::new("/usr/bin/python3").exists() {
-        "/usr/bin/python3"
-    } else {
-        "python3"
-    }
-}
-
-/// Runs `fetch args` with `input` on its stdin.
+/// Runs `fetch args` in `dir` with `input` on its stdin.
 pub fn fetch_with_stdin(dir: &Path, args: &[&str], input: &[u8]) -> Run {
-    let mut child = Command::new(bin("fetch"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start fetch");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let feeder = thread::spawn(move || {
-        use std::io::Write;
-        let _ = stdin.write_all(&input);
-    });
-    let run = finish(child, args);
-    feeder.join().unwrap();
-    run
+    let mut cmd = Command::new(bin("fetch"));
+    finish(Child::start_with_input(
+        "fetch",
+        cmd.args(args).current_dir(dir),
+        input,
+    ))
 }
 
 /// Runs `fetch args` in the current folder.
@@ -116,57 +86,23 @@ pub fn fetch(args: &[&str]) -> Run {
     fetch_in(Path::new("."), args)
 }
 
-/// Runs `fetch args` in `dir`, killing it (and failing) if it runs for more than 30 s.
+/// Runs `fetch args` in `dir`.
 pub fn fetch_in(dir: &Path, args: &[&str]) -> Run {
-    let child = Command::new(bin("fetch"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start fetch");
-    finish(child, args)
+    fetch_cmd(Command::new(bin("fetch")).args(args).current_dir(dir))
 }
 
-/// Collects a started `fetch`'s output and exit code, under a 30 s deadline.
-pub fn finish(mut child: Child, args: &[&str]) -> Run {
-    let mut out = child.stdout.take();
-    let mut err = child.stderr.take().expect("piped stderr");
-    let out_reader = thread::spawn(move || {
-        let mut v = Vec::new();
-        if let Some(o) = out.as_mut() {
-            let _ = o.read_to_end(&mut v);
-        }
-        v
-    });
-    let err_reader = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = wait_for_exit(&mut child, args);
+/// Runs a prepared command that runs `fetch` (under `/usr/bin/time`, in a shell pipe, ...).
+pub fn fetch_cmd(cmd: &mut Command) -> Run {
+    finish(Child::start("fetch", cmd))
+}
+
+/// Collects a started `fetch`'s output and exit code, killing it (and failing) if it runs
+/// for more than 30 s.
+fn finish(child: Child) -> Run {
+    let out = child.finish(Duration::from_secs(30));
     Run {
-        code: status.code().expect("fetch ended by a signal"),
-        stdout: out_reader.join().unwrap(),
-        stderr: err_reader.join().unwrap(),
-    }
-}
-
-fn wait_for_exit(child: &mut Child, args: &[&str]) -> std::process::ExitStatus {
-    let limit = Duration::from_secs(30);
-    let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        wait_for(&format!("fetch {args:?} to exit"), limit, || {
-            child.try_wait().expect("wait for fetch")
-        })
-    }));
-    match waited {
-        Ok(status) => status,
-        Err(panic) => {
-            // It hangs: stop it (we started it) and report the hang.
-            let _ = child.kill();
-            let _ = child.wait();
-            std::panic::resume_unwind(panic)
-        }
+        code: out.status.code().expect("fetch ended by a signal"),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }

@@ -1,11 +1,11 @@
 //! Where bodies go: stdout byte-exact, files via NAME.part, -O names, -f, -i, a closed pipe.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use super::scripted::{Script, Then, ok, path_of};
-use super::{fetch, fetch_in, finish};
+use super::{fetch, fetch_cmd, fetch_in};
 use crate::support::bin;
+use crate::support::child::{LIMIT, run};
 
 #[test]
 fn output_file_is_renamed_when_complete() {
@@ -148,20 +148,14 @@ fn closed_stdout_is_a_quiet_success() {
     let body = vec![b'x'; 4 * 1024 * 1024];
     let (reply, _) = ok(&body);
     let s = Script::fixed(&reply, Then::KeepAlive);
-    let url = s.url("/");
-    let mut child = Command::new(bin("fetch"))
-        .arg(&url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let mut first = [0u8; 1];
-    out.read_exact(&mut first).unwrap();
-    assert_eq!(&first, b"x");
-    drop(out); // like `| head -c1`
-    let run = finish(child, &[&url]);
+    // Like `fetch URL | head -c1`; bash reports fetch's own exit code.
+    let run = fetch_cmd(Command::new("bash").args([
+        "-c",
+        r#""$0" "$1" | head -c1; exit "${PIPESTATUS[0]}""#,
+        bin("fetch").to_str().unwrap(),
+        &s.url("/"),
+    ]));
+    run.stdout(b"x");
     run.code(0);
     assert_eq!(run.stderr, "", "nothing on stderr");
 }
@@ -226,16 +220,16 @@ fn header_flags_edit_the_request() {
 /// Runs `fetch args` with a terminal as its stdout and stderr (python's `pty.spawn`), and
 /// returns the exit code and what the terminal showed.
 pub fn fetch_on_a_terminal(args: &[&str]) -> (i32, Vec<u8>) {
-    let out = Command::new(super::python())
-        .args([
-            "-c",
-            "import os, pty, sys; sys.exit(os.waitstatus_to_exitcode(pty.spawn(sys.argv[1:])))",
-        ])
-        .arg(bin("fetch"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("python3 (bash .ci/run installs it)");
+    let out = run(
+        Command::new(super::python())
+            .args([
+                "-c",
+                "import os, pty, sys; sys.exit(os.waitstatus_to_exitcode(pty.spawn(sys.argv[1:])))",
+            ])
+            .arg(bin("fetch"))
+            .args(args),
+        LIMIT,
+    );
     // This machine's pyenv sometimes writes a warning of its own onto the terminal (seen with
     // other tests running python at the same time); it is not fetch's output.
     let mut shown = out.stdout;

@@ -1,61 +1,28 @@
 //! Against a real peer: `python3 -m http.server`, started on port 0 for each test.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use super::{fetch, fetch_in};
-use crate::support::wait_for;
+use crate::support::child::Child;
+use crate::support::python::{http_server, python};
 
 /// A running `python3 -m http.server` serving a folder; killed when dropped.
 struct Python {
-    child: Child,
+    _child: Child,
     port: u16,
 }
 
 impl Python {
     fn serve(dir: &Path) -> Python {
-        let mut child = Command::new(super::python())
-            .args([
-                "-u",
-                "-m",
-                "http.server",
-                "--bind",
-                "127.0.0.1",
-                "0",
-                "--directory",
-            ])
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 (bash .ci/run installs it)");
-        // First stdout line: "Serving HTTP on 127.0.0.1 port 40097 (http://127.0.0.1:40097/) ..."
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let port = wait_for(
-            "python's 'Serving HTTP' line",
-            Duration::from_secs(20),
-            || {
-                let line = lines.next()?.ok()?;
-                let rest = line.split(" port ").nth(1)?;
-                rest.split_whitespace().next()?.parse::<u16>().ok()
-            },
-        );
-        Python { child, port }
+        let (child, port) = http_server(python(), dir);
+        Python {
+            _child: child,
+            port,
+        }
     }
 
     fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
-    }
-}
-
-impl Drop for Python {
-    fn drop(&mut self) {
-        // Only the process this test started.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

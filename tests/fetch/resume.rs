@@ -5,20 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::fetch_in;
-use super::scripted::{Script, Then};
+use super::scripted::{Script, Then, range_start, rest_from};
 
 /// 200 KiB that are not periodic in any small power of two.
 fn body() -> Vec<u8> {
     (0u32..200 * 1024)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect()
-}
-
-/// The `bytes=N-` of a request's Range header, if any.
-fn range_start(head: &str) -> Option<usize> {
-    head.lines()
-        .find_map(|l| l.strip_prefix("Range: bytes="))
-        .and_then(|r| r.trim_end_matches('-').parse().ok())
 }
 
 fn if_range(head: &str) -> Option<&str> {
@@ -42,15 +35,7 @@ fn flaky(data: Vec<u8>, etag: &'static str, cut: usize, drops: Arc<AtomicUsize>)
         };
         match (range_start(head), if_range(head)) {
             (Some(start), Some(tag)) if tag == etag => {
-                let mut out = format!(
-                    "HTTP/1.1 206 Partial Content\r\nETag: {etag}\r\nContent-Range: bytes {start}-{}/{}\r\nContent-Length: {}\r\n\r\n",
-                    data.len() - 1,
-                    data.len(),
-                    data.len() - start
-                )
-                .into_bytes();
-                out.extend_from_slice(&data[start..]);
-                (out, Then::KeepAlive)
+                rest_from(&data, start, &format!("ETag: {etag}\r\n"))
             }
             _ if drops.load(Ordering::SeqCst) > 0 => {
                 drops.fetch_sub(1, Ordering::SeqCst);

@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::scripted::{Script, Then, ok};
+use super::scripted::{Script, Then, ok, range_start, rest_from};
 use super::{fetch, fetch_in};
 
 /// Answers the first `busy` requests with 503 and `Retry-After: {after}`, then 200 "done".
@@ -95,37 +95,21 @@ fn connect_failures_are_retried() {
 /// Range get the rest.
 fn drops_half_way(data: Vec<u8>) -> Script {
     let first = AtomicUsize::new(0);
-    Script::start(move |head| {
-        let range = head
-            .lines()
-            .find_map(|l| l.strip_prefix("Range: bytes="))
-            .and_then(|r| r.trim_end_matches('-').parse::<usize>().ok());
-        match range {
-            Some(start) => {
-                let mut out = format!(
-                    "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes {start}-{}/{}\r\nContent-Length: {}\r\n\r\n",
-                    data.len() - 1,
-                    data.len(),
-                    data.len() - start
-                )
-                .into_bytes();
-                out.extend_from_slice(&data[start..]);
-                (out, Then::KeepAlive)
-            }
-            None => {
-                let n = if first.fetch_add(1, Ordering::SeqCst) == 0 {
-                    data.len() / 2
-                } else {
-                    data.len()
-                };
-                let mut out = format!(
-                    "HTTP/1.1 200 OK\r\nETag: \"e\"\r\nContent-Length: {}\r\n\r\n",
-                    data.len()
-                )
-                .into_bytes();
-                out.extend_from_slice(&data[..n]);
-                (out, Then::Close)
-            }
+    Script::start(move |head| match range_start(head) {
+        Some(start) => rest_from(&data, start, ""),
+        None => {
+            let n = if first.fetch_add(1, Ordering::SeqCst) == 0 {
+                data.len() / 2
+            } else {
+                data.len()
+            };
+            let mut out = format!(
+                "HTTP/1.1 200 OK\r\nETag: \"e\"\r\nContent-Length: {}\r\n\r\n",
+                data.len()
+            )
+            .into_bytes();
+            out.extend_from_slice(&data[..n]);
+            (out, Then::Close)
         }
     })
 }

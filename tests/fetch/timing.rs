@@ -3,12 +3,13 @@
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
 use super::fetch;
 use super::output::fetch_on_a_terminal;
+use crate::support::child::{Child, LIMIT};
 use crate::support::repo_root;
 use crate::support::serve::{Serve, site};
 
@@ -73,20 +74,12 @@ fn timing_draws_every_phase_of_every_hop() {
 
 /// Checks each line is JSON with python's parser and returns what the checks printed.
 fn python_check(lines: &str, script: &str) -> String {
-    let mut child = Command::new(super::python())
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 (bash .ci/run installs it)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(lines.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let child = Child::start_with_input(
+        "python3",
+        Command::new(super::python()).args(["-c", script]),
+        lines.as_bytes(),
+    );
+    let out = child.finish(LIMIT);
     assert!(
         out.status.success(),
         "python: {}\non: {lines}",

@@ -12,21 +12,14 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{Jail, cpu_ticks};
-use crate::support::serve::{Serve, exists, read_response, read_to_close, request};
+use crate::support::exists;
+use crate::support::raw::{self, read_to_close, request};
+use crate::support::serve::Serve;
 use crate::support::{bin, wait_for};
 
+/// Whether a GET on a new connection gets a 200 (false if it cannot connect).
 fn get_ok(addr: SocketAddr, target: &str) -> bool {
-    let Ok(mut c) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
-        return false;
-    };
-    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-    let raw = format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    if c.write_all(raw.as_bytes()).is_err() {
-        return false;
-    }
-    let mut got = Vec::new();
-    let _ = c.read_to_end(&mut got);
-    got.starts_with(b"HTTP/1.1 200 ")
+    raw::exchange(addr, &raw::get_close(target)).is_some_and(|r| r.starts_with(b"HTTP/1.1 200 "))
 }
 
 #[test]
@@ -187,10 +180,7 @@ fn sigterm_during_a_load_run_loses_no_response_and_exits_0() {
                         // A response either arrives whole or not at all (closed before it
                         // started); a torn one is a loss.
                         let mut pending = Vec::new();
-                        let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            read_response(&mut c, &mut pending, false)
-                        }));
-                        match got {
+                        match raw::try_read_response(&mut c, &mut pending, false) {
                             Ok(r) if r.status == 200 && r.body.len() == 1000 => {
                                 complete.fetch_add(1, Ordering::Relaxed);
                             }

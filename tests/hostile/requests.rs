@@ -2,12 +2,13 @@
 //! requests, each with the answer it must get (or a clean close), each followed by a normal
 //! request that must still succeed — and not one byte from outside the root, ever.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::Shutdown;
 use std::time::Instant;
 
 use super::{Jail, SECRET};
-use crate::support::serve::{Serve, request};
+use crate::support::raw::{read_reply, request, status_of};
+use crate::support::serve::Serve;
 
 /// What a hostile request must get.
 #[derive(Debug, Clone, Copy)]
@@ -183,44 +184,6 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Want)> {
         ("expect 100-continue", b"GET /file.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc".to_vec(), Status(&[200])),
         ("http/0.9 request", b"GET /file.txt\r\n".to_vec(), Raw),
     ]
-}
-
-/// Reads one response: until the server closes, or until a head and its
-/// Content-Length body are in. Returns the bytes and whether the server had closed.
-fn read_reply(s: &mut std::net::TcpStream) -> Vec<u8> {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 64 * 1024];
-    loop {
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut resp = httparse::Response::new(&mut headers);
-        if let Ok(httparse::Status::Complete(n)) = resp.parse(&got) {
-            let len = resp
-                .headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                .map_or(0, |h| {
-                    std::str::from_utf8(h.value).unwrap().parse().unwrap()
-                });
-            if got.len() >= n + len {
-                return got;
-            }
-        }
-        match s.read(&mut buf) {
-            Ok(0) => return got,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return got,
-            Err(e) => panic!("read: {e} after {:?}", String::from_utf8_lossy(&got)),
-        }
-    }
-}
-
-fn status_of(reply: &[u8]) -> Option<u16> {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut resp = httparse::Response::new(&mut headers);
-    match resp.parse(reply) {
-        Ok(httparse::Status::Complete(_)) => resp.code,
-        _ => None,
-    }
 }
 
 #[test]

@@ -3,84 +3,32 @@
 //! exit code, peak memory under a ceiling, and no file under the `-o` name unless the body
 //! arrived whole.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::io::Write;
+use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::fetch::finish;
+use crate::fetch::fetch_cmd;
 use crate::support::bin;
+use crate::support::script::Script;
 
 /// The most memory `fetch` may use on any of these, in KiB (`/usr/bin/time`'s `%M`).
 const CEILING_KB: u64 = 64 * 1024;
 
-type Handler = dyn Fn(&mut TcpStream, &str) + Send + Sync;
-
-/// A server that reads each request head and lets the case write whatever it wants, for
-/// as long as it wants (bounded: every writer here stops after at most 60 s or when the
-/// client goes away).
-struct Hostile {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-}
-
-impl Hostile {
-    fn start(handler: Arc<Handler>) -> Hostile {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop2 = stop.clone();
-        thread::spawn(move || {
-            while !stop2.load(Ordering::Acquire) {
-                match listener.accept() {
-                    Ok((mut c, _)) => {
-                        let h = handler.clone();
-                        thread::spawn(move || {
-                            c.set_nonblocking(false).unwrap();
-                            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-                            c.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
-                            let mut head = Vec::new();
-                            let mut b = [0u8; 1];
-                            while !head.ends_with(b"\r\n\r\n") {
-                                match c.read(&mut b) {
-                                    Ok(1) => head.push(b[0]),
-                                    _ => return,
-                                }
-                            }
-                            h(&mut c, &String::from_utf8_lossy(&head));
-                        });
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        Hostile { addr, stop }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-}
-
-impl Drop for Hostile {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-    }
-}
+/// What a case's server writes for each request, on the scripted server. Bounded: every
+/// writer here stops after at most 60 s or when the client goes away.
+type Handler = dyn Fn(&mut dyn Write, &str) + Send + Sync;
 
 fn fixed(bytes: &'static [u8]) -> Arc<Handler> {
-    Arc::new(move |c: &mut TcpStream, _: &str| {
+    Arc::new(move |c: &mut dyn Write, _: &str| {
         let _ = c.write_all(bytes);
     })
 }
 
 /// Writes `first`, then `chunk` again and again until the client goes away or 60 s pass.
 fn endless(first: &'static [u8], chunk: Vec<u8>, pause: Duration) -> Arc<Handler> {
-    Arc::new(move |c: &mut TcpStream, _: &str| {
+    Arc::new(move |c: &mut dyn Write, _: &str| {
         let end = Instant::now() + Duration::from_secs(60);
         if c.write_all(first).is_err() {
             return;
@@ -95,7 +43,7 @@ fn endless(first: &'static [u8], chunk: Vec<u8>, pause: Duration) -> Arc<Handler
 
 /// Answers each request by its path: `/next` redirects to the location given.
 fn redirect_to(location: &'static str) -> Arc<Handler> {
-    Arc::new(move |c: &mut TcpStream, _: &str| {
+    Arc::new(move |c: &mut dyn Write, _: &str| {
         let reply =
             format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n");
         let _ = c.write_all(reply.as_bytes());
@@ -239,25 +187,21 @@ fn fetch_survives_hostile_servers_with_the_documented_code_bounded_memory_and_no
     let mut failures = Vec::new();
     let mut peak_kb = 0;
     for (i, c) in cases.into_iter().enumerate() {
-        let server = Hostile::start(c.handler.clone());
+        let handler = c.handler.clone();
+        let server = Script::start_writer(move |conn, head| handler(conn, head));
         let out = dir.path().join(format!("out-{i}.bin"));
         let rss = dir.path().join(format!("rss-{i}.txt"));
         let mut args: Vec<String> = vec!["-o".into(), out.to_str().unwrap().into()];
         args.extend(c.args.iter().map(|a| a.to_string()));
         args.push(server.url("/file"));
-        let child = Command::new("/usr/bin/time")
-            .arg("-o")
-            .arg(&rss)
-            .args(["-f", "%M"])
-            .arg(bin("fetch"))
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("/usr/bin/time (bash .ci/run installs it)");
-        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let run = finish(child, &argv);
+        let run = fetch_cmd(
+            Command::new("/usr/bin/time")
+                .arg("-o")
+                .arg(&rss)
+                .args(["-f", "%M"])
+                .arg(bin("fetch"))
+                .args(&args),
+        );
         let kb: u64 = std::fs::read_to_string(&rss)
             .ok()
             .and_then(|t| t.lines().last()?.trim().parse().ok())

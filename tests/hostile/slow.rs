@@ -11,7 +11,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{Jail, proc_status};
+use crate::support::raw;
 use crate::support::serve::Serve;
+use crate::support::wait_for;
 
 /// How big the runs are: short in CI, long with `HOSTILE_SCALE=full`.
 struct Scale {
@@ -62,18 +64,8 @@ impl Figures {
 
 /// One normal request on a new connection: whole 200 within 5 s, or a failure.
 fn normal_request(addr: SocketAddr) -> bool {
-    let Ok(mut c) = TcpStream::connect_timeout(&addr, Duration::from_secs(5)) else {
-        return false;
-    };
-    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-    if c.write_all(b"GET /file.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut got = Vec::new();
-    let _ = c.read_to_end(&mut got);
-    got.starts_with(b"HTTP/1.1 200 ") && got.ends_with(b"xyzabcdefghijkl")
+    raw::exchange(addr, &raw::get_close("/file.txt"))
+        .is_some_and(|got| got.starts_with(b"HTTP/1.1 200 ") && got.ends_with(b"xyzabcdefghijkl"))
 }
 
 /// Runs a normal client (one request every 20 ms) for `run`, sampling serve's threads and
@@ -153,6 +145,8 @@ fn slowloris_does_not_starve_normal_clients() {
     let addr = s.addr();
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = stop.clone();
+    let dripping = Arc::new(AtomicBool::new(false));
+    let dripping2 = dripping.clone();
     let (n, drip, run) = (sc.slowloris, sc.drip, sc.run);
     let loris = thread::spawn(move || {
         // Each connection sends a request line, then one header byte every `drip`; one that
@@ -162,6 +156,7 @@ fn slowloris_does_not_starve_normal_clients() {
             let _ = c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Loris: ");
             let _ = c.set_nonblocking(true);
         }
+        dripping2.store(true, Ordering::Release);
         let deadline = Instant::now() + run + Duration::from_secs(30);
         let mut reopened = 0;
         while !stop2.load(Ordering::Acquire) && Instant::now() < deadline {
@@ -181,7 +176,11 @@ fn slowloris_does_not_starve_normal_clients() {
         }
         (conns.len(), reopened)
     });
-    thread::sleep(Duration::from_millis(500));
+    wait_for(
+        "the slowloris connections to open",
+        Duration::from_secs(30),
+        || dripping.load(Ordering::Acquire).then_some(()),
+    );
     let f = measure(&s, sc.run);
     stop.store(true, Ordering::Release);
     let (held, reopened) = loris.join().unwrap();
@@ -206,7 +205,22 @@ fn slow_readers_do_not_starve_normal_clients() {
         c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
             .unwrap();
     }
-    thread::sleep(Duration::from_millis(500));
+    // Under way once the server has begun every response (peek reads nothing out).
+    wait_for(
+        "a response to start on every reader",
+        Duration::from_secs(30),
+        || {
+            readers
+                .iter()
+                .all(|c| {
+                    c.set_nonblocking(true).unwrap();
+                    let started = c.peek(&mut [0u8; 1]).is_ok_and(|n| n > 0);
+                    c.set_nonblocking(false).unwrap();
+                    started
+                })
+                .then_some(())
+        },
+    );
     let f = measure(&s, sc.run);
     check(&format!("slow readers x{}", sc.slow_readers), &f);
     drop(readers);

@@ -11,17 +11,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use super::{artifacts_dir, program, put, run, same_bytes};
+use super::{artifacts_dir, program, put, run, same_bytes, temp_dir};
 use crate::fetch::fetch;
 use crate::support::repo_root;
 use crate::support::serve::Serve;
 
 /// Runs headless Chromium with `args` (a URL last), within 90 s.
 fn chromium(browser: &Path, args: &[&str]) -> Output {
-    let profile = tempfile::Builder::new()
-        .prefix("chromium-profile")
-        .tempdir()
-        .unwrap();
+    let profile = temp_dir("chromium-profile");
     let out = run(
         Command::new(browser)
             .args([
@@ -114,10 +111,7 @@ fn hrefs(html: &str) -> Vec<String> {
 #[test]
 fn chromium_opens_a_listing_and_its_links_lead_to_the_files() {
     let Some(browser) = browser() else { return };
-    let site = tempfile::Builder::new()
-        .prefix("peers browser ")
-        .tempdir()
-        .unwrap();
+    let site = temp_dir("peers browser ");
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("data file.csv", b"a,b\n1,2\n".to_vec()),
         ("na\u{ef}ve #1.txt", "na\u{ef}ve\n".as_bytes().to_vec()),
@@ -220,10 +214,7 @@ fetch("tone%20%C3%A9.wav", { headers: { Range: "bytes=0-99" } })
 #[test]
 fn chromium_seeks_in_an_audio_file_with_range_requests() {
     let Some(browser) = browser() else { return };
-    let site = tempfile::Builder::new()
-        .prefix("peers media ")
-        .tempdir()
-        .unwrap();
+    let site = temp_dir("peers media ");
     let wav = wav(30);
     put(site.path(), "tone \u{e9}.wav", &wav);
     put(site.path(), "index.html", MEDIA_PAGE.as_bytes());

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use super::{noise, program, put, run, same_bytes};
+use super::{Child, noise, program, put, run, same_bytes, temp_dir};
 use crate::support::serve::Serve;
 
 fn curl() -> Option<PathBuf> {
@@ -14,10 +14,7 @@ fn curl() -> Option<PathBuf> {
 
 /// A site whose file names need percent-encoding; returns (dir, served path, bytes).
 fn awkward_site() -> (tempfile::TempDir, &'static str, Vec<u8>) {
-    let dir = tempfile::Builder::new()
-        .prefix("peers curl 'q' ")
-        .tempdir()
-        .unwrap();
+    let dir = temp_dir("peers curl 'q' ");
     let data = noise(2_500_000, 7);
     put(dir.path(), "d\u{e9}p\u{f4}t/big file #1.bin", &data);
     put(dir.path(), "a b.txt", b"spaces\n");
@@ -215,21 +212,14 @@ fn fetch_like_curl_writes_o_into_a_fifo_or_device_in_place() {
     let (dir, _, _) = awkward_site();
     let s = start(&dir);
     let url = format!("{}a%20b.txt", s.url);
-    let tmp = tempfile::Builder::new()
-        .prefix("peers fifo ")
-        .tempdir()
-        .unwrap();
+    let tmp = temp_dir("peers fifo ");
     let fifo = tmp.path().join("pipe");
     let made = run(Command::new("mkfifo").arg(&fifo), Duration::from_secs(10));
     assert!(made.status.success(), "mkfifo: {made:?}");
 
     for client in ["curl", "fetch"] {
         // A reader on the FIFO: it gets the body only if the client writes into the FIFO.
-        let reader = std::process::Command::new("cat")
-            .arg(&fifo)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let reader = Child::start("cat", Command::new("cat").arg(&fifo));
         let code = if client == "curl" {
             run(
                 Command::new(&curl).args(["-sS", "-o"]).arg(&fifo).arg(&url),
@@ -241,14 +231,13 @@ fn fetch_like_curl_writes_o_into_a_fifo_or_device_in_place() {
             Some(crate::fetch::fetch(&["-o", fifo.to_str().unwrap(), &url]).code)
         };
         let still_fifo = std::fs::symlink_metadata(&fifo).is_ok_and(|m| m.file_type().is_fifo());
-        if !still_fifo {
-            // The reader waits on the old FIFO, which nobody will ever open: stop it (ours).
-            let mut reader = reader;
-            let _ = reader.kill();
-            let _ = reader.wait();
-            panic!("{client} -o FIFO replaced the FIFO with a regular file");
-        }
-        let got = reader.wait_with_output().unwrap();
+        // If not, the reader waits on the old FIFO, which nobody will ever open: its guard
+        // stops it.
+        assert!(
+            still_fifo,
+            "{client} -o FIFO replaced the FIFO with a regular file"
+        );
+        let got = reader.finish(Duration::from_secs(30));
         assert_eq!(code, Some(0), "{client}");
         assert_eq!(
             got.stdout, b"spaces\n",

@@ -12,15 +12,16 @@ mod python;
 mod scale;
 mod wget;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use crate::support::wait_for;
+use crate::support::raw;
+// The kit the peer tests share, from tests/support.
+pub use crate::support::bins::artifacts_dir;
+pub use crate::support::child::{Child, run};
+pub use crate::support::{noise, put, same_bytes, temp_dir, unique, wait_for};
 
 /// Whether this run is CI, where a missing peer is a failure rather than a skip.
 fn in_ci() -> bool {
@@ -78,130 +79,6 @@ pub fn python_module(module: &str, pip: &str) -> bool {
     )
 }
 
-/// Runs a command to completion within `limit`, killing it (ours) and failing if it hangs.
-#[track_caller]
-pub fn run(cmd: &mut Command, limit: Duration) -> Output {
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {what}: {e}"));
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_reader = thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let err_reader = thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} still running after {limit:?}: killed");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    Output {
-        status,
-        stdout: out_reader.join().unwrap(),
-        stderr: err_reader.join().unwrap(),
-    }
-}
-
-/// A long-running peer (nginx, haproxy, gunicorn, ...) started by a test: its stdout and
-/// stderr are collected, and it is killed (by its own PID) when dropped.
-pub struct Daemon {
-    name: String,
-    child: Child,
-    output: Arc<Mutex<String>>,
-    /// Stop with SIGTERM first (and SIGKILL after 5 s): for peers with worker processes
-    /// (gunicorn), which the parent stops on SIGTERM but SIGKILL would orphan.
-    pub term_first: bool,
-}
-
-impl Daemon {
-    /// Starts `cmd`, collecting both output streams into one text.
-    pub fn start(name: &str, cmd: &mut Command) -> Daemon {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {name}: {e}"));
-        let output = Arc::new(Mutex::new(String::new()));
-        let out = child.stdout.take().unwrap();
-        let err = child.stderr.take().unwrap();
-        for stream in [Box::new(out) as Box<dyn Read + Send>, Box::new(err)] {
-            let output = Arc::clone(&output);
-            thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let mut o = output.lock().unwrap();
-                    o.push_str(&line);
-                    o.push('\n');
-                }
-            });
-        }
-        Daemon {
-            name: name.to_string(),
-            child,
-            output,
-            term_first: false,
-        }
-    }
-
-    /// Everything it printed so far (stdout and stderr, interleaved by line).
-    pub fn output(&self) -> String {
-        self.output.lock().unwrap().clone()
-    }
-
-    /// Waits until its output satisfies `find`, failing early if it exits.
-    pub fn wait_output<T>(&mut self, what: &str, find: impl Fn(&str) -> Option<T>) -> T {
-        let name = self.name.clone();
-        wait_for(&format!("{name}: {what}"), Duration::from_secs(20), || {
-            if let Some(v) = find(&self.output()) {
-                return Some(v);
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("{name} exited ({status}) before {what}:\n{}", self.output());
-            }
-            None
-        })
-    }
-
-    /// Whether it has exited.
-    pub fn exited(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_some()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if self.term_first && self.child.try_wait().is_ok_and(|s| s.is_none()) {
-            // Our own child, not yet waited for: its PID is still ours.
-            let _ = Command::new("kill")
-                .args(["-TERM", &self.child.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline && self.child.try_wait().is_ok_and(|s| s.is_none()) {
-                thread::sleep(Duration::from_millis(10));
-            }
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Starts a peer that cannot listen on port 0 (nginx, haproxy) on a free loopback port.
 ///
 /// The port is found by binding 127.0.0.1:0 and releasing it, so another process may take it
@@ -209,7 +86,7 @@ impl Drop for Daemon {
 /// `X-Peer-Token: TOKEN` (a value unique to this start), and it is ready only when an HTTP
 /// probe on the port gets that header back — never someone else's server; if the peer exits
 /// (address in use), a new port is tried, up to 10 times.
-pub fn start_on_free_port(name: &str, mut start: impl FnMut(u16, &str) -> Daemon) -> (Daemon, u16) {
+pub fn start_on_free_port(name: &str, mut start: impl FnMut(u16, &str) -> Child) -> (Child, u16) {
     for attempt in 0..10 {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -230,6 +107,8 @@ pub fn start_on_free_port(name: &str, mut start: impl FnMut(u16, &str) -> Daemon
         if ready {
             return (d, port);
         }
+        // It exited: let everything it said arrive before reading why.
+        d.wait_closed();
         // Only a lost race for the port is worth another try; anything else is a real error.
         assert!(
             d.output().contains("already in use"),
@@ -244,83 +123,12 @@ pub fn start_on_free_port(name: &str, mut start: impl FnMut(u16, &str) -> Daemon
     panic!("{name} could not start on any of 10 free ports");
 }
 
-/// A number unique within this test process.
-pub fn unique() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
 /// Whether a HEAD / on the port answers with `X-Peer-Token: token`.
 fn probe_token(port: u16, token: &str) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
     let req = format!("HEAD / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    if s.write_all(req.as_bytes()).is_err() {
-        return false;
-    }
-    let mut head = Vec::new();
-    let _ = s.read_to_end(&mut head);
-    String::from_utf8_lossy(&head)
-        .to_ascii_lowercase()
-        .contains(&format!("x-peer-token: {token}"))
-}
-
-/// Where tests leave files for people to look at (screenshots): `target/test-artifacts/`.
-pub fn artifacts_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/e2e-<hash> → target/test-artifacts
-    let dir = exe
-        .ancestors()
-        .nth(3)
-        .expect("target dir")
-        .join("test-artifacts");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Compares two byte strings, showing both (cut) when they differ.
-#[track_caller]
-pub fn same_bytes(what: &str, want: &[u8], got: &[u8]) {
-    if want != got {
-        let show = |b: &[u8]| {
-            let t = String::from_utf8_lossy(b);
-            let cut = t.floor_char_boundary(1500);
-            format!(
-                "{}{}",
-                &t[..cut],
-                if cut < t.len() { "... (cut)" } else { "" }
-            )
-        };
-        panic!(
-            "{what}: bytes differ\n--- want ({} bytes)\n{}\n--- got ({} bytes)\n{}",
-            want.len(),
-            show(want),
-            got.len(),
-            show(got)
-        );
-    }
-}
-
-/// Writes a file, creating its folder.
-pub fn put(root: &Path, rel: &str, data: &[u8]) {
-    let p = root.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, data).unwrap();
-}
-
-/// Bytes that are not all the same and not text: `len` of them, from `seed`.
-pub fn noise(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            // xorshift32: cheap, deterministic, every byte value occurs.
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect()
+    raw::exchange(("127.0.0.1", port), req.as_bytes()).is_some_and(|head| {
+        String::from_utf8_lossy(&head)
+            .to_ascii_lowercase()
+            .contains(&format!("x-peer-token: {token}"))
+    })
 }

@@ -7,9 +7,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::{
-    Daemon, noise, peer, program, put, python_module, run, same_bytes, start_on_free_port, which,
+    Child, noise, peer, program, put, python_module, run, same_bytes, start_on_free_port, temp_dir,
+    which,
 };
 use crate::fetch::fetch;
+use crate::support::python::http_server;
 
 /// Runs `fetch ARGS` and `curl ARGS`; their stdout and exit codes must agree. Returns the
 /// body. `mask` may blank bytes that legitimately differ between two responses (a gzip
@@ -39,10 +41,7 @@ fn curl() -> Option<PathBuf> {
 
 /// A folder for the origin servers: awkward names, a big binary, a subfolder.
 fn origin_site() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix("peers origin \u{e9} ")
-        .tempdir()
-        .unwrap();
+    let dir = temp_dir("peers origin \u{e9} ");
     put(
         dir.path(),
         "caf\u{e9} \u{65e5}.txt",
@@ -68,29 +67,7 @@ fn python_http_server_bytes_equal_curls() {
         return;
     };
     let site = origin_site();
-    let mut py = Daemon::start(
-        "python3 -m http.server",
-        Command::new(python)
-            .args([
-                "-u",
-                "-m",
-                "http.server",
-                "--bind",
-                "127.0.0.1",
-                "0",
-                "--directory",
-            ])
-            .arg(site.path()),
-    );
-    // "Serving HTTP on 127.0.0.1 port 40097 (http://127.0.0.1:40097/) ..."
-    let port: u16 = py.wait_output("its 'Serving HTTP' line", |out| {
-        out.split(" port ")
-            .nth(1)?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
-    });
+    let (_py, port) = http_server(python, site.path());
     let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
     for path in [
         "/",
@@ -111,7 +88,7 @@ fn python_http_server_bytes_equal_curls() {
 
 /// An nginx started by the test: its own config, logs and temp files in a temp folder, one
 /// process (`master_process off`), in the foreground (`daemon off`).
-pub(super) fn nginx(nginx: &Path, dir: &Path, server: &str) -> (Daemon, u16) {
+pub(super) fn nginx(nginx: &Path, dir: &Path, server: &str) -> (Child, u16) {
     start_on_free_port("nginx", |port, token| {
         let conf = format!(
             r#"daemon off;
@@ -141,7 +118,7 @@ http {{
         );
         let path = dir.join("nginx.conf");
         std::fs::write(&path, conf).unwrap();
-        Daemon::start(
+        Child::start(
             "nginx",
             Command::new(nginx).arg("-c").arg(&path).args([
                 "-p",
@@ -169,10 +146,7 @@ fn nginx_bytes_equal_curls() {
         return;
     };
     let site = origin_site();
-    let conf_dir = tempfile::Builder::new()
-        .prefix("peers nginx ")
-        .tempdir()
-        .unwrap();
+    let conf_dir = temp_dir("peers nginx ");
     let (_nginx, port) = nginx(
         &nginx_bin,
         conf_dir.path(),
@@ -273,7 +247,7 @@ fn nginx_bytes_equal_curls() {
 }
 
 /// httpbin under gunicorn on port 0 (gunicorn prints the port it got).
-fn httpbin() -> Option<(Daemon, u16)> {
+fn httpbin() -> Option<(Child, u16)> {
     let gunicorn = which("gunicorn");
     if !peer("gunicorn", gunicorn.is_some(), "pip install gunicorn")
         || !python_module("httpbin", "httpbin")
@@ -292,7 +266,9 @@ fn httpbin() -> Option<(Daemon, u16)> {
     if no_control {
         cmd.arg("--no-control-socket");
     }
-    let mut d = Daemon::start(
+    // gunicorn's worker is a child of the process we started: stop it with SIGTERM, which
+    // takes the worker down too.
+    let mut d = Child::start(
         "gunicorn httpbin",
         cmd.args([
             "--worker-class",
@@ -303,10 +279,8 @@ fn httpbin() -> Option<(Daemon, u16)> {
             "127.0.0.1:0",
             "httpbin:app",
         ]),
-    );
-    // gunicorn's worker is a child of the process we started: stop it with SIGTERM, which
-    // takes the worker down too.
-    d.term_first = true;
+    )
+    .term_first();
     // "[INFO] Listening at: http://127.0.0.1:37081 (6466)" once bound, then the worker boots.
     let port: u16 = d.wait_output("its 'Listening at' line", |out| {
         out.split("Listening at: http://127.0.0.1:")

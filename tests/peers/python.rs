@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use super::{peer, put, run, which};
+use super::{peer, put, run, temp_dir, which};
 use crate::support::serve::Serve;
 
 /// Runs a python script with arguments; returns its stdout, failing with its stderr.
@@ -31,10 +31,7 @@ fn python(script: &str, args: &[&str]) -> Option<String> {
 }
 
 fn site() -> (tempfile::TempDir, Serve) {
-    let dir = tempfile::Builder::new()
-        .prefix("peers python \u{e9} ")
-        .tempdir()
-        .unwrap();
+    let dir = temp_dir("peers python \u{e9} ");
     put(dir.path(), "a b.txt", b"spaces\n");
     put(dir.path(), "caf\u{e9}.txt", "caf\u{e9}\n".as_bytes());
     put(dir.path(), "big.bin", &vec![b'x'; 1_000_000]);

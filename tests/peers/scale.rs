@@ -3,7 +3,7 @@
 //! and `serve` started by systemd's socket activation.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
@@ -13,8 +13,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::origins::{nginx, nginx_log};
-use super::{Daemon, noise, program, put, start_on_free_port};
+use super::{Child, noise, program, put, start_on_free_port, temp_dir};
 use crate::fetch::fetch;
+use crate::support::raw;
 use crate::support::serve::Serve;
 use crate::support::wait_for;
 
@@ -30,44 +31,13 @@ fn get(s: &mut TcpStream, path: &str) -> Result<(u16, Vec<u8>, String), String> 
     let req = format!("GET {path} HTTP/1.1\r\nHost: balanced\r\n\r\n");
     s.write_all(req.as_bytes())
         .map_err(|e| format!("write: {e}"))?;
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut resp = httparse::Response::new(&mut headers);
-        if let httparse::Status::Complete(n) =
-            resp.parse(&buf).map_err(|e| format!("bad head: {e}"))?
-        {
-            let header = |name: &str| {
-                resp.headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case(name))
-                    .and_then(|h| std::str::from_utf8(h.value).ok())
-                    .map(str::to_string)
-            };
-            let len: usize = header("content-length")
-                .and_then(|v| v.parse().ok())
-                .ok_or("no content-length")?;
-            let backend = header("x-backend").unwrap_or_default();
-            let status = resp.code.unwrap_or(0);
-            while buf.len() < n + len {
-                let got = s.read(&mut chunk).map_err(|e| format!("read body: {e}"))?;
-                if got == 0 {
-                    return Err("closed in the body".into());
-                }
-                buf.extend_from_slice(&chunk[..got]);
-            }
-            if buf.len() > n + len {
-                return Err("bytes after the response".into());
-            }
-            return Ok((status, buf[n..].to_vec(), backend));
-        }
-        let got = s.read(&mut chunk).map_err(|e| format!("read head: {e}"))?;
-        if got == 0 {
-            return Err(format!("closed after {} bytes of head", buf.len()));
-        }
-        buf.extend_from_slice(&chunk[..got]);
+    let mut pending = Vec::new();
+    let r = raw::try_read_response(s, &mut pending, false)?;
+    if !pending.is_empty() {
+        return Err("bytes after the response".into());
     }
+    let backend = r.header("x-backend").unwrap_or_default().to_string();
+    Ok((r.status, r.body, backend))
 }
 
 /// Starts a backend `serve` on `port` (0: any) that names itself in an `X-Backend` header.
@@ -96,10 +66,7 @@ fn haproxy_balances_three_serves_and_hides_a_killed_one() {
     let Some(haproxy) = program("haproxy", "haproxy") else {
         return;
     };
-    let site = tempfile::Builder::new()
-        .prefix("peers haproxy ")
-        .tempdir()
-        .unwrap();
+    let site = temp_dir("peers haproxy ");
     let page = noise(20_000, 5);
     put(site.path(), "page.bin", &page);
     put(site.path(), "health.txt", b"ok\n");
@@ -144,7 +111,7 @@ backend be
         );
         let path = conf_dir.path().join("haproxy.cfg");
         std::fs::write(&path, conf).unwrap();
-        Daemon::start(
+        Child::start(
             "haproxy",
             Command::new(&haproxy).arg("-db").arg("-f").arg(&path),
         )
@@ -175,10 +142,7 @@ backend be
                     && started.elapsed() < Duration::from_secs(60)
                 {
                     if conn.is_none() || on_conn == 20 {
-                        let c = TcpStream::connect(("127.0.0.1", port)).expect("connect haproxy");
-                        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-                        c.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
-                        conn = Some(c);
+                        conn = Some(raw::connect(("127.0.0.1", port)));
                         on_conn = 0;
                     }
                     let result = get(conn.as_mut().unwrap(), "/page.bin");
@@ -290,10 +254,7 @@ fn nginx_proxies_to_serve_on_a_unix_socket() {
     let Some(nginx_bin) = program("nginx", "nginx-light") else {
         return;
     };
-    let site = tempfile::Builder::new()
-        .prefix("peers unix ")
-        .tempdir()
-        .unwrap();
+    let site = temp_dir("peers unix ");
     let data = noise(1_500_000, 21);
     put(site.path(), "site/d\u{e9}j\u{e0} vu #1.bin", &data);
     put(site.path(), "site/folder/a.txt", b"a\n");
@@ -303,10 +264,7 @@ fn nginx_proxies_to_serve_on_a_unix_socket() {
         sock.to_str().unwrap(),
         site.path().join("site").to_str().unwrap(),
     ]);
-    let conf_dir = tempfile::Builder::new()
-        .prefix("peers nginx ")
-        .tempdir()
-        .unwrap();
+    let conf_dir = temp_dir("peers nginx ");
     // An upstream with kept-alive connections to serve, as a real deployment has.
     let (_nginx, port) = nginx(
         &nginx_bin,
@@ -369,10 +327,7 @@ fn systemd_socket_activate_hands_serve_its_socket() {
     let Some(activate) = program("systemd-socket-activate", "systemd") else {
         return;
     };
-    let site = tempfile::Builder::new()
-        .prefix("peers activate ")
-        .tempdir()
-        .unwrap();
+    let site = temp_dir("peers activate ");
     put(site.path(), "site/a b.txt", b"activated\n");
     let root = site.path().join("site");
     let serve = crate::support::bin("serve");
@@ -380,7 +335,7 @@ fn systemd_socket_activate_hands_serve_its_socket() {
     // On a Unix socket: systemd-socket-activate listens, and starts serve only when the first
     // client connects; that client's request waits in the backlog and is answered.
     let sock = site.path().join("activated.sock");
-    let mut d = Daemon::start(
+    let mut d = Child::start(
         "systemd-socket-activate",
         Command::new(&activate)
             .arg("-l")
@@ -411,7 +366,7 @@ fn systemd_socket_activate_hands_serve_its_socket() {
     // On TCP: systemd-socket-activate needs a real port (it rejects port 0), so the kit's
     // free-port start is used; serve's -H adds the token the readiness probe looks for.
     let (mut d, port) = start_on_free_port("systemd-socket-activate", |port, token| {
-        Daemon::start(
+        Child::start(
             "systemd-socket-activate",
             Command::new(&activate)
                 .arg("-l")

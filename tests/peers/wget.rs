@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use super::{noise, program, put, run, same_bytes};
+use super::{noise, program, put, run, same_bytes, temp_dir};
 use crate::support::serve::Serve;
 
 /// Every regular file under `root`, by relative path.
@@ -38,10 +38,7 @@ fn wget_mirrors_a_folder_by_following_the_listings() {
     let Some(wget) = program("wget", "wget") else {
         return;
     };
-    let site = tempfile::Builder::new()
-        .prefix("peers wget ")
-        .tempdir()
-        .unwrap();
+    let site = temp_dir("peers wget ");
     let root = site.path().join("pub");
     // Names that need percent-encoding in links: spaces, '#', '?', '%', quotes, '<&>',
     // unicode (including bytes 0x80-0x9f in UTF-8: '—' is E2 80 94), nested folders.
@@ -71,10 +68,7 @@ fn wget_mirrors_a_folder_by_following_the_listings() {
     put(site.path(), "outside.txt", b"OUTSIDE");
     let s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
 
-    let out = tempfile::Builder::new()
-        .prefix("peers wget out ")
-        .tempdir()
-        .unwrap();
+    let out = temp_dir("peers wget out ");
     let run_out = run(
         Command::new(&wget)
             .current_dir(out.path())
@@ -125,10 +119,7 @@ fn wget_c_resumes_a_partial_download() {
     let Some(wget) = program("wget", "wget") else {
         return;
     };
-    let site = tempfile::Builder::new()
-        .prefix("peers wget ")
-        .tempdir()
-        .unwrap();
+    let site = temp_dir("peers wget ");
     let data = noise(3_000_000, 9);
     put(site.path(), "big file.bin", &data);
     let s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::process::Command;
 
+use crate::support::child::{LIMIT, run};
 use crate::support::repo_root;
 use crate::support::serve::{Serve, read_response, read_to_close, request, site};
 
@@ -89,8 +90,8 @@ fn validators_and_conditional_requests() {
     );
 
     // curl -z (If-Modified-Since from a date) sees the 304 as nothing to download.
-    let out = Command::new("curl")
-        .args([
+    let out = run(
+        Command::new("curl").args([
             "-s",
             "-z",
             &lm,
@@ -99,9 +100,9 @@ fn validators_and_conditional_requests() {
             "-w",
             "%{http_code}",
             &format!("{}notes.txt", s.url),
-        ])
-        .output()
-        .unwrap();
+        ]),
+        LIMIT,
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "304");
 }
 
@@ -152,10 +153,10 @@ fn ranges_single_suffix_open_and_unsatisfiable() {
     );
 
     // curl -r agrees.
-    let out = Command::new("curl")
-        .args(["-s", "-r", "5-14", &format!("{}notes.txt", s.url)])
-        .output()
-        .unwrap();
+    let out = run(
+        Command::new("curl").args(["-s", "-r", "5-14", &format!("{}notes.txt", s.url)]),
+        LIMIT,
+    );
     assert_eq!(out.stdout, &notes[5..15]);
 }
 
@@ -207,17 +208,18 @@ fn curl_resumes_a_download_with_c_dash() {
     let out = tempfile::tempdir().unwrap();
     let part = out.path().join("big.bin");
     std::fs::write(&part, &data[..1_234_567]).unwrap();
-    let status = Command::new("curl")
-        .args([
+    let status = run(
+        Command::new("curl").args([
             "-s",
             "-C",
             "-",
             "-o",
             part.to_str().unwrap(),
             &format!("{}big.bin", s.url),
-        ])
-        .status()
-        .unwrap();
+        ]),
+        LIMIT,
+    )
+    .status;
     assert!(status.success());
     assert!(
         std::fs::read(&part).unwrap() == data,
@@ -302,10 +304,10 @@ fn cache_control_and_extra_headers() {
         (404, Some("DENY")),
         "on every response"
     );
-    let out = Command::new(crate::support::bin("serve"))
-        .args(["-H", "Bad Name: x", "-p", "0"])
-        .output()
-        .unwrap();
+    let out = run(
+        Command::new(crate::support::bin("serve")).args(["-H", "Bad Name: x", "-p", "0"]),
+        LIMIT,
+    );
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -446,10 +448,10 @@ fn allow_lists_who_may_connect() {
     s.wait_log("the refusal", |l| l.contains("\"-\" 403"));
     let s = Serve::start(&["-p", "0", "--allow", "127.0.0.0/8", www.to_str().unwrap()]);
     assert_eq!(get(&s, "/", "").status, 200);
-    let out = Command::new(crate::support::bin("serve"))
-        .args(["--allow", "10.0.0.0/99", "-p", "0"])
-        .output()
-        .unwrap();
+    let out = run(
+        Command::new(crate::support::bin("serve")).args(["--allow", "10.0.0.0/99", "-p", "0"]),
+        LIMIT,
+    );
     assert_eq!(out.status.code(), Some(2));
 }
 

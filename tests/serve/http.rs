@@ -4,6 +4,7 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
+use crate::support::child::{LIMIT, run};
 use crate::support::repo_root;
 use crate::support::serve::{Serve, read_response, read_to_close, request, site};
 
@@ -54,20 +55,22 @@ fn serves_the_default_site_byte_exact() {
 #[test]
 fn curl_gets_the_site_and_reuses_the_connection() {
     let s = www();
-    let out = std::process::Command::new("curl")
-        .args([
-            "-sS",
-            "-o",
-            "/dev/null",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code} %{num_connects}\\n",
-        ])
-        .arg(format!("{}style.css", s.url))
-        .arg(format!("{}notes.txt", s.url))
-        .output()
-        .expect("curl is installed (.ci/run installs it)");
+    // curl is installed (.ci/run installs it).
+    let out = run(
+        std::process::Command::new("curl")
+            .args([
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code} %{num_connects}\\n",
+            ])
+            .arg(format!("{}style.css", s.url))
+            .arg(format!("{}notes.txt", s.url)),
+        LIMIT,
+    );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "200 1\n200 0\n",

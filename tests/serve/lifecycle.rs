@@ -7,11 +7,12 @@ use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::support::child::{LIMIT, run};
 use crate::support::serve::{Serve, exists, read_response, read_to_close, request, site};
 use crate::support::{bin, repo_root, wait_for};
 
 fn run_serve(args: &[&str]) -> (i32, String) {
-    let out = Command::new(bin("serve")).args(args).output().unwrap();
+    let out = run(Command::new(bin("serve")).args(args), LIMIT);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -58,11 +59,12 @@ fn bad_command_lines_are_one_line_and_exit_2() {
         (&["-p", "0", "--bind", "999.1.1.1", www], "serve: --bind"),
     ];
     for (args, want) in cases {
-        let out = Command::new(bin("serve"))
-            .args(*args)
-            .current_dir(repo_root())
-            .output()
-            .unwrap();
+        let out = run(
+            Command::new(bin("serve"))
+                .args(*args)
+                .current_dir(repo_root()),
+            LIMIT,
+        );
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(
@@ -79,7 +81,7 @@ fn bad_command_lines_are_one_line_and_exit_2() {
 
 #[test]
 fn help_documents_every_flag_and_the_exit_codes() {
-    let out = Command::new(bin("serve")).arg("--help").output().unwrap();
+    let out = run(Command::new(bin("serve")).arg("--help"), LIMIT);
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     for flag in [
@@ -117,15 +119,15 @@ fn unix_socket_serves_and_is_removed_on_sigterm() {
     assert_eq!(r.status, 200);
     drop(c);
     // curl speaks to it too.
-    let out = Command::new("curl")
-        .args([
+    let out = run(
+        Command::new("curl").args([
             "-s",
             "--unix-socket",
             sock.to_str().unwrap(),
             "http://localhost/notes.txt",
-        ])
-        .output()
-        .unwrap();
+        ]),
+        LIMIT,
+    );
     assert_eq!(
         out.stdout,
         std::fs::read(repo_root().join("www/notes.txt")).unwrap()

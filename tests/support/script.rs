@@ -1,5 +1,6 @@
-//! A scripted HTTP server for `fetch`'s tests: it reads each request head and answers with
-//! exact bytes chosen by the test, so every broken or unusual reply can be produced on
+//! A scripted HTTP server for `fetch`'s tests, in the test process: it reads each request
+//! head and answers with exact bytes chosen by the test (or lets the test write whatever it
+//! wants, for as long as it wants), so every broken or unusual reply can be produced on
 //! purpose. It counts the connections it accepts and keeps every request head it read.
 
 use std::io::{Read, Write};
@@ -21,7 +22,8 @@ pub enum Then {
     Hang,
 }
 
-type Handler = dyn Fn(&str) -> (Vec<u8>, Then) + Send + Sync;
+/// Answers one request head on the connection, and says what to do next.
+type Handler = dyn Fn(&mut dyn Write, &str) -> Then + Send + Sync;
 
 #[derive(Default)]
 struct State {
@@ -41,10 +43,24 @@ impl Script {
     /// Starts a server on 127.0.0.1 (a free port) answering each request head with
     /// `handler(head)`.
     pub fn start(handler: impl Fn(&str) -> (Vec<u8>, Then) + Send + Sync + 'static) -> Script {
+        Script::start_tcp(Arc::new(replying(handler)))
+    }
+
+    /// Starts a server on 127.0.0.1 (a free port) that lets `write(conn, head)` write
+    /// whatever it wants for each request, then closes the connection. The writer must end
+    /// by itself (when the client goes away, or after a bound of its own).
+    pub fn start_writer(write: impl Fn(&mut dyn Write, &str) + Send + Sync + 'static) -> Script {
+        Script::start_tcp(Arc::new(move |conn: &mut dyn Write, head: &str| {
+            write(conn, head);
+            Then::Close
+        }))
+    }
+
+    fn start_tcp(handler: Arc<Handler>) -> Script {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(State::default());
-        accept_all(state.clone(), Arc::new(handler), move || {
+        accept_all(state.clone(), handler, move || {
             listener.accept().map(|(c, _)| c)
         });
         Script {
@@ -61,7 +77,7 @@ impl Script {
     ) -> Script {
         let listener = UnixListener::bind(path).expect("bind unix socket");
         let state = Arc::new(State::default());
-        accept_all(state.clone(), Arc::new(handler), move || {
+        accept_all(state.clone(), Arc::new(replying(handler)), move || {
             listener.accept().map(|(c, _)| c)
         });
         Script {
@@ -111,6 +127,18 @@ impl Drop for Script {
     }
 }
 
+/// A handler that answers each head with the bytes `reply(head)` gives.
+fn replying(
+    reply: impl Fn(&str) -> (Vec<u8>, Then) + Send + Sync,
+) -> impl Fn(&mut dyn Write, &str) -> Then + Send + Sync {
+    move |conn: &mut dyn Write, head: &str| {
+        let (bytes, then) = reply(head);
+        // The client may have gone already: the test looks at what it saw, not at this.
+        let _ = conn.write_all(&bytes);
+        then
+    }
+}
+
 trait Conn: Read + Write {
     fn close_write(&self);
 }
@@ -153,10 +181,7 @@ fn serve(mut conn: impl Conn, state: &State, handler: &Handler) {
             return;
         };
         state.requests.lock().unwrap().push(head.clone());
-        let (reply, then) = handler(&head);
-        // The client may have gone already: the test looks at what it saw, not at this.
-        let _ = conn.write_all(&reply);
-        match then {
+        match handler(&mut conn, &head) {
             Then::Close => {
                 conn.close_write();
                 return;
@@ -203,5 +228,26 @@ pub fn path_of(head: &str) -> &str {
 pub fn ok(body: &[u8]) -> (Vec<u8>, Then) {
     let mut out = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
     out.extend_from_slice(body);
+    (out, Then::KeepAlive)
+}
+
+/// The `N` of a request head's `Range: bytes=N-`, if it has one.
+pub fn range_start(head: &str) -> Option<usize> {
+    head.lines()
+        .find_map(|l| l.strip_prefix("Range: bytes="))
+        .and_then(|r| r.trim_end_matches('-').parse().ok())
+}
+
+/// A 206 with `data` from `start` to its end (`Content-Range`, `Content-Length`) after the
+/// header lines `extra` (each ending in CRLF), keeping the connection open.
+pub fn rest_from(data: &[u8], start: usize, extra: &str) -> (Vec<u8>, Then) {
+    let mut out = format!(
+        "HTTP/1.1 206 Partial Content\r\n{extra}Content-Range: bytes {start}-{}/{}\r\nContent-Length: {}\r\n\r\n",
+        data.len() - 1,
+        data.len(),
+        data.len() - start
+    )
+    .into_bytes();
+    out.extend_from_slice(&data[start..]);
     (out, Then::KeepAlive)
 }
