@@ -2,6 +2,9 @@
 //! names (getaddrinfo under a deadline, with overrides), connecting (every address in turn
 //! under one deadline, or raced Happy Eyeballs style), listening (TCP, Unix-domain,
 //! inherited from the service manager), and one place where OS errors become plain words.
+//! Also the small pieces both programs must do alike: the strict `Content-Length` rule
+//! ([`fold_content_length`]) and the text helpers ([`percent_encode`], [`json_string`],
+//! [`bytes_words`]).
 //!
 //! Nothing above this crate matches on the socket kind: [`Listener`] and [`Stream`] carry
 //! TCP and Unix-domain sockets alike.
