@@ -8,6 +8,8 @@
 #![deny(unsafe_code)]
 
 pub mod cidr;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod clock;
 pub mod conditional;
 pub mod conn;

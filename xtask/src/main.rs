@@ -18,13 +18,6 @@ use std::process::ExitCode;
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-// serve's command line is defined in its binary's main.rs. Compiling that file here as a
-// module gives this tool the very same clap definition (help text, defaults, value names)
-// without moving it into the server library or linking these generators into `serve`.
-#[allow(dead_code)] // Only `Cli` is used here: serve's `main` and its helpers are not called.
-#[path = "../../server/src/main.rs"]
-mod serve;
-
 const USAGE: &str =
     "usage: cargo xtask dist [DIR]   (shell completions and man pages; default DIR: target/dist)";
 
@@ -54,7 +47,7 @@ fn main() -> ExitCode {
 
 /// The commands to document: fetch's and serve's clap definitions.
 fn commands() -> [clap::Command; 2] {
-    [client::cli::Args::command(), serve::Cli::command()]
+    [client::cli::Args::command(), server::cli::Args::command()]
 }
 
 /// Writes the completions and man pages under `dir`; returns the files written.

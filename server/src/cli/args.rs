@@ -1,0 +1,183 @@
+//! Phase one of the `serve` command line: the flags as clap parses them, with their help
+//! text. Nothing here touches the file system or the network; `config.rs` does that.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::cidr::Cidr;
+
+pub(crate) const AFTER_HELP: &str = "\
+Defaults: binds 127.0.0.1 (only this machine); `--bind ::` or `--bind 0.0.0.0` exposes it.
+Dotfiles are hidden (except .well-known), symlinks leaving DIR are refused, and a directory
+serves its index.html. Idle keep-alive connections never hold a worker thread.
+
+When started by a service manager with a listening socket (LISTEN_PID/LISTEN_FDS, systemd
+socket activation), serve uses that socket and ignores --bind, --port and --unix.
+
+Files carry a strong ETag (size and modification time to the nanosecond) and Last-Modified;
+conditional requests get 304/412, Range requests 206 (several ranges as multipart/byteranges,
+at most 16 and not overlapping, else the whole file), 416 when unsatisfiable. FILE.br or
+FILE.gz beside FILE is sent to clients that accept that encoding. A folder without
+index.html is listed (HTML, or JSON for `Accept: application/json`) unless --no-listing.
+
+The first line on stdout is `serving DIR at URL`; then one access-log line per request
+(unless --quiet). Errors go to stderr. SIGINT/SIGTERM: stop accepting, finish in-flight
+responses (up to 10 s), exit 0; a second signal exits at once.
+
+Exit codes:
+  0  stopped by a signal after draining
+  1  could not listen or serve (address in use, permission denied, ...)
+  2  bad command line (flag, value, --bind address), or DIR is missing or not a directory";
+
+/// Serve a folder over HTTP/1.x: static files, fast and safely.
+#[derive(Parser, Debug)]
+#[allow(missing_docs)] // The fields' doc comments are their --help text, not API docs.
+#[command(name = "serve", version, after_help = AFTER_HELP)]
+pub struct Args {
+    /// The folder to serve [default: the current directory]
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
+
+    /// The folder to serve (same as DIR, as python's http.server spells it)
+    #[arg(
+        short = 'd',
+        long = "directory",
+        value_name = "DIR",
+        conflicts_with = "dir"
+    )]
+    pub(crate) directory: Option<PathBuf>,
+
+    /// Address to listen on: an IP (`::` or 0.0.0.0 to expose to the network) or a name
+    #[arg(short, long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub(crate) bind: String,
+
+    /// Port to listen on; 0 picks a free one (printed on the first line)
+    #[arg(short, long, value_name = "PORT", default_value_t = 8080)]
+    pub(crate) port: u16,
+
+    /// Listen on a Unix-domain socket at PATH instead of TCP (a stale socket file is replaced;
+    /// any other file is left alone)
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["bind", "port"])]
+    pub(crate) unix: Option<PathBuf>,
+
+    /// Worker threads [default: 4 per CPU, at least 8]
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub(crate) threads: Option<u32>,
+
+    /// Listen backlog: connections the kernel holds before we accept them
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(i32).range(1..))]
+    pub(crate) backlog: i32,
+
+    /// Open connections at most; beyond, answer 503 with Retry-After and close
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_connections: u32,
+
+    /// Close idle keep-alive connections after SECS
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = seconds)]
+    pub(crate) keep_alive_timeout: Duration,
+
+    /// A whole request head must arrive within SECS, else 408 and close
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    pub(crate) header_timeout: Duration,
+
+    /// No access log
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+
+    /// Access-log line format
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Common)]
+    pub(crate) log_format: LogFormat,
+
+    /// Cache-Control on files and listings [default: no-cache, i.e. revalidate each time]
+    #[arg(long, value_name = "VALUE", value_parser = header_value)]
+    pub(crate) cache_control: Option<String>,
+
+    /// Allow cross-origin requests: Access-Control-Allow-Origin: * and answered preflights
+    #[arg(long)]
+    pub(crate) cors: bool,
+
+    /// Add a header to every response, as 'Name: value' (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'", value_parser = header_line)]
+    pub(crate) headers: Vec<(String, String)>,
+
+    /// Answer 404 with this HTML file's content (read once at start, at most 1 MiB)
+    #[arg(long = "404", value_name = "FILE")]
+    pub(crate) not_found: Option<PathBuf>,
+
+    /// Single-page app: a missing path without an extension gets /index.html with 200
+    #[arg(long)]
+    pub(crate) spa: bool,
+
+    /// Serve dotfiles too (default: hidden, except .well-known)
+    #[arg(long)]
+    pub(crate) hidden: bool,
+
+    /// Follow symlinks that lead outside DIR (default: refused with 404)
+    #[arg(long)]
+    pub(crate) follow_symlinks: bool,
+
+    /// No directory listings: a folder without index.html is 404
+    #[arg(long)]
+    pub(crate) no_listing: bool,
+
+    /// Only clients in this address block may connect, e.g. 10.0.0.0/8 or ::1 (repeatable);
+    /// others get 403 and a close. Does not apply to --unix clients
+    #[arg(long, value_name = "CIDR")]
+    pub(crate) allow: Vec<Cidr>,
+
+    /// Permissions of the --unix socket file, in octal (e.g. 660)
+    #[arg(long, value_name = "MODE", value_parser = octal_mode, requires = "unix")]
+    pub(crate) unix_mode: Option<u32>,
+
+    /// Set SO_REUSEPORT so several serve processes can share one port
+    #[arg(long)]
+    pub(crate) reuse_port: bool,
+}
+
+/// Access-log formats.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// peer - - [time] "request" status bytes
+    Common,
+    /// common plus "referer" "user-agent"
+    Combined,
+    /// one JSON object per line
+    Json,
+}
+
+fn header_value(s: &str) -> Result<String, String> {
+    if s.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err("a header value cannot contain CR, LF or NUL".into());
+    }
+    Ok(s.trim().to_string())
+}
+
+fn header_line(s: &str) -> Result<(String, String), String> {
+    let Some((name, value)) = s.split_once(':') else {
+        return Err(format!("'{s}' is not 'Name: value'"));
+    };
+    let name = name.trim();
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Err(format!("'{name}' is not a valid header name"));
+    }
+    Ok((name.to_string(), header_value(value)?))
+}
+
+fn octal_mode(s: &str) -> Result<u32, String> {
+    match u32::from_str_radix(s.trim_start_matches("0o"), 8) {
+        Ok(m) if m <= 0o777 => Ok(m),
+        _ => Err(format!("'{s}' is not an octal mode like 660")),
+    }
+}
+
+fn seconds(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(Duration::from_secs_f64(v)),
+        _ => Err(format!(
+            "'{s}' is not a number of seconds between 0 and 86400"
+        )),
+    }
+}
