@@ -1,5 +1,5 @@
 //! The `serve` command line, in two phases as ripgrep does it: flags parsed by clap
-//! ([`args`]), then checked into settings ([`config`]); then listen, print the address and
+//! (`args.rs`), then checked into settings (`config.rs`); then listen, print the address and
 //! run until a signal. Behind the default cargo feature `cli` (clap, signal-hook): the
 //! library alone needs neither.
 
