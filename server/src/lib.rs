@@ -17,6 +17,7 @@ pub mod conn;
 pub mod files;
 pub mod listing;
 pub mod log;
+pub mod multipart;
 pub mod park;
 pub mod range;
 pub mod readbuf;

@@ -140,3 +140,11 @@ fn chunked_corpus() {
         }
     }
 }
+
+#[test]
+fn multipart_corpus() {
+    for (path, data) in corpus("multipart") {
+        let run = std::panic::catch_unwind(|| server::multipart::fuzz_one(&data));
+        assert!(run.is_ok(), "{path:?}");
+    }
+}
