@@ -130,19 +130,7 @@ pub fn map(root: &Root, target: &str, jail: Jail) -> Result<Mapped, Refused> {
         Some((p, q)) => (p, Some(q)),
         None => (target, None),
     };
-    let decoded = percent_decode(path).ok_or(Refused::BadRequest)?;
-    if decoded.contains(&0) {
-        return Err(Refused::NotFound);
-    }
-    let mut parts: Vec<&[u8]> = Vec::new();
-    for part in decoded.split(|&b| b == b'/') {
-        match part {
-            b"" | b"." => continue,
-            b".." => return Err(Refused::NotFound),
-            _ if hidden(part) && !jail.hidden => return Err(Refused::NotFound),
-            _ => parts.push(part),
-        }
-    }
+    let parts = segments(path, jail)?;
     let redirect = || {
         let mut location = String::from("/");
         for part in &parts {
@@ -229,6 +217,26 @@ pub fn map(root: &Root, target: &str, jail: Jail) -> Result<Mapped, Refused> {
     }
 }
 
+/// The components of a URL path (no query), decoded once: empty and `.` components dropped;
+/// `..`, NUL and (unless `jail.hidden`) hidden names refused as not found; malformed
+/// percent-encoding is a bad request. What every path that reaches the disk goes through.
+pub fn segments(path: &str, jail: Jail) -> Result<Vec<Vec<u8>>, Refused> {
+    let decoded = percent_decode(path).ok_or(Refused::BadRequest)?;
+    if decoded.contains(&0) {
+        return Err(Refused::NotFound);
+    }
+    let mut parts = Vec::new();
+    for part in decoded.split(|&b| b == b'/') {
+        match part {
+            b"" | b"." => continue,
+            b".." => return Err(Refused::NotFound),
+            _ if hidden(part) && !jail.hidden => return Err(Refused::NotFound),
+            _ => parts.push(part.to_vec()),
+        }
+    }
+    Ok(parts)
+}
+
 /// A name that starts with a dot is hidden, except `.well-known` (RFC 8615). `..` is
 /// hidden too, so traversal never gets this far.
 fn hidden(name: &[u8]) -> bool {
@@ -237,7 +245,7 @@ fn hidden(name: &[u8]) -> bool {
 
 /// Resolves symlinks and checks the result is still under `root` and not hidden (as far as
 /// `jail` requires).
-fn canonical_under(root: &Path, path: &Path, jail: Jail) -> Result<PathBuf, Refused> {
+pub(crate) fn canonical_under(root: &Path, path: &Path, jail: Jail) -> Result<PathBuf, Refused> {
     let real = fs::canonicalize(path).map_err(refusal)?;
     if jail.follow_symlinks {
         return Ok(real);

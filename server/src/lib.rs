@@ -25,6 +25,7 @@ pub mod request;
 pub mod respond;
 pub mod response;
 mod server;
+pub mod upload;
 
 pub use server::{
     Config, Ctx, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_KEEP_ALIVE,
