@@ -1,21 +1,24 @@
-//! Directory listings: an HTML page for people and JSON for scripts. Folders first, then
-//! files, each group by name; hidden names left out; sizes in KiB/MiB; modification times in
-//! UTC. The body depends only on the folder's contents (no clock), so it can be cached and
-//! compared.
+//! Directory listings: an HTML page for people and JSON for scripts, listing every visible
+//! entry (memory grows with the entries, a few dozen bytes each, never with a cap that hides
+//! some). Sorted by name, size or modification time, either way (`?sort=size&order=desc`),
+//! folders always first, ties broken by the exact name, so the same query always gives the
+//! same bytes. The page has a breadcrumb, a parent link, clickable column headers, a marker
+//! for each entry's kind, a dark theme that follows `prefers-color-scheme`, and fits a
+//! phone; it uses no external asset. Its ETag ([`etag`]) is derived from what it lists.
+//! The body depends only on the folder's contents and the query (no clock).
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::UNIX_EPOCH;
 
+use sha2::{Digest, Sha256};
 use shared::{Keep, bytes_words, json_string, percent_encode};
 
 use crate::clock;
-
-/// The most entries a listing shows; a note says how many more there are.
-pub const MAX_ENTRIES: usize = 10_000;
+use crate::files::Jail;
 
 /// One entry of a folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,29 +33,24 @@ pub struct Entry {
     pub modified: u64,
 }
 
-/// The visible entries of `dir` (canonical, under the canonical `root`), sorted, and how
-/// many were left out beyond [`MAX_ENTRIES`]. Hidden names are skipped unless `hidden`;
-/// links are followed, and those that lead outside the root (unless `follow_symlinks`) or
-/// nowhere are skipped, since following them would answer 404.
-pub fn read(
-    root: &Path,
-    dir: &Path,
-    hidden: bool,
-    follow_symlinks: bool,
-) -> io::Result<(Vec<Entry>, usize)> {
+/// The visible entries of `dir` (canonical, under the canonical `root`), all of them, in
+/// no particular order. Hidden names are skipped unless `jail.hidden`; links are followed,
+/// and those that lead outside the root (unless `jail.follow_symlinks`) or nowhere are
+/// skipped, since following them would answer 404; so are FIFOs, sockets and devices.
+/// These are browsing's rules, which folder downloads follow too.
+pub fn entries(root: &Path, dir: &Path, jail: Jail) -> io::Result<Vec<Entry>> {
     let mut entries = Vec::new();
-    let mut more = 0;
     for item in fs::read_dir(dir)? {
         let Ok(item) = item else { continue };
         let name = item.file_name().as_bytes().to_vec();
-        if !hidden && name.first() == Some(&b'.') && name != b".well-known" {
+        if !jail.hidden && name.first() == Some(&b'.') && name != b".well-known" {
             continue;
         }
         let path = item.path();
         let Ok(file_type) = item.file_type() else {
             continue;
         };
-        if file_type.is_symlink() && !follow_symlinks {
+        if file_type.is_symlink() && !jail.follow_symlinks {
             match fs::canonicalize(&path) {
                 Ok(real) if real.starts_with(root) => {}
                 _ => continue,
@@ -62,10 +60,6 @@ pub fn read(
             continue;
         };
         if !meta.is_dir() && !meta.is_file() {
-            continue;
-        }
-        if entries.len() >= MAX_ENTRIES {
-            more += 1;
             continue;
         }
         let modified = meta
@@ -80,88 +74,368 @@ pub fn read(
             modified,
         });
     }
-    // Folders first; then by name ignoring case, ties broken by the exact bytes: stable
-    // whatever order the file system returned.
-    entries.sort_by(|a, b| {
-        b.dir
-            .cmp(&a.dir)
-            .then_with(|| {
-                a.name
-                    .to_ascii_lowercase()
-                    .cmp(&b.name.to_ascii_lowercase())
-            })
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    Ok((entries, more))
+    Ok(entries)
 }
 
-/// The HTML page for the folder at URL path `url_path` (decoded, ending in `/`).
-pub fn html(url_path: &str, entries: &[Entry], more: usize) -> String {
-    let title = escape_html(url_path);
-    let mut out = String::with_capacity(1024 + entries.len() * 160);
+/// What a listing is sorted by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Key {
+    /// By name, ignoring ASCII case (the default).
+    #[default]
+    Name,
+    /// By size.
+    Size,
+    /// By modification time.
+    Modified,
+}
+
+/// A listing's order: a key and a direction. Folders come first either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sort {
+    /// The key.
+    pub key: Key,
+    /// Descending (`order=desc`).
+    pub desc: bool,
+}
+
+impl Sort {
+    /// Reads `sort=name|size|mtime` and `order=asc|desc` from a query string (without the
+    /// `?`); anything else, or nothing, is the default (by name, ascending).
+    pub fn from_query(query: Option<&str>) -> Sort {
+        let mut sort = Sort::default();
+        for pair in query.unwrap_or("").split('&') {
+            match pair.split_once('=') {
+                Some(("sort", "name")) => sort.key = Key::Name,
+                Some(("sort", "size")) => sort.key = Key::Size,
+                Some(("sort", "mtime" | "modified" | "time")) => sort.key = Key::Modified,
+                Some(("order", "asc")) => sort.desc = false,
+                Some(("order", "desc")) => sort.desc = true,
+                _ => {}
+            }
+        }
+        sort
+    }
+
+    /// The query that asks for this order (empty for the default), for links.
+    pub fn query(self) -> String {
+        if self == Sort::default() {
+            return String::new();
+        }
+        let key = match self.key {
+            Key::Name => "name",
+            Key::Size => "size",
+            Key::Modified => "mtime",
+        };
+        let order = if self.desc { "desc" } else { "asc" };
+        format!("?sort={key}&order={order}")
+    }
+}
+
+/// Sorts `entries`: folders first, then by the key (either way), then by name ignoring case,
+/// then by the exact bytes — a total order, whatever the file system's.
+pub fn sort(entries: &mut [Entry], sort: Sort) {
+    let by_name = |a: &Entry, b: &Entry| {
+        a.name
+            .to_ascii_lowercase()
+            .cmp(&b.name.to_ascii_lowercase())
+            .then_with(|| a.name.cmp(&b.name))
+    };
+    entries.sort_by(|a, b| {
+        let key = match sort.key {
+            Key::Name => by_name(a, b),
+            Key::Size => a.size.cmp(&b.size).then_with(|| by_name(a, b)),
+            Key::Modified => a.modified.cmp(&b.modified).then_with(|| by_name(a, b)),
+        };
+        b.dir
+            .cmp(&a.dir)
+            .then(if sort.desc { key.reverse() } else { key })
+    });
+}
+
+/// Everything about a listing page besides its entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// The folder's URL path, decoded, ending in `/`.
+    pub url_path: String,
+    /// The order.
+    pub sort: Sort,
+    /// Show the upload form (`--upload`).
+    pub upload: bool,
+    /// Link the folder's archives (`--archive`).
+    pub archive: bool,
+}
+
+/// A strong ETag for a listing: a digest of everything the body is made of (the page's
+/// settings, the format, and each entry's name, kind, size and time), so it changes exactly
+/// when the bytes would.
+pub fn etag(page: &Page, json: bool, entries: &[Entry]) -> String {
+    let mut h = Sha256::new();
+    h.update(if json { b"json\0" } else { b"html\0" });
+    h.update(page.url_path.as_bytes());
+    h.update([0, page.upload as u8, page.archive as u8]);
+    h.update(page.sort.query().as_bytes());
+    for e in entries {
+        h.update((e.name.len() as u64).to_le_bytes());
+        h.update(&e.name);
+        h.update([e.dir as u8]);
+        h.update(e.size.to_le_bytes());
+        h.update(e.modified.to_le_bytes());
+    }
+    let digest = h.finalize();
+    let mut tag = String::from("\"L");
+    for b in &digest[..16] {
+        let _ = write!(tag, "{b:02x}");
+    }
+    tag.push('"');
+    tag
+}
+
+const STYLE: &str = "\
+:root{color-scheme:light dark;--fg:#0f172a;--bg:#fff;--alt:#f1f5f9;--link:#2563eb;--dim:#64748b}
+@media (prefers-color-scheme:dark){:root{--fg:#e2e8f0;--bg:#0f172a;--alt:#1e293b;--link:#93c5fd;--dim:#94a3b8}}
+body{font:15px/1.5 system-ui,sans-serif;margin:1.5rem auto;max-width:56rem;padding:0 1rem;color:var(--fg);background:var(--bg)}
+h1{font-size:1.25rem;word-break:break-all}h1 a{color:inherit}
+table{border-collapse:collapse;width:100%}th,td{padding:.3rem .6rem;text-align:left}
+td.n{word-break:break-all}td.s,th.s{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.m{white-space:nowrap;color:var(--dim)}tr:nth-child(even){background:var(--alt)}
+a{color:var(--link);text-decoration:none}a:hover{text-decoration:underline}
+th a{color:inherit}.k{display:inline-block;width:1.6em}
+nav,form{margin:.75rem 0}progress{width:12rem;vertical-align:middle}
+@media (max-width:40rem){body{margin:.5rem auto;padding:0 .5rem}.m{display:none}}
+";
+
+const UPLOAD_SCRIPT: &str = "\
+<script>
+document.getElementById('up').addEventListener('submit', function (ev) {
+  ev.preventDefault();
+  var form = ev.target, bar = document.getElementById('bar'), msg = document.getElementById('msg');
+  var xhr = new XMLHttpRequest();
+  xhr.open('POST', location.pathname);
+  xhr.upload.onprogress = function (e) {
+    if (e.lengthComputable) { bar.hidden = false; bar.value = e.loaded / e.total; }
+  };
+  xhr.onload = function () {
+    if (xhr.status < 300) { location.reload(); } else { msg.textContent = xhr.status + ' ' + xhr.responseText; }
+  };
+  xhr.onerror = function () { msg.textContent = 'upload failed'; };
+  msg.textContent = '';
+  xhr.send(new FormData(form));
+});
+</script>
+";
+
+/// A marker for an entry's kind (by extension for files), as text: no image to fetch.
+fn kind(e: &Entry) -> (&'static str, &'static str) {
+    if e.dir {
+        return ("folder", "\u{1F4C1}");
+    }
+    let name = e.name.to_ascii_lowercase();
+    let ext = name.rsplit(|&b| b == b'.').next().unwrap_or(b"");
+    let ext = if ext.len() == name.len() {
+        &b""[..]
+    } else {
+        ext
+    };
+    match ext {
+        b"png" | b"jpg" | b"jpeg" | b"gif" | b"webp" | b"svg" | b"avif" | b"bmp" | b"ico" => {
+            ("image", "\u{1F5BC}")
+        }
+        b"mp3" | b"ogg" | b"flac" | b"wav" | b"m4a" | b"opus" => ("audio", "\u{1F3B5}"),
+        b"mp4" | b"mkv" | b"webm" | b"mov" | b"avi" => ("video", "\u{1F39E}"),
+        b"zip" | b"tar" | b"gz" | b"tgz" | b"xz" | b"bz2" | b"zst" | b"7z" | b"br" => {
+            ("archive", "\u{1F4E6}")
+        }
+        b"pdf" => ("document", "\u{1F4D1}"),
+        _ => ("file", "\u{1F4C4}"),
+    }
+}
+
+/// Writes the HTML page for `entries` (already sorted by `page.sort`) into `out`, row by
+/// row: the caller may stream it.
+pub fn write_html(out: &mut dyn Write, page: &Page, entries: &[Entry]) -> io::Result<()> {
+    let title = escape_html(&page.url_path);
+    let mut s = String::with_capacity(4096);
     let _ = write!(
-        out,
+        s,
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>Index of {title}</title>\n<style>\n\
-         body{{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:56rem;padding:0 1rem;color:#0f172a}}\n\
-         table{{border-collapse:collapse;width:100%}}th,td{{padding:.25rem .75rem;text-align:left}}\n\
-         td.size,th.size{{text-align:right;font-variant-numeric:tabular-nums}}\n\
-         tr:nth-child(even){{background:#f1f5f9}}a{{color:#2563eb;text-decoration:none}}\n\
-         </style>\n</head>\n<body>\n<h1>Index of {title}</h1>\n<table>\n\
-         <thead><tr><th>Name</th><th class=\"size\">Size</th><th>Modified (UTC)</th></tr></thead>\n<tbody>\n"
+         <meta name=\"color-scheme\" content=\"light dark\">\n\
+         <title>Index of {title}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n<h1>Index of "
     );
-    if url_path != "/" {
-        out.push_str(
-            "<tr><td><a href=\"../\">../</a></td><td class=\"size\">-</td><td>-</td></tr>\n",
+    // The breadcrumb: each folder on the way is a link.
+    s.push_str("<a href=\"/\">/</a>");
+    let mut href = String::from("/");
+    for part in page.url_path.split('/').filter(|p| !p.is_empty()) {
+        href.push_str(&percent_encode(part.as_bytes(), Keep::Segment));
+        href.push('/');
+        let _ = write!(
+            s,
+            "<a href=\"{}\">{}/</a>",
+            escape_html(&href),
+            escape_html(part)
         );
     }
-    for e in entries {
-        let shown = escape_html(&String::from_utf8_lossy(&e.name));
-        let slash = if e.dir { "/" } else { "" };
-        let size = if e.dir {
-            "-".to_string()
-        } else {
-            bytes_words(e.size)
+    s.push_str("</h1>\n");
+    if page.archive {
+        s.push_str(
+            "<nav>Download this folder: <a href=\"?download=tar\">tar</a> \u{b7} \
+             <a href=\"?download=tar.gz\">tar.gz</a></nav>\n",
+        );
+    }
+    if page.upload {
+        s.push_str(
+            "<form id=\"up\" method=\"post\" enctype=\"multipart/form-data\">\
+             <input type=\"file\" name=\"file\" multiple required> \
+             <button>Upload</button> <progress id=\"bar\" max=\"1\" value=\"0\" hidden></progress> \
+             <span id=\"msg\" role=\"status\"></span></form>\n",
+        );
+    }
+    s.push_str("<table>\n<thead><tr>");
+    for (key, label, class) in [
+        (Key::Name, "Name", "n"),
+        (Key::Size, "Size", "s"),
+        (Key::Modified, "Modified (UTC)", "m"),
+    ] {
+        // A header sorts by its column; clicked again, the other way.
+        let current = page.sort.key == key;
+        let next = Sort {
+            key,
+            desc: current && !page.sort.desc,
         };
+        let q = match next.query() {
+            q if q.is_empty() => "?sort=name&order=asc".to_string(),
+            q => q,
+        };
+        let arrow = match (current, page.sort.desc) {
+            (false, _) => "",
+            (true, false) => " \u{2191}",
+            (true, true) => " \u{2193}",
+        };
+        let sorted = match (current, page.sort.desc) {
+            (false, _) => "none",
+            (true, false) => "ascending",
+            (true, true) => "descending",
+        };
+        let _ = write!(
+            s,
+            "<th class=\"{class}\" aria-sort=\"{sorted}\"><a href=\"{}\">{label}{arrow}</a></th>",
+            escape_html(&q)
+        );
+    }
+    s.push_str("</tr></thead>\n<tbody>\n");
+    let keep = escape_html(&page.sort.query());
+    if page.url_path != "/" {
+        let _ = writeln!(
+            s,
+            "<tr><td class=\"n\"><span class=\"k\">\u{2934}</span><a href=\"../{keep}\">../</a> (parent)</td>\
+             <td class=\"s\">-</td><td class=\"m\">-</td></tr>"
+        );
+    }
+    out.write_all(s.as_bytes())?;
+    for e in entries {
+        s.clear();
+        let shown = escape_html(&String::from_utf8_lossy(&e.name));
+        let (slash, size, q) = if e.dir {
+            ("/", "-".to_string(), keep.as_str())
+        } else {
+            ("", bytes_words(e.size), "")
+        };
+        let (kind, mark) = kind(e);
         // `./` first, so a name with a colon is never read as a URL scheme.
         let _ = writeln!(
-            out,
-            "<tr><td><a href=\"./{}{slash}\">{shown}{slash}</a></td><td class=\"size\">{size}</td><td>{}</td></tr>",
+            s,
+            "<tr><td class=\"n\"><span class=\"k\" title=\"{kind}\">{mark}</span><a href=\"./{}{slash}{q}\">{shown}{slash}</a></td>\
+             <td class=\"s\">{size}</td><td class=\"m\">{}</td></tr>",
             percent_encode(&e.name, Keep::Segment),
             clock::date_time(e.modified, ' ')
         );
+        out.write_all(s.as_bytes())?;
     }
-    out.push_str("</tbody>\n</table>\n");
-    if more > 0 {
-        let _ = writeln!(out, "<p>{more} more entries not shown.</p>");
+    s.clear();
+    let _ = writeln!(s, "</tbody>\n</table>\n<p>{} entries</p>", entries.len());
+    if page.upload {
+        s.push_str(UPLOAD_SCRIPT);
     }
-    out.push_str("</body>\n</html>\n");
-    out
+    s.push_str("</body>\n</html>\n");
+    out.write_all(s.as_bytes())
 }
 
-/// The JSON listing: `{"path": "/x/", "entries": [{"name", "type", "size", "modified"}], "truncated": N}`.
-pub fn json(url_path: &str, entries: &[Entry], more: usize) -> String {
-    let mut out = String::with_capacity(64 + entries.len() * 96);
-    out.push_str("{\"path\":");
-    json_string(&mut out, url_path);
-    out.push_str(",\"entries\":[");
+/// Writes the JSON listing: `{"path", "entries": [{"name", "type", "size", "modified"}],
+/// "truncated": 0, "sort", "order"}` (`truncated` stays for older readers: nothing is left
+/// out any more).
+pub fn write_json(out: &mut dyn Write, page: &Page, entries: &[Entry]) -> io::Result<()> {
+    let mut s = String::with_capacity(256);
+    s.push_str("{\"path\":");
+    json_string(&mut s, &page.url_path);
+    let key = match page.sort.key {
+        Key::Name => "name",
+        Key::Size => "size",
+        Key::Modified => "mtime",
+    };
+    let order = if page.sort.desc { "desc" } else { "asc" };
+    s.push_str(",\"entries\":[");
+    out.write_all(s.as_bytes())?;
     for (i, e) in entries.iter().enumerate() {
+        s.clear();
         if i > 0 {
-            out.push(',');
+            s.push(',');
         }
-        out.push_str("{\"name\":");
-        json_string(&mut out, &String::from_utf8_lossy(&e.name));
+        s.push_str("{\"name\":");
+        json_string(&mut s, &String::from_utf8_lossy(&e.name));
         let kind = if e.dir { "dir" } else { "file" };
         let _ = write!(
-            out,
+            s,
             ",\"type\":\"{kind}\",\"size\":{},\"modified\":\"{}Z\"}}",
             e.size,
             clock::date_time(e.modified, 'T')
         );
+        out.write_all(s.as_bytes())?;
     }
-    let _ = writeln!(out, "],\"truncated\":{more}}}");
-    out
+    writeln!(
+        out,
+        "],\"truncated\":0,\"sort\":\"{key}\",\"order\":\"{order}\"}}"
+    )
+}
+
+/// The visible entries of `dir`, sorted by name, and how many were left out (always 0 now:
+/// every entry is listed). Kept for `respond.rs` until it calls [`entries`] and [`sort`].
+pub fn read(
+    root: &Path,
+    dir: &Path,
+    hidden: bool,
+    follow_symlinks: bool,
+) -> io::Result<(Vec<Entry>, usize)> {
+    let jail = Jail {
+        hidden,
+        follow_symlinks,
+    };
+    let mut all = entries(root, dir, jail)?;
+    sort(&mut all, Sort::default());
+    Ok((all, 0))
+}
+
+/// The HTML page in the default order, without upload form or archive links. Kept for
+/// `respond.rs` until it builds a [`Page`].
+pub fn html(url_path: &str, entries: &[Entry], _more: usize) -> String {
+    default_page(url_path, entries, write_html)
+}
+
+/// The JSON listing in the default order. Kept for `respond.rs` until it builds a [`Page`].
+pub fn json(url_path: &str, entries: &[Entry], _more: usize) -> String {
+    default_page(url_path, entries, write_json)
+}
+
+type Writer = fn(&mut dyn Write, &Page, &[Entry]) -> io::Result<()>;
+
+fn default_page(url_path: &str, entries: &[Entry], write: Writer) -> String {
+    let page = Page {
+        url_path: url_path.to_string(),
+        ..Page::default()
+    };
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail, and both writers write UTF-8.
+    let _ = write(&mut out, &page, entries);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// True when a client asking with this `Accept` header wants JSON rather than HTML.
@@ -196,47 +470,57 @@ pub fn escape_html(s: &str) -> String {
 mod tests {
     use super::*;
 
+    fn entry(name: &str, dir: bool, size: u64, modified: u64) -> Entry {
+        Entry {
+            name: name.as_bytes().to_vec(),
+            dir,
+            size,
+            modified,
+        }
+    }
+
+    fn page(url: &str, sort: Sort) -> Page {
+        Page {
+            url_path: url.into(),
+            sort,
+            ..Page::default()
+        }
+    }
+
+    fn render(p: &Page, entries: &[Entry]) -> String {
+        let mut out = Vec::new();
+        write_html(&mut out, p, entries).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn names_are_escaped_and_links_encoded() {
-        let e = Entry {
-            name: b"<script>&\"'.txt".to_vec(),
-            dir: false,
-            size: 5,
-            modified: 0,
-        };
+        let e = entry("<script>&\"'.txt", false, 5, 0);
         let page = html("/a&b/", &[e], 0);
         assert!(
             page.contains("&lt;script&gt;&amp;&quot;&#39;.txt"),
             "{page}"
         );
         assert!(page.contains("href=\"./%3Cscript%3E&%22'.txt\""), "{page}");
-        assert!(page.contains("Index of /a&amp;b/"));
+        assert!(page.contains("<title>Index of /a&amp;b/</title>"));
         assert!(!page.contains("<script>"));
         assert!(page.contains("href=\"../\""));
         assert!(page.contains("1970-01-01 00:00:00"));
+        // The breadcrumb links each folder on the way.
+        assert!(page.contains("<a href=\"/\">/</a><a href=\"/a&amp;b/\">a&amp;b/</a>"));
     }
 
     #[test]
     fn json_is_valid_and_escaped() {
         let entries = [
-            Entry {
-                name: b"sub".to_vec(),
-                dir: true,
-                size: 0,
-                modified: 86_400,
-            },
-            Entry {
-                name: b"q\"\\\n.txt".to_vec(),
-                dir: false,
-                size: 3,
-                modified: 0,
-            },
+            entry("sub", true, 0, 86_400),
+            entry("q\"\\\n.txt", false, 3, 0),
         ];
         let text = json("/", &entries, 2);
         assert_eq!(
             text,
             "{\"path\":\"/\",\"entries\":[{\"name\":\"sub\",\"type\":\"dir\",\"size\":0,\"modified\":\"1970-01-02T00:00:00Z\"},\
-             {\"name\":\"q\\\"\\\\\\u000a.txt\",\"type\":\"file\",\"size\":3,\"modified\":\"1970-01-01T00:00:00Z\"}],\"truncated\":2}\n"
+             {\"name\":\"q\\\"\\\\\\u000a.txt\",\"type\":\"file\",\"size\":3,\"modified\":\"1970-01-01T00:00:00Z\"}],\"truncated\":0,\"sort\":\"name\",\"order\":\"asc\"}\n"
         );
     }
 
@@ -246,5 +530,141 @@ mod tests {
         assert!(!wants_json(Some("text/html,application/json;q=0.9")));
         assert!(!wants_json(Some("*/*")));
         assert!(!wants_json(None));
+    }
+
+    #[test]
+    fn sorts_by_every_key_both_ways() {
+        let all = vec![
+            entry("b.txt", false, 10, 300),
+            entry("A.txt", false, 30, 100),
+            entry("a.txt", false, 30, 200),
+            entry("zdir", true, 0, 50),
+            entry("Cdir", true, 0, 60),
+        ];
+        let order = |q: &str| {
+            let mut v = all.clone();
+            sort(&mut v, Sort::from_query(Some(q)));
+            v.iter()
+                .map(|e| String::from_utf8_lossy(&e.name).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let cases = [
+            ("", "Cdir zdir A.txt a.txt b.txt"),
+            ("sort=name&order=desc", "zdir Cdir b.txt a.txt A.txt"),
+            ("sort=size", "Cdir zdir b.txt A.txt a.txt"),
+            ("sort=size&order=desc", "zdir Cdir a.txt A.txt b.txt"),
+            ("order=desc&sort=size", "zdir Cdir a.txt A.txt b.txt"),
+            ("sort=mtime", "zdir Cdir A.txt a.txt b.txt"),
+            ("sort=modified&order=desc", "Cdir zdir b.txt a.txt A.txt"),
+            ("sort=bogus&order=sideways", "Cdir zdir A.txt a.txt b.txt"),
+        ];
+        for (q, want) in cases {
+            assert_eq!(order(q), want, "{q}");
+        }
+        assert_eq!(
+            Sort::from_query(Some("sort=size&order=desc")).query(),
+            "?sort=size&order=desc"
+        );
+        assert_eq!(Sort::from_query(None).query(), "");
+    }
+
+    #[test]
+    fn headers_sort_and_toggle() {
+        let p = page("/x/", Sort::from_query(Some("sort=size")));
+        let html = render(&p, &[entry("d", true, 0, 0)]);
+        assert!(
+            html.contains("<a href=\"?sort=size&amp;order=desc\">Size \u{2191}</a>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<a href=\"?sort=name&amp;order=asc\">Name</a>"),
+            "{html}"
+        );
+        // Folder and parent links keep the order.
+        assert!(
+            html.contains("href=\"./d/?sort=size&amp;order=asc\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("href=\"../?sort=size&amp;order=asc\""),
+            "{html}"
+        );
+        assert!(html.contains("prefers-color-scheme:dark"));
+        assert!(!html.contains("<form") && !html.contains("download=tar"));
+        let with = Page {
+            upload: true,
+            archive: true,
+            ..p
+        };
+        let html = render(&with, &[]);
+        assert!(html.contains("enctype=\"multipart/form-data\"") && html.contains("<progress"));
+        assert!(html.contains("href=\"?download=tar.gz\""));
+        assert!(
+            !html.contains("src=") && !html.contains("stylesheet"),
+            "no external assets"
+        );
+    }
+
+    #[test]
+    fn etag_follows_what_is_listed() {
+        let a = vec![entry("a", false, 1, 1), entry("b", false, 2, 2)];
+        let p = page("/", Sort::default());
+        let tag = etag(&p, false, &a);
+        assert!(tag.starts_with("\"L") && tag.len() == 35, "{tag}");
+        assert_eq!(tag, etag(&p, false, &a.clone()));
+        let mut changed = a.clone();
+        changed[1].modified = 3;
+        let others = [
+            etag(&p, true, &a),
+            etag(&p, false, &changed),
+            etag(&p, false, &a[..1]),
+            etag(&page("/x/", Sort::default()), false, &a),
+            etag(&page("/", Sort::from_query(Some("order=desc"))), false, &a),
+            etag(
+                &Page {
+                    upload: true,
+                    ..p.clone()
+                },
+                false,
+                &a,
+            ),
+        ];
+        for other in others {
+            assert_ne!(tag, other);
+        }
+    }
+
+    #[test]
+    fn fifty_thousand_files_are_all_listed_the_same_way_each_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = fs::canonicalize(dir.path()).unwrap();
+        for i in 0..50_000 {
+            fs::File::create(root.join(format!("f{i:05}"))).unwrap();
+        }
+        fs::File::create(root.join(".hidden")).unwrap();
+        let jail = Jail::default();
+        let mut list = entries(&root, &root, jail).unwrap();
+        assert_eq!(list.len(), 50_000);
+        let sorted = Sort::from_query(Some("sort=name&order=desc"));
+        sort(&mut list, sorted);
+        assert_eq!(list[0].name, b"f49999");
+        assert_eq!(list[49_999].name, b"f00000");
+        let p = page("/", sorted);
+        let first = render(&p, &list);
+        assert_eq!(first.matches("<tr><td class=\"n\">").count(), 50_000);
+        assert!(first.contains("50000 entries"));
+        let mut again = entries(&root, &root, jail).unwrap();
+        sort(&mut again, sorted);
+        assert_eq!(render(&p, &again), first, "same query, other bytes");
+        let mut json = Vec::new();
+        write_json(&mut json, &p, &again).unwrap();
+        assert_eq!(
+            String::from_utf8(json)
+                .unwrap()
+                .matches("\"type\":\"file\"")
+                .count(),
+            50_000
+        );
     }
 }

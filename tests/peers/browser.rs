@@ -125,7 +125,11 @@ fn chromium_opens_a_listing_and_its_links_lead_to_the_files() {
     let page = format!("{}f%C3%A9es/", s.url);
     let dom = dump_dom(&browser, &page, &[]);
     assert!(dom.contains("<title>Index of /f\u{e9}es/</title>"), "{dom}");
-    let links = hrefs(&dom);
+    // The entries' links (the breadcrumb and the column headers' sort links aside).
+    let links: Vec<String> = hrefs(&dom)
+        .into_iter()
+        .filter(|h| h.starts_with("./") || h.starts_with("../"))
+        .collect();
     assert_eq!(
         links,
         [
