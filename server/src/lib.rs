@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod archive;
 pub mod auth;
 pub mod cidr;
 #[cfg(feature = "cli")]
@@ -25,6 +26,8 @@ pub mod request;
 pub mod respond;
 pub mod response;
 mod server;
+#[cfg(test)]
+mod testdir;
 pub mod upload;
 
 pub use server::{

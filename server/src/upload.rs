@@ -349,17 +349,18 @@ mod tests {
     use std::os::unix::fs::symlink;
     use std::sync::{Arc, Barrier};
 
+    use crate::testdir;
+
     struct Site {
-        _dir: tempfile::TempDir,
+        _dir: testdir::TestDir,
         root: Root,
         outside: PathBuf,
     }
 
     fn site() -> Site {
-        let dir = tempfile::tempdir().unwrap();
-        let base = fs::canonicalize(dir.path()).unwrap();
-        let root = base.join("root");
-        let outside = base.join("outside");
+        let dir = testdir::new();
+        let root = dir.root.clone();
+        let outside = dir.base.join("outside");
         fs::create_dir_all(root.join("sub")).unwrap();
         fs::create_dir_all(root.join("drop box")).unwrap();
         fs::create_dir_all(root.join(".git")).unwrap();

@@ -1,0 +1,366 @@
+//! Folder downloads (`--archive`): a folder as one tar or tar.gz stream
+//! (`?download=tar`, `?download=tar.gz`), written straight into the response — no temporary
+//! file, and memory bounded whatever the folder's size: one folder's entries at a time, a
+//! copy buffer, the compressor's window, and the identities of the folders already written.
+//!
+//! What goes in follows browsing exactly ([`listing::entries`]): hidden names only with
+//! `--hidden`, links followed only while they stay under the root (unless
+//! `--follow-symlinks`), FIFOs, sockets and devices left out. A folder reached twice (a link
+//! to an ancestor) goes in once. A file that cannot be opened is left out, as browsing would
+//! answer 403; one that shrinks while it is read is padded with zeros to the size its header
+//! announced, and one that grows is cut there, so the archive stays well-formed.
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::files::Jail;
+use crate::listing::{self, Sort};
+
+/// An archive format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A plain tar (ustar with GNU long names).
+    Tar,
+    /// A gzip-compressed tar.
+    TarGz,
+}
+
+impl Format {
+    /// The format a query asks for (`download=tar` or `download=tar.gz`), if any.
+    pub fn from_query(query: Option<&str>) -> Option<Format> {
+        query?.split('&').find_map(|pair| match pair {
+            "download=tar" => Some(Format::Tar),
+            "download=tar.gz" | "download=tgz" => Some(Format::TarGz),
+            _ => None,
+        })
+    }
+
+    /// The response's `Content-Type`.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Tar => "application/x-tar",
+            Format::TarGz => "application/gzip",
+        }
+    }
+
+    /// The file name extension, for `Content-Disposition`.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Tar => "tar",
+            Format::TarGz => "tar.gz",
+        }
+    }
+}
+
+/// The name of the archive of the folder at URL path `url_path` (decoded): the folder's
+/// own name, or `root` for the top; never empty, never with a `/`.
+pub fn base_name(url_path: &str) -> String {
+    let last = url_path
+        .split('/')
+        .rev()
+        .find(|p| !p.is_empty())
+        .unwrap_or("root");
+    last.chars()
+        .map(|c| {
+            if c.is_control() || c == '"' || c == '\\' {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// Writes the folder `dir` (canonical, under the canonical `root`) as an archive into
+/// `out`, its entries under the top folder `name`. Stops at the first write error (a
+/// client gone); read errors only leave the file out.
+pub fn write(
+    root: &Path,
+    dir: &Path,
+    name: &str,
+    jail: Jail,
+    format: Format,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        Format::Tar => write_tar(root, dir, name, jail, out),
+        Format::TarGz => {
+            // Level 6, gzip's default: text-heavy folders halve, and a fast client is not
+            // held back much by one core compressing.
+            let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
+            write_tar(root, dir, name, jail, &mut gz)?;
+            gz.finish()?;
+            Ok(())
+        }
+    }
+}
+
+fn write_tar(
+    root: &Path,
+    dir: &Path,
+    name: &str,
+    jail: Jail,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut tar = tar::Builder::new(out);
+    let mut seen = HashSet::new();
+    // Folders still to write: their path on disk and in the archive. Depth-first, so the
+    // stack holds at most the pending siblings along one path.
+    let mut stack: Vec<(PathBuf, PathBuf)> = vec![(dir.to_path_buf(), PathBuf::from(name))];
+    while let Some((disk, inside)) = stack.pop() {
+        let Ok(meta) = fs::metadata(&disk) else {
+            continue;
+        };
+        if !seen.insert((meta.dev(), meta.ino())) {
+            continue;
+        }
+        let mut header = tar_header(&meta, tar::EntryType::Directory, 0);
+        tar.append_data(&mut header, &inside, io::empty())?;
+        let Ok(mut entries) = listing::entries(root, &disk, jail) else {
+            continue;
+        };
+        listing::sort(&mut entries, Sort::default());
+        // Files first, in name order; then the folders, pushed in reverse so they pop in
+        // name order.
+        let mut folders = Vec::new();
+        for e in entries {
+            let name = std::ffi::OsStr::from_bytes(&e.name);
+            let (path, in_archive) = (disk.join(name), inside.join(name));
+            if e.dir {
+                folders.push((path, in_archive));
+                continue;
+            }
+            let Ok(file) = File::open(&path) else {
+                continue;
+            };
+            let Ok(meta) = file.metadata() else {
+                continue;
+            };
+            if !meta.is_file() {
+                continue;
+            }
+            let size = meta.len();
+            let mut header = tar_header(&meta, tar::EntryType::Regular, size);
+            // Exactly `size` bytes whatever the file does meanwhile: cut, or padded.
+            let body = file.take(size).chain(io::repeat(0)).take(size);
+            tar.append_data(&mut header, &in_archive, body)?;
+        }
+        stack.extend(folders.into_iter().rev());
+    }
+    tar.finish()
+}
+
+/// A header that says no more than browsing does: the name (set by the caller), size,
+/// modification time and whether it runs; owner 0, no user or group names.
+fn tar_header(meta: &fs::Metadata, kind: tar::EntryType, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_size(size);
+    h.set_mtime(meta.mtime().max(0) as u64);
+    // 644, or 755 for folders and files someone may run: no other bits leak.
+    let runnable = kind == tar::EntryType::Directory || meta.mode() & 0o111 != 0;
+    h.set_mode(if runnable { 0o755 } else { 0o644 });
+    h.set_uid(0);
+    h.set_gid(0);
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::os::unix::fs::symlink;
+
+    use crate::testdir::{self, TestDir as Site};
+
+    fn site() -> Site {
+        let site = testdir::new();
+        let (base, root) = (&site.base, &site.root);
+        let long = "l".repeat(150);
+        fs::create_dir_all(root.join("sub dir/deeper")).unwrap();
+        fs::create_dir_all(root.join(".git")).unwrap();
+        fs::create_dir_all(root.join("empty")).unwrap();
+        fs::write(root.join("a.txt"), "alpha").unwrap();
+        fs::write(root.join("caf\u{e9}.txt"), "unicode").unwrap();
+        fs::write(root.join("sub dir/b.bin"), vec![0u8, 1, 2, 255]).unwrap();
+        fs::write(root.join("sub dir/deeper").join(&long), "long name").unwrap();
+        fs::write(root.join(".env"), "SECRET").unwrap();
+        fs::write(root.join(".git/config"), "SECRET").unwrap();
+        fs::write(base.join("outside.txt"), "SECRET").unwrap();
+        fs::write(root.join("big.bin"), vec![7u8; 300_000]).unwrap();
+        symlink(base.join("outside.txt"), root.join("escape.txt")).unwrap();
+        symlink(base, root.join("updir")).unwrap();
+        symlink(root.join("a.txt"), root.join("inside-link")).unwrap();
+        symlink(root, root.join("sub dir/loop")).unwrap();
+        symlink(root.join("missing"), root.join("broken")).unwrap();
+        site
+    }
+
+    /// The archive's entries: path → Some(bytes) for files, None for folders.
+    fn read_back(bytes: &[u8]) -> BTreeMap<String, Option<Vec<u8>>> {
+        let mut out = BTreeMap::new();
+        let mut archive = tar::Archive::new(bytes);
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let path = entry.path().unwrap().to_string_lossy().into_owned();
+            let kind = entry.header().entry_type();
+            let data = if kind.is_dir() {
+                None
+            } else {
+                let mut v = Vec::new();
+                entry.read_to_end(&mut v).unwrap();
+                Some(v)
+            };
+            assert!(out.insert(path.clone(), data).is_none(), "{path} twice");
+        }
+        out
+    }
+
+    fn archive(s: &Site, jail: Jail, format: Format) -> Vec<u8> {
+        let mut out = Vec::new();
+        write(&s.root, &s.root, "root", jail, format, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn holds_what_browsing_shows_byte_for_byte() {
+        let s = site();
+        let got = read_back(&archive(&s, Jail::default(), Format::Tar));
+        let long = format!("root/sub dir/deeper/{}", "l".repeat(150));
+        let mut want: BTreeMap<String, Option<Vec<u8>>> = BTreeMap::new();
+        for d in [
+            "root/",
+            "root/sub dir/",
+            "root/sub dir/deeper/",
+            "root/empty/",
+        ] {
+            want.insert(d.into(), None);
+        }
+        for (p, data) in [
+            ("root/a.txt", b"alpha".to_vec()),
+            ("root/inside-link", b"alpha".to_vec()),
+            ("root/caf\u{e9}.txt", b"unicode".to_vec()),
+            ("root/sub dir/b.bin", vec![0, 1, 2, 255]),
+            (long.as_str(), b"long name".to_vec()),
+            ("root/big.bin", vec![7u8; 300_000]),
+        ] {
+            want.insert(p.into(), Some(data));
+        }
+        let trimmed: BTreeMap<String, Option<Vec<u8>>> = got
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    if v.is_none() && !k.ends_with('/') {
+                        format!("{k}/")
+                    } else {
+                        k
+                    },
+                    v,
+                )
+            })
+            .collect();
+        assert_eq!(trimmed, want);
+    }
+
+    #[test]
+    fn the_jail_opened_adds_hidden_names() {
+        let s = site();
+        let jail = Jail {
+            hidden: true,
+            follow_symlinks: false,
+        };
+        let got = read_back(&archive(&s, jail, Format::Tar));
+        assert_eq!(got.get("root/.env"), Some(&Some(b"SECRET".to_vec())));
+        assert!(
+            !got.keys()
+                .any(|k| k.contains("outside") || k.contains("escape"))
+        );
+    }
+
+    #[test]
+    fn tar_gz_reads_back_with_the_system_tar_and_is_the_same_each_time() {
+        let s = site();
+        let gz = archive(&s, Jail::default(), Format::TarGz);
+        assert_eq!(
+            gz,
+            archive(&s, Jail::default(), Format::TarGz),
+            "same folder, other bytes"
+        );
+        let mut tar = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut tar)
+            .unwrap();
+        assert_eq!(tar, archive(&s, Jail::default(), Format::Tar));
+        let Ok(mut child) = std::process::Command::new("tar")
+            .args(["-tzf", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+        else {
+            return; // no system tar: the crate's reading above stands
+        };
+        child.stdin.take().unwrap().write_all(&gz).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let listed = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            listed.lines().any(|l| l == "root/sub dir/b.bin"),
+            "{listed}"
+        );
+        assert!(
+            listed.lines().any(|l| l.ends_with(&"l".repeat(150))),
+            "{listed}"
+        );
+        assert!(
+            !listed.contains(".env") && !listed.contains("escape"),
+            "{listed}"
+        );
+    }
+
+    #[test]
+    fn a_failing_writer_stops_it() {
+        struct Full(usize);
+        impl Write for Full {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                if self.0 < b.len() {
+                    return Err(io::Error::from(io::ErrorKind::BrokenPipe));
+                }
+                self.0 -= b.len();
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let s = site();
+        let e = write(
+            &s.root,
+            &s.root,
+            "r",
+            Jail::default(),
+            Format::Tar,
+            &mut Full(2000),
+        );
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn queries_and_names() {
+        let cases = [
+            (Some("download=tar"), Some(Format::Tar)),
+            (Some("sort=size&download=tar.gz"), Some(Format::TarGz)),
+            (Some("download=zip"), None),
+            (Some(""), None),
+            (None, None),
+        ];
+        for (q, want) in cases {
+            assert_eq!(Format::from_query(q), want, "{q:?}");
+        }
+        assert_eq!(base_name("/"), "root");
+        assert_eq!(base_name("/a/caf\u{e9} \"x\"/"), "caf\u{e9} _x_");
+    }
+}
