@@ -13,6 +13,7 @@ pub mod cidr;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod clock;
+pub mod compress;
 pub mod conditional;
 pub mod conn;
 pub mod files;
