@@ -27,6 +27,7 @@ pub mod request;
 pub mod respond;
 pub mod response;
 mod server;
+pub mod share;
 #[cfg(test)]
 mod testdir;
 pub mod upload;

@@ -163,6 +163,8 @@ pub struct Page {
     pub upload: bool,
     /// Link the folder's archives (`--archive`).
     pub archive: bool,
+    /// The column headers are links that sort (off until the responder reads the query).
+    pub sortable: bool,
 }
 
 /// A strong ETag for a listing: a digest of everything the body is made of (the page's
@@ -172,7 +174,12 @@ pub fn etag(page: &Page, json: bool, entries: &[Entry]) -> String {
     let mut h = Sha256::new();
     h.update(if json { b"json\0" } else { b"html\0" });
     h.update(page.url_path.as_bytes());
-    h.update([0, page.upload as u8, page.archive as u8]);
+    h.update([
+        0,
+        page.upload as u8,
+        page.archive as u8,
+        page.sortable as u8,
+    ]);
     h.update(page.sort.query().as_bytes());
     for e in entries {
         h.update((e.name.len() as u64).to_le_bytes());
@@ -316,11 +323,15 @@ pub fn write_html(out: &mut dyn Write, page: &Page, entries: &[Entry]) -> io::Re
             (true, false) => "ascending",
             (true, true) => "descending",
         };
-        let _ = write!(
-            s,
-            "<th class=\"{class}\" aria-sort=\"{sorted}\"><a href=\"{}\">{label}{arrow}</a></th>",
-            escape_html(&q)
-        );
+        if page.sortable {
+            let _ = write!(
+                s,
+                "<th class=\"{class}\" aria-sort=\"{sorted}\"><a href=\"{}\">{label}{arrow}</a></th>",
+                escape_html(&q)
+            );
+        } else {
+            let _ = write!(s, "<th class=\"{class}\">{label}</th>");
+        }
     }
     s.push_str("</tr></thead>\n<tbody>\n");
     let keep = escape_html(&page.sort.query());
@@ -483,6 +494,7 @@ mod tests {
         Page {
             url_path: url.into(),
             sort,
+            sortable: true,
             ..Page::default()
         }
     }
@@ -506,6 +518,8 @@ mod tests {
         assert!(!page.contains("<script>"));
         assert!(page.contains("href=\"../\""));
         assert!(page.contains("1970-01-01 00:00:00"));
+        // Not sortable through this older entry point: no header links that do nothing.
+        assert!(page.contains("<th class=\"s\">Size</th>") && !page.contains("?sort="));
         // The breadcrumb links each folder on the way.
         assert!(page.contains("<a href=\"/\">/</a><a href=\"/a&amp;b/\">a&amp;b/</a>"));
     }

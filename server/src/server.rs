@@ -62,6 +62,7 @@ pub struct Config {
     allow: Vec<Cidr>,
     log_format: Format,
     panic_path: Option<String>,
+    pub(crate) share: crate::share::Share,
 }
 
 /// The default `Cache-Control`: caches must revalidate, since the folder may change.
@@ -89,6 +90,7 @@ impl Config {
             allow: Vec::new(),
             log_format: Format::Common,
             panic_path: None,
+            share: crate::share::Share::default(),
         }
     }
     /// List folders without `index.html` (default on; off is `--no-listing`: 404).

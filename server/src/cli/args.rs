@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::auth::Account;
 use crate::cidr::Cidr;
 
 pub(crate) const AFTER_HELP: &str = "\
@@ -21,6 +22,10 @@ conditional requests get 304/412, Range requests 206 (several ranges as multipar
 at most 16 and not overlapping, else the whole file), 416 when unsatisfiable. FILE.br or
 FILE.gz beside FILE is sent to clients that accept that encoding. A folder without
 index.html is listed (HTML, or JSON for `Accept: application/json`) unless --no-listing.
+
+Sharing: with --bind 0.0.0.0 or ::, the lines after the first list every interface's URL;
+--qr prints a QR code of the LAN URL. --upload, --auth, --archive and --compress are checked
+but refused until the server applies them (issue 16, in progress).
 
 The first line on stdout is `serving DIR at URL`; then one access-log line per request
 (unless --quiet). Errors go to stderr. SIGINT/SIGTERM: stop accepting, finish in-flight
@@ -134,6 +139,53 @@ pub struct Args {
     /// Set SO_REUSEPORT so several serve processes can share one port
     #[arg(long)]
     pub(crate) reuse_port: bool,
+
+    /// Accept uploads: PUT /path/name, and multipart/form-data POST to a folder (the
+    /// listing gets an upload form). A file appears only once its whole body has arrived
+    #[arg(long)]
+    pub(crate) upload: bool,
+
+    /// With --upload: replace existing files (204); without it an existing name is 409
+    #[arg(long, requires = "upload")]
+    pub(crate) overwrite: bool,
+
+    /// With --upload: create missing folders on the way (without it, 409)
+    #[arg(long, requires = "upload")]
+    pub(crate) upload_mkdir: bool,
+
+    /// With --upload: accept uploads only under this folder of DIR (others get 403)
+    #[arg(long, value_name = "SUBPATH", requires = "upload")]
+    pub(crate) upload_dir: Option<PathBuf>,
+
+    /// With --upload: the largest upload, e.g. 500M or 2G (bytes, K, M, G: powers of 1024);
+    /// larger gets 413 before its body is read [default: no limit]
+    #[arg(long, value_name = "SIZE", requires = "upload", value_parser = size)]
+    pub(crate) max_upload: Option<u64>,
+
+    /// Require this user and password (HTTP Basic) for everything: USER:PASSWORD, or
+    /// USER:sha256:HEX with the password's SHA-256 so it sits in no shell history
+    /// (repeatable)
+    #[arg(long, value_name = "USER:PASS", value_parser = account)]
+    pub(crate) auth: Vec<Account>,
+
+    /// Read --auth accounts from FILE, one USER:PASSWORD or USER:sha256:HEX a line (# starts
+    /// a comment)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) auth_file: Option<PathBuf>,
+
+    /// Offer each folder as one download: ?download=tar or ?download=tar.gz (linked from the
+    /// listing; follows the same rules as browsing)
+    #[arg(long)]
+    pub(crate) archive: bool,
+
+    /// Compress text and other compressible files on the fly (br or gzip, as the client
+    /// prefers), above 1 KiB and up to 8 MiB; the results are cached
+    #[arg(long)]
+    pub(crate) compress: bool,
+
+    /// Print a QR code of the URL to open from another device on the network
+    #[arg(long)]
+    pub(crate) qr: bool,
 }
 
 /// Access-log formats.
@@ -179,5 +231,92 @@ fn seconds(s: &str) -> Result<Duration, String> {
         _ => Err(format!(
             "'{s}' is not a number of seconds between 0 and 86400"
         )),
+    }
+}
+
+fn account(s: &str) -> Result<Account, String> {
+    Account::parse(s)
+}
+
+/// A size in bytes: a number, optionally followed by K, M, G or T (powers of 1024; a
+/// trailing `B` or `iB` is allowed).
+pub(crate) fn size(s: &str) -> Result<u64, String> {
+    let bad = || format!("'{s}' is not a size like 500M or 2G");
+    let t = s.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .or_else(|| t.strip_suffix('b'))
+        .unwrap_or(t);
+    let (digits, shift) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 10),
+        Some('M') => (&t[..t.len() - 1], 20),
+        Some('G') => (&t[..t.len() - 1], 30),
+        Some('T') => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    let n: u64 = digits.trim().parse().map_err(|_| bad())?;
+    n.checked_mul(1 << shift).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        let cases = [
+            ("0", Some(0)),
+            ("1000", Some(1000)),
+            ("1K", Some(1024)),
+            ("500M", Some(500 << 20)),
+            ("2g", Some(2 << 30)),
+            ("2GiB", Some(2 << 30)),
+            ("10MB", Some(10 << 20)),
+            ("1T", Some(1 << 40)),
+            ("", None),
+            ("M", None),
+            ("-1", None),
+            ("1.5G", None),
+            ("99999999999T", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(size(s).ok(), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn the_new_flags_parse_and_uploads_options_need_upload() {
+        let ok = Args::try_parse_from([
+            "serve",
+            "--upload",
+            "--overwrite",
+            "--upload-mkdir",
+            "--upload-dir",
+            "in",
+            "--max-upload",
+            "1G",
+            "--auth",
+            "a:b",
+            "--auth",
+            "c:sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            "--archive",
+            "--compress",
+            "--qr",
+        ])
+        .unwrap();
+        assert!(ok.upload && ok.overwrite && ok.upload_mkdir && ok.archive && ok.compress && ok.qr);
+        assert_eq!(ok.max_upload, Some(1 << 30));
+        assert_eq!(ok.auth.len(), 2);
+        for bad in [
+            &["serve", "--overwrite"][..],
+            &["serve", "--upload-mkdir"],
+            &["serve", "--upload-dir", "x"],
+            &["serve", "--max-upload", "1G"],
+            &["serve", "--auth", "nopassword"],
+            &["serve", "--upload", "--max-upload", "lots"],
+        ] {
+            assert!(Args::try_parse_from(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -11,7 +11,9 @@ use shared::ListenOptions;
 
 use super::args::{Args, LogFormat};
 use crate::Config;
+use crate::auth::Auth;
 use crate::log::Format;
+use crate::share::Uploads;
 
 /// Everything `serve` needs to start, checked.
 #[derive(Debug)]
@@ -28,6 +30,10 @@ pub(crate) struct Settings {
     pub(crate) listen: ListenOptions,
     /// No access log (`-q`).
     pub(crate) quiet: bool,
+    /// Print a QR code of the LAN URL (`--qr`).
+    pub(crate) qr: bool,
+    /// Lines to print on stderr before serving (`serve: warning: ...`).
+    pub(crate) warnings: Vec<String>,
 }
 
 impl Settings {
@@ -71,12 +77,50 @@ impl Settings {
         // Check DIR before taking the port, so a typo does not leave anything half-started.
         if let Err(e) = std::fs::read_dir(&dir) {
             return Err(format!(
-                "cannot serve {}: {}",
+                "cannot serve {}: {}{}",
                 dir.display(),
-                shared::io_words(&e)
+                shared::io_words(&e),
+                port_hint(&dir)
             ));
         }
         let ip = bind_ip(&args.bind)?;
+        let mut warnings = Vec::new();
+        let mut auth = Auth::new("serve");
+        for account in args.auth {
+            auth.add(account);
+        }
+        if let Some(file) = &args.auth_file {
+            let text = read_small(file, "--auth-file")?;
+            let text = String::from_utf8(text)
+                .map_err(|_| format!("--auth-file {}: not UTF-8", file.display()))?;
+            auth.add_file(&text)
+                .map_err(|e| format!("--auth-file {}: {e}", file.display()))?;
+        }
+        warnings.extend(auth_warning(&auth, args.unix.is_some(), ip));
+        let uploads = match args.upload {
+            false => None,
+            true => Some(Uploads {
+                overwrite: args.overwrite,
+                mkdir: args.upload_mkdir,
+                subtree: match &args.upload_dir {
+                    Some(sub) => Some(upload_dir(&dir, sub, args.upload_mkdir)?),
+                    None => None,
+                },
+                max_bytes: args.max_upload,
+            }),
+        };
+        // Until each feature is wired into the request chain, asking for it is an error:
+        // an --auth that protected nothing would be worse than none.
+        if let Some(flag) = not_wired_yet(&auth, uploads.is_some(), args.archive, args.compress) {
+            return Err(format!(
+                "{flag} is not wired into the server yet (issue 16)"
+            ));
+        }
+        let config = config
+            .auth(auth)
+            .uploads(uploads)
+            .archive(args.archive)
+            .compress(args.compress);
         Ok(Settings {
             dir,
             config,
@@ -88,14 +132,21 @@ impl Settings {
                 unix_mode: args.unix_mode,
             },
             quiet: args.quiet,
+            qr: args.qr,
+            warnings,
         })
     }
 }
 
 /// Reads the --404 page: a regular file of at most 1 MiB.
 fn read_page(path: &Path) -> Result<Vec<u8>, String> {
+    read_small(path, "--404")
+}
+
+/// Reads a file named by `flag`: a regular file of at most 1 MiB.
+fn read_small(path: &Path, flag: &str) -> Result<Vec<u8>, String> {
     const MAX: u64 = 1024 * 1024;
-    let fail = |why: String| format!("--404 {}: {why}", path.display());
+    let fail = |why: String| format!("{flag} {}: {why}", path.display());
     let meta = std::fs::metadata(path).map_err(|e| fail(shared::io_words(&e)))?;
     if !meta.is_file() {
         return Err(fail("not a regular file".into()));
@@ -104,6 +155,65 @@ fn read_page(path: &Path) -> Result<Vec<u8>, String> {
         return Err(fail("larger than 1 MiB".into()));
     }
     std::fs::read(path).map_err(|e| fail(shared::io_words(&e)))
+}
+
+/// `--auth` on a TCP address other machines can reach: the password travels in the clear.
+fn auth_warning(auth: &Auth, unix: bool, ip: IpAddr) -> Option<String> {
+    (!auth.is_empty() && !unix && !ip.is_loopback()).then(|| {
+        format!(
+            "warning: --auth on {ip}: without TLS the password crosses the network in the \
+             clear; put a TLS terminator in front"
+        )
+    })
+}
+
+/// The first flag asked for whose feature the server does not apply yet.
+fn not_wired_yet(auth: &Auth, upload: bool, archive: bool, compress: bool) -> Option<&'static str> {
+    [
+        (!auth.is_empty(), "--auth"),
+        (upload, "--upload"),
+        (archive, "--archive"),
+        (compress, "--compress"),
+    ]
+    .into_iter()
+    .find_map(|(asked, flag)| asked.then_some(flag))
+}
+
+/// `serve 8000` where 8000 is no folder: the user meant a port.
+fn port_hint(dir: &Path) -> String {
+    match dir.to_str() {
+        Some(s) if !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit()) => {
+            format!(" (to listen on port {s}: serve -p {s})")
+        }
+        _ => String::new(),
+    }
+}
+
+/// `--upload-dir`: a folder of DIR, relative, without `..`, that exists (or, with
+/// `--upload-mkdir`, is created now) and really is under DIR, links resolved. Returns it
+/// relative to the canonical DIR.
+fn upload_dir(dir: &Path, sub: &Path, mkdir: bool) -> Result<PathBuf, String> {
+    use std::path::Component;
+    let fail = |why: &str| format!("--upload-dir {}: {why}", sub.display());
+    if sub
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(fail("must be a folder inside DIR, without .."));
+    }
+    let root = std::fs::canonicalize(dir).map_err(|e| fail(&shared::io_words(&e)))?;
+    let wanted = root.join(sub);
+    if mkdir {
+        std::fs::create_dir_all(&wanted).map_err(|e| fail(&shared::io_words(&e)))?;
+    }
+    let real = std::fs::canonicalize(&wanted).map_err(|e| fail(&shared::io_words(&e)))?;
+    if !real.is_dir() {
+        return Err(fail("not a folder"));
+    }
+    match real.strip_prefix(&root) {
+        Ok(rel) => Ok(rel.to_path_buf()),
+        Err(_) => Err(fail("leads outside DIR")),
+    }
 }
 
 /// `--bind`: an IP literal (brackets allowed around IPv6), or a name resolved once, here.
@@ -148,5 +258,84 @@ mod tests {
             }
         }
         assert!(bind_ip("not a host!").is_err());
+    }
+
+    #[test]
+    fn a_number_for_dir_hints_at_the_port() {
+        assert_eq!(
+            port_hint(Path::new("8000")),
+            " (to listen on port 8000: serve -p 8000)"
+        );
+        assert_eq!(port_hint(Path::new("site")), "");
+        assert_eq!(port_hint(Path::new("123456")), "");
+    }
+
+    #[test]
+    fn upload_dir_stays_inside() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        std::fs::create_dir_all(root.join("in/box")).unwrap();
+        std::os::unix::fs::symlink(t.path(), root.join("out")).unwrap();
+        assert_eq!(
+            upload_dir(&root, Path::new("in/box"), false).unwrap(),
+            Path::new("in/box")
+        );
+        assert_eq!(
+            upload_dir(&root, Path::new("./in"), false).unwrap(),
+            Path::new("in")
+        );
+        assert!(upload_dir(&root, Path::new("new"), false).is_err());
+        assert_eq!(
+            upload_dir(&root, Path::new("new"), true).unwrap(),
+            Path::new("new")
+        );
+        for bad in ["../x", "/etc", "out", "in/../.."] {
+            assert!(upload_dir(&root, Path::new(bad), false).is_err(), "{bad}");
+        }
+    }
+
+    fn settings(args: &[&str]) -> Result<Settings, String> {
+        Settings::from_args(<Args as clap::Parser>::try_parse_from(args).unwrap())
+    }
+
+    #[test]
+    fn auth_warns_off_loopback_and_reads_its_file() {
+        let mut auth = Auth::new("serve");
+        let any: IpAddr = "0.0.0.0".parse().unwrap();
+        let lo: IpAddr = "::1".parse().unwrap();
+        assert_eq!(auth_warning(&auth, false, any), None);
+        auth.add(crate::auth::Account::parse("a:b").unwrap());
+        assert!(auth_warning(&auth, false, any).unwrap().contains("TLS"));
+        assert_eq!(auth_warning(&auth, false, lo), None);
+        assert_eq!(auth_warning(&auth, true, any), None);
+
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().to_str().unwrap();
+        let file = t.path().join("users");
+        std::fs::write(&file, "# team\nann:one\nbob\n").unwrap();
+        let e = settings(&["serve", dir, "--auth-file", file.to_str().unwrap()]).unwrap_err();
+        assert!(e.contains("line 3"), "{e}");
+        let s = settings(&["serve", dir]).unwrap();
+        let share = s.config.share();
+        assert!(
+            share.auth.is_none() && share.uploads.is_none() && !share.archive && !share.compress
+        );
+    }
+
+    #[test]
+    fn features_not_wired_yet_are_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().to_str().unwrap();
+        for flag in [
+            &["--auth", "a:b"][..],
+            &["--upload"],
+            &["--archive"],
+            &["--compress"],
+        ] {
+            let mut args = vec!["serve", dir];
+            args.extend_from_slice(flag);
+            let e = settings(&args).unwrap_err();
+            assert!(e.contains("not wired"), "{e}");
+        }
     }
 }

@@ -12,6 +12,7 @@ use shared::{ListenOptions, Listener};
 use crate::Server;
 
 mod args;
+mod banner;
 mod config;
 
 pub use args::Args;
@@ -58,11 +59,18 @@ pub fn main() -> ExitCode {
         }
         Err(e) => {
             let text = e.render().to_string();
-            let first = text
-                .lines()
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let mut first = lines
                 .next()
                 .unwrap_or("bad command line")
-                .trim_start_matches("error: ");
+                .trim_start_matches("error: ")
+                .to_string();
+            // "the following required arguments were not provided:" names them next.
+            if first.ends_with(':')
+                && let Some(what) = lines.next()
+            {
+                first = format!("{first} {what}");
+            }
             eprintln!("serve: {first} (see serve --help)");
             return ExitCode::from(exit::USAGE);
         }
@@ -98,10 +106,16 @@ fn run(s: Settings) -> Result<(), (u8, String)> {
         Ok(other) => other.to_string(),
         Err(e) => return Err((exit::RUNTIME, shared::io_words(&e))),
     };
+    for warning in &s.warnings {
+        eprintln!("serve: {warning}");
+    }
     {
         let mut out = io::stdout().lock();
         // A closed stdout is no reason not to serve.
         let _ = writeln!(out, "serving {} at {url}", s.dir.display());
+        if let Ok(shared::Address::Tcp(bound)) = server.local_addr() {
+            let _ = banner::print(&mut out, bound, s.qr);
+        }
         let _ = out.flush();
     }
     stop_on_signals(server.handle())
