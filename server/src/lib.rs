@@ -17,6 +17,7 @@ pub mod compress;
 pub mod conditional;
 pub mod conn;
 pub mod files;
+pub mod intake;
 pub mod listing;
 pub mod log;
 pub mod multipart;
