@@ -764,4 +764,16 @@ mod tests {
             Err(BadName::TooLong)
         );
     }
+
+    /// A poor man's fuzzer, run on every `cargo test`: 20,000 deterministic mutations
+    /// (byte flips, insertions of delimiter-ish bytes, cuts) of a valid input.
+    #[test]
+    fn mutations_keep_the_invariants() {
+        let seed: Vec<u8> = {
+            let mut v = vec![3u8];
+            v.extend_from_slice(FORM);
+            v
+        };
+        crate::testdir::mutations(&seed, 20_000, fuzz_one);
+    }
 }

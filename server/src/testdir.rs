@@ -1,5 +1,5 @@
-//! Test-only: a temporary folder holding `root/`, the folder a test serves, with room
-//! beside it for what must stay outside the root.
+//! Test-only helpers: a temporary folder holding `root/`, the folder a test serves, with
+//! room beside it for what must stay outside the root; and a small mutation fuzzer.
 
 use std::fs;
 use std::path::PathBuf;
@@ -23,5 +23,33 @@ pub(crate) fn new() -> TestDir {
         _dir: dir,
         base,
         root,
+    }
+}
+
+/// Runs `check` on `n` deterministic mutations of `seed` (byte changes, insertions of
+/// delimiter-ish bytes, cuts): a poor man's fuzzer for every `cargo test`.
+pub(crate) fn mutations(seed: &[u8], n: usize, check: impl Fn(&[u8])) {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..n {
+        let mut v = seed.to_vec();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() as usize) % v.len();
+            match next() % 4 {
+                0 => v[at] = next() as u8,
+                1 => v.insert(at, b"\r\n-;0"[(next() % 5) as usize]),
+                2 => v.truncate(at.max(1)),
+                _ if v.len() > 2 => {
+                    v.remove(at.max(1).min(v.len() - 1));
+                }
+                _ => {}
+            }
+        }
+        check(&v);
     }
 }

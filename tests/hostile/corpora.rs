@@ -148,3 +148,11 @@ fn multipart_corpus() {
         assert!(run.is_ok(), "{path:?}");
     }
 }
+
+#[test]
+fn dechunk_corpus() {
+    for (path, data) in corpus("dechunk") {
+        let run = std::panic::catch_unwind(|| server::intake::fuzz_dechunk(&data));
+        assert!(run.is_ok(), "{path:?}");
+    }
+}
