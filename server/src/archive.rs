@@ -75,6 +75,25 @@ pub fn base_name(url_path: &str) -> String {
         .collect()
 }
 
+/// The `Content-Disposition` of the archive of a folder named `base` (from [`base_name`]):
+/// an ASCII `filename` for old clients (non-ASCII as `_`) and the exact UTF-8 name in
+/// `filename*` (RFC 6266).
+pub fn disposition(base: &str, format: Format) -> String {
+    let file = format!("{base}.{}", format.extension());
+    let ascii: String = file
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let exact = shared::percent_encode(file.as_bytes(), shared::Keep::Segment);
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{exact}")
+}
+
 /// Writes the folder `dir` (canonical, under the canonical `root`) as an archive into
 /// `out`, its entries under the top folder `name`. Stops at the first write error (a
 /// client gone); read errors only leave the file out.
@@ -361,6 +380,10 @@ mod tests {
             assert_eq!(Format::from_query(q), want, "{q:?}");
         }
         assert_eq!(base_name("/"), "root");
+        assert_eq!(
+            disposition("caf\u{e9} x", Format::TarGz),
+            "attachment; filename=\"caf_ x.tar.gz\"; filename*=UTF-8''caf%C3%A9%20x.tar.gz"
+        );
         assert_eq!(base_name("/a/caf\u{e9} \"x\"/"), "caf\u{e9} _x_");
     }
 }

@@ -177,6 +177,22 @@ pub fn folder(root: &Root, parts: &[Vec<u8>], rules: &Rules) -> Result<PathBuf, 
     Ok(cur)
 }
 
+/// Everything a PUT to `url_path` (no query) checks before its body is read: the jail,
+/// `--upload-dir`, the folder (created with `--upload-mkdir`), and the name (409 when it
+/// exists without `--overwrite`). Returns the upload to write into and the `Location` of
+/// the file (its path, percent-encoded) for a 201.
+pub fn prepare(root: &Root, url_path: &str, rules: &Rules) -> Result<(Upload, String), Refusal> {
+    let (parts, name) = split_target(url_path, rules)?;
+    let dir = folder(root, &parts, rules)?;
+    let upload = Upload::begin(&dir, &name, rules.overwrite)?;
+    let mut location = String::new();
+    for part in parts.iter().chain([&name]) {
+        location.push('/');
+        location.push_str(&shared::percent_encode(part, shared::Keep::Segment));
+    }
+    Ok((upload, location))
+}
+
 /// One upload being written. Write the body into it, then [`commit`](Upload::commit);
 /// dropped uncommitted, it leaves nothing behind.
 #[derive(Debug)]
@@ -376,11 +392,13 @@ mod tests {
         }
     }
 
-    /// The whole upload: target, folder, write, commit.
+    /// The whole upload: prepare, write, commit.
     fn put(s: &Site, url: &str, body: &[u8], rules: &Rules) -> Result<Outcome, Refusal> {
-        let (parts, name) = split_target(url, rules)?;
-        let dir = folder(&s.root, &parts, rules)?;
-        let mut up = Upload::begin(&dir, &name, rules.overwrite)?;
+        let (mut up, location) = prepare(&s.root, url, rules)?;
+        assert!(
+            location.starts_with('/') && !location.contains(".."),
+            "{location}"
+        );
         up.write_all(body)?;
         up.commit()
     }
@@ -444,6 +462,8 @@ mod tests {
             assert_eq!(got, want, "{url} with {rules:?}");
         }
         let root = s.root.path();
+        let (_, location) = prepare(&s.root, "/sub/caf%C3%A9%20x.txt", &plain).unwrap();
+        assert_eq!(location, "/sub/caf%C3%A9%20x.txt");
         assert_eq!(fs::read(root.join("old.txt")).unwrap(), b"data");
         assert_eq!(fs::read(root.join("a/b/c.txt")).unwrap(), b"data");
         assert_eq!(fs::read(root.join("sub/viaLink.txt")).unwrap(), b"data");
