@@ -408,6 +408,48 @@ pub fn write_json(out: &mut dyn Write, page: &Page, entries: &[Entry]) -> io::Re
     )
 }
 
+/// A listing made for one request: its body, type and validator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The page or the JSON.
+    pub body: Vec<u8>,
+    /// `text/html; charset=utf-8` or `application/json`.
+    pub content_type: &'static str,
+    /// The strong ETag ([`etag`]).
+    pub etag: String,
+}
+
+/// The listing of `dir` (canonical, under `root`) for a request with this target (path
+/// and query: `?sort=…&order=…`) and `Accept`; `page.url_path` and `page.sort` are taken
+/// from the target. The step a responder calls for a folder.
+pub fn render(
+    root: &Path,
+    dir: &Path,
+    jail: Jail,
+    target: &str,
+    accept: Option<&str>,
+    mut page: Page,
+) -> io::Result<Rendered> {
+    let mut list = entries(root, dir, jail)?;
+    page.url_path = display_path(target);
+    page.sort = Sort::from_query(target.split_once('?').map(|(_, q)| q));
+    sort(&mut list, page.sort);
+    let json = wants_json(accept);
+    let mut body = Vec::with_capacity(1024 + list.len() * 200);
+    let content_type = if json {
+        write_json(&mut body, &page, &list)?;
+        "application/json"
+    } else {
+        write_html(&mut body, &page, &list)?;
+        "text/html; charset=utf-8"
+    };
+    Ok(Rendered {
+        body,
+        content_type,
+        etag: etag(&page, json, &list),
+    })
+}
+
 /// The visible entries of `dir`, sorted by name, and how many were left out (always 0 now:
 /// every entry is listed). Kept for `respond.rs` until it calls [`entries`] and [`sort`].
 pub fn read(
@@ -499,7 +541,7 @@ mod tests {
         }
     }
 
-    fn render(p: &Page, entries: &[Entry]) -> String {
+    fn page_html(p: &Page, entries: &[Entry]) -> String {
         let mut out = Vec::new();
         write_html(&mut out, p, entries).unwrap();
         String::from_utf8(out).unwrap()
@@ -586,7 +628,7 @@ mod tests {
     #[test]
     fn headers_sort_and_toggle() {
         let p = page("/x/", Sort::from_query(Some("sort=size")));
-        let html = render(&p, &[entry("d", true, 0, 0)]);
+        let html = page_html(&p, &[entry("d", true, 0, 0)]);
         assert!(
             html.contains("<a href=\"?sort=size&amp;order=desc\">Size \u{2191}</a>"),
             "{html}"
@@ -611,12 +653,53 @@ mod tests {
             archive: true,
             ..p
         };
-        let html = render(&with, &[]);
+        let html = page_html(&with, &[]);
         assert!(html.contains("enctype=\"multipart/form-data\"") && html.contains("<progress"));
         assert!(html.contains("href=\"?download=tar.gz\""));
         assert!(
             !html.contains("src=") && !html.contains("stylesheet"),
             "no external assets"
+        );
+    }
+
+    #[test]
+    fn render_reads_the_query_and_accept() {
+        let t = crate::testdir::new();
+        fs::write(t.root.join("small"), "1").unwrap();
+        fs::write(t.root.join("big"), "12345").unwrap();
+        let jail = Jail::default();
+        let page = Page {
+            sortable: true,
+            ..Page::default()
+        };
+        let html = |q: &str| render(&t.root, &t.root, jail, q, None, page.clone()).unwrap();
+        let r = html("/?sort=size&order=desc");
+        assert_eq!(r.content_type, "text/html; charset=utf-8");
+        let text = String::from_utf8(r.body.clone()).unwrap();
+        assert!(
+            text.find(">big<").unwrap() < text.find(">small<").unwrap(),
+            "{text}"
+        );
+        assert_eq!(
+            html("/?sort=size&order=desc"),
+            r,
+            "same query, same bytes and tag"
+        );
+        let json = render(
+            &t.root,
+            &t.root,
+            jail,
+            "/?sort=size",
+            Some("application/json"),
+            page,
+        )
+        .unwrap();
+        assert_eq!(json.content_type, "application/json");
+        assert_ne!(json.etag, r.etag);
+        let text = String::from_utf8(json.body).unwrap();
+        assert!(
+            text.find("small").unwrap() < text.find("big").unwrap(),
+            "{text}"
         );
     }
 
@@ -665,12 +748,12 @@ mod tests {
         assert_eq!(list[0].name, b"f49999");
         assert_eq!(list[49_999].name, b"f00000");
         let p = page("/", sorted);
-        let first = render(&p, &list);
+        let first = page_html(&p, &list);
         assert_eq!(first.matches("<tr><td class=\"n\">").count(), 50_000);
         assert!(first.contains("50000 entries"));
         let mut again = entries(&root, &root, jail).unwrap();
         sort(&mut again, sorted);
-        assert_eq!(render(&p, &again), first, "same query, other bytes");
+        assert_eq!(page_html(&p, &again), first, "same query, other bytes");
         let mut json = Vec::new();
         write_json(&mut json, &p, &again).unwrap();
         assert_eq!(
