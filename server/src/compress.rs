@@ -183,6 +183,49 @@ pub fn encode_file(
     Ok(Some(encode(coding, &data)))
 }
 
+/// A compressed representation chosen for one request.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// Its `Content-Encoding`.
+    pub coding: Coding,
+    /// The compressed bytes (shared with the cache).
+    pub body: Arc<Vec<u8>>,
+    /// Its own strong ETag ([`etag`]).
+    pub etag: String,
+}
+
+/// The step a responder calls for a file with `--compress`: the compressed body for this
+/// request, from the cache or made now, or `None` to send the file as it is (not worth it,
+/// a range asked, the client takes no coding we make, or the file changed while read).
+/// Whatever the answer, a compressible file's response says `Vary: Accept-Encoding`
+/// ([`worth`] with `range_requested = false` tells).
+#[allow(clippy::too_many_arguments)] // Each is one fact about the request or the file.
+pub fn encoded(
+    cache: &Cache,
+    path: &Path,
+    file: &mut File,
+    file_etag: &str,
+    content_type: &str,
+    size: u64,
+    accept_encoding: Option<&str>,
+    range_requested: bool,
+) -> io::Result<Option<Encoded>> {
+    if !worth(content_type, size, range_requested) {
+        return Ok(None);
+    }
+    let Some(coding) = negotiate(accept_encoding, &ALL) else {
+        return Ok(None);
+    };
+    let body = cache.get_or_insert(path, file_etag, coding, || {
+        encode_file(file, coding, file_etag)
+    })?;
+    Ok(body.map(|body| Encoded {
+        coding,
+        body,
+        etag: etag(file_etag, coding),
+    }))
+}
+
 /// The default cap on the bytes the cache holds.
 pub const CACHE_BYTES: usize = 32 * 1024 * 1024;
 /// The default cap on the bodies the cache holds.
@@ -383,6 +426,34 @@ mod tests {
             .read_to_end(&mut back)
             .unwrap();
         assert_eq!(back, text.as_bytes());
+    }
+
+    #[test]
+    fn the_step_for_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, "compress me ".repeat(400)).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        let tag = crate::conditional::Validators::of(&meta).etag;
+        let cache = Cache::new(CACHE_BYTES, CACHE_ENTRIES);
+        let ask = |accept: Option<&str>, range: bool, ct: &str| {
+            let mut f = File::open(&path).unwrap();
+            encoded(&cache, &path, &mut f, &tag, ct, meta.len(), accept, range).unwrap()
+        };
+        let text = "text/plain; charset=utf-8";
+        let br = ask(Some("gzip, br"), false, text).unwrap();
+        assert_eq!((br.coding, br.etag.ends_with("-br\"")), (Coding::Br, true));
+        assert!(br.body.len() < 200);
+        let gz = ask(Some("gzip"), false, text).unwrap();
+        assert_eq!(gz.coding, Coding::Gzip);
+        assert!(ask(Some("gzip"), true, text).is_none(), "a range");
+        assert!(ask(None, false, text).is_none(), "no Accept-Encoding");
+        assert!(ask(Some("gzip"), false, "image/png").is_none());
+        assert_eq!(cache.usage().0, 2);
+        assert!(
+            Arc::ptr_eq(&ask(Some("br"), false, text).unwrap().body, &br.body),
+            "cached"
+        );
     }
 
     #[test]
