@@ -190,6 +190,56 @@ impl Dechunk {
     }
 }
 
+/// What to do with an upload's head before reading its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// Read the body; first send `100 Continue` when the client waits for it.
+    Read {
+        /// The client sent `Expect: 100-continue`.
+        send_continue: bool,
+    },
+    /// The announced length is over `--max-upload`: 413 before reading (and close).
+    TooLarge,
+    /// Neither Content-Length nor chunked: 411 Length Required.
+    LengthRequired,
+    /// An `Expect` other than `100-continue`: 417.
+    ExpectationFailed,
+}
+
+impl Admit {
+    /// Decides from the head: its Content-Length, whether it is chunked, its `Expect`, and
+    /// `--max-upload`. The errors go out instead of the 100, so a client that waits for it
+    /// never sends a body that would be refused.
+    pub fn decide(
+        content_length: Option<u64>,
+        chunked: bool,
+        expect: Option<&str>,
+        max: Option<u64>,
+    ) -> Admit {
+        let send_continue = match expect.map(str::trim) {
+            None => false,
+            Some(e) if e.eq_ignore_ascii_case("100-continue") => true,
+            Some(_) => return Admit::ExpectationFailed,
+        };
+        match (content_length, chunked) {
+            (Some(n), false) if max.is_some_and(|m| n > m) => Admit::TooLarge,
+            (Some(_), false) | (None, true) => Admit::Read { send_continue },
+            // Both is refused by the request parser already; neither has no body to take.
+            _ => Admit::LengthRequired,
+        }
+    }
+
+    /// The status of a refusal (`None` for [`Admit::Read`]).
+    pub fn status(self) -> Option<u16> {
+        match self {
+            Admit::Read { .. } => None,
+            Admit::TooLarge => Some(413),
+            Admit::LengthRequired => Some(411),
+            Admit::ExpectationFailed => Some(417),
+        }
+    }
+}
+
 /// How the body is framed.
 #[derive(Debug)]
 pub enum Framing {
@@ -483,6 +533,41 @@ mod tests {
         assert!(dechunk(long.as_bytes(), 100).is_err());
         let trailers = format!("0\r\n{}\r\n", "X: y\r\n".repeat(2000));
         assert!(dechunk(trailers.as_bytes(), 100).is_err());
+    }
+
+    #[test]
+    fn admission_before_the_body() {
+        let read = |c| Admit::Read { send_continue: c };
+        let cases = [
+            (Some(10), false, None, None, read(false)),
+            (Some(10), false, Some("100-continue"), Some(10), read(true)),
+            (Some(10), false, Some("100-Continue "), None, read(true)),
+            (
+                Some(11),
+                false,
+                Some("100-continue"),
+                Some(10),
+                Admit::TooLarge,
+            ),
+            (None, true, Some("100-continue"), Some(10), read(true)),
+            (None, false, None, None, Admit::LengthRequired),
+            (
+                Some(1),
+                false,
+                Some("something-else"),
+                None,
+                Admit::ExpectationFailed,
+            ),
+        ];
+        for (len, chunked, expect, max, want) in cases {
+            assert_eq!(
+                Admit::decide(len, chunked, expect, max),
+                want,
+                "{len:?} {chunked} {expect:?} {max:?}"
+            );
+        }
+        assert_eq!(Admit::TooLarge.status(), Some(413));
+        assert_eq!(read(true).status(), None);
     }
 
     #[test]
