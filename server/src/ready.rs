@@ -1,0 +1,419 @@
+//! The readiness set: one epoll instance that the workers wait on themselves, the slots that
+//! hold connections while they wait in it, and their deadlines.
+//!
+//! A connection is registered once for its whole life with `EPOLLONESHOT`: when it becomes
+//! ready, epoll reports it to exactly one waiting worker and disarms it, so no two workers
+//! ever hold it. The worker takes it out of its slot, serves it, puts it back and re-arms it
+//! with one `epoll_ctl(MOD)` ([`Ready::arm`]) — putting it back and re-arming happen under the
+//! slot's lock, so no readiness is lost and no other thread can close it in between.
+//!
+//! Deadlines live in a heap beside the slots, checked by whichever worker the `timerfd` (also
+//! in the set) wakes. Entries are lazy: a connection whose deadline only moves later keeps its
+//! one heap entry, and when that entry comes due the slot's current deadline decides whether
+//! it expires or gets a new entry — so a keep-alive request costs no heap operation.
+//!
+//! Nothing here knows what a connection is: `T` is any owner of a file descriptor.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
+use rustix::time::{Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec};
+
+/// Slots are made in chunks of this many, when first needed.
+const CHUNK: usize = 256;
+
+/// Which connection: a slot and the generation of its occupant (a reused slot has a new
+/// generation, so a late event for the old occupant finds nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Key {
+    index: u32,
+    generation: u32,
+}
+
+impl Key {
+    fn pack(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+    fn unpack(data: u64) -> Key {
+        Key {
+            index: data as u32,
+            generation: (data >> 32) as u32,
+        }
+    }
+}
+
+/// What a connection waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interest {
+    /// A request (or late bytes to drain).
+    Read,
+    /// Room in the socket's buffer for the rest of a response.
+    Write,
+}
+
+/// A worker's buffer of events (its capacity is how many one wait may return).
+pub type Events = Vec<epoll::Event>;
+
+/// What an event from [`Ready::wait`] woke the worker for.
+pub fn wake(event: &epoll::Event) -> Wake {
+    match event.data.u64() {
+        LISTENER => Wake::Listener,
+        TIMER => Wake::Timer,
+        data => Wake::Conn(Key::unpack(data)),
+    }
+}
+
+/// What a worker woke up for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// The listener has a connection to accept.
+    Listener,
+    /// The timer fired: call [`Ready::due`].
+    Timer,
+    /// This connection is ready.
+    Conn(Key),
+}
+
+const LISTENER: u64 = u64::MAX;
+const TIMER: u64 = u64::MAX - 1;
+/// A heap entry that re-arms the listener (after running out of descriptors).
+const LISTENER_KEY: Key = Key {
+    index: u32::MAX,
+    generation: u32::MAX,
+};
+
+#[derive(Debug)]
+struct Slot<T> {
+    generation: u32,
+    /// The connection, while it waits in the set; `None` while a worker holds it (or free).
+    conn: Option<T>,
+    /// True once the connection's descriptor was added to epoll.
+    registered: bool,
+    /// When the waiting connection's wait ends.
+    deadline: Option<Instant>,
+    /// The heap entry responsible for this slot, if any.
+    entry: Option<Instant>,
+}
+
+/// A run of slots, made when first needed.
+type Chunk<T> = Box<[Mutex<Slot<T>>]>;
+
+#[derive(Debug, Default)]
+struct Timers {
+    heap: BinaryHeap<Reverse<(Instant, Key)>>,
+    /// What the timerfd is set to, if anything.
+    armed: Option<Instant>,
+}
+
+/// The readiness set. See the module documentation.
+#[derive(Debug)]
+pub struct Ready<T> {
+    epoll: OwnedFd,
+    timer: OwnedFd,
+    capacity: usize,
+    chunks: Vec<OnceLock<Chunk<T>>>,
+    free: Mutex<Vec<u32>>,
+    timers: Mutex<Timers>,
+}
+
+fn lock<X>(m: &Mutex<X>) -> MutexGuard<'_, X> {
+    // A panic while holding a slot cannot leave it half-changed in a way that matters: the
+    // worst is a connection closed early.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl<T: AsFd> Ready<T> {
+    /// A set for up to `capacity` connections, with its timer in it.
+    pub fn new(capacity: usize) -> io::Result<Ready<T>> {
+        let capacity = capacity.clamp(1, u32::MAX as usize - 1);
+        let epoll = epoll::create(CreateFlags::CLOEXEC)?;
+        let timer = rustix::time::timerfd_create(
+            TimerfdClockId::Monotonic,
+            TimerfdFlags::CLOEXEC | TimerfdFlags::NONBLOCK,
+        )?;
+        epoll::add(
+            &epoll,
+            &timer,
+            EventData::new_u64(TIMER),
+            EventFlags::IN | EventFlags::ONESHOT,
+        )?;
+        let chunks = (0..capacity.div_ceil(CHUNK))
+            .map(|_| OnceLock::new())
+            .collect();
+        // Lowest indices first, so few chunks are ever made on a quiet server.
+        let free = (0..capacity as u32).rev().collect();
+        Ok(Ready {
+            epoll,
+            timer,
+            capacity,
+            chunks,
+            free: Mutex::new(free),
+            timers: Mutex::default(),
+        })
+    }
+
+    fn slot(&self, index: u32) -> &Mutex<Slot<T>> {
+        let i = index as usize;
+        let chunk = self.chunks[i / CHUNK].get_or_init(|| {
+            (0..CHUNK)
+                .map(|_| {
+                    Mutex::new(Slot {
+                        generation: 0,
+                        conn: None,
+                        registered: false,
+                        deadline: None,
+                        entry: None,
+                    })
+                })
+                .collect()
+        });
+        &chunk[i % CHUNK]
+    }
+
+    /// Adds the listener (armed). [`Ready::arm_listener`] re-arms it after each wake-up.
+    pub fn add_listener(&self, listener: impl AsFd) -> io::Result<()> {
+        self.listener_ctl(listener, true)
+    }
+
+    /// Re-arms the listener now.
+    pub fn arm_listener(&self, listener: impl AsFd) -> io::Result<()> {
+        self.listener_ctl(listener, false)
+    }
+
+    fn listener_ctl(&self, listener: impl AsFd, add: bool) -> io::Result<()> {
+        let (data, flags) = (
+            EventData::new_u64(LISTENER),
+            EventFlags::IN | EventFlags::ONESHOT,
+        );
+        if add {
+            epoll::add(&self.epoll, listener, data, flags)?;
+        } else {
+            epoll::modify(&self.epoll, listener, data, flags)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the listener (shutting down).
+    pub fn remove_listener(&self, listener: impl AsFd) {
+        let _ = epoll::delete(&self.epoll, listener);
+    }
+
+    /// Asks [`Ready::due`] to report the listener at `at`, to re-arm it then.
+    pub fn listener_at(&self, at: Instant) {
+        self.push(at, LISTENER_KEY);
+    }
+
+    /// Waits up to `timeout` (forever with `None`) for at most `events`' capacity of events,
+    /// which replace its contents; read them with [`wake`].
+    pub fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+        events.clear();
+        let timeout = timeout.map(|t| Timespec {
+            tv_sec: t.as_secs() as i64,
+            tv_nsec: t.subsec_nanos().into(),
+        });
+        let buf = rustix::buffer::spare_capacity(events);
+        match epoll::wait(&self.epoll, buf, timeout.as_ref()) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A free slot for a new connection, or `None` when `capacity` are open.
+    pub fn reserve(&self) -> Option<Key> {
+        let index = lock(&self.free).pop()?;
+        let slot = lock(self.slot(index));
+        Some(Key {
+            index,
+            generation: slot.generation,
+        })
+    }
+
+    /// Frees `key`'s slot; the connection itself was (or is being) dropped, which closes its
+    /// descriptor and so removes it from epoll.
+    pub fn release(&self, key: Key) {
+        {
+            let mut slot = lock(self.slot(key.index));
+            if slot.generation != key.generation {
+                return;
+            }
+            slot.generation = slot.generation.wrapping_add(1);
+            slot.conn = None;
+            slot.registered = false;
+            slot.deadline = None;
+            slot.entry = None;
+        }
+        lock(&self.free).push(key.index);
+    }
+
+    /// How many slots are taken (open connections).
+    pub fn open(&self) -> usize {
+        self.capacity - lock(&self.free).len()
+    }
+
+    /// Takes the connection `key` out of its slot, if it is there: the worker holds it now.
+    pub fn take(&self, key: Key) -> Option<T> {
+        let mut slot = lock(self.slot(key.index));
+        if slot.generation != key.generation {
+            return None;
+        }
+        slot.conn.take()
+    }
+
+    /// Puts `conn` back in its slot to wait for `interest` until `deadline`, and arms it
+    /// (adding its descriptor to epoll the first time). On failure the connection is handed
+    /// back, to be dropped.
+    pub fn arm(&self, key: Key, conn: T, interest: Interest, deadline: Instant) -> Result<(), T> {
+        let push = {
+            let mut slot = lock(self.slot(key.index));
+            if slot.generation != key.generation {
+                return Err(conn);
+            }
+            let flags = match interest {
+                Interest::Read => EventFlags::IN | EventFlags::RDHUP,
+                Interest::Write => EventFlags::OUT,
+            } | EventFlags::ONESHOT;
+            let data = EventData::new_u64(key.pack());
+            let armed = if slot.registered {
+                epoll::modify(&self.epoll, &conn, data, flags)
+            } else {
+                epoll::add(&self.epoll, &conn, data, flags)
+            };
+            if armed.is_err() {
+                return Err(conn);
+            }
+            slot.registered = true;
+            slot.conn = Some(conn);
+            slot.deadline = Some(deadline);
+            let push = slot.entry.is_none_or(|e| e > deadline);
+            if push {
+                slot.entry = Some(deadline);
+            }
+            push
+        };
+        if push {
+            self.push(deadline, key);
+        }
+        Ok(())
+    }
+
+    fn push(&self, at: Instant, key: Key) {
+        let mut timers = lock(&self.timers);
+        timers.heap.push(Reverse((at, key)));
+        if timers.armed.is_none_or(|a| at < a) {
+            timers.armed = Some(at);
+            self.set_timer(at);
+        }
+    }
+
+    fn set_timer(&self, at: Instant) {
+        // Zero would disarm the timer: a deadline already past fires in a nanosecond.
+        let left = at
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_nanos(1));
+        let spec = Itimerspec {
+            it_interval: Timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: Timespec {
+                tv_sec: left.as_secs() as i64,
+                tv_nsec: left.subsec_nanos().into(),
+            },
+        };
+        let _ = rustix::time::timerfd_settime(&self.timer, TimerfdTimerFlags::empty(), &spec);
+    }
+
+    /// Makes the timer fire now, waking one worker (to notice a shutdown, say).
+    pub fn nudge(&self) {
+        let mut timers = lock(&self.timers);
+        let now = Instant::now();
+        timers.armed = Some(now);
+        self.set_timer(now);
+    }
+
+    /// After a [`Wake::Timer`]: collects the connections whose deadline has passed (taking
+    /// them out of their slots, so the caller expires and drops them), says whether the
+    /// listener is due to be re-armed, and re-arms the timer for the next deadline.
+    pub fn due(&self, expired: &mut Vec<(Key, T)>) -> bool {
+        let now = Instant::now();
+        let mut listener = false;
+        let mut popped = Vec::new();
+        {
+            let mut timers = lock(&self.timers);
+            let mut count = [0u8; 8];
+            let _ = rustix::io::read(&self.timer, &mut count);
+            timers.armed = None;
+            while let Some(Reverse((at, key))) = timers.heap.peek().copied() {
+                if at > now {
+                    break;
+                }
+                timers.heap.pop();
+                popped.push((at, key));
+            }
+            if let Some(Reverse((next, _))) = timers.heap.peek().copied() {
+                timers.armed = Some(next);
+                self.set_timer(next);
+            }
+        }
+        for (at, key) in popped {
+            if key == LISTENER_KEY {
+                listener = true;
+                continue;
+            }
+            let mut slot = lock(self.slot(key.index));
+            if slot.generation != key.generation || slot.entry != Some(at) {
+                continue; // a stale entry: another one covers this slot
+            }
+            slot.entry = None;
+            match slot.deadline {
+                // Held by a worker: it sets a deadline (and an entry) when it puts it back.
+                _ if slot.conn.is_none() => {}
+                Some(d) if d <= now => {
+                    if let Some(conn) = slot.conn.take() {
+                        expired.push((key, conn));
+                    }
+                }
+                Some(d) => {
+                    slot.entry = Some(d);
+                    drop(slot);
+                    self.push(d, key);
+                }
+                None => {}
+            }
+        }
+        let _ = epoll::modify(
+            &self.epoll,
+            &self.timer,
+            EventData::new_u64(TIMER),
+            EventFlags::IN | EventFlags::ONESHOT,
+        );
+        listener
+    }
+
+    /// Takes every waiting connection for which `close` says yes (shutting down: the idle
+    /// ones), for the caller to drop.
+    pub fn sweep(&self, mut close: impl FnMut(&T) -> bool) -> Vec<(Key, T)> {
+        let mut out = Vec::new();
+        for (c, chunk) in self.chunks.iter().enumerate() {
+            let Some(chunk) = chunk.get() else { continue };
+            for (i, slot) in chunk.iter().enumerate() {
+                let mut slot = lock(slot);
+                if slot.conn.as_ref().is_some_and(&mut close)
+                    && let Some(conn) = slot.conn.take()
+                {
+                    let key = Key {
+                        index: (c * CHUNK + i) as u32,
+                        generation: slot.generation,
+                    };
+                    out.push((key, conn));
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,294 @@
+//! A worker: waits on the readiness set itself, and handles what wakes it — a connection to
+//! accept, a connection ready to read or write, or the timer — top to bottom, then waits
+//! again. No connection is ever handed to another thread: the worker that accepts a
+//! connection serves its first request, and the worker that a ready connection wakes serves
+//! it (leader/followers on one epoll set; see `ready.rs`).
+
+use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use shared::{Address, Listener, Stream};
+
+use crate::cidr::Cidr;
+use crate::conn::{self, Conn, Env, Limits, Next};
+use crate::log::AccessLog;
+use crate::ready::{self, Events, Interest, Key, Ready, Wake};
+use crate::respond::Refusal;
+use crate::site::Site;
+
+/// Events one wait may return. One: a worker never sits on a ready connection that another,
+/// idle worker could be serving.
+const MAX_EVENTS: usize = 1;
+
+/// After running out of descriptors, the listener rests this long before accepting again.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// The stop request, shared by the server's handles and its workers.
+#[derive(Debug, Default)]
+pub struct Stop {
+    flag: AtomicBool,
+    asked: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Stop {
+    /// True once shutdown has been asked.
+    pub fn asked(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Asks for shutdown and wakes whoever waits for it.
+    pub fn ask(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        *self.asked.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.cv.notify_all();
+    }
+
+    /// Blocks until shutdown is asked.
+    pub fn wait(&self) {
+        let asked = self.asked.lock().unwrap_or_else(|p| p.into_inner());
+        let _unused = self
+            .cv
+            .wait_while(asked, |asked| !*asked)
+            .unwrap_or_else(|p| p.into_inner());
+    }
+}
+
+/// What every worker shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// What to answer.
+    pub site: Site,
+    /// The access log.
+    pub log: AccessLog,
+    /// The timeouts.
+    pub limits: Limits,
+    /// `--allow` blocks (empty: everyone).
+    pub allow: Vec<Cidr>,
+    /// The readiness set, with the listener and the timer in it.
+    pub ready: Arc<Ready<Conn>>,
+    /// The listener, until shutdown drops it.
+    pub listener: Mutex<Option<Listener>>,
+    /// The stop request.
+    pub stop: Arc<Stop>,
+    /// Set by the worker that does the shutdown's one-time work.
+    pub stopped: AtomicBool,
+}
+
+impl Shared {
+    fn env(&self) -> Env<'_> {
+        Env {
+            site: &self.site,
+            log: &self.log,
+            limits: &self.limits,
+            stopping: self.stop.asked(),
+        }
+    }
+}
+
+/// A worker's loop, until shutdown has closed every connection.
+pub fn work(shared: &Shared) {
+    let mut events: Events = Vec::with_capacity(MAX_EVENTS);
+    let mut out = Vec::with_capacity(64 * 1024);
+    let ready = &*shared.ready;
+    loop {
+        if shared.stop.asked() {
+            stop_once(shared);
+            if ready.open() == 0 {
+                // Wake the next worker to see that everything is done.
+                ready.nudge();
+                shared.log.flush();
+                return;
+            }
+        }
+        // With a log, look first without sleeping: before a sleep, this worker's log lines
+        // are written out.
+        let logging = shared.log.enabled();
+        let mut waited = ready.wait(&mut events, logging.then_some(Duration::ZERO));
+        if logging && waited.is_ok() && events.is_empty() {
+            shared.log.flush();
+            waited = ready.wait(&mut events, None);
+        }
+        if let Err(e) = waited {
+            eprintln!("serve: waiting for readiness: {}", shared::io_words(&e));
+            shared.stop.ask();
+            ready.nudge();
+            return;
+        }
+        for event in &events {
+            match ready::wake(event) {
+                Wake::Listener => accept(shared, &mut out),
+                Wake::Timer => expire(shared),
+                Wake::Conn(key) => {
+                    if let Some(conn) = ready.take(key) {
+                        serve(shared, key, conn, &mut out);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Serves `conn` as far as it goes, then puts it back to wait, or closes it.
+fn serve(shared: &Shared, key: Key, mut conn: Conn, out: &mut Vec<u8>) {
+    let env = shared.env();
+    let next = catch_unwind(AssertUnwindSafe(|| conn.serve(&env, out)));
+    match next {
+        Ok(Next::Wait(interest, deadline)) => park(shared, key, conn, interest, deadline),
+        Ok(Next::Close) => close(shared, key, conn),
+        Err(_) => {
+            // The panic hook has printed what happened; closing the connection is all that
+            // is left to do. This worker goes on.
+            out.clear();
+            close(shared, key, conn);
+        }
+    }
+}
+
+fn close(shared: &Shared, key: Key, conn: Conn) {
+    drop(conn);
+    shared.ready.release(key);
+}
+
+/// Puts a connection back in the set to wait; while shutting down, an idle one is closed
+/// instead.
+fn park(shared: &Shared, key: Key, conn: Conn, interest: Interest, deadline: Instant) {
+    let ready = &*shared.ready;
+    if shared.stop.asked() && conn.idle() {
+        return close(shared, key, conn);
+    }
+    if let Err(conn) = ready.arm(key, conn, interest, deadline) {
+        return close(shared, key, conn);
+    }
+    // Shutdown may have swept the set just before this one went back: look again.
+    if shared.stop.asked()
+        && let Some(conn) = ready.take(key)
+    {
+        if conn.idle() {
+            close(shared, key, conn);
+        } else if let Err(conn) = ready.arm(key, conn, interest, deadline) {
+            close(shared, key, conn);
+        }
+    }
+}
+
+/// Accepts one connection, re-arms the listener for the next worker, and serves it.
+fn accept(shared: &Shared, out: &mut Vec<u8>) {
+    let ready = &*shared.ready;
+    let accepted = {
+        let guard = shared.listener.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(listener) = guard.as_ref() else {
+            return;
+        };
+        let accepted = listener.accept();
+        match &accepted {
+            Err(e) if out_of_descriptors(e) => {
+                // Pending connections stay in the kernel's queue; try again shortly instead
+                // of spinning, and say so once a second.
+                complain(&format!("cannot accept: {} (pausing)", shared::io_words(e)));
+                ready.listener_at(Instant::now() + ACCEPT_PAUSE);
+            }
+            Err(e) if !quiet_accept_error(e) => {
+                eprintln!("serve: accept: {}", shared::io_words(e));
+                ready.listener_at(Instant::now() + ACCEPT_PAUSE);
+            }
+            _ => {
+                let _ = ready.arm_listener(listener);
+            }
+        }
+        accepted
+    };
+    if let Ok((stream, peer)) = accepted {
+        admit(shared, stream, &peer, out);
+    }
+}
+
+fn out_of_descriptors(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+/// Nothing to report: nothing was waiting, the client gave up before we accepted, a signal.
+fn quiet_accept_error(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+        || matches!(
+            e.raw_os_error(),
+            Some(libc::ECONNABORTED | libc::EINTR | libc::EPROTO | libc::EPERM)
+        )
+}
+
+/// Says `what` on stderr, at most once a second.
+fn complain(what: &str) {
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+        *last = Some(Instant::now());
+        eprintln!("serve: {what}");
+    }
+}
+
+/// Takes a new connection in (or refuses it) and serves what it has sent so far.
+fn admit(shared: &Shared, stream: Stream, peer: &Address, out: &mut Vec<u8>) {
+    let env = shared.env();
+    if let Address::Tcp(addr) = peer
+        && !shared.allow.is_empty()
+        && !shared.allow.iter().any(|block| block.contains(addr.ip()))
+    {
+        return conn::refuse(stream, peer, Refusal::NotAllowed, &env);
+    }
+    let Some(key) = shared.ready.reserve() else {
+        return conn::refuse(stream, peer, Refusal::Busy, &env);
+    };
+    // Small heads and bodies go out at once; nothing ever blocks on the client.
+    if stream
+        .set_nonblocking(true)
+        .and_then(|()| stream.set_nodelay(true))
+        .is_err()
+    {
+        drop(stream);
+        return shared.ready.release(key);
+    }
+    let conn = Conn::new(stream, peer, &shared.limits);
+    serve(shared, key, conn, out);
+}
+
+/// The timer fired: expire what is due, re-arm the listener if its pause is over.
+fn expire(shared: &Shared) {
+    let mut expired = Vec::new();
+    if shared.ready.due(&mut expired) {
+        let guard = shared.listener.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(listener) = guard.as_ref() {
+            let _ = shared.ready.arm_listener(listener);
+        }
+    }
+    let env = shared.env();
+    for (key, conn) in expired {
+        let _ = catch_unwind(AssertUnwindSafe(|| conn.expire(&env)));
+        shared.ready.release(key);
+    }
+}
+
+/// The shutdown's one-time work, done by the first worker to see it: stop accepting (this
+/// also removes a Unix socket file we created) and close the idle connections. Responses in
+/// flight go on; each connection closes after its current response.
+fn stop_once(shared: &Shared) {
+    if shared.stopped.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    if let Some(listener) = shared
+        .listener
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    {
+        shared.ready.remove_listener(&listener);
+    }
+    for (key, conn) in shared.ready.sweep(Conn::idle) {
+        close(shared, key, conn);
+    }
+}
