@@ -417,3 +417,81 @@ impl<T: AsFd> Ready<T> {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+
+    fn next_wake(set: &Ready<UnixStream>) -> Wake {
+        let mut events = Events::with_capacity(1);
+        set.wait(&mut events, Some(Duration::from_secs(5))).unwrap();
+        wake(events.first().expect("an event within 5 s"))
+    }
+
+    #[test]
+    fn a_connection_is_reported_once_to_one_taker_and_re_armed() {
+        let set = Ready::new(4).unwrap();
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        let key = set.reserve().unwrap();
+        assert_eq!(set.open(), 1);
+        let far = Instant::now() + Duration::from_secs(60);
+        set.arm(key, ours, Interest::Read, far).unwrap();
+        theirs.write_all(b"x").unwrap();
+        assert_eq!(next_wake(&set), Wake::Conn(key));
+        let conn = set.take(key).expect("waiting in its slot");
+        assert!(set.take(key).is_none(), "held by one worker only");
+        // Disarmed (one-shot): the unread byte reports nothing until it is put back.
+        let mut events = Events::with_capacity(1);
+        set.wait(&mut events, Some(Duration::ZERO)).unwrap();
+        assert!(events.is_empty());
+        set.arm(key, conn, Interest::Read, far).unwrap();
+        assert_eq!(next_wake(&set), Wake::Conn(key), "re-armed, still readable");
+        // Released: the slot's next occupant has another key; the old one finds nothing.
+        drop(set.take(key));
+        set.release(key);
+        assert_eq!(set.open(), 0);
+        let again = set.reserve().unwrap();
+        assert_ne!(again, key);
+        assert!(set.take(key).is_none());
+    }
+
+    #[test]
+    fn deadlines_expire_through_the_timer_and_later_ones_wait() {
+        let set = Ready::new(4).unwrap();
+        let (soon, _a) = UnixStream::pair().unwrap();
+        let (later, _b) = UnixStream::pair().unwrap();
+        let (k1, k2) = (set.reserve().unwrap(), set.reserve().unwrap());
+        let now = Instant::now();
+        set.arm(k1, soon, Interest::Read, now + Duration::from_millis(20))
+            .unwrap();
+        set.arm(k2, later, Interest::Read, now + Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(next_wake(&set), Wake::Timer);
+        let mut expired = Vec::new();
+        assert!(!set.due(&mut expired), "the listener is not due");
+        let keys: Vec<Key> = expired.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, vec![k1]);
+        assert!(set.take(k2).is_some(), "the later one still waits");
+    }
+
+    #[test]
+    fn a_deadline_moved_later_keeps_the_connection_past_its_first_entry() {
+        let set = Ready::new(2).unwrap();
+        let (conn, _peer) = UnixStream::pair().unwrap();
+        let key = set.reserve().unwrap();
+        let start = Instant::now();
+        set.arm(key, conn, Interest::Read, start + Duration::from_millis(20))
+            .unwrap();
+        // Served again before its deadline: it now waits until much later.
+        let conn = set.take(key).unwrap();
+        set.arm(key, conn, Interest::Read, start + Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(next_wake(&set), Wake::Timer);
+        let mut expired = Vec::new();
+        set.due(&mut expired);
+        assert!(expired.is_empty(), "not expired: its deadline moved");
+        assert!(set.take(key).is_some());
+    }
+}
