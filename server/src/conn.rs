@@ -205,6 +205,11 @@ impl Conn {
                         self.head_deadline = None;
                         match sent {
                             Sent::Done(true) if !env.stopping => continue,
+                            // The client asked to close and sent nothing after: no late
+                            // bytes to wait out, so close at once (as nginx does).
+                            Sent::Done(_) if !req.keep_alive && self.buf.is_empty() => {
+                                return Next::Close;
+                            }
                             Sent::Done(_) => return self.close_gracefully(),
                             Sent::Blocked(deadline) => {
                                 return Next::Wait(Interest::Write, deadline);

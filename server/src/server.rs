@@ -268,6 +268,10 @@ impl Server {
             None => AccessLog::disabled(),
         };
         listener.set_nonblocking(true)?;
+        if let Listener::Tcp(tcp) = &listener {
+            // Accepted connections inherit it: small heads and bodies go out at once.
+            rustix::net::sockopt::set_tcp_nodelay(tcp, true)?;
+        }
         ready.add_listener(&listener)?;
         let mut site = Site::new(root.clone());
         site.cache = Cache::new(&root);

@@ -10,6 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+
+use rustix::net::SocketFlags;
 use shared::{Address, Listener, Stream};
 
 use crate::cidr::Cidr;
@@ -200,7 +204,7 @@ fn accept(shared: &Shared, out: &mut Vec<u8>) {
         let Some(listener) = guard.as_ref() else {
             return;
         };
-        let accepted = listener.accept();
+        let accepted = accept_nonblocking(listener);
         match &accepted {
             Err(e) if out_of_descriptors(e) => {
                 // Pending connections stay in the kernel's queue; try again shortly instead
@@ -221,6 +225,23 @@ fn accept(shared: &Shared, out: &mut Vec<u8>) {
     if let Ok((stream, peer)) = accepted {
         admit(shared, stream, &peer, out);
     }
+}
+
+/// Accepts a connection already non-blocking (`accept4` with `SOCK_NONBLOCK`: no second
+/// system call to switch it). A TCP connection inherits `TCP_NODELAY` from the listener.
+fn accept_nonblocking(listener: &Listener) -> io::Result<(Stream, Address)> {
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    let (fd, addr) = rustix::net::acceptfrom_with(listener, flags)?;
+    Ok(match listener {
+        Listener::Tcp(_) => {
+            let peer = addr
+                .and_then(|a| std::net::SocketAddr::try_from(a).ok())
+                .unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+            (Stream::Tcp(TcpStream::from(fd)), Address::Tcp(peer))
+        }
+        // A connecting Unix-domain client is unnamed.
+        Listener::Unix(_) => (Stream::Unix(UnixStream::from(fd)), Address::Unix(None)),
+    })
 }
 
 fn out_of_descriptors(e: &io::Error) -> bool {
@@ -261,15 +282,6 @@ fn admit(shared: &Shared, stream: Stream, peer: &Address, out: &mut Vec<u8>) {
     let Some(key) = shared.ready.reserve() else {
         return conn::refuse(stream, peer, Refusal::Busy, &env);
     };
-    // Small heads and bodies go out at once; nothing ever blocks on the client.
-    if stream
-        .set_nonblocking(true)
-        .and_then(|()| stream.set_nodelay(true))
-        .is_err()
-    {
-        drop(stream);
-        return shared.ready.release(key);
-    }
     let conn = Conn::new(stream, peer, &shared.limits);
     serve(shared, key, conn, out);
 }
