@@ -112,6 +112,17 @@ struct Slot<T> {
     entry: Option<Instant>,
 }
 
+/// Which slots are free: every index from `fresh` up, and those given back.
+#[derive(Debug, Default)]
+struct Free {
+    fresh: u32,
+    back: Vec<u32>,
+}
+
+/// At most this many connections, whatever `--max-connections` says: no process gets that
+/// many descriptors by default, and the slot table stays small (4096 chunk pointers).
+pub const MAX_CAPACITY: usize = 1 << 20;
+
 /// A run of slots, made when first needed.
 type Chunk<T> = Box<[Mutex<Slot<T>>]>;
 
@@ -129,7 +140,7 @@ pub struct Ready<T> {
     timer: OwnedFd,
     capacity: usize,
     chunks: Vec<OnceLock<Chunk<T>>>,
-    free: Mutex<Vec<u32>>,
+    free: Mutex<Free>,
     timers: Mutex<Timers>,
 }
 
@@ -142,7 +153,7 @@ fn lock<X>(m: &Mutex<X>) -> MutexGuard<'_, X> {
 impl<T: AsFd> Ready<T> {
     /// A set for up to `capacity` connections, with its timer in it.
     pub fn new(capacity: usize) -> io::Result<Ready<T>> {
-        let capacity = capacity.clamp(1, u32::MAX as usize - 1);
+        let capacity = capacity.clamp(1, MAX_CAPACITY);
         let epoll = epoll::create(CreateFlags::CLOEXEC)?;
         let timer = rustix::time::timerfd_create(
             TimerfdClockId::Monotonic,
@@ -157,14 +168,12 @@ impl<T: AsFd> Ready<T> {
         let chunks = (0..capacity.div_ceil(CHUNK))
             .map(|_| OnceLock::new())
             .collect();
-        // Lowest indices first, so few chunks are ever made on a quiet server.
-        let free = (0..capacity as u32).rev().collect();
         Ok(Ready {
             epoll,
             timer,
             capacity,
             chunks,
-            free: Mutex::new(free),
+            free: Mutex::default(),
             timers: Mutex::default(),
         })
     }
@@ -239,7 +248,18 @@ impl<T: AsFd> Ready<T> {
 
     /// A free slot for a new connection, or `None` when `capacity` are open.
     pub fn reserve(&self) -> Option<Key> {
-        let index = lock(&self.free).pop()?;
+        let index = {
+            // Given-back slots first, so few chunks are ever made on a quiet server.
+            let mut free = lock(&self.free);
+            match free.back.pop() {
+                Some(index) => index,
+                None if (free.fresh as usize) < self.capacity => {
+                    free.fresh += 1;
+                    free.fresh - 1
+                }
+                None => return None,
+            }
+        };
         let slot = lock(self.slot(index));
         Some(Key {
             index,
@@ -263,12 +283,13 @@ impl<T: AsFd> Ready<T> {
             slot.deadline = None;
             slot.entry = None;
         }
-        lock(&self.free).push(key.index);
+        lock(&self.free).back.push(key.index);
     }
 
     /// How many slots are taken (open connections).
     pub fn open(&self) -> usize {
-        self.capacity - lock(&self.free).len()
+        let free = lock(&self.free);
+        free.fresh as usize - free.back.len()
     }
 
     /// Takes the ready connection `key` out of its slot: the worker holds it now. When
@@ -519,6 +540,18 @@ mod tests {
         let again = set.reserve().unwrap();
         assert_ne!(again, key);
         assert!(set.take(key).is_none());
+    }
+
+    #[test]
+    fn capacity_bounds_the_open_connections() {
+        let set: Ready<UnixStream> = Ready::new(2).unwrap();
+        let (a, b) = (set.reserve().unwrap(), set.reserve().unwrap());
+        assert!(set.reserve().is_none(), "full: the caller answers 503");
+        set.release(a);
+        assert_eq!(set.open(), 1);
+        assert!(set.reserve().is_some_and(|c| c != a && c != b));
+        let huge: Ready<UnixStream> = Ready::new(usize::MAX).unwrap();
+        assert_eq!(huge.chunks.len(), MAX_CAPACITY / CHUNK);
     }
 
     #[test]

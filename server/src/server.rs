@@ -150,7 +150,7 @@ impl Config {
         self.threads = n.max(1);
         self
     }
-    /// Open connections at most; beyond, new ones get 503 (default 4096).
+    /// Open connections at most; beyond, new ones get 503 (default 4096; at most 1,048,576).
     pub fn max_connections(mut self, n: usize) -> Config {
         self.max_connections = n.max(1);
         self
