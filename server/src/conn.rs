@@ -449,3 +449,167 @@ fn peer_text(peer: &Address) -> String {
         Address::Unix(_) => "unix".to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+
+    const LIMITS: Limits = Limits {
+        header_timeout: Duration::from_secs(10),
+        keep_alive: Duration::from_secs(5),
+        write_timeout: Duration::from_secs(30),
+    };
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        site: Site,
+        log: AccessLog,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::write(root.join("a.txt"), "aaa").unwrap();
+        std::fs::write(root.join("big.bin"), vec![7u8; 8 << 20]).unwrap();
+        Fixture {
+            _dir: dir,
+            site: Site::new(root),
+            log: AccessLog::disabled(),
+        }
+    }
+
+    impl Fixture {
+        fn env(&self) -> Env<'_> {
+            Env {
+                site: &self.site,
+                log: &self.log,
+                limits: &LIMITS,
+                stopping: false,
+            }
+        }
+    }
+
+    /// A connection over a socket pair: ours non-blocking, the client's with a timeout.
+    fn pair() -> (Conn, UnixStream) {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        theirs
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        (
+            Conn::new(Stream::Unix(ours), &Address::Unix(None), &LIMITS),
+            theirs,
+        )
+    }
+
+    fn available(theirs: &mut UnixStream) -> String {
+        theirs.set_nonblocking(true).unwrap();
+        let mut got = Vec::new();
+        let _ = theirs.read_to_end(&mut got);
+        theirs.set_nonblocking(false).unwrap();
+        String::from_utf8_lossy(&got).into_owned()
+    }
+
+    #[test]
+    fn nothing_yet_waits_for_a_request_until_the_head_deadline() {
+        let f = fixture();
+        let (mut conn, _theirs) = pair();
+        let before = Instant::now();
+        let Next::Wait(Interest::Read, deadline) = conn.serve(&f.env(), &mut Vec::new()) else {
+            panic!("waits to read");
+        };
+        assert!(deadline >= before + LIMITS.header_timeout - Duration::from_millis(50));
+    }
+
+    #[test]
+    fn pipelined_requests_are_answered_in_order_then_it_idles_with_the_keep_alive_limit() {
+        let f = fixture();
+        let (mut conn, mut theirs) = pair();
+        theirs
+            .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let next = conn.serve(&f.env(), &mut Vec::new());
+        let got = available(&mut theirs);
+        let statuses: Vec<&str> = got
+            .match_indices("HTTP/1.1 ")
+            .map(|(i, _)| &got[i + 9..i + 12])
+            .collect();
+        assert_eq!(statuses, ["200", "404", "200"], "{got}");
+        let Next::Wait(Interest::Read, deadline) = next else {
+            panic!("{next:?}");
+        };
+        assert!(deadline <= Instant::now() + LIMITS.keep_alive);
+    }
+
+    #[test]
+    fn a_head_in_pieces_is_answered_when_it_is_whole() {
+        let f = fixture();
+        let (mut conn, mut theirs) = pair();
+        theirs.write_all(b"GET /a.txt HT").unwrap();
+        assert!(matches!(
+            conn.serve(&f.env(), &mut Vec::new()),
+            Next::Wait(Interest::Read, _)
+        ));
+        assert_eq!(available(&mut theirs), "");
+        theirs.write_all(b"TP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        conn.serve(&f.env(), &mut Vec::new());
+        let got = available(&mut theirs);
+        assert!(
+            got.starts_with("HTTP/1.1 200 OK\r\n") && got.ends_with("aaa"),
+            "{got}"
+        );
+    }
+
+    #[test]
+    fn a_malformed_request_gets_its_status_and_the_connection_closes() {
+        let f = fixture();
+        let (mut conn, mut theirs) = pair();
+        theirs
+            .write_all(b"GET / HTTP/1.2\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let next = conn.serve(&f.env(), &mut Vec::new());
+        assert!(
+            matches!(next, Next::Close | Next::Wait(Interest::Read, _)),
+            "closed, or lingering: {next:?}"
+        );
+        let got = available(&mut theirs);
+        assert!(got.starts_with("HTTP/1.1 505 "), "{got}");
+        assert!(got.contains("\r\nConnection: close\r\n"), "{got}");
+    }
+
+    #[test]
+    fn a_reader_that_stops_reading_leaves_the_response_waiting_for_writable() {
+        let f = fixture();
+        let (mut conn, mut theirs) = pair();
+        theirs
+            .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let next = conn.serve(&f.env(), &mut Vec::new());
+        assert!(matches!(next, Next::Wait(Interest::Write, _)), "{next:?}");
+        assert!(!conn.idle(), "a response is in flight");
+        // The client reads everything; each time the socket has room, the response goes on.
+        let mut got = 0usize;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut next = next;
+        while matches!(next, Next::Wait(Interest::Write, _)) {
+            got += theirs.read(&mut buf).unwrap();
+            next = conn.serve(&f.env(), &mut Vec::new());
+        }
+        got += available(&mut theirs).len();
+        assert!(got > 8 << 20, "head and the whole body: {got}");
+        assert!(matches!(next, Next::Wait(Interest::Read, _)) && conn.idle());
+    }
+
+    #[test]
+    fn an_expired_partial_head_gets_408() {
+        let f = fixture();
+        let (mut conn, mut theirs) = pair();
+        theirs.write_all(b"GET / HTTP/1.1\r\nHost:").unwrap();
+        conn.serve(&f.env(), &mut Vec::new());
+        conn.expire(&f.env());
+        let got = available(&mut theirs);
+        assert!(got.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{got}");
+    }
+}
