@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
 
+use rustix::net::SendFlags;
 use shared::Stream;
 
 use crate::respond::Body;
@@ -155,23 +156,27 @@ impl Sending {
     }
 
     fn pump_inner(&mut self, stream: &Stream, out: &[u8]) -> io::Result<()> {
+        // With a body to follow, the head is held back (MSG_MORE) to leave in the body's
+        // first packet, as a cork would, but with no system call to set or clear one.
+        let more = !self.pieces.is_empty();
         if !self.head.is_empty() {
             let mut head = std::mem::take(&mut self.head);
             let mut at = 0;
-            let result = write_from(stream, &head, &mut at);
+            let result = write_from(stream, &head, &mut at, more);
             if at < head.len() {
                 head.drain(..at);
                 self.head = head;
             }
             result?;
         } else if self.head_at < out.len() {
-            write_from(stream, out, &mut self.head_at)?;
+            write_from(stream, out, &mut self.head_at, more)?;
         }
         while let Some(piece) = self.pieces.front() {
             match piece {
                 Piece::Text(text) => {
                     let mut at = self.at as usize;
-                    let result = write_from(stream, text, &mut at);
+                    let more = self.pieces.len() > 1;
+                    let result = write_from(stream, text, &mut at, more);
                     self.sent += at as u64 - self.at;
                     self.at = at as u64;
                     result?;
@@ -202,13 +207,18 @@ impl Sending {
 }
 
 /// Writes `bytes[*at..]` without waiting, moving `at` as it goes (so a `WouldBlock` loses
-/// nothing).
-fn write_from(stream: &Stream, bytes: &[u8], at: &mut usize) -> io::Result<()> {
+/// nothing). `more`: more follows at once, so the kernel may hold a partial packet for it.
+fn write_from(stream: &Stream, bytes: &[u8], at: &mut usize, more: bool) -> io::Result<()> {
+    let mut flags = SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
+    if more {
+        flags |= SendFlags::MORE;
+    }
     while *at < bytes.len() {
-        match stream.write_nowait(&bytes[*at..]) {
+        match rustix::net::send(stream, &bytes[*at..], flags) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => *at += n,
-            Err(e) => return Err(e),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(())
