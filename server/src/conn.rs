@@ -105,6 +105,31 @@ impl Pending {
     }
 }
 
+/// A worker's reusable memory: the output buffer, and a read buffer lent to whichever
+/// connection it serves while that connection holds no bytes of its own.
+#[derive(Debug)]
+pub struct Scratch {
+    out: Vec<u8>,
+    read: ReadBuf,
+}
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch {
+            out: Vec::with_capacity(64 * 1024),
+            read: ReadBuf::default(),
+        }
+    }
+}
+
+impl Scratch {
+    /// After a panic: whatever was half-written is dropped.
+    pub fn clear(&mut self) {
+        self.out.clear();
+        self.read = ReadBuf::default();
+    }
+}
+
 /// What a connection does after a worker is done with it for now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
@@ -167,9 +192,27 @@ impl Conn {
         }
     }
 
-    /// Serves the connection as far as it can go without waiting. `out` is the worker's
-    /// reusable output buffer.
-    pub fn serve(&mut self, env: &Env<'_>, out: &mut Vec<u8>) -> Next {
+    /// Serves the connection as far as it can go without waiting, with the worker's
+    /// reusable buffers.
+    pub fn serve(&mut self, env: &Env<'_>, scratch: &mut Scratch) -> Next {
+        // A connection with no bytes of its own borrows the worker's read buffer, and gives
+        // it back when it has none again: no allocation (or zeroing) per request, and an
+        // idle connection holds no buffer memory.
+        if !self.buf.allocated() {
+            std::mem::swap(&mut self.buf, &mut scratch.read);
+        }
+        let next = self.serve_buffered(env, &mut scratch.out);
+        if self.buf.is_empty() {
+            if scratch.read.allocated() {
+                self.buf.release_if_empty();
+            } else {
+                std::mem::swap(&mut self.buf, &mut scratch.read);
+            }
+        }
+        next
+    }
+
+    fn serve_buffered(&mut self, env: &Env<'_>, out: &mut Vec<u8>) -> Next {
         match std::mem::replace(&mut self.state, State::Open) {
             State::Open => {}
             State::Lingering(deadline) => {
@@ -241,8 +284,6 @@ impl Conn {
             }
             if !may_read {
                 let deadline = self.head_deadline.unwrap_or(now + env.limits.keep_alive);
-                // Idle: hold no buffer memory while waiting.
-                self.buf.release_if_empty();
                 return Next::Wait(Interest::Read, deadline);
             }
             let mut room = 0;
@@ -517,7 +558,8 @@ mod tests {
         let f = fixture();
         let (mut conn, _theirs) = pair();
         let before = Instant::now();
-        let Next::Wait(Interest::Read, deadline) = conn.serve(&f.env(), &mut Vec::new()) else {
+        let Next::Wait(Interest::Read, deadline) = conn.serve(&f.env(), &mut Scratch::default())
+        else {
             panic!("waits to read");
         };
         assert!(deadline >= before + LIMITS.header_timeout - Duration::from_millis(50));
@@ -530,7 +572,7 @@ mod tests {
         theirs
             .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
             .unwrap();
-        let next = conn.serve(&f.env(), &mut Vec::new());
+        let next = conn.serve(&f.env(), &mut Scratch::default());
         let got = available(&mut theirs);
         let statuses: Vec<&str> = got
             .match_indices("HTTP/1.1 ")
@@ -549,12 +591,12 @@ mod tests {
         let (mut conn, mut theirs) = pair();
         theirs.write_all(b"GET /a.txt HT").unwrap();
         assert!(matches!(
-            conn.serve(&f.env(), &mut Vec::new()),
+            conn.serve(&f.env(), &mut Scratch::default()),
             Next::Wait(Interest::Read, _)
         ));
         assert_eq!(available(&mut theirs), "");
         theirs.write_all(b"TP/1.1\r\nHost: x\r\n\r\n").unwrap();
-        conn.serve(&f.env(), &mut Vec::new());
+        conn.serve(&f.env(), &mut Scratch::default());
         let got = available(&mut theirs);
         assert!(
             got.starts_with("HTTP/1.1 200 OK\r\n") && got.ends_with("aaa"),
@@ -569,7 +611,7 @@ mod tests {
         theirs
             .write_all(b"GET / HTTP/1.2\r\nHost: x\r\n\r\n")
             .unwrap();
-        let next = conn.serve(&f.env(), &mut Vec::new());
+        let next = conn.serve(&f.env(), &mut Scratch::default());
         assert!(
             matches!(next, Next::Close | Next::Wait(Interest::Read, _)),
             "closed, or lingering: {next:?}"
@@ -586,7 +628,7 @@ mod tests {
         theirs
             .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
             .unwrap();
-        let next = conn.serve(&f.env(), &mut Vec::new());
+        let next = conn.serve(&f.env(), &mut Scratch::default());
         assert!(matches!(next, Next::Wait(Interest::Write, _)), "{next:?}");
         assert!(!conn.idle(), "a response is in flight");
         // The client reads everything; each time the socket has room, the response goes on.
@@ -595,7 +637,7 @@ mod tests {
         let mut next = next;
         while matches!(next, Next::Wait(Interest::Write, _)) {
             got += theirs.read(&mut buf).unwrap();
-            next = conn.serve(&f.env(), &mut Vec::new());
+            next = conn.serve(&f.env(), &mut Scratch::default());
         }
         got += available(&mut theirs).len();
         assert!(got > 8 << 20, "head and the whole body: {got}");
@@ -607,7 +649,7 @@ mod tests {
         let f = fixture();
         let (mut conn, mut theirs) = pair();
         theirs.write_all(b"GET / HTTP/1.1\r\nHost:").unwrap();
-        conn.serve(&f.env(), &mut Vec::new());
+        conn.serve(&f.env(), &mut Scratch::default());
         conn.expire(&f.env());
         let got = available(&mut theirs);
         assert!(got.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{got}");

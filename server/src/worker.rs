@@ -17,7 +17,7 @@ use rustix::net::SocketFlags;
 use shared::{Address, Listener, Stream};
 
 use crate::cidr::Cidr;
-use crate::conn::{self, Conn, Env, Limits, Next};
+use crate::conn::{self, Conn, Env, Limits, Next, Scratch};
 use crate::log::AccessLog;
 use crate::ready::{self, Events, Interest, Key, Ready, Wake};
 use crate::respond::Refusal;
@@ -97,7 +97,7 @@ impl Shared {
 /// A worker's loop, until shutdown has closed every connection.
 pub fn work(shared: &Shared) {
     let mut events: Events = Vec::with_capacity(MAX_EVENTS);
-    let mut out = Vec::with_capacity(64 * 1024);
+    let mut scratch = Scratch::default();
     let ready = &*shared.ready;
     loop {
         if shared.stop.asked() {
@@ -125,11 +125,11 @@ pub fn work(shared: &Shared) {
         }
         for event in &events {
             match ready::wake(event) {
-                Wake::Listener => accept(shared, &mut out),
+                Wake::Listener => accept(shared, &mut scratch),
                 Wake::Timer => expire(shared),
                 Wake::Conn(key) => {
                     if let Some(conn) = ready.take(key) {
-                        serve(shared, key, conn, &mut out);
+                        serve(shared, key, conn, &mut scratch);
                     }
                 }
             }
@@ -138,10 +138,10 @@ pub fn work(shared: &Shared) {
 }
 
 /// Serves `conn` as far as it goes, then puts it back to wait, or closes it.
-fn serve(shared: &Shared, key: Key, mut conn: Conn, out: &mut Vec<u8>) {
+fn serve(shared: &Shared, key: Key, mut conn: Conn, scratch: &mut Scratch) {
     loop {
         let env = shared.env();
-        let next = catch_unwind(AssertUnwindSafe(|| conn.serve(&env, out)));
+        let next = catch_unwind(AssertUnwindSafe(|| conn.serve(&env, scratch)));
         match next {
             Ok(Next::Wait(interest, deadline)) => {
                 match park(shared, key, conn, interest, deadline) {
@@ -153,7 +153,7 @@ fn serve(shared: &Shared, key: Key, mut conn: Conn, out: &mut Vec<u8>) {
             Err(_) => {
                 // The panic hook has printed what happened; closing the connection is all
                 // that is left to do. This worker goes on.
-                out.clear();
+                scratch.clear();
                 return close(shared, key, conn);
             }
         }
@@ -197,7 +197,7 @@ fn park(
 }
 
 /// Accepts one connection, re-arms the listener for the next worker, and serves it.
-fn accept(shared: &Shared, out: &mut Vec<u8>) {
+fn accept(shared: &Shared, scratch: &mut Scratch) {
     let ready = &*shared.ready;
     let accepted = {
         let guard = shared.listener.lock().unwrap_or_else(|p| p.into_inner());
@@ -223,7 +223,7 @@ fn accept(shared: &Shared, out: &mut Vec<u8>) {
         accepted
     };
     if let Ok((stream, peer)) = accepted {
-        admit(shared, stream, &peer, out);
+        admit(shared, stream, &peer, scratch);
     }
 }
 
@@ -271,7 +271,7 @@ fn complain(what: &str) {
 }
 
 /// Takes a new connection in (or refuses it) and serves what it has sent so far.
-fn admit(shared: &Shared, stream: Stream, peer: &Address, out: &mut Vec<u8>) {
+fn admit(shared: &Shared, stream: Stream, peer: &Address, scratch: &mut Scratch) {
     let env = shared.env();
     if let Address::Tcp(addr) = peer
         && !shared.allow.is_empty()
@@ -283,7 +283,7 @@ fn admit(shared: &Shared, stream: Stream, peer: &Address, out: &mut Vec<u8>) {
         return conn::refuse(stream, peer, Refusal::Busy, &env);
     };
     let conn = Conn::new(stream, peer, &shared.limits);
-    serve(shared, key, conn, out);
+    serve(shared, key, conn, scratch);
 }
 
 /// The timer fired: expire what is due, re-arm the listener if its pause is over.
