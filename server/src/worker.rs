@@ -28,6 +28,9 @@ use crate::site::Site;
 /// returns one event anyway, so no ready connection sits behind another while a worker idles.
 const MAX_EVENTS: usize = 8;
 
+/// Connections one listener wake-up accepts at most before it lets another worker have it.
+const ACCEPT_BATCH: usize = 16;
+
 /// After running out of descriptors, the listener rests this long before accepting again.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
@@ -196,34 +199,41 @@ fn park(
     None
 }
 
-/// Accepts one connection, re-arms the listener for the next worker, and serves it.
+/// Accepts connections while there are any (up to [`ACCEPT_BATCH`]), serving each one's
+/// first request at once, then re-arms the listener. One wake-up thus admits a burst of new
+/// connections, instead of waking the other workers for one each.
 fn accept(shared: &Shared, scratch: &mut Scratch) {
     let ready = &*shared.ready;
-    let accepted = {
-        let guard = shared.listener.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(listener) = guard.as_ref() else {
-            return;
+    for _ in 0..ACCEPT_BATCH {
+        let accepted = {
+            let guard = shared.listener.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(listener) = guard.as_ref() else {
+                return;
+            };
+            accept_nonblocking(listener)
         };
-        let accepted = accept_nonblocking(listener);
-        match &accepted {
-            Err(e) if out_of_descriptors(e) => {
+        match accepted {
+            Ok((stream, peer)) => admit(shared, stream, &peer, scratch),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if out_of_descriptors(&e) => {
                 // Pending connections stay in the kernel's queue; try again shortly instead
                 // of spinning, and say so once a second.
-                complain(&format!("cannot accept: {} (pausing)", shared::io_words(e)));
-                ready.listener_at(Instant::now() + ACCEPT_PAUSE);
+                complain(&format!(
+                    "cannot accept: {} (pausing)",
+                    shared::io_words(&e)
+                ));
+                return ready.listener_at(Instant::now() + ACCEPT_PAUSE);
             }
-            Err(e) if !quiet_accept_error(e) => {
-                eprintln!("serve: accept: {}", shared::io_words(e));
-                ready.listener_at(Instant::now() + ACCEPT_PAUSE);
-            }
-            _ => {
-                let _ = ready.arm_listener(listener);
+            Err(e) if quiet_accept_error(&e) => {}
+            Err(e) => {
+                eprintln!("serve: accept: {}", shared::io_words(&e));
+                return ready.listener_at(Instant::now() + ACCEPT_PAUSE);
             }
         }
-        accepted
-    };
-    if let Ok((stream, peer)) = accepted {
-        admit(shared, stream, &peer, scratch);
+    }
+    let guard = shared.listener.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(listener) = guard.as_ref() {
+        let _ = ready.arm_listener(listener);
     }
 }
 
@@ -251,13 +261,12 @@ fn out_of_descriptors(e: &io::Error) -> bool {
     )
 }
 
-/// Nothing to report: nothing was waiting, the client gave up before we accepted, a signal.
+/// Nothing to report: the client gave up before we accepted, a signal.
 fn quiet_accept_error(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::WouldBlock
-        || matches!(
-            e.raw_os_error(),
-            Some(libc::ECONNABORTED | libc::EINTR | libc::EPROTO | libc::EPERM)
-        )
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ECONNABORTED | libc::EINTR | libc::EPROTO | libc::EPERM)
+    )
 }
 
 /// Says `what` on stderr, at most once a second.
