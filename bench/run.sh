@@ -10,7 +10,7 @@
 # nginx-return (nginx `return 200`, no file I/O, no log) is the near-limit reference: shown
 # in the table, never counted as a peer.
 #
-#   bench/run.sh           full run (about 15 minutes on 2 cores)
+#   bench/run.sh           full run (about 25 minutes on 2 cores)
 #   bench/run.sh --quick   a smaller run (under 3 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
