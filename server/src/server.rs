@@ -24,7 +24,7 @@ use crate::worker::{self, Shared, Stop};
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(5);
 /// Default limit for a whole request head to arrive.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default limit for one blocking write to make progress (a client that stops reading).
+/// Default limit for a response to make progress (a client that stops reading is cut off).
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time in-flight responses get to finish after a shutdown is asked.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -165,7 +165,7 @@ impl Config {
         self.header_timeout = d;
         self
     }
-    /// A blocked write fails after this (default 30 s).
+    /// A response that makes no progress for this long is cut off (default 30 s).
     pub fn write_timeout(mut self, d: Duration) -> Config {
         self.write_timeout = d;
         self
