@@ -516,7 +516,7 @@ mod tests {
         std::fs::write(root.join("big.bin"), vec![7u8; 8 << 20]).unwrap();
         Fixture {
             _dir: dir,
-            site: Site::new(root),
+            site: Site::new(root, Default::default()),
             log: AccessLog::disabled(),
         }
     }

@@ -116,7 +116,7 @@ pub fn respond(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) 
 }
 
 fn decide(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
-    if site.panic_path.as_deref() == Some(req.target.as_str()) {
+    if site.settings.panic_path.as_deref() == Some(req.target.as_str()) {
         panic!("test-only panic for {} (SERVE_TEST_PANIC_PATH)", req.target);
     }
     // A fragment is the client's business and never sent (RFC 9112 §3.2 allows no `#` in a
@@ -133,7 +133,7 @@ fn decide(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Re
     if let Some(entry) = key.and_then(|k| site.cache.get(k)) {
         return cached(req, site, persist, out, entry);
     }
-    match files::map(&site.root, &req.target, site.jail) {
+    match files::map(&site.root, &req.target, site.settings.jail) {
         Ok(Mapped::File {
             path,
             file: opened,
@@ -158,7 +158,9 @@ fn decide(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Re
                 body: Body::Bytes(body),
             }
         }
-        Ok(Mapped::Dir { path }) if site.listing => listing(req, site, persist, out, &path),
+        Ok(Mapped::Dir { path }) if site.settings.listing => {
+            listing(req, site, persist, out, &path)
+        }
         Ok(Mapped::Dir { .. }) => not_found(req, site, persist, out),
         Err(Refused::NotFound) => not_found(req, site, persist, out),
         Err(refused) => error(refused.status(), site, persist, out),
@@ -184,10 +186,10 @@ fn cache_key(req: &Request) -> Option<&str> {
 /// lines and, with `--cors`, `Access-Control-Allow-Origin: *`.
 pub fn begin(out: &mut Vec<u8>, status: u16, site: &Site) {
     response::start(out, status);
-    for (name, value) in &site.headers {
+    for (name, value) in &site.settings.headers {
         response::header(out, name, value);
     }
-    if site.cors {
+    if site.settings.cors {
         response::header(out, "Access-Control-Allow-Origin", "*");
     }
 }
@@ -209,7 +211,7 @@ pub fn error(status: u16, site: &Site, persist: Persist, out: &mut Vec<u8>) -> R
 
 fn not_found(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
     // --spa: a client-side route (no extension in its last segment) gets the app's page.
-    if site.spa {
+    if site.settings.spa {
         let path = req.target.split('?').next().unwrap_or("");
         let last = path.rsplit('/').next().unwrap_or("");
         if !last.contains('.')
@@ -217,7 +219,7 @@ fn not_found(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) ->
                 path,
                 file: opened,
                 meta,
-            }) = files::map(&site.root, "/index.html", site.jail)
+            }) = files::map(&site.root, "/index.html", site.settings.jail)
         {
             return file(
                 req,
@@ -230,7 +232,7 @@ fn not_found(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) ->
             );
         }
     }
-    match &site.not_found_page {
+    match &site.settings.not_found_page {
         Some(page) => {
             begin(out, 404, site);
             response::content_type(out, "text/html; charset=utf-8");
@@ -247,7 +249,7 @@ fn not_found(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) ->
 fn options(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
     begin(out, 204, site);
     let f = &req.fields;
-    if site.cors && f.origin.is_some() && f.ac_request_method.is_some() {
+    if site.settings.cors && f.origin.is_some() && f.ac_request_method.is_some() {
         // A CORS preflight: allow our methods and whatever headers were asked about
         // (reduced to header-name characters, so nothing can be injected).
         response::header(out, "Access-Control-Allow-Methods", ALLOW);
@@ -272,8 +274,8 @@ fn listing(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>, dir:
     let (entries, more) = match listing::read(
         site.root.path(),
         dir,
-        site.jail.hidden,
-        site.jail.follow_symlinks,
+        site.settings.jail.hidden,
+        site.settings.jail.follow_symlinks,
     ) {
         Ok(found) => found,
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
@@ -292,7 +294,7 @@ fn listing(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>, dir:
     };
     begin(out, 200, site);
     response::content_type(out, ct);
-    response::header(out, "Cache-Control", &site.cache_control);
+    response::header(out, "Cache-Control", &site.settings.cache_control);
     response::header(out, "Vary", "Accept");
     response::end(out, 200, Some(body.len() as u64), persist);
     Reply {
@@ -335,7 +337,7 @@ fn file(
         .fields
         .accept_encoding
         .as_deref()
-        .and_then(|ae| files::precompressed(site.root.path(), &path, ae, site.jail));
+        .and_then(|ae| files::precompressed(site.root.path(), &path, ae, site.settings.jail));
     let ct = files::content_type(&path);
     // Only a file the kernel-confined lookup opened (no symlink on the way) is cached.
     let cacheable = key.filter(|_| opened.is_some() && variant.is_none());
@@ -414,7 +416,7 @@ fn representation(
         if let Some(lm) = repr.last_modified {
             response::header(out, "Last-Modified", lm);
         }
-        response::header(out, "Cache-Control", &site.cache_control);
+        response::header(out, "Cache-Control", &site.settings.cache_control);
         if repr.coding.is_some() {
             response::header(out, "Vary", "Accept-Encoding");
         }
@@ -589,9 +591,7 @@ mod tests {
         let root = std::fs::canonicalize(dir.path()).unwrap();
         std::fs::write(root.join("index.html"), "<h1>home</h1>\n").unwrap();
         std::fs::write(root.join("a#b.txt"), "hash").unwrap();
-        let mut site = Site::new(root.clone());
-        site.cache = crate::cache::Cache::new(&root);
-        (dir, site)
+        (dir, Site::new(root, Default::default()))
     }
 
     /// Parses `raw` with a `Host` field added after the request line.

@@ -10,14 +10,12 @@ use std::time::{Duration, Instant};
 
 use shared::{Address, Listener};
 
-use crate::cache::Cache;
 use crate::cidr::Cidr;
 use crate::conn::{Conn, Limits};
-use crate::files::Jail;
 use crate::log::AccessLog;
 use crate::log::Format;
 use crate::ready::Ready;
-use crate::site::Site;
+use crate::site::{Settings, Site};
 use crate::worker::{self, Shared, Stop};
 
 /// Default idle keep-alive limit.
@@ -49,19 +47,10 @@ pub struct Config {
     header_timeout: Duration,
     write_timeout: Duration,
     drain_timeout: Duration,
-    listing: bool,
-    cache_control: String,
-    cors: bool,
-    headers: Vec<(String, String)>,
-    not_found_page: Option<Arc<Vec<u8>>>,
-    spa: bool,
-    jail: Jail,
+    site: Settings,
     allow: Vec<Cidr>,
     log_format: Format,
-    panic_path: Option<String>,
 }
-
-pub use crate::site::DEFAULT_CACHE_CONTROL;
 
 impl Config {
     /// Serve the folder `root`, with every other setting at its default.
@@ -74,56 +63,49 @@ impl Config {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
-            listing: true,
-            cache_control: DEFAULT_CACHE_CONTROL.to_string(),
-            cors: false,
-            headers: Vec::new(),
-            not_found_page: None,
-            spa: false,
-            jail: Jail::default(),
+            site: Settings::default(),
             allow: Vec::new(),
             log_format: Format::Common,
-            panic_path: None,
         }
     }
     /// List folders without `index.html` (default on; off is `--no-listing`: 404).
     pub fn listing(mut self, on: bool) -> Config {
-        self.listing = on;
+        self.site.listing = on;
         self
     }
     /// The `Cache-Control` value on files and listings (default `no-cache`).
     pub fn cache_control(mut self, value: impl Into<String>) -> Config {
-        self.cache_control = value.into();
+        self.site.cache_control = value.into();
         self
     }
     /// Send `Access-Control-Allow-Origin: *` and answer CORS preflights (default off).
     pub fn cors(mut self, on: bool) -> Config {
-        self.cors = on;
+        self.site.cors = on;
         self
     }
     /// Add a header line to every response (the caller checks name and value are valid).
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Config {
-        self.headers.push((name.into(), value.into()));
+        self.site.headers.push((name.into(), value.into()));
         self
     }
     /// The body of every 404 (HTML), instead of the short text.
     pub fn not_found_page(mut self, page: Vec<u8>) -> Config {
-        self.not_found_page = Some(Arc::new(page));
+        self.site.not_found_page = Some(Arc::new(page));
         self
     }
     /// A missing path without an extension gets `/index.html` with 200 (single-page apps).
     pub fn spa(mut self, on: bool) -> Config {
-        self.spa = on;
+        self.site.spa = on;
         self
     }
     /// Serve dotfiles (default: hidden, except `.well-known`).
     pub fn hidden(mut self, on: bool) -> Config {
-        self.jail.hidden = on;
+        self.site.jail.hidden = on;
         self
     }
     /// Follow symlinks that lead outside the root (default: refused).
     pub fn follow_symlinks(mut self, on: bool) -> Config {
-        self.jail.follow_symlinks = on;
+        self.site.jail.follow_symlinks = on;
         self
     }
     /// Let clients in this block connect; once any block is given, everyone else gets 403.
@@ -142,7 +124,7 @@ impl Config {
     /// connection closes, and the worker goes on. The `serve` binary sets it from the
     /// `SERVE_TEST_PANIC_PATH` environment variable, read once at startup.
     pub fn panic_path(mut self, target: Option<String>) -> Config {
-        self.panic_path = target;
+        self.site.panic_path = target;
         self
     }
     /// Worker threads (at least 1; default [`default_threads`]).
@@ -273,16 +255,7 @@ impl Server {
             rustix::net::sockopt::set_tcp_nodelay(tcp, true)?;
         }
         ready.add_listener(&listener)?;
-        let mut site = Site::new(root.clone());
-        site.cache = Cache::new(&root);
-        site.jail = config.jail;
-        site.listing = config.listing;
-        site.cache_control = config.cache_control.clone();
-        site.cors = config.cors;
-        site.headers = config.headers.clone();
-        site.not_found_page = config.not_found_page.clone();
-        site.spa = config.spa;
-        site.panic_path = config.panic_path.clone();
+        let site = Site::new(root, config.site.clone());
         let shared = Arc::new(Shared {
             site,
             log,

@@ -15,31 +15,37 @@ pub const DEFAULT_CACHE_CONTROL: &str = "no-cache";
 pub struct Site {
     /// The folder, opened once.
     pub(crate) root: Root,
-    /// What the jail lets through beyond the safe default (`--hidden`, `--follow-symlinks`).
-    pub(crate) jail: Jail,
-    /// List folders without `index.html` (off: 404).
-    pub(crate) listing: bool,
-    /// `Cache-Control` on files and listings.
-    pub(crate) cache_control: String,
-    /// `Access-Control-Allow-Origin: *` and answered preflights.
-    pub(crate) cors: bool,
-    /// Extra header lines on every response.
-    pub(crate) headers: Vec<(String, String)>,
-    /// The body of every 404, when `--404` gave one.
-    pub(crate) not_found_page: Option<Arc<Vec<u8>>>,
-    /// A missing path without an extension gets `/index.html` (single-page apps).
-    pub(crate) spa: bool,
-    /// Test-only: a request for exactly this target panics (see `Config::panic_path`).
-    pub(crate) panic_path: Option<String>,
     /// Small files' bytes and metadata, revalidated on every use.
     pub(crate) cache: Cache,
+    /// Everything else that shapes an answer.
+    pub(crate) settings: Settings,
 }
 
-impl Site {
-    /// The site for the canonical folder `root`, every setting at its default.
-    pub fn new(root: PathBuf) -> Site {
-        Site {
-            root: Root::open(root),
+/// The settings of a site, as the command line gives them; [`Settings::default`] is what
+/// `serve DIR` does without options.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// What the jail lets through beyond the safe default.
+    pub jail: Jail,
+    /// List folders without `index.html` (off: 404).
+    pub listing: bool,
+    /// `Cache-Control` on files and listings.
+    pub cache_control: String,
+    /// `Access-Control-Allow-Origin: *` and answered preflights.
+    pub cors: bool,
+    /// Extra header lines on every response.
+    pub headers: Vec<(String, String)>,
+    /// The body of every 404.
+    pub not_found_page: Option<Arc<Vec<u8>>>,
+    /// A missing path without an extension gets `/index.html`.
+    pub spa: bool,
+    /// Test-only: a request for exactly this target panics.
+    pub panic_path: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
             jail: Jail::default(),
             listing: true,
             cache_control: DEFAULT_CACHE_CONTROL.to_string(),
@@ -48,7 +54,17 @@ impl Site {
             not_found_page: None,
             spa: false,
             panic_path: None,
-            cache: Cache::default(),
+        }
+    }
+}
+
+impl Site {
+    /// The site for the canonical folder `root` with these settings; small files are cached.
+    pub fn new(root: PathBuf, settings: Settings) -> Site {
+        Site {
+            cache: Cache::new(&root),
+            root: Root::open(root),
+            settings,
         }
     }
 }
