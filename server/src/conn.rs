@@ -66,6 +66,9 @@ pub struct Conn {
     // True until the first request on this connection is answered: only then can its first
     // bytes be a TLS handshake.
     fresh: bool,
+    // The peer has shut its side: read to the end (its close may be queued behind the
+    // request), rather than wait for readiness that will not come again.
+    closing: bool,
     state: State,
 }
 
@@ -166,8 +169,14 @@ impl Conn {
             buf: ReadBuf::default(),
             head_deadline: Some(Instant::now() + limits.header_timeout),
             fresh: true,
+            closing: false,
             state: State::Open,
         }
+    }
+
+    /// The readiness set says the peer has closed its side: read until the end.
+    pub fn peer_closed(&mut self) {
+        self.closing = true;
     }
 
     /// True unless a response is on its way out: what a shutdown closes at once.
@@ -298,7 +307,7 @@ impl Conn {
                     if self.head_deadline.is_none() {
                         self.head_deadline = Some(now + env.limits.header_timeout);
                     }
-                    may_read = n == room;
+                    may_read = n == room || self.closing;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => may_read = false,
                 Err(_) => return Next::Close,
@@ -445,6 +454,7 @@ pub fn refuse(stream: Stream, peer: &Address, why: Refusal, env: &Env<'_>) {
         buf: ReadBuf::default(),
         head_deadline: None,
         fresh: false,
+        closing: false,
         state: State::Open,
     };
     if conn.send_once(reply, &mut out, env, "-").is_ok() {
@@ -642,6 +652,25 @@ mod tests {
         got += available(&mut theirs).len();
         assert!(got > 8 << 20, "head and the whole body: {got}");
         assert!(matches!(next, Next::Wait(Interest::Read, _)) && conn.idle());
+    }
+
+    #[test]
+    fn a_request_followed_by_the_clients_close_is_answered_then_closed() {
+        let f = fixture();
+        let (mut conn, mut theirs) = pair();
+        theirs
+            .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        theirs.shutdown(Shutdown::Write).unwrap();
+        // Both arrived before the worker woke: the event said so.
+        conn.peer_closed();
+        let next = conn.serve(&f.env(), &mut Scratch::default());
+        assert_eq!(next, Next::Close);
+        let got = available(&mut theirs);
+        assert!(
+            got.starts_with("HTTP/1.1 200 OK\r\n") && got.ends_with("aaa"),
+            "{got}"
+        );
     }
 
     #[test]

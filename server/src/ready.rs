@@ -68,10 +68,17 @@ pub type Events = Vec<epoll::Event>;
 
 /// What an event from [`Ready::wait`] woke the worker for.
 pub fn wake(event: &epoll::Event) -> Wake {
-    match event.data.u64() {
+    // Copied out: the kernel's struct is packed, so its fields cannot be borrowed.
+    let (flags, data) = (event.flags, event.data);
+    match data.u64() {
         LISTENER => Wake::Listener,
         TIMER => Wake::Timer,
-        data => Wake::Conn(Key::unpack(data)),
+        data => Wake::Conn(
+            Key::unpack(data),
+            // The peer shut its side (or the connection failed): with edge-triggered
+            // readiness its end may be queued behind the bytes this event reports.
+            flags.intersects(EventFlags::RDHUP | EventFlags::HUP | EventFlags::ERR),
+        ),
     }
 }
 
@@ -82,8 +89,8 @@ pub enum Wake {
     Listener,
     /// The timer fired: call [`Ready::due`].
     Timer,
-    /// This connection is ready.
-    Conn(Key),
+    /// This connection is ready; `true` when its peer has also closed (read to the end).
+    Conn(Key, bool),
 }
 
 const LISTENER: u64 = u64::MAX;
@@ -512,12 +519,12 @@ mod tests {
         let far = Instant::now() + Duration::from_secs(60);
         assert!(set.arm(key, ours, Interest::Read, far).unwrap().is_none());
         theirs.write_all(b"x").unwrap();
-        assert_eq!(next_wake(&set), Wake::Conn(key));
+        assert_eq!(next_wake(&set), Wake::Conn(key, false));
         let conn = set.take(key).expect("waiting in its slot");
         // More arrives while one worker holds it: another worker is woken, finds it held,
         // and the holder is told to serve it again instead of putting it back.
         theirs.write_all(b"y").unwrap();
-        assert_eq!(next_wake(&set), Wake::Conn(key));
+        assert_eq!(next_wake(&set), Wake::Conn(key, false));
         assert!(set.take(key).is_none(), "held by one worker only");
         let conn = set
             .arm(key, conn, Interest::Read, far)
@@ -530,9 +537,14 @@ mod tests {
         theirs.write_all(b"z").unwrap();
         assert_eq!(
             next_wake(&set),
-            Wake::Conn(key),
+            Wake::Conn(key, false),
             "and the next bytes wake it"
         );
+        // The peer closing is reported as such.
+        let conn = set.take(key).unwrap();
+        assert!(set.arm(key, conn, Interest::Read, far).unwrap().is_none());
+        drop(theirs);
+        assert_eq!(next_wake(&set), Wake::Conn(key, true));
         // Released: the slot's next occupant has another key; the old one finds nothing.
         drop(set.take(key));
         set.release(key);

@@ -130,8 +130,11 @@ pub fn work(shared: &Shared) {
             match ready::wake(event) {
                 Wake::Listener => accept(shared, &mut scratch),
                 Wake::Timer => expire(shared),
-                Wake::Conn(key) => {
-                    if let Some(conn) = ready.take(key) {
+                Wake::Conn(key, closed) => {
+                    if let Some(mut conn) = ready.take(key) {
+                        if closed {
+                            conn.peer_closed();
+                        }
                         serve(shared, key, conn, &mut scratch);
                     }
                 }
