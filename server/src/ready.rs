@@ -111,8 +111,8 @@ struct Slot<T> {
     /// True while a worker holds the connection.
     held: bool,
     /// Set when readiness was reported while a worker held the connection: that worker
-    /// serves it again instead of putting it back.
-    pending: bool,
+    /// serves it again instead of putting it back (`true`: the report said the peer closed).
+    pending: Option<bool>,
     /// When the waiting connection's wait ends.
     deadline: Option<Instant>,
     /// The heap entry responsible for this slot, if any.
@@ -195,7 +195,7 @@ impl<T: AsFd> Ready<T> {
                         conn: None,
                         registered: None,
                         held: false,
-                        pending: false,
+                        pending: None,
                         deadline: None,
                         entry: None,
                     })
@@ -286,7 +286,7 @@ impl<T: AsFd> Ready<T> {
             slot.conn = None;
             slot.registered = None;
             slot.held = false;
-            slot.pending = false;
+            slot.pending = None;
             slot.deadline = None;
             slot.entry = None;
         }
@@ -300,8 +300,9 @@ impl<T: AsFd> Ready<T> {
     }
 
     /// Takes the ready connection `key` out of its slot: the worker holds it now. When
-    /// another worker holds it, that worker is told to serve it again, and this gets `None`.
-    pub fn take(&self, key: Key) -> Option<T> {
+    /// another worker holds it, that worker is told to serve it again (and whether the peer
+    /// has `closed`), and this gets `None`.
+    pub fn take(&self, key: Key, closed: bool) -> Option<T> {
         let mut slot = lock(self.slot(key.index));
         if slot.generation != key.generation {
             return None;
@@ -311,7 +312,7 @@ impl<T: AsFd> Ready<T> {
             return slot.conn.take();
         }
         if slot.held {
-            slot.pending = true;
+            slot.pending = Some(closed || slot.pending == Some(true));
         }
         None
     }
@@ -328,23 +329,23 @@ impl<T: AsFd> Ready<T> {
 
     /// Puts `conn` back in its slot to wait for `interest` until `deadline` (adding it to
     /// epoll the first time, changing what epoll watches only when `interest` changed).
-    /// Returns `Ok(Some(conn))` when it became ready again while held: serve it again. On
-    /// failure the connection is handed back, to be dropped.
+    /// Returns `Ok(Some((conn, closed)))` when it became ready again while held: serve it
+    /// again (`closed`: the peer has closed its side). On failure the connection is handed
+    /// back, to be dropped.
     pub fn arm(
         &self,
         key: Key,
         conn: T,
         interest: Interest,
         deadline: Instant,
-    ) -> Result<Option<T>, T> {
+    ) -> Result<Option<(T, bool)>, T> {
         let push = {
             let mut slot = lock(self.slot(key.index));
             if slot.generation != key.generation {
                 return Err(conn);
             }
-            if slot.pending {
-                slot.pending = false;
-                return Ok(Some(conn));
+            if let Some(closed) = slot.pending.take() {
+                return Ok(Some((conn, closed)));
             }
             if slot.registered != Some(interest) {
                 // Edge-triggered: a readiness that arrives while the connection is held is
@@ -520,16 +521,17 @@ mod tests {
         assert!(set.arm(key, ours, Interest::Read, far).unwrap().is_none());
         theirs.write_all(b"x").unwrap();
         assert_eq!(next_wake(&set), Wake::Conn(key, false));
-        let conn = set.take(key).expect("waiting in its slot");
+        let conn = set.take(key, false).expect("waiting in its slot");
         // More arrives while one worker holds it: another worker is woken, finds it held,
         // and the holder is told to serve it again instead of putting it back.
         theirs.write_all(b"y").unwrap();
         assert_eq!(next_wake(&set), Wake::Conn(key, false));
-        assert!(set.take(key).is_none(), "held by one worker only");
+        assert!(set.take(key, false).is_none(), "held by one worker only");
         let conn = set
             .arm(key, conn, Interest::Read, far)
             .unwrap()
-            .expect("pending: serve it again");
+            .expect("pending: serve it again")
+            .0;
         assert!(set.arm(key, conn, Interest::Read, far).unwrap().is_none());
         let mut events = Events::with_capacity(1);
         set.wait(&mut events, Some(Duration::ZERO)).unwrap();
@@ -541,17 +543,36 @@ mod tests {
             "and the next bytes wake it"
         );
         // The peer closing is reported as such.
-        let conn = set.take(key).unwrap();
+        let conn = set.take(key, false).unwrap();
         assert!(set.arm(key, conn, Interest::Read, far).unwrap().is_none());
         drop(theirs);
         assert_eq!(next_wake(&set), Wake::Conn(key, true));
         // Released: the slot's next occupant has another key; the old one finds nothing.
-        drop(set.take(key));
+        drop(set.take(key, false));
         set.release(key);
         assert_eq!(set.open(), 0);
         let again = set.reserve().unwrap();
         assert_ne!(again, key);
-        assert!(set.take(key).is_none());
+        assert!(set.take(key, false).is_none());
+    }
+
+    #[test]
+    fn a_close_reported_while_held_reaches_the_holder() {
+        let set = Ready::new(1).unwrap();
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let key = set.reserve().unwrap();
+        let far = Instant::now() + Duration::from_secs(60);
+        assert!(set.arm(key, ours, Interest::Read, far).unwrap().is_none());
+        // Held by one worker (say, just woken for bytes) when the peer closes.
+        let conn = set.take(key, false).unwrap();
+        drop(theirs);
+        let Wake::Conn(k, closed) = next_wake(&set) else {
+            panic!("a connection event");
+        };
+        assert!(k == key && closed);
+        assert!(set.take(key, closed).is_none());
+        let (_conn, closed) = set.arm(key, conn, Interest::Read, far).unwrap().unwrap();
+        assert!(closed, "the holder learns the peer closed");
     }
 
     #[test]
@@ -582,7 +603,7 @@ mod tests {
         assert!(!set.due(&mut expired), "the listener is not due");
         let keys: Vec<Key> = expired.iter().map(|(k, _)| *k).collect();
         assert_eq!(keys, vec![k1]);
-        assert!(set.take(k2).is_some(), "the later one still waits");
+        assert!(set.take(k2, false).is_some(), "the later one still waits");
     }
 
     #[test]
@@ -594,13 +615,13 @@ mod tests {
         set.arm(key, conn, Interest::Read, start + Duration::from_millis(20))
             .unwrap();
         // Served again before its deadline: it now waits until much later.
-        let conn = set.take(key).unwrap();
+        let conn = set.take(key, false).unwrap();
         set.arm(key, conn, Interest::Read, start + Duration::from_secs(60))
             .unwrap();
         assert_eq!(next_wake(&set), Wake::Timer);
         let mut expired = Vec::new();
         set.due(&mut expired);
         assert!(expired.is_empty(), "not expired: its deadline moved");
-        assert!(set.take(key).is_some());
+        assert!(set.take(key, false).is_some());
     }
 }

@@ -131,7 +131,7 @@ pub fn work(shared: &Shared) {
                 Wake::Listener => accept(shared, &mut scratch),
                 Wake::Timer => expire(shared),
                 Wake::Conn(key, closed) => {
-                    if let Some(mut conn) = ready.take(key) {
+                    if let Some(mut conn) = ready.take(key, closed) {
                         if closed {
                             conn.peer_closed();
                         }
@@ -187,7 +187,12 @@ fn park(
     }
     match ready.arm(key, conn, interest, deadline) {
         Ok(None) => {}
-        Ok(Some(again)) => return Some(again),
+        Ok(Some((mut again, closed))) => {
+            if closed {
+                again.peer_closed();
+            }
+            return Some(again);
+        }
         Err(conn) => {
             close(shared, key, conn);
             return None;
