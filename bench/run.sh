@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Side-by-side benchmarks: serve against nginx, lighttpd, darkhttpd and python's http.server;
+# Side-by-side benchmarks: serve against h2o, nginx, lighttpd, darkhttpd and python's http.server;
 # fetch against curl and wget. Every figure is taken in the same run on the same machine, the
 # servers interleaved (A B C A B C ...) so drift hits all alike; BENCHMARKS.md reports medians
 # and ratios to the best peer. Loopback only; every load run is bounded in time.
 #
-#   bench/run.sh           full run (about 15 minutes on 2 cores)
+# Each "new connection per request" run checks that it measured what it says: the kernel's
+# count of accepted TCP connections (TcpPassiveOpens) must grow by about one per request
+# answered, else the row is recorded as invalid (value 0) and a warning is printed.
+# nginx-return (nginx `return 200`, no file I/O, no log) is the near-limit reference: shown
+# in the table, never counted as a peer.
+#
+#   bench/run.sh           full run (about 25 minutes on 2 cores)
 #   bench/run.sh --quick   a smaller run (under 3 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +28,7 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 
 # --- peers -----------------------------------------------------------------------------------
 need=()
-for p in wrk:wrk nginx:nginx-light lighttpd:lighttpd curl:curl wget:wget hyperfine:hyperfine python3:python3; do
+for p in wrk:wrk nginx:nginx-light lighttpd:lighttpd h2o:h2o curl:curl wget:wget hyperfine:hyperfine python3:python3; do
   command -v "${p%%:*}" >/dev/null || need+=("${p#*:}")
 done
 if ((${#need[@]})); then
@@ -101,13 +107,46 @@ server.errorlog = "$WORK/lighttpd-error.log"
 server.max-keep-alive-requests = 1000000
 LIGHTTPD
 start lighttpd "$p" lighttpd -D -f "$WORK/lighttpd.conf"; SERVERS+=(lighttpd)
+p=$(free_port)
+# h2o as root drops privileges to nobody: no pid file in $WORK, the log only to stderr.
+cat >"$WORK/h2o.conf" <<H2O
+listen:
+  host: 127.0.0.1
+  port: $p
+num-threads: 2
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: $DOC
+H2O
+start h2o "$p" h2o -c "$WORK/h2o.conf"; SERVERS+=(h2o)
+# The near-limit reference: nginx answering from memory, no file I/O and no log.
+p=$(free_port)
+cat >"$WORK/nginx-return.conf" <<NGINX
+worker_processes 2;
+daemon off;
+pid $WORK/nginx-return.pid;
+error_log $WORK/nginx-return-error.log;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$p backlog=1024;
+    root $DOC;
+    location = /r { return 200 'x'; }
+  }
+}
+NGINX
+start nginx-return "$p" nginx -c "$WORK/nginx-return.conf"
 if command -v darkhttpd >/dev/null; then
   p=$(free_port); start darkhttpd "$p" darkhttpd "$DOC" --addr 127.0.0.1 --port "$p"; SERVERS+=(darkhttpd)
 else
   log "darkhttpd is not available here: left out"
 fi
 p=$(free_port); start python "$p" python3 -m http.server "$p" --bind 127.0.0.1 -d "$DOC"; SERVERS+=(python)
-log "servers: ${SERVERS[*]}"
+log "servers: ${SERVERS[*]} (and nginx-return, the near-limit reference)"
 
 CSV=$WORK/raw.csv
 echo "scenario,server,round,value,unit,p50_ms,p99_ms,errors" >"$CSV"
@@ -127,17 +166,35 @@ rss_kib() { # total VmRSS of a process and its children
   echo "$total"
 }
 
-wrk_run() { # scenario server conns path [extra wrk args] [pin]
-  local scen=$1 srv=$2 c=$3 path=$4 extra=${5:-} pin=${6:-}
+passive_opens() { awk '/^Tcp:/ && $1=="Tcp:" {n++} n==2 {print $7; exit}' /proc/net/snmp; }
+
+# wrk_run scenario server conns path [pin] [-- extra wrk args...]
+# Extra arguments stay an array, so `-H 'Connection: close'` reaches wrk as one header.
+wrk_run() {
+  local scen=$1 srv=$2 c=$3 path=$4 pin=${5:-}
+  shift $(($# < 5 ? $# : 5)); [[ ${1:-} == -- ]] && shift
+  local extra=("$@")
   local t=$((c < 2 ? 1 : 2))
-  local cmd=(wrk -t"$t" -c"$c" -d"${SECS}s" --latency $extra "http://127.0.0.1:${PORT[$srv]}$path")
+  local cmd=(wrk -t"$t" -c"$c" -d"${SECS}s" --latency "${extra[@]}" "http://127.0.0.1:${PORT[$srv]}$path")
   [[ -n $pin ]] && cmd=(taskset -c 1 "${cmd[@]}")
+  local opens0; opens0=$(passive_opens)
   local out; out=$("${cmd[@]}" 2>&1 || true)
-  local rps p50 p99 err
+  local opens=$(($(passive_opens) - opens0))
+  local rps p50 p99 err total
   rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
+  total=$(awk '/requests in/{print $1}' <<<"$out")
   p50=$(awk '$1=="50%"{print $2}' <<<"$out"); p99=$(awk '$1=="99%"{print $2}' <<<"$out")
   err=$(awk -F'[ ,]+' '/Socket errors/{print $4+$6+$8+$10}' <<<"$out"); err=${err:-0}
   local non2xx; non2xx=$(awk '/Non-2xx/{print $5}' <<<"$out"); err=$((err + ${non2xx:-0}))
+  if [[ $scen == *close* ]]; then
+    # A run that says "new connection per request" must have opened one per request.
+    local per; per=$(python3 -c "print(round($opens/max(${total:-0},1),3))")
+    echo "$scen-conns-per-request,$srv,$round,$per,conns/req,,," >>"$CSV"
+    if ! python3 -c "import sys; sys.exit(0 if 0.9 <= $per <= 1.1 else 1)"; then
+      log "WARNING: $scen on $srv opened $opens connections for ${total:-0} requests ($per per request): not a new-connection run; recorded as 0"
+      rps=0
+    fi
+  fi
   echo "$scen,$srv,$round,${rps:-0},req/s,$( [[ -n $p50 ]] && ms "$p50"),$( [[ -n $p99 ]] && ms "$p99"),$err" >>"$CSV"
 }
 
@@ -152,7 +209,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for c in "${CONNS[@]}"; do
     for srv in "${SERVERS[@]}"; do
       if [[ $c == 256 ]]; then
-        wrk_run "keepalive-c$c" "$srv" "$c" /index.html &
+        wrk_run "keepalive-c$c" "$srv" "$c" /index.html "" &
         local_wrk=$!
         sleep "$((SECS / 2))"
         echo "rss-load,$srv,$round,$(rss_kib "${PID[$srv]}"),KiB,,," >>"$CSV"
@@ -161,8 +218,12 @@ for round in $(seq 1 "$ROUNDS"); do
         wrk_run "keepalive-c$c" "$srv" "$c" /index.html
       fi
     done
+    wrk_run "keepalive-c$c" nginx-return "$c" /r
   done
-  for srv in "${SERVERS[@]}"; do wrk_run close-c64 "$srv" 64 /index.html "-H Connection:close"; done
+  for c in 16 64; do
+    for srv in "${SERVERS[@]}"; do wrk_run "close-c$c" "$srv" "$c" /index.html "" -- -H 'Connection: close'; done
+    wrk_run "close-c$c" nginx-return "$c" /r "" -- -H 'Connection: close'
+  done
   for srv in "${SERVERS[@]}"; do wrk_run 64k-c16 "$srv" 16 /64k.bin; done
   for srv in "${SERVERS[@]}"; do wrk_run 1m-c16 "$srv" 16 /1m.bin; done
   # The VM pages out memory left untouched: read the big file once, untimed, first.
@@ -173,9 +234,9 @@ for round in $(seq 1 "$ROUNDS"); do
   done
   if ((!QUICK)); then
     pin_servers 0
-    for srv in "${SERVERS[@]}"; do wrk_run pinned-keepalive-c64 "$srv" 64 /index.html "" pin; done
-    for srv in "${SERVERS[@]}"; do wrk_run pinned-close-c64 "$srv" 64 /index.html "-H Connection:close" pin; done
-    for srv in "${SERVERS[@]}"; do wrk_run pinned-1m-c16 "$srv" 16 /1m.bin "" pin; done
+    for srv in "${SERVERS[@]}"; do wrk_run pinned-keepalive-c64 "$srv" 64 /index.html pin; done
+    for srv in "${SERVERS[@]}"; do wrk_run pinned-close-c64 "$srv" 64 /index.html pin -- -H 'Connection: close'; done
+    for srv in "${SERVERS[@]}"; do wrk_run pinned-1m-c16 "$srv" 16 /1m.bin pin; done
     pin_servers 0,1
   fi
 done

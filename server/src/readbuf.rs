@@ -20,6 +20,11 @@ impl ReadBuf {
         &self.data[..self.len]
     }
 
+    /// True when it holds memory (even with nothing buffered).
+    pub fn allocated(&self) -> bool {
+        !self.data.is_empty()
+    }
+
     /// True when nothing is buffered.
     pub fn is_empty(&self) -> bool {
         self.len == 0

@@ -1,20 +1,24 @@
 //! What to answer: one request in, a response head (written into the worker's buffer) and a
-//! body to send out. Every status this server chooses is decided here; `conn.rs` only sends.
+//! body to send out. Every status this server chooses is decided here — including the ones
+//! for connections it refuses ([`refuse`]: 403, 503, and the 408 of a head that never
+//! finished) — and `conn.rs` only sends. Nothing here touches a socket or a thread, so the
+//! unit tests below answer requests directly.
 
 use std::fs::{File, OpenOptions};
-use std::io;
+use std::io::{self, Read, Seek};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::cache::{self, Entry};
 use crate::conditional::{self, Outcome, Validators};
 use crate::files::{self, Mapped, Refused};
 use crate::listing;
 use crate::range::{self, Ranges, Span};
 use crate::request::{Method, Request, Version};
 use crate::response::{self, ALLOW, Persist};
-use crate::server::Ctx;
+use crate::site::Site;
 
 /// What follows the head.
 #[derive(Debug)]
@@ -25,6 +29,15 @@ pub enum Body {
     Bytes(Vec<u8>),
     /// A body shared between responses (the `--404` page).
     Shared(Arc<Vec<u8>>),
+    /// `len` bytes from `start` of a cached file.
+    Cached {
+        /// The cached file.
+        entry: Arc<Entry>,
+        /// First byte.
+        start: u64,
+        /// Bytes to send.
+        len: u64,
+    },
     /// `len` bytes of a file from `start`.
     File {
         /// The open file.
@@ -58,10 +71,41 @@ pub struct Reply {
     pub body: Body,
 }
 
+/// Why a connection is refused before (or instead of) a request being answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The client's address is not in `--allow`: 403.
+    NotAllowed,
+    /// Too many open connections: 503 with `Retry-After`.
+    Busy,
+    /// A request head started but did not finish within `--header-timeout`: 408.
+    HeadTimeout,
+}
+
+/// The answer to a refused connection, always followed by a close.
+pub fn refuse(why: Refusal, site: &Site, out: &mut Vec<u8>) -> Reply {
+    let status = match why {
+        Refusal::NotAllowed => 403,
+        Refusal::Busy => 503,
+        Refusal::HeadTimeout => 408,
+    };
+    let body = response::error_body(status).into_bytes();
+    begin(out, status, site);
+    response::content_type(out, "text/plain; charset=utf-8");
+    if why == Refusal::Busy {
+        response::header(out, "Retry-After", "1");
+    }
+    response::end(out, status, Some(body.len() as u64), Persist::Close);
+    Reply {
+        status,
+        body: Body::Bytes(body),
+    }
+}
+
 /// Decides the response to `req`, writing its head into `out` (nothing for HTTP/0.9, which
 /// has no head).
-pub fn respond(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>) -> Reply {
-    let mut reply = decide(req, ctx, persist, out);
+pub fn respond(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
+    let mut reply = decide(req, site, persist, out);
     if req.version == Version::Http09 {
         out.clear();
     }
@@ -71,24 +115,41 @@ pub fn respond(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>) ->
     reply
 }
 
-fn decide(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>) -> Reply {
-    if ctx.panic_path.as_deref() == Some(req.target.as_str()) {
+fn decide(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
+    if site.settings.panic_path.as_deref() == Some(req.target.as_str()) {
         panic!("test-only panic for {} (SERVE_TEST_PANIC_PATH)", req.target);
     }
+    // A fragment is the client's business and never sent (RFC 9112 §3.2 allows no `#` in a
+    // request target): refuse it rather than look for a file with `#` in its name.
+    if req.target.contains('#') {
+        return error(400, site, persist, out);
+    }
     match req.method {
-        Method::Options => return options(req, ctx, persist, out),
-        Method::Other => return error(405, ctx, persist, out),
+        Method::Options => return options(req, site, persist, out),
+        Method::Other => return error(405, site, persist, out),
         Method::Get | Method::Head => {}
     }
-    match files::map(&ctx.root, &req.target, ctx.jail) {
+    let key = cache_key(req);
+    if let Some(entry) = key.and_then(|k| site.cache.get(k)) {
+        return cached(req, site, persist, out, entry);
+    }
+    match files::map(&site.root, &req.target, site.settings.jail) {
         Ok(Mapped::File {
             path,
             file: opened,
             meta,
-        }) => file(req, ctx, persist, out, path, opened.map(|f| (f, meta))),
+        }) => file(
+            req,
+            site,
+            persist,
+            out,
+            path,
+            opened.map(|f| (f, meta)),
+            key,
+        ),
         Ok(Mapped::Redirect(location)) => {
             let body = format!("Moved to {location}\n").into_bytes();
-            begin(out, 301, ctx);
+            begin(out, 301, site);
             response::content_type(out, "text/plain; charset=utf-8");
             response::header(out, "Location", &location);
             response::end(out, 301, Some(body.len() as u64), persist);
@@ -97,29 +158,46 @@ fn decide(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>) -> Repl
                 body: Body::Bytes(body),
             }
         }
-        Ok(Mapped::Dir { path }) if ctx.listing => listing(req, ctx, persist, out, &path),
-        Ok(Mapped::Dir { .. }) => not_found(req, ctx, persist, out),
-        Err(Refused::NotFound) => not_found(req, ctx, persist, out),
-        Err(refused) => error(refused.status(), ctx, persist, out),
+        Ok(Mapped::Dir { path }) if site.settings.listing => {
+            listing(req, site, persist, out, &path)
+        }
+        Ok(Mapped::Dir { .. }) => not_found(req, site, persist, out),
+        Err(Refused::NotFound) => not_found(req, site, persist, out),
+        Err(refused) => error(refused.status(), site, persist, out),
     }
+}
+
+/// The cache key of a request that a cached file may answer: its path, when it asks for the
+/// whole file (no `Range`) and accepts no precompressed variant (those are looked up afresh,
+/// so a `.gz` added beside a file is never missed).
+fn cache_key(req: &Request) -> Option<&str> {
+    let f = &req.fields;
+    let variants = f
+        .accept_encoding
+        .as_deref()
+        .is_some_and(|ae| files::accepts(ae, "br") || files::accepts(ae, "gzip"));
+    if f.range.is_some() || variants {
+        return None;
+    }
+    Some(req.target.split('?').next().unwrap_or(""))
 }
 
 /// The status line, `Server`, `Date`, and the headers every response carries: `--header`
 /// lines and, with `--cors`, `Access-Control-Allow-Origin: *`.
-pub fn begin(out: &mut Vec<u8>, status: u16, ctx: &Ctx) {
+pub fn begin(out: &mut Vec<u8>, status: u16, site: &Site) {
     response::start(out, status);
-    for (name, value) in &ctx.headers {
+    for (name, value) in &site.settings.headers {
         response::header(out, name, value);
     }
-    if ctx.cors {
+    if site.settings.cors {
         response::header(out, "Access-Control-Allow-Origin", "*");
     }
 }
 
 /// An error status with a short text body (405 adds `Allow`).
-pub fn error(status: u16, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>) -> Reply {
+pub fn error(status: u16, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
     let body = response::error_body(status).into_bytes();
-    begin(out, status, ctx);
+    begin(out, status, site);
     response::content_type(out, "text/plain; charset=utf-8");
     if status == 405 {
         response::header(out, "Allow", ALLOW);
@@ -131,9 +209,9 @@ pub fn error(status: u16, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>) -> Rep
     }
 }
 
-fn not_found(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>) -> Reply {
+fn not_found(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
     // --spa: a client-side route (no extension in its last segment) gets the app's page.
-    if ctx.spa {
+    if site.settings.spa {
         let path = req.target.split('?').next().unwrap_or("");
         let last = path.rsplit('/').next().unwrap_or("");
         if !last.contains('.')
@@ -141,14 +219,22 @@ fn not_found(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>) -> R
                 path,
                 file: opened,
                 meta,
-            }) = files::map(&ctx.root, "/index.html", ctx.jail)
+            }) = files::map(&site.root, "/index.html", site.settings.jail)
         {
-            return file(req, ctx, persist, out, path, opened.map(|f| (f, meta)));
+            return file(
+                req,
+                site,
+                persist,
+                out,
+                path,
+                opened.map(|f| (f, meta)),
+                None,
+            );
         }
     }
-    match &ctx.not_found_page {
+    match &site.settings.not_found_page {
         Some(page) => {
-            begin(out, 404, ctx);
+            begin(out, 404, site);
             response::content_type(out, "text/html; charset=utf-8");
             response::end(out, 404, Some(page.len() as u64), persist);
             Reply {
@@ -156,14 +242,14 @@ fn not_found(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>) -> R
                 body: Body::Shared(Arc::clone(page)),
             }
         }
-        None => error(404, ctx, persist, out),
+        None => error(404, site, persist, out),
     }
 }
 
-fn options(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>) -> Reply {
-    begin(out, 204, ctx);
+fn options(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
+    begin(out, 204, site);
     let f = &req.fields;
-    if ctx.cors && f.origin.is_some() && f.ac_request_method.is_some() {
+    if site.settings.cors && f.origin.is_some() && f.ac_request_method.is_some() {
         // A CORS preflight: allow our methods and whatever headers were asked about
         // (reduced to header-name characters, so nothing can be injected).
         response::header(out, "Access-Control-Allow-Methods", ALLOW);
@@ -184,18 +270,18 @@ fn options(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>) -> Rep
     }
 }
 
-fn listing(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>, dir: &Path) -> Reply {
+fn listing(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>, dir: &Path) -> Reply {
     let (entries, more) = match listing::read(
-        ctx.root.path(),
+        site.root.path(),
         dir,
-        ctx.jail.hidden,
-        ctx.jail.follow_symlinks,
+        site.settings.jail.hidden,
+        site.settings.jail.follow_symlinks,
     ) {
         Ok(found) => found,
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            return error(403, ctx, persist, out);
+            return error(403, site, persist, out);
         }
-        Err(_) => return not_found(req, ctx, persist, out),
+        Err(_) => return not_found(req, site, persist, out),
     };
     let shown = listing::display_path(&req.target);
     let (body, ct) = if listing::wants_json(req.fields.accept.as_deref()) {
@@ -206,9 +292,9 @@ fn listing(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>, dir: &
             "text/html; charset=utf-8",
         )
     };
-    begin(out, 200, ctx);
+    begin(out, 200, site);
     response::content_type(out, ct);
-    response::header(out, "Cache-Control", &ctx.cache_control);
+    response::header(out, "Cache-Control", &site.settings.cache_control);
     response::header(out, "Vary", "Accept");
     response::end(out, 200, Some(body.len() as u64), persist);
     Reply {
@@ -217,50 +303,127 @@ fn listing(req: &Request, ctx: &Ctx, persist: Persist, out: &mut Vec<u8>, dir: &
     }
 }
 
+/// How a file's representation is described in the head.
+struct Repr<'a> {
+    content_type: &'a str,
+    coding: Option<&'static str>,
+    len: u64,
+    validators: &'a Validators,
+    last_modified: Option<&'a str>,
+}
+
+/// Where a file's bytes come from.
+enum Content {
+    /// The open file (sent by sendfile when large, read when small).
+    Open(File, PathBuf),
+    /// The cache.
+    Cached(Arc<Entry>),
+}
+
+#[allow(clippy::too_many_arguments)] // One step of the chain: every argument is what it reads.
 fn file(
     req: &Request,
-    ctx: &Ctx,
+    site: &Site,
     persist: Persist,
     out: &mut Vec<u8>,
     path: PathBuf,
     // The file and its metadata, when mapping already opened it (no second fstat).
     opened: Option<(File, std::fs::Metadata)>,
+    // The cache key, when this request may be answered from (and so fill) the cache.
+    key: Option<&str>,
 ) -> Reply {
-    let ct = files::content_type(&path);
     // A precompressed sibling the client accepts is sent instead, with its own validators.
     let variant = req
         .fields
         .accept_encoding
         .as_deref()
-        .and_then(|ae| files::precompressed(ctx.root.path(), &path, ae, ctx.jail));
+        .and_then(|ae| files::precompressed(site.root.path(), &path, ae, site.settings.jail));
+    let ct = files::content_type(&path);
+    // Only a file the kernel-confined lookup opened (no symlink on the way) is cached.
+    let cacheable = key.filter(|_| opened.is_some() && variant.is_none());
     let (path, coding, opened) = match variant {
         Some((p, coding, _)) => (p, Some(coding), None),
         None => (path, None, opened),
     };
     let opened = opened.map_or_else(|| open(&path), Ok);
-    let (file, meta) = match opened {
+    let (mut file, meta) = match opened {
         Ok(pair) => pair,
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            return error(403, ctx, persist, out);
+            return error(403, site, persist, out);
         }
-        Err(_) => return not_found(req, ctx, persist, out),
+        Err(_) => return not_found(req, site, persist, out),
     };
-    let len = meta.len();
+    if let Some(key) = cacheable.filter(|_| site.cache.takes(meta.len())) {
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        if (&mut file)
+            .take(cache::MAX_FILE + 1)
+            .read_to_end(&mut bytes)
+            .is_ok()
+            && bytes.len() as u64 == meta.len()
+        {
+            let root = site.root.path();
+            let entry = site.cache.insert(key, root, path, meta, ct, bytes);
+            return cached(req, site, persist, out, entry);
+        }
+        // It changed while being read: send it from disk as usual, from its start.
+        let _ = file.seek(io::SeekFrom::Start(0));
+    }
     let v = Validators::of(&meta);
     let last_modified = v.last_modified();
+    let repr = Repr {
+        content_type: &ct,
+        coding,
+        len: meta.len(),
+        validators: &v,
+        last_modified: last_modified.as_deref(),
+    };
+    representation(req, site, persist, out, &repr, Content::Open(file, path))
+}
+
+/// Answers from a cached file.
+fn cached(
+    req: &Request,
+    site: &Site,
+    persist: Persist,
+    out: &mut Vec<u8>,
+    entry: Arc<Entry>,
+) -> Reply {
+    let repr = Repr {
+        content_type: &entry.content_type,
+        coding: None,
+        len: entry.bytes.len() as u64,
+        validators: &entry.validators,
+        last_modified: entry.last_modified.as_deref(),
+    };
+    let content = Content::Cached(Arc::clone(&entry));
+    representation(req, site, persist, out, &repr, content)
+}
+
+/// Answers with a file's representation: 304 or 412 when preconditions say so, else the
+/// whole file, one range or several.
+fn representation(
+    req: &Request,
+    site: &Site,
+    persist: Persist,
+    out: &mut Vec<u8>,
+    repr: &Repr<'_>,
+    content: Content,
+) -> Reply {
+    let len = repr.len;
+    let v = repr.validators;
     let validators = |out: &mut Vec<u8>| {
         response::header(out, "ETag", &v.etag);
-        if let Some(lm) = &last_modified {
+        if let Some(lm) = repr.last_modified {
             response::header(out, "Last-Modified", lm);
         }
-        response::header(out, "Cache-Control", &ctx.cache_control);
-        if coding.is_some() {
+        response::header(out, "Cache-Control", &site.settings.cache_control);
+        if repr.coding.is_some() {
             response::header(out, "Vary", "Accept-Encoding");
         }
     };
-    match conditional::evaluate(&req.fields.conditions, &v, true) {
+    match conditional::evaluate(&req.fields.conditions, v, true) {
         Outcome::NotModified => {
-            begin(out, 304, ctx);
+            begin(out, 304, site);
             validators(out);
             response::end(out, 304, None, persist);
             return Reply {
@@ -268,7 +431,7 @@ fn file(
                 body: Body::Empty,
             };
         }
-        Outcome::Failed => return error(412, ctx, persist, out),
+        Outcome::Failed => return error(412, site, persist, out),
         Outcome::Proceed => {}
     }
     let ranges = match (&req.fields.range, req.method, req.version) {
@@ -277,37 +440,41 @@ fn file(
                 .fields
                 .if_range
                 .as_deref()
-                .is_none_or(|ir| conditional::if_range_holds(ir, &v)) =>
+                .is_none_or(|ir| conditional::if_range_holds(ir, v)) =>
         {
             range::parse(r, len)
         }
         _ => Ranges::Full,
     };
     let content_headers = |out: &mut Vec<u8>| {
-        response::content_type(out, &ct);
-        if let Some(coding) = coding {
+        response::content_type(out, repr.content_type);
+        if let Some(coding) = repr.coding {
             response::header(out, "Content-Encoding", coding);
         }
         response::header(out, "Accept-Ranges", "bytes");
         validators(out);
     };
+    let span_body = |content: Content, start: u64, len: u64| match content {
+        Content::Open(file, path) => Body::File {
+            file,
+            path,
+            start,
+            len,
+        },
+        Content::Cached(entry) => Body::Cached { entry, start, len },
+    };
     match ranges {
         Ranges::Full => {
-            begin(out, 200, ctx);
+            begin(out, 200, site);
             content_headers(out);
             response::end(out, 200, Some(len), persist);
             Reply {
                 status: 200,
-                body: Body::File {
-                    file,
-                    path,
-                    start: 0,
-                    len,
-                },
+                body: span_body(content, 0, len),
             }
         }
         Ranges::One(span) => {
-            begin(out, 206, ctx);
+            begin(out, 206, site);
             content_headers(out);
             response::header(
                 out,
@@ -317,15 +484,23 @@ fn file(
             response::end(out, 206, Some(span.len), persist);
             Reply {
                 status: 206,
-                body: Body::File {
-                    file,
-                    path,
-                    start: span.start,
-                    len: span.len,
-                },
+                body: span_body(content, span.start, span.len),
             }
         }
         Ranges::Many(spans) => {
+            let Content::Open(file, path) = content else {
+                // Cached files are only used for requests without Range; should one get
+                // here, the whole file is a correct answer (RFC 9110 §14.2).
+                let ranges_ignored = Request {
+                    fields: crate::request::Fields {
+                        range: None,
+                        ..req.fields.clone()
+                    },
+                    ..req.clone()
+                };
+                return representation(&ranges_ignored, site, persist, out, repr, content);
+            };
+            let ct = repr.content_type;
             let boundary = boundary();
             let parts: Vec<(String, Span)> = spans
                 .into_iter()
@@ -345,9 +520,9 @@ fn file(
                 .map(|(h, s)| h.len() as u64 + s.len + 2)
                 .sum::<u64>()
                 + closing.len() as u64;
-            begin(out, 206, ctx);
+            begin(out, 206, site);
             response::content_type(out, &format!("multipart/byteranges; boundary={boundary}"));
-            if let Some(coding) = coding {
+            if let Some(coding) = repr.coding {
                 response::header(out, "Content-Encoding", coding);
             }
             response::header(out, "Accept-Ranges", "bytes");
@@ -365,7 +540,7 @@ fn file(
         }
         Ranges::Unsatisfiable => {
             let body = response::error_body(416).into_bytes();
-            begin(out, 416, ctx);
+            begin(out, 416, site);
             response::content_type(out, "text/plain; charset=utf-8");
             response::header(out, "Content-Range", &format!("bytes */{len}"));
             response::end(out, 416, Some(body.len() as u64), persist);
@@ -404,4 +579,169 @@ fn open(path: &Path) -> io::Result<(File, std::fs::Metadata)> {
         ));
     }
     Ok((file, meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::{self, Parsed};
+
+    fn site() -> (tempfile::TempDir, Site) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::write(root.join("index.html"), "<h1>home</h1>\n").unwrap();
+        std::fs::write(root.join("a#b.txt"), "hash").unwrap();
+        (dir, Site::new(root, Default::default()))
+    }
+
+    /// Parses `raw` with a `Host` field added after the request line.
+    fn parse(raw: &str) -> Request {
+        let raw = raw.replacen("\r\n", "\r\nHost: x\r\n", 1);
+        match request::parse(raw.as_bytes()) {
+            Parsed::Complete(req) => req,
+            other => panic!("{raw:?}: {other:?}"),
+        }
+    }
+
+    /// Answers `raw`: the head as text and the body's bytes.
+    fn answer(site: &Site, raw: &str) -> (u16, String, Vec<u8>) {
+        let mut out = Vec::new();
+        let reply = respond(&parse(raw), site, Persist::KeepAlive, &mut out);
+        let body = match reply.body {
+            Body::Empty => Vec::new(),
+            Body::Bytes(b) => b,
+            Body::Shared(b) => b.to_vec(),
+            Body::Cached { entry, start, len } => {
+                entry.bytes[start as usize..(start + len) as usize].to_vec()
+            }
+            Body::File {
+                mut file,
+                start,
+                len,
+                ..
+            } => {
+                let mut b = Vec::new();
+                file.seek(io::SeekFrom::Start(start)).unwrap();
+                (&mut file).take(len).read_to_end(&mut b).unwrap();
+                b
+            }
+            Body::Multipart { .. } => b"(multipart)".to_vec(),
+        };
+        (reply.status, String::from_utf8(out).unwrap(), body)
+    }
+
+    #[test]
+    fn statuses_for_the_everyday_requests() {
+        let (_dir, site) = site();
+        let cases = [
+            ("GET / HTTP/1.1\r\n\r\n", 200),
+            ("GET /index.html HTTP/1.1\r\n\r\n", 200),
+            ("HEAD /index.html HTTP/1.1\r\n\r\n", 200),
+            ("GET /missing HTTP/1.1\r\n\r\n", 404),
+            ("DELETE /index.html HTTP/1.1\r\n\r\n", 405),
+            ("OPTIONS * HTTP/1.1\r\n\r\n", 204),
+            ("GET /index.html HTTP/1.1\r\nRange: bytes=0-3\r\n\r\n", 206),
+            ("GET /index.html HTTP/1.1\r\nRange: bytes=99-\r\n\r\n", 416),
+            ("GET /%zz HTTP/1.1\r\n\r\n", 400),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(answer(&site, raw).0, want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn a_fragment_in_the_target_is_400_even_when_a_file_has_that_name() {
+        let (_dir, site) = site();
+        for raw in [
+            "GET /index.html#x HTTP/1.1\r\n\r\n",
+            "GET /a#b.txt HTTP/1.1\r\n\r\n",
+            "GET /#top HTTP/1.1\r\n\r\n",
+        ] {
+            let (status, head, _) = answer(&site, raw);
+            assert_eq!(status, 400, "{raw:?}");
+            assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{head}");
+        }
+        // The file is there for whoever asks for it properly.
+        assert_eq!(answer(&site, "GET /a%23b.txt HTTP/1.1\r\n\r\n").2, b"hash");
+    }
+
+    #[test]
+    fn refusals_are_decided_here_and_close() {
+        let (_dir, site) = site();
+        for (why, status, line) in [
+            (Refusal::NotAllowed, 403, "HTTP/1.1 403 Forbidden\r\n"),
+            (Refusal::Busy, 503, "HTTP/1.1 503 Service Unavailable\r\n"),
+            (
+                Refusal::HeadTimeout,
+                408,
+                "HTTP/1.1 408 Request Timeout\r\n",
+            ),
+        ] {
+            let mut out = Vec::new();
+            let reply = refuse(why, &site, &mut out);
+            let head = String::from_utf8(out).unwrap();
+            assert_eq!(reply.status, status);
+            assert!(head.starts_with(line), "{head}");
+            assert!(head.contains("\r\nConnection: close\r\n"), "{head}");
+            assert_eq!(
+                head.contains("\r\nRetry-After: 1\r\n"),
+                why == Refusal::Busy,
+                "{head}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cached_file_edited_on_disk_is_answered_fresh() {
+        let (dir, site) = site();
+        let path = dir.path().join("page.txt");
+        std::fs::write(&path, "first").unwrap();
+        let get = "GET /page.txt HTTP/1.1\r\n\r\n";
+        assert_eq!(answer(&site, get).2, b"first");
+        assert_eq!(site.cache.len(), 1, "small files are cached");
+        let (_, head, body) = answer(&site, get);
+        assert_eq!(body, b"first", "a hit");
+        // Same length, at once: the next request sees the new bytes and a new ETag.
+        std::fs::write(&path, "again").unwrap();
+        let (status, head2, body) = answer(&site, get);
+        assert_eq!((status, body.as_slice()), (200, &b"again"[..]));
+        let etag = |h: &str| {
+            h.lines()
+                .find(|l| l.starts_with("ETag:"))
+                .map(str::to_string)
+        };
+        assert_ne!(etag(&head), etag(&head2));
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(answer(&site, get).0, 404, "a removed file is gone at once");
+    }
+
+    #[test]
+    fn cached_answers_keep_validators_and_conditions() {
+        let (_dir, site) = site();
+        let (_, head, _) = answer(&site, "GET /index.html HTTP/1.1\r\n\r\n");
+        let etag = head
+            .lines()
+            .find_map(|l| l.strip_prefix("ETag: "))
+            .unwrap()
+            .to_string();
+        // Now from the cache: the same head, 304 on a match, HEAD without a body.
+        let (_, again, _) = answer(&site, "GET /index.html HTTP/1.1\r\n\r\n");
+        let without_date = |h: &str| {
+            h.lines()
+                .filter(|l| !l.starts_with("Date:"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(without_date(&head), without_date(&again));
+        let conditional = format!("GET /index.html HTTP/1.1\r\nIf-None-Match: {etag}\r\n\r\n");
+        assert_eq!(answer(&site, &conditional).0, 304);
+        let (status, _, body) = answer(&site, "HEAD /index.html HTTP/1.1\r\n\r\n");
+        assert_eq!((status, body.len()), (200, 0));
+        // A range or an encoding that could have a variant goes to the disk.
+        let (status, _, body) = answer(
+            &site,
+            "GET /index.html HTTP/1.1\r\nRange: bytes=1-2\r\n\r\n",
+        );
+        assert_eq!((status, body.as_slice()), (206, &b"h1"[..]));
+    }
 }

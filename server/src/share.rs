@@ -38,26 +38,26 @@ pub struct Share {
 impl Config {
     /// Accept uploads (PUT, and multipart POST to a folder) with these rules (default off).
     pub fn uploads(mut self, uploads: Option<Uploads>) -> Config {
-        self.share.uploads = uploads;
+        self.site.share.uploads = uploads;
         self
     }
     /// Require HTTP Basic credentials for everything (default: no accounts, no password).
     pub fn auth(mut self, auth: Auth) -> Config {
-        self.share.auth = (!auth.is_empty()).then(|| Arc::new(auth));
+        self.site.share.auth = (!auth.is_empty()).then(|| Arc::new(auth));
         self
     }
     /// Offer folders as tar and tar.gz downloads (default off).
     pub fn archive(mut self, on: bool) -> Config {
-        self.share.archive = on;
+        self.site.share.archive = on;
         self
     }
     /// Compress compressible files on the fly (default off).
     pub fn compress(mut self, on: bool) -> Config {
-        self.share.compress = on;
+        self.site.share.compress = on;
         self
     }
     /// The sharing features' settings.
     pub fn share(&self) -> &Share {
-        &self.share
+        &self.site.share
     }
 }

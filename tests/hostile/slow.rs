@@ -116,7 +116,7 @@ fn check(what: &str, f: &Figures) {
     assert!(f.ok >= 20, "{what}: too few requests: {f:?}");
     assert!(f.success() >= 0.99, "{what}: {f:?}");
     assert!(f.p99 < Duration::from_millis(500), "{what}: {f:?}");
-    // A fixed pool: workers, parker, acceptor, signals, main.
+    // A fixed pool: workers, signals, main.
     assert!(f.threads <= 20, "{what}: {f:?}");
     assert!(f.rss_kb < 256 * 1024, "{what}: {f:?}");
 }

@@ -266,6 +266,33 @@ fn header_timeout_answers_408() {
 }
 
 #[test]
+fn a_client_that_sends_its_request_then_shuts_its_side_gets_the_answer_and_a_close() {
+    // `printf 'GET / ...' | nc -N`: the request and the FIN arrive together. The answer
+    // comes, and the close follows at once, not after the keep-alive timeout.
+    let s = Serve::start(&[
+        "-p",
+        "0",
+        "--keep-alive-timeout",
+        "60",
+        repo_root().join("www").to_str().unwrap(),
+    ]);
+    for round in 0..20 {
+        let mut c = s.connect();
+        c.write_all(b"GET /notes.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        let started = Instant::now();
+        let got = read_to_close(&mut c);
+        assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"), "round {round}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "round {round}: closed after {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
 fn idle_keep_alive_is_closed_after_its_timeout() {
     let s = Serve::start(&[
         "-p",

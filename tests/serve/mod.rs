@@ -1,5 +1,6 @@
 //! `serve` end to end: the real binary on port 0, real sockets, exact bytes, and curl.
 
+mod cache;
 mod features;
 mod http;
 mod lifecycle;

@@ -67,7 +67,7 @@ pub struct Args {
     #[arg(long, value_name = "PATH", conflicts_with_all = ["bind", "port"])]
     pub(crate) unix: Option<PathBuf>,
 
-    /// Worker threads [default: 4 per CPU, at least 8]
+    /// Worker threads, each waiting on the readiness set itself [default: one per CPU, at least 2]
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub(crate) threads: Option<u32>,
 

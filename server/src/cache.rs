@@ -1,0 +1,257 @@
+//! Small files kept in memory: bytes, metadata, validators and content type, so that a hit
+//! costs no open, fstat, read or close.
+//!
+//! Never stale: every use first revalidates the entry with one `statx` of the file beneath
+//! the root (no symlink followed at the end). A different inode, device, size, modification
+//! time or change time drops the entry, and the file is read afresh. The change time is the
+//! one a writer cannot set back, and since Linux 6.13 it is fine-grained once someone has
+//! looked at it (multigrain timestamps): an edit right after the entry was made still shows.
+//!
+//! Bounded: files up to [`MAX_FILE`] bytes, [`MAX_ENTRIES`] entries and [`MAX_BYTES`] bytes in
+//! all; a full cache drops entries to make room.
+
+use std::collections::HashMap;
+use std::fs::Metadata;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, StatxFlags};
+
+use crate::conditional::Validators;
+
+/// Files larger than this are sent from disk (by sendfile), never cached.
+pub const MAX_FILE: u64 = 32 * 1024;
+/// At most this many files are cached.
+pub const MAX_ENTRIES: usize = 1024;
+/// At most this many bytes of files are cached in all.
+pub const MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// One cached file.
+#[derive(Debug)]
+pub struct Entry {
+    /// Its path (for messages).
+    pub path: PathBuf,
+    /// Its metadata when it was read.
+    pub meta: Metadata,
+    /// Its validators, made once.
+    pub validators: Validators,
+    /// `Last-Modified`, made once.
+    pub last_modified: Option<String>,
+    /// Its `Content-Type`.
+    pub content_type: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// Its path relative to the root, for revalidation.
+    rel: PathBuf,
+    stamp: Stamp,
+}
+
+/// What revalidation compares: any change to the file changes one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, u32),
+    ctime: (i64, u32),
+}
+
+impl Stamp {
+    fn of(meta: &Metadata) -> Stamp {
+        Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: (meta.mtime(), meta.mtime_nsec() as u32),
+            ctime: (meta.ctime(), meta.ctime_nsec() as u32),
+        }
+    }
+}
+
+/// The cache of one site. [`Cache::default`] is an empty, disabled one.
+#[derive(Debug, Default)]
+pub struct Cache {
+    /// The root, opened for lookups beneath it; `None` disables the cache.
+    dir: Option<OwnedFd>,
+    map: RwLock<Map>,
+}
+
+#[derive(Debug, Default)]
+struct Map {
+    entries: HashMap<String, Arc<Entry>>,
+    bytes: usize,
+}
+
+impl Cache {
+    /// A cache for files under the canonical folder `root` (disabled if it cannot be opened).
+    pub fn new(root: &Path) -> Cache {
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        Cache {
+            dir: rustix::fs::open(root, flags, Mode::empty()).ok(),
+            map: RwLock::default(),
+        }
+    }
+
+    /// The entry for URL path `key`, if cached and unchanged on disk (one `statx`).
+    pub fn get(&self, key: &str) -> Option<Arc<Entry>> {
+        let dir = self.dir.as_ref()?;
+        let entry = {
+            let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(map.entries.get(key)?)
+        };
+        let now = rustix::fs::statx(
+            dir,
+            &entry.rel,
+            AtFlags::SYMLINK_NOFOLLOW,
+            StatxFlags::BASIC_STATS,
+        );
+        let fresh = now.is_ok_and(|st| {
+            FileType::from_raw_mode(st.stx_mode.into()) == FileType::RegularFile
+                && Stamp {
+                    dev: rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor),
+                    ino: st.stx_ino,
+                    size: st.stx_size,
+                    mtime: (st.stx_mtime.tv_sec, st.stx_mtime.tv_nsec),
+                    ctime: (st.stx_ctime.tv_sec, st.stx_ctime.tv_nsec),
+                } == entry.stamp
+        });
+        if fresh {
+            return Some(entry);
+        }
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if map.entries.get(key).is_some_and(|e| Arc::ptr_eq(e, &entry)) {
+            map.entries.remove(key);
+            map.bytes -= entry.bytes.len();
+        }
+        None
+    }
+
+    /// True when a file of `len` bytes would be cached.
+    pub fn takes(&self, len: u64) -> bool {
+        self.dir.is_some() && len <= MAX_FILE
+    }
+
+    /// Caches `bytes`, the content of `path` (under `root`) read after `meta` was taken, for
+    /// URL path `key`; returns the entry (also when it could not be kept).
+    pub fn insert(
+        &self,
+        key: &str,
+        root: &Path,
+        path: PathBuf,
+        meta: Metadata,
+        content_type: String,
+        bytes: Vec<u8>,
+    ) -> Arc<Entry> {
+        let validators = Validators::of(&meta);
+        let entry = Arc::new(Entry {
+            rel: path.strip_prefix(root).unwrap_or(&path).to_path_buf(),
+            path,
+            stamp: Stamp::of(&meta),
+            last_modified: validators.last_modified(),
+            validators,
+            meta,
+            content_type,
+            bytes,
+        });
+        if self.dir.is_none() || entry.rel.as_os_str().is_empty() || entry.rel.is_absolute() {
+            return entry;
+        }
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        let size = entry.bytes.len();
+        if let Some(old) = map.entries.remove(key) {
+            map.bytes -= old.bytes.len();
+        }
+        // Full: drop entries (whichever the map yields first) until this one fits.
+        while map.entries.len() >= MAX_ENTRIES || map.bytes + size > MAX_BYTES {
+            let Some(victim) = map.entries.keys().next().cloned() else {
+                break;
+            };
+            if let Some(old) = map.entries.remove(&victim) {
+                map.bytes -= old.bytes.len();
+            }
+        }
+        map.bytes += size;
+        map.entries.insert(key.to_string(), Arc::clone(&entry));
+        entry
+    }
+
+    /// How many files are cached.
+    pub fn len(&self) -> usize {
+        self.map
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .entries
+            .len()
+    }
+
+    /// True when nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(cache: &Cache, root: &Path, name: &str) -> Arc<Entry> {
+        let path = root.join(name);
+        let meta = std::fs::metadata(&path).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        cache.insert(
+            &format!("/{name}"),
+            root,
+            path,
+            meta,
+            "text/plain".into(),
+            bytes,
+        )
+    }
+
+    #[test]
+    fn a_hit_is_revalidated_and_an_edit_drops_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::write(root.join("a.txt"), "one").unwrap();
+        let cache = Cache::new(&root);
+        put(&cache, &root, "a.txt");
+        assert_eq!(cache.get("/a.txt").unwrap().bytes, b"one");
+        // Same length, written at once: the change time (or size/mtime) still tells.
+        std::fs::write(root.join("a.txt"), "two").unwrap();
+        assert!(cache.get("/a.txt").is_none(), "an edited file is a miss");
+        assert!(cache.is_empty());
+        put(&cache, &root, "a.txt");
+        std::fs::remove_file(root.join("a.txt")).unwrap();
+        assert!(cache.get("/a.txt").is_none(), "a removed file is a miss");
+        assert!(cache.get("/never").is_none());
+    }
+
+    #[test]
+    fn stays_within_its_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let big = vec![b'x'; MAX_FILE as usize];
+        for i in 0..(MAX_BYTES / big.len() + 10) {
+            std::fs::write(root.join(format!("{i}")), &big).unwrap();
+        }
+        let cache = Cache::new(&root);
+        for i in 0..(MAX_BYTES / big.len() + 10) {
+            put(&cache, &root, &format!("{i}"));
+        }
+        let map = cache.map.read().unwrap();
+        assert!(map.bytes <= MAX_BYTES && map.entries.len() <= MAX_ENTRIES);
+        assert_eq!(map.bytes, map.entries.len() * big.len());
+    }
+
+    #[test]
+    fn a_disabled_cache_keeps_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::write(root.join("a.txt"), "one").unwrap();
+        let cache = Cache::default();
+        put(&cache, &root, "a.txt");
+        assert!(cache.get("/a.txt").is_none() && !cache.takes(1));
+    }
+}

@@ -1,0 +1,73 @@
+//! The site: the folder being served and every setting that shapes an answer. The responder
+//! (`respond.rs`) reads it; nothing in it knows about sockets, threads or timeouts.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::cache::Cache;
+use crate::files::{Jail, Root};
+
+/// The default `Cache-Control`: caches must revalidate, since the folder may change.
+pub const DEFAULT_CACHE_CONTROL: &str = "no-cache";
+
+/// What answering a request depends on.
+#[derive(Debug)]
+pub struct Site {
+    /// The folder, opened once.
+    pub(crate) root: Root,
+    /// Small files' bytes and metadata, revalidated on every use.
+    pub(crate) cache: Cache,
+    /// Everything else that shapes an answer.
+    pub(crate) settings: Settings,
+}
+
+/// The settings of a site, as the command line gives them; [`Settings::default`] is what
+/// `serve DIR` does without options.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// What the jail lets through beyond the safe default.
+    pub jail: Jail,
+    /// List folders without `index.html` (off: 404).
+    pub listing: bool,
+    /// `Cache-Control` on files and listings.
+    pub cache_control: String,
+    /// `Access-Control-Allow-Origin: *` and answered preflights.
+    pub cors: bool,
+    /// Extra header lines on every response.
+    pub headers: Vec<(String, String)>,
+    /// The body of every 404.
+    pub not_found_page: Option<Arc<Vec<u8>>>,
+    /// A missing path without an extension gets `/index.html`.
+    pub spa: bool,
+    /// Test-only: a request for exactly this target panics.
+    pub panic_path: Option<String>,
+    /// Uploads, passwords, folder downloads, compression (`share.rs`).
+    pub share: crate::share::Share,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            jail: Jail::default(),
+            listing: true,
+            cache_control: DEFAULT_CACHE_CONTROL.to_string(),
+            cors: false,
+            headers: Vec::new(),
+            not_found_page: None,
+            spa: false,
+            panic_path: None,
+            share: crate::share::Share::default(),
+        }
+    }
+}
+
+impl Site {
+    /// The site for the canonical folder `root` with these settings; small files are cached.
+    pub fn new(root: PathBuf, settings: Settings) -> Site {
+        Site {
+            cache: Cache::new(&root),
+            root: Root::open(root),
+            settings,
+        }
+    }
+}
