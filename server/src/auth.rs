@@ -185,6 +185,19 @@ fn same_user(a: &str, b: &str) -> bool {
     same_digest(&Sha256::digest(a).into(), &Sha256::digest(b).into())
 }
 
+/// Says on stderr that credentials were refused (at most one line a second, so a password
+/// guesser cannot flood the log; the access log has every 401 with its client).
+pub fn report(why: &str, request_line: &str) {
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+        *last = Some(Instant::now());
+        eprintln!("serve: auth: {why}: {request_line}");
+    }
+}
+
 fn trim(b: &[u8]) -> &[u8] {
     let start = b.iter().position(|&c| c != b' ' && c != b'\t');
     let end = b.iter().rposition(|&c| c != b' ' && c != b'\t');

@@ -80,6 +80,12 @@ pub struct Fields {
     pub referer: Option<String>,
     /// `User-Agent` (combined and JSON logs).
     pub user_agent: Option<String>,
+    /// `Authorization` (`--auth`).
+    pub authorization: Option<String>,
+    /// `Content-Type` (multipart uploads).
+    pub content_type: Option<String>,
+    /// `Expect` (`100-continue` before an upload's body).
+    pub expect: Option<String>,
 }
 
 impl Fields {
@@ -90,11 +96,14 @@ impl Fields {
             5 if name.eq_ignore_ascii_case("range") => &mut self.range,
             6 if name.eq_ignore_ascii_case("accept") => &mut self.accept,
             6 if name.eq_ignore_ascii_case("origin") => &mut self.origin,
+            6 if name.eq_ignore_ascii_case("expect") => &mut self.expect,
             7 if name.eq_ignore_ascii_case("referer") => &mut self.referer,
             8 if name.eq_ignore_ascii_case("if-match") => &mut self.conditions.if_match,
             8 if name.eq_ignore_ascii_case("if-range") => &mut self.if_range,
             10 if name.eq_ignore_ascii_case("user-agent") => &mut self.user_agent,
             13 if name.eq_ignore_ascii_case("if-none-match") => &mut self.conditions.if_none_match,
+            13 if name.eq_ignore_ascii_case("authorization") => &mut self.authorization,
+            12 if name.eq_ignore_ascii_case("content-type") => &mut self.content_type,
             15 if name.eq_ignore_ascii_case("accept-encoding") => &mut self.accept_encoding,
             17 if name.eq_ignore_ascii_case("if-modified-since") => {
                 &mut self.conditions.if_modified_since

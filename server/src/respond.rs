@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::auth::{self, Auth};
 use crate::cache::{self, Entry};
 use crate::conditional::{self, Outcome, Validators};
 use crate::files::{self, Mapped, Refused};
@@ -119,6 +120,18 @@ fn decide(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Re
     if site.settings.panic_path.as_deref() == Some(req.target.as_str()) {
         panic!("test-only panic for {} (SERVE_TEST_PANIC_PATH)", req.target);
     }
+    // --auth comes first: no method, path spelling or header answers without it.
+    if let Some(auth) = &site.settings.share.auth {
+        match auth.check(req.fields.authorization.as_deref().map(str::as_bytes)) {
+            auth::Verdict::Allowed(_) => {}
+            verdict => {
+                if let auth::Verdict::Denied(why) = verdict {
+                    auth::report(why, &req.line);
+                }
+                return unauthorized(auth, site, persist, out);
+            }
+        }
+    }
     // A fragment is the client's business and never sent (RFC 9112 §3.2 allows no `#` in a
     // request target): refuse it rather than look for a file with `#` in its name.
     if req.target.contains('#') {
@@ -205,6 +218,19 @@ pub fn error(status: u16, site: &Site, persist: Persist, out: &mut Vec<u8>) -> R
     response::end(out, status, Some(body.len() as u64), persist);
     Reply {
         status,
+        body: Body::Bytes(body),
+    }
+}
+
+/// 401 with the Basic challenge.
+fn unauthorized(auth: &Auth, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
+    let body = response::error_body(401).into_bytes();
+    begin(out, 401, site);
+    response::content_type(out, "text/plain; charset=utf-8");
+    response::header(out, "WWW-Authenticate", &auth.challenge());
+    response::end(out, 401, Some(body.len() as u64), persist);
+    Reply {
+        status: 401,
         body: Body::Bytes(body),
     }
 }

@@ -1,10 +1,11 @@
 //! Sharing a folder (issue 16), end to end: complete listings over the wire, the command
 //! line's hints and refusals, and the QR code.
 
+use std::io::Write;
 use std::process::Command;
 
 use crate::support::child::{LIMIT, run};
-use crate::support::serve::{Serve, request};
+use crate::support::serve::{Serve, read_response, request};
 use crate::support::{bin, temp_dir};
 
 /// Runs `serve ARGS` to its exit: (exit code, stderr).
@@ -63,7 +64,6 @@ fn upload_options_need_upload_and_unwired_features_are_refused() {
         (&["--auth", "a:sha256:123", d], "64 hexadecimal"),
         (&["--upload", "--upload-dir", "../x", d], "--upload-dir"),
         (&["--auth-file", "/no/such/file", d], "--auth-file"),
-        (&["--auth", "a:b", d], "--auth is not wired"),
         (&["--upload", d], "--upload is not wired"),
         (&["--archive", d], "--archive is not wired"),
         (&["--compress", d], "--compress is not wired"),
@@ -92,4 +92,110 @@ fn qr_prints_a_code_and_the_url_after_the_first_line() {
     assert!(blocks >= 10, "{lines:?}");
     let last = lines.iter().find(|l| l.contains(&url)).unwrap();
     assert!(last.contains("this machine only"), "{last}");
+}
+
+/// A raw request to `s` with extra header lines; the whole response.
+fn ask(s: &Serve, head: &str) -> crate::support::serve::Response {
+    request(&mut s.connect(), head)
+}
+
+#[test]
+fn auth_guards_every_method_path_and_header() {
+    let dir = temp_dir("serve share auth ");
+    std::fs::write(dir.path().join("a b.txt"), "secret text").unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let d = dir.path().to_str().unwrap();
+    // alice:wonder, and bob by the SHA-256 of "builder" (as sha256sum prints it).
+    let digest = run(
+        Command::new("sh").args(["-c", "printf builder | sha256sum"]),
+        LIMIT,
+    );
+    let digest = String::from_utf8(digest.stdout).unwrap();
+    let bob = format!("bob:sha256:{}", digest.split_whitespace().next().unwrap());
+    let s = Serve::start(&["-p", "0", "--auth", "alice:wonder", "--auth", &bob, d]);
+    // "alice:wonder" and "bob:builder" in base64.
+    let alice = "Authorization: Basic YWxpY2U6d29uZGVy\r\n";
+    let bob_ok = "Authorization: Basic Ym9iOmJ1aWxkZXI=\r\n";
+    let unauthorized = [
+        "GET /a%20b.txt HTTP/1.1\r\nHost: x\r\n\r\n".to_string(),
+        "HEAD /a%20b.txt HTTP/1.1\r\nHost: x\r\n\r\n".into(),
+        "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n".into(),
+        "GET /a%20b.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-3\r\n\r\n".into(),
+        "GET /a%20b.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: *\r\n\r\n".into(),
+        "GET /%61%20b.txt HTTP/1.1\r\nHost: x\r\n\r\n".into(),
+        "GET //sub/../a%20b.txt HTTP/1.1\r\nHost: x\r\n\r\n".into(),
+        "GET / HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n".into(),
+        "GET /sub HTTP/1.1\r\nHost: x\r\n\r\n".into(),
+        "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n".into(),
+        "GET / HTTP/1.0\r\n\r\n".into(),
+        "GET /a%20b.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWxpY2U6V29uZGVy\r\n\r\n"
+            .into(),
+        "GET /a%20b.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer YWxpY2U6d29uZGVy\r\n\r\n"
+            .into(),
+        "GET /a%20b.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWxpY2U6d29uZGVy=\r\n\r\n"
+            .into(),
+        format!(
+            "GET /a%20b.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {}\r\n\r\n",
+            "QUFB".repeat(1100)
+        ),
+        // Two headers: the first one counts.
+        format!("GET /a%20b.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Basic eDp5\r\n{alice}\r\n"),
+    ];
+    for raw in &unauthorized {
+        let r = ask(&s, raw);
+        assert_eq!(r.status, 401, "{raw}");
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some("Basic realm=\"serve\", charset=\"UTF-8\""),
+            "{raw}"
+        );
+        assert!(!r.text().contains("secret"), "{raw}");
+    }
+    // Non-UTF-8 credentials, as raw bytes.
+    let mut c = s.connect();
+    c.write_all(b"GET /a%20b.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Basic \xff\xfe==\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut c, &mut Vec::new(), false);
+    assert_eq!(r.status, 401);
+    for good in [alice, bob_ok] {
+        let r = ask(
+            &s,
+            &format!("GET /a%20b.txt HTTP/1.1\r\nHost: x\r\n{good}\r\n"),
+        );
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (200, "secret text"),
+            "{good}"
+        );
+    }
+    let r = ask(
+        &s,
+        &format!("GET /a%20b.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-5\r\n{alice}\r\n"),
+    );
+    assert_eq!((r.status, r.text().as_str()), (206, "secret"));
+    // curl: -u works, a wrong password is 401.
+    let curl = |user: &str| {
+        let out = run(
+            Command::new("curl").args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-u",
+                user,
+                &format!("{}a%20b.txt", s.url),
+            ]),
+            LIMIT,
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(curl("alice:wonder"), "200");
+    assert_eq!(curl("alice:nope"), "401");
+    // Failures are logged on stderr, without the password.
+    let err = crate::support::wait_for("an auth line on stderr", LIMIT, || {
+        let e = s.stderr();
+        e.contains("serve: auth: ").then_some(e)
+    });
+    assert!(!err.contains("nope") && !err.contains("V29uZGVy"), "{err}");
 }
