@@ -163,7 +163,7 @@ pub struct Page {
     pub upload: bool,
     /// Link the folder's archives (`--archive`).
     pub archive: bool,
-    /// The column headers are links that sort (off until the responder reads the query).
+    /// The column headers are links that sort.
     pub sortable: bool,
 }
 
@@ -450,47 +450,6 @@ pub fn render(
     })
 }
 
-/// The visible entries of `dir`, sorted by name, and how many were left out (always 0 now:
-/// every entry is listed). Kept for `respond.rs` until it calls [`entries`] and [`sort`].
-pub fn read(
-    root: &Path,
-    dir: &Path,
-    hidden: bool,
-    follow_symlinks: bool,
-) -> io::Result<(Vec<Entry>, usize)> {
-    let jail = Jail {
-        hidden,
-        follow_symlinks,
-    };
-    let mut all = entries(root, dir, jail)?;
-    sort(&mut all, Sort::default());
-    Ok((all, 0))
-}
-
-/// The HTML page in the default order, without upload form or archive links. Kept for
-/// `respond.rs` until it builds a [`Page`].
-pub fn html(url_path: &str, entries: &[Entry], _more: usize) -> String {
-    default_page(url_path, entries, write_html)
-}
-
-/// The JSON listing in the default order. Kept for `respond.rs` until it builds a [`Page`].
-pub fn json(url_path: &str, entries: &[Entry], _more: usize) -> String {
-    default_page(url_path, entries, write_json)
-}
-
-type Writer = fn(&mut dyn Write, &Page, &[Entry]) -> io::Result<()>;
-
-fn default_page(url_path: &str, entries: &[Entry], write: Writer) -> String {
-    let page = Page {
-        url_path: url_path.to_string(),
-        ..Page::default()
-    };
-    let mut out = Vec::new();
-    // Writing into a Vec cannot fail, and both writers write UTF-8.
-    let _ = write(&mut out, &page, entries);
-    String::from_utf8(out).unwrap_or_default()
-}
-
 /// True when a client asking with this `Accept` header wants JSON rather than HTML.
 pub fn wants_json(accept: Option<&str>) -> bool {
     accept.is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
@@ -550,7 +509,13 @@ mod tests {
     #[test]
     fn names_are_escaped_and_links_encoded() {
         let e = entry("<script>&\"'.txt", false, 5, 0);
-        let page = html("/a&b/", &[e], 0);
+        let page = page_html(
+            &Page {
+                url_path: "/a&b/".into(),
+                ..Page::default()
+            },
+            &[e],
+        );
         assert!(
             page.contains("&lt;script&gt;&amp;&quot;&#39;.txt"),
             "{page}"
@@ -560,7 +525,7 @@ mod tests {
         assert!(!page.contains("<script>"));
         assert!(page.contains("href=\"../\""));
         assert!(page.contains("1970-01-01 00:00:00"));
-        // Not sortable through this older entry point: no header links that do nothing.
+        // Not sortable unless asked: no header links that would do nothing.
         assert!(page.contains("<th class=\"s\">Size</th>") && !page.contains("?sort="));
         // The breadcrumb links each folder on the way.
         assert!(page.contains("<a href=\"/\">/</a><a href=\"/a&amp;b/\">a&amp;b/</a>"));
@@ -572,7 +537,9 @@ mod tests {
             entry("sub", true, 0, 86_400),
             entry("q\"\\\n.txt", false, 3, 0),
         ];
-        let text = json("/", &entries, 2);
+        let mut text = Vec::new();
+        write_json(&mut text, &page("/", Sort::default()), &entries).unwrap();
+        let text = String::from_utf8(text).unwrap();
         assert_eq!(
             text,
             "{\"path\":\"/\",\"entries\":[{\"name\":\"sub\",\"type\":\"dir\",\"size\":0,\"modified\":\"1970-01-02T00:00:00Z\"},\

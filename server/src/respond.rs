@@ -297,35 +297,74 @@ fn options(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> R
 }
 
 fn listing(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>, dir: &Path) -> Reply {
-    let (entries, more) = match listing::read(
+    let share = &site.settings.share;
+    let page = listing::Page {
+        sortable: true,
+        upload: share.uploads.is_some(),
+        archive: share.archive,
+        ..listing::Page::default()
+    };
+    let accept = req.fields.accept.as_deref();
+    let shown = match listing::render(
         site.root.path(),
         dir,
-        site.settings.jail.hidden,
-        site.settings.jail.follow_symlinks,
+        site.settings.jail,
+        &req.target,
+        accept,
+        page,
     ) {
-        Ok(found) => found,
+        Ok(shown) => shown,
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
             return error(403, site, persist, out);
         }
         Err(_) => return not_found(req, site, persist, out),
     };
-    let shown = listing::display_path(&req.target);
-    let (body, ct) = if listing::wants_json(req.fields.accept.as_deref()) {
-        (listing::json(&shown, &entries, more), "application/json")
-    } else {
-        (
-            listing::html(&shown, &entries, more),
-            "text/html; charset=utf-8",
-        )
+    // The ETag is a digest of what is listed: a folder that has not changed revalidates
+    // with a 304 (browsers, `fetch --mirror`).
+    let v = Validators {
+        etag: shown.etag,
+        modified: None,
     };
+    let headers = |out: &mut Vec<u8>| {
+        response::header(out, "ETag", &v.etag);
+        response::header(out, "Cache-Control", &site.settings.cache_control);
+        response::header(out, "Vary", "Accept");
+    };
+    if let Some(reply) = conditions(req, site, persist, out, &v, &headers) {
+        return reply;
+    }
     begin(out, 200, site);
-    response::content_type(out, ct);
-    response::header(out, "Cache-Control", &site.settings.cache_control);
-    response::header(out, "Vary", "Accept");
-    response::end(out, 200, Some(body.len() as u64), persist);
+    response::content_type(out, shown.content_type);
+    headers(out);
+    response::end(out, 200, Some(shown.body.len() as u64), persist);
     Reply {
         status: 200,
-        body: Body::Bytes(body.into_bytes()),
+        body: Body::Bytes(shown.body),
+    }
+}
+
+/// The conditions step: 304 (with the validators `headers` writes) or 412 when the
+/// request's preconditions say so, else `None` to go on.
+fn conditions(
+    req: &Request,
+    site: &Site,
+    persist: Persist,
+    out: &mut Vec<u8>,
+    v: &Validators,
+    headers: &dyn Fn(&mut Vec<u8>),
+) -> Option<Reply> {
+    match conditional::evaluate(&req.fields.conditions, v, true) {
+        Outcome::NotModified => {
+            begin(out, 304, site);
+            headers(out);
+            response::end(out, 304, None, persist);
+            Some(Reply {
+                status: 304,
+                body: Body::Empty,
+            })
+        }
+        Outcome::Failed => Some(error(412, site, persist, out)),
+        Outcome::Proceed => None,
     }
 }
 
@@ -447,18 +486,8 @@ fn representation(
             response::header(out, "Vary", "Accept-Encoding");
         }
     };
-    match conditional::evaluate(&req.fields.conditions, v, true) {
-        Outcome::NotModified => {
-            begin(out, 304, site);
-            validators(out);
-            response::end(out, 304, None, persist);
-            return Reply {
-                status: 304,
-                body: Body::Empty,
-            };
-        }
-        Outcome::Failed => return error(412, site, persist, out),
-        Outcome::Proceed => {}
+    if let Some(reply) = conditions(req, site, persist, out, v, &validators) {
+        return reply;
     }
     let ranges = match (&req.fields.range, req.method, req.version) {
         (Some(r), Method::Get, Version::Http10 | Version::Http11)

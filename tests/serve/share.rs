@@ -199,3 +199,59 @@ fn auth_guards_every_method_path_and_header() {
     });
     assert!(!err.contains("nope") && !err.contains("V29uZGVy"), "{err}");
 }
+
+#[test]
+fn listings_sort_by_the_query_and_revalidate_with_their_etag() {
+    let dir = temp_dir("serve share sort ");
+    std::fs::write(dir.path().join("small.txt"), "1").unwrap();
+    std::fs::write(dir.path().join("big.txt"), "12345678").unwrap();
+    std::fs::create_dir(dir.path().join("folder")).unwrap();
+    let s = Serve::start(&["-p", "0", dir.path().to_str().unwrap()]);
+    let get = |target: &str, extra: &str| {
+        ask(
+            &s,
+            &format!("GET {target} HTTP/1.1\r\nHost: x\r\n{extra}\r\n"),
+        )
+    };
+    let order = |text: &str| {
+        let at = |n: &str| text.find(n).unwrap_or_else(|| panic!("{n} in {text}"));
+        (at("folder"), at("big.txt"), at("small.txt"))
+    };
+    let by_size = get("/?sort=size&order=desc", "");
+    assert_eq!(by_size.status, 200);
+    let (f, b, sm) = order(&by_size.text());
+    assert!(f < b && b < sm, "folders first, then the biggest");
+    let (f, b, sm) = order(&get("/?sort=size", "").text());
+    assert!(f < sm && sm < b);
+    let json = get("/?sort=size&order=desc", "Accept: application/json\r\n").text();
+    let (f, b, sm) = order(&json);
+    assert!(f < b && b < sm, "{json}");
+    assert!(
+        json.ends_with("\"sort\":\"size\",\"order\":\"desc\"}\n"),
+        "{json}"
+    );
+    // Same query, same bytes and tag; a 304 while nothing changes; a new tag after.
+    let again = get("/?sort=size&order=desc", "");
+    assert_eq!(again.body, by_size.body);
+    let tag = by_size.header("etag").unwrap().to_string();
+    assert_eq!(again.header("etag"), Some(tag.as_str()));
+    assert_ne!(get("/", "").header("etag"), Some(tag.as_str()));
+    let r = get(
+        "/?sort=size&order=desc",
+        &format!("If-None-Match: {tag}\r\n"),
+    );
+    assert_eq!((r.status, r.body.len()), (304, 0));
+    assert_eq!(r.header("etag"), Some(tag.as_str()));
+    std::fs::write(dir.path().join("new.txt"), "n").unwrap();
+    let r = get(
+        "/?sort=size&order=desc",
+        &format!("If-None-Match: {tag}\r\n"),
+    );
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("new.txt"));
+    // The column headers sort; the breadcrumb and the dark theme are there.
+    let page = get("/folder/", "").text();
+    assert!(page.contains("href=\"?sort=size&amp;order=asc\""), "{page}");
+    assert!(page.contains("<a href=\"/folder/\">folder/</a>"), "{page}");
+    assert!(page.contains("prefers-color-scheme:dark"));
+}
