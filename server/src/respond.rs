@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::auth::{self, Auth};
 use crate::cache::{self, Entry};
+use crate::compress;
 use crate::conditional::{self, Outcome, Validators};
 use crate::files::{self, Mapped, Refused};
 use crate::listing;
@@ -375,6 +376,8 @@ struct Repr<'a> {
     len: u64,
     validators: &'a Validators,
     last_modified: Option<&'a str>,
+    /// Say `Vary: Accept-Encoding`: an encoding was or could have been chosen.
+    vary: bool,
 }
 
 /// Where a file's bytes come from.
@@ -383,6 +386,8 @@ enum Content {
     Open(File, PathBuf),
     /// The cache.
     Cached(Arc<Entry>),
+    /// A compressed representation (`--compress`), whole.
+    Encoded(Arc<Vec<u8>>),
 }
 
 #[allow(clippy::too_many_arguments)] // One step of the chain: every argument is what it reads.
@@ -435,12 +440,45 @@ fn file(
     }
     let v = Validators::of(&meta);
     let last_modified = v.last_modified();
+    let compress = site.settings.share.compress && coding.is_none();
+    // --compress: the representation step may pick an encoding made (or cached) now. A
+    // precompressed file on disk won already; a range asks for the identity bytes.
+    if compress && req.fields.range.is_none() {
+        let made = compress::encoded(
+            &site.compressed,
+            &path,
+            &mut file,
+            &v.etag,
+            &ct,
+            meta.len(),
+            req.fields.accept_encoding.as_deref(),
+            false,
+        );
+        if let Ok(Some(enc)) = made {
+            let ev = Validators {
+                etag: enc.etag,
+                modified: v.modified,
+            };
+            let repr = Repr {
+                content_type: &ct,
+                coding: Some(enc.coding.token()),
+                len: enc.body.len() as u64,
+                validators: &ev,
+                last_modified: last_modified.as_deref(),
+                vary: true,
+            };
+            return representation(req, site, persist, out, &repr, Content::Encoded(enc.body));
+        }
+        // Not worth it, not accepted, or the file changed while read: the file as it is.
+        let _ = file.seek(io::SeekFrom::Start(0));
+    }
     let repr = Repr {
         content_type: &ct,
         coding,
         len: meta.len(),
         validators: &v,
         last_modified: last_modified.as_deref(),
+        vary: coding.is_some() || (compress && compress::worth(&ct, meta.len(), false)),
     };
     representation(req, site, persist, out, &repr, Content::Open(file, path))
 }
@@ -453,12 +491,16 @@ fn cached(
     out: &mut Vec<u8>,
     entry: Arc<Entry>,
 ) -> Reply {
+    let len = entry.bytes.len() as u64;
     let repr = Repr {
         content_type: &entry.content_type,
         coding: None,
-        len: entry.bytes.len() as u64,
+        len,
         validators: &entry.validators,
         last_modified: entry.last_modified.as_deref(),
+        // Cached files answer clients that accept no encoding; with --compress others may
+        // get one, which caches must know.
+        vary: site.settings.share.compress && compress::worth(&entry.content_type, len, false),
     };
     let content = Content::Cached(Arc::clone(&entry));
     representation(req, site, persist, out, &repr, content)
@@ -482,7 +524,7 @@ fn representation(
             response::header(out, "Last-Modified", lm);
         }
         response::header(out, "Cache-Control", &site.settings.cache_control);
-        if repr.coding.is_some() {
+        if repr.vary {
             response::header(out, "Vary", "Accept-Encoding");
         }
     };
@@ -517,6 +559,8 @@ fn representation(
             len,
         },
         Content::Cached(entry) => Body::Cached { entry, start, len },
+        // Never asked for a range (see `file`): always whole.
+        Content::Encoded(bytes) => Body::Shared(bytes),
     };
     match ranges {
         Ranges::Full => {

@@ -17,6 +17,8 @@ pub struct Site {
     pub(crate) root: Root,
     /// Small files' bytes and metadata, revalidated on every use.
     pub(crate) cache: Cache,
+    /// Compressed representations (`--compress`), keyed by file, ETag and coding.
+    pub(crate) compressed: crate::compress::Cache,
     /// Everything else that shapes an answer.
     pub(crate) settings: Settings,
 }
@@ -66,6 +68,10 @@ impl Site {
     pub fn new(root: PathBuf, settings: Settings) -> Site {
         Site {
             cache: Cache::new(&root),
+            compressed: crate::compress::Cache::new(
+                crate::compress::CACHE_BYTES,
+                crate::compress::CACHE_ENTRIES,
+            ),
             root: Root::open(root),
             settings,
         }

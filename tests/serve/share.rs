@@ -66,7 +66,6 @@ fn upload_options_need_upload_and_unwired_features_are_refused() {
         (&["--auth-file", "/no/such/file", d], "--auth-file"),
         (&["--upload", d], "--upload is not wired"),
         (&["--archive", d], "--archive is not wired"),
-        (&["--compress", d], "--compress is not wired"),
     ];
     for (args, want) in cases {
         let (code, err) = serve_exit(args);
@@ -254,4 +253,96 @@ fn listings_sort_by_the_query_and_revalidate_with_their_etag() {
     assert!(page.contains("href=\"?sort=size&amp;order=asc\""), "{page}");
     assert!(page.contains("<a href=\"/folder/\">folder/</a>"), "{page}");
     assert!(page.contains("prefers-color-scheme:dark"));
+}
+
+#[test]
+fn compress_picks_the_encoding_by_q_values_and_caches_it() {
+    use std::io::Read;
+    let dir = temp_dir("serve share compress ");
+    let text: String = (0..2000)
+        .map(|i| format!("line {i} of a text file\n"))
+        .collect();
+    std::fs::write(dir.path().join("big.txt"), &text).unwrap();
+    std::fs::write(dir.path().join("small.txt"), "tiny").unwrap();
+    std::fs::write(dir.path().join("pic.png"), text.as_bytes()).unwrap();
+    std::fs::write(dir.path().join("pre.css"), &text).unwrap();
+    std::fs::write(dir.path().join("pre.css.gz"), b"precompressed bytes").unwrap();
+    let s = Serve::start(&["-p", "0", "--compress", dir.path().to_str().unwrap()]);
+    let get = |target: &str, extra: &str| {
+        ask(
+            &s,
+            &format!("GET {target} HTTP/1.1\r\nHost: x\r\n{extra}\r\n"),
+        )
+    };
+
+    let gz = get("/big.txt", "Accept-Encoding: gzip\r\n");
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(gz.header("vary"), Some("Accept-Encoding"));
+    let gz_tag = gz.header("etag").unwrap().to_string();
+    assert!(gz_tag.ends_with("-gz\""), "{gz_tag}");
+    let mut back = String::new();
+    flate2::read::GzDecoder::new(&gz.body[..])
+        .read_to_string(&mut back)
+        .unwrap();
+    assert_eq!(back, text);
+    assert!(gz.body.len() < text.len() / 4);
+
+    let br = get("/big.txt", "Accept-Encoding: gzip;q=0.5, br\r\n");
+    assert_eq!(br.header("content-encoding"), Some("br"));
+    let br_tag = br.header("etag").unwrap().to_string();
+    assert!(br_tag.ends_with("-br\"") && br_tag != gz_tag, "{br_tag}");
+    let mut back = Vec::new();
+    brotli::Decompressor::new(&br.body[..], 4096)
+        .read_to_end(&mut back)
+        .unwrap();
+    assert_eq!(back, text.as_bytes());
+    // The same again: the same bytes, from the cache; and each encoding revalidates alone.
+    assert_eq!(
+        get("/big.txt", "Accept-Encoding: gzip;q=0.5, br\r\n").body,
+        br.body
+    );
+    let r = get(
+        "/big.txt",
+        &format!("Accept-Encoding: br\r\nIf-None-Match: {br_tag}\r\n"),
+    );
+    assert_eq!(r.status, 304);
+    let r = get(
+        "/big.txt",
+        &format!("Accept-Encoding: gzip\r\nIf-None-Match: {br_tag}\r\n"),
+    );
+    assert_eq!(r.status, 200);
+
+    let plain = get("/big.txt", "");
+    assert_eq!(
+        (plain.header("content-encoding"), plain.header("vary")),
+        (None, Some("Accept-Encoding"))
+    );
+    assert_eq!(plain.text(), text);
+    let range = get("/big.txt", "Accept-Encoding: gzip\r\nRange: bytes=0-9\r\n");
+    assert_eq!(
+        (range.status, range.header("content-encoding")),
+        (206, None)
+    );
+    assert_eq!(range.text(), &text[..10]);
+    for (target, why) in [
+        ("/small.txt", "too small"),
+        ("/pic.png", "not compressible"),
+    ] {
+        let r = get(target, "Accept-Encoding: gzip, br\r\n");
+        assert_eq!(r.header("content-encoding"), None, "{why}");
+    }
+    let refused = get("/big.txt", "Accept-Encoding: gzip;q=0, br;q=0\r\n");
+    assert_eq!(refused.header("content-encoding"), None);
+    // A precompressed file on disk still wins.
+    let pre = get("/pre.css", "Accept-Encoding: br, gzip\r\n");
+    assert_eq!(
+        (pre.header("content-encoding"), pre.body.as_slice()),
+        (Some("gzip"), &b"precompressed bytes"[..])
+    );
+    // curl --compressed gets the text back.
+    let out = run(
+        Command::new("curl").args(["-s", "--compressed", &format!("{}big.txt", s.url)]),
+        LIMIT,
+    );
+    assert!(out.stdout == text.as_bytes());
 }

@@ -25,8 +25,9 @@ index.html is listed (HTML, or JSON for `Accept: application/json`) unless --no-
 
 Sharing: with --bind 0.0.0.0 or ::, the lines after the first list every interface's URL;
 --qr prints a QR code of the LAN URL. --auth requires HTTP Basic credentials for every
-request (401 otherwise). --upload, --archive and --compress are checked but refused until
-the server applies them (issue 16, in progress).
+request (401 otherwise). --compress sends br or gzip by the client's q-values, cached.
+--upload and --archive are checked but refused until the server applies them (issue 16, in
+progress).
 
 The first line on stdout is `serving DIR at URL`; then one access-log line per request
 (unless --quiet). Errors go to stderr. SIGINT/SIGTERM: stop accepting, finish in-flight

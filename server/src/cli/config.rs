@@ -111,7 +111,7 @@ impl Settings {
         };
         // Until each feature is wired into the request chain, asking for it is an error:
         // an --auth that protected nothing would be worse than none.
-        if let Some(flag) = not_wired_yet(uploads.is_some(), args.archive, args.compress) {
+        if let Some(flag) = not_wired_yet(uploads.is_some(), args.archive) {
             return Err(format!(
                 "{flag} is not wired into the server yet (issue 16)"
             ));
@@ -168,14 +168,10 @@ fn auth_warning(auth: &Auth, unix: bool, ip: IpAddr) -> Option<String> {
 }
 
 /// The first flag asked for whose feature the server does not apply yet.
-fn not_wired_yet(upload: bool, archive: bool, compress: bool) -> Option<&'static str> {
-    [
-        (upload, "--upload"),
-        (archive, "--archive"),
-        (compress, "--compress"),
-    ]
-    .into_iter()
-    .find_map(|(asked, flag)| asked.then_some(flag))
+fn not_wired_yet(upload: bool, archive: bool) -> Option<&'static str> {
+    [(upload, "--upload"), (archive, "--archive")]
+        .into_iter()
+        .find_map(|(asked, flag)| asked.then_some(flag))
 }
 
 /// `serve 8000` where 8000 is no folder: the user meant a port.
@@ -325,7 +321,7 @@ mod tests {
     fn features_not_wired_yet_are_refused() {
         let t = tempfile::tempdir().unwrap();
         let dir = t.path().to_str().unwrap();
-        for flag in [&["--upload"][..], &["--archive"], &["--compress"]] {
+        for flag in [&["--upload"][..], &["--archive"]] {
             let mut args = vec!["serve", dir];
             args.extend_from_slice(flag);
             let e = settings(&args).unwrap_err();
