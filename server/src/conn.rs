@@ -78,8 +78,27 @@ enum State {
     Open,
     /// A response is on its way to a client that reads slowly.
     Sending(Box<Pending>),
+    /// An upload's body is coming in (`--upload`), as fast as the client sends it.
+    Receiving(Box<Receiving>),
     /// Our side is shut; late client bytes are drained until this instant.
     Lingering(Instant),
+}
+
+/// An upload waiting for more of its body.
+#[derive(Debug)]
+struct Receiving {
+    rx: respond::Receive,
+    req: Request,
+    /// Given up (408) when no byte of the body arrives by then.
+    deadline: Instant,
+}
+
+/// What taking in an upload's body came to.
+enum Flow {
+    /// The upload is answered and the connection open: go on with the next request.
+    Next,
+    /// Return this to the worker.
+    Return(Next),
 }
 
 /// A response that had to wait for its reader, with what its log line needs.
@@ -181,7 +200,9 @@ impl Conn {
 
     /// True unless a response is on its way out: what a shutdown closes at once.
     pub fn idle(&self) -> bool {
-        !matches!(self.state, State::Sending(_))
+        // An upload under way is let finish too: a shutdown then leaves it whole, or (past
+        // the drain time) drops it, which leaves nothing.
+        !matches!(self.state, State::Sending(_) | State::Receiving(_))
     }
 
     /// Its deadline passed: a response still waiting for its reader is cut off (and logged
@@ -191,6 +212,13 @@ impl Conn {
         match std::mem::replace(&mut self.state, State::Open) {
             State::Sending(p) => p.log(env.log, &self.peer),
             State::Lingering(_) => {}
+            State::Receiving(r) => {
+                // The body stopped coming: 408, and the partial upload is dropped (nothing
+                // of it stays on disk).
+                let mut out = Vec::with_capacity(512);
+                let reply = respond::error(408, env.site, Persist::Close, &mut out);
+                let _ = self.send_once(reply, &mut out, env, &r.req.line);
+            }
             State::Open if !self.buf.is_empty() => {
                 let line = request::escape(first_line(self.buf.bytes()));
                 let mut out = Vec::with_capacity(512);
@@ -237,6 +265,10 @@ impl Conn {
                 Sent::Blocked(deadline) => return Next::Wait(Interest::Write, deadline),
                 Sent::Failed => return Next::Close,
             },
+            State::Receiving(r) => match self.receive(r, env, out) {
+                Flow::Next => {}
+                Flow::Return(next) => return next,
+            },
         }
         // One read per wake-up (more only when it filled the buffer): whatever arrives later
         // makes the re-armed connection ready again, so no read is spent to learn "nothing".
@@ -250,6 +282,16 @@ impl Conn {
             }
             if !self.buf.is_empty() {
                 match request::parse(self.buf.bytes()) {
+                    Parsed::Complete(req) if req.body.is_some() => {
+                        // A PUT or POST: an upload, whose body is not in `req.len`.
+                        self.fresh = false;
+                        self.buf.consume(req.len);
+                        self.head_deadline = None;
+                        match self.start_upload(req, env, out) {
+                            Flow::Next => continue,
+                            Flow::Return(next) => return next,
+                        }
+                    }
                     Parsed::Complete(req) => {
                         self.fresh = false;
                         let sent = self.respond(&req, env, out);
@@ -317,12 +359,116 @@ impl Conn {
 
     /// Answers one request: decides the response and starts sending it.
     fn respond(&mut self, req: &Request, env: &Env<'_>, out: &mut Vec<u8>) -> Sent {
-        let persist = match (req.keep_alive && !env.stopping, req.version) {
-            (false, _) => Persist::Close,
-            (true, Version::Http10) => Persist::KeepAlive10,
-            (true, _) => Persist::KeepAlive,
-        };
+        let persist = persist(req, env);
         let reply = respond::respond(req, env.site, persist, out);
+        self.send(req, reply, persist, env, out)
+    }
+
+    /// Starts an upload: the steps before its body (a refusal closes, its body unread),
+    /// `100 Continue` if the client waits for it, then as much of the body as has come.
+    fn start_upload(&mut self, req: Request, env: &Env<'_>, out: &mut Vec<u8>) -> Flow {
+        // A refusal leaves the body unread, so the connection closes after it, unless there
+        // is no body (a bare PUT or POST can be refused and the connection go on).
+        let bodiless = req
+            .body
+            .is_some_and(|b| !b.chunked && b.length.unwrap_or(0) == 0);
+        let refused = if bodiless {
+            persist(&req, env)
+        } else {
+            Persist::Close
+        };
+        let rx = match respond::receive(&req, env.site, refused, out) {
+            Ok(rx) => rx,
+            Err(reply) => return self.sent(&req, reply, refused, env, out),
+        };
+        if rx.send_continue && self.buf.is_empty() {
+            // 25 bytes into an empty socket buffer: they go, or the client is gone.
+            let line: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+            if self.stream.write_nowait(line).ok() != Some(line.len()) {
+                return Flow::Return(Next::Close);
+            }
+        }
+        let deadline = Instant::now() + env.limits.write_timeout;
+        self.receive(Box::new(Receiving { rx, req, deadline }), env, out)
+    }
+
+    /// Takes what has come of an upload's body, reading until the socket has no more;
+    /// answers once it is whole (or failed). A client that pauses leaves the connection
+    /// waiting for readable, holding no worker, until its progress deadline.
+    fn receive(&mut self, mut r: Box<Receiving>, env: &Env<'_>, out: &mut Vec<u8>) -> Flow {
+        loop {
+            if !self.buf.is_empty() {
+                match r.rx.intake.feed(self.buf.bytes()) {
+                    Ok(n) => {
+                        self.buf.consume(n);
+                        r.deadline = Instant::now() + env.limits.write_timeout;
+                    }
+                    Err(failure) => return self.uploaded(r, Err(failure), env, out),
+                }
+            }
+            if r.rx.intake.is_complete() {
+                return self.uploaded(r, Ok(()), env, out);
+            }
+            let stream = &self.stream;
+            match self.buf.fill(BUF_CAP, |space| stream.read_nowait(space)) {
+                // The client went away mid-body: the upload is dropped, leaving nothing.
+                Ok(0) => return Flow::Return(Next::Close),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let deadline = r.deadline;
+                    self.state = State::Receiving(r);
+                    return Flow::Return(Next::Wait(Interest::Read, deadline));
+                }
+                Err(_) => return Flow::Return(Next::Close),
+            }
+        }
+    }
+
+    /// An upload's body is in, or failed: name the file(s) and answer.
+    fn uploaded(
+        &mut self,
+        r: Box<Receiving>,
+        fed: Result<(), crate::intake::Failure>,
+        env: &Env<'_>,
+        out: &mut Vec<u8>,
+    ) -> Flow {
+        let Receiving { rx, req, .. } = *r;
+        let result = fed.and_then(|()| rx.intake.finish());
+        let persist = match result {
+            Ok(_) => persist(&req, env),
+            Err(_) => Persist::Close,
+        };
+        let reply = respond::received(&rx.answer, result, env.site, persist, out);
+        self.sent(&req, reply, persist, env, out)
+    }
+
+    /// Sends an upload's answer and says how the connection goes on.
+    fn sent(
+        &mut self,
+        req: &Request,
+        reply: Reply,
+        persist: Persist,
+        env: &Env<'_>,
+        out: &mut Vec<u8>,
+    ) -> Flow {
+        match self.send(req, reply, persist, env, out) {
+            Sent::Done(true) if !env.stopping => Flow::Next,
+            Sent::Done(_) => Flow::Return(self.close_gracefully()),
+            Sent::Blocked(deadline) => Flow::Return(Next::Wait(Interest::Write, deadline)),
+            Sent::Failed => Flow::Return(Next::Close),
+        }
+    }
+
+    /// Starts sending a decided response; a client that reads slowly gets the rest when it
+    /// is ready.
+    fn send(
+        &mut self,
+        req: &Request,
+        reply: Reply,
+        persist: Persist,
+        env: &Env<'_>,
+        out: &mut Vec<u8>,
+    ) -> Sent {
         let mut sending = match Sending::new(out, reply.body) {
             Ok(s) => s,
             Err(e) => {
@@ -474,6 +620,15 @@ fn tls_complaint(peer: &str) {
     if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
         *last = Some(Instant::now());
         eprintln!("serve: {peer} sent a TLS handshake to a plain-HTTP port; closing");
+    }
+}
+
+/// Whether the connection stays open after answering `req`.
+fn persist(req: &Request, env: &Env<'_>) -> Persist {
+    match (req.keep_alive && !env.stopping, req.version) {
+        (false, _) => Persist::Close,
+        (true, Version::Http10) => Persist::KeepAlive10,
+        (true, _) => Persist::KeepAlive,
     }
 }
 

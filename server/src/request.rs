@@ -33,6 +33,10 @@ pub enum Method {
     Head,
     /// OPTIONS: 204 with `Allow`.
     Options,
+    /// PUT: an upload of one file (`--upload`), else 405.
+    Put,
+    /// POST: a form's files uploaded to a folder (`--upload`), else 405.
+    Post,
     /// Anything else: 405 with `Allow`.
     Other,
 }
@@ -55,6 +59,18 @@ pub struct Request {
     pub len: usize,
     /// The header fields the responder and the log use.
     pub fields: Fields,
+    /// For PUT and POST: how the body that follows the head is framed. Their body is not
+    /// part of [`Request::len`]: an upload takes it, or the connection closes.
+    pub body: Option<BodyFraming>,
+}
+
+/// How an upload's body is framed, as its head says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyFraming {
+    /// `Content-Length`, if given.
+    pub length: Option<u64>,
+    /// `Transfer-Encoding: chunked` (never with a Content-Length).
+    pub chunked: bool,
 }
 
 /// The request header fields this server acts on (each the first occurrence, as received).
@@ -213,6 +229,8 @@ pub fn parse(buf: &[u8]) -> Parsed {
         "GET" => Method::Get,
         "HEAD" => Method::Head,
         "OPTIONS" => Method::Options,
+        "PUT" => Method::Put,
+        "POST" => Method::Post,
         _ => Method::Other,
     };
 
@@ -221,6 +239,7 @@ pub fn parse(buf: &[u8]) -> Parsed {
     let mut length: Option<u64> = None;
     let mut close = false;
     let mut keep_alive = false;
+    let mut chunked = false;
     for h in req.headers.iter() {
         if h.name.eq_ignore_ascii_case("host") {
             hosts += 1;
@@ -230,9 +249,16 @@ pub fn parse(buf: &[u8]) -> Parsed {
                 return bad(400);
             }
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            // We take no request bodies that need decoding, and a Transfer-Encoding beside
-            // a Content-Length is the classic smuggling shape: refuse and close.
-            return bad(400);
+            // Only an upload's body may be chunked (and nothing else: no other coding); a
+            // second Transfer-Encoding, or one beside a Content-Length (checked below), is
+            // the classic smuggling shape: refuse and close.
+            if !matches!(method, Method::Put | Method::Post)
+                || chunked
+                || !h.value.trim_ascii().eq_ignore_ascii_case(b"chunked")
+            {
+                return bad(400);
+            }
+            chunked = true;
         } else if h.name.eq_ignore_ascii_case("connection") {
             for token in h.value.split(|&b| b == b',') {
                 let token = token.trim_ascii();
@@ -246,7 +272,17 @@ pub fn parse(buf: &[u8]) -> Parsed {
     if version == Version::Http11 && hosts != 1 || hosts > 1 {
         return bad(400);
     }
-    let body = length.unwrap_or(0);
+    if chunked && length.is_some() {
+        return bad(400);
+    }
+    let upload =
+        matches!(method, Method::Put | Method::Post).then_some(BodyFraming { length, chunked });
+    // An upload's body is the upload's to take; any other body is small, read and skipped.
+    let body = if upload.is_some() {
+        0
+    } else {
+        length.unwrap_or(0)
+    };
     if body > BODY_CAP as u64 {
         return bad(413);
     }
@@ -269,6 +305,7 @@ pub fn parse(buf: &[u8]) -> Parsed {
         line,
         len,
         fields,
+        body: upload,
     })
 }
 
@@ -287,6 +324,7 @@ fn simple_request(line: &[u8]) -> Option<Request> {
         line: escape(line),
         len: 0,
         fields: Fields::default(),
+        body: None,
     })
 }
 

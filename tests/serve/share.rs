@@ -64,7 +64,6 @@ fn upload_options_need_upload_and_unwired_features_are_refused() {
         (&["--auth", "a:sha256:123", d], "64 hexadecimal"),
         (&["--upload", "--upload-dir", "../x", d], "--upload-dir"),
         (&["--auth-file", "/no/such/file", d], "--auth-file"),
-        (&["--upload", d], "--upload is not wired"),
         (&["--archive", d], "--archive is not wired"),
     ];
     for (args, want) in cases {
@@ -345,4 +344,232 @@ fn compress_picks_the_encoding_by_q_values_and_caches_it() {
         LIMIT,
     );
     assert!(out.stdout == text.as_bytes());
+}
+
+/// The names in a folder, sorted (to see that nothing half-written lingers).
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// curl with `args` against `url`: (status code, body).
+fn curl(args: &[&str], url: &str) -> (String, String) {
+    let out = run(
+        Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}"])
+            .args(args)
+            .arg(url),
+        LIMIT,
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or_else(|| {
+        panic!(
+            "curl {args:?} {url}: {text:?} {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (code.to_string(), body.to_string())
+}
+
+#[test]
+fn uploads_with_curl_put_and_form_whole_or_not_at_all() {
+    let dir = temp_dir("serve share upload ");
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    std::fs::write(dir.path().join("outside.txt"), "keep").unwrap();
+    let data = crate::support::noise(3 << 20, 7);
+    let src = dir.path().join("src.bin");
+    std::fs::write(&src, &data).unwrap();
+    let src = src.to_str().unwrap();
+    let r = root.to_str().unwrap();
+    let s = Serve::start(&["-p", "0", "--upload", "--max-upload", "8M", r]);
+    let u = &s.url;
+
+    // PUT with Content-Length (curl sends Expect: 100-continue for this size): 201 + Location.
+    let (code, body) = curl(&["-T", src, "-D", "-"], &format!("{u}sub/a%20file.bin"));
+    assert_eq!(code, "201", "{body}");
+    assert!(body.contains("Location: /sub/a%20file.bin"), "{body}");
+    assert!(std::fs::read(root.join("sub/a file.bin")).unwrap() == data);
+    // Again: 409 without --overwrite, and the file is untouched.
+    let (code, _) = curl(&["-T", "/etc/hostname"], &format!("{u}sub/a%20file.bin"));
+    assert_eq!(code, "409");
+    assert!(std::fs::read(root.join("sub/a file.bin")).unwrap() == data);
+    // Chunked.
+    let (code, _) = curl(
+        &[
+            "-X",
+            "PUT",
+            "-H",
+            "Transfer-Encoding: chunked",
+            "--data-binary",
+            "@/etc/hostname",
+        ],
+        &format!("{u}chunked.txt"),
+    );
+    assert_eq!(code, "201");
+    // A form with two files: 201 (curl takes no HTML); the folder needs its slash.
+    let (code, body) = curl(
+        &[
+            "-F",
+            &format!("file=@{src};filename=one.bin"),
+            "-F",
+            &format!("file=@{src};filename=caf\u{e9}.bin"),
+        ],
+        &format!("{u}sub/"),
+    );
+    assert_eq!(code, "201", "{body}");
+    assert!(std::fs::read(root.join("sub/one.bin")).unwrap() == data);
+    assert!(std::fs::read(root.join("sub/caf\u{e9}.bin")).unwrap() == data);
+    // A browser's form post (Accept: text/html) is sent back to the folder.
+    let (code, _) = curl(
+        &[
+            "-H",
+            "Accept: text/html",
+            "-F",
+            "file=@/etc/hostname;filename=b.txt",
+        ],
+        &format!("{u}sub/"),
+    );
+    assert_eq!(code, "303");
+    // Too large: 413 before the body is read, and nothing written.
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, vec![1u8; 9 << 20]).unwrap();
+    let (code, _) = curl(&["-T", big.to_str().unwrap()], &format!("{u}big.bin"));
+    assert_eq!(code, "413");
+    // Hostile names, as a path and as a form's file name.
+    for (args, target, want) in [
+        (
+            vec!["-T", "/etc/hostname", "--path-as-is"],
+            "../escape.txt",
+            "404",
+        ),
+        (vec!["-T", "/etc/hostname"], "%2e%2e/escape.txt", "404"),
+        (vec!["-T", "/etc/hostname"], ".env", "404"),
+        (vec!["-T", "/etc/hostname"], "no/such/folder/x.txt", "409"),
+        (
+            vec!["-F", "file=@/etc/hostname;filename=../escape.txt"],
+            "",
+            "400",
+        ),
+        (vec!["-F", "file=@/etc/hostname;filename=.env"], "", "400"),
+        (
+            vec!["-F", "file=@/etc/hostname;filename=a\\\\b.txt"],
+            "",
+            "400",
+        ),
+        (vec!["-F", "file=@/etc/hostname"], "sub", "400"),
+    ] {
+        let (code, body) = curl(&args, &format!("{u}{target}"));
+        assert_eq!(code, want, "{args:?} {target}: {body}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("outside.txt")).unwrap(),
+        "keep"
+    );
+    assert!(!dir.path().join("escape.txt").exists());
+    // A body cut short leaves nothing behind.
+    let mut c = s.connect();
+    c.write_all(
+        b"PUT /cut.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nonly this much",
+    )
+    .unwrap();
+    drop(c);
+    // Once the server has seen the close, a later request on another connection is
+    // answered; by then the cut upload is gone (and it was never visible).
+    assert_eq!(ask(&s, "GET /sub/ HTTP/1.1\r\nHost: x\r\n\r\n").status, 200);
+    assert!(!root.join("cut.bin").exists());
+    assert_eq!(names(&root), ["chunked.txt", "sub"]);
+    assert_eq!(
+        names(&root.join("sub")),
+        ["a file.bin", "b.txt", "caf\u{e9}.bin", "one.bin"]
+    );
+}
+
+#[test]
+fn expect_100_continue_gets_the_error_first_and_overwrite_gets_204() {
+    let dir = temp_dir("serve share expect ");
+    std::fs::write(dir.path().join("old.txt"), "old").unwrap();
+    let d = dir.path().to_str().unwrap();
+    let s = Serve::start(&[
+        "-p",
+        "0",
+        "--upload",
+        "--overwrite",
+        "--max-upload",
+        "10",
+        d,
+    ]);
+    // Over the limit: 413 without waiting for a byte of the body.
+    let mut c = s.connect();
+    c.write_all(
+        b"PUT /x.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
+    let r = read_response(&mut c, &mut Vec::new(), false);
+    assert_eq!(r.status, 413);
+    // Within it: 100 first, then the body, then 204 for the replaced file.
+    let mut c = s.connect();
+    c.write_all(
+        b"PUT /old.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
+    let mut head = [0u8; 25];
+    std::io::Read::read_exact(&mut c, &mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 100 Continue\r\n\r\n");
+    c.write_all(b"new").unwrap();
+    let r = read_response(&mut c, &mut Vec::new(), false);
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("old.txt")).unwrap(),
+        "new"
+    );
+    // The connection stays open for the next request.
+    c.write_all(b"GET /old.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut c, &mut Vec::new(), false).text(), "new");
+    // A chunked body over the limit is cut at the limit: 413, nothing written.
+    let mut c = s.connect();
+    c.write_all(b"PUT /y.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n0123456789abcdef0123456789abcdef\r\n0\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut c, &mut Vec::new(), false).status, 413);
+    assert!(!dir.path().join("y.txt").exists());
+    // Without --upload, PUT is 405.
+    let s = Serve::start(&["-p", "0", d]);
+    let r = ask(
+        &s,
+        "PUT /z.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nz",
+    );
+    assert_eq!(r.status, 405);
+    assert!(!dir.path().join("z.txt").exists());
+}
+
+#[test]
+fn a_slow_upload_holds_no_worker() {
+    let dir = temp_dir("serve share slow ");
+    std::fs::write(dir.path().join("page.txt"), "served").unwrap();
+    let d = dir.path().to_str().unwrap();
+    // One worker thread: if the dribbling upload held it, the GET would wait.
+    let s = Serve::start(&["-p", "0", "-t", "1", "--upload", d]);
+    let mut slow = s.connect();
+    slow.write_all(b"PUT /slow.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nab")
+        .unwrap();
+    for _ in 0..3 {
+        let r = ask(&s, "GET /page.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(r.text(), "served");
+    }
+    assert!(
+        !dir.path().join("slow.bin").exists(),
+        "visible before its end"
+    );
+    slow.write_all(b"cdef").unwrap();
+    let r = read_response(&mut slow, &mut Vec::new(), false);
+    assert_eq!(r.status, 201);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("slow.bin")).unwrap(),
+        "abcdef"
+    );
 }

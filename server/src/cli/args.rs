@@ -26,8 +26,8 @@ index.html is listed (HTML, or JSON for `Accept: application/json`) unless --no-
 Sharing: with --bind 0.0.0.0 or ::, the lines after the first list every interface's URL;
 --qr prints a QR code of the LAN URL. --auth requires HTTP Basic credentials for every
 request (401 otherwise). --compress sends br or gzip by the client's q-values, cached.
---upload and --archive are checked but refused until the server applies them (issue 16, in
-progress).
+--upload takes PUT and multipart POST; a file appears only once whole (201, 409 or with
+--overwrite 204). --archive is checked but refused until the server applies it (issue 16).
 
 The first line on stdout is `serving DIR at URL`; then one access-log line per request
 (unless --quiet). Errors go to stderr. SIGINT/SIGTERM: stop accepting, finish in-flight

@@ -111,7 +111,7 @@ impl Settings {
         };
         // Until each feature is wired into the request chain, asking for it is an error:
         // an --auth that protected nothing would be worse than none.
-        if let Some(flag) = not_wired_yet(uploads.is_some(), args.archive) {
+        if let Some(flag) = not_wired_yet(args.archive) {
             return Err(format!(
                 "{flag} is not wired into the server yet (issue 16)"
             ));
@@ -168,8 +168,8 @@ fn auth_warning(auth: &Auth, unix: bool, ip: IpAddr) -> Option<String> {
 }
 
 /// The first flag asked for whose feature the server does not apply yet.
-fn not_wired_yet(upload: bool, archive: bool) -> Option<&'static str> {
-    [(upload, "--upload"), (archive, "--archive")]
+fn not_wired_yet(archive: bool) -> Option<&'static str> {
+    [(archive, "--archive")]
         .into_iter()
         .find_map(|(asked, flag)| asked.then_some(flag))
 }
@@ -321,11 +321,7 @@ mod tests {
     fn features_not_wired_yet_are_refused() {
         let t = tempfile::tempdir().unwrap();
         let dir = t.path().to_str().unwrap();
-        for flag in [&["--upload"][..], &["--archive"]] {
-            let mut args = vec!["serve", dir];
-            args.extend_from_slice(flag);
-            let e = settings(&args).unwrap_err();
-            assert!(e.contains("not wired"), "{e}");
-        }
+        let e = settings(&["serve", dir, "--archive"]).unwrap_err();
+        assert!(e.contains("not wired"), "{e}");
     }
 }
