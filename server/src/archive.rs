@@ -16,6 +16,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::files::Jail;
 use crate::listing::{self, Sort};
@@ -92,6 +93,62 @@ pub fn disposition(base: &str, format: Format) -> String {
         .collect();
     let exact = shared::percent_encode(file.as_bytes(), shared::Keep::Segment);
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{exact}")
+}
+
+/// The most archives written at once; beyond, 503 (each has a thread and a pipe).
+pub const MAX_AT_ONCE: usize = 16;
+
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// An archive being written by its own thread, read from a pipe: the response body. The
+/// thread stops when the folder is done or the reader is dropped (the client went away:
+/// its next write fails with EPIPE).
+pub struct Stream {
+    /// The pipe's read end.
+    pub reader: File,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("archive::Stream")
+    }
+}
+
+/// Starts writing the archive of `dir` (canonical, under `root`) on a thread of its own,
+/// into a pipe whose read end is returned. `None` when [`MAX_AT_ONCE`] are running or no
+/// pipe or thread can be had (503).
+pub fn spawn(
+    root: PathBuf,
+    dir: PathBuf,
+    name: String,
+    jail: Jail,
+    format: Format,
+) -> Option<Stream> {
+    if RUNNING.fetch_add(1, Ordering::AcqRel) >= MAX_AT_ONCE {
+        RUNNING.fetch_sub(1, Ordering::AcqRel);
+        return None;
+    }
+    let started = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .ok()
+        .and_then(|(r, w)| {
+            let writer = File::from(w);
+            std::thread::Builder::new()
+                .name("archive".into())
+                .spawn(move || {
+                    // The pipe holds 64 KiB; a larger buffer means fewer, fuller writes.
+                    let mut out = io::BufWriter::with_capacity(64 * 1024, writer);
+                    // A write error is the client gone: nothing to report.
+                    let _ = write(&root, &dir, &name, jail, format, &mut out)
+                        .and_then(|()| out.flush());
+                    RUNNING.fetch_sub(1, Ordering::AcqRel);
+                })
+                .ok()
+                .map(|_| File::from(r))
+        });
+    if started.is_none() {
+        RUNNING.fetch_sub(1, Ordering::AcqRel);
+    }
+    started.map(|reader| Stream { reader })
 }
 
 /// Writes the folder `dir` (canonical, under the canonical `root`) as an archive into
@@ -365,6 +422,22 @@ mod tests {
             &mut Full(2000),
         );
         assert!(e.is_err());
+    }
+
+    #[test]
+    fn a_spawned_archive_reads_back_from_its_pipe() {
+        let s = site();
+        let start = || {
+            let (root, name) = (s.root.clone(), "root".to_string());
+            spawn(root.clone(), root, name, Jail::default(), Format::Tar).unwrap()
+        };
+        let mut stream = start();
+        let mut bytes = Vec::new();
+        stream.reader.read_to_end(&mut bytes).unwrap();
+        assert_eq!(bytes, archive(&s, Jail::default(), Format::Tar));
+        // A reader dropped early stops the thread (the count comes back down).
+        drop(start());
+        crate::testdir::eventually(|| RUNNING.load(Ordering::Acquire) == 0);
     }
 
     #[test]

@@ -469,6 +469,8 @@ impl Conn {
         env: &Env<'_>,
         out: &mut Vec<u8>,
     ) -> Sent {
+        // A streamed body (an archive) has no length: it ends with the connection.
+        let streamed = matches!(reply.body, respond::Body::Stream(_));
         let mut sending = match Sending::new(out, reply.body) {
             Ok(s) => s,
             Err(e) => {
@@ -476,7 +478,7 @@ impl Conn {
                 return Sent::Failed;
             }
         };
-        let keep = persist != Persist::Close;
+        let keep = persist != Persist::Close && !streamed;
         // Nothing is copied for the log unless the response has to wait for the client.
         let log = |s: &Sending| {
             env.log.request(&Line {

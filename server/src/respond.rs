@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::os::unix::ffi::OsStrExt;
+
+use crate::archive;
 use crate::auth::{self, Auth};
 use crate::cache::{self, Entry};
 use crate::compress;
@@ -28,6 +31,9 @@ use crate::upload;
 /// What follows the head.
 #[derive(Debug)]
 pub enum Body {
+    /// Bytes read from a pipe until its end (a folder's archive, written by its own
+    /// thread); the response is close-delimited.
+    Stream(crate::archive::Stream),
     /// Nothing (HEAD, 204, 304, HTTP/0.9 head-less errors have a body of their own).
     Empty,
     /// A generated body: an error text, a listing, a redirect note.
@@ -139,6 +145,13 @@ fn decide(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Re
         Method::Other | Method::Put | Method::Post => return error(405, site, persist, out),
         Method::Get | Method::Head => {}
     }
+    // --archive: `?download=tar` on a folder is the folder as one stream.
+    if site.settings.share.archive
+        && let Some(format) =
+            archive::Format::from_query(req.target.split_once('?').map(|(_, q)| q))
+    {
+        return folder_archive(req, site, out, format);
+    }
     let key = cache_key(req);
     if let Some(entry) = key.and_then(|k| site.cache.get(k)) {
         return cached(req, site, persist, out, entry);
@@ -217,6 +230,57 @@ pub fn error(status: u16, site: &Site, persist: Persist, out: &mut Vec<u8>) -> R
         status,
         body: Body::Bytes(body),
     }
+}
+
+/// A folder's archive: the folder (which must exist and pass the jail as browsing does),
+/// streamed by its own thread, close-delimited (its length is not known up front).
+fn folder_archive(req: &Request, site: &Site, out: &mut Vec<u8>, format: archive::Format) -> Reply {
+    let persist = Persist::Close;
+    let path = req.target.split('?').next().unwrap_or("");
+    let jail = site.settings.jail;
+    let root = site.root.path();
+    let dir = match files::segments(path, jail) {
+        Ok(parts) => {
+            let mut joined = root.to_path_buf();
+            for part in &parts {
+                joined.push(std::ffi::OsStr::from_bytes(part));
+            }
+            files::canonical_under(root, &joined, jail)
+        }
+        Err(r) => Err(r),
+    };
+    let dir = match dir {
+        Ok(dir) if dir.is_dir() => dir,
+        Ok(_) | Err(Refused::NotFound) => return not_found(req, site, persist, out),
+        Err(r) => return error(r.status(), site, persist, out),
+    };
+    // The top folder is named after the served folder itself, others after themselves.
+    let shown = match listing::display_path(path).trim_matches('/') {
+        "" => root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        _ => listing::display_path(path),
+    };
+    let name = archive::base_name(&shown);
+    let body = if req.method == Method::Head {
+        Body::Empty
+    } else {
+        match archive::spawn(root.to_path_buf(), dir, name.clone(), jail, format) {
+            Some(stream) => Body::Stream(stream),
+            None => return error(503, site, persist, out),
+        }
+    };
+    begin(out, 200, site);
+    response::content_type(out, format.content_type());
+    response::header(
+        out,
+        "Content-Disposition",
+        &archive::disposition(&name, format),
+    );
+    response::header(out, "Cache-Control", "no-store");
+    response::end(out, 200, None, persist);
+    Reply { status: 200, body }
 }
 
 /// The auth step: `None` to go on, or the 401 (with `--auth` and no valid credentials).
@@ -901,6 +965,11 @@ mod tests {
         let reply = respond(&parse(raw), site, Persist::KeepAlive, &mut out);
         let body = match reply.body {
             Body::Empty => Vec::new(),
+            Body::Stream(mut s) => {
+                let mut b = Vec::new();
+                s.reader.read_to_end(&mut b).unwrap();
+                b
+            }
             Body::Bytes(b) => b,
             Body::Shared(b) => b.to_vec(),
             Body::Cached { entry, start, len } => {

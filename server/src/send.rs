@@ -18,6 +18,9 @@ use crate::respond::Body;
 /// ones go out by sendfile after the head.
 pub const SMALL_BODY: u64 = 32 * 1024;
 
+/// The most bytes of a streamed body read ahead of the socket.
+const STREAM_BUF: usize = 64 * 1024;
+
 /// A file ended before the length its head announced (it shrank while being sent).
 #[derive(Debug)]
 pub struct Shrank(String);
@@ -49,6 +52,8 @@ enum Piece {
     Text(Vec<u8>),
     /// `len` bytes of the file from `start`, by sendfile.
     Span { start: u64, len: u64 },
+    /// Everything a pipe gives until its end, through a buffer.
+    Stream,
 }
 
 /// A response on its way out, resumable after `WouldBlock`.
@@ -63,6 +68,8 @@ pub struct Sending {
     /// Bytes of the front piece already sent.
     at: u64,
     file: Option<(File, PathBuf)>,
+    /// A streamed body's pipe, and what was read from it and not yet sent.
+    stream: Option<(File, Vec<u8>)>,
     /// Body bytes counted as sent so far (for the log).
     sent: u64,
 }
@@ -74,6 +81,10 @@ impl Sending {
         let mut s = Sending::default();
         match body {
             Body::Empty => {}
+            Body::Stream(archive) => {
+                s.pieces.push_back(Piece::Stream);
+                s.stream = Some((archive.reader, Vec::with_capacity(STREAM_BUF)));
+            }
             Body::Bytes(bytes) => s.inline(out, &bytes),
             Body::Shared(bytes) => s.inline(out, &bytes),
             Body::Cached { entry, start, len } => {
@@ -180,6 +191,36 @@ impl Sending {
                     self.sent += at as u64 - self.at;
                     self.at = at as u64;
                     result?;
+                }
+                Piece::Stream => {
+                    let Some((reader, buf)) = self.stream.as_mut() else {
+                        return Err(io::Error::other("no pipe for a stream"));
+                    };
+                    // Send what was read; when all of it went, read more. The pipe is read
+                    // blocking: its writer is busy making bytes, never waiting on anyone.
+                    loop {
+                        if (self.at as usize) < buf.len() {
+                            let mut at = self.at as usize;
+                            let result = write_from(stream, buf, &mut at, false);
+                            self.sent += at as u64 - self.at;
+                            self.at = at as u64;
+                            result?;
+                        }
+                        buf.clear();
+                        self.at = 0;
+                        buf.resize(STREAM_BUF, 0);
+                        let n = loop {
+                            match reader.read(buf) {
+                                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                                other => break other,
+                            }
+                        };
+                        let n = n.inspect_err(|_| buf.clear())?;
+                        buf.truncate(n);
+                        if n == 0 {
+                            break;
+                        }
+                    }
                 }
                 &Piece::Span { start, len } => {
                     let Some((file, path)) = self.file.as_ref() else {

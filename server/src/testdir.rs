@@ -53,3 +53,12 @@ pub(crate) fn mutations(seed: &[u8], n: usize, check: impl Fn(&[u8])) {
         check(&v);
     }
 }
+
+/// Waits (up to 10 s, polling) until `done` holds; panics if it never does.
+pub(crate) fn eventually(mut done: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < until, "never happened");
+        std::thread::yield_now();
+    }
+}

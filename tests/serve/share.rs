@@ -63,8 +63,8 @@ fn upload_options_need_upload_and_unwired_features_are_refused() {
         (&["--auth", "nopassword", d], "USER:PASSWORD"),
         (&["--auth", "a:sha256:123", d], "64 hexadecimal"),
         (&["--upload", "--upload-dir", "../x", d], "--upload-dir"),
+        (&["--upload", "--upload-dir", "missing", d], "--upload-dir"),
         (&["--auth-file", "/no/such/file", d], "--auth-file"),
-        (&["--archive", d], "--archive is not wired"),
     ];
     for (args, want) in cases {
         let (code, err) = serve_exit(args);
@@ -90,6 +90,14 @@ fn qr_prints_a_code_and_the_url_after_the_first_line() {
     assert!(blocks >= 10, "{lines:?}");
     let last = lines.iter().find(|l| l.contains(&url)).unwrap();
     assert!(last.contains("this machine only"), "{last}");
+}
+
+/// `cmd` run to its end, which must succeed; its stdout.
+fn ok(cmd: &mut Command) -> String {
+    let out = run(cmd, LIMIT);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{cmd:?}: {err}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A raw request to `s` with extra header lines; the whole response.
@@ -572,4 +580,90 @@ fn a_slow_upload_holds_no_worker() {
         std::fs::read_to_string(dir.path().join("slow.bin")).unwrap(),
         "abcdef"
     );
+}
+
+#[test]
+fn archives_stream_what_browsing_shows_to_curl_and_wget() {
+    let dir = temp_dir("serve share archive ");
+    let root = dir.path().join("my files");
+    std::fs::create_dir_all(root.join("sub dir")).unwrap();
+    let big = crate::support::noise(300_000, 3);
+    std::fs::write(root.join("sub dir/big.bin"), &big).unwrap();
+    std::fs::write(root.join("a.txt"), "alpha").unwrap();
+    std::fs::write(root.join(".env"), "SECRET").unwrap();
+    std::fs::write(dir.path().join("outside.txt"), "SECRET").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("outside.txt"), root.join("escape.txt")).unwrap();
+    let r = root.to_str().unwrap();
+    let s = Serve::start(&["-p", "0", "--archive", "--auth", "u:p", r]);
+    let work = temp_dir("serve share archive out ");
+    let w = work.path();
+    // curl: the tar.gz, with credentials; tar lists it and the bytes match.
+    ok(Command::new("curl")
+        .args(["-sf", "-u", "u:p", "-o"])
+        .arg(w.join("all.tar.gz"))
+        .arg(format!("{}?download=tar.gz", s.url)));
+    let listed = ok(Command::new("tar").arg("-tzf").arg(w.join("all.tar.gz")));
+    let mut names: Vec<&str> = listed.lines().collect();
+    names.sort();
+    let want = ["", "/a.txt", "/sub dir", "/sub dir/big.bin"].map(|n| format!("my files{n}"));
+    assert_eq!(names, want);
+    ok(Command::new("tar")
+        .arg("-xzf")
+        .arg(w.join("all.tar.gz"))
+        .arg("-C")
+        .arg(w));
+    assert!(std::fs::read(w.join("my files/sub dir/big.bin")).unwrap() == big);
+    let a = std::fs::read_to_string(w.join("my files/a.txt")).unwrap();
+    assert_eq!(a, "alpha");
+    // wget: a sub folder's plain tar, named by Content-Disposition.
+    ok(Command::new("wget")
+        .args([
+            "-q",
+            "--content-disposition",
+            "--user=u",
+            "--password=p",
+            "-P",
+        ])
+        .arg(w)
+        .arg(format!("{}sub%20dir/?download=tar", s.url)));
+    let listed = ok(Command::new("tar").arg("-tf").arg(w.join("sub dir.tar")));
+    assert_eq!(listed, "sub dir\nsub dir/big.bin\n");
+    // Without the password: 401, no archive.
+    let r = ask(&s, "GET /?download=tar HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 401);
+    // The head says what comes; a missing folder is 404.
+    let auth = "Authorization: Basic dTpw\r\n";
+    let r = ask(
+        &s,
+        &format!("HEAD /sub%20dir/?download=tar.gz HTTP/1.1\r\nHost: x\r\n{auth}\r\n"),
+    );
+    assert_eq!(r.header("content-type"), Some("application/gzip"));
+    assert_eq!(
+        r.header("content-disposition"),
+        Some("attachment; filename=\"sub dir.tar.gz\"; filename*=UTF-8''sub%20dir.tar.gz")
+    );
+    let r = ask(
+        &s,
+        &format!("GET /nope/?download=tar HTTP/1.1\r\nHost: x\r\n{auth}\r\n"),
+    );
+    assert_eq!(r.status, 404);
+    // Close-delimited: the whole archive, then the close.
+    let mut c = s.connect();
+    write!(c, "GET /?download=tar HTTP/1.1\r\nHost: x\r\n{auth}\r\n").unwrap();
+    let raw = crate::support::serve::read_to_close(&mut c);
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("Connection: close\r\n") && !text.contains("Content-Length"));
+    assert!(raw.len() > 300_000);
+    // The listing links to it.
+    let page = ask(&s, &format!("GET / HTTP/1.1\r\nHost: x\r\n{auth}\r\n")).text();
+    assert!(page.contains("href=\"?download=tar.gz\""), "{page}");
+    // Off by default: without --archive the query changes nothing.
+    let plain = Serve::start(&["-p", "0", root.to_str().unwrap()]);
+    let page = ask(&plain, "GET /?download=tar HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(!page.text().contains("download=tar"));
 }

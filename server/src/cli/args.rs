@@ -27,7 +27,7 @@ Sharing: with --bind 0.0.0.0 or ::, the lines after the first list every interfa
 --qr prints a QR code of the LAN URL. --auth requires HTTP Basic credentials for every
 request (401 otherwise). --compress sends br or gzip by the client's q-values, cached.
 --upload takes PUT and multipart POST; a file appears only once whole (201, 409 or with
---overwrite 204). --archive is checked but refused until the server applies it (issue 16).
+--overwrite 204). --archive streams ?download=tar or ?download=tar.gz of a folder.
 
 The first line on stdout is `serving DIR at URL`; then one access-log line per request
 (unless --quiet). Errors go to stderr. SIGINT/SIGTERM: stop accepting, finish in-flight

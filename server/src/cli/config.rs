@@ -111,11 +111,6 @@ impl Settings {
         };
         // Until each feature is wired into the request chain, asking for it is an error:
         // an --auth that protected nothing would be worse than none.
-        if let Some(flag) = not_wired_yet(args.archive) {
-            return Err(format!(
-                "{flag} is not wired into the server yet (issue 16)"
-            ));
-        }
         let config = config
             .auth(auth)
             .uploads(uploads)
@@ -165,13 +160,6 @@ fn auth_warning(auth: &Auth, unix: bool, ip: IpAddr) -> Option<String> {
              clear; put a TLS terminator in front"
         )
     })
-}
-
-/// The first flag asked for whose feature the server does not apply yet.
-fn not_wired_yet(archive: bool) -> Option<&'static str> {
-    [(archive, "--archive")]
-        .into_iter()
-        .find_map(|(asked, flag)| asked.then_some(flag))
 }
 
 /// `serve 8000` where 8000 is no folder: the user meant a port.
@@ -315,13 +303,5 @@ mod tests {
         assert!(
             share.auth.is_none() && share.uploads.is_none() && !share.archive && !share.compress
         );
-    }
-
-    #[test]
-    fn features_not_wired_yet_are_refused() {
-        let t = tempfile::tempdir().unwrap();
-        let dir = t.path().to_str().unwrap();
-        let e = settings(&["serve", dir, "--archive"]).unwrap_err();
-        assert!(e.contains("not wired"), "{e}");
     }
 }
