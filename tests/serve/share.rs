@@ -667,3 +667,41 @@ fn archives_stream_what_browsing_shows_to_curl_and_wget() {
     );
     assert!(!page.text().contains("download=tar"));
 }
+
+#[test]
+fn a_full_disk_is_507_and_leaves_nothing_and_sigterm_lets_an_upload_finish() {
+    let dir = temp_dir("serve share full ");
+    let d = dir.path().to_str().unwrap();
+    // A file-size limit of 1 MiB (ulimit -f counts KiB) stands in for a full disk.
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "ulimit -f 1024 && exec \"$0\" \"$@\""])
+        .arg(crate::support::bin("serve"))
+        .args(["-p", "0", "--upload", d]);
+    let mut s = Serve::start_cmd(&mut cmd);
+    let (code, body) = curl(&["-T", "-"], &format!("{}fits.txt", s.url));
+    assert_eq!(code, "201", "{body}");
+    let big = dir
+        .path()
+        .join("..")
+        .join(format!("big-{}.bin", std::process::id()));
+    std::fs::write(&big, vec![7u8; 3 << 20]).unwrap();
+    let (code, body) = curl(&["-T", big.to_str().unwrap()], &format!("{}big.bin", s.url));
+    std::fs::remove_file(&big).unwrap();
+    assert_eq!(code, "507", "{body}");
+    assert_eq!(names(dir.path()), ["fits.txt"]);
+    // Still serving; then an upload under way when SIGTERM comes is finished, not cut.
+    let mut c = s.connect();
+    c.write_all(b"PUT /late.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf ")
+        .unwrap();
+    // Once a request on another connection is answered, the upload is surely under way.
+    assert_eq!(ask(&s, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").status, 200);
+    s.signal(15);
+    c.write_all(b"done!").unwrap();
+    let r = read_response(&mut c, &mut Vec::new(), false);
+    assert_eq!(r.status, 201);
+    assert_eq!(s.wait_exit(LIMIT).code(), Some(0));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("late.txt")).unwrap(),
+        "half done!"
+    );
+}

@@ -147,7 +147,11 @@ fn listen(
 
 /// The first SIGINT or SIGTERM drains; a second one exits at once.
 fn stop_on_signals(handle: crate::Handle) -> io::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::consts::{SIGINT, SIGTERM, SIGXFSZ};
+    // An upload past a file-size limit (`ulimit -f`) must fail that write with EFBIG (a
+    // 507 for that upload), not kill the server: SIGXFSZ's default action is to terminate.
+    let noted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    signal_hook::flag::register(SIGXFSZ, noted)?;
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new()
         .name("signals".into())
