@@ -250,3 +250,55 @@ fn chromium_seeks_in_an_audio_file_with_range_requests() {
         "the audio element's requests were answered 206:\n{log:#?}"
     );
 }
+
+#[test]
+fn chromium_uploads_through_the_listing_form_with_a_password() {
+    let Some(browser) = browser() else { return };
+    let site = temp_dir("peers browser upload ");
+    std::fs::create_dir(site.path().join("inbox")).unwrap();
+    // A page (beside the folder) that opens the listing in a frame, puts a file made in
+    // JavaScript into the listing's own form, submits it, and reports what the listing
+    // shows after the form's script reloads it.
+    let page = r#"<!doctype html><title>t</title><p id="status">waiting</p>
+<iframe id="f" src="/inbox/"></iframe>
+<script>
+var frame = document.getElementById('f'), shown = document.getElementById('status'), sent = false;
+frame.onload = function () {
+  var doc = frame.contentDocument;
+  if (!sent) {
+    sent = true;
+    var bytes = new Uint8Array(300000);
+    for (var i = 0; i < bytes.length; i++) { bytes[i] = (i * 7) % 251; }
+    var dt = new DataTransfer();
+    dt.items.add(new File([bytes], 'from chromium.bin'));
+    dt.items.add(new File(['second'], 'caf\u00e9.txt'));
+    doc.querySelector('input[type=file]').files = dt.files;
+    doc.getElementById('up').requestSubmit();
+  } else {
+    shown.textContent = doc.body.textContent.indexOf('from chromium.bin') >= 0 ? 'listed' : 'missing';
+  }
+};
+</script>"#;
+    put(site.path(), "t.html", page.as_bytes());
+    let s = Serve::start(&[
+        "-p",
+        "0",
+        "--upload",
+        "--auth",
+        "u:p",
+        site.path().to_str().unwrap(),
+    ]);
+    // Credentials in the URL: Chromium answers the 401 challenge with them.
+    let url = s.url.replace("http://", "http://u:p@") + "t.html";
+    let dom = dump_dom(&browser, &url, &["--virtual-time-budget=15000"]);
+    assert!(
+        dom.contains("<p id=\"status\">listed</p>"),
+        "{dom}\n{:?}",
+        s.log()
+    );
+    let want: Vec<u8> = (0..300_000u32).map(|i| ((i * 7) % 251) as u8).collect();
+    let got = std::fs::read(site.path().join("inbox/from chromium.bin")).unwrap();
+    same_bytes("the uploaded file", &want, &got);
+    let second = std::fs::read_to_string(site.path().join("inbox/caf\u{e9}.txt")).unwrap();
+    assert_eq!(second, "second");
+}
