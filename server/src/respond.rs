@@ -217,13 +217,22 @@ pub fn begin(out: &mut Vec<u8>, status: u16, site: &Site) {
     }
 }
 
+/// The methods this site answers: PUT and POST too with `--upload`.
+fn allow(site: &Site) -> &'static str {
+    if site.settings.share.uploads.is_some() {
+        "GET, HEAD, OPTIONS, PUT, POST"
+    } else {
+        ALLOW
+    }
+}
+
 /// An error status with a short text body (405 adds `Allow`).
 pub fn error(status: u16, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
     let body = response::error_body(status).into_bytes();
     begin(out, status, site);
     response::content_type(out, "text/plain; charset=utf-8");
     if status == 405 {
-        response::header(out, "Allow", ALLOW);
+        response::header(out, "Allow", allow(site));
     }
     response::end(out, status, Some(body.len() as u64), persist);
     Reply {
@@ -536,7 +545,7 @@ fn options(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> R
     if site.settings.cors && f.origin.is_some() && f.ac_request_method.is_some() {
         // A CORS preflight: allow our methods and whatever headers were asked about
         // (reduced to header-name characters, so nothing can be injected).
-        response::header(out, "Access-Control-Allow-Methods", ALLOW);
+        response::header(out, "Access-Control-Allow-Methods", allow(site));
         if let Some(asked) = &f.ac_request_headers {
             let clean: String = asked
                 .chars()
@@ -546,7 +555,7 @@ fn options(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> R
         }
         response::header(out, "Access-Control-Max-Age", "86400");
     }
-    response::header(out, "Allow", ALLOW);
+    response::header(out, "Allow", allow(site));
     response::end(out, 204, None, persist);
     Reply {
         status: 204,
@@ -556,9 +565,15 @@ fn options(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> R
 
 fn listing(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>, dir: &Path) -> Reply {
     let share = &site.settings.share;
+    // The upload form shows where uploads may go: anywhere, or under --upload-dir.
+    let upload = share.uploads.as_ref().is_some_and(|u| {
+        u.subtree
+            .as_ref()
+            .is_none_or(|sub| dir.starts_with(site.root.path().join(sub)))
+    });
     let page = listing::Page {
         sortable: true,
-        upload: share.uploads.is_some(),
+        upload,
         archive: share.archive,
         ..listing::Page::default()
     };

@@ -705,3 +705,48 @@ fn a_full_disk_is_507_and_leaves_nothing_and_sigterm_lets_an_upload_finish() {
         "half done!"
     );
 }
+
+#[test]
+fn two_uploads_of_one_name_at_once_one_wins_whole_and_upload_dir_limits_the_form() {
+    let dir = temp_dir("serve share race ");
+    std::fs::create_dir(dir.path().join("in")).unwrap();
+    let d = dir.path().to_str().unwrap();
+    let s = Serve::start(&["-p", "0", "--upload", "--upload-dir", "in", d]);
+    let head = b"PUT /in/same.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n";
+    let (mut a, mut b) = (s.connect(), s.connect());
+    a.write_all(head).unwrap();
+    b.write_all(head).unwrap();
+    // Both are under way before either ends.
+    a.write_all(&[b'a'; 100_000]).unwrap();
+    b.write_all(&[b'b'; 100_000]).unwrap();
+    a.write_all(&[b'a'; 100_000]).unwrap();
+    b.write_all(&[b'b'; 100_000]).unwrap();
+    let mut statuses = [
+        read_response(&mut a, &mut Vec::new(), false).status,
+        read_response(&mut b, &mut Vec::new(), false).status,
+    ];
+    statuses.sort();
+    assert_eq!(statuses, [201, 409]);
+    let got = std::fs::read(dir.path().join("in/same.bin")).unwrap();
+    assert_eq!(got.len(), 200_000);
+    assert!(got.iter().all(|&c| c == got[0]), "a torn file");
+    assert_eq!(names(&dir.path().join("in")), ["same.bin"]);
+    // Outside --upload-dir: 403, and the listing there has no form; inside, it has one.
+    let r = ask(
+        &s,
+        "PUT /x.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx",
+    );
+    assert_eq!(r.status, 403);
+    assert!(
+        !ask(&s, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .text()
+            .contains("<form")
+    );
+    assert!(
+        ask(&s, "GET /in/ HTTP/1.1\r\nHost: x\r\n\r\n")
+            .text()
+            .contains("<form")
+    );
+    let r = ask(&s, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS, PUT, POST"));
+}
