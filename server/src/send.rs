@@ -19,7 +19,7 @@ use crate::respond::Body;
 pub const SMALL_BODY: u64 = 32 * 1024;
 
 /// The most bytes of a streamed body read ahead of the socket.
-const STREAM_BUF: usize = 64 * 1024;
+const STREAM_BUF: usize = 256 * 1024;
 
 /// A file ended before the length its head announced (it shrank while being sent).
 #[derive(Debug)]
