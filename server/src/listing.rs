@@ -206,7 +206,8 @@ table{border-collapse:collapse;width:100%}th,td{padding:.3rem .6rem;text-align:l
 td.n{word-break:break-all}td.s,th.s{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.m{white-space:nowrap;color:var(--dim)}tr:nth-child(even){background:var(--alt)}
 a{color:var(--link);text-decoration:none}a:hover{text-decoration:underline}
-th a{color:inherit}.k{display:inline-block;width:1.6em}
+th button,form.dl button{background:none;border:0;padding:0;font:inherit;color:var(--link);cursor:pointer}
+th button{color:inherit;font-weight:bold}th form{margin:0}.k{display:inline-block;width:1.6em}
 nav,form{margin:.75rem 0}progress{width:12rem;vertical-align:middle}
 @media (max-width:40rem){body{margin:.5rem auto;padding:0 .5rem}.m{display:none}}
 ";
@@ -285,8 +286,9 @@ pub fn write_html(out: &mut dyn Write, page: &Page, entries: &[Entry]) -> io::Re
     s.push_str("</h1>\n");
     if page.archive {
         s.push_str(
-            "<nav>Download this folder: <a href=\"?download=tar\">tar</a> \u{b7} \
-             <a href=\"?download=tar.gz\">tar.gz</a></nav>\n",
+            "<form class=\"dl\">Download this folder: \
+             <button name=\"download\" value=\"tar\">tar</button> \
+             <button name=\"download\" value=\"tar.gz\">tar.gz</button></form>\n",
         );
     }
     if page.upload {
@@ -309,10 +311,12 @@ pub fn write_html(out: &mut dyn Write, page: &Page, entries: &[Entry]) -> io::Re
             key,
             desc: current && !page.sort.desc,
         };
-        let q = match next.query() {
-            q if q.is_empty() => "?sort=name&order=asc".to_string(),
-            q => q,
+        let key_name = match key {
+            Key::Name => "name",
+            Key::Size => "size",
+            Key::Modified => "mtime",
         };
+        let order = if next.desc { "desc" } else { "asc" };
         let arrow = match (current, page.sort.desc) {
             (false, _) => "",
             (true, false) => " \u{2191}",
@@ -324,10 +328,13 @@ pub fn write_html(out: &mut dyn Write, page: &Page, entries: &[Entry]) -> io::Re
             (true, true) => "descending",
         };
         if page.sortable {
+            // A form rather than a link: people click it, crawlers and mirrors (wget -r,
+            // fetch --mirror) do not fetch the same folder six more times.
             let _ = write!(
                 s,
-                "<th class=\"{class}\" aria-sort=\"{sorted}\"><a href=\"{}\">{label}{arrow}</a></th>",
-                escape_html(&q)
+                "<th class=\"{class}\" aria-sort=\"{sorted}\"><form><input type=\"hidden\" \
+                 name=\"order\" value=\"{order}\"><button name=\"sort\" value=\"{key_name}\">\
+                 {label}{arrow}</button></form></th>"
             );
         } else {
             let _ = write!(s, "<th class=\"{class}\">{label}</th>");
@@ -596,14 +603,14 @@ mod tests {
     fn headers_sort_and_toggle() {
         let p = page("/x/", Sort::from_query(Some("sort=size")));
         let html = page_html(&p, &[entry("d", true, 0, 0)]);
-        assert!(
-            html.contains("<a href=\"?sort=size&amp;order=desc\">Size \u{2191}</a>"),
-            "{html}"
-        );
-        assert!(
-            html.contains("<a href=\"?sort=name&amp;order=asc\">Name</a>"),
-            "{html}"
-        );
+        // Each header is a small GET form: clicked, it sorts by its column (again: the
+        // other way); a mirror following links does not fetch six more pages.
+        let size =
+            "name=\"order\" value=\"desc\"><button name=\"sort\" value=\"size\">Size \u{2191}";
+        assert!(html.contains(size), "{html}");
+        let name = "name=\"order\" value=\"asc\"><button name=\"sort\" value=\"name\">Name<";
+        assert!(html.contains(name), "{html}");
+        assert!(!html.contains("href=\"?"), "{html}");
         // Folder and parent links keep the order.
         assert!(
             html.contains("href=\"./d/?sort=size&amp;order=asc\""),
@@ -614,7 +621,7 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("prefers-color-scheme:dark"));
-        assert!(!html.contains("<form") && !html.contains("download=tar"));
+        assert!(!html.contains("multipart") && !html.contains("download"));
         let with = Page {
             upload: true,
             archive: true,
@@ -622,7 +629,7 @@ mod tests {
         };
         let html = page_html(&with, &[]);
         assert!(html.contains("enctype=\"multipart/form-data\"") && html.contains("<progress"));
-        assert!(html.contains("href=\"?download=tar.gz\""));
+        assert!(html.contains("<button name=\"download\" value=\"tar.gz\">"));
         assert!(
             !html.contains("src=") && !html.contains("stylesheet"),
             "no external assets"
