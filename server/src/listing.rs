@@ -258,9 +258,8 @@ fn kind(e: &Entry) -> (&'static str, &'static str) {
     }
 }
 
-/// Writes the HTML page for `entries` (already sorted by `page.sort`) into `out`, row by
-/// row: the caller may stream it.
-pub fn write_html(out: &mut dyn Write, page: &Page, entries: &[Entry]) -> io::Result<()> {
+/// The HTML page's head: up to the table's first row.
+fn html_head(page: &Page) -> String {
     let title = escape_html(&page.url_path);
     let mut s = String::with_capacity(4096);
     let _ = write!(
@@ -349,77 +348,191 @@ pub fn write_html(out: &mut dyn Write, page: &Page, entries: &[Entry]) -> io::Re
              <td class=\"s\">-</td><td class=\"m\">-</td></tr>"
         );
     }
-    out.write_all(s.as_bytes())?;
-    for e in entries {
-        s.clear();
-        let shown = escape_html(&String::from_utf8_lossy(&e.name));
-        let (slash, size, q) = if e.dir {
-            ("/", "-".to_string(), keep.as_str())
-        } else {
-            ("", bytes_words(e.size), "")
-        };
-        let (kind, mark) = kind(e);
-        // `./` first, so a name with a colon is never read as a URL scheme.
-        let _ = writeln!(
-            s,
-            "<tr><td class=\"n\"><span class=\"k\" title=\"{kind}\">{mark}</span><a href=\"./{}{slash}{q}\">{shown}{slash}</a></td>\
-             <td class=\"s\">{size}</td><td class=\"m\">{}</td></tr>",
-            percent_encode(&e.name, Keep::Segment),
-            clock::date_time(e.modified, ' ')
-        );
-        out.write_all(s.as_bytes())?;
-    }
-    s.clear();
-    let _ = writeln!(s, "</tbody>\n</table>\n<p>{} entries</p>", entries.len());
+    s
+}
+
+/// One row of the HTML table.
+fn html_row(s: &mut String, keep: &str, e: &Entry) {
+    let shown = escape_html(&String::from_utf8_lossy(&e.name));
+    let (slash, size, q) = if e.dir {
+        ("/", "-".to_string(), keep)
+    } else {
+        ("", bytes_words(e.size), "")
+    };
+    let (kind, mark) = kind(e);
+    // `./` first, so a name with a colon is never read as a URL scheme.
+    let _ = writeln!(
+        s,
+        "<tr><td class=\"n\"><span class=\"k\" title=\"{kind}\">{mark}</span><a href=\"./{}{slash}{q}\">{shown}{slash}</a></td>\
+         <td class=\"s\">{size}</td><td class=\"m\">{}</td></tr>",
+        percent_encode(&e.name, Keep::Segment),
+        clock::date_time(e.modified, ' ')
+    );
+}
+
+/// The HTML page's end, after the rows.
+fn html_tail(page: &Page, count: usize) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "</tbody>\n</table>\n<p>{count} entries</p>");
     if page.upload {
         s.push_str(UPLOAD_SCRIPT);
     }
     s.push_str("</body>\n</html>\n");
-    out.write_all(s.as_bytes())
+    s
 }
 
-/// Writes the JSON listing: `{"path", "entries": [{"name", "type", "size", "modified"}],
-/// "truncated": 0, "sort", "order"}` (`truncated` stays for older readers: nothing is left
-/// out any more).
-pub fn write_json(out: &mut dyn Write, page: &Page, entries: &[Entry]) -> io::Result<()> {
+/// The JSON listing's head, up to the first entry.
+fn json_head(page: &Page) -> String {
     let mut s = String::with_capacity(256);
     s.push_str("{\"path\":");
     json_string(&mut s, &page.url_path);
+    s.push_str(",\"entries\":[");
+    s
+}
+
+/// One entry of the JSON listing (`first`: no comma before it).
+fn json_row(s: &mut String, first: bool, e: &Entry) {
+    if !first {
+        s.push(',');
+    }
+    s.push_str("{\"name\":");
+    json_string(s, &String::from_utf8_lossy(&e.name));
+    let kind = if e.dir { "dir" } else { "file" };
+    let _ = write!(
+        s,
+        ",\"type\":\"{kind}\",\"size\":{},\"modified\":\"{}Z\"}}",
+        e.size,
+        clock::date_time(e.modified, 'T')
+    );
+}
+
+/// The JSON listing's end: `truncated` stays for older readers (nothing is left out any
+/// more), then the order.
+fn json_tail(page: &Page) -> String {
     let key = match page.sort.key {
         Key::Name => "name",
         Key::Size => "size",
         Key::Modified => "mtime",
     };
     let order = if page.sort.desc { "desc" } else { "asc" };
-    s.push_str(",\"entries\":[");
-    out.write_all(s.as_bytes())?;
-    for (i, e) in entries.iter().enumerate() {
-        s.clear();
-        if i > 0 {
-            s.push(',');
-        }
-        s.push_str("{\"name\":");
-        json_string(&mut s, &String::from_utf8_lossy(&e.name));
-        let kind = if e.dir { "dir" } else { "file" };
-        let _ = write!(
-            s,
-            ",\"type\":\"{kind}\",\"size\":{},\"modified\":\"{}Z\"}}",
-            e.size,
-            clock::date_time(e.modified, 'T')
-        );
-        out.write_all(s.as_bytes())?;
-    }
-    writeln!(
-        out,
-        "],\"truncated\":0,\"sort\":\"{key}\",\"order\":\"{order}\"}}"
-    )
+    format!("],\"truncated\":0,\"sort\":\"{key}\",\"order\":\"{order}\"}}\n")
 }
 
-/// A listing made for one request: its body, type and validator.
+/// A listing body made piece by piece as the client takes it: memory holds the entries
+/// and one piece, never the whole page. Its length is known before the first byte (one
+/// counting pass), so it goes out with a Content-Length and the connection stays open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendering {
+    page: Page,
+    entries: Vec<Entry>,
+    json: bool,
+    /// The sort order's query, HTML-escaped, for folder links.
+    keep: String,
+    /// Where the next piece starts: 0 the head, 1..=n the rows, n+1 the tail, past: done.
+    next: usize,
+    len: u64,
+}
+
+impl Rendering {
+    /// The listing of `entries` (already sorted by `page.sort`), as JSON or HTML.
+    pub fn new(page: Page, entries: Vec<Entry>, json: bool) -> Rendering {
+        let keep = escape_html(&page.sort.query());
+        let mut r = Rendering {
+            page,
+            entries,
+            json,
+            keep,
+            next: 0,
+            len: 0,
+        };
+        let mut count = Counter(0);
+        // Rendering into a counter cannot fail.
+        let _ = r.clone().write_all(&mut count);
+        r.len = count.0;
+        r
+    }
+
+    /// The body's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True for an empty body (never: a listing has at least its head).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends the next pieces to `out` until it holds at least `want` bytes or the body
+    /// is done; false when it appended nothing and nothing is left.
+    pub fn fill(&mut self, out: &mut Vec<u8>, want: usize) -> bool {
+        let n = self.entries.len();
+        let before = out.len();
+        let mut row = String::new();
+        while out.len() < want && self.next <= n + 1 {
+            match self.next {
+                0 if self.json => out.extend_from_slice(json_head(&self.page).as_bytes()),
+                0 => out.extend_from_slice(html_head(&self.page).as_bytes()),
+                i if i <= n => {
+                    row.clear();
+                    let e = &self.entries[i - 1];
+                    if self.json {
+                        json_row(&mut row, i == 1, e);
+                    } else {
+                        html_row(&mut row, &self.keep, e);
+                    }
+                    out.extend_from_slice(row.as_bytes());
+                }
+                _ if self.json => out.extend_from_slice(json_tail(&self.page).as_bytes()),
+                _ => out.extend_from_slice(html_tail(&self.page, n).as_bytes()),
+            }
+            self.next += 1;
+        }
+        out.len() > before || self.next <= n + 1
+    }
+
+    /// Writes the whole rest into `out`.
+    pub fn write_all(mut self, out: &mut dyn Write) -> io::Result<()> {
+        let mut buf = Vec::with_capacity(64 * 1024);
+        loop {
+            buf.clear();
+            let more = self.fill(&mut buf, 64 * 1024);
+            out.write_all(&buf)?;
+            if !more || buf.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Counts what is written.
+struct Counter(u64);
+
+impl Write for Counter {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.0 += b.len() as u64;
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes the HTML page for `entries` (already sorted by `page.sort`) into `out`.
+pub fn write_html(out: &mut dyn Write, page: &Page, entries: &[Entry]) -> io::Result<()> {
+    Rendering::new(page.clone(), entries.to_vec(), false).write_all(out)
+}
+
+/// Writes the JSON listing: `{"path", "entries": [{"name", "type", "size", "modified"}],
+/// "truncated": 0, "sort", "order"}`.
+pub fn write_json(out: &mut dyn Write, page: &Page, entries: &[Entry]) -> io::Result<()> {
+    Rendering::new(page.clone(), entries.to_vec(), true).write_all(out)
+}
+
+/// A listing made for one request: its body (made as it is sent), type and validator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
-    /// The page or the JSON.
-    pub body: Vec<u8>,
+    /// The page or the JSON, to be made as it is sent.
+    pub body: Rendering,
     /// `text/html; charset=utf-8` or `application/json`.
     pub content_type: &'static str,
     /// The strong ETag ([`etag`]).
@@ -442,18 +555,16 @@ pub fn render(
     page.sort = Sort::from_query(target.split_once('?').map(|(_, q)| q));
     sort(&mut list, page.sort);
     let json = wants_json(accept);
-    let mut body = Vec::with_capacity(1024 + list.len() * 200);
+    let etag = etag(&page, json, &list);
     let content_type = if json {
-        write_json(&mut body, &page, &list)?;
         "application/json"
     } else {
-        write_html(&mut body, &page, &list)?;
         "text/html; charset=utf-8"
     };
     Ok(Rendered {
-        body,
+        body: Rendering::new(page, list, json),
         content_type,
-        etag: etag(&page, json, &list),
+        etag,
     })
 }
 
@@ -505,6 +616,19 @@ mod tests {
             sortable: true,
             ..Page::default()
         }
+    }
+
+    /// The whole of a listing body, made in small pieces (as a slow socket would take it),
+    /// checked against its announced length.
+    fn body_text(mut r: Rendering) -> String {
+        let len = r.len();
+        let mut out = Vec::new();
+        let mut piece = Vec::new();
+        while r.fill(&mut piece, 100) {
+            out.append(&mut piece);
+        }
+        assert_eq!(out.len() as u64, len);
+        String::from_utf8(out).unwrap()
     }
 
     fn page_html(p: &Page, entries: &[Entry]) -> String {
@@ -649,7 +773,7 @@ mod tests {
         let html = |q: &str| render(&t.root, &t.root, jail, q, None, page.clone()).unwrap();
         let r = html("/?sort=size&order=desc");
         assert_eq!(r.content_type, "text/html; charset=utf-8");
-        let text = String::from_utf8(r.body.clone()).unwrap();
+        let text = body_text(r.body.clone());
         assert!(
             text.find(">big<").unwrap() < text.find(">small<").unwrap(),
             "{text}"
@@ -670,7 +794,7 @@ mod tests {
         .unwrap();
         assert_eq!(json.content_type, "application/json");
         assert_ne!(json.etag, r.etag);
-        let text = String::from_utf8(json.body).unwrap();
+        let text = body_text(json.body);
         assert!(
             text.find("small").unwrap() < text.find("big").unwrap(),
             "{text}"

@@ -31,6 +31,8 @@ use crate::upload;
 /// What follows the head.
 #[derive(Debug)]
 pub enum Body {
+    /// A listing, made piece by piece as it is sent (its length is known).
+    Listing(Box<crate::listing::Rendering>),
     /// Bytes read from a pipe until its end (a folder's archive, written by its own
     /// thread); the response is close-delimited.
     Stream(crate::archive::Stream),
@@ -609,10 +611,10 @@ fn listing(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>, dir:
     begin(out, 200, site);
     response::content_type(out, shown.content_type);
     headers(out);
-    response::end(out, 200, Some(shown.body.len() as u64), persist);
+    response::end(out, 200, Some(shown.body.len()), persist);
     Reply {
         status: 200,
-        body: Body::Bytes(shown.body),
+        body: Body::Listing(Box::new(shown.body)),
     }
 }
 
@@ -983,6 +985,11 @@ mod tests {
             Body::Stream(mut s) => {
                 let mut b = Vec::new();
                 s.reader.read_to_end(&mut b).unwrap();
+                b
+            }
+            Body::Listing(r) => {
+                let mut b = Vec::new();
+                r.write_all(&mut b).unwrap();
                 b
             }
             Body::Bytes(b) => b,

@@ -54,6 +54,8 @@ enum Piece {
     Span { start: u64, len: u64 },
     /// Everything a pipe gives until its end, through a buffer.
     Stream,
+    /// A listing, made into the buffer as the socket takes it.
+    Listing,
 }
 
 /// A response on its way out, resumable after `WouldBlock`.
@@ -68,8 +70,12 @@ pub struct Sending {
     /// Bytes of the front piece already sent.
     at: u64,
     file: Option<(File, PathBuf)>,
-    /// A streamed body's pipe, and what was read from it and not yet sent.
-    stream: Option<(File, Vec<u8>)>,
+    /// A streamed body's pipe.
+    stream: Option<File>,
+    /// A listing being made.
+    listing: Option<Box<crate::listing::Rendering>>,
+    /// What was read from the pipe or made of the listing and not yet sent.
+    buf: Vec<u8>,
     /// Body bytes counted as sent so far (for the log).
     sent: u64,
 }
@@ -83,7 +89,17 @@ impl Sending {
             Body::Empty => {}
             Body::Stream(archive) => {
                 s.pieces.push_back(Piece::Stream);
-                s.stream = Some((archive.reader, Vec::with_capacity(STREAM_BUF)));
+                s.stream = Some(archive.reader);
+            }
+            Body::Listing(mut listing) => {
+                if listing.len() <= SMALL_BODY {
+                    let before = out.len();
+                    while listing.fill(out, usize::MAX) {}
+                    s.sent = (out.len() - before) as u64;
+                } else {
+                    s.pieces.push_back(Piece::Listing);
+                    s.listing = Some(listing);
+                }
             }
             Body::Bytes(bytes) => s.inline(out, &bytes),
             Body::Shared(bytes) => s.inline(out, &bytes),
@@ -193,21 +209,12 @@ impl Sending {
                     result?;
                 }
                 Piece::Stream => {
-                    let Some((reader, buf)) = self.stream.as_mut() else {
+                    let Some(reader) = self.stream.as_mut() else {
                         return Err(io::Error::other("no pipe for a stream"));
                     };
-                    // Send what was read; when all of it went, read more. The pipe is read
-                    // blocking: its writer is busy making bytes, never waiting on anyone.
-                    loop {
-                        if (self.at as usize) < buf.len() {
-                            let mut at = self.at as usize;
-                            let result = write_from(stream, buf, &mut at, false);
-                            self.sent += at as u64 - self.at;
-                            self.at = at as u64;
-                            result?;
-                        }
-                        buf.clear();
-                        self.at = 0;
+                    // The pipe is read blocking: its writer is busy making bytes, never
+                    // waiting on anyone.
+                    let refill = |buf: &mut Vec<u8>| {
                         buf.resize(STREAM_BUF, 0);
                         let n = loop {
                             match reader.read(buf) {
@@ -217,10 +224,16 @@ impl Sending {
                         };
                         let n = n.inspect_err(|_| buf.clear())?;
                         buf.truncate(n);
-                        if n == 0 {
-                            break;
-                        }
-                    }
+                        Ok(n > 0)
+                    };
+                    drain(stream, &mut self.buf, &mut self.at, &mut self.sent, refill)?;
+                }
+                Piece::Listing => {
+                    let Some(listing) = self.listing.as_mut() else {
+                        return Err(io::Error::other("no listing to send"));
+                    };
+                    let refill = |buf: &mut Vec<u8>| Ok(listing.fill(buf, STREAM_BUF));
+                    drain(stream, &mut self.buf, &mut self.at, &mut self.sent, refill)?;
                 }
                 &Piece::Span { start, len } => {
                     let Some((file, path)) = self.file.as_ref() else {
@@ -244,6 +257,31 @@ impl Sending {
             self.at = 0;
         }
         Ok(())
+    }
+}
+
+/// Sends `buf[*at..]`, then refills `buf` and sends again, until `refill` says the body is
+/// done; a `WouldBlock` keeps the unsent rest for the next call.
+fn drain(
+    stream: &Stream,
+    buf: &mut Vec<u8>,
+    at: &mut u64,
+    sent: &mut u64,
+    mut refill: impl FnMut(&mut Vec<u8>) -> io::Result<bool>,
+) -> io::Result<()> {
+    loop {
+        if (*at as usize) < buf.len() {
+            let mut pos = *at as usize;
+            let result = write_from(stream, buf, &mut pos, false);
+            *sent += pos as u64 - *at;
+            *at = pos as u64;
+            result?;
+        }
+        buf.clear();
+        *at = 0;
+        if !refill(buf)? && buf.is_empty() {
+            return Ok(());
+        }
     }
 }
 
