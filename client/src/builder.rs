@@ -43,6 +43,7 @@ pub struct Builder {
     pub(crate) observer: Option<Observer>,
     pub(crate) happy_eyeballs: Option<Duration>,
     pub(crate) max_idle_per_endpoint: usize,
+    pub(crate) keep_post: Vec<u16>,
 }
 
 impl fmt::Debug for Builder {
@@ -58,6 +59,7 @@ impl fmt::Debug for Builder {
             .field("unix_socket", &self.unix_socket)
             .field("happy_eyeballs", &self.happy_eyeballs)
             .field("max_idle_per_endpoint", &self.max_idle_per_endpoint)
+            .field("keep_post", &self.keep_post)
             .finish_non_exhaustive()
     }
 }
@@ -78,6 +80,7 @@ impl Default for Builder {
             observer: None,
             happy_eyeballs: Some(shared::HAPPY_EYEBALLS_DELAY),
             max_idle_per_endpoint: DEFAULT_MAX_IDLE_PER_ENDPOINT,
+            keep_post: Vec::new(),
         }
     }
 }
@@ -165,6 +168,16 @@ impl Builder {
     /// closed to make room. Raise it to the number of parallel transfers to one host.
     pub fn max_idle_per_endpoint(mut self, n: usize) -> Builder {
         self.max_idle_per_endpoint = n;
+        self
+    }
+
+    /// Keep a POST, body and all, after a redirect with `status` (301, 302 or 303; curl's
+    /// `--post301`, `--post302`, `--post303`). By default those turn it into a GET without
+    /// a body, as browsers do; 307 and 308 always keep it.
+    pub fn keep_post(mut self, status: u16) -> Builder {
+        if !self.keep_post.contains(&status) {
+            self.keep_post.push(status);
+        }
         self
     }
 

@@ -42,6 +42,6 @@ pub use error::Error;
 pub use event::{Event, Observer};
 pub use head::{Head, MAX_HEAD, MAX_HEADERS};
 pub use redirect::resolve as resolve_location;
-pub use request::{HeaderEdit, Method, USER_AGENT, Version};
+pub use request::{HeaderEdit, Method, Request, USER_AGENT, Version};
 pub use response::Response;
 pub use trace::{AddrTry, Hop, Trace};

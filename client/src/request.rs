@@ -2,16 +2,23 @@
 //! bytes of the head.
 
 use std::fmt;
+use std::sync::Arc;
 
 use shared::Target;
 
-/// The request method. `fetch` only reads, so only the safe ones.
+/// The request method, as far as the protocol cares: whether a body goes with it, and what
+/// a redirect turns it into. Another name on the request line is [`Request::method_name`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Method {
     /// `GET`: the page.
     Get,
     /// `HEAD`: the head of the page, never a body.
     Head,
+    /// `POST`: a body for the page to take (`-d`).
+    Post,
+    /// `PUT`: a body to store at the page (`-T`).
+    Put,
 }
 
 impl fmt::Display for Method {
@@ -19,7 +26,40 @@ impl fmt::Display for Method {
         f.write_str(match self {
             Method::Get => "GET",
             Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
         })
+    }
+}
+
+/// One request as the caller shapes it, beyond the client's settings: the method, another
+/// name for it on the request line, header edits that follow redirects, and a body.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The method (what redirects do with the request depends on it).
+    pub method: Method,
+    /// Sent on the request line instead of the method's own name, on every hop (curl's
+    /// `-X`): the method still decides what redirects do. `None`: the method's name.
+    pub method_name: Option<String>,
+    /// Header edits applied after the client's own, on every hop (`Range`, say).
+    pub headers: Vec<HeaderEdit>,
+    /// The body, sent with a `Content-Length` (also when empty). It is dropped, and the
+    /// method becomes GET, when a redirect says so (see `Builder::keep_post`).
+    pub body: Option<Arc<[u8]>>,
+    /// A `Content-Type` sent with the body unless the headers name one (given or removed).
+    pub content_type: Option<String>,
+}
+
+impl Request {
+    /// A request for `method` with nothing else: no body, no extra headers.
+    pub fn new(method: Method) -> Request {
+        Request {
+            method,
+            method_name: None,
+            headers: Vec::new(),
+            body: None,
+            content_type: None,
+        }
     }
 }
 
@@ -129,10 +169,32 @@ pub(crate) fn headers(target: &Target, edits: &[&HeaderEdit]) -> Vec<(String, St
     out.into_iter().map(|(n, v, _)| (n, v)).collect()
 }
 
+/// Adds what a body needs after the other headers, in curl's order: `Content-Length`, then
+/// the default `Content-Type` unless `edits` name one (to replace or to remove it).
+pub(crate) fn body_headers(
+    out: &mut Vec<(String, String)>,
+    len: usize,
+    content_type: Option<&str>,
+    edits: &[&HeaderEdit],
+) {
+    if !edits
+        .iter()
+        .any(|e| e.name.eq_ignore_ascii_case("content-length"))
+    {
+        out.push(("Content-Length".into(), len.to_string()));
+    }
+    let named = edits
+        .iter()
+        .any(|e| e.name.eq_ignore_ascii_case("content-type"));
+    if let (Some(t), false) = (content_type, named) {
+        out.push(("Content-Type".into(), t.into()));
+    }
+}
+
 /// The bytes of the request head. HTTP/0.9 is the simple request `GET /path` with no
 /// version and no headers.
 pub(crate) fn head(
-    method: Method,
+    method: &str,
     target: &Target,
     version: Version,
     headers: &[(String, String)],
@@ -238,7 +300,7 @@ mod tests {
     fn request_heads() {
         let t = Target::parse("example.com:8080/a?b=c").unwrap();
         let h = headers(&t, &[]);
-        let got = String::from_utf8(head(Method::Head, &t, Version::Http11, &h)).unwrap();
+        let got = String::from_utf8(head("HEAD", &t, Version::Http11, &h)).unwrap();
         assert_eq!(
             got,
             format!(
@@ -246,11 +308,11 @@ mod tests {
                  Accept: */*\r\n\r\n"
             )
         );
-        let simple = head(Method::Get, &t, Version::Http09, &h);
+        let simple = head("GET", &t, Version::Http09, &h);
         assert_eq!(simple, b"GET /a?b=c\r\n");
         let plain = Target::parse("example.com").unwrap();
         let h = headers(&plain, &[]);
-        let got = String::from_utf8(head(Method::Get, &plain, Version::Http10, &h)).unwrap();
+        let got = String::from_utf8(head("GET", &plain, Version::Http10, &h)).unwrap();
         assert!(
             got.starts_with("GET / HTTP/1.0\r\nHost: example.com\r\n"),
             "{got}"

@@ -14,7 +14,7 @@ use crate::event::Event;
 use crate::head::{self, Head};
 use crate::pool::Pool;
 use crate::redirect;
-use crate::request::{self, HeaderEdit, Method, Version};
+use crate::request::{self, HeaderEdit, Request, Version};
 use crate::response::Response;
 use crate::trace::{AddrTry, Hop, Trace};
 
@@ -22,20 +22,19 @@ use crate::trace::{AddrTry, Hop, Trace};
 /// closes it.
 const DRAIN_LIMIT: u64 = 1024 * 1024;
 
-/// Runs `method` on `target` to the final response (whose body is left to the caller),
-/// adding `extra` headers to every request (they follow redirects) and recording each hop in
-/// `trace`.
+/// Runs `req` on `target` to the final response (whose body is left to the caller),
+/// recording each hop in `trace`.
 pub(crate) fn run(
     cfg: &Builder,
     pool: &Pool,
-    method: Method,
+    req: &Request,
     target: &Target,
-    extra: &[HeaderEdit],
     trace: &mut Trace,
 ) -> Result<Response, Error> {
     // `-m` counts from here and bounds everything below, redirects and body included.
     let total = cfg.max_time.map(|max| (Instant::now() + max, max));
-    let mut method = method;
+    let mut method = req.method;
+    let mut payload = req.body.clone();
     let mut current = target.clone();
     let mut history = Vec::new();
     let mut followed = 0;
@@ -45,7 +44,15 @@ pub(crate) fn run(
             began: trace.now(),
             ..Hop::default()
         });
-        let bytes = request_head(cfg, method, &current, target, extra);
+        let name = req
+            .method_name
+            .clone()
+            .unwrap_or_else(|| method.to_string());
+        let mut bytes = request_head(cfg, &name, &current, target, req, payload.as_deref());
+        if let Some(payload) = &payload {
+            // Head and body in one write: a small body goes out in the same packet.
+            bytes.extend_from_slice(payload);
+        }
         let (conn, head) = exchange(cfg, pool, &current, &bytes, total, trace)?;
         let (framing, reusable) =
             body::framing(method, &head).map_err(|reason| Error::BadResponse {
@@ -70,7 +77,11 @@ pub(crate) fn run(
             });
             body.drain(DRAIN_LIMIT);
             trace.body_done();
-            method = redirect::method_after(head.status(), method);
+            let next_method = redirect::method_after(head.status(), method, &cfg.keep_post);
+            if next_method != method {
+                payload = None;
+            }
+            method = next_method;
             history.push(head);
             current = next;
             followed += 1;
@@ -81,13 +92,15 @@ pub(crate) fn run(
 }
 
 /// The request head for `current`: the client's header edits (less the host-bound ones
-/// when a redirect left the original host) and `extra`.
+/// when a redirect left the original host), the request's own, and a body's
+/// `Content-Length` and `Content-Type`.
 fn request_head(
     cfg: &Builder,
-    method: Method,
+    method: &str,
     current: &Target,
     original: &Target,
-    extra: &[HeaderEdit],
+    req: &Request,
+    body: Option<&[u8]>,
 ) -> Vec<u8> {
     // Credentials, cookies and a custom Host given with -H stay with the host they were
     // given for.
@@ -96,15 +109,24 @@ fn request_head(
         .headers
         .iter()
         .filter(|e| !(cross_host && request::is_host_bound(&e.name)))
-        .chain(extra)
+        .chain(&req.headers)
         .collect();
-    let headers = request::headers(current, &edits);
+    let mut headers = request::headers(current, &edits);
+    if let Some(body) = body {
+        request::body_headers(
+            &mut headers,
+            body.len(),
+            req.content_type.as_deref(),
+            &edits,
+        );
+    }
     request::head(method, current, cfg.version, &headers)
 }
 
 /// One request (`bytes`, its head) and its response head, on a kept-alive connection when
-/// there is one (sent again once on a new connection if the kept-alive one turns out closed:
-/// GET and HEAD are safe to repeat).
+/// there is one (sent again once on a new connection if the kept-alive one turns out closed
+/// before answering: the server saw none of it, so even a POST is safe to repeat, as curl
+/// does).
 fn exchange(
     cfg: &Builder,
     pool: &Pool,

@@ -60,10 +60,12 @@ fn parallel_output_keeps_target_order_and_the_first_failure() {
         "{}",
         lines[2]
     );
-    // -s: no summary, errors still print.
-    let mut args = vec!["-s", "-j", "4", "-f"];
+    // -sS: no summary, errors still print; -s alone hides them too, as in curl.
+    let mut args = vec!["-sS", "-j", "4", "-f"];
     args.extend(urls.iter().map(String::as_str));
     assert_eq!(fetch(&args).code(22).stderr.lines().count(), 2);
+    args[0] = "-s";
+    assert_eq!(fetch(&args).code(22).stderr, "");
 }
 
 #[test]

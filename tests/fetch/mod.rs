@@ -4,6 +4,7 @@
 mod against_serve;
 mod body;
 mod compressed;
+mod curl_lines;
 mod errors;
 mod many;
 mod output;
@@ -92,7 +93,12 @@ pub fn python() -> &'static str {
 
 /// Runs `fetch args` with `input` on its stdin.
 pub fn fetch_with_stdin(dir: &Path, args: &[&str], input: &[u8]) -> Run {
-    let mut child = Command::new(bin("fetch"))
+    run_with_stdin(&mut Command::new(bin("fetch")), dir, args, input)
+}
+
+/// Runs `program args` in `dir` with `input` on its stdin (curl, to compare with).
+pub fn run_with_stdin(program: &mut Command, dir: &Path, args: &[&str], input: &[u8]) -> Run {
+    let mut child = program
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::piped())

@@ -116,9 +116,72 @@ pub struct Args {
     #[arg(short = 's', long = "silent")]
     pub silent: bool,
 
+    /// Show the error message even with -s (`-sS`)
+    #[arg(short = 'S', long = "show-error")]
+    pub show_error: bool,
+
     /// Status 400 or more: write no body, exit 22
-    #[arg(short = 'f', long = "fail")]
+    #[arg(short = 'f', long = "fail", conflicts_with = "fail_with_body")]
     pub fail: bool,
+
+    /// Status 400 or more: write the body as usual, then exit 22
+    #[arg(long = "fail-with-body")]
+    pub fail_with_body: bool,
+
+    /// Send METHOD on the request line instead of the one the other options choose (GET,
+    /// POST with -d, HEAD with -I)
+    ///
+    /// Only the name changes, on every request, redirects included: what is sent, and
+    /// what a redirect does, still follow the other options (as in curl).
+    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    pub request: Option<String>,
+
+    /// Send DATA in a POST body, as a form (`@FILE`: the file without CR and LF, `@-`:
+    /// stdin)
+    ///
+    /// Several -d, --data-* are joined with `&`. The body goes with
+    /// `Content-Type: application/x-www-form-urlencoded` unless -H names one.
+    #[arg(short = 'd', long = "data", value_name = "DATA")]
+    pub data: Vec<String>,
+
+    /// The same as -d
+    #[arg(long = "data-ascii", value_name = "DATA")]
+    pub data_ascii: Vec<String>,
+
+    /// Like -d, but a leading `@` is just a character
+    #[arg(long = "data-raw", value_name = "DATA")]
+    pub data_raw: Vec<String>,
+
+    /// Like -d, but `@FILE` is sent exactly as it is (CR and LF kept)
+    #[arg(long = "data-binary", value_name = "DATA")]
+    pub data_binary: Vec<String>,
+
+    /// Like -d, percent-encoding: `CONTENT`, `=CONTENT`, `NAME=CONTENT`, `@FILE`, `NAME@FILE`
+    ///
+    /// The content (or the file's) is percent-encoded, a space as `+`; NAME is sent as
+    /// typed, followed by `=`.
+    #[arg(long = "data-urlencode", value_name = "DATA")]
+    pub data_urlencode: Vec<String>,
+
+    /// Send the -d data as the query of a GET (appended with `?` or `&`) instead of a body
+    #[arg(short = 'G', long = "get")]
+    pub get: bool,
+
+    /// With -L, keep a POST (and its body) after a 301 instead of switching to GET
+    #[arg(long = "post301")]
+    pub post301: bool,
+
+    /// With -L, keep a POST (and its body) after a 302 instead of switching to GET
+    #[arg(long = "post302")]
+    pub post302: bool,
+
+    /// With -L, keep a POST (and its body) after a 303 instead of switching to GET
+    #[arg(long = "post303")]
+    pub post303: bool,
+
+    /// The -d, --data-* values in the order typed (filled by [`Args::parse_ordered`]).
+    #[arg(skip)]
+    pub data_parts: Vec<DataPart>,
 
     /// Follow redirects (301, 302, 303, 307, 308)
     ///
@@ -212,6 +275,67 @@ pub struct Args {
     /// Ask for a gzip or deflate body (Accept-Encoding) and decode it as it arrives
     #[arg(long = "compressed")]
     pub compressed: bool,
+}
+
+/// How one `-d`-like value is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataKind {
+    /// `-d`, `--data-ascii`: `@FILE` read without CR and LF.
+    Ascii,
+    /// `--data-raw`: taken as typed.
+    Raw,
+    /// `--data-binary`: `@FILE` read as it is.
+    Binary,
+    /// `--data-urlencode`.
+    UrlEncode,
+}
+
+/// One `-d`-like value as typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataPart {
+    /// Which flag gave it.
+    pub kind: DataKind,
+    /// The value.
+    pub value: String,
+}
+
+impl Args {
+    /// Parses the command line like `Args::try_parse_from`, and also records the order in
+    /// which the -d, --data-* values were typed (clap keeps one list per flag).
+    pub fn parse_ordered<I, T>(args: I) -> Result<Args, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Args::command().try_get_matches_from(args)?;
+        let mut parsed = Args::from_arg_matches(&matches)?;
+        let mut parts = Vec::new();
+        for (id, kind) in [
+            ("data", DataKind::Ascii),
+            ("data_ascii", DataKind::Ascii),
+            ("data_raw", DataKind::Raw),
+            ("data_binary", DataKind::Binary),
+            ("data_urlencode", DataKind::UrlEncode),
+        ] {
+            if let (Some(at), Some(values)) =
+                (matches.indices_of(id), matches.get_many::<String>(id))
+            {
+                for (i, value) in at.zip(values) {
+                    parts.push((
+                        i,
+                        DataPart {
+                            kind,
+                            value: value.clone(),
+                        },
+                    ));
+                }
+            }
+        }
+        parts.sort_by_key(|(i, _)| *i);
+        parsed.data_parts = parts.into_iter().map(|(_, p)| p).collect();
+        Ok(parsed)
+    }
 }
 
 fn parse_continue(s: &str) -> Result<bool, String> {

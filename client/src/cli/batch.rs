@@ -110,8 +110,11 @@ fn finished(config: &Config, o: &Outcome, spool: Option<Spool>) -> Finished {
         Ok(()) => (0, false),
         Err(Error::StdoutClosed) => (0, true),
         Err(e) => {
-            let text = e.to_string().replace(['\n', '\r'], " ");
-            let _ = writeln!(stderr, "fetch: {text}");
+            // curl's -s hides the error too; -S brings it back.
+            if !config.silent || config.show_error {
+                let text = e.to_string().replace(['\n', '\r'], " ");
+                let _ = writeln!(stderr, "fetch: {text}");
+            }
             (e.exit_code(), false)
         }
     };

@@ -9,10 +9,11 @@ use std::time::Duration;
 use shared::{Family, Resolver};
 
 use super::args::Args;
+use super::data;
 use super::output::Dest;
 use super::verbose::verbose;
 use crate::error::Error;
-use crate::request::{HeaderEdit, Version};
+use crate::request::{HeaderEdit, Method, Request, Version};
 use crate::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_PER_ENDPOINT};
 
 /// What to do, validated: the client to fetch with and where each body goes.
@@ -29,9 +30,15 @@ pub struct Config {
     pub include: bool,
     /// `-f`.
     pub fail: bool,
+    /// `--fail-with-body`.
+    pub fail_with_body: bool,
+    /// `-S`: the error line even with `-s`.
+    pub show_error: bool,
+    /// What to send: the method, `-X`, and the `-d` body with its `Content-Type`.
+    pub request: Request,
     /// Show progress on a terminal (not `-s`, not `-v`).
     pub progress: bool,
-    /// `-s`: no summary, no retry notices.
+    /// `-s`: no summary, no retry notices, no error line unless `-S`.
     pub silent: bool,
     /// Transfers at once (`-j`).
     pub parallel: usize,
@@ -99,6 +106,31 @@ impl Config {
                 args.targets.len()
             )));
         }
+        let has_data = !args.data_parts.is_empty();
+        if has_data && args.head && !args.get {
+            return Err(usage(
+                "-I (HEAD) and -d (a POST body) ask for two methods: choose one (-G sends the \
+                 data in the query)"
+                    .into(),
+            ));
+        }
+        let mut request = Request::new(match (args.head, has_data && !args.get) {
+            (true, _) => Method::Head,
+            (_, true) => Method::Post,
+            _ => Method::Get,
+        });
+        request.method_name = args.request.clone();
+        if has_data {
+            let body = data::body(&args.data_parts, args.silent);
+            if args.get {
+                for t in &mut args.targets {
+                    *t = data::with_query(t, &body);
+                }
+            } else {
+                request.body = Some(body.into());
+                request.content_type = Some("application/x-www-form-urlencoded".into());
+            }
+        }
         if args.http09 && args.head {
             return Err(usage("--http0.9 has no HEAD: it cannot go with -I".into()));
         }
@@ -129,6 +161,15 @@ impl Config {
             .version(version)
             .resolver(resolver)
             .unix_socket(args.unix_socket);
+        for (on, status) in [
+            (args.post301, 301),
+            (args.post302, 302),
+            (args.post303, 303),
+        ] {
+            if on {
+                builder = builder.keep_post(status);
+            }
+        }
         if args.compressed {
             // Before -H, so that a -H naming Accept-Encoding still wins.
             builder = builder.header(HeaderEdit {
@@ -163,6 +204,9 @@ impl Config {
             head: args.head,
             include: args.include || args.head,
             fail: args.fail,
+            fail_with_body: args.fail_with_body,
+            show_error: args.show_error,
+            request,
             progress: !args.silent && !args.verbose,
             silent: args.silent,
             parallel,
@@ -205,15 +249,13 @@ fn read_targets(file: &std::path::Path) -> Result<Vec<String>, Error> {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
     use crate::cli::args::clap_message;
 
     fn parse(args: &[&str]) -> Result<Config, Error> {
         let mut all = vec!["fetch"];
         all.extend_from_slice(args);
-        let args = Args::try_parse_from(all).map_err(|e| Error::Usage(clap_message(&e)))?;
+        let args = Args::parse_ordered(all).map_err(|e| Error::Usage(clap_message(&e)))?;
         Config::from_args(args)
     }
     #[test]

@@ -9,13 +9,12 @@
 use std::ffi::OsString;
 use std::io::{self, Write};
 
-use clap::Parser;
-
 use crate::error::Error;
 
 mod args;
 mod batch;
 mod config;
+mod data;
 mod decode;
 mod order;
 mod output;
@@ -33,7 +32,7 @@ pub use output::Dest;
 
 /// The whole command: parse `args`, fetch every target, and return the exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
-    let args = match Args::try_parse_from(args) {
+    let args = match Args::parse_ordered(args) {
         Ok(args) => args,
         Err(e) if !e.use_stderr() => {
             // --help and --version: clap prints them; a closed stdout is fine.

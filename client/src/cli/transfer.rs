@@ -139,19 +139,17 @@ fn attempt(
     o: &mut Outcome,
     can_retry: bool,
 ) -> Result<(), Failure> {
-    let method = if config.head {
-        Method::Head
-    } else {
-        Method::Get
-    };
+    let method = config.request.method;
     let extra = if method == Method::Get {
         resume.headers()
     } else {
         Vec::new()
     };
+    let mut req = config.request.clone();
+    req.headers.extend(extra.iter().cloned());
     let mut resp = config
         .client
-        .send(method, target, &extra, &mut o.trace)
+        .send(&req, target, &mut o.trace)
         .map_err(transient)?;
     o.url = Some(resp.url().to_string());
     o.head = Some(resp.head().clone());
@@ -268,6 +266,9 @@ fn attempt(
     }
     o.trace.body_done();
     sink.finish()?;
+    if config.fail_with_body && status >= 400 {
+        return Err(Error::HttpStatus { status }.into());
+    }
     Ok(())
 }
 

@@ -1,0 +1,315 @@
+//! The command lines curl users type, run through `fetch` and through curl itself on the
+//! same line against the same server: exit code, stdout bytes and files written must match.
+//! The server is an echo server written here: it sends back the request it received (head
+//! without `User-Agent`, which names the program, then the body), so a difference in what
+//! was sent shows up as a difference on stdout.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+
+use super::{Run, fetch_with_stdin, run_with_stdin};
+
+/// An echo server on 127.0.0.1 (a free port); stops accepting when dropped.
+///
+/// - `/r/NNN...`: answers status NNN with `Location: /echo` (a redirect);
+/// - `/status/NNN...`: answers status NNN with the body `oops\n`;
+/// - anything else: 200 with the request as the body, less its `User-Agent` line.
+pub struct Echo {
+    port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl Echo {
+    pub fn start() -> Echo {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    return;
+                }
+                if let Ok(conn) = conn {
+                    thread::spawn(move || echo(conn));
+                }
+            }
+        });
+        Echo { port, stop }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn echo(mut conn: TcpStream) {
+    let mut buf = Vec::new();
+    loop {
+        let Some(end) = fill_until(&mut conn, &mut buf, |b| find(b, b"\r\n\r\n")) else {
+            return;
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+        buf.drain(..end + 4);
+        let header = |name: &str| {
+            head.lines().skip(1).find_map(|l| {
+                let (n, v) = l.split_once(':')?;
+                n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            })
+        };
+        let body = if header("transfer-encoding").is_some() {
+            let Some(end) = fill_until(&mut conn, &mut buf, |b| find(b, b"0\r\n\r\n")) else {
+                return;
+            };
+            buf.drain(..end + 5).collect::<Vec<u8>>()
+        } else {
+            let n: usize = header("content-length").map_or(0, |v| v.parse().unwrap());
+            if fill_until(&mut conn, &mut buf, |b| (b.len() >= n).then_some(n)).is_none() {
+                return;
+            }
+            buf.drain(..n).collect()
+        };
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        let reply = if let Some(code) = path.strip_prefix("/r/") {
+            format!(
+                "HTTP/1.1 {} Moved\r\nLocation: /echo\r\nContent-Length: 0\r\n\r\n",
+                &code[..3]
+            )
+            .into_bytes()
+        } else if let Some(code) = path.strip_prefix("/status/") {
+            format!(
+                "HTTP/1.1 {} Status\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\noops\n",
+                &code[..3]
+            )
+            .into_bytes()
+        } else {
+            let mut out: Vec<u8> = head
+                .split("\r\n")
+                .filter(|l| !l.to_ascii_lowercase().starts_with("user-agent:"))
+                .flat_map(|l| [l.as_bytes(), b"\r\n"].concat())
+                .collect();
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(&body);
+            let mut reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
+                out.len()
+            )
+            .into_bytes();
+            reply.extend_from_slice(&out);
+            reply
+        };
+        if conn.write_all(&reply).is_err() {
+            return;
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Reads into `buf` until `done` finds what it looks for; `None` when the client closed.
+fn fill_until(
+    conn: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    done: impl Fn(&[u8]) -> Option<usize>,
+) -> Option<usize> {
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if let Some(at) = done(buf) {
+            return Some(at);
+        }
+        match conn.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// Whether curl is here to compare with.
+fn have_curl() -> bool {
+    let ok = Command::new("curl")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("curl is not installed: skipping the comparison");
+    }
+    ok
+}
+
+/// Runs the same line through curl and fetch, each in a copy of `files` (name, contents)
+/// in a folder of its own, with `input` on stdin; asserts that the exit codes, stdout and
+/// every file left in the folder are the same. Returns fetch's run.
+pub fn same_as_curl(files: &[(&str, &[u8])], args: &[&str], input: &[u8]) -> Run {
+    let theirs_dir = tempfile::tempdir().unwrap();
+    let ours_dir = tempfile::tempdir().unwrap();
+    for dir in [&theirs_dir, &ours_dir] {
+        for (name, bytes) in files {
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+        }
+    }
+    let theirs = run_with_stdin(&mut Command::new("curl"), theirs_dir.path(), args, input);
+    let ours = fetch_with_stdin(ours_dir.path(), args, input);
+    assert_eq!(
+        ours.code, theirs.code,
+        "exit codes for {args:?}: fetch {} curl {}; fetch said {:?}, curl said {:?}",
+        ours.code, theirs.code, ours.stderr, theirs.stderr
+    );
+    ours.stdout(&theirs.stdout);
+    assert_eq!(
+        listing(theirs_dir.path()),
+        listing(ours_dir.path()),
+        "files left by {args:?} (curl, then fetch)"
+    );
+    ours
+}
+
+/// Every file in `dir` with its contents, sorted by name.
+fn listing(dir: &Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = walk(dir, dir);
+    out.sort();
+    out
+}
+
+fn walk(root: &Path, dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(root, &path));
+        } else {
+            let name = path.strip_prefix(root).unwrap().display().to_string();
+            let bytes = std::fs::read(&path).unwrap();
+            out.push((name, String::from_utf8_lossy(&bytes).into_owned()));
+        }
+    }
+    out
+}
+
+const FORM: &[u8] = b"a=1\r\nb=2\nc = 3&d\n";
+
+#[test]
+fn fail_silent_show_error_location() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    for args in [
+        vec!["-fsSL", "/r/302"],
+        vec!["-fsSL", "/status/404"],
+        vec!["-fsS", "/status/500"],
+        vec!["-fs", "/status/404"],
+        vec!["-s", "/status/404"],
+        vec!["-s", "--fail-with-body", "/status/404"],
+        vec!["-sS", "--fail-with-body", "-L", "/r/301"],
+        vec!["-s", "-f", "--fail-with-body", "/echo"],
+    ] {
+        let url = echo.url(args.last().unwrap());
+        let mut line: Vec<&str> = args[..args.len() - 1].to_vec();
+        line.push(&url);
+        let run = same_as_curl(&[], &line, b"");
+        // -s alone hides the error line, as in curl; -S shows it.
+        let shows = line.iter().any(|a| a.starts_with("-") && a.contains('S'));
+        if run.code != 0 && run.code != 2 {
+            assert_eq!(!run.stderr.is_empty(), shows, "{line:?}: {:?}", run.stderr);
+        }
+    }
+}
+
+#[test]
+fn request_bodies_as_curl_sends_them() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let q = echo.url("/echo?x=1");
+    let files: &[(&str, &[u8])] = &[("form.txt", FORM), ("empty", b"")];
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", "-d", "a=1", &u],
+        vec!["-s", "-d", "a=1", "-d", "b=2", "--data-raw", "@raw", &u],
+        vec!["-s", "--data", "@form.txt", &u],
+        vec!["-s", "--data-ascii", "@form.txt", &u],
+        vec!["-s", "--data-binary", "@form.txt", "-d", "x", &u],
+        vec![
+            "-s",
+            "--data-urlencode",
+            "k=a b&c/é",
+            "--data-urlencode",
+            "=x y",
+            &u,
+        ],
+        vec![
+            "-s",
+            "--data-urlencode",
+            "@form.txt",
+            "--data-urlencode",
+            "n@form.txt",
+            &u,
+        ],
+        vec!["-s", "--data-urlencode", "plain", "-d", "@empty", &u],
+        vec!["-s", "-d", "", &u],
+        vec![
+            "-s",
+            "-d",
+            "a=1",
+            "-H",
+            "Content-Type: application/json",
+            &u,
+        ],
+        vec!["-s", "-d", "a=1", "-H", "Content-Type:", &u],
+        vec!["-s", "-d", "a=1", "-H", "X-Extra: yes", &u],
+        vec!["-s", "-X", "PUT", "-d", "a=1", &u],
+        vec!["-s", "-X", "DELETE", &u],
+        vec!["-s", "--request", "PATCH", "--data-binary", "@form.txt", &u],
+        vec!["-s", "-G", "-d", "a=1", "-d", "b c", &u],
+        vec!["-s", "--get", "--data-urlencode", "q=a b", &q],
+        vec!["-s", "-G", "-I", "-d", "a=1", &u],
+        vec!["-s", "-X", "POST", &u],
+        vec!["-s", "-I", "-d", "a=1", &u],
+        vec!["-s", "-d", "@-", &u],
+        vec!["-s", "--data-binary", "@-", &u],
+        vec!["-s", "--data-urlencode", "in@-", &u],
+    ];
+    for line in lines {
+        same_as_curl(files, &line, b"from\r\nstdin\n");
+    }
+}
+
+#[test]
+fn redirects_keep_or_drop_the_body_as_curl_does() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    for code in ["301", "302", "303", "307", "308"] {
+        let url = echo.url(&format!("/r/{code}"));
+        for extra in [
+            &[][..],
+            &["--post301"][..],
+            &["--post302"][..],
+            &["--post303"][..],
+            &["-X", "POST"][..],
+            &["-X", "PUT"][..],
+        ] {
+            let mut line = vec!["-s", "-L", "-d", "a=1"];
+            line.extend_from_slice(extra);
+            line.push(&url);
+            same_as_curl(&[], &line, b"");
+        }
+    }
+}
