@@ -44,6 +44,9 @@ pub struct Builder {
     pub(crate) happy_eyeballs: Option<Duration>,
     pub(crate) max_idle_per_endpoint: usize,
     pub(crate) keep_post: Vec<u16>,
+    pub(crate) authorization: Option<String>,
+    pub(crate) referer: Option<String>,
+    pub(crate) auto_referer: bool,
 }
 
 impl fmt::Debug for Builder {
@@ -60,6 +63,8 @@ impl fmt::Debug for Builder {
             .field("happy_eyeballs", &self.happy_eyeballs)
             .field("max_idle_per_endpoint", &self.max_idle_per_endpoint)
             .field("keep_post", &self.keep_post)
+            .field("referer", &self.referer)
+            .field("auto_referer", &self.auto_referer)
             .finish_non_exhaustive()
     }
 }
@@ -81,6 +86,9 @@ impl Default for Builder {
             happy_eyeballs: Some(shared::HAPPY_EYEBALLS_DELAY),
             max_idle_per_endpoint: DEFAULT_MAX_IDLE_PER_ENDPOINT,
             keep_post: Vec::new(),
+            authorization: None,
+            referer: None,
+            auto_referer: false,
         }
     }
 }
@@ -178,6 +186,27 @@ impl Builder {
         if !self.keep_post.contains(&status) {
             self.keep_post.push(status);
         }
+        self
+    }
+
+    /// Send `Authorization: Basic` with `user` and `password` (curl's `-u`), right after
+    /// `Host`, to the endpoint asked for only: not after a redirect to another host or port.
+    /// A header edit naming `Authorization` replaces it.
+    pub fn basic_auth(mut self, user: &str, password: &str) -> Builder {
+        let token = crate::request::base64(format!("{user}:{password}").as_bytes());
+        self.authorization = Some(format!("Basic {token}"));
+        self
+    }
+
+    /// Send `Referer: url` with the first request (curl's `-e`; default none).
+    pub fn referer(mut self, url: Option<String>) -> Builder {
+        self.referer = url;
+        self
+    }
+
+    /// After a redirect, send the URL redirected from as the `Referer` (curl's `-e ';auto'`).
+    pub fn auto_referer(mut self, on: bool) -> Builder {
+        self.auto_referer = on;
         self
     }
 

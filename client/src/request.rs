@@ -144,15 +144,35 @@ pub(crate) fn is_host_bound(name: &str) -> bool {
         .any(|h| name.eq_ignore_ascii_case(h))
 }
 
-/// The header lines to send: `Host`, `User-Agent`, `Accept`, then `edits` applied in order.
-/// An edit naming a default header replaces it in place (or removes it); any other edit
-/// adds a header, so the same custom name given twice is sent twice.
-pub(crate) fn headers(target: &Target, edits: &[&HeaderEdit]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String, bool)> = vec![
-        ("Host".into(), target.host_header(), true),
-        ("User-Agent".into(), USER_AGENT.into(), true),
-        ("Accept".into(), "*/*".into(), true),
-    ];
+/// The defaults that depend on the client and the hop, beside `Host`, `User-Agent` and
+/// `Accept`.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Defaults<'a> {
+    /// `Authorization`, right after `Host` (curl's place for `-u`).
+    pub(crate) authorization: Option<&'a str>,
+    /// `Referer`, after `Accept`.
+    pub(crate) referer: Option<&'a str>,
+}
+
+/// The header lines to send: `Host`, `Authorization`, `User-Agent`, `Accept`, `Referer`,
+/// then `edits` applied in order. An edit naming a default header replaces it in place (or
+/// removes it), except `Authorization`, which as in curl goes where the edit is; any other
+/// edit adds a header, so the same custom name given twice is sent twice.
+pub(crate) fn headers(
+    target: &Target,
+    defaults: Defaults<'_>,
+    edits: &[&HeaderEdit],
+) -> Vec<(String, String)> {
+    let named = |n: &str| edits.iter().any(|e| e.name.eq_ignore_ascii_case(n));
+    let mut out: Vec<(String, String, bool)> = vec![("Host".into(), target.host_header(), true)];
+    if let Some(auth) = defaults.authorization.filter(|_| !named("authorization")) {
+        out.push(("Authorization".into(), auth.into(), true));
+    }
+    out.push(("User-Agent".into(), USER_AGENT.into(), true));
+    out.push(("Accept".into(), "*/*".into(), true));
+    if let Some(referer) = defaults.referer {
+        out.push(("Referer".into(), referer.into(), true));
+    }
     for edit in edits {
         let default = out
             .iter()
@@ -167,6 +187,27 @@ pub(crate) fn headers(target: &Target, edits: &[&HeaderEdit]) -> Vec<(String, St
         }
     }
     out.into_iter().map(|(n, v, _)| (n, v)).collect()
+}
+
+/// Standard base64 with padding (RFC 4648 §4), for `Authorization: Basic`.
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        // Three bytes make 24 bits, read out as four 6-bit letters; a short chunk pads.
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// Adds what a body needs after the other headers, in curl's order: `Content-Length`, then
@@ -256,7 +297,7 @@ mod tests {
         let t = Target::parse("[::1]:8080/x").unwrap();
         let names = |edits: &[HeaderEdit]| {
             let refs: Vec<&HeaderEdit> = edits.iter().collect();
-            headers(&t, &refs)
+            headers(&t, Defaults::default(), &refs)
                 .into_iter()
                 .map(|(n, v)| format!("{n}: {v}"))
                 .collect::<Vec<_>>()
@@ -297,9 +338,49 @@ mod tests {
     }
 
     #[test]
+    fn base64_as_rfc_4648() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+            ("al:pw", "YWw6cHc="),
+        ];
+        for (input, want) in cases {
+            assert_eq!(base64(input.as_bytes()), want, "{input:?}");
+        }
+        assert_eq!(base64(&[0xff, 0xfe, 0xfd]), "//79");
+    }
+
+    #[test]
+    fn authorization_and_referer_sit_where_curl_puts_them() {
+        let t = Target::parse("h:1/").unwrap();
+        let d = Defaults {
+            authorization: Some("Basic x"),
+            referer: Some("http://r/"),
+        };
+        let names = |edits: &[&HeaderEdit]| {
+            headers(&t, d, edits)
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        assert_eq!(names(&[]), "Host,Authorization,User-Agent,Accept,Referer");
+        let bearer = edit("Authorization", Some("Bearer y"));
+        assert_eq!(
+            names(&[&bearer]),
+            "Host,User-Agent,Accept,Referer,Authorization"
+        );
+    }
+
+    #[test]
     fn request_heads() {
         let t = Target::parse("example.com:8080/a?b=c").unwrap();
-        let h = headers(&t, &[]);
+        let h = headers(&t, Defaults::default(), &[]);
         let got = String::from_utf8(head("HEAD", &t, Version::Http11, &h)).unwrap();
         assert_eq!(
             got,
@@ -311,7 +392,7 @@ mod tests {
         let simple = head("GET", &t, Version::Http09, &h);
         assert_eq!(simple, b"GET /a?b=c\r\n");
         let plain = Target::parse("example.com").unwrap();
-        let h = headers(&plain, &[]);
+        let h = headers(&plain, Defaults::default(), &[]);
         let got = String::from_utf8(head("GET", &plain, Version::Http10, &h)).unwrap();
         assert!(
             got.starts_with("GET / HTTP/1.0\r\nHost: example.com\r\n"),

@@ -35,6 +35,7 @@ pub(crate) fn run(
     let total = cfg.max_time.map(|max| (Instant::now() + max, max));
     let mut method = req.method;
     let mut payload = req.body.clone();
+    let mut referer = cfg.referer.clone();
     let mut current = target.clone();
     let mut history = Vec::new();
     let mut followed = 0;
@@ -48,7 +49,13 @@ pub(crate) fn run(
             .method_name
             .clone()
             .unwrap_or_else(|| method.to_string());
-        let mut bytes = request_head(cfg, &name, &current, target, req, payload.as_deref());
+        let step = Step {
+            method: &name,
+            current: &current,
+            original: target,
+            referer: referer.as_deref(),
+        };
+        let mut bytes = request_head(cfg, &step, req, payload.as_deref());
         if let Some(payload) = &payload {
             // Head and body in one write: a small body goes out in the same packet.
             bytes.extend_from_slice(payload);
@@ -82,36 +89,50 @@ pub(crate) fn run(
                 payload = None;
             }
             method = next_method;
+            if cfg.auto_referer {
+                referer = Some(current.to_string());
+            }
             history.push(head);
             current = next;
             followed += 1;
             continue;
         }
-        return Ok(Response::new(head, current, history, body));
+        let sent = payload.as_ref().map_or(0, |p| p.len() as u64);
+        return Ok(Response::new(head, current, history, body, sent));
     }
 }
 
-/// The request head for `current`: the client's header edits (less the host-bound ones
-/// when a redirect left the original host), the request's own, and a body's
-/// `Content-Length` and `Content-Type`.
-fn request_head(
-    cfg: &Builder,
-    method: &str,
-    current: &Target,
-    original: &Target,
-    req: &Request,
-    body: Option<&[u8]>,
-) -> Vec<u8> {
+/// What changes from one hop (request) to the next.
+struct Step<'a> {
+    /// The name on the request line.
+    method: &'a str,
+    /// Where this hop goes.
+    current: &'a Target,
+    /// Where the first one went.
+    original: &'a Target,
+    /// The `Referer` to send.
+    referer: Option<&'a str>,
+}
+
+/// The request head for a hop: the client's header edits (less the host-bound ones when a
+/// redirect left the original host), the request's own, and a body's `Content-Length` and
+/// `Content-Type`.
+fn request_head(cfg: &Builder, hop: &Step<'_>, req: &Request, body: Option<&[u8]>) -> Vec<u8> {
+    let current = hop.current;
     // Credentials, cookies and a custom Host given with -H stay with the host they were
     // given for.
-    let cross_host = current.endpoint != original.endpoint;
+    let cross_host = current.endpoint != hop.original.endpoint;
     let edits: Vec<&HeaderEdit> = cfg
         .headers
         .iter()
         .filter(|e| !(cross_host && request::is_host_bound(&e.name)))
         .chain(&req.headers)
         .collect();
-    let mut headers = request::headers(current, &edits);
+    let defaults = request::Defaults {
+        authorization: cfg.authorization.as_deref().filter(|_| !cross_host),
+        referer: hop.referer,
+    };
+    let mut headers = request::headers(current, defaults, &edits);
     if let Some(body) = body {
         request::body_headers(
             &mut headers,
@@ -120,7 +141,7 @@ fn request_head(
             &edits,
         );
     }
-    request::head(method, current, cfg.version, &headers)
+    request::head(hop.method, current, cfg.version, &headers)
 }
 
 /// One request (`bytes`, its head) and its response head, on a kept-alive connection when

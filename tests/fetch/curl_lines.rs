@@ -200,6 +200,12 @@ fn walk(root: &Path, dir: &Path) -> Vec<(String, String)> {
     out
 }
 
+/// A URL on a port nobody listens on: bound for a moment, noted, let go.
+fn refused_url() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("http://{}/x", l.local_addr().unwrap())
+}
+
 const FORM: &[u8] = b"a=1\r\nb=2\nc = 3&d\n";
 
 #[test]
@@ -311,5 +317,107 @@ fn redirects_keep_or_drop_the_body_as_curl_does() {
             line.push(&url);
             same_as_curl(&[], &line, b"");
         }
+    }
+}
+
+#[test]
+fn identity_user_and_referer() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let r = echo.url("/r/302");
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", "-u", "al:pw", &u],
+        vec!["-s", "--basic", "--user", "al:p:w:", &u],
+        vec!["-s", "-u", ":", "-d", "x", &u],
+        vec!["-s", "-u", "al:pw", "-H", "Authorization: Bearer t", &u],
+        vec!["-s", "-e", "http://from.test/page", &u],
+        vec!["-s", "--referer", "http://from.test/;auto", "-L", &r],
+        vec!["-s", "-e", ";auto", "-L", &r],
+        vec!["-s", "-e", ";auto", &u],
+        vec!["-s", "-u", "al:pw", "-L", &r],
+    ];
+    for line in lines {
+        same_as_curl(&[], &line, b"");
+    }
+}
+
+#[test]
+fn write_out_as_curl_writes_it() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let r = echo.url("/r/302");
+    let fail = echo.url("/status/404");
+    let refused = refused_url();
+    let all = "%{http_code} %{response_code} %{url_effective} %{url} %{urlnum} \
+               [%{redirect_url}] %{num_redirects} %{size_download} %{size_upload} \
+               %{size_header} [%{content_type}] %{exitcode} [%{remote_ip}] %{remote_port} \
+               %header{Content-Type}|%header{nope}| %{http_version} %{num_headers} \
+               [%{filename_effective}] [%{scheme}] %{HTTP_CODE}\\n%%\\t\\q%q%";
+    let files: &[(&str, &[u8])] = &[("fmt.txt", b"code=%{http_code}\\n")];
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", "-w", all, &u],
+        vec!["-s", "-w", all, "-o", "out.txt", &u],
+        vec!["-s", "-w", all, "-o", "/dev/null", "-d", "abc", &r],
+        vec!["-s", "-w", all, "-L", &r, &u],
+        vec!["-s", "-w", all, &fail],
+        vec!["-s", "-w", all, "-f", &fail],
+        vec!["-s", "-w", all, &refused],
+        vec![
+            "-s",
+            "-w",
+            "%{http_code}%{onerror} failed: %{exitcode}\\n",
+            &u,
+            &refused,
+        ],
+        vec!["-s", "-w", "@fmt.txt", &u],
+        vec!["-s", "-w", "@-", &u],
+        vec!["-s", "-w", "%{stderr}to stderr%{stdout}to stdout", &u],
+    ];
+    for line in lines {
+        same_as_curl(files, &line, b"from stdin %{http_code}");
+    }
+    // Times are curl's format: seconds with six decimals.
+    let times = "%{time_namelookup} %{time_connect} %{time_appconnect} %{time_pretransfer} \
+                 %{time_starttransfer} %{time_redirect} %{time_total} %{speed_download}";
+    let run = super::fetch(&["-s", "-o", "/dev/null", "-L", "-w", times, &r]);
+    let text = String::from_utf8(run.code(0).stdout.clone()).unwrap();
+    let fields: Vec<&str> = text.split(' ').collect();
+    assert_eq!(fields.len(), 8, "{text}");
+    for f in &fields[..7] {
+        let (whole, frac) = f.split_once('.').expect(f);
+        assert!(whole.parse::<u64>().is_ok() && frac.len() == 6, "{text}");
+    }
+    assert!(fields[7].parse::<u64>().is_ok(), "{text}");
+    // An unknown variable writes nothing, and one warning line.
+    let run = super::fetch(&["-s", "-o", "/dev/null", "-w", "a%{bogus}b", &u]);
+    run.code(0).stdout(b"ab");
+    assert_eq!(run.stderr, "fetch: unknown --write-out variable: 'bogus'\n");
+}
+
+#[test]
+fn dump_header_as_curl_dumps_it() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let r = echo.url("/r/301");
+    let refused = refused_url();
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", "-D", "h.txt", &u],
+        vec!["-s", "-D", "h.txt", "-L", &r, &u],
+        vec!["-s", "--dump-header", "-", "-L", &r],
+        vec!["-s", "-D", "-", "-o", "body.txt", &u],
+        vec!["-s", "-D", "-", "-i", &u],
+        vec!["-s", "-D", "h.txt", &refused],
+    ];
+    for line in lines {
+        same_as_curl(&[], &line, b"");
     }
 }

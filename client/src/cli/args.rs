@@ -179,6 +179,42 @@ pub struct Args {
     #[arg(long = "post303")]
     pub post303: bool,
 
+    /// Send `Authorization: Basic` with USER and PASSWORD (not after a redirect to another
+    /// host)
+    ///
+    /// `-u USER` alone reads the password from stdin when stdin is not a terminal (after the
+    /// prompt `Enter host password for user 'USER':` on stderr), as curl does there.
+    #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD")]
+    pub user: Option<String>,
+
+    /// Use Basic authentication with -u (the default, and the only kind fetch sends)
+    #[arg(long = "basic")]
+    pub basic: bool,
+
+    /// Send `Referer: URL`; `URL;auto` (or `;auto` alone) also sends, after a redirect, the
+    /// URL redirected from
+    #[arg(short = 'e', long = "referer", value_name = "URL")]
+    pub referer: Option<String>,
+
+    /// After each transfer, write FORMAT to stdout with curl's variables (`@FILE`: the
+    /// format from a file, `@-` from stdin)
+    ///
+    /// `%{http_code}`, `%{response_code}`, `%{url_effective}`, `%{url}`, `%{urlnum}`,
+    /// `%{redirect_url}`, `%{num_redirects}`, `%{size_download}`, `%{size_upload}`,
+    /// `%{size_header}`, `%{speed_download}`, `%{speed_upload}`, `%{time_namelookup}`,
+    /// `%{time_connect}`, `%{time_appconnect}`, `%{time_pretransfer}`,
+    /// `%{time_starttransfer}`, `%{time_redirect}`, `%{time_total}` (seconds, six decimals),
+    /// `%{content_type}`, `%{exitcode}`, `%{errormsg}`, `%{remote_ip}`, `%{remote_port}`,
+    /// `%{num_headers}`, `%{http_version}`, `%{filename_effective}`, `%{scheme}`,
+    /// `%header{NAME}`; `%{stdout}`, `%{stderr}` switch the output, `%{onerror}` ends it
+    /// unless the transfer failed; `%%`, `\n`, `\r`, `\t`.
+    #[arg(short = 'w', long = "write-out", value_name = "FORMAT")]
+    pub write_out: Option<String>,
+
+    /// Write the response heads (redirects included) to FILE as received (`-` = stdout)
+    #[arg(short = 'D', long = "dump-header", value_name = "FILE")]
+    pub dump_header: Option<PathBuf>,
+
     /// The -d, --data-* values in the order typed (filled by [`Args::parse_ordered`]).
     #[arg(skip)]
     pub data_parts: Vec<DataPart>,

@@ -9,10 +9,11 @@ use std::time::Instant;
 use shared::{bytes_words, duration_words};
 
 use super::config::Config;
-use super::order::{Finished, Sequencer, Slot, Spool};
+use super::order::{Finished, Sequencer, Slot};
 use super::progress::Progress;
 use super::report;
 use super::transfer::{self, Outcome};
+use super::writeout;
 use crate::error::Error;
 
 /// Fetches every target (up to `-j` at once, on a dedicated thread pool); bodies on stdout
@@ -43,7 +44,7 @@ pub fn run(config: &Config) -> i32 {
                 &mut slot,
                 &progress,
             );
-            let done = finished(config, &outcome, slot.take_spool());
+            let done = finished(config, i, &outcome, &mut slot);
             if done.code != 0 {
                 failed.fetch_add(1, Ordering::Relaxed);
             }
@@ -104,20 +105,42 @@ pub fn run(config: &Config) -> i32 {
 
 /// What a transfer leaves for its turn: its spooled body and its lines for stderr (the
 /// error, the timing picture, the JSON line).
-fn finished(config: &Config, o: &Outcome, spool: Option<Spool>) -> Finished {
+fn finished(config: &Config, index: usize, o: &Outcome, slot: &mut Slot) -> Finished {
     let mut stderr = Vec::new();
-    let (code, stdout_closed) = match &o.result {
+    let mut message = String::new();
+    let (code, mut stdout_closed) = match &o.result {
         Ok(()) => (0, false),
         Err(Error::StdoutClosed) => (0, true),
         Err(e) => {
+            message = e.to_string().replace(['\n', '\r'], " ");
             // curl's -s hides the error too; -S brings it back.
             if !config.silent || config.show_error {
-                let text = e.to_string().replace(['\n', '\r'], " ");
-                let _ = writeln!(stderr, "fetch: {text}");
+                let _ = writeln!(stderr, "fetch: {message}");
             }
             (e.exit_code(), false)
         }
     };
+    if let Some(format) = &config.write_out {
+        let cx = writeout::Context {
+            outcome: o,
+            code,
+            error: &message,
+            filename: &o
+                .file
+                .as_ref()
+                .map(|f| f.display().to_string())
+                .unwrap_or_default(),
+            index,
+            uploaded: o.uploaded,
+        };
+        let written = writeout::render(format, &cx);
+        // After the body, in the same turn on stdout.
+        if !stdout_closed && slot.write_all(&written.stdout).is_err() {
+            stdout_closed = true;
+        }
+        stderr.extend_from_slice(&written.stderr);
+    }
+    let spool = slot.take_spool();
     if config.timing {
         stderr.extend_from_slice(report::timing(o).as_bytes());
     }

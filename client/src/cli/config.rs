@@ -2,7 +2,7 @@
 //! [`Config`] (the client to fetch with, where each body goes). Every problem found here is
 //! a usage error (exit 2); reading `--input` is the only I/O.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use shared::{Family, Resolver};
 
 use super::args::Args;
 use super::data;
+use super::dump::HeaderDump;
 use super::output::Dest;
 use super::verbose::verbose;
 use crate::error::Error;
@@ -34,6 +35,10 @@ pub struct Config {
     pub fail_with_body: bool,
     /// `-S`: the error line even with `-s`.
     pub show_error: bool,
+    /// `-w`: the format.
+    pub write_out: Option<String>,
+    /// `-D`: where the response heads go.
+    pub dump_header: Option<HeaderDump>,
     /// What to send: the method, `-X`, and the `-d` body with its `Content-Type`.
     pub request: Request,
     /// Show progress on a terminal (not `-s`, not `-v`).
@@ -131,6 +136,18 @@ impl Config {
                 request.content_type = Some("application/x-www-form-urlencoded".into());
             }
         }
+        let write_out = match args.write_out.as_deref() {
+            Some(f) => Some(match f.strip_prefix('@') {
+                Some(file) => read_text("-w", file)?,
+                None => f.to_string(),
+            }),
+            None => None,
+        };
+        let dump_header = args
+            .dump_header
+            .as_deref()
+            .map(HeaderDump::open)
+            .transpose()?;
         if args.http09 && args.head {
             return Err(usage("--http0.9 has no HEAD: it cannot go with -I".into()));
         }
@@ -170,6 +187,19 @@ impl Config {
                 builder = builder.keep_post(status);
             }
         }
+        if let Some(user) = &args.user {
+            let (name, password) = credentials(user)?;
+            builder = builder.basic_auth(&name, &password);
+        }
+        if let Some(referer) = &args.referer {
+            let (url, auto) = match referer.strip_suffix(";auto") {
+                Some(url) => (url, true),
+                None => (referer.as_str(), false),
+            };
+            builder = builder
+                .referer((!url.is_empty()).then(|| url.to_string()))
+                .auto_referer(auto);
+        }
         if args.compressed {
             // Before -H, so that a -H naming Accept-Encoding still wins.
             builder = builder.header(HeaderEdit {
@@ -207,6 +237,8 @@ impl Config {
             fail_with_body: args.fail_with_body,
             show_error: args.show_error,
             request,
+            write_out,
+            dump_header,
             progress: !args.silent && !args.verbose,
             silent: args.silent,
             parallel,
@@ -219,6 +251,40 @@ impl Config {
             client: builder.build(),
         })
     }
+}
+
+/// `-u USER:PASSWORD` split at the first colon. `-u USER` alone asks for the password as
+/// curl does where there is no terminal: a prompt on stderr and a line from stdin.
+fn credentials(user: &str) -> Result<(String, String), Error> {
+    if let Some((name, password)) = user.split_once(':') {
+        return Ok((name.into(), password.into()));
+    }
+    if io::stdin().is_terminal() {
+        return Err(Error::Usage(format!(
+            "-u {user}: asking for the password on a terminal is not supported yet; give -u \
+             {user}:PASSWORD"
+        )));
+    }
+    let _ = write!(io::stderr(), "Enter host password for user '{user}':");
+    let mut line = String::new();
+    io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::Usage(format!("-u {user}: stdin: {}", shared::io_words(&e))))?;
+    let _ = writeln!(io::stderr());
+    Ok((user.into(), line.trim_end_matches(['\r', '\n']).into()))
+}
+
+/// The text of `file` (`-`: stdin) for option `flag`.
+fn read_text(flag: &str, file: &str) -> Result<String, Error> {
+    let mut text = String::new();
+    let result = if file == "-" {
+        io::stdin().lock().read_to_string(&mut text).map(drop)
+    } else {
+        std::fs::read_to_string(file).map(|t| text = t)
+    };
+    result.map_err(|e| Error::Usage(format!("{flag} @{file}: {}", shared::io_words(&e))))?;
+    Ok(text)
 }
 
 /// The targets in `file` (`-`: stdin): one a line, trimmed; blank lines and `#` comments

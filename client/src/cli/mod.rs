@@ -16,6 +16,7 @@ mod batch;
 mod config;
 mod data;
 mod decode;
+mod dump;
 mod order;
 mod output;
 mod progress;
@@ -24,6 +25,7 @@ mod resume;
 mod retry;
 mod transfer;
 mod verbose;
+mod writeout;
 
 pub use args::Args;
 pub use batch::run;

@@ -10,6 +10,7 @@ use shared::Target;
 
 use super::config::{Config, DestSpec};
 use super::decode::{Coding, Decoder};
+use super::dump::HeaderDump;
 use super::order::Slot;
 use super::output::{self, Dest, Sink, remote_name};
 use super::progress::{Bar, Progress};
@@ -37,6 +38,12 @@ pub struct Outcome {
     pub url: Option<String>,
     /// The final response head.
     pub head: Option<Head>,
+    /// The heads of the redirects followed before it, oldest first.
+    pub history: Vec<Head>,
+    /// Request body bytes sent with the final request.
+    pub uploaded: u64,
+    /// The file the body went to, if any.
+    pub file: Option<PathBuf>,
     /// Body bytes written (decoded, with `--compressed`), not counting a resumed prefix.
     pub written: u64,
     /// Body bytes received on the wire in the last try.
@@ -61,6 +68,9 @@ pub(crate) fn transfer(
         trace: Trace::new(),
         url: None,
         head: None,
+        history: Vec::new(),
+        uploaded: 0,
+        file: None,
         written: 0,
         received: 0,
         resumed_from: 0,
@@ -83,6 +93,9 @@ fn run(
         DestSpec::Given(d) => d.clone(),
         DestSpec::Remote => Dest::File(PathBuf::from(remote_name(&target.path))),
     };
+    if let Dest::File(path) = &dest {
+        o.file = Some(path.clone());
+    }
     let mut resume = match &dest {
         Dest::File(path) if config.resume => Resume::load(path)?,
         _ => Resume::default(),
@@ -153,7 +166,30 @@ fn attempt(
         .map_err(transient)?;
     o.url = Some(resp.url().to_string());
     o.head = Some(resp.head().clone());
+    o.history = resp.history().to_vec();
+    o.uploaded = resp.body_sent();
     o.received = 0;
+    if let Some(dump) = &config.dump_header {
+        let heads: Vec<&[u8]> = resp
+            .history()
+            .iter()
+            .chain([resp.head()])
+            .map(|h| h.raw())
+            .collect();
+        match dump {
+            HeaderDump::Stdout => {
+                // With -i too, curl writes each line twice as it arrives: -D's, then -i's.
+                let copies = if config.include { 2 } else { 1 };
+                heads
+                    .iter()
+                    .flat_map(|h| h.split_inclusive(|&b| b == b'\n'))
+                    .flat_map(|line| std::iter::repeat_n(line, copies))
+                    .try_for_each(|line| io::Write::write_all(slot, line))
+                    .map_err(|e| Error::from_io(e, "stdout"))?;
+            }
+            HeaderDump::File { .. } => dump.write_file(&heads)?,
+        }
+    }
     let status = resp.status();
     if can_retry && matches!(status, 408 | 429 | 500 | 502 | 503 | 504) {
         let after = resp
@@ -245,7 +281,8 @@ fn attempt(
     };
     let bar = progress.bar(&name, length, show && method == Method::Get);
     bar.start_at(base);
-    let include = config.include;
+    // -D - with -i has written the heads already.
+    let include = config.include && !matches!(config.dump_header, Some(HeaderDump::Stdout));
     let result = body(config, &mut resp, coding, &mut sink, include, &bar, o);
     bar.done();
     // What is in the file (or on stdout) now, for the next try. A decoded body cannot be
