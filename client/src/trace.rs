@@ -1,4 +1,4 @@
-//! `Trace`: when each phase of a transfer happened, hop by hop (for `--timing` and `--json`).
+//! `Trace`: when each phase of a transfer happened, hop by hop (for `--timing` and `--report-json`).
 
 use std::time::{Duration, Instant};
 

@@ -421,3 +421,151 @@ fn dump_header_as_curl_dumps_it() {
         same_as_curl(&[], &line, b"");
     }
 }
+
+#[test]
+fn json_bodies_as_curl_sends_them() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let files: &[(&str, &[u8])] = &[("doc.json", b"{\"f\": 1}\n")];
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", "--json", "{\"a\":1}", &u],
+        vec![
+            "-s",
+            "--json",
+            "{\"a\":1}",
+            "--json",
+            "[2]",
+            "-H",
+            "X-A: 1",
+            &u,
+        ],
+        vec!["-s", "--json", "@doc.json", &u],
+        vec!["-s", "--json", "@-", &u],
+        vec!["-s", "--json", "{}", "-H", "Accept: text/x", &u],
+        vec!["-s", "--json", "{}", "-H", "Content-Type: text/y", &u],
+        vec!["-s", "-d", "a=1", "--json", "{}", "-d", "c", &u],
+        vec!["-s", "--json", "{}", "-X", "PUT", &u],
+    ];
+    for line in lines {
+        same_as_curl(files, &line, b"[\"from stdin\"]");
+    }
+}
+
+#[test]
+fn outputs_pair_with_urls_as_curl_pairs_them() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let a = echo.url("/echo");
+    let b = echo.url("/echo?b");
+    let c = echo.url("/echo?c");
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", "-O", &a, &b, "-o", "f"],
+        vec!["-s", "-O", &a, "-O", &b],
+        vec!["-s", "--remote-name-all", &a, "-o", "g", &b],
+        vec!["-s", "-o", "-", "-O", &a, &b],
+        vec!["-s", "-o", "x", "-o", "y", &a],
+        vec!["-s", &a, "-o", "x", &b, &c, "-o", "z"],
+        vec!["-s", "-Z", "-o", "p", &a, "-o", "q", &b],
+        vec![
+            "-s",
+            "--parallel",
+            "--parallel-max",
+            "2",
+            "-O",
+            &a,
+            "-o",
+            "q",
+            &b,
+            "-o",
+            "r",
+            &c,
+        ],
+        vec![
+            "-s",
+            "-Z",
+            "--parallel-immediate",
+            "--parallel-max",
+            "0",
+            "-o",
+            "p",
+            &a,
+        ],
+        vec!["-s", "-Z", "--parallel-max", "1000", &a],
+    ];
+    for line in lines {
+        same_as_curl(&[], &line, b"");
+    }
+}
+
+#[test]
+fn retries_as_curl_retries() {
+    if !have_curl() {
+        return;
+    }
+    let refused = refused_url();
+    let echo = Echo::start();
+    let fail = echo.url("/status/503");
+    let missing = echo.url("/status/404");
+    let retried = |stderr: &str, word: &str| stderr.matches(word).count();
+    for line in [
+        vec!["--retry", "1", "--retry-delay", "1", &refused],
+        vec![
+            "--retry",
+            "1",
+            "--retry-delay",
+            "1",
+            "--retry-connrefused",
+            &refused,
+        ],
+        vec![
+            "--retry",
+            "1",
+            "--retry-delay",
+            "1",
+            "--retry-all-errors",
+            &refused,
+        ],
+        vec!["--retry", "1", "--retry-delay", "1", &fail],
+        vec!["--retry", "1", "--retry-delay", "1", "-f", &missing],
+        vec![
+            "--retry",
+            "1",
+            "--retry-delay",
+            "1",
+            "-f",
+            "--retry-all-errors",
+            &missing,
+        ],
+        vec![
+            "--retry",
+            "3",
+            "--retry-delay",
+            "1",
+            "--retry-max-time",
+            "1",
+            &fail,
+        ],
+    ] {
+        // Each into a file of its own folder (curl truncates it before a retry).
+        let mut ours = line.clone();
+        ours.insert(0, "-o");
+        ours.insert(1, "out");
+        let (theirs_dir, ours_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let theirs =
+            super::run_with_stdin(&mut Command::new("curl"), theirs_dir.path(), &ours, b"");
+        let run = super::fetch_in(ours_dir.path(), &ours);
+        run.code(theirs.code);
+        assert_eq!(
+            retried(&run.stderr, "retrying in"),
+            retried(&theirs.stderr, "Will retry in"),
+            "{line:?}: fetch said {:?}, curl said {:?}",
+            run.stderr,
+            theirs.stderr
+        );
+    }
+}

@@ -20,7 +20,7 @@ Exit codes (curl's numbers):
    0  success (also when stdout is closed early, as by `| head -1`)
    1  unsupported protocol: https:// and other schemes, a redirect to one, an HTTP/0.9
       reply without --http0.9
-   2  usage: unknown flag, bad value, more -o than targets
+   2  usage: unknown flag, bad value, flags that ask for two methods
    3  malformed target
    6  could not resolve the host name
    7  could not connect (every address listed with its reason)
@@ -42,9 +42,9 @@ Timeouts: --connect-timeout (default 30 s) covers resolving and connecting; then
 send the request, 60 s for the whole response head, and 60 s of silence at most while
 reading the body. -m bounds the whole transfer, redirects included (default: none).
 
-Many targets (on the command line and with --input FILE): -j N runs N transfers at once on
-a pool of N threads, reusing kept-alive connections per host and port (up to max(4, N) idle
-per endpoint). Bodies on stdout come out in target order whatever order they finish in
+Many targets (on the command line and with --input FILE): -Z runs up to --parallel-max N
+(default 50) transfers at once on a pool of N threads, reusing kept-alive connections per host
+and port (up to max(4, N) idle per endpoint). Bodies on stdout come out in target order whatever order they finish in
 (bodies that finish early wait in memory, up to 8 MiB in all, then in temporary files); with
 -O each goes to its own file. The exit code is that of the first target, in input order, that
 failed; with more than one target a one-line summary ends stderr (not with -s).
@@ -57,16 +57,18 @@ changed file comes back whole (200: start over) rather than as a mismatched tail
 tail is appended (its Content-Range must start at N); 416 with `Content-Range: bytes */N`: the
 file was already complete. The result is the same bytes as a one-shot download.
 
-Retries (--retry N): after a connect failure, a timeout, a dropped connection (empty reply,
-reset, partial body) or a 408, 429, 500, 502, 503 or 504 answer, wait and try again, up to N
-times: --retry-delay (default 1 s) doubling each time, at most 10 s, or what Retry-After says
-(seconds or an HTTP date, at most 60 s). A download retried after some of its body arrived
+Retries (--retry N): after a timeout, a name that did not resolve, a dropped connection (empty
+reply, reset, partial body) or a 408, 429, 500, 502, 503 or 504 answer (a refused connection
+too with --retry-connrefused, any error with --retry-all-errors), wait and try again, up to N
+times and, with --retry-max-time, not after that long: 1 s doubling each time up to 10
+minutes, or --retry-delay each time, or what Retry-After says (seconds or an HTTP date, at most
+60 s). A download retried after some of its body arrived
 resumes from there (its .part, or the bytes already on stdout) when the server honours ranges.
 -m bounds each try.
 
 --timing draws, after each transfer, its phases on stderr (resolve, each connect attempt,
 request sent, first byte, body done) for every hop, as bars on one time scale with the
-numbers in ms. --json writes one JSON line per transfer on stderr (stdout carries the bodies),
+numbers in ms. --report-json writes one JSON line per transfer on stderr (stdout carries the bodies),
 schema 1, documented in docs/fetch-json.md.
 
 Connecting: a name with several addresses is raced, Happy Eyeballs style (RFC 8305): the next
@@ -86,19 +88,31 @@ pub struct Args {
     #[arg(value_name = "TARGET", required_unless_present = "input")]
     pub targets: Vec<String>,
 
-    /// Write the body to FILE (one -o per target, in order; `-o -` = stdout)
+    /// Write the body to FILE (`-o -` = stdout)
     ///
-    /// The body goes to FILE.part first, renamed to FILE only when it is complete; after a
-    /// failure FILE is neither created nor overwritten, and FILE.part stays.
+    /// As in curl, the -o and -O go to the targets in order, whatever their place on the
+    /// line: the first to the first target, and so on. The body goes to FILE.part first,
+    /// renamed to FILE only when it is complete; after a failure FILE is neither created nor
+    /// overwritten, and FILE.part stays.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Vec<String>,
 
-    /// Save targets without an -o under their remote name, in the current folder
+    /// Save the next target under its remote name, in the current folder (one -O per
+    /// target, paired like -o)
     ///
     /// The name is the last segment of the path, percent-decoded, without `/`, `\` or
     /// leading dots; `index.html` when the path ends in `/`.
-    #[arg(short = 'O', long = "remote-name")]
-    pub remote_name: bool,
+    #[arg(short = 'O', long = "remote-name", action = clap::ArgAction::Append, num_args = 0,
+          default_missing_value = "true", value_parser = clap::value_parser!(bool))]
+    pub remote_name: Vec<bool>,
+
+    /// Save every target that no -o or -O names under its remote name, as -O does
+    #[arg(long = "remote-name-all")]
+    pub remote_name_all: bool,
+
+    /// The -o and -O in the order typed (filled by [`Args::parse_ordered`]).
+    #[arg(skip)]
+    pub outputs: Vec<Output>,
 
     /// Send HEAD and print the response head
     #[arg(short = 'I', long = "head")]
@@ -276,13 +290,27 @@ pub struct Args {
     #[arg(long = "input", value_name = "FILE")]
     pub input: Option<PathBuf>,
 
-    /// Run up to N transfers at once
+    /// Run the transfers at once, up to --parallel-max at a time
     ///
     /// Bodies on stdout still come out in target order; kept-alive connections are shared
     /// between the transfers.
-    #[arg(short = 'j', long = "parallel", value_name = "N", default_value_t = 1,
-          value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub parallel: u16,
+    #[arg(short = 'Z', long = "parallel")]
+    pub parallel: bool,
+
+    /// With -Z, at most N transfers at once (default 50; as in curl, above 300 means 300
+    /// and below 1 means 50)
+    #[arg(long = "parallel-max", value_name = "N", allow_negative_numbers = true)]
+    pub parallel_max: Option<i64>,
+
+    /// With -Z, open new connections at once rather than wait to share one (what fetch
+    /// always does: HTTP/1 cannot share a busy connection)
+    #[arg(long = "parallel-immediate")]
+    pub parallel_immediate: bool,
+
+    /// curl's --junk-session-cookies: cookies are not supported yet, so refused (fetch's
+    /// old `-j N` is now `-Z --parallel-max N`)
+    #[arg(short = 'j', long = "junk-session-cookies")]
+    pub junk_session_cookies: bool,
 
     /// Resume a download: `-C -` continues NAME.part (or an existing -o file) where it ends
     ///
@@ -290,14 +318,31 @@ pub struct Args {
     #[arg(short = 'C', long = "continue-at", value_name = "-", value_parser = parse_continue)]
     pub continue_at: Option<bool>,
 
-    /// Retry up to N times after a transient failure (connect, timeout, dropped connection,
-    /// 408/429/500/502/503/504)
+    /// Retry up to N times after a transient failure: a timeout, a name that did not
+    /// resolve, a dropped connection (empty reply, reset, partial body), or 408, 429, 500,
+    /// 502, 503, 504
+    ///
+    /// A refused connection only with --retry-connrefused, anything else only with
+    /// --retry-all-errors (as in curl).
     #[arg(long = "retry", value_name = "N", default_value_t = 0)]
     pub retry: u32,
 
-    /// The first wait before a retry, doubling each time up to 10 s (default 1 s)
-    #[arg(long = "retry-delay", value_name = "SECS", value_parser = parse_secs)]
+    /// Wait SECS before every retry (no doubling); without it, or with 0, 1 s doubling up
+    /// to 10 minutes, or what Retry-After asks for
+    #[arg(long = "retry-delay", value_name = "SECS", value_parser = parse_secs_or_zero)]
     pub retry_delay: Option<Duration>,
+
+    /// With --retry: retry a refused connection too (a server that is not up yet)
+    #[arg(long = "retry-connrefused")]
+    pub retry_connrefused: bool,
+
+    /// With --retry: retry after any error, an HTTP error with -f included
+    #[arg(long = "retry-all-errors")]
+    pub retry_all_errors: bool,
+
+    /// With --retry: start no retry once SECS have passed since the first try
+    #[arg(long = "retry-max-time", value_name = "SECS", value_parser = parse_secs_or_zero)]
+    pub retry_max_time: Option<Duration>,
 
     /// After each transfer, draw its phases (resolve, connect, sent, first byte, done) on
     /// stderr
@@ -305,8 +350,15 @@ pub struct Args {
     pub timing: bool,
 
     /// After each transfer, one JSON line on stderr (schema 1: docs/fetch-json.md)
-    #[arg(long = "json")]
-    pub json: bool,
+    #[arg(long = "report-json")]
+    pub report_json: bool,
+
+    /// POST DATA as JSON (`@FILE`, `@-`: as they are): adds `Content-Type:
+    /// application/json` and `Accept: application/json` unless -H names them
+    ///
+    /// Several --json are joined with nothing between them.
+    #[arg(long = "json", value_name = "DATA")]
+    pub json: Vec<String>,
 
     /// Ask for a gzip or deflate body (Accept-Encoding) and decode it as it arrives
     #[arg(long = "compressed")]
@@ -324,6 +376,8 @@ pub enum DataKind {
     Binary,
     /// `--data-urlencode`.
     UrlEncode,
+    /// `--json`: as `--data-binary`, joined to what comes before without `&`.
+    Json,
 }
 
 /// One `-d`-like value as typed.
@@ -335,9 +389,19 @@ pub struct DataPart {
     pub value: String,
 }
 
+/// One `-o` or `-O`, as typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// `-o FILE`.
+    File(String),
+    /// `-O`.
+    Remote,
+}
+
 impl Args {
     /// Parses the command line like `Args::try_parse_from`, and also records the order in
-    /// which the -d, --data-* values were typed (clap keeps one list per flag).
+    /// which the -d, --data-* values and the -o, -O were typed (clap keeps one list per
+    /// flag).
     pub fn parse_ordered<I, T>(args: I) -> Result<Args, clap::Error>
     where
         I: IntoIterator<Item = T>,
@@ -353,6 +417,7 @@ impl Args {
             ("data_raw", DataKind::Raw),
             ("data_binary", DataKind::Binary),
             ("data_urlencode", DataKind::UrlEncode),
+            ("json", DataKind::Json),
         ] {
             if let (Some(at), Some(values)) =
                 (matches.indices_of(id), matches.get_many::<String>(id))
@@ -370,6 +435,21 @@ impl Args {
         }
         parts.sort_by_key(|(i, _)| *i);
         parsed.data_parts = parts.into_iter().map(|(_, p)| p).collect();
+        let mut outputs: Vec<(usize, Output)> = Vec::new();
+        if let (Some(at), Some(files)) = (
+            matches.indices_of("output"),
+            matches.get_many::<String>("output"),
+        ) {
+            outputs.extend(at.zip(files.map(|f| Output::File(f.clone()))));
+        }
+        // A count has a default (0) with an index of its own: only occurrences typed count.
+        let typed =
+            matches.value_source("remote_name") == Some(clap::parser::ValueSource::CommandLine);
+        if let Some(at) = matches.indices_of("remote_name").filter(|_| typed) {
+            outputs.extend(at.map(|i| (i, Output::Remote)));
+        }
+        outputs.sort_by_key(|(i, _)| *i);
+        parsed.outputs = outputs.into_iter().map(|(_, o)| o).collect();
         Ok(parsed)
     }
 }
@@ -392,6 +472,14 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
         return Err(format!("'{s}' must be a positive number of seconds"));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// Seconds, where 0 means "the default" (curl's --retry-delay 0, --retry-max-time 0).
+fn parse_secs_or_zero(s: &str) -> Result<Duration, String> {
+    if s.parse::<f64>() == Ok(0.0) {
+        return Ok(Duration::ZERO);
+    }
+    parse_secs(s)
 }
 
 /// clap's message on one line: `unexpected argument '--x' found (see 'fetch --help')`.

@@ -1,4 +1,4 @@
-//! The run over every target: the `-j` pool (rayon), bodies on stdout in target order, the
+//! The run over every target: the `-Z` pool (rayon), bodies on stdout in target order, the
 //! per-target report lines, and the summary line that ends stderr.
 
 use std::io::{self, Write};
@@ -16,7 +16,7 @@ use super::transfer::{self, Outcome};
 use super::writeout;
 use crate::error::Error;
 
-/// Fetches every target (up to `-j` at once, on a dedicated thread pool); bodies on stdout
+/// Fetches every target (up to `--parallel-max` at once with `-Z`, on a dedicated thread pool); bodies on stdout
 /// and the report lines on stderr come out in target order. Returns the exit code of the
 /// first target, in input order, that failed (0 if none).
 pub fn run(config: &Config) -> i32 {
@@ -25,7 +25,7 @@ pub fn run(config: &Config) -> i32 {
     let progress = Progress::new(config.progress, n);
     let seq = Arc::new(Sequencer::default());
     // Targets are handed out in input order, so a body that must wait for its turn waits
-    // for at most about -j others.
+    // for at most about --parallel-max others.
     let next = AtomicUsize::new(0);
     let code = std::sync::Mutex::new(0);
     let failed = AtomicUsize::new(0);
@@ -144,7 +144,7 @@ fn finished(config: &Config, index: usize, o: &Outcome, slot: &mut Slot) -> Fini
     if config.timing {
         stderr.extend_from_slice(report::timing(o).as_bytes());
     }
-    if config.json {
+    if config.report_json {
         stderr.extend_from_slice(report::json(o, code).as_bytes());
         stderr.push(b'\n');
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use shared::{Family, Resolver};
 
-use super::args::Args;
+use super::args::{Args, Output};
 use super::data;
 use super::dump::HeaderDump;
 use super::output::Dest;
@@ -45,18 +45,24 @@ pub struct Config {
     pub progress: bool,
     /// `-s`: no summary, no retry notices, no error line unless `-S`.
     pub silent: bool,
-    /// Transfers at once (`-j`).
+    /// Transfers at once (`-Z`, `--parallel-max`).
     pub parallel: usize,
     /// `-C -`.
     pub resume: bool,
     /// `--retry`.
     pub retries: u32,
-    /// `--retry-delay` (default 1 s).
-    pub retry_delay: Duration,
+    /// `--retry-delay`: the same wait before every retry (`None`: 1 s doubling).
+    pub retry_delay: Option<Duration>,
+    /// `--retry-connrefused`.
+    pub retry_connrefused: bool,
+    /// `--retry-all-errors`.
+    pub retry_all_errors: bool,
+    /// `--retry-max-time` (`None`: no limit).
+    pub retry_max_time: Option<Duration>,
     /// `--timing`.
     pub timing: bool,
-    /// `--json`.
-    pub json: bool,
+    /// `--report-json`.
+    pub report_json: bool,
     /// `--compressed`.
     pub compressed: bool,
     /// The client.
@@ -96,20 +102,30 @@ impl Config {
                     "-C - cannot go with --compressed (a range counts encoded bytes)".into(),
                 ));
             }
-            if !args.remote_name && args.output.len() < args.targets.len()
-                || args.output.iter().any(|o| o == "-")
-            {
+            let named = |i: usize| match args.outputs.get(i) {
+                Some(Output::File(f)) => f != "-",
+                Some(Output::Remote) => true,
+                None => args.remote_name_all,
+            };
+            if !(0..args.targets.len()).all(named) {
                 return Err(usage(
                     "-C - needs a file for every target (-o FILE or -O)".into(),
                 ));
             }
         }
-        if args.output.len() > args.targets.len() {
-            return Err(usage(format!(
-                "{} -o given for {} target(s): one -o per target",
-                args.output.len(),
-                args.targets.len()
-            )));
+        if args.outputs.len() > args.targets.len() && !args.silent {
+            // curl's warning, and then it goes on.
+            let _ = writeln!(
+                io::stderr(),
+                "fetch: warning: got more output options than URLs"
+            );
+        }
+        if args.junk_session_cookies {
+            return Err(usage(
+                "-j is curl's --junk-session-cookies, and fetch has no cookies yet (parallel \
+                 transfers, fetch's old -j N, are now -Z --parallel-max N)"
+                    .into(),
+            ));
         }
         let has_data = !args.data_parts.is_empty();
         if has_data && args.head && !args.get {
@@ -134,6 +150,26 @@ impl Config {
             } else {
                 request.body = Some(body.into());
                 request.content_type = Some("application/x-www-form-urlencoded".into());
+            }
+        }
+        if !args.json.is_empty() {
+            // As curl: two headers added after the user's, unless -H names them; the Accept
+            // takes the place of the default `Accept: */*` rather than its position.
+            let named = |n: &str| args.headers.iter().any(|h| h.name.eq_ignore_ascii_case(n));
+            let header = |name: &str, value: Option<&str>| HeaderEdit {
+                name: name.into(),
+                value: value.map(Into::into),
+            };
+            if !named("content-type") {
+                request
+                    .headers
+                    .push(header("Content-Type", Some("application/json")));
+            }
+            if !named("accept") {
+                request.headers.push(header("Accept", None));
+                request
+                    .headers
+                    .push(header("Accept", Some("application/json")));
             }
         }
         let write_out = match args.write_out.as_deref() {
@@ -169,7 +205,16 @@ impl Config {
         } else {
             Version::Http11
         };
-        let parallel = usize::from(args.parallel);
+        let parallel = if args.parallel {
+            // curl's clamping: above 300 is 300, below 1 the default.
+            match args.parallel_max.unwrap_or(50) {
+                n @ 1..=300 => n as usize,
+                n if n > 300 => 300,
+                _ => 50,
+            }
+        } else {
+            1
+        };
         let mut builder = Client::builder()
             .max_idle_per_endpoint(parallel.max(DEFAULT_MAX_IDLE_PER_ENDPOINT))
             .connect_timeout(args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
@@ -221,10 +266,13 @@ impl Config {
             builder = builder.observer(verbose);
         }
         let dests = (0..args.targets.len())
-            .map(|i| match args.output.get(i) {
-                Some(o) if o == "-" => DestSpec::Given(Dest::Stdout { explicit: true }),
-                Some(o) => DestSpec::Given(Dest::File(PathBuf::from(o))),
-                None if args.remote_name => DestSpec::Remote,
+            .map(|i| match args.outputs.get(i) {
+                Some(Output::File(o)) if o == "-" => {
+                    DestSpec::Given(Dest::Stdout { explicit: true })
+                }
+                Some(Output::File(o)) => DestSpec::Given(Dest::File(PathBuf::from(o))),
+                Some(Output::Remote) => DestSpec::Remote,
+                None if args.remote_name_all => DestSpec::Remote,
                 None => DestSpec::Given(Dest::Stdout { explicit: false }),
             })
             .collect();
@@ -244,9 +292,12 @@ impl Config {
             parallel,
             resume,
             retries: args.retry,
-            retry_delay: args.retry_delay.unwrap_or(Duration::from_secs(1)),
+            retry_delay: args.retry_delay.filter(|d| !d.is_zero()),
+            retry_connrefused: args.retry_connrefused,
+            retry_all_errors: args.retry_all_errors,
+            retry_max_time: args.retry_max_time.filter(|d| !d.is_zero()),
             timing: args.timing,
-            json: args.json,
+            report_json: args.report_json,
             compressed: args.compressed,
             client: builder.build(),
         })
@@ -326,14 +377,26 @@ mod tests {
     }
     #[test]
     fn outputs_go_to_targets_in_order() {
-        let c = parse(&["-o", "a", "-o", "-", "-O", "x/1", "y/2", "z/3"]).unwrap();
+        let c = parse(&["-o", "a", "-o", "-", "-O", "x/1", "y/2", "z/3", "w/4"]).unwrap();
         assert_eq!(
             c.dests,
             [
                 DestSpec::Given(Dest::File("a".into())),
                 DestSpec::Given(Dest::Stdout { explicit: true }),
                 DestSpec::Remote,
+                DestSpec::Given(Dest::Stdout { explicit: false }),
             ]
+        );
+        // curl pairs each -o or -O with the next target that has none, wherever it stands.
+        let c = parse(&["-O", "x/1", "y/2", "-o", "f"]).unwrap();
+        assert_eq!(
+            c.dests,
+            [DestSpec::Remote, DestSpec::Given(Dest::File("f".into()))]
+        );
+        let c = parse(&["--remote-name-all", "x/1", "-o", "g", "y/2"]).unwrap();
+        assert_eq!(
+            c.dests,
+            [DestSpec::Given(Dest::File("g".into())), DestSpec::Remote]
         );
         let c = parse(&["x"]).unwrap();
         assert_eq!(c.dests, [DestSpec::Given(Dest::Stdout { explicit: false })]);
@@ -344,7 +407,6 @@ mod tests {
         let cases: &[(&[&str], &str)] = &[
             (&[], "required"),
             (&["--bogus", "x"], "unexpected argument '--bogus'"),
-            (&["-o", "a", "-o", "b", "x"], "2 -o given for 1 target(s)"),
             (&["-m", "soon", "x"], "'soon' is not a number of seconds"),
             (&["-m", "0", "x"], "must be a positive number"),
             (&["--resolve", "nope", "x"], "--resolve: bad target 'nope'"),

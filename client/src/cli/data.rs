@@ -11,7 +11,8 @@ use super::args::{DataKind, DataPart};
 pub(crate) fn body(parts: &[DataPart], silent: bool) -> Vec<u8> {
     let mut out = Vec::new();
     for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
+        // curl joins with `&`, except that --json data follows what came before directly.
+        if i > 0 && part.kind != DataKind::Json {
             out.push(b'&');
         }
         out.extend_from_slice(&one(part, silent));
@@ -32,7 +33,7 @@ fn one(part: &DataPart, silent: bool) -> Vec<u8> {
             }
             None => value.as_bytes().to_vec(),
         },
-        DataKind::Binary => match value.strip_prefix('@') {
+        DataKind::Binary | DataKind::Json => match value.strip_prefix('@') {
             Some(file) => read(file, silent),
             None => value.as_bytes().to_vec(),
         },
@@ -144,6 +145,11 @@ mod tests {
             (vec![part(UrlEncode, &named)], b"n=a%0D%0Ab%0Ac%0A"),
             (vec![part(UrlEncode, "a@b=c")], b"a@b=c"),
             (vec![], b""),
+            (vec![part(Json, "{}"), part(Ascii, "a=1")], b"{}&a=1"),
+            (
+                vec![part(Ascii, "a=1"), part(Json, "[1]"), part(Json, "{}")],
+                b"a=1[1]{}",
+            ),
         ];
         for (parts, want) in cases {
             assert_eq!(

@@ -4,7 +4,7 @@
 
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use shared::Target;
 
@@ -25,7 +25,7 @@ use crate::trace::Trace;
 /// Body reads of 128 KiB: big enough that a fast local transfer costs few system calls.
 const BUF: usize = 128 * 1024;
 
-/// What one transfer did, for the summary, `--timing` and `--json`.
+/// What one transfer did, for the summary, `--timing` and `--report-json`.
 #[derive(Debug)]
 pub struct Outcome {
     /// The target as given.
@@ -100,8 +100,12 @@ fn run(
         Dest::File(path) if config.resume => Resume::load(path)?,
         _ => Resume::default(),
     };
+    let started = std::time::Instant::now();
     loop {
-        let can_retry = o.retries < config.retries;
+        let in_time = config
+            .retry_max_time
+            .is_none_or(|max| started.elapsed() < max);
+        let can_retry = o.retries < config.retries && in_time;
         let first_hop = o.trace.hops.len();
         let tried = attempt(
             config,
@@ -118,12 +122,31 @@ fn run(
         }
         let (error, after) = match tried {
             Ok(()) => return Ok(()),
-            Err(Failure::Final(e)) => return Err(e),
+            Err(Failure::Final(e)) if !config.retry_all_errors || !can_retry => return Err(e),
+            // --retry-all-errors: anything but a reader gone from stdout.
+            Err(Failure::Final(e @ Error::StdoutClosed)) => return Err(e),
+            Err(Failure::Final(error)) => (error, None),
             Err(Failure::Transient { error, .. }) if !can_retry => return Err(error),
+            // As curl: a connection refused is retried only when asked.
+            Err(Failure::Transient { error, .. })
+                if error.exit_code() == 7
+                    && !config.retry_connrefused
+                    && !config.retry_all_errors =>
+            {
+                return Err(error);
+            }
             Err(Failure::Transient { error, after }) => (error, after),
         };
         o.retries += 1;
-        let wait = after.unwrap_or_else(|| retry::backoff(config.retry_delay, o.retries));
+        let wait = after.unwrap_or_else(|| match config.retry_delay {
+            Some(fixed) => fixed,
+            None => retry::backoff(Duration::from_secs(1), o.retries),
+        });
+        // Never wait past --retry-max-time.
+        let wait = match config.retry_max_time {
+            Some(max) => wait.min(max.saturating_sub(started.elapsed())),
+            None => wait,
+        };
         if !config.silent {
             let left = config.retries - o.retries;
             let line = format!(
