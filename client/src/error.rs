@@ -84,6 +84,13 @@ pub enum Error {
         /// The status code.
         status: u16,
     },
+    /// The request body could not be read: a file to upload (exit 26).
+    Read {
+        /// What: a file path, or `the upload stream`.
+        what: String,
+        /// Why, in words.
+        reason: String,
+    },
     /// The body could not be written where it was asked to go (exit 23).
     Write {
         /// Where: `stdout` or a file path.
@@ -136,6 +143,7 @@ impl Error {
             Error::TooManyRedirects { .. } => 47,
             Error::HttpStatus { .. } => 22,
             Error::Write { .. } | Error::BinaryToTerminal => 23,
+            Error::Read { .. } => 26,
             Error::Range { .. } => 33,
             Error::Decode { .. } => 61,
             Error::StdoutClosed => 0,
@@ -191,6 +199,7 @@ impl fmt::Display for Error {
                 write!(f, "the requested URL returned error: {status}")
             }
             Error::Write { what, reason } => write!(f, "writing to {what}: {reason}"),
+            Error::Read { what, reason } => write!(f, "reading {what}: {reason}"),
             Error::BinaryToTerminal => f.write_str(
                 "the body looks binary and stdout is a terminal: use -o FILE to save it, \
                  or -o - to print it anyway",

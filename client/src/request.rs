@@ -2,9 +2,10 @@
 //! bytes of the head.
 
 use std::fmt;
-use std::sync::Arc;
 
 use shared::Target;
+
+use crate::payload::Payload;
 
 /// The request method, as far as the protocol cares: whether a body goes with it, and what
 /// a redirect turns it into. Another name on the request line is [`Request::method_name`].
@@ -43,11 +44,15 @@ pub struct Request {
     pub method_name: Option<String>,
     /// Header edits applied after the client's own, on every hop (`Range`, say).
     pub headers: Vec<HeaderEdit>,
-    /// The body, sent with a `Content-Length` (also when empty). It is dropped, and the
-    /// method becomes GET, when a redirect says so (see `Builder::keep_post`).
-    pub body: Option<Arc<[u8]>>,
+    /// The body, sent with a `Content-Length` (also when empty), or chunked when its length
+    /// is unknown. It is dropped, and the method becomes GET, when a redirect says so (see
+    /// `Builder::keep_post`).
+    pub body: Option<Payload>,
     /// A `Content-Type` sent with the body unless the headers name one (given or removed).
     pub content_type: Option<String>,
+    /// A `Range` to ask for (`bytes=0-99`: curl's `-r`), sent right after `Host` (and
+    /// `Authorization`), where curl puts it.
+    pub range: Option<String>,
 }
 
 impl Request {
@@ -59,6 +64,7 @@ impl Request {
             headers: Vec::new(),
             body: None,
             content_type: None,
+            range: None,
         }
     }
 }
@@ -150,6 +156,8 @@ pub(crate) fn is_host_bound(name: &str) -> bool {
 pub(crate) struct Defaults<'a> {
     /// `Authorization`, right after `Host` (curl's place for `-u`).
     pub(crate) authorization: Option<&'a str>,
+    /// `Range`, after that (curl's place for `-r`).
+    pub(crate) range: Option<&'a str>,
     /// `Referer`, after `Accept`.
     pub(crate) referer: Option<&'a str>,
 }
@@ -167,6 +175,9 @@ pub(crate) fn headers(
     let mut out: Vec<(String, String, bool)> = vec![("Host".into(), target.host_header(), true)];
     if let Some(auth) = defaults.authorization.filter(|_| !named("authorization")) {
         out.push(("Authorization".into(), auth.into(), true));
+    }
+    if let Some(range) = defaults.range {
+        out.push(("Range".into(), range.into(), true));
     }
     out.push(("User-Agent".into(), USER_AGENT.into(), true));
     out.push(("Accept".into(), "*/*".into(), true));
@@ -210,25 +221,30 @@ pub(crate) fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Adds what a body needs after the other headers, in curl's order: `Content-Length`, then
-/// the default `Content-Type` unless `edits` name one (to replace or to remove it).
+/// Adds what a body needs after the other headers, in curl's order: `Content-Length` (or
+/// `Transfer-Encoding: chunked` when the length is unknown), the default `Content-Type`,
+/// then `Expect: 100-continue` when asked, each unless `edits` name it (to replace or to
+/// remove it).
 pub(crate) fn body_headers(
     out: &mut Vec<(String, String)>,
-    len: usize,
+    len: Option<u64>,
     content_type: Option<&str>,
+    expect: bool,
     edits: &[&HeaderEdit],
 ) {
-    if !edits
-        .iter()
-        .any(|e| e.name.eq_ignore_ascii_case("content-length"))
-    {
-        out.push(("Content-Length".into(), len.to_string()));
+    let named = |n: &str| edits.iter().any(|e| e.name.eq_ignore_ascii_case(n));
+    match len {
+        Some(n) if !named("content-length") => out.push(("Content-Length".into(), n.to_string())),
+        None if !named("transfer-encoding") => {
+            out.push(("Transfer-Encoding".into(), "chunked".into()));
+        }
+        _ => {}
     }
-    let named = edits
-        .iter()
-        .any(|e| e.name.eq_ignore_ascii_case("content-type"));
-    if let (Some(t), false) = (content_type, named) {
+    if let (Some(t), false) = (content_type, named("content-type")) {
         out.push(("Content-Type".into(), t.into()));
+    }
+    if expect && !named("expect") {
+        out.push(("Expect".into(), "100-continue".into()));
     }
 }
 
@@ -360,6 +376,7 @@ mod tests {
         let t = Target::parse("h:1/").unwrap();
         let d = Defaults {
             authorization: Some("Basic x"),
+            range: None,
             referer: Some("http://r/"),
         };
         let names = |edits: &[&HeaderEdit]| {

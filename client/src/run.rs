@@ -2,16 +2,17 @@
 //! decide the body's framing, and follow redirects. Everything a request does happens here,
 //! top to bottom.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use shared::{Endpoint, Host, Target};
 
 use crate::body::{self, Body};
 use crate::builder::Builder;
-use crate::connection::Connection;
+use crate::connection::{Connection, Phase};
 use crate::error::Error;
 use crate::event::Event;
 use crate::head::{self, Head};
+use crate::payload::Payload;
 use crate::pool::Pool;
 use crate::redirect;
 use crate::request::{self, HeaderEdit, Request, Version};
@@ -21,6 +22,10 @@ use crate::trace::{AddrTry, Hop, Trace};
 /// The largest redirect body read (and dropped) to keep its connection; a longer one just
 /// closes it.
 const DRAIN_LIMIT: u64 = 1024 * 1024;
+
+/// How long to wait for `100 Continue` before sending the body anyway: 1 s (curl's
+/// `--expect100-timeout` default).
+const EXPECT_WAIT: Duration = Duration::from_secs(1);
 
 /// Runs `req` on `target` to the final response (whose body is left to the caller),
 /// recording each hop in `trace`.
@@ -55,19 +60,35 @@ pub(crate) fn run(
             original: target,
             referer: referer.as_deref(),
         };
-        let mut bytes = request_head(cfg, &step, req, payload.as_deref());
-        if let Some(payload) = &payload {
-            // Head and body in one write: a small body goes out in the same packet.
-            bytes.extend_from_slice(payload);
-        }
-        let (conn, head) = exchange(cfg, pool, &current, &bytes, total, trace)?;
+        let len = payload.as_ref().map(Payload::len).transpose()?;
+        // curl's rule, for HTTP/1.1 only: ask first before an upload or a large body.
+        let expect = cfg.version == Version::Http11
+            && payload
+                .as_ref()
+                .is_some_and(|p| p.expects_continue(len.flatten()));
+        let (mut bytes, expect) = request_head(cfg, &step, req, len, expect);
+        let rest = match &payload {
+            Some(Payload::Bytes(b)) if !expect => {
+                // Head and body in one write: a small body goes out in the same packet.
+                bytes.extend_from_slice(b);
+                None
+            }
+            other => other.as_ref(),
+        };
+        let send = Send {
+            head: &bytes,
+            body: rest,
+            expect,
+        };
+        let (conn, head, withheld) = exchange(cfg, pool, &current, &send, total, trace)?;
         let (framing, reusable) =
             body::framing(method, &head).map_err(|reason| Error::BadResponse {
                 peer: conn.peer.clone(),
                 reason,
             })?;
-        // Only HTTP/1.1 requests ask for a persistent connection.
-        let reusable = reusable && cfg.version == Version::Http11;
+        // Only HTTP/1.1 requests ask for a persistent connection; one whose body was
+        // withheld (the server answered before `100 Continue`) is left in an unknown state.
+        let reusable = reusable && cfg.version == Version::Http11 && !withheld;
         let body = Body::new(conn, framing, reusable, pool.clone(), cfg.idle_timeout);
         let location = redirect::location(&head).map(<[u8]>::to_vec);
         if let (Some(max), Some(location)) = (cfg.redirects, location) {
@@ -97,7 +118,10 @@ pub(crate) fn run(
             followed += 1;
             continue;
         }
-        let sent = payload.as_ref().map_or(0, |p| p.len() as u64);
+        let sent = match (&payload, withheld) {
+            (Some(_), false) => len.flatten().unwrap_or(0),
+            _ => 0,
+        };
         return Ok(Response::new(head, current, history, body, sent));
     }
 }
@@ -114,10 +138,28 @@ struct Step<'a> {
     referer: Option<&'a str>,
 }
 
+/// What goes out for one request.
+struct Send<'a> {
+    /// The head (and a small body with it).
+    head: &'a [u8],
+    /// The body to send after the head, if it is not in `head`.
+    body: Option<&'a Payload>,
+    /// `Expect: 100-continue` was sent: wait for the go-ahead (a short while) first.
+    expect: bool,
+}
+
 /// The request head for a hop: the client's header edits (less the host-bound ones when a
-/// redirect left the original host), the request's own, and a body's `Content-Length` and
-/// `Content-Type`.
-fn request_head(cfg: &Builder, hop: &Step<'_>, req: &Request, body: Option<&[u8]>) -> Vec<u8> {
+/// redirect left the original host), the request's own, and for a body (`len`: its length
+/// if known) its `Content-Length` or chunked coding, `Content-Type` and `Expect` (when
+/// `expect`). Returns the bytes and whether `Expect: 100-continue` is in them (a header
+/// edit may have removed it).
+fn request_head(
+    cfg: &Builder,
+    hop: &Step<'_>,
+    req: &Request,
+    len: Option<Option<u64>>,
+    expect: bool,
+) -> (Vec<u8>, bool) {
     let current = hop.current;
     // Credentials, cookies and a custom Host given with -H stay with the host they were
     // given for.
@@ -130,32 +172,37 @@ fn request_head(cfg: &Builder, hop: &Step<'_>, req: &Request, body: Option<&[u8]
         .collect();
     let defaults = request::Defaults {
         authorization: cfg.authorization.as_deref().filter(|_| !cross_host),
+        range: req.range.as_deref(),
         referer: hop.referer,
     };
     let mut headers = request::headers(current, defaults, &edits);
-    if let Some(body) = body {
+    let mut expect_sent = false;
+    if let Some(len) = len {
         request::body_headers(
             &mut headers,
-            body.len(),
+            len,
             req.content_type.as_deref(),
+            expect,
             &edits,
         );
+        expect_sent = expect && headers.iter().any(|(n, _)| n == "Expect");
     }
-    request::head(hop.method, current, cfg.version, &headers)
+    let bytes = request::head(hop.method, current, cfg.version, &headers);
+    (bytes, expect_sent)
 }
 
-/// One request (`bytes`, its head) and its response head, on a kept-alive connection when
-/// there is one (sent again once on a new connection if the kept-alive one turns out closed
+/// One request (`send`: its head and body) and its response head, on a kept-alive
+/// connection when there is one (sent again once on a new connection if the kept-alive one turns out closed
 /// before answering: the server saw none of it, so even a POST is safe to repeat, as curl
 /// does).
 fn exchange(
     cfg: &Builder,
     pool: &Pool,
     current: &Target,
-    bytes: &[u8],
+    send: &Send<'_>,
     total: Option<(Instant, std::time::Duration)>,
     trace: &mut Trace,
-) -> Result<(Connection, Head), Error> {
+) -> Result<(Connection, Head, bool), Error> {
     let key = match &cfg.unix_socket {
         Some(path) => Endpoint::Unix(path.clone()),
         None => current.endpoint.clone(),
@@ -174,9 +221,16 @@ fn exchange(
         hop.peer = Some(conn.peer.clone());
         hop.reused = conn.reused;
         conn.set_total(total);
-        cfg.notify(Event::RequestHead(bytes));
+        cfg.notify(Event::RequestHead(send.head));
         let start = trace.start;
-        let result = conn.write_all(bytes, cfg.send_timeout).and_then(|()| {
+        let mut withheld = false;
+        let result = conn.write_all(send.head, cfg.send_timeout).and_then(|()| {
+            if let Some(body) = send.body {
+                withheld = send.expect && answered_first(&mut conn)?;
+                if !withheld {
+                    body.send(&mut conn, cfg.send_timeout)?;
+                }
+            }
             hop.sent = Some(start.elapsed());
             if cfg.version == Version::Http09 {
                 return Ok(Head::http09());
@@ -192,7 +246,7 @@ fn exchange(
             Ok(head) => {
                 hop.head = Some(start.elapsed());
                 hop.status = Some(head.status());
-                return Ok((conn, head));
+                return Ok((conn, head, withheld));
             }
             Err(e @ (Error::Send { .. } | Error::EmptyReply { .. } | Error::Receive { .. }))
                 if conn.reused =>
@@ -203,6 +257,31 @@ fn exchange(
                 });
                 may_reuse = false;
             }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// After `Expect: 100-continue`: waits up to [`EXPECT_WAIT`] for the server. `false`: send
+/// the body (a `100 Continue` came, and is consumed, or nothing came in time, as curl
+/// does); `true`: the server answered first (its answer is left for the head reader, and
+/// the body is not sent).
+fn answered_first(conn: &mut Connection) -> Result<bool, Error> {
+    let until = Instant::now() + EXPECT_WAIT;
+    loop {
+        match head::parse_head(conn.buffered()) {
+            Ok(Some((head, len))) if head.status() == 100 => {
+                conn.consume(len);
+                return Ok(false);
+            }
+            Ok(None) => {}
+            // A final answer, or something the head reader will report.
+            _ => return Ok(true),
+        }
+        match conn.fill(Phase::Head, EXPECT_WAIT, until) {
+            Ok(0) => return Ok(true),
+            Ok(_) => {}
+            Err(Error::Timeout { .. }) => return Ok(false),
             Err(e) => return Err(e),
         }
     }

@@ -18,6 +18,9 @@ use super::{Run, fetch_with_stdin, run_with_stdin};
 ///
 /// - `/r/NNN...`: answers status NNN with `Location: /echo` (a redirect);
 /// - `/status/NNN...`: answers status NNN with the body `oops\n`;
+/// - `/dated`: `dated\n` with a `Last-Modified` (for `-R`);
+/// - `/continue...`: answers `Expect: 100-continue` with `100 Continue`; `/reject...`
+///   answers it with a 417 and closes, without reading the body;
 /// - anything else: 200 with the request as the body, less its `User-Agent` line.
 pub struct Echo {
     port: u16,
@@ -69,6 +72,17 @@ fn echo(mut conn: TcpStream) {
                 n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
             })
         };
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        if header("expect").is_some() && path.starts_with("/reject") {
+            // Refuse the body before it comes: the client must not send it.
+            let _ = conn.write_all(
+                b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 3\r\nConnection: close\r\n\r\nno\n",
+            );
+            return;
+        }
+        if header("expect").is_some() && path.starts_with("/continue") {
+            let _ = conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
         let body = if header("transfer-encoding").is_some() {
             let Some(end) = fill_until(&mut conn, &mut buf, |b| find(b, b"0\r\n\r\n")) else {
                 return;
@@ -81,13 +95,16 @@ fn echo(mut conn: TcpStream) {
             }
             buf.drain(..n).collect()
         };
-        let path = head.split(' ').nth(1).unwrap_or("").to_string();
         let reply = if let Some(code) = path.strip_prefix("/r/") {
             format!(
                 "HTTP/1.1 {} Moved\r\nLocation: /echo\r\nContent-Length: 0\r\n\r\n",
                 &code[..3]
             )
             .into_bytes()
+        } else if path == "/dated" {
+            b"HTTP/1.1 200 OK\r\nLast-Modified: Wed, 21 Oct 2015 07:28:00 GMT\r\n\
+              Content-Length: 6\r\n\r\ndated\n"
+                .to_vec()
         } else if let Some(code) = path.strip_prefix("/status/") {
             format!(
                 "HTTP/1.1 {} Status\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\noops\n",
@@ -568,4 +585,81 @@ fn retries_as_curl_retries() {
             theirs.stderr
         );
     }
+}
+
+#[test]
+fn uploads_as_curl_sends_them() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let dir = echo.url("/dir/");
+    let dir_q = echo.url("/dir/?q=1");
+    let cont = echo.url("/continue");
+    let reject = echo.url("/reject");
+    let big: Vec<u8> = (0..1_500_000u32).map(|i| (i % 251) as u8).collect();
+    let files: &[(&str, &[u8])] = &[
+        ("up.txt", b"up\r\nload\n"),
+        ("a b#.txt", b"awkward\n"),
+        ("big.bin", &big),
+    ];
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", "-T", "up.txt", &u],
+        vec!["-s", "--upload-file", "up.txt", &dir],
+        vec!["-s", "-T", "a b#.txt", &dir_q],
+        vec!["-s", "-T", "up.txt", &u, &dir],
+        vec!["-s", "-T", "up.txt", &cont],
+        vec!["-s", "-T", "up.txt", &reject],
+        vec!["-s", "-T", "-", &u],
+        vec!["-s", "-T", "-", &cont],
+        vec!["-s", "-T", "up.txt", "-H", "Expect:", &u],
+        vec!["-s", "-T", "big.bin", &cont],
+        vec!["-s", "--data-binary", "@big.bin", &cont],
+        vec!["-s", "-T", "up.txt", "-X", "POST", &u],
+        vec!["-s", "-T", "missing.txt", &u],
+    ];
+    for line in lines {
+        same_as_curl(files, &line, b"from\r\nstdin\n");
+    }
+}
+
+#[test]
+fn output_naming_and_ranges_as_curl() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let dated = echo.url("/dated");
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", "-r", "0-99", &u],
+        vec!["-s", "--range", "5-,-3", "-u", "a:b", &u],
+        vec!["-s", "--create-dirs", "-o", "a/b/c.txt", &u],
+        vec!["-s", "-o", "missing/c.txt", &u],
+        vec!["-s", "--output-dir", "out", "--create-dirs", "-O", &dated],
+        vec![
+            "-s",
+            "--output-dir",
+            "out",
+            "--create-dirs",
+            "-o",
+            "x/y",
+            &u,
+        ],
+        vec!["-s", "--output-dir", "nowhere", "-O", &dated],
+        vec!["-s", "-R", "-O", &dated],
+    ];
+    for line in lines {
+        same_as_curl(&[], &line, b"");
+    }
+    // -R: the file carries the server's Last-Modified, as curl's does.
+    let dir = tempfile::tempdir().unwrap();
+    super::fetch_in(dir.path(), &["-s", "-R", "-O", &dated]).code(0);
+    let modified = std::fs::metadata(dir.path().join("dated"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let want = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_445_412_480);
+    assert_eq!(modified, want);
 }

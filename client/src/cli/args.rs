@@ -11,9 +11,9 @@ use crate::request::HeaderEdit;
 
 const EXIT_CODES_SHORT: &str = "\
 Exit codes: 0 ok, 1 unsupported protocol, 2 usage, 3 malformed target, 6 resolve, 7 connect,
-8 unparseable reply, 18 partial body, 22 HTTP error (-f), 23 write error, 28 timeout,
-33 cannot resume, 47 too many redirects, 52 empty reply, 55 send failure, 56 receive failure,
-61 bad content encoding (more: --help)";
+8 unparseable reply, 18 partial body, 22 HTTP error (-f), 23 write error, 26 read error,
+28 timeout, 33 cannot resume, 47 too many redirects, 52 empty reply, 55 send failure,
+56 receive failure, 61 bad content encoding (more: --help)";
 
 const EXIT_CODES: &str = "\
 Exit codes (curl's numbers):
@@ -29,6 +29,7 @@ Exit codes (curl's numbers):
   18  partial body: the connection closed before the declared length or the last chunk
   22  HTTP error with -f: status 400 or more
   23  write error: the output file or stdout (or a binary body refused on a terminal)
+  26  read error: a file to upload (-T) cannot be read
   28  timeout (the message names the phase and the limit)
   33  cannot resume (-C -): the server sent another range than the one asked for, or a
       whole body where part of it already went to stdout
@@ -109,6 +110,30 @@ pub struct Args {
     /// Save every target that no -o or -O names under its remote name, as -O does
     #[arg(long = "remote-name-all")]
     pub remote_name_all: bool,
+
+    /// Upload FILE with PUT (`-` = stdin, sent chunked), one -T per target, paired like -o
+    ///
+    /// A target ending in `/` gets the file's name appended. A file goes with its length in
+    /// `Content-Length`; as curl does, `Expect: 100-continue` is sent first and the body
+    /// follows on `100 Continue`, or after 1 s without an answer.
+    #[arg(short = 'T', long = "upload-file", value_name = "FILE")]
+    pub upload_file: Vec<String>,
+
+    /// Create the folders that -o (and --output-dir) name when they are missing
+    #[arg(long = "create-dirs")]
+    pub create_dirs: bool,
+
+    /// Write the files of -o and -O in DIR
+    #[arg(long = "output-dir", value_name = "DIR")]
+    pub output_dir: Option<String>,
+
+    /// Give a saved file the server's Last-Modified time
+    #[arg(short = 'R', long = "remote-time")]
+    pub remote_time: bool,
+
+    /// Ask for part of the body: `Range: bytes=RANGE` (`0-99`, `500-`, `-500`, `0-0,-1`)
+    #[arg(short = 'r', long = "range", value_name = "RANGE")]
+    pub range: Option<String>,
 
     /// The -o and -O in the order typed (filled by [`Args::parse_ordered`]).
     #[arg(skip)]

@@ -37,13 +37,7 @@ pub fn run(config: &Config) -> i32 {
                 return;
             }
             let mut slot = Slot::new(i, seq.clone());
-            let outcome = transfer::transfer(
-                config,
-                &config.targets[i],
-                &config.dests[i],
-                &mut slot,
-                &progress,
-            );
+            let outcome = transfer::transfer(config, i, &mut slot, &progress);
             let done = finished(config, i, &outcome, &mut slot);
             if done.code != 0 {
                 failed.fetch_add(1, Ordering::Relaxed);

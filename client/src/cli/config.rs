@@ -12,8 +12,10 @@ use super::args::{Args, Output};
 use super::data;
 use super::dump::HeaderDump;
 use super::output::Dest;
+use super::upload;
 use super::verbose::verbose;
 use crate::error::Error;
+use crate::payload::Payload;
 use crate::request::{HeaderEdit, Method, Request, Version};
 use crate::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_PER_ENDPOINT};
 
@@ -39,6 +41,14 @@ pub struct Config {
     pub write_out: Option<String>,
     /// `-D`: where the response heads go.
     pub dump_header: Option<HeaderDump>,
+    /// `-T`: the body of each target, by index (PUT).
+    pub uploads: Vec<Option<Payload>>,
+    /// `--create-dirs`.
+    pub create_dirs: bool,
+    /// `--output-dir`: where -O files go.
+    pub output_dir: Option<String>,
+    /// `-R`.
+    pub remote_time: bool,
     /// What to send: the method, `-X`, and the `-d` body with its `Content-Type`.
     pub request: Request,
     /// Show progress on a terminal (not `-s`, not `-v`).
@@ -128,6 +138,16 @@ impl Config {
             ));
         }
         let has_data = !args.data_parts.is_empty();
+        let uploading = !args.upload_file.is_empty();
+        if uploading && (args.head || has_data && !args.get) {
+            return Err(usage(
+                "-T (PUT) cannot go with -I (HEAD) or -d (POST): choose one method".into(),
+            ));
+        }
+        if args.range.is_some() && resume {
+            return Err(usage("-r and -C - both ask for a range: choose one".into()));
+        }
+        let uploads = upload::payloads(&args.upload_file, &mut args.targets)?;
         if has_data && args.head && !args.get {
             return Err(usage(
                 "-I (HEAD) and -d (a POST body) ask for two methods: choose one (-G sends the \
@@ -141,6 +161,7 @@ impl Config {
             _ => Method::Get,
         });
         request.method_name = args.request.clone();
+        request.range = args.range.as_ref().map(|r| format!("bytes={r}"));
         if has_data {
             let body = data::body(&args.data_parts, args.silent);
             if args.get {
@@ -148,7 +169,7 @@ impl Config {
                     *t = data::with_query(t, &body);
                 }
             } else {
-                request.body = Some(body.into());
+                request.body = Some(Payload::Bytes(body.into()));
                 request.content_type = Some("application/x-www-form-urlencoded".into());
             }
         }
@@ -270,7 +291,11 @@ impl Config {
                 Some(Output::File(o)) if o == "-" => {
                     DestSpec::Given(Dest::Stdout { explicit: true })
                 }
-                Some(Output::File(o)) => DestSpec::Given(Dest::File(PathBuf::from(o))),
+                Some(Output::File(o)) => DestSpec::Given(Dest::File(match &args.output_dir {
+                    // curl puts the folder in front of the name as it stands.
+                    Some(dir) => PathBuf::from(format!("{dir}/{o}")),
+                    None => PathBuf::from(o),
+                })),
                 Some(Output::Remote) => DestSpec::Remote,
                 None if args.remote_name_all => DestSpec::Remote,
                 None => DestSpec::Given(Dest::Stdout { explicit: false }),
@@ -287,6 +312,10 @@ impl Config {
             request,
             write_out,
             dump_header,
+            uploads,
+            create_dirs: args.create_dirs,
+            output_dir: args.output_dir,
+            remote_time: args.remote_time,
             progress: !args.silent && !args.verbose,
             silent: args.silent,
             parallel,

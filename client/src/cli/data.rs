@@ -69,13 +69,17 @@ fn urlencode_part(value: &str, silent: bool) -> Vec<u8> {
 /// Percent-encodes all but RFC 3986's unreserved characters, a space as `+` (what curl
 /// sends for `--data-urlencode`).
 pub(crate) fn form_encode(bytes: &[u8]) -> String {
+    escape(bytes).replace("%20", "+")
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters (curl_easy_escape).
+pub(crate) fn escape(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for &b in bytes {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
                 out.push(char::from(b));
             }
-            b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

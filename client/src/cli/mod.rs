@@ -24,6 +24,7 @@ mod report;
 mod resume;
 mod retry;
 mod transfer;
+mod upload;
 mod verbose;
 mod writeout;
 

@@ -18,7 +18,7 @@ use super::resume::{self, Resume, content_range};
 use super::retry::{self, Failure, transient};
 use crate::error::Error;
 use crate::head::Head;
-use crate::request::Method;
+use crate::request::{Method, Request};
 use crate::response::Response;
 use crate::trace::Trace;
 
@@ -54,14 +54,15 @@ pub struct Outcome {
     pub retries: u32,
 }
 
-/// Runs one target to its end.
+/// Runs target number `index` to its end.
 pub(crate) fn transfer(
     config: &Config,
-    input: &str,
-    spec: &DestSpec,
+    index: usize,
     slot: &mut Slot,
     progress: &Progress,
 ) -> Outcome {
+    let input = config.targets[index].as_str();
+    let spec = &config.dests[index];
     let mut o = Outcome {
         target: input.to_string(),
         result: Ok(()),
@@ -76,23 +77,42 @@ pub(crate) fn transfer(
         resumed_from: 0,
         retries: 0,
     };
-    o.result = run(config, input, spec, slot, progress, &mut o);
+    o.result = run(config, index, spec, slot, progress, &mut o);
     o
 }
 
 fn run(
     config: &Config,
-    input: &str,
+    index: usize,
     spec: &DestSpec,
     slot: &mut Slot,
     progress: &Progress,
     o: &mut Outcome,
 ) -> Result<(), Error> {
-    let target = Target::parse(input)?;
+    let target = Target::parse(&config.targets[index])?;
+    let mut request = config.request.clone();
+    if let Some(Some(upload)) = config.uploads.get(index) {
+        request.method = Method::Put;
+        request.body = Some(upload.clone());
+    }
     let dest = match spec {
         DestSpec::Given(d) => d.clone(),
-        DestSpec::Remote => Dest::File(PathBuf::from(remote_name(&target.path))),
+        DestSpec::Remote => {
+            let name = remote_name(&target.path);
+            Dest::File(PathBuf::from(match &config.output_dir {
+                Some(dir) => format!("{dir}/{name}"),
+                None => name,
+            }))
+        }
     };
+    if let (Dest::File(path), true) = (&dest, config.create_dirs)
+        && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|e| Error::Write {
+            what: parent.display().to_string(),
+            reason: format!("cannot create the folder: {}", shared::io_words(&e)),
+        })?;
+    }
     if let Dest::File(path) = &dest {
         o.file = Some(path.clone());
     }
@@ -109,6 +129,7 @@ fn run(
         let first_hop = o.trace.hops.len();
         let tried = attempt(
             config,
+            &request,
             &target,
             &dest,
             &mut resume,
@@ -167,6 +188,7 @@ fn run(
 #[allow(clippy::too_many_arguments)] // One call site; a struct would only rename them.
 fn attempt(
     config: &Config,
+    request: &Request,
     target: &Target,
     dest: &Dest,
     resume: &mut Resume,
@@ -175,13 +197,13 @@ fn attempt(
     o: &mut Outcome,
     can_retry: bool,
 ) -> Result<(), Failure> {
-    let method = config.request.method;
+    let method = request.method;
     let extra = if method == Method::Get {
         resume.headers()
     } else {
         Vec::new()
     };
-    let mut req = config.request.clone();
+    let mut req = request.clone();
     req.headers.extend(extra.iter().cloned());
     let mut resp = config
         .client
@@ -268,7 +290,9 @@ fn attempt(
                 // The file changed size: fetch it whole.
                 *resume = Resume::default();
                 drop(resp);
-                return attempt(config, target, dest, resume, slot, progress, o, can_retry);
+                return attempt(
+                    config, request, target, dest, resume, slot, progress, o, can_retry,
+                );
             }
             // A 200 (the file changed, or no ranges here): start over.
             _ => *resume = Resume::default(),
@@ -326,6 +350,9 @@ fn attempt(
     }
     o.trace.body_done();
     sink.finish()?;
+    if let (true, Some(path)) = (config.remote_time, file) {
+        remote_time(path, resp.head());
+    }
     if config.fail_with_body && status >= 400 {
         return Err(Error::HttpStatus { status }.into());
     }
@@ -378,6 +405,20 @@ fn body(
     }
     o.received = reader.wire();
     Ok(())
+}
+
+/// `-R`: gives `path` the response's `Last-Modified` time, when there is one (as curl,
+/// quietly nothing otherwise).
+fn remote_time(path: &std::path::Path, head: &Head) {
+    let modified = head
+        .header("last-modified")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| httpdate::parse_http_date(v.trim()).ok());
+    if let Some(time) = modified
+        && let Ok(file) = std::fs::File::options().write(true).open(path)
+    {
+        let _ = file.set_modified(time);
+    }
 }
 
 fn content_length(head: &Head) -> Option<u64> {
