@@ -23,6 +23,8 @@ pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default number of redirects followed when following is on (curl's `--max-redirs`
 /// default is 50; 10 is plenty for pages and stops loops sooner).
 pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
+/// Default wait for `100 Continue` before sending a body anyway: 1 s (curl's).
+pub const DEFAULT_EXPECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Default number of idle kept-alive connections kept per endpoint: 4.
 pub const DEFAULT_MAX_IDLE_PER_ENDPOINT: usize = 4;
 
@@ -47,6 +49,7 @@ pub struct Builder {
     pub(crate) authorization: Option<String>,
     pub(crate) referer: Option<String>,
     pub(crate) auto_referer: bool,
+    pub(crate) expect_timeout: Duration,
 }
 
 impl fmt::Debug for Builder {
@@ -89,6 +92,7 @@ impl Default for Builder {
             authorization: None,
             referer: None,
             auto_referer: false,
+            expect_timeout: DEFAULT_EXPECT_TIMEOUT,
         }
     }
 }
@@ -207,6 +211,13 @@ impl Builder {
     /// After a redirect, send the URL redirected from as the `Referer` (curl's `-e ';auto'`).
     pub fn auto_referer(mut self, on: bool) -> Builder {
         self.auto_referer = on;
+        self
+    }
+
+    /// After `Expect: 100-continue` (sent before an upload or a body over 1 MiB), how long
+    /// to wait for the go-ahead before sending the body anyway (default 1 s).
+    pub fn expect_timeout(mut self, t: Duration) -> Builder {
+        self.expect_timeout = t;
         self
     }
 

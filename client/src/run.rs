@@ -23,10 +23,6 @@ use crate::trace::{AddrTry, Hop, Trace};
 /// closes it.
 const DRAIN_LIMIT: u64 = 1024 * 1024;
 
-/// How long to wait for `100 Continue` before sending the body anyway: 1 s (curl's
-/// `--expect100-timeout` default).
-const EXPECT_WAIT: Duration = Duration::from_secs(1);
-
 /// Runs `req` on `target` to the final response (whose body is left to the caller),
 /// recording each hop in `trace`.
 pub(crate) fn run(
@@ -226,7 +222,7 @@ fn exchange(
         let mut withheld = false;
         let result = conn.write_all(send.head, cfg.send_timeout).and_then(|()| {
             if let Some(body) = send.body {
-                withheld = send.expect && answered_first(&mut conn)?;
+                withheld = send.expect && answered_first(&mut conn, cfg.expect_timeout)?;
                 if !withheld {
                     body.send(&mut conn, cfg.send_timeout)?;
                 }
@@ -262,12 +258,12 @@ fn exchange(
     }
 }
 
-/// After `Expect: 100-continue`: waits up to [`EXPECT_WAIT`] for the server. `false`: send
+/// After `Expect: 100-continue`: waits up to `wait` for the server. `false`: send
 /// the body (a `100 Continue` came, and is consumed, or nothing came in time, as curl
 /// does); `true`: the server answered first (its answer is left for the head reader, and
 /// the body is not sent).
-fn answered_first(conn: &mut Connection) -> Result<bool, Error> {
-    let until = Instant::now() + EXPECT_WAIT;
+fn answered_first(conn: &mut Connection, wait: Duration) -> Result<bool, Error> {
+    let until = Instant::now() + wait;
     loop {
         match head::parse_head(conn.buffered()) {
             Ok(Some((head, len))) if head.status() == 100 => {
@@ -278,7 +274,7 @@ fn answered_first(conn: &mut Connection) -> Result<bool, Error> {
             // A final answer, or something the head reader will report.
             _ => return Ok(true),
         }
-        match conn.fill(Phase::Head, EXPECT_WAIT, until) {
+        match conn.fill(Phase::Head, wait, until) {
             Ok(0) => return Ok(true),
             Ok(_) => {}
             Err(Error::Timeout { .. }) => return Ok(false),

@@ -663,3 +663,92 @@ fn output_naming_and_ranges_as_curl() {
     let want = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_445_412_480);
     assert_eq!(modified, want);
 }
+
+/// curl's options as `curl --help all` lists them: (short, long, takes a value).
+fn curl_options() -> Vec<(Option<char>, String, bool)> {
+    let out = Command::new("curl")
+        .args(["--help", "all"])
+        .output()
+        .expect("curl --help all");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            let (short, rest) = match line.strip_prefix('-') {
+                Some(r) if !r.starts_with('-') => (r.chars().next(), r.get(3..)?),
+                _ => (None, line),
+            };
+            let rest = rest.strip_prefix("--")?;
+            let long: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+            let takes = rest[long.len()..].trim_start().starts_with('<');
+            Some((short, long, takes))
+        })
+        .collect()
+}
+
+#[test]
+fn every_curl_option_is_known_to_fetch() {
+    if !have_curl() {
+        return;
+    }
+    let options = curl_options();
+    assert!(options.len() > 200, "{} options", options.len());
+    let refused = refused_url();
+    let dir = tempfile::tempdir().unwrap();
+    for (short, long, takes) in &options {
+        let mut forms = vec![format!("--{long}")];
+        forms.extend(short.map(|c| format!("-{c}")));
+        for form in forms {
+            let mut line = vec!["-s", "-m", "5", form.as_str()];
+            if *takes {
+                line.push("1");
+            }
+            line.push(&refused);
+            let run = super::fetch_in(dir.path(), &line);
+            // Supported, ignored as curl ignores it, or refused with a reason: never unknown.
+            assert!(
+                !run.stderr.contains("unexpected argument"),
+                "{line:?}: {}",
+                run.stderr
+            );
+            if run.stderr.contains("is a curl option fetch does not have") {
+                run.code(2).error("is a curl option fetch does not have");
+            }
+        }
+    }
+}
+
+#[test]
+fn small_options_as_curl() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    // (curl sends `{}` as typed; shared::Target encodes them, so they are left out here.)
+    let q = echo.url("/echo?[1-2]");
+    let fail = echo.url("/status/404");
+    let big: Vec<u8> = vec![b'x'; 1_200_000];
+    let files: &[(&str, &[u8])] = &[("big.bin", &big)];
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", "-k", &u],
+        vec!["-s", "--insecure", "-q", &u],
+        vec!["-s", "-g", &q],
+        vec!["-s", "-0", &u],
+        vec!["-s", "--http1.1", &u],
+        vec!["-s", "--no-progress-meter", &u],
+        vec!["-s", "--url", &u, &fail, "--url", &q, "-g"],
+        vec!["-s", "-f", "--remove-on-error", "-o", "out", &fail],
+        vec![
+            "-s",
+            "--expect100-timeout",
+            "0.2",
+            "--data-binary",
+            "@big.bin",
+            &u,
+        ],
+    ];
+    for line in lines {
+        same_as_curl(files, &line, b"");
+    }
+}

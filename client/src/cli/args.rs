@@ -86,7 +86,7 @@ address (families alternating) is tried when the previous one has not connected 
 pub struct Args {
     /// What to fetch: host, host:port, host/path, http://host:port/path?query, [::1]:8080/x,
     /// unix:/path/to.sock
-    #[arg(value_name = "TARGET", required_unless_present = "input")]
+    #[arg(value_name = "TARGET", required_unless_present_any = ["input", "url"])]
     pub targets: Vec<String>,
 
     /// Write the body to FILE (`-o -` = stdout)
@@ -291,8 +291,45 @@ pub struct Args {
     pub unix_socket: Option<PathBuf>,
 
     /// Send HTTP/1.0 (one request per connection)
-    #[arg(long = "http1.0", conflicts_with = "http09")]
+    #[arg(short = '0', long = "http1.0", conflicts_with = "http09")]
     pub http10: bool,
+
+    /// Send HTTP/1.1 (the default)
+    #[arg(long = "http1.1", conflicts_with_all = ["http10", "http09"])]
+    pub http11: bool,
+
+    /// Ignored, as curl ignores it for http:// (there is no TLS to check here)
+    #[arg(short = 'k', long = "insecure")]
+    pub insecure: bool,
+
+    /// Take `{}` and `[]` in targets as they are (fetch never expands them: accepted for
+    /// curl's lines)
+    #[arg(short = 'g', long = "globoff")]
+    pub globoff: bool,
+
+    /// Read no config file (fetch reads none: accepted for curl's lines)
+    #[arg(short = 'q', long = "disable")]
+    pub disable: bool,
+
+    /// No progress display; errors still print
+    #[arg(long = "no-progress-meter")]
+    pub no_progress_meter: bool,
+
+    /// Show progress as fetch does (one line per transfer, on a terminal)
+    #[arg(short = '#', long = "progress-bar")]
+    pub progress_bar: bool,
+
+    /// Also fetch URL (repeatable; in order with the targets around it)
+    #[arg(long = "url", value_name = "URL")]
+    pub url: Vec<String>,
+
+    /// After `Expect: 100-continue`, send the body anyway after SECS (default 1)
+    #[arg(long = "expect100-timeout", value_name = "SECS", value_parser = parse_secs_or_zero)]
+    pub expect100_timeout: Option<Duration>,
+
+    /// After a failure, remove what was written of the file (FILE.part and its record)
+    #[arg(long = "remove-on-error")]
+    pub remove_on_error: bool,
 
     /// Send a simple request (`GET /path`) and take the raw reply up to close
     #[arg(long = "http0.9")]
@@ -460,6 +497,19 @@ impl Args {
         }
         parts.sort_by_key(|(i, _)| *i);
         parsed.data_parts = parts.into_iter().map(|(_, p)| p).collect();
+        // --url targets take their place among the others.
+        if !parsed.url.is_empty() {
+            let mut all: Vec<(usize, String)> = Vec::new();
+            for id in ["targets", "url"] {
+                if let (Some(at), Some(values)) =
+                    (matches.indices_of(id), matches.get_many::<String>(id))
+                {
+                    all.extend(at.zip(values.cloned()));
+                }
+            }
+            all.sort_by_key(|(i, _)| *i);
+            parsed.targets = all.into_iter().map(|(_, t)| t).collect();
+        }
         let mut outputs: Vec<(usize, Output)> = Vec::new();
         if let (Some(at), Some(files)) = (
             matches.indices_of("output"),

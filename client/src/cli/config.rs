@@ -49,6 +49,8 @@ pub struct Config {
     pub output_dir: Option<String>,
     /// `-R`.
     pub remote_time: bool,
+    /// `--remove-on-error`.
+    pub remove_on_error: bool,
     /// What to send: the method, `-X`, and the `-d` body with its `Content-Type`.
     pub request: Request,
     /// Show progress on a terminal (not `-s`, not `-v`).
@@ -243,7 +245,12 @@ impl Config {
             .redirects(args.location.then_some(args.max_redirs))
             .version(version)
             .resolver(resolver)
-            .unix_socket(args.unix_socket);
+            .unix_socket(args.unix_socket)
+            .expect_timeout(
+                args.expect100_timeout
+                    .filter(|d| !d.is_zero())
+                    .unwrap_or(crate::DEFAULT_EXPECT_TIMEOUT),
+            );
         for (on, status) in [
             (args.post301, 301),
             (args.post302, 302),
@@ -316,7 +323,8 @@ impl Config {
             create_dirs: args.create_dirs,
             output_dir: args.output_dir,
             remote_time: args.remote_time,
-            progress: !args.silent && !args.verbose,
+            remove_on_error: args.remove_on_error,
+            progress: !args.silent && !args.verbose && !args.no_progress_meter,
             silent: args.silent,
             parallel,
             resume,

@@ -14,6 +14,7 @@ use crate::error::Error;
 mod args;
 mod batch;
 mod config;
+mod curl_options;
 mod data;
 mod decode;
 mod dump;
@@ -35,6 +36,12 @@ pub use output::Dest;
 
 /// The whole command: parse `args`, fetch every target, and return the exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let known = curl_options::Known::of(&<Args as clap::CommandFactory>::command());
+    if let Err(e) = curl_options::refuse_missing(&args, &known) {
+        print_error(&e);
+        return 2;
+    }
     let args = match Args::parse_ordered(args) {
         Ok(args) => args,
         Err(e) if !e.use_stderr() => {

@@ -78,6 +78,14 @@ pub(crate) fn transfer(
         retries: 0,
     };
     o.result = run(config, index, spec, slot, progress, &mut o);
+    if let (true, Err(_), Some(path)) = (config.remove_on_error, &o.result, &o.file)
+        && !output::is_special(path)
+    {
+        // What a failed transfer left: the part file and its resume record.
+        let part = output::part_path(path);
+        let _ = std::fs::remove_file(output::meta_path(path));
+        let _ = std::fs::remove_file(part);
+    }
     o
 }
 
