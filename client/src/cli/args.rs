@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use super::form::FormPart;
 use crate::request::HeaderEdit;
 
 const EXIT_CODES_SHORT: &str = "\
@@ -201,6 +202,20 @@ pub struct Args {
     /// typed, followed by `=`.
     #[arg(long = "data-urlencode", value_name = "DATA")]
     pub data_urlencode: Vec<String>,
+
+    /// POST a multipart form part: `NAME=CONTENT`, `NAME=@FILE` (a file, with its name and
+    /// type), `NAME=<FILE` (a file's content as text), with `;type=TYPE` and
+    /// `;filename=NAME`; `@-` and `<-` read stdin
+    #[arg(short = 'F', long = "form", value_name = "NAME=CONTENT")]
+    pub form: Vec<String>,
+
+    /// Like -F, but CONTENT is sent as it stands (no `@`, `<` or `;type=`)
+    #[arg(long = "form-string", value_name = "NAME=STRING")]
+    pub form_string: Vec<String>,
+
+    /// -F and --form-string in the order typed (filled by [`Args::parse_ordered`]).
+    #[arg(skip)]
+    pub form_parts: Vec<FormPart>,
 
     /// Send the -d data as the query of a GET (appended with `?` or `&`) instead of a body
     #[arg(short = 'G', long = "get")]
@@ -510,6 +525,19 @@ impl Args {
             all.sort_by_key(|(i, _)| *i);
             parsed.targets = all.into_iter().map(|(_, t)| t).collect();
         }
+        let mut forms: Vec<(usize, FormPart)> = Vec::new();
+        for (id, literal) in [("form", false), ("form_string", true)] {
+            if let (Some(at), Some(values)) =
+                (matches.indices_of(id), matches.get_many::<String>(id))
+            {
+                forms.extend(at.zip(values.map(|v| FormPart {
+                    value: v.clone(),
+                    literal,
+                })));
+            }
+        }
+        forms.sort_by_key(|(i, _)| *i);
+        parsed.form_parts = forms.into_iter().map(|(_, f)| f).collect();
         let mut outputs: Vec<(usize, Output)> = Vec::new();
         if let (Some(at), Some(files)) = (
             matches.indices_of("output"),

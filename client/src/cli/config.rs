@@ -11,6 +11,7 @@ use shared::{Family, Resolver};
 use super::args::{Args, Output};
 use super::data;
 use super::dump::HeaderDump;
+use super::form;
 use super::output::Dest;
 use super::upload;
 use super::verbose::verbose;
@@ -139,8 +140,19 @@ impl Config {
                     .into(),
             ));
         }
+        let has_form = !args.form_parts.is_empty();
+        if has_form && (!args.data_parts.is_empty() || args.head || args.get) {
+            return Err(usage(
+                "-F (a multipart POST) cannot go with -d, -I or -G: choose one method".into(),
+            ));
+        }
         let has_data = !args.data_parts.is_empty();
         let uploading = !args.upload_file.is_empty();
+        if uploading && has_form {
+            return Err(usage(
+                "-T (PUT) cannot go with -F (POST): choose one method".into(),
+            ));
+        }
         if uploading && (args.head || has_data && !args.get) {
             return Err(usage(
                 "-T (PUT) cannot go with -I (HEAD) or -d (POST): choose one method".into(),
@@ -174,6 +186,12 @@ impl Config {
                 request.body = Some(Payload::Bytes(body.into()));
                 request.content_type = Some("application/x-www-form-urlencoded".into());
             }
+        }
+        if has_form {
+            let (body, content_type) = form::body(&args.form_parts)?;
+            request.method = Method::Post;
+            request.body = Some(Payload::Bytes(body.into()));
+            request.content_type = Some(content_type);
         }
         if !args.json.is_empty() {
             // As curl: two headers added after the user's, unless -H names them; the Accept

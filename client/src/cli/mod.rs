@@ -18,6 +18,7 @@ mod curl_options;
 mod data;
 mod decode;
 mod dump;
+mod form;
 mod order;
 mod output;
 mod progress;
