@@ -831,3 +831,23 @@ fn forms_as_curl_sends_them() {
         same_as_curl(files, &line, b"from stdin\n");
     }
 }
+
+#[test]
+fn folded_response_headers_are_taken_as_curl_takes_them() {
+    if !have_curl() {
+        return;
+    }
+    use super::scripted::{Script, Then};
+    let s = Script::fixed(
+        b"HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 3\r\n\r\nok\n",
+        Then::Close,
+    );
+    let url = s.url("/");
+    for line in [
+        vec!["-s", &url],
+        vec!["-s", "-i", &url],
+        vec!["-s", "-D", "h", &url],
+    ] {
+        same_as_curl(&[], &line, b"");
+    }
+}
