@@ -4,11 +4,12 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use shared::Resolver;
 
+use crate::cookie::CookieJar;
 use crate::event::{Event, Observer};
 use crate::request::{HeaderEdit, Version};
 
@@ -50,6 +51,8 @@ pub struct Builder {
     pub(crate) referer: Option<String>,
     pub(crate) auto_referer: bool,
     pub(crate) expect_timeout: Duration,
+    pub(crate) cookie_jar: Option<Arc<Mutex<CookieJar>>>,
+    pub(crate) cookie: Option<String>,
 }
 
 impl fmt::Debug for Builder {
@@ -93,6 +96,8 @@ impl Default for Builder {
             referer: None,
             auto_referer: false,
             expect_timeout: DEFAULT_EXPECT_TIMEOUT,
+            cookie_jar: None,
+            cookie: None,
         }
     }
 }
@@ -218,6 +223,21 @@ impl Builder {
     /// to wait for the go-ahead before sending the body anyway (default 1 s).
     pub fn expect_timeout(mut self, t: Duration) -> Builder {
         self.expect_timeout = t;
+        self
+    }
+
+    /// Keep cookies in `jar`: every `Set-Cookie` received (redirects included) goes in,
+    /// and each request sends the cookies that match it (curl's cookie engine, on with `-b
+    /// FILE` or `-c`). Default: none.
+    pub fn cookie_jar(mut self, jar: Option<Arc<Mutex<CookieJar>>>) -> Builder {
+        self.cookie_jar = jar;
+        self
+    }
+
+    /// Send `cookies` (`name=value; name2=value2`, curl's `-b STRING`) with every request,
+    /// after the jar's.
+    pub fn cookie(mut self, cookies: Option<String>) -> Builder {
+        self.cookie = cookies;
         self
     }
 

@@ -17,6 +17,7 @@ mod builder;
 mod chunked;
 mod client;
 mod connection;
+mod cookie;
 mod error;
 mod event;
 mod head;
@@ -40,6 +41,7 @@ pub use builder::{
     DEFAULT_SEND_TIMEOUT,
 };
 pub use client::Client;
+pub use cookie::CookieJar;
 pub use error::Error;
 pub use event::{Event, Observer};
 pub use head::{Head, MAX_HEAD, MAX_HEADERS};

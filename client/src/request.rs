@@ -160,6 +160,8 @@ pub(crate) struct Defaults<'a> {
     pub(crate) range: Option<&'a str>,
     /// `Referer`, after `Accept`.
     pub(crate) referer: Option<&'a str>,
+    /// `Cookie`, after that.
+    pub(crate) cookie: Option<&'a str>,
 }
 
 /// The header lines to send: `Host`, `Authorization`, `User-Agent`, `Accept`, `Referer`,
@@ -183,6 +185,9 @@ pub(crate) fn headers(
     out.push(("Accept".into(), "*/*".into(), true));
     if let Some(referer) = defaults.referer {
         out.push(("Referer".into(), referer.into(), true));
+    }
+    if let Some(cookie) = defaults.cookie {
+        out.push(("Cookie".into(), cookie.into(), true));
     }
     for edit in edits {
         let default = out
@@ -378,6 +383,7 @@ mod tests {
             authorization: Some("Basic x"),
             range: None,
             referer: Some("http://r/"),
+            cookie: None,
         };
         let names = |edits: &[&HeaderEdit]| {
             headers(&t, d, edits)

@@ -77,6 +77,14 @@ pub(crate) fn run(
             expect,
         };
         let (conn, head, withheld) = exchange(cfg, pool, &current, &send, total, trace)?;
+        if let Some(jar) = &cfg.cookie_jar {
+            let mut jar = jar
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for set in head.all("set-cookie") {
+                jar.store(&host_of(&current), &current.path, set);
+            }
+        }
         let (framing, reusable) =
             body::framing(method, &head).map_err(|reason| Error::BadResponse {
                 peer: conn.peer.clone(),
@@ -134,6 +142,29 @@ struct Step<'a> {
     referer: Option<&'a str>,
 }
 
+/// The `Cookie` for a request to `current`: the jar's matching cookies, then the
+/// client's own (`-b STRING`).
+fn cookies(cfg: &Builder, current: &Target) -> Option<String> {
+    let from_jar = cfg.cookie_jar.as_ref().and_then(|jar| {
+        jar.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .header(&host_of(current), &current.path)
+    });
+    match (from_jar, &cfg.cookie) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or_else(|| b.clone()),
+    }
+}
+
+/// The host name a cookie is for: the target's host, without port (and `localhost` for a
+/// Unix socket).
+fn host_of(target: &Target) -> String {
+    match &target.endpoint {
+        shared::Endpoint::Tcp { host, .. } => host.to_string(),
+        shared::Endpoint::Unix(_) => "localhost".into(),
+    }
+}
+
 /// What goes out for one request.
 struct Send<'a> {
     /// The head (and a small body with it).
@@ -166,9 +197,11 @@ fn request_head(
         .filter(|e| !(cross_host && request::is_host_bound(&e.name)))
         .chain(&req.headers)
         .collect();
+    let cookie = cookies(cfg, current);
     let defaults = request::Defaults {
         authorization: cfg.authorization.as_deref().filter(|_| !cross_host),
         range: req.range.as_deref(),
+        cookie: cookie.as_deref(),
         referer: hop.referer,
     };
     let mut headers = request::headers(current, defaults, &edits);

@@ -19,6 +19,7 @@ use super::{Run, fetch_with_stdin, run_with_stdin};
 /// - `/r/NNN...`: answers status NNN with `Location: /echo` (a redirect);
 /// - `/status/NNN...`: answers status NNN with the body `oops\n`;
 /// - `/dated`: `dated\n` with a `Last-Modified` (for `-R`);
+/// - `/setc...`: a redirect to `/echo` that sets seven cookies of every kind;
 /// - `/continue...`: answers `Expect: 100-continue` with `100 Continue`; `/reject...`
 ///   answers it with a 417 and closes, without reading the body;
 /// - anything else: 200 with the request as the body, less its `User-Agent` line.
@@ -101,6 +102,13 @@ fn echo(mut conn: TcpStream) {
                 &code[..3]
             )
             .into_bytes()
+        } else if path.starts_with("/setc") {
+            b"HTTP/1.1 302 Found\r\nLocation: /echo\r\nSet-Cookie: a=1\r\n\
+              Set-Cookie: b=2; Path=/; Expires=Wed, 01 Jan 2098 00:00:00 GMT; HttpOnly\r\n\
+              Set-Cookie: c=3; Path=/sub; Domain=127.0.0.1\r\nSet-Cookie: d=4; Secure\r\n\
+              Set-Cookie: e=5; Max-Age=0\r\nSet-Cookie: f=6; Domain=other.test\r\n\
+              Set-Cookie: g=7; Path=/echo\r\nContent-Length: 0\r\n\r\n"
+                .to_vec()
         } else if path == "/dated" {
             b"HTTP/1.1 200 OK\r\nLast-Modified: Wed, 21 Oct 2015 07:28:00 GMT\r\n\
               Content-Length: 6\r\n\r\ndated\n"
@@ -849,5 +857,47 @@ fn folded_response_headers_are_taken_as_curl_takes_them() {
         vec!["-s", "-D", "h", &url],
     ] {
         same_as_curl(&[], &line, b"");
+    }
+}
+
+#[test]
+fn cookies_as_curl_keeps_them() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let set = echo.url("/setc/x");
+    let jar: &[u8] = b"# Netscape HTTP Cookie File\n\
+        127.0.0.1\tFALSE\t/\tFALSE\t0\tsess\tv1\n\
+        .127.0.0.1\tTRUE\t/echo\tFALSE\t4102444800\tlong\tv2\n\
+        127.0.0.1\tFALSE\t/other\tFALSE\t0\tno\tv3\n\
+        #HttpOnly_127.0.0.1\tFALSE\t/\tFALSE\t0\thttponly\tv4\n";
+    let files: &[(&str, &[u8])] = &[("jar.txt", jar)];
+    let lines: Vec<Vec<&str>> = vec![
+        vec![
+            "-s",
+            "-b",
+            "a=1; b=2",
+            "-e",
+            "http://r/",
+            "-H",
+            "X-A: 1",
+            &u,
+        ],
+        vec!["-s", "-b", "a=1", "--cookie", "c=3", &u],
+        vec!["-s", "-b", "jar.txt", &u],
+        vec!["-s", "-b", "jar.txt", "-b", "lit=1", &u],
+        vec!["-s", "-b", "jar.txt", "-c", "out.txt", &u],
+        vec!["-s", "-b", "jar.txt", "-j", "-c", "out.txt", &u],
+        vec!["-s", "-L", "-c", "new.txt", &set],
+        vec!["-s", "-L", "-b", "lit=1", &set],
+        vec!["-s", "-L", "-b", "missing.txt", &set, &u],
+        vec!["-s", "-c", "-", &u],
+        vec!["-s", "-c", "empty.txt", &u],
+        vec!["-s", "--cookie-jar", "jar.txt", "-b", "jar.txt", "-L", &set],
+    ];
+    for line in lines {
+        same_as_curl(files, &line, b"");
     }
 }

@@ -146,13 +146,8 @@ fn parallel_against_serve_reuses_connections() {
 }
 
 #[test]
-fn the_old_dash_j_is_refused_with_a_hint() {
-    // curl's -j is --junk-session-cookies: fetch's old `-j N` must not mean something else.
-    fetch(&["-j", "x"])
-        .code(2)
-        .error("-j is curl's --junk-session-cookies")
-        .error("-Z --parallel-max N");
-    fetch(&["--parallel-max", "x", "y"])
+fn parallel_max_is_a_number() {
+    fetch(&["-Z", "--parallel-max", "x", "y"])
         .code(2)
         .error("--parallel-max");
 }

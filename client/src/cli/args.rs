@@ -384,10 +384,24 @@ pub struct Args {
     #[arg(long = "parallel-immediate")]
     pub parallel_immediate: bool,
 
-    /// curl's --junk-session-cookies: cookies are not supported yet, so refused (fetch's
-    /// old `-j N` is now `-Z --parallel-max N`)
+    /// With -b FILE, leave out its session cookies (those without an expiry), as if a new
+    /// browser session began
     #[arg(short = 'j', long = "junk-session-cookies")]
     pub junk_session_cookies: bool,
+
+    /// Send cookies: `NAME=VALUE; NAME2=VALUE2` as it stands, or (without `=`) read them
+    /// from FILE, a Netscape cookie file (`-` = stdin), which also keeps the cookies the
+    /// server sets for the requests that follow
+    ///
+    /// Repeatable: the strings are joined with `;`, every file is read. A missing FILE is
+    /// no error, as in curl.
+    #[arg(short = 'b', long = "cookie", value_name = "DATA|FILE")]
+    pub cookie: Vec<String>,
+
+    /// After the run, write every cookie to FILE in curl's Netscape format (`-` = stdout);
+    /// keeps the cookies the server sets for the requests that follow
+    #[arg(short = 'c', long = "cookie-jar", value_name = "FILE")]
+    pub cookie_jar: Option<String>,
 
     /// Resume a download: `-C -` continues NAME.part (or an existing -o file) where it ends
     ///

@@ -76,6 +76,9 @@ pub fn run(config: &Config) -> i32 {
         }
     }
     progress.finish();
+    if let Some((path, jar)) = &config.cookie_jar {
+        save_cookies(path, jar);
+    }
     let code = *code
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -95,6 +98,27 @@ pub fn run(config: &Config) -> i32 {
         );
     }
     code
+}
+
+/// `-c`: the jar in curl's format, to `path` (`-`: stdout). As in curl, a jar that cannot
+/// be written is a warning, not a failure of the transfers.
+fn save_cookies(path: &str, jar: &std::sync::Mutex<crate::CookieJar>) {
+    let text = jar
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .to_netscape();
+    let written = if path == "-" {
+        io::stdout().write_all(text.as_bytes())
+    } else {
+        std::fs::write(path, text)
+    };
+    if let Err(e) = written {
+        let _ = writeln!(
+            io::stderr(),
+            "fetch: warning: cannot save the cookies in {path}: {}",
+            shared::io_words(&e)
+        );
+    }
 }
 
 /// What a transfer leaves for its turn: its spooled body and its lines for stderr (the

@@ -4,6 +4,7 @@
 
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use shared::{Family, Resolver};
@@ -15,6 +16,7 @@ use super::form;
 use super::output::Dest;
 use super::upload;
 use super::verbose::verbose;
+use crate::cookie::CookieJar;
 use crate::error::Error;
 use crate::payload::Payload;
 use crate::request::{HeaderEdit, Method, Request, Version};
@@ -52,6 +54,8 @@ pub struct Config {
     pub remote_time: bool,
     /// `--remove-on-error`.
     pub remove_on_error: bool,
+    /// `-c`: where to write the cookies at the end, and the jar.
+    pub cookie_jar: Option<(String, Arc<Mutex<CookieJar>>)>,
     /// What to send: the method, `-X`, and the `-d` body with its `Content-Type`.
     pub request: Request,
     /// Show progress on a terminal (not `-s`, not `-v`).
@@ -132,13 +136,6 @@ impl Config {
                 io::stderr(),
                 "fetch: warning: got more output options than URLs"
             );
-        }
-        if args.junk_session_cookies {
-            return Err(usage(
-                "-j is curl's --junk-session-cookies, and fetch has no cookies yet (parallel \
-                 transfers, fetch's old -j N, are now -Z --parallel-max N)"
-                    .into(),
-            ));
         }
         let has_form = !args.form_parts.is_empty();
         if has_form && (!args.data_parts.is_empty() || args.head || args.get) {
@@ -256,6 +253,7 @@ impl Config {
         } else {
             1
         };
+        let (jar, literal) = cookies(&args)?;
         let mut builder = Client::builder()
             .max_idle_per_endpoint(parallel.max(DEFAULT_MAX_IDLE_PER_ENDPOINT))
             .connect_timeout(args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
@@ -291,6 +289,8 @@ impl Config {
                 .referer((!url.is_empty()).then(|| url.to_string()))
                 .auto_referer(auto);
         }
+        builder = builder.cookie_jar(jar.clone()).cookie(literal);
+        let cookie_jar = args.cookie_jar.clone().zip(jar);
         if args.compressed {
             // Before -H, so that a -H naming Accept-Encoding still wins.
             builder = builder.header(HeaderEdit {
@@ -337,6 +337,7 @@ impl Config {
             request,
             write_out,
             dump_header,
+            cookie_jar,
             uploads,
             create_dirs: args.create_dirs,
             output_dir: args.output_dir,
@@ -357,6 +358,41 @@ impl Config {
             client: builder.build(),
         })
     }
+}
+
+/// The cookie engine (on with `-b FILE` or `-c`, holding the files' cookies) and the
+/// `-b` strings joined with `;` (as curl joins them).
+#[allow(clippy::type_complexity)] // Two results of one reading, named at the one call.
+fn cookies(args: &Args) -> Result<(Option<Arc<Mutex<CookieJar>>>, Option<String>), Error> {
+    let (strings, files): (Vec<&String>, Vec<&String>) =
+        args.cookie.iter().partition(|c| c.contains('='));
+    let literal = (!strings.is_empty()).then(|| {
+        strings
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            // curl joins them with a bare `;`.
+            .join(";")
+    });
+    if files.is_empty() && args.cookie_jar.is_none() {
+        return Ok((None, literal));
+    }
+    let mut jar = CookieJar::new();
+    for file in files {
+        // As curl: a file that cannot be read is no error (it is often the jar to come).
+        let text = if file == "-" {
+            let mut t = String::new();
+            io::stdin().lock().read_to_string(&mut t).map(|_| t).ok()
+        } else {
+            std::fs::read(file)
+                .ok()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        };
+        if let Some(text) = text {
+            jar.load(&text, args.junk_session_cookies);
+        }
+    }
+    Ok((Some(Arc::new(Mutex::new(jar))), literal))
 }
 
 /// `-u USER:PASSWORD` split at the first colon. `-u USER` alone asks for the password as

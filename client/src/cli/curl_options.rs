@@ -435,11 +435,11 @@ mod tests {
         }
         let fine: &[&[&str]] = &[
             &["fetch", "-fsSL", "x"],
-            &["fetch", "-H", "-b: not an option", "x"],
-            &["fetch", "-o-b", "x"],
-            &["fetch", "-d", "--cookie", "x"],
-            &["fetch", "--data=--cookie", "x"],
-            &["fetch", "--", "--cookie"],
+            &["fetch", "-H", "-x: not an option", "x"],
+            &["fetch", "-o-x", "x"],
+            &["fetch", "-d", "--proxy", "x"],
+            &["fetch", "--data=--proxy", "x"],
+            &["fetch", "--", "--proxy"],
             &["fetch", "--bogus", "x"],
         ];
         for line in fine {
