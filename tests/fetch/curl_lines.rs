@@ -710,7 +710,7 @@ fn curl_options() -> Vec<(Option<char>, String, bool)> {
             };
             let rest = rest.strip_prefix("--")?;
             let long: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
-            let takes = rest[long.len()..].trim_start().starts_with('<');
+            let takes = rest[long.len()..].trim_start().starts_with(['<', '[']);
             Some((short, long, takes))
         })
         .collect()

@@ -147,12 +147,12 @@ const CURL_OPTIONS: &[(Option<char>, &str, bool)] = &[
     (None, "post301", false),
     (None, "post302", false),
     (None, "post303", false),
-    (None, "preproxy", false),
+    (None, "preproxy", true),
     (Some('#'), "progress-bar", false),
     (None, "proto", true),
     (None, "proto-default", true),
     (None, "proto-redir", true),
-    (Some('x'), "proxy", false),
+    (Some('x'), "proxy", true),
     (None, "proxy-anyauth", false),
     (None, "proxy-basic", false),
     (None, "proxy-cacert", true),
@@ -417,14 +417,14 @@ mod tests {
     fn curl_options_fetch_lacks_are_refused_with_a_reason() {
         let refused = [
             (
-                &["fetch", "-b", "a=1", "x"][..],
-                "-b (--cookie) is a curl option",
+                &["fetch", "-x", "p:3128", "x"][..],
+                "-x (--proxy) is a curl option",
             ),
             (
-                &["fetch", "--cookie-jar", "j", "x"][..],
+                &["fetch", "--netrc-file", "n", "x"][..],
                 "not supported by fetch yet",
             ),
-            (&["fetch", "-fsSLb", "a=1", "x"][..], "-b (--cookie)"),
+            (&["fetch", "-fsSLK", "cfg", "x"][..], "-K (--config)"),
             (&["fetch", "--cacert", "c.pem", "x"][..], "for TLS"),
             (&["fetch", "--http2", "x"][..], "HTTP/1.x only"),
             (&["fetch", "--ftp-pasv", "x"][..], "does not speak"),
