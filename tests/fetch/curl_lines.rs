@@ -19,6 +19,8 @@ use super::{Run, fetch_with_stdin, run_with_stdin};
 /// - `/r/NNN...`: answers status NNN with `Location: /echo` (a redirect);
 /// - `/status/NNN...`: answers status NNN with the body `oops\n`;
 /// - `/dated`: `dated\n` with a `Last-Modified` (for `-R`);
+/// - `/disp/NAME`: `body\n` with `Content-Disposition: attachment; filename="NAME"`
+///   (`%2F` and `%20` decoded); `/dispu/...`: the same, unquoted, with a parameter after;
 /// - `/setc...`: a redirect to `/echo` that sets seven cookies of every kind;
 /// - `/continue...`: answers `Expect: 100-continue` with `100 Continue`; `/reject...`
 ///   answers it with a 417 and closes, without reading the body;
@@ -108,6 +110,17 @@ fn echo(mut conn: TcpStream) {
               Set-Cookie: c=3; Path=/sub; Domain=127.0.0.1\r\nSet-Cookie: d=4; Secure\r\n\
               Set-Cookie: e=5; Max-Age=0\r\nSet-Cookie: f=6; Domain=other.test\r\n\
               Set-Cookie: g=7; Path=/echo\r\nContent-Length: 0\r\n\r\n"
+                .to_vec()
+        } else if let Some(name) = path.strip_prefix("/disp/") {
+            let name = name.replace("%2F", "/").replace("%20", " ");
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Disposition: attachment; filename=\"{name}\"\r\n\
+                 Content-Length: 5\r\n\r\nbody\n"
+            )
+            .into_bytes()
+        } else if path.starts_with("/dispu/") {
+            b"HTTP/1.1 200 OK\r\nContent-Disposition: inline; filename=plain.txt; size=5\r\n\
+              Content-Length: 5\r\n\r\nbody\n"
                 .to_vec()
         } else if path == "/dated" {
             b"HTTP/1.1 200 OK\r\nLast-Modified: Wed, 21 Oct 2015 07:28:00 GMT\r\n\
@@ -896,6 +909,35 @@ fn cookies_as_curl_keeps_them() {
         vec!["-s", "-c", "-", &u],
         vec!["-s", "-c", "empty.txt", &u],
         vec!["-s", "--cookie-jar", "jar.txt", "-b", "jar.txt", "-L", &set],
+    ];
+    for line in lines {
+        same_as_curl(files, &line, b"");
+    }
+}
+
+#[test]
+fn remote_header_names_as_curl_takes_them() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let name = echo.url("/disp/name.txt");
+    let evil = echo.url("/disp/..%2F..%2Fetc%2Fevil.txt");
+    let spaced = echo.url("/disp/a%20b.txt");
+    let plain = echo.url("/dispu/x");
+    let none = echo.url("/echo");
+    let files: &[(&str, &[u8])] = &[("taken.txt", b"mine\n")];
+    let taken = echo.url("/disp/taken.txt");
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", "-OJ", &name],
+        vec!["-s", "-O", "-J", &evil],
+        vec!["-s", "-OJ", &spaced],
+        vec!["-s", "--remote-header-name", "-O", &plain],
+        vec!["-s", "-OJ", &none],
+        vec!["-s", "-J", &name],
+        vec!["-s", "-J", "-o", "out", &name],
+        vec!["-s", "-OJ", &taken],
+        vec!["-s", "-OJ", "--output-dir", "sub", "--create-dirs", &name],
     ];
     for line in lines {
         same_as_curl(files, &line, b"");

@@ -108,6 +108,11 @@ pub struct Args {
           default_missing_value = "true", value_parser = clap::value_parser!(bool))]
     pub remote_name: Vec<bool>,
 
+    /// With -O, name the file as the server's Content-Disposition says (its folder parts
+    /// dropped), never overwriting an existing file (exit 23)
+    #[arg(short = 'J', long = "remote-header-name")]
+    pub remote_header_name: bool,
+
     /// Save every target that no -o or -O names under its remote name, as -O does
     #[arg(long = "remote-name-all")]
     pub remote_name_all: bool,

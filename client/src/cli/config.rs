@@ -52,6 +52,8 @@ pub struct Config {
     pub output_dir: Option<String>,
     /// `-R`.
     pub remote_time: bool,
+    /// `-J`.
+    pub remote_header_name: bool,
     /// `--remove-on-error`.
     pub remove_on_error: bool,
     /// `-c`: where to write the cookies at the end, and the jar.
@@ -342,6 +344,7 @@ impl Config {
             create_dirs: args.create_dirs,
             output_dir: args.output_dir,
             remote_time: args.remote_time,
+            remote_header_name: args.remote_header_name,
             remove_on_error: args.remove_on_error,
             progress: !args.silent && !args.verbose && !args.no_progress_meter,
             silent: args.silent,

@@ -139,7 +139,7 @@ fn run(
             config,
             &request,
             &target,
-            &dest,
+            (&dest, matches!(spec, DestSpec::Remote)),
             &mut resume,
             slot,
             progress,
@@ -198,7 +198,7 @@ fn attempt(
     config: &Config,
     request: &Request,
     target: &Target,
-    dest: &Dest,
+    (dest, remote): (&Dest, bool),
     resume: &mut Resume,
     slot: &mut Slot,
     progress: &Progress,
@@ -257,6 +257,27 @@ fn attempt(
     if config.fail && status >= 400 {
         return Err(Error::HttpStatus { status }.into());
     }
+    // -J: the name the server gives, when it gives one (-O's name otherwise).
+    let named;
+    let dest = match disposition_name(resp.head()).filter(|_| remote && config.remote_header_name) {
+        Some(name) => {
+            let path = PathBuf::from(match &config.output_dir {
+                Some(dir) => format!("{dir}/{name}"),
+                None => name,
+            });
+            if path.exists() {
+                return Err(Error::Write {
+                    what: path.display().to_string(),
+                    reason: "the file exists, and -J never overwrites one".into(),
+                }
+                .into());
+            }
+            o.file = Some(path.clone());
+            named = Dest::File(path);
+            &named
+        }
+        None => dest,
+    };
     let file = match dest {
         Dest::File(p) => Some(p.as_path()),
         Dest::Stdout { .. } => None,
@@ -299,7 +320,15 @@ fn attempt(
                 *resume = Resume::default();
                 drop(resp);
                 return attempt(
-                    config, request, target, dest, resume, slot, progress, o, can_retry,
+                    config,
+                    request,
+                    target,
+                    (dest, remote),
+                    resume,
+                    slot,
+                    progress,
+                    o,
+                    can_retry,
                 );
             }
             // A 200 (the file changed, or no ranges here): start over.
@@ -413,6 +442,25 @@ fn body(
     }
     o.received = reader.wire();
     Ok(())
+}
+
+/// The file name in a `Content-Disposition` (`filename="a.txt"` or `filename=a.txt`), as
+/// curl reads it for `-J`: without any folder (everything up to the last `/` or `\` goes),
+/// `None` when there is none or nothing is left.
+fn disposition_name(head: &Head) -> Option<String> {
+    let value = String::from_utf8_lossy(head.header("content-disposition")?).into_owned();
+    let lower = value.to_ascii_lowercase();
+    let at = lower
+        .match_indices("filename=")
+        .find(|(i, _)| *i == 0 || !lower.as_bytes()[i - 1].is_ascii_alphanumeric())?
+        .0;
+    let rest = &value[at + "filename=".len()..];
+    let name = match rest.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next().unwrap_or(""),
+        None => rest.split(';').next().unwrap_or("").trim(),
+    };
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    (!base.is_empty() && base != "." && base != "..").then(|| base.to_string())
 }
 
 /// `-R`: gives `path` the response's `Last-Modified` time, when there is one (as curl,
