@@ -260,6 +260,12 @@ fn same(a: &Cookie, b: &Cookie) -> bool {
 /// RFC 6265 §5.1.1's lenient date: tokens for the time (hh:mm:ss), the day, the month
 /// (its first three letters) and the year (two digits are 19xx or 20xx), in any order.
 fn parse_date(s: &str) -> Option<u64> {
+    parse_lenient_date(s, true)
+}
+
+/// The same, as Unix seconds; without `need_time` a missing time is midnight (as curl
+/// reads `-z` dates).
+pub(crate) fn parse_lenient_date(s: &str, need_time: bool) -> Option<u64> {
     let (mut time, mut day, mut month, mut year) = (None, None, None, None);
     const MONTHS: [&str; 12] = [
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
@@ -291,7 +297,11 @@ fn parse_date(s: &str) -> Option<u64> {
             year = token[..digits].parse::<u64>().ok();
         }
     }
-    let (h, mi, sec) = time?;
+    let (h, mi, sec) = match time {
+        Some(t) => t,
+        None if !need_time => (0, 0, 0),
+        None => return None,
+    };
     let (d, mo, mut y) = (day?, month?, year?);
     if y < 70 {
         y += 2000;

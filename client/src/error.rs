@@ -84,6 +84,13 @@ pub enum Error {
         /// The status code.
         status: u16,
     },
+    /// The body is larger than allowed (`--max-filesize`; exit 63).
+    TooLarge {
+        /// The size the server declared.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
     /// The request body could not be read: a file to upload (exit 26).
     Read {
         /// What: a file path, or `the upload stream`.
@@ -142,6 +149,7 @@ impl Error {
             },
             Error::TooManyRedirects { .. } => 47,
             Error::HttpStatus { .. } => 22,
+            Error::TooLarge { .. } => 63,
             Error::Write { .. } | Error::BinaryToTerminal => 23,
             Error::Read { .. } => 26,
             Error::Range { .. } => 33,
@@ -199,6 +207,10 @@ impl fmt::Display for Error {
                 write!(f, "the requested URL returned error: {status}")
             }
             Error::Write { what, reason } => write!(f, "writing to {what}: {reason}"),
+            Error::TooLarge { size, max } => write!(
+                f,
+                "maximum file size exceeded: the body is {size} bytes, --max-filesize is {max}"
+            ),
             Error::Read { what, reason } => write!(f, "reading {what}: {reason}"),
             Error::BinaryToTerminal => f.write_str(
                 "the body looks binary and stdout is a terminal: use -o FILE to save it, \

@@ -53,6 +53,9 @@ pub struct Request {
     /// A `Range` to ask for (`bytes=0-99`: curl's `-r`), sent right after `Host` (and
     /// `Authorization`), where curl puts it.
     pub range: Option<String>,
+    /// A condition on the page's date, `(name, value)`: `If-Modified-Since` or
+    /// `If-Unmodified-Since` with an HTTP date (curl's `-z`), sent after `Cookie`.
+    pub time_condition: Option<(String, String)>,
 }
 
 impl Request {
@@ -65,6 +68,7 @@ impl Request {
             body: None,
             content_type: None,
             range: None,
+            time_condition: None,
         }
     }
 }
@@ -162,6 +166,8 @@ pub(crate) struct Defaults<'a> {
     pub(crate) referer: Option<&'a str>,
     /// `Cookie`, after that.
     pub(crate) cookie: Option<&'a str>,
+    /// `If-Modified-Since` or `If-Unmodified-Since`, last.
+    pub(crate) condition: Option<(&'a str, &'a str)>,
 }
 
 /// The header lines to send: `Host`, `Authorization`, `User-Agent`, `Accept`, `Referer`,
@@ -188,6 +194,9 @@ pub(crate) fn headers(
     }
     if let Some(cookie) = defaults.cookie {
         out.push(("Cookie".into(), cookie.into(), true));
+    }
+    if let Some((name, value)) = defaults.condition {
+        out.push((name.into(), value.into(), true));
     }
     for edit in edits {
         let default = out
@@ -384,6 +393,7 @@ mod tests {
             range: None,
             referer: Some("http://r/"),
             cookie: None,
+            condition: None,
         };
         let names = |edits: &[&HeaderEdit]| {
             headers(&t, d, edits)

@@ -202,6 +202,10 @@ fn request_head(
         authorization: cfg.authorization.as_deref().filter(|_| !cross_host),
         range: req.range.as_deref(),
         cookie: cookie.as_deref(),
+        condition: req
+            .time_condition
+            .as_ref()
+            .map(|(n, v)| (n.as_str(), v.as_str())),
         referer: hop.referer,
     };
     let mut headers = request::headers(current, defaults, &edits);

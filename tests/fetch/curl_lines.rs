@@ -18,7 +18,7 @@ use super::{Run, fetch_with_stdin, run_with_stdin};
 ///
 /// - `/r/NNN...`: answers status NNN with `Location: /echo` (a redirect);
 /// - `/status/NNN...`: answers status NNN with the body `oops\n`;
-/// - `/dated`: `dated\n` with a `Last-Modified` (for `-R`);
+/// - `/dated`: `dated\n` with a `Last-Modified` (for `-R`); `/etag`: one with an `ETag`;
 /// - `/disp/NAME`: `body\n` with `Content-Disposition: attachment; filename="NAME"`
 ///   (`%2F` and `%20` decoded); `/dispu/...`: the same, unquoted, with a parameter after;
 /// - `/setc...`: a redirect to `/echo` that sets seven cookies of every kind;
@@ -122,6 +122,8 @@ fn echo(mut conn: TcpStream) {
             b"HTTP/1.1 200 OK\r\nContent-Disposition: inline; filename=plain.txt; size=5\r\n\
               Content-Length: 5\r\n\r\nbody\n"
                 .to_vec()
+        } else if path == "/etag" {
+            b"HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Length: 5\r\n\r\netag\n".to_vec()
         } else if path == "/dated" {
             b"HTTP/1.1 200 OK\r\nLast-Modified: Wed, 21 Oct 2015 07:28:00 GMT\r\n\
               Content-Length: 6\r\n\r\ndated\n"
@@ -200,6 +202,8 @@ pub fn same_as_curl(files: &[(&str, &[u8])], args: &[&str], input: &[u8]) -> Run
             std::fs::write(dir.path().join(name), bytes).unwrap();
         }
     }
+    // Shown with a failure's output: which line it was.
+    eprintln!("comparing fetch and curl on {args:?}");
     let theirs = run_with_stdin(&mut Command::new("curl"), theirs_dir.path(), args, input);
     let ours = fetch_with_stdin(ours_dir.path(), args, input);
     assert_eq!(
@@ -942,4 +946,61 @@ fn remote_header_names_as_curl_takes_them() {
     for line in lines {
         same_as_curl(files, &line, b"");
     }
+}
+
+#[test]
+fn conditions_and_limits_as_curl() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let etag = echo.url("/etag");
+    // One line, as --etag-save writes it (curl 7.88 glues further lines on; fetch reads one).
+    let files: &[(&str, &[u8])] = &[("et.txt", b"\"abc\"\n")];
+    let lines: Vec<Vec<&str>> = vec![
+        vec![
+            "-s",
+            "-z",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+            "-H",
+            "X-A: 1",
+            "-e",
+            "r",
+            &u,
+        ],
+        vec![
+            "-s",
+            "-z",
+            "-21 Oct 2015 07:28:00",
+            "-b",
+            "a=1",
+            "-r",
+            "0-1",
+            &u,
+        ],
+        vec!["-s", "--time-cond", "21 Oct 2015", &u],
+        vec!["-s", "-z", "nonsense", &u],
+        vec!["-s", "--etag-save", "e.txt", &etag],
+        vec!["-s", "--etag-save", "e.txt", &u],
+        vec!["-s", "--etag-compare", "et.txt", "-H", "X-A: 1", &u],
+        vec!["-s", "--etag-compare", "missing.txt", &u],
+        vec!["-s", "--max-filesize", "10", &u],
+        vec!["-s", "--max-filesize", "1k", &u],
+        vec!["-s", "--max-filesize", "10", "-o", "out", &u],
+    ];
+    for line in lines {
+        same_as_curl(files, &line, b"");
+    }
+    // -z FILE: the file's time (set here, so that both would see the same).
+    let dir = tempfile::tempdir().unwrap();
+    let file = std::fs::File::create(dir.path().join("ref.txt")).unwrap();
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_445_412_480);
+    file.set_modified(at).unwrap();
+    let run = super::fetch_in(dir.path(), &["-s", "-z", "ref.txt", &u]);
+    let text = String::from_utf8_lossy(&run.code(0).stdout).into_owned();
+    assert!(
+        text.contains("\r\nIf-Modified-Since: Wed, 21 Oct 2015 07:28:00 GMT\r\n"),
+        "{text}"
+    );
 }

@@ -14,7 +14,7 @@ const EXIT_CODES_SHORT: &str = "\
 Exit codes: 0 ok, 1 unsupported protocol, 2 usage, 3 malformed target, 6 resolve, 7 connect,
 8 unparseable reply, 18 partial body, 22 HTTP error (-f), 23 write error, 26 read error,
 28 timeout, 33 cannot resume, 47 too many redirects, 52 empty reply, 55 send failure,
-56 receive failure, 61 bad content encoding (more: --help)";
+56 receive failure, 61 bad content encoding, 63 too large (more: --help)";
 
 const EXIT_CODES: &str = "\
 Exit codes (curl's numbers):
@@ -39,6 +39,7 @@ Exit codes (curl's numbers):
   55  the request could not be sent
   56  receive failure: connection reset, malformed chunked body
   61  bad content encoding (--compressed): a coding not asked for, or a broken stream
+  63  the body is larger than --max-filesize
 
 Timeouts: --connect-timeout (default 30 s) covers resolving and connecting; then 30 s to
 send the request, 60 s for the whole response head, and 60 s of silence at most while
@@ -136,6 +137,29 @@ pub struct Args {
     /// Give a saved file the server's Last-Modified time
     #[arg(short = 'R', long = "remote-time")]
     pub remote_time: bool,
+
+    /// Only if changed since TIME (`If-Modified-Since`); `-TIME`: only if not changed since
+    /// (`If-Unmodified-Since`). TIME is a date, or else a file whose time is used
+    #[arg(
+        short = 'z',
+        long = "time-cond",
+        value_name = "TIME",
+        allow_hyphen_values = true
+    )]
+    pub time_cond: Option<String>,
+
+    /// Write the response's ETag (and a newline) to FILE; empty when there is none
+    #[arg(long = "etag-save", value_name = "FILE")]
+    pub etag_save: Option<PathBuf>,
+
+    /// Send the ETag in FILE (its first line) as `If-None-Match`; a FILE that cannot be read
+    /// exits 26, as in curl
+    #[arg(long = "etag-compare", value_name = "FILE")]
+    pub etag_compare: Option<PathBuf>,
+
+    /// Refuse a body the server says is larger than BYTES (suffixes k, M, G), exit 63
+    #[arg(long = "max-filesize", value_name = "BYTES", value_parser = parse_size)]
+    pub max_filesize: Option<u64>,
 
     /// Ask for part of the body: `Range: bytes=RANGE` (`0-99`, `500-`, `-500`, `0-0,-1`)
     #[arg(short = 'r', long = "range", value_name = "RANGE")]
@@ -594,6 +618,26 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
         return Err(format!("'{s}' must be a positive number of seconds"));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// A size in bytes, with curl's suffixes k, M, G (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, ""),
+    };
+    let shift = match unit {
+        "" => 0,
+        "k" | "K" => 10,
+        "m" | "M" => 20,
+        "g" | "G" => 30,
+        _ => return Err(format!("'{s}' is not a size (BYTES, or with k, M or G)")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("'{s}' is not a size (BYTES, or with k, M or G)"))
 }
 
 /// Seconds, where 0 means "the default" (curl's --retry-delay 0, --retry-max-time 0).

@@ -54,6 +54,10 @@ pub struct Config {
     pub remote_time: bool,
     /// `-J`.
     pub remote_header_name: bool,
+    /// `--etag-save`.
+    pub etag_save: Option<PathBuf>,
+    /// `--max-filesize`.
+    pub max_filesize: Option<u64>,
     /// `--remove-on-error`.
     pub remove_on_error: bool,
     /// `-c`: where to write the cookies at the end, and the jar.
@@ -175,6 +179,23 @@ impl Config {
         });
         request.method_name = args.request.clone();
         request.range = args.range.as_ref().map(|r| format!("bytes={r}"));
+        request.time_condition = args
+            .time_cond
+            .as_deref()
+            .and_then(|t| time_condition(t, args.silent));
+        if let Some(file) = &args.etag_compare {
+            // As curl: a file that cannot be read stops everything (exit 26); its first
+            // line goes after the -H headers.
+            let text = std::fs::read_to_string(file).map_err(|e| Error::Read {
+                what: file.display().to_string(),
+                reason: shared::io_words(&e),
+            })?;
+            let etag = text.lines().next().unwrap_or("").trim();
+            request.headers.push(HeaderEdit {
+                name: "If-None-Match".into(),
+                value: Some(etag.to_string()),
+            });
+        }
         if has_data {
             let body = data::body(&args.data_parts, args.silent);
             if args.get {
@@ -345,6 +366,8 @@ impl Config {
             output_dir: args.output_dir,
             remote_time: args.remote_time,
             remote_header_name: args.remote_header_name,
+            etag_save: args.etag_save.clone(),
+            max_filesize: args.max_filesize,
             remove_on_error: args.remove_on_error,
             progress: !args.silent && !args.verbose && !args.no_progress_meter,
             silent: args.silent,
@@ -360,6 +383,31 @@ impl Config {
             compressed: args.compressed,
             client: builder.build(),
         })
+    }
+}
+
+/// `-z TIME`: `If-Modified-Since` (`-TIME`: `If-Unmodified-Since`) with TIME read as a
+/// date (curl's lenient reading) or else as a file's modification time. Neither: curl's
+/// warning (not with `-s`) and no condition.
+fn time_condition(time: &str, silent: bool) -> Option<(String, String)> {
+    let (name, time) = match time.strip_prefix('-') {
+        Some(t) => ("If-Unmodified-Since", t),
+        None => ("If-Modified-Since", time),
+    };
+    let at = crate::cookie::parse_lenient_date(time, false)
+        .map(|secs| std::time::UNIX_EPOCH + Duration::from_secs(secs))
+        .or_else(|| std::fs::metadata(time).and_then(|m| m.modified()).ok());
+    match at {
+        Some(at) => Some((name.into(), httpdate::fmt_http_date(at))),
+        None => {
+            if !silent {
+                let _ = writeln!(
+                    io::stderr(),
+                    "fetch: warning: -z {time}: neither a date nor a file; no time condition"
+                );
+            }
+            None
+        }
     }
 }
 

@@ -257,6 +257,23 @@ fn attempt(
     if config.fail && status >= 400 {
         return Err(Error::HttpStatus { status }.into());
     }
+    if let Some(path) = &config.etag_save {
+        // The ETag and a newline, or an empty file, as curl writes it.
+        let text = resp
+            .head()
+            .header("etag")
+            .map(|e| [e, b"\n"].concat())
+            .unwrap_or_default();
+        std::fs::write(path, text).map_err(|e| Error::Write {
+            what: path.display().to_string(),
+            reason: shared::io_words(&e),
+        })?;
+    }
+    if let (Some(max), Some(size)) = (config.max_filesize, content_length(resp.head()))
+        && size > max
+    {
+        return Err(Error::TooLarge { size, max }.into());
+    }
     // -J: the name the server gives, when it gives one (-O's name otherwise).
     let named;
     let dest = match disposition_name(resp.head()).filter(|_| remote && config.remote_header_name) {
