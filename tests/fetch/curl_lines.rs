@@ -1004,3 +1004,53 @@ fn conditions_and_limits_as_curl() {
         "{text}"
     );
 }
+
+#[test]
+fn config_files_as_curl_reads_them() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let cfg = format!(
+        "# a comment\n-s\nurl = \"{u}?a\"\n--header \"X-A: 1 \\\"q\\\"\"\nuser-agent: agent\n  \
+         referer=http://r/  trailing\n-d  a=1\n\ndata-urlencode = \"b=x y\"\n"
+    );
+    let nested = "-K inner.cfg\n";
+    let inner = "fail\nheader = \"X-Inner: yes\"\n";
+    let files: &[(&str, &[u8])] = &[
+        ("main.cfg", cfg.as_bytes()),
+        ("outer.cfg", nested.as_bytes()),
+        ("inner.cfg", inner.as_bytes()),
+    ];
+    let status = echo.url("/status/404");
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-K", "main.cfg"],
+        vec!["--config", "main.cfg", "-H", "X-B: 2"],
+        vec!["-s", "-K", "outer.cfg", &u],
+        vec!["-s", "-K", "outer.cfg", &status],
+        vec!["-s", "-K", "-", &u],
+        vec!["-s", "-K", "missing.cfg", &u],
+    ];
+    for line in lines {
+        same_as_curl(files, &line, b"header = \"X-Stdin: 1\"\n");
+    }
+    // .curlrc, found through $CURL_HOME, and -q first to skip it.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join(".curlrc"), "header = \"X-Rc: yes\"\n-s\n").unwrap();
+    for line in [vec![u.as_str()], vec!["-q", "-s", "-A", "x", &u]] {
+        let dir = tempfile::tempdir().unwrap();
+        let env = |c: &mut Command| {
+            c.env("CURL_HOME", home.path());
+        };
+        let mut theirs = Command::new("curl");
+        env(&mut theirs);
+        let mut ours = Command::new(crate::support::bin("fetch"));
+        env(&mut ours);
+        let theirs = run_with_stdin(&mut theirs, dir.path(), &line, b"");
+        let ours = run_with_stdin(&mut ours, dir.path(), &line, b"");
+        ours.code(theirs.code).stdout(&theirs.stdout);
+        let sent = String::from_utf8_lossy(&ours.stdout).contains("X-Rc: yes");
+        assert_eq!(sent, line.len() == 1, "{line:?}");
+    }
+}

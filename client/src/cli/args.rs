@@ -351,9 +351,18 @@ pub struct Args {
     #[arg(short = 'g', long = "globoff")]
     pub globoff: bool,
 
-    /// Read no config file (fetch reads none: accepted for curl's lines)
+    /// Do not read `.curlrc` (only as the first option, as in curl)
+    ///
+    /// Without it, fetch reads curl's `.curlrc` first, from `$CURL_HOME`,
+    /// `$XDG_CONFIG_HOME` or `$HOME`, as curl does.
     #[arg(short = 'q', long = "disable")]
     pub disable: bool,
+
+    /// Read more options from FILE (`-` = stdin), in curl's config syntax: one option a
+    /// line, with or without its dashes, its value after spaces, `=` or `:` (quoted with
+    /// `\` escapes when it has spaces); `url = URL` for targets
+    #[arg(short = 'K', long = "config", value_name = "FILE")]
+    pub config: Vec<String>,
 
     /// No progress display; errors still print
     #[arg(long = "no-progress-meter")]

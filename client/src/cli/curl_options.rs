@@ -350,6 +350,30 @@ impl Known {
     }
 }
 
+impl Known {
+    /// Whether option `name` (`--long` or `-s`) takes a value: `None` when neither fetch
+    /// nor curl has it.
+    pub(crate) fn takes_value(&self, name: &str) -> Option<bool> {
+        if let Some(long) = name.strip_prefix("--") {
+            if let Some((_, takes)) = self.long.iter().find(|(l, _)| l == long) {
+                return Some(*takes);
+            }
+            return CURL_OPTIONS
+                .iter()
+                .find(|(_, l, _)| *l == long)
+                .map(|(_, _, t)| *t);
+        }
+        let c = name.strip_prefix('-')?.chars().next()?;
+        if let Some((_, takes)) = self.short.iter().find(|(s, _)| *s == c) {
+            return Some(*takes);
+        }
+        CURL_OPTIONS
+            .iter()
+            .find(|(s, _, _)| *s == Some(c))
+            .map(|(_, _, t)| *t)
+    }
+}
+
 /// Refuses (exit 2, one line) the first curl option on `args` that fetch does not have.
 /// Stops at `--`; skips the values of options that take one.
 pub(crate) fn refuse_missing(args: &[OsString], known: &Known) -> Result<(), Error> {
@@ -424,7 +448,7 @@ mod tests {
                 &["fetch", "--netrc-file", "n", "x"][..],
                 "not supported by fetch yet",
             ),
-            (&["fetch", "-fsSLK", "cfg", "x"][..], "-K (--config)"),
+            (&["fetch", "-fsSLU", "u:p", "x"][..], "-U (--proxy-user)"),
             (&["fetch", "--cacert", "c.pem", "x"][..], "for TLS"),
             (&["fetch", "--http2", "x"][..], "HTTP/1.x only"),
             (&["fetch", "--ftp-pasv", "x"][..], "does not speak"),

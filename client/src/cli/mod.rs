@@ -15,6 +15,7 @@ mod args;
 mod batch;
 mod config;
 mod curl_options;
+mod curlrc;
 mod data;
 mod decode;
 mod dump;
@@ -39,6 +40,13 @@ pub use output::Dest;
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     let args: Vec<OsString> = args.into_iter().collect();
     let known = curl_options::Known::of(&<Args as clap::CommandFactory>::command());
+    let args = match curlrc::expand(args, &known) {
+        Ok(args) => args,
+        Err(e) => {
+            print_error(&e);
+            return e.exit_code();
+        }
+    };
     if let Err(e) = curl_options::refuse_missing(&args, &known) {
         print_error(&e);
         return 2;
