@@ -11,6 +11,7 @@ use shared::Resolver;
 
 use crate::cookie::CookieJar;
 use crate::event::{Event, Observer};
+use crate::proxy::Proxy;
 use crate::request::{HeaderEdit, Version};
 
 /// Default limit for resolving a name and connecting: 30 s.
@@ -53,6 +54,8 @@ pub struct Builder {
     pub(crate) expect_timeout: Duration,
     pub(crate) cookie_jar: Option<Arc<Mutex<CookieJar>>>,
     pub(crate) cookie: Option<String>,
+    pub(crate) proxy: Option<Proxy>,
+    pub(crate) no_proxy: Vec<String>,
 }
 
 impl fmt::Debug for Builder {
@@ -98,6 +101,8 @@ impl Default for Builder {
             expect_timeout: DEFAULT_EXPECT_TIMEOUT,
             cookie_jar: None,
             cookie: None,
+            proxy: None,
+            no_proxy: Vec::new(),
         }
     }
 }
@@ -238,6 +243,21 @@ impl Builder {
     /// after the jar's.
     pub fn cookie(mut self, cookies: Option<String>) -> Builder {
         self.cookie = cookies;
+        self
+    }
+
+    /// Send requests through this HTTP proxy (absolute-form request lines,
+    /// `Proxy-Connection: Keep-Alive` as curl sends it); default none. A Unix socket
+    /// (`unix_socket`) goes around it.
+    pub fn proxy(mut self, proxy: Option<Proxy>) -> Builder {
+        self.proxy = proxy;
+        self
+    }
+
+    /// Hosts that go around the proxy: `*` for all, names with their subdomains,
+    /// addresses (curl's `--noproxy`).
+    pub fn no_proxy(mut self, patterns: Vec<String>) -> Builder {
+        self.no_proxy = patterns;
         self
     }
 

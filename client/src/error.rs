@@ -84,6 +84,8 @@ pub enum Error {
         /// The status code.
         status: u16,
     },
+    /// The proxy's name could not be resolved (exit 5).
+    ProxyResolve(shared::Error),
     /// The body is larger than allowed (`--max-filesize`; exit 63).
     TooLarge {
         /// The size the server declared.
@@ -150,6 +152,7 @@ impl Error {
             Error::TooManyRedirects { .. } => 47,
             Error::HttpStatus { .. } => 22,
             Error::TooLarge { .. } => 63,
+            Error::ProxyResolve(_) => 5,
             Error::Write { .. } | Error::BinaryToTerminal => 23,
             Error::Read { .. } => 26,
             Error::Range { .. } => 33,
@@ -207,6 +210,7 @@ impl fmt::Display for Error {
                 write!(f, "the requested URL returned error: {status}")
             }
             Error::Write { what, reason } => write!(f, "writing to {what}: {reason}"),
+            Error::ProxyResolve(e) => write!(f, "the proxy: {e}"),
             Error::TooLarge { size, max } => write!(
                 f,
                 "maximum file size exceeded: the body is {size} bytes, --max-filesize is {max}"

@@ -158,12 +158,16 @@ pub(crate) fn is_host_bound(name: &str) -> bool {
 /// `Accept`.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Defaults<'a> {
-    /// `Authorization`, right after `Host` (curl's place for `-u`).
+    /// `Proxy-Authorization`, right after `Host` (curl's place for `-U`).
+    pub(crate) proxy_authorization: Option<&'a str>,
+    /// `Authorization`, after that (curl's place for `-u`).
     pub(crate) authorization: Option<&'a str>,
     /// `Range`, after that (curl's place for `-r`).
     pub(crate) range: Option<&'a str>,
     /// `Referer`, after `Accept`.
     pub(crate) referer: Option<&'a str>,
+    /// `Proxy-Connection: Keep-Alive` (through a proxy, as curl), after that.
+    pub(crate) proxy_connection: bool,
     /// `Cookie`, after that.
     pub(crate) cookie: Option<&'a str>,
     /// `If-Modified-Since` or `If-Unmodified-Since`, last.
@@ -181,6 +185,9 @@ pub(crate) fn headers(
 ) -> Vec<(String, String)> {
     let named = |n: &str| edits.iter().any(|e| e.name.eq_ignore_ascii_case(n));
     let mut out: Vec<(String, String, bool)> = vec![("Host".into(), target.host_header(), true)];
+    if let Some(auth) = defaults.proxy_authorization {
+        out.push(("Proxy-Authorization".into(), auth.into(), true));
+    }
     if let Some(auth) = defaults.authorization.filter(|_| !named("authorization")) {
         out.push(("Authorization".into(), auth.into(), true));
     }
@@ -191,6 +198,9 @@ pub(crate) fn headers(
     out.push(("Accept".into(), "*/*".into(), true));
     if let Some(referer) = defaults.referer {
         out.push(("Referer".into(), referer.into(), true));
+    }
+    if defaults.proxy_connection {
+        out.push(("Proxy-Connection".into(), "Keep-Alive".into(), true));
     }
     if let Some(cookie) = defaults.cookie {
         out.push(("Cookie".into(), cookie.into(), true));
@@ -262,18 +272,19 @@ pub(crate) fn body_headers(
     }
 }
 
-/// The bytes of the request head. HTTP/0.9 is the simple request `GET /path` with no
+/// The bytes of the request head for `request_target` (the path, or the whole URL through
+/// a proxy). HTTP/0.9 is the simple request `GET /path` with no
 /// version and no headers.
 pub(crate) fn head(
     method: &str,
-    target: &Target,
+    request_target: &str,
     version: Version,
     headers: &[(String, String)],
 ) -> Vec<u8> {
     if version == Version::Http09 {
-        return format!("GET {}\r\n", target.path).into_bytes();
+        return format!("GET {request_target}\r\n").into_bytes();
     }
-    let mut out = format!("{method} {} {version}\r\n", target.path);
+    let mut out = format!("{method} {request_target} {version}\r\n");
     for (name, value) in headers {
         out.push_str(name);
         out.push_str(": ");
@@ -389,6 +400,8 @@ mod tests {
     fn authorization_and_referer_sit_where_curl_puts_them() {
         let t = Target::parse("h:1/").unwrap();
         let d = Defaults {
+            proxy_authorization: None,
+            proxy_connection: false,
             authorization: Some("Basic x"),
             range: None,
             referer: Some("http://r/"),
@@ -414,7 +427,7 @@ mod tests {
     fn request_heads() {
         let t = Target::parse("example.com:8080/a?b=c").unwrap();
         let h = headers(&t, Defaults::default(), &[]);
-        let got = String::from_utf8(head("HEAD", &t, Version::Http11, &h)).unwrap();
+        let got = String::from_utf8(head("HEAD", &t.path, Version::Http11, &h)).unwrap();
         assert_eq!(
             got,
             format!(
@@ -422,11 +435,11 @@ mod tests {
                  Accept: */*\r\n\r\n"
             )
         );
-        let simple = head("GET", &t, Version::Http09, &h);
+        let simple = head("GET", &t.path, Version::Http09, &h);
         assert_eq!(simple, b"GET /a?b=c\r\n");
         let plain = Target::parse("example.com").unwrap();
         let h = headers(&plain, Defaults::default(), &[]);
-        let got = String::from_utf8(head("GET", &plain, Version::Http10, &h)).unwrap();
+        let got = String::from_utf8(head("GET", &plain.path, Version::Http10, &h)).unwrap();
         assert!(
             got.starts_with("GET / HTTP/1.0\r\nHost: example.com\r\n"),
             "{got}"

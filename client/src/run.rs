@@ -142,6 +142,18 @@ struct Step<'a> {
     referer: Option<&'a str>,
 }
 
+/// The proxy a request to `current` goes through: none with a Unix socket, or when
+/// `no_proxy` lets the host go around it.
+fn via_proxy<'a>(cfg: &'a Builder, current: &Target) -> Option<&'a crate::proxy::Proxy> {
+    let proxy = cfg.proxy.as_ref().filter(|_| cfg.unix_socket.is_none())?;
+    match &current.endpoint {
+        Endpoint::Tcp { host, .. } if !crate::proxy::bypass(&cfg.no_proxy, &host.to_string()) => {
+            Some(proxy)
+        }
+        _ => None,
+    }
+}
+
 /// The `Cookie` for a request to `current`: the jar's matching cookies, then the
 /// client's own (`-b STRING`).
 fn cookies(cfg: &Builder, current: &Target) -> Option<String> {
@@ -198,7 +210,10 @@ fn request_head(
         .chain(&req.headers)
         .collect();
     let cookie = cookies(cfg, current);
+    let proxy = via_proxy(cfg, current);
     let defaults = request::Defaults {
+        proxy_authorization: proxy.and_then(|p| p.authorization.as_deref()),
+        proxy_connection: proxy.is_some(),
         authorization: cfg.authorization.as_deref().filter(|_| !cross_host),
         range: req.range.as_deref(),
         cookie: cookie.as_deref(),
@@ -220,7 +235,12 @@ fn request_head(
         );
         expect_sent = expect && headers.iter().any(|(n, _)| n == "Expect");
     }
-    let bytes = request::head(hop.method, current, cfg.version, &headers);
+    // Through a proxy the request line names the whole URL (RFC 9112 §3.2.2).
+    let request_target = match proxy {
+        Some(_) => current.to_string(),
+        None => current.path.clone(),
+    };
+    let bytes = request::head(hop.method, &request_target, cfg.version, &headers);
     (bytes, expect_sent)
 }
 
@@ -236,9 +256,11 @@ fn exchange(
     total: Option<(Instant, std::time::Duration)>,
     trace: &mut Trace,
 ) -> Result<(Connection, Head, bool), Error> {
-    let key = match &cfg.unix_socket {
-        Some(path) => Endpoint::Unix(path.clone()),
-        None => current.endpoint.clone(),
+    let proxy = via_proxy(cfg, current);
+    let key = match (&cfg.unix_socket, proxy) {
+        (Some(path), _) => Endpoint::Unix(path.clone()),
+        (None, Some(proxy)) => proxy.endpoint.clone(),
+        (None, None) => current.endpoint.clone(),
     };
     let mut may_reuse = true;
     loop {
@@ -248,7 +270,11 @@ fn exchange(
                 cfg.notify(Event::Reused { peer: &conn.peer });
                 conn
             }
-            None => open(cfg, &key, total, trace)?,
+            // A proxy whose name does not resolve is curl's exit 5, not 6.
+            None => open(cfg, &key, total, trace).map_err(|e| match (e, proxy) {
+                (Error::Net(e @ shared::Error::Resolve { .. }), Some(_)) => Error::ProxyResolve(e),
+                (e, _) => e,
+            })?,
         };
         let hop = trace.hops.last_mut().expect("run pushed the hop");
         hop.peer = Some(conn.peer.clone());

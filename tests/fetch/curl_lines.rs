@@ -26,7 +26,7 @@ use super::{Run, fetch_with_stdin, run_with_stdin};
 ///   answers it with a 417 and closes, without reading the body;
 /// - anything else: 200 with the request as the body, less its `User-Agent` line.
 pub struct Echo {
-    port: u16,
+    pub port: u16,
     stop: Arc<AtomicBool>,
 }
 
@@ -1052,5 +1052,172 @@ fn config_files_as_curl_reads_them() {
         ours.code(theirs.code).stdout(&theirs.stdout);
         let sent = String::from_utf8_lossy(&ours.stdout).contains("X-Rc: yes");
         assert_eq!(sent, line.len() == 1, "{line:?}");
+    }
+}
+
+/// Environment variables and a command line.
+type EnvLine<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+
+/// A running tinyproxy (Debian's), on a port probed free; killed when dropped.
+struct Tinyproxy {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Tinyproxy {
+    /// Starts one, or `None` when tinyproxy is not installed. tinyproxy cannot listen on
+    /// port 0, so a free port is probed by binding it and letting it go.
+    fn start() -> Option<Tinyproxy> {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let conf = dir.path().join("tinyproxy.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 20\nAllow 127.0.0.1\n\
+                 DisableViaHeader Yes\nLogLevel Critical\n"
+            ),
+        )
+        .unwrap();
+        let child = Command::new("tinyproxy")
+            .arg("-d")
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let proxy = Tinyproxy {
+            child,
+            port,
+            _dir: dir,
+        };
+        crate::support::wait_for(
+            "tinyproxy to listen",
+            std::time::Duration::from_secs(10),
+            || TcpStream::connect(("127.0.0.1", port)).ok(),
+        );
+        Some(proxy)
+    }
+}
+
+impl Drop for Tinyproxy {
+    fn drop(&mut self) {
+        // Only the process this test started.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn proxies_as_curl_uses_them() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo?q");
+    let r = echo.url("/r/302");
+    // The echo server as a proxy shows the request exactly as the client sent it.
+    let direct = format!("127.0.0.1:{}", echo.port);
+    let absolute = format!("http://{direct}");
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", "-x", &absolute, "http://example.test:81/echo?q"],
+        vec![
+            "-s",
+            "-x",
+            &direct,
+            "-U",
+            "al:pw",
+            "-u",
+            "a:b",
+            "-H",
+            "X-A: 1",
+            "http://example.test/p",
+        ],
+        vec![
+            "-s",
+            "--proxy",
+            &absolute,
+            "-e",
+            "r",
+            "-b",
+            "c=1",
+            "http://e.test/",
+        ],
+        vec!["-s", "-x", &absolute, "--noproxy", "example.test", &u],
+        vec![
+            "-s",
+            "-x",
+            "http://al:p%40w@nohost.invalid",
+            "http://e.test/",
+        ],
+        vec!["-s", "-x", "", &u],
+    ];
+    for line in lines {
+        same_as_curl(&[], &line, b"");
+    }
+    // curl's variables: http_proxy in lowercase only, ALL_PROXY, no_proxy; -x "" wins.
+    let envs: &[EnvLine<'_>] = &[
+        (&[("http_proxy", &absolute)], &["-s", "http://e.test/"]),
+        (
+            &[("HTTP_PROXY", &absolute)],
+            &["-s", "-m", "5", "http://e.test/"],
+        ),
+        (&[("ALL_PROXY", &absolute)], &["-s", "http://e.test/"]),
+        (&[("all_proxy", &direct)], &["-s", "http://e.test/"]),
+        (
+            &[("http_proxy", &absolute), ("no_proxy", "e.test")],
+            &["-s", "-m", "5", "http://e.test/"],
+        ),
+        (
+            &[("http_proxy", &absolute), ("NO_PROXY", "*")],
+            &["-s", "-m", "5", "http://e.test/"],
+        ),
+        (
+            &[("http_proxy", &absolute)],
+            &["-s", "-m", "5", "-x", "", "http://e.test/"],
+        ),
+    ];
+    for (vars, line) in envs {
+        let dir = tempfile::tempdir().unwrap();
+        let mut theirs = Command::new("curl");
+        let mut ours = Command::new(crate::support::bin("fetch"));
+        for c in [&mut theirs, &mut ours] {
+            for v in [
+                "http_proxy",
+                "HTTP_PROXY",
+                "all_proxy",
+                "ALL_PROXY",
+                "no_proxy",
+                "NO_PROXY",
+            ] {
+                c.env_remove(v);
+            }
+            c.envs(vars.iter().copied());
+        }
+        let theirs = run_with_stdin(&mut theirs, dir.path(), line, b"");
+        let ours = run_with_stdin(&mut ours, dir.path(), line, b"");
+        eprintln!("comparing with {vars:?}: {line:?}");
+        ours.code(theirs.code).stdout(&theirs.stdout);
+    }
+    // Through a real forward proxy, to the echo server.
+    let Some(tiny) = Tinyproxy::start() else {
+        eprintln!("tinyproxy is not installed: skipping the forward-proxy comparison");
+        return;
+    };
+    let proxy = format!("127.0.0.1:{}", tiny.port);
+    for line in [
+        vec!["-s", "-x", proxy.as_str(), &u],
+        vec!["-s", "-x", &proxy, "-d", "a=1", &u],
+        vec!["-s", "-x", &proxy, "-L", &r],
+        vec!["-s", "-x", &proxy, "-T", "-", &u],
+    ] {
+        same_as_curl(&[], &line, b"from stdin\n");
     }
 }

@@ -11,10 +11,10 @@ use super::form::FormPart;
 use crate::request::HeaderEdit;
 
 const EXIT_CODES_SHORT: &str = "\
-Exit codes: 0 ok, 1 unsupported protocol, 2 usage, 3 malformed target, 6 resolve, 7 connect,
-8 unparseable reply, 18 partial body, 22 HTTP error (-f), 23 write error, 26 read error,
-28 timeout, 33 cannot resume, 47 too many redirects, 52 empty reply, 55 send failure,
-56 receive failure, 61 bad content encoding, 63 too large (more: --help)";
+Exit codes: 0 ok, 1 unsupported protocol, 2 usage, 3 malformed target, 5 resolve proxy,
+6 resolve, 7 connect, 8 unparseable reply, 18 partial body, 22 HTTP error (-f), 23 write
+error, 26 read error, 28 timeout, 33 cannot resume, 47 too many redirects, 52 empty reply,
+55 send failure, 56 receive failure, 61 bad content encoding, 63 too large (more: --help)";
 
 const EXIT_CODES: &str = "\
 Exit codes (curl's numbers):
@@ -23,6 +23,7 @@ Exit codes (curl's numbers):
       reply without --http0.9
    2  usage: unknown flag, bad value, flags that ask for two methods
    3  malformed target
+   5  could not resolve the proxy's name
    6  could not resolve the host name
    7  could not connect (every address listed with its reason)
    8  unparseable reply: bad or oversized head (64 KiB, 100 fields), conflicting
@@ -261,6 +262,28 @@ pub struct Args {
     /// With -L, keep a POST (and its body) after a 303 instead of switching to GET
     #[arg(long = "post303")]
     pub post303: bool,
+
+    /// Send requests through the HTTP proxy at `[http://][USER:PASSWORD@]HOST[:PORT]`
+    /// (port 1080 when none is given, as curl); `""` for none, whatever the environment
+    /// says
+    ///
+    /// Without -x, fetch reads curl's variables: `http_proxy` (only lowercase, as curl),
+    /// then `ALL_PROXY` or `all_proxy`, and `no_proxy` or `NO_PROXY`.
+    #[arg(short = 'x', long = "proxy", value_name = "[PROTOCOL://]HOST[:PORT]")]
+    pub proxy: Option<String>,
+
+    /// `Proxy-Authorization: Basic` with USER and PASSWORD
+    #[arg(short = 'U', long = "proxy-user", value_name = "USER:PASSWORD")]
+    pub proxy_user: Option<String>,
+
+    /// Use Basic authentication with the proxy (the default, and the only kind fetch sends)
+    #[arg(long = "proxy-basic")]
+    pub proxy_basic: bool,
+
+    /// Hosts to reach without the proxy: a comma-separated list of names (with their
+    /// subdomains) and addresses, or `*` for all
+    #[arg(long = "noproxy", value_name = "NO-PROXY-LIST")]
+    pub noproxy: Option<String>,
 
     /// Send `Authorization: Basic` with USER and PASSWORD (not after a redirect to another
     /// host)

@@ -19,6 +19,7 @@ use super::verbose::verbose;
 use crate::cookie::CookieJar;
 use crate::error::Error;
 use crate::payload::Payload;
+use crate::proxy::Proxy;
 use crate::request::{HeaderEdit, Method, Request, Version};
 use crate::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_PER_ENDPOINT};
 
@@ -277,6 +278,7 @@ impl Config {
             1
         };
         let (jar, literal) = cookies(&args)?;
+        let (proxy, no_proxy) = proxy(&args)?;
         let mut builder = Client::builder()
             .max_idle_per_endpoint(parallel.max(DEFAULT_MAX_IDLE_PER_ENDPOINT))
             .connect_timeout(args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
@@ -312,7 +314,11 @@ impl Config {
                 .referer((!url.is_empty()).then(|| url.to_string()))
                 .auto_referer(auto);
         }
-        builder = builder.cookie_jar(jar.clone()).cookie(literal);
+        builder = builder
+            .cookie_jar(jar.clone())
+            .cookie(literal)
+            .proxy(proxy)
+            .no_proxy(no_proxy);
         let cookie_jar = args.cookie_jar.clone().zip(jar);
         if args.compressed {
             // Before -H, so that a -H naming Accept-Encoding still wins.
@@ -409,6 +415,41 @@ fn time_condition(time: &str, silent: bool) -> Option<(String, String)> {
             None
         }
     }
+}
+
+/// The proxy (`-x`, else curl's variables) with `-U`'s credentials, and the hosts that go
+/// around it (`--noproxy`, else `no_proxy`/`NO_PROXY`). A proxy fetch cannot use (HTTPS,
+/// SOCKS) is a usage error with the reason.
+fn proxy(args: &Args) -> Result<(Option<Proxy>, Vec<String>), Error> {
+    let env = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+    };
+    // curl reads http_proxy in lowercase only (HTTP_PROXY could be set by a CGI request).
+    let given = args
+        .proxy
+        .clone()
+        .or_else(|| env(&["http_proxy", "all_proxy", "ALL_PROXY"]));
+    let mut proxy = match given.filter(|p| !p.is_empty()) {
+        Some(p) => Some(Proxy::parse(&p).map_err(|e| Error::Usage(format!("-x: {e}")))?),
+        None => None,
+    };
+    if let Some(user) = &args.proxy_user {
+        let (name, password) = user.split_once(':').unwrap_or((user, ""));
+        proxy = proxy.map(|p| p.basic_auth(name, password));
+    }
+    let list = args
+        .noproxy
+        .clone()
+        .or_else(|| env(&["no_proxy", "NO_PROXY"]))
+        .unwrap_or_default();
+    let no_proxy = list
+        .split(',')
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    Ok((proxy, no_proxy))
 }
 
 /// The cookie engine (on with `-b FILE` or `-c`, holding the files' cookies) and the
