@@ -56,6 +56,9 @@ pub struct Request {
     /// A condition on the page's date, `(name, value)`: `If-Modified-Since` or
     /// `If-Unmodified-Since` with an HTTP date (curl's `-z`), sent after `Cookie`.
     pub time_condition: Option<(String, String)>,
+    /// An `Authorization` value for this request's host when the client sets none (curl's
+    /// `.netrc` credentials for the host); never sent after a redirect to another host.
+    pub authorization: Option<String>,
 }
 
 impl Request {
@@ -69,6 +72,7 @@ impl Request {
             content_type: None,
             range: None,
             time_condition: None,
+            authorization: None,
         }
     }
 }

@@ -214,7 +214,11 @@ fn request_head(
     let defaults = request::Defaults {
         proxy_authorization: proxy.and_then(|p| p.authorization.as_deref()),
         proxy_connection: proxy.is_some(),
-        authorization: cfg.authorization.as_deref().filter(|_| !cross_host),
+        authorization: cfg
+            .authorization
+            .as_deref()
+            .or(req.authorization.as_deref())
+            .filter(|_| !cross_host),
         range: req.range.as_deref(),
         cookie: cookie.as_deref(),
         condition: req

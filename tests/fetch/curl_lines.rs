@@ -1221,3 +1221,44 @@ fn proxies_as_curl_uses_them() {
         same_as_curl(&[], &line, b"from stdin\n");
     }
 }
+
+#[test]
+fn netrc_as_curl_reads_it() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let by_name = format!("http://localhost:{}/echo", echo.port);
+    let netrc: &[u8] = b"machine 127.0.0.1 login nu password np\n\
+        macdef init\ncd /\n\n\
+        default login du password dp\n";
+    let files: &[(&str, &[u8])] = &[("my.netrc", netrc)];
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", "--netrc-file", "my.netrc", &u],
+        vec!["-s", "--netrc-file", "my.netrc", &by_name],
+        vec!["-s", "--netrc-optional", "--netrc-file", "my.netrc", &u],
+        vec!["-s", "--netrc-file", "my.netrc", "-u", "a:b", &u],
+        vec!["-s", "--netrc-file", "missing.netrc", &u],
+    ];
+    for line in lines {
+        same_as_curl(files, &line, b"");
+    }
+    // -n: $HOME/.netrc.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(home.path().join(".netrc"), netrc).unwrap();
+    for line in [
+        vec!["-s", "-n", u.as_str()],
+        vec!["-s", "--netrc", &by_name],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut theirs = Command::new("curl");
+        let mut ours = Command::new(crate::support::bin("fetch"));
+        for c in [&mut theirs, &mut ours] {
+            c.env("HOME", home.path()).env_remove("CURL_HOME");
+        }
+        let theirs = run_with_stdin(&mut theirs, dir.path(), &line, b"");
+        let ours = run_with_stdin(&mut ours, dir.path(), &line, b"");
+        ours.code(theirs.code).stdout(&theirs.stdout);
+    }
+}

@@ -293,6 +293,19 @@ pub struct Args {
     #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD")]
     pub user: Option<String>,
 
+    /// Take the login and password for each target's host from `$HOME/.netrc` (a missing
+    /// file is no error, as in curl); -u wins
+    #[arg(short = 'n', long = "netrc")]
+    pub netrc: bool,
+
+    /// Like -n, from FILE
+    #[arg(long = "netrc-file", value_name = "FILE")]
+    pub netrc_file: Option<PathBuf>,
+
+    /// Like -n: use `.netrc` when it has the host (what -n does here too)
+    #[arg(long = "netrc-optional")]
+    pub netrc_optional: bool,
+
     /// Use Basic authentication with -u (the default, and the only kind fetch sends)
     #[arg(long = "basic")]
     pub basic: bool,

@@ -13,6 +13,7 @@ use super::args::{Args, Output};
 use super::data;
 use super::dump::HeaderDump;
 use super::form;
+use super::netrc;
 use super::output::Dest;
 use super::upload;
 use super::verbose::verbose;
@@ -55,6 +56,9 @@ pub struct Config {
     pub remote_time: bool,
     /// `-J`.
     pub remote_header_name: bool,
+    /// `-n`, `--netrc-file`, `--netrc-optional`: the file's text, when it could be read
+    /// (and no -u overrides it).
+    pub netrc: Option<String>,
     /// `--etag-save`.
     pub etag_save: Option<PathBuf>,
     /// `--max-filesize`.
@@ -372,6 +376,11 @@ impl Config {
             output_dir: args.output_dir,
             remote_time: args.remote_time,
             remote_header_name: args.remote_header_name,
+            netrc: (args.netrc || args.netrc_optional || args.netrc_file.is_some())
+                .then(|| netrc::file(args.netrc_file.as_deref()))
+                .flatten()
+                .filter(|_| args.user.is_none())
+                .and_then(|f| std::fs::read_to_string(f).ok()),
             etag_save: args.etag_save.clone(),
             max_filesize: args.max_filesize,
             remove_on_error: args.remove_on_error,

@@ -440,12 +440,12 @@ mod tests {
     #[test]
     fn curl_options_fetch_lacks_are_refused_with_a_reason() {
         let refused = [
-            (&["fetch", "-n", "x"][..], "-n (--netrc) is a curl option"),
+            (&["fetch", "-:", "x"][..], "-: (--next) is a curl option"),
             (
                 &["fetch", "--limit-rate", "1k", "x"][..],
                 "not supported by fetch yet",
             ),
-            (&["fetch", "-fsSLn", "x"][..], "-n (--netrc)"),
+            (&["fetch", "-fsSL:", "x"][..], "-: (--next)"),
             (&["fetch", "--cacert", "c.pem", "x"][..], "for TLS"),
             (&["fetch", "--http2", "x"][..], "HTTP/1.x only"),
             (&["fetch", "--ftp-pasv", "x"][..], "does not speak"),
@@ -456,11 +456,11 @@ mod tests {
         }
         let fine: &[&[&str]] = &[
             &["fetch", "-fsSL", "x"],
-            &["fetch", "-H", "-n: not an option", "x"],
-            &["fetch", "-o-n", "x"],
-            &["fetch", "-d", "--netrc", "x"],
-            &["fetch", "--data=--netrc", "x"],
-            &["fetch", "--", "--netrc"],
+            &["fetch", "-H", "-:: not an option", "x"],
+            &["fetch", "-o-:", "x"],
+            &["fetch", "-d", "--next", "x"],
+            &["fetch", "--data=--next", "x"],
+            &["fetch", "--", "--next"],
             &["fetch", "--bogus", "x"],
         ];
         for line in fine {

@@ -11,6 +11,7 @@ use shared::Target;
 use super::config::{Config, DestSpec};
 use super::decode::{Coding, Decoder};
 use super::dump::HeaderDump;
+use super::netrc;
 use super::order::Slot;
 use super::output::{self, Dest, Sink, remote_name};
 use super::progress::{Bar, Progress};
@@ -99,6 +100,12 @@ fn run(
 ) -> Result<(), Error> {
     let target = Target::parse(&config.targets[index])?;
     let mut request = config.request.clone();
+    if let (Some(text), shared::Endpoint::Tcp { host, .. }) = (&config.netrc, &target.endpoint)
+        && let Some((login, password)) = netrc::lookup(text, &host.to_string())
+    {
+        let token = crate::request::base64(format!("{login}:{password}").as_bytes());
+        request.authorization = Some(format!("Basic {token}"));
+    }
     if let Some(Some(upload)) = config.uploads.get(index) {
         request.method = Method::Put;
         request.body = Some(upload.clone());
