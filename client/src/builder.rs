@@ -56,6 +56,7 @@ pub struct Builder {
     pub(crate) cookie: Option<String>,
     pub(crate) proxy: Option<Proxy>,
     pub(crate) no_proxy: Vec<String>,
+    pub(crate) redirect_http_off: Option<&'static str>,
 }
 
 impl fmt::Debug for Builder {
@@ -103,6 +104,7 @@ impl Default for Builder {
             cookie: None,
             proxy: None,
             no_proxy: Vec::new(),
+            redirect_http_off: None,
         }
     }
 }
@@ -258,6 +260,14 @@ impl Builder {
     /// addresses (curl's `--noproxy`).
     pub fn no_proxy(mut self, patterns: Vec<String>) -> Builder {
         self.no_proxy = patterns;
+        self
+    }
+
+    /// Refuse to follow a redirect (to plain HTTP, the only kind there is), naming `by`,
+    /// the option that says so (curl's `--proto-redir` or `--proto` without http; exit 1).
+    /// Default: `None`, redirects are followed.
+    pub fn redirect_http_off(mut self, by: Option<&'static str>) -> Builder {
+        self.redirect_http_off = by;
         self
     }
 

@@ -84,6 +84,12 @@ pub enum Error {
         /// The status code.
         status: u16,
     },
+    /// Plain HTTP is turned off for targets or for redirects (curl's `--proto`,
+    /// `--proto-redir`; exit 1).
+    HttpDisabled {
+        /// The option that turned it off.
+        by: &'static str,
+    },
     /// The proxy's name could not be resolved (exit 5).
     ProxyResolve(shared::Error),
     /// The body is larger than allowed (`--max-filesize`; exit 63).
@@ -153,6 +159,7 @@ impl Error {
             Error::HttpStatus { .. } => 22,
             Error::TooLarge { .. } => 63,
             Error::ProxyResolve(_) => 5,
+            Error::HttpDisabled { .. } => 1,
             Error::Write { .. } | Error::BinaryToTerminal => 23,
             Error::Read { .. } => 26,
             Error::Range { .. } => 33,
@@ -211,6 +218,7 @@ impl fmt::Display for Error {
             }
             Error::Write { what, reason } => write!(f, "writing to {what}: {reason}"),
             Error::ProxyResolve(e) => write!(f, "the proxy: {e}"),
+            Error::HttpDisabled { by } => write!(f, "http is disabled by {by}"),
             Error::TooLarge { size, max } => write!(
                 f,
                 "maximum file size exceeded: the body is {size} bytes, --max-filesize is {max}"

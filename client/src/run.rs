@@ -99,6 +99,9 @@ pub(crate) fn run(
             if followed >= max {
                 return Err(Error::TooManyRedirects { max });
             }
+            if let Some(by) = cfg.redirect_http_off {
+                return Err(Error::HttpDisabled { by });
+            }
             let next = redirect::resolve(&current, &location).map_err(|cause| Error::Redirect {
                 location: String::from_utf8_lossy(&location).into_owned(),
                 cause,

@@ -786,6 +786,9 @@ fn small_options_as_curl() {
         vec!["-s", "--no-progress-meter", &u],
         vec!["-s", "--url", &u, &fail, "--url", &q, "-g"],
         vec!["-s", "-f", "--remove-on-error", "-o", "out", &fail],
+        // curl takes any next word as a value, and a repeated switch is no error.
+        vec!["-s", "-s", "-d", "-x", "--data", "-", &u],
+        vec!["-sS", "-s", "-e", "-ref", "-H", "X-A: -1", &u],
         vec![
             "-s",
             "--expect100-timeout",
@@ -1260,5 +1263,42 @@ fn netrc_as_curl_reads_it() {
         let theirs = run_with_stdin(&mut theirs, dir.path(), &line, b"");
         let ours = run_with_stdin(&mut ours, dir.path(), &line, b"");
         ours.code(theirs.code).stdout(&theirs.stdout);
+    }
+}
+
+#[test]
+fn protocol_lists_and_tls_options_as_curl() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let r = echo.url("/r/302");
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", "--proto", "=https", &u],
+        vec!["-s", "--proto", "-all,http", &u],
+        vec!["-s", "--proto", "all,-http", &u],
+        vec!["-s", "--proto", "=http,https", "-L", &r],
+        vec!["-s", "--proto", "bogus", &u],
+        vec!["-s", "--proto-redir", "=https", "-L", &r],
+        vec!["-s", "--proto-redir", "=https", &r],
+        vec!["-s", "--proto-redir", "-all,http", "-L", &r],
+        vec!["-s", "--proto", "=https", "--tlsv1.2", "-sSf", &u],
+        vec![
+            "-s",
+            "--tlsv1.2",
+            "--tls-max",
+            "1.3",
+            "--cacert",
+            "/nonexistent",
+            "--capath",
+            "/x",
+            "-k",
+            &u,
+        ],
+        vec!["-s", "--tlsv1", "--tlsv1.0", "--tlsv1.1", "--tlsv1.3", &u],
+    ];
+    for line in lines {
+        same_as_curl(&[], &line, b"");
     }
 }

@@ -85,7 +85,8 @@ address (families alternating) is tried when the previous one has not connected 
 /// codes, and is strict about what arrives: a body shorter than declared is an error, never
 /// a quiet success, and files are written as FILE.part and renamed only when complete.
 #[derive(Parser, Debug)]
-#[command(name = "fetch", version, after_help = EXIT_CODES_SHORT, after_long_help = EXIT_CODES)]
+#[command(name = "fetch", version, after_help = EXIT_CODES_SHORT, after_long_help = EXIT_CODES,
+          args_override_self = true)]
 pub struct Args {
     /// What to fetch: host, host:port, host/path, http://host:port/path?query, [::1]:8080/x,
     /// unix:/path/to.sock
@@ -98,7 +99,12 @@ pub struct Args {
     /// line: the first to the first target, and so on. The body goes to FILE.part first,
     /// renamed to FILE only when it is complete; after a failure FILE is neither created nor
     /// overwritten, and FILE.part stays.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        allow_hyphen_values = true
+    )]
     pub output: Vec<String>,
 
     /// Save the next target under its remote name, in the current folder (one -O per
@@ -124,7 +130,12 @@ pub struct Args {
     /// A target ending in `/` gets the file's name appended. A file goes with its length in
     /// `Content-Length`; as curl does, `Expect: 100-continue` is sent first and the body
     /// follows on `100 Continue`, or after 1 s without an answer.
-    #[arg(short = 'T', long = "upload-file", value_name = "FILE")]
+    #[arg(
+        short = 'T',
+        long = "upload-file",
+        value_name = "FILE",
+        allow_hyphen_values = true
+    )]
     pub upload_file: Vec<String>,
 
     /// Create the folders that -o (and --output-dir) name when they are missing
@@ -132,7 +143,7 @@ pub struct Args {
     pub create_dirs: bool,
 
     /// Write the files of -o and -O in DIR
-    #[arg(long = "output-dir", value_name = "DIR")]
+    #[arg(long = "output-dir", value_name = "DIR", allow_hyphen_values = true)]
     pub output_dir: Option<String>,
 
     /// Give a saved file the server's Last-Modified time
@@ -150,20 +161,25 @@ pub struct Args {
     pub time_cond: Option<String>,
 
     /// Write the response's ETag (and a newline) to FILE; empty when there is none
-    #[arg(long = "etag-save", value_name = "FILE")]
+    #[arg(long = "etag-save", value_name = "FILE", allow_hyphen_values = true)]
     pub etag_save: Option<PathBuf>,
 
     /// Send the ETag in FILE (its first line) as `If-None-Match`; a FILE that cannot be read
     /// exits 26, as in curl
-    #[arg(long = "etag-compare", value_name = "FILE")]
+    #[arg(long = "etag-compare", value_name = "FILE", allow_hyphen_values = true)]
     pub etag_compare: Option<PathBuf>,
 
     /// Refuse a body the server says is larger than BYTES (suffixes k, M, G), exit 63
-    #[arg(long = "max-filesize", value_name = "BYTES", value_parser = parse_size)]
+    #[arg(long = "max-filesize", value_name = "BYTES", value_parser = parse_size, allow_hyphen_values = true)]
     pub max_filesize: Option<u64>,
 
     /// Ask for part of the body: `Range: bytes=RANGE` (`0-99`, `500-`, `-500`, `0-0,-1`)
-    #[arg(short = 'r', long = "range", value_name = "RANGE")]
+    #[arg(
+        short = 'r',
+        long = "range",
+        value_name = "RANGE",
+        allow_hyphen_values = true
+    )]
     pub range: Option<String>,
 
     /// The -o and -O in the order typed (filled by [`Args::parse_ordered`]).
@@ -203,7 +219,12 @@ pub struct Args {
     ///
     /// Only the name changes, on every request, redirects included: what is sent, and
     /// what a redirect does, still follow the other options (as in curl).
-    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    #[arg(
+        short = 'X',
+        long = "request",
+        value_name = "METHOD",
+        allow_hyphen_values = true
+    )]
     pub request: Option<String>,
 
     /// Send DATA in a POST body, as a form (`@FILE`: the file without CR and LF, `@-`:
@@ -211,36 +232,54 @@ pub struct Args {
     ///
     /// Several -d, --data-* are joined with `&`. The body goes with
     /// `Content-Type: application/x-www-form-urlencoded` unless -H names one.
-    #[arg(short = 'd', long = "data", value_name = "DATA")]
+    #[arg(
+        short = 'd',
+        long = "data",
+        value_name = "DATA",
+        allow_hyphen_values = true
+    )]
     pub data: Vec<String>,
 
     /// The same as -d
-    #[arg(long = "data-ascii", value_name = "DATA")]
+    #[arg(long = "data-ascii", value_name = "DATA", allow_hyphen_values = true)]
     pub data_ascii: Vec<String>,
 
     /// Like -d, but a leading `@` is just a character
-    #[arg(long = "data-raw", value_name = "DATA")]
+    #[arg(long = "data-raw", value_name = "DATA", allow_hyphen_values = true)]
     pub data_raw: Vec<String>,
 
     /// Like -d, but `@FILE` is sent exactly as it is (CR and LF kept)
-    #[arg(long = "data-binary", value_name = "DATA")]
+    #[arg(long = "data-binary", value_name = "DATA", allow_hyphen_values = true)]
     pub data_binary: Vec<String>,
 
     /// Like -d, percent-encoding: `CONTENT`, `=CONTENT`, `NAME=CONTENT`, `@FILE`, `NAME@FILE`
     ///
     /// The content (or the file's) is percent-encoded, a space as `+`; NAME is sent as
     /// typed, followed by `=`.
-    #[arg(long = "data-urlencode", value_name = "DATA")]
+    #[arg(
+        long = "data-urlencode",
+        value_name = "DATA",
+        allow_hyphen_values = true
+    )]
     pub data_urlencode: Vec<String>,
 
     /// POST a multipart form part: `NAME=CONTENT`, `NAME=@FILE` (a file, with its name and
     /// type), `NAME=<FILE` (a file's content as text), with `;type=TYPE` and
     /// `;filename=NAME`; `@-` and `<-` read stdin
-    #[arg(short = 'F', long = "form", value_name = "NAME=CONTENT")]
+    #[arg(
+        short = 'F',
+        long = "form",
+        value_name = "NAME=CONTENT",
+        allow_hyphen_values = true
+    )]
     pub form: Vec<String>,
 
     /// Like -F, but CONTENT is sent as it stands (no `@`, `<` or `;type=`)
-    #[arg(long = "form-string", value_name = "NAME=STRING")]
+    #[arg(
+        long = "form-string",
+        value_name = "NAME=STRING",
+        allow_hyphen_values = true
+    )]
     pub form_string: Vec<String>,
 
     /// -F and --form-string in the order typed (filled by [`Args::parse_ordered`]).
@@ -269,11 +308,21 @@ pub struct Args {
     ///
     /// Without -x, fetch reads curl's variables: `http_proxy` (only lowercase, as curl),
     /// then `ALL_PROXY` or `all_proxy`, and `no_proxy` or `NO_PROXY`.
-    #[arg(short = 'x', long = "proxy", value_name = "[PROTOCOL://]HOST[:PORT]")]
+    #[arg(
+        short = 'x',
+        long = "proxy",
+        value_name = "[PROTOCOL://]HOST[:PORT]",
+        allow_hyphen_values = true
+    )]
     pub proxy: Option<String>,
 
     /// `Proxy-Authorization: Basic` with USER and PASSWORD
-    #[arg(short = 'U', long = "proxy-user", value_name = "USER:PASSWORD")]
+    #[arg(
+        short = 'U',
+        long = "proxy-user",
+        value_name = "USER:PASSWORD",
+        allow_hyphen_values = true
+    )]
     pub proxy_user: Option<String>,
 
     /// Use Basic authentication with the proxy (the default, and the only kind fetch sends)
@@ -282,7 +331,11 @@ pub struct Args {
 
     /// Hosts to reach without the proxy: a comma-separated list of names (with their
     /// subdomains) and addresses, or `*` for all
-    #[arg(long = "noproxy", value_name = "NO-PROXY-LIST")]
+    #[arg(
+        long = "noproxy",
+        value_name = "NO-PROXY-LIST",
+        allow_hyphen_values = true
+    )]
     pub noproxy: Option<String>,
 
     /// Send `Authorization: Basic` with USER and PASSWORD (not after a redirect to another
@@ -290,7 +343,12 @@ pub struct Args {
     ///
     /// `-u USER` alone reads the password from stdin when stdin is not a terminal (after the
     /// prompt `Enter host password for user 'USER':` on stderr), as curl does there.
-    #[arg(short = 'u', long = "user", value_name = "USER:PASSWORD")]
+    #[arg(
+        short = 'u',
+        long = "user",
+        value_name = "USER:PASSWORD",
+        allow_hyphen_values = true
+    )]
     pub user: Option<String>,
 
     /// Take the login and password for each target's host from `$HOME/.netrc` (a missing
@@ -299,7 +357,7 @@ pub struct Args {
     pub netrc: bool,
 
     /// Like -n, from FILE
-    #[arg(long = "netrc-file", value_name = "FILE")]
+    #[arg(long = "netrc-file", value_name = "FILE", allow_hyphen_values = true)]
     pub netrc_file: Option<PathBuf>,
 
     /// Like -n: use `.netrc` when it has the host (what -n does here too)
@@ -312,7 +370,12 @@ pub struct Args {
 
     /// Send `Referer: URL`; `URL;auto` (or `;auto` alone) also sends, after a redirect, the
     /// URL redirected from
-    #[arg(short = 'e', long = "referer", value_name = "URL")]
+    #[arg(
+        short = 'e',
+        long = "referer",
+        value_name = "URL",
+        allow_hyphen_values = true
+    )]
     pub referer: Option<String>,
 
     /// After each transfer, write FORMAT to stdout with curl's variables (`@FILE`: the
@@ -327,11 +390,21 @@ pub struct Args {
     /// `%{num_headers}`, `%{http_version}`, `%{filename_effective}`, `%{scheme}`,
     /// `%header{NAME}`; `%{stdout}`, `%{stderr}` switch the output, `%{onerror}` ends it
     /// unless the transfer failed; `%%`, `\n`, `\r`, `\t`.
-    #[arg(short = 'w', long = "write-out", value_name = "FORMAT")]
+    #[arg(
+        short = 'w',
+        long = "write-out",
+        value_name = "FORMAT",
+        allow_hyphen_values = true
+    )]
     pub write_out: Option<String>,
 
     /// Write the response heads (redirects included) to FILE as received (`-` = stdout)
-    #[arg(short = 'D', long = "dump-header", value_name = "FILE")]
+    #[arg(
+        short = 'D',
+        long = "dump-header",
+        value_name = "FILE",
+        allow_hyphen_values = true
+    )]
     pub dump_header: Option<PathBuf>,
 
     /// The -d, --data-* values in the order typed (filled by [`Args::parse_ordered`]).
@@ -346,28 +419,33 @@ pub struct Args {
     pub location: bool,
 
     /// Follow at most N redirects with -L, then exit 47
-    #[arg(long = "max-redirs", value_name = "N", default_value_t = crate::DEFAULT_MAX_REDIRECTS)]
+    #[arg(long = "max-redirs", value_name = "N", default_value_t = crate::DEFAULT_MAX_REDIRECTS, allow_hyphen_values = true)]
     pub max_redirs: u32,
 
     /// Add or replace a request header (`Name:` removes a default one, `Name;` sends it
     /// empty)
-    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'", value_parser = HeaderEdit::parse)]
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'", value_parser = HeaderEdit::parse, allow_hyphen_values = true)]
     pub headers: Vec<HeaderEdit>,
 
     /// The User-Agent header (default fetch/VERSION; empty: none)
-    #[arg(short = 'A', long = "user-agent", value_name = "STRING")]
+    #[arg(
+        short = 'A',
+        long = "user-agent",
+        value_name = "STRING",
+        allow_hyphen_values = true
+    )]
     pub user_agent: Option<String>,
 
     /// Limit for resolving and connecting (default 30 s)
-    #[arg(long = "connect-timeout", value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long = "connect-timeout", value_name = "SECS", value_parser = parse_secs, allow_hyphen_values = true)]
     pub connect_timeout: Option<Duration>,
 
     /// Limit for the whole transfer, redirects and body included
-    #[arg(short = 'm', long = "max-time", value_name = "SECS", value_parser = parse_secs)]
+    #[arg(short = 'm', long = "max-time", value_name = "SECS", value_parser = parse_secs, allow_hyphen_values = true)]
     pub max_time: Option<Duration>,
 
     /// Connect to this Unix-domain socket; the target still gives Host and path
-    #[arg(long = "unix-socket", value_name = "PATH")]
+    #[arg(long = "unix-socket", value_name = "PATH", allow_hyphen_values = true)]
     pub unix_socket: Option<PathBuf>,
 
     /// Send HTTP/1.0 (one request per connection)
@@ -381,6 +459,52 @@ pub struct Args {
     /// Ignored, as curl ignores it for http:// (there is no TLS to check here)
     #[arg(short = 'k', long = "insecure")]
     pub insecure: bool,
+
+    /// Allow only the protocols of curl's LIST (`=http`, `-all,+http`, `all,-http`...):
+    /// without http, every target fails (exit 1)
+    #[arg(long = "proto", value_name = "PROTOCOLS", allow_hyphen_values = true)]
+    pub proto: Option<String>,
+
+    /// The same, for redirects (curl's default allows http): without http, a redirect is
+    /// not followed (exit 1)
+    #[arg(
+        long = "proto-redir",
+        value_name = "PROTOCOLS",
+        allow_hyphen_values = true
+    )]
+    pub proto_redir: Option<String>,
+
+    /// Ignored, as curl ignores it for http:// (no TLS here)
+    #[arg(long = "tlsv1")]
+    pub tlsv1: bool,
+
+    /// Ignored, as curl ignores it for http:// (no TLS here)
+    #[arg(long = "tlsv1.0")]
+    pub tlsv1_0: bool,
+
+    /// Ignored, as curl ignores it for http:// (no TLS here)
+    #[arg(long = "tlsv1.1")]
+    pub tlsv1_1: bool,
+
+    /// Ignored, as curl ignores it for http:// (no TLS here)
+    #[arg(long = "tlsv1.2")]
+    pub tlsv1_2: bool,
+
+    /// Ignored, as curl ignores it for http:// (no TLS here)
+    #[arg(long = "tlsv1.3")]
+    pub tlsv1_3: bool,
+
+    /// Ignored, as curl ignores it for http:// (no TLS here)
+    #[arg(long = "tls-max", value_name = "VERSION", allow_hyphen_values = true)]
+    pub tls_max: Option<String>,
+
+    /// Ignored, as curl ignores it for http:// (no TLS here)
+    #[arg(long = "cacert", value_name = "FILE", allow_hyphen_values = true)]
+    pub cacert: Option<String>,
+
+    /// Ignored, as curl ignores it for http:// (no TLS here)
+    #[arg(long = "capath", value_name = "DIR", allow_hyphen_values = true)]
+    pub capath: Option<String>,
 
     /// Take `{}` and `[]` in targets as they are (fetch never expands them: accepted for
     /// curl's lines)
@@ -397,7 +521,12 @@ pub struct Args {
     /// Read more options from FILE (`-` = stdin), in curl's config syntax: one option a
     /// line, with or without its dashes, its value after spaces, `=` or `:` (quoted with
     /// `\` escapes when it has spaces); `url = URL` for targets
-    #[arg(short = 'K', long = "config", value_name = "FILE")]
+    #[arg(
+        short = 'K',
+        long = "config",
+        value_name = "FILE",
+        allow_hyphen_values = true
+    )]
     pub config: Vec<String>,
 
     /// No progress display; errors still print
@@ -409,11 +538,11 @@ pub struct Args {
     pub progress_bar: bool,
 
     /// Also fetch URL (repeatable; in order with the targets around it)
-    #[arg(long = "url", value_name = "URL")]
+    #[arg(long = "url", value_name = "URL", allow_hyphen_values = true)]
     pub url: Vec<String>,
 
     /// After `Expect: 100-continue`, send the body anyway after SECS (default 1)
-    #[arg(long = "expect100-timeout", value_name = "SECS", value_parser = parse_secs_or_zero)]
+    #[arg(long = "expect100-timeout", value_name = "SECS", value_parser = parse_secs_or_zero, allow_hyphen_values = true)]
     pub expect100_timeout: Option<Duration>,
 
     /// After a failure, remove what was written of the file (FILE.part and its record)
@@ -425,7 +554,11 @@ pub struct Args {
     pub http09: bool,
 
     /// Use ADDR for HOST:PORT instead of asking DNS (repeatable)
-    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR[,ADDR]")]
+    #[arg(
+        long = "resolve",
+        value_name = "HOST:PORT:ADDR[,ADDR]",
+        allow_hyphen_values = true
+    )]
     pub resolve: Vec<String>,
 
     /// Use IPv4 addresses only
@@ -438,7 +571,7 @@ pub struct Args {
 
     /// Read more targets from FILE (`-` for stdin): one per line; blank lines and lines
     /// starting with `#` are skipped
-    #[arg(long = "input", value_name = "FILE")]
+    #[arg(long = "input", value_name = "FILE", allow_hyphen_values = true)]
     pub input: Option<PathBuf>,
 
     /// Run the transfers at once, up to --parallel-max at a time
@@ -450,7 +583,7 @@ pub struct Args {
 
     /// With -Z, at most N transfers at once (default 50; as in curl, above 300 means 300
     /// and below 1 means 50)
-    #[arg(long = "parallel-max", value_name = "N", allow_negative_numbers = true)]
+    #[arg(long = "parallel-max", value_name = "N", allow_hyphen_values = true)]
     pub parallel_max: Option<i64>,
 
     /// With -Z, open new connections at once rather than wait to share one (what fetch
@@ -469,18 +602,28 @@ pub struct Args {
     ///
     /// Repeatable: the strings are joined with `;`, every file is read. A missing FILE is
     /// no error, as in curl.
-    #[arg(short = 'b', long = "cookie", value_name = "DATA|FILE")]
+    #[arg(
+        short = 'b',
+        long = "cookie",
+        value_name = "DATA|FILE",
+        allow_hyphen_values = true
+    )]
     pub cookie: Vec<String>,
 
     /// After the run, write every cookie to FILE in curl's Netscape format (`-` = stdout);
     /// keeps the cookies the server sets for the requests that follow
-    #[arg(short = 'c', long = "cookie-jar", value_name = "FILE")]
+    #[arg(
+        short = 'c',
+        long = "cookie-jar",
+        value_name = "FILE",
+        allow_hyphen_values = true
+    )]
     pub cookie_jar: Option<String>,
 
     /// Resume a download: `-C -` continues NAME.part (or an existing -o file) where it ends
     ///
     /// Only the form `-C -` (curl's "find the offset yourself") is accepted. Needs -o or -O.
-    #[arg(short = 'C', long = "continue-at", value_name = "-", value_parser = parse_continue)]
+    #[arg(short = 'C', long = "continue-at", value_name = "-", value_parser = parse_continue, allow_hyphen_values = true)]
     pub continue_at: Option<bool>,
 
     /// Retry up to N times after a transient failure: a timeout, a name that did not
@@ -489,12 +632,17 @@ pub struct Args {
     ///
     /// A refused connection only with --retry-connrefused, anything else only with
     /// --retry-all-errors (as in curl).
-    #[arg(long = "retry", value_name = "N", default_value_t = 0)]
+    #[arg(
+        long = "retry",
+        value_name = "N",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
     pub retry: u32,
 
     /// Wait SECS before every retry (no doubling); without it, or with 0, 1 s doubling up
     /// to 10 minutes, or what Retry-After asks for
-    #[arg(long = "retry-delay", value_name = "SECS", value_parser = parse_secs_or_zero)]
+    #[arg(long = "retry-delay", value_name = "SECS", value_parser = parse_secs_or_zero, allow_hyphen_values = true)]
     pub retry_delay: Option<Duration>,
 
     /// With --retry: retry a refused connection too (a server that is not up yet)
@@ -506,7 +654,7 @@ pub struct Args {
     pub retry_all_errors: bool,
 
     /// With --retry: start no retry once SECS have passed since the first try
-    #[arg(long = "retry-max-time", value_name = "SECS", value_parser = parse_secs_or_zero)]
+    #[arg(long = "retry-max-time", value_name = "SECS", value_parser = parse_secs_or_zero, allow_hyphen_values = true)]
     pub retry_max_time: Option<Duration>,
 
     /// After each transfer, draw its phases (resolve, connect, sent, first byte, done) on
@@ -522,7 +670,7 @@ pub struct Args {
     /// application/json` and `Accept: application/json` unless -H names them
     ///
     /// Several --json are joined with nothing between them.
-    #[arg(long = "json", value_name = "DATA")]
+    #[arg(long = "json", value_name = "DATA", allow_hyphen_values = true)]
     pub json: Vec<String>,
 
     /// Ask for a gzip or deflate body (Accept-Encoding) and decode it as it arrives

@@ -15,6 +15,7 @@ use super::dump::HeaderDump;
 use super::form;
 use super::netrc;
 use super::output::Dest;
+use super::proto;
 use super::upload;
 use super::verbose::verbose;
 use crate::cookie::CookieJar;
@@ -56,6 +57,8 @@ pub struct Config {
     pub remote_time: bool,
     /// `-J`.
     pub remote_header_name: bool,
+    /// `--proto` leaves http out: every target fails (exit 1).
+    pub http_off: bool,
     /// `-n`, `--netrc-file`, `--netrc-optional`: the file's text, when it could be read
     /// (and no -u overrides it).
     pub netrc: Option<String>,
@@ -283,6 +286,21 @@ impl Config {
         };
         let (jar, literal) = cookies(&args)?;
         let (proxy, no_proxy) = proxy(&args)?;
+        let http_off = args
+            .proto
+            .as_deref()
+            .is_some_and(|p| !proto::allows_http(p, true, args.silent));
+        let redirect_off = if http_off {
+            Some("--proto")
+        } else if args
+            .proto_redir
+            .as_deref()
+            .is_some_and(|p| !proto::allows_http(p, true, args.silent))
+        {
+            Some("--proto-redir")
+        } else {
+            None
+        };
         let mut builder = Client::builder()
             .max_idle_per_endpoint(parallel.max(DEFAULT_MAX_IDLE_PER_ENDPOINT))
             .connect_timeout(args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
@@ -322,7 +340,8 @@ impl Config {
             .cookie_jar(jar.clone())
             .cookie(literal)
             .proxy(proxy)
-            .no_proxy(no_proxy);
+            .no_proxy(no_proxy)
+            .redirect_http_off(redirect_off);
         let cookie_jar = args.cookie_jar.clone().zip(jar);
         if args.compressed {
             // Before -H, so that a -H naming Accept-Encoding still wins.
@@ -376,6 +395,7 @@ impl Config {
             output_dir: args.output_dir,
             remote_time: args.remote_time,
             remote_header_name: args.remote_header_name,
+            http_off,
             netrc: (args.netrc || args.netrc_optional || args.netrc_file.is_some())
                 .then(|| netrc::file(args.netrc_file.as_deref()))
                 .flatten()

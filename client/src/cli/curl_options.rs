@@ -446,7 +446,7 @@ mod tests {
                 "not supported by fetch yet",
             ),
             (&["fetch", "-fsSL:", "x"][..], "-: (--next)"),
-            (&["fetch", "--cacert", "c.pem", "x"][..], "for TLS"),
+            (&["fetch", "--cert", "c.pem", "x"][..], "for TLS"),
             (&["fetch", "--http2", "x"][..], "HTTP/1.x only"),
             (&["fetch", "--ftp-pasv", "x"][..], "does not speak"),
         ];

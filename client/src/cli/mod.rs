@@ -24,6 +24,7 @@ mod netrc;
 mod order;
 mod output;
 mod progress;
+mod proto;
 mod report;
 mod resume;
 mod retry;

@@ -99,6 +99,9 @@ fn run(
     o: &mut Outcome,
 ) -> Result<(), Error> {
     let target = Target::parse(&config.targets[index])?;
+    if config.http_off {
+        return Err(Error::HttpDisabled { by: "--proto" });
+    }
     let mut request = config.request.clone();
     if let (Some(text), shared::Endpoint::Tcp { host, .. }) = (&config.netrc, &target.endpoint)
         && let Some((login, password)) = netrc::lookup(text, &host.to_string())
