@@ -225,6 +225,25 @@ pub fn same_as_curl(files: &[(&str, &[u8])], args: &[&str], input: &[u8]) -> Run
     ours
 }
 
+/// Runs `line` through curl and fetch in an empty folder with the environment variables
+/// `set` (and none of `unset`), and asserts the same exit code and stdout. Returns fetch's.
+fn same_as_curl_in_env(set: &[(&str, &std::ffi::OsStr)], unset: &[&str], line: &[&str]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let mut theirs = Command::new("curl");
+    let mut ours = Command::new(crate::support::bin("fetch"));
+    for c in [&mut theirs, &mut ours] {
+        for v in unset {
+            c.env_remove(v);
+        }
+        c.envs(set.iter().copied());
+    }
+    eprintln!("comparing fetch and curl on {line:?} with {set:?}");
+    let theirs = run_with_stdin(&mut theirs, dir.path(), line, b"");
+    let ours = run_with_stdin(&mut ours, dir.path(), line, b"");
+    ours.code(theirs.code).stdout(&theirs.stdout);
+    ours
+}
+
 /// `bytes` with every multipart boundary (24 dashes and 16 hex digits, random in curl and
 /// in fetch) replaced by the same letters, so that two forms compare.
 fn mask_boundaries(bytes: &[u8]) -> Vec<u8> {
@@ -1042,17 +1061,7 @@ fn config_files_as_curl_reads_them() {
     let home = tempfile::tempdir().unwrap();
     std::fs::write(home.path().join(".curlrc"), "header = \"X-Rc: yes\"\n-s\n").unwrap();
     for line in [vec![u.as_str()], vec!["-q", "-s", "-A", "x", &u]] {
-        let dir = tempfile::tempdir().unwrap();
-        let env = |c: &mut Command| {
-            c.env("CURL_HOME", home.path());
-        };
-        let mut theirs = Command::new("curl");
-        env(&mut theirs);
-        let mut ours = Command::new(crate::support::bin("fetch"));
-        env(&mut ours);
-        let theirs = run_with_stdin(&mut theirs, dir.path(), &line, b"");
-        let ours = run_with_stdin(&mut ours, dir.path(), &line, b"");
-        ours.code(theirs.code).stdout(&theirs.stdout);
+        let ours = same_as_curl_in_env(&[("CURL_HOME", home.path().as_os_str())], &[], &line);
         let sent = String::from_utf8_lossy(&ours.stdout).contains("X-Rc: yes");
         assert_eq!(sent, line.len() == 1, "{line:?}");
     }
@@ -1187,27 +1196,20 @@ fn proxies_as_curl_uses_them() {
             &["-s", "-m", "5", "-x", "", "http://e.test/"],
         ),
     ];
+    let proxy_vars = [
+        "http_proxy",
+        "HTTP_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+        "no_proxy",
+        "NO_PROXY",
+    ];
     for (vars, line) in envs {
-        let dir = tempfile::tempdir().unwrap();
-        let mut theirs = Command::new("curl");
-        let mut ours = Command::new(crate::support::bin("fetch"));
-        for c in [&mut theirs, &mut ours] {
-            for v in [
-                "http_proxy",
-                "HTTP_PROXY",
-                "all_proxy",
-                "ALL_PROXY",
-                "no_proxy",
-                "NO_PROXY",
-            ] {
-                c.env_remove(v);
-            }
-            c.envs(vars.iter().copied());
-        }
-        let theirs = run_with_stdin(&mut theirs, dir.path(), line, b"");
-        let ours = run_with_stdin(&mut ours, dir.path(), line, b"");
-        eprintln!("comparing with {vars:?}: {line:?}");
-        ours.code(theirs.code).stdout(&theirs.stdout);
+        let vars: Vec<(&str, &std::ffi::OsStr)> = vars
+            .iter()
+            .map(|(k, v)| (*k, std::ffi::OsStr::new(*v)))
+            .collect();
+        same_as_curl_in_env(&vars, &proxy_vars, line);
     }
     // Through a real forward proxy, to the echo server.
     let Some(tiny) = Tinyproxy::start() else {
@@ -1254,15 +1256,7 @@ fn netrc_as_curl_reads_it() {
         vec!["-s", "-n", u.as_str()],
         vec!["-s", "--netrc", &by_name],
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut theirs = Command::new("curl");
-        let mut ours = Command::new(crate::support::bin("fetch"));
-        for c in [&mut theirs, &mut ours] {
-            c.env("HOME", home.path()).env_remove("CURL_HOME");
-        }
-        let theirs = run_with_stdin(&mut theirs, dir.path(), &line, b"");
-        let ours = run_with_stdin(&mut ours, dir.path(), &line, b"");
-        ours.code(theirs.code).stdout(&theirs.stdout);
+        same_as_curl_in_env(&[("HOME", home.path().as_os_str())], &["CURL_HOME"], &line);
     }
 }
 
