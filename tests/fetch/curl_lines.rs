@@ -18,6 +18,7 @@ use super::{Run, fetch_with_stdin, run_with_stdin};
 ///
 /// - `/r/NNN...`: answers status NNN with `Location: /echo` (a redirect);
 /// - `/status/NNN...`: answers status NNN with the body `oops\n`;
+/// - `/bytes/N`: N bytes of a fixed pattern;
 /// - `/dated`: `dated\n` with a `Last-Modified` (for `-R`); `/etag`: one with an `ETag`;
 /// - `/disp/NAME`: `body\n` with `Content-Disposition: attachment; filename="NAME"`
 ///   (`%2F` and `%20` decoded); `/dispu/...`: the same, unquoted, with a parameter after;
@@ -122,6 +123,11 @@ fn echo(mut conn: TcpStream) {
             b"HTTP/1.1 200 OK\r\nContent-Disposition: inline; filename=plain.txt; size=5\r\n\
               Content-Length: 5\r\n\r\nbody\n"
                 .to_vec()
+        } else if let Some(n) = path.strip_prefix("/bytes/") {
+            let n: usize = n.parse().unwrap_or(0);
+            let mut reply = format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n").into_bytes();
+            reply.extend((0..n).map(|i| (i % 251) as u8));
+            reply
         } else if path == "/etag" {
             b"HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Length: 5\r\n\r\netag\n".to_vec()
         } else if path == "/dated" {
@@ -1295,4 +1301,19 @@ fn protocol_lists_and_tls_options_as_curl() {
     for line in lines {
         same_as_curl(&[], &line, b"");
     }
+}
+
+#[test]
+fn limit_rate_as_curl() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/bytes/60000");
+    same_as_curl(&[], &["-s", "--limit-rate", "40k", &u], b"");
+    same_as_curl(&[], &["-s", "--limit-rate", "0", &u], b"");
+    // 60000 bytes at 40 KiB/s take about 1.5 s: never much less.
+    let started = std::time::Instant::now();
+    super::fetch(&["-s", "-o", "/dev/null", "--limit-rate", "40k", &u]).code(0);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1200));
 }

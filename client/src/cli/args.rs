@@ -169,6 +169,10 @@ pub struct Args {
     #[arg(long = "etag-compare", value_name = "FILE", allow_hyphen_values = true)]
     pub etag_compare: Option<PathBuf>,
 
+    /// Receive at most RATE bytes a second on average (suffixes k, M, G), each transfer
+    #[arg(long = "limit-rate", value_name = "RATE", value_parser = parse_size, allow_hyphen_values = true)]
+    pub limit_rate: Option<u64>,
+
     /// Refuse a body the server says is larger than BYTES (suffixes k, M, G), exit 63
     #[arg(long = "max-filesize", value_name = "BYTES", value_parser = parse_size, allow_hyphen_values = true)]
     pub max_filesize: Option<u64>,

@@ -66,6 +66,8 @@ pub struct Config {
     pub etag_save: Option<PathBuf>,
     /// `--max-filesize`.
     pub max_filesize: Option<u64>,
+    /// `--limit-rate` (bytes a second; 0 is no limit, as in curl).
+    pub limit_rate: Option<u64>,
     /// `--remove-on-error`.
     pub remove_on_error: bool,
     /// `-c`: where to write the cookies at the end, and the jar.
@@ -403,6 +405,7 @@ impl Config {
                 .and_then(|f| std::fs::read_to_string(f).ok()),
             etag_save: args.etag_save.clone(),
             max_filesize: args.max_filesize,
+            limit_rate: args.limit_rate.filter(|r| *r > 0),
             remove_on_error: args.remove_on_error,
             progress: !args.silent && !args.verbose && !args.no_progress_meter,
             silent: args.silent,

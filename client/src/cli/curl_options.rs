@@ -442,7 +442,7 @@ mod tests {
         let refused = [
             (&["fetch", "-:", "x"][..], "-: (--next) is a curl option"),
             (
-                &["fetch", "--limit-rate", "1k", "x"][..],
+                &["fetch", "--fail-early", "x"][..],
                 "not supported by fetch yet",
             ),
             (&["fetch", "-fsSL:", "x"][..], "-: (--next)"),

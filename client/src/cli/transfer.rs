@@ -443,7 +443,12 @@ fn body(
     } else {
         Vec::new()
     };
-    let mut buf = vec![0u8; BUF];
+    // --limit-rate: smaller reads, so that the pace is even rather than bursts.
+    let chunk = config
+        .limit_rate
+        .map_or(BUF, |rate| (rate / 8).clamp(1024, BUF as u64) as usize);
+    let mut buf = vec![0u8; chunk];
+    let started = std::time::Instant::now();
     let mut reader = Decoder::new(resp, coding);
     let mut n = if config.head {
         0
@@ -465,6 +470,13 @@ fn body(
         bar.add(now - wire);
         wire = now;
         o.received = now;
+        if let Some(rate) = config.limit_rate {
+            // Ahead of RATE bytes a second: wait until the average is back to it.
+            let due = std::time::Duration::from_secs_f64(now as f64 / rate as f64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
         n = reader.read(&mut buf)?;
     }
     o.received = reader.wire();
