@@ -1317,3 +1317,40 @@ fn limit_rate_as_curl() {
     super::fetch(&["-s", "-o", "/dev/null", "--limit-rate", "40k", &u]).code(0);
     assert!(started.elapsed() >= std::time::Duration::from_millis(1200));
 }
+
+#[test]
+fn globs_as_curl_expands_them() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let base = echo.url("");
+    let sets = format!("{base}/echo?{{a,b}}[1-2]");
+    let ranges = format!("{base}/echo?[01-03:2]x[a-c]");
+    let named = format!("{base}/echo?{{a,b}}");
+    let letters = format!("{base}/e{{c,}}ho");
+    let backwards = format!("{base}/echo?[3-1]");
+    let open = format!("{base}/echo?[1-");
+    let literal = format!("{base}/echo?[1-2]");
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", &sets],
+        vec!["-s", &ranges],
+        vec!["-s", &named, "-o", "out_#1.txt"],
+        vec!["-s", &sets, "-o", "#2-#1-#3.txt"],
+        vec!["-s", "-O", &named],
+        vec![
+            "-s",
+            &letters,
+            "-w",
+            "%{urlnum} %{url}\\n",
+            "-o",
+            "/dev/null",
+        ],
+        vec!["-s", "-g", &literal],
+        vec!["-s", &backwards],
+        vec!["-s", &open],
+    ];
+    for line in lines {
+        same_as_curl(&[], &line, b"");
+    }
+}

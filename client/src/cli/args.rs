@@ -510,8 +510,10 @@ pub struct Args {
     #[arg(long = "capath", value_name = "DIR", allow_hyphen_values = true)]
     pub capath: Option<String>,
 
-    /// Take `{}` and `[]` in targets as they are (fetch never expands them: accepted for
-    /// curl's lines)
+    /// Take `{}` and `[]` in targets as they are: no globbing
+    ///
+    /// Without it, as in curl, `{a,b}` and `[1-9]`, `[01-10]`, `[a-z]`, `[1-99:2]` make
+    /// one target of each value, and `#1`, `#2` in an -o name stand for them.
     #[arg(short = 'g', long = "globoff")]
     pub globoff: bool,
 

@@ -148,7 +148,7 @@ fn finished(config: &Config, index: usize, o: &Outcome, slot: &mut Slot) -> Fini
                 .as_ref()
                 .map(|f| f.display().to_string())
                 .unwrap_or_default(),
-            index,
+            index: config.pattern_of.get(index).copied().unwrap_or(index),
             uploaded: o.uploaded,
         };
         let written = writeout::render(format, &cx);

@@ -13,6 +13,7 @@ use super::args::{Args, Output};
 use super::data;
 use super::dump::HeaderDump;
 use super::form;
+use super::glob;
 use super::netrc;
 use super::output::Dest;
 use super::proto;
@@ -31,6 +32,9 @@ pub struct Config {
     /// The targets, as typed (each is parsed when its turn comes, so a bad one does not
     /// stop the others).
     pub targets: Vec<String>,
+    /// For each target, the index of the target as typed it came from (globbing makes
+    /// several of one; curl's `%{urlnum}`).
+    pub pattern_of: Vec<usize>,
     /// Where each target's body goes, in order.
     pub dests: Vec<DestSpec>,
     /// HEAD instead of GET (`-I`).
@@ -175,6 +179,21 @@ impl Config {
             return Err(usage("-r and -C - both ask for a range: choose one".into()));
         }
         let uploads = upload::payloads(&args.upload_file, &mut args.targets)?;
+        // curl's globbing: a target may stand for several. -o, -O and -T stay paired with the
+        // target as typed, and `#N` in an -o name takes the Nth glob's value.
+        let mut expanded = Vec::new();
+        for (i, t) in args.targets.iter().enumerate() {
+            if args.globoff {
+                expanded.push((i, t.clone(), Vec::new()));
+            } else {
+                expanded.extend(glob::expand(t)?.into_iter().map(|(u, v)| (i, u, v)));
+            }
+        }
+        let uploads: Vec<Option<Payload>> = expanded
+            .iter()
+            .map(|(i, _, _)| uploads[*i].clone())
+            .collect();
+        args.targets = expanded.iter().map(|(_, u, _)| u.clone()).collect();
         if has_data && args.head && !args.get {
             return Err(usage(
                 "-I (HEAD) and -d (a POST body) ask for two methods: choose one (-G sends the \
@@ -365,22 +384,27 @@ impl Config {
         if args.verbose {
             builder = builder.observer(verbose);
         }
-        let dests = (0..args.targets.len())
-            .map(|i| match args.outputs.get(i) {
+        let dests = expanded
+            .iter()
+            .map(|(i, _, values)| match args.outputs.get(*i) {
                 Some(Output::File(o)) if o == "-" => {
                     DestSpec::Given(Dest::Stdout { explicit: true })
                 }
-                Some(Output::File(o)) => DestSpec::Given(Dest::File(match &args.output_dir {
-                    // curl puts the folder in front of the name as it stands.
-                    Some(dir) => PathBuf::from(format!("{dir}/{o}")),
-                    None => PathBuf::from(o),
-                })),
+                Some(Output::File(o)) => {
+                    let o = glob::name(o, values);
+                    DestSpec::Given(Dest::File(match &args.output_dir {
+                        // curl puts the folder in front of the name as it stands.
+                        Some(dir) => PathBuf::from(format!("{dir}/{o}")),
+                        None => PathBuf::from(o),
+                    }))
+                }
                 Some(Output::Remote) => DestSpec::Remote,
                 None if args.remote_name_all => DestSpec::Remote,
                 None => DestSpec::Given(Dest::Stdout { explicit: false }),
             })
             .collect();
         Ok(Config {
+            pattern_of: expanded.iter().map(|(i, _, _)| *i).collect(),
             targets: args.targets,
             dests,
             head: args.head,

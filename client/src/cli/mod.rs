@@ -20,6 +20,7 @@ mod data;
 mod decode;
 mod dump;
 mod form;
+mod glob;
 mod netrc;
 mod order;
 mod output;
