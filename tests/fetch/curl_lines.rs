@@ -1354,3 +1354,30 @@ fn globs_as_curl_expands_them() {
         same_as_curl(&[], &line, b"");
     }
 }
+
+#[test]
+fn paths_and_international_names_as_curl_sends_them() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let base = echo.url("");
+    let dots = format!("{base}/a/../echo/./x/..");
+    let encoded = format!("{base}/a%2F..%2Fb");
+    let query = format!("{base}/a/../echo?x=/../y");
+    // Through the echo server as a proxy, the request line shows the name as sent.
+    let proxy = echo.url("");
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", &dots],
+        vec!["-s", "--path-as-is", &dots],
+        vec!["-s", &encoded],
+        vec!["-s", &query],
+        vec!["-s", "-x", &proxy, "http://café.test:81/x"],
+        vec!["-s", "-x", &proxy, "http://Bücher.Example/"],
+        // (curl 7.88 sends a path's non-ASCII bytes raw; fetch percent-encodes them.)
+        vec!["-s", "-x", &proxy, "http://日本語.jp/"],
+    ];
+    for line in lines {
+        same_as_curl(&[], &line, b"");
+    }
+}

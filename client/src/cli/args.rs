@@ -510,6 +510,11 @@ pub struct Args {
     #[arg(long = "capath", value_name = "DIR", allow_hyphen_values = true)]
     pub capath: Option<String>,
 
+    /// Send the path as typed: without it, `.` and `..` segments are resolved first, as
+    /// curl does
+    #[arg(long = "path-as-is")]
+    pub path_as_is: bool,
+
     /// Take `{}` and `[]` in targets as they are: no globbing
     ///
     /// Without it, as in curl, `{a,b}` and `[1-9]`, `[01-10]`, `[a-z]`, `[1-99:2]` make

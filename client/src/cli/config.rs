@@ -61,6 +61,8 @@ pub struct Config {
     pub remote_time: bool,
     /// `-J`.
     pub remote_header_name: bool,
+    /// `--path-as-is`.
+    pub path_as_is: bool,
     /// `--proto` leaves http out: every target fails (exit 1).
     pub http_off: bool,
     /// `-n`, `--netrc-file`, `--netrc-optional`: the file's text, when it could be read
@@ -422,6 +424,7 @@ impl Config {
             remote_time: args.remote_time,
             remote_header_name: args.remote_header_name,
             http_off,
+            path_as_is: args.path_as_is,
             netrc: (args.netrc || args.netrc_optional || args.netrc_file.is_some())
                 .then(|| netrc::file(args.netrc_file.as_deref()))
                 .flatten()

@@ -21,6 +21,7 @@ mod decode;
 mod dump;
 mod form;
 mod glob;
+mod idn;
 mod netrc;
 mod order;
 mod output;

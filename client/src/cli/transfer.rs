@@ -11,6 +11,7 @@ use shared::Target;
 use super::config::{Config, DestSpec};
 use super::decode::{Coding, Decoder};
 use super::dump::HeaderDump;
+use super::idn;
 use super::netrc;
 use super::order::Slot;
 use super::output::{self, Dest, Sink, remote_name};
@@ -98,7 +99,24 @@ fn run(
     progress: &Progress,
     o: &mut Outcome,
 ) -> Result<(), Error> {
-    let target = Target::parse(&config.targets[index])?;
+    let mut target = Target::parse(&idn::to_ascii(&config.targets[index]))?;
+    if !config.path_as_is {
+        // As curl: `.` and `..` segments are resolved before sending (RFC 3986 §5.2.4).
+        let (path, query) = match target.path.split_once('?') {
+            Some((p, q)) => (p.to_string(), Some(q.to_string())),
+            None => (target.path.clone(), None),
+        };
+        let path = crate::redirect::remove_dot_segments(&path);
+        let path = if path.is_empty() {
+            "/".to_string()
+        } else {
+            path
+        };
+        target.path = match query {
+            Some(q) => format!("{path}?{q}"),
+            None => path,
+        };
+    }
     if config.http_off {
         return Err(Error::HttpDisabled { by: "--proto" });
     }
