@@ -1381,3 +1381,27 @@ fn paths_and_international_names_as_curl_sends_them() {
         same_as_curl(&[], &line, b"");
     }
 }
+
+#[test]
+fn next_parts_as_curl_runs_them() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let set = echo.url("/setc");
+    let one = format!("{u}?1");
+    let two = format!("{u}?2");
+    let lines: Vec<Vec<&str>> = vec![
+        vec![
+            "-s", "-H", "X-A: 1", &one, "--next", "-d", "x", &two, "-:", &u,
+        ],
+        vec!["-s", "-o", "a", &one, "--next", &two],
+        vec!["-H", "X-A: 1", &one, "--next", "-s", &two],
+        vec!["-s", "-b", "c.txt", "-c", "c.txt", "-L", &set, "--next", &u],
+        vec!["-s", "-d", "-:", &one, "--next", "-G", "-d", "q=1", &two],
+    ];
+    for line in lines {
+        same_as_curl(&[], &line, b"");
+    }
+}

@@ -529,6 +529,12 @@ pub struct Args {
     #[arg(short = 'q', long = "disable")]
     pub disable: bool,
 
+    /// Start another operation: the targets and options after it are fetched with their
+    /// own options (the global ones, -s -S -v -Z --parallel-max and the progress
+    /// switches, hold for all), as in curl
+    #[arg(short = ':', long = "next")]
+    pub next: bool,
+
     /// Read more options from FILE (`-` = stdin), in curl's config syntax: one option a
     /// line, with or without its dashes, its value after spaces, `=` or `:` (quoted with
     /// `\` escapes when it has spaces); `url = URL` for targets

@@ -119,7 +119,16 @@ pub enum DestSpec {
 
 impl Config {
     /// Checks the flags and builds the client. Every problem here is a usage error (exit 2).
-    pub fn from_args(mut args: Args) -> Result<Config, Error> {
+    pub fn from_args(args: Args) -> Result<Config, Error> {
+        Config::from_args_sharing(args, &mut None)
+    }
+
+    /// The same, for one part of a line cut by `--next`: a part that turns the cookie
+    /// engine on uses `jar`, which the first such part creates.
+    pub fn from_args_sharing(
+        mut args: Args,
+        jar: &mut Option<Arc<Mutex<CookieJar>>>,
+    ) -> Result<Config, Error> {
         let usage = |m: String| Error::Usage(m);
         if let Some(file) = &args.input {
             args.targets.extend(read_targets(file)?);
@@ -307,7 +316,7 @@ impl Config {
         } else {
             1
         };
-        let (jar, literal) = cookies(&args)?;
+        let (jar, literal) = cookies(&args, jar)?;
         let (proxy, no_proxy) = proxy(&args)?;
         let http_off = args
             .proto
@@ -514,7 +523,10 @@ fn proxy(args: &Args) -> Result<(Option<Proxy>, Vec<String>), Error> {
 /// The cookie engine (on with `-b FILE` or `-c`, holding the files' cookies) and the
 /// `-b` strings joined with `;` (as curl joins them).
 #[allow(clippy::type_complexity)] // Two results of one reading, named at the one call.
-fn cookies(args: &Args) -> Result<(Option<Arc<Mutex<CookieJar>>>, Option<String>), Error> {
+fn cookies(
+    args: &Args,
+    shared: &mut Option<Arc<Mutex<CookieJar>>>,
+) -> Result<(Option<Arc<Mutex<CookieJar>>>, Option<String>), Error> {
     let (strings, files): (Vec<&String>, Vec<&String>) =
         args.cookie.iter().partition(|c| c.contains('='));
     let literal = (!strings.is_empty()).then(|| {
@@ -528,7 +540,10 @@ fn cookies(args: &Args) -> Result<(Option<Arc<Mutex<CookieJar>>>, Option<String>
     if files.is_empty() && args.cookie_jar.is_none() {
         return Ok((None, literal));
     }
-    let mut jar = CookieJar::new();
+    let shared = shared.get_or_insert_with(|| Arc::new(Mutex::new(CookieJar::new())));
+    let mut jar = shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     for file in files {
         // As curl: a file that cannot be read is no error (it is often the jar to come).
         let text = if file == "-" {
@@ -543,7 +558,8 @@ fn cookies(args: &Args) -> Result<(Option<Arc<Mutex<CookieJar>>>, Option<String>
             jar.load(&text, args.junk_session_cookies);
         }
     }
-    Ok((Some(Arc::new(Mutex::new(jar))), literal))
+    drop(jar);
+    Ok((Some(shared.clone()), literal))
 }
 
 /// `-u USER:PASSWORD` split at the first colon. `-u USER` alone asks for the password as

@@ -23,6 +23,7 @@ mod form;
 mod glob;
 mod idn;
 mod netrc;
+mod next;
 mod order;
 mod output;
 mod progress;
@@ -55,26 +56,36 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
         print_error(&e);
         return 2;
     }
-    let args = match Args::parse_ordered(args) {
-        Ok(args) => args,
-        Err(e) if !e.use_stderr() => {
-            // --help and --version: clap prints them; a closed stdout is fine.
-            let _ = e.print();
-            return 0;
+    // `--next` (`-:`): each part is an operation of its own. As in curl, the whole line is
+    // checked before anything is fetched, and a cookie engine is shared by all parts.
+    let mut configs = Vec::new();
+    let mut jar = None;
+    for part in next::split(args, &known) {
+        let args = match Args::parse_ordered(part) {
+            Ok(args) => args,
+            Err(e) if !e.use_stderr() => {
+                // --help and --version: clap prints them; a closed stdout is fine.
+                let _ = e.print();
+                return 0;
+            }
+            Err(e) => {
+                print_error(&Error::Usage(args::clap_message(&e)));
+                return 2;
+            }
+        };
+        match Config::from_args_sharing(args, &mut jar) {
+            Ok(c) => configs.push(c),
+            Err(e) => {
+                print_error(&e);
+                return e.exit_code();
+            }
         }
-        Err(e) => {
-            print_error(&Error::Usage(args::clap_message(&e)));
-            return 2;
-        }
-    };
-    let config = match Config::from_args(args) {
-        Ok(c) => c,
-        Err(e) => {
-            print_error(&e);
-            return e.exit_code();
-        }
-    };
-    run(&config)
+    }
+    // The exit code of the first part that failed, as for targets within a part.
+    configs
+        .iter()
+        .map(run)
+        .fold(0, |first, code| if first != 0 { first } else { code })
 }
 
 /// Prints `fetch: <error>` on stderr, as one line.
