@@ -18,7 +18,7 @@ use super::{Run, fetch_with_stdin, run_with_stdin};
 ///
 /// - `/r/NNN...`: answers status NNN with `Location: /echo` (a redirect);
 /// - `/status/NNN...`: answers status NNN with the body `oops\n`;
-/// - `/bytes/N`: N bytes of a fixed pattern;
+/// - `/bytes/N`: N bytes of a fixed pattern; `/loop`: a redirect to itself;
 /// - `/dated`: `dated\n` with a `Last-Modified` (for `-R`); `/etag`: one with an `ETag`;
 /// - `/disp/NAME`: `body\n` with `Content-Disposition: attachment; filename="NAME"`
 ///   (`%2F` and `%20` decoded); `/dispu/...`: the same, unquoted, with a parameter after;
@@ -123,6 +123,8 @@ fn echo(mut conn: TcpStream) {
             b"HTTP/1.1 200 OK\r\nContent-Disposition: inline; filename=plain.txt; size=5\r\n\
               Content-Length: 5\r\n\r\nbody\n"
                 .to_vec()
+        } else if path == "/loop" {
+            b"HTTP/1.1 302 Found\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n".to_vec()
         } else if let Some(n) = path.strip_prefix("/bytes/") {
             let n: usize = n.parse().unwrap_or(0);
             let mut reply = format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n").into_bytes();
@@ -1402,6 +1404,23 @@ fn next_parts_as_curl_runs_them() {
         vec!["-s", "-d", "-:", &one, "--next", "-G", "-d", "q=1", &two],
     ];
     for line in lines {
+        same_as_curl(&[], &line, b"");
+    }
+}
+
+#[test]
+fn redirect_limits_as_curl() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let l = echo.url("/loop");
+    let w = "%{num_redirects} %{http_code} %{exitcode}\\n";
+    for line in [
+        vec!["-s", "-L", "-w", w, &l],
+        vec!["-s", "-L", "--max-redirs", "3", "-w", w, &l],
+        vec!["-s", "-L", "--max-redirs", "0", "-w", w, &l],
+    ] {
         same_as_curl(&[], &line, b"");
     }
 }

@@ -202,7 +202,7 @@ pub struct Args {
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
 
-    /// No progress or informational output (errors still print)
+    /// No progress, no warnings, and no error message unless -S (as curl)
     #[arg(short = 's', long = "silent")]
     pub silent: bool,
 
@@ -417,14 +417,17 @@ pub struct Args {
 
     /// Follow redirects (301, 302, 303, 307, 308)
     ///
-    /// 301, 302 and 303 continue with GET (HEAD stays HEAD), 307 and 308 keep the method.
-    /// Authorization, Cookie and Host given with -H are not sent to another host or port.
+    /// As curl: 301 and 302 turn a POST into a GET without its body, 303 every method but
+    /// HEAD (unless --post301/302/303); 307 and 308 keep the method and send the body again.
+    /// Authorization, Cookie and Host given with -H, and -u, are not sent to another host or
+    /// port.
     #[arg(short = 'L', long = "location")]
     pub location: bool,
 
-    /// Follow at most N redirects with -L, then exit 47
-    #[arg(long = "max-redirs", value_name = "N", default_value_t = crate::DEFAULT_MAX_REDIRECTS, allow_hyphen_values = true)]
-    pub max_redirs: u32,
+    /// Follow at most N redirects with -L, then exit 47 (curl's default, 50; -1: no limit)
+    #[arg(long = "max-redirs", value_name = "N", default_value_t = 50,
+          value_parser = clap::value_parser!(i64).range(-1..), allow_hyphen_values = true)]
+    pub max_redirs: i64,
 
     /// Add or replace a request header (`Name:` removes a default one, `Name;` sends it
     /// empty)

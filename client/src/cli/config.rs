@@ -337,7 +337,10 @@ impl Config {
             .max_idle_per_endpoint(parallel.max(DEFAULT_MAX_IDLE_PER_ENDPOINT))
             .connect_timeout(args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
             .max_time(args.max_time)
-            .redirects(args.location.then_some(args.max_redirs))
+            .redirects(
+                args.location
+                    .then(|| u32::try_from(args.max_redirs).unwrap_or(u32::MAX)),
+            )
             .version(version)
             .resolver(resolver)
             .unix_socket(args.unix_socket)
@@ -671,7 +674,7 @@ mod tests {
             (&["-H", "no colon", "x"], "expected 'Name: value'"),
             (&["--http0.9", "-I", "x"], "cannot go with -I"),
             (&["-4", "-6", "x"], "cannot be used with"),
-            (&["--max-redirs", "-1", "x"], "'-1'"),
+            (&["--max-redirs", "-2", "x"], "'-2'"),
             (
                 &["--max-redirs", "lots", "x"],
                 "invalid value 'lots' for '--max-redirs <N>'",

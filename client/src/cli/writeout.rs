@@ -110,7 +110,19 @@ fn variable(name: &str, cx: &Context<'_>) -> Option<String> {
     let hop = o.trace.hops.last();
     let total = o.trace.end();
     let peer: Option<SocketAddr> = hop.and_then(|h| h.peer.as_deref()?.parse().ok());
-    let status = head.map_or("000".into(), |h| format!("{:03}", h.status()));
+    // Without a final response (too many redirects, a redirect to nowhere), curl reports
+    // the last status received and the redirects followed: read them from the trace.
+    let attempt = o.trace.hops.last().map_or(0, |h| h.attempt);
+    let hops = o.trace.hops.iter().filter(|h| h.attempt == attempt);
+    let last_status = hops.clone().filter_map(|h| h.status).last();
+    let redirects = match head {
+        Some(_) => o.history.len(),
+        None => hops.count().saturating_sub(1),
+    };
+    let status = head
+        .map(|h| h.status())
+        .or(last_status)
+        .map_or("000".into(), |s| format!("{s:03}"));
     // The phases of the last request, from the start of the transfer (curl's times add up).
     let began = hop.map_or(Duration::ZERO, |h| h.began);
     let looked_up = hop.and_then(|h| h.resolve.map(|r| r.1)).unwrap_or(began);
@@ -135,7 +147,7 @@ fn variable(name: &str, cx: &Context<'_>) -> Option<String> {
         "url" => shared::Target::parse(&o.target).map_or(o.target.clone(), |t| t.to_string()),
         "urlnum" => cx.index.to_string(),
         "redirect_url" => redirect_url(o).unwrap_or_default(),
-        "num_redirects" => o.history.len().to_string(),
+        "num_redirects" => redirects.to_string(),
         "size_download" => o.received.to_string(),
         "size_upload" => cx.uploaded.to_string(),
         "size_header" => o
