@@ -114,7 +114,7 @@ fn variable(name: &str, cx: &Context<'_>) -> Option<String> {
     // the last status received and the redirects followed: read them from the trace.
     let attempt = o.trace.hops.last().map_or(0, |h| h.attempt);
     let hops = o.trace.hops.iter().filter(|h| h.attempt == attempt);
-    let last_status = hops.clone().filter_map(|h| h.status).last();
+    let last_status = hops.clone().filter_map(|h| h.status).next_back();
     let redirects = match head {
         Some(_) => o.history.len(),
         None => hops.count().saturating_sub(1),
