@@ -63,6 +63,10 @@ pub(crate) fn run(
                 .as_ref()
                 .is_some_and(|p| p.expects_continue(len.flatten()));
         let (mut bytes, expect) = request_head(cfg, &step, req, len, expect);
+        if let Some(hop) = trace.hops.last_mut() {
+            hop.method = name.clone();
+            hop.request_bytes = bytes.len() as u64;
+        }
         let rest = match &payload {
             Some(Payload::Bytes(b)) if !expect => {
                 // Head and body in one write: a small body goes out in the same packet.
@@ -285,6 +289,7 @@ fn exchange(
         };
         let hop = trace.hops.last_mut().expect("run pushed the hop");
         hop.peer = Some(conn.peer.clone());
+        hop.local = conn.local_addr();
         hop.reused = conn.reused;
         conn.set_total(total);
         cfg.notify(Event::RequestHead(send.head));

@@ -1424,3 +1424,58 @@ fn redirect_limits_as_curl() {
         same_as_curl(&[], &line, b"");
     }
 }
+
+/// A `%{json}` line with the values that differ from run to run (times, speeds, our port,
+/// the program's version) and from program to program (error words) replaced by `_`.
+fn mask_json(text: &str) -> String {
+    let volatile = |key: &str| {
+        key.starts_with("\"time_")
+            || key.starts_with("\"speed_")
+            || ["\"local_port\"", "\"curl_version\"", "\"errormsg\""].contains(&key)
+    };
+    text.trim_end_matches('}')
+        .split(",\"")
+        .map(|pair| {
+            let pair = if pair.starts_with('{') || pair.starts_with('"') {
+                pair.to_string()
+            } else {
+                format!("\"{pair}")
+            };
+            match pair.trim_start_matches('{').split_once(':') {
+                Some((key, _)) if volatile(key) => format!("{key}:_"),
+                _ => pair.trim_start_matches('{').to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[test]
+fn write_out_json_as_curl_writes_it() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let refused = refused_url();
+    for url in [
+        echo.url("/echo"),
+        echo.url("/r/302"),
+        echo.url("/status/404"),
+        refused,
+    ] {
+        for extra in [&[][..], &["-L"][..], &["-d", "abc", "-o", "out"][..]] {
+            let mut line = vec!["-s", "-o", "/dev/null", "-w", "%{json}"];
+            line.extend_from_slice(extra);
+            line.push(&url);
+            let dir = tempfile::tempdir().unwrap();
+            let theirs = run_with_stdin(&mut Command::new("curl"), dir.path(), &line, b"");
+            let ours = super::fetch_in(dir.path(), &line);
+            ours.code(theirs.code);
+            assert_eq!(
+                mask_json(&String::from_utf8_lossy(&ours.stdout)),
+                mask_json(&String::from_utf8_lossy(&theirs.stdout)),
+                "{line:?}"
+            );
+        }
+    }
+}

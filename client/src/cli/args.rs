@@ -392,7 +392,8 @@ pub struct Args {
     /// `%{time_starttransfer}`, `%{time_redirect}`, `%{time_total}` (seconds, six decimals),
     /// `%{content_type}`, `%{exitcode}`, `%{errormsg}`, `%{remote_ip}`, `%{remote_port}`,
     /// `%{num_headers}`, `%{http_version}`, `%{filename_effective}`, `%{scheme}`,
-    /// `%header{NAME}`; `%{stdout}`, `%{stderr}` switch the output, `%{onerror}` ends it
+    /// `%{local_ip}`, `%{local_port}`, `%{method}`, `%{num_connects}`, `%{size_request}`,
+    /// `%{json}` (all of them, curl's keys), `%header{NAME}`; `%{stdout}`, `%{stderr}` switch the output, `%{onerror}` ends it
     /// unless the transfer failed; `%%`, `\n`, `\r`, `\t`.
     #[arg(
         short = 'w',

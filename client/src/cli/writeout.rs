@@ -57,6 +57,7 @@ pub(crate) fn render(format: &str, cx: &Context<'_>) -> Written {
                 "stderr" => to_stderr = true,
                 "onerror" if cx.code == 0 => break,
                 "onerror" => {}
+                "json" => out.extend_from_slice(json(cx).as_bytes()),
                 _ => match variable(&name, cx) {
                     Some(value) => out.extend_from_slice(value.as_bytes()),
                     None => w.stderr.extend_from_slice(
@@ -188,11 +189,121 @@ fn variable(name: &str, cx: &Context<'_>) -> Option<String> {
             })
             .unwrap_or_else(|| "0".into()),
         "filename_effective" => cx.filename.to_string(),
+        "local_ip" => hop
+            .and_then(|h| h.local)
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default(),
+        "local_port" => hop
+            .and_then(|h| h.local)
+            .map_or(0, |a| a.port())
+            .to_string(),
+        "method" => hop.map(|h| h.method.clone()).unwrap_or_default(),
+        "num_connects" => o
+            .trace
+            .hops
+            .iter()
+            .filter(|h| h.attempt == attempt && h.peer.is_some() && !h.reused)
+            .count()
+            .to_string(),
+        "size_request" => o
+            .trace
+            .hops
+            .iter()
+            // Only what went out: a request never sent counts nothing.
+            .filter(|h| h.attempt == attempt && h.sent.is_some())
+            .map(|h| h.request_bytes)
+            .sum::<u64>()
+            .saturating_add(cx.uploaded)
+            .to_string(),
         // curl names the scheme once it has connected.
         "scheme" if peer.is_some() || hop.is_some_and(|h| h.peer.is_some()) => "HTTP".into(),
         "scheme" => String::new(),
         _ => return None,
     })
+}
+
+/// `%{json}`: every variable in one JSON object, with curl 7.88's keys in its order;
+/// numbers and times bare, strings quoted, `null` where curl has no value. The TLS and FTP
+/// keys are there with the values curl gives them on plain HTTP.
+fn json(cx: &Context<'_>) -> String {
+    const KEYS: &[(&str, char)] = &[
+        ("certs", 'e'),
+        ("content_type", 's'),
+        ("errormsg", 's'),
+        ("exitcode", 'n'),
+        ("filename_effective", 's'),
+        ("ftp_entry_path", 'z'),
+        ("http_code", 'n'),
+        ("http_connect", '0'),
+        ("http_version", 'q'),
+        ("local_ip", 'q'),
+        ("local_port", 'n'),
+        ("method", 'q'),
+        ("num_certs", '0'),
+        ("num_connects", 'n'),
+        ("num_headers", 'n'),
+        ("num_redirects", 'n'),
+        ("proxy_ssl_verify_result", '0'),
+        ("redirect_url", 's'),
+        ("referer", 'z'),
+        ("remote_ip", 'q'),
+        ("remote_port", 'n'),
+        ("response_code", 'n'),
+        ("scheme", 's'),
+        ("size_download", 'n'),
+        ("size_header", 'n'),
+        ("size_request", 'n'),
+        ("size_upload", 'n'),
+        ("speed_download", 'n'),
+        ("speed_upload", 'n'),
+        ("ssl_verify_result", '0'),
+        ("time_appconnect", 'n'),
+        ("time_connect", 'n'),
+        ("time_namelookup", 'n'),
+        ("time_pretransfer", 'n'),
+        ("time_redirect", 'n'),
+        ("time_starttransfer", 'n'),
+        ("time_total", 'n'),
+        ("url", 'q'),
+        ("url_effective", 'q'),
+        ("urlnum", 'n'),
+    ];
+    let quote = |v: &str| {
+        let mut q = String::from("\"");
+        for c in v.chars() {
+            match c {
+                '"' => q.push_str("\\\""),
+                '\\' => q.push_str("\\\\"),
+                '\n' => q.push_str("\\n"),
+                '\r' => q.push_str("\\r"),
+                '\t' => q.push_str("\\t"),
+                c if (c as u32) < 0x20 => q.push_str(&format!("\\u{:04x}", c as u32)),
+                c => q.push(c),
+            }
+        }
+        q.push('"');
+        q
+    };
+    let mut out = String::from("{");
+    for (key, kind) in KEYS {
+        let value = variable(key, cx).unwrap_or_default();
+        let shown = match kind {
+            // 000 is how -w writes "no response"; in JSON that is the number 0.
+            'n' if key.ends_with("_code") => value.parse::<u16>().unwrap_or(0).to_string(),
+            'n' => (if value.is_empty() { "0" } else { &value }).to_string(),
+            '0' => "0".into(),
+            'e' => "\"\"".into(),
+            'z' => "null".into(),
+            's' if value.is_empty() => "null".into(),
+            _ => quote(&value),
+        };
+        out.push_str(&format!("{}:{shown},", quote(key)));
+    }
+    out.push_str(&format!(
+        "\"curl_version\":{}}}",
+        quote(crate::request::USER_AGENT)
+    ));
+    out
 }
 
 /// Where the final response would have led with `-L`: its `Location`, resolved.
