@@ -57,6 +57,7 @@ pub struct Builder {
     pub(crate) proxy: Option<Proxy>,
     pub(crate) no_proxy: Vec<String>,
     pub(crate) redirect_http_off: Option<&'static str>,
+    pub(crate) accept_encoding: Option<String>,
 }
 
 impl fmt::Debug for Builder {
@@ -105,6 +106,7 @@ impl Default for Builder {
             proxy: None,
             no_proxy: Vec::new(),
             redirect_http_off: None,
+            accept_encoding: None,
         }
     }
 }
@@ -268,6 +270,14 @@ impl Builder {
     /// Default: `None`, redirects are followed.
     pub fn redirect_http_off(mut self, by: Option<&'static str>) -> Builder {
         self.redirect_http_off = by;
+        self
+    }
+
+    /// Send `Accept-Encoding: codings` right after `Accept`, where curl puts it for
+    /// `--compressed` (default none). The body is returned as it comes: decoding it is the
+    /// caller's.
+    pub fn accept_encoding(mut self, codings: Option<String>) -> Builder {
+        self.accept_encoding = codings;
         self
     }
 

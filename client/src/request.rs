@@ -170,8 +170,12 @@ pub(crate) struct Defaults<'a> {
     pub(crate) range: Option<&'a str>,
     /// `Referer`, after `Accept`.
     pub(crate) referer: Option<&'a str>,
-    /// `Proxy-Connection: Keep-Alive` (through a proxy, as curl), after that.
+    /// `Accept-Encoding`, right after `Accept` (curl's place for `--compressed`).
+    pub(crate) accept_encoding: Option<&'a str>,
+    /// `Proxy-Connection: Keep-Alive` (through a proxy, as curl), after `Referer`.
     pub(crate) proxy_connection: bool,
+    /// `Transfer-Encoding: chunked` for a body of unknown length, after that.
+    pub(crate) chunked: bool,
     /// `Cookie`, after that.
     pub(crate) cookie: Option<&'a str>,
     /// `If-Modified-Since` or `If-Unmodified-Since`, last.
@@ -200,11 +204,17 @@ pub(crate) fn headers(
     }
     out.push(("User-Agent".into(), USER_AGENT.into(), true));
     out.push(("Accept".into(), "*/*".into(), true));
+    if let Some(coding) = defaults.accept_encoding {
+        out.push(("Accept-Encoding".into(), coding.into(), true));
+    }
     if let Some(referer) = defaults.referer {
         out.push(("Referer".into(), referer.into(), true));
     }
     if defaults.proxy_connection {
         out.push(("Proxy-Connection".into(), "Keep-Alive".into(), true));
+    }
+    if defaults.chunked {
+        out.push(("Transfer-Encoding".into(), "chunked".into(), true));
     }
     if let Some(cookie) = defaults.cookie {
         out.push(("Cookie".into(), cookie.into(), true));
@@ -249,10 +259,9 @@ pub(crate) fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Adds what a body needs after the other headers, in curl's order: `Content-Length` (or
-/// `Transfer-Encoding: chunked` when the length is unknown), the default `Content-Type`,
-/// then `Expect: 100-continue` when asked, each unless `edits` name it (to replace or to
-/// remove it).
+/// Adds what a body needs after the other headers, in curl's order: `Content-Length` (when
+/// the length is known), the default `Content-Type`, then `Expect: 100-continue` when
+/// asked, each unless `edits` name it (to replace or to remove it).
 pub(crate) fn body_headers(
     out: &mut Vec<(String, String)>,
     len: Option<u64>,
@@ -261,12 +270,11 @@ pub(crate) fn body_headers(
     edits: &[&HeaderEdit],
 ) {
     let named = |n: &str| edits.iter().any(|e| e.name.eq_ignore_ascii_case(n));
-    match len {
-        Some(n) if !named("content-length") => out.push(("Content-Length".into(), n.to_string())),
-        None if !named("transfer-encoding") => {
-            out.push(("Transfer-Encoding".into(), "chunked".into()));
-        }
-        _ => {}
+    // (`Transfer-Encoding: chunked` is a default, placed earlier, where curl puts it.)
+    if let Some(n) = len
+        && !named("content-length")
+    {
+        out.push(("Content-Length".into(), n.to_string()));
     }
     if let (Some(t), false) = (content_type, named("content-type")) {
         out.push(("Content-Type".into(), t.into()));
@@ -406,6 +414,8 @@ mod tests {
         let d = Defaults {
             proxy_authorization: None,
             proxy_connection: false,
+            accept_encoding: None,
+            chunked: false,
             authorization: Some("Basic x"),
             range: None,
             referer: Some("http://r/"),

@@ -221,6 +221,8 @@ fn request_head(
     let defaults = request::Defaults {
         proxy_authorization: proxy.and_then(|p| p.authorization.as_deref()),
         proxy_connection: proxy.is_some(),
+        accept_encoding: cfg.accept_encoding.as_deref(),
+        chunked: len == Some(None),
         authorization: cfg
             .authorization
             .as_deref()

@@ -687,6 +687,7 @@ fn uploads_as_curl_sends_them() {
         vec!["-s", "-T", "up.txt", &reject],
         vec!["-s", "-T", "-", &u],
         vec!["-s", "-T", "-", &cont],
+        vec!["-s", "-T", "-", "-H", "X-A: 1", "-b", "c=1", &u],
         vec!["-s", "-T", "up.txt", "-H", "Expect:", &u],
         vec!["-s", "-T", "big.bin", &cont],
         vec!["-s", "--data-binary", "@big.bin", &cont],

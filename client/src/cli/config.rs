@@ -379,11 +379,9 @@ impl Config {
             .redirect_http_off(redirect_off);
         let cookie_jar = args.cookie_jar.clone().zip(jar);
         if args.compressed {
-            // Before -H, so that a -H naming Accept-Encoding still wins.
-            builder = builder.header(HeaderEdit {
-                name: "Accept-Encoding".into(),
-                value: Some("gzip, deflate".into()),
-            });
+            // What fetch decodes (curl lists what its build does); a -H naming
+            // Accept-Encoding still wins.
+            builder = builder.accept_encoding(Some("gzip, deflate".into()));
         }
         if let Some(agent) = args.user_agent {
             // -A goes first, so that a -H naming User-Agent still wins.
