@@ -1480,3 +1480,28 @@ fn write_out_json_as_curl_writes_it() {
         }
     }
 }
+
+#[test]
+fn fail_early_as_curl() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let refused = refused_url();
+    let missing = echo.url("/status/404");
+    let one = echo.url("/echo?1");
+    let two = echo.url("/echo?2");
+    for line in [
+        vec!["-s", "--fail-early", &refused, &two],
+        vec!["-s", "--fail-early", "-f", &missing, &two],
+        vec!["-s", "--fail-early", "-f", &one, &two],
+    ] {
+        same_as_curl(&[], &line, b"");
+    }
+    let run = super::fetch(&["--fail-early", &refused, &two, &one]);
+    assert!(
+        run.stderr.contains("1 failed, 2 not started"),
+        "{}",
+        run.stderr
+    );
+}

@@ -214,6 +214,10 @@ pub struct Args {
     #[arg(short = 'f', long = "fail", conflicts_with = "fail_with_body")]
     pub fail: bool,
 
+    /// Stop at the first target that fails (with several): start no other
+    #[arg(long = "fail-early")]
+    pub fail_early: bool,
+
     /// Status 400 or more: write the body as usual, then exit 22
     #[arg(long = "fail-with-body")]
     pub fail_with_body: bool,

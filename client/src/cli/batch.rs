@@ -29,18 +29,25 @@ pub fn run(config: &Config) -> i32 {
     let next = AtomicUsize::new(0);
     let code = std::sync::Mutex::new(0);
     let failed = AtomicUsize::new(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let ran = AtomicUsize::new(0);
     let bytes = std::sync::atomic::AtomicU64::new(0);
     let work = || {
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= n || seq.stdout_closed() {
+            if i >= n || seq.stdout_closed() || stop.load(Ordering::Relaxed) {
                 return;
             }
+            ran.fetch_add(1, Ordering::Relaxed);
             let mut slot = Slot::new(i, seq.clone());
             let outcome = transfer::transfer(config, i, &mut slot, &progress);
             let done = finished(config, i, &outcome, &mut slot);
             if done.code != 0 {
                 failed.fetch_add(1, Ordering::Relaxed);
+                // --fail-early: no new transfer starts after a failure.
+                if config.fail_early {
+                    stop.store(true, Ordering::Relaxed);
+                }
             }
             bytes.fetch_add(outcome.written, Ordering::Relaxed);
             seq.finish(i, done, &mut |f: &Finished| {
@@ -84,6 +91,12 @@ pub fn run(config: &Config) -> i32 {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if n > 1 && !config.silent && !seq.stdout_closed() {
         let failed = failed.load(Ordering::Relaxed);
+        let not_started = n - ran.load(Ordering::Relaxed);
+        let skipped = if not_started > 0 {
+            format!(", {not_started} not started")
+        } else {
+            String::new()
+        };
         let first = if code != 0 {
             format!(" (first failure: exit {code})")
         } else {
@@ -91,8 +104,8 @@ pub fn run(config: &Config) -> i32 {
         };
         let _ = writeln!(
             io::stderr(),
-            "fetch: {n} targets: {} ok, {failed} failed{first}; {} in {}",
-            n - failed,
+            "fetch: {n} targets: {} ok, {failed} failed{skipped}{first}; {} in {}",
+            n - failed - not_started,
             bytes_words(bytes.load(Ordering::Relaxed)),
             duration_words(started.elapsed())
         );

@@ -45,6 +45,8 @@ pub struct Config {
     pub fail: bool,
     /// `--fail-with-body`.
     pub fail_with_body: bool,
+    /// `--fail-early`.
+    pub fail_early: bool,
     /// `-S`: the error line even with `-s`.
     pub show_error: bool,
     /// `-w`: the format.
@@ -423,6 +425,7 @@ impl Config {
             include: args.include || args.head,
             fail: args.fail,
             fail_with_body: args.fail_with_body,
+            fail_early: args.fail_early,
             show_error: args.show_error,
             request,
             write_out,

@@ -445,7 +445,7 @@ mod tests {
                 "-Y (--speed-limit) is a curl option",
             ),
             (
-                &["fetch", "--fail-early", "x"][..],
+                &["fetch", "--speed-time", "5", "x"][..],
                 "not supported by fetch yet",
             ),
             (&["fetch", "-fsSLY", "1", "x"][..], "-Y (--speed-limit)"),
