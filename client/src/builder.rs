@@ -58,6 +58,7 @@ pub struct Builder {
     pub(crate) no_proxy: Vec<String>,
     pub(crate) redirect_http_off: Option<&'static str>,
     pub(crate) accept_encoding: Option<String>,
+    pub(crate) user_agent: Option<String>,
 }
 
 impl fmt::Debug for Builder {
@@ -107,6 +108,7 @@ impl Default for Builder {
             no_proxy: Vec::new(),
             redirect_http_off: None,
             accept_encoding: None,
+            user_agent: None,
         }
     }
 }
@@ -278,6 +280,13 @@ impl Builder {
     /// caller's.
     pub fn accept_encoding(mut self, codings: Option<String>) -> Builder {
         self.accept_encoding = codings;
+        self
+    }
+
+    /// The `User-Agent`, in its place after `Host` (curl's `-A`); `Some("")` sends none.
+    /// Default `None`: `fetch/VERSION`.
+    pub fn user_agent(mut self, agent: Option<String>) -> Builder {
+        self.user_agent = agent;
         self
     }
 

@@ -105,11 +105,27 @@ pub struct HeaderEdit {
     pub name: String,
     /// The value to send, or `None` to remove a default header of that name.
     pub value: Option<String>,
+    /// `value` is exactly what followed the colon, spaces included, and goes out so
+    /// (`X-A:1`, `X-B:  b `), as curl sends a `-H` line; otherwise the line is
+    /// `Name: value`.
+    pub verbatim: bool,
 }
 
 impl HeaderEdit {
-    /// Parses curl's forms: `Name: value` adds the header (or replaces a default one of the
-    /// same name), `Name:` removes a default one, `Name;` sends it with an empty value.
+    /// `Name: value` (or, with `None`, the removal of a default header of that name).
+    pub fn new(name: &str, value: Option<&str>) -> HeaderEdit {
+        HeaderEdit {
+            name: name.into(),
+            value: value.map(Into::into),
+            verbatim: false,
+        }
+    }
+}
+
+impl HeaderEdit {
+    /// Parses curl's forms: `Name: value` adds the header (a default one of the same name
+    /// is then left out), `Name:` removes a default one, `Name;` sends it with an empty
+    /// value. What follows the colon is kept as typed, and sent so.
     ///
     /// Refuses names that are not HTTP tokens and values with CR, LF or NUL (they would let
     /// one `-H` smuggle another header or request in).
@@ -120,8 +136,8 @@ impl HeaderEdit {
             let Some((name, value)) = s.split_once(':') else {
                 return Err("expected 'Name: value', 'Name:' or 'Name;'".into());
             };
-            let value = value.trim_matches([' ', '\t']);
-            (name, (!value.is_empty()).then(|| value.to_string()))
+            let blank = value.trim_matches([' ', '\t']).is_empty();
+            (name, (!blank).then(|| value.to_string()))
         };
         if name.is_empty() {
             return Err("empty header name".into());
@@ -137,6 +153,7 @@ impl HeaderEdit {
         Ok(HeaderEdit {
             name: name.to_string(),
             value,
+            verbatim: true,
         })
     }
 }
@@ -168,6 +185,8 @@ pub(crate) struct Defaults<'a> {
     pub(crate) authorization: Option<&'a str>,
     /// `Range`, after that (curl's place for `-r`).
     pub(crate) range: Option<&'a str>,
+    /// `User-Agent` instead of `fetch/VERSION` (`Some(None)`: none at all), after that.
+    pub(crate) user_agent: Option<Option<&'a str>>,
     /// `Referer`, after `Accept`.
     pub(crate) referer: Option<&'a str>,
     /// `Accept-Encoding`, right after `Accept` (curl's place for `--compressed`).
@@ -182,10 +201,13 @@ pub(crate) struct Defaults<'a> {
     pub(crate) condition: Option<(&'a str, &'a str)>,
 }
 
-/// The header lines to send: `Host`, `Authorization`, `User-Agent`, `Accept`, `Referer`,
-/// then `edits` applied in order. An edit naming a default header replaces it in place (or
-/// removes it), except `Authorization`, which as in curl goes where the edit is; any other
-/// edit adds a header, so the same custom name given twice is sent twice.
+/// The header lines to send, each as its name and what follows the colon: the defaults in
+/// curl's order (`Host`, `Proxy-Authorization`, `Authorization`, `Range`, `User-Agent`,
+/// `Accept`, `Accept-Encoding`, `Referer`, `Proxy-Connection`, `Transfer-Encoding`,
+/// `Cookie`, the time condition), then `edits` in order. As in curl, an edit naming a
+/// default header leaves it out and is sent where the edits go (a `Host` edit takes the
+/// first place instead), and one without a value only removes it; the same custom name
+/// given twice is sent twice.
 pub(crate) fn headers(
     target: &Target,
     defaults: Defaults<'_>,
@@ -202,7 +224,9 @@ pub(crate) fn headers(
     if let Some(range) = defaults.range {
         out.push(("Range".into(), range.into(), true));
     }
-    out.push(("User-Agent".into(), USER_AGENT.into(), true));
+    if let Some(agent) = defaults.user_agent.unwrap_or(Some(USER_AGENT)) {
+        out.push(("User-Agent".into(), agent.into(), true));
+    }
     out.push(("Accept".into(), "*/*".into(), true));
     if let Some(coding) = defaults.accept_encoding {
         out.push(("Accept-Encoding".into(), coding.into(), true));
@@ -222,17 +246,37 @@ pub(crate) fn headers(
     if let Some((name, value)) = defaults.condition {
         out.push((name.into(), value.into(), true));
     }
+    // (name, what follows the colon, whether it is a default)
+    let mut out: Vec<(String, String, bool)> = out
+        .into_iter()
+        .map(|(n, v, d)| (n, format!(" {v}"), d))
+        .collect();
     for edit in edits {
         let default = out
             .iter()
             .position(|(n, _, d)| *d && n.eq_ignore_ascii_case(&edit.name));
-        match (default, &edit.value) {
-            (Some(i), Some(v)) => out[i] = (edit.name.clone(), v.clone(), false),
-            (Some(i), None) => {
+        let Some(v) = &edit.value else {
+            if let Some(i) = default {
                 out.remove(i);
             }
-            (None, Some(v)) => out.push((edit.name.clone(), v.clone(), false)),
-            (None, None) => {}
+            continue;
+        };
+        let line = (
+            edit.name.clone(),
+            if edit.verbatim {
+                v.clone()
+            } else {
+                format!(" {v}")
+            },
+            false,
+        );
+        match default {
+            Some(0) => out[0] = line,
+            Some(i) => {
+                out.remove(i);
+                out.push(line);
+            }
+            None => out.push(line),
         }
     }
     out.into_iter().map(|(n, v, _)| (n, v)).collect()
@@ -274,18 +318,18 @@ pub(crate) fn body_headers(
     if let Some(n) = len
         && !named("content-length")
     {
-        out.push(("Content-Length".into(), n.to_string()));
+        out.push(("Content-Length".into(), format!(" {n}")));
     }
     if let (Some(t), false) = (content_type, named("content-type")) {
-        out.push(("Content-Type".into(), t.into()));
+        out.push(("Content-Type".into(), format!(" {t}")));
     }
     if expect && !named("expect") {
-        out.push(("Expect".into(), "100-continue".into()));
+        out.push(("Expect".into(), " 100-continue".into()));
     }
 }
 
 /// The bytes of the request head for `request_target` (the path, or the whole URL through
-/// a proxy). HTTP/0.9 is the simple request `GET /path` with no
+/// a proxy), each header as `Name:` and what follows the colon. HTTP/0.9 is the simple request `GET /path` with no
 /// version and no headers.
 pub(crate) fn head(
     method: &str,
@@ -299,7 +343,7 @@ pub(crate) fn head(
     let mut out = format!("{method} {request_target} {version}\r\n");
     for (name, value) in headers {
         out.push_str(name);
-        out.push_str(": ");
+        out.push(':');
         out.push_str(value);
         out.push_str("\r\n");
     }
@@ -312,22 +356,27 @@ mod tests {
     use super::*;
 
     fn edit(name: &str, value: Option<&str>) -> HeaderEdit {
+        HeaderEdit::new(name, value)
+    }
+
+    fn typed(name: &str, value: Option<&str>) -> HeaderEdit {
         HeaderEdit {
-            name: name.into(),
-            value: value.map(Into::into),
+            verbatim: true,
+            ..HeaderEdit::new(name, value)
         }
     }
 
     #[test]
     fn header_edits_parse_like_curl() {
+        // What follows the colon is kept as typed: curl sends it so.
         let ok = [
-            ("X-A: 1", edit("X-A", Some("1"))),
-            ("X-A:1", edit("X-A", Some("1"))),
-            ("X-A:   spaced out  ", edit("X-A", Some("spaced out"))),
-            ("Accept:", edit("Accept", None)),
-            ("Accept:   ", edit("Accept", None)),
-            ("X-Empty;", edit("X-Empty", Some(""))),
-            ("X-Url: http://a/b", edit("X-Url", Some("http://a/b"))),
+            ("X-A: 1", typed("X-A", Some(" 1"))),
+            ("X-A:1", typed("X-A", Some("1"))),
+            ("X-A:   spaced out  ", typed("X-A", Some("   spaced out  "))),
+            ("Accept:", typed("Accept", None)),
+            ("Accept:   ", typed("Accept", None)),
+            ("X-Empty;", typed("X-Empty", Some(""))),
+            ("X-Url: http://a/b", typed("X-Url", Some(" http://a/b"))),
         ];
         for (input, want) in ok {
             assert_eq!(HeaderEdit::parse(input).unwrap(), want, "{input:?}");
@@ -352,7 +401,7 @@ mod tests {
             let refs: Vec<&HeaderEdit> = edits.iter().collect();
             headers(&t, Defaults::default(), &refs)
                 .into_iter()
-                .map(|(n, v)| format!("{n}: {v}"))
+                .map(|(n, v)| format!("{n}:{v}"))
                 .collect::<Vec<_>>()
         };
         let ua = format!("User-Agent: {USER_AGENT}");
@@ -362,11 +411,21 @@ mod tests {
                 vec!["Host: [::1]:8080".into(), ua.clone(), "Accept: */*".into()],
             ),
             (
-                vec![edit("accept", Some("text/html")), edit("X-A", Some("1"))],
+                // As curl: the default goes, the edit is sent among the edits, as typed.
+                vec![typed("accept", Some("text/html")), edit("X-A", Some("1"))],
                 vec![
                     "Host: [::1]:8080".into(),
                     ua.clone(),
-                    "accept: text/html".into(),
+                    "accept:text/html".into(),
+                    "X-A: 1".into(),
+                ],
+            ),
+            (
+                vec![edit("X-A", Some("1")), edit("host", Some("other.test"))],
+                vec![
+                    "host: other.test".into(),
+                    ua.clone(),
+                    "Accept: */*".into(),
                     "X-A: 1".into(),
                 ],
             ),
@@ -418,6 +477,7 @@ mod tests {
             chunked: false,
             authorization: Some("Basic x"),
             range: None,
+            user_agent: None,
             referer: Some("http://r/"),
             cookie: None,
             condition: None,

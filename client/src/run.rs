@@ -229,6 +229,10 @@ fn request_head(
             .or(req.authorization.as_deref())
             .filter(|_| !cross_host),
         range: req.range.as_deref(),
+        user_agent: cfg
+            .user_agent
+            .as_deref()
+            .map(|a| (!a.is_empty()).then_some(a)),
         cookie: cookie.as_deref(),
         condition: req
             .time_condition

@@ -1505,3 +1505,54 @@ fn fail_early_as_curl() {
         run.stderr
     );
 }
+
+#[test]
+fn headers_as_curl_sends_them() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let lines: Vec<Vec<&str>> = vec![
+        vec![
+            "-s",
+            "-H",
+            "X-A:1",
+            "-H",
+            "X-B:   spaced  ",
+            "-H",
+            "X-C;",
+            &u,
+        ],
+        vec!["-s", "-H", "Accept:text/x", "-H", "X-D: 4", &u],
+        vec!["-s", "-H", "Host: other.test", "-H", "X-E: 5", &u],
+        vec!["-s", "-H", "Accept:", "-H", "X-F:", &u],
+        vec!["-s", "-A", "my agent", "-H", "X: 1", &u],
+        vec!["-s", "-A", "", &u],
+        vec![
+            "-s",
+            "-e",
+            "r",
+            "-H",
+            "Referer: s",
+            "-b",
+            "a=1",
+            "-H",
+            "Cookie: b=2",
+            &u,
+        ],
+        vec![
+            "-s",
+            "-d",
+            "x",
+            "-H",
+            "Content-Type:text/y",
+            "-H",
+            "Content-Length: 1",
+            &u,
+        ],
+    ];
+    for line in lines {
+        same_as_curl(&[], &line, b"");
+    }
+}

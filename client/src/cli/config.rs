@@ -236,6 +236,7 @@ impl Config {
             request.headers.push(HeaderEdit {
                 name: "If-None-Match".into(),
                 value: Some(etag.to_string()),
+                verbatim: false,
             });
         }
         if has_data {
@@ -262,6 +263,7 @@ impl Config {
             let header = |name: &str, value: Option<&str>| HeaderEdit {
                 name: name.into(),
                 value: value.map(Into::into),
+                verbatim: false,
             };
             if !named("content-type") {
                 request
@@ -385,13 +387,8 @@ impl Config {
             // Accept-Encoding still wins.
             builder = builder.accept_encoding(Some("gzip, deflate".into()));
         }
-        if let Some(agent) = args.user_agent {
-            // -A goes first, so that a -H naming User-Agent still wins.
-            builder = builder.header(HeaderEdit {
-                name: "User-Agent".into(),
-                value: (!agent.is_empty()).then_some(agent),
-            });
-        }
+        // -A sets the default in its place (a -H naming User-Agent still wins, as in curl).
+        builder = builder.user_agent(args.user_agent.clone());
         for edit in args.headers {
             builder = builder.header(edit);
         }
