@@ -218,6 +218,13 @@ impl Builder {
         self
     }
 
+    /// Send `Authorization: Bearer token` instead (curl's `--oauth2-bearer`), in the same
+    /// place, to the endpoint asked for only.
+    pub fn bearer_auth(mut self, token: &str) -> Builder {
+        self.authorization = Some(format!("Bearer {token}"));
+        self
+    }
+
     /// Send `Referer: url` with the first request (curl's `-e`; default none).
     pub fn referer(mut self, url: Option<String>) -> Builder {
         self.referer = url;

@@ -1556,3 +1556,26 @@ fn headers_as_curl_sends_them() {
         same_as_curl(&[], &line, b"");
     }
 }
+
+#[test]
+fn bearer_and_connection_switches_as_curl() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let big = echo.url("/bytes/300000");
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", "--oauth2-bearer", "tok", "-H", "X: 1", &u],
+        vec!["-s", "--oauth2-bearer", "tok", "-u", "a:b", &u],
+        vec!["-s", "--tcp-nodelay", "--no-keepalive", "-N", &u],
+        vec!["-s", "--no-buffer", &big],
+    ];
+    for line in lines {
+        same_as_curl(&[], &line, b"");
+    }
+    // Not there yet, and saying so.
+    super::fetch(&["-s", "--digest", "-u", "a:b", &u])
+        .code(2)
+        .error("--digest is a curl option fetch does not have: not supported by fetch yet");
+}

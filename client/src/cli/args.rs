@@ -372,6 +372,14 @@ pub struct Args {
     #[arg(long = "netrc-optional")]
     pub netrc_optional: bool,
 
+    /// Send `Authorization: Bearer TOKEN` (it takes the place of -u's, as in curl)
+    #[arg(
+        long = "oauth2-bearer",
+        value_name = "TOKEN",
+        allow_hyphen_values = true
+    )]
+    pub oauth2_bearer: Option<String>,
+
     /// Use Basic authentication with -u (the default, and the only kind fetch sends)
     #[arg(long = "basic")]
     pub basic: bool,
@@ -471,6 +479,18 @@ pub struct Args {
     /// Ignored, as curl ignores it for http:// (there is no TLS to check here)
     #[arg(short = 'k', long = "insecure")]
     pub insecure: bool,
+
+    /// Write the body to stdout as each piece arrives, without holding any back
+    #[arg(short = 'N', long = "no-buffer")]
+    pub no_buffer: bool,
+
+    /// Set TCP_NODELAY (fetch always does: accepted for curl's lines)
+    #[arg(long = "tcp-nodelay")]
+    pub tcp_nodelay: bool,
+
+    /// Turn off TCP keepalive probes (fetch sends none: accepted for curl's lines)
+    #[arg(long = "no-keepalive")]
+    pub no_keepalive: bool,
 
     /// Allow only the protocols of curl's LIST (`=http`, `-all,+http`, `all,-http`...):
     /// without http, every target fails (exit 1)

@@ -47,6 +47,8 @@ pub struct Config {
     pub fail_with_body: bool,
     /// `--fail-early`.
     pub fail_early: bool,
+    /// `-N`: flush stdout after every piece of body.
+    pub no_buffer: bool,
     /// `-S`: the error line even with `-s`.
     pub show_error: bool,
     /// `-w`: the format.
@@ -366,6 +368,9 @@ impl Config {
             let (name, password) = credentials(user)?;
             builder = builder.basic_auth(&name, &password);
         }
+        if let Some(token) = &args.oauth2_bearer {
+            builder = builder.bearer_auth(token);
+        }
         if let Some(referer) = &args.referer {
             let (url, auto) = match referer.strip_suffix(";auto") {
                 Some(url) => (url, true),
@@ -423,6 +428,7 @@ impl Config {
             fail: args.fail,
             fail_with_body: args.fail_with_body,
             fail_early: args.fail_early,
+            no_buffer: args.no_buffer,
             show_error: args.show_error,
             request,
             write_out,
@@ -438,7 +444,7 @@ impl Config {
             netrc: (args.netrc || args.netrc_optional || args.netrc_file.is_some())
                 .then(|| netrc::file(args.netrc_file.as_deref()))
                 .flatten()
-                .filter(|_| args.user.is_none())
+                .filter(|_| args.user.is_none() && args.oauth2_bearer.is_none())
                 .and_then(|f| std::fs::read_to_string(f).ok()),
             etag_save: args.etag_save.clone(),
             max_filesize: args.max_filesize,

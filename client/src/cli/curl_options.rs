@@ -283,6 +283,22 @@ fn reason(long: &str) -> &'static str {
         "ca-native",
         "doh-",
     ];
+    // HTTP's own authentication schemes, before the other protocols' words catch them.
+    if [
+        "digest",
+        "ntlm",
+        "ntlm-wb",
+        "negotiate",
+        "anyauth",
+        "proxy-digest",
+        "proxy-ntlm",
+    ]
+    .contains(&long)
+        || long == "proxy-negotiate"
+        || long == "proxy-anyauth"
+    {
+        return "not supported by fetch yet (only Basic authentication)";
+    }
     const OTHER: &[&str] = &[
         "ftp",
         "smtp",

@@ -482,6 +482,9 @@ fn body(
     let mut wire = 0;
     while n > 0 {
         sink.write(&buf[..n])?;
+        if config.no_buffer {
+            sink.flush()?;
+        }
         o.written += n as u64;
         let now = reader.wire();
         // Progress counts what crossed the network (the length it knows is the encoded one).
