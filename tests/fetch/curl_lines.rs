@@ -18,7 +18,8 @@ use super::{Run, fetch_with_stdin, run_with_stdin};
 ///
 /// - `/r/NNN...`: answers status NNN with `Location: /echo` (a redirect);
 /// - `/status/NNN...`: answers status NNN with the body `oops\n`;
-/// - `/bytes/N`: N bytes of a fixed pattern; `/loop`: a redirect to itself;
+/// - `/bytes/N`: N bytes of a fixed pattern; `/loop`: a redirect to itself; `/drip`: 20
+///   bytes at 10 a second;
 /// - `/dated`: `dated\n` with a `Last-Modified` (for `-R`); `/etag`: one with an `ETag`;
 /// - `/disp/NAME`: `body\n` with `Content-Disposition: attachment; filename="NAME"`
 ///   (`%2F` and `%20` decoded); `/dispu/...`: the same, unquoted, with a parameter after;
@@ -99,6 +100,17 @@ fn echo(mut conn: TcpStream) {
             }
             buf.drain(..n).collect()
         };
+        if path == "/drip" {
+            // 20 bytes, one every 100 ms: 10 bytes a second.
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n");
+            for _ in 0..20 {
+                if conn.write_all(b"x").is_err() {
+                    return;
+                }
+                thread::sleep(std::time::Duration::from_millis(100));
+            }
+            continue;
+        }
         let reply = if let Some(code) = path.strip_prefix("/r/") {
             format!(
                 "HTTP/1.1 {} Moved\r\nLocation: /echo\r\nContent-Length: 0\r\n\r\n",
@@ -1578,4 +1590,22 @@ fn bearer_and_connection_switches_as_curl() {
     super::fetch(&["-s", "--digest", "-u", "a:b", &u])
         .code(2)
         .error("--digest is a curl option fetch does not have: not supported by fetch yet");
+}
+
+#[test]
+fn speed_limits_as_curl() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let drip = echo.url("/drip");
+    for line in [
+        // 10 bytes a second is below 1000 for a whole second: aborted (exit 28).
+        // (The body is thrown away: how much of it arrives first depends on timing.)
+        vec!["-s", "-Y", "1000", "-y", "1", "-o", "/dev/null", &drip],
+        // ...and above 5: it completes.
+        vec!["-s", "--speed-limit", "5", "--speed-time", "1", &drip],
+    ] {
+        same_as_curl(&[], &line, b"");
+    }
 }

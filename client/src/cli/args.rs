@@ -173,6 +173,16 @@ pub struct Args {
     #[arg(long = "limit-rate", value_name = "RATE", value_parser = parse_size, allow_hyphen_values = true)]
     pub limit_rate: Option<u64>,
 
+    /// Abort a transfer slower than SPEED bytes a second for --speed-time (default 30 s),
+    /// exit 28
+    #[arg(short = 'Y', long = "speed-limit", value_name = "SPEED", value_parser = parse_size, allow_hyphen_values = true)]
+    pub speed_limit: Option<u64>,
+
+    /// How long a transfer may stay below --speed-limit (default 1 byte a second) before it
+    /// is aborted, exit 28
+    #[arg(short = 'y', long = "speed-time", value_name = "SECS", value_parser = parse_secs, allow_hyphen_values = true)]
+    pub speed_time: Option<Duration>,
+
     /// Refuse a body the server says is larger than BYTES (suffixes k, M, G), exit 63
     #[arg(long = "max-filesize", value_name = "BYTES", value_parser = parse_size, allow_hyphen_values = true)]
     pub max_filesize: Option<u64>,

@@ -78,6 +78,8 @@ pub struct Config {
     pub max_filesize: Option<u64>,
     /// `--limit-rate` (bytes a second; 0 is no limit, as in curl).
     pub limit_rate: Option<u64>,
+    /// `--speed-limit` and `--speed-time`: abort below so many bytes a second for so long.
+    pub low_speed: Option<(u64, Duration)>,
     /// `--remove-on-error`.
     pub remove_on_error: bool,
     /// `-c`: where to write the cookies at the end, and the jar.
@@ -322,6 +324,11 @@ impl Config {
         } else {
             1
         };
+        // curl's defaults when only one of the pair is given: 1 byte a second, 30 s.
+        let low_speed = match (args.speed_limit, args.speed_time) {
+            (None, None) | (Some(0), _) => None,
+            (limit, time) => Some((limit.unwrap_or(1), time.unwrap_or(Duration::from_secs(30)))),
+        };
         let (jar, literal) = cookies(&args, jar)?;
         let (proxy, no_proxy) = proxy(&args)?;
         let http_off = args
@@ -386,6 +393,10 @@ impl Config {
             .proxy(proxy)
             .no_proxy(no_proxy)
             .redirect_http_off(redirect_off);
+        if let Some((_, time)) = low_speed {
+            // A body that stops altogether is too slow once the time is up.
+            builder = builder.idle_timeout(time.min(crate::DEFAULT_IDLE_TIMEOUT));
+        }
         let cookie_jar = args.cookie_jar.clone().zip(jar);
         if args.compressed {
             // What fetch decodes (curl lists what its build does); a -H naming
@@ -449,6 +460,7 @@ impl Config {
             etag_save: args.etag_save.clone(),
             max_filesize: args.max_filesize,
             limit_rate: args.limit_rate.filter(|r| *r > 0),
+            low_speed,
             remove_on_error: args.remove_on_error,
             progress: !args.silent && !args.verbose && !args.no_progress_meter,
             silent: args.silent,

@@ -457,17 +457,18 @@ mod tests {
     fn curl_options_fetch_lacks_are_refused_with_a_reason() {
         let refused = [
             (
-                &["fetch", "-j", "-Y", "1", "x"][..],
-                "-Y (--speed-limit) is a curl option",
+                &["fetch", "-j", "-M", "x"][..],
+                "-M (--manual) is a curl option",
             ),
             (
-                &["fetch", "--speed-time", "5", "x"][..],
+                &["fetch", "--stderr", "e", "x"][..],
                 "not supported by fetch yet",
             ),
-            (&["fetch", "-fsSLY", "1", "x"][..], "-Y (--speed-limit)"),
+            (&["fetch", "-fsSLM", "x"][..], "-M (--manual)"),
             (&["fetch", "--cert", "c.pem", "x"][..], "for TLS"),
             (&["fetch", "--http2", "x"][..], "HTTP/1.x only"),
             (&["fetch", "--ftp-pasv", "x"][..], "does not speak"),
+            (&["fetch", "--ntlm", "x"][..], "only Basic authentication"),
         ];
         for (line, want) in refused {
             let err = check(line).unwrap_err().to_string();
@@ -475,11 +476,11 @@ mod tests {
         }
         let fine: &[&[&str]] = &[
             &["fetch", "-fsSL", "x"],
-            &["fetch", "-H", "-Y: not an option", "x"],
-            &["fetch", "-o-Y", "x"],
-            &["fetch", "-d", "--speed-limit", "x"],
-            &["fetch", "--data=--speed-limit", "x"],
-            &["fetch", "--", "--speed-limit"],
+            &["fetch", "-H", "-M: not an option", "x"],
+            &["fetch", "-o-M", "x"],
+            &["fetch", "-d", "--manual", "x"],
+            &["fetch", "--data=--manual", "x"],
+            &["fetch", "--", "--manual"],
             &["fetch", "--bogus", "x"],
         ];
         for line in fine {

@@ -467,6 +467,8 @@ fn body(
         .map_or(BUF, |rate| (rate / 8).clamp(1024, BUF as u64) as usize);
     let mut buf = vec![0u8; chunk];
     let started = std::time::Instant::now();
+    // --speed-limit: the start of the window being measured, and the bytes by then.
+    let mut window = (std::time::Duration::ZERO, 0u64);
     let mut reader = Decoder::new(resp, coding);
     let mut n = if config.head {
         0
@@ -491,6 +493,19 @@ fn body(
         bar.add(now - wire);
         wire = now;
         o.received = now;
+        if let Some((limit, time)) = config.low_speed {
+            // Measured over windows of --speed-time: below the limit for a whole one ends it.
+            let in_window = started.elapsed().saturating_sub(window.0);
+            if in_window >= time {
+                if ((now - window.1) as f64) < limit as f64 * in_window.as_secs_f64() {
+                    return Err(Error::Timeout {
+                        phase: format!("receiving at less than {limit} bytes a second"),
+                        after: time,
+                    });
+                }
+                window = (started.elapsed(), now);
+            }
+        }
         if let Some(rate) = config.limit_rate {
             // Ahead of RATE bytes a second: wait until the average is back to it.
             let due = std::time::Duration::from_secs_f64(now as f64 / rate as f64);
