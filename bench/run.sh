@@ -262,7 +262,7 @@ for round in $(seq 1 "$ROUNDS"); do
   time_cmd get-big curl curl -s -o /dev/null "$BIGURL"
   time_cmd get-big wget wget -q -O /dev/null "$BIGURL"
   if ((PAR)); then
-    time_cmd many-small fetch "$FETCH" -s -j 8 --input "$WORK/urls.txt"
+    time_cmd many-small fetch "$FETCH" -s -Z --parallel-max 8 --input "$WORK/urls.txt"
   fi
   # curl needs one -o per URL to discard each body.
   xargs -a "$WORK/urls.txt" printf -- '-o /dev/null %s\n' | tr '\n' ' ' >"$WORK/curl-args.txt"

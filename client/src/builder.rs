@@ -4,12 +4,14 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use shared::Resolver;
 
+use crate::cookie::CookieJar;
 use crate::event::{Event, Observer};
+use crate::proxy::Proxy;
 use crate::request::{HeaderEdit, Version};
 
 /// Default limit for resolving a name and connecting: 30 s.
@@ -23,6 +25,8 @@ pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default number of redirects followed when following is on (curl's `--max-redirs`
 /// default is 50; 10 is plenty for pages and stops loops sooner).
 pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
+/// Default wait for `100 Continue` before sending a body anyway: 1 s (curl's).
+pub const DEFAULT_EXPECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Default number of idle kept-alive connections kept per endpoint: 4.
 pub const DEFAULT_MAX_IDLE_PER_ENDPOINT: usize = 4;
 
@@ -43,6 +47,18 @@ pub struct Builder {
     pub(crate) observer: Option<Observer>,
     pub(crate) happy_eyeballs: Option<Duration>,
     pub(crate) max_idle_per_endpoint: usize,
+    pub(crate) keep_post: Vec<u16>,
+    pub(crate) authorization: Option<String>,
+    pub(crate) referer: Option<String>,
+    pub(crate) auto_referer: bool,
+    pub(crate) expect_timeout: Duration,
+    pub(crate) cookie_jar: Option<Arc<Mutex<CookieJar>>>,
+    pub(crate) cookie: Option<String>,
+    pub(crate) proxy: Option<Proxy>,
+    pub(crate) no_proxy: Vec<String>,
+    pub(crate) redirect_http_off: Option<&'static str>,
+    pub(crate) accept_encoding: Option<String>,
+    pub(crate) user_agent: Option<String>,
 }
 
 impl fmt::Debug for Builder {
@@ -58,6 +74,9 @@ impl fmt::Debug for Builder {
             .field("unix_socket", &self.unix_socket)
             .field("happy_eyeballs", &self.happy_eyeballs)
             .field("max_idle_per_endpoint", &self.max_idle_per_endpoint)
+            .field("keep_post", &self.keep_post)
+            .field("referer", &self.referer)
+            .field("auto_referer", &self.auto_referer)
             .finish_non_exhaustive()
     }
 }
@@ -78,6 +97,18 @@ impl Default for Builder {
             observer: None,
             happy_eyeballs: Some(shared::HAPPY_EYEBALLS_DELAY),
             max_idle_per_endpoint: DEFAULT_MAX_IDLE_PER_ENDPOINT,
+            keep_post: Vec::new(),
+            authorization: None,
+            referer: None,
+            auto_referer: false,
+            expect_timeout: DEFAULT_EXPECT_TIMEOUT,
+            cookie_jar: None,
+            cookie: None,
+            proxy: None,
+            no_proxy: Vec::new(),
+            redirect_http_off: None,
+            accept_encoding: None,
+            user_agent: None,
         }
     }
 }
@@ -165,6 +196,104 @@ impl Builder {
     /// closed to make room. Raise it to the number of parallel transfers to one host.
     pub fn max_idle_per_endpoint(mut self, n: usize) -> Builder {
         self.max_idle_per_endpoint = n;
+        self
+    }
+
+    /// Keep a POST, body and all, after a redirect with `status` (301, 302 or 303; curl's
+    /// `--post301`, `--post302`, `--post303`). By default those turn it into a GET without
+    /// a body, as browsers do; 307 and 308 always keep it.
+    pub fn keep_post(mut self, status: u16) -> Builder {
+        if !self.keep_post.contains(&status) {
+            self.keep_post.push(status);
+        }
+        self
+    }
+
+    /// Send `Authorization: Basic` with `user` and `password` (curl's `-u`), right after
+    /// `Host`, to the endpoint asked for only: not after a redirect to another host or port.
+    /// A header edit naming `Authorization` replaces it.
+    pub fn basic_auth(mut self, user: &str, password: &str) -> Builder {
+        let token = crate::request::base64(format!("{user}:{password}").as_bytes());
+        self.authorization = Some(format!("Basic {token}"));
+        self
+    }
+
+    /// Send `Authorization: Bearer token` instead (curl's `--oauth2-bearer`), in the same
+    /// place, to the endpoint asked for only.
+    pub fn bearer_auth(mut self, token: &str) -> Builder {
+        self.authorization = Some(format!("Bearer {token}"));
+        self
+    }
+
+    /// Send `Referer: url` with the first request (curl's `-e`; default none).
+    pub fn referer(mut self, url: Option<String>) -> Builder {
+        self.referer = url;
+        self
+    }
+
+    /// After a redirect, send the URL redirected from as the `Referer` (curl's `-e ';auto'`).
+    pub fn auto_referer(mut self, on: bool) -> Builder {
+        self.auto_referer = on;
+        self
+    }
+
+    /// After `Expect: 100-continue` (sent before an upload or a body over 1 MiB), how long
+    /// to wait for the go-ahead before sending the body anyway (default 1 s).
+    pub fn expect_timeout(mut self, t: Duration) -> Builder {
+        self.expect_timeout = t;
+        self
+    }
+
+    /// Keep cookies in `jar`: every `Set-Cookie` received (redirects included) goes in,
+    /// and each request sends the cookies that match it (curl's cookie engine, on with `-b
+    /// FILE` or `-c`). Default: none.
+    pub fn cookie_jar(mut self, jar: Option<Arc<Mutex<CookieJar>>>) -> Builder {
+        self.cookie_jar = jar;
+        self
+    }
+
+    /// Send `cookies` (`name=value; name2=value2`, curl's `-b STRING`) with every request,
+    /// after the jar's.
+    pub fn cookie(mut self, cookies: Option<String>) -> Builder {
+        self.cookie = cookies;
+        self
+    }
+
+    /// Send requests through this HTTP proxy (absolute-form request lines,
+    /// `Proxy-Connection: Keep-Alive` as curl sends it); default none. A Unix socket
+    /// (`unix_socket`) goes around it.
+    pub fn proxy(mut self, proxy: Option<Proxy>) -> Builder {
+        self.proxy = proxy;
+        self
+    }
+
+    /// Hosts that go around the proxy: `*` for all, names with their subdomains,
+    /// addresses (curl's `--noproxy`).
+    pub fn no_proxy(mut self, patterns: Vec<String>) -> Builder {
+        self.no_proxy = patterns;
+        self
+    }
+
+    /// Refuse to follow a redirect (to plain HTTP, the only kind there is), naming `by`,
+    /// the option that says so (curl's `--proto-redir` or `--proto` without http; exit 1).
+    /// Default: `None`, redirects are followed.
+    pub fn redirect_http_off(mut self, by: Option<&'static str>) -> Builder {
+        self.redirect_http_off = by;
+        self
+    }
+
+    /// Send `Accept-Encoding: codings` right after `Accept`, where curl puts it for
+    /// `--compressed` (default none). The body is returned as it comes: decoding it is the
+    /// caller's.
+    pub fn accept_encoding(mut self, codings: Option<String>) -> Builder {
+        self.accept_encoding = codings;
+        self
+    }
+
+    /// The `User-Agent`, in its place after `Host` (curl's `-A`); `Some("")` sends none.
+    /// Default `None`: `fetch/VERSION`.
+    pub fn user_agent(mut self, agent: Option<String>) -> Builder {
+        self.user_agent = agent;
         self
     }
 

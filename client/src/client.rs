@@ -7,7 +7,7 @@ use shared::Target;
 use crate::builder::Builder;
 use crate::error::Error;
 use crate::pool::Pool;
-use crate::request::{HeaderEdit, Method};
+use crate::request::{Method, Request};
 use crate::response::Response;
 use crate::run;
 use crate::trace::Trace;
@@ -67,27 +67,20 @@ impl Client {
     /// Sends `method` for `target`, following redirects if set to, and returns the final
     /// response once its head has arrived. Its body is read through the response.
     pub fn request(&self, method: Method, target: &Target) -> Result<Response, Error> {
-        run::run(
-            &self.config,
-            &self.pool,
-            method,
-            target,
-            &[],
-            &mut Trace::new(),
-        )
+        let req = Request::new(method);
+        run::run(&self.config, &self.pool, &req, target, &mut Trace::new())
     }
 
-    /// [`Client::request`] with `extra` header edits on every request (`Range`, say; they
-    /// follow redirects), recording when each phase happened in `trace` (which keeps what
-    /// it got to when the request fails).
+    /// Sends `req` (a method, perhaps a body and header edits, which follow redirects) for
+    /// `target`, recording when each phase happened in `trace` (which keeps what it got to
+    /// when the request fails).
     pub fn send(
         &self,
-        method: Method,
+        req: &Request,
         target: &Target,
-        extra: &[HeaderEdit],
         trace: &mut Trace,
     ) -> Result<Response, Error> {
-        run::run(&self.config, &self.pool, method, target, extra, trace)
+        run::run(&self.config, &self.pool, req, target, trace)
     }
 }
 

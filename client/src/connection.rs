@@ -191,6 +191,14 @@ impl Connection {
         }
     }
 
+    /// The local address of a TCP connection (`None` on a Unix socket).
+    pub(crate) fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        match self.stream.local_addr() {
+            Ok(shared::Address::Tcp(a)) => Some(a),
+            _ => None,
+        }
+    }
+
     /// Reads body bytes into `out`: buffered ones first, then straight from the socket
     /// (no copy), waiting at most `idle` for them. Returns 0 when the peer closed.
     pub(crate) fn read(&mut self, out: &mut [u8], idle: Duration) -> Result<usize, Error> {

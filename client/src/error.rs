@@ -84,6 +84,28 @@ pub enum Error {
         /// The status code.
         status: u16,
     },
+    /// Plain HTTP is turned off for targets or for redirects (curl's `--proto`,
+    /// `--proto-redir`; exit 1).
+    HttpDisabled {
+        /// The option that turned it off.
+        by: &'static str,
+    },
+    /// The proxy's name could not be resolved (exit 5).
+    ProxyResolve(shared::Error),
+    /// The body is larger than allowed (`--max-filesize`; exit 63).
+    TooLarge {
+        /// The size the server declared.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The request body could not be read: a file to upload (exit 26).
+    Read {
+        /// What: a file path, or `the upload stream`.
+        what: String,
+        /// Why, in words.
+        reason: String,
+    },
     /// The body could not be written where it was asked to go (exit 23).
     Write {
         /// Where: `stdout` or a file path.
@@ -135,7 +157,11 @@ impl Error {
             },
             Error::TooManyRedirects { .. } => 47,
             Error::HttpStatus { .. } => 22,
+            Error::TooLarge { .. } => 63,
+            Error::ProxyResolve(_) => 5,
+            Error::HttpDisabled { .. } => 1,
             Error::Write { .. } | Error::BinaryToTerminal => 23,
+            Error::Read { .. } => 26,
             Error::Range { .. } => 33,
             Error::Decode { .. } => 61,
             Error::StdoutClosed => 0,
@@ -191,6 +217,13 @@ impl fmt::Display for Error {
                 write!(f, "the requested URL returned error: {status}")
             }
             Error::Write { what, reason } => write!(f, "writing to {what}: {reason}"),
+            Error::ProxyResolve(e) => write!(f, "the proxy: {e}"),
+            Error::HttpDisabled { by } => write!(f, "http is disabled by {by}"),
+            Error::TooLarge { size, max } => write!(
+                f,
+                "maximum file size exceeded: the body is {size} bytes, --max-filesize is {max}"
+            ),
+            Error::Read { what, reason } => write!(f, "reading {what}: {reason}"),
             Error::BinaryToTerminal => f.write_str(
                 "the body looks binary and stdout is a terminal: use -o FILE to save it, \
                  or -o - to print it anyway",

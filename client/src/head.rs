@@ -105,7 +105,12 @@ pub(crate) fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, HeadError>
     }
     let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut r = httparse::Response::new(&mut fields);
-    let len = match r.parse(buf) {
+    // RFC 9112 §5.2: a user agent replaces each obs-fold (a line break followed by a space
+    // or tab) in a response with spaces and goes on, as curl does.
+    let len = match httparse::ParserConfig::default()
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .parse_response(&mut r, buf)
+    {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => {
@@ -130,11 +135,35 @@ pub(crate) fn parse_head(buf: &[u8]) -> Result<Option<(Head, usize)>, HeadError>
         headers: r
             .headers
             .iter()
-            .map(|h| (h.name.to_string(), h.value.to_vec()))
+            .map(|h| (h.name.to_string(), unfold(h.value)))
             .collect(),
         raw: buf[..len].to_vec(),
     };
     Ok(Some((head, len)))
+}
+
+/// A field value with each obs-fold's line break (CRLF or LF) replaced by a space; the
+/// whitespace after it stays (RFC 9112 §5.2: "one or more SP").
+fn unfold(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while i < value.len() {
+        match value[i] {
+            b'\r' if value.get(i + 1) == Some(&b'\n') => {
+                out.push(b' ');
+                i += 2;
+            }
+            b'\n' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Reads the final response head from `conn`, skipping interim (1xx) responses; each head
@@ -252,6 +281,22 @@ mod tests {
         // No reason phrase at all is allowed (RFC 9112 §4: it may be empty).
         let (h, _) = parse_head(b"HTTP/1.1 204\r\n\r\n").unwrap().unwrap();
         assert_eq!((h.status(), h.reason()), (204, ""));
+    }
+
+    #[test]
+    fn obs_folds_become_spaces() {
+        // RFC 9112 §5.2: replaced with spaces, not refused (it was refused before).
+        let (h, _) = parse_head(
+            b"HTTP/1.1 200 OK\r\nX-Long: first\r\n  second\r\n\tthird\r\nContent-Length: 0\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(h.header("x-long"), Some(&b"first   second \tthird"[..]));
+        assert_eq!(h.header("content-length"), Some(&b"0"[..]));
+        let (h, _) = parse_head(b"HTTP/1.1 200 OK\nX-A: a\n b\n\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.header("x-a"), Some(&b"a  b"[..]));
     }
 
     #[test]

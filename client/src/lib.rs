@@ -17,11 +17,14 @@ mod builder;
 mod chunked;
 mod client;
 mod connection;
+mod cookie;
 mod error;
 mod event;
 mod head;
 mod length;
+mod payload;
 mod pool;
+mod proxy;
 mod redirect;
 mod request;
 mod response;
@@ -34,14 +37,18 @@ pub mod wire;
 
 pub use body::Body;
 pub use builder::{
-    Builder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEAD_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_IDLE_PER_ENDPOINT, DEFAULT_MAX_REDIRECTS, DEFAULT_SEND_TIMEOUT,
+    Builder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_EXPECT_TIMEOUT, DEFAULT_HEAD_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE_PER_ENDPOINT, DEFAULT_MAX_REDIRECTS,
+    DEFAULT_SEND_TIMEOUT,
 };
 pub use client::Client;
+pub use cookie::CookieJar;
 pub use error::Error;
 pub use event::{Event, Observer};
 pub use head::{Head, MAX_HEAD, MAX_HEADERS};
+pub use payload::Payload;
+pub use proxy::{DEFAULT_PROXY_PORT, Proxy};
 pub use redirect::resolve as resolve_location;
-pub use request::{HeaderEdit, Method, USER_AGENT, Version};
+pub use request::{HeaderEdit, Method, Request, USER_AGENT, Version};
 pub use response::Response;
 pub use trace::{AddrTry, Hop, Trace};

@@ -15,12 +15,17 @@ pub(crate) fn location(head: &Head) -> Option<&[u8]> {
         .filter(|l| !l.trim_ascii().is_empty())
 }
 
-/// The method for the request after a redirect: 301, 302 and 303 turn into GET (what every
-/// browser does), except that HEAD stays HEAD; 307 and 308 keep the method.
-pub(crate) fn method_after(status: u16, method: Method) -> Method {
+/// The method for the request after a redirect, as curl decides it: 301 and 302 turn POST
+/// into GET, 303 turns everything but HEAD into GET, unless `keep_post` names the status
+/// and the method is POST; 307 and 308 keep the method. When the method changes, the body
+/// is dropped.
+pub(crate) fn method_after(status: u16, method: Method, keep_post: &[u16]) -> Method {
+    let kept = method == Method::Post && keep_post.contains(&status);
     match (status, method) {
         (_, Method::Head) => Method::Head,
-        (301..=303, _) => Method::Get,
+        _ if kept => method,
+        (301 | 302, Method::Post) => Method::Get,
+        (303, _) => Method::Get,
         _ => method,
     }
 }
@@ -232,18 +237,37 @@ mod tests {
     #[test]
     fn methods_after_redirects() {
         use Method::*;
+        let none: &[u16] = &[];
+        let all: &[u16] = &[301, 302, 303];
         let cases = [
-            (301, Get, Get),
-            (302, Get, Get),
-            (303, Get, Get),
-            (307, Get, Get),
-            (308, Get, Get),
-            (301, Head, Head),
-            (303, Head, Head),
-            (307, Head, Head),
+            (301, Get, none, Get),
+            (302, Get, none, Get),
+            (303, Get, none, Get),
+            (307, Get, none, Get),
+            (308, Get, none, Get),
+            (301, Head, none, Head),
+            (303, Head, none, Head),
+            (307, Head, none, Head),
+            (301, Post, none, Get),
+            (302, Post, none, Get),
+            (303, Post, none, Get),
+            (307, Post, none, Post),
+            (308, Post, none, Post),
+            (301, Post, all, Post),
+            (302, Post, all, Post),
+            (303, Post, all, Post),
+            (301, Put, none, Put),
+            (302, Put, all, Put),
+            (303, Put, none, Get),
+            (303, Put, all, Get),
+            (308, Put, none, Put),
         ];
-        for (status, before, after) in cases {
-            assert_eq!(method_after(status, before), after, "{status} {before}");
+        for (status, before, keep, after) in cases {
+            assert_eq!(
+                method_after(status, before, keep),
+                after,
+                "{status} {before} {keep:?}"
+            );
         }
     }
 }

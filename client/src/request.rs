@@ -5,13 +5,21 @@ use std::fmt;
 
 use shared::Target;
 
-/// The request method. `fetch` only reads, so only the safe ones.
+use crate::payload::Payload;
+
+/// The request method, as far as the protocol cares: whether a body goes with it, and what
+/// a redirect turns it into. Another name on the request line is [`Request::method_name`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Method {
     /// `GET`: the page.
     Get,
     /// `HEAD`: the head of the page, never a body.
     Head,
+    /// `POST`: a body for the page to take (`-d`).
+    Post,
+    /// `PUT`: a body to store at the page (`-T`).
+    Put,
 }
 
 impl fmt::Display for Method {
@@ -19,7 +27,53 @@ impl fmt::Display for Method {
         f.write_str(match self {
             Method::Get => "GET",
             Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
         })
+    }
+}
+
+/// One request as the caller shapes it, beyond the client's settings: the method, another
+/// name for it on the request line, header edits that follow redirects, and a body.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The method (what redirects do with the request depends on it).
+    pub method: Method,
+    /// Sent on the request line instead of the method's own name, on every hop (curl's
+    /// `-X`): the method still decides what redirects do. `None`: the method's name.
+    pub method_name: Option<String>,
+    /// Header edits applied after the client's own, on every hop (`Range`, say).
+    pub headers: Vec<HeaderEdit>,
+    /// The body, sent with a `Content-Length` (also when empty), or chunked when its length
+    /// is unknown. It is dropped, and the method becomes GET, when a redirect says so (see
+    /// `Builder::keep_post`).
+    pub body: Option<Payload>,
+    /// A `Content-Type` sent with the body unless the headers name one (given or removed).
+    pub content_type: Option<String>,
+    /// A `Range` to ask for (`bytes=0-99`: curl's `-r`), sent right after `Host` (and
+    /// `Authorization`), where curl puts it.
+    pub range: Option<String>,
+    /// A condition on the page's date, `(name, value)`: `If-Modified-Since` or
+    /// `If-Unmodified-Since` with an HTTP date (curl's `-z`), sent after `Cookie`.
+    pub time_condition: Option<(String, String)>,
+    /// An `Authorization` value for this request's host when the client sets none (curl's
+    /// `.netrc` credentials for the host); never sent after a redirect to another host.
+    pub authorization: Option<String>,
+}
+
+impl Request {
+    /// A request for `method` with nothing else: no body, no extra headers.
+    pub fn new(method: Method) -> Request {
+        Request {
+            method,
+            method_name: None,
+            headers: Vec::new(),
+            body: None,
+            content_type: None,
+            range: None,
+            time_condition: None,
+            authorization: None,
+        }
     }
 }
 
@@ -51,11 +105,27 @@ pub struct HeaderEdit {
     pub name: String,
     /// The value to send, or `None` to remove a default header of that name.
     pub value: Option<String>,
+    /// `value` is exactly what followed the colon, spaces included, and goes out so
+    /// (`X-A:1`, `X-B:  b `), as curl sends a `-H` line; otherwise the line is
+    /// `Name: value`.
+    pub verbatim: bool,
 }
 
 impl HeaderEdit {
-    /// Parses curl's forms: `Name: value` adds the header (or replaces a default one of the
-    /// same name), `Name:` removes a default one, `Name;` sends it with an empty value.
+    /// `Name: value` (or, with `None`, the removal of a default header of that name).
+    pub fn new(name: &str, value: Option<&str>) -> HeaderEdit {
+        HeaderEdit {
+            name: name.into(),
+            value: value.map(Into::into),
+            verbatim: false,
+        }
+    }
+}
+
+impl HeaderEdit {
+    /// Parses curl's forms: `Name: value` adds the header (a default one of the same name
+    /// is then left out), `Name:` removes a default one, `Name;` sends it with an empty
+    /// value. What follows the colon is kept as typed, and sent so.
     ///
     /// Refuses names that are not HTTP tokens and values with CR, LF or NUL (they would let
     /// one `-H` smuggle another header or request in).
@@ -66,8 +136,8 @@ impl HeaderEdit {
             let Some((name, value)) = s.split_once(':') else {
                 return Err("expected 'Name: value', 'Name:' or 'Name;'".into());
             };
-            let value = value.trim_matches([' ', '\t']);
-            (name, (!value.is_empty()).then(|| value.to_string()))
+            let blank = value.trim_matches([' ', '\t']).is_empty();
+            (name, (!blank).then(|| value.to_string()))
         };
         if name.is_empty() {
             return Err("empty header name".into());
@@ -83,6 +153,7 @@ impl HeaderEdit {
         Ok(HeaderEdit {
             name: name.to_string(),
             value,
+            verbatim: true,
         })
     }
 }
@@ -104,46 +175,175 @@ pub(crate) fn is_host_bound(name: &str) -> bool {
         .any(|h| name.eq_ignore_ascii_case(h))
 }
 
-/// The header lines to send: `Host`, `User-Agent`, `Accept`, then `edits` applied in order.
-/// An edit naming a default header replaces it in place (or removes it); any other edit
-/// adds a header, so the same custom name given twice is sent twice.
-pub(crate) fn headers(target: &Target, edits: &[&HeaderEdit]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String, bool)> = vec![
-        ("Host".into(), target.host_header(), true),
-        ("User-Agent".into(), USER_AGENT.into(), true),
-        ("Accept".into(), "*/*".into(), true),
-    ];
+/// The defaults that depend on the client and the hop, beside `Host`, `User-Agent` and
+/// `Accept`.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Defaults<'a> {
+    /// `Proxy-Authorization`, right after `Host` (curl's place for `-U`).
+    pub(crate) proxy_authorization: Option<&'a str>,
+    /// `Authorization`, after that (curl's place for `-u`).
+    pub(crate) authorization: Option<&'a str>,
+    /// `Range`, after that (curl's place for `-r`).
+    pub(crate) range: Option<&'a str>,
+    /// `User-Agent` instead of `fetch/VERSION` (`Some(None)`: none at all), after that.
+    pub(crate) user_agent: Option<Option<&'a str>>,
+    /// `Referer`, after `Accept`.
+    pub(crate) referer: Option<&'a str>,
+    /// `Accept-Encoding`, right after `Accept` (curl's place for `--compressed`).
+    pub(crate) accept_encoding: Option<&'a str>,
+    /// `Proxy-Connection: Keep-Alive` (through a proxy, as curl), after `Referer`.
+    pub(crate) proxy_connection: bool,
+    /// `Transfer-Encoding: chunked` for a body of unknown length, after that.
+    pub(crate) chunked: bool,
+    /// `Cookie`, after that.
+    pub(crate) cookie: Option<&'a str>,
+    /// `If-Modified-Since` or `If-Unmodified-Since`, last.
+    pub(crate) condition: Option<(&'a str, &'a str)>,
+}
+
+/// The header lines to send, each as its name and what follows the colon: the defaults in
+/// curl's order (`Host`, `Proxy-Authorization`, `Authorization`, `Range`, `User-Agent`,
+/// `Accept`, `Accept-Encoding`, `Referer`, `Proxy-Connection`, `Transfer-Encoding`,
+/// `Cookie`, the time condition), then `edits` in order. As in curl, an edit naming a
+/// default header leaves it out and is sent where the edits go (a `Host` edit takes the
+/// first place instead), and one without a value only removes it; the same custom name
+/// given twice is sent twice.
+pub(crate) fn headers(
+    target: &Target,
+    defaults: Defaults<'_>,
+    edits: &[&HeaderEdit],
+) -> Vec<(String, String)> {
+    let named = |n: &str| edits.iter().any(|e| e.name.eq_ignore_ascii_case(n));
+    let mut out: Vec<(String, String, bool)> = vec![("Host".into(), target.host_header(), true)];
+    if let Some(auth) = defaults.proxy_authorization {
+        out.push(("Proxy-Authorization".into(), auth.into(), true));
+    }
+    if let Some(auth) = defaults.authorization.filter(|_| !named("authorization")) {
+        out.push(("Authorization".into(), auth.into(), true));
+    }
+    if let Some(range) = defaults.range {
+        out.push(("Range".into(), range.into(), true));
+    }
+    if let Some(agent) = defaults.user_agent.unwrap_or(Some(USER_AGENT)) {
+        out.push(("User-Agent".into(), agent.into(), true));
+    }
+    out.push(("Accept".into(), "*/*".into(), true));
+    if let Some(coding) = defaults.accept_encoding {
+        out.push(("Accept-Encoding".into(), coding.into(), true));
+    }
+    if let Some(referer) = defaults.referer {
+        out.push(("Referer".into(), referer.into(), true));
+    }
+    if defaults.proxy_connection {
+        out.push(("Proxy-Connection".into(), "Keep-Alive".into(), true));
+    }
+    if defaults.chunked {
+        out.push(("Transfer-Encoding".into(), "chunked".into(), true));
+    }
+    if let Some(cookie) = defaults.cookie {
+        out.push(("Cookie".into(), cookie.into(), true));
+    }
+    if let Some((name, value)) = defaults.condition {
+        out.push((name.into(), value.into(), true));
+    }
+    // (name, what follows the colon, whether it is a default)
+    let mut out: Vec<(String, String, bool)> = out
+        .into_iter()
+        .map(|(n, v, d)| (n, format!(" {v}"), d))
+        .collect();
     for edit in edits {
         let default = out
             .iter()
             .position(|(n, _, d)| *d && n.eq_ignore_ascii_case(&edit.name));
-        match (default, &edit.value) {
-            (Some(i), Some(v)) => out[i] = (edit.name.clone(), v.clone(), false),
-            (Some(i), None) => {
+        let Some(v) = &edit.value else {
+            if let Some(i) = default {
                 out.remove(i);
             }
-            (None, Some(v)) => out.push((edit.name.clone(), v.clone(), false)),
-            (None, None) => {}
+            continue;
+        };
+        let line = (
+            edit.name.clone(),
+            if edit.verbatim {
+                v.clone()
+            } else {
+                format!(" {v}")
+            },
+            false,
+        );
+        match default {
+            Some(0) => out[0] = line,
+            Some(i) => {
+                out.remove(i);
+                out.push(line);
+            }
+            None => out.push(line),
         }
     }
     out.into_iter().map(|(n, v, _)| (n, v)).collect()
 }
 
-/// The bytes of the request head. HTTP/0.9 is the simple request `GET /path` with no
+/// Standard base64 with padding (RFC 4648 §4), for `Authorization: Basic`.
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        // Three bytes make 24 bits, read out as four 6-bit letters; a short chunk pads.
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Adds what a body needs after the other headers, in curl's order: `Content-Length` (when
+/// the length is known), the default `Content-Type`, then `Expect: 100-continue` when
+/// asked, each unless `edits` name it (to replace or to remove it).
+pub(crate) fn body_headers(
+    out: &mut Vec<(String, String)>,
+    len: Option<u64>,
+    content_type: Option<&str>,
+    expect: bool,
+    edits: &[&HeaderEdit],
+) {
+    let named = |n: &str| edits.iter().any(|e| e.name.eq_ignore_ascii_case(n));
+    // (`Transfer-Encoding: chunked` is a default, placed earlier, where curl puts it.)
+    if let Some(n) = len
+        && !named("content-length")
+    {
+        out.push(("Content-Length".into(), format!(" {n}")));
+    }
+    if let (Some(t), false) = (content_type, named("content-type")) {
+        out.push(("Content-Type".into(), format!(" {t}")));
+    }
+    if expect && !named("expect") {
+        out.push(("Expect".into(), " 100-continue".into()));
+    }
+}
+
+/// The bytes of the request head for `request_target` (the path, or the whole URL through
+/// a proxy), each header as `Name:` and what follows the colon. HTTP/0.9 is the simple request `GET /path` with no
 /// version and no headers.
 pub(crate) fn head(
-    method: Method,
-    target: &Target,
+    method: &str,
+    request_target: &str,
     version: Version,
     headers: &[(String, String)],
 ) -> Vec<u8> {
     if version == Version::Http09 {
-        return format!("GET {}\r\n", target.path).into_bytes();
+        return format!("GET {request_target}\r\n").into_bytes();
     }
-    let mut out = format!("{method} {} {version}\r\n", target.path);
+    let mut out = format!("{method} {request_target} {version}\r\n");
     for (name, value) in headers {
         out.push_str(name);
-        out.push_str(": ");
+        out.push(':');
         out.push_str(value);
         out.push_str("\r\n");
     }
@@ -156,22 +356,27 @@ mod tests {
     use super::*;
 
     fn edit(name: &str, value: Option<&str>) -> HeaderEdit {
+        HeaderEdit::new(name, value)
+    }
+
+    fn typed(name: &str, value: Option<&str>) -> HeaderEdit {
         HeaderEdit {
-            name: name.into(),
-            value: value.map(Into::into),
+            verbatim: true,
+            ..HeaderEdit::new(name, value)
         }
     }
 
     #[test]
     fn header_edits_parse_like_curl() {
+        // What follows the colon is kept as typed: curl sends it so.
         let ok = [
-            ("X-A: 1", edit("X-A", Some("1"))),
-            ("X-A:1", edit("X-A", Some("1"))),
-            ("X-A:   spaced out  ", edit("X-A", Some("spaced out"))),
-            ("Accept:", edit("Accept", None)),
-            ("Accept:   ", edit("Accept", None)),
-            ("X-Empty;", edit("X-Empty", Some(""))),
-            ("X-Url: http://a/b", edit("X-Url", Some("http://a/b"))),
+            ("X-A: 1", typed("X-A", Some(" 1"))),
+            ("X-A:1", typed("X-A", Some("1"))),
+            ("X-A:   spaced out  ", typed("X-A", Some("   spaced out  "))),
+            ("Accept:", typed("Accept", None)),
+            ("Accept:   ", typed("Accept", None)),
+            ("X-Empty;", typed("X-Empty", Some(""))),
+            ("X-Url: http://a/b", typed("X-Url", Some(" http://a/b"))),
         ];
         for (input, want) in ok {
             assert_eq!(HeaderEdit::parse(input).unwrap(), want, "{input:?}");
@@ -194,9 +399,9 @@ mod tests {
         let t = Target::parse("[::1]:8080/x").unwrap();
         let names = |edits: &[HeaderEdit]| {
             let refs: Vec<&HeaderEdit> = edits.iter().collect();
-            headers(&t, &refs)
+            headers(&t, Defaults::default(), &refs)
                 .into_iter()
-                .map(|(n, v)| format!("{n}: {v}"))
+                .map(|(n, v)| format!("{n}:{v}"))
                 .collect::<Vec<_>>()
         };
         let ua = format!("User-Agent: {USER_AGENT}");
@@ -206,11 +411,21 @@ mod tests {
                 vec!["Host: [::1]:8080".into(), ua.clone(), "Accept: */*".into()],
             ),
             (
-                vec![edit("accept", Some("text/html")), edit("X-A", Some("1"))],
+                // As curl: the default goes, the edit is sent among the edits, as typed.
+                vec![typed("accept", Some("text/html")), edit("X-A", Some("1"))],
                 vec![
                     "Host: [::1]:8080".into(),
                     ua.clone(),
-                    "accept: text/html".into(),
+                    "accept:text/html".into(),
+                    "X-A: 1".into(),
+                ],
+            ),
+            (
+                vec![edit("X-A", Some("1")), edit("host", Some("other.test"))],
+                vec![
+                    "host: other.test".into(),
+                    ua.clone(),
+                    "Accept: */*".into(),
                     "X-A: 1".into(),
                 ],
             ),
@@ -235,10 +450,58 @@ mod tests {
     }
 
     #[test]
+    fn base64_as_rfc_4648() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+            ("al:pw", "YWw6cHc="),
+        ];
+        for (input, want) in cases {
+            assert_eq!(base64(input.as_bytes()), want, "{input:?}");
+        }
+        assert_eq!(base64(&[0xff, 0xfe, 0xfd]), "//79");
+    }
+
+    #[test]
+    fn authorization_and_referer_sit_where_curl_puts_them() {
+        let t = Target::parse("h:1/").unwrap();
+        let d = Defaults {
+            proxy_authorization: None,
+            proxy_connection: false,
+            accept_encoding: None,
+            chunked: false,
+            authorization: Some("Basic x"),
+            range: None,
+            user_agent: None,
+            referer: Some("http://r/"),
+            cookie: None,
+            condition: None,
+        };
+        let names = |edits: &[&HeaderEdit]| {
+            headers(&t, d, edits)
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        assert_eq!(names(&[]), "Host,Authorization,User-Agent,Accept,Referer");
+        let bearer = edit("Authorization", Some("Bearer y"));
+        assert_eq!(
+            names(&[&bearer]),
+            "Host,User-Agent,Accept,Referer,Authorization"
+        );
+    }
+
+    #[test]
     fn request_heads() {
         let t = Target::parse("example.com:8080/a?b=c").unwrap();
-        let h = headers(&t, &[]);
-        let got = String::from_utf8(head(Method::Head, &t, Version::Http11, &h)).unwrap();
+        let h = headers(&t, Defaults::default(), &[]);
+        let got = String::from_utf8(head("HEAD", &t.path, Version::Http11, &h)).unwrap();
         assert_eq!(
             got,
             format!(
@@ -246,11 +509,11 @@ mod tests {
                  Accept: */*\r\n\r\n"
             )
         );
-        let simple = head(Method::Get, &t, Version::Http09, &h);
+        let simple = head("GET", &t.path, Version::Http09, &h);
         assert_eq!(simple, b"GET /a?b=c\r\n");
         let plain = Target::parse("example.com").unwrap();
-        let h = headers(&plain, &[]);
-        let got = String::from_utf8(head(Method::Get, &plain, Version::Http10, &h)).unwrap();
+        let h = headers(&plain, Defaults::default(), &[]);
+        let got = String::from_utf8(head("GET", &plain.path, Version::Http10, &h)).unwrap();
         assert!(
             got.starts_with("GET / HTTP/1.0\r\nHost: example.com\r\n"),
             "{got}"

@@ -19,16 +19,30 @@ pub struct Response {
     url: Target,
     history: Vec<Head>,
     body: Body,
+    sent: u64,
 }
 
 impl Response {
-    pub(crate) fn new(head: Head, url: Target, history: Vec<Head>, body: Body) -> Response {
+    pub(crate) fn new(
+        head: Head,
+        url: Target,
+        history: Vec<Head>,
+        body: Body,
+        sent: u64,
+    ) -> Response {
         Response {
             head,
             url,
             history,
             body,
+            sent,
         }
+    }
+
+    /// Bytes of request body sent with the request this answers (0 when a redirect dropped
+    /// the body, or there was none).
+    pub fn body_sent(&self) -> u64 {
+        self.sent
     }
 
     /// The status code of the final response.

@@ -1,4 +1,4 @@
-//! `Trace`: when each phase of a transfer happened, hop by hop (for `--timing` and `--json`).
+//! `Trace`: when each phase of a transfer happened, hop by hop (for `--timing` and `--report-json`).
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,12 @@ pub struct Hop {
     pub began: Duration,
     /// The peer that answered (`127.0.0.1:8080`, `unix:/run/app.sock`), once connected.
     pub peer: Option<String>,
+    /// Our end of the connection (TCP only), once connected.
+    pub local: Option<std::net::SocketAddr>,
+    /// The name on the request line (`GET`, `POST`, what `-X` gave).
+    pub method: String,
+    /// Bytes of request head sent.
+    pub request_bytes: u64,
     /// True when a kept-alive connection was used (no resolving, no connecting).
     pub reused: bool,
     /// Resolving the name: start and end (none for a reused connection or a Unix socket).

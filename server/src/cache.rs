@@ -31,10 +31,6 @@ pub const MAX_BYTES: usize = 4 * 1024 * 1024;
 /// One cached file.
 #[derive(Debug)]
 pub struct Entry {
-    /// Its path (for messages).
-    pub path: PathBuf,
-    /// Its metadata when it was read.
-    pub meta: Metadata,
     /// Its validators, made once.
     pub validators: Validators,
     /// `Last-Modified`, made once.
@@ -147,11 +143,9 @@ impl Cache {
         let validators = Validators::of(&meta);
         let entry = Arc::new(Entry {
             rel: path.strip_prefix(root).unwrap_or(&path).to_path_buf(),
-            path,
             stamp: Stamp::of(&meta),
             last_modified: validators.last_modified(),
             validators,
-            meta,
             content_type,
             bytes,
         });
@@ -178,6 +172,7 @@ impl Cache {
     }
 
     /// How many files are cached.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map
             .read()
@@ -187,6 +182,7 @@ impl Cache {
     }
 
     /// True when nothing is cached.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -14,7 +14,7 @@ pub struct Cidr {
 impl Cidr {
     /// True when `ip` is in the block. An IPv4 client seen through a dual-stack IPv6 socket
     /// (`::ffff:10.1.2.3`) counts as its IPv4 address.
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         match (self.net, ip.to_canonical()) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
                 mask(u32::from(net).into(), 32, self.prefix)

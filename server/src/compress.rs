@@ -322,6 +322,7 @@ impl Cache {
     }
 
     /// Bodies and bytes held now.
+    #[cfg(test)]
     pub fn usage(&self) -> (usize, usize) {
         let inner = self.lock();
         (inner.map.len(), inner.bytes)

@@ -263,7 +263,7 @@ pub(crate) fn canonical_under(root: &Path, path: &Path, jail: Jail) -> Result<Pa
 /// A precompressed sibling of `path` (`FILE.br`, then `FILE.gz`) that the client accepts,
 /// with its `Content-Encoding` and metadata. It must be a regular file that passes the same
 /// jail as the original.
-pub fn precompressed(
+pub(crate) fn precompressed(
     root: &Path,
     path: &Path,
     accept_encoding: &str,
@@ -289,7 +289,7 @@ pub fn precompressed(
 
 /// Does an `Accept-Encoding` value accept `coding`? A coding listed with `q=0` is refused;
 /// `*` stands for codings not listed.
-pub fn accepts(accept_encoding: &str, coding: &str) -> bool {
+pub(crate) fn accepts(accept_encoding: &str, coding: &str) -> bool {
     let mut star = None;
     for item in accept_encoding.split(',') {
         let mut parts = item.split(';');
@@ -322,7 +322,7 @@ fn refusal(e: io::Error) -> Refused {
 }
 
 /// The `Content-Type` for a file name, from its extension; text types say `charset=utf-8`.
-pub fn content_type(path: &Path) -> String {
+pub(crate) fn content_type(path: &Path) -> String {
     let mime = mime_guess::from_path(path)
         .first_raw()
         .unwrap_or("application/octet-stream");

@@ -6,37 +6,69 @@
 //! holds no thread. Files are mapped under a canonical root that nothing escapes; small ones
 //! are cached, revalidated on every use. The `serve` binary is a thin command line over
 //! [`Server`].
+//!
+//! # Example: a server inside a test
+//!
+//! What the project exists for, in a few lines: serve a folder on a free port, fetch a file
+//! from it with the [`client`](../client/index.html) library, and shut the server down (it
+//! drains what is in flight, then [`Server::run`] returns).
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::io::Read;
+//!
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(dir.path().join("hello.txt"), "hello\n")?;
+//!
+//! let listening = shared::listen_tcp("127.0.0.1:0".parse()?, &Default::default())?;
+//! let server = server::Server::new(listening.listener, server::Config::new(dir.path()))?;
+//! let shared::Address::Tcp(addr) = server.local_addr()? else { unreachable!() };
+//! let stop = server.handle();
+//! let running = std::thread::spawn(move || server.run());
+//!
+//! let fetch = client::Client::builder().build();
+//! let mut response = fetch.get(&format!("http://{addr}/hello.txt"))?;
+//! let mut body = String::new();
+//! response.read_to_string(&mut body)?;
+//! assert_eq!((response.status(), body.as_str()), (200, "hello\n"));
+//! drop(response);
+//!
+//! stop.shutdown();
+//! running.join().expect("the server thread ended cleanly")?;
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
-pub mod archive;
+mod archive;
 pub mod auth;
-pub mod cache;
+mod cache;
 pub mod cidr;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod clock;
-pub mod compress;
-pub mod conditional;
-pub mod conn;
+mod compress;
+mod conditional;
+mod conn;
 pub mod files;
 pub mod intake;
-pub mod listing;
+mod listing;
 pub mod log;
 pub mod multipart;
 pub mod range;
-pub mod readbuf;
-pub mod ready;
+mod readbuf;
+mod ready;
 pub mod request;
-pub mod respond;
-pub mod response;
-pub mod send;
+mod respond;
+mod response;
+mod send;
 mod server;
 pub mod share;
-pub mod site;
+mod site;
 #[cfg(test)]
 mod testdir;
-pub mod upload;
+mod upload;
 mod worker;
 
 pub use server::{

@@ -457,11 +457,6 @@ impl Rendering {
         self.len
     }
 
-    /// True for an empty body (never: a listing has at least its head).
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Appends the next pieces to `out` until it holds at least `want` bytes or the body
     /// is done; false when it appended nothing and nothing is left.
     pub fn fill(&mut self, out: &mut Vec<u8>, want: usize) -> bool {
@@ -518,12 +513,14 @@ impl Write for Counter {
 }
 
 /// Writes the HTML page for `entries` (already sorted by `page.sort`) into `out`.
+#[cfg(test)]
 pub fn write_html(out: &mut dyn Write, page: &Page, entries: &[Entry]) -> io::Result<()> {
     Rendering::new(page.clone(), entries.to_vec(), false).write_all(out)
 }
 
 /// Writes the JSON listing: `{"path", "entries": [{"name", "type", "size", "modified"}],
 /// "truncated": 0, "sort", "order"}`.
+#[cfg(test)]
 pub fn write_json(out: &mut dyn Write, page: &Page, entries: &[Entry]) -> io::Result<()> {
     Rendering::new(page.clone(), entries.to_vec(), true).write_all(out)
 }

@@ -1,9 +1,10 @@
-//! The access log: one Common Log Format line per request.
+//! The access log: one line per request, in the format `--log-format` chooses ([`Format`]).
 //!
 //! Each thread formats its lines into a buffer of its own and writes the buffer out, under
 //! the one lock on the output, only when it fills, when its oldest line is a second old, or
-//! when the thread is about to go idle ([`AccessLog::flush`]). So workers never wait on each other per request, and under load
-//! many lines share one write(2). Lines from different threads interleave in batches.
+//! when the thread is about to go idle (`AccessLog::flush`). So workers never wait on each
+//! other per request, and under load many lines share one write(2). Lines from different
+//! threads interleave in batches.
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -35,7 +36,7 @@ pub enum Format {
 
 /// What one access-log line says.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Line<'a> {
+pub(crate) struct Line<'a> {
     /// The client: its IP address, or `unix`.
     pub peer: &'a str,
     /// The request line, already escaped (see `request::escape`), or `-`.
@@ -52,7 +53,7 @@ pub struct Line<'a> {
 
 /// Where access-log lines go; cheap to clone and share between threads.
 #[derive(Clone)]
-pub struct AccessLog {
+pub(crate) struct AccessLog {
     out: Option<Arc<Mutex<Box<dyn Write + Send>>>>,
     format: Format,
 }

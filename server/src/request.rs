@@ -360,7 +360,7 @@ fn reject(status: u16, line: &[u8]) -> Parsed {
 
 /// The bytes as log-safe text: printable ASCII as is; `"`, `\`, control and non-ASCII bytes
 /// as `\xHH`, so a request cannot forge log lines or terminal escapes.
-pub fn escape(bytes: &[u8]) -> String {
+pub(crate) fn escape(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for &b in bytes {
         if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {

@@ -100,25 +100,6 @@ pub fn end(out: &mut Vec<u8>, status: u16, length: Option<u64>, persist: Persist
     out.extend_from_slice(b"\r\n");
 }
 
-/// A whole head in one call: status, `Content-Type` when given, `extra` headers, length.
-pub fn head(
-    out: &mut Vec<u8>,
-    status: u16,
-    ct: Option<&str>,
-    length: u64,
-    persist: Persist,
-    extra: &[(&str, &str)],
-) {
-    start(out, status);
-    if let Some(ct) = ct {
-        content_type(out, ct);
-    }
-    for (name, value) in extra {
-        header(out, name, value);
-    }
-    end(out, status, Some(length), persist);
-}
-
 /// A short plain-text body for an error status: `404 Not Found\n`.
 pub fn error_body(status: u16) -> String {
     format!("{status} {}\n", reason(status))
@@ -137,6 +118,25 @@ pub fn with_date<R>(f: impl FnOnce(&str) -> R) -> R {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A whole head in one call: status, `Content-Type` when given, `extra` headers, length.
+    pub fn head(
+        out: &mut Vec<u8>,
+        status: u16,
+        ct: Option<&str>,
+        length: u64,
+        persist: Persist,
+        extra: &[(&str, &str)],
+    ) {
+        start(out, status);
+        if let Some(ct) = ct {
+            content_type(out, ct);
+        }
+        for (name, value) in extra {
+            header(out, name, value);
+        }
+        end(out, status, Some(length), persist);
+    }
 
     #[test]
     fn head_has_the_common_headers() {

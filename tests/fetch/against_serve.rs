@@ -206,7 +206,7 @@ fn resume_against_serve() {
 
     // A part file without a record: Range alone, 206, the tail appended.
     std::fs::write(&part, &data[..1 << 20]).unwrap();
-    let run = fetch_in(out.path(), &["-s", "--json", "-C", "-", "-O", &u]);
+    let run = fetch_in(out.path(), &["-s", "--report-json", "-C", "-", "-O", &u]);
     run.code(0);
     assert!(got() == data, "resumed file differs");
     assert!(run.stderr.contains("\"status\":206"), "{}", run.stderr);
@@ -224,7 +224,7 @@ fn resume_against_serve() {
     std::fs::remove_file(out.path().join("big.bin")).unwrap();
     std::fs::write(&part, &data[..12345]).unwrap();
     std::fs::write(&meta, format!("fetch resume 1\nvalidator: {etag}\n")).unwrap();
-    let run = fetch_in(out.path(), &["-s", "--json", "-C", "-", "-O", &u]);
+    let run = fetch_in(out.path(), &["-s", "--report-json", "-C", "-", "-O", &u]);
     run.code(0);
     assert!(got() == data, "resumed file differs");
     assert!(run.stderr.contains("\"status\":206"), "{}", run.stderr);
@@ -234,7 +234,7 @@ fn resume_against_serve() {
     std::fs::remove_file(out.path().join("big.bin")).unwrap();
     std::fs::write(&part, b"stale bytes of an older version").unwrap();
     std::fs::write(&meta, "fetch resume 1\nvalidator: \"old\"\n").unwrap();
-    let run = fetch_in(out.path(), &["-s", "--json", "-C", "-", "-O", &u]);
+    let run = fetch_in(out.path(), &["-s", "--report-json", "-C", "-", "-O", &u]);
     run.code(0);
     assert!(got() == data, "restarted file differs");
     assert!(run.stderr.contains("\"status\":200"), "{}", run.stderr);
@@ -242,7 +242,7 @@ fn resume_against_serve() {
     // Already complete: a 416 naming the same length, and the part is just renamed.
     std::fs::remove_file(out.path().join("big.bin")).unwrap();
     std::fs::write(&part, &data).unwrap();
-    let run = fetch_in(out.path(), &["-s", "--json", "-C", "-", "-O", &u]);
+    let run = fetch_in(out.path(), &["-s", "--report-json", "-C", "-", "-O", &u]);
     run.code(0);
     assert!(got() == data);
     assert!(run.stderr.contains("\"status\":416"), "{}", run.stderr);

@@ -84,7 +84,7 @@ fn a_bomb_streams_through_and_counts_as_output() {
     let bomb = gzip(&zeros);
     assert!(bomb.len() < 200 * 1024);
     let s = Script::fixed(&reply("gzip", &bomb), Then::KeepAlive);
-    let run = fetch(&["-s", "--compressed", "--json", &s.url("/")]);
+    let run = fetch(&["-s", "--compressed", "--report-json", &s.url("/")]);
     run.code(0);
     assert_eq!(run.stdout.len(), 64 << 20);
     assert!(run.stdout.iter().all(|&b| b == 0));

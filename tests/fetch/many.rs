@@ -35,7 +35,7 @@ fn staggered() -> Script {
 fn parallel_output_keeps_target_order_and_the_first_failure() {
     let s = staggered();
     let urls: Vec<String> = (0..20).map(|i| s.url(&format!("/t{i}"))).collect();
-    let mut args = vec!["-j", "4", "-f"];
+    let mut args = vec!["-Z", "--parallel-max", "4", "-f"];
     args.extend(urls.iter().map(String::as_str));
     let run = fetch(&args);
     run.code(22);
@@ -60,10 +60,12 @@ fn parallel_output_keeps_target_order_and_the_first_failure() {
         "{}",
         lines[2]
     );
-    // -s: no summary, errors still print.
-    let mut args = vec!["-s", "-j", "4", "-f"];
+    // -sS: no summary, errors still print; -s alone hides them too, as in curl.
+    let mut args = vec!["-sS", "-Z", "--parallel-max", "4", "-f"];
     args.extend(urls.iter().map(String::as_str));
     assert_eq!(fetch(&args).code(22).stderr.lines().count(), 2);
+    args[0] = "-s";
+    assert_eq!(fetch(&args).code(22).stderr, "");
 }
 
 #[test]
@@ -75,7 +77,7 @@ fn parallel_bodies_of_any_size_stay_in_order() {
         ok(&vec![b'a' + n as u8; 3 << 20])
     });
     let urls: Vec<String> = (0..6).map(|i| s.url(&format!("/{i}"))).collect();
-    let mut args = vec!["-s", "-j", "3"];
+    let mut args = vec!["-s", "-Z", "--parallel-max", "3"];
     args.extend(urls.iter().map(String::as_str));
     let run = fetch(&args);
     run.code(0);
@@ -99,7 +101,7 @@ fn input_file_and_stdin() {
         .stdout(b"/first/a/b");
     fetch_with_stdin(
         dir.path(),
-        &["-s", "-j", "2", "--input", "-"],
+        &["-s", "-Z", "--parallel-max", "2", "--input", "-"],
         list.as_bytes(),
     )
     .code(0)
@@ -117,7 +119,7 @@ fn parallel_remote_names_each_get_their_file() {
     let s = Script::start(|head| ok(path_of(head).as_bytes()));
     let dir = tempfile::tempdir().unwrap();
     let urls: Vec<String> = (0..10).map(|i| s.url(&format!("/f{i}.txt"))).collect();
-    let mut args = vec!["-s", "-j", "4", "-O"];
+    let mut args = vec!["-s", "-Z", "--parallel-max", "4", "--remote-name-all"];
     args.extend(urls.iter().map(String::as_str));
     fetch_in(dir.path(), &args).code(0).stdout(b"");
     for i in 0..10 {
@@ -133,7 +135,7 @@ fn parallel_against_serve_reuses_connections() {
     let notes = std::fs::read(www.join("notes.txt")).unwrap();
     let url = format!("http://{}/notes.txt", s.addr());
     let urls = vec![url; 40];
-    let mut args = vec!["-v", "-j", "4"];
+    let mut args = vec!["-v", "-Z", "--parallel-max", "4"];
     args.extend(urls.iter().map(String::as_str));
     let run = fetch(&args);
     run.code(0).stdout(&notes.repeat(40));
@@ -144,7 +146,8 @@ fn parallel_against_serve_reuses_connections() {
 }
 
 #[test]
-fn parallel_value_is_checked() {
-    fetch(&["-j", "0", "x"]).code(2).error("--parallel");
-    fetch(&["-j", "1000", "x"]).code(2).error("--parallel");
+fn parallel_max_is_a_number() {
+    fetch(&["-Z", "--parallel-max", "x", "y"])
+        .code(2)
+        .error("--parallel-max");
 }

@@ -4,6 +4,7 @@
 mod against_serve;
 mod body;
 mod compressed;
+mod curl_lines;
 mod errors;
 mod many;
 mod output;
@@ -73,10 +74,15 @@ impl Run {
 
 /// Runs `fetch args` in `dir` with `input` on its stdin.
 pub fn fetch_with_stdin(dir: &Path, args: &[&str], input: &[u8]) -> Run {
-    let mut cmd = Command::new(bin("fetch"));
+    run_with_stdin(&mut Command::new(bin("fetch")), dir, args, input)
+}
+
+/// Runs `program args` in `dir` with `input` on its stdin (curl, to compare with).
+pub fn run_with_stdin(program: &mut Command, dir: &Path, args: &[&str], input: &[u8]) -> Run {
+    let name = program.get_program().to_string_lossy().into_owned();
     finish(Child::start_with_input(
-        "fetch",
-        cmd.args(args).current_dir(dir),
+        &name,
+        program.args(args).current_dir(dir),
         input,
     ))
 }

@@ -52,9 +52,10 @@ fn a_loop_stops_at_max_redirs() {
         4,
         "the first request and three redirects"
     );
+    // curl's default limit.
     fetch(&["-L", &s.url("/loop")])
         .code(47)
-        .error("maximum (10) redirects followed");
+        .error("maximum (50) redirects followed");
 }
 
 #[test]

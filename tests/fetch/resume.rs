@@ -53,7 +53,7 @@ fn a_cut_download_is_resumed_byte_identical() {
     let s = flaky(data.clone(), "\"v1\"", cut, Arc::new(AtomicUsize::new(1)));
     let dir = tempfile::tempdir().unwrap();
     let url = s.url("/big.bin");
-    fetch_in(dir.path(), &["-s", "-O", &url])
+    fetch_in(dir.path(), &["-sS", "-O", &url])
         .code(18)
         .error(&format!(
             "transfer closed with {cut} of {} bytes",

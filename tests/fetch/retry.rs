@@ -76,12 +76,23 @@ fn retries_run_out() {
 }
 
 #[test]
-fn connect_failures_are_retried() {
+fn refused_connections_are_retried_only_with_retry_connrefused() {
     let addr = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
+    // As curl: --retry alone does not retry a refused connection.
     let run = fetch(&["--retry", "2", "--retry-delay", "0.01", &addr.to_string()]);
+    run.code(7);
+    assert!(!run.stderr.contains("retrying in"), "{}", run.stderr);
+    let run = fetch(&[
+        "--retry",
+        "2",
+        "--retry-connrefused",
+        "--retry-delay",
+        "0.01",
+        &addr.to_string(),
+    ]);
     run.code(7);
     assert_eq!(
         run.stderr.matches("retrying in").count(),

@@ -1,4 +1,4 @@
-//! `--timing` (the waterfall picture) and `--json` (one line per transfer, schema 1), and the
+//! `--timing` (the waterfall picture) and `--report-json` (one line per transfer, schema 1), and the
 //! progress display on a terminal.
 
 use std::io::Write;
@@ -96,7 +96,7 @@ fn json_lines_follow_schema_1() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let run = fetch(&["-s", "-L", "--json", &ok, &refused.to_string()]);
+    let run = fetch(&["-s", "-L", "--report-json", &ok, &refused.to_string()]);
     run.code(7);
     let json: String = run
         .stderr
@@ -138,7 +138,7 @@ fn json_headers_and_strings_are_escaped() {
     let www = repo_root().join("www");
     let s = Serve::start(&["-q", "-p", "0", www.to_str().unwrap()]);
     let url = format!("http://{}/files/data%20file.csv?q=\"x\"", s.addr());
-    let run = fetch(&["-s", "--json", "-o", "-", &url]);
+    let run = fetch(&["-s", "--report-json", "-o", "-", &url]);
     let got = python_check(
         run.stderr.lines().last().unwrap(),
         r#"

@@ -129,7 +129,9 @@ fn cases() -> Vec<Case> {
         case("header without colon", fixed(b"HTTP/1.1 200 OK\r\nNoColonHere\r\nContent-Length: 2\r\n\r\nok"), &[], 8),
         case("nul in header", fixed(b"HTTP/1.1 200 OK\r\nX-A: a\0b\r\nContent-Length: 2\r\n\r\nok"), &[], 8),
         case("space before colon", fixed(b"HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok"), &[], 8),
-        case("obs-fold", fixed(b"HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 2\r\n\r\nok"), &[], 8),
+        // RFC 9112 §5.2: a user agent replaces obs-fold with spaces and goes on, as curl does.
+        case("obs-fold", fixed(b"HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 2\r\n\r\nok"), &[], 0),
+        case("obs-fold in content-length", fixed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n 3\r\n\r\nok"), &[], 8),
         case("bad status code", fixed(b"HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\nok"), &[], 8),
         case("http/2 status line", fixed(b"HTTP/2 200\r\ncontent-length: 2\r\n\r\nok"), &[], 8),
         // Interim responses, upgrades, HTTP/0.9.

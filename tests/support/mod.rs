@@ -10,6 +10,7 @@
 //! - `raw`: the raw HTTP client: exact bytes out, and the reply back as bytes, as a parsed
 //!   `Response`, or until the server closes;
 //! - `script`: `Script`, a scripted HTTP server in the test process, for `fetch`;
+//! - `echo`: `Echo`, a server that sends back the request it got (to compare clients);
 //! - `python`: `python3 -m http.server` on port 0;
 //! - `jail`: the site-root fixture with a secret beside it and every way out;
 //! - here: waiting on a condition, temp folders and small file fixtures.
@@ -38,6 +39,7 @@
 
 pub mod bins;
 pub mod child;
+pub mod echo;
 pub mod jail;
 pub mod python;
 pub mod raw;

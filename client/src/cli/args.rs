@@ -7,21 +7,23 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use super::form::FormPart;
 use crate::request::HeaderEdit;
 
 const EXIT_CODES_SHORT: &str = "\
-Exit codes: 0 ok, 1 unsupported protocol, 2 usage, 3 malformed target, 6 resolve, 7 connect,
-8 unparseable reply, 18 partial body, 22 HTTP error (-f), 23 write error, 28 timeout,
-33 cannot resume, 47 too many redirects, 52 empty reply, 55 send failure, 56 receive failure,
-61 bad content encoding (more: --help)";
+Exit codes: 0 ok, 1 unsupported protocol, 2 usage, 3 malformed target, 5 resolve proxy,
+6 resolve, 7 connect, 8 unparseable reply, 18 partial body, 22 HTTP error (-f), 23 write
+error, 26 read error, 28 timeout, 33 cannot resume, 47 too many redirects, 52 empty reply,
+55 send failure, 56 receive failure, 61 bad content encoding, 63 too large (more: --help)";
 
 const EXIT_CODES: &str = "\
 Exit codes (curl's numbers):
    0  success (also when stdout is closed early, as by `| head -1`)
    1  unsupported protocol: https:// and other schemes, a redirect to one, an HTTP/0.9
       reply without --http0.9
-   2  usage: unknown flag, bad value, more -o than targets
+   2  usage: unknown flag, bad value, flags that ask for two methods
    3  malformed target
+   5  could not resolve the proxy's name
    6  could not resolve the host name
    7  could not connect (every address listed with its reason)
    8  unparseable reply: bad or oversized head (64 KiB, 100 fields), conflicting
@@ -29,6 +31,7 @@ Exit codes (curl's numbers):
   18  partial body: the connection closed before the declared length or the last chunk
   22  HTTP error with -f: status 400 or more
   23  write error: the output file or stdout (or a binary body refused on a terminal)
+  26  read error: a file to upload (-T) cannot be read
   28  timeout (the message names the phase and the limit)
   33  cannot resume (-C -): the server sent another range than the one asked for, or a
       whole body where part of it already went to stdout
@@ -37,14 +40,15 @@ Exit codes (curl's numbers):
   55  the request could not be sent
   56  receive failure: connection reset, malformed chunked body
   61  bad content encoding (--compressed): a coding not asked for, or a broken stream
+  63  the body is larger than --max-filesize
 
 Timeouts: --connect-timeout (default 30 s) covers resolving and connecting; then 30 s to
 send the request, 60 s for the whole response head, and 60 s of silence at most while
 reading the body. -m bounds the whole transfer, redirects included (default: none).
 
-Many targets (on the command line and with --input FILE): -j N runs N transfers at once on
-a pool of N threads, reusing kept-alive connections per host and port (up to max(4, N) idle
-per endpoint). Bodies on stdout come out in target order whatever order they finish in
+Many targets (on the command line and with --input FILE): -Z runs up to --parallel-max N
+(default 50) transfers at once on a pool of N threads, reusing kept-alive connections per host
+and port (up to max(4, N) idle per endpoint). Bodies on stdout come out in target order whatever order they finish in
 (bodies that finish early wait in memory, up to 8 MiB in all, then in temporary files); with
 -O each goes to its own file. The exit code is that of the first target, in input order, that
 failed; with more than one target a one-line summary ends stderr (not with -s).
@@ -57,16 +61,18 @@ changed file comes back whole (200: start over) rather than as a mismatched tail
 tail is appended (its Content-Range must start at N); 416 with `Content-Range: bytes */N`: the
 file was already complete. The result is the same bytes as a one-shot download.
 
-Retries (--retry N): after a connect failure, a timeout, a dropped connection (empty reply,
-reset, partial body) or a 408, 429, 500, 502, 503 or 504 answer, wait and try again, up to N
-times: --retry-delay (default 1 s) doubling each time, at most 10 s, or what Retry-After says
-(seconds or an HTTP date, at most 60 s). A download retried after some of its body arrived
+Retries (--retry N): after a timeout, a name that did not resolve, a dropped connection (empty
+reply, reset, partial body) or a 408, 429, 500, 502, 503 or 504 answer (a refused connection
+too with --retry-connrefused, any error with --retry-all-errors), wait and try again, up to N
+times and, with --retry-max-time, not after that long: 1 s doubling each time up to 10
+minutes, or --retry-delay each time, or what Retry-After says (seconds or an HTTP date, at most
+60 s). A download retried after some of its body arrived
 resumes from there (its .part, or the bytes already on stdout) when the server honours ranges.
 -m bounds each try.
 
 --timing draws, after each transfer, its phases on stderr (resolve, each connect attempt,
 request sent, first byte, body done) for every hop, as bars on one time scale with the
-numbers in ms. --json writes one JSON line per transfer on stderr (stdout carries the bodies),
+numbers in ms. --report-json writes one JSON line per transfer on stderr (stdout carries the bodies),
 schema 1, documented in docs/fetch-json.md.
 
 Connecting: a name with several addresses is raced, Happy Eyeballs style (RFC 8305): the next
@@ -79,26 +85,120 @@ address (families alternating) is tried when the previous one has not connected 
 /// codes, and is strict about what arrives: a body shorter than declared is an error, never
 /// a quiet success, and files are written as FILE.part and renamed only when complete.
 #[derive(Parser, Debug)]
-#[command(name = "fetch", version, after_help = EXIT_CODES_SHORT, after_long_help = EXIT_CODES)]
+#[command(name = "fetch", version, after_help = EXIT_CODES_SHORT, after_long_help = EXIT_CODES,
+          args_override_self = true)]
 pub struct Args {
     /// What to fetch: host, host:port, host/path, http://host:port/path?query, [::1]:8080/x,
     /// unix:/path/to.sock
-    #[arg(value_name = "TARGET", required_unless_present = "input")]
+    #[arg(value_name = "TARGET", required_unless_present_any = ["input", "url"])]
     pub targets: Vec<String>,
 
-    /// Write the body to FILE (one -o per target, in order; `-o -` = stdout)
+    /// Write the body to FILE (`-o -` = stdout)
     ///
-    /// The body goes to FILE.part first, renamed to FILE only when it is complete; after a
-    /// failure FILE is neither created nor overwritten, and FILE.part stays.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    /// As in curl, the -o and -O go to the targets in order, whatever their place on the
+    /// line: the first to the first target, and so on. The body goes to FILE.part first,
+    /// renamed to FILE only when it is complete; after a failure FILE is neither created nor
+    /// overwritten, and FILE.part stays.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        allow_hyphen_values = true
+    )]
     pub output: Vec<String>,
 
-    /// Save targets without an -o under their remote name, in the current folder
+    /// Save the next target under its remote name, in the current folder (one -O per
+    /// target, paired like -o)
     ///
     /// The name is the last segment of the path, percent-decoded, without `/`, `\` or
     /// leading dots; `index.html` when the path ends in `/`.
-    #[arg(short = 'O', long = "remote-name")]
-    pub remote_name: bool,
+    #[arg(short = 'O', long = "remote-name", action = clap::ArgAction::Append, num_args = 0,
+          default_missing_value = "true", value_parser = clap::value_parser!(bool))]
+    pub remote_name: Vec<bool>,
+
+    /// With -O, name the file as the server's Content-Disposition says (its folder parts
+    /// dropped), never overwriting an existing file (exit 23)
+    #[arg(short = 'J', long = "remote-header-name")]
+    pub remote_header_name: bool,
+
+    /// Save every target that no -o or -O names under its remote name, as -O does
+    #[arg(long = "remote-name-all")]
+    pub remote_name_all: bool,
+
+    /// Upload FILE with PUT (`-` = stdin, sent chunked), one -T per target, paired like -o
+    ///
+    /// A target ending in `/` gets the file's name appended. A file goes with its length in
+    /// `Content-Length`; as curl does, `Expect: 100-continue` is sent first and the body
+    /// follows on `100 Continue`, or after 1 s without an answer.
+    #[arg(
+        short = 'T',
+        long = "upload-file",
+        value_name = "FILE",
+        allow_hyphen_values = true
+    )]
+    pub upload_file: Vec<String>,
+
+    /// Create the folders that -o (and --output-dir) name when they are missing
+    #[arg(long = "create-dirs")]
+    pub create_dirs: bool,
+
+    /// Write the files of -o and -O in DIR
+    #[arg(long = "output-dir", value_name = "DIR", allow_hyphen_values = true)]
+    pub output_dir: Option<String>,
+
+    /// Give a saved file the server's Last-Modified time
+    #[arg(short = 'R', long = "remote-time")]
+    pub remote_time: bool,
+
+    /// Only if changed since TIME (`If-Modified-Since`); `-TIME`: only if not changed since
+    /// (`If-Unmodified-Since`). TIME is a date, or else a file whose time is used
+    #[arg(
+        short = 'z',
+        long = "time-cond",
+        value_name = "TIME",
+        allow_hyphen_values = true
+    )]
+    pub time_cond: Option<String>,
+
+    /// Write the response's ETag (and a newline) to FILE; empty when there is none
+    #[arg(long = "etag-save", value_name = "FILE", allow_hyphen_values = true)]
+    pub etag_save: Option<PathBuf>,
+
+    /// Send the ETag in FILE (its first line) as `If-None-Match`; a FILE that cannot be read
+    /// exits 26, as in curl
+    #[arg(long = "etag-compare", value_name = "FILE", allow_hyphen_values = true)]
+    pub etag_compare: Option<PathBuf>,
+
+    /// Receive at most RATE bytes a second on average (suffixes k, M, G), each transfer
+    #[arg(long = "limit-rate", value_name = "RATE", value_parser = parse_size, allow_hyphen_values = true)]
+    pub limit_rate: Option<u64>,
+
+    /// Abort a transfer slower than SPEED bytes a second for --speed-time (default 30 s),
+    /// exit 28
+    #[arg(short = 'Y', long = "speed-limit", value_name = "SPEED", value_parser = parse_size, allow_hyphen_values = true)]
+    pub speed_limit: Option<u64>,
+
+    /// How long a transfer may stay below --speed-limit (default 1 byte a second) before it
+    /// is aborted, exit 28
+    #[arg(short = 'y', long = "speed-time", value_name = "SECS", value_parser = parse_secs, allow_hyphen_values = true)]
+    pub speed_time: Option<Duration>,
+
+    /// Refuse a body the server says is larger than BYTES (suffixes k, M, G), exit 63
+    #[arg(long = "max-filesize", value_name = "BYTES", value_parser = parse_size, allow_hyphen_values = true)]
+    pub max_filesize: Option<u64>,
+
+    /// Ask for part of the body: `Range: bytes=RANGE` (`0-99`, `500-`, `-500`, `0-0,-1`)
+    #[arg(
+        short = 'r',
+        long = "range",
+        value_name = "RANGE",
+        allow_hyphen_values = true
+    )]
+    pub range: Option<String>,
+
+    /// The -o and -O in the order typed (filled by [`Args::parse_ordered`]).
+    #[arg(skip)]
+    pub outputs: Vec<Output>,
 
     /// Send HEAD and print the response head
     #[arg(short = 'I', long = "head")]
@@ -112,56 +212,408 @@ pub struct Args {
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
 
-    /// No progress or informational output (errors still print)
+    /// No progress, no warnings, and no error message unless -S (as curl)
     #[arg(short = 's', long = "silent")]
     pub silent: bool,
 
+    /// Show the error message even with -s (`-sS`)
+    #[arg(short = 'S', long = "show-error")]
+    pub show_error: bool,
+
     /// Status 400 or more: write no body, exit 22
-    #[arg(short = 'f', long = "fail")]
+    #[arg(short = 'f', long = "fail", conflicts_with = "fail_with_body")]
     pub fail: bool,
+
+    /// Stop at the first target that fails (with several): start no other
+    #[arg(long = "fail-early")]
+    pub fail_early: bool,
+
+    /// Status 400 or more: write the body as usual, then exit 22
+    #[arg(long = "fail-with-body")]
+    pub fail_with_body: bool,
+
+    /// Send METHOD on the request line instead of the one the other options choose (GET,
+    /// POST with -d, HEAD with -I)
+    ///
+    /// Only the name changes, on every request, redirects included: what is sent, and
+    /// what a redirect does, still follow the other options (as in curl).
+    #[arg(
+        short = 'X',
+        long = "request",
+        value_name = "METHOD",
+        allow_hyphen_values = true
+    )]
+    pub request: Option<String>,
+
+    /// Send DATA in a POST body, as a form (`@FILE`: the file without CR and LF, `@-`:
+    /// stdin)
+    ///
+    /// Several -d, --data-* are joined with `&`. The body goes with
+    /// `Content-Type: application/x-www-form-urlencoded` unless -H names one.
+    #[arg(
+        short = 'd',
+        long = "data",
+        value_name = "DATA",
+        allow_hyphen_values = true
+    )]
+    pub data: Vec<String>,
+
+    /// The same as -d
+    #[arg(long = "data-ascii", value_name = "DATA", allow_hyphen_values = true)]
+    pub data_ascii: Vec<String>,
+
+    /// Like -d, but a leading `@` is just a character
+    #[arg(long = "data-raw", value_name = "DATA", allow_hyphen_values = true)]
+    pub data_raw: Vec<String>,
+
+    /// Like -d, but `@FILE` is sent exactly as it is (CR and LF kept)
+    #[arg(long = "data-binary", value_name = "DATA", allow_hyphen_values = true)]
+    pub data_binary: Vec<String>,
+
+    /// Like -d, percent-encoding: `CONTENT`, `=CONTENT`, `NAME=CONTENT`, `@FILE`, `NAME@FILE`
+    ///
+    /// The content (or the file's) is percent-encoded, a space as `+`; NAME is sent as
+    /// typed, followed by `=`.
+    #[arg(
+        long = "data-urlencode",
+        value_name = "DATA",
+        allow_hyphen_values = true
+    )]
+    pub data_urlencode: Vec<String>,
+
+    /// POST a multipart form part: `NAME=CONTENT`, `NAME=@FILE` (a file, with its name and
+    /// type), `NAME=<FILE` (a file's content as text), with `;type=TYPE` and
+    /// `;filename=NAME`; `@-` and `<-` read stdin
+    #[arg(
+        short = 'F',
+        long = "form",
+        value_name = "NAME=CONTENT",
+        allow_hyphen_values = true
+    )]
+    pub form: Vec<String>,
+
+    /// Like -F, but CONTENT is sent as it stands (no `@`, `<` or `;type=`)
+    #[arg(
+        long = "form-string",
+        value_name = "NAME=STRING",
+        allow_hyphen_values = true
+    )]
+    pub form_string: Vec<String>,
+
+    /// -F and --form-string in the order typed (filled by [`Args::parse_ordered`]).
+    #[arg(skip)]
+    pub form_parts: Vec<FormPart>,
+
+    /// Send the -d data as the query of a GET (appended with `?` or `&`) instead of a body
+    #[arg(short = 'G', long = "get")]
+    pub get: bool,
+
+    /// With -L, keep a POST (and its body) after a 301 instead of switching to GET
+    #[arg(long = "post301")]
+    pub post301: bool,
+
+    /// With -L, keep a POST (and its body) after a 302 instead of switching to GET
+    #[arg(long = "post302")]
+    pub post302: bool,
+
+    /// With -L, keep a POST (and its body) after a 303 instead of switching to GET
+    #[arg(long = "post303")]
+    pub post303: bool,
+
+    /// Send requests through the HTTP proxy at `[http://][USER:PASSWORD@]HOST[:PORT]`
+    /// (port 1080 when none is given, as curl); `""` for none, whatever the environment
+    /// says
+    ///
+    /// Without -x, fetch reads curl's variables: `http_proxy` (only lowercase, as curl),
+    /// then `ALL_PROXY` or `all_proxy`, and `no_proxy` or `NO_PROXY`.
+    #[arg(
+        short = 'x',
+        long = "proxy",
+        value_name = "[PROTOCOL://]HOST[:PORT]",
+        allow_hyphen_values = true
+    )]
+    pub proxy: Option<String>,
+
+    /// `Proxy-Authorization: Basic` with USER and PASSWORD
+    #[arg(
+        short = 'U',
+        long = "proxy-user",
+        value_name = "USER:PASSWORD",
+        allow_hyphen_values = true
+    )]
+    pub proxy_user: Option<String>,
+
+    /// Use Basic authentication with the proxy (the default, and the only kind fetch sends)
+    #[arg(long = "proxy-basic")]
+    pub proxy_basic: bool,
+
+    /// Hosts to reach without the proxy: a comma-separated list of names (with their
+    /// subdomains) and addresses, or `*` for all
+    #[arg(
+        long = "noproxy",
+        value_name = "NO-PROXY-LIST",
+        allow_hyphen_values = true
+    )]
+    pub noproxy: Option<String>,
+
+    /// Send `Authorization: Basic` with USER and PASSWORD (not after a redirect to another
+    /// host)
+    ///
+    /// `-u USER` alone reads the password from stdin when stdin is not a terminal (after the
+    /// prompt `Enter host password for user 'USER':` on stderr), as curl does there.
+    #[arg(
+        short = 'u',
+        long = "user",
+        value_name = "USER:PASSWORD",
+        allow_hyphen_values = true
+    )]
+    pub user: Option<String>,
+
+    /// Take the login and password for each target's host from `$HOME/.netrc` (a missing
+    /// file is no error, as in curl); -u wins
+    #[arg(short = 'n', long = "netrc")]
+    pub netrc: bool,
+
+    /// Like -n, from FILE
+    #[arg(long = "netrc-file", value_name = "FILE", allow_hyphen_values = true)]
+    pub netrc_file: Option<PathBuf>,
+
+    /// Like -n: use `.netrc` when it has the host (what -n does here too)
+    #[arg(long = "netrc-optional")]
+    pub netrc_optional: bool,
+
+    /// Send `Authorization: Bearer TOKEN` (it takes the place of -u's, as in curl)
+    #[arg(
+        long = "oauth2-bearer",
+        value_name = "TOKEN",
+        allow_hyphen_values = true
+    )]
+    pub oauth2_bearer: Option<String>,
+
+    /// Use Basic authentication with -u (the default, and the only kind fetch sends)
+    #[arg(long = "basic")]
+    pub basic: bool,
+
+    /// Send `Referer: URL`; `URL;auto` (or `;auto` alone) also sends, after a redirect, the
+    /// URL redirected from
+    #[arg(
+        short = 'e',
+        long = "referer",
+        value_name = "URL",
+        allow_hyphen_values = true
+    )]
+    pub referer: Option<String>,
+
+    /// After each transfer, write FORMAT to stdout with curl's variables (`@FILE`: the
+    /// format from a file, `@-` from stdin)
+    ///
+    /// `%{http_code}`, `%{response_code}`, `%{url_effective}`, `%{url}`, `%{urlnum}`,
+    /// `%{redirect_url}`, `%{num_redirects}`, `%{size_download}`, `%{size_upload}`,
+    /// `%{size_header}`, `%{speed_download}`, `%{speed_upload}`, `%{time_namelookup}`,
+    /// `%{time_connect}`, `%{time_appconnect}`, `%{time_pretransfer}`,
+    /// `%{time_starttransfer}`, `%{time_redirect}`, `%{time_total}` (seconds, six decimals),
+    /// `%{content_type}`, `%{exitcode}`, `%{errormsg}`, `%{remote_ip}`, `%{remote_port}`,
+    /// `%{num_headers}`, `%{http_version}`, `%{filename_effective}`, `%{scheme}`,
+    /// `%{local_ip}`, `%{local_port}`, `%{method}`, `%{num_connects}`, `%{size_request}`,
+    /// `%{json}` (all of them, curl's keys), `%header{NAME}`; `%{stdout}`, `%{stderr}` switch the output, `%{onerror}` ends it
+    /// unless the transfer failed; `%%`, `\n`, `\r`, `\t`.
+    #[arg(
+        short = 'w',
+        long = "write-out",
+        value_name = "FORMAT",
+        allow_hyphen_values = true
+    )]
+    pub write_out: Option<String>,
+
+    /// Write the response heads (redirects included) to FILE as received (`-` = stdout)
+    #[arg(
+        short = 'D',
+        long = "dump-header",
+        value_name = "FILE",
+        allow_hyphen_values = true
+    )]
+    pub dump_header: Option<PathBuf>,
+
+    /// The -d, --data-* values in the order typed (filled by [`Args::parse_ordered`]).
+    #[arg(skip)]
+    pub data_parts: Vec<DataPart>,
 
     /// Follow redirects (301, 302, 303, 307, 308)
     ///
-    /// 301, 302 and 303 continue with GET (HEAD stays HEAD), 307 and 308 keep the method.
-    /// Authorization, Cookie and Host given with -H are not sent to another host or port.
+    /// As curl: 301 and 302 turn a POST into a GET without its body, 303 every method but
+    /// HEAD (unless --post301/302/303); 307 and 308 keep the method and send the body again.
+    /// Authorization, Cookie and Host given with -H, and -u, are not sent to another host or
+    /// port.
     #[arg(short = 'L', long = "location")]
     pub location: bool,
 
-    /// Follow at most N redirects with -L, then exit 47
-    #[arg(long = "max-redirs", value_name = "N", default_value_t = crate::DEFAULT_MAX_REDIRECTS)]
-    pub max_redirs: u32,
+    /// Follow at most N redirects with -L, then exit 47 (curl's default, 50; -1: no limit)
+    #[arg(long = "max-redirs", value_name = "N", default_value_t = 50,
+          value_parser = clap::value_parser!(i64).range(-1..), allow_hyphen_values = true)]
+    pub max_redirs: i64,
 
     /// Add or replace a request header (`Name:` removes a default one, `Name;` sends it
     /// empty)
-    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'", value_parser = HeaderEdit::parse)]
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'", value_parser = HeaderEdit::parse, allow_hyphen_values = true)]
     pub headers: Vec<HeaderEdit>,
 
     /// The User-Agent header (default fetch/VERSION; empty: none)
-    #[arg(short = 'A', long = "user-agent", value_name = "STRING")]
+    #[arg(
+        short = 'A',
+        long = "user-agent",
+        value_name = "STRING",
+        allow_hyphen_values = true
+    )]
     pub user_agent: Option<String>,
 
     /// Limit for resolving and connecting (default 30 s)
-    #[arg(long = "connect-timeout", value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long = "connect-timeout", value_name = "SECS", value_parser = parse_secs, allow_hyphen_values = true)]
     pub connect_timeout: Option<Duration>,
 
     /// Limit for the whole transfer, redirects and body included
-    #[arg(short = 'm', long = "max-time", value_name = "SECS", value_parser = parse_secs)]
+    #[arg(short = 'm', long = "max-time", value_name = "SECS", value_parser = parse_secs, allow_hyphen_values = true)]
     pub max_time: Option<Duration>,
 
     /// Connect to this Unix-domain socket; the target still gives Host and path
-    #[arg(long = "unix-socket", value_name = "PATH")]
+    #[arg(long = "unix-socket", value_name = "PATH", allow_hyphen_values = true)]
     pub unix_socket: Option<PathBuf>,
 
     /// Send HTTP/1.0 (one request per connection)
-    #[arg(long = "http1.0", conflicts_with = "http09")]
+    #[arg(short = '0', long = "http1.0", conflicts_with = "http09")]
     pub http10: bool,
+
+    /// Send HTTP/1.1 (the default)
+    #[arg(long = "http1.1", conflicts_with_all = ["http10", "http09"])]
+    pub http11: bool,
+
+    /// Ignored, as curl ignores it for http:// (there is no TLS to check here)
+    #[arg(short = 'k', long = "insecure")]
+    pub insecure: bool,
+
+    /// Write the body to stdout as each piece arrives, without holding any back
+    #[arg(short = 'N', long = "no-buffer")]
+    pub no_buffer: bool,
+
+    /// Set TCP_NODELAY (fetch always does: accepted for curl's lines)
+    #[arg(long = "tcp-nodelay")]
+    pub tcp_nodelay: bool,
+
+    /// Turn off TCP keepalive probes (fetch sends none: accepted for curl's lines)
+    #[arg(long = "no-keepalive")]
+    pub no_keepalive: bool,
+
+    /// Allow only the protocols of curl's LIST (`=http`, `-all,+http`, `all,-http`...):
+    /// without http, every target fails (exit 1)
+    #[arg(long = "proto", value_name = "PROTOCOLS", allow_hyphen_values = true)]
+    pub proto: Option<String>,
+
+    /// The same, for redirects (curl's default allows http): without http, a redirect is
+    /// not followed (exit 1)
+    #[arg(
+        long = "proto-redir",
+        value_name = "PROTOCOLS",
+        allow_hyphen_values = true
+    )]
+    pub proto_redir: Option<String>,
+
+    /// Ignored, as curl ignores it for http:// (no TLS here)
+    #[arg(long = "tlsv1")]
+    pub tlsv1: bool,
+
+    /// Ignored, as curl ignores it for http:// (no TLS here)
+    #[arg(long = "tlsv1.0")]
+    pub tlsv1_0: bool,
+
+    /// Ignored, as curl ignores it for http:// (no TLS here)
+    #[arg(long = "tlsv1.1")]
+    pub tlsv1_1: bool,
+
+    /// Ignored, as curl ignores it for http:// (no TLS here)
+    #[arg(long = "tlsv1.2")]
+    pub tlsv1_2: bool,
+
+    /// Ignored, as curl ignores it for http:// (no TLS here)
+    #[arg(long = "tlsv1.3")]
+    pub tlsv1_3: bool,
+
+    /// Ignored, as curl ignores it for http:// (no TLS here)
+    #[arg(long = "tls-max", value_name = "VERSION", allow_hyphen_values = true)]
+    pub tls_max: Option<String>,
+
+    /// Ignored, as curl ignores it for http:// (no TLS here)
+    #[arg(long = "cacert", value_name = "FILE", allow_hyphen_values = true)]
+    pub cacert: Option<String>,
+
+    /// Ignored, as curl ignores it for http:// (no TLS here)
+    #[arg(long = "capath", value_name = "DIR", allow_hyphen_values = true)]
+    pub capath: Option<String>,
+
+    /// Send the path as typed: without it, `.` and `..` segments are resolved first, as
+    /// curl does
+    #[arg(long = "path-as-is")]
+    pub path_as_is: bool,
+
+    /// Take `{}` and `[]` in targets as they are: no globbing
+    ///
+    /// Without it, as in curl, `{a,b}` and `[1-9]`, `[01-10]`, `[a-z]`, `[1-99:2]` make
+    /// one target of each value, and `#1`, `#2` in an -o name stand for them.
+    #[arg(short = 'g', long = "globoff")]
+    pub globoff: bool,
+
+    /// Do not read `.curlrc` (only as the first option, as in curl)
+    ///
+    /// Without it, fetch reads curl's `.curlrc` first, from `$CURL_HOME`,
+    /// `$XDG_CONFIG_HOME` or `$HOME`, as curl does.
+    #[arg(short = 'q', long = "disable")]
+    pub disable: bool,
+
+    /// Start another operation: the targets and options after it are fetched with their
+    /// own options (the global ones, -s -S -v -Z --parallel-max and the progress
+    /// switches, hold for all), as in curl
+    #[arg(short = ':', long = "next")]
+    pub next: bool,
+
+    /// Read more options from FILE (`-` = stdin), in curl's config syntax: one option a
+    /// line, with or without its dashes, its value after spaces, `=` or `:` (quoted with
+    /// `\` escapes when it has spaces); `url = URL` for targets
+    #[arg(
+        short = 'K',
+        long = "config",
+        value_name = "FILE",
+        allow_hyphen_values = true
+    )]
+    pub config: Vec<String>,
+
+    /// No progress display; errors still print
+    #[arg(long = "no-progress-meter")]
+    pub no_progress_meter: bool,
+
+    /// Show progress as fetch does (one line per transfer, on a terminal)
+    #[arg(short = '#', long = "progress-bar")]
+    pub progress_bar: bool,
+
+    /// Also fetch URL (repeatable; in order with the targets around it)
+    #[arg(long = "url", value_name = "URL", allow_hyphen_values = true)]
+    pub url: Vec<String>,
+
+    /// After `Expect: 100-continue`, send the body anyway after SECS (default 1)
+    #[arg(long = "expect100-timeout", value_name = "SECS", value_parser = parse_secs_or_zero, allow_hyphen_values = true)]
+    pub expect100_timeout: Option<Duration>,
+
+    /// After a failure, remove what was written of the file (FILE.part and its record)
+    #[arg(long = "remove-on-error")]
+    pub remove_on_error: bool,
 
     /// Send a simple request (`GET /path`) and take the raw reply up to close
     #[arg(long = "http0.9")]
     pub http09: bool,
 
     /// Use ADDR for HOST:PORT instead of asking DNS (repeatable)
-    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR[,ADDR]")]
+    #[arg(
+        long = "resolve",
+        value_name = "HOST:PORT:ADDR[,ADDR]",
+        allow_hyphen_values = true
+    )]
     pub resolve: Vec<String>,
 
     /// Use IPv4 addresses only
@@ -174,31 +626,91 @@ pub struct Args {
 
     /// Read more targets from FILE (`-` for stdin): one per line; blank lines and lines
     /// starting with `#` are skipped
-    #[arg(long = "input", value_name = "FILE")]
+    #[arg(long = "input", value_name = "FILE", allow_hyphen_values = true)]
     pub input: Option<PathBuf>,
 
-    /// Run up to N transfers at once
+    /// Run the transfers at once, up to --parallel-max at a time
     ///
     /// Bodies on stdout still come out in target order; kept-alive connections are shared
     /// between the transfers.
-    #[arg(short = 'j', long = "parallel", value_name = "N", default_value_t = 1,
-          value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub parallel: u16,
+    #[arg(short = 'Z', long = "parallel")]
+    pub parallel: bool,
+
+    /// With -Z, at most N transfers at once (default 50; as in curl, above 300 means 300
+    /// and below 1 means 50)
+    #[arg(long = "parallel-max", value_name = "N", allow_hyphen_values = true)]
+    pub parallel_max: Option<i64>,
+
+    /// With -Z, open new connections at once rather than wait to share one (what fetch
+    /// always does: HTTP/1 cannot share a busy connection)
+    #[arg(long = "parallel-immediate")]
+    pub parallel_immediate: bool,
+
+    /// With -b FILE, leave out its session cookies (those without an expiry), as if a new
+    /// browser session began
+    #[arg(short = 'j', long = "junk-session-cookies")]
+    pub junk_session_cookies: bool,
+
+    /// Send cookies: `NAME=VALUE; NAME2=VALUE2` as it stands, or (without `=`) read them
+    /// from FILE, a Netscape cookie file (`-` = stdin), which also keeps the cookies the
+    /// server sets for the requests that follow
+    ///
+    /// Repeatable: the strings are joined with `;`, every file is read. A missing FILE is
+    /// no error, as in curl.
+    #[arg(
+        short = 'b',
+        long = "cookie",
+        value_name = "DATA|FILE",
+        allow_hyphen_values = true
+    )]
+    pub cookie: Vec<String>,
+
+    /// After the run, write every cookie to FILE in curl's Netscape format (`-` = stdout);
+    /// keeps the cookies the server sets for the requests that follow
+    #[arg(
+        short = 'c',
+        long = "cookie-jar",
+        value_name = "FILE",
+        allow_hyphen_values = true
+    )]
+    pub cookie_jar: Option<String>,
 
     /// Resume a download: `-C -` continues NAME.part (or an existing -o file) where it ends
     ///
     /// Only the form `-C -` (curl's "find the offset yourself") is accepted. Needs -o or -O.
-    #[arg(short = 'C', long = "continue-at", value_name = "-", value_parser = parse_continue)]
+    #[arg(short = 'C', long = "continue-at", value_name = "-", value_parser = parse_continue, allow_hyphen_values = true)]
     pub continue_at: Option<bool>,
 
-    /// Retry up to N times after a transient failure (connect, timeout, dropped connection,
-    /// 408/429/500/502/503/504)
-    #[arg(long = "retry", value_name = "N", default_value_t = 0)]
+    /// Retry up to N times after a transient failure: a timeout, a name that did not
+    /// resolve, a dropped connection (empty reply, reset, partial body), or 408, 429, 500,
+    /// 502, 503, 504
+    ///
+    /// A refused connection only with --retry-connrefused, anything else only with
+    /// --retry-all-errors (as in curl).
+    #[arg(
+        long = "retry",
+        value_name = "N",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
     pub retry: u32,
 
-    /// The first wait before a retry, doubling each time up to 10 s (default 1 s)
-    #[arg(long = "retry-delay", value_name = "SECS", value_parser = parse_secs)]
+    /// Wait SECS before every retry (no doubling); without it, or with 0, 1 s doubling up
+    /// to 10 minutes, or what Retry-After asks for
+    #[arg(long = "retry-delay", value_name = "SECS", value_parser = parse_secs_or_zero, allow_hyphen_values = true)]
     pub retry_delay: Option<Duration>,
+
+    /// With --retry: retry a refused connection too (a server that is not up yet)
+    #[arg(long = "retry-connrefused")]
+    pub retry_connrefused: bool,
+
+    /// With --retry: retry after any error, an HTTP error with -f included
+    #[arg(long = "retry-all-errors")]
+    pub retry_all_errors: bool,
+
+    /// With --retry: start no retry once SECS have passed since the first try
+    #[arg(long = "retry-max-time", value_name = "SECS", value_parser = parse_secs_or_zero, allow_hyphen_values = true)]
+    pub retry_max_time: Option<Duration>,
 
     /// After each transfer, draw its phases (resolve, connect, sent, first byte, done) on
     /// stderr
@@ -206,12 +718,134 @@ pub struct Args {
     pub timing: bool,
 
     /// After each transfer, one JSON line on stderr (schema 1: docs/fetch-json.md)
-    #[arg(long = "json")]
-    pub json: bool,
+    #[arg(long = "report-json")]
+    pub report_json: bool,
+
+    /// POST DATA as JSON (`@FILE`, `@-`: as they are): adds `Content-Type:
+    /// application/json` and `Accept: application/json` unless -H names them
+    ///
+    /// Several --json are joined with nothing between them.
+    #[arg(long = "json", value_name = "DATA", allow_hyphen_values = true)]
+    pub json: Vec<String>,
 
     /// Ask for a gzip or deflate body (Accept-Encoding) and decode it as it arrives
     #[arg(long = "compressed")]
     pub compressed: bool,
+}
+
+/// How one `-d`-like value is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataKind {
+    /// `-d`, `--data-ascii`: `@FILE` read without CR and LF.
+    Ascii,
+    /// `--data-raw`: taken as typed.
+    Raw,
+    /// `--data-binary`: `@FILE` read as it is.
+    Binary,
+    /// `--data-urlencode`.
+    UrlEncode,
+    /// `--json`: as `--data-binary`, joined to what comes before without `&`.
+    Json,
+}
+
+/// One `-d`-like value as typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataPart {
+    /// Which flag gave it.
+    pub kind: DataKind,
+    /// The value.
+    pub value: String,
+}
+
+/// One `-o` or `-O`, as typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// `-o FILE`.
+    File(String),
+    /// `-O`.
+    Remote,
+}
+
+impl Args {
+    /// Parses the command line like `Args::try_parse_from`, and also records the order in
+    /// which the -d, --data-* values and the -o, -O were typed (clap keeps one list per
+    /// flag).
+    pub fn parse_ordered<I, T>(args: I) -> Result<Args, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Args::command().try_get_matches_from(args)?;
+        let mut parsed = Args::from_arg_matches(&matches)?;
+        let mut parts = Vec::new();
+        for (id, kind) in [
+            ("data", DataKind::Ascii),
+            ("data_ascii", DataKind::Ascii),
+            ("data_raw", DataKind::Raw),
+            ("data_binary", DataKind::Binary),
+            ("data_urlencode", DataKind::UrlEncode),
+            ("json", DataKind::Json),
+        ] {
+            if let (Some(at), Some(values)) =
+                (matches.indices_of(id), matches.get_many::<String>(id))
+            {
+                for (i, value) in at.zip(values) {
+                    parts.push((
+                        i,
+                        DataPart {
+                            kind,
+                            value: value.clone(),
+                        },
+                    ));
+                }
+            }
+        }
+        parts.sort_by_key(|(i, _)| *i);
+        parsed.data_parts = parts.into_iter().map(|(_, p)| p).collect();
+        // --url targets take their place among the others.
+        if !parsed.url.is_empty() {
+            let mut all: Vec<(usize, String)> = Vec::new();
+            for id in ["targets", "url"] {
+                if let (Some(at), Some(values)) =
+                    (matches.indices_of(id), matches.get_many::<String>(id))
+                {
+                    all.extend(at.zip(values.cloned()));
+                }
+            }
+            all.sort_by_key(|(i, _)| *i);
+            parsed.targets = all.into_iter().map(|(_, t)| t).collect();
+        }
+        let mut forms: Vec<(usize, FormPart)> = Vec::new();
+        for (id, literal) in [("form", false), ("form_string", true)] {
+            if let (Some(at), Some(values)) =
+                (matches.indices_of(id), matches.get_many::<String>(id))
+            {
+                forms.extend(at.zip(values.map(|v| FormPart {
+                    value: v.clone(),
+                    literal,
+                })));
+            }
+        }
+        forms.sort_by_key(|(i, _)| *i);
+        parsed.form_parts = forms.into_iter().map(|(_, f)| f).collect();
+        let mut outputs: Vec<(usize, Output)> = Vec::new();
+        if let (Some(at), Some(files)) = (
+            matches.indices_of("output"),
+            matches.get_many::<String>("output"),
+        ) {
+            outputs.extend(at.zip(files.map(|f| Output::File(f.clone()))));
+        }
+        // A count has a default (0) with an index of its own: only occurrences typed count.
+        let typed =
+            matches.value_source("remote_name") == Some(clap::parser::ValueSource::CommandLine);
+        if let Some(at) = matches.indices_of("remote_name").filter(|_| typed) {
+            outputs.extend(at.map(|i| (i, Output::Remote)));
+        }
+        outputs.sort_by_key(|(i, _)| *i);
+        parsed.outputs = outputs.into_iter().map(|(_, o)| o).collect();
+        Ok(parsed)
+    }
 }
 
 fn parse_continue(s: &str) -> Result<bool, String> {
@@ -232,6 +866,34 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
         return Err(format!("'{s}' must be a positive number of seconds"));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// A size in bytes, with curl's suffixes k, M, G (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, ""),
+    };
+    let shift = match unit {
+        "" => 0,
+        "k" | "K" => 10,
+        "m" | "M" => 20,
+        "g" | "G" => 30,
+        _ => return Err(format!("'{s}' is not a size (BYTES, or with k, M or G)")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("'{s}' is not a size (BYTES, or with k, M or G)"))
+}
+
+/// Seconds, where 0 means "the default" (curl's --retry-delay 0, --retry-max-time 0).
+fn parse_secs_or_zero(s: &str) -> Result<Duration, String> {
+    if s.parse::<f64>() == Ok(0.0) {
+        return Ok(Duration::ZERO);
+    }
+    parse_secs(s)
 }
 
 /// clap's message on one line: `unexpected argument '--x' found (see 'fetch --help')`.

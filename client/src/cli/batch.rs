@@ -1,4 +1,4 @@
-//! The run over every target: the `-j` pool (rayon), bodies on stdout in target order, the
+//! The run over every target: the `-Z` pool (rayon), bodies on stdout in target order, the
 //! per-target report lines, and the summary line that ends stderr.
 
 use std::io::{self, Write};
@@ -9,13 +9,14 @@ use std::time::Instant;
 use shared::{bytes_words, duration_words};
 
 use super::config::Config;
-use super::order::{Finished, Sequencer, Slot, Spool};
+use super::order::{Finished, Sequencer, Slot};
 use super::progress::Progress;
 use super::report;
 use super::transfer::{self, Outcome};
+use super::writeout;
 use crate::error::Error;
 
-/// Fetches every target (up to `-j` at once, on a dedicated thread pool); bodies on stdout
+/// Fetches every target (up to `--parallel-max` at once with `-Z`, on a dedicated thread pool); bodies on stdout
 /// and the report lines on stderr come out in target order. Returns the exit code of the
 /// first target, in input order, that failed (0 if none).
 pub fn run(config: &Config) -> i32 {
@@ -24,28 +25,29 @@ pub fn run(config: &Config) -> i32 {
     let progress = Progress::new(config.progress, n);
     let seq = Arc::new(Sequencer::default());
     // Targets are handed out in input order, so a body that must wait for its turn waits
-    // for at most about -j others.
+    // for at most about --parallel-max others.
     let next = AtomicUsize::new(0);
     let code = std::sync::Mutex::new(0);
     let failed = AtomicUsize::new(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let ran = AtomicUsize::new(0);
     let bytes = std::sync::atomic::AtomicU64::new(0);
     let work = || {
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= n || seq.stdout_closed() {
+            if i >= n || seq.stdout_closed() || stop.load(Ordering::Relaxed) {
                 return;
             }
+            ran.fetch_add(1, Ordering::Relaxed);
             let mut slot = Slot::new(i, seq.clone());
-            let outcome = transfer::transfer(
-                config,
-                &config.targets[i],
-                &config.dests[i],
-                &mut slot,
-                &progress,
-            );
-            let done = finished(config, &outcome, slot.take_spool());
+            let outcome = transfer::transfer(config, i, &mut slot, &progress);
+            let done = finished(config, i, &outcome, &mut slot);
             if done.code != 0 {
                 failed.fetch_add(1, Ordering::Relaxed);
+                // --fail-early: no new transfer starts after a failure.
+                if config.fail_early {
+                    stop.store(true, Ordering::Relaxed);
+                }
             }
             bytes.fetch_add(outcome.written, Ordering::Relaxed);
             seq.finish(i, done, &mut |f: &Finished| {
@@ -81,11 +83,20 @@ pub fn run(config: &Config) -> i32 {
         }
     }
     progress.finish();
+    if let Some((path, jar)) = &config.cookie_jar {
+        save_cookies(path, jar);
+    }
     let code = *code
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if n > 1 && !config.silent && !seq.stdout_closed() {
         let failed = failed.load(Ordering::Relaxed);
+        let not_started = n - ran.load(Ordering::Relaxed);
+        let skipped = if not_started > 0 {
+            format!(", {not_started} not started")
+        } else {
+            String::new()
+        };
         let first = if code != 0 {
             format!(" (first failure: exit {code})")
         } else {
@@ -93,8 +104,8 @@ pub fn run(config: &Config) -> i32 {
         };
         let _ = writeln!(
             io::stderr(),
-            "fetch: {n} targets: {} ok, {failed} failed{first}; {} in {}",
-            n - failed,
+            "fetch: {n} targets: {} ok, {failed} failed{skipped}{first}; {} in {}",
+            n - failed - not_started,
             bytes_words(bytes.load(Ordering::Relaxed)),
             duration_words(started.elapsed())
         );
@@ -102,23 +113,69 @@ pub fn run(config: &Config) -> i32 {
     code
 }
 
+/// `-c`: the jar in curl's format, to `path` (`-`: stdout). As in curl, a jar that cannot
+/// be written is a warning, not a failure of the transfers.
+fn save_cookies(path: &str, jar: &std::sync::Mutex<crate::CookieJar>) {
+    let text = jar
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .to_netscape();
+    let written = if path == "-" {
+        io::stdout().write_all(text.as_bytes())
+    } else {
+        std::fs::write(path, text)
+    };
+    if let Err(e) = written {
+        let _ = writeln!(
+            io::stderr(),
+            "fetch: warning: cannot save the cookies in {path}: {}",
+            shared::io_words(&e)
+        );
+    }
+}
+
 /// What a transfer leaves for its turn: its spooled body and its lines for stderr (the
 /// error, the timing picture, the JSON line).
-fn finished(config: &Config, o: &Outcome, spool: Option<Spool>) -> Finished {
+fn finished(config: &Config, index: usize, o: &Outcome, slot: &mut Slot) -> Finished {
     let mut stderr = Vec::new();
-    let (code, stdout_closed) = match &o.result {
+    let mut message = String::new();
+    let (code, mut stdout_closed) = match &o.result {
         Ok(()) => (0, false),
         Err(Error::StdoutClosed) => (0, true),
         Err(e) => {
-            let text = e.to_string().replace(['\n', '\r'], " ");
-            let _ = writeln!(stderr, "fetch: {text}");
+            message = e.to_string().replace(['\n', '\r'], " ");
+            // curl's -s hides the error too; -S brings it back.
+            if !config.silent || config.show_error {
+                let _ = writeln!(stderr, "fetch: {message}");
+            }
             (e.exit_code(), false)
         }
     };
+    if let Some(format) = &config.write_out {
+        let cx = writeout::Context {
+            outcome: o,
+            code,
+            error: &message,
+            filename: &o
+                .file
+                .as_ref()
+                .map(|f| f.display().to_string())
+                .unwrap_or_default(),
+            index: config.pattern_of.get(index).copied().unwrap_or(index),
+            uploaded: o.uploaded,
+        };
+        let written = writeout::render(format, &cx);
+        // After the body, in the same turn on stdout.
+        if !stdout_closed && slot.write_all(&written.stdout).is_err() {
+            stdout_closed = true;
+        }
+        stderr.extend_from_slice(&written.stderr);
+    }
+    let spool = slot.take_spool();
     if config.timing {
         stderr.extend_from_slice(report::timing(o).as_bytes());
     }
-    if config.json {
+    if config.report_json {
         stderr.extend_from_slice(report::json(o, code).as_bytes());
         stderr.push(b'\n');
     }

@@ -2,17 +2,28 @@
 //! [`Config`] (the client to fetch with, where each body goes). Every problem found here is
 //! a usage error (exit 2); reading `--input` is the only I/O.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use shared::{Family, Resolver};
 
-use super::args::Args;
+use super::args::{Args, Output};
+use super::data;
+use super::dump::HeaderDump;
+use super::form;
+use super::glob;
+use super::netrc;
 use super::output::Dest;
+use super::proto;
+use super::upload;
 use super::verbose::verbose;
+use crate::cookie::CookieJar;
 use crate::error::Error;
-use crate::request::{HeaderEdit, Version};
+use crate::payload::Payload;
+use crate::proxy::Proxy;
+use crate::request::{HeaderEdit, Method, Request, Version};
 use crate::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_PER_ENDPOINT};
 
 /// What to do, validated: the client to fetch with and where each body goes.
@@ -21,6 +32,9 @@ pub struct Config {
     /// The targets, as typed (each is parsed when its turn comes, so a bad one does not
     /// stop the others).
     pub targets: Vec<String>,
+    /// For each target, the index of the target as typed it came from (globbing makes
+    /// several of one; curl's `%{urlnum}`).
+    pub pattern_of: Vec<usize>,
     /// Where each target's body goes, in order.
     pub dests: Vec<DestSpec>,
     /// HEAD instead of GET (`-I`).
@@ -29,22 +43,71 @@ pub struct Config {
     pub include: bool,
     /// `-f`.
     pub fail: bool,
+    /// `--fail-with-body`.
+    pub fail_with_body: bool,
+    /// `--fail-early`.
+    pub fail_early: bool,
+    /// `-N`: flush stdout after every piece of body.
+    pub no_buffer: bool,
+    /// `-S`: the error line even with `-s`.
+    pub show_error: bool,
+    /// `-w`: the format.
+    pub write_out: Option<String>,
+    /// `-D`: where the response heads go.
+    pub dump_header: Option<HeaderDump>,
+    /// `-T`: the body of each target, by index (PUT).
+    pub uploads: Vec<Option<Payload>>,
+    /// `--create-dirs`.
+    pub create_dirs: bool,
+    /// `--output-dir`: where -O files go.
+    pub output_dir: Option<String>,
+    /// `-R`.
+    pub remote_time: bool,
+    /// `-J`.
+    pub remote_header_name: bool,
+    /// `--path-as-is`.
+    pub path_as_is: bool,
+    /// `--proto` leaves http out: every target fails (exit 1).
+    pub http_off: bool,
+    /// `-n`, `--netrc-file`, `--netrc-optional`: the file's text, when it could be read
+    /// (and no -u overrides it).
+    pub netrc: Option<String>,
+    /// `--etag-save`.
+    pub etag_save: Option<PathBuf>,
+    /// `--max-filesize`.
+    pub max_filesize: Option<u64>,
+    /// `--limit-rate` (bytes a second; 0 is no limit, as in curl).
+    pub limit_rate: Option<u64>,
+    /// `--speed-limit` and `--speed-time`: abort below so many bytes a second for so long.
+    pub low_speed: Option<(u64, Duration)>,
+    /// `--remove-on-error`.
+    pub remove_on_error: bool,
+    /// `-c`: where to write the cookies at the end, and the jar.
+    pub cookie_jar: Option<(String, Arc<Mutex<CookieJar>>)>,
+    /// What to send: the method, `-X`, and the `-d` body with its `Content-Type`.
+    pub request: Request,
     /// Show progress on a terminal (not `-s`, not `-v`).
     pub progress: bool,
-    /// `-s`: no summary, no retry notices.
+    /// `-s`: no summary, no retry notices, no error line unless `-S`.
     pub silent: bool,
-    /// Transfers at once (`-j`).
+    /// Transfers at once (`-Z`, `--parallel-max`).
     pub parallel: usize,
     /// `-C -`.
     pub resume: bool,
     /// `--retry`.
     pub retries: u32,
-    /// `--retry-delay` (default 1 s).
-    pub retry_delay: Duration,
+    /// `--retry-delay`: the same wait before every retry (`None`: 1 s doubling).
+    pub retry_delay: Option<Duration>,
+    /// `--retry-connrefused`.
+    pub retry_connrefused: bool,
+    /// `--retry-all-errors`.
+    pub retry_all_errors: bool,
+    /// `--retry-max-time` (`None`: no limit).
+    pub retry_max_time: Option<Duration>,
     /// `--timing`.
     pub timing: bool,
-    /// `--json`.
-    pub json: bool,
+    /// `--report-json`.
+    pub report_json: bool,
     /// `--compressed`.
     pub compressed: bool,
     /// The client.
@@ -62,7 +125,16 @@ pub enum DestSpec {
 
 impl Config {
     /// Checks the flags and builds the client. Every problem here is a usage error (exit 2).
-    pub fn from_args(mut args: Args) -> Result<Config, Error> {
+    pub fn from_args(args: Args) -> Result<Config, Error> {
+        Config::from_args_sharing(args, &mut None)
+    }
+
+    /// The same, for one part of a line cut by `--next`: a part that turns the cookie
+    /// engine on uses `jar`, which the first such part creates.
+    pub fn from_args_sharing(
+        mut args: Args,
+        jar: &mut Option<Arc<Mutex<CookieJar>>>,
+    ) -> Result<Config, Error> {
         let usage = |m: String| Error::Usage(m);
         if let Some(file) = &args.input {
             args.targets.extend(read_targets(file)?);
@@ -84,21 +156,143 @@ impl Config {
                     "-C - cannot go with --compressed (a range counts encoded bytes)".into(),
                 ));
             }
-            if !args.remote_name && args.output.len() < args.targets.len()
-                || args.output.iter().any(|o| o == "-")
-            {
+            let named = |i: usize| match args.outputs.get(i) {
+                Some(Output::File(f)) => f != "-",
+                Some(Output::Remote) => true,
+                None => args.remote_name_all,
+            };
+            if !(0..args.targets.len()).all(named) {
                 return Err(usage(
                     "-C - needs a file for every target (-o FILE or -O)".into(),
                 ));
             }
         }
-        if args.output.len() > args.targets.len() {
-            return Err(usage(format!(
-                "{} -o given for {} target(s): one -o per target",
-                args.output.len(),
-                args.targets.len()
-            )));
+        if args.outputs.len() > args.targets.len() && !args.silent {
+            // curl's warning, and then it goes on.
+            let _ = writeln!(
+                io::stderr(),
+                "fetch: warning: got more output options than URLs"
+            );
         }
+        let has_form = !args.form_parts.is_empty();
+        if has_form && (!args.data_parts.is_empty() || args.head || args.get) {
+            return Err(usage(
+                "-F (a multipart POST) cannot go with -d, -I or -G: choose one method".into(),
+            ));
+        }
+        let has_data = !args.data_parts.is_empty();
+        let uploading = !args.upload_file.is_empty();
+        if uploading && has_form {
+            return Err(usage(
+                "-T (PUT) cannot go with -F (POST): choose one method".into(),
+            ));
+        }
+        if uploading && (args.head || has_data && !args.get) {
+            return Err(usage(
+                "-T (PUT) cannot go with -I (HEAD) or -d (POST): choose one method".into(),
+            ));
+        }
+        if args.range.is_some() && resume {
+            return Err(usage("-r and -C - both ask for a range: choose one".into()));
+        }
+        let uploads = upload::payloads(&args.upload_file, &mut args.targets)?;
+        // curl's globbing: a target may stand for several. -o, -O and -T stay paired with the
+        // target as typed, and `#N` in an -o name takes the Nth glob's value.
+        let mut expanded = Vec::new();
+        for (i, t) in args.targets.iter().enumerate() {
+            if args.globoff {
+                expanded.push((i, t.clone(), Vec::new()));
+            } else {
+                expanded.extend(glob::expand(t)?.into_iter().map(|(u, v)| (i, u, v)));
+            }
+        }
+        let uploads: Vec<Option<Payload>> = expanded
+            .iter()
+            .map(|(i, _, _)| uploads[*i].clone())
+            .collect();
+        args.targets = expanded.iter().map(|(_, u, _)| u.clone()).collect();
+        if has_data && args.head && !args.get {
+            return Err(usage(
+                "-I (HEAD) and -d (a POST body) ask for two methods: choose one (-G sends the \
+                 data in the query)"
+                    .into(),
+            ));
+        }
+        let mut request = Request::new(match (args.head, has_data && !args.get) {
+            (true, _) => Method::Head,
+            (_, true) => Method::Post,
+            _ => Method::Get,
+        });
+        request.method_name = args.request.clone();
+        request.range = args.range.as_ref().map(|r| format!("bytes={r}"));
+        request.time_condition = args
+            .time_cond
+            .as_deref()
+            .and_then(|t| time_condition(t, args.silent));
+        if let Some(file) = &args.etag_compare {
+            // As curl: a file that cannot be read stops everything (exit 26); its first
+            // line goes after the -H headers.
+            let text = std::fs::read_to_string(file).map_err(|e| Error::Read {
+                what: file.display().to_string(),
+                reason: shared::io_words(&e),
+            })?;
+            let etag = text.lines().next().unwrap_or("").trim();
+            request.headers.push(HeaderEdit {
+                name: "If-None-Match".into(),
+                value: Some(etag.to_string()),
+                verbatim: false,
+            });
+        }
+        if has_data {
+            let body = data::body(&args.data_parts, args.silent);
+            if args.get {
+                for t in &mut args.targets {
+                    *t = data::with_query(t, &body);
+                }
+            } else {
+                request.body = Some(Payload::Bytes(body.into()));
+                request.content_type = Some("application/x-www-form-urlencoded".into());
+            }
+        }
+        if has_form {
+            let (body, content_type) = form::body(&args.form_parts)?;
+            request.method = Method::Post;
+            request.body = Some(Payload::Bytes(body.into()));
+            request.content_type = Some(content_type);
+        }
+        if !args.json.is_empty() {
+            // As curl: two headers added after the user's, unless -H names them; the Accept
+            // takes the place of the default `Accept: */*` rather than its position.
+            let named = |n: &str| args.headers.iter().any(|h| h.name.eq_ignore_ascii_case(n));
+            let header = |name: &str, value: Option<&str>| HeaderEdit {
+                name: name.into(),
+                value: value.map(Into::into),
+                verbatim: false,
+            };
+            if !named("content-type") {
+                request
+                    .headers
+                    .push(header("Content-Type", Some("application/json")));
+            }
+            if !named("accept") {
+                request.headers.push(header("Accept", None));
+                request
+                    .headers
+                    .push(header("Accept", Some("application/json")));
+            }
+        }
+        let write_out = match args.write_out.as_deref() {
+            Some(f) => Some(match f.strip_prefix('@') {
+                Some(file) => read_text("-w", file)?,
+                None => f.to_string(),
+            }),
+            None => None,
+        };
+        let dump_header = args
+            .dump_header
+            .as_deref()
+            .map(HeaderDump::open)
+            .transpose()?;
         if args.http09 && args.head {
             return Err(usage("--http0.9 has no HEAD: it cannot go with -I".into()));
         }
@@ -120,61 +314,305 @@ impl Config {
         } else {
             Version::Http11
         };
-        let parallel = usize::from(args.parallel);
+        let parallel = if args.parallel {
+            // curl's clamping: above 300 is 300, below 1 the default.
+            match args.parallel_max.unwrap_or(50) {
+                n @ 1..=300 => n as usize,
+                n if n > 300 => 300,
+                _ => 50,
+            }
+        } else {
+            1
+        };
+        // curl's defaults when only one of the pair is given: 1 byte a second, 30 s.
+        let low_speed = match (args.speed_limit, args.speed_time) {
+            (None, None) | (Some(0), _) => None,
+            (limit, time) => Some((limit.unwrap_or(1), time.unwrap_or(Duration::from_secs(30)))),
+        };
+        let (jar, literal) = cookies(&args, jar)?;
+        let (proxy, no_proxy) = proxy(&args)?;
+        let http_off = args
+            .proto
+            .as_deref()
+            .is_some_and(|p| !proto::allows_http(p, true, args.silent));
+        let redirect_off = if http_off {
+            Some("--proto")
+        } else if args
+            .proto_redir
+            .as_deref()
+            .is_some_and(|p| !proto::allows_http(p, true, args.silent))
+        {
+            Some("--proto-redir")
+        } else {
+            None
+        };
         let mut builder = Client::builder()
             .max_idle_per_endpoint(parallel.max(DEFAULT_MAX_IDLE_PER_ENDPOINT))
             .connect_timeout(args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
             .max_time(args.max_time)
-            .redirects(args.location.then_some(args.max_redirs))
+            .redirects(
+                args.location
+                    .then(|| u32::try_from(args.max_redirs).unwrap_or(u32::MAX)),
+            )
             .version(version)
             .resolver(resolver)
-            .unix_socket(args.unix_socket);
+            .unix_socket(args.unix_socket)
+            .expect_timeout(
+                args.expect100_timeout
+                    .filter(|d| !d.is_zero())
+                    .unwrap_or(crate::DEFAULT_EXPECT_TIMEOUT),
+            );
+        for (on, status) in [
+            (args.post301, 301),
+            (args.post302, 302),
+            (args.post303, 303),
+        ] {
+            if on {
+                builder = builder.keep_post(status);
+            }
+        }
+        if let Some(user) = &args.user {
+            let (name, password) = credentials(user)?;
+            builder = builder.basic_auth(&name, &password);
+        }
+        if let Some(token) = &args.oauth2_bearer {
+            builder = builder.bearer_auth(token);
+        }
+        if let Some(referer) = &args.referer {
+            let (url, auto) = match referer.strip_suffix(";auto") {
+                Some(url) => (url, true),
+                None => (referer.as_str(), false),
+            };
+            builder = builder
+                .referer((!url.is_empty()).then(|| url.to_string()))
+                .auto_referer(auto);
+        }
+        builder = builder
+            .cookie_jar(jar.clone())
+            .cookie(literal)
+            .proxy(proxy)
+            .no_proxy(no_proxy)
+            .redirect_http_off(redirect_off);
+        if let Some((_, time)) = low_speed {
+            // A body that stops altogether is too slow once the time is up.
+            builder = builder.idle_timeout(time.min(crate::DEFAULT_IDLE_TIMEOUT));
+        }
+        let cookie_jar = args.cookie_jar.clone().zip(jar);
         if args.compressed {
-            // Before -H, so that a -H naming Accept-Encoding still wins.
-            builder = builder.header(HeaderEdit {
-                name: "Accept-Encoding".into(),
-                value: Some("gzip, deflate".into()),
-            });
+            // What fetch decodes (curl lists what its build does); a -H naming
+            // Accept-Encoding still wins.
+            builder = builder.accept_encoding(Some("gzip, deflate".into()));
         }
-        if let Some(agent) = args.user_agent {
-            // -A goes first, so that a -H naming User-Agent still wins.
-            builder = builder.header(HeaderEdit {
-                name: "User-Agent".into(),
-                value: (!agent.is_empty()).then_some(agent),
-            });
-        }
+        // -A sets the default in its place (a -H naming User-Agent still wins, as in curl).
+        builder = builder.user_agent(args.user_agent.clone());
         for edit in args.headers {
             builder = builder.header(edit);
         }
         if args.verbose {
             builder = builder.observer(verbose);
         }
-        let dests = (0..args.targets.len())
-            .map(|i| match args.output.get(i) {
-                Some(o) if o == "-" => DestSpec::Given(Dest::Stdout { explicit: true }),
-                Some(o) => DestSpec::Given(Dest::File(PathBuf::from(o))),
-                None if args.remote_name => DestSpec::Remote,
+        let dests = expanded
+            .iter()
+            .map(|(i, _, values)| match args.outputs.get(*i) {
+                Some(Output::File(o)) if o == "-" => {
+                    DestSpec::Given(Dest::Stdout { explicit: true })
+                }
+                Some(Output::File(o)) => {
+                    let o = glob::name(o, values);
+                    DestSpec::Given(Dest::File(match &args.output_dir {
+                        // curl puts the folder in front of the name as it stands.
+                        Some(dir) => PathBuf::from(format!("{dir}/{o}")),
+                        None => PathBuf::from(o),
+                    }))
+                }
+                Some(Output::Remote) => DestSpec::Remote,
+                None if args.remote_name_all => DestSpec::Remote,
                 None => DestSpec::Given(Dest::Stdout { explicit: false }),
             })
             .collect();
         Ok(Config {
+            pattern_of: expanded.iter().map(|(i, _, _)| *i).collect(),
             targets: args.targets,
             dests,
             head: args.head,
             include: args.include || args.head,
             fail: args.fail,
-            progress: !args.silent && !args.verbose,
+            fail_with_body: args.fail_with_body,
+            fail_early: args.fail_early,
+            no_buffer: args.no_buffer,
+            show_error: args.show_error,
+            request,
+            write_out,
+            dump_header,
+            cookie_jar,
+            uploads,
+            create_dirs: args.create_dirs,
+            output_dir: args.output_dir,
+            remote_time: args.remote_time,
+            remote_header_name: args.remote_header_name,
+            http_off,
+            path_as_is: args.path_as_is,
+            netrc: (args.netrc || args.netrc_optional || args.netrc_file.is_some())
+                .then(|| netrc::file(args.netrc_file.as_deref()))
+                .flatten()
+                .filter(|_| args.user.is_none() && args.oauth2_bearer.is_none())
+                .and_then(|f| std::fs::read_to_string(f).ok()),
+            etag_save: args.etag_save.clone(),
+            max_filesize: args.max_filesize,
+            limit_rate: args.limit_rate.filter(|r| *r > 0),
+            low_speed,
+            remove_on_error: args.remove_on_error,
+            progress: !args.silent && !args.verbose && !args.no_progress_meter,
             silent: args.silent,
             parallel,
             resume,
             retries: args.retry,
-            retry_delay: args.retry_delay.unwrap_or(Duration::from_secs(1)),
+            retry_delay: args.retry_delay.filter(|d| !d.is_zero()),
+            retry_connrefused: args.retry_connrefused,
+            retry_all_errors: args.retry_all_errors,
+            retry_max_time: args.retry_max_time.filter(|d| !d.is_zero()),
             timing: args.timing,
-            json: args.json,
+            report_json: args.report_json,
             compressed: args.compressed,
             client: builder.build(),
         })
     }
+}
+
+/// `-z TIME`: `If-Modified-Since` (`-TIME`: `If-Unmodified-Since`) with TIME read as a
+/// date (curl's lenient reading) or else as a file's modification time. Neither: curl's
+/// warning (not with `-s`) and no condition.
+fn time_condition(time: &str, silent: bool) -> Option<(String, String)> {
+    let (name, time) = match time.strip_prefix('-') {
+        Some(t) => ("If-Unmodified-Since", t),
+        None => ("If-Modified-Since", time),
+    };
+    let at = crate::cookie::parse_lenient_date(time, false)
+        .map(|secs| std::time::UNIX_EPOCH + Duration::from_secs(secs))
+        .or_else(|| std::fs::metadata(time).and_then(|m| m.modified()).ok());
+    match at {
+        Some(at) => Some((name.into(), httpdate::fmt_http_date(at))),
+        None => {
+            if !silent {
+                let _ = writeln!(
+                    io::stderr(),
+                    "fetch: warning: -z {time}: neither a date nor a file; no time condition"
+                );
+            }
+            None
+        }
+    }
+}
+
+/// The proxy (`-x`, else curl's variables) with `-U`'s credentials, and the hosts that go
+/// around it (`--noproxy`, else `no_proxy`/`NO_PROXY`). A proxy fetch cannot use (HTTPS,
+/// SOCKS) is a usage error with the reason.
+fn proxy(args: &Args) -> Result<(Option<Proxy>, Vec<String>), Error> {
+    let env = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+    };
+    // curl reads http_proxy in lowercase only (HTTP_PROXY could be set by a CGI request).
+    let given = args
+        .proxy
+        .clone()
+        .or_else(|| env(&["http_proxy", "all_proxy", "ALL_PROXY"]));
+    let mut proxy = match given.filter(|p| !p.is_empty()) {
+        Some(p) => Some(Proxy::parse(&p).map_err(|e| Error::Usage(format!("-x: {e}")))?),
+        None => None,
+    };
+    if let Some(user) = &args.proxy_user {
+        let (name, password) = user.split_once(':').unwrap_or((user, ""));
+        proxy = proxy.map(|p| p.basic_auth(name, password));
+    }
+    let list = args
+        .noproxy
+        .clone()
+        .or_else(|| env(&["no_proxy", "NO_PROXY"]))
+        .unwrap_or_default();
+    let no_proxy = list
+        .split(',')
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    Ok((proxy, no_proxy))
+}
+
+/// The cookie engine (on with `-b FILE` or `-c`, holding the files' cookies) and the
+/// `-b` strings joined with `;` (as curl joins them).
+#[allow(clippy::type_complexity)] // Two results of one reading, named at the one call.
+fn cookies(
+    args: &Args,
+    shared: &mut Option<Arc<Mutex<CookieJar>>>,
+) -> Result<(Option<Arc<Mutex<CookieJar>>>, Option<String>), Error> {
+    let (strings, files): (Vec<&String>, Vec<&String>) =
+        args.cookie.iter().partition(|c| c.contains('='));
+    let literal = (!strings.is_empty()).then(|| {
+        strings
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            // curl joins them with a bare `;`.
+            .join(";")
+    });
+    if files.is_empty() && args.cookie_jar.is_none() {
+        return Ok((None, literal));
+    }
+    let shared = shared.get_or_insert_with(|| Arc::new(Mutex::new(CookieJar::new())));
+    let mut jar = shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for file in files {
+        // As curl: a file that cannot be read is no error (it is often the jar to come).
+        let text = if file == "-" {
+            let mut t = String::new();
+            io::stdin().lock().read_to_string(&mut t).map(|_| t).ok()
+        } else {
+            std::fs::read(file)
+                .ok()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        };
+        if let Some(text) = text {
+            jar.load(&text, args.junk_session_cookies);
+        }
+    }
+    drop(jar);
+    Ok((Some(shared.clone()), literal))
+}
+
+/// `-u USER:PASSWORD` split at the first colon. `-u USER` alone asks for the password as
+/// curl does where there is no terminal: a prompt on stderr and a line from stdin.
+fn credentials(user: &str) -> Result<(String, String), Error> {
+    if let Some((name, password)) = user.split_once(':') {
+        return Ok((name.into(), password.into()));
+    }
+    if io::stdin().is_terminal() {
+        return Err(Error::Usage(format!(
+            "-u {user}: asking for the password on a terminal is not supported yet; give -u \
+             {user}:PASSWORD"
+        )));
+    }
+    let _ = write!(io::stderr(), "Enter host password for user '{user}':");
+    let mut line = String::new();
+    io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::Usage(format!("-u {user}: stdin: {}", shared::io_words(&e))))?;
+    let _ = writeln!(io::stderr());
+    Ok((user.into(), line.trim_end_matches(['\r', '\n']).into()))
+}
+
+/// The text of `file` (`-`: stdin) for option `flag`.
+fn read_text(flag: &str, file: &str) -> Result<String, Error> {
+    let mut text = String::new();
+    let result = if file == "-" {
+        io::stdin().lock().read_to_string(&mut text).map(drop)
+    } else {
+        std::fs::read_to_string(file).map(|t| text = t)
+    };
+    result.map_err(|e| Error::Usage(format!("{flag} @{file}: {}", shared::io_words(&e))))?;
+    Ok(text)
 }
 
 /// The targets in `file` (`-`: stdin): one a line, trimmed; blank lines and `#` comments
@@ -205,27 +643,37 @@ fn read_targets(file: &std::path::Path) -> Result<Vec<String>, Error> {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
     use crate::cli::args::clap_message;
 
     fn parse(args: &[&str]) -> Result<Config, Error> {
         let mut all = vec!["fetch"];
         all.extend_from_slice(args);
-        let args = Args::try_parse_from(all).map_err(|e| Error::Usage(clap_message(&e)))?;
+        let args = Args::parse_ordered(all).map_err(|e| Error::Usage(clap_message(&e)))?;
         Config::from_args(args)
     }
     #[test]
     fn outputs_go_to_targets_in_order() {
-        let c = parse(&["-o", "a", "-o", "-", "-O", "x/1", "y/2", "z/3"]).unwrap();
+        let c = parse(&["-o", "a", "-o", "-", "-O", "x/1", "y/2", "z/3", "w/4"]).unwrap();
         assert_eq!(
             c.dests,
             [
                 DestSpec::Given(Dest::File("a".into())),
                 DestSpec::Given(Dest::Stdout { explicit: true }),
                 DestSpec::Remote,
+                DestSpec::Given(Dest::Stdout { explicit: false }),
             ]
+        );
+        // curl pairs each -o or -O with the next target that has none, wherever it stands.
+        let c = parse(&["-O", "x/1", "y/2", "-o", "f"]).unwrap();
+        assert_eq!(
+            c.dests,
+            [DestSpec::Remote, DestSpec::Given(Dest::File("f".into()))]
+        );
+        let c = parse(&["--remote-name-all", "x/1", "-o", "g", "y/2"]).unwrap();
+        assert_eq!(
+            c.dests,
+            [DestSpec::Given(Dest::File("g".into())), DestSpec::Remote]
         );
         let c = parse(&["x"]).unwrap();
         assert_eq!(c.dests, [DestSpec::Given(Dest::Stdout { explicit: false })]);
@@ -236,14 +684,13 @@ mod tests {
         let cases: &[(&[&str], &str)] = &[
             (&[], "required"),
             (&["--bogus", "x"], "unexpected argument '--bogus'"),
-            (&["-o", "a", "-o", "b", "x"], "2 -o given for 1 target(s)"),
             (&["-m", "soon", "x"], "'soon' is not a number of seconds"),
             (&["-m", "0", "x"], "must be a positive number"),
             (&["--resolve", "nope", "x"], "--resolve: bad target 'nope'"),
             (&["-H", "no colon", "x"], "expected 'Name: value'"),
             (&["--http0.9", "-I", "x"], "cannot go with -I"),
             (&["-4", "-6", "x"], "cannot be used with"),
-            (&["--max-redirs", "-1", "x"], "'-1'"),
+            (&["--max-redirs", "-2", "x"], "'-2'"),
             (
                 &["--max-redirs", "lots", "x"],
                 "invalid value 'lots' for '--max-redirs <N>'",

@@ -9,22 +9,32 @@
 use std::ffi::OsString;
 use std::io::{self, Write};
 
-use clap::Parser;
-
 use crate::error::Error;
 
 mod args;
 mod batch;
 mod config;
+mod curl_options;
+mod curlrc;
+mod data;
 mod decode;
+mod dump;
+mod form;
+mod glob;
+mod idn;
+mod netrc;
+mod next;
 mod order;
 mod output;
 mod progress;
+mod proto;
 mod report;
 mod resume;
 mod retry;
 mod transfer;
+mod upload;
 mod verbose;
+mod writeout;
 
 pub use args::Args;
 pub use batch::run;
@@ -33,26 +43,49 @@ pub use output::Dest;
 
 /// The whole command: parse `args`, fetch every target, and return the exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
-    let args = match Args::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let known = curl_options::Known::of(&<Args as clap::CommandFactory>::command());
+    let args = match curlrc::expand(args, &known) {
         Ok(args) => args,
-        Err(e) if !e.use_stderr() => {
-            // --help and --version: clap prints them; a closed stdout is fine.
-            let _ = e.print();
-            return 0;
-        }
-        Err(e) => {
-            print_error(&Error::Usage(args::clap_message(&e)));
-            return 2;
-        }
-    };
-    let config = match Config::from_args(args) {
-        Ok(c) => c,
         Err(e) => {
             print_error(&e);
             return e.exit_code();
         }
     };
-    run(&config)
+    if let Err(e) = curl_options::refuse_missing(&args, &known) {
+        print_error(&e);
+        return 2;
+    }
+    // `--next` (`-:`): each part is an operation of its own. As in curl, the whole line is
+    // checked before anything is fetched, and a cookie engine is shared by all parts.
+    let mut configs = Vec::new();
+    let mut jar = None;
+    for part in next::split(args, &known) {
+        let args = match Args::parse_ordered(part) {
+            Ok(args) => args,
+            Err(e) if !e.use_stderr() => {
+                // --help and --version: clap prints them; a closed stdout is fine.
+                let _ = e.print();
+                return 0;
+            }
+            Err(e) => {
+                print_error(&Error::Usage(args::clap_message(&e)));
+                return 2;
+            }
+        };
+        match Config::from_args_sharing(args, &mut jar) {
+            Ok(c) => configs.push(c),
+            Err(e) => {
+                print_error(&e);
+                return e.exit_code();
+            }
+        }
+    }
+    // The exit code of the first part that failed, as for targets within a part.
+    configs
+        .iter()
+        .map(run)
+        .fold(0, |first, code| if first != 0 { first } else { code })
 }
 
 /// Prints `fetch: <error>` on stderr, as one line.

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Memory all spools together may hold before new spool bytes go to temporary files: 8 MiB.
-/// (The transfers are started in target order, so with `-j N` usually at most about N bodies
+/// (The transfers are started in target order, so with `--parallel-max N` usually at most about N bodies
 /// are ahead of the one being written; large ones go to disk.)
 const SPOOL_BUDGET: usize = 8 * 1024 * 1024;
 

@@ -1,5 +1,5 @@
 //! What a transfer took, shown two ways: `--timing`, a waterfall picture for people, and
-//! `--json`, one line of JSON per transfer for programs (schema in docs/fetch-json.md).
+//! `--report-json`, one line of JSON per transfer for programs (schema in docs/fetch-json.md).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::transfer::Outcome;
 use crate::trace::{Hop, Trace};
 
-/// The version of the `--json` line's layout; bumped when a field changes meaning or goes
+/// The version of the `--report-json` line's layout; bumped when a field changes meaning or goes
 /// away (new fields may be added without a bump).
 pub const JSON_SCHEMA: u32 = 1;
 
@@ -139,7 +139,7 @@ fn opt_ms(out: &mut String, d: Option<Duration>) {
     }
 }
 
-/// The `--json` line for one transfer (without the newline). Fields, in schema 1:
+/// The `--report-json` line for one transfer (without the newline). Fields, in schema 1:
 /// `schema`, `target`, `url`, `exit_code`, `error`, `status`, `http_version`, `headers`
 /// (`[name, value]` pairs in order), `bytes`, `bytes_received`, `resumed_from`, `retries`,
 /// `time_ms`, `hops` (each: `attempt`, `url`, `status`, `peer`, `reused`, `began_ms`,

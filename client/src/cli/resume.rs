@@ -55,11 +55,13 @@ impl Resume {
         let mut out = vec![HeaderEdit {
             name: "Range".into(),
             value: Some(format!("bytes={}-", self.offset)),
+            verbatim: false,
         }];
         if let Some(v) = &self.validator {
             out.push(HeaderEdit {
                 name: "If-Range".into(),
                 value: Some(v.clone()),
+                verbatim: false,
             });
         }
         out

@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::Error;
 
-/// The longest wait between two tries, whatever the backoff says: 10 s.
-pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// The longest wait between two tries, whatever the backoff says: 10 minutes (curl's).
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(600);
 /// The longest `Retry-After` honoured: 60 s (a longer one is cut to this).
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
@@ -26,11 +26,13 @@ impl From<Error> for Failure {
     }
 }
 
-/// Errors worth another try: a connection that could not be made or went away, and any
-/// timeout. (A bad reply or a refused write would fail the same way again.)
+/// Errors worth another try: any timeout, a name that did not resolve (as in curl), and a
+/// connection that went away (fetch resumes those). A connection that could not be made
+/// is one too here; whether to retry it is `--retry-connrefused`'s call. (A bad reply or a
+/// refused write would fail the same way again.)
 pub(crate) fn transient(e: Error) -> Failure {
     match e.exit_code() {
-        7 | 18 | 28 | 52 | 55 | 56 => Failure::Transient {
+        6 | 7 | 18 | 28 | 52 | 55 | 56 => Failure::Transient {
             error: e,
             after: None,
         },
@@ -66,14 +68,29 @@ mod tests {
     #[test]
     fn backoff_doubles_up_to_the_cap() {
         let s = Duration::from_secs;
-        let got: Vec<Duration> = (1..=6).map(|r| backoff(s(1), r)).collect();
-        assert_eq!(got, [s(1), s(2), s(4), s(8), s(10), s(10)]);
+        let got: Vec<Duration> = (1..=12).map(|r| backoff(s(1), r)).collect();
+        assert_eq!(
+            got,
+            [
+                s(1),
+                s(2),
+                s(4),
+                s(8),
+                s(16),
+                s(32),
+                s(64),
+                s(128),
+                s(256),
+                s(512),
+                s(600),
+                s(600)
+            ]
+        );
         assert_eq!(
             backoff(Duration::from_millis(10), 3),
             Duration::from_millis(40)
         );
-        assert_eq!(backoff(s(30), 2), s(30), "a long base is not cut");
-        assert_eq!(backoff(s(1), 1000), s(10));
+        assert_eq!(backoff(s(1), 1000), s(600));
     }
 
     #[test]

@@ -4,12 +4,15 @@
 
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use shared::Target;
 
 use super::config::{Config, DestSpec};
 use super::decode::{Coding, Decoder};
+use super::dump::HeaderDump;
+use super::idn;
+use super::netrc;
 use super::order::Slot;
 use super::output::{self, Dest, Sink, remote_name};
 use super::progress::{Bar, Progress};
@@ -17,14 +20,14 @@ use super::resume::{self, Resume, content_range};
 use super::retry::{self, Failure, transient};
 use crate::error::Error;
 use crate::head::Head;
-use crate::request::Method;
+use crate::request::{Method, Request};
 use crate::response::Response;
 use crate::trace::Trace;
 
 /// Body reads of 128 KiB: big enough that a fast local transfer costs few system calls.
 const BUF: usize = 128 * 1024;
 
-/// What one transfer did, for the summary, `--timing` and `--json`.
+/// What one transfer did, for the summary, `--timing` and `--report-json`.
 #[derive(Debug)]
 pub struct Outcome {
     /// The target as given.
@@ -37,6 +40,12 @@ pub struct Outcome {
     pub url: Option<String>,
     /// The final response head.
     pub head: Option<Head>,
+    /// The heads of the redirects followed before it, oldest first.
+    pub history: Vec<Head>,
+    /// Request body bytes sent with the final request.
+    pub uploaded: u64,
+    /// The file the body went to, if any.
+    pub file: Option<PathBuf>,
     /// Body bytes written (decoded, with `--compressed`), not counting a resumed prefix.
     pub written: u64,
     /// Body bytes received on the wire in the last try.
@@ -47,53 +56,118 @@ pub struct Outcome {
     pub retries: u32,
 }
 
-/// Runs one target to its end.
+/// Runs target number `index` to its end.
 pub(crate) fn transfer(
     config: &Config,
-    input: &str,
-    spec: &DestSpec,
+    index: usize,
     slot: &mut Slot,
     progress: &Progress,
 ) -> Outcome {
+    let input = config.targets[index].as_str();
+    let spec = &config.dests[index];
     let mut o = Outcome {
         target: input.to_string(),
         result: Ok(()),
         trace: Trace::new(),
         url: None,
         head: None,
+        history: Vec::new(),
+        uploaded: 0,
+        file: None,
         written: 0,
         received: 0,
         resumed_from: 0,
         retries: 0,
     };
-    o.result = run(config, input, spec, slot, progress, &mut o);
+    o.result = run(config, index, spec, slot, progress, &mut o);
+    if let (true, Err(_), Some(path)) = (config.remove_on_error, &o.result, &o.file)
+        && !output::is_special(path)
+    {
+        // What a failed transfer left: the part file and its resume record.
+        let part = output::part_path(path);
+        let _ = std::fs::remove_file(output::meta_path(path));
+        let _ = std::fs::remove_file(part);
+    }
     o
 }
 
 fn run(
     config: &Config,
-    input: &str,
+    index: usize,
     spec: &DestSpec,
     slot: &mut Slot,
     progress: &Progress,
     o: &mut Outcome,
 ) -> Result<(), Error> {
-    let target = Target::parse(input)?;
+    let mut target = Target::parse(&idn::to_ascii(&config.targets[index]))?;
+    if !config.path_as_is {
+        // As curl: `.` and `..` segments are resolved before sending (RFC 3986 §5.2.4).
+        let (path, query) = match target.path.split_once('?') {
+            Some((p, q)) => (p.to_string(), Some(q.to_string())),
+            None => (target.path.clone(), None),
+        };
+        let path = crate::redirect::remove_dot_segments(&path);
+        let path = if path.is_empty() {
+            "/".to_string()
+        } else {
+            path
+        };
+        target.path = match query {
+            Some(q) => format!("{path}?{q}"),
+            None => path,
+        };
+    }
+    if config.http_off {
+        return Err(Error::HttpDisabled { by: "--proto" });
+    }
+    let mut request = config.request.clone();
+    if let (Some(text), shared::Endpoint::Tcp { host, .. }) = (&config.netrc, &target.endpoint)
+        && let Some((login, password)) = netrc::lookup(text, &host.to_string())
+    {
+        let token = crate::request::base64(format!("{login}:{password}").as_bytes());
+        request.authorization = Some(format!("Basic {token}"));
+    }
+    if let Some(Some(upload)) = config.uploads.get(index) {
+        request.method = Method::Put;
+        request.body = Some(upload.clone());
+    }
     let dest = match spec {
         DestSpec::Given(d) => d.clone(),
-        DestSpec::Remote => Dest::File(PathBuf::from(remote_name(&target.path))),
+        DestSpec::Remote => {
+            let name = remote_name(&target.path);
+            Dest::File(PathBuf::from(match &config.output_dir {
+                Some(dir) => format!("{dir}/{name}"),
+                None => name,
+            }))
+        }
     };
+    if let (Dest::File(path), true) = (&dest, config.create_dirs)
+        && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|e| Error::Write {
+            what: parent.display().to_string(),
+            reason: format!("cannot create the folder: {}", shared::io_words(&e)),
+        })?;
+    }
+    if let Dest::File(path) = &dest {
+        o.file = Some(path.clone());
+    }
     let mut resume = match &dest {
         Dest::File(path) if config.resume => Resume::load(path)?,
         _ => Resume::default(),
     };
+    let started = std::time::Instant::now();
     loop {
-        let can_retry = o.retries < config.retries;
+        let in_time = config
+            .retry_max_time
+            .is_none_or(|max| started.elapsed() < max);
+        let can_retry = o.retries < config.retries && in_time;
         let first_hop = o.trace.hops.len();
         let tried = attempt(
             config,
+            &request,
             &target,
-            &dest,
+            (&dest, matches!(spec, DestSpec::Remote)),
             &mut resume,
             slot,
             progress,
@@ -105,12 +179,31 @@ fn run(
         }
         let (error, after) = match tried {
             Ok(()) => return Ok(()),
-            Err(Failure::Final(e)) => return Err(e),
+            Err(Failure::Final(e)) if !config.retry_all_errors || !can_retry => return Err(e),
+            // --retry-all-errors: anything but a reader gone from stdout.
+            Err(Failure::Final(e @ Error::StdoutClosed)) => return Err(e),
+            Err(Failure::Final(error)) => (error, None),
             Err(Failure::Transient { error, .. }) if !can_retry => return Err(error),
+            // As curl: a connection refused is retried only when asked.
+            Err(Failure::Transient { error, .. })
+                if error.exit_code() == 7
+                    && !config.retry_connrefused
+                    && !config.retry_all_errors =>
+            {
+                return Err(error);
+            }
             Err(Failure::Transient { error, after }) => (error, after),
         };
         o.retries += 1;
-        let wait = after.unwrap_or_else(|| retry::backoff(config.retry_delay, o.retries));
+        let wait = after.unwrap_or_else(|| match config.retry_delay {
+            Some(fixed) => fixed,
+            None => retry::backoff(Duration::from_secs(1), o.retries),
+        });
+        // Never wait past --retry-max-time.
+        let wait = match config.retry_max_time {
+            Some(max) => wait.min(max.saturating_sub(started.elapsed())),
+            None => wait,
+        };
         if !config.silent {
             let left = config.retries - o.retries;
             let line = format!(
@@ -131,31 +224,53 @@ fn run(
 #[allow(clippy::too_many_arguments)] // One call site; a struct would only rename them.
 fn attempt(
     config: &Config,
+    request: &Request,
     target: &Target,
-    dest: &Dest,
+    (dest, remote): (&Dest, bool),
     resume: &mut Resume,
     slot: &mut Slot,
     progress: &Progress,
     o: &mut Outcome,
     can_retry: bool,
 ) -> Result<(), Failure> {
-    let method = if config.head {
-        Method::Head
-    } else {
-        Method::Get
-    };
+    let method = request.method;
     let extra = if method == Method::Get {
         resume.headers()
     } else {
         Vec::new()
     };
+    let mut req = request.clone();
+    req.headers.extend(extra.iter().cloned());
     let mut resp = config
         .client
-        .send(method, target, &extra, &mut o.trace)
+        .send(&req, target, &mut o.trace)
         .map_err(transient)?;
     o.url = Some(resp.url().to_string());
     o.head = Some(resp.head().clone());
+    o.history = resp.history().to_vec();
+    o.uploaded = resp.body_sent();
     o.received = 0;
+    if let Some(dump) = &config.dump_header {
+        let heads: Vec<&[u8]> = resp
+            .history()
+            .iter()
+            .chain([resp.head()])
+            .map(|h| h.raw())
+            .collect();
+        match dump {
+            HeaderDump::Stdout => {
+                // With -i too, curl writes each line twice as it arrives: -D's, then -i's.
+                let copies = if config.include { 2 } else { 1 };
+                heads
+                    .iter()
+                    .flat_map(|h| h.split_inclusive(|&b| b == b'\n'))
+                    .flat_map(|line| std::iter::repeat_n(line, copies))
+                    .try_for_each(|line| io::Write::write_all(slot, line))
+                    .map_err(|e| Error::from_io(e, "stdout"))?;
+            }
+            HeaderDump::File { .. } => dump.write_file(&heads)?,
+        }
+    }
     let status = resp.status();
     if can_retry && matches!(status, 408 | 429 | 500 | 502 | 503 | 504) {
         let after = resp
@@ -170,6 +285,44 @@ fn attempt(
     if config.fail && status >= 400 {
         return Err(Error::HttpStatus { status }.into());
     }
+    if let Some(path) = &config.etag_save {
+        // The ETag and a newline, or an empty file, as curl writes it.
+        let text = resp
+            .head()
+            .header("etag")
+            .map(|e| [e, b"\n"].concat())
+            .unwrap_or_default();
+        std::fs::write(path, text).map_err(|e| Error::Write {
+            what: path.display().to_string(),
+            reason: shared::io_words(&e),
+        })?;
+    }
+    if let (Some(max), Some(size)) = (config.max_filesize, content_length(resp.head()))
+        && size > max
+    {
+        return Err(Error::TooLarge { size, max }.into());
+    }
+    // -J: the name the server gives, when it gives one (-O's name otherwise).
+    let named;
+    let dest = match disposition_name(resp.head()).filter(|_| remote && config.remote_header_name) {
+        Some(name) => {
+            let path = PathBuf::from(match &config.output_dir {
+                Some(dir) => format!("{dir}/{name}"),
+                None => name,
+            });
+            if path.exists() {
+                return Err(Error::Write {
+                    what: path.display().to_string(),
+                    reason: "the file exists, and -J never overwrites one".into(),
+                }
+                .into());
+            }
+            o.file = Some(path.clone());
+            named = Dest::File(path);
+            &named
+        }
+        None => dest,
+    };
     let file = match dest {
         Dest::File(p) => Some(p.as_path()),
         Dest::Stdout { .. } => None,
@@ -211,7 +364,17 @@ fn attempt(
                 // The file changed size: fetch it whole.
                 *resume = Resume::default();
                 drop(resp);
-                return attempt(config, target, dest, resume, slot, progress, o, can_retry);
+                return attempt(
+                    config,
+                    request,
+                    target,
+                    (dest, remote),
+                    resume,
+                    slot,
+                    progress,
+                    o,
+                    can_retry,
+                );
             }
             // A 200 (the file changed, or no ranges here): start over.
             _ => *resume = Resume::default(),
@@ -247,7 +410,8 @@ fn attempt(
     };
     let bar = progress.bar(&name, length, show && method == Method::Get);
     bar.start_at(base);
-    let include = config.include;
+    // -D - with -i has written the heads already.
+    let include = config.include && !matches!(config.dump_header, Some(HeaderDump::Stdout));
     let result = body(config, &mut resp, coding, &mut sink, include, &bar, o);
     bar.done();
     // What is in the file (or on stdout) now, for the next try. A decoded body cannot be
@@ -268,6 +432,12 @@ fn attempt(
     }
     o.trace.body_done();
     sink.finish()?;
+    if let (true, Some(path)) = (config.remote_time, file) {
+        remote_time(path, resp.head());
+    }
+    if config.fail_with_body && status >= 400 {
+        return Err(Error::HttpStatus { status }.into());
+    }
     Ok(())
 }
 
@@ -291,7 +461,14 @@ fn body(
     } else {
         Vec::new()
     };
-    let mut buf = vec![0u8; BUF];
+    // --limit-rate: smaller reads, so that the pace is even rather than bursts.
+    let chunk = config
+        .limit_rate
+        .map_or(BUF, |rate| (rate / 8).clamp(1024, BUF as u64) as usize);
+    let mut buf = vec![0u8; chunk];
+    let started = std::time::Instant::now();
+    // --speed-limit: the start of the window being measured, and the bytes by then.
+    let mut window = (std::time::Duration::ZERO, 0u64);
     let mut reader = Decoder::new(resp, coding);
     let mut n = if config.head {
         0
@@ -307,16 +484,72 @@ fn body(
     let mut wire = 0;
     while n > 0 {
         sink.write(&buf[..n])?;
+        if config.no_buffer {
+            sink.flush()?;
+        }
         o.written += n as u64;
         let now = reader.wire();
         // Progress counts what crossed the network (the length it knows is the encoded one).
         bar.add(now - wire);
         wire = now;
         o.received = now;
+        if let Some((limit, time)) = config.low_speed {
+            // Measured over windows of --speed-time: below the limit for a whole one ends it.
+            let in_window = started.elapsed().saturating_sub(window.0);
+            if in_window >= time {
+                if ((now - window.1) as f64) < limit as f64 * in_window.as_secs_f64() {
+                    return Err(Error::Timeout {
+                        phase: format!("receiving at less than {limit} bytes a second"),
+                        after: time,
+                    });
+                }
+                window = (started.elapsed(), now);
+            }
+        }
+        if let Some(rate) = config.limit_rate {
+            // Ahead of RATE bytes a second: wait until the average is back to it.
+            let due = std::time::Duration::from_secs_f64(now as f64 / rate as f64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
         n = reader.read(&mut buf)?;
     }
     o.received = reader.wire();
     Ok(())
+}
+
+/// The file name in a `Content-Disposition` (`filename="a.txt"` or `filename=a.txt`), as
+/// curl reads it for `-J`: without any folder (everything up to the last `/` or `\` goes),
+/// `None` when there is none or nothing is left.
+fn disposition_name(head: &Head) -> Option<String> {
+    let value = String::from_utf8_lossy(head.header("content-disposition")?).into_owned();
+    let lower = value.to_ascii_lowercase();
+    let at = lower
+        .match_indices("filename=")
+        .find(|(i, _)| *i == 0 || !lower.as_bytes()[i - 1].is_ascii_alphanumeric())?
+        .0;
+    let rest = &value[at + "filename=".len()..];
+    let name = match rest.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next().unwrap_or(""),
+        None => rest.split(';').next().unwrap_or("").trim(),
+    };
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    (!base.is_empty() && base != "." && base != "..").then(|| base.to_string())
+}
+
+/// `-R`: gives `path` the response's `Last-Modified` time, when there is one (as curl,
+/// quietly nothing otherwise).
+fn remote_time(path: &std::path::Path, head: &Head) {
+    let modified = head
+        .header("last-modified")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| httpdate::parse_http_date(v.trim()).ok());
+    if let Some(time) = modified
+        && let Ok(file) = std::fs::File::options().write(true).open(path)
+    {
+        let _ = file.set_modified(time);
+    }
 }
 
 fn content_length(head: &Head) -> Option<u64> {

@@ -1,0 +1,490 @@
+//! curl's options (from `curl --help all`, curl 7.88), so that one fetch does not have yet
+//! is refused with a reason, never answered with "unexpected argument". Checked before clap
+//! parses the line: options fetch has are left to clap.
+
+use std::ffi::OsString;
+
+use crate::error::Error;
+
+/// Every curl option: its short letter, long name, and whether it takes a value.
+const CURL_OPTIONS: &[(Option<char>, &str, bool)] = &[
+    (None, "abstract-unix-socket", true),
+    (None, "alt-svc", true),
+    (None, "anyauth", false),
+    (Some('a'), "append", false),
+    (None, "aws-sigv4", true),
+    (None, "basic", false),
+    (None, "cacert", true),
+    (None, "capath", true),
+    (Some('E'), "cert", true),
+    (None, "cert-status", false),
+    (None, "cert-type", true),
+    (None, "ciphers", true),
+    (None, "compressed", false),
+    (None, "compressed-ssh", false),
+    (Some('K'), "config", true),
+    (None, "connect-timeout", true),
+    (None, "connect-to", true),
+    (Some('C'), "continue-at", true),
+    (Some('b'), "cookie", true),
+    (Some('c'), "cookie-jar", true),
+    (None, "create-dirs", false),
+    (None, "create-file-mode", true),
+    (None, "crlf", false),
+    (None, "crlfile", true),
+    (None, "curves", true),
+    (Some('d'), "data", true),
+    (None, "data-ascii", true),
+    (None, "data-binary", true),
+    (None, "data-raw", true),
+    (None, "data-urlencode", true),
+    (None, "delegation", true),
+    (None, "digest", false),
+    (Some('q'), "disable", false),
+    (None, "disable-eprt", false),
+    (None, "disable-epsv", false),
+    (None, "disallow-username-in-url", false),
+    (None, "dns-interface", true),
+    (None, "dns-ipv4-addr", true),
+    (None, "dns-ipv6-addr", true),
+    (None, "dns-servers", true),
+    (None, "doh-cert-status", false),
+    (None, "doh-insecure", false),
+    (None, "doh-url", true),
+    (Some('D'), "dump-header", true),
+    (None, "egd-file", true),
+    (None, "engine", true),
+    (None, "etag-compare", true),
+    (None, "etag-save", true),
+    (None, "expect100-timeout", true),
+    (Some('f'), "fail", false),
+    (None, "fail-early", false),
+    (None, "fail-with-body", false),
+    (None, "false-start", false),
+    (Some('F'), "form", true),
+    (None, "form-escape", false),
+    (None, "form-string", true),
+    (None, "ftp-account", true),
+    (None, "ftp-alternative-to-user", true),
+    (None, "ftp-create-dirs", false),
+    (None, "ftp-method", true),
+    (None, "ftp-pasv", false),
+    (Some('P'), "ftp-port", true),
+    (None, "ftp-pret", false),
+    (None, "ftp-skip-pasv-ip", false),
+    (None, "ftp-ssl-ccc", false),
+    (None, "ftp-ssl-ccc-mode", true),
+    (None, "ftp-ssl-control", false),
+    (Some('G'), "get", false),
+    (Some('g'), "globoff", false),
+    (None, "happy-eyeballs-timeout-ms", true),
+    (None, "haproxy-protocol", false),
+    (Some('I'), "head", false),
+    (Some('H'), "header", true),
+    (Some('h'), "help", true),
+    (None, "hostpubmd5", true),
+    (None, "hostpubsha256", true),
+    (None, "hsts", true),
+    (None, "http0.9", false),
+    (Some('0'), "http1.0", false),
+    (None, "http1.1", false),
+    (None, "http2", false),
+    (None, "http2-prior-knowledge", false),
+    (None, "http3", false),
+    (None, "http3-only", false),
+    (None, "ignore-content-length", false),
+    (Some('i'), "include", false),
+    (Some('k'), "insecure", false),
+    (None, "interface", true),
+    (Some('4'), "ipv4", false),
+    (Some('6'), "ipv6", false),
+    (None, "json", true),
+    (Some('j'), "junk-session-cookies", false),
+    (None, "keepalive-time", true),
+    (None, "key", true),
+    (None, "key-type", true),
+    (None, "krb", true),
+    (None, "libcurl", true),
+    (None, "limit-rate", true),
+    (Some('l'), "list-only", false),
+    (None, "local-port", true),
+    (Some('L'), "location", false),
+    (None, "location-trusted", false),
+    (None, "login-options", true),
+    (None, "mail-auth", true),
+    (None, "mail-from", true),
+    (None, "mail-rcpt", true),
+    (None, "mail-rcpt-allowfails", false),
+    (Some('M'), "manual", false),
+    (None, "max-filesize", true),
+    (None, "max-redirs", true),
+    (Some('m'), "max-time", true),
+    (None, "metalink", false),
+    (None, "negotiate", false),
+    (Some('n'), "netrc", false),
+    (None, "netrc-file", true),
+    (None, "netrc-optional", false),
+    (Some(':'), "next", false),
+    (None, "no-alpn", false),
+    (Some('N'), "no-buffer", false),
+    (None, "no-clobber", false),
+    (None, "no-keepalive", false),
+    (None, "no-npn", false),
+    (None, "no-progress-meter", false),
+    (None, "no-sessionid", false),
+    (None, "noproxy", true),
+    (None, "ntlm", false),
+    (None, "ntlm-wb", false),
+    (None, "oauth2-bearer", true),
+    (Some('o'), "output", true),
+    (None, "output-dir", true),
+    (Some('Z'), "parallel", false),
+    (None, "parallel-immediate", false),
+    (None, "parallel-max", true),
+    (None, "pass", true),
+    (None, "path-as-is", false),
+    (None, "pinnedpubkey", true),
+    (None, "post301", false),
+    (None, "post302", false),
+    (None, "post303", false),
+    (None, "preproxy", true),
+    (Some('#'), "progress-bar", false),
+    (None, "proto", true),
+    (None, "proto-default", true),
+    (None, "proto-redir", true),
+    (Some('x'), "proxy", true),
+    (None, "proxy-anyauth", false),
+    (None, "proxy-basic", false),
+    (None, "proxy-cacert", true),
+    (None, "proxy-capath", true),
+    (None, "proxy-cert", true),
+    (None, "proxy-cert-type", true),
+    (None, "proxy-ciphers", true),
+    (None, "proxy-crlfile", true),
+    (None, "proxy-digest", false),
+    (None, "proxy-header", true),
+    (None, "proxy-insecure", false),
+    (None, "proxy-key", true),
+    (None, "proxy-key-type", true),
+    (None, "proxy-negotiate", false),
+    (None, "proxy-ntlm", false),
+    (None, "proxy-pass", true),
+    (None, "proxy-pinnedpubkey", true),
+    (None, "proxy-service-name", true),
+    (None, "proxy-ssl-allow-beast", false),
+    (None, "proxy-ssl-auto-client-cert", false),
+    (None, "proxy-tls13-ciphers", true),
+    (None, "proxy-tlsauthtype", true),
+    (None, "proxy-tlspassword", true),
+    (None, "proxy-tlsuser", true),
+    (None, "proxy-tlsv1", false),
+    (Some('U'), "proxy-user", true),
+    (None, "proxy1.0", true),
+    (Some('p'), "proxytunnel", false),
+    (None, "pubkey", true),
+    (Some('Q'), "quote", true),
+    (None, "random-file", true),
+    (Some('r'), "range", true),
+    (None, "rate", true),
+    (None, "raw", false),
+    (Some('e'), "referer", true),
+    (Some('J'), "remote-header-name", false),
+    (Some('O'), "remote-name", false),
+    (None, "remote-name-all", false),
+    (Some('R'), "remote-time", false),
+    (None, "remove-on-error", false),
+    (Some('X'), "request", true),
+    (None, "request-target", true),
+    (None, "resolve", true),
+    (None, "retry", true),
+    (None, "retry-all-errors", false),
+    (None, "retry-connrefused", false),
+    (None, "retry-delay", true),
+    (None, "retry-max-time", true),
+    (None, "sasl-authzid", true),
+    (None, "sasl-ir", false),
+    (None, "service-name", true),
+    (Some('S'), "show-error", false),
+    (Some('s'), "silent", false),
+    (None, "socks4", true),
+    (None, "socks4a", true),
+    (None, "socks5", true),
+    (None, "socks5-basic", false),
+    (None, "socks5-gssapi", false),
+    (None, "socks5-gssapi-nec", false),
+    (None, "socks5-gssapi-service", true),
+    (None, "socks5-hostname", true),
+    (Some('Y'), "speed-limit", true),
+    (Some('y'), "speed-time", true),
+    (None, "ssl", false),
+    (None, "ssl-allow-beast", false),
+    (None, "ssl-auto-client-cert", false),
+    (None, "ssl-no-revoke", false),
+    (None, "ssl-reqd", false),
+    (None, "ssl-revoke-best-effort", false),
+    (Some('2'), "sslv2", false),
+    (Some('3'), "sslv3", false),
+    (None, "stderr", true),
+    (None, "styled-output", false),
+    (None, "suppress-connect-headers", false),
+    (None, "tcp-fastopen", false),
+    (None, "tcp-nodelay", false),
+    (Some('t'), "telnet-option", true),
+    (None, "tftp-blksize", true),
+    (None, "tftp-no-options", false),
+    (Some('z'), "time-cond", true),
+    (None, "tls-max", true),
+    (None, "tls13-ciphers", true),
+    (None, "tlsauthtype", true),
+    (None, "tlspassword", true),
+    (None, "tlsuser", true),
+    (Some('1'), "tlsv1", false),
+    (None, "tlsv1.0", false),
+    (None, "tlsv1.1", false),
+    (None, "tlsv1.2", false),
+    (None, "tlsv1.3", false),
+    (None, "tr-encoding", false),
+    (None, "trace", true),
+    (None, "trace-ascii", true),
+    (None, "trace-time", false),
+    (None, "unix-socket", true),
+    (Some('T'), "upload-file", true),
+    (None, "url", true),
+    (None, "url-query", true),
+    (Some('B'), "use-ascii", false),
+    (Some('u'), "user", true),
+    (Some('A'), "user-agent", true),
+    (Some('v'), "verbose", false),
+    (Some('V'), "version", false),
+    (Some('w'), "write-out", true),
+    (None, "xattr", false),
+];
+
+/// Why fetch has no such option: it belongs to TLS, HTTP/2 or 3, or another protocol, or
+/// it is not done yet.
+fn reason(long: &str) -> &'static str {
+    const TLS: &[&str] = &[
+        "ssl",
+        "tls",
+        "cert",
+        "cacert",
+        "capath",
+        "crlfile",
+        "ciphers",
+        "pinnedpubkey",
+        "key",
+        "pass",
+        "engine",
+        "random-file",
+        "egd-file",
+        "curves",
+        "false-start",
+        "hsts",
+        "ca-native",
+        "doh-",
+    ];
+    // HTTP's own authentication schemes, before the other protocols' words catch them.
+    if [
+        "digest",
+        "ntlm",
+        "ntlm-wb",
+        "negotiate",
+        "anyauth",
+        "proxy-digest",
+        "proxy-ntlm",
+    ]
+    .contains(&long)
+        || long == "proxy-negotiate"
+        || long == "proxy-anyauth"
+    {
+        return "not supported by fetch yet (only Basic authentication)";
+    }
+    const OTHER: &[&str] = &[
+        "ftp",
+        "smtp",
+        "mail-",
+        "tftp",
+        "ssh",
+        "pubkey",
+        "hostpubmd5",
+        "hostpubsha256",
+        "krb",
+        "sasl",
+        "login-options",
+        "telnet",
+        "quote",
+        "use-ascii",
+        "list-only",
+        "crlf",
+        "abstract-unix-socket",
+        "oauth2",
+        "delegation",
+        "disallow-username",
+        "socks",
+        "preproxy",
+        "haproxy",
+        "service-name",
+        "proxy-",
+    ];
+    if long.starts_with("http2") || long.starts_with("http3") || long == "alt-svc" {
+        "fetch speaks HTTP/1.x only"
+    } else if OTHER.iter().any(|p| long.contains(p)) {
+        "it belongs to a protocol or proxy kind fetch does not speak"
+    } else if TLS.iter().any(|p| long.contains(p)) {
+        "it is for TLS, and fetch speaks plain HTTP"
+    } else {
+        "not supported by fetch yet"
+    }
+}
+
+/// What fetch itself defines: long names and short letters, each with whether it takes a
+/// value (so that a value is not taken for an option).
+pub(crate) struct Known {
+    long: Vec<(String, bool)>,
+    short: Vec<(char, bool)>,
+}
+
+impl Known {
+    /// The options of `cmd` (fetch's clap command), with `--help` and `--version`.
+    pub(crate) fn of(cmd: &clap::Command) -> Known {
+        let mut known = Known {
+            long: vec![("help".into(), false), ("version".into(), false)],
+            short: vec![('h', false), ('V', false)],
+        };
+        for arg in cmd.get_arguments() {
+            let takes = arg
+                .get_num_args()
+                .map_or(arg.get_action().takes_values(), |n| n.max_values() > 0);
+            if let Some(l) = arg.get_long() {
+                known.long.push((l.to_string(), takes));
+            }
+            if let Some(s) = arg.get_short() {
+                known.short.push((s, takes));
+            }
+        }
+        known
+    }
+}
+
+impl Known {
+    /// Whether option `name` (`--long` or `-s`) takes a value: `None` when neither fetch
+    /// nor curl has it.
+    pub(crate) fn takes_value(&self, name: &str) -> Option<bool> {
+        if let Some(long) = name.strip_prefix("--") {
+            if let Some((_, takes)) = self.long.iter().find(|(l, _)| l == long) {
+                return Some(*takes);
+            }
+            return CURL_OPTIONS
+                .iter()
+                .find(|(_, l, _)| *l == long)
+                .map(|(_, _, t)| *t);
+        }
+        let c = name.strip_prefix('-')?.chars().next()?;
+        if let Some((_, takes)) = self.short.iter().find(|(s, _)| *s == c) {
+            return Some(*takes);
+        }
+        CURL_OPTIONS
+            .iter()
+            .find(|(s, _, _)| *s == Some(c))
+            .map(|(_, _, t)| *t)
+    }
+}
+
+/// Refuses (exit 2, one line) the first curl option on `args` that fetch does not have.
+/// Stops at `--`; skips the values of options that take one.
+pub(crate) fn refuse_missing(args: &[OsString], known: &Known) -> Result<(), Error> {
+    let mut skip_value = false;
+    for arg in args.iter().skip(1) {
+        if std::mem::take(&mut skip_value) {
+            continue;
+        }
+        let Some(arg) = arg.to_str() else { continue };
+        if arg == "--" {
+            break;
+        }
+        if let Some(long) = arg.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((n, _)) => (n, true),
+                None => (long, false),
+            };
+            if let Some((_, takes)) = known.long.iter().find(|(l, _)| l == name) {
+                skip_value = *takes && !inline;
+            } else if CURL_OPTIONS.iter().any(|(_, l, _)| *l == name) {
+                return Err(refusal(&format!("--{name}"), name));
+            }
+            continue;
+        }
+        let Some(cluster) = arg.strip_prefix('-').filter(|c| !c.is_empty()) else {
+            continue;
+        };
+        for (i, c) in cluster.char_indices() {
+            if let Some((_, takes)) = known.short.iter().find(|(s, _)| *s == c) {
+                if *takes {
+                    // The rest of the cluster is the value, or else the next argument.
+                    skip_value = i + c.len_utf8() == cluster.len();
+                    break;
+                }
+            } else if let Some((_, long, _)) = CURL_OPTIONS.iter().find(|(s, _, _)| *s == Some(c)) {
+                return Err(refusal(&format!("-{c} (--{long})"), long));
+            } else {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn refusal(shown: &str, long: &str) -> Error {
+    Error::Usage(format!(
+        "{shown} is a curl option fetch does not have: {}",
+        reason(long)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+    use crate::cli::Args;
+
+    fn check(line: &[&str]) -> Result<(), Error> {
+        let args: Vec<OsString> = line.iter().map(OsString::from).collect();
+        refuse_missing(&args, &Known::of(&Args::command()))
+    }
+
+    #[test]
+    fn curl_options_fetch_lacks_are_refused_with_a_reason() {
+        let refused = [
+            (
+                &["fetch", "-j", "-M", "x"][..],
+                "-M (--manual) is a curl option",
+            ),
+            (
+                &["fetch", "--stderr", "e", "x"][..],
+                "not supported by fetch yet",
+            ),
+            (&["fetch", "-fsSLM", "x"][..], "-M (--manual)"),
+            (&["fetch", "--cert", "c.pem", "x"][..], "for TLS"),
+            (&["fetch", "--http2", "x"][..], "HTTP/1.x only"),
+            (&["fetch", "--ftp-pasv", "x"][..], "does not speak"),
+            (&["fetch", "--ntlm", "x"][..], "only Basic authentication"),
+        ];
+        for (line, want) in refused {
+            let err = check(line).unwrap_err().to_string();
+            assert!(err.contains(want), "{line:?}: {err}");
+        }
+        let fine: &[&[&str]] = &[
+            &["fetch", "-fsSL", "x"],
+            &["fetch", "-H", "-M: not an option", "x"],
+            &["fetch", "-o-M", "x"],
+            &["fetch", "-d", "--manual", "x"],
+            &["fetch", "--data=--manual", "x"],
+            &["fetch", "--", "--manual"],
+            &["fetch", "--bogus", "x"],
+        ];
+        for line in fine {
+            assert!(check(line).is_ok(), "{line:?}");
+        }
+    }
+}

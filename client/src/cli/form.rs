@@ -1,0 +1,195 @@
+//! `-F`/`--form` and `--form-string`: a `multipart/form-data` body (RFC 7578) laid out
+//! byte for byte as curl lays it out, parts in the order typed.
+
+use std::io::{self, Read};
+use std::path::Path;
+
+use crate::error::Error;
+
+/// One `-F` or `--form-string` value as typed; `literal` for `--form-string`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormPart {
+    /// `NAME=CONTENT` with curl's `@FILE`, `<FILE` and `;type=`, `;filename=`.
+    pub value: String,
+    /// `--form-string`: the content as it stands.
+    pub literal: bool,
+}
+
+/// The body and its `Content-Type` (with the boundary). A part without `=` is a usage
+/// error (exit 2), a file that cannot be read a read error (exit 26), as in curl.
+pub(crate) fn body(parts: &[FormPart]) -> Result<(Vec<u8>, String), Error> {
+    let boundary = boundary();
+    let mut out = Vec::new();
+    for part in parts {
+        let Some((name, rest)) = part.value.split_once('=') else {
+            return Err(Error::Usage(format!(
+                "-F {:?}: expected NAME=CONTENT, NAME=@FILE or NAME=<FILE",
+                part.value
+            )));
+        };
+        let (content, filename, kind) = if part.literal {
+            (rest.as_bytes().to_vec(), None, None)
+        } else {
+            parse(rest)?
+        };
+        out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        let mut disposition = format!("Content-Disposition: form-data; name=\"{}\"", escape(name));
+        if let Some(f) = &filename {
+            disposition.push_str(&format!("; filename=\"{}\"", escape(f)));
+        }
+        out.extend_from_slice(disposition.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        if let Some(kind) = kind {
+            out.extend_from_slice(format!("Content-Type: {kind}\r\n").as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&content);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    Ok((out, format!("multipart/form-data; boundary={boundary}")))
+}
+
+/// A part's content, file name and type from what follows `NAME=`.
+#[allow(clippy::type_complexity)] // Three results of one parse, named at the one call.
+fn parse(rest: &str) -> Result<(Vec<u8>, Option<String>, Option<String>), Error> {
+    let (first, params) = split_params(rest);
+    let mut kind = None;
+    let mut filename = None;
+    for (key, value) in params {
+        match key.as_str() {
+            "type" => kind = Some(value),
+            "filename" => filename = Some(value),
+            // headers=, encoder= and anything else: not sent (curl warns and goes on).
+            _ => {}
+        }
+    }
+    if let Some(file) = first.strip_prefix('@') {
+        let content = read(file)?;
+        let kind = kind.or_else(|| (file != "-").then(|| type_of(file).to_string()));
+        let name = filename.or_else(|| {
+            Some(
+                Path::new(file)
+                    .file_name()
+                    .map_or(file.to_string(), |n| n.to_string_lossy().into_owned()),
+            )
+        });
+        Ok((content, name, kind))
+    } else if let Some(file) = first.strip_prefix('<') {
+        Ok((read(file)?, filename, kind))
+    } else {
+        Ok((first.into_bytes(), filename, kind))
+    }
+}
+
+/// The content (up to the first `;` outside double quotes; quotes and `\` escapes
+/// removed) and the `;key=value` parameters after it.
+fn split_params(s: &str) -> (String, Vec<(String, String)>) {
+    let mut fields = Vec::new();
+    let mut current = String::new();
+    let mut chars = s.chars();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if current.is_empty() || quoted => quoted = !quoted,
+            '\\' if quoted => current.extend(chars.next()),
+            ';' if !quoted => fields.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    fields.push(current);
+    let mut fields = fields.into_iter();
+    let first = fields.next().unwrap_or_default();
+    let params = fields
+        .filter_map(|f| {
+            let (k, v) = f.split_once('=')?;
+            Some((k.trim().to_ascii_lowercase(), v.to_string()))
+        })
+        .collect();
+    (first, params)
+}
+
+/// curl's table of types by file name extension; anything else is
+/// `application/octet-stream`.
+fn type_of(file: &str) -> &'static str {
+    let lower = file.to_ascii_lowercase();
+    const TYPES: &[(&str, &str)] = &[
+        (".gif", "image/gif"),
+        (".jpg", "image/jpeg"),
+        (".jpeg", "image/jpeg"),
+        (".png", "image/png"),
+        (".svg", "image/svg+xml"),
+        (".txt", "text/plain"),
+        (".htm", "text/html"),
+        (".html", "text/html"),
+        (".pdf", "application/pdf"),
+        (".xml", "application/xml"),
+    ];
+    TYPES
+        .iter()
+        .find(|(ext, _)| lower.ends_with(ext))
+        .map_or("application/octet-stream", |(_, t)| t)
+}
+
+/// A name in a quoted header parameter, as curl writes it: `"`, CR and LF
+/// percent-encoded.
+fn escape(s: &str) -> String {
+    s.replace('"', "%22")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn read(file: &str) -> Result<Vec<u8>, Error> {
+    let mut bytes = Vec::new();
+    let result = if file == "-" {
+        io::stdin().lock().read_to_end(&mut bytes).map(drop)
+    } else {
+        std::fs::read(file).map(|b| bytes = b)
+    };
+    result.map_err(|e| Error::Read {
+        what: file.to_string(),
+        reason: shared::io_words(&e),
+    })?;
+    Ok(bytes)
+}
+
+/// curl's shape of boundary: 24 dashes and 16 hex digits, different each run.
+fn boundary() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("------------------------{:016x}", h.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_split_like_curl() {
+        let s = |v: &str| v.to_string();
+        let cases = [
+            ("b;c", (s("b"), vec![])),
+            ("y;type=text/z", (s("y"), vec![(s("type"), s("text/z"))])),
+            (
+                "@f.txt;type=a/b;filename=x.bin",
+                (
+                    s("@f.txt"),
+                    vec![(s("type"), s("a/b")), (s("filename"), s("x.bin"))],
+                ),
+            ),
+            ("\"a;b\";type=t", (s("a;b"), vec![(s("type"), s("t"))])),
+        ];
+        for (input, want) in cases {
+            assert_eq!(split_params(input), want, "{input}");
+        }
+        assert_eq!(type_of("A.PNG"), "image/png");
+        assert_eq!(type_of("d.json"), "application/octet-stream");
+        assert_eq!(escape("n\"q\r\n"), "n%22q%0D%0A");
+        assert_eq!(boundary().len(), 40);
+    }
+}

@@ -1,0 +1,117 @@
+//! [`Payload`]: a request body, in memory, in a file, or from a reader of unknown length
+//! (sent chunked), and how it goes out on a connection.
+
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::connection::Connection;
+use crate::error::Error;
+
+/// Bodies larger than this are announced with `Expect: 100-continue` (curl's threshold,
+/// 1 MiB); uploads from a file or a reader always are.
+pub(crate) const EXPECT_THRESHOLD: u64 = 1024 * 1024;
+
+/// Reads of 128 KiB from a file or a reader: few system calls for a fast upload.
+const CHUNK: usize = 128 * 1024;
+
+/// A request body.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum Payload {
+    /// Bytes in memory, sent with a `Content-Length`.
+    Bytes(Arc<[u8]>),
+    /// A file, sent with its length as `Content-Length`; opened again for every request
+    /// that carries it (a redirect with 307 or 308, a retry).
+    File(PathBuf),
+    /// A reader of unknown length, sent chunked (`Transfer-Encoding: chunked`). It can be
+    /// read only once: a second request that carries it sends an empty body.
+    Stream(Arc<Mutex<dyn Read + Send>>),
+}
+
+impl fmt::Debug for Payload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Payload::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Payload::File(p) => write!(f, "File({})", p.display()),
+            Payload::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+impl Payload {
+    /// The length for `Content-Length`, or `None` for a chunked body. A file that cannot be
+    /// read is an error (exit 26).
+    pub(crate) fn len(&self) -> Result<Option<u64>, Error> {
+        match self {
+            Payload::Bytes(b) => Ok(Some(b.len() as u64)),
+            Payload::File(path) => std::fs::metadata(path)
+                .map(|m| Some(m.len()))
+                .map_err(|e| read_error(path, &e)),
+            Payload::Stream(_) => Ok(None),
+        }
+    }
+
+    /// Whether to ask `Expect: 100-continue` first, as curl does: for an upload from a file
+    /// or a reader, and for a body over 1 MiB.
+    pub(crate) fn expects_continue(&self, len: Option<u64>) -> bool {
+        match self {
+            Payload::Bytes(_) => len.is_some_and(|n| n > EXPECT_THRESHOLD),
+            Payload::File(_) | Payload::Stream(_) => true,
+        }
+    }
+
+    /// Writes the body on `conn` (chunked for a stream). Returns the bytes of body sent.
+    pub(crate) fn send(&self, conn: &mut Connection, limit: Duration) -> Result<u64, Error> {
+        match self {
+            Payload::Bytes(b) => {
+                conn.write_all(b, limit)?;
+                Ok(b.len() as u64)
+            }
+            Payload::File(path) => {
+                let mut file = File::open(path).map_err(|e| read_error(path, &e))?;
+                let mut buf = vec![0u8; CHUNK];
+                let mut sent = 0;
+                loop {
+                    let n = file.read(&mut buf).map_err(|e| read_error(path, &e))?;
+                    if n == 0 {
+                        return Ok(sent);
+                    }
+                    conn.write_all(&buf[..n], limit)?;
+                    sent += n as u64;
+                }
+            }
+            Payload::Stream(reader) => {
+                let mut reader = reader.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut buf = vec![0u8; CHUNK];
+                let mut sent = 0;
+                loop {
+                    let n = reader.read(&mut buf).map_err(|e| Error::Read {
+                        what: "the upload stream".into(),
+                        reason: shared::io_words(&e),
+                    })?;
+                    if n == 0 {
+                        conn.write_all(b"0\r\n\r\n", limit)?;
+                        return Ok(sent);
+                    }
+                    // One chunk per read: its size in hex, the data, CRLF.
+                    let mut chunk = format!("{n:x}\r\n").into_bytes();
+                    chunk.extend_from_slice(&buf[..n]);
+                    chunk.extend_from_slice(b"\r\n");
+                    conn.write_all(&chunk, limit)?;
+                    sent += n as u64;
+                }
+            }
+        }
+    }
+}
+
+fn read_error(path: &std::path::Path, e: &std::io::Error) -> Error {
+    Error::Read {
+        what: path.display().to_string(),
+        reason: shared::io_words(e),
+    }
+}
