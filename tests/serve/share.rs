@@ -773,3 +773,47 @@ fn wget_mirroring_fetches_each_listing_once_not_each_order() {
         ["a.txt", "index.html", "sub", "sub/b.txt", "sub/index.html"]
     );
 }
+
+#[test]
+fn fetch_uploads_with_t_and_f() {
+    let dir = temp_dir("serve share fetch ");
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("in")).unwrap();
+    let data = crate::support::noise(500_000, 11);
+    let src = dir.path().join("src.bin");
+    std::fs::write(&src, &data).unwrap();
+    let src = src.to_str().unwrap();
+    let s = Serve::start(&[
+        "-p",
+        "0",
+        "--upload",
+        "--auth",
+        "u:p",
+        root.to_str().unwrap(),
+    ]);
+    let put_url = format!("{}in/t%20file.bin", s.url);
+    let run = crate::fetch::fetch(&["-s", "-u", "u:p", "-T", src, "-w", "%{http_code}", &put_url]);
+    run.code(0);
+    assert!(String::from_utf8_lossy(&run.stdout).ends_with("201"));
+    assert!(std::fs::read(root.join("in/t file.bin")).unwrap() == data);
+    // Again: 409, and with -f that is exit 22.
+    crate::fetch::fetch(&["-s", "-f", "-u", "u:p", "-T", src, &put_url]).code(22);
+    // A form, as curl -F would send it.
+    let form = format!("file=@{src};filename=f.bin");
+    let run = crate::fetch::fetch(&[
+        "-s",
+        "-u",
+        "u:p",
+        "-F",
+        &form,
+        "-w",
+        "%{http_code}",
+        &format!("{}in/", s.url),
+    ]);
+    run.code(0);
+    assert!(String::from_utf8_lossy(&run.stdout).ends_with("201"));
+    assert!(std::fs::read(root.join("in/f.bin")).unwrap() == data);
+    // Without the password: 401, nothing written.
+    crate::fetch::fetch(&["-s", "-f", "-T", src, &format!("{}in/x.bin", s.url)]).code(22);
+    assert!(!root.join("in/x.bin").exists());
+}
