@@ -783,14 +783,8 @@ fn fetch_uploads_with_t_and_f() {
     let src = dir.path().join("src.bin");
     std::fs::write(&src, &data).unwrap();
     let src = src.to_str().unwrap();
-    let s = Serve::start(&[
-        "-p",
-        "0",
-        "--upload",
-        "--auth",
-        "u:p",
-        root.to_str().unwrap(),
-    ]);
+    let r = root.to_str().unwrap();
+    let s = Serve::start(&["-p", "0", "--upload", "--auth", "u:p", r]);
     let put_url = format!("{}in/t%20file.bin", s.url);
     let run = crate::fetch::fetch(&["-s", "-u", "u:p", "-T", src, "-w", "%{http_code}", &put_url]);
     run.code(0);
