@@ -27,6 +27,9 @@ use crate::site::Site;
 /// they cannot provoke a reset that would destroy a response the client has not read yet.
 pub const LINGER: Duration = Duration::from_secs(2);
 
+/// The read buffer of an upload with a known length: large reads for large bodies.
+const UPLOAD_BUF: usize = 256 * 1024;
+
 /// The buffer never grows beyond one maximal head and one maximal discarded body.
 const BUF_CAP: usize = HEAD_CAP + BODY_CAP;
 
@@ -88,6 +91,8 @@ enum State {
 #[derive(Debug)]
 struct Receiving {
     rx: respond::Receive,
+    /// The upload's read buffer (for a body of known length), made on its first read.
+    chunk: Vec<u8>,
     req: Request,
     /// Given up (408) when no byte of the body arrives by then.
     deadline: Instant,
@@ -389,7 +394,13 @@ impl Conn {
             }
         }
         let deadline = Instant::now() + env.limits.write_timeout;
-        self.receive(Box::new(Receiving { rx, req, deadline }), env, out)
+        let r = Receiving {
+            rx,
+            chunk: Vec::new(),
+            req,
+            deadline,
+        };
+        self.receive(Box::new(r), env, out)
     }
 
     /// Takes what has come of an upload's body, reading until the socket has no more;
@@ -410,7 +421,27 @@ impl Conn {
                 return self.uploaded(r, Ok(()), env, out);
             }
             let stream = &self.stream;
-            match self.buf.fill(BUF_CAP, |space| stream.read_nowait(space)) {
+            // With a known length, read straight into the upload's own larger buffer, never
+            // past the body's end (so the next request's bytes stay in the socket): fewer
+            // system calls per byte. A chunked body goes through the connection's buffer.
+            let got = match r.rx.intake.remaining() {
+                Some(left) if self.buf.is_empty() => {
+                    let want = usize::try_from(left).unwrap_or(usize::MAX).min(UPLOAD_BUF);
+                    r.chunk.resize(want, 0);
+                    match stream.read_nowait(&mut r.chunk) {
+                        Ok(n) if n > 0 => match r.rx.intake.feed(&r.chunk[..n]) {
+                            Ok(_) => {
+                                r.deadline = Instant::now() + env.limits.write_timeout;
+                                Ok(n)
+                            }
+                            Err(failure) => return self.uploaded(r, Err(failure), env, out),
+                        },
+                        other => other,
+                    }
+                }
+                _ => self.buf.fill(BUF_CAP, |space| stream.read_nowait(space)),
+            };
+            match got {
                 // The client went away mid-body: the upload is dropped, leaving nothing.
                 Ok(0) => return Flow::Return(Next::Close),
                 Ok(_) => {}

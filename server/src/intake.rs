@@ -313,6 +313,14 @@ impl Intake {
         self.received
     }
 
+    /// Bytes of a Content-Length body still to come (`None` when chunked).
+    pub fn remaining(&self) -> Option<u64> {
+        match &self.framing {
+            Framing::Length(left) => Some(*left),
+            Framing::Chunked(_) => None,
+        }
+    }
+
     /// True once the whole body is in: call [`finish`](Intake::finish).
     pub fn is_complete(&self) -> bool {
         match &self.framing {
