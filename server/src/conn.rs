@@ -27,7 +27,7 @@ use crate::site::Site;
 /// they cannot provoke a reset that would destroy a response the client has not read yet.
 pub const LINGER: Duration = Duration::from_secs(2);
 
-/// The read buffer of an upload with a known length: large reads for large bodies.
+/// The largest read of an upload with a known length (into the worker's buffer).
 const UPLOAD_BUF: usize = 256 * 1024;
 
 /// The buffer never grows beyond one maximal head and one maximal discarded body.
@@ -91,8 +91,6 @@ enum State {
 #[derive(Debug)]
 struct Receiving {
     rx: respond::Receive,
-    /// The upload's read buffer (for a body of known length), made on its first read.
-    chunk: Vec<u8>,
     req: Request,
     /// Given up (408) when no byte of the body arrives by then.
     deadline: Instant,
@@ -394,12 +392,7 @@ impl Conn {
             }
         }
         let deadline = Instant::now() + env.limits.write_timeout;
-        let r = Receiving {
-            rx,
-            chunk: Vec::new(),
-            req,
-            deadline,
-        };
+        let r = Receiving { rx, req, deadline };
         self.receive(Box::new(r), env, out)
     }
 
@@ -421,23 +414,28 @@ impl Conn {
                 return self.uploaded(r, Ok(()), env, out);
             }
             let stream = &self.stream;
-            // With a known length, read straight into the upload's own larger buffer, never
-            // past the body's end (so the next request's bytes stay in the socket): fewer
-            // system calls per byte. A chunked body goes through the connection's buffer.
+            // With a known length, read straight into the worker's output buffer (idle while
+            // a body comes in), in large reads, never past the body's end (so the next
+            // request's bytes stay in the socket): fewer system calls per byte, and the
+            // memory is the worker's, not the connection's. A chunked body goes through the
+            // connection's buffer.
             let got = match r.rx.intake.remaining() {
                 Some(left) if self.buf.is_empty() => {
                     let want = usize::try_from(left).unwrap_or(usize::MAX).min(UPLOAD_BUF);
-                    r.chunk.resize(want, 0);
-                    match stream.read_nowait(&mut r.chunk) {
-                        Ok(n) if n > 0 => match r.rx.intake.feed(&r.chunk[..n]) {
-                            Ok(_) => {
-                                r.deadline = Instant::now() + env.limits.write_timeout;
-                                Ok(n)
-                            }
-                            Err(failure) => return self.uploaded(r, Err(failure), env, out),
-                        },
-                        other => other,
+                    out.clear();
+                    out.resize(want, 0);
+                    let read = stream.read_nowait(out);
+                    let fed = match read {
+                        Ok(n) if n > 0 => Some(r.rx.intake.feed(&out[..n])),
+                        _ => None,
+                    };
+                    out.clear();
+                    match fed {
+                        Some(Ok(_)) => r.deadline = Instant::now() + env.limits.write_timeout,
+                        Some(Err(failure)) => return self.uploaded(r, Err(failure), env, out),
+                        None => {}
                     }
+                    read
                 }
                 _ => self.buf.fill(BUF_CAP, |space| stream.read_nowait(space)),
             };
