@@ -1,7 +1,7 @@
 //! The settings of the features that share a folder both ways (issue 16): uploads,
 //! passwords, folder downloads and compression on the fly. Each one that widens what a
-//! client can do is off by default. They hang off [`Config`] as one field, with their
-//! setters here, next to the features rather than in the server core.
+//! client can do is off by default. They are one field of the site's settings, with their
+//! [`Config`] setters here, next to the features rather than in the server core.
 
 use std::path::PathBuf;
 use std::sync::Arc;

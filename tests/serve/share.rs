@@ -53,7 +53,7 @@ fn a_port_number_for_dir_gets_a_hint() {
 }
 
 #[test]
-fn upload_options_need_upload_and_unwired_features_are_refused() {
+fn upload_options_need_upload_and_bad_values_are_one_line() {
     let dir = temp_dir("serve share flags ");
     let d = dir.path().to_str().unwrap();
     let cases: &[(&[&str], &str)] = &[
