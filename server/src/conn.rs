@@ -869,4 +869,49 @@ mod tests {
         let got = available(&mut theirs);
         assert!(got.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{got}");
     }
+
+    #[test]
+    fn a_stalled_upload_waits_for_readable_then_expires_with_408_leaving_nothing() {
+        let f = fixture();
+        let root = f.site.root.path().to_path_buf();
+        let uploads = crate::share::Uploads::default();
+        let site = Site::new(
+            root.clone(),
+            crate::site::Settings {
+                share: crate::share::Share {
+                    uploads: Some(uploads),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        );
+        let env = Env {
+            site: &site,
+            ..f.env()
+        };
+        let (mut conn, mut theirs) = pair();
+        theirs
+            .write_all(b"PUT /up.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf")
+            .unwrap();
+        let before = Instant::now();
+        // Part of the body: the connection waits for readable (no worker held) until the
+        // progress deadline.
+        let Next::Wait(Interest::Read, deadline) = conn.serve(&env, &mut Scratch::default()) else {
+            panic!("waits for the rest of the body");
+        };
+        assert!(deadline >= before + LIMITS.write_timeout - Duration::from_millis(50));
+        assert!(
+            !conn.idle(),
+            "an upload under way is let finish on shutdown"
+        );
+        assert!(!root.join("up.bin").exists());
+        conn.expire(&env);
+        let got = available(&mut theirs);
+        assert!(got.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{got}");
+        let left: Vec<_> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 2, "only the fixture's files: {left:?}");
+    }
 }
