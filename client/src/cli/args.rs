@@ -731,6 +731,62 @@ pub struct Args {
     /// Ask for a gzip or deflate body (Accept-Encoding) and decode it as it arrives
     #[arg(long = "compressed")]
     pub compressed: bool,
+
+    /// Mirror a site: take every page, file and folder under URL into DIR, and on the next
+    /// run only what changed (wget's --mirror; recursion with no depth limit)
+    ///
+    /// Links are found in HTML and CSS, and folders are walked through serve's JSON
+    /// listing where the server offers one. Only URL's host and port are followed. Files
+    /// go to DIR/HOST[:PORT]/PATH (DIR: --directory-prefix, else --output-dir, else the
+    /// current folder), each written as NAME.part and renamed when complete; ETags are kept
+    /// in DIR/.fetch-mirror/, so a second run asks with If-None-Match (else
+    /// If-Modified-Since, from the file's time, which is the server's Last-Modified). With
+    /// -Z, up to --parallel-max files at once. wget's short spellings that are curl options
+    /// keep curl's meaning: see the README ("wget spellings").
+    #[arg(long = "mirror")]
+    pub mirror: bool,
+
+    /// Follow links and folder listings under URL, as --mirror, to depth 5 unless --level
+    /// says otherwise (wget's -r; fetch's -r is curl's --range)
+    #[arg(long = "recursive")]
+    pub recursive: bool,
+
+    /// With --mirror or --recursive: follow links at most DEPTH steps from URL (`inf` or 0:
+    /// no limit; wget's -l; fetch's -l is curl's --list-only)
+    #[arg(long = "level", value_name = "DEPTH", value_parser = parse_level)]
+    pub level: Option<u32>,
+
+    /// With --mirror or --recursive: never go above URL's folder (wget's -np)
+    #[arg(long = "no-parent")]
+    pub no_parent: bool,
+
+    /// With --mirror or --recursive: save under DIR (wget's -P; fetch's -P is curl's
+    /// --ftp-port)
+    #[arg(
+        long = "directory-prefix",
+        value_name = "DIR",
+        allow_hyphen_values = true
+    )]
+    pub directory_prefix: Option<PathBuf>,
+
+    /// With --mirror or --recursive: save under DIR/PATH, without the HOST[:PORT] folder
+    /// (wget's -nH)
+    #[arg(long = "no-host-directories")]
+    pub no_host_directories: bool,
+
+    /// With --mirror or --recursive: start no new file once BYTES have been received
+    /// (suffixes k, M, G; wget's -Q; fetch's -Q is curl's --quote)
+    #[arg(long = "quota", value_name = "BYTES", value_parser = parse_size)]
+    pub quota: Option<u64>,
+}
+
+/// `--level`: a depth, `inf` or 0 (no limit, as in wget).
+fn parse_level(s: &str) -> Result<u32, String> {
+    if s.eq_ignore_ascii_case("inf") {
+        return Ok(0);
+    }
+    s.parse::<u32>()
+        .map_err(|_| format!("'{s}' is not a depth (a number, or inf)"))
 }
 
 /// How one `-d`-like value is read.

@@ -112,6 +112,24 @@ pub struct Config {
     pub compressed: bool,
     /// The client.
     pub client: Client,
+    /// `--mirror` or `--recursive`: the crawl's settings (then `targets` is the one start URL).
+    pub mirror: Option<MirrorSettings>,
+}
+
+/// `--mirror` and `--recursive`: the bounds of a crawl and where it saves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorSettings {
+    /// The folder everything is saved under (`--directory-prefix`, else `--output-dir`,
+    /// else `.`).
+    pub dir: PathBuf,
+    /// How many links away from the start a page may be; `None`: no limit.
+    pub depth: Option<u32>,
+    /// `--no-parent`: only URLs under the start URL's folder.
+    pub no_parent: bool,
+    /// `--no-host-directories`: no HOST[:PORT] folder under `dir`.
+    pub host_dirs: bool,
+    /// `--quota`: no new file once this many body bytes have arrived.
+    pub quota: Option<u64>,
 }
 
 /// Where one target's body goes, before its name is known.
@@ -144,6 +162,7 @@ impl Config {
                 "no target given (on the command line or with --input)".into(),
             ));
         }
+        let mirror = mirror_settings(&args)?;
         let resume = args.continue_at.unwrap_or(false);
         if resume {
             if args.head || args.include {
@@ -350,8 +369,10 @@ impl Config {
             .max_idle_per_endpoint(parallel.max(DEFAULT_MAX_IDLE_PER_ENDPOINT))
             .connect_timeout(args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
             .max_time(args.max_time)
+            // A mirror follows a redirect as a link, so that its target is checked against
+            // the crawl's bounds and saved under its own name.
             .redirects(
-                args.location
+                (args.location && mirror.is_none())
                     .then(|| u32::try_from(args.max_redirs).unwrap_or(u32::MAX)),
             )
             .version(version)
@@ -473,6 +494,7 @@ impl Config {
             retry_max_time: args.retry_max_time.filter(|d| !d.is_zero()),
             timing: args.timing,
             report_json: args.report_json,
+            mirror,
             compressed: args.compressed,
             client: builder.build(),
         })
@@ -482,6 +504,68 @@ impl Config {
 /// `-z TIME`: `If-Modified-Since` (`-TIME`: `If-Unmodified-Since`) with TIME read as a
 /// date (curl's lenient reading) or else as a file's modification time. Neither: curl's
 /// warning (not with `-s`) and no condition.
+/// The crawl's settings when --mirror or --recursive is given; the mirror-only flags
+/// without either are a usage error, as are flags that name one output or send a body.
+fn mirror_settings(args: &Args) -> Result<Option<MirrorSettings>, Error> {
+    let usage = |m: &str| Err(Error::Usage(m.to_string()));
+    if !args.mirror && !args.recursive {
+        let given = [
+            (args.level.is_some(), "--level"),
+            (args.no_parent, "--no-parent"),
+            (args.directory_prefix.is_some(), "--directory-prefix"),
+            (args.no_host_directories, "--no-host-directories"),
+            (args.quota.is_some(), "--quota"),
+        ];
+        if let Some((_, flag)) = given.iter().find(|(on, _)| *on) {
+            return usage(&format!("{flag} goes with --mirror or --recursive"));
+        }
+        return Ok(None);
+    }
+    if args.targets.len() != 1 {
+        return usage("--mirror and --recursive take exactly one start URL");
+    }
+    let clashes = [
+        (
+            !args.outputs.is_empty() || args.remote_name_all,
+            "-o and -O",
+        ),
+        (args.head || args.include, "-I and -i"),
+        (!args.data.is_empty() || !args.json.is_empty(), "-d"),
+        (!args.form.is_empty(), "-F"),
+        (!args.upload_file.is_empty(), "-T"),
+        (args.continue_at.is_some(), "-C"),
+        (
+            args.range.is_some(),
+            "-r (curl's --range; wget's -r is --recursive)",
+        ),
+        (args.compressed, "--compressed"),
+    ];
+    if let Some((_, flags)) = clashes.iter().find(|(on, _)| *on) {
+        return usage(&format!(
+            "{flags} cannot go with --mirror or --recursive (a mirror names its own files)"
+        ));
+    }
+    let dir = args
+        .directory_prefix
+        .clone()
+        .or_else(|| args.output_dir.as_ref().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("."));
+    // wget: -r goes 5 deep unless -l says otherwise; --mirror has no limit; -l 0 is inf.
+    let depth = match args.level {
+        Some(0) => None,
+        Some(n) => Some(n),
+        None if args.mirror => None,
+        None => Some(5),
+    };
+    Ok(Some(MirrorSettings {
+        dir,
+        depth,
+        no_parent: args.no_parent,
+        host_dirs: !args.no_host_directories,
+        quota: args.quota,
+    }))
+}
+
 fn time_condition(time: &str, silent: bool) -> Option<(String, String)> {
     let (name, time) = match time.strip_prefix('-') {
         Some(t) => ("If-Unmodified-Since", t),

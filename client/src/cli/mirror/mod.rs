@@ -1,0 +1,623 @@
+//! `--mirror` and `--recursive`: the crawl. One start URL; a queue of URLs still to visit
+//! (the frontier) and the set of those already seen, keyed by a hash of the normalized URL
+//! (so memory grows by a few bytes per URL, whatever the pages hold); the `-Z` pool's
+//! threads each take the next URL, fetch it (conditionally when a copy is on disk), save it
+//! (`local.rs` for where, `.part` then rename), and offer what it links to
+//! (`links.rs`, or `listing.rs` for a folder serve lists in JSON) back to the queue, where
+//! the bounds are applied: same host and port, `--no-parent`, `--level`, `--quota`.
+//! Validators between runs: `state.rs`.
+
+mod links;
+mod listing;
+mod local;
+mod state;
+
+use std::collections::{HashSet, VecDeque};
+use std::fs::File;
+use std::hash::{BuildHasher, RandomState};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use shared::{Endpoint, Target, bytes_words, duration_words};
+
+use super::batch;
+use super::config::{Config, MirrorSettings};
+use super::output::part_path;
+use crate::error::Error;
+use crate::request::{HeaderEdit, Method, Request};
+use crate::response::Response;
+use crate::trace::Trace;
+
+/// The most URLs one crawl keeps track of; beyond, new links are not followed (said once).
+const MAX_URLS: usize = 1 << 22;
+/// The largest HTML or CSS file read back for its links.
+const MAX_PAGE: u64 = 16 << 20;
+
+/// Mirrors `config.targets[0]` as `config.mirror` says; returns the exit code: 0, or the
+/// code of the first file that failed.
+pub fn run(config: &Config) -> i32 {
+    let Some(settings) = &config.mirror else {
+        return 0;
+    };
+    let started = Instant::now();
+    let start = match Target::parse(&config.targets[0]) {
+        Ok(t) => t,
+        Err(e) => return fail_now(&Error::from(e)),
+    };
+    if let Err(e) = std::fs::create_dir_all(settings.dir.join(local::STATE_DIR)) {
+        return fail_now(&Error::Usage(format!(
+            "cannot create {}: {}",
+            settings.dir.display(),
+            shared::io_words(&e)
+        )));
+    }
+    let crawl = Crawl::new(config, settings, start);
+    crawl.offer(&mut crawl.lock(), crawl.start.clone(), 0);
+    // Each thread works until the frontier is empty and no thread can add to it.
+    batch::on_pool(config.parallel, config.parallel, || crawl.work());
+    crawl.summary(started);
+    *crawl.code.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn fail_now(e: &Error) -> i32 {
+    let _ = writeln!(io::stderr(), "fetch: {e}");
+    e.exit_code()
+}
+
+/// What the threads share.
+struct Crawl<'a> {
+    config: &'a Config,
+    settings: &'a MirrorSettings,
+    start: Target,
+    /// `--no-parent`: the start URL's folder, which every path must start with.
+    parent: Option<String>,
+    /// `HOST[:PORT]` under the folder, unless `--no-host-directories`.
+    host_dir: PathBuf,
+    /// Whether names that differ only in case are the same file in the folder.
+    fold_case: bool,
+    hasher: RandomState,
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    bytes: AtomicU64,
+    counts: Counts,
+    code: Mutex<i32>,
+}
+
+#[derive(Default)]
+struct Queue {
+    frontier: VecDeque<(Target, u32)>,
+    seen: HashSet<u64>,
+    /// Local paths already written or kept in this run.
+    claimed: HashSet<u64>,
+    /// URLs being visited now: the crawl ends when none are and the frontier is empty.
+    busy: usize,
+    full_said: bool,
+}
+
+#[derive(Default)]
+struct Counts {
+    new: AtomicU64,
+    changed: AtomicU64,
+    unchanged: AtomicU64,
+    failed: AtomicU64,
+    refused: AtomicU64,
+    off_site: AtomicU64,
+    parent: AtomicU64,
+    level: AtomicU64,
+    quota: AtomicU64,
+    same_file: AtomicU64,
+}
+
+/// What visiting a URL found: links to offer, each with its depth.
+enum Visit {
+    /// Links to offer: (target, depth).
+    Links(Vec<(Target, u32)>),
+}
+
+impl<'a> Crawl<'a> {
+    fn new(config: &'a Config, settings: &'a MirrorSettings, start: Target) -> Crawl<'a> {
+        let parent = settings.no_parent.then(|| {
+            let path = start.path.split('?').next().unwrap_or("/");
+            path[..=path.rfind('/').unwrap_or(0)].to_string()
+        });
+        let host_dir = if settings.host_dirs {
+            PathBuf::from(match &start.endpoint {
+                Endpoint::Tcp { host, port } if *port == shared::DEFAULT_PORT => host.to_string(),
+                Endpoint::Tcp { host, port } => format!("{host}:{port}"),
+                Endpoint::Unix(_) => "localhost".to_string(),
+            })
+        } else {
+            PathBuf::new()
+        };
+        Crawl {
+            config,
+            settings,
+            parent,
+            host_dir,
+            fold_case: folds_case(&settings.dir.join(local::STATE_DIR)),
+            start,
+            hasher: RandomState::new(),
+            queue: Mutex::default(),
+            wake: Condvar::new(),
+            bytes: AtomicU64::new(0),
+            counts: Counts::default(),
+            code: Mutex::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// One thread's loop: take a URL, visit it, offer its links; end when nothing is left
+    /// to take and no other thread can add more.
+    fn work(&self) {
+        loop {
+            let (target, depth) = {
+                let mut q = self.lock();
+                loop {
+                    if let Some(next) = q.frontier.pop_front() {
+                        q.busy += 1;
+                        break next;
+                    }
+                    if q.busy == 0 {
+                        self.wake.notify_all();
+                        return;
+                    }
+                    q = self.wake.wait(q).unwrap_or_else(PoisonError::into_inner);
+                }
+            };
+            let Visit::Links(found) = self.visit(&target, depth);
+            let mut q = self.lock();
+            for (t, d) in found {
+                self.offer(&mut q, t, d);
+            }
+            q.busy -= 1;
+            self.wake.notify_all();
+        }
+    }
+
+    /// Puts `target` in the frontier unless a bound says no or it was seen before.
+    fn offer(&self, q: &mut Queue, target: Target, depth: u32) {
+        if target.endpoint != self.start.endpoint {
+            self.counts.off_site.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let path = normalize(&target.path);
+        if self
+            .parent
+            .as_ref()
+            .is_some_and(|p| !path.starts_with(p.as_str()))
+        {
+            self.counts.parent.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if self.settings.depth.is_some_and(|max| depth > max) {
+            self.counts.level.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if q.seen.len() >= MAX_URLS {
+            if !q.full_said {
+                q.full_said = true;
+                self.say(&format!(
+                    "fetch: more than {MAX_URLS} URLs: no new links are followed"
+                ));
+            }
+            return;
+        }
+        if q.seen.insert(self.hasher.hash_one(&path)) {
+            q.frontier.push_back((target, depth));
+        }
+    }
+
+    /// Fetches one URL, saves it, and returns what it links to.
+    fn visit(&self, target: &Target, depth: u32) -> Visit {
+        let url = target.to_string();
+        let rel = match local::path_for(&target.path) {
+            Ok(rel) if !self.settings.host_dirs && local::reserved(&rel) => {
+                return self.refuse(&url, &local::Refusal::Reserved.to_string());
+            }
+            Ok(rel) => self.host_dir.join(rel),
+            Err(r) => return self.refuse(&url, &r.to_string()),
+        };
+        if self
+            .settings
+            .quota
+            .is_some_and(|q| self.bytes.load(Ordering::Relaxed) >= q)
+        {
+            self.counts.quota.fetch_add(1, Ordering::Relaxed);
+            return Visit::Links(Vec::new());
+        }
+        let root = &self.settings.dir;
+        let file = root.join(&rel);
+        let meta = match std::fs::symlink_metadata(&file) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return self.refuse(&url, "a symlink is in the way");
+            }
+            Ok(m) if m.is_file() => Some(m),
+            _ => None,
+        };
+        let record = meta.as_ref().and_then(|m| state::load(root, &rel, m));
+        let folder = target.path.split('?').next().unwrap_or("").ends_with('/');
+        let mut ask_json = folder;
+        loop {
+            let mut req = Request::new(Method::Get);
+            if ask_json {
+                // serve answers a folder URL with its JSON listing only when the client
+                // asks for JSON alone (a `text/html` anywhere gets the HTML page).
+                req.headers
+                    .push(HeaderEdit::new("Accept", Some("application/json")));
+            }
+            if let Some(r) = &record {
+                req.headers
+                    .push(HeaderEdit::new("If-None-Match", Some(&r.etag)));
+            } else if let Some(t) = meta.as_ref().and_then(|m| m.modified().ok()) {
+                req.time_condition = Some(("If-Modified-Since".into(), httpdate::fmt_http_date(t)));
+            }
+            let mut resp = match self.config.client.send(&req, target, &mut Trace::new()) {
+                Ok(r) => r,
+                Err(e) => return self.failed(&url, &e),
+            };
+            let status = resp.status();
+            let content_type = header(&resp, "content-type")
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if ask_json && (status == 406 || (status == 200 && content_type.ends_with("json"))) {
+                if status == 200 {
+                    let mut body = Vec::new();
+                    if let Err(e) = (&mut resp)
+                        .take(listing::MAX_LISTING)
+                        .read_to_end(&mut body)
+                    {
+                        return self.failed(&url, &Error::from_io(e, &url));
+                    }
+                    if let Some(l) = listing::parse(&body) {
+                        if l.truncated > 0 {
+                            self.say(&format!(
+                                "fetch: {url}: the listing leaves out {} entries",
+                                l.truncated
+                            ));
+                        }
+                        return Visit::Links(self.resolve(target, None, &l.refs, depth + 1));
+                    }
+                }
+                // Not serve's listing: ask again as a browser would.
+                drain(&mut resp);
+                ask_json = false;
+                continue;
+            }
+            return match status {
+                304 if meta.is_some() => {
+                    if !self.claim(&rel) {
+                        return self.same_file();
+                    }
+                    self.counts.unchanged.fetch_add(1, Ordering::Relaxed);
+                    let kind = record.as_ref().map_or("", |r| r.content_type.as_str());
+                    Visit::Links(self.links_of(target, &file, kind, depth))
+                }
+                301 | 302 | 303 | 307 | 308 => {
+                    let location = header(&resp, "location");
+                    drain(&mut resp);
+                    match crate::redirect::resolve(target, location.as_bytes()) {
+                        // A redirect is a link from the same page, at the same depth.
+                        Ok(t) => Visit::Links(vec![(t, depth)]),
+                        Err(_) => {
+                            self.counts.off_site.fetch_add(1, Ordering::Relaxed);
+                            Visit::Links(Vec::new())
+                        }
+                    }
+                }
+                200..=299 => {
+                    if !self.claim(&rel) {
+                        drain(&mut resp);
+                        return self.same_file();
+                    }
+                    if let Err(e) = self.save(&mut resp, &rel, &content_type) {
+                        return self.failed(&url, &e);
+                    }
+                    if meta.is_some() {
+                        self.counts.changed.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        self.counts.new.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Visit::Links(self.links_of(target, &file, &content_type, depth))
+                }
+                _ => {
+                    drain(&mut resp);
+                    self.failed(&url, &Error::HttpStatus { status })
+                }
+            };
+        }
+    }
+
+    /// Writes the body to `rel` as `.part`, with the server's time, renames it, and keeps
+    /// its ETag.
+    fn save(&self, resp: &mut Response, rel: &Path, content_type: &str) -> Result<(), Error> {
+        let root = &self.settings.dir;
+        let io_err = |e: io::Error| Error::Write {
+            what: root.join(rel).display().to_string(),
+            reason: shared::io_words(&e),
+        };
+        let file = local::make_parents(root, rel).map_err(io_err)?;
+        if std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_dir()) {
+            return Err(io_err(io::Error::other("a folder is in the way")));
+        }
+        let part = part_path(&file);
+        // A .part left by an interrupted run is started over; create_new never follows a
+        // symlink someone put in its place.
+        let _ = std::fs::remove_file(&part);
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&part)
+            .map_err(io_err)?;
+        let copied = copy(resp, &mut out, &self.bytes);
+        let modified = httpdate::parse_http_date(&header(resp, "last-modified")).ok();
+        let finished = copied.and_then(|()| {
+            if let Some(t) = modified {
+                out.set_modified(t).map_err(io_err)?;
+            }
+            let meta = out.metadata().map_err(io_err)?;
+            drop(out);
+            std::fs::rename(&part, &file).map_err(io_err)?;
+            Ok(meta)
+        });
+        let meta = match finished {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = std::fs::remove_file(&part);
+                return Err(e);
+            }
+        };
+        let etag = header(resp, "etag");
+        let record = (!etag.is_empty()).then(|| state::Record {
+            etag,
+            size: meta.len(),
+            mtime: meta.modified().map_or(0, state::seconds),
+            content_type: content_type.to_string(),
+        });
+        if let Err(e) = state::save(root, rel, record.as_ref()) {
+            self.say(&format!(
+                "fetch: warning: cannot keep the ETag of {}: {}",
+                rel.display(),
+                shared::io_words(&e)
+            ));
+        }
+        Ok(())
+    }
+
+    /// The links of a saved HTML or CSS file (by its type, else its name), resolved.
+    fn links_of(&self, target: &Target, file: &Path, kind: &str, depth: u32) -> Vec<(Target, u32)> {
+        let name = file.to_string_lossy().to_ascii_lowercase();
+        let by_name = |ext: &[&str]| kind.is_empty() && ext.iter().any(|e| name.ends_with(e));
+        let html = kind == "text/html"
+            || kind == "application/xhtml+xml"
+            || by_name(&[".html", ".htm", ".xhtml"]);
+        let css = kind == "text/css" || by_name(&[".css"]);
+        if !html && !css {
+            return Vec::new();
+        }
+        let mut bytes = Vec::new();
+        if File::open(file)
+            .and_then(|f| f.take(MAX_PAGE).read_to_end(&mut bytes))
+            .is_err()
+        {
+            return Vec::new();
+        }
+        if html {
+            let found = links::html(&bytes);
+            self.resolve(target, found.base.as_deref(), &found.refs, depth + 1)
+        } else {
+            self.resolve(target, None, &links::css(&bytes), depth + 1)
+        }
+    }
+
+    /// References resolved against the page (or its `<base href>`); fragments, `data:`,
+    /// `javascript:` and `mailto:` links are dropped, other schemes count as off-site.
+    fn resolve(
+        &self,
+        page: &Target,
+        base: Option<&str>,
+        refs: &[String],
+        depth: u32,
+    ) -> Vec<(Target, u32)> {
+        let base = base
+            .and_then(|b| crate::redirect::resolve(page, b.as_bytes()).ok())
+            .unwrap_or_else(|| page.clone());
+        let mut out = Vec::new();
+        for r in refs {
+            let lower = r.get(..11).unwrap_or(r).to_ascii_lowercase();
+            if r.starts_with('#')
+                || ["data:", "javascript:", "mailto:", "tel:"]
+                    .iter()
+                    .any(|s| lower.starts_with(s))
+            {
+                continue;
+            }
+            match crate::redirect::resolve(&base, r.as_bytes()) {
+                Ok(t) => out.push((t, depth)),
+                Err(_) => {
+                    self.counts.off_site.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        out
+    }
+
+    /// Claims the local path `rel` for this run; false when another URL already has it
+    /// (`/d/` and `/d/index.html`, or names that differ only in case on a file system that
+    /// folds case).
+    fn claim(&self, rel: &Path) -> bool {
+        let text = rel.to_string_lossy();
+        let key = if self.fold_case {
+            self.hasher.hash_one(text.to_lowercase())
+        } else {
+            self.hasher.hash_one(&*text)
+        };
+        self.lock().claimed.insert(key)
+    }
+
+    fn same_file(&self) -> Visit {
+        self.counts.same_file.fetch_add(1, Ordering::Relaxed);
+        Visit::Links(Vec::new())
+    }
+
+    fn refuse(&self, url: &str, why: &str) -> Visit {
+        self.counts.refused.fetch_add(1, Ordering::Relaxed);
+        self.say(&format!("fetch: skipped {url}: {why}"));
+        Visit::Links(Vec::new())
+    }
+
+    fn failed(&self, url: &str, e: &Error) -> Visit {
+        self.counts.failed.fetch_add(1, Ordering::Relaxed);
+        let mut code = self.code.lock().unwrap_or_else(PoisonError::into_inner);
+        if *code == 0 {
+            *code = e.exit_code();
+        }
+        drop(code);
+        if !self.config.silent || self.config.show_error {
+            let _ = writeln!(io::stderr(), "fetch: {url}: {e}");
+        }
+        Visit::Links(Vec::new())
+    }
+
+    fn say(&self, line: &str) {
+        if !self.config.silent {
+            let _ = writeln!(io::stderr(), "{line}");
+        }
+    }
+
+    fn summary(&self, started: Instant) {
+        let c = &self.counts;
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut not = Vec::new();
+        for (count, what) in [
+            (n(&c.refused), "unsafe names"),
+            (n(&c.off_site), "off-site"),
+            (n(&c.parent), "above the start (--no-parent)"),
+            (n(&c.level), "beyond --level"),
+            (n(&c.quota), "past --quota"),
+            (n(&c.same_file), "saved under another URL"),
+        ] {
+            if count > 0 {
+                not.push(format!("{count} {what}"));
+            }
+        }
+        let not = if not.is_empty() {
+            String::new()
+        } else {
+            format!("; not fetched: {}", not.join(", "))
+        };
+        self.say(&format!(
+            "fetch: mirror of {} in {}: {} new, {} changed, {} unchanged, {} failed{not}; {} in {}",
+            self.start,
+            self.settings.dir.display(),
+            n(&c.new),
+            n(&c.changed),
+            n(&c.unchanged),
+            n(&c.failed),
+            bytes_words(self.bytes.load(Ordering::Relaxed)),
+            duration_words(started.elapsed())
+        ));
+    }
+}
+
+/// A header's value as text ("" when absent).
+fn header(resp: &Response, name: &str) -> String {
+    resp.head()
+        .header(name)
+        .map(|v| String::from_utf8_lossy(v).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Copies the body into `out`, adding to `total` as it goes.
+fn copy(resp: &mut Response, out: &mut File, total: &AtomicU64) -> Result<(), Error> {
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        let n = resp.read_body(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        out.write_all(&buf[..n]).map_err(|e| Error::Write {
+            what: "a file of the mirror".into(),
+            reason: shared::io_words(&e),
+        })?;
+        total.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+/// Reads what is left of a small body, so the connection can be used again.
+fn drain(resp: &mut Response) {
+    let _ = io::copy(&mut resp.take(1 << 20), &mut io::sink());
+}
+
+/// A request path in one spelling: `%xx` in upper case, and unreserved bytes
+/// (RFC 3986 §2.3) decoded, so `/%7euser/a%2fb` and `/~user/a%2Fb` are the same URL.
+fn normalize(path: &str) -> String {
+    let b = path.as_bytes();
+    let mut out = String::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        let escape = (b[i] == b'%')
+            .then(|| {
+                let h = b.get(i + 1).copied().and_then(hex)?;
+                Some((h, b.get(i + 2).copied().and_then(hex)?))
+            })
+            .flatten();
+        if let Some((h, l)) = escape {
+            let v = (h * 16 + l) as u8;
+            if v.is_ascii_alphanumeric() || b"-._~".contains(&v) {
+                out.push(v as char);
+            } else {
+                out.push_str(&format!("%{v:02X}"));
+            }
+            i += 3;
+            continue;
+        }
+        // The target is ASCII: Target::parse encodes everything else.
+        out.push(b[i] as char);
+        i += 1;
+    }
+    out
+}
+
+/// Whether the file system at `dir` folds case (macOS, Windows shares): then `A.html` and
+/// `a.html` are one file, and the second of them is not saved over the first.
+fn folds_case(dir: &Path) -> bool {
+    let probe = dir.join(format!("Case-Probe-{}", std::process::id()));
+    if std::fs::write(&probe, b"").is_err() {
+        return false;
+    }
+    let folds =
+        std::fs::symlink_metadata(dir.join(format!("case-probe-{}", std::process::id()))).is_ok();
+    let _ = std::fs::remove_file(&probe);
+    folds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_have_one_spelling() {
+        let cases = [
+            ("/a", "/a"),
+            ("/%7euser/", "/~user/"),
+            ("/a%2fb", "/a%2Fb"),
+            ("/%41%42c", "/ABc"),
+            ("/caf%c3%a9", "/caf%C3%A9"),
+            ("/100%", "/100%"),
+            ("/x?q=%3d", "/x?q=%3D"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(normalize(input), want, "{input}");
+        }
+    }
+}
