@@ -100,6 +100,31 @@ pub fn reserved(rel: &Path) -> bool {
         .is_some_and(|c| c.as_os_str() == STATE_DIR)
 }
 
+/// Checks the folders of `rel`'s parent that exist under `root`: each must be a real
+/// folder, not a symlink (which could lead out) nor a file. Nothing is created.
+pub fn check_parents(root: &Path, rel: &Path) -> io::Result<()> {
+    let mut at = root.to_path_buf();
+    for c in rel.parent().unwrap_or(Path::new("")).components() {
+        at.push(c);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(in_the_way(&at)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn in_the_way(at: &Path) -> io::Error {
+    let what = if std::fs::symlink_metadata(at).is_ok_and(|m| m.file_type().is_symlink()) {
+        "a symlink"
+    } else {
+        "a file"
+    };
+    io::Error::other(format!("{what} is in the way: {}", at.display()))
+}
+
 /// Creates the folders of `rel`'s parent under `root`, one at a time: an existing one must
 /// be a real folder, not a symlink (which could lead out) nor a file.
 pub fn make_parents(root: &Path, rel: &Path) -> io::Result<PathBuf> {
@@ -109,24 +134,13 @@ pub fn make_parents(root: &Path, rel: &Path) -> io::Result<PathBuf> {
         at.push(c);
         match std::fs::symlink_metadata(&at) {
             Ok(m) if m.is_dir() => {}
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(io::Error::other(format!("{} is a symlink", at.display())));
-            }
-            Ok(_) => {
-                return Err(io::Error::other(format!(
-                    "a file is in the way: {}",
-                    at.display()
-                )));
-            }
+            Ok(_) => return Err(in_the_way(&at)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => match std::fs::create_dir(&at) {
                 Ok(()) => {}
                 // Another transfer made it meanwhile: check it as above next time round.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     if !std::fs::symlink_metadata(&at)?.is_dir() {
-                        return Err(io::Error::other(format!(
-                            "a file is in the way: {}",
-                            at.display()
-                        )));
+                        return Err(in_the_way(&at));
                     }
                 }
                 Err(e) => return Err(e),

@@ -232,6 +232,10 @@ impl<'a> Crawl<'a> {
             return Visit::Links(Vec::new());
         }
         let root = &self.settings.dir;
+        // Before anything on disk is looked at: a symlink on the way could lead out.
+        if let Err(e) = local::check_parents(root, &rel) {
+            return self.refuse(&url, &shared::io_words(&e));
+        }
         let file = root.join(&rel);
         let meta = match std::fs::symlink_metadata(&file) {
             Ok(m) if m.file_type().is_symlink() => {

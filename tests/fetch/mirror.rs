@@ -1,0 +1,360 @@
+//! `fetch --mirror`: a whole site from the real `serve` into a folder, byte for byte, and
+//! again with nothing but 304s; a hostile scripted server whose links try every way out of
+//! the folder; the bounds (--level, --no-parent) and the flags that cannot go with a mirror.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path};
+
+use super::fetch_in;
+use super::scripted::{Script, Then};
+use crate::support::serve::Serve;
+use crate::support::{put, same_bytes, temp_dir};
+
+/// Every file under `root` (dotfiles and dot-folders left out when `skip_dot`; symlinks,
+/// which only the tests make, always), by its path relative to `root`.
+fn tree(root: &Path, skip_dot: bool) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            if skip_dot && entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            let kind = entry.file_type().unwrap();
+            if kind.is_symlink() {
+                continue;
+            }
+            if kind.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// A site with pages that link, a style sheet with url() and @import, images by src and
+/// srcset, folders that only serve's listing reveals, awkward names and hidden files.
+fn awkward_site(root: &Path) {
+    put(
+        root,
+        "index.html",
+        b"<!doctype html><html><head><link rel=stylesheet href='style.css'>\
+          <base href='/'></head><body>\
+          <a href='page.html#top'>page</a> <a href='docs/'>docs</a>\
+          <img src='img/logo.png' srcset='img/logo%402x.png 2x'>\
+          <a href='http://elsewhere.invalid/x'>away</a> <a href='mailto:a@b'>mail</a>\
+          </body></html>",
+    );
+    let noise = crate::support::noise;
+    let files: &[(&str, Vec<u8>)] = &[
+        ("page.html", b"<p>a page</p><a href='./'>home</a>".to_vec()),
+        (
+            "style.css",
+            b"@import 'print.css';\nbody { background: url(\"img/bg%20image.png\") }\n\
+              /* url(none.png) */"
+                .to_vec(),
+        ),
+        ("print.css", b"p { color: black }".to_vec()),
+        ("img/logo.png", noise(3000, 1)),
+        ("img/logo@2x.png", noise(5000, 2)),
+        ("img/bg image.png", noise(700, 3)),
+        // A folder with no index.html: walked through serve's JSON listing.
+        ("docs/a b.txt", b"spaces\n".to_vec()),
+        ("docs/hash#.txt", b"hash\n".to_vec()),
+        ("docs/q?.txt", b"question\n".to_vec()),
+        ("docs/100%.txt", b"percent\n".to_vec()),
+        ("docs/caf\u{e9} \u{fc}n\u{ef}.txt", b"unicode\n".to_vec()),
+        ("docs/deep/er/still.bin", noise(70_000, 4)),
+        ("docs/.secret", b"HIDDEN\n".to_vec()),
+        ("docs/.hidden-dir/x.txt", b"HIDDEN\n".to_vec()),
+        // A page inside a listed folder, linking to a file nothing else names.
+        (
+            "docs/site/index.html",
+            b"<a href='../../only-linked-here.txt'>x</a>".to_vec(),
+        ),
+        ("only-linked-here.txt", b"found\n".to_vec()),
+        (".env", b"HIDDEN\n".to_vec()),
+    ];
+    for (name, bytes) in files {
+        put(root, name, bytes);
+    }
+}
+
+#[test]
+fn a_site_from_serve_arrives_byte_for_byte_and_a_second_run_is_all_304s() {
+    let site = temp_dir("mirror site \u{e9} ");
+    awkward_site(site.path());
+    let mut s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
+    let want = tree(site.path(), true);
+    let out = temp_dir("mirror out ");
+    let url = format!("http://{}/", s.addr());
+    let args = ["--mirror", "-Z", "--parallel-max", "4", &url];
+    let args: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--directory-prefix", out.path().to_str().unwrap()])
+        .collect();
+    let first = fetch_in(out.path(), &args);
+    first.code(0);
+    let n = want.len();
+    assert!(
+        first
+            .stderr
+            .contains(&format!("{n} new, 0 changed, 0 unchanged, 0 failed")),
+        "{}",
+        first.stderr
+    );
+
+    let host = out.path().join(s.addr().to_string());
+    let got = tree(&host, false);
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "the same files, and no hidden ones"
+    );
+    for (name, bytes) in &want {
+        same_bytes(name, bytes, &got[name]);
+        let mtime = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
+        let (a, b) = (mtime(&site.path().join(name)), mtime(&host.join(name)));
+        let secs =
+            |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        assert_eq!(secs(a), secs(b), "{name} keeps the server's time");
+    }
+
+    let second = fetch_in(out.path(), &args);
+    second.code(0);
+    assert!(
+        second
+            .stderr
+            .contains(&format!("0 new, 0 changed, {n} unchanged, 0 failed")),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(tree(&host, false), got, "nothing changed on disk");
+
+    // Each file was asked for twice: 200, then 304. Listings (folder URLs) are 200 twice.
+    let log = s.stop_and_collect_log();
+    let mut by_path: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in &log {
+        let request = line.split('"').nth(1).unwrap_or("");
+        let path = request.split(' ').nth(1).unwrap_or("").to_string();
+        let status = line
+            .split('"')
+            .nth(2)
+            .unwrap_or("")
+            .split_whitespace()
+            .next();
+        by_path
+            .entry(path)
+            .or_default()
+            .push(status.unwrap_or("").to_string());
+    }
+    let folders: Vec<_> = by_path
+        .keys()
+        .filter(|p| p.ends_with('/'))
+        .cloned()
+        .collect();
+    assert_eq!(
+        folders,
+        [
+            "/",
+            "/docs/",
+            "/docs/deep/",
+            "/docs/deep/er/",
+            "/docs/site/"
+        ]
+    );
+    for (path, statuses) in &by_path {
+        let want = if path.ends_with('/') && !matches!(path.as_str(), "/" | "/docs/site/") {
+            ["200", "200"]
+        } else {
+            ["200", "304"]
+        };
+        assert_eq!(statuses, &want, "{path}: {log:#?}");
+    }
+}
+
+#[test]
+fn links_that_try_to_leave_the_folder_write_nothing_outside_it() {
+    let other = Script::fixed(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nOTHER",
+        Then::Close,
+    );
+    let other_url = other.url("/stolen");
+    let long = "n".repeat(300);
+    let page = format!(
+        "<a href='../../escaped-dots'>1</a>\
+         <a href='/%2e%2e/%2e%2e/escaped-encoded'>2</a>\
+         <a href='/a%2F..%2F..%2Fescaped-slash'>3</a>\
+         <a href='/..%5C..%5Cescaped-backslash'>4</a>\
+         <a href='/nul%00.txt'>5</a>\
+         <a href='/{long}'>6</a>\
+         <a href='{other_url}'>7</a>\
+         <a href='//127.0.0.2:1/x'>8</a>\
+         <a href='/link/through-symlink.txt'>9</a>\
+         <a href='/redirect'>10</a>\
+         <a href='/list/'>11</a>\
+         <a href='/fine.txt'>12</a>"
+    );
+    let other_port = other.port();
+    let s = Script::start(move |head| {
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        let (status, extra, body) = match path.as_str() {
+            "/" => ("200 OK", "Content-Type: text/html\r\n".to_string(), page.clone()),
+            "/redirect" => (
+                "302 Found",
+                format!("Location: http://127.0.0.1:{other_port}/via-redirect\r\n"),
+                String::new(),
+            ),
+            "/list/" => (
+                "200 OK",
+                "Content-Type: application/json\r\n".to_string(),
+                r#"{"path":"/list/","entries":[{"name":"../../escaped-listing","type":"file","size":1,"modified":"x"},{"name":"a/../../b","type":"file","size":1,"modified":"x"},{"name":"ok.txt","type":"file","size":1,"modified":"x"}],"truncated":0}"#.to_string(),
+            ),
+            _ => ("200 OK", String::new(), format!("body of {path}")),
+        };
+        let reply = format!(
+            "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        (reply.into_bytes(), Then::KeepAlive)
+    });
+
+    let outer = temp_dir("mirror jail ");
+    let dir = outer.path().join("inner");
+    let host = dir.join(format!("127.0.0.1:{}", s.port()));
+    std::fs::create_dir_all(&host).unwrap();
+    let outside = outer.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, host.join("link")).unwrap();
+
+    let run = fetch_in(
+        outer.path(),
+        &[
+            "--mirror",
+            &s.url("/"),
+            "--directory-prefix",
+            dir.to_str().unwrap(),
+        ],
+    );
+    // /link/... is skipped: a symlink is in the way.
+    run.code(0);
+    assert!(run.stderr.contains("skipped"), "{}", run.stderr);
+    assert!(run.stderr.contains("symlink"), "{}", run.stderr);
+
+    let names: Vec<String> = std::fs::read_dir(outer.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut names = names;
+    names.sort();
+    assert_eq!(names, ["inner", "outside"], "nothing beside DIR");
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing through the symlink"
+    );
+    assert!(other.requests().is_empty(), "no request to another port");
+    let got = tree(&dir, false);
+    for name in got.keys() {
+        assert!(
+            Path::new(name)
+                .components()
+                .all(|c| matches!(c, Component::Normal(_))),
+            "{name}"
+        );
+        assert!(
+            !name.contains("escaped-encoded") && !name.contains("escaped-slash"),
+            "{name}"
+        );
+    }
+    let host_name = format!("127.0.0.1:{}", s.port());
+    for want in ["index.html", "fine.txt", "list/ok.txt", "escaped-dots"] {
+        assert!(
+            got.contains_key(&format!("{host_name}/{want}")),
+            "{want} in {got:?}"
+        );
+    }
+    // RFC 3986: ../../ above the root stays at the root, so that one is fetched, in DIR.
+    let requests = s.requests().join("");
+    for refused in ["%2e%2e", "%2F..", "%5C", "%00", "nnnnnnnnnn"] {
+        assert!(
+            !requests.contains(refused),
+            "{refused} was requested: {requests}"
+        );
+    }
+}
+
+#[test]
+fn level_and_no_parent_bound_the_crawl() {
+    let s = Script::start(|head| {
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        // /a/1 -> /a/2 -> /a/3 ..., and each links above its folder too.
+        let n: u32 = path
+            .rsplit('/')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let body = format!("<a href='/a/{}'>next</a><a href='/up.txt'>up</a>", n + 1);
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        (reply.into_bytes(), Then::KeepAlive)
+    });
+    let dir = temp_dir("mirror level ");
+    let run = fetch_in(
+        dir.path(),
+        &[
+            "--recursive",
+            "--level",
+            "2",
+            "--no-parent",
+            &s.url("/a/1"),
+            "--no-host-directories",
+        ],
+    );
+    run.code(0);
+    let got: Vec<String> = tree(dir.path(), true).into_keys().collect();
+    assert_eq!(got, ["a/1", "a/2", "a/3"], "{}", run.stderr);
+    assert!(
+        run.stderr.contains("above the start (--no-parent)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("beyond --level"), "{}", run.stderr);
+}
+
+#[test]
+fn mirror_flags_are_checked() {
+    let dir = temp_dir("mirror usage ");
+    fetch_in(dir.path(), &["--level", "2", "http://127.0.0.1:1/"])
+        .code(2)
+        .error("--level goes with --mirror or --recursive");
+    fetch_in(
+        dir.path(),
+        &["--mirror", "-r", "0-1", "http://127.0.0.1:1/"],
+    )
+    .code(2)
+    .error("curl's --range");
+    fetch_in(
+        dir.path(),
+        &["--mirror", "http://127.0.0.1:1/a", "http://127.0.0.1:1/b"],
+    )
+    .code(2)
+    .error("exactly one start URL");
+    fetch_in(
+        dir.path(),
+        &["--mirror", "--level", "deep", "http://127.0.0.1:1/"],
+    )
+    .code(2);
+}
