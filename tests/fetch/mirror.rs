@@ -305,6 +305,15 @@ fn level_and_no_parent_bound_the_crawl() {
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
         let body = format!("<a href='/a/{}'>next</a><a href='/up.txt'>up</a>", n + 1);
+        if head
+            .to_ascii_lowercase()
+            .contains("\r\nif-modified-since: ")
+        {
+            return (
+                b"HTTP/1.1 304 Not Modified\r\n\r\n".to_vec(),
+                Then::KeepAlive,
+            );
+        }
         let reply = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
@@ -312,18 +321,18 @@ fn level_and_no_parent_bound_the_crawl() {
         (reply.into_bytes(), Then::KeepAlive)
     });
     let dir = temp_dir("mirror level ");
-    let run = fetch_in(
-        dir.path(),
-        &[
-            "--recursive",
-            "--level",
-            "2",
-            "--no-parent",
-            &s.url("/a/1"),
-            "--no-host-directories",
-        ],
-    );
+    let url = s.url("/a/1");
+    let args = [
+        "--recursive",
+        "--level",
+        "2",
+        "--no-parent",
+        &url,
+        "--no-host-directories",
+    ];
+    let run = fetch_in(dir.path(), &args);
     run.code(0);
+    assert_eq!(s.accepted(), 1, "one kept-alive connection");
     let got: Vec<String> = tree(dir.path(), true).into_keys().collect();
     assert_eq!(got, ["a/1", "a/2", "a/3"], "{}", run.stderr);
     assert!(
@@ -332,6 +341,25 @@ fn level_and_no_parent_bound_the_crawl() {
         run.stderr
     );
     assert!(run.stderr.contains("beyond --level"), "{}", run.stderr);
+
+    // No ETag: the second run asks If-Modified-Since, still on one connection, and finds
+    // the links of unchanged pages in the copies on disk.
+    let again = fetch_in(dir.path(), &args);
+    again.code(0);
+    assert!(
+        again.stderr.contains("0 new, 0 changed, 3 unchanged"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(s.accepted(), 2, "one more kept-alive connection");
+    let asked = s.requests();
+    assert_eq!(asked.len(), 6, "{asked:#?}");
+    for head in &asked[3..] {
+        assert!(
+            head.to_ascii_lowercase().contains("if-modified-since: "),
+            "{head}"
+        );
+    }
 }
 
 #[test]

@@ -255,7 +255,7 @@ impl<'a> Crawl<'a> {
                 req.headers
                     .push(HeaderEdit::new("Accept", Some("application/json")));
             }
-            if let Some(r) = &record {
+            if let Some(r) = record.as_ref().filter(|r| !r.etag.is_empty()) {
                 req.headers
                     .push(HeaderEdit::new("If-None-Match", Some(&r.etag)));
             } else if let Some(t) = meta.as_ref().and_then(|m| m.modified().ok()) {
@@ -298,6 +298,8 @@ impl<'a> Crawl<'a> {
             }
             return match status {
                 304 if meta.is_some() => {
+                    // Read the (empty) body to its end, so the connection is used again.
+                    drain(&mut resp);
                     if !self.claim(&rel) {
                         return self.same_file();
                     }
@@ -379,14 +381,13 @@ impl<'a> Crawl<'a> {
                 return Err(e);
             }
         };
-        let etag = header(resp, "etag");
-        let record = (!etag.is_empty()).then(|| state::Record {
-            etag,
+        let record = state::Record {
+            etag: header(resp, "etag"),
             size: meta.len(),
             mtime: meta.modified().map_or(0, state::seconds),
             content_type: content_type.to_string(),
-        });
-        if let Err(e) = state::save(root, rel, record.as_ref()) {
+        };
+        if let Err(e) = state::save(root, rel, &record) {
             self.say(&format!(
                 "fetch: warning: cannot keep the ETag of {}: {}",
                 rel.display(),

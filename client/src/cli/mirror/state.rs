@@ -1,6 +1,7 @@
-//! What a mirror remembers between runs, beside the files: per file, the ETag it came with,
-//! in `DIR/.fetch-mirror/RELATIVE-PATH` (the same relative path as the file). The file's
-//! own time is the server's `Last-Modified`, so that needs no record.
+//! What a mirror remembers between runs, beside the files: per file, the ETag and the
+//! `Content-Type` it came with (the type finds the links of an unchanged page whatever its
+//! name), in `DIR/.fetch-mirror/RELATIVE-PATH` (the same relative path as the file). The
+//! file's own time is the server's `Last-Modified`, so that needs no record.
 //!
 //! Why files beside the tree, not one state file or extended attributes: memory stays
 //! bounded whatever the site's size (nothing is loaded up front: one small read per file
@@ -20,7 +21,7 @@ use crate::cli::output::part_path;
 /// One file's record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
-    /// The `ETag`, as the server sent it.
+    /// The `ETag`, as the server sent it; empty when it sent none.
     pub etag: String,
     /// The file's size when saved.
     pub size: u64,
@@ -48,14 +49,8 @@ pub fn load(root: &Path, rel: &Path, meta: &std::fs::Metadata) -> Option<Record>
     (r.size == meta.len() && r.mtime == seconds(meta.modified().ok()?)).then_some(r)
 }
 
-/// Writes the record of `rel` (atomically), or removes a stale one when there is no ETag.
-pub fn save(root: &Path, rel: &Path, record: Option<&Record>) -> io::Result<()> {
-    let Some(r) = record else {
-        return match std::fs::remove_file(path(root, rel)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        };
-    };
+/// Writes the record of `rel`, atomically.
+pub fn save(root: &Path, rel: &Path, r: &Record) -> io::Result<()> {
     let state = root.join(STATE_DIR);
     match std::fs::create_dir(&state) {
         Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
@@ -102,12 +97,10 @@ mod tests {
             mtime: seconds(meta.modified().unwrap()),
             content_type: "text/html".into(),
         };
-        save(root, rel, Some(&r)).unwrap();
+        save(root, rel, &r).unwrap();
         assert_eq!(load(root, rel, &meta), Some(r));
         std::fs::write(&file, "changed").unwrap();
         let meta = std::fs::metadata(&file).unwrap();
         assert_eq!(load(root, rel, &meta), None);
-        save(root, rel, None).unwrap();
-        assert!(!path(root, rel).exists());
     }
 }
