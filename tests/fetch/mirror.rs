@@ -141,7 +141,8 @@ fn a_site_from_serve_arrives_byte_for_byte_and_a_second_run_is_all_304s() {
     );
     assert_eq!(tree(&host, false), got, "nothing changed on disk");
 
-    // Each file was asked for twice: 200, then 304. Listings (folder URLs) are 200 twice.
+    // Each file was asked for twice: 200, then 304. Listings (folder URLs) are 200 twice;
+    // robots.txt, which serve does not have, 404 twice.
     let log = s.stop_and_collect_log();
     let mut by_path: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for line in &log {
@@ -174,7 +175,9 @@ fn a_site_from_serve_arrives_byte_for_byte_and_a_second_run_is_all_304s() {
         ]
     );
     for (path, statuses) in &by_path {
-        let want = if path.ends_with('/') && !matches!(path.as_str(), "/" | "/docs/site/") {
+        let want = if path == "/robots.txt" {
+            ["404", "404"]
+        } else if path.ends_with('/') && !matches!(path.as_str(), "/" | "/docs/site/") {
             ["200", "200"]
         } else {
             ["200", "304"]
@@ -294,6 +297,15 @@ fn links_that_try_to_leave_the_folder_write_nothing_outside_it() {
     }
 }
 
+/// A 200 with `body` as HTML.
+fn html_reply(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
 #[test]
 fn level_and_no_parent_bound_the_crawl() {
     let s = Script::start(|head| {
@@ -314,11 +326,7 @@ fn level_and_no_parent_bound_the_crawl() {
                 Then::KeepAlive,
             );
         }
-        let reply = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        (reply.into_bytes(), Then::KeepAlive)
+        (html_reply(&body), Then::KeepAlive)
     });
     let dir = temp_dir("mirror level ");
     let url = s.url("/a/1");
@@ -329,6 +337,8 @@ fn level_and_no_parent_bound_the_crawl() {
         "--no-parent",
         &url,
         "--no-host-directories",
+        "--execute",
+        "robots=off",
     ];
     let run = fetch_in(dir.path(), &args);
     run.code(0);
@@ -360,6 +370,58 @@ fn level_and_no_parent_bound_the_crawl() {
             "{head}"
         );
     }
+}
+
+#[test]
+fn robots_txt_is_respected_unless_turned_off() {
+    let s = Script::start(|head| {
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        let body = match path.as_str() {
+            "/robots.txt" => {
+                "User-agent: *\nDisallow: /private/\n\nUser-agent: fetch\nDisallow: /not-for-fetch\nDisallow: /private/\nAllow: /private/open\n"
+            }
+            "/" => {
+                "<a href='private/secret.txt'>a</a><a href='private/open.txt'>b</a><a href='not-for-fetch.txt'>c</a><a href='public.txt'>d</a>"
+            }
+            _ => "file",
+        };
+        (html_reply(body), Then::KeepAlive)
+    });
+    let dir = temp_dir("mirror robots ");
+    let url = s.url("/");
+    let run = fetch_in(dir.path(), &["--mirror", &url, "--no-host-directories"]);
+    run.code(0);
+    let got: Vec<String> = tree(dir.path(), true).into_keys().collect();
+    assert_eq!(
+        got,
+        ["index.html", "private/open.txt", "public.txt"],
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("2 disallowed by robots.txt"),
+        "{}",
+        run.stderr
+    );
+    let asked = s.requests().join("");
+    assert!(
+        !asked.contains("secret") && !asked.contains("not-for-fetch"),
+        "{asked}"
+    );
+
+    let off = temp_dir("mirror robots off ");
+    let run = fetch_in(
+        off.path(),
+        &[
+            "--mirror",
+            &url,
+            "--no-host-directories",
+            "--execute",
+            "robots=off",
+        ],
+    );
+    run.code(0);
+    assert_eq!(tree(off.path(), true).len(), 5, "{}", run.stderr);
 }
 
 #[test]

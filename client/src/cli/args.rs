@@ -778,6 +778,42 @@ pub struct Args {
     /// (suffixes k, M, G; wget's -Q; fetch's -Q is curl's --quote)
     #[arg(long = "quota", value_name = "BYTES", value_parser = parse_size)]
     pub quota: Option<u64>,
+
+    /// With --mirror or --recursive: drop the first N folders of each path (wget's
+    /// --cut-dirs: with N = 1, /a/b/c.txt is saved as b/c.txt)
+    #[arg(long = "cut-dirs", value_name = "N")]
+    pub cut_dirs: Option<usize>,
+
+    /// With --mirror or --recursive: wait SECS between requests (wget's -w; fetch's -w is
+    /// curl's --write-out)
+    #[arg(long = "wait", value_name = "SECS", value_parser = parse_secs_or_zero)]
+    pub wait: Option<Duration>,
+
+    /// With --wait: wait between 0.5 and 1.5 times as long, chosen afresh each time
+    #[arg(long = "random-wait")]
+    pub random_wait: bool,
+
+    /// With --mirror or --recursive: `robots=off` ignores robots.txt, which is respected
+    /// by default (wget's -e robots=off; fetch's -e is curl's --referer)
+    #[arg(long = "execute", value_name = "robots=on|off", value_parser = parse_robots)]
+    pub execute: Option<bool>,
+}
+
+/// `--execute`: of wget's commands, `robots=on` and `robots=off`.
+fn parse_robots(s: &str) -> Result<bool, String> {
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}': expected robots=on or robots=off"))?;
+    if !key.trim().eq_ignore_ascii_case("robots") {
+        return Err(format!(
+            "'{s}': of wget's commands, only robots=on|off is supported"
+        ));
+    }
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" | "1" | "yes" => Ok(true),
+        "off" | "0" | "no" => Ok(false),
+        _ => Err(format!("'{s}': expected robots=on or robots=off")),
+    }
 }
 
 /// `--level`: a depth, `inf` or 0 (no limit, as in wget).

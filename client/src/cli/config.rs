@@ -130,6 +130,12 @@ pub struct MirrorSettings {
     pub host_dirs: bool,
     /// `--quota`: no new file once this many body bytes have arrived.
     pub quota: Option<u64>,
+    /// `--cut-dirs`: leading folders left out of each saved path.
+    pub cut_dirs: usize,
+    /// `--wait`: the pause between requests, and whether `--random-wait` varies it.
+    pub wait: Option<(Duration, bool)>,
+    /// robots.txt is respected (not `--execute robots=off`).
+    pub robots: bool,
 }
 
 /// Where one target's body goes, before its name is known.
@@ -515,6 +521,10 @@ fn mirror_settings(args: &Args) -> Result<Option<MirrorSettings>, Error> {
             (args.directory_prefix.is_some(), "--directory-prefix"),
             (args.no_host_directories, "--no-host-directories"),
             (args.quota.is_some(), "--quota"),
+            (args.cut_dirs.is_some(), "--cut-dirs"),
+            (args.wait.is_some(), "--wait"),
+            (args.random_wait, "--random-wait"),
+            (args.execute.is_some(), "--execute"),
         ];
         if let Some((_, flag)) = given.iter().find(|(on, _)| *on) {
             return usage(&format!("{flag} goes with --mirror or --recursive"));
@@ -563,6 +573,12 @@ fn mirror_settings(args: &Args) -> Result<Option<MirrorSettings>, Error> {
         no_parent: args.no_parent,
         host_dirs: !args.no_host_directories,
         quota: args.quota,
+        cut_dirs: args.cut_dirs.unwrap_or(0),
+        wait: args
+            .wait
+            .filter(|w| !w.is_zero())
+            .map(|w| (w, args.random_wait)),
+        robots: args.execute.unwrap_or(true),
     }))
 }
 

@@ -10,6 +10,7 @@
 mod links;
 mod listing;
 mod local;
+mod robots;
 mod state;
 
 use std::collections::{HashSet, VecDeque};
@@ -54,12 +55,55 @@ pub fn run(config: &Config) -> i32 {
             shared::io_words(&e)
         )));
     }
-    let crawl = Crawl::new(config, settings, start);
+    let robots = if settings.robots {
+        fetch_robots(config, &start)
+    } else {
+        robots::Robots::allow_all()
+    };
+    let crawl = Crawl::new(config, settings, start, robots);
     crawl.offer(&mut crawl.lock(), crawl.start.clone(), 0);
     // Each thread works until the frontier is empty and no thread can add to it.
     batch::on_pool(config.parallel, config.parallel, || crawl.work());
     crawl.summary(started);
     *crawl.code.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The robots.txt of the start URL's host: its rules for fetch; none when there is none
+/// (or a 4xx, or a redirect); nothing allowed when the server fails (5xx), as RFC 9309 asks.
+fn fetch_robots(config: &Config, start: &Target) -> robots::Robots {
+    let target = Target {
+        endpoint: start.endpoint.clone(),
+        path: "/robots.txt".into(),
+    };
+    let mut resp = match config
+        .client
+        .send(&Request::new(Method::Get), &target, &mut Trace::new())
+    {
+        Ok(r) => r,
+        Err(_) => return robots::Robots::allow_all(),
+    };
+    match resp.status() {
+        200 => {
+            let mut text = Vec::new();
+            let _ = (&mut resp).take(robots::MAX_ROBOTS).read_to_end(&mut text);
+            let agent = "fetch";
+            robots::Robots::parse(&String::from_utf8_lossy(&text), agent, normalize)
+        }
+        500.. => {
+            if !config.silent {
+                let _ = writeln!(
+                    io::stderr(),
+                    "fetch: {target}: {}: nothing is fetched (--execute robots=off to go on)",
+                    resp.status()
+                );
+            }
+            robots::Robots::disallow_all()
+        }
+        _ => {
+            drain(&mut resp);
+            robots::Robots::allow_all()
+        }
+    }
 }
 
 fn fail_now(e: &Error) -> i32 {
@@ -79,6 +123,9 @@ struct Crawl<'a> {
     /// Whether names that differ only in case are the same file in the folder.
     fold_case: bool,
     hasher: RandomState,
+    robots: robots::Robots,
+    /// `--wait`: when the next request may start.
+    next_request: Mutex<Option<Instant>>,
     queue: Mutex<Queue>,
     wake: Condvar,
     bytes: AtomicU64,
@@ -109,6 +156,7 @@ struct Counts {
     level: AtomicU64,
     quota: AtomicU64,
     same_file: AtomicU64,
+    robots: AtomicU64,
 }
 
 /// What visiting a URL found: links to offer, each with its depth.
@@ -118,7 +166,12 @@ enum Visit {
 }
 
 impl<'a> Crawl<'a> {
-    fn new(config: &'a Config, settings: &'a MirrorSettings, start: Target) -> Crawl<'a> {
+    fn new(
+        config: &'a Config,
+        settings: &'a MirrorSettings,
+        start: Target,
+        robots: robots::Robots,
+    ) -> Crawl<'a> {
         let parent = settings.no_parent.then(|| {
             let path = start.path.split('?').next().unwrap_or("/");
             path[..=path.rfind('/').unwrap_or(0)].to_string()
@@ -140,6 +193,8 @@ impl<'a> Crawl<'a> {
             fold_case: folds_case(&settings.dir.join(local::STATE_DIR)),
             start,
             hasher: RandomState::new(),
+            robots,
+            next_request: Mutex::new(None),
             queue: Mutex::default(),
             wake: Condvar::new(),
             bytes: AtomicU64::new(0),
@@ -195,6 +250,10 @@ impl<'a> Crawl<'a> {
             self.counts.parent.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        if !self.robots.allows(&path) {
+            self.counts.robots.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         if self.settings.depth.is_some_and(|max| depth > max) {
             self.counts.level.fetch_add(1, Ordering::Relaxed);
             return;
@@ -220,7 +279,7 @@ impl<'a> Crawl<'a> {
             Ok(rel) if !self.settings.host_dirs && local::reserved(&rel) => {
                 return self.refuse(&url, &local::Refusal::Reserved.to_string());
             }
-            Ok(rel) => self.host_dir.join(rel),
+            Ok(rel) => self.host_dir.join(cut_dirs(&rel, self.settings.cut_dirs)),
             Err(r) => return self.refuse(&url, &r.to_string()),
         };
         if self
@@ -261,6 +320,7 @@ impl<'a> Crawl<'a> {
             } else if let Some(t) = meta.as_ref().and_then(|m| m.modified().ok()) {
                 req.time_condition = Some(("If-Modified-Since".into(), httpdate::fmt_http_date(t)));
             }
+            self.pace();
             let mut resp = match self.config.client.send(&req, target, &mut Trace::new()) {
                 Ok(r) => r,
                 Err(e) => return self.failed(&url, &e),
@@ -468,6 +528,32 @@ impl<'a> Crawl<'a> {
         self.lock().claimed.insert(key)
     }
 
+    /// `--wait`: sleeps until this request's turn, `--wait` after the one before it (across
+    /// all threads), and books the next turn.
+    fn pace(&self) {
+        let Some((wait, random)) = self.settings.wait else {
+            return;
+        };
+        let wait = if random {
+            // 0.5 to 1.5 times: a fresh random 64-bit hash as a fraction.
+            let r = self.hasher.hash_one(Instant::now()) as f64 / u64::MAX as f64;
+            wait.mul_f64(0.5 + r)
+        } else {
+            wait
+        };
+        let now = Instant::now();
+        let at = {
+            let mut next = self
+                .next_request
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let at = next.map_or(now, |n| n.max(now));
+            *next = Some(at + wait);
+            at
+        };
+        std::thread::sleep(at - now);
+    }
+
     fn same_file(&self) -> Visit {
         self.counts.same_file.fetch_add(1, Ordering::Relaxed);
         Visit::Links(Vec::new())
@@ -508,6 +594,7 @@ impl<'a> Crawl<'a> {
             (n(&c.parent), "above the start (--no-parent)"),
             (n(&c.level), "beyond --level"),
             (n(&c.quota), "past --quota"),
+            (n(&c.robots), "disallowed by robots.txt"),
             (n(&c.same_file), "saved under another URL"),
         ] {
             if count > 0 {
@@ -531,6 +618,16 @@ impl<'a> Crawl<'a> {
             duration_words(started.elapsed())
         ));
     }
+}
+
+/// `rel` without its first `n` folders (`--cut-dirs`); the file name always stays.
+fn cut_dirs(rel: &Path, n: usize) -> PathBuf {
+    let count = rel.components().count();
+    rel.components()
+        .enumerate()
+        .filter(|&(i, _)| i >= n || i + 1 == count)
+        .map(|(_, c)| c)
+        .collect()
 }
 
 /// A header's value as text ("" when absent).
@@ -609,6 +706,24 @@ fn folds_case(dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cut_dirs_keeps_the_name() {
+        let cases = [
+            ("a/b/c.txt", 0, "a/b/c.txt"),
+            ("a/b/c.txt", 1, "b/c.txt"),
+            ("a/b/c.txt", 2, "c.txt"),
+            ("a/b/c.txt", 9, "c.txt"),
+            ("index.html", 3, "index.html"),
+        ];
+        for (rel, n, want) in cases {
+            assert_eq!(
+                cut_dirs(Path::new(rel), n),
+                PathBuf::from(want),
+                "{rel} {n}"
+            );
+        }
+    }
 
     #[test]
     fn urls_have_one_spelling() {
