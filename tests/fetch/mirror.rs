@@ -425,6 +425,68 @@ fn robots_txt_is_respected_unless_turned_off() {
 }
 
 #[test]
+fn accept_and_reject_keep_some_files_and_still_read_pages() {
+    let site = temp_dir("mirror accept ");
+    put(
+        site.path(),
+        "index.html",
+        b"<a href='a.txt'>a</a><a href='b.pdf'>b</a><a href='sub/'>s</a>",
+    );
+    put(site.path(), "a.txt", b"a");
+    put(site.path(), "b.pdf", b"b");
+    put(site.path(), "sub/c.txt", b"c");
+    put(site.path(), "sub/d.tar.gz", b"d");
+    let mut s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
+    let url = format!("http://{}/", s.addr());
+    let dir = temp_dir("mirror accept out ");
+    let args = ["--mirror", &url, "--no-host-directories"];
+    let lists = ["--accept", "txt,*.gz", "--reject", "d.*"];
+    let run = fetch_in(dir.path(), &[&args[..], &lists[..]].concat());
+    run.code(0);
+    let got: Vec<String> = tree(dir.path(), true).into_keys().collect();
+    assert_eq!(got, ["a.txt", "sub/c.txt"], "{}", run.stderr);
+    // index.html (read for its links, then removed), b.pdf and d.tar.gz (never fetched).
+    assert!(
+        run.stderr.contains("3 not kept by --accept/--reject"),
+        "{}",
+        run.stderr
+    );
+    let log = s.stop_and_collect_log().join("\n");
+    assert!(!log.contains("b.pdf") && !log.contains("d.tar.gz"), "{log}");
+}
+
+#[test]
+fn delete_removes_what_vanished_and_nothing_else() {
+    let site = temp_dir("mirror delete ");
+    put(site.path(), "keep.txt", b"k");
+    put(site.path(), "gone.txt", b"g");
+    put(site.path(), "old/gone too.txt", b"g");
+    let s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
+    let url = format!("http://{}/", s.addr());
+    let dir = temp_dir("mirror delete out ");
+    let args = ["--mirror", &url, "--no-host-directories", "--delete"];
+    fetch_in(dir.path(), &args).code(0);
+    put(dir.path(), "mine.txt", b"not written by fetch");
+    std::fs::remove_file(site.path().join("gone.txt")).unwrap();
+    std::fs::remove_dir_all(site.path().join("old")).unwrap();
+
+    // Without --delete, nothing goes.
+    fetch_in(dir.path(), &args[..3]).code(0);
+    assert_eq!(tree(dir.path(), true).len(), 4);
+
+    let run = fetch_in(dir.path(), &args);
+    run.code(0);
+    let got: Vec<String> = tree(dir.path(), true).into_keys().collect();
+    assert_eq!(got, ["keep.txt", "mine.txt"], "{}", run.stderr);
+    assert!(run.stderr.contains("2 removed"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("removed gone.txt (gone upstream)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn mirror_flags_are_checked() {
     let dir = temp_dir("mirror usage ");
     fetch_in(dir.path(), &["--level", "2", "http://127.0.0.1:1/"])
@@ -447,4 +509,14 @@ fn mirror_flags_are_checked() {
         &["--mirror", "--level", "deep", "http://127.0.0.1:1/"],
     )
     .code(2);
+    let url = "http://127.0.0.1:1/";
+    fetch_in(dir.path(), &["--mirror", "--execute", "tries=3", url])
+        .code(2)
+        .error("only robots=on|off");
+    fetch_in(dir.path(), &["--mirror", "--delete", "--level", "3", url])
+        .code(2)
+        .error("--delete cannot go with --level");
+    fetch_in(dir.path(), &["--recursive", "--delete", url])
+        .code(2)
+        .error("--delete cannot go with --level");
 }

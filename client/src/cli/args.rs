@@ -797,6 +797,22 @@ pub struct Args {
     /// by default (wget's -e robots=off; fetch's -e is curl's --referer)
     #[arg(long = "execute", value_name = "robots=on|off", value_parser = parse_robots)]
     pub execute: Option<bool>,
+
+    /// With --mirror or --recursive: keep only files whose names end with one of LIST or
+    /// match one of its patterns (`*`, `?`, `[...]`), comma-separated (wget's -A; fetch's
+    /// -A is curl's --user-agent). Pages are still read for their links.
+    #[arg(long = "accept", value_name = "LIST")]
+    pub accept: Option<String>,
+
+    /// With --mirror or --recursive: keep no file whose name ends with one of LIST or
+    /// matches one of its patterns (wget's -R; fetch's -R is curl's --remote-time)
+    #[arg(long = "reject", value_name = "LIST")]
+    pub reject: Option<String>,
+
+    /// With --mirror: after a crawl with no failure, remove the files an earlier run saved
+    /// that the site no longer has (only files fetch wrote, never anything else in DIR)
+    #[arg(long = "delete")]
+    pub delete: bool,
 }
 
 /// `--execute`: of wget's commands, `robots=on` and `robots=off`.

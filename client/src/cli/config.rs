@@ -136,6 +136,12 @@ pub struct MirrorSettings {
     pub wait: Option<(Duration, bool)>,
     /// robots.txt is respected (not `--execute robots=off`).
     pub robots: bool,
+    /// `--accept`, as typed.
+    pub accept: Option<String>,
+    /// `--reject`, as typed.
+    pub reject: Option<String>,
+    /// `--delete`: remove what vanished upstream.
+    pub delete: bool,
 }
 
 /// Where one target's body goes, before its name is known.
@@ -525,6 +531,9 @@ fn mirror_settings(args: &Args) -> Result<Option<MirrorSettings>, Error> {
             (args.wait.is_some(), "--wait"),
             (args.random_wait, "--random-wait"),
             (args.execute.is_some(), "--execute"),
+            (args.accept.is_some(), "--accept"),
+            (args.reject.is_some(), "--reject"),
+            (args.delete, "--delete"),
         ];
         if let Some((_, flag)) = given.iter().find(|(on, _)| *on) {
             return usage(&format!("{flag} goes with --mirror or --recursive"));
@@ -555,6 +564,25 @@ fn mirror_settings(args: &Args) -> Result<Option<MirrorSettings>, Error> {
             "{flags} cannot go with --mirror or --recursive (a mirror names its own files)"
         ));
     }
+    // --delete removes what a complete crawl no longer reaches: a bounded crawl would
+    // remove what it merely did not reach.
+    let bounds = [
+        (
+            args.level.is_some() || !args.mirror,
+            "--level (and --recursive's depth of 5)",
+        ),
+        (args.quota.is_some(), "--quota"),
+        (
+            args.accept.is_some() || args.reject.is_some(),
+            "--accept and --reject",
+        ),
+        (args.cut_dirs.is_some(), "--cut-dirs"),
+    ];
+    if let Some((_, flags)) = bounds.iter().find(|(on, _)| *on && args.delete) {
+        return usage(&format!(
+            "--delete cannot go with {flags}: files not reached would be removed"
+        ));
+    }
     let dir = args
         .directory_prefix
         .clone()
@@ -579,6 +607,9 @@ fn mirror_settings(args: &Args) -> Result<Option<MirrorSettings>, Error> {
             .filter(|w| !w.is_zero())
             .map(|w| (w, args.random_wait)),
         robots: args.execute.unwrap_or(true),
+        accept: args.accept.clone(),
+        reject: args.reject.clone(),
+        delete: args.delete,
     }))
 }
 

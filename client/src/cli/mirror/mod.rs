@@ -10,6 +10,7 @@
 mod links;
 mod listing;
 mod local;
+mod pattern;
 mod robots;
 mod state;
 
@@ -64,6 +65,9 @@ pub fn run(config: &Config) -> i32 {
     crawl.offer(&mut crawl.lock(), crawl.start.clone(), 0);
     // Each thread works until the frontier is empty and no thread can add to it.
     batch::on_pool(config.parallel, config.parallel, || crawl.work());
+    if settings.delete {
+        crawl.delete_vanished();
+    }
     crawl.summary(started);
     *crawl.code.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -124,6 +128,8 @@ struct Crawl<'a> {
     fold_case: bool,
     hasher: RandomState,
     robots: robots::Robots,
+    accept: pattern::NameList,
+    reject: pattern::NameList,
     /// `--wait`: when the next request may start.
     next_request: Mutex<Option<Instant>>,
     queue: Mutex<Queue>,
@@ -157,6 +163,10 @@ struct Counts {
     quota: AtomicU64,
     same_file: AtomicU64,
     robots: AtomicU64,
+    rejected: AtomicU64,
+    removed: AtomicU64,
+    /// URLs not followed because MAX_URLS were tracked.
+    too_many: AtomicU64,
 }
 
 /// What visiting a URL found: links to offer, each with its depth.
@@ -194,6 +204,8 @@ impl<'a> Crawl<'a> {
             start,
             hasher: RandomState::new(),
             robots,
+            accept: pattern::NameList::parse(settings.accept.as_deref().unwrap_or("")),
+            reject: pattern::NameList::parse(settings.reject.as_deref().unwrap_or("")),
             next_request: Mutex::new(None),
             queue: Mutex::default(),
             wake: Condvar::new(),
@@ -259,6 +271,7 @@ impl<'a> Crawl<'a> {
             return;
         }
         if q.seen.len() >= MAX_URLS {
+            self.counts.too_many.fetch_add(1, Ordering::Relaxed);
             if !q.full_said {
                 q.full_said = true;
                 self.say(&format!(
@@ -282,6 +295,13 @@ impl<'a> Crawl<'a> {
             Ok(rel) => self.host_dir.join(cut_dirs(&rel, self.settings.cut_dirs)),
             Err(r) => return self.refuse(&url, &r.to_string()),
         };
+        // --accept/--reject: a file not kept is not fetched, unless it may be a page with
+        // links (read, then removed), as wget does.
+        let keep = self.keeps(&rel);
+        if !keep && !may_be_page(&rel) {
+            self.counts.rejected.fetch_add(1, Ordering::Relaxed);
+            return Visit::Links(Vec::new());
+        }
         if self
             .settings
             .quota
@@ -387,12 +407,17 @@ impl<'a> Crawl<'a> {
                     if let Err(e) = self.save(&mut resp, &rel, &content_type) {
                         return self.failed(&url, &e);
                     }
-                    if meta.is_some() {
+                    let found = self.links_of(target, &file, &content_type, depth);
+                    if !keep {
+                        let _ = std::fs::remove_file(&file);
+                        let _ = std::fs::remove_file(state::path(root, &rel));
+                        self.counts.rejected.fetch_add(1, Ordering::Relaxed);
+                    } else if meta.is_some() {
                         self.counts.changed.fetch_add(1, Ordering::Relaxed);
                     } else {
                         self.counts.new.fetch_add(1, Ordering::Relaxed);
                     }
-                    Visit::Links(self.links_of(target, &file, &content_type, depth))
+                    Visit::Links(found)
                 }
                 _ => {
                     drain(&mut resp);
@@ -519,13 +544,86 @@ impl<'a> Crawl<'a> {
     /// (`/d/` and `/d/index.html`, or names that differ only in case on a file system that
     /// folds case).
     fn claim(&self, rel: &Path) -> bool {
+        let key = self.claim_key(rel);
+        self.lock().claimed.insert(key)
+    }
+
+    fn claim_key(&self, rel: &Path) -> u64 {
         let text = rel.to_string_lossy();
-        let key = if self.fold_case {
+        if self.fold_case {
             self.hasher.hash_one(text.to_lowercase())
         } else {
             self.hasher.hash_one(&*text)
-        };
-        self.lock().claimed.insert(key)
+        }
+    }
+
+    /// Whether `--accept` and `--reject` keep the file `rel` (by its name, query left out).
+    fn keeps(&self, rel: &Path) -> bool {
+        let name = rel
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        let name = name.split('?').next().unwrap_or("");
+        (self.accept.is_empty() || self.accept.matches(name)) && !self.reject.matches(name)
+    }
+
+    /// `--delete`: after a complete crawl, removes each file an earlier run saved (it has a
+    /// record in the state folder) under the crawl's scope that this run did not reach.
+    /// Nothing fetch did not write is touched, and nothing when a file failed or a bound
+    /// stopped the crawl short.
+    fn delete_vanished(&self) {
+        let c = &self.counts;
+        let short = [
+            (c.failed.load(Ordering::Relaxed), "failed"),
+            (c.robots.load(Ordering::Relaxed), "disallowed by robots.txt"),
+            (c.too_many.load(Ordering::Relaxed), "beyond the URL limit"),
+        ];
+        if let Some((n, why)) = short.iter().find(|(n, _)| *n > 0) {
+            self.say(&format!("fetch: --delete removes nothing: {n} {why}"));
+            return;
+        }
+        let root = &self.settings.dir;
+        let state_root = root.join(local::STATE_DIR);
+        // The crawl's scope on disk: the HOST folder, or the --no-parent folder in it.
+        let scope = self
+            .parent
+            .as_deref()
+            .and_then(|p| local::path_for(p).ok())
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_default();
+        let mut stack = vec![state_root.join(&self.host_dir).join(scope)];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
+                if kind.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let Ok(rel) = path.strip_prefix(&state_root) else {
+                    continue;
+                };
+                if !kind.is_file() || rel.extension().is_some_and(|e| e == "part") {
+                    continue;
+                }
+                if self.lock().claimed.contains(&self.claim_key(rel)) {
+                    continue;
+                }
+                let file = root.join(rel);
+                let regular = local::check_parents(root, rel).is_ok()
+                    && std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_file());
+                if regular && std::fs::remove_file(&file).is_ok() {
+                    c.removed.fetch_add(1, Ordering::Relaxed);
+                    self.say(&format!("fetch: removed {} (gone upstream)", rel.display()));
+                }
+                let _ = std::fs::remove_file(&path);
+            }
+        }
     }
 
     /// `--wait`: sleeps until this request's turn, `--wait` after the one before it (across
@@ -595,6 +693,8 @@ impl<'a> Crawl<'a> {
             (n(&c.level), "beyond --level"),
             (n(&c.quota), "past --quota"),
             (n(&c.robots), "disallowed by robots.txt"),
+            (n(&c.rejected), "not kept by --accept/--reject"),
+            (n(&c.too_many), "beyond the URL limit"),
             (n(&c.same_file), "saved under another URL"),
         ] {
             if count > 0 {
@@ -607,16 +707,37 @@ impl<'a> Crawl<'a> {
             format!("; not fetched: {}", not.join(", "))
         };
         self.say(&format!(
-            "fetch: mirror of {} in {}: {} new, {} changed, {} unchanged, {} failed{not}; {} in {}",
+            "fetch: mirror of {} in {}: {} new, {} changed, {} unchanged, {} failed{}{not}; {} in {}",
             self.start,
             self.settings.dir.display(),
             n(&c.new),
             n(&c.changed),
             n(&c.unchanged),
             n(&c.failed),
+            match n(&c.removed) {
+                0 => String::new(),
+                r => format!(", {r} removed"),
+            },
             bytes_words(self.bytes.load(Ordering::Relaxed)),
             duration_words(started.elapsed())
         ));
+    }
+}
+
+/// Whether `rel` may be a page whose links matter (HTML by its name, or no extension),
+/// so that --accept/--reject still read it.
+fn may_be_page(rel: &Path) -> bool {
+    let name = rel
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let name = name.split('?').next().unwrap_or("").to_ascii_lowercase();
+    match name.rsplit_once('.') {
+        None => true,
+        Some((_, ext)) => matches!(
+            ext,
+            "html" | "htm" | "xhtml" | "shtml" | "php" | "asp" | "aspx" | "jsp" | "cgi"
+        ),
     }
 }
 
