@@ -28,6 +28,7 @@ use shared::{Endpoint, Target, bytes_words, duration_words};
 use super::batch;
 use super::config::{Config, MirrorSettings};
 use super::output::part_path;
+use super::progress::{Bar, Progress};
 use crate::error::Error;
 use crate::request::{HeaderEdit, Method, Request};
 use crate::response::Response;
@@ -65,6 +66,7 @@ pub fn run(config: &Config) -> i32 {
     crawl.offer(&mut crawl.lock(), crawl.start.clone(), 0);
     // Each thread works until the frontier is empty and no thread can add to it.
     batch::on_pool(config.parallel, config.parallel, || crawl.work());
+    crawl.progress.finish();
     if settings.delete {
         crawl.delete_vanished();
     }
@@ -127,6 +129,8 @@ struct Crawl<'a> {
     /// Whether names that differ only in case are the same file in the folder.
     fold_case: bool,
     hasher: RandomState,
+    /// One display for the whole crawl: a line per file being received, and a total line.
+    progress: Progress,
     robots: robots::Robots,
     accept: pattern::NameList,
     reject: pattern::NameList,
@@ -203,6 +207,9 @@ impl<'a> Crawl<'a> {
             fold_case: folds_case(&settings.dir.join(local::STATE_DIR)),
             start,
             hasher: RandomState::new(),
+            // With 2 "targets" the total line is always there; its length grows with the
+            // frontier.
+            progress: Progress::new(config.progress, 2),
             robots,
             accept: pattern::NameList::parse(settings.accept.as_deref().unwrap_or("")),
             reject: pattern::NameList::parse(settings.reject.as_deref().unwrap_or("")),
@@ -238,6 +245,7 @@ impl<'a> Crawl<'a> {
                 }
             };
             let Visit::Links(found) = self.visit(&target, depth);
+            self.progress.tick();
             let mut q = self.lock();
             for (t, d) in found {
                 self.offer(&mut q, t, d);
@@ -282,6 +290,7 @@ impl<'a> Crawl<'a> {
         }
         if q.seen.insert(self.hasher.hash_one(&path)) {
             q.frontier.push_back((target, depth));
+            self.progress.set_targets(q.seen.len() as u64);
         }
     }
 
@@ -404,7 +413,12 @@ impl<'a> Crawl<'a> {
                         drain(&mut resp);
                         return self.same_file();
                     }
-                    if let Err(e) = self.save(&mut resp, &rel, &content_type) {
+                    let length = header(&resp, "content-length").parse().ok();
+                    let name = rel.to_string_lossy();
+                    let bar = self.progress.bar(&name, length, true);
+                    let saved = self.save(&mut resp, &rel, &content_type, &bar);
+                    bar.clear();
+                    if let Err(e) = saved {
                         return self.failed(&url, &e);
                     }
                     let found = self.links_of(target, &file, &content_type, depth);
@@ -429,7 +443,13 @@ impl<'a> Crawl<'a> {
 
     /// Writes the body to `rel` as `.part`, with the server's time, renames it, and keeps
     /// its ETag.
-    fn save(&self, resp: &mut Response, rel: &Path, content_type: &str) -> Result<(), Error> {
+    fn save(
+        &self,
+        resp: &mut Response,
+        rel: &Path,
+        content_type: &str,
+        bar: &Bar,
+    ) -> Result<(), Error> {
         let root = &self.settings.dir;
         let io_err = |e: io::Error| Error::Write {
             what: root.join(rel).display().to_string(),
@@ -448,7 +468,7 @@ impl<'a> Crawl<'a> {
             .create_new(true)
             .open(&part)
             .map_err(io_err)?;
-        let copied = copy(resp, &mut out, &self.bytes);
+        let copied = copy(resp, &mut out, &self.bytes, bar);
         let modified = httpdate::parse_http_date(&header(resp, "last-modified")).ok();
         let finished = copied.and_then(|()| {
             if let Some(t) = modified {
@@ -671,14 +691,18 @@ impl<'a> Crawl<'a> {
         }
         drop(code);
         if !self.config.silent || self.config.show_error {
-            let _ = writeln!(io::stderr(), "fetch: {url}: {e}");
+            self.progress.suspend(|| {
+                let _ = writeln!(io::stderr(), "fetch: {url}: {e}");
+            });
         }
         Visit::Links(Vec::new())
     }
 
     fn say(&self, line: &str) {
         if !self.config.silent {
-            let _ = writeln!(io::stderr(), "{line}");
+            self.progress.suspend(|| {
+                let _ = writeln!(io::stderr(), "{line}");
+            });
         }
     }
 
@@ -760,7 +784,7 @@ fn header(resp: &Response, name: &str) -> String {
 }
 
 /// Copies the body into `out`, adding to `total` as it goes.
-fn copy(resp: &mut Response, out: &mut File, total: &AtomicU64) -> Result<(), Error> {
+fn copy(resp: &mut Response, out: &mut File, total: &AtomicU64, bar: &Bar) -> Result<(), Error> {
     let mut buf = vec![0; 64 * 1024];
     loop {
         let n = resp.read_body(&mut buf)?;
@@ -772,6 +796,7 @@ fn copy(resp: &mut Response, out: &mut File, total: &AtomicU64) -> Result<(), Er
             reason: shared::io_words(&e),
         })?;
         total.fetch_add(n as u64, Ordering::Relaxed);
+        bar.add(n as u64);
     }
 }
 
