@@ -130,8 +130,29 @@ fn a_site_from_serve_arrives_byte_for_byte_and_a_second_run_is_all_304s() {
         assert_eq!(secs(a), secs(b), "{name} keeps the server's time");
     }
 
-    let second = fetch_in(out.path(), &args);
+    let second = fetch_in(out.path(), &[&args[..], &["--report-json"]].concat());
     second.code(0);
+    // One JSON line per URL: each file unchanged, each listing listed.
+    let json: Vec<&str> = second
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .collect();
+    let unchanged = json
+        .iter()
+        .filter(|l| l.contains("\"outcome\":\"unchanged\",\"status\":304,\"file\":\""))
+        .count();
+    assert_eq!(unchanged, n, "{json:#?}");
+    let listed = json
+        .iter()
+        .filter(|l| l.contains("\"outcome\":\"listed\""))
+        .count();
+    assert_eq!(listed, 3, "{json:#?}");
+    assert!(
+        json.iter()
+            .any(|l| l.contains("\"file\":\"") && l.contains("caf\u{e9} \u{fc}n\u{ef}.txt")),
+        "{json:#?}"
+    );
     assert!(
         second
             .stderr

@@ -173,6 +173,89 @@ struct Counts {
     too_many: AtomicU64,
 }
 
+/// What became of one visited URL: a count in the summary, the `outcome` of its
+/// --report-json line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    New,
+    Changed,
+    Unchanged,
+    Failed,
+    Skipped,
+    SameFile,
+    Rejected,
+    Quota,
+    Listed,
+    Redirect,
+}
+
+impl Outcome {
+    fn word(self) -> &'static str {
+        match self {
+            Outcome::New => "new",
+            Outcome::Changed => "changed",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+            Outcome::SameFile => "same-file",
+            Outcome::Rejected => "rejected",
+            Outcome::Quota => "quota",
+            Outcome::Listed => "listed",
+            Outcome::Redirect => "redirect",
+        }
+    }
+}
+
+/// The rest of a --report-json line.
+#[derive(Debug, Default)]
+struct Report<'r> {
+    status: Option<u16>,
+    /// The file, relative to DIR.
+    file: Option<&'r Path>,
+    bytes: u64,
+    /// Why it was skipped or failed; where a redirect leads.
+    reason: &'r str,
+    code: i32,
+}
+
+impl Report<'_> {
+    fn status(status: u16) -> Report<'static> {
+        Report {
+            status: Some(status),
+            ..Report::default()
+        }
+    }
+}
+
+/// One line of --report-json for a mirrored URL (docs/fetch-json.md, "Mirror").
+fn report_line(url: &str, outcome: Outcome, r: &Report<'_>) -> String {
+    let mut line = String::from("{\"schema\":1,\"mirror\":true,\"url\":");
+    shared::json_string(&mut line, url);
+    line.push_str(",\"outcome\":\"");
+    line.push_str(outcome.word());
+    line.push_str("\",\"status\":");
+    match r.status {
+        Some(s) => line.push_str(&s.to_string()),
+        None => line.push_str("null"),
+    }
+    line.push_str(",\"file\":");
+    match r.file {
+        Some(f) => shared::json_string(&mut line, &f.to_string_lossy()),
+        None => line.push_str("null"),
+    }
+    line.push_str(&format!(
+        ",\"bytes\":{},\"exit_code\":{},\"reason\":",
+        r.bytes, r.code
+    ));
+    if r.reason.is_empty() {
+        line.push_str("null");
+    } else {
+        shared::json_string(&mut line, r.reason);
+    }
+    line.push_str("}\n");
+    line
+}
+
 /// What visiting a URL found: links to offer, each with its depth.
 enum Visit {
     /// Links to offer: (target, depth).
@@ -308,16 +391,14 @@ impl<'a> Crawl<'a> {
         // links (read, then removed), as wget does.
         let keep = self.keeps(&rel);
         if !keep && !may_be_page(&rel) {
-            self.counts.rejected.fetch_add(1, Ordering::Relaxed);
-            return Visit::Links(Vec::new());
+            return self.note(&url, Outcome::Rejected, Report::default());
         }
         if self
             .settings
             .quota
             .is_some_and(|q| self.bytes.load(Ordering::Relaxed) >= q)
         {
-            self.counts.quota.fetch_add(1, Ordering::Relaxed);
-            return Visit::Links(Vec::new());
+            return self.note(&url, Outcome::Quota, Report::default());
         }
         let root = &self.settings.dir;
         // Before anything on disk is looked at: a symlink on the way could lead out.
@@ -377,6 +458,7 @@ impl<'a> Crawl<'a> {
                                 l.truncated
                             ));
                         }
+                        self.note(&url, Outcome::Listed, Report::status(200));
                         return Visit::Links(self.resolve(target, None, &l.refs, depth + 1));
                     }
                 }
@@ -390,15 +472,24 @@ impl<'a> Crawl<'a> {
                     // Read the (empty) body to its end, so the connection is used again.
                     drain(&mut resp);
                     if !self.claim(&rel) {
-                        return self.same_file();
+                        return self.note(&url, Outcome::SameFile, Report::status(304));
                     }
-                    self.counts.unchanged.fetch_add(1, Ordering::Relaxed);
+                    let report = Report {
+                        file: Some(&rel),
+                        ..Report::status(304)
+                    };
+                    self.note(&url, Outcome::Unchanged, report);
                     let kind = record.as_ref().map_or("", |r| r.content_type.as_str());
                     Visit::Links(self.links_of(target, &file, kind, depth))
                 }
                 301 | 302 | 303 | 307 | 308 => {
                     let location = header(&resp, "location");
                     drain(&mut resp);
+                    let report = Report {
+                        reason: &location,
+                        ..Report::status(status)
+                    };
+                    self.note(&url, Outcome::Redirect, report);
                     match crate::redirect::resolve(target, location.as_bytes()) {
                         // A redirect is a link from the same page, at the same depth.
                         Ok(t) => Visit::Links(vec![(t, depth)]),
@@ -411,26 +502,33 @@ impl<'a> Crawl<'a> {
                 200..=299 => {
                     if !self.claim(&rel) {
                         drain(&mut resp);
-                        return self.same_file();
+                        return self.note(&url, Outcome::SameFile, Report::status(status));
                     }
                     let length = header(&resp, "content-length").parse().ok();
                     let name = rel.to_string_lossy();
                     let bar = self.progress.bar(&name, length, true);
                     let saved = self.save(&mut resp, &rel, &content_type, &bar);
                     bar.clear();
-                    if let Err(e) = saved {
-                        return self.failed(&url, &e);
-                    }
+                    let bytes = match saved {
+                        Ok(n) => n,
+                        Err(e) => return self.failed(&url, &e),
+                    };
                     let found = self.links_of(target, &file, &content_type, depth);
-                    if !keep {
+                    let outcome = if !keep {
                         let _ = std::fs::remove_file(&file);
                         let _ = std::fs::remove_file(state::path(root, &rel));
-                        self.counts.rejected.fetch_add(1, Ordering::Relaxed);
+                        Outcome::Rejected
                     } else if meta.is_some() {
-                        self.counts.changed.fetch_add(1, Ordering::Relaxed);
+                        Outcome::Changed
                     } else {
-                        self.counts.new.fetch_add(1, Ordering::Relaxed);
-                    }
+                        Outcome::New
+                    };
+                    let report = Report {
+                        file: Some(rel.as_path()).filter(|_| keep),
+                        bytes,
+                        ..Report::status(status)
+                    };
+                    self.note(&url, outcome, report);
                     Visit::Links(found)
                 }
                 _ => {
@@ -449,7 +547,7 @@ impl<'a> Crawl<'a> {
         rel: &Path,
         content_type: &str,
         bar: &Bar,
-    ) -> Result<(), Error> {
+    ) -> Result<u64, Error> {
         let root = &self.settings.dir;
         let io_err = |e: io::Error| Error::Write {
             what: root.join(rel).display().to_string(),
@@ -499,7 +597,7 @@ impl<'a> Crawl<'a> {
                 shared::io_words(&e)
             ));
         }
-        Ok(())
+        Ok(meta.len())
     }
 
     /// The links of a saved HTML or CSS file (by its type, else its name), resolved.
@@ -672,19 +770,54 @@ impl<'a> Crawl<'a> {
         std::thread::sleep(at - now);
     }
 
-    fn same_file(&self) -> Visit {
-        self.counts.same_file.fetch_add(1, Ordering::Relaxed);
+    /// Counts what became of `url`, and with --report-json writes its line.
+    fn note(&self, url: &str, outcome: Outcome, r: Report<'_>) -> Visit {
+        let c = &self.counts;
+        let counter = match outcome {
+            Outcome::New => Some(&c.new),
+            Outcome::Changed => Some(&c.changed),
+            Outcome::Unchanged => Some(&c.unchanged),
+            Outcome::Failed => Some(&c.failed),
+            Outcome::Skipped => Some(&c.refused),
+            Outcome::SameFile => Some(&c.same_file),
+            Outcome::Rejected => Some(&c.rejected),
+            Outcome::Quota => Some(&c.quota),
+            Outcome::Listed | Outcome::Redirect => None,
+        };
+        if let Some(counter) = counter {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.config.report_json {
+            let line = report_line(url, outcome, &r);
+            self.progress.suspend(|| {
+                let _ = io::stderr().write_all(line.as_bytes());
+            });
+        }
         Visit::Links(Vec::new())
     }
 
     fn refuse(&self, url: &str, why: &str) -> Visit {
-        self.counts.refused.fetch_add(1, Ordering::Relaxed);
         self.say(&format!("fetch: skipped {url}: {why}"));
-        Visit::Links(Vec::new())
+        let report = Report {
+            reason: why,
+            ..Report::default()
+        };
+        self.note(url, Outcome::Skipped, report)
     }
 
     fn failed(&self, url: &str, e: &Error) -> Visit {
-        self.counts.failed.fetch_add(1, Ordering::Relaxed);
+        let reason = e.to_string();
+        let status = match e {
+            Error::HttpStatus { status } => Some(*status),
+            _ => None,
+        };
+        let report = Report {
+            status,
+            reason: &reason,
+            code: e.exit_code(),
+            ..Report::default()
+        };
+        self.note(url, Outcome::Failed, report);
         let mut code = self.code.lock().unwrap_or_else(PoisonError::into_inner);
         if *code == 0 {
             *code = e.exit_code();
