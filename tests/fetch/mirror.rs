@@ -7,6 +7,7 @@ use std::path::{Component, Path};
 
 use super::fetch_in;
 use super::scripted::{Script, Then};
+use crate::support::python::{http_server, python};
 use crate::support::serve::Serve;
 use crate::support::{put, same_bytes, temp_dir};
 
@@ -205,6 +206,44 @@ fn a_site_from_serve_arrives_byte_for_byte_and_a_second_run_is_all_304s() {
         };
         assert_eq!(statuses, &want, "{path}: {log:#?}");
     }
+}
+
+#[test]
+fn a_site_from_python_http_server_arrives_through_its_html_listings() {
+    let site = temp_dir("mirror python ");
+    awkward_site(site.path());
+    let (_python, port) = http_server(python(), site.path());
+    let out = temp_dir("mirror python out ");
+    let url = format!("http://127.0.0.1:{port}/");
+    let args = ["--mirror", &url, "--no-host-directories", "-Z"];
+    let first = fetch_in(out.path(), &args);
+    first.code(0);
+    let mut got = tree(out.path(), false);
+    got.retain(|name, _| !name.starts_with(".fetch-mirror/"));
+    // Every file a link or a listing leads to, byte for byte, with the server's time. The
+    // copy also has python's listings, as FOLDER/index.html, and the dotfiles python lists.
+    let want = tree(site.path(), true);
+    for (name, bytes) in &want {
+        let Some(copy) = got.get(name) else {
+            panic!("{name} is missing; got {:?}\n{}", got.keys(), first.stderr)
+        };
+        same_bytes(name, bytes, copy);
+    }
+    let listings = [
+        "docs/index.html",
+        "docs/deep/index.html",
+        "docs/deep/er/index.html",
+    ];
+    for listing in listings {
+        assert!(got.contains_key(listing), "{listing} in {:?}", got.keys());
+    }
+    // python sends Last-Modified and honours If-Modified-Since, but no ETag: each file is a
+    // 304; its generated listings (the three above and .hidden-dir's) come again.
+    let files = got.len() - 4;
+    let second = fetch_in(out.path(), &args);
+    second.code(0);
+    let summary = format!("0 new, 4 changed, {files} unchanged, 0 failed");
+    assert!(second.stderr.contains(&summary), "{}", second.stderr);
 }
 
 #[test]
