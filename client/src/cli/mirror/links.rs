@@ -3,29 +3,42 @@
 //! are references as written (entities decoded); the crawl resolves them against the page's
 //! URL, or its `<base href>`.
 
-use html5gum::{DefaultEmitter, Token, Tokenizer};
+use html5gum::{DefaultEmitter, Readable, Token, Tokenizer};
+
+/// The most references kept from one page or style sheet; a page with more (a generated
+/// index of a million links) gives its first ones and says so through [`Links::cut`].
+pub const MAX_REFS: usize = 100_000;
 
 /// What a page links to.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Links {
     /// The first `<base href>`, which relative references resolve against.
     pub base: Option<String>,
-    /// Every reference, in document order, as written (HTML entities decoded).
+    /// Every reference, in document order, as written (HTML entities decoded), up to
+    /// [`MAX_REFS`].
     pub refs: Vec<String>,
+    /// Whether references were left out past [`MAX_REFS`].
+    pub cut: bool,
 }
 
 /// The links of an HTML page: `href` of `a`, `area`, `link`; `src` of `img`, `script`,
 /// `source`, `iframe`, `frame`, `embed`, `audio`, `video`, `track`, `input`; `srcset` of
 /// `img` and `source`; `poster`, `data` of `object`, `background`; the URL of a meta
-/// refresh; CSS in `<style>` and in `style` attributes.
-pub fn html(bytes: &[u8]) -> Links {
+/// refresh; CSS in `<style>` and in `style` attributes. `input` is read as it is
+/// tokenized (a file, say), so memory does not grow with the page, only with its links.
+pub fn html<'a>(input: impl Readable<'a>) -> Links {
     let mut emitter = DefaultEmitter::default();
     // <style> and <script> hold text, not tags: the tokenizer must be told, as a tree
     // builder would tell it.
     emitter.naively_switch_states(true);
     let mut links = Links::default();
     let mut in_style = false;
-    for token in Tokenizer::new_with_emitter(bytes, emitter).flatten() {
+    for token in Tokenizer::new_with_emitter(input, emitter).flatten() {
+        if links.refs.len() >= MAX_REFS {
+            links.refs.truncate(MAX_REFS);
+            links.cut = true;
+            break;
+        }
         match token {
             Token::StartTag(tag) => {
                 let name = tag.name.as_slice();
@@ -74,6 +87,11 @@ pub fn html(bytes: &[u8]) -> Links {
             Token::String(text) if in_style => links.refs.extend(css(&text.value)),
             _ => {}
         }
+    }
+    // The last tag may have brought several (a srcset).
+    if links.refs.len() > MAX_REFS {
+        links.refs.truncate(MAX_REFS);
+        links.cut = true;
     }
     links
 }
@@ -138,7 +156,7 @@ pub fn css(bytes: &[u8]) -> Vec<String> {
     let s = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    while i < s.len() {
+    while i < s.len() && out.len() < MAX_REFS {
         match s[i] {
             b'/' if s.get(i + 1) == Some(&b'*') => {
                 i = find(s, i + 2, b"*/").map_or(s.len(), |e| e + 2);
@@ -271,9 +289,18 @@ mod tests {
 
     #[test]
     fn the_first_base_counts() {
-        let l = html(b"<base href='/docs/'><base href='/other/'><a href=x>");
+        let l = html(&b"<base href='/docs/'><base href='/other/'><a href=x>"[..]);
         assert_eq!(l.base.as_deref(), Some("/docs/"));
         assert_eq!(l.refs, ["x"]);
+    }
+
+    #[test]
+    fn a_page_of_too_many_links_gives_the_first_ones() {
+        let page = "<a href=x>".repeat(MAX_REFS + 10);
+        let l = html(page.as_str());
+        assert_eq!((l.refs.len(), l.cut), (MAX_REFS, true));
+        let l = html("<a href=x>".repeat(10).as_str());
+        assert_eq!((l.refs.len(), l.cut), (10, false));
     }
 
     #[test]

@@ -36,8 +36,8 @@ use crate::trace::Trace;
 
 /// The most URLs one crawl keeps track of; beyond, new links are not followed (said once).
 const MAX_URLS: usize = 1 << 22;
-/// The largest HTML or CSS file read back for its links.
-const MAX_PAGE: u64 = 16 << 20;
+/// The largest style sheet read back for its links (HTML is tokenized as it is read).
+const MAX_CSS: u64 = 4 << 20;
 
 /// Mirrors `config.targets[0]` as `config.mirror` says; returns the exit code: 0, or the
 /// code of the first file that failed.
@@ -134,6 +134,8 @@ struct Crawl<'a> {
     robots: robots::Robots,
     accept: pattern::NameList,
     reject: pattern::NameList,
+    /// Held while a JSON listing is read and parsed.
+    listing_gate: Mutex<()>,
     /// `--wait`: when the next request may start.
     next_request: Mutex<Option<Instant>>,
     queue: Mutex<Queue>,
@@ -171,6 +173,17 @@ struct Counts {
     removed: AtomicU64,
     /// URLs not followed because MAX_URLS were tracked.
     too_many: AtomicU64,
+}
+
+/// One URL being visited; dropping it (after its links are offered, or in a panic) wakes
+/// the threads waiting for work.
+struct Busy<'c, 'a>(&'c Crawl<'a>);
+
+impl Drop for Busy<'_, '_> {
+    fn drop(&mut self) {
+        self.0.lock().busy -= 1;
+        self.0.wake.notify_all();
+    }
 }
 
 /// What became of one visited URL: a count in the summary, the `outcome` of its
@@ -297,6 +310,7 @@ impl<'a> Crawl<'a> {
             accept: pattern::NameList::parse(settings.accept.as_deref().unwrap_or("")),
             reject: pattern::NameList::parse(settings.reject.as_deref().unwrap_or("")),
             next_request: Mutex::new(None),
+            listing_gate: Mutex::new(()),
             queue: Mutex::default(),
             wake: Condvar::new(),
             bytes: AtomicU64::new(0),
@@ -327,14 +341,15 @@ impl<'a> Crawl<'a> {
                     q = self.wake.wait(q).unwrap_or_else(PoisonError::into_inner);
                 }
             };
+            // Counts this URL as done even if visiting it panics, so the other threads
+            // still see the crawl end rather than wait for it forever.
+            let _busy = Busy(self);
             let Visit::Links(found) = self.visit(&target, depth);
             self.progress.tick();
             let mut q = self.lock();
             for (t, d) in found {
                 self.offer(&mut q, t, d);
             }
-            q.busy -= 1;
-            self.wake.notify_all();
         }
     }
 
@@ -444,6 +459,12 @@ impl<'a> Crawl<'a> {
                 .to_ascii_lowercase();
             if ask_json && (status == 406 || (status == 200 && content_type.ends_with("json"))) {
                 if status == 200 {
+                    // One listing in memory at a time, however many threads: a large
+                    // folder's JSON (and its parsed form) is the biggest thing a crawl holds.
+                    let _one = self
+                        .listing_gate
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
                     let mut body = Vec::new();
                     if let Err(e) = (&mut resp)
                         .take(listing::MAX_LISTING)
@@ -611,19 +632,24 @@ impl<'a> Crawl<'a> {
         if !html && !css {
             return Vec::new();
         }
+        let Ok(f) = File::open(file) else {
+            return Vec::new();
+        };
+        if html {
+            let found = links::html(f);
+            if found.cut {
+                self.say(&format!(
+                    "fetch: {target}: only the first {} links are followed",
+                    links::MAX_REFS
+                ));
+            }
+            return self.resolve(target, found.base.as_deref(), &found.refs, depth + 1);
+        }
         let mut bytes = Vec::new();
-        if File::open(file)
-            .and_then(|f| f.take(MAX_PAGE).read_to_end(&mut bytes))
-            .is_err()
-        {
+        if f.take(MAX_CSS).read_to_end(&mut bytes).is_err() {
             return Vec::new();
         }
-        if html {
-            let found = links::html(&bytes);
-            self.resolve(target, found.base.as_deref(), &found.refs, depth + 1)
-        } else {
-            self.resolve(target, None, &links::css(&bytes), depth + 1)
-        }
+        self.resolve(target, None, &links::css(&bytes), depth + 1)
     }
 
     /// References resolved against the page (or its `<base href>`); fragments, `data:`,
