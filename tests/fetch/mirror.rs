@@ -433,6 +433,44 @@ fn level_and_no_parent_bound_the_crawl() {
 }
 
 #[test]
+fn page_requisites_come_past_the_level() {
+    let s = Script::start(|head| {
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        let (kind, body) = match path.as_str() {
+            "/" => ("text/html", "<a href=a.html>a</a>"),
+            "/a.html" => (
+                "text/html",
+                "<img src=deep.png><link rel=stylesheet href=s.css><a href=b.html>b</a>",
+            ),
+            "/s.css" => ("text/css", "body{background:url(bg.png)}"),
+            _ => ("application/octet-stream", "file"),
+        };
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        (reply.into_bytes(), Then::KeepAlive)
+    });
+    let url = s.url("/");
+    let args = ["--recursive", "--level", "1", &url, "--no-host-directories"];
+    let dir = temp_dir("mirror requisites ");
+    let run = fetch_in(dir.path(), &[&args[..], &["--page-requisites"]].concat());
+    run.code(0);
+    let got: Vec<String> = tree(dir.path(), true).into_keys().collect();
+    assert_eq!(
+        got,
+        ["a.html", "bg.png", "deep.png", "index.html", "s.css"],
+        "{}",
+        run.stderr
+    );
+
+    let without = temp_dir("mirror requisites without ");
+    fetch_in(without.path(), &args).code(0);
+    let got: Vec<String> = tree(without.path(), true).into_keys().collect();
+    assert_eq!(got, ["a.html", "index.html"]);
+}
+
+#[test]
 fn robots_txt_is_respected_unless_turned_off() {
     let s = Script::start(|head| {
         let path = head.split(' ').nth(1).unwrap_or("").to_string();

@@ -813,6 +813,12 @@ pub struct Args {
     /// that the site no longer has (only files fetch wrote, never anything else in DIR)
     #[arg(long = "delete")]
     pub delete: bool,
+
+    /// With --mirror or --recursive: also fetch what the pages within --level need to show
+    /// (images, style sheets and what they load, scripts, frames) however deep (wget's -p;
+    /// fetch's -p is curl's --proxytunnel)
+    #[arg(long = "page-requisites")]
+    pub page_requisites: bool,
 }
 
 /// `--execute`: of wget's commands, `robots=on` and `robots=off`.

@@ -142,6 +142,8 @@ pub struct MirrorSettings {
     pub reject: Option<String>,
     /// `--delete`: remove what vanished upstream.
     pub delete: bool,
+    /// `--page-requisites`: what a page needs to show is fetched past `--level`.
+    pub page_requisites: bool,
 }
 
 /// Where one target's body goes, before its name is known.
@@ -534,6 +536,7 @@ fn mirror_settings(args: &Args) -> Result<Option<MirrorSettings>, Error> {
             (args.accept.is_some(), "--accept"),
             (args.reject.is_some(), "--reject"),
             (args.delete, "--delete"),
+            (args.page_requisites, "--page-requisites"),
         ];
         if let Some((_, flag)) = given.iter().find(|(on, _)| *on) {
             return usage(&format!("{flag} goes with --mirror or --recursive"));
@@ -610,6 +613,7 @@ fn mirror_settings(args: &Args) -> Result<Option<MirrorSettings>, Error> {
         accept: args.accept.clone(),
         reject: args.reject.clone(),
         delete: args.delete,
+        page_requisites: args.page_requisites,
     }))
 }
 

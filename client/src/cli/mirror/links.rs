@@ -17,8 +17,33 @@ pub struct Links {
     /// Every reference, in document order, as written (HTML entities decoded), up to
     /// [`MAX_REFS`].
     pub refs: Vec<String>,
+    /// For each of `refs`, whether it is part of showing the page (an image, a style
+    /// sheet, a script, a frame: what `--page-requisites` fetches) rather than a link to
+    /// another page.
+    pub inline: Vec<bool>,
     /// Whether references were left out past [`MAX_REFS`].
     pub cut: bool,
+}
+
+impl Links {
+    fn add(&mut self, url: String, inline: bool) {
+        self.refs.push(url);
+        self.inline.push(inline);
+    }
+
+    fn add_all(&mut self, urls: Vec<String>, inline: bool) {
+        for u in urls {
+            self.add(u, inline);
+        }
+    }
+
+    fn cut_at(&mut self, n: usize) {
+        if self.refs.len() > n {
+            self.refs.truncate(n);
+            self.inline.truncate(n);
+            self.cut = true;
+        }
+    }
 }
 
 /// The links of an HTML page: `href` of `a`, `area`, `link`; `src` of `img`, `script`,
@@ -35,7 +60,7 @@ pub fn html<'a>(input: impl Readable<'a>) -> Links {
     let mut in_style = false;
     for token in Tokenizer::new_with_emitter(input, emitter).flatten() {
         if links.refs.len() >= MAX_REFS {
-            links.refs.truncate(MAX_REFS);
+            links.cut_at(MAX_REFS);
             links.cut = true;
             break;
         }
@@ -62,7 +87,7 @@ pub fn html<'a>(input: impl Readable<'a>) -> Links {
                         .filter(|_| refresh)
                         .and_then(|c| refresh_url(&c).map(str::to_string))
                     {
-                        links.refs.push(url);
+                        links.add(url, false);
                     }
                     continue;
                 }
@@ -72,27 +97,36 @@ pub fn html<'a>(input: impl Readable<'a>) -> Links {
                         "href" => matches!(name, b"a" | b"area" | b"link"),
                         _ => true,
                     };
+                    // A link to another page: `a`, `area`, and a `link` that is not needed
+                    // to show this one (a style sheet, an icon, a preload is needed).
+                    let inline = match (a, name) {
+                        ("href", b"a" | b"area") => false,
+                        ("href", _) => attr("rel").is_some_and(|rel| {
+                            rel.to_ascii_lowercase().split_ascii_whitespace().any(|r| {
+                                matches!(r, "stylesheet" | "preload" | "modulepreload" | "manifest")
+                                    || r.contains("icon")
+                            })
+                        }),
+                        _ => true,
+                    };
                     if let Some(v) = attr(a).filter(|_| wanted) {
-                        links.refs.push(v);
+                        links.add(v, inline);
                     }
                 }
                 if let Some(set) = attr("srcset").or_else(|| attr("imagesrcset")) {
-                    links.refs.extend(srcset(&set));
+                    links.add_all(srcset(&set), true);
                 }
                 if let Some(style) = attr("style") {
-                    links.refs.extend(css(style.as_bytes()));
+                    links.add_all(css(style.as_bytes()), true);
                 }
             }
             Token::EndTag(tag) if tag.name.as_slice() == b"style" => in_style = false,
-            Token::String(text) if in_style => links.refs.extend(css(&text.value)),
+            Token::String(text) if in_style => links.add_all(css(&text.value), true),
             _ => {}
         }
     }
     // The last tag may have brought several (a srcset).
-    if links.refs.len() > MAX_REFS {
-        links.refs.truncate(MAX_REFS);
-        links.cut = true;
-    }
+    links.cut_at(MAX_REFS);
     links
 }
 
@@ -285,6 +319,35 @@ mod tests {
             let got = html(input.as_bytes());
             assert_eq!(got.refs, *want, "in {input}");
         }
+    }
+
+    #[test]
+    fn page_requisites_are_told_from_links() {
+        let page = "<a href=a.html><link rel=stylesheet href=s.css><link rel=next href=n.html>\
+                    <link rel='shortcut icon' href=f.ico><img src=i.png srcset='j.png 2x'>\
+                    <iframe src=f.html></iframe><meta http-equiv=refresh content='0;url=r.html'>\
+                    <p style='background:url(b.png)'>";
+        let l = html(page);
+        let inline: Vec<(&str, bool)> = l
+            .refs
+            .iter()
+            .map(String::as_str)
+            .zip(l.inline.iter().copied())
+            .collect();
+        assert_eq!(
+            inline,
+            [
+                ("a.html", false),
+                ("s.css", true),
+                ("n.html", false),
+                ("f.ico", true),
+                ("i.png", true),
+                ("j.png", true),
+                ("f.html", true),
+                ("r.html", false),
+                ("b.png", true),
+            ]
+        );
     }
 
     #[test]

@@ -63,7 +63,12 @@ pub fn run(config: &Config) -> i32 {
         robots::Robots::allow_all()
     };
     let crawl = Crawl::new(config, settings, start, robots);
-    crawl.offer(&mut crawl.lock(), crawl.start.clone(), 0);
+    let first = Link {
+        target: crawl.start.clone(),
+        depth: 0,
+        inline: false,
+    };
+    crawl.offer(&mut crawl.lock(), first);
     // Each thread works until the frontier is empty and no thread can add to it.
     batch::on_pool(config.parallel, config.parallel, || crawl.work());
     crawl.progress.finish();
@@ -186,6 +191,15 @@ impl Drop for Busy<'_, '_> {
     }
 }
 
+/// A link found on a page, for the frontier.
+struct Link {
+    target: Target,
+    /// Links away from the start URL.
+    depth: u32,
+    /// Needed to show the page it is on (`--page-requisites` takes it past `--level`).
+    inline: bool,
+}
+
 /// What became of one visited URL: a count in the summary, the `outcome` of its
 /// --report-json line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,7 +286,7 @@ fn report_line(url: &str, outcome: Outcome, r: &Report<'_>) -> String {
 /// What visiting a URL found: links to offer, each with its depth.
 enum Visit {
     /// Links to offer: (target, depth).
-    Links(Vec<(Target, u32)>),
+    Links(Vec<Link>),
 }
 
 impl<'a> Crawl<'a> {
@@ -347,14 +361,19 @@ impl<'a> Crawl<'a> {
             let Visit::Links(found) = self.visit(&target, depth);
             self.progress.tick();
             let mut q = self.lock();
-            for (t, d) in found {
-                self.offer(&mut q, t, d);
+            for link in found {
+                self.offer(&mut q, link);
             }
         }
     }
 
     /// Puts `target` in the frontier unless a bound says no or it was seen before.
-    fn offer(&self, q: &mut Queue, target: Target, depth: u32) {
+    fn offer(&self, q: &mut Queue, link: Link) {
+        let Link {
+            target,
+            depth,
+            inline,
+        } = link;
         if target.endpoint != self.start.endpoint {
             self.counts.off_site.fetch_add(1, Ordering::Relaxed);
             return;
@@ -372,7 +391,8 @@ impl<'a> Crawl<'a> {
             self.counts.robots.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if self.settings.depth.is_some_and(|max| depth > max) {
+        let requisite = inline && self.settings.page_requisites;
+        if self.settings.depth.is_some_and(|max| depth > max) && !requisite {
             self.counts.level.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -480,7 +500,8 @@ impl<'a> Crawl<'a> {
                             ));
                         }
                         self.note(&url, Outcome::Listed, Report::status(200));
-                        return Visit::Links(self.resolve(target, None, &l.refs, depth + 1));
+                        let links = self.resolve(target, None, &l.refs, |_| false, depth + 1);
+                        return Visit::Links(links);
                     }
                 }
                 // Not serve's listing: ask again as a browser would.
@@ -513,7 +534,11 @@ impl<'a> Crawl<'a> {
                     self.note(&url, Outcome::Redirect, report);
                     match crate::redirect::resolve(target, location.as_bytes()) {
                         // A redirect is a link from the same page, at the same depth.
-                        Ok(t) => Visit::Links(vec![(t, depth)]),
+                        Ok(t) => Visit::Links(vec![Link {
+                            target: t,
+                            depth,
+                            inline: false,
+                        }]),
                         Err(_) => {
                             self.counts.off_site.fetch_add(1, Ordering::Relaxed);
                             Visit::Links(Vec::new())
@@ -622,7 +647,7 @@ impl<'a> Crawl<'a> {
     }
 
     /// The links of a saved HTML or CSS file (by its type, else its name), resolved.
-    fn links_of(&self, target: &Target, file: &Path, kind: &str, depth: u32) -> Vec<(Target, u32)> {
+    fn links_of(&self, target: &Target, file: &Path, kind: &str, depth: u32) -> Vec<Link> {
         let name = file.to_string_lossy().to_ascii_lowercase();
         let by_name = |ext: &[&str]| kind.is_empty() && ext.iter().any(|e| name.ends_with(e));
         let html = kind == "text/html"
@@ -643,13 +668,20 @@ impl<'a> Crawl<'a> {
                     links::MAX_REFS
                 ));
             }
-            return self.resolve(target, found.base.as_deref(), &found.refs, depth + 1);
+            let inline = |i: usize| found.inline[i];
+            return self.resolve(
+                target,
+                found.base.as_deref(),
+                &found.refs,
+                inline,
+                depth + 1,
+            );
         }
         let mut bytes = Vec::new();
         if f.take(MAX_CSS).read_to_end(&mut bytes).is_err() {
             return Vec::new();
         }
-        self.resolve(target, None, &links::css(&bytes), depth + 1)
+        self.resolve(target, None, &links::css(&bytes), |_| true, depth + 1)
     }
 
     /// References resolved against the page (or its `<base href>`); fragments, `data:`,
@@ -659,13 +691,14 @@ impl<'a> Crawl<'a> {
         page: &Target,
         base: Option<&str>,
         refs: &[String],
+        inline: impl Fn(usize) -> bool,
         depth: u32,
-    ) -> Vec<(Target, u32)> {
+    ) -> Vec<Link> {
         let base = base
             .and_then(|b| crate::redirect::resolve(page, b.as_bytes()).ok())
             .unwrap_or_else(|| page.clone());
         let mut out = Vec::new();
-        for r in refs {
+        for (i, r) in refs.iter().enumerate() {
             let lower = r.get(..11).unwrap_or(r).to_ascii_lowercase();
             if r.starts_with('#')
                 || ["data:", "javascript:", "mailto:", "tel:"]
@@ -675,7 +708,11 @@ impl<'a> Crawl<'a> {
                 continue;
             }
             match crate::redirect::resolve(&base, r.as_bytes()) {
-                Ok(t) => out.push((t, depth)),
+                Ok(t) => out.push(Link {
+                    target: t,
+                    depth,
+                    inline: inline(i),
+                }),
                 Err(_) => {
                     self.counts.off_site.fetch_add(1, Ordering::Relaxed);
                 }
