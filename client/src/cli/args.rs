@@ -739,8 +739,9 @@ pub struct Args {
     /// listing where the server offers one. Only URL's host and port are followed. Files
     /// go to DIR/HOST[:PORT]/PATH (DIR: --directory-prefix, else --output-dir, else the
     /// current folder), each written as NAME.part and renamed when complete; ETags are kept
-    /// in DIR/.fetch-mirror/, so a second run asks with If-None-Match (else
-    /// If-Modified-Since, from the file's time, which is the server's Last-Modified). With
+    /// on each file (the attribute user.fetch.mirror, else in DIR/.fetch-mirror/), so a
+    /// second run asks with If-None-Match (else If-Modified-Since, from the file's time,
+    /// which is the server's Last-Modified). With
     /// -Z, up to --parallel-max files at once. wget's short spellings that are curl options
     /// keep curl's meaning: see the README ("wget spellings").
     #[arg(long = "mirror")]

@@ -604,14 +604,21 @@ impl<'a> Crawl<'a> {
             return Err(io_err(io::Error::other("a folder is in the way")));
         }
         let part = part_path(&file);
-        // A .part left by an interrupted run is started over; create_new never follows a
-        // symlink someone put in its place.
-        let _ = std::fs::remove_file(&part);
-        let mut out = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&part)
-            .map_err(io_err)?;
+        // create_new never follows a symlink someone put in the .part's place; a .part left
+        // by an interrupted run is removed and started over.
+        let create = || {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&part)
+        };
+        let mut out = match create() {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                std::fs::remove_file(&part).and_then(|()| create())
+            }
+            opened => opened,
+        }
+        .map_err(io_err)?;
         let copied = copy(resp, &mut out, &self.bytes, bar);
         let modified = httpdate::parse_http_date(&header(resp, "last-modified")).ok();
         let finished = copied.and_then(|()| {
@@ -619,6 +626,21 @@ impl<'a> Crawl<'a> {
                 out.set_modified(t).map_err(io_err)?;
             }
             let meta = out.metadata().map_err(io_err)?;
+            // The record goes on the file before it takes its name, so the two appear
+            // together.
+            let record = state::Record {
+                etag: header(resp, "etag"),
+                size: meta.len(),
+                mtime: meta.modified().map_or(0, state::seconds),
+                content_type: content_type.to_string(),
+            };
+            if let Err(e) = state::save(root, rel, &out, &record) {
+                self.say(&format!(
+                    "fetch: warning: cannot keep the ETag of {}: {}",
+                    rel.display(),
+                    shared::io_words(&e)
+                ));
+            }
             drop(out);
             std::fs::rename(&part, &file).map_err(io_err)?;
             Ok(meta)
@@ -630,19 +652,6 @@ impl<'a> Crawl<'a> {
                 return Err(e);
             }
         };
-        let record = state::Record {
-            etag: header(resp, "etag"),
-            size: meta.len(),
-            mtime: meta.modified().map_or(0, state::seconds),
-            content_type: content_type.to_string(),
-        };
-        if let Err(e) = state::save(root, rel, &record) {
-            self.say(&format!(
-                "fetch: warning: cannot keep the ETag of {}: {}",
-                rel.display(),
-                shared::io_words(&e)
-            ));
-        }
         Ok(meta.len())
     }
 
@@ -749,7 +758,8 @@ impl<'a> Crawl<'a> {
     }
 
     /// `--delete`: after a complete crawl, removes each file an earlier run saved (it has a
-    /// record in the state folder) under the crawl's scope that this run did not reach.
+    /// record: its attribute, or a file in the state folder) under the crawl's scope that
+    /// this run did not reach.
     /// Nothing fetch did not write is touched, and nothing when a file failed or a bound
     /// stopped the crawl short.
     fn delete_vanished(&self) {
@@ -764,7 +774,6 @@ impl<'a> Crawl<'a> {
             return;
         }
         let root = &self.settings.dir;
-        let state_root = root.join(local::STATE_DIR);
         // The crawl's scope on disk: the HOST folder, or the --no-parent folder in it.
         let scope = self
             .parent
@@ -772,37 +781,41 @@ impl<'a> Crawl<'a> {
             .and_then(|p| local::path_for(p).ok())
             .and_then(|p| p.parent().map(Path::to_path_buf))
             .unwrap_or_default();
-        let mut stack = vec![state_root.join(&self.host_dir).join(scope)];
+        // Without a HOST folder, DIR itself is walked (never its .fetch-mirror). A symlink
+        // among the folders on the way is not walked through.
+        let top = self.host_dir.join(scope);
+        if local::check_parents(root, &top.join("x")).is_err() {
+            return;
+        }
+        let mut stack = vec![top];
         while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
+            // Entries are looked at without following symlinks: a symlink is never walked
+            // into, nor removed.
+            let Ok(entries) = std::fs::read_dir(root.join(&dir)) else {
                 continue;
             };
             for entry in entries.flatten() {
-                let path = entry.path();
+                let rel = dir.join(entry.file_name());
                 let Ok(kind) = entry.file_type() else {
                     continue;
                 };
-                if kind.is_dir() {
-                    stack.push(path);
+                if kind.is_dir() && !local::reserved(&rel) {
+                    stack.push(rel);
                     continue;
                 }
-                let Ok(rel) = path.strip_prefix(&state_root) else {
-                    continue;
-                };
-                if !kind.is_file() || rel.extension().is_some_and(|e| e == "part") {
+                let part = rel.extension().is_some_and(|e| e == "part");
+                if !kind.is_file() || part || self.lock().claimed.contains(&self.claim_key(&rel)) {
                     continue;
                 }
-                if self.lock().claimed.contains(&self.claim_key(rel)) {
+                // Only what fetch wrote: a file with a record.
+                if !state::written_by_fetch(root, &rel) {
                     continue;
                 }
-                let file = root.join(rel);
-                let regular = local::check_parents(root, rel).is_ok()
-                    && std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_file());
-                if regular && std::fs::remove_file(&file).is_ok() {
+                if std::fs::remove_file(root.join(&rel)).is_ok() {
                     c.removed.fetch_add(1, Ordering::Relaxed);
                     self.say(&format!("fetch: removed {} (gone upstream)", rel.display()));
                 }
-                let _ = std::fs::remove_file(&path);
+                let _ = std::fs::remove_file(state::path(root, &rel));
             }
         }
     }
