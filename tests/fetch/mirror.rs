@@ -471,6 +471,41 @@ fn page_requisites_come_past_the_level() {
 }
 
 #[test]
+fn retry_takes_a_file_again_after_a_503() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let flaky = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = flaky.clone();
+    let s = Script::start(move |head| {
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        if path == "/flaky.txt" && seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            let reply = b"HTTP/1.1 503 Busy\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n";
+            return (reply.to_vec(), Then::KeepAlive);
+        }
+        let body = if path == "/" {
+            "<a href=flaky.txt>f</a>"
+        } else {
+            "fine"
+        };
+        (html_reply(body), Then::KeepAlive)
+    });
+    let dir = temp_dir("mirror retry ");
+    let url = s.url("/");
+    let args = ["--mirror", &url, "--no-host-directories", "--retry", "2"];
+    let run = fetch_in(dir.path(), &args);
+    run.code(0);
+    assert!(
+        run.stderr.contains("HTTP 503; retry 1 of 2"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("flaky.txt")).unwrap(),
+        b"fine"
+    );
+    assert_eq!(flaky.load(Ordering::SeqCst), 2);
+}
+
+#[test]
 fn robots_txt_is_respected_unless_turned_off() {
     let s = Script::start(|head| {
         let path = head.split(' ').nth(1).unwrap_or("").to_string();

@@ -29,6 +29,7 @@ use super::batch;
 use super::config::{Config, MirrorSettings};
 use super::output::part_path;
 use super::progress::{Bar, Progress};
+use super::retry;
 use crate::error::Error;
 use crate::request::{HeaderEdit, Method, Request};
 use crate::response::Response;
@@ -465,8 +466,7 @@ impl<'a> Crawl<'a> {
             } else if let Some(t) = meta.as_ref().and_then(|m| m.modified().ok()) {
                 req.time_condition = Some(("If-Modified-Since".into(), httpdate::fmt_http_date(t)));
             }
-            self.pace();
-            let mut resp = match self.config.client.send(&req, target, &mut Trace::new()) {
+            let mut resp = match self.send(&url, &req, target) {
                 Ok(r) => r,
                 Err(e) => return self.failed(&url, &e),
             };
@@ -817,6 +817,57 @@ impl<'a> Crawl<'a> {
                 }
                 let _ = std::fs::remove_file(state::path(root, &rel));
             }
+        }
+    }
+
+    /// Sends `req`, after `--wait`, and again up to `--retry` times after a failure worth
+    /// another try (a timeout, a dropped connection, 408, 429, 500, 502, 503, 504; a refused
+    /// connection with `--retry-connrefused`; anything with `--retry-all-errors`), waiting
+    /// as `--retry-delay` or `Retry-After` says, else 1 s doubling.
+    fn send(&self, url: &str, req: &Request, target: &Target) -> Result<Response, Error> {
+        let config = self.config;
+        let mut tries = 0;
+        loop {
+            self.pace();
+            let result = config.client.send(req, target, &mut Trace::new());
+            let (worth, after) = match &result {
+                Ok(r) => (
+                    matches!(r.status(), 408 | 429 | 500 | 502 | 503 | 504),
+                    r.head()
+                        .header("retry-after")
+                        .and_then(|v| retry::retry_after(v, std::time::SystemTime::now())),
+                ),
+                Err(e) => (
+                    match e.exit_code() {
+                        6 | 18 | 28 | 52 | 55 | 56 => true,
+                        7 => config.retry_connrefused,
+                        _ => false,
+                    } || config.retry_all_errors,
+                    None,
+                ),
+            };
+            if !worth || tries >= config.retries {
+                return result;
+            }
+            tries += 1;
+            let what = match result {
+                Ok(mut r) => {
+                    drain(&mut r);
+                    format!("HTTP {}", r.status())
+                }
+                Err(e) => e.to_string(),
+            };
+            let wait = after.unwrap_or_else(|| {
+                config
+                    .retry_delay
+                    .unwrap_or_else(|| retry::backoff(std::time::Duration::from_secs(1), tries))
+            });
+            self.say(&format!(
+                "fetch: {url}: {what}; retry {tries} of {} in {}",
+                config.retries,
+                duration_words(wait)
+            ));
+            std::thread::sleep(wait);
         }
     }
 
