@@ -101,19 +101,20 @@ pub fn reserved(rel: &Path) -> bool {
 }
 
 /// Checks the folders of `rel`'s parent that exist under `root`: each must be a real
-/// folder, not a symlink (which could lead out) nor a file. Nothing is created.
-pub fn check_parents(root: &Path, rel: &Path) -> io::Result<()> {
+/// folder, not a symlink (which could lead out) nor a file. Nothing is created. Returns
+/// whether they all exist.
+pub fn check_parents(root: &Path, rel: &Path) -> io::Result<bool> {
     let mut at = root.to_path_buf();
     for c in rel.parent().unwrap_or(Path::new("")).components() {
         at.push(c);
         match std::fs::symlink_metadata(&at) {
             Ok(m) if m.is_dir() => {}
             Ok(_) => return Err(in_the_way(&at)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(e),
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 fn in_the_way(at: &Path) -> io::Error {

@@ -52,11 +52,10 @@ pub fn run(config: &Config) -> i32 {
         Err(e) => return fail_now(&Error::from(e)),
     };
     if let Err(e) = std::fs::create_dir_all(settings.dir.join(local::STATE_DIR)) {
-        return fail_now(&Error::Usage(format!(
-            "cannot create {}: {}",
-            settings.dir.display(),
-            shared::io_words(&e)
-        )));
+        return fail_now(&Error::Write {
+            what: settings.dir.display().to_string(),
+            reason: shared::io_words(&e),
+        });
     }
     let robots = if settings.robots {
         fetch_robots(config, &start)
@@ -140,6 +139,9 @@ struct Crawl<'a> {
     robots: robots::Robots,
     accept: pattern::NameList,
     reject: pattern::NameList,
+    /// Folders (hashes of their relative paths) made or found to be real folders in this
+    /// run: the files in them need no new check of the way there.
+    folders: Mutex<HashSet<u64>>,
     /// Held while a JSON listing is read and parsed.
     listing_gate: Mutex<()>,
     /// `--wait`: when the next request may start.
@@ -326,6 +328,7 @@ impl<'a> Crawl<'a> {
             reject: pattern::NameList::parse(settings.reject.as_deref().unwrap_or("")),
             next_request: Mutex::new(None),
             listing_gate: Mutex::new(()),
+            folders: Mutex::default(),
             queue: Mutex::default(),
             wake: Condvar::new(),
             bytes: AtomicU64::new(0),
@@ -438,7 +441,7 @@ impl<'a> Crawl<'a> {
         }
         let root = &self.settings.dir;
         // Before anything on disk is looked at: a symlink on the way could lead out.
-        if let Err(e) = local::check_parents(root, &rel) {
+        if let Err(e) = self.check_parents(&rel) {
             return self.refuse(&url, &shared::io_words(&e));
         }
         let file = root.join(&rel);
@@ -599,7 +602,7 @@ impl<'a> Crawl<'a> {
             what: root.join(rel).display().to_string(),
             reason: shared::io_words(&e),
         };
-        let file = local::make_parents(root, rel).map_err(io_err)?;
+        let file = self.make_parents(rel).map_err(io_err)?;
         if std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_dir()) {
             return Err(io_err(io::Error::other("a folder is in the way")));
         }
@@ -818,6 +821,44 @@ impl<'a> Crawl<'a> {
                 let _ = std::fs::remove_file(state::path(root, &rel));
             }
         }
+    }
+
+    /// [`local::check_parents`], remembering folders already checked in this run: a site's
+    /// files share a few folders, and each check is a stat per folder on the way.
+    fn check_parents(&self, rel: &Path) -> io::Result<()> {
+        if self.known_folder(rel) {
+            return Ok(());
+        }
+        if local::check_parents(&self.settings.dir, rel)? {
+            self.remember_folder(rel);
+        }
+        Ok(())
+    }
+
+    /// [`local::make_parents`], remembering the folders made or checked.
+    fn make_parents(&self, rel: &Path) -> io::Result<PathBuf> {
+        if self.known_folder(rel) {
+            return Ok(self.settings.dir.join(rel));
+        }
+        let file = local::make_parents(&self.settings.dir, rel)?;
+        self.remember_folder(rel);
+        Ok(file)
+    }
+
+    fn remember_folder(&self, rel: &Path) {
+        let key = self.hasher.hash_one(rel.parent());
+        self.folders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key);
+    }
+
+    fn known_folder(&self, rel: &Path) -> bool {
+        let key = self.hasher.hash_one(rel.parent());
+        self.folders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&key)
     }
 
     /// Sends `req`, after `--wait`, and again up to `--retry` times after a failure worth
