@@ -506,6 +506,64 @@ fn retry_takes_a_file_again_after_a_503() {
 }
 
 #[test]
+fn span_hosts_follows_other_hosts_within_domains() {
+    let other = Script::start(|head| {
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        let body = if path == "/robots.txt" { "" } else { "other" };
+        (html_reply(body), Then::KeepAlive)
+    });
+    let port = other.port();
+    let home = Script::start(move |head| {
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        let body = match path.as_str() {
+            "/" => format!(
+                "<a href='http://other.test:{port}/x.txt'>x</a>\
+                 <a href='http://127.0.0.1:{port}/y.txt'>y</a><a href=z.txt>z</a>"
+            ),
+            _ => "home".to_string(),
+        };
+        (html_reply(&body), Then::KeepAlive)
+    });
+    let url = home.url("/");
+    let resolve = format!("other.test:{port}:127.0.0.1");
+    let files = |extra: &[&str]| {
+        let dir = temp_dir("mirror span ");
+        let args = [
+            "--mirror",
+            &url,
+            "--resolve",
+            &resolve,
+            "--execute",
+            "robots=off",
+        ];
+        fetch_in(dir.path(), &[&args[..], extra].concat()).code(0);
+        tree(dir.path(), true).into_keys().collect::<Vec<String>>()
+    };
+    let h = format!("127.0.0.1:{}", home.port());
+    assert_eq!(
+        files(&[]),
+        [format!("{h}/index.html"), format!("{h}/z.txt")]
+    );
+    let mut all = vec![
+        format!("127.0.0.1:{port}/y.txt"),
+        format!("{h}/index.html"),
+        format!("{h}/z.txt"),
+        format!("other.test:{port}/x.txt"),
+    ];
+    all.sort();
+    assert_eq!(files(&["--span-hosts"]), all);
+    let within = files(&["--span-hosts", "--domains", "test"]);
+    assert_eq!(
+        within,
+        [
+            format!("{h}/index.html"),
+            format!("{h}/z.txt"),
+            format!("other.test:{port}/x.txt")
+        ]
+    );
+}
+
+#[test]
 fn robots_txt_is_respected_unless_turned_off() {
     let s = Script::start(|head| {
         let path = head.split(' ').nth(1).unwrap_or("").to_string();

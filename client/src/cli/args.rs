@@ -820,6 +820,16 @@ pub struct Args {
     /// fetch's -p is curl's --proxytunnel)
     #[arg(long = "page-requisites")]
     pub page_requisites: bool,
+
+    /// With --mirror or --recursive: follow links to other hosts and ports too, each saved
+    /// under its own HOST[:PORT] folder (wget's -H; fetch's -H is curl's --header)
+    #[arg(long = "span-hosts")]
+    pub span_hosts: bool,
+
+    /// With --span-hosts: only hosts in these domains, comma-separated (`example.com`
+    /// takes `docs.example.com`; wget's -D; fetch's -D is curl's --dump-header)
+    #[arg(long = "domains", value_name = "LIST")]
+    pub domains: Option<String>,
 }
 
 /// `--execute`: of wget's commands, `robots=on` and `robots=off`.

@@ -144,6 +144,10 @@ pub struct MirrorSettings {
     pub delete: bool,
     /// `--page-requisites`: what a page needs to show is fetched past `--level`.
     pub page_requisites: bool,
+    /// `--span-hosts`: links to other hosts and ports are followed.
+    pub span_hosts: bool,
+    /// `--domains`: with `--span-hosts`, only hosts in these domains.
+    pub domains: Vec<String>,
 }
 
 /// Where one target's body goes, before its name is known.
@@ -537,6 +541,8 @@ fn mirror_settings(args: &Args) -> Result<Option<MirrorSettings>, Error> {
             (args.reject.is_some(), "--reject"),
             (args.delete, "--delete"),
             (args.page_requisites, "--page-requisites"),
+            (args.span_hosts, "--span-hosts"),
+            (args.domains.is_some(), "--domains"),
         ];
         if let Some((_, flag)) = given.iter().find(|(on, _)| *on) {
             return usage(&format!("{flag} goes with --mirror or --recursive"));
@@ -614,6 +620,16 @@ fn mirror_settings(args: &Args) -> Result<Option<MirrorSettings>, Error> {
         reject: args.reject.clone(),
         delete: args.delete,
         page_requisites: args.page_requisites,
+        span_hosts: args.span_hosts,
+        domains: args
+            .domains
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(str::to_string)
+            .collect(),
     }))
 }
 

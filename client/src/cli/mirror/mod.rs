@@ -136,7 +136,8 @@ struct Crawl<'a> {
     hasher: RandomState,
     /// One display for the whole crawl: a line per file being received, and a total line.
     progress: Progress,
-    robots: robots::Robots,
+    /// The robots.txt rules of each host visited (only the start's without --span-hosts).
+    robots: Mutex<std::collections::HashMap<Endpoint, std::sync::Arc<robots::Robots>>>,
     accept: pattern::NameList,
     reject: pattern::NameList,
     /// Folders (hashes of their relative paths) made or found to be real folders in this
@@ -303,15 +304,9 @@ impl<'a> Crawl<'a> {
             let path = start.path.split('?').next().unwrap_or("/");
             path[..=path.rfind('/').unwrap_or(0)].to_string()
         });
-        let host_dir = if settings.host_dirs {
-            PathBuf::from(match &start.endpoint {
-                Endpoint::Tcp { host, port } if *port == shared::DEFAULT_PORT => host.to_string(),
-                Endpoint::Tcp { host, port } => format!("{host}:{port}"),
-                Endpoint::Unix(_) => "localhost".to_string(),
-            })
-        } else {
-            PathBuf::new()
-        };
+        let host_dir = host_dir(settings, &start.endpoint);
+        let mut robots_of = std::collections::HashMap::new();
+        robots_of.insert(start.endpoint.clone(), std::sync::Arc::new(robots));
         Crawl {
             config,
             settings,
@@ -323,7 +318,7 @@ impl<'a> Crawl<'a> {
             // With 2 "targets" the total line is always there; its length grows with the
             // frontier.
             progress: Progress::new(config.progress, 2),
-            robots,
+            robots: Mutex::new(robots_of),
             accept: pattern::NameList::parse(settings.accept.as_deref().unwrap_or("")),
             reject: pattern::NameList::parse(settings.reject.as_deref().unwrap_or("")),
             next_request: Mutex::new(None),
@@ -378,21 +373,19 @@ impl<'a> Crawl<'a> {
             depth,
             inline,
         } = link;
-        if target.endpoint != self.start.endpoint {
+        let home = target.endpoint == self.start.endpoint;
+        if !home && !self.spans_to(&target.endpoint) {
             self.counts.off_site.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let path = normalize(&target.path);
-        if self
-            .parent
-            .as_ref()
-            .is_some_and(|p| !path.starts_with(p.as_str()))
+        if home
+            && self
+                .parent
+                .as_ref()
+                .is_some_and(|p| !path.starts_with(p.as_str()))
         {
             self.counts.parent.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        if !self.robots.allows(&path) {
-            self.counts.robots.fetch_add(1, Ordering::Relaxed);
             return;
         }
         let requisite = inline && self.settings.page_requisites;
@@ -410,7 +403,9 @@ impl<'a> Crawl<'a> {
             }
             return;
         }
-        if q.seen.insert(self.hasher.hash_one(&path)) {
+        if q.seen
+            .insert(self.hasher.hash_one((&target.endpoint, &path)))
+        {
             q.frontier.push_back((target, depth));
             self.progress.set_targets(q.seen.len() as u64);
         }
@@ -423,9 +418,17 @@ impl<'a> Crawl<'a> {
             Ok(rel) if !self.settings.host_dirs && local::reserved(&rel) => {
                 return self.refuse(&url, &local::Refusal::Reserved.to_string());
             }
-            Ok(rel) => self.host_dir.join(cut_dirs(&rel, self.settings.cut_dirs)),
+            Ok(rel) => host_dir(self.settings, &target.endpoint)
+                .join(cut_dirs(&rel, self.settings.cut_dirs)),
             Err(r) => return self.refuse(&url, &r.to_string()),
         };
+        if !self
+            .robots_of(&target.endpoint)
+            .allows(&normalize(&target.path))
+        {
+            self.counts.robots.fetch_add(1, Ordering::Relaxed);
+            return Visit::Links(Vec::new());
+        }
         // --accept/--reject: a file not kept is not fetched, unless it may be a page with
         // links (read, then removed), as wget does.
         let keep = self.keeps(&rel);
@@ -823,6 +826,52 @@ impl<'a> Crawl<'a> {
         }
     }
 
+    /// `--span-hosts`: whether links may lead to `endpoint` (another host or port), within
+    /// `--domains` when given.
+    fn spans_to(&self, endpoint: &Endpoint) -> bool {
+        if !self.settings.span_hosts {
+            return false;
+        }
+        let Endpoint::Tcp { host, .. } = endpoint else {
+            return false;
+        };
+        let host = host.to_string();
+        let domains = &self.settings.domains;
+        domains.is_empty()
+            || domains.iter().any(|d| {
+                let d = d.trim_start_matches('.').to_ascii_lowercase();
+                host == d || host.ends_with(&format!(".{d}"))
+            })
+    }
+
+    /// The robots.txt rules for `endpoint`: fetched the first time it is visited (two
+    /// threads may both fetch it; the first to finish is kept).
+    fn robots_of(&self, endpoint: &Endpoint) -> std::sync::Arc<robots::Robots> {
+        if !self.settings.robots {
+            return std::sync::Arc::new(robots::Robots::allow_all());
+        }
+        let known = self
+            .robots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(endpoint)
+            .cloned();
+        if let Some(r) = known {
+            return r;
+        }
+        let target = Target {
+            endpoint: endpoint.clone(),
+            path: "/".into(),
+        };
+        let fetched = std::sync::Arc::new(fetch_robots(self.config, &target));
+        self.robots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(endpoint.clone())
+            .or_insert(fetched)
+            .clone()
+    }
+
     /// [`local::check_parents`], remembering folders already checked in this run: a site's
     /// files share a few folders, and each check is a stat per folder on the way.
     fn check_parents(&self, rel: &Path) -> io::Result<()> {
@@ -1064,6 +1113,19 @@ fn may_be_page(rel: &Path) -> bool {
             "html" | "htm" | "xhtml" | "shtml" | "php" | "asp" | "aspx" | "jsp" | "cgi"
         ),
     }
+}
+
+/// The folder a host's files go in: `HOST[:PORT]` (the port when not 80; `localhost` for
+/// a Unix socket), or none with `--no-host-directories`.
+fn host_dir(settings: &MirrorSettings, endpoint: &Endpoint) -> PathBuf {
+    if !settings.host_dirs {
+        return PathBuf::new();
+    }
+    PathBuf::from(match endpoint {
+        Endpoint::Tcp { host, port } if *port == shared::DEFAULT_PORT => host.to_string(),
+        Endpoint::Tcp { host, port } => format!("{host}:{port}"),
+        Endpoint::Unix(_) => "localhost".to_string(),
+    })
 }
 
 /// `rel` without its first `n` folders (`--cut-dirs`); the file name always stays.
