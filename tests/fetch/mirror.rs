@@ -707,6 +707,12 @@ fn mirror_flags_are_checked() {
     fetch_in(dir.path(), &["--mirror", "--delete", "--level", "3", url])
         .code(2)
         .error("--delete cannot go with --level");
+    fetch_in(dir.path(), &["--mirror", "--limit-rate", "1k", url])
+        .code(2)
+        .error("--limit-rate cannot go with --mirror");
+    fetch_in(dir.path(), &["--mirror", "-D", "h.txt", url])
+        .code(2)
+        .error("wget's -D is --domains");
     fetch_in(dir.path(), &["--recursive", "--delete", url])
         .code(2)
         .error("--delete cannot go with --level");

@@ -567,6 +567,25 @@ fn mirror_settings(args: &Args) -> Result<Option<MirrorSettings>, Error> {
             "-r (curl's --range; wget's -r is --recursive)",
         ),
         (args.compressed, "--compressed"),
+        (args.remote_header_name, "-J"),
+        (
+            args.time_cond.is_some(),
+            "-z (a mirror asks conditionally by itself)",
+        ),
+        (
+            args.etag_save.is_some() || args.etag_compare.is_some(),
+            "--etag-save and --etag-compare (a mirror keeps ETags by itself)",
+        ),
+        (args.write_out.is_some(), "-w"),
+        (args.dump_header.is_some(), "-D (wget's -D is --domains)"),
+        (args.timing, "--timing"),
+        // Per-transfer limits the crawl does not apply yet: refused rather than ignored.
+        (args.limit_rate.is_some(), "--limit-rate"),
+        (args.max_filesize.is_some(), "--max-filesize"),
+        (
+            args.speed_limit.is_some() || args.speed_time.is_some(),
+            "-Y and -y",
+        ),
     ];
     if let Some((_, flags)) = clashes.iter().find(|(on, _)| *on) {
         return usage(&format!(
