@@ -42,6 +42,12 @@ fn tree(root: &Path, skip_dot: bool) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// A file's modification time in whole seconds (what HTTP dates carry).
+fn mtime(p: &Path) -> u64 {
+    let t = std::fs::metadata(p).unwrap().modified().unwrap();
+    t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
 /// A site with pages that link, a style sheet with url() and @import, images by src and
 /// srcset, folders that only serve's listing reveals, awkward names and hidden files.
 fn awkward_site(root: &Path) {
@@ -124,11 +130,8 @@ fn a_site_from_serve_arrives_byte_for_byte_and_a_second_run_is_all_304s() {
     );
     for (name, bytes) in &want {
         same_bytes(name, bytes, &got[name]);
-        let mtime = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
         let (a, b) = (mtime(&site.path().join(name)), mtime(&host.join(name)));
-        let secs =
-            |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-        assert_eq!(secs(a), secs(b), "{name} keeps the server's time");
+        assert_eq!(a, b, "{name} keeps the server's time");
     }
 
     let second = fetch_in(out.path(), &[&args[..], &["--report-json"]].concat());
@@ -561,6 +564,80 @@ fn span_hosts_follows_other_hosts_within_domains() {
             format!("other.test:{port}/x.txt")
         ]
     );
+}
+
+/// A site whose page links by absolute paths and URLs, which only work offline once
+/// converted: www/'s style sheet, script and logo, and docs/page.html that uses them.
+pub fn absolute_site(root: &Path) {
+    let www = crate::support::repo_root().join("www");
+    for name in ["style.css", "app.js", "logo.png"] {
+        put(root, name, &std::fs::read(www.join(name)).unwrap());
+    }
+    put(root, "docs/a b.txt", b"text");
+    put(root, "listed/x.txt", b"x");
+    put(
+        root,
+        "docs/page.html",
+        b"<!doctype html><html><head><meta charset=utf-8>\
+          <link rel=stylesheet href=/style.css></head><body>\
+          <header><img src='/logo.png' width=48 height=48></header>\
+          <p id=\"status\" class=\"status\">app.js did not run</p>\
+          <a href='/docs/a%20b.txt#part'>text</a> <a href='/listed/'>listed</a>\
+          <a href='/nowhere.html'>gone</a>\
+          <script src=/app.js></script></body></html>",
+    );
+    put(root, "index.html", b"<a href=/docs/page.html>page</a>");
+}
+
+#[test]
+fn convert_links_makes_the_copy_work_offline_and_survives_the_next_run() {
+    let site = temp_dir("mirror convert ");
+    absolute_site(site.path());
+    let mut s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
+    let url = format!("http://{}/", s.addr());
+    let dir = temp_dir("mirror convert out ");
+    let args = ["--mirror", &url, "--no-host-directories", "--convert-links"];
+    let run = fetch_in(dir.path(), &args);
+    run.code(22); // /nowhere.html is a broken link: it stays absolute
+    assert!(
+        run.stderr.contains("converted the links of 2 files"),
+        "{}",
+        run.stderr
+    );
+    let page =
+        String::from_utf8(std::fs::read(dir.path().join("docs/page.html")).unwrap()).unwrap();
+    for want in [
+        "href=\"../style.css\"",
+        "src=\"../logo.png\"",
+        "src=\"../app.js\"",
+        "href=\"a%20b.txt#part\"",
+        "href=\"../listed/\"",
+        &format!("href=\"{url}nowhere.html\""),
+    ] {
+        assert!(page.contains(want), "{want} in {page}");
+    }
+    assert_eq!(
+        mtime(&dir.path().join("docs/page.html")),
+        mtime(&site.path().join("docs/page.html")),
+        "the converted page keeps the server's time"
+    );
+
+    // The next run: the converted page is still the server's (its ETag, a 304), and
+    // converting it again changes nothing.
+    let again = fetch_in(dir.path(), &args);
+    again.code(22);
+    assert!(
+        again.stderr.contains("converted the links of 0 files"),
+        "{}",
+        again.stderr
+    );
+    let log = s.stop_and_collect_log();
+    let page_lines: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("GET /docs/page.html "))
+        .collect();
+    assert_eq!(page_lines.len(), 2, "{log:#?}");
+    assert!(page_lines[1].contains("\" 304 "), "{log:#?}");
 }
 
 #[test]

@@ -826,6 +826,11 @@ pub struct Args {
     #[arg(long = "span-hosts")]
     pub span_hosts: bool,
 
+    /// With --mirror or --recursive: afterwards, rewrite the links in the saved HTML and CSS
+    /// so the copy works from file:// (wget's -k; fetch's -k is curl's --insecure)
+    #[arg(long = "convert-links")]
+    pub convert_links: bool,
+
     /// With --span-hosts: only hosts in these domains, comma-separated (`example.com`
     /// takes `docs.example.com`; wget's -D; fetch's -D is curl's --dump-header)
     #[arg(long = "domains", value_name = "LIST")]

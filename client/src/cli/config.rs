@@ -144,6 +144,8 @@ pub struct MirrorSettings {
     pub delete: bool,
     /// `--page-requisites`: what a page needs to show is fetched past `--level`.
     pub page_requisites: bool,
+    /// `--convert-links`: links in saved pages point at the local copies.
+    pub convert_links: bool,
     /// `--span-hosts`: links to other hosts and ports are followed.
     pub span_hosts: bool,
     /// `--domains`: with `--span-hosts`, only hosts in these domains.
@@ -542,6 +544,7 @@ fn mirror_settings(args: &Args) -> Result<Option<MirrorSettings>, Error> {
             (args.delete, "--delete"),
             (args.page_requisites, "--page-requisites"),
             (args.span_hosts, "--span-hosts"),
+            (args.convert_links, "--convert-links"),
             (args.domains.is_some(), "--domains"),
         ];
         if let Some((_, flag)) = given.iter().find(|(on, _)| *on) {
@@ -640,6 +643,7 @@ fn mirror_settings(args: &Args) -> Result<Option<MirrorSettings>, Error> {
         delete: args.delete,
         page_requisites: args.page_requisites,
         span_hosts: args.span_hosts,
+        convert_links: args.convert_links,
         domains: args
             .domains
             .as_deref()

@@ -134,6 +134,11 @@ pub fn html<'a>(input: impl Readable<'a>) -> Links {
 /// descriptor (`2x`, `480w`). A URL may itself hold commas (HTML's rule: a URL is everything
 /// up to white space; trailing commas end the candidate).
 pub fn srcset(set: &str) -> Vec<String> {
+    srcset_parts(set).into_iter().map(|(url, _)| url).collect()
+}
+
+/// The candidates of a `srcset`, each its URL and its descriptor (perhaps empty).
+pub fn srcset_parts(set: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut rest = set;
     loop {
@@ -146,18 +151,19 @@ pub fn srcset(set: &str) -> Vec<String> {
             .unwrap_or(rest.len());
         let (url, after) = rest.split_at(end);
         let trimmed = url.trim_end_matches(',');
-        if !trimmed.is_empty() {
-            out.push(trimmed.to_string());
-        }
-        rest = if trimmed.len() < url.len() {
-            after
+        let descriptor;
+        (rest, descriptor) = if trimmed.len() < url.len() {
+            (after, "")
         } else {
-            // Skip the descriptors, up to the comma that ends the candidate.
+            // The descriptors, up to the comma that ends the candidate.
             match after.find(',') {
-                Some(i) => &after[i + 1..],
-                None => "",
+                Some(i) => (&after[i + 1..], after[..i].trim()),
+                None => ("", after.trim()),
             }
         };
+        if !trimmed.is_empty() {
+            out.push((trimmed.to_string(), descriptor.to_string()));
+        }
     }
 }
 
@@ -186,8 +192,12 @@ pub fn refresh_url(content: &str) -> Option<&str> {
 /// The references in a style sheet: every `url(...)`, and `@import "..."`. Comments and
 /// other strings are skipped, so a URL in a comment is not fetched.
 pub fn css(bytes: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(bytes);
-    let s = text.as_bytes();
+    css_refs(bytes).into_iter().map(|(_, r)| r).collect()
+}
+
+/// The same, each with the byte range of its text in `s` (inside the quotes, if any), for
+/// `--convert-links` to put another there.
+pub fn css_refs(s: &[u8]) -> Vec<(std::ops::Range<usize>, String)> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < s.len() && out.len() < MAX_REFS {
@@ -203,7 +213,7 @@ pub fn css(bytes: &[u8]) -> Vec<String> {
                 }
                 if let Some(&q @ (b'"' | b'\'')) = s.get(i) {
                     let (value, end) = string(s, i, q);
-                    push(&mut out, &text[value]);
+                    push(&mut out, s, value);
                     i = end;
                 }
             }
@@ -215,7 +225,7 @@ pub fn css(bytes: &[u8]) -> Vec<String> {
                 match s.get(i) {
                     Some(&q @ (b'"' | b'\'')) => {
                         let (value, end) = string(s, i, q);
-                        push(&mut out, &text[value]);
+                        push(&mut out, s, value);
                         i = end;
                     }
                     _ => {
@@ -223,7 +233,11 @@ pub fn css(bytes: &[u8]) -> Vec<String> {
                             .iter()
                             .position(|&b| b == b')')
                             .map_or(s.len(), |e| i + e);
-                        push(&mut out, text[i..end].trim_end());
+                        let mut stop = end;
+                        while stop > i && s[stop - 1].is_ascii_whitespace() {
+                            stop -= 1;
+                        }
+                        push(&mut out, s, i..stop);
                         i = end;
                     }
                 }
@@ -234,10 +248,18 @@ pub fn css(bytes: &[u8]) -> Vec<String> {
     out
 }
 
-fn push(out: &mut Vec<String>, v: &str) {
-    let v = v.trim();
-    if !v.is_empty() {
-        out.push(v.to_string());
+/// Keeps the reference in `s[range]` unless it is blank; the range shrinks to the text
+/// without surrounding white space.
+fn push(out: &mut Vec<(std::ops::Range<usize>, String)>, s: &[u8], range: std::ops::Range<usize>) {
+    let (mut a, mut b) = (range.start, range.end);
+    while a < b && s[a].is_ascii_whitespace() {
+        a += 1;
+    }
+    while b > a && s[b - 1].is_ascii_whitespace() {
+        b -= 1;
+    }
+    if a < b {
+        out.push((a..b, String::from_utf8_lossy(&s[a..b]).into_owned()));
     }
 }
 

@@ -7,6 +7,7 @@
 //! the bounds are applied: same host and port, `--no-parent`, `--level`, `--quota`.
 //! Validators between runs: `state.rs`.
 
+mod convert;
 mod links;
 mod listing;
 mod local;
@@ -72,6 +73,9 @@ pub fn run(config: &Config) -> i32 {
     // Each thread works until the frontier is empty and no thread can add to it.
     batch::on_pool(config.parallel, config.parallel, || crawl.work());
     crawl.progress.finish();
+    if settings.convert_links {
+        crawl.convert_links();
+    }
     if settings.delete {
         crawl.delete_vanished();
     }
@@ -143,6 +147,9 @@ struct Crawl<'a> {
     /// Folders (hashes of their relative paths) made or found to be real folders in this
     /// run: the files in them need no new check of the way there.
     folders: Mutex<HashSet<u64>>,
+    /// `--convert-links`: the pages and style sheets saved or kept, to convert at the end:
+    /// (file relative to DIR, its URL, whether HTML).
+    pages: Mutex<Vec<(PathBuf, Target, bool)>>,
     /// Held while a JSON listing is read and parsed.
     listing_gate: Mutex<()>,
     /// `--wait`: when the next request may start.
@@ -323,6 +330,7 @@ impl<'a> Crawl<'a> {
             reject: pattern::NameList::parse(settings.reject.as_deref().unwrap_or("")),
             next_request: Mutex::new(None),
             listing_gate: Mutex::new(()),
+            pages: Mutex::default(),
             folders: Mutex::default(),
             queue: Mutex::default(),
             wake: Condvar::new(),
@@ -672,6 +680,17 @@ impl<'a> Crawl<'a> {
         if !html && !css {
             return Vec::new();
         }
+        let converting = self.settings.convert_links;
+        if let Some(rel) = file
+            .strip_prefix(&self.settings.dir)
+            .ok()
+            .filter(|_| converting)
+        {
+            self.pages
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((rel.to_path_buf(), target.clone(), html));
+        }
         let Ok(f) = File::open(file) else {
             return Vec::new();
         };
@@ -824,6 +843,119 @@ impl<'a> Crawl<'a> {
                 let _ = std::fs::remove_file(state::path(root, &rel));
             }
         }
+    }
+
+    /// `--convert-links`: rewrites the links of every page and style sheet of this run so
+    /// the copy works from `file://`: to a file on disk, a relative path; to a folder on
+    /// disk without its index.html, the folder; anything else, its absolute URL. Each file
+    /// keeps its time, and its record the server's ETag (so the next run's 304 keeps it).
+    fn convert_links(&self) {
+        let pages = std::mem::take(&mut *self.pages.lock().unwrap_or_else(PoisonError::into_inner));
+        let root = &self.settings.dir;
+        let mut converted = 0u64;
+        for (rel, url, is_html) in pages {
+            let file = root.join(&rel);
+            let Ok(meta) = std::fs::symlink_metadata(&file) else {
+                continue;
+            };
+            if !meta.is_file() || meta.len() > 16 << 20 {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(&file) else {
+                continue;
+            };
+            let base = if is_html {
+                links::html(&bytes[..])
+                    .base
+                    .and_then(|b| crate::redirect::resolve(&url, b.as_bytes()).ok())
+            } else {
+                None
+            };
+            let base = base.unwrap_or_else(|| url.clone());
+            let from = rel.parent().unwrap_or(Path::new(""));
+            let mut map = |r: &str| self.convert_one(&base, from, r);
+            let out = if is_html {
+                convert::html(&bytes, &mut map)
+            } else {
+                convert::css(&bytes, &mut map)
+            };
+            if out == bytes {
+                continue;
+            }
+            match self.rewrite(&rel, &meta, &out) {
+                Ok(()) => converted += 1,
+                Err(e) => self.say(&format!(
+                    "fetch: cannot convert the links of {}: {}",
+                    rel.display(),
+                    shared::io_words(&e)
+                )),
+            }
+        }
+        self.say(&format!("fetch: converted the links of {converted} files"));
+    }
+
+    /// Where the reference `r` (on a page whose links resolve against `base`, saved in the
+    /// folder `from`) leads in the copy; `None` leaves it as it is.
+    fn convert_one(&self, base: &Target, from: &Path, r: &str) -> Option<String> {
+        let lower = r.get(..11).unwrap_or(r).to_ascii_lowercase();
+        if r.is_empty()
+            || r.starts_with('#')
+            || ["data:", "javascript:", "mailto:", "tel:"]
+                .iter()
+                .any(|s| lower.starts_with(s))
+        {
+            return None;
+        }
+        let (reference, fragment) = match r.split_once('#') {
+            Some((a, f)) => (a, format!("#{f}")),
+            None => (r, String::new()),
+        };
+        let target = crate::redirect::resolve(base, reference.as_bytes()).ok()?;
+        let root = &self.settings.dir;
+        let local = local::path_for(&target.path).ok().map(|p| {
+            host_dir(self.settings, &target.endpoint).join(cut_dirs(&p, self.settings.cut_dirs))
+        });
+        if let Some(local) = local {
+            let file = std::fs::symlink_metadata(root.join(&local)).is_ok_and(|m| m.is_file());
+            if file {
+                return Some(relative(from, &local, false) + &fragment);
+            }
+            // A folder walked through its listing has no index.html: link the folder.
+            let folder = local
+                .parent()
+                .filter(|_| target.path.split('?').next().unwrap_or("").ends_with('/'));
+            if let Some(folder) = folder.filter(|f| root.join(f).is_dir()) {
+                return Some(relative(from, folder, true) + &fragment);
+            }
+        }
+        Some(format!("{target}{fragment}"))
+    }
+
+    /// Replaces the file `rel` with `bytes`, keeping its time and moving its record over.
+    fn rewrite(&self, rel: &Path, meta: &std::fs::Metadata, bytes: &[u8]) -> io::Result<()> {
+        let root = &self.settings.dir;
+        let file = root.join(rel);
+        let record = state::load(root, rel, meta);
+        let part = part_path(&file);
+        let _ = std::fs::remove_file(&part);
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&part)?;
+        let written = out.write_all(bytes).and_then(|()| {
+            out.set_modified(meta.modified()?)?;
+            if let Some(mut r) = record {
+                let now = out.metadata()?;
+                r.size = now.len();
+                r.mtime = now.modified().map_or(0, state::seconds);
+                state::save(root, rel, &out, &r)?;
+            }
+            std::fs::rename(&part, &file)
+        });
+        if written.is_err() {
+            let _ = std::fs::remove_file(&part);
+        }
+        written
     }
 
     /// `--span-hosts`: whether links may lead to `endpoint` (another host or port), within
@@ -1115,6 +1247,31 @@ fn may_be_page(rel: &Path) -> bool {
     }
 }
 
+/// A relative reference from the folder `from` to `to` (both relative to DIR), each name
+/// percent-encoded; `folder`: `to` is a folder, and the reference ends in `/`.
+fn relative(from: &Path, to: &Path, folder: bool) -> String {
+    let a: Vec<_> = from.components().collect();
+    let b: Vec<_> = to.components().collect();
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); a.len() - common];
+    for c in &b[common..] {
+        let name = c.as_os_str().as_encoded_bytes();
+        parts.push(shared::percent_encode(name, shared::Keep::Segment));
+    }
+    let mut out = parts.join("/");
+    if folder {
+        out.push('/');
+    }
+    if out.is_empty() || out == "/" {
+        return "./".to_string();
+    }
+    // A first name with a colon would read as a scheme (`localhost:8080/x`).
+    if !out.starts_with("..") && out.split('/').next().is_some_and(|f| f.contains(':')) {
+        out.insert_str(0, "./");
+    }
+    out
+}
+
 /// The folder a host's files go in: `HOST[:PORT]` (the port when not 80; `localhost` for
 /// a Unix socket), or none with `--no-host-directories`.
 fn host_dir(settings: &MirrorSettings, endpoint: &Endpoint) -> PathBuf {
@@ -1215,6 +1372,28 @@ fn folds_case(dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_references_between_files() {
+        let cases = [
+            ("h", "h/a.html", false, "a.html"),
+            ("h/docs", "h/style.css", false, "../style.css"),
+            ("h/docs/x", "h/docs/y/z.png", false, "../y/z.png"),
+            ("h", "h/a b#?%.txt", false, "a%20b%23%3F%25.txt"),
+            ("h/d", "other:81/x.txt", false, "../../other:81/x.txt"),
+            ("", "localhost:8080/x", false, "./localhost:8080/x"),
+            ("h", "h/sub", true, "sub/"),
+            ("h/sub", "h/sub", true, "./"),
+            ("h", "h/caf\u{e9}.txt", false, "caf%C3%A9.txt"),
+        ];
+        for (from, to, folder, want) in cases {
+            assert_eq!(
+                relative(Path::new(from), Path::new(to), folder),
+                want,
+                "{from} -> {to}"
+            );
+        }
+    }
 
     #[test]
     fn cut_dirs_keeps_the_name() {
