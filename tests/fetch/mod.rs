@@ -7,6 +7,7 @@ mod compressed;
 mod curl_lines;
 mod errors;
 mod many;
+pub mod mirror;
 mod output;
 mod python;
 mod redirects;

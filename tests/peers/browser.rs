@@ -302,3 +302,57 @@ frame.onload = function () {
     let second = std::fs::read_to_string(site.path().join("inbox/caf\u{e9}.txt")).unwrap();
     assert_eq!(second, "second");
 }
+
+/// `fetch --mirror --convert-links` of a page that links by absolute paths, opened from
+/// `file://` with serve gone: its style sheet, script and logo all load from the copy.
+#[test]
+fn chromium_opens_a_converted_mirror_offline() {
+    let Some(browser) = browser() else { return };
+    let site = temp_dir("peers convert ");
+    crate::fetch::mirror::absolute_site(site.path());
+    let mut s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
+    let copy = temp_dir("peers convert copy ");
+    let dir = copy.path().to_str().unwrap();
+    let url = format!("{}docs/page.html", s.url);
+    let args = [
+        "--recursive",
+        "--page-requisites",
+        "--convert-links",
+        "--level",
+        "1",
+    ];
+    let run = crate::fetch::fetch_in(
+        copy.path(),
+        &[
+            &args[..],
+            &[
+                url.as_str(),
+                "--no-host-directories",
+                "--directory-prefix",
+                dir,
+            ],
+        ]
+        .concat(),
+    );
+    assert!(run.code == 0 || run.code == 22, "{}", run.stderr);
+    s.stop_and_collect_log();
+
+    let page = copy.path().join("docs/page.html");
+    let mut file_url = String::from("file://");
+    for b in page.to_str().unwrap().bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            file_url.push(b as char);
+        } else {
+            file_url.push_str(&format!("%{b:02X}"));
+        }
+    }
+    let dom = dump_dom(&browser, &file_url, &[]);
+    let status = dom
+        .lines()
+        .find(|l| l.contains("id=\"status\""))
+        .unwrap_or_else(|| panic!("no #status in the DOM:\n{dom}"));
+    assert!(
+        status.contains("data-ok=\"yes\"") && status.contains("stylesheet loaded · logo loaded"),
+        "#status: {status}"
+    );
+}

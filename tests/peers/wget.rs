@@ -33,13 +33,10 @@ fn files(root: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-#[test]
-fn wget_mirrors_a_folder_by_following_the_listings() {
-    let Some(wget) = program("wget", "wget") else {
-        return;
-    };
-    let site = temp_dir("peers wget ");
-    let root = site.path().join("pub");
+/// A folder `pub/` of awkward names under `site` (and files that must stay out of a mirror
+/// of `pub/`); returns the visible files by path relative to `pub/`.
+fn awkward_pub(site: &Path) -> Vec<(&'static str, Vec<u8>)> {
+    let root = site.join("pub");
     // Names that need percent-encoding in links: spaces, '#', '?', '%', quotes, '<&>',
     // unicode (including bytes 0x80-0x9f in UTF-8: '—' is E2 80 94), nested folders.
     let tree: Vec<(&str, Vec<u8>)> = vec![
@@ -65,7 +62,17 @@ fn wget_mirrors_a_folder_by_following_the_listings() {
     // Not part of the mirror: hidden files are not listed; the parent is not followed (-np).
     put(&root, ".hidden", b"HIDDEN");
     put(&root, "sub dir/.env", b"SECRET");
-    put(site.path(), "outside.txt", b"OUTSIDE");
+    put(site, "outside.txt", b"OUTSIDE");
+    tree
+}
+
+#[test]
+fn wget_mirrors_a_folder_by_following_the_listings() {
+    let Some(wget) = program("wget", "wget") else {
+        return;
+    };
+    let site = temp_dir("peers wget ");
+    let tree = awkward_pub(site.path());
     let s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
 
     let out = temp_dir("peers wget out ");
@@ -112,6 +119,52 @@ fn wget_mirrors_a_folder_by_following_the_listings() {
         log.iter().all(|l| l.contains("\" 200 ")),
         "a request was not 200:\n{log:#?}"
     );
+}
+
+/// wget -r -np -l inf against fetch --mirror --no-parent on the same site: the same files
+/// with the same bytes, but for wget's quirk of decoding `%20` in a name once more.
+#[test]
+fn fetch_mirror_takes_what_wget_takes() {
+    let Some(wget) = program("wget", "wget") else {
+        return;
+    };
+    let site = temp_dir("peers mirror ");
+    awkward_pub(site.path());
+    let s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
+    let url = format!("{}pub/", s.url);
+
+    let by_wget = temp_dir("peers mirror wget ");
+    let ran = run(
+        Command::new(&wget)
+            .current_dir(by_wget.path())
+            .args(["-q", "-r", "-np", "-nH", "-l", "inf", "-e", "robots=off"])
+            .args(["--restrict-file-names=nocontrol", "-R", "index.html*"])
+            .arg(&url),
+        Duration::from_secs(60),
+    );
+    assert!(ran.status.success(), "wget: {ran:?}");
+    let by_fetch = temp_dir("peers mirror fetch ");
+    let dir = by_fetch.path().to_str().unwrap();
+    let args = ["--mirror", "--no-parent", "--no-host-directories", "-Z"];
+    crate::fetch::fetch_in(
+        by_fetch.path(),
+        &[&args[..], &[url.as_str(), "--directory-prefix", dir]].concat(),
+    )
+    .code(0);
+
+    let wget_files: BTreeMap<String, Vec<u8>> = files(by_wget.path())
+        .into_iter()
+        .map(|(rel, d)| (rel.replace("x y.txt", "x%20y.txt"), d))
+        .collect();
+    let mut fetch_files = files(by_fetch.path());
+    fetch_files.retain(|rel, _| !rel.starts_with(".fetch-mirror/"));
+    assert_eq!(
+        fetch_files.keys().collect::<Vec<_>>(),
+        wget_files.keys().collect::<Vec<_>>()
+    );
+    for (rel, data) in &wget_files {
+        same_bytes(rel, data, &fetch_files[rel]);
+    }
 }
 
 #[test]

@@ -731,6 +731,136 @@ pub struct Args {
     /// Ask for a gzip or deflate body (Accept-Encoding) and decode it as it arrives
     #[arg(long = "compressed")]
     pub compressed: bool,
+
+    /// Mirror a site: take every page, file and folder under URL into DIR, and on the next
+    /// run only what changed (wget's --mirror; recursion with no depth limit)
+    ///
+    /// Links are found in HTML and CSS, and folders are walked through serve's JSON
+    /// listing where the server offers one. Only URL's host and port are followed. Files
+    /// go to DIR/HOST[:PORT]/PATH (DIR: --directory-prefix, else --output-dir, else the
+    /// current folder), each written as NAME.part and renamed when complete; ETags are kept
+    /// on each file (the attribute user.fetch.mirror, else in DIR/.fetch-mirror/), so a
+    /// second run asks with If-None-Match (else If-Modified-Since, from the file's time,
+    /// which is the server's Last-Modified). With
+    /// -Z, up to --parallel-max files at once. wget's short spellings that are curl options
+    /// keep curl's meaning: see the README ("wget spellings").
+    #[arg(long = "mirror")]
+    pub mirror: bool,
+
+    /// Follow links and folder listings under URL, as --mirror, to depth 5 unless --level
+    /// says otherwise (wget's -r; fetch's -r is curl's --range)
+    #[arg(long = "recursive")]
+    pub recursive: bool,
+
+    /// With --mirror or --recursive: follow links at most DEPTH steps from URL (`inf` or 0:
+    /// no limit; wget's -l; fetch's -l is curl's --list-only)
+    #[arg(long = "level", value_name = "DEPTH", value_parser = parse_level)]
+    pub level: Option<u32>,
+
+    /// With --mirror or --recursive: never go above URL's folder (wget's -np)
+    #[arg(long = "no-parent")]
+    pub no_parent: bool,
+
+    /// With --mirror or --recursive: save under DIR (wget's -P; fetch's -P is curl's
+    /// --ftp-port)
+    #[arg(
+        long = "directory-prefix",
+        value_name = "DIR",
+        allow_hyphen_values = true
+    )]
+    pub directory_prefix: Option<PathBuf>,
+
+    /// With --mirror or --recursive: save under DIR/PATH, without the HOST[:PORT] folder
+    /// (wget's -nH)
+    #[arg(long = "no-host-directories")]
+    pub no_host_directories: bool,
+
+    /// With --mirror or --recursive: start no new file once BYTES have been received
+    /// (suffixes k, M, G; wget's -Q; fetch's -Q is curl's --quote)
+    #[arg(long = "quota", value_name = "BYTES", value_parser = parse_size)]
+    pub quota: Option<u64>,
+
+    /// With --mirror or --recursive: drop the first N folders of each path (wget's
+    /// --cut-dirs: with N = 1, /a/b/c.txt is saved as b/c.txt)
+    #[arg(long = "cut-dirs", value_name = "N")]
+    pub cut_dirs: Option<usize>,
+
+    /// With --mirror or --recursive: wait SECS between requests (wget's -w; fetch's -w is
+    /// curl's --write-out)
+    #[arg(long = "wait", value_name = "SECS", value_parser = parse_secs_or_zero)]
+    pub wait: Option<Duration>,
+
+    /// With --wait: wait between 0.5 and 1.5 times as long, chosen afresh each time
+    #[arg(long = "random-wait")]
+    pub random_wait: bool,
+
+    /// With --mirror or --recursive: `robots=off` ignores robots.txt, which is respected
+    /// by default (wget's -e robots=off; fetch's -e is curl's --referer)
+    #[arg(long = "execute", value_name = "robots=on|off", value_parser = parse_robots)]
+    pub execute: Option<bool>,
+
+    /// With --mirror or --recursive: keep only files whose names end with one of LIST or
+    /// match one of its patterns (`*`, `?`, `[...]`), comma-separated (wget's -A; fetch's
+    /// -A is curl's --user-agent). Pages are still read for their links.
+    #[arg(long = "accept", value_name = "LIST")]
+    pub accept: Option<String>,
+
+    /// With --mirror or --recursive: keep no file whose name ends with one of LIST or
+    /// matches one of its patterns (wget's -R; fetch's -R is curl's --remote-time)
+    #[arg(long = "reject", value_name = "LIST")]
+    pub reject: Option<String>,
+
+    /// With --mirror: after a crawl with no failure, remove the files an earlier run saved
+    /// that the site no longer has (only files fetch wrote, never anything else in DIR)
+    #[arg(long = "delete")]
+    pub delete: bool,
+
+    /// With --mirror or --recursive: also fetch what the pages within --level need to show
+    /// (images, style sheets and what they load, scripts, frames) however deep (wget's -p;
+    /// fetch's -p is curl's --proxytunnel)
+    #[arg(long = "page-requisites")]
+    pub page_requisites: bool,
+
+    /// With --mirror or --recursive: follow links to other hosts and ports too, each saved
+    /// under its own HOST[:PORT] folder (wget's -H; fetch's -H is curl's --header)
+    #[arg(long = "span-hosts")]
+    pub span_hosts: bool,
+
+    /// With --mirror or --recursive: afterwards, rewrite the links in the saved HTML and CSS
+    /// so the copy works from file:// (wget's -k; fetch's -k is curl's --insecure)
+    #[arg(long = "convert-links")]
+    pub convert_links: bool,
+
+    /// With --span-hosts: only hosts in these domains, comma-separated (`example.com`
+    /// takes `docs.example.com`; wget's -D; fetch's -D is curl's --dump-header)
+    #[arg(long = "domains", value_name = "LIST")]
+    pub domains: Option<String>,
+}
+
+/// `--execute`: of wget's commands, `robots=on` and `robots=off`.
+fn parse_robots(s: &str) -> Result<bool, String> {
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}': expected robots=on or robots=off"))?;
+    if !key.trim().eq_ignore_ascii_case("robots") {
+        return Err(format!(
+            "'{s}': of wget's commands, only robots=on|off is supported"
+        ));
+    }
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" | "1" | "yes" => Ok(true),
+        "off" | "0" | "no" => Ok(false),
+        _ => Err(format!("'{s}': expected robots=on or robots=off")),
+    }
+}
+
+/// `--level`: a depth, `inf` or 0 (no limit, as in wget).
+fn parse_level(s: &str) -> Result<u32, String> {
+    if s.eq_ignore_ascii_case("inf") {
+        return Ok(0);
+    }
+    s.parse::<u32>()
+        .map_err(|_| format!("'{s}' is not a depth (a number, or inf)"))
 }
 
 /// How one `-d`-like value is read.

@@ -65,23 +65,7 @@ pub fn run(config: &Config) -> i32 {
             });
         }
     };
-    if config.parallel <= 1 {
-        work();
-    } else {
-        match rayon::ThreadPoolBuilder::new()
-            .num_threads(config.parallel)
-            .thread_name(|i| format!("fetch-{i}"))
-            .build()
-        {
-            Ok(pool) => pool.scope(|s| {
-                for _ in 0..config.parallel.min(n) {
-                    s.spawn(|_| work());
-                }
-            }),
-            // No threads to be had: fetch one after the other instead.
-            Err(_) => work(),
-        }
-    }
+    on_pool(config.parallel, n, work);
     progress.finish();
     if let Some((path, jar)) = &config.cookie_jar {
         save_cookies(path, jar);
@@ -111,6 +95,28 @@ pub fn run(config: &Config) -> i32 {
         );
     }
     code
+}
+
+/// Runs `work` on `threads` threads of a dedicated pool (`-Z`), at most `jobs` of them,
+/// and returns when all have returned; on this thread when there is one (or no threads can
+/// be had).
+pub fn on_pool(threads: usize, jobs: usize, work: impl Fn() + Sync) {
+    if threads <= 1 {
+        return work();
+    }
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("fetch-{i}"))
+        .build()
+    {
+        Ok(pool) => pool.scope(|s| {
+            for _ in 0..threads.min(jobs) {
+                s.spawn(|_| work());
+            }
+        }),
+        // No threads to be had: fetch one after the other instead.
+        Err(_) => work(),
+    }
 }
 
 /// `-c`: the jar in curl's format, to `path` (`-`: stdout). As in curl, a jar that cannot

@@ -22,6 +22,7 @@ mod dump;
 mod form;
 mod glob;
 mod idn;
+mod mirror;
 mod netrc;
 mod next;
 mod order;
@@ -84,7 +85,13 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
     // The exit code of the first part that failed, as for targets within a part.
     configs
         .iter()
-        .map(run)
+        .map(|c| {
+            if c.mirror.is_some() {
+                mirror::run(c)
+            } else {
+                run(c)
+            }
+        })
         .fold(0, |first, code| if first != 0 { first } else { code })
 }
 

@@ -86,6 +86,20 @@ impl Progress {
         }
     }
 
+    /// The total line counts `n` transfers in all (a crawl learns of more as it goes).
+    pub(crate) fn set_targets(&self, n: u64) {
+        if let Some(total) = &self.total {
+            total.set_length(n);
+        }
+    }
+
+    /// One more transfer is over (a crawl's URL, whatever became of it).
+    pub(crate) fn tick(&self) {
+        if let Some(total) = &self.total {
+            total.inc(1);
+        }
+    }
+
     /// Runs `f` (which writes to stderr) with the display out of the way.
     pub(crate) fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
         match &self.multi {
@@ -130,6 +144,14 @@ impl Bar {
         if let Some(b) = &self.bar {
             b.set_position(n);
             b.reset_eta();
+        }
+    }
+
+    /// The line goes away, the total not counting it (a crawl counts each URL with
+    /// [`Progress::tick`], whatever became of it).
+    pub(crate) fn clear(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
         }
     }
 

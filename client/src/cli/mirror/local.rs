@@ -1,0 +1,239 @@
+//! Where a URL is saved: its path, percent-decoded once, as names under the mirror's
+//! folder, or a refusal that says why. Nothing a link says can lead outside the folder:
+//! every name is one normal component (no `.`, `..`, `/`, NUL, nor longer than the file
+//! system takes), and the folders on the way are created one at a time, refusing any that
+//! is a symlink or a file.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The folder inside the mirror where fetch keeps what it knows (ETags); no URL maps there.
+pub const STATE_DIR: &str = ".fetch-mirror";
+
+/// The longest name most file systems take (NAME_MAX), in bytes.
+const MAX_NAME: usize = 255;
+/// The longest relative path fetch writes, well under PATH_MAX (4096) with the folder in
+/// front.
+const MAX_PATH: usize = 3000;
+
+/// Why a URL is not saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// A name that decodes to `.` or `..` (`%2e%2e`).
+    DotSegment,
+    /// A name holding a slash once decoded (`%2F`), or a backslash.
+    EncodedSlash,
+    /// A name holding NUL (`%00`).
+    Nul,
+    /// A `%` not followed by two hex digits.
+    BadEscape,
+    /// A name longer than 255 bytes, or a path longer than fetch writes.
+    TooLong,
+    /// A name fetch keeps for itself.
+    Reserved,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Refusal::DotSegment => "a name decodes to . or ..",
+            Refusal::EncodedSlash => "a name holds an encoded slash or a backslash",
+            Refusal::Nul => "a name holds NUL",
+            Refusal::BadEscape => "a bad %-escape",
+            Refusal::TooLong => "a name or the path is too long for the file system",
+            Refusal::Reserved => "the name .fetch-mirror is fetch's own",
+        })
+    }
+}
+
+/// The relative path for a request target (`/a%20b/c.html?x=1` → `a b/c.html?x=1`): a
+/// folder URL (ending in `/`) is saved as its `index.html`; the query stays in the name,
+/// with any `/` in it written `%2F`; empty segments (`//`) are dropped.
+pub fn path_for(target_path: &str) -> Result<PathBuf, Refusal> {
+    use std::os::unix::ffi::OsStrExt;
+    let (path, query) = match target_path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (target_path, None),
+    };
+    let mut segments: Vec<&str> = path.split('/').skip(1).collect();
+    if segments.last().is_none_or(|s| s.is_empty()) {
+        segments.pop();
+        segments.push("index.html");
+    }
+    let count = segments.len();
+    let mut out = PathBuf::new();
+    for (i, seg) in segments.into_iter().enumerate() {
+        if seg.is_empty() {
+            continue;
+        }
+        let mut name = shared::percent_decode(seg).ok_or(Refusal::BadEscape)?;
+        if name == b"." || name == b".." {
+            return Err(Refusal::DotSegment);
+        }
+        if name.contains(&b'/') || name.contains(&b'\\') {
+            return Err(Refusal::EncodedSlash);
+        }
+        if name.contains(&0) {
+            return Err(Refusal::Nul);
+        }
+        if let Some(q) = query.filter(|_| i + 1 == count) {
+            name.push(b'?');
+            name.extend_from_slice(q.replace('/', "%2F").as_bytes());
+        }
+        if name.len() > MAX_NAME {
+            return Err(Refusal::TooLong);
+        }
+        out.push(std::ffi::OsStr::from_bytes(&name));
+    }
+    if out.as_os_str().len() > MAX_PATH {
+        return Err(Refusal::TooLong);
+    }
+    Ok(out)
+}
+
+/// Whether a relative path would land in fetch's own folder (only possible without a
+/// HOST folder in front).
+pub fn reserved(rel: &Path) -> bool {
+    rel.components()
+        .next()
+        .is_some_and(|c| c.as_os_str() == STATE_DIR)
+}
+
+/// Checks the folders of `rel`'s parent that exist under `root`: each must be a real
+/// folder, not a symlink (which could lead out) nor a file. Nothing is created. Returns
+/// whether they all exist.
+pub fn check_parents(root: &Path, rel: &Path) -> io::Result<bool> {
+    let mut at = root.to_path_buf();
+    for c in rel.parent().unwrap_or(Path::new("")).components() {
+        at.push(c);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(in_the_way(&at)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+fn in_the_way(at: &Path) -> io::Error {
+    let what = if std::fs::symlink_metadata(at).is_ok_and(|m| m.file_type().is_symlink()) {
+        "a symlink"
+    } else {
+        "a file"
+    };
+    io::Error::other(format!("{what} is in the way: {}", at.display()))
+}
+
+/// Creates the folders of `rel`'s parent under `root`, one at a time: an existing one must
+/// be a real folder, not a symlink (which could lead out) nor a file.
+pub fn make_parents(root: &Path, rel: &Path) -> io::Result<PathBuf> {
+    let mut at = root.to_path_buf();
+    let parent = rel.parent().unwrap_or(Path::new(""));
+    for c in parent.components() {
+        at.push(c);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(in_the_way(&at)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => match std::fs::create_dir(&at) {
+                Ok(()) => {}
+                // Another transfer made it meanwhile: check it as above next time round.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if !std::fs::symlink_metadata(&at)?.is_dir() {
+                        return Err(in_the_way(&at));
+                    }
+                }
+                Err(e) => return Err(e),
+            },
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(root.join(rel))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_paths_become_names_under_the_folder() {
+        let ok = [
+            ("/", "index.html"),
+            ("/a.html", "a.html"),
+            ("/docs/", "docs/index.html"),
+            ("/a%20b/c%23d.txt", "a b/c#d.txt"),
+            ("/caf%C3%A9.txt", "café.txt"),
+            ("/100%25.txt", "100%.txt"),
+            ("/q?x=1&y=2", "q?x=1&y=2"),
+            ("/q?next=/a/b", "q?next=%2Fa%2Fb"),
+            ("/dir/?C=M", "dir/index.html?C=M"),
+            ("//a///b", "a/b"),
+            ("/%2e%2ehidden", "..hidden"),
+            ("/.well-known/x", ".well-known/x"),
+        ];
+        for (input, want) in ok {
+            assert_eq!(path_for(input), Ok(PathBuf::from(want)), "{input}");
+        }
+        let refused = [
+            ("/%2e%2e/x", Refusal::DotSegment),
+            ("/a/%2E%2E/%2E%2E/x", Refusal::DotSegment),
+            ("/a/%2e", Refusal::DotSegment),
+            ("/a%2Fb", Refusal::EncodedSlash),
+            ("/a%2f..%2fb", Refusal::EncodedSlash),
+            ("/..%5c..%5cx", Refusal::EncodedSlash),
+            ("/a%00.txt", Refusal::Nul),
+            ("/a%zz", Refusal::BadEscape),
+            ("/a%2", Refusal::BadEscape),
+        ];
+        for (input, want) in refused {
+            assert_eq!(path_for(input), Err(want), "{input}");
+        }
+        let long = format!("/{}", "x".repeat(256));
+        assert_eq!(path_for(&long), Err(Refusal::TooLong));
+        let fine = format!("/{}", "x".repeat(255));
+        assert!(path_for(&fine).is_ok());
+        let deep = "/abcdefghij".repeat(400);
+        assert_eq!(path_for(&deep), Err(Refusal::TooLong));
+    }
+
+    #[test]
+    fn no_mapped_path_leaves_the_folder() {
+        use std::path::Component;
+        for input in [
+            "/../../etc/passwd",
+            "/a/../../b",
+            "/%2e%2e%2f%2e%2e%2fx",
+            "/./x",
+            "/x?../../y",
+            "/x?%2F..%2F",
+        ] {
+            if let Ok(p) = path_for(input) {
+                assert!(
+                    p.components().all(|c| matches!(c, Component::Normal(_))),
+                    "{input} -> {p:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_state_folder_is_reserved() {
+        assert!(reserved(Path::new(".fetch-mirror/x")));
+        assert!(!reserved(Path::new("a/.fetch-mirror/x")));
+    }
+
+    #[test]
+    fn folders_on_the_way_may_not_be_symlinks_or_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("link")).unwrap();
+        std::fs::write(root.join("file"), "x").unwrap();
+        assert!(make_parents(root, Path::new("link/x.html")).is_err());
+        assert!(make_parents(root, Path::new("file/x.html")).is_err());
+        let p = make_parents(root, Path::new("a/b/c.html")).unwrap();
+        assert_eq!(p, root.join("a/b/c.html"));
+        assert!(root.join("a/b").is_dir());
+    }
+}

@@ -1,0 +1,796 @@
+//! `fetch --mirror`: a whole site from the real `serve` into a folder, byte for byte, and
+//! again with nothing but 304s; a hostile scripted server whose links try every way out of
+//! the folder; the bounds (--level, --no-parent) and the flags that cannot go with a mirror.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path};
+
+use super::fetch_in;
+use super::scripted::{Script, Then};
+use crate::support::python::{http_server, python};
+use crate::support::serve::Serve;
+use crate::support::{put, same_bytes, temp_dir};
+
+/// Every file under `root` (dotfiles and dot-folders left out when `skip_dot`; symlinks,
+/// which only the tests make, always), by its path relative to `root`.
+fn tree(root: &Path, skip_dot: bool) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            if skip_dot && entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            let kind = entry.file_type().unwrap();
+            if kind.is_symlink() {
+                continue;
+            }
+            if kind.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// A file's modification time in whole seconds (what HTTP dates carry).
+fn mtime(p: &Path) -> u64 {
+    let t = std::fs::metadata(p).unwrap().modified().unwrap();
+    t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// A site with pages that link, a style sheet with url() and @import, images by src and
+/// srcset, folders that only serve's listing reveals, awkward names and hidden files.
+fn awkward_site(root: &Path) {
+    put(
+        root,
+        "index.html",
+        b"<!doctype html><html><head><link rel=stylesheet href='style.css'>\
+          <base href='/'></head><body>\
+          <a href='page.html#top'>page</a> <a href='docs/'>docs</a>\
+          <img src='img/logo.png' srcset='img/logo%402x.png 2x'>\
+          <a href='http://elsewhere.invalid/x'>away</a> <a href='mailto:a@b'>mail</a>\
+          </body></html>",
+    );
+    let noise = crate::support::noise;
+    let files: &[(&str, Vec<u8>)] = &[
+        ("page.html", b"<p>a page</p><a href='./'>home</a>".to_vec()),
+        (
+            "style.css",
+            b"@import 'print.css';\nbody { background: url(\"img/bg%20image.png\") }\n\
+              /* url(none.png) */"
+                .to_vec(),
+        ),
+        ("print.css", b"p { color: black }".to_vec()),
+        ("img/logo.png", noise(3000, 1)),
+        ("img/logo@2x.png", noise(5000, 2)),
+        ("img/bg image.png", noise(700, 3)),
+        // A folder with no index.html: walked through serve's JSON listing.
+        ("docs/a b.txt", b"spaces\n".to_vec()),
+        ("docs/hash#.txt", b"hash\n".to_vec()),
+        ("docs/q?.txt", b"question\n".to_vec()),
+        ("docs/100%.txt", b"percent\n".to_vec()),
+        ("docs/caf\u{e9} \u{fc}n\u{ef}.txt", b"unicode\n".to_vec()),
+        ("docs/deep/er/still.bin", noise(70_000, 4)),
+        ("docs/.secret", b"HIDDEN\n".to_vec()),
+        ("docs/.hidden-dir/x.txt", b"HIDDEN\n".to_vec()),
+        // A page inside a listed folder, linking to a file nothing else names.
+        (
+            "docs/site/index.html",
+            b"<a href='../../only-linked-here.txt'>x</a>".to_vec(),
+        ),
+        ("only-linked-here.txt", b"found\n".to_vec()),
+        (".env", b"HIDDEN\n".to_vec()),
+    ];
+    for (name, bytes) in files {
+        put(root, name, bytes);
+    }
+}
+
+#[test]
+fn a_site_from_serve_arrives_byte_for_byte_and_a_second_run_is_all_304s() {
+    let site = temp_dir("mirror site \u{e9} ");
+    awkward_site(site.path());
+    let mut s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
+    let want = tree(site.path(), true);
+    let out = temp_dir("mirror out ");
+    let url = format!("http://{}/", s.addr());
+    let args = ["--mirror", "-Z", "--parallel-max", "4", &url];
+    let args: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--directory-prefix", out.path().to_str().unwrap()])
+        .collect();
+    let first = fetch_in(out.path(), &args);
+    first.code(0);
+    let n = want.len();
+    assert!(
+        first
+            .stderr
+            .contains(&format!("{n} new, 0 changed, 0 unchanged, 0 failed")),
+        "{}",
+        first.stderr
+    );
+
+    let host = out.path().join(s.addr().to_string());
+    let got = tree(&host, false);
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "the same files, and no hidden ones"
+    );
+    for (name, bytes) in &want {
+        same_bytes(name, bytes, &got[name]);
+        let (a, b) = (mtime(&site.path().join(name)), mtime(&host.join(name)));
+        assert_eq!(a, b, "{name} keeps the server's time");
+    }
+
+    let second = fetch_in(out.path(), &[&args[..], &["--report-json"]].concat());
+    second.code(0);
+    // One JSON line per URL: each file unchanged, each listing listed.
+    let json: Vec<&str> = second
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .collect();
+    let unchanged = json
+        .iter()
+        .filter(|l| l.contains("\"outcome\":\"unchanged\",\"status\":304,\"file\":\""))
+        .count();
+    assert_eq!(unchanged, n, "{json:#?}");
+    let listed = json
+        .iter()
+        .filter(|l| l.contains("\"outcome\":\"listed\""))
+        .count();
+    assert_eq!(listed, 3, "{json:#?}");
+    assert!(
+        json.iter()
+            .any(|l| l.contains("\"file\":\"") && l.contains("caf\u{e9} \u{fc}n\u{ef}.txt")),
+        "{json:#?}"
+    );
+    assert!(
+        second
+            .stderr
+            .contains(&format!("0 new, 0 changed, {n} unchanged, 0 failed")),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(tree(&host, false), got, "nothing changed on disk");
+
+    // Each file was asked for twice: 200, then 304. Listings (folder URLs) are 200 twice;
+    // robots.txt, which serve does not have, 404 twice.
+    let log = s.stop_and_collect_log();
+    let mut by_path: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in &log {
+        let request = line.split('"').nth(1).unwrap_or("");
+        let path = request.split(' ').nth(1).unwrap_or("").to_string();
+        let status = line
+            .split('"')
+            .nth(2)
+            .unwrap_or("")
+            .split_whitespace()
+            .next();
+        by_path
+            .entry(path)
+            .or_default()
+            .push(status.unwrap_or("").to_string());
+    }
+    let folders: Vec<_> = by_path
+        .keys()
+        .filter(|p| p.ends_with('/'))
+        .cloned()
+        .collect();
+    assert_eq!(
+        folders,
+        [
+            "/",
+            "/docs/",
+            "/docs/deep/",
+            "/docs/deep/er/",
+            "/docs/site/"
+        ]
+    );
+    for (path, statuses) in &by_path {
+        let want = if path == "/robots.txt" {
+            ["404", "404"]
+        } else if path.ends_with('/') && !matches!(path.as_str(), "/" | "/docs/site/") {
+            ["200", "200"]
+        } else {
+            ["200", "304"]
+        };
+        assert_eq!(statuses, &want, "{path}: {log:#?}");
+    }
+}
+
+#[test]
+fn a_site_from_python_http_server_arrives_through_its_html_listings() {
+    let site = temp_dir("mirror python ");
+    awkward_site(site.path());
+    let (_python, port) = http_server(python(), site.path());
+    let out = temp_dir("mirror python out ");
+    let url = format!("http://127.0.0.1:{port}/");
+    let args = ["--mirror", &url, "--no-host-directories", "-Z"];
+    let first = fetch_in(out.path(), &args);
+    first.code(0);
+    let mut got = tree(out.path(), false);
+    got.retain(|name, _| !name.starts_with(".fetch-mirror/"));
+    // Every file a link or a listing leads to, byte for byte, with the server's time. The
+    // copy also has python's listings, as FOLDER/index.html, and the dotfiles python lists.
+    let want = tree(site.path(), true);
+    for (name, bytes) in &want {
+        let Some(copy) = got.get(name) else {
+            panic!("{name} is missing; got {:?}\n{}", got.keys(), first.stderr)
+        };
+        same_bytes(name, bytes, copy);
+    }
+    let listings = [
+        "docs/index.html",
+        "docs/deep/index.html",
+        "docs/deep/er/index.html",
+    ];
+    for listing in listings {
+        assert!(got.contains_key(listing), "{listing} in {:?}", got.keys());
+    }
+    // python sends Last-Modified and honours If-Modified-Since, but no ETag: each file is a
+    // 304; its generated listings (the three above and .hidden-dir's) come again.
+    let files = got.len() - 4;
+    let second = fetch_in(out.path(), &args);
+    second.code(0);
+    let summary = format!("0 new, 4 changed, {files} unchanged, 0 failed");
+    assert!(second.stderr.contains(&summary), "{}", second.stderr);
+}
+
+#[test]
+fn links_that_try_to_leave_the_folder_write_nothing_outside_it() {
+    let other = Script::fixed(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nOTHER",
+        Then::Close,
+    );
+    let other_url = other.url("/stolen");
+    let long = "n".repeat(300);
+    let page = format!(
+        "<a href='../../escaped-dots'>1</a>\
+         <a href='/%2e%2e/%2e%2e/escaped-encoded'>2</a>\
+         <a href='/a%2F..%2F..%2Fescaped-slash'>3</a>\
+         <a href='/..%5C..%5Cescaped-backslash'>4</a>\
+         <a href='/nul%00.txt'>5</a>\
+         <a href='/{long}'>6</a>\
+         <a href='{other_url}'>7</a>\
+         <a href='//127.0.0.2:1/x'>8</a>\
+         <a href='/link/through-symlink.txt'>9</a>\
+         <a href='/redirect'>10</a>\
+         <a href='/list/'>11</a>\
+         <a href='/fine.txt'>12</a>"
+    );
+    let other_port = other.port();
+    let s = Script::start(move |head| {
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        let (status, extra, body) = match path.as_str() {
+            "/" => ("200 OK", "Content-Type: text/html\r\n".to_string(), page.clone()),
+            "/redirect" => (
+                "302 Found",
+                format!("Location: http://127.0.0.1:{other_port}/via-redirect\r\n"),
+                String::new(),
+            ),
+            "/list/" => (
+                "200 OK",
+                "Content-Type: application/json\r\n".to_string(),
+                r#"{"path":"/list/","entries":[{"name":"../../escaped-listing","type":"file","size":1,"modified":"x"},{"name":"a/../../b","type":"file","size":1,"modified":"x"},{"name":"ok.txt","type":"file","size":1,"modified":"x"}],"truncated":0}"#.to_string(),
+            ),
+            _ => ("200 OK", String::new(), format!("body of {path}")),
+        };
+        let reply = format!(
+            "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        (reply.into_bytes(), Then::KeepAlive)
+    });
+
+    let outer = temp_dir("mirror jail ");
+    let dir = outer.path().join("inner");
+    let host = dir.join(format!("127.0.0.1:{}", s.port()));
+    std::fs::create_dir_all(&host).unwrap();
+    let outside = outer.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, host.join("link")).unwrap();
+
+    let run = fetch_in(
+        outer.path(),
+        &[
+            "--mirror",
+            &s.url("/"),
+            "--directory-prefix",
+            dir.to_str().unwrap(),
+        ],
+    );
+    // /link/... is skipped: a symlink is in the way.
+    run.code(0);
+    assert!(run.stderr.contains("skipped"), "{}", run.stderr);
+    assert!(run.stderr.contains("symlink"), "{}", run.stderr);
+
+    let names: Vec<String> = std::fs::read_dir(outer.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut names = names;
+    names.sort();
+    assert_eq!(names, ["inner", "outside"], "nothing beside DIR");
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing through the symlink"
+    );
+    assert!(other.requests().is_empty(), "no request to another port");
+    let got = tree(&dir, false);
+    for name in got.keys() {
+        assert!(
+            Path::new(name)
+                .components()
+                .all(|c| matches!(c, Component::Normal(_))),
+            "{name}"
+        );
+        assert!(
+            !name.contains("escaped-encoded") && !name.contains("escaped-slash"),
+            "{name}"
+        );
+    }
+    let host_name = format!("127.0.0.1:{}", s.port());
+    for want in ["index.html", "fine.txt", "list/ok.txt", "escaped-dots"] {
+        assert!(
+            got.contains_key(&format!("{host_name}/{want}")),
+            "{want} in {got:?}"
+        );
+    }
+    // RFC 3986: ../../ above the root stays at the root, so that one is fetched, in DIR.
+    let requests = s.requests().join("");
+    for refused in ["%2e%2e", "%2F..", "%5C", "%00", "nnnnnnnnnn"] {
+        assert!(
+            !requests.contains(refused),
+            "{refused} was requested: {requests}"
+        );
+    }
+}
+
+/// A 200 with `body` as HTML.
+fn html_reply(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn level_and_no_parent_bound_the_crawl() {
+    let s = Script::start(|head| {
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        // /a/1 -> /a/2 -> /a/3 ..., and each links above its folder too.
+        let n: u32 = path
+            .rsplit('/')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let body = format!("<a href='/a/{}'>next</a><a href='/up.txt'>up</a>", n + 1);
+        if head
+            .to_ascii_lowercase()
+            .contains("\r\nif-modified-since: ")
+        {
+            return (
+                b"HTTP/1.1 304 Not Modified\r\n\r\n".to_vec(),
+                Then::KeepAlive,
+            );
+        }
+        (html_reply(&body), Then::KeepAlive)
+    });
+    let dir = temp_dir("mirror level ");
+    let url = s.url("/a/1");
+    let args = [
+        "--recursive",
+        "--level",
+        "2",
+        "--no-parent",
+        &url,
+        "--no-host-directories",
+        "--execute",
+        "robots=off",
+    ];
+    let run = fetch_in(dir.path(), &args);
+    run.code(0);
+    assert_eq!(s.accepted(), 1, "one kept-alive connection");
+    let got: Vec<String> = tree(dir.path(), true).into_keys().collect();
+    assert_eq!(got, ["a/1", "a/2", "a/3"], "{}", run.stderr);
+    assert!(
+        run.stderr.contains("above the start (--no-parent)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("beyond --level"), "{}", run.stderr);
+
+    // No ETag: the second run asks If-Modified-Since, still on one connection, and finds
+    // the links of unchanged pages in the copies on disk.
+    let again = fetch_in(dir.path(), &args);
+    again.code(0);
+    assert!(
+        again.stderr.contains("0 new, 0 changed, 3 unchanged"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(s.accepted(), 2, "one more kept-alive connection");
+    let asked = s.requests();
+    assert_eq!(asked.len(), 6, "{asked:#?}");
+    for head in &asked[3..] {
+        assert!(
+            head.to_ascii_lowercase().contains("if-modified-since: "),
+            "{head}"
+        );
+    }
+}
+
+#[test]
+fn page_requisites_come_past_the_level() {
+    let s = Script::start(|head| {
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        let (kind, body) = match path.as_str() {
+            "/" => ("text/html", "<a href=a.html>a</a>"),
+            "/a.html" => (
+                "text/html",
+                "<img src=deep.png><link rel=stylesheet href=s.css><a href=b.html>b</a>",
+            ),
+            "/s.css" => ("text/css", "body{background:url(bg.png)}"),
+            _ => ("application/octet-stream", "file"),
+        };
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        (reply.into_bytes(), Then::KeepAlive)
+    });
+    let url = s.url("/");
+    let args = ["--recursive", "--level", "1", &url, "--no-host-directories"];
+    let dir = temp_dir("mirror requisites ");
+    let run = fetch_in(dir.path(), &[&args[..], &["--page-requisites"]].concat());
+    run.code(0);
+    let got: Vec<String> = tree(dir.path(), true).into_keys().collect();
+    assert_eq!(
+        got,
+        ["a.html", "bg.png", "deep.png", "index.html", "s.css"],
+        "{}",
+        run.stderr
+    );
+
+    let without = temp_dir("mirror requisites without ");
+    fetch_in(without.path(), &args).code(0);
+    let got: Vec<String> = tree(without.path(), true).into_keys().collect();
+    assert_eq!(got, ["a.html", "index.html"]);
+}
+
+#[test]
+fn retry_takes_a_file_again_after_a_503() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let flaky = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = flaky.clone();
+    let s = Script::start(move |head| {
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        if path == "/flaky.txt" && seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            let reply = b"HTTP/1.1 503 Busy\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n";
+            return (reply.to_vec(), Then::KeepAlive);
+        }
+        let body = if path == "/" {
+            "<a href=flaky.txt>f</a>"
+        } else {
+            "fine"
+        };
+        (html_reply(body), Then::KeepAlive)
+    });
+    let dir = temp_dir("mirror retry ");
+    let url = s.url("/");
+    let args = ["--mirror", &url, "--no-host-directories", "--retry", "2"];
+    let run = fetch_in(dir.path(), &args);
+    run.code(0);
+    assert!(
+        run.stderr.contains("HTTP 503; retry 1 of 2"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("flaky.txt")).unwrap(),
+        b"fine"
+    );
+    assert_eq!(flaky.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn span_hosts_follows_other_hosts_within_domains() {
+    let other = Script::start(|head| {
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        let body = if path == "/robots.txt" { "" } else { "other" };
+        (html_reply(body), Then::KeepAlive)
+    });
+    let port = other.port();
+    let home = Script::start(move |head| {
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        let body = match path.as_str() {
+            "/" => format!(
+                "<a href='http://other.test:{port}/x.txt'>x</a>\
+                 <a href='http://127.0.0.1:{port}/y.txt'>y</a><a href=z.txt>z</a>"
+            ),
+            _ => "home".to_string(),
+        };
+        (html_reply(&body), Then::KeepAlive)
+    });
+    let url = home.url("/");
+    let resolve = format!("other.test:{port}:127.0.0.1");
+    let files = |extra: &[&str]| {
+        let dir = temp_dir("mirror span ");
+        let args = [
+            "--mirror",
+            &url,
+            "--resolve",
+            &resolve,
+            "--execute",
+            "robots=off",
+        ];
+        fetch_in(dir.path(), &[&args[..], extra].concat()).code(0);
+        tree(dir.path(), true).into_keys().collect::<Vec<String>>()
+    };
+    let h = format!("127.0.0.1:{}", home.port());
+    assert_eq!(
+        files(&[]),
+        [format!("{h}/index.html"), format!("{h}/z.txt")]
+    );
+    let mut all = vec![
+        format!("127.0.0.1:{port}/y.txt"),
+        format!("{h}/index.html"),
+        format!("{h}/z.txt"),
+        format!("other.test:{port}/x.txt"),
+    ];
+    all.sort();
+    assert_eq!(files(&["--span-hosts"]), all);
+    let within = files(&["--span-hosts", "--domains", "test"]);
+    assert_eq!(
+        within,
+        [
+            format!("{h}/index.html"),
+            format!("{h}/z.txt"),
+            format!("other.test:{port}/x.txt")
+        ]
+    );
+}
+
+/// A site whose page links by absolute paths and URLs, which only work offline once
+/// converted: www/'s style sheet, script and logo, and docs/page.html that uses them.
+pub fn absolute_site(root: &Path) {
+    let www = crate::support::repo_root().join("www");
+    for name in ["style.css", "app.js", "logo.png"] {
+        put(root, name, &std::fs::read(www.join(name)).unwrap());
+    }
+    put(root, "docs/a b.txt", b"text");
+    put(root, "listed/x.txt", b"x");
+    put(
+        root,
+        "docs/page.html",
+        b"<!doctype html><html><head><meta charset=utf-8>\
+          <link rel=stylesheet href=/style.css></head><body>\
+          <header><img src='/logo.png' width=48 height=48></header>\
+          <p id=\"status\" class=\"status\">app.js did not run</p>\
+          <a href='/docs/a%20b.txt#part'>text</a> <a href='/listed/'>listed</a>\
+          <a href='/nowhere.html'>gone</a>\
+          <script src=/app.js></script></body></html>",
+    );
+    put(root, "index.html", b"<a href=/docs/page.html>page</a>");
+}
+
+#[test]
+fn convert_links_makes_the_copy_work_offline_and_survives_the_next_run() {
+    let site = temp_dir("mirror convert ");
+    absolute_site(site.path());
+    let mut s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
+    let url = format!("http://{}/", s.addr());
+    let dir = temp_dir("mirror convert out ");
+    let args = ["--mirror", &url, "--no-host-directories", "--convert-links"];
+    let run = fetch_in(dir.path(), &args);
+    run.code(22); // /nowhere.html is a broken link: it stays absolute
+    assert!(
+        run.stderr.contains("converted the links of 2 files"),
+        "{}",
+        run.stderr
+    );
+    let page =
+        String::from_utf8(std::fs::read(dir.path().join("docs/page.html")).unwrap()).unwrap();
+    for want in [
+        "href=\"../style.css\"",
+        "src=\"../logo.png\"",
+        "src=\"../app.js\"",
+        "href=\"a%20b.txt#part\"",
+        "href=\"../listed/\"",
+        &format!("href=\"{url}nowhere.html\""),
+    ] {
+        assert!(page.contains(want), "{want} in {page}");
+    }
+    assert_eq!(
+        mtime(&dir.path().join("docs/page.html")),
+        mtime(&site.path().join("docs/page.html")),
+        "the converted page keeps the server's time"
+    );
+
+    // The next run: the converted page is still the server's (its ETag, a 304), and
+    // converting it again changes nothing.
+    let again = fetch_in(dir.path(), &args);
+    again.code(22);
+    assert!(
+        again.stderr.contains("converted the links of 0 files"),
+        "{}",
+        again.stderr
+    );
+    let log = s.stop_and_collect_log();
+    let page_lines: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("GET /docs/page.html "))
+        .collect();
+    assert_eq!(page_lines.len(), 2, "{log:#?}");
+    assert!(page_lines[1].contains("\" 304 "), "{log:#?}");
+}
+
+#[test]
+fn robots_txt_is_respected_unless_turned_off() {
+    let s = Script::start(|head| {
+        let path = head.split(' ').nth(1).unwrap_or("").to_string();
+        let body = match path.as_str() {
+            "/robots.txt" => {
+                "User-agent: *\nDisallow: /private/\n\nUser-agent: fetch\nDisallow: /not-for-fetch\nDisallow: /private/\nAllow: /private/open\n"
+            }
+            "/" => {
+                "<a href='private/secret.txt'>a</a><a href='private/open.txt'>b</a><a href='not-for-fetch.txt'>c</a><a href='public.txt'>d</a>"
+            }
+            _ => "file",
+        };
+        (html_reply(body), Then::KeepAlive)
+    });
+    let dir = temp_dir("mirror robots ");
+    let url = s.url("/");
+    let run = fetch_in(dir.path(), &["--mirror", &url, "--no-host-directories"]);
+    run.code(0);
+    let got: Vec<String> = tree(dir.path(), true).into_keys().collect();
+    assert_eq!(
+        got,
+        ["index.html", "private/open.txt", "public.txt"],
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("2 disallowed by robots.txt"),
+        "{}",
+        run.stderr
+    );
+    let asked = s.requests().join("");
+    assert!(
+        !asked.contains("secret") && !asked.contains("not-for-fetch"),
+        "{asked}"
+    );
+
+    let off = temp_dir("mirror robots off ");
+    let run = fetch_in(
+        off.path(),
+        &[
+            "--mirror",
+            &url,
+            "--no-host-directories",
+            "--execute",
+            "robots=off",
+        ],
+    );
+    run.code(0);
+    assert_eq!(tree(off.path(), true).len(), 5, "{}", run.stderr);
+}
+
+#[test]
+fn accept_and_reject_keep_some_files_and_still_read_pages() {
+    let site = temp_dir("mirror accept ");
+    put(
+        site.path(),
+        "index.html",
+        b"<a href='a.txt'>a</a><a href='b.pdf'>b</a><a href='sub/'>s</a>",
+    );
+    put(site.path(), "a.txt", b"a");
+    put(site.path(), "b.pdf", b"b");
+    put(site.path(), "sub/c.txt", b"c");
+    put(site.path(), "sub/d.tar.gz", b"d");
+    let mut s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
+    let url = format!("http://{}/", s.addr());
+    let dir = temp_dir("mirror accept out ");
+    let args = ["--mirror", &url, "--no-host-directories"];
+    let lists = ["--accept", "txt,*.gz", "--reject", "d.*"];
+    let run = fetch_in(dir.path(), &[&args[..], &lists[..]].concat());
+    run.code(0);
+    let got: Vec<String> = tree(dir.path(), true).into_keys().collect();
+    assert_eq!(got, ["a.txt", "sub/c.txt"], "{}", run.stderr);
+    // index.html (read for its links, then removed), b.pdf and d.tar.gz (never fetched).
+    assert!(
+        run.stderr.contains("3 not kept by --accept/--reject"),
+        "{}",
+        run.stderr
+    );
+    let log = s.stop_and_collect_log().join("\n");
+    assert!(!log.contains("b.pdf") && !log.contains("d.tar.gz"), "{log}");
+}
+
+#[test]
+fn delete_removes_what_vanished_and_nothing_else() {
+    let site = temp_dir("mirror delete ");
+    put(site.path(), "keep.txt", b"k");
+    put(site.path(), "gone.txt", b"g");
+    put(site.path(), "old/gone too.txt", b"g");
+    let s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
+    let url = format!("http://{}/", s.addr());
+    let dir = temp_dir("mirror delete out ");
+    let args = ["--mirror", &url, "--no-host-directories", "--delete"];
+    fetch_in(dir.path(), &args).code(0);
+    put(dir.path(), "mine.txt", b"not written by fetch");
+    std::fs::remove_file(site.path().join("gone.txt")).unwrap();
+    std::fs::remove_dir_all(site.path().join("old")).unwrap();
+
+    // Without --delete, nothing goes.
+    fetch_in(dir.path(), &args[..3]).code(0);
+    assert_eq!(tree(dir.path(), true).len(), 4);
+
+    let run = fetch_in(dir.path(), &args);
+    run.code(0);
+    let got: Vec<String> = tree(dir.path(), true).into_keys().collect();
+    assert_eq!(got, ["keep.txt", "mine.txt"], "{}", run.stderr);
+    assert!(run.stderr.contains("2 removed"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("removed gone.txt (gone upstream)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn mirror_flags_are_checked() {
+    let dir = temp_dir("mirror usage ");
+    fetch_in(dir.path(), &["--level", "2", "http://127.0.0.1:1/"])
+        .code(2)
+        .error("--level goes with --mirror or --recursive");
+    fetch_in(
+        dir.path(),
+        &["--mirror", "-r", "0-1", "http://127.0.0.1:1/"],
+    )
+    .code(2)
+    .error("curl's --range");
+    fetch_in(
+        dir.path(),
+        &["--mirror", "http://127.0.0.1:1/a", "http://127.0.0.1:1/b"],
+    )
+    .code(2)
+    .error("exactly one start URL");
+    fetch_in(
+        dir.path(),
+        &["--mirror", "--level", "deep", "http://127.0.0.1:1/"],
+    )
+    .code(2);
+    let url = "http://127.0.0.1:1/";
+    fetch_in(dir.path(), &["--mirror", "--execute", "tries=3", url])
+        .code(2)
+        .error("only robots=on|off");
+    fetch_in(dir.path(), &["--mirror", "--delete", "--level", "3", url])
+        .code(2)
+        .error("--delete cannot go with --level");
+    fetch_in(dir.path(), &["--mirror", "--limit-rate", "1k", url])
+        .code(2)
+        .error("--limit-rate cannot go with --mirror");
+    fetch_in(dir.path(), &["--mirror", "-D", "h.txt", url])
+        .code(2)
+        .error("wget's -D is --domains");
+    fetch_in(dir.path(), &["--recursive", "--delete", url])
+        .code(2)
+        .error("--delete cannot go with --level");
+}
