@@ -10,6 +10,13 @@
 # nginx-return (nginx `return 200`, no file I/O, no log) is the near-limit reference: shown
 # in the table, never counted as a peer.
 #
+# Issue 16's rows come from a second serve (--upload --overwrite --compress --archive) and a
+# second nginx (dav_methods PUT, gzip on), started after the rows above and recorded as serve
+# and nginx: a PUT of the big file with curl -T (and each server's peak RSS meanwhile), 64 KiB
+# of text with Accept-Encoding: gzip (each server's answer checked to be gzip first: the
+# -is-gzip rows), and a folder as big as the big file as one ?download=tar against the big file
+# itself from the same serve (folder-tar-ratio).
+#
 #   bench/run.sh           full run (about 25 minutes on 2 cores)
 #   bench/run.sh --quick   a smaller run (under 3 minutes)
 set -euo pipefail
@@ -72,7 +79,7 @@ wait_port() {
   log "server on port $1 did not come up"; return 1
 }
 
-declare -A PORT PID
+declare -A PORT PID LABEL # LABEL: the name a row records (serve-x is serve with more options)
 start() { # name port command...
   local name=$1 port=$2; shift 2
   "$@" >"$WORK/$name.out" 2>&1 &
@@ -189,13 +196,13 @@ wrk_run() {
   if [[ $scen == *close* ]]; then
     # A run that says "new connection per request" must have opened one per request.
     local per; per=$(python3 -c "print(round($opens/max(${total:-0},1),3))")
-    echo "$scen-conns-per-request,$srv,$round,$per,conns/req,,," >>"$CSV"
+    echo "$scen-conns-per-request,${LABEL[$srv]:-$srv},$round,$per,conns/req,,," >>"$CSV"
     if ! python3 -c "import sys; sys.exit(0 if 0.9 <= $per <= 1.1 else 1)"; then
       log "WARNING: $scen on $srv opened $opens connections for ${total:-0} requests ($per per request): not a new-connection run; recorded as 0"
       rps=0
     fi
   fi
-  echo "$scen,$srv,$round,${rps:-0},req/s,$( [[ -n $p50 ]] && ms "$p50"),$( [[ -n $p99 ]] && ms "$p99"),$err" >>"$CSV"
+  echo "$scen,${LABEL[$srv]:-$srv},$round,${rps:-0},req/s,$( [[ -n $p50 ]] && ms "$p50"),$( [[ -n $p99 ]] && ms "$p99"),$err" >>"$CSV"
 }
 
 pin_servers() { # pin every server (and its workers) to CPU 0, or unpin with "0,1"
@@ -241,6 +248,101 @@ for round in $(seq 1 "$ROUNDS"); do
   fi
 done
 for srv in "${SERVERS[@]}"; do echo "rss-idle,$srv,0,$(rss_kib "${PID[$srv]}"),KiB,,," >>"$CSV"; done
+
+# --- issue 16: uploads, compression on the fly, folder downloads -------------------------------
+# serve-x is serve with the features that are off by default (recorded as "serve"); nginx-x
+# is nginx taking PUT (dav_methods) and compressing (gzip on), recorded as "nginx". Both start
+# only now, so the rows above are untouched by them.
+log "issue 16: upload, compression, folder download"
+NX=$WORK/nginx-x
+mkdir -p "$NX/root" "$NX/tmp"
+chmod 777 "$NX/root" "$NX/tmp" # nginx's workers (www-data) write the uploads
+# 64 KiB of text (words from a small vocabulary: compresses about as well as prose).
+python3 -c 'import random,sys
+r=random.Random(16); w=[ "".join(r.choice("etaoinshrdlucmfwyp") for _ in range(r.randint(2,9))) for _ in range(400)]
+t=""
+while len(t)<65536: t+=r.choice(w)+(" " if r.random()<0.9 else ".\n")
+sys.stdout.write(t[:65536])' >"$DOC/64k.txt"
+cp "$DOC/index.html" "$DOC/64k.txt" "$NX/root/"
+# A folder as big as the big file, in 16 files.
+mkdir -p "$DOC/folder"
+for i in $(seq 1 16); do head -c $((BIG_MB * 1024 * 1024 / 16)) /dev/urandom >"$DOC/folder/$i.bin"; done
+p=$(free_port); LABEL[serve-x]=serve
+start serve-x "$p" "$SERVE" --upload --overwrite --compress --archive -p "$p" "$DOC"
+p=$(free_port); LABEL[nginx-x]=nginx
+cat >"$WORK/nginx-x.conf" <<NGINX
+worker_processes 2;
+daemon off;
+pid $WORK/nginx-x.pid;
+error_log $WORK/nginx-x-error.log;
+events { worker_connections 8192; }
+http {
+  include /etc/nginx/mime.types;
+  default_type application/octet-stream;
+  access_log $WORK/nginx-x-access.log;
+  sendfile on; tcp_nopush on; keepalive_requests 1000000;
+  gzip on; gzip_types text/plain; gzip_min_length 1024;
+  client_max_body_size 0;
+  client_body_temp_path $NX/tmp; # the same file system as the root: the final rename is free
+  server { listen 127.0.0.1:$p backlog=1024; root $NX/root; dav_methods PUT; }
+}
+NGINX
+start nginx-x "$p" nginx -c "$WORK/nginx-x.conf"
+
+# upload SERVER DEST_DIR: PUT the big file with curl -T, sampling the server's RSS meanwhile.
+upload() {
+  local srv=$1 dest=$2 name="up-$round.bin" peak=0 kib
+  curl -s -T "$DOC/big.bin" -o /dev/null -w '%{http_code} %{speed_upload}' \
+    "http://127.0.0.1:${PORT[$srv]}/$name" >"$WORK/up.txt" 2>&1 &
+  local cpid=$!
+  while kill -0 "$cpid" 2>/dev/null; do
+    kib=$(rss_kib "${PID[$srv]}"); ((kib > peak)) && peak=$kib
+    sleep 0.02
+  done
+  wait "$cpid" || true
+  local code bps size
+  read -r code bps <"$WORK/up.txt" || true # curl -w ends with no newline
+  size=$(stat -c %s "$dest/$name" 2>/dev/null || echo 0)
+  if [[ $code != 20[14] || $size != $((BIG_MB * 1024 * 1024)) ]]; then
+    log "WARNING: upload to $srv answered ${code:-nothing} and left $size bytes: recorded as 0"
+    bps=0
+  fi
+  echo "upload-put,${LABEL[$srv]},$round,$(python3 -c "print(round(${bps:-0}/1048576,1))"),MiB/s,,," >>"$CSV"
+  echo "rss-upload,${LABEL[$srv]},$round,$peak,KiB,,," >>"$CSV"
+  rm -f "$dest/$name"
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+  cat "$DOC/big.bin" >/dev/null
+  upload serve-x "$DOC"
+  upload nginx-x "$NX/root"
+  for srv in serve-x nginx-x; do
+    # The check that the timed run measures what it says: a gzip body, smaller than the file.
+    hdr=$(curl -s -D - -o "$WORK/gz.body" -H 'Accept-Encoding: gzip' "http://127.0.0.1:${PORT[$srv]}/64k.txt" | tr -d '\r')
+    gz=0; grep -qi '^content-encoding: gzip$' <<<"$hdr" && gunzip -c "$WORK/gz.body" | cmp -s - "$DOC/64k.txt" && gz=1
+    echo "64k-text-gzip-c16-is-gzip,${LABEL[$srv]},$round,$gz,yes=1,,," >>"$CSV"
+    log "64k.txt from $srv with Accept-Encoding: gzip: $(stat -c %s "$WORK/gz.body") bytes, gzip=$gz"
+    if ((gz)); then
+      wrk_run 64k-text-gzip-c16 "$srv" 16 /64k.txt "" -- -H 'Accept-Encoding: gzip'
+    else
+      log "WARNING: $srv did not answer 64k.txt with a gzip body: recorded as 0"
+      echo "64k-text-gzip-c16,${LABEL[$srv]},$round,0,req/s,,," >>"$CSV"
+    fi
+  done
+  # A folder as one tar stream against the single file of the same size, from the same serve.
+  cat "$DOC/big.bin" "$DOC"/folder/*.bin >/dev/null
+  read -r code fbps < <(curl -s -o /dev/null -w '%{http_code} %{speed_download}' "http://127.0.0.1:${PORT[serve-x]}/big.bin") || true
+  read -r code tbps tsize < <(curl -s -o /dev/null -w '%{http_code} %{speed_download} %{size_download}' "http://127.0.0.1:${PORT[serve-x]}/folder/?download=tar") || true
+  if [[ $code != 200 ]] || ((${tsize:-0} < BIG_MB * 1024 * 1024)); then
+    log "WARNING: the folder's tar answered $code with $tsize bytes: recorded as 0"; tbps=0
+  fi
+  echo "folder-tar-file,serve,$round,$(python3 -c "print(round(${fbps:-0}/1048576,1))"),MiB/s,,," >>"$CSV"
+  echo "folder-tar,serve,$round,$(python3 -c "print(round(${tbps:-0}/1048576,1))"),MiB/s,,," >>"$CSV"
+  echo "folder-tar-ratio,serve,$round,$(python3 -c "print(round(${tbps:-0}/max(${fbps:-0},1),3))"),tar÷file,,," >>"$CSV"
+done
+kill "${PID[serve-x]}" "${PID[nginx-x]}" 2>/dev/null || true
+wait "${PID[serve-x]}" "${PID[nginx-x]}" 2>/dev/null || true
+rm -rf "$DOC/folder" "$NX"
 
 # --- clients ---------------------------------------------------------------------------------
 log "clients"
