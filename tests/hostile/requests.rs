@@ -4,11 +4,12 @@
 
 use std::io::Write;
 use std::net::Shutdown;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{Jail, SECRET};
 use crate::support::raw::{read_reply, request, status_of};
 use crate::support::serve::Serve;
+use crate::support::wait_for;
 
 /// What a hostile request must get.
 #[derive(Debug, Clone, Copy)]
@@ -239,13 +240,19 @@ fn a_tls_handshake_is_closed_without_a_reply_and_logged_once_a_second() {
         let reply = read_reply(&mut c);
         assert!(reply.is_empty(), "{:?}", String::from_utf8_lossy(&reply));
     }
+    // The close can reach us before the log line reaches the test's reader of serve's
+    // stderr: wait for the line, then count.
+    let complaint = "sent a TLS handshake to a plain-HTTP port; closing";
+    let err = wait_for(
+        "the TLS complaint on stderr",
+        Duration::from_secs(10),
+        || {
+            let err = s.stderr();
+            err.contains(complaint).then_some(err)
+        },
+    );
     let elapsed = start.elapsed();
-    let err = s.stderr();
-    let lines: Vec<&str> = err
-        .lines()
-        .filter(|l| l.contains("sent a TLS handshake to a plain-HTTP port; closing"))
-        .collect();
-    assert!(!lines.is_empty(), "stderr: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains(complaint)).collect();
     assert_eq!(
         lines[0],
         "serve: 127.0.0.1 sent a TLS handshake to a plain-HTTP port; closing"
