@@ -124,7 +124,7 @@ fn run(
     if let (Some(text), shared::Endpoint::Tcp { host, .. }) = (&config.netrc, &target.endpoint)
         && let Some((login, password)) = netrc::lookup(text, &host.to_string())
     {
-        let token = crate::request::base64(format!("{login}:{password}").as_bytes());
+        let token = shared::base64(format!("{login}:{password}").as_bytes());
         request.authorization = Some(format!("Basic {token}"));
     }
     if let Some(Some(upload)) = config.uploads.get(index) {
