@@ -42,7 +42,12 @@ pub struct Key {
 impl Key {
     /// The version `meta` describes.
     pub fn of(meta: &Metadata) -> Key {
-        Key::new(meta.dev(), meta.ino(), meta.size(), (meta.mtime(), meta.mtime_nsec() as u32))
+        Key::new(
+            meta.dev(),
+            meta.ino(),
+            meta.size(),
+            (meta.mtime(), meta.mtime_nsec() as u32),
+        )
     }
 
     /// From the parts (the cache keeps them in its own stamp).
@@ -119,7 +124,12 @@ impl Known {
     fn put(&mut self, id: (Key, Algorithm), digest: Vec<u8>) {
         if self.map.len() >= CACHE_ENTRIES && !self.map.contains_key(&id) {
             // One scan per new digest once full: rare (a digest is made once per file).
-            if let Some(oldest) = self.map.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| *k) {
+            if let Some(oldest) = self
+                .map
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| *k)
+            {
                 self.map.remove(&oldest);
             }
         }
@@ -217,7 +227,12 @@ fn hashing(jobs: Receiver<Job>, known: Weak<Mutex<Known>>) {
 
 /// The digest of `file`, which must still be version `key` once read (else `None`: it
 /// changed while being hashed). `alive`: stop early once the site is gone.
-fn hash(file: &File, key: Key, algorithm: Algorithm, alive: Option<&Weak<Mutex<Known>>>) -> Option<Vec<u8>> {
+fn hash(
+    file: &File,
+    key: Key,
+    algorithm: Algorithm,
+    alive: Option<&Weak<Mutex<Known>>>,
+) -> Option<Vec<u8>> {
     let mut h = algorithm.hasher();
     let mut buf = vec![0u8; CHUNK.min(key.size as usize).max(1)];
     let mut at = 0u64;
@@ -284,7 +299,10 @@ mod tests {
         assert_eq!(d.known(Key::of(&m), Algorithm::Sha256), Some(want));
         // Changed on disk: another key, another digest.
         let big = vec![7u8; INLINE_MAX as usize + 1];
-        std::fs::File::create(&path).unwrap().write_all(&big).unwrap();
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(&big)
+            .unwrap();
         let (f, m) = open();
         assert_eq!(d.of_file(&f, &m, Algorithm::Sha512), None);
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -309,6 +327,9 @@ mod tests {
         // The most recent stay.
         let last = Key::new(1, CACHE_ENTRIES as u64 + 9, 1, (0, 0));
         assert!(d.known(last, Algorithm::Sha256).is_some());
-        assert!(d.known(Key::new(1, 0, 1, (0, 0)), Algorithm::Sha256).is_none());
+        assert!(
+            d.known(Key::new(1, 0, 1, (0, 0)), Algorithm::Sha256)
+                .is_none()
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::fs::{File, Metadata};
 use std::io::{self, Read, Seek};
 use std::sync::Arc;
 
+use super::digest;
 use super::encoding;
 use super::precompressed;
 use super::reply::Reply;
@@ -42,6 +43,7 @@ pub fn step(
         // Cached files answer clients that accept no encoding; with --compress others may
         // get one, which caches must know.
         vary: encoding::may_vary(site, &entry.content_type, len),
+        digest: digest::of_entry(req, site, &entry),
     };
     let content = Content::Cached(Arc::clone(&entry));
     representation::step(req, site, persist, out, &repr, content)

@@ -8,6 +8,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::cached;
+use super::digest;
 use super::encoding;
 use super::precompressed;
 use super::reply::{Missing, Reply, error};
@@ -72,6 +73,8 @@ pub fn step(
             validators: &ev,
             last_modified: last_modified.as_deref(),
             vary: true,
+            // Made per request and not kept as a file: no digest (see README).
+            digest: None,
         };
         let content = Content::Encoded(enc.body);
         return Ok(representation::step(
@@ -85,6 +88,7 @@ pub fn step(
         validators: &v,
         last_modified: last_modified.as_deref(),
         vary: coding.is_some() || encoding::may_vary(site, &ct, meta.len()),
+        digest: digest::of_file(req, site, &file, &meta),
     };
     let content = Content::Open(file, path);
     Ok(representation::step(

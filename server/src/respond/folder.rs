@@ -57,6 +57,7 @@ pub fn listing(
         &req.target,
         accept,
         page,
+        &site.digests,
     ) {
         Ok(shown) => shown,
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {

@@ -8,7 +8,7 @@
 //! the target → method (`methods`, with `cors` for preflights) → a folder's `?download=`
 //! (`download`) → map the path: the cache (`cached`), then the disk (`crate::files::map`) →
 //! a folder (`folder`: redirect or listing) or a file (`file`: a `precompressed` sibling or
-//! an `encoding` made now) → `representation` (`conditions`, then `Range`) → the body. A
+//! an `encoding` made now; its `digest`) → `representation` (`conditions`, then `Range`) → the body. A
 //! path that leads nowhere ends in `fallback` (`--spa`, the 404 page). Uploads take their
 //! own door (`uploads`). What every step answers with is in `reply`, which imports no step,
 //! so the steps form no cycle. A new feature is a new step module called from here.
@@ -17,6 +17,7 @@ mod authorize;
 mod cached;
 mod conditions;
 mod cors;
+mod digest;
 mod download;
 mod encoding;
 mod fallback;

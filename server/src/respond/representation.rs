@@ -26,6 +26,8 @@ pub struct Repr<'a> {
     pub last_modified: Option<&'a str>,
     /// Say `Vary: Accept-Encoding`: an encoding was or could have been chosen.
     pub vary: bool,
+    /// `Repr-Digest`'s value, when wanted and known (the `digest` step).
+    pub digest: Option<String>,
 }
 
 /// Where a file's bytes come from.
@@ -82,6 +84,9 @@ pub fn step(
         }
         response::header(out, "Accept-Ranges", "bytes");
         validators(out);
+        if let Some(d) = &repr.digest {
+            response::header(out, "Repr-Digest", d);
+        }
     };
     let span_body = |content: Content, start: u64, len: u64| match content {
         Content::Open(file, path) => Body::File {
@@ -158,6 +163,9 @@ pub fn step(
             }
             response::header(out, "Accept-Ranges", "bytes");
             validators(out);
+            if let Some(d) = &repr.digest {
+                response::header(out, "Repr-Digest", d);
+            }
             response::end(out, 206, Some(total), persist);
             Reply {
                 status: 206,
