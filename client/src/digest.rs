@@ -96,13 +96,13 @@ impl Verifier {
                     continue;
                 };
                 match item {
-                    Item::Bytes(b) if b.len() == algorithm.len() => {
+                    Item::Bytes(b) if b.len() == algorithm.bytes() => {
                         v.expect(source, algorithm, b, whole);
                     }
                     _ => v.notes.push(format!(
                         "{}'s {key} is not a {}-byte sequence, not checked",
                         source.name(),
-                        algorithm.len()
+                        algorithm.bytes()
                     )),
                 }
             }
@@ -202,11 +202,11 @@ pub fn parse_checksum(spec: &str) -> Result<(Algorithm, Vec<u8>), String> {
             format!("--checksum '{spec}': unknown algorithm '{name}' (sha256 or sha512)")
         })?;
     match shared::hex_decode(hex) {
-        Some(bytes) if bytes.len() == algorithm.len() => Ok((algorithm, bytes)),
+        Some(bytes) if bytes.len() == algorithm.bytes() => Ok((algorithm, bytes)),
         _ => Err(format!(
             "--checksum '{spec}': a {} digest is {} hex digits",
             algorithm.short(),
-            algorithm.len() * 2
+            algorithm.bytes() * 2
         )),
     }
 }

@@ -49,7 +49,7 @@ impl Algorithm {
     }
 
     /// The length of a digest in bytes.
-    pub fn len(self) -> usize {
+    pub fn bytes(self) -> usize {
         match self {
             Algorithm::Sha256 => 32,
             Algorithm::Sha512 => 64,
@@ -314,10 +314,13 @@ mod tests {
         );
     }
 
+    /// A field and the members it parses to (`None`: malformed).
+    type Case = (&'static str, Option<Vec<(&'static str, Item)>>);
+
     #[test]
     fn dictionaries() {
         let bytes = |s: &str| Item::Bytes(crate::base64_decode(s.as_bytes()).unwrap());
-        let cases: &[(&str, Option<Vec<(&str, Item)>>)] = &[
+        let cases: &[Case] = &[
             ("", Some(vec![])),
             ("sha-256=:YWJj:", Some(vec![("sha-256", bytes("YWJj"))])),
             (

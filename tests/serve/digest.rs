@@ -152,7 +152,7 @@ fn the_json_listing_carries_the_digests_known() {
     let text = listing();
     let hex = shared::hex(&Algorithm::Sha256.digest(b"alpha\n"));
     assert!(
-        text.contains(&format!("\"name\":\"a.txt\",\"type\":\"file\",\"size\":6,"))
+        text.contains("\"name\":\"a.txt\",\"type\":\"file\",\"size\":6,")
             && text.contains(&format!(",\"sha256\":\"{hex}\"}}")),
         "{text}"
     );
