@@ -161,6 +161,26 @@ pub fn member(algorithm: Algorithm, digest: &[u8]) -> String {
     format!("{}=:{}:", algorithm.token(), crate::text::base64(digest))
 }
 
+/// One fuzzing input through [`dictionary`], checking its invariants; panics if one fails:
+/// at most [`MAX_MEMBERS`] members, each key valid and given once, and every byte sequence
+/// written back as a member parses to itself. Shared by `fuzz/fuzz_targets/digest_field.rs`
+/// and the corpus replay in `cargo test`.
+#[doc(hidden)]
+pub fn fuzz_one(data: &[u8]) {
+    let Some(members) = dictionary(data) else {
+        return;
+    };
+    assert!(members.len() <= MAX_MEMBERS);
+    for (i, (key, item)) in members.iter().enumerate() {
+        assert!(key.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b == b'*'));
+        assert!(members[..i].iter().all(|(k, _)| k != key), "{key} twice");
+        if let Item::Bytes(b) = item {
+            let again = format!("{key}=:{}:", crate::text::base64(b));
+            assert_eq!(dictionary(again.as_bytes()), Some(vec![(key.clone(), item.clone())]));
+        }
+    }
+}
+
 struct Parser<'a> {
     s: &'a [u8],
     at: usize,
