@@ -172,11 +172,18 @@ pub fn fuzz_one(data: &[u8]) {
     };
     assert!(members.len() <= MAX_MEMBERS);
     for (i, (key, item)) in members.iter().enumerate() {
-        assert!(key.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b == b'*'));
+        assert!(
+            key.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_lowercase() || b == b'*')
+        );
         assert!(members[..i].iter().all(|(k, _)| k != key), "{key} twice");
         if let Item::Bytes(b) = item {
             let again = format!("{key}=:{}:", crate::text::base64(b));
-            assert_eq!(dictionary(again.as_bytes()), Some(vec![(key.clone(), item.clone())]));
+            assert_eq!(
+                dictionary(again.as_bytes()),
+                Some(vec![(key.clone(), item.clone())])
+            );
         }
     }
 }
