@@ -91,6 +91,7 @@ def main(path, quick):
     if quick == "1":
         out.append("(quick run: fewer connection counts, 2 s runs, one round.)")
     out.extend(issue16(median))
+    out.extend(issue18(median))
     print("\n".join(out))
     svg(chart, Path(path).with_name("chart.svg"))
 
@@ -122,6 +123,29 @@ def issue16(median):
         return []
     return ["", "Issue 16 targets (medians of the rounds):", "",
             "| target | figures | ratio |", "|---|---|---|"] + lines
+
+
+def issue18(median):
+    """The cost of --digest and of fetch's check, when the run has their rows."""
+    def get(scen, name):
+        return median.get((scen, name))
+
+    plain, first, known = (get("bigfile-plain", "serve"), get("bigfile-digest-first", "serve"),
+                           get("bigfile-digest", "serve"))
+    lines = []
+    if plain and first is not None and known is not None:
+        lines.append(f"| the big file from serve --digest ÷ serve | first request (hashing meanwhile) "
+                     f"{first:,.0f} MiB/s, digest known {known:,.0f} MiB/s, serve {plain:,.0f} MiB/s | "
+                     f"{first / plain:.2f}×, {known / plain:.2f}× |")
+    on, off = get("get-big-digest-wall", "fetch"), get("get-big-nodigest-wall", "fetch")
+    con, coff = get("get-big-digest-cpu", "fetch"), get("get-big-nodigest-cpu", "fetch")
+    if on and off:
+        lines.append(f"| fetch checking the sha-256 ÷ not | wall {on:.2f} s vs {off:.2f} s, "
+                     f"cpu {con or 0:.2f} s vs {coff or 0:.2f} s | {off / on:.2f}× (time: not ÷ checking) |")
+    if not lines:
+        return []
+    return ["", "Issue 18, verified transfers (medians of the rounds):", "",
+            "| cost | figures | ratio |", "|---|---|---|"] + lines
 
 
 def svg(chart, dest):

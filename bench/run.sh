@@ -17,6 +17,10 @@
 # -is-gzip rows), and a folder as big as the big file as one ?download=tar against the big file
 # itself from the same serve (folder-tar-ratio).
 #
+# Issue 18's rows: the big file from serve --digest (the first request, while its digest is
+# made in the background, and after it is known) against plain serve, and fetch downloading it
+# with and without the sha-256 to check.
+#
 #   bench/run.sh           full run (about 25 minutes on 2 cores)
 #   bench/run.sh --quick   a smaller run (under 3 minutes)
 set -euo pipefail
@@ -372,6 +376,41 @@ for round in $(seq 1 "$ROUNDS"); do
   time_cmd many-small xargs-curl sh -c "xargs -P 8 -n 1 curl -s -o /dev/null <'$WORK/urls.txt'"
 done
 ((PAR)) || log "fetch has no --parallel yet: the many-small fetch row is left out"
+
+# --- issue 18: Repr-Digest (serve --digest, fetch's check) --------------------------------------
+# serve-d is serve -q --digest (recorded as "serve"), against serve-q in the same round. Each
+# round gives big.bin a new version (touch: a new mtime, the same bytes), so the first request
+# finds no digest: it starts the background hash and is sent meanwhile (bigfile-digest-first);
+# once a HEAD shows Repr-Digest, the next is sent with it (bigfile-digest). fetch downloads from
+# serve-d checking the sha-256 (get-big-digest) and with the digest turned off by
+# `Want-Repr-Digest: sha-256=0` (get-big-nodigest): the same server, the cost of the check.
+log "issue 18: --digest"
+p=$(free_port); LABEL[serve-d]=serve
+start serve-d "$p" "$SERVE" -q --digest -p "$p" "$DOC"
+DURL="http://127.0.0.1:${PORT[serve-d]}/big.bin"
+mib() { python3 -c "print(round(${1:-0}/1048576,1))"; }
+for round in $(seq 1 "$ROUNDS"); do
+  touch "$DOC/big.bin"
+  cat "$DOC/big.bin" >/dev/null
+  bps=$(curl -s -o /dev/null -w '%{speed_download}' "http://127.0.0.1:${PORT[serve-q]}/big.bin")
+  echo "bigfile-plain,serve,$round,$(mib "$bps"),MiB/s,,," >>"$CSV"
+  bps=$(curl -s -o /dev/null -w '%{speed_download}' "$DURL")
+  echo "bigfile-digest-first,serve,$round,$(mib "$bps"),MiB/s,,," >>"$CSV"
+  known=0
+  for _ in $(seq 1 600); do # at most a minute
+    curl -s -I "$DURL" | grep -qi '^repr-digest:' && { known=1; break; }
+    sleep 0.1
+  done
+  if ((known)); then
+    bps=$(curl -s -o /dev/null -w '%{speed_download}' "$DURL")
+  else
+    log "WARNING: serve --digest never sent big.bin's Repr-Digest: recorded as 0"; bps=0
+  fi
+  echo "bigfile-digest,serve,$round,$(mib "$bps"),MiB/s,,," >>"$CSV"
+  time_cmd get-big-digest fetch "$FETCH" -s -o /dev/null "$DURL"
+  time_cmd get-big-nodigest fetch "$FETCH" -s -o /dev/null -H 'Want-Repr-Digest: sha-256=0' "$DURL"
+done
+kill "${PID[serve-d]}" 2>/dev/null || true
 
 STAMP=$(date -u +%Y-%m-%dT%H%MZ)
 cp "$CSV" "bench/results/$STAMP.csv"

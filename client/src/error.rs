@@ -127,6 +127,18 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The body does not match its digest: `Repr-Digest`, `Content-Digest` or `--checksum`
+    /// (exit 120, fetch's own: curl has no such check).
+    Digest {
+        /// Where the expected digest came from: `Repr-Digest`, `Content-Digest`, `--checksum`.
+        source: &'static str,
+        /// The algorithm: `sha-256` or `sha-512`.
+        algorithm: &'static str,
+        /// The expected digest, in hex.
+        expected: String,
+        /// The digest of what arrived, in hex.
+        got: String,
+    },
     /// Stdout was closed by its reader (`fetch URL | head -1`): not a failure (exit 0, and
     /// nothing is printed).
     StdoutClosed,
@@ -164,6 +176,8 @@ impl Error {
             Error::Read { .. } => 26,
             Error::Range { .. } => 33,
             Error::Decode { .. } => 61,
+            // Above curl's codes (the highest is 101), so a script can tell it apart.
+            Error::Digest { .. } => 120,
             Error::StdoutClosed => 0,
         }
     }
@@ -230,6 +244,15 @@ impl fmt::Display for Error {
             ),
             Error::Range { reason } => write!(f, "cannot resume: {reason}"),
             Error::Decode { reason } => f.write_str(reason),
+            Error::Digest {
+                source,
+                algorithm,
+                expected,
+                got,
+            } => write!(
+                f,
+                "{source} mismatch ({algorithm}): expected {expected}, got {got}"
+            ),
             Error::StdoutClosed => f.write_str("stdout was closed by its reader"),
         }
     }

@@ -18,6 +18,7 @@ mod chunked;
 mod client;
 mod connection;
 mod cookie;
+pub mod digest;
 mod error;
 mod event;
 mod head;

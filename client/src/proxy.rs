@@ -60,7 +60,7 @@ impl Proxy {
 
     /// Sends `Proxy-Authorization: Basic` with `user` and `password` (curl's `-U`).
     pub fn basic_auth(mut self, user: &str, password: &str) -> Proxy {
-        let token = crate::request::base64(format!("{user}:{password}").as_bytes());
+        let token = shared::base64(format!("{user}:{password}").as_bytes());
         self.authorization = Some(format!("Basic {token}"));
         self
     }

@@ -282,27 +282,6 @@ pub(crate) fn headers(
     out.into_iter().map(|(n, v, _)| (n, v)).collect()
 }
 
-/// Standard base64 with padding (RFC 4648 §4), for `Authorization: Basic`.
-pub(crate) fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        // Three bytes make 24 bits, read out as four 6-bit letters; a short chunk pads.
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// Adds what a body needs after the other headers, in curl's order: `Content-Length` (when
 /// the length is known), the default `Content-Type`, then `Expect: 100-continue` when
 /// asked, each unless `edits` name it (to replace or to remove it).
@@ -447,24 +426,6 @@ mod tests {
         for (edits, want) in cases {
             assert_eq!(names(&edits), want, "{edits:?}");
         }
-    }
-
-    #[test]
-    fn base64_as_rfc_4648() {
-        let cases = [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-            ("al:pw", "YWw6cHc="),
-        ];
-        for (input, want) in cases {
-            assert_eq!(base64(input.as_bytes()), want, "{input:?}");
-        }
-        assert_eq!(base64(&[0xff, 0xfe, 0xfd]), "//79");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::io::{self, Read};
 use shared::Target;
 
 use crate::body::Body;
+use crate::digest::Verifier;
 use crate::error::Error;
 use crate::head::Head;
 
@@ -20,6 +21,8 @@ pub struct Response {
     history: Vec<Head>,
     body: Body,
     sent: u64,
+    // Checks the body as it is read (`verify`), taken at its end.
+    verifier: Option<Verifier>,
 }
 
 impl Response {
@@ -36,6 +39,7 @@ impl Response {
             history,
             body,
             sent,
+            verifier: None,
         }
     }
 
@@ -79,12 +83,38 @@ impl Response {
     /// Reads body bytes into `buf`, like `Read::read` but keeping the error's kind (and so
     /// its exit code). Returns 0 at the end of a complete body.
     pub fn read_body(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
-        self.body.read_chunk(buf)
+        let n = self.body.read_chunk(buf)?;
+        self.verified(&buf[..n], buf.is_empty())?;
+        Ok(n)
+    }
+
+    /// Checks the body against `verifier` as it is read (the bytes as they came, before
+    /// any decoding the caller does): reading its end returns [`Error::Digest`] (through
+    /// `Read`, inside the `io::Error`; [`Error::from_io`] recovers it) instead of 0 when a
+    /// digest does not match. A verifier expecting nothing costs nothing.
+    pub fn verify(&mut self, verifier: Verifier) {
+        self.verifier = (!verifier.is_empty()).then_some(verifier);
+    }
+
+    fn verified(&mut self, read: &[u8], empty_buf: bool) -> Result<(), Error> {
+        match &mut self.verifier {
+            Some(v) if !read.is_empty() => v.update(read),
+            Some(_) if !empty_buf => {
+                if let Some(v) = self.verifier.take() {
+                    v.finish()?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 }
 
 impl Read for Response {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.body.read(buf)
+        let n = self.body.read(buf)?;
+        self.verified(&buf[..n], buf.is_empty())
+            .map_err(io::Error::other)?;
+        Ok(n)
     }
 }

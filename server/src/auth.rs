@@ -50,7 +50,8 @@ impl Account {
             return Err(format!("the password of '{user}' is empty"));
         }
         let digest = match secret.strip_prefix("sha256:") {
-            Some(hex) => parse_hex(hex)
+            Some(hex) => shared::hex_decode(hex)
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
                 .ok_or_else(|| format!("the sha256 of '{user}' is not 64 hexadecimal digits"))?,
             None => Sha256::digest(secret.as_bytes()).into(),
         };
@@ -148,7 +149,7 @@ impl Auth {
         if !scheme.eq_ignore_ascii_case(b"basic") {
             return Verdict::Denied("not Basic credentials");
         }
-        let Some(decoded) = base64_decode(trim(token)) else {
+        let Some(decoded) = shared::base64_decode(trim(token)) else {
             return Verdict::Denied("malformed Basic credentials");
         };
         let Ok(text) = std::str::from_utf8(&decoded) else {
@@ -207,83 +208,9 @@ fn trim(b: &[u8]) -> &[u8] {
     }
 }
 
-fn parse_hex(hex: &str) -> Option<[u8; 32]> {
-    let hex = hex.as_bytes();
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in hex.chunks(2).enumerate() {
-        let digit = |c: u8| (c as char).to_digit(16);
-        out[i] = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
-    }
-    Some(out)
-}
-
-/// Standard base64 (RFC 4648 §4), strict: the padding must be present and complete, no
-/// characters outside the alphabet, and the bits past the last byte must be zero (so each
-/// byte string has exactly one accepted spelling).
-pub fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
-    if text.is_empty() || !text.len().is_multiple_of(4) {
-        return None;
-    }
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let quads = text.len() / 4;
-    for (i, quad) in text.chunks(4).enumerate() {
-        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 || (pad > 0 && i + 1 != quads) {
-            return None;
-        }
-        let mut n = 0u32;
-        for &c in &quad[..4 - pad] {
-            n = (n << 6) | value(c)?;
-        }
-        // Shift the missing sextets in as zeros: 24 bits, of which 3 - pad bytes count.
-        n <<= 6 * pad as u32;
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        let keep = 3 - pad;
-        if bytes[keep..].iter().any(|&b| b != 0) {
-            return None;
-        }
-        out.extend_from_slice(&bytes[..keep]);
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn encode(s: &[u8]) -> String {
-        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut out = String::new();
-        for chunk in s.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(A[(n >> (18 - 6 * i)) as usize & 63] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    }
 
     fn auth() -> Auth {
         let mut a = Auth::new("serve");
@@ -336,7 +263,7 @@ mod tests {
     #[test]
     fn checks_credentials() {
         let a = auth();
-        let basic = |s: &str| format!("Basic {}", encode(s.as_bytes()));
+        let basic = |s: &str| format!("Basic {}", shared::base64(s.as_bytes()));
         let cases: Vec<(Option<String>, Verdict)> = vec![
             (None, Verdict::Missing),
             (
@@ -353,7 +280,7 @@ mod tests {
                 Verdict::Allowed("d\u{e9}sir\u{e9}".into()),
             ),
             (
-                Some(format!("bAsIc   {}  ", encode(b"alice:s3cret"))),
+                Some(format!("bAsIc   {}  ", shared::base64(b"alice:s3cret"))),
                 Verdict::Allowed("alice".into()),
             ),
             (
@@ -420,7 +347,7 @@ mod tests {
         let long = format!("Basic {}", "A".repeat(MAX_HEADER));
         let non_utf8 = {
             let mut v = b"Basic ".to_vec();
-            v.extend_from_slice(encode(b"alice:\xff\xfe").as_bytes());
+            v.extend_from_slice(shared::base64(b"alice:\xff\xfe").as_bytes());
             v
         };
         let cases: Vec<(Vec<u8>, &str)> = vec![
@@ -438,7 +365,7 @@ mod tests {
             assert_eq!(a.check(Some(&header)), Verdict::Denied(want), "{header:?}");
         }
         // Every prefix of a good header, every single byte flipped: never allowed.
-        let good = format!("Basic {}", encode(b"alice:s3cret")).into_bytes();
+        let good = format!("Basic {}", shared::base64(b"alice:s3cret")).into_bytes();
         for n in 0..good.len() {
             assert!(!matches!(a.check(Some(&good[..n])), Verdict::Allowed(_)));
             for bit in 0..8 {
@@ -456,28 +383,12 @@ mod tests {
     }
 
     #[test]
-    fn base64_is_strict() {
-        for s in [&b""[..], b"a", b"ab", b"abc", b"abcd", b"\xff\x00\x80"] {
-            if s.is_empty() {
-                assert_eq!(base64_decode(b""), None);
-                continue;
-            }
-            assert_eq!(base64_decode(encode(s).as_bytes()).as_deref(), Some(s));
-        }
-        // Non-zero bits past the end ("YR==" would also mean "a"): refused.
-        assert_eq!(base64_decode(b"YR=="), None);
-        assert_eq!(base64_decode(b"YWI"), None);
-        assert_eq!(base64_decode(b"Y==="), None);
-        assert_eq!(base64_decode(b"YW-="), None);
-    }
-
-    #[test]
     fn auth_file_and_challenge() {
         let mut a = Auth::new("my \"files\"\\\n");
         a.add_file("# people\n\nalice:one\r\nbob:two\nalice:three\n")
             .unwrap();
         assert_eq!(a.accounts.len(), 2);
-        let basic = |s: &str| format!("Basic {}", encode(s.as_bytes()));
+        let basic = |s: &str| format!("Basic {}", shared::base64(s.as_bytes()));
         assert!(matches!(
             a.check(Some(basic("alice:three").as_bytes())),
             Verdict::Allowed(_)

@@ -54,6 +54,14 @@ struct Stamp {
     ctime: (i64, u32),
 }
 
+impl Entry {
+    /// The file version these bytes are, as the digests are keyed.
+    pub fn digest_key(&self) -> crate::digest::Key {
+        let s = &self.stamp;
+        crate::digest::Key::new(s.dev, s.ino, s.size, s.mtime)
+    }
+}
+
 impl Stamp {
     fn of(meta: &Metadata) -> Stamp {
         Stamp {

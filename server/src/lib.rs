@@ -51,6 +51,7 @@ mod clock;
 mod compress;
 mod conditional;
 mod conn;
+mod digest;
 pub mod files;
 pub mod intake;
 mod listing;

@@ -31,6 +31,10 @@ pub struct Entry {
     pub size: u64,
     /// Modification time, seconds since the epoch.
     pub modified: u64,
+    /// A file's version, to look its digest up (`None` for folders).
+    pub key: Option<crate::digest::Key>,
+    /// Its SHA-256, when known (the JSON listing's `sha256`); never computed for a listing.
+    pub sha256: Option<Vec<u8>>,
 }
 
 /// The visible entries of `dir` (canonical, under the canonical `root`), all of them, in
@@ -72,6 +76,8 @@ pub fn entries(root: &Path, dir: &Path, jail: Jail) -> io::Result<Vec<Entry>> {
             dir: meta.is_dir(),
             size: if meta.is_dir() { 0 } else { meta.len() },
             modified,
+            key: (!meta.is_dir()).then(|| crate::digest::Key::of(&meta)),
+            sha256: None,
         });
     }
     Ok(entries)
@@ -187,6 +193,11 @@ pub fn etag(page: &Page, json: bool, entries: &[Entry]) -> String {
         h.update([e.dir as u8]);
         h.update(e.size.to_le_bytes());
         h.update(e.modified.to_le_bytes());
+        if let (true, Some(d)) = (json, &e.sha256) {
+            // The JSON carries it: a digest that became known changes the bytes.
+            h.update(b"\x01");
+            h.update(d);
+        }
     }
     let digest = h.finalize();
     let mut tag = String::from("\"L");
@@ -400,10 +411,14 @@ fn json_row(s: &mut String, first: bool, e: &Entry) {
     let kind = if e.dir { "dir" } else { "file" };
     let _ = write!(
         s,
-        ",\"type\":\"{kind}\",\"size\":{},\"modified\":\"{}Z\"}}",
+        ",\"type\":\"{kind}\",\"size\":{},\"modified\":\"{}Z\"",
         e.size,
         clock::date_time(e.modified, 'T')
     );
+    if let Some(d) = &e.sha256 {
+        let _ = write!(s, ",\"sha256\":\"{}\"", shared::hex(d));
+    }
+    s.push('}');
 }
 
 /// The JSON listing's end: `truncated` stays for older readers (nothing is left out any
@@ -546,8 +561,16 @@ pub fn render(
     target: &str,
     accept: Option<&str>,
     mut page: Page,
+    digests: &crate::digest::Digests,
 ) -> io::Result<Rendered> {
     let mut list = entries(root, dir, jail)?;
+    if wants_json(accept) {
+        for e in &mut list {
+            e.sha256 = e
+                .key
+                .and_then(|k| digests.known(k, shared::digest::Algorithm::Sha256));
+        }
+    }
     page.url_path = display_path(target);
     page.sort = Sort::from_query(target.split_once('?').map(|(_, q)| q));
     sort(&mut list, page.sort);
@@ -603,6 +626,8 @@ mod tests {
             dir,
             size,
             modified,
+            key: None,
+            sha256: None,
         }
     }
 
@@ -767,7 +792,9 @@ mod tests {
             sortable: true,
             ..Page::default()
         };
-        let html = |q: &str| render(&t.root, &t.root, jail, q, None, page.clone()).unwrap();
+        let digests = crate::digest::Digests::new();
+        let html =
+            |q: &str| render(&t.root, &t.root, jail, q, None, page.clone(), &digests).unwrap();
         let r = html("/?sort=size&order=desc");
         assert_eq!(r.content_type, "text/html; charset=utf-8");
         let text = body_text(r.body.clone());
@@ -787,6 +814,7 @@ mod tests {
             "/?sort=size",
             Some("application/json"),
             page,
+            &digests,
         )
         .unwrap();
         assert_eq!(json.content_type, "application/json");

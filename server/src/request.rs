@@ -102,6 +102,8 @@ pub struct Fields {
     pub content_type: Option<String>,
     /// `Expect` (`100-continue` before an upload's body).
     pub expect: Option<String>,
+    /// `Want-Repr-Digest` (RFC 9530): which digest of a file to send.
+    pub want_repr_digest: Option<String>,
 }
 
 impl Fields {
@@ -121,6 +123,7 @@ impl Fields {
             13 if name.eq_ignore_ascii_case("authorization") => &mut self.authorization,
             12 if name.eq_ignore_ascii_case("content-type") => &mut self.content_type,
             15 if name.eq_ignore_ascii_case("accept-encoding") => &mut self.accept_encoding,
+            16 if name.eq_ignore_ascii_case("want-repr-digest") => &mut self.want_repr_digest,
             17 if name.eq_ignore_ascii_case("if-modified-since") => {
                 &mut self.conditions.if_modified_since
             }

@@ -98,6 +98,13 @@ impl Config {
         self.site.spa = on;
         self
     }
+    /// Send `Repr-Digest: sha-256=…` (RFC 9530) with every file, not only when a request
+    /// asks with `Want-Repr-Digest` (default off). A large file's first digest is made in
+    /// the background: until it is known, its responses go without the field.
+    pub fn digest(mut self, on: bool) -> Config {
+        self.site.digest = on;
+        self
+    }
     /// Serve dotfiles (default: hidden, except `.well-known`).
     pub fn hidden(mut self, on: bool) -> Config {
         self.site.jail.hidden = on;

@@ -19,6 +19,8 @@ pub struct Site {
     pub(crate) cache: Cache,
     /// Compressed representations (`--compress`), keyed by file, ETag and coding.
     pub(crate) compressed: crate::compress::Cache,
+    /// Files' digests (`Repr-Digest`), per file version, and the thread that makes them.
+    pub(crate) digests: crate::digest::Digests,
     /// Everything else that shapes an answer.
     pub(crate) settings: Settings,
 }
@@ -41,6 +43,9 @@ pub struct Settings {
     pub not_found_page: Option<Arc<Vec<u8>>>,
     /// A missing path without an extension gets `/index.html`.
     pub spa: bool,
+    /// `--digest`: `Repr-Digest: sha-256=…` on every file response whose digest is known
+    /// (without it, only when a request has `Want-Repr-Digest`).
+    pub digest: bool,
     /// Test-only: a request for exactly this target panics.
     pub panic_path: Option<String>,
     /// Uploads, passwords, folder downloads, compression (`share.rs`).
@@ -57,6 +62,7 @@ impl Default for Settings {
             headers: Vec::new(),
             not_found_page: None,
             spa: false,
+            digest: false,
             panic_path: None,
             share: crate::share::Share::default(),
         }
@@ -72,6 +78,7 @@ impl Site {
                 crate::compress::CACHE_BYTES,
                 crate::compress::CACHE_ENTRIES,
             ),
+            digests: crate::digest::Digests::new(),
             root: Root::open(root),
             settings,
         }

@@ -3,7 +3,7 @@
 //! under one deadline, or raced Happy Eyeballs style), listening (TCP, Unix-domain,
 //! inherited from the service manager), and one place where OS errors become plain words.
 //! Also the small pieces both programs must do alike: the strict `Content-Length` rule
-//! ([`fold_content_length`]) and the text helpers ([`percent_encode`], [`json_string`],
+//! ([`fold_content_length`]), the RFC 9530 digests ([`digest`]) and the text helpers ([`percent_encode`], [`json_string`],
 //! [`bytes_words`]).
 //!
 //! Nothing above this crate matches on the socket kind: [`Listener`] and [`Stream`] carry
@@ -13,6 +13,7 @@
 
 mod connect;
 mod content_length;
+pub mod digest;
 mod error;
 mod happy;
 mod listen;
@@ -32,4 +33,6 @@ pub use listen::{
 pub use resolve::{Family, Resolver};
 pub use stream::{Address, Stream};
 pub use target::{DEFAULT_PORT, Endpoint, Host, Target, percent_decode};
-pub use text::{Keep, bytes_words, json_string, percent_encode};
+pub use text::{
+    Keep, base64, base64_decode, bytes_words, hex, hex_decode, json_string, percent_encode,
+};

@@ -1,5 +1,5 @@
 //! Small text helpers both programs write with: percent-encoding for URLs, JSON string
-//! literals, and byte counts for people. One copy each, so `fetch` and `serve` escape and
+//! literals, byte counts for people, base64 and hex. One copy each, so `fetch` and `serve` escape and
 //! count alike.
 
 use std::fmt::Write as _;
@@ -86,6 +86,89 @@ pub fn bytes_words(n: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// Standard base64 with padding (RFC 4648 §4): `Authorization: Basic`, and
+/// the byte sequences of RFC 9530 digest fields.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        // Three bytes make 24 bits, read out as four 6-bit letters; a short chunk pads.
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Standard base64 (RFC 4648 §4), strict: the padding must be present and complete, no
+/// characters outside the alphabet, and the bits past the last byte must be zero (so each
+/// byte string has exactly one accepted spelling).
+pub fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
+    if text.is_empty() || !text.len().is_multiple_of(4) {
+        return None;
+    }
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let quads = text.len() / 4;
+    for (i, quad) in text.chunks(4).enumerate() {
+        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 || (pad > 0 && i + 1 != quads) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &quad[..4 - pad] {
+            n = (n << 6) | value(c)?;
+        }
+        // Shift the missing sextets in as zeros: 24 bits, of which 3 - pad bytes count.
+        n <<= 6 * pad as u32;
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        let keep = 3 - pad;
+        if bytes[keep..].iter().any(|&b| b != 0) {
+            return None;
+        }
+        out.extend_from_slice(&bytes[..keep]);
+    }
+    Some(out)
+}
+
+/// Lower-case hex, two digits a byte: digests for people (`sha256sum` writes them so).
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// The bytes of an even-length hex string (either case), `None` for anything else.
+pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.as_bytes();
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16);
+    text.chunks(2)
+        .map(|pair| Some((digit(pair[0])? * 16 + digit(pair[1])?) as u8))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +225,50 @@ mod tests {
         ];
         for (n, want) in cases {
             assert_eq!(bytes_words(*n), *want, "{n}");
+        }
+    }
+
+    #[test]
+    fn base64_as_rfc_4648() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+            ("al:pw", "YWw6cHc="),
+        ];
+        for (input, want) in cases {
+            assert_eq!(base64(input.as_bytes()), want, "{input:?}");
+        }
+        assert_eq!(base64(&[0xff, 0xfe, 0xfd]), "//79");
+    }
+
+    #[test]
+    fn base64_is_strict() {
+        for s in [&b""[..], b"a", b"ab", b"abc", b"abcd", b"\xff\x00\x80"] {
+            if s.is_empty() {
+                assert_eq!(base64_decode(b""), None);
+                continue;
+            }
+            assert_eq!(base64_decode(base64(s).as_bytes()).as_deref(), Some(s));
+        }
+        // Non-zero bits past the end ("YR==" would also mean "a"): refused.
+        assert_eq!(base64_decode(b"YR=="), None);
+        assert_eq!(base64_decode(b"YWI"), None);
+        assert_eq!(base64_decode(b"Y==="), None);
+        assert_eq!(base64_decode(b"YW-="), None);
+    }
+
+    #[test]
+    fn hex_both_ways() {
+        assert_eq!(hex(&[0, 0xab, 0x7f]), "00ab7f");
+        assert_eq!(hex_decode("00AB7f"), Some(vec![0, 0xab, 0x7f]));
+        assert_eq!(hex_decode(""), Some(vec![]));
+        for bad in ["0", "0g", "+1", "é1"] {
+            assert_eq!(hex_decode(bad), None, "{bad}");
         }
     }
 }

@@ -156,3 +156,11 @@ fn dechunk_corpus() {
         assert!(run.is_ok(), "{path:?}");
     }
 }
+
+#[test]
+fn digest_field_corpus() {
+    for (path, data) in corpus("digest_field") {
+        let run = std::panic::catch_unwind(|| shared::digest::fuzz_one(&data));
+        assert!(run.is_ok(), "{path:?}");
+    }
+}

@@ -3,6 +3,7 @@
 //! through the same parsers.
 
 mod corpora;
+mod digests;
 mod faults;
 mod requests;
 mod responses;

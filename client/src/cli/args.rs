@@ -14,7 +14,8 @@ const EXIT_CODES_SHORT: &str = "\
 Exit codes: 0 ok, 1 unsupported protocol, 2 usage, 3 malformed target, 5 resolve proxy,
 6 resolve, 7 connect, 8 unparseable reply, 18 partial body, 22 HTTP error (-f), 23 write
 error, 26 read error, 28 timeout, 33 cannot resume, 47 too many redirects, 52 empty reply,
-55 send failure, 56 receive failure, 61 bad content encoding, 63 too large (more: --help)";
+55 send failure, 56 receive failure, 61 bad content encoding, 63 too large, 120 digest
+mismatch (more: --help)";
 
 const EXIT_CODES: &str = "\
 Exit codes (curl's numbers):
@@ -41,6 +42,15 @@ Exit codes (curl's numbers):
   56  receive failure: connection reset, malformed chunked body
   61  bad content encoding (--compressed): a coding not asked for, or a broken stream
   63  the body is larger than --max-filesize
+ 120  digest mismatch (fetch's own; curl has none): the body does not match its
+      Repr-Digest or Content-Digest (sha-256, sha-512) or --checksum; the file is removed
+
+Verified downloads (RFC 9530): a Repr-Digest or Content-Digest (sha-256, sha-512) in the
+response is checked as the body streams, with no second pass; other algorithms are ignored,
+and so is a field that does not parse (a note says so with -v). Content-Digest covers the
+bytes as sent (before --compressed decodes them); Repr-Digest covers the whole file, so for a
+206 it is checked only when resuming (-C -), over the part on disk and the rest together.
+On a mismatch the .part file is removed and nothing takes the final name (exit 120).
 
 Timeouts: --connect-timeout (default 30 s) covers resolving and connecting; then 30 s to
 send the request, 60 s for the whole response head, and 60 s of silence at most while
@@ -182,6 +192,13 @@ pub struct Args {
     /// is aborted, exit 28
     #[arg(short = 'y', long = "speed-time", value_name = "SECS", value_parser = parse_secs, allow_hyphen_values = true)]
     pub speed_time: Option<Duration>,
+
+    /// Check the body (as saved: after --compressed decodes it; with -C -, the whole file)
+    /// against ALGO:HEX, `sha256:HEX` or `sha512:HEX`, exit 120 when it differs
+    ///
+    /// For servers that send no Repr-Digest; applies to every target. fetch's own option.
+    #[arg(long = "checksum", value_name = "ALGO:HEX")]
+    pub checksum: Option<String>,
 
     /// Refuse a body the server says is larger than BYTES (suffixes k, M, G), exit 63
     #[arg(long = "max-filesize", value_name = "BYTES", value_parser = parse_size, allow_hyphen_values = true)]

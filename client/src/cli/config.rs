@@ -82,6 +82,10 @@ pub struct Config {
     pub low_speed: Option<(u64, Duration)>,
     /// `--remove-on-error`.
     pub remove_on_error: bool,
+    /// `--checksum`: the digest every body must have.
+    pub checksum: Option<(shared::digest::Algorithm, Vec<u8>)>,
+    /// `-v`: notes on stderr (a digest field not checked, and why).
+    pub verbose: bool,
     /// `-c`: where to write the cookies at the end, and the jar.
     pub cookie_jar: Option<(String, Arc<Mutex<CookieJar>>)>,
     /// What to send: the method, `-X`, and the `-d` body with its `Content-Type`.
@@ -368,6 +372,12 @@ impl Config {
             (None, None) | (Some(0), _) => None,
             (limit, time) => Some((limit.unwrap_or(1), time.unwrap_or(Duration::from_secs(30)))),
         };
+        let checksum = args
+            .checksum
+            .as_deref()
+            .map(crate::digest::parse_checksum)
+            .transpose()
+            .map_err(Error::Usage)?;
         let (jar, literal) = cookies(&args, jar)?;
         let (proxy, no_proxy) = proxy(&args)?;
         let http_off = args
@@ -503,6 +513,8 @@ impl Config {
             limit_rate: args.limit_rate.filter(|r| *r > 0),
             low_speed,
             remove_on_error: args.remove_on_error,
+            checksum,
+            verbose: args.verbose,
             progress: !args.silent && !args.verbose && !args.no_progress_meter,
             silent: args.silent,
             parallel,

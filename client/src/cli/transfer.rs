@@ -18,6 +18,7 @@ use super::output::{self, Dest, Sink, remote_name};
 use super::progress::{Bar, Progress};
 use super::resume::{self, Resume, content_range};
 use super::retry::{self, Failure, transient};
+use crate::digest::{Source, Verifier};
 use crate::error::Error;
 use crate::head::Head;
 use crate::request::{Method, Request};
@@ -124,7 +125,7 @@ fn run(
     if let (Some(text), shared::Endpoint::Tcp { host, .. }) = (&config.netrc, &target.endpoint)
         && let Some((login, password)) = netrc::lookup(text, &host.to_string())
     {
-        let token = crate::request::base64(format!("{login}:{password}").as_bytes());
+        let token = shared::base64(format!("{login}:{password}").as_bytes());
         request.authorization = Some(format!("Basic {token}"));
     }
     if let Some(Some(upload)) = config.uploads.get(index) {
@@ -394,6 +395,13 @@ fn attempt(
             resume::write_meta(path, resume.validator.as_deref());
         }
     }
+    let checksum = digests(
+        config,
+        &mut resp,
+        file.filter(|_| append),
+        resume.offset,
+        progress,
+    )?;
     let mut sink = match dest {
         Dest::File(path) => Sink::file(path, append)?,
         Dest::Stdout { explicit } => Sink::stdout(slot, *explicit),
@@ -412,7 +420,9 @@ fn attempt(
     bar.start_at(base);
     // -D - with -i has written the heads already.
     let include = config.include && !matches!(config.dump_header, Some(HeaderDump::Stdout));
-    let result = body(config, &mut resp, coding, &mut sink, include, &bar, o);
+    let result = body(
+        config, &mut resp, coding, &mut sink, include, &bar, o, checksum,
+    );
     bar.done();
     // What is in the file (or on stdout) now, for the next try. A decoded body cannot be
     // resumed: a range counts encoded bytes.
@@ -421,6 +431,17 @@ fn attempt(
     } else {
         0
     };
+    if let Err(e @ Error::Digest { .. }) = result {
+        // Bytes known to be wrong: nothing may look complete, and nothing is worth resuming.
+        o.trace.body_done();
+        drop(sink);
+        resume.offset = 0;
+        if let Some(path) = file.filter(|p| !output::is_special(p)) {
+            let _ = std::fs::remove_file(output::part_path(path));
+            let _ = std::fs::remove_file(output::meta_path(path));
+        }
+        return Err(Failure::Final(e));
+    }
     if let Err(e) = result {
         o.trace.body_done();
         let _ = sink.flush();
@@ -441,7 +462,71 @@ fn attempt(
     Ok(())
 }
 
-/// Reads the body (decoding it if needed) and writes the heads (with `-i`) and the body.
+/// RFC 9530 and `--checksum`: attaches to `resp` the check of the digests its head
+/// announces (on the bytes as they come), and returns the `--checksum` check (on the bytes
+/// as saved). `part`: the file this body continues, whose first `offset` bytes are hashed
+/// first, so that `Repr-Digest` and `--checksum` cover the whole file (the one pass over
+/// what is already on disk a resumed download costs).
+fn digests(
+    config: &Config,
+    resp: &mut Response,
+    part: Option<&std::path::Path>,
+    offset: u64,
+    progress: &Progress,
+) -> Result<Option<Verifier>, Error> {
+    if config.head {
+        return Ok(None);
+    }
+    let mut announced = Verifier::from_head(resp.head(), part.is_some());
+    let notes = announced.take_notes();
+    if config.verbose && !notes.is_empty() {
+        progress.suspend(|| {
+            for note in &notes {
+                eprintln!("* {note}");
+            }
+        });
+    }
+    // A body continuing bytes that went to stdout (a retry) cannot be checked whole.
+    let mut checksum = config
+        .checksum
+        .as_ref()
+        .filter(|_| part.is_some() || resp.status() != 206)
+        .map(|(algorithm, hex)| {
+            let mut v = Verifier::new();
+            v.expect(Source::Checksum, *algorithm, hex.clone(), part.is_some());
+            v
+        });
+    if let Some(path) = part
+        && (announced.needs_prefix() || checksum.is_some())
+    {
+        let part = output::part_path(path);
+        let read_err = |e: io::Error| Error::Write {
+            what: part.display().to_string(),
+            reason: format!(
+                "cannot read it back to check its digest: {}",
+                shared::io_words(&e)
+            ),
+        };
+        let mut file = io::Read::take(std::fs::File::open(&part).map_err(read_err)?, offset);
+        let mut buf = vec![0u8; BUF];
+        loop {
+            let n = io::Read::read(&mut file, &mut buf).map_err(read_err)?;
+            if n == 0 {
+                break;
+            }
+            announced.prefix(&buf[..n]);
+            if let Some(c) = &mut checksum {
+                c.prefix(&buf[..n]);
+            }
+        }
+    }
+    resp.verify(announced);
+    Ok(checksum)
+}
+
+/// Reads the body (decoding it if needed) and writes the heads (with `-i`) and the body;
+/// `checksum` (`--checksum`) sees the body as written.
+#[allow(clippy::too_many_arguments)] // One call site; a struct would only rename them.
 fn body(
     config: &Config,
     resp: &mut Response,
@@ -450,6 +535,7 @@ fn body(
     include: bool,
     bar: &Bar,
     o: &mut Outcome,
+    mut checksum: Option<Verifier>,
 ) -> Result<(), Error> {
     o.written = 0;
     let heads: Vec<Vec<u8>> = if include {
@@ -483,6 +569,9 @@ fn body(
     }
     let mut wire = 0;
     while n > 0 {
+        if let Some(c) = &mut checksum {
+            c.update(&buf[..n]);
+        }
         sink.write(&buf[..n])?;
         if config.no_buffer {
             sink.flush()?;
@@ -516,7 +605,10 @@ fn body(
         n = reader.read(&mut buf)?;
     }
     o.received = reader.wire();
-    Ok(())
+    match checksum {
+        Some(c) if !config.head => c.finish(),
+        _ => Ok(()),
+    }
 }
 
 /// The file name in a `Content-Disposition` (`filename="a.txt"` or `filename=a.txt`), as

@@ -22,6 +22,8 @@ conditional requests get 304/412, Range requests 206 (several ranges as multipar
 at most 16 and not overlapping, else the whole file), 416 when unsatisfiable. FILE.br or
 FILE.gz beside FILE is sent to clients that accept that encoding. A folder without
 index.html is listed (HTML, or JSON for `Accept: application/json`) unless --no-listing.
+Repr-Digest (RFC 9530, sha-256 or sha-512) goes with a file when the request has
+Want-Repr-Digest, and always with --digest; a range response carries the whole file's.
 
 Sharing: with --bind 0.0.0.0 or ::, the lines after the first list every interface's URL;
 --qr prints a QR code of the LAN URL. --auth requires HTTP Basic credentials for every
@@ -116,6 +118,16 @@ pub struct Args {
     /// Single-page app: a missing path without an extension gets /index.html with 200
     #[arg(long)]
     pub(crate) spa: bool,
+
+    /// Send Repr-Digest: sha-256=:…: (RFC 9530) with every file, not only to requests with
+    /// Want-Repr-Digest
+    ///
+    /// Digests are computed once per file version (device, inode, size, mtime) and kept.
+    /// Files up to 1 MiB are hashed at once; a larger file is hashed in the background and
+    /// its responses carry the field from the first one after its digest is known. The JSON
+    /// listing carries "sha256" for files whose digest is known.
+    #[arg(long)]
+    pub(crate) digest: bool,
 
     /// Serve dotfiles too (default: hidden, except .well-known)
     #[arg(long)]

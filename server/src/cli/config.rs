@@ -50,6 +50,7 @@ impl Settings {
             .listing(!args.no_listing)
             .cors(args.cors)
             .spa(args.spa)
+            .digest(args.digest)
             .hidden(args.hidden)
             .follow_symlinks(args.follow_symlinks)
             // Test-only (see Config::panic_path): unset in any real deployment.
