@@ -52,6 +52,7 @@ mod compress;
 mod conditional;
 mod conn;
 pub mod files;
+mod hub;
 pub mod intake;
 mod listing;
 pub mod log;
@@ -59,6 +60,7 @@ pub mod multipart;
 pub mod range;
 mod readbuf;
 mod ready;
+mod reload;
 pub mod request;
 mod respond;
 mod response;
@@ -69,6 +71,7 @@ mod site;
 #[cfg(test)]
 mod testdir;
 mod upload;
+mod watch;
 mod worker;
 
 pub use server::{

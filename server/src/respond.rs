@@ -23,6 +23,7 @@ use crate::intake::{self, Intake};
 use crate::listing;
 use crate::multipart;
 use crate::range::{self, Ranges, Span};
+use crate::reload;
 use crate::request::{Method, Request, Version};
 use crate::response::{self, ALLOW, Persist};
 use crate::site::Site;
@@ -38,6 +39,8 @@ pub enum Body {
     Stream(crate::archive::Stream),
     /// Nothing (HEAD, 204, 304, HTTP/0.9 head-less errors have a body of their own).
     Empty,
+    /// `--watch`'s event stream: these first bytes, then the connection goes to the hub.
+    Watch(Vec<u8>),
     /// A generated body: an error text, a listing, a redirect note.
     Bytes(Vec<u8>),
     /// A body shared between responses (the `--404` page).
@@ -147,6 +150,10 @@ fn decide(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Re
         Method::Other | Method::Put | Method::Post => return error(405, site, persist, out),
         Method::Get | Method::Head => {}
     }
+    // --watch: the reserved event stream, which the hub then holds.
+    if let Some(reply) = live_events(req, site, out) {
+        return reply;
+    }
     // --archive: `?download=tar` on a folder is the folder as one stream.
     if site.settings.share.archive
         && let Some(format) =
@@ -190,6 +197,27 @@ fn decide(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Re
         Err(Refused::NotFound) => not_found(req, site, persist, out),
         Err(refused) => error(refused.status(), site, persist, out),
     }
+}
+
+/// `--watch`: the event stream at its reserved path (`reload.rs`): its head, then the hub
+/// (`hub.rs`) holds the connection; 503 when the hub holds as many as it may.
+fn live_events(req: &Request, site: &Site, out: &mut Vec<u8>) -> Option<Reply> {
+    let hub = site.live.as_ref()?;
+    if !reload::is_endpoint(&req.target) {
+        return None;
+    }
+    if !hub.has_room() {
+        return Some(refuse(Refusal::Busy, site, out));
+    }
+    begin(out, 200, site);
+    response::content_type(out, reload::EVENT_STREAM);
+    response::header(out, "Cache-Control", "no-store");
+    // Close-delimited: the stream ends when either side closes.
+    response::end(out, 200, None, Persist::Close);
+    Some(Reply {
+        status: 200,
+        body: Body::Watch(reload::GREETING.to_vec()),
+    })
 }
 
 /// The cache key of a request that a cached file may answer: its path, when it asks for the
@@ -676,13 +704,16 @@ fn file(
     // The cache key, when this request may be answered from (and so fill) the cache.
     key: Option<&str>,
 ) -> Reply {
+    let ct = files::content_type(&path);
+    // --watch: an HTML page gets the reload script, so never a precompressed sibling.
+    let live = site.live.is_some() && reload::injects(&ct, 0);
     // A precompressed sibling the client accepts is sent instead, with its own validators.
     let variant = req
         .fields
         .accept_encoding
         .as_deref()
-        .and_then(|ae| files::precompressed(site.root.path(), &path, ae, site.settings.jail));
-    let ct = files::content_type(&path);
+        .and_then(|ae| files::precompressed(site.root.path(), &path, ae, site.settings.jail))
+        .filter(|_| !live);
     // Only a file the kernel-confined lookup opened (no symlink on the way) is cached.
     let cacheable = key.filter(|_| opened.is_some() && variant.is_none());
     let (path, coding, opened) = match variant {
@@ -697,6 +728,9 @@ fn file(
         }
         Err(_) => return not_found(req, site, persist, out),
     };
+    if live && reload::injects(&ct, meta.len()) {
+        return injected(req, site, persist, out, &ct, file, &meta);
+    }
     if let Some(key) = cacheable.filter(|_| site.cache.takes(meta.len())) {
         let mut bytes = Vec::with_capacity(meta.len() as usize);
         if (&mut file)
@@ -755,6 +789,59 @@ fn file(
         vary: coding.is_some() || (compress && compress::worth(&ct, meta.len(), false)),
     };
     representation(req, site, persist, out, &repr, Content::Open(file, path))
+}
+
+/// `--watch`: an HTML file with the reload script in it (`reload.rs`), made in memory, with
+/// its own ETag. Never cached, never encoded, and `Range` is ignored: the answer is the
+/// whole injected page (RFC 9110 §14.2 lets a server ignore Range), since byte offsets of
+/// the file would not match the page sent.
+fn injected(
+    req: &Request,
+    site: &Site,
+    persist: Persist,
+    out: &mut Vec<u8>,
+    ct: &str,
+    mut file: File,
+    meta: &std::fs::Metadata,
+) -> Reply {
+    let mut html = Vec::with_capacity(meta.len() as usize);
+    if (&mut file)
+        .take(reload::MAX_INJECT)
+        .read_to_end(&mut html)
+        .is_err()
+    {
+        return error(500, site, persist, out);
+    }
+    let v = Validators::of(meta);
+    let last_modified = v.last_modified();
+    let live = Validators {
+        etag: reload::etag(&v.etag),
+        modified: v.modified,
+    };
+    let body = reload::inject(&html);
+    let whole = Request {
+        fields: crate::request::Fields {
+            range: None,
+            ..req.fields.clone()
+        },
+        ..req.clone()
+    };
+    let repr = Repr {
+        content_type: ct,
+        coding: None,
+        len: body.len() as u64,
+        validators: &live,
+        last_modified: last_modified.as_deref(),
+        vary: false,
+    };
+    representation(
+        &whole,
+        site,
+        persist,
+        out,
+        &repr,
+        Content::Encoded(Arc::new(body)),
+    )
 }
 
 /// Answers from a cached file.

@@ -101,7 +101,7 @@ impl Sending {
                     s.listing = Some(listing);
                 }
             }
-            Body::Bytes(bytes) => s.inline(out, &bytes),
+            Body::Bytes(bytes) | Body::Watch(bytes) => s.inline(out, &bytes),
             Body::Shared(bytes) => s.inline(out, &bytes),
             Body::Cached { entry, start, len } => {
                 s.inline(out, &entry.bytes[start as usize..(start + len) as usize]);

@@ -103,6 +103,12 @@ impl Config {
         self.site.jail.hidden = on;
         self
     }
+    /// Live reload (default off): watch the folder, put a script into HTML files that
+    /// listens for changes, and tell it when files change (`reload.rs`).
+    pub fn watch(mut self, on: bool) -> Config {
+        self.site.watch = on;
+        self
+    }
     /// Follow symlinks that lead outside the root (default: refused).
     pub fn follow_symlinks(mut self, on: bool) -> Config {
         self.site.jail.follow_symlinks = on;
@@ -255,7 +261,11 @@ impl Server {
             rustix::net::sockopt::set_tcp_nodelay(tcp, true)?;
         }
         ready.add_listener(&listener)?;
-        let site = Site::new(root, config.site.clone());
+        let mut site = Site::new(root, config.site.clone());
+        if config.site.watch {
+            site.live = Some(crate::hub::Hub::start(site.root.path())?);
+        }
+        let live = site.live.clone();
         let shared = Arc::new(Shared {
             site,
             log,
@@ -307,6 +317,9 @@ impl Server {
                 .unwrap_or_else(|p| p.into_inner())
                 .take(),
         );
+        if let Some(hub) = live {
+            hub.stop();
+        }
         if finished < config.threads {
             eprintln!(
                 "serve: {} responses still in flight after the {} drain limit: dropping them",

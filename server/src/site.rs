@@ -21,6 +21,9 @@ pub struct Site {
     pub(crate) compressed: crate::compress::Cache,
     /// Everything else that shapes an answer.
     pub(crate) settings: Settings,
+    /// `--watch`: the hub that holds the browsers waiting for a change (`hub.rs`); set by
+    /// `Server::run` when `settings.watch` is on.
+    pub(crate) live: Option<std::sync::Arc<crate::hub::Hub>>,
 }
 
 /// The settings of a site, as the command line gives them; [`Settings::default`] is what
@@ -45,6 +48,8 @@ pub struct Settings {
     pub panic_path: Option<String>,
     /// Uploads, passwords, folder downloads, compression (`share.rs`).
     pub share: crate::share::Share,
+    /// `--watch`: live reload (`reload.rs`, `hub.rs`, `watch.rs`).
+    pub watch: bool,
 }
 
 impl Default for Settings {
@@ -59,6 +64,7 @@ impl Default for Settings {
             spa: false,
             panic_path: None,
             share: crate::share::Share::default(),
+            watch: false,
         }
     }
 }
@@ -74,6 +80,7 @@ impl Site {
             ),
             root: Root::open(root),
             settings,
+            live: None,
         }
     }
 }
