@@ -16,8 +16,9 @@
 //!   a watcher whose socket buffer cannot take it whole is dropped (its browser reconnects
 //!   and is sent nothing stale: the page it then loads is new).
 //!
-//! At most [`MAX_WATCHERS`] are held; beyond that the endpoint answers 503 (`reload.rs`
-//! asks [`Hub::has_room`]). Memory per watcher: its socket and a map entry.
+//! At most `--max-connections` are held (a second budget beside the connections the workers
+//! serve, since a watcher costs no worker); beyond that the endpoint answers 503
+//! (`respond.rs` asks [`Hub::has_room`]). Memory per watcher: its socket and a map entry.
 
 use std::collections::HashMap;
 use std::io;
@@ -33,9 +34,6 @@ use rustix::event::{EventfdFlags, Timespec, eventfd};
 use shared::Stream;
 
 use crate::watch::{Change, Tree};
-
-/// The most watchers held at once (each is one descriptor of the process).
-pub const MAX_WATCHERS: usize = 4096;
 
 /// A change is reported once nothing else changed for this long: an editor's save (write,
 /// rename, chmod) or a build writing many files becomes one event.
@@ -55,11 +53,12 @@ pub struct Hub {
     stopping: AtomicBool,
     watchers: Mutex<HashMap<u64, Stream>>,
     count: AtomicUsize,
+    cap: usize,
 }
 
 impl Hub {
-    /// Watches `root` and starts the hub's thread.
-    pub fn start(root: &Path) -> io::Result<Arc<Hub>> {
+    /// Watches `root` and starts the hub's thread, which holds up to `cap` watchers.
+    pub fn start(root: &Path, cap: usize) -> io::Result<Arc<Hub>> {
         let tree = Tree::new(root)?;
         let epoll = epoll::create(CreateFlags::CLOEXEC)?;
         let stop_fd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
@@ -71,6 +70,7 @@ impl Hub {
             stopping: AtomicBool::new(false),
             watchers: Mutex::default(),
             count: AtomicUsize::new(0),
+            cap,
         });
         let mine = Arc::clone(&hub);
         thread::Builder::new()
@@ -81,7 +81,7 @@ impl Hub {
 
     /// True while another watcher may be taken.
     pub fn has_room(&self) -> bool {
-        self.count.load(Ordering::Relaxed) < MAX_WATCHERS
+        self.count.load(Ordering::Relaxed) < self.cap
     }
 
     /// Takes a watcher whose response head has been sent (the socket is non-blocking). Past
@@ -92,7 +92,7 @@ impl Hub {
         }
         let key = stream.as_fd().as_raw_fd() as u64;
         let mut watchers = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
-        if watchers.len() >= MAX_WATCHERS {
+        if watchers.len() >= self.cap {
             return;
         }
         let flags = EventFlags::IN | EventFlags::RDHUP | EventFlags::ET;

@@ -263,7 +263,10 @@ impl Server {
         ready.add_listener(&listener)?;
         let mut site = Site::new(root, config.site.clone());
         if config.site.watch {
-            site.live = Some(crate::hub::Hub::start(site.root.path())?);
+            site.live = Some(crate::hub::Hub::start(
+                site.root.path(),
+                config.max_connections,
+            )?);
         }
         let live = site.live.clone();
         let shared = Arc::new(Shared {

@@ -7,3 +7,4 @@ mod lifecycle;
 mod load;
 mod paths;
 mod share;
+mod watch;

@@ -33,7 +33,8 @@ Live reload (--watch): DIR and its visible folders are watched with inotify (up 
 folders). HTML files are sent with a script before </body> (its own ETag, never compressed,
 Range ignored) that listens to /%00serve-reload (Server-Sent Events; a path no file can
 have). Changes are reported after 100 ms of quiet; dotfiles and editor temp files (*.swp,
-name~, 4913) are ignored. Up to 4096 pages may listen (then 503); they hold no worker.
+name~, 4913) are ignored. As many pages as --max-connections may listen, beside the
+connections being served (then 503); they hold no worker.
 
 The first line on stdout is `serving DIR at URL`; then one access-log line per request
 (unless --quiet). Errors go to stderr. SIGINT/SIGTERM: stop accepting, finish in-flight
