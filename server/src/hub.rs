@@ -39,6 +39,10 @@ use crate::watch::{Change, Tree};
 /// rename, chmod) or a build writing many files becomes one event.
 pub const QUIET: Duration = Duration::from_millis(100);
 
+/// A change is reported at the latest this long after it, even if more keep coming (a
+/// build writing files for seconds still shows its progress).
+pub const MAX_DELAY: Duration = Duration::from_secs(1);
+
 /// A comment goes to every watcher this often.
 pub const HEARTBEAT: Duration = Duration::from_secs(20);
 
@@ -112,6 +116,7 @@ impl Hub {
         let mut events = Vec::with_capacity(64);
         let mut pending = Change::None;
         let mut report_at: Option<Instant> = None;
+        let mut first: Option<Instant> = None;
         let mut beat_at = Instant::now() + HEARTBEAT;
         while !self.stopping.load(Ordering::SeqCst) {
             let now = Instant::now();
@@ -140,8 +145,10 @@ impl Hub {
                         let change = tree.read();
                         if change != Change::None {
                             pending = pending.max(change);
-                            // Debounce: each change pushes the report back.
-                            report_at = Some(Instant::now() + QUIET);
+                            // Debounce: each change pushes the report back, up to a limit.
+                            let now = Instant::now();
+                            let first = *first.get_or_insert(now);
+                            report_at = Some((now + QUIET).min(first + MAX_DELAY));
                         }
                     }
                     key => self.readable(key),
@@ -156,6 +163,7 @@ impl Hub {
                 self.broadcast(event);
                 pending = Change::None;
                 report_at = None;
+                first = None;
             }
             if now >= beat_at {
                 self.broadcast(b": heartbeat\n\n");

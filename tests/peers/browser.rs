@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use super::{Child, artifacts_dir, program, put, run, same_bytes, temp_dir};
+use super::{Child, artifacts_dir, program, put, run, same_bytes, temp_dir, wait_for};
 use crate::fetch::fetch;
 use crate::support::repo_root;
 use crate::support::serve::Serve;
@@ -434,4 +434,44 @@ fn chromium_follows_serve_watch_css_without_reload_html_with_one() {
         l.contains("GET /seen?loads=2&v=v2 ")
     });
     eprintln!("HTML edit to the reloaded page: {:?}", edited.elapsed());
+}
+
+/// `serve --watch --auth`: the page's event stream carries the credentials the browser
+/// already has for the page (EventSource, same origin), so the page still reloads on an edit.
+#[test]
+fn chromium_follows_serve_watch_behind_auth() {
+    let Some(browser) = browser() else { return };
+    let site = temp_dir("peers live auth ");
+    put(
+        site.path(),
+        "index.html",
+        b"<!doctype html><body><h1>v1</h1></body>\n",
+    );
+    let s = Serve::start(&[
+        "-p",
+        "0",
+        "--watch",
+        "--auth",
+        "ann:secret",
+        site.path().to_str().unwrap(),
+    ]);
+    let url = s.url.replace("http://", "http://ann:secret@");
+    let profile = temp_dir("chromium-profile");
+    let _chromium = Child::start("chromium", command(&browser, profile.path()).arg(&url));
+    s.wait_log("the page listening with credentials", |l| {
+        l.contains("GET /%00serve-reload HTTP/1.1\" 200")
+    });
+    put(
+        site.path(),
+        "index.html",
+        b"<!doctype html><body><h1>v2</h1></body>\n",
+    );
+    wait_for("the page to load again", Duration::from_secs(60), || {
+        let pages = s
+            .log()
+            .iter()
+            .filter(|l| l.contains("GET / HTTP/1.1\" 200"))
+            .count();
+        (pages >= 2).then_some(())
+    });
 }
