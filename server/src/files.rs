@@ -260,60 +260,6 @@ pub(crate) fn canonical_under(root: &Path, path: &Path, jail: Jail) -> Result<Pa
     Ok(real)
 }
 
-/// A precompressed sibling of `path` (`FILE.br`, then `FILE.gz`) that the client accepts,
-/// with its `Content-Encoding` and metadata. It must be a regular file that passes the same
-/// jail as the original.
-pub(crate) fn precompressed(
-    root: &Path,
-    path: &Path,
-    accept_encoding: &str,
-    jail: Jail,
-) -> Option<(PathBuf, &'static str, Metadata)> {
-    for (ext, coding) in [("br", "br"), ("gz", "gzip")] {
-        if !accepts(accept_encoding, coding) {
-            continue;
-        }
-        let mut name = path.as_os_str().to_owned();
-        name.push(".");
-        name.push(ext);
-        let candidate = PathBuf::from(name);
-        if let Ok(real) = canonical_under(root, &candidate, jail)
-            && let Ok(meta) = fs::metadata(&real)
-            && meta.is_file()
-        {
-            return Some((real, coding, meta));
-        }
-    }
-    None
-}
-
-/// Does an `Accept-Encoding` value accept `coding`? A coding listed with `q=0` is refused;
-/// `*` stands for codings not listed.
-pub(crate) fn accepts(accept_encoding: &str, coding: &str) -> bool {
-    let mut star = None;
-    for item in accept_encoding.split(',') {
-        let mut parts = item.split(';');
-        let name = parts.next().unwrap_or("").trim();
-        let q = parts
-            .filter_map(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .or_else(|| p.trim().strip_prefix("Q="))
-            })
-            .find_map(|v| v.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
-        if name.eq_ignore_ascii_case(coding)
-            || (coding == "gzip" && name.eq_ignore_ascii_case("x-gzip"))
-        {
-            return q > 0.0;
-        }
-        if name == "*" {
-            star = Some(q > 0.0);
-        }
-    }
-    star.unwrap_or(false)
-}
-
 fn refusal(e: io::Error) -> Refused {
     match e.kind() {
         io::ErrorKind::PermissionDenied => Refused::Forbidden,
@@ -498,23 +444,6 @@ mod tests {
             follow_symlinks: false,
         };
         assert!(map(&root, "/escape.txt", hidden_only).is_err());
-    }
-
-    #[test]
-    fn accept_encoding_negotiation() {
-        let cases = [
-            ("gzip", "gzip", true),
-            ("gzip;q=0", "gzip", false),
-            ("br, gzip;q=0.5", "br", true),
-            ("deflate", "gzip", false),
-            ("*", "br", true),
-            ("*;q=0, gzip", "br", false),
-            ("x-gzip", "gzip", true),
-            ("identity", "gzip", false),
-        ];
-        for (header, coding, want) in cases {
-            assert_eq!(accepts(header, coding), want, "{header} / {coding}");
-        }
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //!
 //! At most `--max-connections` are held (a second budget beside the connections the workers
 //! serve, since a watcher costs no worker); beyond that the endpoint answers 503
-//! (`respond.rs` asks [`Hub::has_room`]). Memory per watcher: its socket and a map entry.
+//! (`respond/live.rs` asks [`Hub::has_room`]). Memory per watcher: its socket and a map entry.
 
 use std::collections::HashMap;
 use std::io;

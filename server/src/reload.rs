@@ -1,6 +1,6 @@
 //! `--watch`, the page side: the script put into HTML files, where it goes, the injected
 //! representation's ETag, and the reserved path of the Server-Sent Events endpoint the
-//! script listens to. Pure functions; `respond.rs` calls them, the hub (`hub.rs`) sends the
+//! script listens to. Pure functions; `respond/live.rs` calls them, the hub (`hub.rs`) sends the
 //! events.
 //!
 //! The endpoint is [`ENDPOINT`], `/%00serve-reload`: its only segment decodes to a name

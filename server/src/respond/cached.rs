@@ -1,0 +1,68 @@
+//! The small-file cache as a step: a request for a whole cached file is answered from
+//! memory before any mapping (the entry revalidates itself with one `statx`,
+//! `crate::cache`); a small file read from disk fills it.
+
+use std::fs::{File, Metadata};
+use std::io::{self, Read, Seek};
+use std::sync::Arc;
+
+use super::encoding;
+use super::precompressed;
+use super::reply::Reply;
+use super::representation::{self, Content, Repr};
+use crate::cache::{self, Entry};
+use crate::request::Request;
+use crate::response::Persist;
+use crate::site::Site;
+
+/// The cache key of a request that a cached file may answer: its path, when it asks for the
+/// whole file (no `Range`) and accepts no precompressed variant (those are looked up afresh).
+pub fn key(req: &Request) -> Option<&str> {
+    if req.fields.range.is_some() || precompressed::may_apply(req) {
+        return None;
+    }
+    Some(req.target.split('?').next().unwrap_or(""))
+}
+
+/// Answers from a cached file.
+pub fn step(
+    req: &Request,
+    site: &Site,
+    persist: Persist,
+    out: &mut Vec<u8>,
+    entry: Arc<Entry>,
+) -> Reply {
+    let len = entry.bytes.len() as u64;
+    let repr = Repr {
+        content_type: &entry.content_type,
+        coding: None,
+        len,
+        validators: &entry.validators,
+        last_modified: entry.last_modified.as_deref(),
+        // Cached files answer clients that accept no encoding; with --compress others may
+        // get one, which caches must know.
+        vary: encoding::may_vary(site, &entry.content_type, len),
+    };
+    let content = Content::Cached(Arc::clone(&entry));
+    representation::step(req, site, persist, out, &repr, content)
+}
+
+/// The whole of a file small enough for the cache, to insert; `None` (the file rewound to
+/// its start) when it is too big or changed while being read.
+pub fn read_whole(site: &Site, file: &mut File, meta: &Metadata) -> Option<Vec<u8>> {
+    if !site.cache.takes(meta.len()) {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    if file
+        .take(cache::MAX_FILE + 1)
+        .read_to_end(&mut bytes)
+        .is_ok()
+        && bytes.len() as u64 == meta.len()
+    {
+        return Some(bytes);
+    }
+    // It changed while being read: it is sent from disk as usual, from its start.
+    let _ = file.seek(io::SeekFrom::Start(0));
+    None
+}

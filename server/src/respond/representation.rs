@@ -1,0 +1,196 @@
+//! The representation step, last in the chain for a file: its validators and conditions,
+//! then which bytes (`Range`: the whole, one span, several as `multipart/byteranges`, or
+//! 416), then the body. The encoding was chosen before (a precompressed file, or one made by
+//! `--compress`), so this step only describes it.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::conditions;
+use super::reply::{Body, Reply, begin};
+use crate::cache::Entry;
+use crate::conditional::{self, Validators};
+use crate::range::{self, Ranges, Span};
+use crate::request::{Method, Request, Version};
+use crate::response::{self, Persist};
+use crate::site::Site;
+
+/// How a file's representation is described in the head.
+pub struct Repr<'a> {
+    pub content_type: &'a str,
+    pub coding: Option<&'static str>,
+    pub len: u64,
+    pub validators: &'a Validators,
+    pub last_modified: Option<&'a str>,
+    /// Say `Vary: Accept-Encoding`: an encoding was or could have been chosen.
+    pub vary: bool,
+}
+
+/// Where a file's bytes come from.
+pub enum Content {
+    /// The open file (sent by sendfile when large, read when small).
+    Open(File, PathBuf),
+    /// The cache.
+    Cached(Arc<Entry>),
+    /// A compressed representation (`--compress`), whole.
+    Encoded(Arc<Vec<u8>>),
+}
+
+/// 304 or 412 when preconditions say so, else the whole representation, one range or
+/// several.
+pub fn step(
+    req: &Request,
+    site: &Site,
+    persist: Persist,
+    out: &mut Vec<u8>,
+    repr: &Repr<'_>,
+    content: Content,
+) -> Reply {
+    let len = repr.len;
+    let v = repr.validators;
+    let validators = |out: &mut Vec<u8>| {
+        response::header(out, "ETag", &v.etag);
+        if let Some(lm) = repr.last_modified {
+            response::header(out, "Last-Modified", lm);
+        }
+        response::header(out, "Cache-Control", &site.settings.cache_control);
+        if repr.vary {
+            response::header(out, "Vary", "Accept-Encoding");
+        }
+    };
+    if let Some(reply) = conditions::step(req, site, persist, out, v, &validators) {
+        return reply;
+    }
+    let ranges = match (&req.fields.range, req.method, req.version) {
+        (Some(r), Method::Get, Version::Http10 | Version::Http11)
+            if req
+                .fields
+                .if_range
+                .as_deref()
+                .is_none_or(|ir| conditional::if_range_holds(ir, v)) =>
+        {
+            range::parse(r, len)
+        }
+        _ => Ranges::Full,
+    };
+    let content_headers = |out: &mut Vec<u8>| {
+        response::content_type(out, repr.content_type);
+        if let Some(coding) = repr.coding {
+            response::header(out, "Content-Encoding", coding);
+        }
+        response::header(out, "Accept-Ranges", "bytes");
+        validators(out);
+    };
+    let span_body = |content: Content, start: u64, len: u64| match content {
+        Content::Open(file, path) => Body::File {
+            file,
+            path,
+            start,
+            len,
+        },
+        Content::Cached(entry) => Body::Cached { entry, start, len },
+        // Never asked for a range (see the file step): always whole.
+        Content::Encoded(bytes) => Body::Shared(bytes),
+    };
+    match ranges {
+        Ranges::Full => {
+            begin(out, 200, site);
+            content_headers(out);
+            response::end(out, 200, Some(len), persist);
+            Reply {
+                status: 200,
+                body: span_body(content, 0, len),
+            }
+        }
+        Ranges::One(span) => {
+            begin(out, 206, site);
+            content_headers(out);
+            response::header(
+                out,
+                "Content-Range",
+                &format!("bytes {}-{}/{len}", span.start, span.end()),
+            );
+            response::end(out, 206, Some(span.len), persist);
+            Reply {
+                status: 206,
+                body: span_body(content, span.start, span.len),
+            }
+        }
+        Ranges::Many(spans) => {
+            let Content::Open(file, path) = content else {
+                // Cached files are only used for requests without Range; should one get
+                // here, the whole file is a correct answer (RFC 9110 §14.2).
+                let ranges_ignored = Request {
+                    fields: crate::request::Fields {
+                        range: None,
+                        ..req.fields.clone()
+                    },
+                    ..req.clone()
+                };
+                return step(&ranges_ignored, site, persist, out, repr, content);
+            };
+            let ct = repr.content_type;
+            let boundary = boundary();
+            let parts: Vec<(String, Span)> = spans
+                .into_iter()
+                .map(|s| {
+                    let head = format!(
+                        "--{boundary}\r\nContent-Type: {ct}\r\nContent-Range: bytes {}-{}/{len}\r\n\r\n",
+                        s.start,
+                        s.end()
+                    );
+                    (head, s)
+                })
+                .collect();
+            let closing = format!("--{boundary}--\r\n");
+            // Each part: its head, its bytes, and the CRLF that ends it; then the closing line.
+            let total: u64 = parts
+                .iter()
+                .map(|(h, s)| h.len() as u64 + s.len + 2)
+                .sum::<u64>()
+                + closing.len() as u64;
+            begin(out, 206, site);
+            response::content_type(out, &format!("multipart/byteranges; boundary={boundary}"));
+            if let Some(coding) = repr.coding {
+                response::header(out, "Content-Encoding", coding);
+            }
+            response::header(out, "Accept-Ranges", "bytes");
+            validators(out);
+            response::end(out, 206, Some(total), persist);
+            Reply {
+                status: 206,
+                body: Body::Multipart {
+                    file,
+                    path,
+                    parts,
+                    closing,
+                },
+            }
+        }
+        Ranges::Unsatisfiable => {
+            let body = response::error_body(416).into_bytes();
+            begin(out, 416, site);
+            response::content_type(out, "text/plain; charset=utf-8");
+            response::header(out, "Content-Range", &format!("bytes */{len}"));
+            response::end(out, 416, Some(body.len() as u64), persist);
+            Reply {
+                status: 416,
+                body: Body::Bytes(body),
+            }
+        }
+    }
+}
+
+/// A boundary unlikely to occur in any file: the time in nanoseconds and a counter.
+fn boundary() -> String {
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "serve-{nanos:x}-{:x}",
+        COUNT.fetch_add(1, Ordering::Relaxed)
+    )
+}
