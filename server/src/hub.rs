@@ -8,7 +8,7 @@
 //! "no connection changes hands", decision 2): the hub has its own epoll set with the
 //! watchers (non-blocking sockets), the inotify descriptor (`watch.rs`) and an eventfd to
 //! stop it. It
-//! - notices a watcher's close (readable: whatever it sends is discarded; end or error:
+//! - notices a watcher's close (readable: its end, an error, or bytes it should not send;
 //!   dropped);
 //! - sends a comment line every [`HEARTBEAT`], so proxies and NAT keep the connection and a
 //!   vanished peer is found out;
@@ -176,24 +176,18 @@ impl Hub {
         self.count.store(0, Ordering::Relaxed);
     }
 
-    /// A watcher is readable: a browser sends nothing after its request, so this is its
-    /// close (or bytes to discard).
+    /// A watcher is readable: its close, or bytes a browser never sends after its request
+    /// (nothing is pipelined behind an event stream). Either way it is dropped, so a client
+    /// that keeps sending cannot keep the hub reading.
     fn readable(&self, key: u64) {
         let mut watchers = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
         let Some(stream) = watchers.get(&key) else {
             return;
         };
-        let mut scratch = [0u8; 512];
-        let closed = loop {
-            match stream.read_nowait(&mut scratch) {
-                Ok(0) => break true,
-                Ok(_) => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break false,
-                Err(_) => break true,
-            }
-        };
-        if closed {
-            self.drop_watcher(&mut watchers, key);
+        let mut scratch = [0u8; 64];
+        match stream.read_nowait(&mut scratch) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            _ => self.drop_watcher(&mut watchers, key),
         }
     }
 
