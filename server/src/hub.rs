@@ -211,3 +211,57 @@ impl Hub {
         self.count.store(watchers.len(), Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::os::unix::net::UnixStream;
+
+    /// A watcher over a socket pair: the hub's end, and the browser's with a read timeout.
+    fn watcher(hub: &Hub) -> UnixStream {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        theirs
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        hub.adopt(Stream::Unix(ours));
+        theirs
+    }
+
+    fn next_event(theirs: &mut UnixStream) -> String {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        while !got.ends_with(b"\n\n") {
+            let n = theirs.read(&mut buf).expect("an event within the timeout");
+            assert!(n > 0, "closed");
+            got.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8(got).unwrap()
+    }
+
+    #[test]
+    fn an_edit_reaches_every_watcher_and_a_close_frees_its_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = Hub::start(dir.path(), 2).unwrap();
+        let (mut a, mut b) = (watcher(&hub), watcher(&hub));
+        assert!(!hub.has_room(), "two of two");
+        std::fs::write(dir.path().join("s.css"), "x").unwrap();
+        std::fs::write(dir.path().join("index.html"), "x").unwrap();
+        assert_eq!(next_event(&mut a), "event: reload\ndata: reload\n\n");
+        assert_eq!(next_event(&mut b), "event: reload\ndata: reload\n\n");
+        drop(a);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !hub.has_room() {
+            assert!(Instant::now() < deadline, "the close was never noticed");
+            thread::sleep(Duration::from_millis(10));
+        }
+        std::fs::write(dir.path().join("s.css"), "y").unwrap();
+        // Had a stall split the first two edits, their second event comes first.
+        while next_event(&mut b) != "event: css\ndata: css\n\n" {}
+        hub.stop();
+        let mut rest = Vec::new();
+        b.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "closed on stop: {rest:?}");
+    }
+}
