@@ -246,7 +246,6 @@ mod tests {
         let hub = Hub::start(dir.path(), 2).unwrap();
         let (mut a, mut b) = (watcher(&hub), watcher(&hub));
         assert!(!hub.has_room(), "two of two");
-        std::fs::write(dir.path().join("s.css"), "x").unwrap();
         std::fs::write(dir.path().join("index.html"), "x").unwrap();
         assert_eq!(next_event(&mut a), "event: reload\ndata: reload\n\n");
         assert_eq!(next_event(&mut b), "event: reload\ndata: reload\n\n");
@@ -257,7 +256,7 @@ mod tests {
             thread::sleep(Duration::from_millis(10));
         }
         std::fs::write(dir.path().join("s.css"), "y").unwrap();
-        // Had a stall split the first two edits, their second event comes first.
+        // Had a stall split the first edit's events (create, close), the second comes first.
         while next_event(&mut b) != "event: css\ndata: css\n\n" {}
         hub.stop();
         let mut rest = Vec::new();
