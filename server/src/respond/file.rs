@@ -51,9 +51,6 @@ pub fn step(
         }
         Err(_) => return Err(Missing),
     };
-    if live && reload::injects(&ct, meta.len()) {
-        return Ok(live::page(req, site, persist, out, &ct, file, &meta));
-    }
     if let Some(key) = cacheable
         && let Some(bytes) = cached::read_whole(site, &mut file, &meta)
     {
@@ -61,6 +58,9 @@ pub fn step(
             .cache
             .insert(key, site.root.path(), path, meta, ct, bytes);
         return Ok(cached::step(req, site, persist, out, entry));
+    }
+    if live && reload::injects(&ct, meta.len()) {
+        return Ok(live::from_file(req, site, persist, out, &ct, file, &meta));
     }
     let v = Validators::of(&meta);
     let last_modified = v.last_modified();

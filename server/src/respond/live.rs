@@ -36,15 +36,14 @@ pub fn events(req: &Request, site: &Site, out: &mut Vec<u8>) -> Option<Reply> {
 }
 
 /// True when a file of this type gets the script (`--watch` on, HTML). Such a file is
-/// answered by [`page`], so never from a precompressed sibling, the cache or `--compress`.
+/// answered by [`page`] (from the small-file cache's bytes, or [`from_file`]), so never
+/// from a precompressed sibling or with `--compress`.
 pub fn injects(site: &Site, content_type: &str) -> bool {
     site.live.is_some() && reload::injects(content_type, 0)
 }
 
-/// An HTML file with the reload script in it, made in memory, with its own ETag. `Range` is
-/// ignored: the answer is the whole page (RFC 9110 §14.2 lets a server ignore Range), since
-/// the file's byte offsets would not match the page sent. No encoding is applied.
-pub fn page(
+/// An HTML file read from disk, with the reload script in it: see [`page`].
+pub fn from_file(
     req: &Request,
     site: &Site,
     persist: Persist,
@@ -63,26 +62,59 @@ pub fn page(
     }
     let v = Validators::of(meta);
     let last_modified = v.last_modified();
+    page(
+        req,
+        site,
+        persist,
+        out,
+        content_type,
+        &html,
+        &v,
+        last_modified.as_deref(),
+    )
+}
+
+/// An HTML file (`html`, from disk or the small-file cache, with its validators) with the
+/// reload script in it, made in memory, with its own ETag. `Range` is ignored: the answer
+/// is the whole page (RFC 9110 §14.2 lets a server ignore Range), since the file's byte
+/// offsets would not match the page sent. No encoding is applied.
+#[allow(clippy::too_many_arguments)] // One step of the chain: every argument is what it reads.
+pub fn page(
+    req: &Request,
+    site: &Site,
+    persist: Persist,
+    out: &mut Vec<u8>,
+    content_type: &str,
+    html: &[u8],
+    file_validators: &Validators,
+    last_modified: Option<&str>,
+) -> Reply {
     let live = Validators {
-        etag: reload::etag(&v.etag),
-        modified: v.modified,
+        etag: reload::etag(&file_validators.etag),
+        modified: file_validators.modified,
     };
-    let body = reload::inject(&html);
-    let whole = Request {
-        fields: Fields {
-            range: None,
-            ..req.fields.clone()
-        },
-        ..req.clone()
+    let body = reload::inject(html);
+    let whole;
+    let req = if req.fields.range.is_some() {
+        whole = Request {
+            fields: Fields {
+                range: None,
+                ..req.fields.clone()
+            },
+            ..req.clone()
+        };
+        &whole
+    } else {
+        req
     };
     let repr = Repr {
         content_type,
         coding: None,
         len: body.len() as u64,
         validators: &live,
-        last_modified: last_modified.as_deref(),
+        last_modified,
         vary: false,
     };
     let content = Content::Encoded(Arc::new(body));
-    representation::step(&whole, site, persist, out, &repr, content)
+    representation::step(req, site, persist, out, &repr, content)
 }
