@@ -24,8 +24,8 @@ pub const MAX_INJECT: u64 = 8 * 1024 * 1024;
 
 /// The script. On `css`, each same-origin style sheet is fetched again with a cache-busting
 /// query (the new `<link>` replaces the old one once loaded, so nothing flashes unstyled);
-/// on `reload`, the page reloads.
-const SCRIPT: &str = concat!(
+/// on `reload`, the page reloads. Listings carry it too (`listing.rs`).
+pub const SCRIPT: &str = concat!(
     "<script data-serve-reload>(function(){",
     "var es=new EventSource(\"/%00serve-reload\");",
     "es.addEventListener(\"css\",function(){",

@@ -1,7 +1,8 @@
-//! `serve --watch` on raw sockets: the injected page's framing and validators, the event
-//! stream's events after edits (and none for hidden or editor temp files), the reserved path
-//! off without `--watch`, `--auth` in front of the stream, the watcher cap, and a thousand
-//! watchers held open while a normal client is answered promptly in bounded memory.
+//! `serve --watch` on raw sockets: the injected page's and listing's framing and
+//! validators, the event stream's events after edits (and none for hidden or editor temp
+//! files), the reserved path off without `--watch`, `--auth` in front of the stream, the
+//! watcher cap, and a thousand watchers held open while a normal client is answered
+//! promptly in bounded memory.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -110,6 +111,27 @@ fn an_html_page_gets_the_script_with_its_own_length_and_etag() {
     let css = get(&live, "/style.css", "");
     assert_eq!(css.body, b"h1 { color: red }\n");
     assert!(!css.header("etag").unwrap().contains("-live"));
+}
+
+#[test]
+fn an_html_listing_gets_the_script_too_and_json_does_not() {
+    let dir = site();
+    put(dir.path(), "docs/a.txt", b"a");
+    let plain = start(&dir, &[]);
+    let live = start(&dir, &["--watch"]);
+    let (without, with) = (get(&plain, "/docs/", ""), get(&live, "/docs/", ""));
+    assert!(!without.text().contains("serve-reload"));
+    let page = with.text();
+    assert!(page.contains("<script data-serve-reload>"), "{page}");
+    assert!(page.find("data-serve-reload").unwrap() < page.rfind("</body>").unwrap());
+    assert_eq!(
+        with.header("content-length").unwrap(),
+        with.body.len().to_string()
+    );
+    assert_ne!(with.header("etag"), without.header("etag"));
+    let json = |s: &Serve| get(s, "/docs/", "Accept: application/json\r\n");
+    let (j0, j1) = (json(&plain), json(&live));
+    assert_eq!((&j0.body, j0.header("etag")), (&j1.body, j1.header("etag")));
 }
 
 #[test]

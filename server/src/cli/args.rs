@@ -30,8 +30,8 @@ request (401 otherwise). --compress sends br or gzip by the client's q-values, c
 --overwrite 204). --archive streams ?download=tar or ?download=tar.gz of a folder.
 
 Live reload (--watch): DIR and its visible folders are watched with inotify (up to 8192
-folders). HTML files are sent with a script before </body> (its own ETag, never compressed,
-Range ignored) that listens to /%00serve-reload (Server-Sent Events; a path no file can
+folders). HTML files and listings are sent with a script before </body> (its own ETag,
+never compressed, Range ignored) that listens to /%00serve-reload (Server-Sent Events; a path no file can
 have). Changes are reported after 100 ms of quiet; dotfiles and editor temp files (*.swp,
 name~, 4913) are ignored. As many pages as --max-connections may listen, beside the
 connections being served (then 503); they hold no worker.
