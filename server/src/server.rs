@@ -263,10 +263,10 @@ impl Server {
         ready.add_listener(&listener)?;
         let mut site = Site::new(root, config.site.clone());
         if config.site.watch {
-            site.live = Some(crate::hub::Hub::start(
-                site.root.path(),
-                config.max_connections,
-            )?);
+            // One line that says which feature failed (inotify limits are per user).
+            let hub = crate::hub::Hub::start(site.root.path(), config.max_connections)
+                .map_err(|e| io::Error::other(format!("--watch: {}", shared::io_words(&e))))?;
+            site.live = Some(hub);
         }
         let live = site.live.clone();
         let shared = Arc::new(Shared {
