@@ -413,12 +413,12 @@ fn chromium_follows_serve_watch_css_without_reload_html_with_one() {
         l.contains("GET /styled?loads=1&color=rgb(0%2C%200%2C%20255) ")
     });
     eprintln!("CSS edit to new computed style: {:?}", edited.elapsed());
+    // Each worker writes its log lines out when it idles: wait for the line, never assume
+    // it is there yet.
+    s.wait_log("the sheet fetched again, cache-busted", |l| {
+        l.contains("GET /style.css?serve-reload=")
+    });
     let log = s.log();
-    assert!(
-        log.iter()
-            .any(|l| l.contains("GET /style.css?serve-reload=")),
-        "the sheet was fetched again, cache-busted: {log:#?}"
-    );
     assert!(
         !log.iter().any(|l| l.contains("loads=2")),
         "no reload: {log:#?}"
