@@ -375,7 +375,7 @@ impl Conn {
     fn respond(&mut self, req: &Request, env: &Env<'_>, out: &mut Vec<u8>) -> Sent {
         let persist = persist(req, env);
         let reply = respond::respond(req, env.site, persist, out);
-        self.watching = matches!(reply.body, respond::Body::Watch(_));
+        self.watching = matches!(reply.body, respond::Body::Watch);
         self.send(req, reply, persist, env, out)
     }
 

@@ -46,6 +46,11 @@ pub const MAX_DELAY: Duration = Duration::from_secs(1);
 /// A comment goes to every watcher this often.
 pub const HEARTBEAT: Duration = Duration::from_secs(20);
 
+/// The first bytes of the stream, sent by the hub once it holds the watcher: reconnect after
+/// 1 s when the server goes away (the default is 3 s), and a comment so the browser sees the
+/// stream open at once.
+pub const GREETING: &[u8] = b"retry: 1000\n: watching\n\n";
+
 const INOTIFY: u64 = u64::MAX;
 const STOP: u64 = u64::MAX - 1;
 
@@ -99,8 +104,11 @@ impl Hub {
         if watchers.len() >= self.cap {
             return;
         }
+        // The greeting comes from here, under the lock every event is sent under: a client
+        // that has read it is one the next change reaches.
+        let greeted = stream.write_nowait(GREETING).ok() == Some(GREETING.len());
         let flags = EventFlags::IN | EventFlags::RDHUP | EventFlags::ET;
-        if epoll::add(&self.epoll, &stream, EventData::new_u64(key), flags).is_ok() {
+        if greeted && epoll::add(&self.epoll, &stream, EventData::new_u64(key), flags).is_ok() {
             watchers.insert(key, stream);
             self.count.store(watchers.len(), Ordering::Relaxed);
         }
@@ -220,12 +228,13 @@ mod tests {
 
     /// A watcher over a socket pair: the hub's end, and the browser's with a read timeout.
     fn watcher(hub: &Hub) -> UnixStream {
-        let (ours, theirs) = UnixStream::pair().unwrap();
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
         ours.set_nonblocking(true).unwrap();
         theirs
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
         hub.adopt(Stream::Unix(ours));
+        assert_eq!(next_event(&mut theirs).as_bytes(), GREETING);
         theirs
     }
 

@@ -14,10 +14,6 @@ pub const ENDPOINT: &str = "/%00serve-reload";
 /// The event stream's type.
 pub const EVENT_STREAM: &str = "text/event-stream";
 
-/// The first bytes of the stream: reconnect after 1 s when the server goes away (the
-/// default is 3 s), and a comment so the browser sees the stream open at once.
-pub const GREETING: &[u8] = b"retry: 1000\n: watching\n\n";
-
 /// HTML files larger than this are sent as they are, without the script: the injected copy
 /// is made in memory.
 pub const MAX_INJECT: u64 = 8 * 1024 * 1024;

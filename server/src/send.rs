@@ -86,7 +86,7 @@ impl Sending {
     pub fn new(out: &mut Vec<u8>, body: Body) -> io::Result<Sending> {
         let mut s = Sending::default();
         match body {
-            Body::Empty => {}
+            Body::Empty | Body::Watch => {}
             Body::Stream(archive) => {
                 s.pieces.push_back(Piece::Stream);
                 s.stream = Some(archive.reader);
@@ -101,7 +101,7 @@ impl Sending {
                     s.listing = Some(listing);
                 }
             }
-            Body::Bytes(bytes) | Body::Watch(bytes) => s.inline(out, &bytes),
+            Body::Bytes(bytes) => s.inline(out, &bytes),
             Body::Shared(bytes) => s.inline(out, &bytes),
             Body::Cached { entry, start, len } => {
                 s.inline(out, &entry.bytes[start as usize..(start + len) as usize]);

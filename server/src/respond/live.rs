@@ -31,7 +31,8 @@ pub fn events(req: &Request, site: &Site, out: &mut Vec<u8>) -> Option<Reply> {
     response::end(out, 200, None, Persist::Close);
     Some(Reply {
         status: 200,
-        body: Body::Watch(reload::GREETING.to_vec()),
+        // The hub sends the first bytes once it holds the connection (`hub.rs`).
+        body: Body::Watch,
     })
 }
 

@@ -134,7 +134,7 @@ mod tests {
         let mut out = Vec::new();
         let reply = respond(&parse(raw), site, Persist::KeepAlive, &mut out);
         let body = match reply.body {
-            Body::Empty => Vec::new(),
+            Body::Empty | Body::Watch => Vec::new(),
             Body::Stream(mut s) => {
                 let mut b = Vec::new();
                 s.reader.read_to_end(&mut b).unwrap();
@@ -145,7 +145,7 @@ mod tests {
                 r.write_all(&mut b).unwrap();
                 b
             }
-            Body::Bytes(b) | Body::Watch(b) => b,
+            Body::Bytes(b) => b,
             Body::Shared(b) => b.to_vec(),
             Body::Cached { entry, start, len } => {
                 entry.bytes[start as usize..(start + len) as usize].to_vec()
