@@ -37,7 +37,8 @@ def main(path, quick):
             p99[key].append(float(r["p99_ms"]))
     scenarios = []
     for (scen, _), _ in values.items():
-        if scen not in scenarios:
+        # --watch's rows compare serve with itself: in their own table (issue18_watch).
+        if scen not in scenarios and not scen.startswith("watch-"):
             scenarios.append(scen)
     median = {k: statistics.median(v) for k, v in values.items()}
     spread = {k: (min(v), max(v)) for k, v in values.items()}
@@ -91,7 +92,8 @@ def main(path, quick):
     if quick == "1":
         out.append("(quick run: fewer connection counts, 2 s runs, one round.)")
     out.extend(issue16(median))
-    out.extend(issue18(median))
+    out.extend(issue18_digest(median))
+    out.extend(issue18_watch(median))
     print("\n".join(out))
     svg(chart, Path(path).with_name("chart.svg"))
 
@@ -125,7 +127,7 @@ def issue16(median):
             "| target | figures | ratio |", "|---|---|---|"] + lines
 
 
-def issue18(median):
+def issue18_digest(median):
     """The cost of --digest and of fetch's check, when the run has their rows."""
     def get(scen, name):
         return median.get((scen, name))
@@ -146,6 +148,21 @@ def issue18(median):
         return []
     return ["", "Issue 18, verified transfers (medians of the rounds):", "",
             "| cost | figures | ratio |", "|---|---|---|"] + lines
+
+
+def issue18_watch(median):
+    """The cost of serve --watch on the 1 KiB keep-alive rows, when the run has them."""
+    lines = []
+    for kind, what in (("html", "1 KiB HTML (script injected)"), ("bin", "1 KiB other file")):
+        for c in (16, 256):
+            scen = f"watch-keepalive-{kind}-c{c}"
+            off, on = median.get((scen, "serve-q")), median.get((scen, "serve-watch"))
+            if off and on is not None:
+                lines.append(f"| {what}, {c} conns | {off:,.0f} req/s | {on:,.0f} req/s | {on / off:.2f}× |")
+    if not lines:
+        return []
+    return ["", "Issue 18: the cost of `--watch` (serve -q with and without it, medians of the rounds):", "",
+            "| row | without | with --watch | ratio |", "|---|---|---|---|"] + lines
 
 
 def svg(chart, dest):

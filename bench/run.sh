@@ -348,6 +348,23 @@ kill "${PID[serve-x]}" "${PID[nginx-x]}" 2>/dev/null || true
 wait "${PID[serve-x]}" "${PID[nginx-x]}" 2>/dev/null || true
 rm -rf "$DOC/folder" "$NX"
 
+# --- issue 18: the cost of --watch on the 1 KiB keep-alive rows --------------------------------
+# serve-watch is serve -q --watch on the same folder: /index.html (1 KiB, HTML by its name)
+# gets the reload script (1.45 KiB sent), /many/1.bin (1 KiB) does not. Recorded beside
+# serve-q's figures for the same paths; report.py turns them into ratios.
+log "issue 18: --watch on the keep-alive rows"
+p=$(free_port); start serve-watch "$p" "$SERVE" -q --watch -p "$p" "$DOC"
+for round in $(seq 1 "$ROUNDS"); do
+  for c in 16 256; do
+    for srv in serve-q serve-watch; do
+      wrk_run "watch-keepalive-html-c$c" "$srv" "$c" /index.html
+      wrk_run "watch-keepalive-bin-c$c" "$srv" "$c" /many/1.bin
+    done
+  done
+done
+kill "${PID[serve-watch]}" 2>/dev/null || true
+wait "${PID[serve-watch]}" 2>/dev/null || true
+
 # --- clients ---------------------------------------------------------------------------------
 log "clients"
 BIGURL="http://127.0.0.1:${PORT[nginx]}/big.bin"

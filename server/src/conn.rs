@@ -73,6 +73,8 @@ pub struct Conn {
     // request), rather than wait for readiness that will not come again.
     closing: bool,
     state: State,
+    // The last response was the head of `--watch`'s event stream: hand the connection over.
+    watching: bool,
 }
 
 #[derive(Debug)]
@@ -162,6 +164,8 @@ pub enum Next {
     Close,
     /// Waits in the readiness set for this, until this instant.
     Wait(Interest, Instant),
+    /// `--watch`: its event stream's head is sent; the watch hub takes it (`hub.rs`).
+    Watch,
 }
 
 /// How sending a response went.
@@ -193,7 +197,13 @@ impl Conn {
             fresh: true,
             closing: false,
             state: State::Open,
+            watching: false,
         }
+    }
+
+    /// The socket, for the watch hub (`Next::Watch`).
+    pub fn into_stream(self) -> Stream {
+        self.stream
     }
 
     /// The readiness set says the peer has closed its side: read until the end.
@@ -301,6 +311,7 @@ impl Conn {
                         self.buf.consume(req.len);
                         self.head_deadline = None;
                         match sent {
+                            Sent::Done(_) if self.watching => return Next::Watch,
                             Sent::Done(true) if !env.stopping => continue,
                             // The client asked to close and sent nothing after: no late
                             // bytes to wait out, so close at once (as nginx does).
@@ -364,6 +375,7 @@ impl Conn {
     fn respond(&mut self, req: &Request, env: &Env<'_>, out: &mut Vec<u8>) -> Sent {
         let persist = persist(req, env);
         let reply = respond::respond(req, env.site, persist, out);
+        self.watching = matches!(reply.body, respond::Body::Watch);
         self.send(req, reply, persist, env, out)
     }
 
@@ -633,6 +645,7 @@ pub fn refuse(stream: Stream, peer: &Address, why: Refusal, env: &Env<'_>) {
         fresh: false,
         closing: false,
         state: State::Open,
+        watching: false,
     };
     if conn.send_once(reply, &mut out, env, "-").is_ok() {
         let _ = conn.stream.shutdown(Shutdown::Write);

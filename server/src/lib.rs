@@ -53,6 +53,7 @@ mod conditional;
 mod conn;
 mod digest;
 pub mod files;
+mod hub;
 pub mod intake;
 mod listing;
 pub mod log;
@@ -60,6 +61,7 @@ pub mod multipart;
 pub mod range;
 mod readbuf;
 mod ready;
+mod reload;
 pub mod request;
 mod respond;
 mod response;
@@ -70,6 +72,7 @@ mod site;
 #[cfg(test)]
 mod testdir;
 mod upload;
+mod watch;
 mod worker;
 
 pub use server::{

@@ -171,6 +171,8 @@ pub struct Page {
     pub archive: bool,
     /// The column headers are links that sort.
     pub sortable: bool,
+    /// `--watch`: the live-reload script goes before `</body>` (`crate::reload`).
+    pub live: bool,
 }
 
 /// A strong ETag for a listing: a digest of everything the body is made of (the page's
@@ -185,6 +187,8 @@ pub fn etag(page: &Page, json: bool, entries: &[Entry]) -> String {
         page.upload as u8,
         page.archive as u8,
         page.sortable as u8,
+        // The script is in HTML listings only.
+        (page.live && !json) as u8,
     ]);
     h.update(page.sort.query().as_bytes());
     for e in entries {
@@ -387,6 +391,9 @@ fn html_tail(page: &Page, count: usize) -> String {
     let _ = writeln!(s, "</tbody>\n</table>\n<p>{count} entries</p>");
     if page.upload {
         s.push_str(UPLOAD_SCRIPT);
+    }
+    if page.live {
+        s.push_str(crate::reload::SCRIPT);
     }
     s.push_str("</body>\n</html>\n");
     s

@@ -293,6 +293,13 @@ impl<T: AsFd> Ready<T> {
         lock(&self.free).back.push(key.index);
     }
 
+    /// Takes `key`'s connection out of the set for good, its descriptor staying open for
+    /// whoever takes it over (`--watch`'s hub), and frees the slot.
+    pub fn detach(&self, key: Key, conn: &T) {
+        let _ = epoll::delete(&self.epoll, conn);
+        self.release(key);
+    }
+
     /// How many slots are taken (open connections).
     pub fn open(&self) -> usize {
         let free = lock(&self.free);

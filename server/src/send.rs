@@ -86,7 +86,7 @@ impl Sending {
     pub fn new(out: &mut Vec<u8>, body: Body) -> io::Result<Sending> {
         let mut s = Sending::default();
         match body {
-            Body::Empty => {}
+            Body::Empty | Body::Watch => {}
             Body::Stream(archive) => {
                 s.pieces.push_back(Piece::Stream);
                 s.stream = Some(archive.reader);

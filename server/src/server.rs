@@ -110,6 +110,12 @@ impl Config {
         self.site.jail.hidden = on;
         self
     }
+    /// Live reload (default off): watch the folder, put a script into HTML files that
+    /// listens for changes, and tell it when files change (`reload.rs`).
+    pub fn watch(mut self, on: bool) -> Config {
+        self.site.watch = on;
+        self
+    }
     /// Follow symlinks that lead outside the root (default: refused).
     pub fn follow_symlinks(mut self, on: bool) -> Config {
         self.site.jail.follow_symlinks = on;
@@ -262,7 +268,14 @@ impl Server {
             rustix::net::sockopt::set_tcp_nodelay(tcp, true)?;
         }
         ready.add_listener(&listener)?;
-        let site = Site::new(root, config.site.clone());
+        let mut site = Site::new(root, config.site.clone());
+        if config.site.watch {
+            // One line that says which feature failed (inotify limits are per user).
+            let hub = crate::hub::Hub::start(site.root.path(), config.max_connections)
+                .map_err(|e| io::Error::other(format!("--watch: {}", shared::io_words(&e))))?;
+            site.live = Some(hub);
+        }
+        let live = site.live.clone();
         let shared = Arc::new(Shared {
             site,
             log,
@@ -314,6 +327,9 @@ impl Server {
                 .unwrap_or_else(|p| p.into_inner())
                 .take(),
         );
+        if let Some(hub) = live {
+            hub.stop();
+        }
         if finished < config.threads {
             eprintln!(
                 "serve: {} responses still in flight after the {} drain limit: dropping them",

@@ -23,6 +23,9 @@ pub struct Site {
     pub(crate) digests: crate::digest::Digests,
     /// Everything else that shapes an answer.
     pub(crate) settings: Settings,
+    /// `--watch`: the hub that holds the browsers waiting for a change (`hub.rs`); set by
+    /// `Server::run` when `settings.watch` is on.
+    pub(crate) live: Option<std::sync::Arc<crate::hub::Hub>>,
 }
 
 /// The settings of a site, as the command line gives them; [`Settings::default`] is what
@@ -50,6 +53,8 @@ pub struct Settings {
     pub panic_path: Option<String>,
     /// Uploads, passwords, folder downloads, compression (`share.rs`).
     pub share: crate::share::Share,
+    /// `--watch`: live reload (`reload.rs`, `hub.rs`, `watch.rs`).
+    pub watch: bool,
 }
 
 impl Default for Settings {
@@ -65,6 +70,7 @@ impl Default for Settings {
             digest: false,
             panic_path: None,
             share: crate::share::Share::default(),
+            watch: false,
         }
     }
 }
@@ -81,6 +87,7 @@ impl Site {
             digests: crate::digest::Digests::new(),
             root: Root::open(root),
             settings,
+            live: None,
         }
     }
 }

@@ -156,6 +156,7 @@ fn serve(shared: &Shared, key: Key, mut conn: Conn, scratch: &mut Scratch) {
                 }
             }
             Ok(Next::Close) => return close(shared, key, conn),
+            Ok(Next::Watch) => return hand_to_hub(shared, key, conn),
             Err(_) => {
                 // The panic hook has printed what happened; closing the connection is all
                 // that is left to do. This worker goes on.
@@ -169,6 +170,15 @@ fn serve(shared: &Shared, key: Key, mut conn: Conn, scratch: &mut Scratch) {
 fn close(shared: &Shared, key: Key, conn: Conn) {
     drop(conn);
     shared.ready.release(key);
+}
+
+/// `--watch`: the connection is now an event stream; the hub holds it from here on
+/// (`hub.rs`: it would otherwise sit in this set, or hold a worker, for hours).
+fn hand_to_hub(shared: &Shared, key: Key, conn: Conn) {
+    shared.ready.detach(key, &conn);
+    if let Some(hub) = &shared.site.live {
+        hub.adopt(conn.into_stream());
+    }
 }
 
 /// Puts a connection back in the set to wait; while shutting down, an idle one is closed

@@ -9,31 +9,36 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::{artifacts_dir, program, put, run, same_bytes, temp_dir};
+use super::{Child, artifacts_dir, program, put, run, same_bytes, temp_dir, wait_for};
 use crate::fetch::fetch;
 use crate::support::repo_root;
 use crate::support::serve::Serve;
+
+/// Headless Chromium with the flags this machine needs and its own profile folder.
+fn command(browser: &Path, profile: &Path) -> Command {
+    let mut cmd = Command::new(browser);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    cmd
+}
 
 /// Runs headless Chromium with `args` (a URL last), within 90 s.
 fn chromium(browser: &Path, args: &[&str]) -> Output {
     let profile = temp_dir("chromium-profile");
     let out = run(
-        Command::new(browser)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .args(args),
+        command(browser, profile.path()).args(args),
         Duration::from_secs(90),
     );
     assert!(
@@ -349,4 +354,118 @@ fn chromium_opens_a_converted_mirror_offline() {
         status.contains("data-ok=\"yes\"") && status.contains("stylesheet loaded · logo loaded"),
         "#status: {status}"
     );
+}
+
+/// The live-reload test page: its script counts page loads in sessionStorage (which a
+/// reload keeps) and reports to the server by asking for URLs that show up in the access
+/// log: `/seen?loads=N&v=HEADING` once loaded, `/styled?loads=N&color=C` when the heading's
+/// computed colour changes.
+const LIVE_PAGE: &str = r#"<!doctype html>
+<html><head><link rel="stylesheet" href="style.css"></head>
+<body><h1>HEADING</h1>
+<script>
+var loads = +(sessionStorage.loads || 0) + 1;
+sessionStorage.loads = loads;
+var h1 = document.querySelector("h1");
+fetch("/seen?loads=" + loads + "&v=" + h1.textContent);
+var color = getComputedStyle(h1).color;
+setInterval(function () {
+  var now = getComputedStyle(h1).color;
+  if (now !== color) {
+    color = now;
+    fetch("/styled?loads=" + loads + "&color=" + encodeURIComponent(now));
+  }
+}, 50);
+</script></body></html>
+"#;
+
+/// `serve --watch` with Chromium showing a page (a long-running headless browser, killed at
+/// the end): a CSS edit restyles the open page without reloading it, an HTML edit reloads it
+/// with the new content. The page reports through the access log (see `LIVE_PAGE`), so no
+/// DevTools protocol is needed.
+#[test]
+fn chromium_follows_serve_watch_css_without_reload_html_with_one() {
+    let Some(browser) = browser() else { return };
+    let site = temp_dir("peers live ");
+    put(
+        site.path(),
+        "index.html",
+        LIVE_PAGE.replace("HEADING", "v1").as_bytes(),
+    );
+    put(site.path(), "style.css", b"h1 { color: rgb(255, 0, 0) }\n");
+    let s = Serve::start(&["-p", "0", "--watch", site.path().to_str().unwrap()]);
+    let profile = temp_dir("chromium-profile");
+    let _chromium = Child::start("chromium", command(&browser, profile.path()).arg(&s.url));
+    s.wait_log("the page loaded", |l| l.contains("GET /seen?loads=1&v=v1 "));
+    s.wait_log("the page listening", |l| {
+        l.contains("GET /%00serve-reload HTTP/1.1\" 200")
+    });
+
+    put(site.path(), "style.css", b"h1 { color: rgb(0, 0, 255) }\n");
+    let edited = Instant::now();
+    s.wait_log("the new style on the same page", |l| {
+        l.contains("GET /styled?loads=1&color=rgb(0%2C%200%2C%20255) ")
+    });
+    eprintln!("CSS edit to new computed style: {:?}", edited.elapsed());
+    // Each worker writes its log lines out when it idles: wait for the line, never assume
+    // it is there yet.
+    s.wait_log("the sheet fetched again, cache-busted", |l| {
+        l.contains("GET /style.css?serve-reload=")
+    });
+    let log = s.log();
+    assert!(
+        !log.iter().any(|l| l.contains("loads=2")),
+        "no reload: {log:#?}"
+    );
+
+    put(
+        site.path(),
+        "index.html",
+        LIVE_PAGE.replace("HEADING", "v2").as_bytes(),
+    );
+    let edited = Instant::now();
+    s.wait_log("the page reloaded with the new content", |l| {
+        l.contains("GET /seen?loads=2&v=v2 ")
+    });
+    eprintln!("HTML edit to the reloaded page: {:?}", edited.elapsed());
+}
+
+/// `serve --watch --auth`: the page's event stream carries the credentials the browser
+/// already has for the page (EventSource, same origin), so the page still reloads on an edit.
+#[test]
+fn chromium_follows_serve_watch_behind_auth() {
+    let Some(browser) = browser() else { return };
+    let site = temp_dir("peers live auth ");
+    put(
+        site.path(),
+        "index.html",
+        b"<!doctype html><body><h1>v1</h1></body>\n",
+    );
+    let s = Serve::start(&[
+        "-p",
+        "0",
+        "--watch",
+        "--auth",
+        "ann:secret",
+        site.path().to_str().unwrap(),
+    ]);
+    let url = s.url.replace("http://", "http://ann:secret@");
+    let profile = temp_dir("chromium-profile");
+    let _chromium = Child::start("chromium", command(&browser, profile.path()).arg(&url));
+    s.wait_log("the page listening with credentials", |l| {
+        l.contains("GET /%00serve-reload HTTP/1.1\" 200")
+    });
+    put(
+        site.path(),
+        "index.html",
+        b"<!doctype html><body><h1>v2</h1></body>\n",
+    );
+    wait_for("the page to load again", Duration::from_secs(60), || {
+        let pages = s
+            .log()
+            .iter()
+            .filter(|l| l.contains("GET / HTTP/1.1\" 200"))
+            .count();
+        (pages >= 2).then_some(())
+    });
 }

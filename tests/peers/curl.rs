@@ -268,3 +268,60 @@ fn fetch_like_curl_writes_o_into_a_fifo_or_device_in_place() {
         &tmp.path().join("null.part")
     ));
 }
+
+/// `serve --watch` seen by curl: the injected page's `Content-Length` is the number of bytes
+/// curl receives (and no script without `--watch`), and `curl -N` on the event stream gets
+/// an event after an edit.
+#[test]
+fn curl_gets_the_injected_page_whole_and_the_event_stream_after_an_edit() {
+    let Some(curl) = curl() else { return };
+    let dir = temp_dir("peers curl watch ");
+    put(
+        dir.path(),
+        "index.html",
+        b"<html><body><p>v1</p></body></html>\n",
+    );
+    let live = Serve::start(&["-p", "0", "--watch", dir.path().to_str().unwrap()]);
+    let plain = Serve::start(&["-p", "0", dir.path().to_str().unwrap()]);
+    let page = |s: &Serve| {
+        let out = run(
+            Command::new(&curl).args(["-sS", "-D", "-", "-w", "\\n%{size_download}", &s.url]),
+            Duration::from_secs(30),
+        );
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let injected = page(&live);
+    let length = injected
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .expect("a Content-Length")
+        .trim()
+        .to_string();
+    let received = injected.lines().last().unwrap();
+    assert_eq!(length, received, "{injected}");
+    assert!(
+        injected.contains("<script data-serve-reload>"),
+        "{injected}"
+    );
+    assert!(
+        !page(&plain).contains("<script"),
+        "nothing injected without --watch"
+    );
+
+    let events = Child::start(
+        "curl -N",
+        Command::new(&curl).args(["-sSN", &format!("{}%00serve-reload", live.url)]),
+    );
+    events.wait_lines("the stream's greeting", |l| {
+        l.iter().any(|l| l == ": watching").then_some(())
+    });
+    put(
+        dir.path(),
+        "index.html",
+        b"<html><body><p>v2</p></body></html>\n",
+    );
+    events.wait_lines("the reload event", |l| {
+        l.iter().any(|l| l == "event: reload").then_some(())
+    });
+}

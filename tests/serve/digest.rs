@@ -162,3 +162,27 @@ fn the_json_listing_carries_the_digests_known() {
         "only a.txt's is known: {text}"
     );
 }
+
+#[test]
+fn with_watch_an_html_pages_digest_is_of_the_page_sent_and_fetch_accepts_it() {
+    // `--watch` sends HTML with the reload script: the file's digest would be wrong for
+    // those bytes, and fetch would (rightly) refuse them.
+    let dir = temp_dir("digest watch");
+    let page = b"<!doctype html><html><body><p>hi</p></body></html>\n".to_vec();
+    put(dir.path(), "index.html", &page);
+    let s = start(&dir, &["--watch", "--digest"]);
+    let mut c = s.connect();
+    let r = request(
+        &mut c,
+        "GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    assert_ne!(r.body, page, "the script is in");
+    assert_eq!(
+        r.header("repr-digest"),
+        Some(field(Algorithm::Sha256, &r.body).as_str())
+    );
+    let got = crate::fetch::fetch(&["-s", &format!("{}index.html", s.url)]);
+    got.code(0);
+    assert_eq!(got.stdout, r.body);
+}

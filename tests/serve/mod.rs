@@ -8,3 +8,4 @@ mod lifecycle;
 mod load;
 mod paths;
 mod share;
+mod watch;

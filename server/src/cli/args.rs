@@ -31,6 +31,13 @@ request (401 otherwise). --compress sends br or gzip by the client's q-values, c
 --upload takes PUT and multipart POST; a file appears only once whole (201, 409 or with
 --overwrite 204). --archive streams ?download=tar or ?download=tar.gz of a folder.
 
+Live reload (--watch): DIR and its visible folders are watched with inotify (up to 8192
+folders). HTML files and listings are sent with a script before </body> (its own ETag,
+never compressed, Range ignored) that listens to /%00serve-reload (Server-Sent Events; a path no file can
+have). Changes are reported after 100 ms of quiet; dotfiles and editor temp files (*.swp,
+name~, 4913) are ignored. As many pages as --max-connections may listen, beside the
+connections being served (then 503); they hold no worker.
+
 The first line on stdout is `serving DIR at URL`; then one access-log line per request
 (unless --quiet). Errors go to stderr. SIGINT/SIGTERM: stop accepting, finish in-flight
 responses (up to 10 s), exit 0; a second signal exits at once.
@@ -196,6 +203,11 @@ pub struct Args {
     /// prefers), above 1 KiB and up to 8 MiB; the results are cached
     #[arg(long)]
     pub(crate) compress: bool,
+
+    /// Live reload: watch DIR and make open pages follow changes (HTML pages get a small
+    /// script; a CSS change swaps the style sheets, any other change reloads the page)
+    #[arg(long)]
+    pub(crate) watch: bool,
 
     /// Print a QR code of the URL to open from another device on the network
     #[arg(long)]

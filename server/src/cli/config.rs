@@ -116,7 +116,8 @@ impl Settings {
             .auth(auth)
             .uploads(uploads)
             .archive(args.archive)
-            .compress(args.compress);
+            .compress(args.compress)
+            .watch(args.watch);
         Ok(Settings {
             dir,
             config,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::digest;
 use super::encoding;
+use super::live;
 use super::precompressed;
 use super::reply::Reply;
 use super::representation::{self, Content, Repr};
@@ -33,6 +34,12 @@ pub fn step(
     out: &mut Vec<u8>,
     entry: Arc<Entry>,
 ) -> Reply {
+    // --watch: an HTML page gets the reload script, made from the cached bytes.
+    if live::injects(site, &entry.content_type) {
+        let lm = entry.last_modified.as_deref();
+        let (ct, v) = (&entry.content_type, &entry.validators);
+        return live::page(req, site, persist, out, ct, &entry.bytes, v, lm);
+    }
     let len = entry.bytes.len() as u64;
     let repr = Repr {
         content_type: &entry.content_type,

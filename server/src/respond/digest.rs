@@ -28,6 +28,13 @@ pub fn of_entry(req: &Request, site: &Site, entry: &Entry) -> Option<String> {
     Some(shared::digest::member(algorithm, &d))
 }
 
+/// The same for a page made for this response alone (`--watch`'s page with the reload
+/// script): its own bytes, hashed now — they differ from the file's, and are never kept.
+pub fn of_page(req: &Request, site: &Site, bytes: &[u8]) -> Option<String> {
+    let algorithm = wanted(req, site)?;
+    Some(shared::digest::member(algorithm, &algorithm.digest(bytes)))
+}
+
 fn wanted(req: &Request, site: &Site) -> Option<shared::digest::Algorithm> {
     digest::wanted(req.fields.want_repr_digest.as_deref(), site.settings.digest)
 }

@@ -10,11 +10,13 @@ use std::path::{Path, PathBuf};
 use super::cached;
 use super::digest;
 use super::encoding;
+use super::live;
 use super::precompressed;
 use super::reply::{Missing, Reply, error};
 use super::representation::{self, Content, Repr};
 use crate::conditional::Validators;
 use crate::files;
+use crate::reload;
 use crate::request::Request;
 use crate::response::Persist;
 use crate::site::Site;
@@ -32,8 +34,10 @@ pub fn step(
     // The cache key, when this request may be answered from (and so fill) the cache.
     key: Option<&str>,
 ) -> Result<Reply, Missing> {
-    let variant = precompressed::choose(req, site, &path);
     let ct = files::content_type(&path);
+    // --watch: an HTML page gets the reload script, so never a precompressed sibling.
+    let live = live::injects(site, &ct);
+    let variant = precompressed::choose(req, site, &path).filter(|_| !live);
     // Only a file the kernel-confined lookup opened (no symlink on the way) is cached.
     let cacheable = key.filter(|_| opened.is_some() && variant.is_none());
     let (path, coding, opened) = match variant {
@@ -55,6 +59,9 @@ pub fn step(
             .cache
             .insert(key, site.root.path(), path, meta, ct, bytes);
         return Ok(cached::step(req, site, persist, out, entry));
+    }
+    if live && reload::injects(&ct, meta.len()) {
+        return Ok(live::from_file(req, site, persist, out, &ct, file, &meta));
     }
     let v = Validators::of(&meta);
     let last_modified = v.last_modified();

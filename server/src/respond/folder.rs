@@ -47,6 +47,8 @@ pub fn listing(
         sortable: true,
         upload,
         archive: share.archive,
+        // --watch: an HTML listing reloads when the folder changes, as pages do.
+        live: site.live.is_some(),
         ..listing::Page::default()
     };
     let accept = req.fields.accept.as_deref();

@@ -5,10 +5,12 @@
 //! the unit tests answer requests directly.
 //!
 //! [`respond`] is a chain of steps, one module each, in this order: auth (`authorize`) →
-//! the target → method (`methods`, with `cors` for preflights) → a folder's `?download=`
-//! (`download`) → map the path: the cache (`cached`), then the disk (`crate::files::map`) →
-//! a folder (`folder`: redirect or listing) or a file (`file`: a `precompressed` sibling or
-//! an `encoding` made now; its `digest`) → `representation` (`conditions`, then `Range`) → the body. A
+//! the target → method (`methods`, with `cors` for preflights) → with `--watch`, its event
+//! stream (`live`) → a folder's `?download=` (`download`) → map the path: the cache
+//! (`cached`), then the disk (`crate::files::map`) → a folder (`folder`: redirect or
+//! listing) or a file (`file`: with `--watch` an HTML page with the reload script (`live`),
+//! else a `precompressed` sibling or an `encoding` made now; its `digest`) →
+//! `representation` (`conditions`, then `Range`) → the body. A
 //! path that leads nowhere ends in `fallback` (`--spa`, the 404 page). Uploads take their
 //! own door (`uploads`). What every step answers with is in `reply`, which imports no step,
 //! so the steps form no cycle. A new feature is a new step module called from here.
@@ -23,6 +25,7 @@ mod encoding;
 mod fallback;
 mod file;
 mod folder;
+mod live;
 mod methods;
 mod precompressed;
 mod reply;
@@ -65,6 +68,10 @@ fn decide(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Re
         return error(400, site, persist, out);
     }
     if let Some(reply) = methods::step(req, site, persist, out) {
+        return reply;
+    }
+    // --watch: the reserved event stream, which the hub then holds.
+    if let Some(reply) = live::events(req, site, out) {
         return reply;
     }
     if let Some(reply) = download::step(req, site, out) {
@@ -128,7 +135,7 @@ mod tests {
         let mut out = Vec::new();
         let reply = respond(&parse(raw), site, Persist::KeepAlive, &mut out);
         let body = match reply.body {
-            Body::Empty => Vec::new(),
+            Body::Empty | Body::Watch => Vec::new(),
             Body::Stream(mut s) => {
                 let mut b = Vec::new();
                 s.reader.read_to_end(&mut b).unwrap();

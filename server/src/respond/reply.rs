@@ -23,6 +23,9 @@ pub enum Body {
     Stream(crate::archive::Stream),
     /// Nothing (HEAD, 204, 304, HTTP/0.9 head-less errors have a body of their own).
     Empty,
+    /// `--watch`'s event stream: only the head here; then the connection goes to the hub,
+    /// which sends the rest (`hub.rs`).
+    Watch,
     /// A generated body: an error text, a listing, a redirect note.
     Bytes(Vec<u8>),
     /// A body shared between responses (the `--404` page).
