@@ -1,5 +1,5 @@
-//! Folder downloads (`--archive`): a folder as one tar or tar.gz stream
-//! (`?download=tar`, `?download=tar.gz`), written straight into the response — no temporary
+//! Folder downloads (`--archive`): a folder as one tar, tar.gz or zip stream
+//! (`?download=tar`, `?download=tar.gz`, `?download=zip`), written straight into the response — no temporary
 //! file, and memory bounded whatever the folder's size: one folder's entries at a time, a
 //! copy buffer, the compressor's window, and the identities of the folders already written.
 //!
@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::files::Jail;
 use crate::listing::{self, Sort};
+use crate::zip;
 
 /// An archive format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub enum Format {
     Tar,
     /// A gzip-compressed tar.
     TarGz,
+    /// A zip of stored entries (`zip.rs`).
+    Zip,
 }
 
 impl Format {
@@ -41,6 +44,7 @@ impl Format {
         query?.split('&').find_map(|pair| match pair {
             "download=tar" => Some(Format::Tar),
             "download=tar.gz" | "download=tgz" => Some(Format::TarGz),
+            "download=zip" => Some(Format::Zip),
             _ => None,
         })
     }
@@ -50,6 +54,7 @@ impl Format {
         match self {
             Format::Tar => "application/x-tar",
             Format::TarGz => "application/gzip",
+            Format::Zip => "application/zip",
         }
     }
 
@@ -58,6 +63,7 @@ impl Format {
         match self {
             Format::Tar => "tar",
             Format::TarGz => "tar.gz",
+            Format::Zip => "zip",
         }
     }
 }
@@ -156,7 +162,7 @@ pub fn spawn(
                             write_tar(&root, &dir, &name, jail, &mut pipe)
                                 .and_then(|()| pipe.flush())
                         }
-                        Format::TarGz => {
+                        Format::TarGz | Format::Zip => {
                             let mut out = io::BufWriter::with_capacity(256 * 1024, writer);
                             write(&root, &dir, &name, jail, format, &mut out)
                                 .and_then(|()| out.flush())
@@ -193,6 +199,11 @@ pub fn write(
             write_tar(root, dir, name, jail, &mut Copied::new(&mut gz))?;
             gz.finish()?;
             Ok(())
+        }
+        Format::Zip => {
+            let mut zip = Zip(zip::Writer::new(out));
+            walk(root, dir, name, jail, &mut zip)?;
+            zip.0.finish().map(drop)
         }
     }
 }
@@ -291,14 +302,19 @@ impl Sink for Spliced {
     }
 }
 
-fn write_tar(
-    root: &Path,
-    dir: &Path,
-    name: &str,
-    jail: Jail,
-    out: &mut dyn Sink,
-) -> io::Result<()> {
-    let mut tar = tar::Builder::new(out);
+/// What an archive format does with each entry the walk finds.
+trait Visit {
+    /// A folder, at `inside` in the archive.
+    fn folder(&mut self, inside: &Path, meta: &fs::Metadata) -> io::Result<()>;
+    /// A regular file, opened, `size` bytes by its metadata.
+    fn file(&mut self, inside: &Path, meta: &fs::Metadata, file: &mut File) -> io::Result<()>;
+}
+
+/// Walks the folder `dir` (canonical, under `root`) by browsing's rules, handing each entry
+/// to `visit` under the top folder `name`: depth first, files before folders, each in name
+/// order, a folder reached twice only once. Stops at the first error `visit` returns (a
+/// client gone); entries that cannot be read are left out.
+fn walk(root: &Path, dir: &Path, name: &str, jail: Jail, visit: &mut dyn Visit) -> io::Result<()> {
     let mut seen = HashSet::new();
     // Folders still to write: their path on disk and in the archive. Depth-first, so the
     // stack holds at most the pending siblings along one path.
@@ -310,8 +326,7 @@ fn write_tar(
         if !seen.insert((meta.dev(), meta.ino())) {
             continue;
         }
-        let mut header = tar_header(&meta, tar::EntryType::Directory, 0);
-        tar.append_data(&mut header, &inside, io::empty())?;
+        visit.folder(&inside, &meta)?;
         let Ok(mut entries) = listing::entries(root, &disk, jail) else {
             continue;
         };
@@ -335,27 +350,75 @@ fn write_tar(
             if !meta.is_file() {
                 continue;
             }
-            let size = meta.len();
-            let mut header = tar_header(&meta, tar::EntryType::Regular, size);
-            if header.set_path(&in_archive).is_ok() {
-                // A name that fits the header: the header, then exactly `size` bytes whatever
-                // the file does meanwhile (cut, or padded), then the padding to a 512-byte
-                // block, exactly as `append_data` lays them out.
-                header.set_cksum();
-                let out = tar.get_mut();
-                out.write_all(header.as_bytes())?;
-                out.file_bytes(&mut file, size)?;
-                let pad = (512 - size % 512) % 512;
-                out.write_all(&[0u8; 512][..pad as usize])?;
-            } else {
-                // A long name needs the crate's GNU long-name entry first.
-                let body = file.take(size).chain(io::repeat(0)).take(size);
-                tar.append_data(&mut header, &in_archive, body)?;
-            }
+            visit.file(&in_archive, &meta, &mut file)?;
         }
         stack.extend(folders.into_iter().rev());
     }
-    tar.finish()
+    Ok(())
+}
+
+fn write_tar(
+    root: &Path,
+    dir: &Path,
+    name: &str,
+    jail: Jail,
+    out: &mut dyn Sink,
+) -> io::Result<()> {
+    let mut tar = Tar(tar::Builder::new(out));
+    walk(root, dir, name, jail, &mut tar)?;
+    tar.0.finish()
+}
+
+/// A tar (ustar with GNU long names), as the walk goes.
+struct Tar<'a>(tar::Builder<&'a mut dyn Sink>);
+
+impl Visit for Tar<'_> {
+    fn folder(&mut self, inside: &Path, meta: &fs::Metadata) -> io::Result<()> {
+        let mut header = tar_header(meta, tar::EntryType::Directory, 0);
+        self.0.append_data(&mut header, inside, io::empty())
+    }
+
+    fn file(&mut self, inside: &Path, meta: &fs::Metadata, file: &mut File) -> io::Result<()> {
+        let size = meta.len();
+        let mut header = tar_header(meta, tar::EntryType::Regular, size);
+        if header.set_path(inside).is_ok() {
+            // A name that fits the header: the header, then exactly `size` bytes whatever
+            // the file does meanwhile (cut, or padded), then the padding to a 512-byte
+            // block, exactly as `append_data` lays them out.
+            header.set_cksum();
+            let out = self.0.get_mut();
+            out.write_all(header.as_bytes())?;
+            out.file_bytes(file, size)?;
+            let pad = (512 - size % 512) % 512;
+            out.write_all(&[0u8; 512][..pad as usize])
+        } else {
+            // A long name needs the crate's GNU long-name entry first.
+            let body = file.take(size).chain(io::repeat(0)).take(size);
+            self.0.append_data(&mut header, inside, body)
+        }
+    }
+}
+
+/// A zip, as the walk goes.
+struct Zip<'a>(zip::Writer<&'a mut dyn Write>);
+
+impl Visit for Zip<'_> {
+    fn folder(&mut self, inside: &Path, meta: &fs::Metadata) -> io::Result<()> {
+        let mut name = inside.as_os_str().as_bytes().to_vec();
+        name.push(b'/');
+        self.0.folder(&name, meta.mtime())
+    }
+
+    fn file(&mut self, inside: &Path, meta: &fs::Metadata, file: &mut File) -> io::Result<()> {
+        // 644, or 755 for files someone may run, as in a tar: no other bits leak.
+        let mode = if meta.mode() & 0o111 != 0 {
+            0o100755
+        } else {
+            0o100644
+        };
+        let name = inside.as_os_str().as_bytes();
+        self.0.file(name, meta.mtime(), mode, meta.len(), file)
+    }
 }
 
 /// The copy buffer for file bytes.
@@ -614,7 +677,8 @@ mod tests {
         let cases = [
             (Some("download=tar"), Some(Format::Tar)),
             (Some("sort=size&download=tar.gz"), Some(Format::TarGz)),
-            (Some("download=zip"), None),
+            (Some("download=zip"), Some(Format::Zip)),
+            (Some("download=rar"), None),
             (Some(""), None),
             (None, None),
         ];

@@ -70,6 +70,7 @@ mod site;
 mod testdir;
 mod upload;
 mod worker;
+mod zip;
 
 pub use server::{
     Config, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_KEEP_ALIVE,

@@ -27,7 +27,7 @@ Sharing: with --bind 0.0.0.0 or ::, the lines after the first list every interfa
 --qr prints a QR code of the LAN URL. --auth requires HTTP Basic credentials for every
 request (401 otherwise). --compress sends br or gzip by the client's q-values, cached.
 --upload takes PUT and multipart POST; a file appears only once whole (201, 409 or with
---overwrite 204). --archive streams ?download=tar or ?download=tar.gz of a folder.
+--overwrite 204). --archive streams ?download=tar, tar.gz or zip of a folder.
 
 The first line on stdout is `serving DIR at URL`; then one access-log line per request
 (unless --quiet). Errors go to stderr. SIGINT/SIGTERM: stop accepting, finish in-flight
@@ -175,8 +175,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub(crate) auth_file: Option<PathBuf>,
 
-    /// Offer each folder as one download: ?download=tar or ?download=tar.gz (linked from the
-    /// listing; follows the same rules as browsing)
+    /// Offer each folder as one download: ?download=tar, ?download=tar.gz or ?download=zip
+    /// (linked from the listing; follows the same rules as browsing)
     #[arg(long)]
     pub(crate) archive: bool,
 
