@@ -36,7 +36,9 @@ const BUF_CAP: usize = HEAD_CAP + BODY_CAP;
 /// How long a connection may wait for what.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// A whole request head must arrive within this (from accept, or from its first byte).
+    /// A whole request head must arrive within this (from accept, or from its first byte),
+    /// and an upload's body may stop coming for no longer than this: a body that stalls is
+    /// the same failure as a head that does, and one option then bounds both.
     pub header_timeout: Duration,
     /// An idle keep-alive connection is closed after this.
     pub keep_alive: Duration,
@@ -391,7 +393,7 @@ impl Conn {
                 return Flow::Return(Next::Close);
             }
         }
-        let deadline = Instant::now() + env.limits.write_timeout;
+        let deadline = Instant::now() + env.limits.header_timeout;
         let r = Receiving { rx, req, deadline };
         self.receive(Box::new(r), env, out)
     }
@@ -405,7 +407,7 @@ impl Conn {
                 match r.rx.intake.feed(self.buf.bytes()) {
                     Ok(n) => {
                         self.buf.consume(n);
-                        r.deadline = Instant::now() + env.limits.write_timeout;
+                        r.deadline = Instant::now() + env.limits.header_timeout;
                     }
                     Err(failure) => return self.uploaded(r, Err(failure), env, out),
                 }
@@ -431,7 +433,7 @@ impl Conn {
                     };
                     out.clear();
                     match fed {
-                        Some(Ok(_)) => r.deadline = Instant::now() + env.limits.write_timeout,
+                        Some(Ok(_)) => r.deadline = Instant::now() + env.limits.header_timeout,
                         Some(Err(failure)) => return self.uploaded(r, Err(failure), env, out),
                         None => {}
                     }

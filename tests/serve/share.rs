@@ -736,6 +736,63 @@ fn zip_downloads_follow_browsing_and_read_back_with_python_and_unzip() {
 }
 
 #[test]
+fn a_stalled_upload_is_cut_after_header_timeout_leaving_nothing_while_others_are_served() {
+    let dir = temp_dir("serve share stall ");
+    std::fs::write(dir.path().join("here.txt"), "here").unwrap();
+    let names = || {
+        let mut v: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = names();
+    let d = dir.path().to_str().unwrap();
+    let s = Serve::start(&["-p", "0", "--upload", "--header-timeout", "1", d]);
+    // Half a body, then nothing.
+    let mut stalled = s.connect();
+    write!(
+        stalled,
+        "PUT /stall.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+    )
+    .unwrap();
+    stalled.write_all(&[b'x'; 50_000]).unwrap();
+    // Meanwhile others are served, and the half upload is nowhere to be seen.
+    assert_eq!(
+        ask(&s, "GET /here.txt HTTP/1.1\r\nHost: x\r\n\r\n").text(),
+        "here"
+    );
+    let r = ask(&s, "GET /stall.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 404);
+    // The stalled one gets 408 and a close once the body has stopped for a second (the raw
+    // client's own read timeout, 10 s, is far past that, and short of the 30 s this waited
+    // before it followed --header-timeout).
+    let got = crate::support::serve::read_to_close(&mut stalled);
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{text}"
+    );
+    // No file, no temporary file: the folder holds what it held.
+    assert_eq!(names(), before);
+    assert_eq!(
+        ask(&s, "GET /stall.bin HTTP/1.1\r\nHost: x\r\n\r\n").status,
+        404
+    );
+    // And the server still takes a whole upload.
+    let r = ask(
+        &s,
+        "PUT /whole.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nwhole",
+    );
+    assert_eq!(r.status, 201);
+    assert_eq!(
+        std::fs::read(dir.path().join("whole.txt")).unwrap(),
+        b"whole"
+    );
+}
+
+#[test]
 fn a_full_disk_is_507_and_leaves_nothing_and_sigterm_lets_an_upload_finish() {
     let dir = temp_dir("serve share full ");
     let d = dir.path().to_str().unwrap();

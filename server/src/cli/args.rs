@@ -85,7 +85,8 @@ pub struct Args {
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = seconds)]
     pub(crate) keep_alive_timeout: Duration,
 
-    /// A whole request head must arrive within SECS, else 408 and close
+    /// A whole request head must arrive within SECS, and an upload's body may not stop for
+    /// longer; else 408 and close (an unfinished upload leaves nothing)
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
     pub(crate) header_timeout: Duration,
 
