@@ -897,11 +897,12 @@ mod tests {
             .unwrap();
         let before = Instant::now();
         // Part of the body: the connection waits for readable (no worker held) until the
-        // progress deadline.
+        // progress deadline, --header-timeout from the last byte.
         let Next::Wait(Interest::Read, deadline) = conn.serve(&env, &mut Scratch::default()) else {
             panic!("waits for the rest of the body");
         };
-        assert!(deadline >= before + LIMITS.write_timeout - Duration::from_millis(50));
+        assert!(deadline >= before + LIMITS.header_timeout - Duration::from_millis(50));
+        assert!(deadline <= Instant::now() + LIMITS.header_timeout);
         assert!(
             !conn.idle(),
             "an upload under way is let finish on shutdown"
