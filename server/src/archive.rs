@@ -1,5 +1,5 @@
-//! Folder downloads (`--archive`): a folder as one tar or tar.gz stream
-//! (`?download=tar`, `?download=tar.gz`), written straight into the response — no temporary
+//! Folder downloads (`--archive`): a folder as one tar, tar.gz or zip stream
+//! (`?download=tar`, `?download=tar.gz`, `?download=zip`), written straight into the response — no temporary
 //! file, and memory bounded whatever the folder's size: one folder's entries at a time, a
 //! copy buffer, the compressor's window, and the identities of the folders already written.
 //!
@@ -9,10 +9,15 @@
 //! to an ancestor) goes in once. A file that cannot be opened is left out, as browsing would
 //! answer 403; one that shrinks while it is read is padded with zeros to the size its header
 //! announced, and one that grows is cut there, so the archive stays well-formed.
+//!
+//! A plain tar stores file bytes as they are, so its thread splices them from the file into
+//! the pipe (splice(2): no copy through user space), writing only the 512-byte headers and
+//! the padding; `send.rs` splices the pipe into the socket. A tar.gz goes through the
+//! compressor, so through user space.
 
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -20,6 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::files::Jail;
 use crate::listing::{self, Sort};
+use crate::zip;
 
 /// An archive format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +34,8 @@ pub enum Format {
     Tar,
     /// A gzip-compressed tar.
     TarGz,
+    /// A zip of stored entries (`zip.rs`).
+    Zip,
 }
 
 impl Format {
@@ -36,6 +44,7 @@ impl Format {
         query?.split('&').find_map(|pair| match pair {
             "download=tar" => Some(Format::Tar),
             "download=tar.gz" | "download=tgz" => Some(Format::TarGz),
+            "download=zip" => Some(Format::Zip),
             _ => None,
         })
     }
@@ -45,6 +54,7 @@ impl Format {
         match self {
             Format::Tar => "application/x-tar",
             Format::TarGz => "application/gzip",
+            Format::Zip => "application/zip",
         }
     }
 
@@ -53,6 +63,7 @@ impl Format {
         match self {
             Format::Tar => "tar",
             Format::TarGz => "tar.gz",
+            Format::Zip => "zip",
         }
     }
 }
@@ -141,10 +152,22 @@ pub fn spawn(
             std::thread::Builder::new()
                 .name("archive".into())
                 .spawn(move || {
-                    let mut out = io::BufWriter::with_capacity(256 * 1024, writer);
                     // A write error is the client gone: nothing to report.
-                    let _ = write(&root, &dir, &name, jail, format, &mut out)
-                        .and_then(|()| out.flush());
+                    let _ = match format {
+                        Format::Tar => {
+                            let mut pipe = Spliced {
+                                out: io::BufWriter::with_capacity(64 * 1024, writer),
+                                spliced: true,
+                            };
+                            write_tar(&root, &dir, &name, jail, &mut pipe)
+                                .and_then(|()| pipe.flush())
+                        }
+                        Format::TarGz | Format::Zip => {
+                            let mut out = io::BufWriter::with_capacity(256 * 1024, writer);
+                            write(&root, &dir, &name, jail, format, &mut out)
+                                .and_then(|()| out.flush())
+                        }
+                    };
                     RUNNING.fetch_sub(1, Ordering::AcqRel);
                 })
                 .ok()
@@ -168,28 +191,131 @@ pub fn write(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
-        Format::Tar => write_tar(root, dir, name, jail, out),
+        Format::Tar => write_tar(root, dir, name, jail, &mut Copied::new(out)),
         Format::TarGz => {
             // Level 6, gzip's default: text-heavy folders halve, and a fast client is not
             // held back much by one core compressing.
             let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::default());
-            write_tar(root, dir, name, jail, &mut gz)?;
+            write_tar(root, dir, name, jail, &mut Copied::new(&mut gz))?;
             gz.finish()?;
             Ok(())
+        }
+        Format::Zip => {
+            let mut zip = Zip(zip::Writer::new(out));
+            walk(root, dir, name, jail, &mut zip)?;
+            zip.0.finish().map(drop)
         }
     }
 }
 
-fn write_tar(
-    root: &Path,
-    dir: &Path,
-    name: &str,
-    jail: Jail,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    let mut tar = tar::Builder::new(out);
+/// Where a tar goes: a writer that also takes a file's bytes whole.
+trait Sink: Write {
+    /// Writes exactly `size` bytes of `file` from its start: cut there if it grew, zeros
+    /// after its end if it shrank.
+    fn file_bytes(&mut self, file: &mut File, size: u64) -> io::Result<()>;
+}
+
+/// Any writer: file bytes are read into a large buffer (the tar crate's own copy goes 8 KiB
+/// at a time) and written.
+struct Copied<W: Write> {
+    out: W,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> Copied<W> {
+    fn new(out: W) -> Self {
+        Copied {
+            out,
+            buf: vec![0u8; COPY_BUF],
+        }
+    }
+}
+
+impl<W: Write> Write for Copied<W> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.out.write(b)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl<W: Write> Sink for Copied<W> {
+    fn file_bytes(&mut self, file: &mut File, size: u64) -> io::Result<()> {
+        let body = file.take(size).chain(io::repeat(0)).take(size);
+        copy(body, &mut self.out, &mut self.buf)
+    }
+}
+
+/// The pipe to the socket: file bytes are spliced into it, never read.
+struct Spliced {
+    out: io::BufWriter<File>,
+    /// Splicing works here; cleared when the file system refuses it (EINVAL), after which
+    /// bytes are copied.
+    spliced: bool,
+}
+
+impl Write for Spliced {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.out.write(b)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl Sink for Spliced {
+    fn file_bytes(&mut self, file: &mut File, size: u64) -> io::Result<()> {
+        // The header before these bytes is still buffered: out first, in order.
+        self.out.flush()?;
+        let mut offset = 0u64;
+        while self.spliced && offset < size {
+            let left = usize::try_from(size - offset).unwrap_or(usize::MAX);
+            let flags = rustix::pipe::SpliceFlags::MORE;
+            match rustix::pipe::splice(
+                &*file,
+                Some(&mut offset),
+                self.out.get_ref(),
+                None,
+                left,
+                flags,
+            ) {
+                // The file ended early (it shrank): zeros for the rest, below.
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => {}
+                // A file system without splice: copy this file and the rest.
+                Err(rustix::io::Errno::INVAL) => self.spliced = false,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if offset < size {
+            // Copied from where splicing stopped: the file's bytes if splicing was refused,
+            // zeros past its end if it shrank.
+            let left = size - offset;
+            file.seek(io::SeekFrom::Start(offset))?;
+            let body = (&*file).take(left).chain(io::repeat(0)).take(left);
+            let mut buf = vec![0u8; COPY_BUF.min(left as usize)];
+            copy(body, &mut self.out, &mut buf)?;
+        }
+        Ok(())
+    }
+}
+
+/// What an archive format does with each entry the walk finds.
+trait Visit {
+    /// A folder, at `inside` in the archive.
+    fn folder(&mut self, inside: &Path, meta: &fs::Metadata) -> io::Result<()>;
+    /// A regular file, opened, `size` bytes by its metadata.
+    fn file(&mut self, inside: &Path, meta: &fs::Metadata, file: &mut File) -> io::Result<()>;
+}
+
+/// Walks the folder `dir` (canonical, under `root`) by browsing's rules, handing each entry
+/// to `visit` under the top folder `name`: depth first, files before folders, each in name
+/// order, a folder reached twice only once. Stops at the first error `visit` returns (a
+/// client gone); entries that cannot be read are left out.
+fn walk(root: &Path, dir: &Path, name: &str, jail: Jail, visit: &mut dyn Visit) -> io::Result<()> {
     let mut seen = HashSet::new();
-    let mut buf = vec![0u8; COPY_BUF];
     // Folders still to write: their path on disk and in the archive. Depth-first, so the
     // stack holds at most the pending siblings along one path.
     let mut stack: Vec<(PathBuf, PathBuf)> = vec![(dir.to_path_buf(), PathBuf::from(name))];
@@ -200,8 +326,7 @@ fn write_tar(
         if !seen.insert((meta.dev(), meta.ino())) {
             continue;
         }
-        let mut header = tar_header(&meta, tar::EntryType::Directory, 0);
-        tar.append_data(&mut header, &inside, io::empty())?;
+        visit.folder(&inside, &meta)?;
         let Ok(mut entries) = listing::entries(root, &disk, jail) else {
             continue;
         };
@@ -216,7 +341,7 @@ fn write_tar(
                 folders.push((path, in_archive));
                 continue;
             }
-            let Ok(file) = File::open(&path) else {
+            let Ok(mut file) = File::open(&path) else {
                 continue;
             };
             let Ok(meta) = file.metadata() else {
@@ -225,28 +350,75 @@ fn write_tar(
             if !meta.is_file() {
                 continue;
             }
-            let size = meta.len();
-            let mut header = tar_header(&meta, tar::EntryType::Regular, size);
-            // Exactly `size` bytes whatever the file does meanwhile: cut, or padded.
-            let body = file.take(size).chain(io::repeat(0)).take(size);
-            if header.set_path(&in_archive).is_ok() {
-                // A name that fits the header: the header, then the bytes copied through a
-                // large buffer (the crate's own copy goes 8 KiB at a time), then the padding
-                // to a 512-byte block, exactly as `append_data` lays them out.
-                header.set_cksum();
-                let out = tar.get_mut();
-                out.write_all(header.as_bytes())?;
-                copy(body, out, &mut buf)?;
-                let pad = (512 - size % 512) % 512;
-                out.write_all(&[0u8; 512][..pad as usize])?;
-            } else {
-                // A long name needs the crate's GNU long-name entry first.
-                tar.append_data(&mut header, &in_archive, body)?;
-            }
+            visit.file(&in_archive, &meta, &mut file)?;
         }
         stack.extend(folders.into_iter().rev());
     }
-    tar.finish()
+    Ok(())
+}
+
+fn write_tar(
+    root: &Path,
+    dir: &Path,
+    name: &str,
+    jail: Jail,
+    out: &mut dyn Sink,
+) -> io::Result<()> {
+    let mut tar = Tar(tar::Builder::new(out));
+    walk(root, dir, name, jail, &mut tar)?;
+    tar.0.finish()
+}
+
+/// A tar (ustar with GNU long names), as the walk goes.
+struct Tar<'a>(tar::Builder<&'a mut dyn Sink>);
+
+impl Visit for Tar<'_> {
+    fn folder(&mut self, inside: &Path, meta: &fs::Metadata) -> io::Result<()> {
+        let mut header = tar_header(meta, tar::EntryType::Directory, 0);
+        self.0.append_data(&mut header, inside, io::empty())
+    }
+
+    fn file(&mut self, inside: &Path, meta: &fs::Metadata, file: &mut File) -> io::Result<()> {
+        let size = meta.len();
+        let mut header = tar_header(meta, tar::EntryType::Regular, size);
+        if header.set_path(inside).is_ok() {
+            // A name that fits the header: the header, then exactly `size` bytes whatever
+            // the file does meanwhile (cut, or padded), then the padding to a 512-byte
+            // block, exactly as `append_data` lays them out.
+            header.set_cksum();
+            let out = self.0.get_mut();
+            out.write_all(header.as_bytes())?;
+            out.file_bytes(file, size)?;
+            let pad = (512 - size % 512) % 512;
+            out.write_all(&[0u8; 512][..pad as usize])
+        } else {
+            // A long name needs the crate's GNU long-name entry first.
+            let body = file.take(size).chain(io::repeat(0)).take(size);
+            self.0.append_data(&mut header, inside, body)
+        }
+    }
+}
+
+/// A zip, as the walk goes.
+struct Zip<'a>(zip::Writer<&'a mut dyn Write>);
+
+impl Visit for Zip<'_> {
+    fn folder(&mut self, inside: &Path, meta: &fs::Metadata) -> io::Result<()> {
+        let mut name = inside.as_os_str().as_bytes().to_vec();
+        name.push(b'/');
+        self.0.folder(&name, meta.mtime())
+    }
+
+    fn file(&mut self, inside: &Path, meta: &fs::Metadata, file: &mut File) -> io::Result<()> {
+        // 644, or 755 for files someone may run, as in a tar: no other bits leak.
+        let mode = if meta.mode() & 0o111 != 0 {
+            0o100755
+        } else {
+            0o100644
+        };
+        let name = inside.as_os_str().as_bytes();
+        self.0.file(name, meta.mtime(), mode, meta.len(), file)
+    }
 }
 
 /// The copy buffer for file bytes.
@@ -476,11 +648,37 @@ mod tests {
     }
 
     #[test]
+    fn spliced_file_bytes_are_cut_or_padded_to_the_announced_size() {
+        let s = site();
+        let path = s.root.join("a.txt"); // "alpha"
+        for (size, want) in [
+            (5, b"alpha".to_vec()),
+            (3, b"alp".to_vec()),         // it grew since its header: cut
+            (8, b"alpha\0\0\0".to_vec()), // it shrank: zeros, never a short entry
+        ] {
+            let (r, w) = rustix::pipe::pipe().unwrap();
+            let mut pipe = Spliced {
+                out: io::BufWriter::new(File::from(w)),
+                spliced: true,
+            };
+            pipe.write_all(b"head").unwrap();
+            let mut file = File::open(&path).unwrap();
+            pipe.file_bytes(&mut file, size).unwrap();
+            pipe.write_all(b"tail").unwrap();
+            drop(pipe);
+            let mut got = Vec::new();
+            File::from(r).read_to_end(&mut got).unwrap();
+            assert_eq!(got, [&b"head"[..], &want, b"tail"].concat(), "size {size}");
+        }
+    }
+
+    #[test]
     fn queries_and_names() {
         let cases = [
             (Some("download=tar"), Some(Format::Tar)),
             (Some("sort=size&download=tar.gz"), Some(Format::TarGz)),
-            (Some("download=zip"), None),
+            (Some("download=zip"), Some(Format::Zip)),
+            (Some("download=rar"), None),
             (Some(""), None),
             (None, None),
         ];

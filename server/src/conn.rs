@@ -36,7 +36,9 @@ const BUF_CAP: usize = HEAD_CAP + BODY_CAP;
 /// How long a connection may wait for what.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// A whole request head must arrive within this (from accept, or from its first byte).
+    /// A whole request head must arrive within this (from accept, or from its first byte),
+    /// and an upload's body may stop coming for no longer than this: a body that stalls is
+    /// the same failure as a head that does, and one option then bounds both.
     pub header_timeout: Duration,
     /// An idle keep-alive connection is closed after this.
     pub keep_alive: Duration,
@@ -403,7 +405,7 @@ impl Conn {
                 return Flow::Return(Next::Close);
             }
         }
-        let deadline = Instant::now() + env.limits.write_timeout;
+        let deadline = Instant::now() + env.limits.header_timeout;
         let r = Receiving { rx, req, deadline };
         self.receive(Box::new(r), env, out)
     }
@@ -417,7 +419,7 @@ impl Conn {
                 match r.rx.intake.feed(self.buf.bytes()) {
                     Ok(n) => {
                         self.buf.consume(n);
-                        r.deadline = Instant::now() + env.limits.write_timeout;
+                        r.deadline = Instant::now() + env.limits.header_timeout;
                     }
                     Err(failure) => return self.uploaded(r, Err(failure), env, out),
                 }
@@ -443,7 +445,7 @@ impl Conn {
                     };
                     out.clear();
                     match fed {
-                        Some(Ok(_)) => r.deadline = Instant::now() + env.limits.write_timeout,
+                        Some(Ok(_)) => r.deadline = Instant::now() + env.limits.header_timeout,
                         Some(Err(failure)) => return self.uploaded(r, Err(failure), env, out),
                         None => {}
                     }
@@ -908,11 +910,12 @@ mod tests {
             .unwrap();
         let before = Instant::now();
         // Part of the body: the connection waits for readable (no worker held) until the
-        // progress deadline.
+        // progress deadline, --header-timeout from the last byte.
         let Next::Wait(Interest::Read, deadline) = conn.serve(&env, &mut Scratch::default()) else {
             panic!("waits for the rest of the body");
         };
-        assert!(deadline >= before + LIMITS.write_timeout - Duration::from_millis(50));
+        assert!(deadline >= before + LIMITS.header_timeout - Duration::from_millis(50));
+        assert!(deadline <= Instant::now() + LIMITS.header_timeout);
         assert!(
             !conn.idle(),
             "an upload under way is let finish on shutdown"

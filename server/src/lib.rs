@@ -74,6 +74,7 @@ mod testdir;
 mod upload;
 mod watch;
 mod worker;
+mod zip;
 
 pub use server::{
     Config, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_KEEP_ALIVE,

@@ -302,7 +302,8 @@ fn html_head(page: &Page) -> String {
         s.push_str(
             "<form class=\"dl\">Download this folder: \
              <button name=\"download\" value=\"tar\">tar</button> \
-             <button name=\"download\" value=\"tar.gz\">tar.gz</button></form>\n",
+             <button name=\"download\" value=\"tar.gz\">tar.gz</button> \
+             <button name=\"download\" value=\"zip\">zip</button></form>\n",
         );
     }
     if page.upload {

@@ -52,7 +52,8 @@ enum Piece {
     Text(Vec<u8>),
     /// `len` bytes of the file from `start`, by sendfile.
     Span { start: u64, len: u64 },
-    /// Everything a pipe gives until its end, through a buffer.
+    /// Everything a pipe gives until its end, spliced into the socket (through a buffer
+    /// where the kernel refuses that).
     Stream,
     /// A listing, made into the buffer as the socket takes it.
     Listing,
@@ -72,6 +73,8 @@ pub struct Sending {
     file: Option<(File, PathBuf)>,
     /// A streamed body's pipe.
     stream: Option<File>,
+    /// The kernel refused to splice this pipe into this socket: read and send instead.
+    copy_stream: bool,
     /// A listing being made.
     listing: Option<Box<crate::listing::Rendering>>,
     /// What was read from the pipe or made of the listing and not yet sent.
@@ -213,20 +216,33 @@ impl Sending {
                         return Err(io::Error::other("no pipe for a stream"));
                     };
                     // The pipe is read blocking: its writer is busy making bytes, never
-                    // waiting on anyone.
-                    let refill = |buf: &mut Vec<u8>| {
-                        buf.resize(STREAM_BUF, 0);
-                        let n = loop {
-                            match reader.read(buf) {
-                                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                                other => break other,
-                            }
+                    // waiting on anyone. Splicing moves the pipe's pages to the socket with no
+                    // copy; a full socket is `WouldBlock` with the rest still in the pipe.
+                    while !self.copy_stream {
+                        let flags = rustix::pipe::SpliceFlags::empty();
+                        match rustix::pipe::splice(&*reader, None, stream, None, 1 << 30, flags) {
+                            Ok(0) => break,
+                            Ok(n) => self.sent += n as u64,
+                            Err(rustix::io::Errno::INTR) => {}
+                            Err(rustix::io::Errno::INVAL) => self.copy_stream = true,
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    if self.copy_stream {
+                        let refill = |buf: &mut Vec<u8>| {
+                            buf.resize(STREAM_BUF, 0);
+                            let n = loop {
+                                match reader.read(buf) {
+                                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                                    other => break other,
+                                }
+                            };
+                            let n = n.inspect_err(|_| buf.clear())?;
+                            buf.truncate(n);
+                            Ok(n > 0)
                         };
-                        let n = n.inspect_err(|_| buf.clear())?;
-                        buf.truncate(n);
-                        Ok(n > 0)
-                    };
-                    drain(stream, &mut self.buf, &mut self.at, &mut self.sent, refill)?;
+                        drain(stream, &mut self.buf, &mut self.at, &mut self.sent, refill)?;
+                    }
                 }
                 Piece::Listing => {
                     let Some(listing) = self.listing.as_mut() else {

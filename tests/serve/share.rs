@@ -672,6 +672,127 @@ fn archives_stream_what_browsing_shows_to_curl_and_wget() {
 }
 
 #[test]
+fn zip_downloads_follow_browsing_and_read_back_with_python_and_unzip() {
+    let dir = temp_dir("serve share zip ");
+    let root = dir.path().join("my files");
+    std::fs::create_dir_all(root.join("sub dir")).unwrap();
+    let big = crate::support::noise(300_000, 5);
+    std::fs::write(root.join("sub dir/big.bin"), &big).unwrap();
+    std::fs::write(root.join("caf\u{e9}.txt"), "unicode").unwrap();
+    std::fs::write(root.join(".env"), "SECRET").unwrap();
+    std::fs::write(dir.path().join("outside.txt"), "SECRET").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("outside.txt"), root.join("escape.txt")).unwrap();
+    let s = Serve::start(&[
+        "-p",
+        "0",
+        "--archive",
+        "--auth",
+        "u:p",
+        root.to_str().unwrap(),
+    ]);
+    let work = temp_dir("serve share zip out ");
+    let zip = work.path().join("all.zip");
+    ok(Command::new("curl")
+        .args(["-sf", "-u", "u:p", "-o"])
+        .arg(&zip)
+        .arg(format!("{}?download=zip", s.url)));
+    // python's zipfile checks every CRC, lists what browsing shows, and extracts it.
+    let script = "import sys,zipfile\n\
+        z=zipfile.ZipFile(sys.argv[1])\n\
+        assert z.testzip() is None\n\
+        for i in z.infolist(): print(i.filename, i.file_size)";
+    let listed = ok(Command::new("python3").args(["-c", script]).arg(&zip));
+    assert_eq!(
+        listed,
+        "my files/ 0\nmy files/caf\u{e9}.txt 7\nmy files/sub dir/ 0\nmy files/sub dir/big.bin 300000\n"
+    );
+    ok(Command::new("python3")
+        .args(["-m", "zipfile", "-e"])
+        .arg(&zip)
+        .arg(work.path()));
+    let cafe = std::fs::read_to_string(work.path().join("my files/caf\u{e9}.txt")).unwrap();
+    assert_eq!(cafe, "unicode");
+    assert!(std::fs::read(work.path().join("my files/sub dir/big.bin")).unwrap() == big);
+    // unzip, where it is installed, tests it too.
+    if Command::new("unzip").arg("-v").output().is_ok() {
+        let tested = ok(Command::new("unzip").arg("-t").arg(&zip));
+        assert!(tested.contains("No errors detected"), "{tested}");
+    }
+    // Named and typed as a zip; the password and the listing's link as for tar.
+    let auth = "Authorization: Basic dTpw\r\n";
+    let r = ask(
+        &s,
+        &format!("HEAD /sub%20dir/?download=zip HTTP/1.1\r\nHost: x\r\n{auth}\r\n"),
+    );
+    assert_eq!(r.header("content-type"), Some("application/zip"));
+    assert_eq!(
+        r.header("content-disposition"),
+        Some("attachment; filename=\"sub dir.zip\"; filename*=UTF-8''sub%20dir.zip")
+    );
+    let r = ask(&s, "GET /?download=zip HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 401);
+    let page = ask(&s, &format!("GET / HTTP/1.1\r\nHost: x\r\n{auth}\r\n")).text();
+    assert!(page.contains("value=\"zip\""), "{page}");
+}
+
+#[test]
+fn a_stalled_upload_is_cut_after_header_timeout_leaving_nothing_while_others_are_served() {
+    let dir = temp_dir("serve share stall ");
+    std::fs::write(dir.path().join("here.txt"), "here").unwrap();
+    let names = || {
+        let mut v: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = names();
+    let d = dir.path().to_str().unwrap();
+    let s = Serve::start(&["-p", "0", "--upload", "--header-timeout", "1", d]);
+    // Half a body, then nothing.
+    let mut stalled = s.connect();
+    write!(
+        stalled,
+        "PUT /stall.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+    )
+    .unwrap();
+    stalled.write_all(&[b'x'; 50_000]).unwrap();
+    // Meanwhile others are served, and the half upload is nowhere to be seen.
+    assert_eq!(
+        ask(&s, "GET /here.txt HTTP/1.1\r\nHost: x\r\n\r\n").text(),
+        "here"
+    );
+    let r = ask(&s, "GET /stall.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 404);
+    // The stalled one gets 408 and a close once the body has stopped for a second (the raw
+    // client's own read timeout, 10 s, is far past that, and short of the 30 s this waited
+    // before it followed --header-timeout).
+    let got = crate::support::serve::read_to_close(&mut stalled);
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{text}"
+    );
+    // No file, no temporary file: the folder holds what it held.
+    assert_eq!(names(), before);
+    assert_eq!(
+        ask(&s, "GET /stall.bin HTTP/1.1\r\nHost: x\r\n\r\n").status,
+        404
+    );
+    // And the server still takes a whole upload.
+    let r = ask(
+        &s,
+        "PUT /whole.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nwhole",
+    );
+    assert_eq!(r.status, 201);
+    assert_eq!(
+        std::fs::read(dir.path().join("whole.txt")).unwrap(),
+        b"whole"
+    );
+}
+
+#[test]
 fn a_full_disk_is_507_and_leaves_nothing_and_sigterm_lets_an_upload_finish() {
     let dir = temp_dir("serve share full ");
     let d = dir.path().to_str().unwrap();

@@ -29,7 +29,7 @@ Sharing: with --bind 0.0.0.0 or ::, the lines after the first list every interfa
 --qr prints a QR code of the LAN URL. --auth requires HTTP Basic credentials for every
 request (401 otherwise). --compress sends br or gzip by the client's q-values, cached.
 --upload takes PUT and multipart POST; a file appears only once whole (201, 409 or with
---overwrite 204). --archive streams ?download=tar or ?download=tar.gz of a folder.
+--overwrite 204). --archive streams ?download=tar, tar.gz or zip of a folder.
 
 Live reload (--watch): DIR and its visible folders are watched with inotify (up to 8192
 folders). HTML files and listings are sent with a script before </body> (its own ETag,
@@ -94,7 +94,8 @@ pub struct Args {
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = seconds)]
     pub(crate) keep_alive_timeout: Duration,
 
-    /// A whole request head must arrive within SECS, else 408 and close
+    /// A whole request head must arrive within SECS, and an upload's body may not stop for
+    /// longer; else 408 and close (an unfinished upload leaves nothing)
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
     pub(crate) header_timeout: Duration,
 
@@ -194,8 +195,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub(crate) auth_file: Option<PathBuf>,
 
-    /// Offer each folder as one download: ?download=tar or ?download=tar.gz (linked from the
-    /// listing; follows the same rules as browsing)
+    /// Offer each folder as one download: ?download=tar, ?download=tar.gz or ?download=zip
+    /// (linked from the listing; follows the same rules as browsing)
     #[arg(long)]
     pub(crate) archive: bool,
 

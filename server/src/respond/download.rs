@@ -1,4 +1,4 @@
-//! `--archive`: `?download=tar` (or `tar.gz`) on a folder answers with the folder as one
+//! `--archive`: `?download=tar` (or `tar.gz`, `zip`) on a folder answers with the folder as one
 //! stream, written by its own thread (`crate::archive`). The folder must exist and pass the
 //! jail exactly as browsing does.
 
