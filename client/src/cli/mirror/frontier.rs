@@ -5,13 +5,15 @@ use std::collections::{HashSet, VecDeque};
 
 use shared::Target;
 
+use super::listing::Stamp;
+
 /// The most URLs one crawl keeps track of; beyond, new links are not followed (said once).
 pub const MAX_URLS: usize = 1 << 22;
 
 /// What the crawl's threads share under one lock.
 #[derive(Default)]
 pub struct Queue {
-    pub frontier: VecDeque<(Target, u32)>,
+    pub frontier: VecDeque<Link>,
     pub seen: HashSet<u64>,
     /// Local paths already written or kept in this run.
     pub claimed: HashSet<u64>,
@@ -27,6 +29,8 @@ pub struct Link {
     pub depth: u32,
     /// Needed to show the page it is on (`--page-requisites` takes it past `--level`).
     pub inline: bool,
+    /// The size and time a JSON listing shows for it.
+    pub listed: Option<Stamp>,
 }
 
 /// A request path in one spelling: `%xx` in upper case, and unreserved bytes

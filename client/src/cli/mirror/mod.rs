@@ -71,6 +71,7 @@ pub fn run(config: &Config) -> i32 {
         target: crawl.start.clone(),
         depth: 0,
         inline: false,
+        listed: None,
     };
     crawl.offer(&mut crawl.lock(), first);
     // Each thread works until the frontier is empty and no thread can add to it.
@@ -191,7 +192,7 @@ impl<'a> Crawl<'a> {
     /// to take and no other thread can add more.
     fn work(&self) {
         loop {
-            let (target, depth) = {
+            let next = {
                 let mut q = self.lock();
                 loop {
                     if let Some(next) = q.frontier.pop_front() {
@@ -208,7 +209,7 @@ impl<'a> Crawl<'a> {
             // Counts this URL as done even if visiting it panics, so the other threads
             // still see the crawl end rather than wait for it forever.
             let _busy = Busy(self);
-            let Visit::Links(found) = self.visit(&target, depth);
+            let Visit::Links(found) = self.visit(&next.target, next.depth, next.listed);
             self.progress.tick();
             let mut q = self.lock();
             for link in found {
@@ -220,9 +221,10 @@ impl<'a> Crawl<'a> {
     /// Puts `target` in the frontier unless a bound says no or it was seen before.
     fn offer(&self, q: &mut Queue, link: Link) {
         let Link {
-            target,
+            ref target,
             depth,
             inline,
+            ..
         } = link;
         let home = target.endpoint == self.start.endpoint;
         if !home && !self.spans_to(&target.endpoint) {
@@ -257,13 +259,13 @@ impl<'a> Crawl<'a> {
         if q.seen
             .insert(self.hasher.hash_one((&target.endpoint, &path)))
         {
-            q.frontier.push_back((target, depth));
+            q.frontier.push_back(link);
             self.progress.set_targets(q.seen.len() as u64);
         }
     }
 
     /// Fetches one URL, saves it, and returns what it links to.
-    fn visit(&self, target: &Target, depth: u32) -> Visit {
+    fn visit(&self, target: &Target, depth: u32, listed: Option<listing::Stamp>) -> Visit {
         let url = target.to_string();
         let rel = match local::path_for(&target.path) {
             Ok(rel) if !self.settings.host_dirs && local::reserved(&rel) => {
@@ -307,17 +309,44 @@ impl<'a> Crawl<'a> {
             _ => None,
         };
         let record = meta.as_ref().and_then(|m| state::load(root, &rel, m));
+        // The folder's listing shows the size and time the copy has, and the copy is as the
+        // last run saved it (its record says so): unchanged, and no request is sent.
+        let same = |m: &std::fs::Metadata, s: listing::Stamp| {
+            m.len() == s.size && m.modified().is_ok_and(|t| state::seconds(t) == s.modified)
+        };
+        if let (Some(m), Some(r), Some(s)) = (&meta, &record, listed)
+            && same(m, s)
+        {
+            if !self.claim(&rel) {
+                return self.note(&url, Outcome::SameFile, Report::default());
+            }
+            let report = Report {
+                file: Some(&rel),
+                reason: report::BY_LISTING,
+                ..Report::default()
+            };
+            self.note(&url, Outcome::Unchanged, report);
+            return Visit::Links(self.links_of(target, &file, &r.content_type, depth));
+        }
         let folder = target.path.split('?').next().unwrap_or("").ends_with('/');
         let mut ask_json = folder;
         loop {
             let mut req = Request::new(Method::Get);
+            let kept = if ask_json {
+                listing::kept(root, &url)
+            } else {
+                None
+            };
             if ask_json {
                 // serve answers a folder URL with its JSON listing only when the client
                 // asks for JSON alone (a `text/html` anywhere gets the HTML page).
                 req.headers
                     .push(HeaderEdit::new("Accept", Some("application/json")));
             }
-            if let Some(r) = record.as_ref().filter(|r| !r.etag.is_empty()) {
+            if let Some(k) = &kept {
+                req.headers
+                    .push(HeaderEdit::new("If-None-Match", Some(&k.etag)));
+            } else if let Some(r) = record.as_ref().filter(|r| !r.etag.is_empty()) {
                 req.headers
                     .push(HeaderEdit::new("If-None-Match", Some(&r.etag)));
             } else if let Some(t) = meta.as_ref().and_then(|m| m.modified().ok()) {
@@ -334,10 +363,28 @@ impl<'a> Crawl<'a> {
                 .unwrap_or("")
                 .trim()
                 .to_ascii_lowercase();
+            if let Some(k) = kept.filter(|_| status == 304) {
+                // The folder is as the last run listed it: walked from the kept copy.
+                drain(&mut resp);
+                // One listing in memory at a time, however many threads: a large
+                // folder's JSON (and its parsed form) is the biggest thing a crawl holds.
+                let _one = self
+                    .listing_gate
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let walked = k
+                    .body()
+                    .ok()
+                    .and_then(|body| self.walk(&url, target, depth, 304, &body));
+                if let Some(visit) = walked {
+                    return visit;
+                }
+                // The kept copy is unreadable: asked again without it.
+                let _ = std::fs::remove_file(root.join(listing::kept_path(&url)));
+                continue;
+            }
             if ask_json && (status == 406 || (status == 200 && content_type.ends_with("json"))) {
                 if status == 200 {
-                    // One listing in memory at a time, however many threads: a large
-                    // folder's JSON (and its parsed form) is the biggest thing a crawl holds.
                     let _one = self
                         .listing_gate
                         .lock()
@@ -349,16 +396,14 @@ impl<'a> Crawl<'a> {
                     {
                         return self.failed(&url, &Error::from_io(e, &url));
                     }
-                    if let Some(l) = listing::parse(&body) {
-                        if l.truncated > 0 {
-                            self.say(&format!(
-                                "fetch: {url}: the listing leaves out {} entries",
-                                l.truncated
-                            ));
+                    if let Some(visit) = self.walk(&url, target, depth, 200, &body) {
+                        // Kept for the next run's If-None-Match; if it cannot be, that run
+                        // only gets the whole listing again.
+                        let etag = header(&resp, "etag");
+                        if !etag.is_empty() {
+                            let _ = listing::keep(root, &url, &etag, &body);
                         }
-                        self.note(&url, Outcome::Listed, Report::status(200));
-                        let links = self.resolve(target, None, &l.refs, |_| false, depth + 1);
-                        return Visit::Links(links);
+                        return visit;
                     }
                 }
                 // Not serve's listing: ask again as a browser would.
@@ -395,6 +440,7 @@ impl<'a> Crawl<'a> {
                             target: t,
                             depth,
                             inline: false,
+                            listed: None,
                         }]),
                         Err(_) => {
                             self.counts.off_site.fetch_add(1, Ordering::Relaxed);
@@ -457,6 +503,29 @@ impl<'a> Crawl<'a> {
         }
     }
 
+    /// Walks serve's JSON listing `body` of the folder `target` (answered with `status`):
+    /// its entries as links, each file with the size and time listed; `None` when the
+    /// body is not such a listing.
+    fn walk(
+        &self,
+        url: &str,
+        target: &Target,
+        depth: u32,
+        status: u16,
+        body: &[u8],
+    ) -> Option<Visit> {
+        let l = listing::parse(body)?;
+        if l.truncated > 0 {
+            self.say(&format!(
+                "fetch: {url}: the listing leaves out {} entries",
+                l.truncated
+            ));
+        }
+        self.note(url, Outcome::Listed, Report::status(status));
+        let links = self.resolve(target, None, &l.refs, |_| false, &l.stamps, depth + 1);
+        Some(Visit::Links(links))
+    }
+
     /// The links of a saved HTML or CSS file (by its type, else its name), resolved.
     fn links_of(&self, target: &Target, file: &Path, kind: &str, depth: u32) -> Vec<Link> {
         let name = file.to_string_lossy().to_ascii_lowercase();
@@ -496,6 +565,7 @@ impl<'a> Crawl<'a> {
                 found.base.as_deref(),
                 &found.refs,
                 inline,
+                &[],
                 depth + 1,
             );
         }
@@ -503,7 +573,7 @@ impl<'a> Crawl<'a> {
         if f.take(MAX_CSS).read_to_end(&mut bytes).is_err() {
             return Vec::new();
         }
-        self.resolve(target, None, &links::css(&bytes), |_| true, depth + 1)
+        self.resolve(target, None, &links::css(&bytes), |_| true, &[], depth + 1)
     }
 
     /// References resolved against the page (or its `<base href>`); fragments, `data:`,
@@ -514,6 +584,7 @@ impl<'a> Crawl<'a> {
         base: Option<&str>,
         refs: &[String],
         inline: impl Fn(usize) -> bool,
+        listed: &[Option<listing::Stamp>],
         depth: u32,
     ) -> Vec<Link> {
         let base = base
@@ -534,6 +605,7 @@ impl<'a> Crawl<'a> {
                     target: t,
                     depth,
                     inline: inline(i),
+                    listed: listed.get(i).copied().flatten(),
                 }),
                 Err(_) => {
                     self.counts.off_site.fetch_add(1, Ordering::Relaxed);

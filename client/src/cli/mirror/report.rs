@@ -61,6 +61,9 @@ impl Outcome {
     }
 }
 
+/// The `reason` of a file found unchanged by its folder's listing, without a request.
+pub const BY_LISTING: &str = "same size and time in the folder's listing";
+
 /// The rest of a --report-json line.
 #[derive(Debug, Default)]
 pub struct Report<'r> {
