@@ -95,6 +95,11 @@ for round in $(seq 1 "$ROUNDS"); do
   mirror_row mirror-second fetch rss-mirror-second "${FETCH_MIRROR[@]}" --directory-prefix "$COPIES/fetch-copy"
   mirror_row mirror-second wget rss-mirror-second "${WGET_MIRROR[@]}" -N --no-if-modified-since -P "$COPIES/wget-copy"
 done
+# "With every file still checked": one more unchanged run, counting the files it found
+# unchanged (by a 304 or by their folder's listing).
+checked=$("${FETCH_MIRROR[@]}" --directory-prefix "$COPIES/fetch-copy" --report-json 2>&1 >/dev/null | grep -c '"outcome":"unchanged"' || true)
+echo "mirror-second-files-checked,fetch,1,$checked,files,,," >>"$CSV"
+((checked == 2000)) || echo "bench: the unchanged second run checked $checked files of 2000" >&2
 # The same files with the same bytes (wget keeps the listings as index.html pages; fetch
 # walks them as JSON and saves none).
 if ! diff -r -x 'index.html*' -x .fetch-mirror "$COPIES/fetch-copy/127.0.0.1:$MPORT" "$COPIES/wget-copy/127.0.0.1:$MPORT" >/dev/null; then

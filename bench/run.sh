@@ -17,6 +17,8 @@
 # -is-gzip rows), and a folder as big as the big file as one ?download=tar against the big file
 # itself from the same serve (folder-tar-ratio).
 #
+# Issue 17's rows (fetch --mirror against wget) come from bench/mirror.sh, which also runs alone.
+#
 #   bench/run.sh           full run (about 25 minutes on 2 cores)
 #   bench/run.sh --quick   a smaller run (under 3 minutes)
 set -euo pipefail
@@ -372,6 +374,13 @@ for round in $(seq 1 "$ROUNDS"); do
   time_cmd many-small xargs-curl sh -c "xargs -P 8 -n 1 curl -s -o /dev/null <'$WORK/urls.txt'"
 done
 ((PAR)) || log "fetch has no --parallel yet: the many-small fetch row is left out"
+
+# Issue 17's rows: fetch --mirror against wget on a generated 2000-file site (bench/mirror.sh,
+# which also runs alone).
+log "mirror"
+MIRROR_FROM_RUN=1
+# shellcheck source=bench/mirror.sh
+source bench/mirror.sh
 
 STAMP=$(date -u +%Y-%m-%dT%H%MZ)
 cp "$CSV" "bench/results/$STAMP.csv"

@@ -37,7 +37,7 @@ use super::progress::Progress;
 use crate::error::Error;
 use crate::request::{HeaderEdit, Method, Request};
 use exchange::{Sender, drain, header};
-use frontier::{Link, MAX_URLS, Queue, normalize};
+use frontier::{Frontier, Link, MAX_URLS, Queue, normalize};
 use local::{cut_dirs, host_dir};
 use report::{Counts, Outcome, Report};
 
@@ -116,8 +116,6 @@ struct Crawl<'a> {
     folders: local::Folders,
     /// `--convert-links`: the pages and style sheets saved or kept, to convert at the end.
     pages: Mutex<Vec<offline::Page>>,
-    /// Held while a JSON listing is read and parsed.
-    listing_gate: Mutex<()>,
     /// Sends each request, after `--wait`, with `--retry`.
     sender: Sender<'a>,
     queue: Mutex<Queue>,
@@ -173,10 +171,12 @@ impl<'a> Crawl<'a> {
             accept: pattern::NameList::parse(settings.accept.as_deref().unwrap_or("")),
             reject: pattern::NameList::parse(settings.reject.as_deref().unwrap_or("")),
             sender: Sender::new(config, settings.wait),
-            listing_gate: Mutex::new(()),
             pages: Mutex::default(),
             folders: local::Folders::default(),
-            queue: Mutex::default(),
+            queue: Mutex::new(Queue {
+                frontier: Frontier::in_dir(&settings.dir.join(local::STATE_DIR)),
+                ..Queue::default()
+            }),
             wake: Condvar::new(),
             bytes: AtomicU64::new(0),
             counts: Counts::default(),
@@ -195,7 +195,7 @@ impl<'a> Crawl<'a> {
             let next = {
                 let mut q = self.lock();
                 loop {
-                    if let Some(next) = q.frontier.pop_front() {
+                    if let Some(next) = q.frontier.pop() {
                         q.busy += 1;
                         break next;
                     }
@@ -259,7 +259,7 @@ impl<'a> Crawl<'a> {
         if q.seen
             .insert(self.hasher.hash_one((&target.endpoint, &path)))
         {
-            q.frontier.push_back(link);
+            q.frontier.push(link);
             self.progress.set_targets(q.seen.len() as u64);
         }
     }
@@ -330,9 +330,10 @@ impl<'a> Crawl<'a> {
         }
         let folder = target.path.split('?').next().unwrap_or("").ends_with('/');
         let mut ask_json = folder;
+        let mut use_kept = true;
         loop {
             let mut req = Request::new(Method::Get);
-            let kept = if ask_json {
+            let kept = if ask_json && use_kept {
                 listing::kept(root, &url)
             } else {
                 None
@@ -366,44 +367,34 @@ impl<'a> Crawl<'a> {
             if let Some(k) = kept.filter(|_| status == 304) {
                 // The folder is as the last run listed it: walked from the kept copy.
                 drain(&mut resp);
-                // One listing in memory at a time, however many threads: a large
-                // folder's JSON (and its parsed form) is the biggest thing a crawl holds.
-                let _one = self
-                    .listing_gate
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                let walked = k
-                    .body()
-                    .ok()
-                    .and_then(|body| self.walk(&url, target, depth, 304, &body));
-                if let Some(visit) = walked {
+                if let Ok(Some(visit)) = self.walk(&url, target, depth, 304, k.body()) {
                     return visit;
                 }
                 // The kept copy is unreadable: asked again without it.
                 let _ = std::fs::remove_file(root.join(listing::kept_path(&url)));
+                use_kept = false;
                 continue;
             }
             if ask_json && (status == 406 || (status == 200 && content_type.ends_with("json"))) {
                 if status == 200 {
-                    let _one = self
-                        .listing_gate
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner);
-                    let mut body = Vec::new();
-                    if let Err(e) = (&mut resp)
-                        .take(listing::MAX_LISTING)
-                        .read_to_end(&mut body)
-                    {
-                        return self.failed(&url, &Error::from_io(e, &url));
+                    // Kept for the next run's If-None-Match as it is read; if it cannot
+                    // be, that run only gets the whole listing again.
+                    let etag = header(&resp, "etag");
+                    let mut keeper = Some(&etag)
+                        .filter(|e| !e.is_empty())
+                        .and_then(|e| listing::Keeper::start(root, &url, e).ok());
+                    let tee = listing::Tee {
+                        inner: &mut resp,
+                        keeper: keeper.as_mut(),
+                    };
+                    let walked = self.walk(&url, target, depth, 200, tee);
+                    if let Some(k) = keeper {
+                        k.finish(matches!(walked, Ok(Some(_))));
                     }
-                    if let Some(visit) = self.walk(&url, target, depth, 200, &body) {
-                        // Kept for the next run's If-None-Match; if it cannot be, that run
-                        // only gets the whole listing again.
-                        let etag = header(&resp, "etag");
-                        if !etag.is_empty() {
-                            let _ = listing::keep(root, &url, &etag, &body);
-                        }
-                        return visit;
+                    match walked {
+                        Ok(Some(visit)) => return visit,
+                        Err(e) => return self.failed(&url, &Error::from_io(e, &url)),
+                        Ok(None) => {}
                     }
                 }
                 // Not serve's listing: ask again as a browser would.
@@ -503,27 +494,51 @@ impl<'a> Crawl<'a> {
         }
     }
 
-    /// Walks serve's JSON listing `body` of the folder `target` (answered with `status`):
-    /// its entries as links, each file with the size and time listed; `None` when the
-    /// body is not such a listing.
+    /// Walks serve's JSON listing of the folder `target` (answered with `status`) as it is
+    /// read from `input`: each entry offered as a link (a file with its listed size and
+    /// time), a batch at a time, so no folder is ever held whole. `Ok(None)` when it is not
+    /// such a listing (the entries read before the fault were offered).
     fn walk(
         &self,
         url: &str,
         target: &Target,
         depth: u32,
         status: u16,
-        body: &[u8],
-    ) -> Option<Visit> {
-        let l = listing::parse(body)?;
-        if l.truncated > 0 {
+        input: impl Read,
+    ) -> io::Result<Option<Visit>> {
+        let mut batch = Vec::new();
+        let read = listing::read(input, |r, stamp| {
+            let links = self.resolve(target, None, &[r], |_| false, &[stamp], depth + 1);
+            batch.extend(links);
+            if batch.len() >= 256 {
+                self.offer_all(&mut batch);
+            }
+        });
+        self.offer_all(&mut batch);
+        let Some(walked) = read? else {
+            return Ok(None);
+        };
+        if walked.truncated > 0 {
             self.say(&format!(
                 "fetch: {url}: the listing leaves out {} entries",
-                l.truncated
+                walked.truncated
             ));
         }
         self.note(url, Outcome::Listed, Report::status(status));
-        let links = self.resolve(target, None, &l.refs, |_| false, &l.stamps, depth + 1);
-        Some(Visit::Links(links))
+        Ok(Some(Visit::Links(Vec::new())))
+    }
+
+    /// Offers the links in `batch` (emptying it), and wakes the threads waiting for work.
+    fn offer_all(&self, batch: &mut Vec<Link>) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut q = self.lock();
+        for link in batch.drain(..) {
+            self.offer(&mut q, link);
+        }
+        drop(q);
+        self.wake.notify_all();
     }
 
     /// The links of a saved HTML or CSS file (by its type, else its name), resolved.
