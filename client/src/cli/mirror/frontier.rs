@@ -291,8 +291,8 @@ mod tests {
         Link {
             target,
             depth: i as u32,
-            inline: i % 3 == 0,
-            listed: (i % 2 == 0).then_some(Stamp {
+            inline: i.is_multiple_of(3),
+            listed: i.is_multiple_of(2).then_some(Stamp {
                 size: i as u64,
                 modified: 1_000_000 + i as u64,
             }),
@@ -312,7 +312,7 @@ mod tests {
             let l = link(hosts[i % 3], i);
             want.push_back((l.target.to_string(), l.depth, l.inline, l.listed));
             f.push(l);
-            if i % 5 == 0 {
+            if i.is_multiple_of(5) {
                 got.extend(f.pop());
             }
         }
