@@ -829,6 +829,49 @@ fn files_changed_upstream_in_a_listed_folder_are_fetched_again_and_counted() {
 }
 
 #[test]
+fn accept_regex_and_reject_regex_bound_the_urls_followed() {
+    let site = temp_dir("mirror regex ");
+    put(
+        site.path(),
+        "docs/a.html",
+        b"<a href='../other/linked.txt'>x</a>",
+    );
+    put(site.path(), "docs/b.pdf", b"b");
+    put(site.path(), "docs/keep.txt", b"k");
+    put(site.path(), "other/c.txt", b"c");
+    put(site.path(), "other/linked.txt", b"l");
+    let mut s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
+    let url = format!("http://{}/", s.addr());
+    let dir = temp_dir("mirror regex out ");
+    let args = [
+        "--mirror",
+        &url,
+        "--no-host-directories",
+        "--accept-regex",
+        "/docs/",
+        "--reject-regex",
+        r"\.pdf$",
+    ];
+    let run = fetch_in(dir.path(), &args);
+    run.code(0);
+    let got: Vec<String> = tree(dir.path(), true).into_keys().collect();
+    assert_eq!(got, ["docs/a.html", "docs/keep.txt"], "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("3 not followed by --accept-regex/--reject-regex"),
+        "{}",
+        run.stderr
+    );
+    let log = s.stop_and_collect_log().join("\n");
+    assert!(!log.contains("b.pdf") && !log.contains("other/"), "{log}");
+
+    let bad = fetch_in(dir.path(), &["--mirror", &url, "--reject-regex", "a(b"]);
+    bad.code(2)
+        .error("--reject-regex: not a regular expression");
+    assert_eq!(bad.stderr.trim().lines().count(), 1, "{}", bad.stderr);
+}
+
+#[test]
 fn mirror_flags_are_checked() {
     let dir = temp_dir("mirror usage ");
     fetch_in(dir.path(), &["--level", "2", "http://127.0.0.1:1/"])

@@ -112,6 +112,8 @@ struct Crawl<'a> {
     robots: Mutex<std::collections::HashMap<Endpoint, std::sync::Arc<robots::Robots>>>,
     accept: pattern::NameList,
     reject: pattern::NameList,
+    /// `--accept-regex`, `--reject-regex`.
+    url_regexes: pattern::UrlRegexes,
     /// Folders made or found to be real folders in this run.
     folders: local::Folders,
     /// `--convert-links`: the pages and style sheets saved or kept, to convert at the end.
@@ -170,6 +172,10 @@ impl<'a> Crawl<'a> {
             robots: Mutex::new(robots_of),
             accept: pattern::NameList::parse(settings.accept.as_deref().unwrap_or("")),
             reject: pattern::NameList::parse(settings.reject.as_deref().unwrap_or("")),
+            url_regexes: pattern::UrlRegexes::new(
+                settings.accept_regex.as_deref(),
+                settings.reject_regex.as_deref(),
+            ),
             sender: Sender::new(config, settings.wait),
             pages: Mutex::default(),
             folders: local::Folders::default(),
@@ -244,6 +250,12 @@ impl<'a> Crawl<'a> {
         let requisite = inline && self.settings.page_requisites;
         if self.settings.depth.is_some_and(|max| depth > max) && !requisite {
             self.counts.level.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        // --accept-regex, --reject-regex: on every URL but the start (and where it
+        // redirects), as wget does.
+        if depth > 0 && self.url_regexes.any() && !self.url_regexes.follows(&target.to_string()) {
+            self.counts.regex.fetch_add(1, Ordering::Relaxed);
             return;
         }
         if q.seen.len() >= MAX_URLS {

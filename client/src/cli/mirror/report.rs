@@ -23,6 +23,8 @@ pub struct Counts {
     pub same_file: AtomicU64,
     pub robots: AtomicU64,
     pub rejected: AtomicU64,
+    /// URLs not followed by --accept-regex or --reject-regex.
+    pub regex: AtomicU64,
     pub removed: AtomicU64,
     /// URLs not followed because MAX_URLS were tracked.
     pub too_many: AtomicU64,
@@ -127,6 +129,7 @@ pub fn summary(c: &Counts, start: &Target, dir: &Path, bytes: u64, took: Duratio
         (n(&c.quota), "past --quota"),
         (n(&c.robots), "disallowed by robots.txt"),
         (n(&c.rejected), "not kept by --accept/--reject"),
+        (n(&c.regex), "not followed by --accept-regex/--reject-regex"),
         (n(&c.too_many), "beyond the URL limit"),
         (n(&c.same_file), "saved under another URL"),
     ] {
