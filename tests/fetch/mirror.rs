@@ -872,6 +872,88 @@ fn accept_regex_and_reject_regex_bound_the_urls_followed() {
 }
 
 #[test]
+fn a_file_cut_off_is_resumed_with_range_and_if_range_by_the_next_run() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let changed = std::sync::Arc::new(AtomicBool::new(false));
+    let upstream = changed.clone();
+    // The whole file is 0123456789; the first answer stops after 4 bytes. A Range with the
+    // right If-Range gets the rest (206); once the file "changed", the whole (200).
+    let s = Script::start(move |head| {
+        let lower = head.to_ascii_lowercase();
+        let etag = if upstream.load(Ordering::SeqCst) {
+            "\"v2\""
+        } else {
+            "\"v1\""
+        };
+        if lower.contains("range: bytes=4-") && lower.contains(&format!("if-range: {etag}")) {
+            let reply = format!(
+                "HTTP/1.1 206 Partial Content\r\nETag: {etag}\r\nContent-Range: bytes 4-9/10\r\n\
+                 Content-Length: 6\r\n\r\n456789"
+            );
+            return (reply.into_bytes(), Then::KeepAlive);
+        }
+        if upstream.load(Ordering::SeqCst) {
+            let reply =
+                format!("HTTP/1.1 200 OK\r\nETag: {etag}\r\nContent-Length: 10\r\n\r\nABCDEFGHIJ");
+            return (reply.into_bytes(), Then::KeepAlive);
+        }
+        let reply = format!("HTTP/1.1 200 OK\r\nETag: {etag}\r\nContent-Length: 10\r\n\r\n0123");
+        (reply.into_bytes(), Then::Close)
+    });
+    let url = s.url("/data.bin");
+    let dir = temp_dir("mirror resume ");
+    let args = [
+        "--mirror",
+        &url,
+        "--no-host-directories",
+        "--execute",
+        "robots=off",
+        "--report-json",
+    ];
+    fetch_in(dir.path(), &args).code(18);
+    let part = dir.path().join("data.bin.part");
+    assert_eq!(
+        std::fs::read(&part).unwrap(),
+        b"0123",
+        "the cut-off .part stays"
+    );
+    assert!(!dir.path().join("data.bin").exists());
+
+    let run = fetch_in(dir.path(), &args);
+    run.code(0);
+    assert_eq!(
+        std::fs::read(dir.path().join("data.bin")).unwrap(),
+        b"0123456789"
+    );
+    assert!(!part.exists());
+    assert!(
+        run.stderr.contains("\"outcome\":\"new\",\"status\":206")
+            && run.stderr.contains("\"bytes\":6")
+            && run.stderr.contains("resumed at byte 4"),
+        "{}",
+        run.stderr
+    );
+    let heads = s.requests();
+    let last = heads.last().unwrap().to_ascii_lowercase();
+    assert!(
+        last.contains("range: bytes=4-") && last.contains("if-range: \"v1\""),
+        "{last}"
+    );
+
+    // Cut off again, then changed upstream: If-Range does not match, the whole comes back.
+    std::fs::remove_file(dir.path().join("data.bin")).unwrap();
+    fetch_in(dir.path(), &args).code(18);
+    changed.store(true, Ordering::SeqCst);
+    let run = fetch_in(dir.path(), &args);
+    run.code(0);
+    assert_eq!(
+        std::fs::read(dir.path().join("data.bin")).unwrap(),
+        b"ABCDEFGHIJ"
+    );
+    assert!(run.stderr.contains("\"status\":200"), "{}", run.stderr);
+}
+
+#[test]
 fn mirror_flags_are_checked() {
     let dir = temp_dir("mirror usage ");
     fetch_in(dir.path(), &["--level", "2", "http://127.0.0.1:1/"])

@@ -33,7 +33,9 @@ use shared::{Endpoint, Target};
 
 use super::batch;
 use super::config::{Config, MirrorSettings};
+use super::output::part_path;
 use super::progress::Progress;
+use super::resume;
 use crate::error::Error;
 use crate::request::{HeaderEdit, Method, Request};
 use exchange::{Sender, drain, header};
@@ -343,6 +345,17 @@ impl<'a> Crawl<'a> {
         let folder = target.path.split('?').next().unwrap_or("").ends_with('/');
         let mut ask_json = folder;
         let mut use_kept = true;
+        // A `.part` an interrupted run left, with the validator of what it holds the start
+        // of: the rest is asked for with Range and If-Range (a 200 instead starts over).
+        let mut resuming = if folder {
+            None
+        } else {
+            let part = part_path(&file);
+            std::fs::symlink_metadata(&part)
+                .ok()
+                .filter(|m| m.is_file() && m.len() > 0)
+                .and_then(|m| Some((m.len(), state::partial(&part)?)))
+        };
         loop {
             let mut req = Request::new(Method::Get);
             let kept = if ask_json && use_kept {
@@ -364,6 +377,12 @@ impl<'a> Crawl<'a> {
                     .push(HeaderEdit::new("If-None-Match", Some(&r.etag)));
             } else if let Some(t) = meta.as_ref().and_then(|m| m.modified().ok()) {
                 req.time_condition = Some(("If-Modified-Since".into(), httpdate::fmt_http_date(t)));
+            }
+            if let Some((from, validator)) = &resuming {
+                req.headers
+                    .push(HeaderEdit::new("Range", Some(&format!("bytes={from}-"))));
+                req.headers
+                    .push(HeaderEdit::new("If-Range", Some(validator)));
             }
             let mut resp = match self.sender.send(&url, &req, target, |line| self.say(line)) {
                 Ok(r) => r,
@@ -451,7 +470,24 @@ impl<'a> Crawl<'a> {
                         }
                     }
                 }
+                // The `.part` is as long as the file, or the server answers another range:
+                // started over.
+                206 | 416
+                    if resuming.as_ref().is_some_and(|(from, _)| {
+                        status == 416 || resume::content_range(resp.head()).0 != Some(*from)
+                    }) =>
+                {
+                    drain(&mut resp);
+                    let _ = std::fs::remove_file(part_path(&file));
+                    resuming = None;
+                    continue;
+                }
                 200..=299 => {
+                    // Only a 206 answers the Range asked for; anything else is the whole.
+                    let resume = resuming
+                        .as_ref()
+                        .map(|(from, _)| *from)
+                        .filter(|_| status == 206);
                     if !self.claim(&rel) {
                         drain(&mut resp);
                         return self.note(&url, Outcome::SameFile, Report::status(status));
@@ -474,12 +510,13 @@ impl<'a> Crawl<'a> {
                             what: file.display().to_string(),
                             reason: shared::io_words(&e),
                         })
-                        .and_then(|_| save::save(&to, &mut resp, &content_type));
+                        .and_then(|_| save::save(&to, &mut resp, &content_type, resume));
                     bar.clear();
                     let bytes = match saved {
-                        Ok(n) => n,
+                        Ok(n) => n - resume.unwrap_or(0).min(n),
                         Err(e) => return self.failed(&url, &e),
                     };
+                    let resumed = resume.map(|from| format!("resumed at byte {from}"));
                     let found = self.links_of(target, &file, &content_type, depth);
                     let outcome = if !keep {
                         let _ = std::fs::remove_file(&file);
@@ -493,6 +530,7 @@ impl<'a> Crawl<'a> {
                     let report = Report {
                         file: Some(rel.as_path()).filter(|_| keep),
                         bytes,
+                        reason: resumed.as_deref().unwrap_or(""),
                         ..Report::status(status)
                     };
                     self.note(&url, outcome, report);

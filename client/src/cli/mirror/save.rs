@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -10,6 +11,7 @@ use super::exchange::header;
 use super::state;
 use crate::cli::output::part_path;
 use crate::cli::progress::Bar;
+use crate::cli::resume;
 use crate::error::Error;
 use crate::response::Response;
 
@@ -28,8 +30,15 @@ pub struct Saving<'s> {
 }
 
 /// Writes the body to `rel` as `.part`, with the server's time, renames it, and keeps
-/// its ETag.
-pub fn save(to: &Saving<'_>, resp: &mut Response, content_type: &str) -> Result<u64, Error> {
+/// its ETag. With `resume`, the body is the rest of the `.part` an interrupted run left
+/// (a 206 from that offset), appended to it. A body cut short leaves its `.part`, marked
+/// with the response's validator, for the next run to resume.
+pub fn save(
+    to: &Saving<'_>,
+    resp: &mut Response,
+    content_type: &str,
+    resume: Option<u64>,
+) -> Result<u64, Error> {
     let Saving { root, rel, bar, .. } = *to;
     let io_err = |e: io::Error| Error::Write {
         what: root.join(rel).display().to_string(),
@@ -40,22 +49,42 @@ pub fn save(to: &Saving<'_>, resp: &mut Response, content_type: &str) -> Result<
         return Err(io_err(io::Error::other("a folder is in the way")));
     }
     let part = part_path(&file);
-    // create_new never follows a symlink someone put in the .part's place; a .part left
-    // by an interrupted run is removed and started over.
-    let create = || {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&part)
-    };
-    let mut out = match create() {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            std::fs::remove_file(&part).and_then(|()| create())
+    let mut out = match resume {
+        // The rest of an interrupted run's `.part`, appended (never through a symlink).
+        Some(_) => std::fs::OpenOptions::new()
+            .append(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&part),
+        // create_new never follows a symlink someone put in the .part's place; a .part
+        // left by an interrupted run that is not resumed is removed and started over.
+        None => {
+            let create = || {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&part)
+            };
+            match create() {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    std::fs::remove_file(&part).and_then(|()| create())
+                }
+                opened => opened,
+            }
         }
-        opened => opened,
     }
     .map_err(io_err)?;
+    // What a later run resumes this `.part` with, should this one be cut off.
+    let resumable = match resume {
+        Some(_) => true,
+        None => {
+            resume::validator(resp.head()).is_some_and(|v| state::mark_partial(&out, &v).is_ok())
+        }
+    };
     let copied = copy(resp, &mut out, to.total, bar);
+    if copied.is_err() && resumable && out.metadata().is_ok_and(|m| m.len() > 0) {
+        // Cut off: the `.part` stays, with its validator, for the next run to resume.
+        return copied.map(|()| 0);
+    }
     let modified = httpdate::parse_http_date(&header(resp, "last-modified")).ok();
     let finished = copied.and_then(|()| {
         if let Some(t) = modified {
@@ -77,6 +106,7 @@ pub fn save(to: &Saving<'_>, resp: &mut Response, content_type: &str) -> Result<
                 shared::io_words(&e)
             ));
         }
+        state::unmark_partial(&out);
         drop(out);
         std::fs::rename(&part, &file).map_err(io_err)?;
         Ok(meta)

@@ -128,6 +128,37 @@ fn save_beside(root: &Path, rel: &Path, text: &str) -> io::Result<()> {
     std::fs::rename(&part, &file)
 }
 
+/// The attribute of a `.part` being written: the validator of the response it holds the
+/// start of (`resume::validator`: a strong ETag, else Last-Modified), sent as `If-Range`
+/// when a later run asks for the rest.
+const PARTIAL: &str = "user.fetch.partial";
+
+/// Marks the `.part` open as `file` with the validator of the response being written.
+/// Where attributes cannot be set, the `.part` cannot be resumed (it is started over).
+pub fn mark_partial(file: &File, validator: &str) -> io::Result<()> {
+    rustix::fs::fsetxattr(
+        file,
+        PARTIAL,
+        validator.as_bytes(),
+        rustix::fs::XattrFlags::empty(),
+    )?;
+    Ok(())
+}
+
+/// Takes the mark off a `.part` that is complete, before it takes the file's name.
+pub fn unmark_partial(file: &File) {
+    let _ = rustix::fs::fremovexattr(file, PARTIAL);
+}
+
+/// The validator of the `.part` at `part` (never through a symlink), if it has one.
+pub fn partial(part: &Path) -> Option<String> {
+    let mut buf = vec![0u8; MAX_RECORD];
+    let n = rustix::fs::lgetxattr(part, PARTIAL, &mut buf[..]).ok()?;
+    String::from_utf8(buf[..n].to_vec())
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
 /// Whole seconds since the epoch (0 before it).
 pub fn seconds(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
@@ -136,6 +167,20 @@ pub fn seconds(t: SystemTime) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_part_keeps_the_validator_it_can_be_resumed_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("a.part");
+        let file = File::create(&part).unwrap();
+        assert_eq!(partial(&part), None);
+        if mark_partial(&file, "\"x\"").is_err() {
+            return; // no user attributes here: nothing to resume with
+        }
+        assert_eq!(partial(&part).as_deref(), Some("\"x\""));
+        unmark_partial(&file);
+        assert_eq!(partial(&part), None);
+    }
 
     fn record_for(file: &Path) -> Record {
         let meta = std::fs::metadata(file).unwrap();
