@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::local::{self, STATE_DIR};
-use crate::cli::output::part_path;
 
 /// The largest listing read, in bytes (about 100,000 entries).
 pub const MAX_LISTING: u64 = 16 << 20;
@@ -231,12 +230,7 @@ impl Keeper {
     /// Starts keeping the listing of `url`, which came with `etag`.
     pub fn start(root: &Path, url: &str, etag: &str) -> io::Result<Keeper> {
         let file = local::make_parents(root, &kept_path(url))?;
-        let part = part_path(&file);
-        let _ = std::fs::remove_file(&part);
-        let mut out = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&part)?;
+        let (part, mut out) = local::new_part(&file)?;
         out.write_all(format!("{etag}\n{url}\n").as_bytes())?;
         Ok(Keeper {
             part,

@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::fs::File;
 use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use std::sync::{Mutex, PoisonError};
 use shared::Endpoint;
 
 use crate::cli::config::MirrorSettings;
+use crate::cli::output::part_path;
 
 /// The folder inside the mirror where fetch keeps what it knows (ETags); no URL maps there.
 pub const STATE_DIR: &str = ".fetch-mirror";
@@ -219,6 +221,25 @@ pub fn folds_case(dir: &Path) -> bool {
     let _ = std::fs::remove_file(&probe);
     folds
 }
+/// A new, empty `NAME.part` beside `file`, for writing: one an earlier run left is removed
+/// first, and `create_new` never follows a symlink someone put in its place.
+pub fn new_part(file: &Path) -> io::Result<(PathBuf, File)> {
+    let part = part_path(file);
+    let create = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&part)
+    };
+    let out = match create() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(&part).and_then(|()| create())
+        }
+        opened => opened,
+    }?;
+    Ok((part, out))
+}
+
 /// The folders made or found to be real folders in this run (hashes of their relative
 /// paths): a site's files share a few folders, and each check is a stat per folder on the
 /// way, so a file in a known folder needs no new check.

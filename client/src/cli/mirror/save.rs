@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::exchange::header;
-use super::state;
+use super::{local, state};
 use crate::cli::output::part_path;
 use crate::cli::progress::Bar;
 use crate::cli::resume;
@@ -48,29 +48,18 @@ pub fn save(
     if std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_dir()) {
         return Err(io_err(io::Error::other("a folder is in the way")));
     }
-    let part = part_path(&file);
-    let mut out = match resume {
+    let (part, mut out) = match resume {
         // The rest of an interrupted run's `.part`, appended (never through a symlink).
-        Some(_) => std::fs::OpenOptions::new()
-            .append(true)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(&part),
-        // create_new never follows a symlink someone put in the .part's place; a .part
-        // left by an interrupted run that is not resumed is removed and started over.
-        None => {
-            let create = || {
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&part)
-            };
-            match create() {
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    std::fs::remove_file(&part).and_then(|()| create())
-                }
-                opened => opened,
-            }
+        Some(_) => {
+            let part = part_path(&file);
+            std::fs::OpenOptions::new()
+                .append(true)
+                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+                .open(&part)
+                .map(|out| (part, out))
         }
+        // A .part left by an interrupted run that is not resumed is started over.
+        None => local::new_part(&file),
     }
     .map_err(io_err)?;
     // What a later run resumes this `.part` with, should this one be cut off.
@@ -125,12 +114,7 @@ pub fn save(
 pub fn rewrite(root: &Path, rel: &Path, meta: &std::fs::Metadata, bytes: &[u8]) -> io::Result<()> {
     let file = root.join(rel);
     let record = state::load(root, rel, meta);
-    let part = part_path(&file);
-    let _ = std::fs::remove_file(&part);
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&part)?;
+    let (part, mut out) = local::new_part(&file)?;
     let written = out.write_all(bytes).and_then(|()| {
         out.set_modified(meta.modified()?)?;
         if let Some(mut r) = record {

@@ -23,7 +23,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rustix::io::Errno;
 
 use super::local::{self, STATE_DIR};
-use crate::cli::output::part_path;
 
 /// The attribute's name.
 const XATTR: &str = "user.fetch.mirror";
@@ -118,13 +117,8 @@ fn save_beside(root: &Path, rel: &Path, text: &str) -> io::Result<()> {
         )));
     }
     let file = local::make_parents(&state, rel)?;
-    let part = part_path(&file);
-    let _ = std::fs::remove_file(&part);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&part)
-        .and_then(|mut f| io::Write::write_all(&mut f, text.as_bytes()))?;
+    let (part, mut out) = local::new_part(&file)?;
+    io::Write::write_all(&mut out, text.as_bytes())?;
     std::fs::rename(&part, &file)
 }
 
