@@ -118,6 +118,11 @@ impl Frontier {
         }
     }
 
+    /// Whether no link is queued.
+    pub fn is_empty(&self) -> bool {
+        self.head.is_empty() && self.spill.as_ref().is_none_or(Spill::is_empty)
+    }
+
     /// The next link, first in first out.
     pub fn pop(&mut self) -> Option<Link> {
         if self.head.is_empty() {

@@ -129,14 +129,28 @@ struct Crawl<'a> {
     code: Mutex<i32>,
 }
 
-/// One URL being visited; dropping it (after its links are offered, or in a panic) wakes
-/// the threads waiting for work.
-struct Busy<'c, 'a>(&'c Crawl<'a>);
+/// One URL being visited, until [`Busy::done`]; dropped before that (a panic while
+/// visiting), it still counts the URL as done and wakes the threads waiting for work.
+struct Busy<'c, 'a>(&'c Crawl<'a>, bool);
+
+impl Busy<'_, '_> {
+    /// The URL is done (its links offered, under the lock `q`): when it was the last one
+    /// busy and nothing is queued, the crawl is over and every waiting thread is told.
+    fn done(mut self, q: &mut Queue) {
+        self.1 = false;
+        q.busy -= 1;
+        if q.busy == 0 && q.frontier.is_empty() {
+            self.0.wake.notify_all();
+        }
+    }
+}
 
 impl Drop for Busy<'_, '_> {
     fn drop(&mut self) {
-        self.0.lock().busy -= 1;
-        self.0.wake.notify_all();
+        if self.1 {
+            self.0.lock().busy -= 1;
+            self.0.wake.notify_all();
+        }
     }
 }
 
@@ -216,13 +230,14 @@ impl<'a> Crawl<'a> {
             };
             // Counts this URL as done even if visiting it panics, so the other threads
             // still see the crawl end rather than wait for it forever.
-            let _busy = Busy(self);
+            let busy = Busy(self, true);
             let Visit::Links(found) = self.visit(&next.target, next.depth, next.listed);
             self.progress.tick();
             let mut q = self.lock();
             for link in found {
                 self.offer(&mut q, link);
             }
+            busy.done(&mut q);
         }
     }
 
@@ -274,6 +289,9 @@ impl<'a> Crawl<'a> {
             .insert(self.hasher.hash_one((&target.endpoint, &path)))
         {
             q.frontier.push(link);
+            // One waiting thread per link: waking them all for each would have them
+            // fight over the lock (most of a second run's time, with nothing to fetch).
+            self.wake.notify_one();
             self.progress.set_targets(q.seen.len() as u64);
         }
     }
@@ -578,7 +596,7 @@ impl<'a> Crawl<'a> {
         Ok(Some(Visit::Links(Vec::new())))
     }
 
-    /// Offers the links in `batch` (emptying it), and wakes the threads waiting for work.
+    /// Offers the links in `batch` (emptying it).
     fn offer_all(&self, batch: &mut Vec<Link>) {
         if batch.is_empty() {
             return;
@@ -587,8 +605,6 @@ impl<'a> Crawl<'a> {
         for link in batch.drain(..) {
             self.offer(&mut q, link);
         }
-        drop(q);
-        self.wake.notify_all();
     }
 
     /// The links of a saved HTML or CSS file (by its type, else its name), resolved.
