@@ -4,7 +4,7 @@
 //! system takes), and the folders on the way are created one at a time, refusing any that
 //! is a symlink or a file.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::hash::{BuildHasher, RandomState};
@@ -241,50 +241,58 @@ pub fn new_part(file: &Path) -> io::Result<(PathBuf, File)> {
 }
 
 /// The folders made or found to be real folders in this run (hashes of their relative
-/// paths): a site's files share a few folders, and each check is a stat per folder on the
-/// way, so a file in a known folder needs no new check.
+/// paths, each with whether this run made it): a site's files share a few folders, and each
+/// check is a stat per folder on the way, so a file in a known folder needs no new check.
 #[derive(Default)]
 pub struct Folders {
-    known: Mutex<HashSet<u64>>,
+    known: Mutex<HashMap<u64, bool>>,
     hasher: RandomState,
 }
 
 impl Folders {
-    /// [`check_parents`], once per folder in this run.
-    pub fn check_parents(&self, root: &Path, rel: &Path) -> io::Result<()> {
-        if self.known(rel) {
-            return Ok(());
+    /// [`check_parents`], once per folder in this run; `Ok(true)` when the file's folder
+    /// holds nothing from before this run (it is not there yet, or this run made it).
+    pub fn check_parents(&self, root: &Path, rel: &Path) -> io::Result<bool> {
+        if let Some(fresh) = self.known(rel) {
+            return Ok(fresh);
         }
         if check_parents(root, rel)? {
-            self.remember(rel);
+            self.remember(rel, false);
+            return Ok(false);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// [`make_parents`], once per folder in this run.
     pub fn make_parents(&self, root: &Path, rel: &Path) -> io::Result<PathBuf> {
-        if self.known(rel) {
+        if self.known(rel).is_some() {
             return Ok(root.join(rel));
         }
+        // Made by this run if it is not there now (or made by another thread meanwhile).
+        let made = rel
+            .parent()
+            .is_some_and(|p| std::fs::symlink_metadata(root.join(p)).is_err());
         let file = make_parents(root, rel)?;
-        self.remember(rel);
+        self.remember(rel, made);
         Ok(file)
     }
 
-    fn remember(&self, rel: &Path) {
+    fn remember(&self, rel: &Path, made: bool) {
         let key = self.hasher.hash_one(rel.parent());
         self.known
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(key);
+            .entry(key)
+            .or_insert(made);
     }
 
-    fn known(&self, rel: &Path) -> bool {
+    fn known(&self, rel: &Path) -> Option<bool> {
         let key = self.hasher.hash_one(rel.parent());
         self.known
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .contains(&key)
+            .get(&key)
+            .copied()
     }
 }
 

@@ -329,15 +329,18 @@ impl<'a> Crawl<'a> {
         }
         let root = &self.settings.dir;
         // Before anything on disk is looked at: a symlink on the way could lead out.
-        if let Err(e) = self.folders.check_parents(&self.settings.dir, &rel) {
-            return self.refuse(&url, &shared::io_words(&e));
-        }
+        // A folder this run made (or that is not there yet) holds nothing from before it:
+        // no copy or `.part` to look for (most of a first run's files).
+        let fresh = match self.folders.check_parents(&self.settings.dir, &rel) {
+            Ok(fresh) => fresh,
+            Err(e) => return self.refuse(&url, &shared::io_words(&e)),
+        };
         let file = root.join(&rel);
-        let meta = match std::fs::symlink_metadata(&file) {
-            Ok(m) if m.file_type().is_symlink() => {
+        let meta = match std::fs::symlink_metadata(&file).ok().filter(|_| !fresh) {
+            Some(m) if m.file_type().is_symlink() => {
                 return self.refuse(&url, "a symlink is in the way");
             }
-            Ok(m) if m.is_file() => Some(m),
+            Some(m) if m.is_file() => Some(m),
             _ => None,
         };
         let record = meta.as_ref().and_then(|m| state::load(root, &rel, m));
@@ -365,7 +368,7 @@ impl<'a> Crawl<'a> {
         let mut use_kept = true;
         // A `.part` an interrupted run left, with the validator of what it holds the start
         // of: the rest is asked for with Range and If-Range (a 200 instead starts over).
-        let mut resuming = if folder {
+        let mut resuming = if folder || fresh {
             None
         } else {
             let part = part_path(&file);
