@@ -1,6 +1,8 @@
 //! `fetch --mirror`: a whole site from the real `serve` into a folder, byte for byte, and
-//! again with nothing but 304s; a hostile scripted server whose links try every way out of
-//! the folder; the bounds (--level, --no-parent) and the flags that cannot go with a mirror.
+//! again with a 304 for each listing and each file no listing shows, and no request for the
+//! rest; files changed upstream fetched again; a file cut off resumed with Range; a hostile
+//! scripted server whose links try every way out of the folder; the bounds (--level,
+//! --no-parent, the regexes) and the flags that cannot go with a mirror.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path};
