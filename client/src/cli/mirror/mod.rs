@@ -336,7 +336,8 @@ impl<'a> Crawl<'a> {
             Err(e) => return self.refuse(&url, &shared::io_words(&e)),
         };
         let file = root.join(&rel);
-        let meta = match std::fs::symlink_metadata(&file).ok().filter(|_| !fresh) {
+        let on_disk = (!fresh).then(|| std::fs::symlink_metadata(&file).ok());
+        let meta = match on_disk.flatten() {
             Some(m) if m.file_type().is_symlink() => {
                 return self.refuse(&url, "a symlink is in the way");
             }
