@@ -43,6 +43,28 @@ use frontier::{Frontier, Link, MAX_URLS, Queue, normalize};
 use local::{cut_dirs, host_dir};
 use report::{Counts, Outcome, Report};
 
+/// The crawl's parsers of untrusted bytes, for the fuzz targets (`fuzz/`) and the corpus
+/// replay (`tests/hostile/corpora.rs`); not an API.
+#[doc(hidden)]
+pub mod fuzz {
+    use super::listing;
+
+    /// serve's JSON listing, read as it arrives: never panics, and every reference is one
+    /// path segment (a folder's with a `/` after it), so no entry names a place outside its
+    /// folder. Returns how many entries it gave.
+    pub fn listing(data: &[u8]) -> usize {
+        let mut n = 0;
+        let _ = listing::read(data, |r, stamp| {
+            let name = r.strip_suffix('/').unwrap_or(&r);
+            assert!(!name.is_empty() && !name.contains('/'), "{r:?}");
+            assert!(name != "." && name != "..", "{r:?}");
+            assert!(stamp.is_none() || !r.ends_with('/'), "{r:?}");
+            n += 1;
+        });
+        n
+    }
+}
+
 /// The largest style sheet read back for its links (HTML is tokenized as it is read).
 const MAX_CSS: u64 = 4 << 20;
 
