@@ -153,6 +153,10 @@ fn reference(e: &serde_json::Value) -> Result<Option<(String, Option<Stamp>)>, (
     if dir {
         r.push('/');
     }
+    // A name with a colon would read as a scheme (`a:b.txt`, `mailto:x`): `./` first.
+    if r.contains(':') {
+        r.insert_str(0, "./");
+    }
     let size = e.get("size").and_then(|s| s.as_u64());
     let modified = e.get("modified").and_then(|m| m.as_str()).and_then(seconds);
     let stamp = match (dir, size, modified) {
@@ -313,14 +317,15 @@ mod tests {
 
     #[test]
     fn serve_listings_become_references() {
-        let body = br#"{"path":"/x/","entries":[{"name":"sub","type":"dir","size":0,"modified":"1970-01-02T00:00:00Z"},{"name":"a b#?%.txt","type":"file","size":3,"modified":"1970-01-01T00:00:00Z"},{"name":"caf\u00e9","type":"file","size":1,"modified":"x"},{"name":"..","type":"dir","size":0,"modified":"x"}],"truncated":2}"#;
+        let body = br#"{"path":"/x/","entries":[{"name":"sub","type":"dir","size":0,"modified":"1970-01-02T00:00:00Z"},{"name":"a b#?%.txt","type":"file","size":3,"modified":"1970-01-01T00:00:00Z"},{"name":"caf\u00e9","type":"file","size":1,"modified":"x"},{"name":"..","type":"dir","size":0,"modified":"x"},{"name":"mailto:x","type":"dir","size":0,"modified":"x"}],"truncated":2}"#;
         assert_eq!(
             parse(body),
             Some((
                 vec![
                     "sub/".into(),
                     "a%20b%23%3F%25.txt".into(),
-                    "caf%C3%A9".into()
+                    "caf%C3%A9".into(),
+                    "./mailto:x/".into()
                 ],
                 vec![
                     None,
@@ -328,6 +333,7 @@ mod tests {
                         size: 3,
                         modified: 0
                     }),
+                    None,
                     None
                 ],
                 Walked { truncated: 2 }
