@@ -94,6 +94,7 @@ def main(path, quick):
     out.extend(issue16(median))
     out.extend(issue18_digest(median))
     out.extend(issue18_watch(median))
+    out.extend(issue17(values))
     print("\n".join(out))
     svg(chart, Path(path).with_name("chart.svg"))
 
@@ -163,6 +164,39 @@ def issue18_watch(median):
         return []
     return ["", "Issue 18: the cost of `--watch` (serve -q with and without it, medians of the rounds):", "",
             "| row | without | with --watch | ratio |", "|---|---|---|---|"] + lines
+def issue17(values):
+    """The targets of issue 17 (fetch --mirror against wget on the 2000-file site), when the
+    run has their rows: the ratio of the medians, and the range of the per-round ratios."""
+    def pair(scen):
+        f, w = values.get((scen, "fetch")), values.get((scen, "wget"))
+        if not f or not w:
+            return None
+        per_round = [a / b for a, b in zip(f, w) if b]
+        return statistics.median(f), statistics.median(w), per_round
+
+    lines = []
+    for scen, what, target in [("mirror-first-wall", "first run ≤ 0.3× wget -r", 0.3),
+                               ("mirror-second-wall", "second run, nothing changed, ≤ 0.1× "
+                                "wget -r -N --no-if-modified-since", 0.1)]:
+        p = pair(scen)
+        if p:
+            f, w, rounds = p
+            spread = f" (rounds {min(rounds):.3f}–{max(rounds):.3f})" if len(rounds) > 1 else ""
+            lines.append(f"| {what} | fetch {f:.2f} s, wget {w:.2f} s | {f / w:.3f}×{spread}, "
+                         f"{'met' if f / w <= target else 'not met'} |")
+    checked = values.get(("mirror-second-files-checked", "fetch"))
+    if checked:
+        lines.append(f"| every file still checked on the second run | {min(checked):.0f} of 2000 files "
+                     f"reported unchanged | {'met' if min(checked) == 2000 else 'not met'} |")
+    rss = [v for scen in ("rss-mirror-first", "rss-mirror-second") for v in values.get((scen, "fetch"), [])]
+    if rss:
+        lines.append(f"| fetch's peak memory ≤ 32 MiB | {max(rss) / 1024:.1f} MiB at most "
+                     f"({min(rss) / 1024:.1f}–{max(rss) / 1024:.1f}) | "
+                     f"{'met' if max(rss) <= 32 * 1024 else 'not met'} |")
+    if not lines:
+        return []
+    return ["", "Issue 17 targets (fetch --mirror -Z against wget, 2000-file site on serve):", "",
+            "| target | figures | ratio |", "|---|---|---|"] + lines
 
 
 def svg(chart, dest):

@@ -20,6 +20,7 @@
 # Issue 18's rows: the big file from serve --digest (the first request, while its digest is
 # made in the background, and after it is known) against plain serve, and fetch downloading it
 # with and without the sha-256 to check.
+# Issue 17's rows (fetch --mirror against wget) come from bench/mirror.sh, which also runs alone.
 #
 #   bench/run.sh           full run (about 25 minutes on 2 cores)
 #   bench/run.sh --quick   a smaller run (under 3 minutes)
@@ -428,6 +429,13 @@ for round in $(seq 1 "$ROUNDS"); do
   time_cmd get-big-nodigest fetch "$FETCH" -s -o /dev/null -H 'Want-Repr-Digest: sha-256=0' "$DURL"
 done
 kill "${PID[serve-d]}" 2>/dev/null || true
+
+# Issue 17's rows: fetch --mirror against wget on a generated 2000-file site (bench/mirror.sh,
+# which also runs alone).
+log "mirror"
+MIRROR_FROM_RUN=1
+# shellcheck source=bench/mirror.sh
+source bench/mirror.sh
 
 STAMP=$(date -u +%Y-%m-%dT%H%MZ)
 cp "$CSV" "bench/results/$STAMP.csv"

@@ -1,6 +1,8 @@
 //! `fetch --mirror`: a whole site from the real `serve` into a folder, byte for byte, and
-//! again with nothing but 304s; a hostile scripted server whose links try every way out of
-//! the folder; the bounds (--level, --no-parent) and the flags that cannot go with a mirror.
+//! again with a 304 for each listing and each file no listing shows, and no request for the
+//! rest; files changed upstream fetched again; a file cut off resumed with Range; a hostile
+//! scripted server whose links try every way out of the folder; the bounds (--level,
+//! --no-parent, the regexes) and the flags that cannot go with a mirror.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path};
@@ -97,7 +99,7 @@ fn awkward_site(root: &Path) {
 }
 
 #[test]
-fn a_site_from_serve_arrives_byte_for_byte_and_a_second_run_is_all_304s() {
+fn a_site_from_serve_arrives_byte_for_byte_and_a_second_run_asks_only_what_no_listing_shows() {
     let site = temp_dir("mirror site \u{e9} ");
     awkward_site(site.path());
     let mut s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
@@ -136,20 +138,36 @@ fn a_site_from_serve_arrives_byte_for_byte_and_a_second_run_is_all_304s() {
 
     let second = fetch_in(out.path(), &[&args[..], &["--report-json"]].concat());
     second.code(0);
-    // One JSON line per URL: each file unchanged, each listing listed.
+    // One JSON line per URL: each file unchanged, each listing listed (304: the folder is
+    // walked from the listing the first run kept). A file that a listing shows with the
+    // size and time of the copy is unchanged without a request (status null); the others,
+    // reached by links, by a 304.
     let json: Vec<&str> = second
         .stderr
         .lines()
         .filter(|l| l.starts_with('{'))
         .collect();
-    let unchanged = json
-        .iter()
-        .filter(|l| l.contains("\"outcome\":\"unchanged\",\"status\":304,\"file\":\""))
+    let unchanged = |how: &str| {
+        json.iter()
+            .filter(|l| l.contains(&format!("\"outcome\":\"unchanged\",\"status\":{how}")))
+            .count()
+    };
+    let in_listed_folders = want
+        .keys()
+        .filter(|k| k.starts_with("docs/") && !k.starts_with("docs/site/"))
         .count();
-    assert_eq!(unchanged, n, "{json:#?}");
+    assert_eq!(in_listed_folders, 6);
+    assert_eq!(unchanged("null"), in_listed_folders, "{json:#?}");
+    assert_eq!(unchanged("304"), n - in_listed_folders, "{json:#?}");
+    assert!(
+        json.iter()
+            .filter(|l| l.contains("\"status\":null"))
+            .all(|l| l.contains("listing")),
+        "{json:#?}"
+    );
     let listed = json
         .iter()
-        .filter(|l| l.contains("\"outcome\":\"listed\""))
+        .filter(|l| l.contains("\"outcome\":\"listed\",\"status\":304"))
         .count();
     assert_eq!(listed, 3, "{json:#?}");
     assert!(
@@ -166,8 +184,9 @@ fn a_site_from_serve_arrives_byte_for_byte_and_a_second_run_is_all_304s() {
     );
     assert_eq!(tree(&host, false), got, "nothing changed on disk");
 
-    // Each file was asked for twice: 200, then 304. Listings (folder URLs) are 200 twice;
-    // robots.txt, which serve does not have, 404 twice.
+    // A file in a listed folder was asked for once; every other file twice: 200, then 304.
+    // Listings (folder URLs) are 200, then 304; robots.txt, which serve does not have, 404
+    // twice.
     let log = s.stop_and_collect_log();
     let mut by_path: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for line in &log {
@@ -200,12 +219,13 @@ fn a_site_from_serve_arrives_byte_for_byte_and_a_second_run_is_all_304s() {
         ]
     );
     for (path, statuses) in &by_path {
-        let want = if path == "/robots.txt" {
-            ["404", "404"]
-        } else if path.ends_with('/') && !matches!(path.as_str(), "/" | "/docs/site/") {
-            ["200", "200"]
+        let listed_file = path.starts_with("/docs/") && !path.starts_with("/docs/site/");
+        let want: &[&str] = if path == "/robots.txt" {
+            &["404", "404"]
+        } else if listed_file && !path.ends_with('/') {
+            &["200"]
         } else {
-            ["200", "304"]
+            &["200", "304"]
         };
         assert_eq!(statuses, &want, "{path}: {log:#?}");
     }
@@ -752,6 +772,187 @@ fn delete_removes_what_vanished_and_nothing_else() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn files_changed_upstream_in_a_listed_folder_are_fetched_again_and_counted() {
+    let site = temp_dir("mirror listed changes ");
+    for name in ["same.txt", "longer.txt", "touched.txt", "sub/deep.txt"] {
+        put(site.path(), name, b"first");
+    }
+    let s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
+    let url = format!("http://{}/", s.addr());
+    let dir = temp_dir("mirror listed changes out ");
+    let args = ["--mirror", &url, "--no-host-directories", "--report-json"];
+    fetch_in(dir.path(), &args).code(0);
+
+    // One file grows; one keeps its size but gets another time (an edit of the same
+    // length); one in a subfolder changes: each must be fetched again, not taken on the
+    // listing's word.
+    // (The same-size edits get a time far from now, as an edit within the same second
+    // would be invisible to a size-and-time check, wget -N's and rsync's alike.)
+    put(site.path(), "longer.txt", b"first, and more");
+    put(site.path(), "sub/deep.txt", b"again");
+    put(site.path(), "touched.txt", b"FIRST");
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    for name in ["touched.txt", "sub/deep.txt"] {
+        let f = std::fs::File::options()
+            .write(true)
+            .open(site.path().join(name))
+            .unwrap();
+        f.set_modified(old).unwrap();
+    }
+
+    let run = fetch_in(dir.path(), &args);
+    run.code(0);
+    assert!(
+        run.stderr
+            .contains("0 new, 3 changed, 1 unchanged, 0 failed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(tree(dir.path(), true), tree(site.path(), true));
+    let line = |name: &str| {
+        run.stderr
+            .lines()
+            .find(|l| l.contains(&format!("\"file\":\"{name}\"")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(line("same.txt").contains("\"outcome\":\"unchanged\",\"status\":null"));
+    assert!(line("same.txt").contains("listing"));
+    for name in ["longer.txt", "touched.txt", "sub/deep.txt"] {
+        assert!(
+            line(name).contains("\"outcome\":\"changed\",\"status\":200"),
+            "{name}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn accept_regex_and_reject_regex_bound_the_urls_followed() {
+    let site = temp_dir("mirror regex ");
+    put(
+        site.path(),
+        "docs/a.html",
+        b"<a href='../other/linked.txt'>x</a>",
+    );
+    put(site.path(), "docs/b.pdf", b"b");
+    put(site.path(), "docs/keep.txt", b"k");
+    put(site.path(), "other/c.txt", b"c");
+    put(site.path(), "other/linked.txt", b"l");
+    let mut s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
+    let url = format!("http://{}/", s.addr());
+    let dir = temp_dir("mirror regex out ");
+    let args = [
+        "--mirror",
+        &url,
+        "--no-host-directories",
+        "--accept-regex",
+        "/docs/",
+        "--reject-regex",
+        r"\.pdf$",
+    ];
+    let run = fetch_in(dir.path(), &args);
+    run.code(0);
+    let got: Vec<String> = tree(dir.path(), true).into_keys().collect();
+    assert_eq!(got, ["docs/a.html", "docs/keep.txt"], "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("3 not followed by --accept-regex/--reject-regex"),
+        "{}",
+        run.stderr
+    );
+    let log = s.stop_and_collect_log().join("\n");
+    assert!(!log.contains("b.pdf") && !log.contains("other/"), "{log}");
+
+    let bad = fetch_in(dir.path(), &["--mirror", &url, "--reject-regex", "a(b"]);
+    bad.code(2)
+        .error("--reject-regex: not a regular expression");
+    assert_eq!(bad.stderr.trim().lines().count(), 1, "{}", bad.stderr);
+}
+
+#[test]
+fn a_file_cut_off_is_resumed_with_range_and_if_range_by_the_next_run() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let changed = std::sync::Arc::new(AtomicBool::new(false));
+    let upstream = changed.clone();
+    // The whole file is 0123456789; the first answer stops after 4 bytes. A Range with the
+    // right If-Range gets the rest (206); once the file "changed", the whole (200).
+    let s = Script::start(move |head| {
+        let lower = head.to_ascii_lowercase();
+        let etag = if upstream.load(Ordering::SeqCst) {
+            "\"v2\""
+        } else {
+            "\"v1\""
+        };
+        if lower.contains("range: bytes=4-") && lower.contains(&format!("if-range: {etag}")) {
+            let reply = format!(
+                "HTTP/1.1 206 Partial Content\r\nETag: {etag}\r\nContent-Range: bytes 4-9/10\r\n\
+                 Content-Length: 6\r\n\r\n456789"
+            );
+            return (reply.into_bytes(), Then::KeepAlive);
+        }
+        if upstream.load(Ordering::SeqCst) {
+            let reply =
+                format!("HTTP/1.1 200 OK\r\nETag: {etag}\r\nContent-Length: 10\r\n\r\nABCDEFGHIJ");
+            return (reply.into_bytes(), Then::KeepAlive);
+        }
+        let reply = format!("HTTP/1.1 200 OK\r\nETag: {etag}\r\nContent-Length: 10\r\n\r\n0123");
+        (reply.into_bytes(), Then::Close)
+    });
+    let url = s.url("/data.bin");
+    let dir = temp_dir("mirror resume ");
+    let args = [
+        "--mirror",
+        &url,
+        "--no-host-directories",
+        "--execute",
+        "robots=off",
+        "--report-json",
+    ];
+    fetch_in(dir.path(), &args).code(18);
+    let part = dir.path().join("data.bin.part");
+    assert_eq!(
+        std::fs::read(&part).unwrap(),
+        b"0123",
+        "the cut-off .part stays"
+    );
+    assert!(!dir.path().join("data.bin").exists());
+
+    let run = fetch_in(dir.path(), &args);
+    run.code(0);
+    assert_eq!(
+        std::fs::read(dir.path().join("data.bin")).unwrap(),
+        b"0123456789"
+    );
+    assert!(!part.exists());
+    assert!(
+        run.stderr.contains("\"outcome\":\"new\",\"status\":206")
+            && run.stderr.contains("\"bytes\":6")
+            && run.stderr.contains("resumed at byte 4"),
+        "{}",
+        run.stderr
+    );
+    let heads = s.requests();
+    let last = heads.last().unwrap().to_ascii_lowercase();
+    assert!(
+        last.contains("range: bytes=4-") && last.contains("if-range: \"v1\""),
+        "{last}"
+    );
+
+    // Cut off again, then changed upstream: If-Range does not match, the whole comes back.
+    std::fs::remove_file(dir.path().join("data.bin")).unwrap();
+    fetch_in(dir.path(), &args).code(18);
+    changed.store(true, Ordering::SeqCst);
+    let run = fetch_in(dir.path(), &args);
+    run.code(0);
+    assert_eq!(
+        std::fs::read(dir.path().join("data.bin")).unwrap(),
+        b"ABCDEFGHIJ"
+    );
+    assert!(run.stderr.contains("\"status\":200"), "{}", run.stderr);
 }
 
 #[test]

@@ -164,3 +164,13 @@ fn digest_field_corpus() {
         assert!(run.is_ok(), "{path:?}");
     }
 }
+
+#[test]
+fn mirror_listing_corpus() {
+    let mut entries = 0;
+    for (_, data) in corpus("mirror_listing") {
+        // The invariants are asserted inside, as in the fuzz target.
+        entries += client::cli::mirror_fuzz::listing(&data);
+    }
+    assert!(entries > 0, "the corpus has listings with entries");
+}

@@ -167,6 +167,80 @@ fn fetch_mirror_takes_what_wget_takes() {
     }
 }
 
+/// The largest HTML documentation folder Debian's packages installed here
+/// (`/usr/share/doc/PACKAGE/html`), with its file count.
+fn largest_doc_site() -> Option<(std::path::PathBuf, usize)> {
+    let mut best = None;
+    for entry in std::fs::read_dir("/usr/share/doc").ok()?.flatten() {
+        let html = entry.path().join("html");
+        if !html.is_dir() {
+            continue;
+        }
+        let n = files(&html).len();
+        if best.as_ref().is_none_or(|(_, m)| n > *m) {
+            best = Some((html, n));
+        }
+    }
+    best
+}
+
+#[test]
+fn fetch_mirror_of_a_real_documentation_site_matches_wget() {
+    let Some(wget) = program("wget", "wget") else {
+        return;
+    };
+    // The issue asks for a site of a few thousand pages; what is installed here is used,
+    // whatever its size (none installed: nothing to compare).
+    let Some((site, n)) = largest_doc_site() else {
+        eprintln!("skipped: no /usr/share/doc/*/html here");
+        return;
+    };
+    let s = Serve::start(&["-p", "0", site.to_str().unwrap()]);
+    let by_wget = temp_dir("peers docs wget ");
+    let ran = run(
+        Command::new(&wget)
+            .current_dir(by_wget.path())
+            .args(["-q", "-r", "-np", "-nH", "-l", "inf", "-e", "robots=off"])
+            .arg(&s.url),
+        Duration::from_secs(120),
+    );
+    // A real site has broken links: wget says so with 8 (a server's error answer), fetch
+    // with 22 (an HTTP error), and both go on.
+    let broken = match ran.status.code() {
+        Some(0) => false,
+        Some(8) => true,
+        _ => panic!("wget: {ran:?}"),
+    };
+    let code = if broken { 22 } else { 0 };
+    let by_fetch = temp_dir("peers docs fetch ");
+    let dir = by_fetch.path().to_str().unwrap();
+    let args = ["--mirror", "--no-parent", "--no-host-directories", "-Z"];
+    let mirror = [&args[..], &[s.url.as_str(), "--directory-prefix", dir]].concat();
+    crate::fetch::fetch_in(by_fetch.path(), &mirror).code(code);
+
+    // wget saves each folder's HTML listing as index.html; fetch walks the JSON listing
+    // and saves none (a deliberate difference, README): those are left out of wget's copy.
+    let mut wget_files = files(by_wget.path());
+    wget_files.retain(|rel, _| !rel.ends_with("index.html") || site.join(rel).is_file());
+    let mut fetch_files = files(by_fetch.path());
+    fetch_files.retain(|rel, _| !rel.starts_with(".fetch-mirror/"));
+    assert!(fetch_files.len() > n / 2, "{} of {n}", fetch_files.len());
+    assert_eq!(
+        fetch_files.keys().collect::<Vec<_>>(),
+        wget_files.keys().collect::<Vec<_>>(),
+        "{}",
+        site.display()
+    );
+    for (rel, data) in &wget_files {
+        same_bytes(rel, data, &fetch_files[rel]);
+    }
+    // And again: nothing changed, every file still checked.
+    let again = crate::fetch::fetch_in(by_fetch.path(), &mirror);
+    again.code(code);
+    let unchanged = format!("0 new, 0 changed, {} unchanged", fetch_files.len());
+    assert!(again.stderr.contains(&unchanged), "{}", again.stderr);
+}
+
 #[test]
 fn wget_c_resumes_a_partial_download() {
     let Some(wget) = program("wget", "wget") else {

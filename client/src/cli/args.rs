@@ -827,6 +827,16 @@ pub struct Args {
     #[arg(long = "reject", value_name = "LIST")]
     pub reject: Option<String>,
 
+    /// With --mirror or --recursive: follow only URLs (the whole URL) that REGEX matches
+    /// (wget's --accept-regex; the start URL is always fetched)
+    #[arg(long = "accept-regex", value_name = "REGEX")]
+    pub accept_regex: Option<String>,
+
+    /// With --mirror or --recursive: follow no URL (the whole URL) that REGEX matches
+    /// (wget's --reject-regex; the start URL is always fetched)
+    #[arg(long = "reject-regex", value_name = "REGEX")]
+    pub reject_regex: Option<String>,
+
     /// With --mirror: after a crawl with no failure, remove the files an earlier run saved
     /// that the site no longer has (only files fetch wrote, never anything else in DIR)
     #[arg(long = "delete")]

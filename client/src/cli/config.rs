@@ -144,6 +144,10 @@ pub struct MirrorSettings {
     pub accept: Option<String>,
     /// `--reject`, as typed.
     pub reject: Option<String>,
+    /// `--accept-regex`, as typed (checked to compile).
+    pub accept_regex: Option<String>,
+    /// `--reject-regex`, as typed (checked to compile).
+    pub reject_regex: Option<String>,
     /// `--delete`: remove what vanished upstream.
     pub delete: bool,
     /// `--page-requisites`: what a page needs to show is fetched past `--level`.
@@ -553,6 +557,8 @@ fn mirror_settings(args: &Args) -> Result<Option<MirrorSettings>, Error> {
             (args.execute.is_some(), "--execute"),
             (args.accept.is_some(), "--accept"),
             (args.reject.is_some(), "--reject"),
+            (args.accept_regex.is_some(), "--accept-regex"),
+            (args.reject_regex.is_some(), "--reject-regex"),
             (args.delete, "--delete"),
             (args.page_requisites, "--page-requisites"),
             (args.span_hosts, "--span-hosts"),
@@ -619,12 +625,30 @@ fn mirror_settings(args: &Args) -> Result<Option<MirrorSettings>, Error> {
             args.accept.is_some() || args.reject.is_some(),
             "--accept and --reject",
         ),
+        (
+            args.accept_regex.is_some() || args.reject_regex.is_some(),
+            "--accept-regex and --reject-regex",
+        ),
         (args.cut_dirs.is_some(), "--cut-dirs"),
     ];
     if let Some((_, flags)) = bounds.iter().find(|(on, _)| *on && args.delete) {
         return usage(&format!(
             "--delete cannot go with {flags}: files not reached would be removed"
         ));
+    }
+    for (flag, regex) in [
+        ("--accept-regex", &args.accept_regex),
+        ("--reject-regex", &args.reject_regex),
+    ] {
+        if let Some(Err(e)) = regex.as_deref().map(regex_lite::Regex::new) {
+            // One line, whatever the parser's message looks like.
+            let why = e
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            return usage(&format!("{flag}: not a regular expression: {why}"));
+        }
     }
     let dir = args
         .directory_prefix
@@ -652,6 +676,8 @@ fn mirror_settings(args: &Args) -> Result<Option<MirrorSettings>, Error> {
         robots: args.execute.unwrap_or(true),
         accept: args.accept.clone(),
         reject: args.reject.clone(),
+        accept_regex: args.accept_regex.clone(),
+        reject_regex: args.reject_regex.clone(),
         delete: args.delete,
         page_requisites: args.page_requisites,
         span_hosts: args.span_hosts,

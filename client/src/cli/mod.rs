@@ -40,6 +40,8 @@ mod writeout;
 pub use args::Args;
 pub use batch::run;
 pub use config::{Config, DestSpec};
+#[doc(hidden)]
+pub use mirror::fuzz as mirror_fuzz;
 pub use output::Dest;
 
 /// The whole command: parse `args`, fetch every target, and return the exit code.

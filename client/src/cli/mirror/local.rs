@@ -4,9 +4,18 @@
 //! system takes), and the folders on the way are created one at a time, refusing any that
 //! is a symlink or a file.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::fs::File;
+use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use shared::Endpoint;
+
+use crate::cli::config::MirrorSettings;
+use crate::cli::output::part_path;
 
 /// The folder inside the mirror where fetch keeps what it knows (ETags); no URL maps there.
 pub const STATE_DIR: &str = ".fetch-mirror";
@@ -152,6 +161,141 @@ pub fn make_parents(root: &Path, rel: &Path) -> io::Result<PathBuf> {
     Ok(root.join(rel))
 }
 
+/// A relative reference from the folder `from` to `to` (both relative to DIR), each name
+/// percent-encoded; `folder`: `to` is a folder, and the reference ends in `/`.
+pub fn relative(from: &Path, to: &Path, folder: bool) -> String {
+    let a: Vec<_> = from.components().collect();
+    let b: Vec<_> = to.components().collect();
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); a.len() - common];
+    for c in &b[common..] {
+        let name = c.as_os_str().as_encoded_bytes();
+        parts.push(shared::percent_encode(name, shared::Keep::Segment));
+    }
+    let mut out = parts.join("/");
+    if folder {
+        out.push('/');
+    }
+    if out.is_empty() || out == "/" {
+        return "./".to_string();
+    }
+    // A first name with a colon would read as a scheme (`localhost:8080/x`).
+    if !out.starts_with("..") && out.split('/').next().is_some_and(|f| f.contains(':')) {
+        out.insert_str(0, "./");
+    }
+    out
+}
+
+/// The folder a host's files go in: `HOST[:PORT]` (the port when not 80; `localhost` for
+/// a Unix socket), or none with `--no-host-directories`.
+pub fn host_dir(settings: &MirrorSettings, endpoint: &Endpoint) -> PathBuf {
+    if !settings.host_dirs {
+        return PathBuf::new();
+    }
+    PathBuf::from(match endpoint {
+        Endpoint::Tcp { host, port } if *port == shared::DEFAULT_PORT => host.to_string(),
+        Endpoint::Tcp { host, port } => format!("{host}:{port}"),
+        Endpoint::Unix(_) => "localhost".to_string(),
+    })
+}
+
+/// `rel` without its first `n` folders (`--cut-dirs`); the file name always stays.
+pub fn cut_dirs(rel: &Path, n: usize) -> PathBuf {
+    let count = rel.components().count();
+    rel.components()
+        .enumerate()
+        .filter(|&(i, _)| i >= n || i + 1 == count)
+        .map(|(_, c)| c)
+        .collect()
+}
+
+/// Whether the file system at `dir` folds case (macOS, Windows shares): then `A.html` and
+/// `a.html` are one file, and the second of them is not saved over the first.
+pub fn folds_case(dir: &Path) -> bool {
+    let probe = dir.join(format!("Case-Probe-{}", std::process::id()));
+    if std::fs::write(&probe, b"").is_err() {
+        return false;
+    }
+    let folds =
+        std::fs::symlink_metadata(dir.join(format!("case-probe-{}", std::process::id()))).is_ok();
+    let _ = std::fs::remove_file(&probe);
+    folds
+}
+/// A new, empty `NAME.part` beside `file`, for writing: one an earlier run left is removed
+/// first, and `create_new` never follows a symlink someone put in its place.
+pub fn new_part(file: &Path) -> io::Result<(PathBuf, File)> {
+    let part = part_path(file);
+    let create = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&part)
+    };
+    let out = match create() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            std::fs::remove_file(&part).and_then(|()| create())
+        }
+        opened => opened,
+    }?;
+    Ok((part, out))
+}
+
+/// The folders made or found to be real folders in this run (hashes of their relative
+/// paths, each with whether this run made it): a site's files share a few folders, and each
+/// check is a stat per folder on the way, so a file in a known folder needs no new check.
+#[derive(Default)]
+pub struct Folders {
+    known: Mutex<HashMap<u64, bool>>,
+    hasher: RandomState,
+}
+
+impl Folders {
+    /// [`check_parents`], once per folder in this run; `Ok(true)` when the file's folder
+    /// holds nothing from before this run (it is not there yet, or this run made it).
+    pub fn check_parents(&self, root: &Path, rel: &Path) -> io::Result<bool> {
+        if let Some(fresh) = self.known(rel) {
+            return Ok(fresh);
+        }
+        if check_parents(root, rel)? {
+            self.remember(rel, false);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// [`make_parents`], once per folder in this run.
+    pub fn make_parents(&self, root: &Path, rel: &Path) -> io::Result<PathBuf> {
+        if self.known(rel).is_some() {
+            return Ok(root.join(rel));
+        }
+        // Made by this run if it is not there now (or made by another thread meanwhile).
+        let made = rel
+            .parent()
+            .is_some_and(|p| std::fs::symlink_metadata(root.join(p)).is_err());
+        let file = make_parents(root, rel)?;
+        self.remember(rel, made);
+        Ok(file)
+    }
+
+    fn remember(&self, rel: &Path, made: bool) {
+        let key = self.hasher.hash_one(rel.parent());
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_insert(made);
+    }
+
+    fn known(&self, rel: &Path) -> Option<bool> {
+        let key = self.hasher.hash_one(rel.parent());
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .copied()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +379,45 @@ mod tests {
         let p = make_parents(root, Path::new("a/b/c.html")).unwrap();
         assert_eq!(p, root.join("a/b/c.html"));
         assert!(root.join("a/b").is_dir());
+    }
+
+    #[test]
+    fn relative_references_between_files() {
+        let cases = [
+            ("h", "h/a.html", false, "a.html"),
+            ("h/docs", "h/style.css", false, "../style.css"),
+            ("h/docs/x", "h/docs/y/z.png", false, "../y/z.png"),
+            ("h", "h/a b#?%.txt", false, "a%20b%23%3F%25.txt"),
+            ("h/d", "other:81/x.txt", false, "../../other:81/x.txt"),
+            ("", "localhost:8080/x", false, "./localhost:8080/x"),
+            ("h", "h/sub", true, "sub/"),
+            ("h/sub", "h/sub", true, "./"),
+            ("h", "h/caf\u{e9}.txt", false, "caf%C3%A9.txt"),
+        ];
+        for (from, to, folder, want) in cases {
+            assert_eq!(
+                relative(Path::new(from), Path::new(to), folder),
+                want,
+                "{from} -> {to}"
+            );
+        }
+    }
+
+    #[test]
+    fn cut_dirs_keeps_the_name() {
+        let cases = [
+            ("a/b/c.txt", 0, "a/b/c.txt"),
+            ("a/b/c.txt", 1, "b/c.txt"),
+            ("a/b/c.txt", 2, "c.txt"),
+            ("a/b/c.txt", 9, "c.txt"),
+            ("index.html", 3, "index.html"),
+        ];
+        for (rel, n, want) in cases {
+            assert_eq!(
+                cut_dirs(Path::new(rel), n),
+                PathBuf::from(want),
+                "{rel} {n}"
+            );
+        }
     }
 }

@@ -1,5 +1,38 @@
 //! `--accept` and `--reject`, as wget reads them: a comma-separated list whose elements are
-//! name patterns when they hold `*`, `?` or `[`, and name suffixes otherwise.
+//! name patterns when they hold `*`, `?` or `[`, and name suffixes otherwise; and
+//! `--accept-regex` and `--reject-regex`, regular expressions on the whole URL.
+
+use regex_lite::Regex;
+
+/// `--accept-regex` and `--reject-regex`.
+#[derive(Debug, Clone, Default)]
+pub struct UrlRegexes {
+    accept: Option<Regex>,
+    reject: Option<Regex>,
+}
+
+impl UrlRegexes {
+    /// The two as typed (checked by the command line, so one that does not compile here
+    /// is taken as not given).
+    pub fn new(accept: Option<&str>, reject: Option<&str>) -> UrlRegexes {
+        UrlRegexes {
+            accept: accept.and_then(|r| Regex::new(r).ok()),
+            reject: reject.and_then(|r| Regex::new(r).ok()),
+        }
+    }
+
+    /// Whether there is either.
+    pub fn any(&self) -> bool {
+        self.accept.is_some() || self.reject.is_some()
+    }
+
+    /// Whether the URL `url` is followed: matched by --accept-regex (if given) and not by
+    /// --reject-regex. A match anywhere in the URL counts, as in wget (`^` and `$` anchor).
+    pub fn follows(&self, url: &str) -> bool {
+        self.accept.as_ref().is_none_or(|r| r.is_match(url))
+            && !self.reject.as_ref().is_some_and(|r| r.is_match(url))
+    }
+}
 
 /// One list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -104,6 +137,25 @@ fn class(pattern: &[u8], b: u8) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_regexes_take_the_whole_url() {
+        let both = UrlRegexes::new(Some(r"/docs/"), Some(r"\?(sort|order)=|\.pdf$"));
+        let cases = [
+            ("http://h/docs/a.html", true),
+            ("http://h/docs/?sort=size", false),
+            ("http://h/docs/x.pdf", false),
+            ("http://h/docs/x.pdf.txt", true),
+            ("http://h/other/a.html", false),
+        ];
+        for (url, want) in cases {
+            assert_eq!(both.follows(url), want, "{url}");
+        }
+        let none = UrlRegexes::new(None, None);
+        assert!(!none.any() && none.follows("http://h/anything"));
+        let host = UrlRegexes::new(Some("^http://h:8080/"), None);
+        assert!(host.follows("http://h:8080/x") && !host.follows("http://h/x"));
+    }
 
     #[test]
     fn suffixes_and_patterns() {

@@ -2,6 +2,16 @@
 //! rules of the group for `fetch` (else `*`), the longest matching rule deciding, `Allow`
 //! winning a tie; `*` matches any run of bytes and a final `$` anchors the end.
 
+use std::io::{self, Read, Write};
+
+use shared::Target;
+
+use super::exchange::drain;
+use super::frontier;
+use crate::cli::config::Config;
+use crate::request::{Method, Request};
+use crate::trace::Trace;
+
 /// The most of a robots.txt that is read (RFC 9309 asks for at least 500 KiB).
 pub const MAX_ROBOTS: u64 = 512 * 1024;
 
@@ -118,6 +128,44 @@ fn matches(pattern: &[u8], path: &[u8]) -> bool {
             s = ss + 1;
         } else {
             return false;
+        }
+    }
+}
+
+/// The robots.txt of the start URL's host: its rules for fetch; none when there is none
+/// (or a 4xx, or a redirect); nothing allowed when the server fails (5xx), as RFC 9309 asks.
+pub fn fetch(config: &Config, start: &Target) -> Robots {
+    let target = Target {
+        endpoint: start.endpoint.clone(),
+        path: "/robots.txt".into(),
+    };
+    let mut resp = match config
+        .client
+        .send(&Request::new(Method::Get), &target, &mut Trace::new())
+    {
+        Ok(r) => r,
+        Err(_) => return Robots::allow_all(),
+    };
+    match resp.status() {
+        200 => {
+            let mut text = Vec::new();
+            let _ = (&mut resp).take(MAX_ROBOTS).read_to_end(&mut text);
+            let agent = "fetch";
+            Robots::parse(&String::from_utf8_lossy(&text), agent, frontier::normalize)
+        }
+        500.. => {
+            if !config.silent {
+                let _ = writeln!(
+                    io::stderr(),
+                    "fetch: {target}: {}: nothing is fetched (--execute robots=off to go on)",
+                    resp.status()
+                );
+            }
+            Robots::disallow_all()
+        }
+        _ => {
+            drain(&mut resp);
+            Robots::allow_all()
         }
     }
 }

@@ -23,7 +23,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rustix::io::Errno;
 
 use super::local::{self, STATE_DIR};
-use crate::cli::output::part_path;
 
 /// The attribute's name.
 const XATTR: &str = "user.fetch.mirror";
@@ -118,14 +117,40 @@ fn save_beside(root: &Path, rel: &Path, text: &str) -> io::Result<()> {
         )));
     }
     let file = local::make_parents(&state, rel)?;
-    let part = part_path(&file);
-    let _ = std::fs::remove_file(&part);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&part)
-        .and_then(|mut f| io::Write::write_all(&mut f, text.as_bytes()))?;
+    let (part, mut out) = local::new_part(&file)?;
+    io::Write::write_all(&mut out, text.as_bytes())?;
     std::fs::rename(&part, &file)
+}
+
+/// The attribute of a `.part` being written: the validator of the response it holds the
+/// start of (`resume::validator`: a strong ETag, else Last-Modified), sent as `If-Range`
+/// when a later run asks for the rest.
+const PARTIAL: &str = "user.fetch.partial";
+
+/// Marks the `.part` open as `file` with the validator of the response being written.
+/// Where attributes cannot be set, the `.part` cannot be resumed (it is started over).
+pub fn mark_partial(file: &File, validator: &str) -> io::Result<()> {
+    rustix::fs::fsetxattr(
+        file,
+        PARTIAL,
+        validator.as_bytes(),
+        rustix::fs::XattrFlags::empty(),
+    )?;
+    Ok(())
+}
+
+/// Takes the mark off a `.part` that is complete, before it takes the file's name.
+pub fn unmark_partial(file: &File) {
+    let _ = rustix::fs::fremovexattr(file, PARTIAL);
+}
+
+/// The validator of the `.part` at `part` (never through a symlink), if it has one.
+pub fn partial(part: &Path) -> Option<String> {
+    let mut buf = vec![0u8; MAX_RECORD];
+    let n = rustix::fs::lgetxattr(part, PARTIAL, &mut buf[..]).ok()?;
+    String::from_utf8(buf[..n].to_vec())
+        .ok()
+        .filter(|v| !v.is_empty())
 }
 
 /// Whole seconds since the epoch (0 before it).
@@ -136,6 +161,20 @@ pub fn seconds(t: SystemTime) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_part_keeps_the_validator_it_can_be_resumed_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let part = dir.path().join("a.part");
+        let file = File::create(&part).unwrap();
+        assert_eq!(partial(&part), None);
+        if mark_partial(&file, "\"x\"").is_err() {
+            return; // no user attributes here: nothing to resume with
+        }
+        assert_eq!(partial(&part).as_deref(), Some("\"x\""));
+        unmark_partial(&file);
+        assert_eq!(partial(&part), None);
+    }
 
     fn record_for(file: &Path) -> Record {
         let meta = std::fs::metadata(file).unwrap();
