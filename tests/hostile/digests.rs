@@ -207,3 +207,41 @@ fn a_body_that_changes_during_a_resume_is_caught_over_the_whole_file() {
         }
     }
 }
+
+#[test]
+fn a_mirror_keeps_the_file_whose_digest_holds_and_drops_the_one_whose_digest_lies() {
+    let good = data(3);
+    let bad = data(4);
+    let (good_field, lie) = (
+        field(Algorithm::Sha256, &good),
+        field(Algorithm::Sha256, &data(5)),
+    );
+    let s = Script::start(move |head| {
+        let path = crate::support::script::path_of(head);
+        let reply = match path {
+            "/" => ok(
+                "Content-Type: text/html\r\n",
+                b"<a href=\"good.bin\">g</a> <a href=\"bad.bin\">b</a>",
+            ),
+            "/good.bin" => ok(&format!("Repr-Digest: {good_field}\r\n"), &good),
+            "/bad.bin" => ok(&format!("Repr-Digest: {lie}\r\n"), &bad),
+            _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        };
+        (reply, crate::support::script::Then::KeepAlive)
+    });
+    let out = tempfile::tempdir().unwrap();
+    let url = s.url("/");
+    let r = fetch_in(out.path(), &["--mirror", "--no-host-directories", &url]);
+    r.code(120);
+    assert!(r.stderr.contains("bad.bin"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Repr-Digest mismatch (sha-256)"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("1 failed"), "{}", r.stderr);
+    assert_eq!(std::fs::read(out.path().join("good.bin")).unwrap(), data(3));
+    for left in ["bad.bin", "bad.bin.part"] {
+        assert!(!out.path().join(left).exists(), "{left} left behind");
+    }
+}

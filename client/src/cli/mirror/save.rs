@@ -2,7 +2,7 @@
 //! (`state.rs`), then renamed, so a file appears whole or not at all.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +12,7 @@ use super::{local, state};
 use crate::cli::output::part_path;
 use crate::cli::progress::Bar;
 use crate::cli::resume;
+use crate::digest::Verifier;
 use crate::error::Error;
 use crate::response::Response;
 
@@ -69,8 +70,17 @@ pub fn save(
             resume::validator(resp.head()).is_some_and(|v| state::mark_partial(&out, &v).is_ok())
         }
     };
+    // Checked as the bytes stream (RFC 9530): a digest the server sent that does not match
+    // fails the file, and its `.part` goes (below) rather than waiting to be resumed.
+    let mut verifier = Verifier::from_head(resp.head(), resume.is_some());
+    if verifier.needs_prefix() {
+        // A 206's Repr-Digest covers the whole file: the bytes already on disk first.
+        hash_part(&part, &mut verifier).map_err(io_err)?;
+    }
+    resp.verify(verifier);
     let copied = copy(resp, &mut out, to.total, bar);
-    if copied.is_err() && resumable && out.metadata().is_ok_and(|m| m.len() > 0) {
+    let mismatch = matches!(copied, Err(Error::Digest { .. }));
+    if copied.is_err() && !mismatch && resumable && out.metadata().is_ok_and(|m| m.len() > 0) {
         // Cut off: the `.part` stays, with its validator, for the next run to resume.
         return copied.map(|()| 0);
     }
@@ -129,6 +139,19 @@ pub fn rewrite(root: &Path, rel: &Path, meta: &std::fs::Metadata, bytes: &[u8]) 
         let _ = std::fs::remove_file(&part);
     }
     written
+}
+
+/// Feeds the `.part` on disk to `verifier` as the bytes before a resumed body.
+fn hash_part(part: &Path, verifier: &mut Verifier) -> io::Result<()> {
+    let mut file = File::open(part)?;
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        verifier.prefix(&buf[..n]);
+    }
 }
 
 /// Copies the body into `out`, adding to `total` as it goes.
