@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use shared::Resolver;
 
+use crate::auth::Credentials;
 use crate::cookie::CookieJar;
 use crate::event::{Event, Observer};
 use crate::proxy::Proxy;
@@ -59,6 +60,11 @@ pub struct Builder {
     pub(crate) redirect_http_off: Option<&'static str>,
     pub(crate) accept_encoding: Option<String>,
     pub(crate) user_agent: Option<String>,
+    pub(crate) credentials: Option<Credentials>,
+    pub(crate) location_trusted: bool,
+    pub(crate) request_target: Option<String>,
+    pub(crate) ignore_content_length: bool,
+    pub(crate) proxy_headers: Vec<HeaderEdit>,
 }
 
 impl fmt::Debug for Builder {
@@ -109,6 +115,11 @@ impl Default for Builder {
             redirect_http_off: None,
             accept_encoding: None,
             user_agent: None,
+            credentials: None,
+            location_trusted: false,
+            request_target: None,
+            ignore_content_length: false,
+            proxy_headers: Vec::new(),
         }
     }
 }
@@ -294,6 +305,42 @@ impl Builder {
     /// Default `None`: `fetch/VERSION`.
     pub fn user_agent(mut self, agent: Option<String>) -> Builder {
         self.user_agent = agent;
+        self
+    }
+
+    /// Answer a 401 with these credentials (curl's `--digest`, `--anyauth`): the first
+    /// request goes without, and the server's `WWW-Authenticate` picks the scheme; the 401
+    /// joins the response's history, as a redirect does. Default none.
+    pub fn challenge_auth(mut self, credentials: Option<Credentials>) -> Builder {
+        self.credentials = credentials;
+        self
+    }
+
+    /// Send credentials and host-bound `-H` lines to every host a redirect leads to, not
+    /// only the first (curl's `--location-trusted`). Default off.
+    pub fn location_trusted(mut self, on: bool) -> Builder {
+        self.location_trusted = on;
+        self
+    }
+
+    /// Put `target` on the request line instead of the URL's path (curl's
+    /// `--request-target`, e.g. `*` for `OPTIONS *`). Default `None`.
+    pub fn request_target(mut self, target: Option<String>) -> Builder {
+        self.request_target = target;
+        self
+    }
+
+    /// Read every body to the end of the connection, whatever `Content-Length` says
+    /// (curl's `--ignore-content-length`). Default off.
+    pub fn ignore_content_length(mut self, on: bool) -> Builder {
+        self.ignore_content_length = on;
+        self
+    }
+
+    /// Add `edit` to the headers a proxy gets: after the others in a request through the
+    /// proxy, and alone (with `Host`) in a `CONNECT` (curl's `--proxy-header`).
+    pub fn proxy_header(mut self, edit: HeaderEdit) -> Builder {
+        self.proxy_headers.push(edit);
         self
     }
 

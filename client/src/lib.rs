@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod auth;
 mod body;
 mod builder;
 mod chunked;
@@ -35,6 +36,7 @@ mod trace;
 pub mod cli;
 pub mod wire;
 
+pub use auth::{Credentials, Scheme as AuthScheme};
 pub use body::Body;
 pub use builder::{
     Builder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_EXPECT_TIMEOUT, DEFAULT_HEAD_TIMEOUT,

@@ -347,6 +347,28 @@ pub struct Args {
     #[arg(long = "proxy-basic")]
     pub proxy_basic: bool,
 
+    /// Send this header to the proxy: with requests sent through it, and alone in the
+    /// CONNECT of -p (repeatable; `Name:` removes one)
+    #[arg(long = "proxy-header", value_name = "'NAME: VALUE'", value_parser = HeaderEdit::parse, allow_hyphen_values = true)]
+    pub proxy_headers: Vec<HeaderEdit>,
+
+    /// Ask the proxy for a tunnel (CONNECT host:port) and send each request through it
+    /// as to the server itself
+    #[arg(short = 'p', long = "proxytunnel")]
+    pub proxytunnel: bool,
+
+    /// Use HOST[:PORT] as the proxy, as -x does, with an HTTP/1.0 CONNECT for -p
+    #[arg(
+        long = "proxy1.0",
+        value_name = "HOST[:PORT]",
+        allow_hyphen_values = true
+    )]
+    pub proxy10: Option<String>,
+
+    /// Accepted, as fetch never shows the proxy's answer to CONNECT with -i or -D
+    #[arg(long = "suppress-connect-headers")]
+    pub suppress_connect_headers: bool,
+
     /// Hosts to reach without the proxy: a comma-separated list of names (with their
     /// subdomains) and addresses, or `*` for all
     #[arg(
@@ -390,9 +412,42 @@ pub struct Args {
     )]
     pub oauth2_bearer: Option<String>,
 
-    /// Use Basic authentication with -u (the default, and the only kind fetch sends)
-    #[arg(long = "basic")]
+    /// Use Basic authentication with -u (the default): sent with the first request
+    #[arg(long = "basic", overrides_with_all = ["digest", "anyauth"])]
     pub basic: bool,
+
+    /// Use HTTP Digest authentication with -u (RFC 7616: MD5, SHA-256, SHA-512/256, and
+    /// their -sess forms): the first request goes without, the server's 401 says how
+    #[arg(long = "digest", overrides_with_all = ["basic", "anyauth"])]
+    pub digest: bool,
+
+    /// With -u, let the server choose: the first request goes without credentials, and
+    /// a 401 is answered with the best scheme it offers (Digest, else Basic)
+    #[arg(long = "anyauth", overrides_with_all = ["basic", "digest"])]
+    pub anyauth: bool,
+
+    /// With -L, send -u's credentials (and -H's Authorization, Cookie, Host) to every host
+    /// a redirect leads to, not only the first
+    #[arg(long = "location-trusted")]
+    pub location_trusted: bool,
+
+    /// Put TARGET on the request line instead of the URL's path (e.g. `*` with
+    /// `-X OPTIONS`)
+    #[arg(
+        long = "request-target",
+        value_name = "TARGET",
+        allow_hyphen_values = true
+    )]
+    pub request_target: Option<String>,
+
+    /// Add DATA to each URL's query, joined with `&`, encoded as --data-urlencode encodes
+    /// (`+DATA`: as it is)
+    #[arg(long = "url-query", value_name = "DATA", allow_hyphen_values = true)]
+    pub url_query: Vec<String>,
+
+    /// Read the body until the server closes, whatever Content-Length says
+    #[arg(long = "ignore-content-length")]
+    pub ignore_content_length: bool,
 
     /// Send `Referer: URL`; `URL;auto` (or `;auto` alone) also sends, after a redirect, the
     /// URL redirected from
@@ -603,6 +658,65 @@ pub struct Args {
     /// After a failure, remove what was written of the file (FILE.part and its record)
     #[arg(long = "remove-on-error")]
     pub remove_on_error: bool,
+
+    /// Never overwrite a file with -o or -O: save as NAME.1, NAME.2, ... up to NAME.100
+    /// instead (exit 23 when all exist)
+    #[arg(long = "no-clobber")]
+    pub no_clobber: bool,
+
+    /// Create new files with these permission bits, in octal (default 0666; the umask
+    /// applies)
+    #[arg(long = "create-file-mode", value_name = "MODE", value_parser = parse_mode)]
+    pub create_file_mode: Option<u32>,
+
+    /// Store the URL and the Content-Type of a saved file in its extended attributes
+    /// (user.xdg.origin.url, user.mime_type)
+    #[arg(long = "xattr")]
+    pub xattr: bool,
+
+    /// Start at most N transfers per unit of time, one after the other: `N/s`, `N/m`,
+    /// `N/h` (the default unit), `N/d` (no effect with -Z, as in curl)
+    #[arg(long = "rate", value_name = "N/UNIT", value_parser = parse_rate)]
+    pub rate: Option<Duration>,
+
+    /// Write what goes to stderr (messages, -v, the progress meter) to FILE instead
+    /// (`-` = stdout)
+    #[arg(long = "stderr", value_name = "FILE", allow_hyphen_values = true)]
+    pub stderr: Option<PathBuf>,
+
+    /// Write a full trace of every transfer to FILE (`-` = stdout, `%` = stderr): what
+    /// happened, the bytes sent and received in hex and text
+    #[arg(long = "trace", value_name = "FILE", allow_hyphen_values = true, overrides_with_all = ["trace_ascii", "verbose"])]
+    pub trace: Option<String>,
+
+    /// As --trace, without the hex: the bytes as text, a line per CRLF
+    #[arg(long = "trace-ascii", value_name = "FILE", allow_hyphen_values = true, overrides_with_all = ["trace", "verbose"])]
+    pub trace_ascii: Option<String>,
+
+    /// With --trace or --trace-ascii, begin each entry with the time of day (UTC,
+    /// HH:MM:SS.micros)
+    #[arg(long = "trace-time")]
+    pub trace_time: bool,
+
+    /// Wait MS milliseconds for an address before racing the next one (Happy Eyeballs;
+    /// default 250)
+    #[arg(long = "happy-eyeballs-timeout-ms", value_name = "MS")]
+    pub happy_eyeballs_timeout_ms: Option<u64>,
+
+    /// The scheme of a target without one: only `http` works (fetch's default anyway);
+    /// another makes such targets fail with exit 1
+    #[arg(long = "proto-default", value_name = "PROTOCOL")]
+    pub proto_default: Option<String>,
+
+    /// Accepted: fetch never styles what it writes (curl's bold header names on a
+    /// terminal)
+    #[arg(long = "styled-output")]
+    pub styled_output: bool,
+
+    /// With -F, escape `"` and `\` in names and file names with a backslash (by default
+    /// `"`, CR and LF are percent-encoded, as curl does)
+    #[arg(long = "form-escape")]
+    pub form_escape: bool,
 
     /// Send a simple request (`GET /path`) and take the raw reply up to close
     #[arg(long = "http0.9")]
@@ -976,6 +1090,32 @@ impl Args {
         parsed.outputs = outputs.into_iter().map(|(_, o)| o).collect();
         Ok(parsed)
     }
+}
+
+/// `--create-file-mode`: octal permission bits, at most 0777.
+fn parse_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s, 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("'{s}' is not a file mode (octal, e.g. 0644)"))
+}
+
+/// `--rate N/UNIT`: the least time between two starts.
+fn parse_rate(s: &str) -> Result<Duration, String> {
+    let bad = || format!("'{s}' is not a rate (N/s, N/m, N/h or N/d)");
+    let (n, unit) = s.split_once('/').unwrap_or((s, "h"));
+    let n: u64 = n.trim().parse().map_err(|_| bad())?;
+    let per = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(bad()),
+    };
+    if n == 0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(per) / u32::try_from(n).map_err(|_| bad())?)
 }
 
 fn parse_continue(s: &str) -> Result<bool, String> {

@@ -9,16 +9,18 @@ use std::time::Duration;
 
 use shared::{Family, Resolver};
 
-use super::args::{Args, Output};
+use super::args::{Args, DataKind, DataPart, Output};
 use super::data;
 use super::dump::HeaderDump;
 use super::form;
 use super::glob;
 use super::netrc;
-use super::output::Dest;
+use super::output::{Dest, FileRules};
 use super::proto;
+use super::tracefile::TraceFile;
 use super::upload;
 use super::verbose::verbose;
+use crate::auth::{Credentials, Scheme as AuthScheme};
 use crate::cookie::CookieJar;
 use crate::error::Error;
 use crate::payload::Payload;
@@ -110,6 +112,14 @@ pub struct Config {
     pub report_json: bool,
     /// `--compressed`.
     pub compressed: bool,
+    /// `--no-clobber`, `--create-file-mode`.
+    pub file_rules: FileRules,
+    /// `--xattr`.
+    pub xattr: bool,
+    /// `--rate`: the least time between two starts (without `-Z`).
+    pub rate: Option<Duration>,
+    /// `--trace`, `--trace-ascii`: where the trace goes (also the client's observer).
+    pub(crate) trace: Option<Arc<TraceFile>>,
     /// The client.
     pub client: Client,
     /// `--mirror` or `--recursive`: the crawl's settings (then `targets` is the one start URL).
@@ -294,7 +304,7 @@ impl Config {
             }
         }
         if has_form {
-            let (body, content_type) = form::body(&args.form_parts)?;
+            let (body, content_type) = form::body(&args.form_parts, args.form_escape)?;
             request.method = Method::Post;
             request.body = Some(Payload::Bytes(body.into()));
             request.content_type = Some(content_type);
@@ -318,6 +328,29 @@ impl Config {
                 request
                     .headers
                     .push(header("Accept", Some("application/json")));
+            }
+        }
+        if !args.url_query.is_empty() {
+            // curl's --url-query: each encoded as --data-urlencode encodes (`+`: as it is),
+            // joined with `&` and added to every URL's query.
+            let query = args
+                .url_query
+                .iter()
+                .map(|q| match q.strip_prefix('+') {
+                    Some(raw) => raw.to_string(),
+                    None => String::from_utf8_lossy(&data::body(
+                        &[DataPart {
+                            kind: DataKind::UrlEncode,
+                            value: q.clone(),
+                        }],
+                        args.silent,
+                    ))
+                    .into_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join("&");
+            for t in &mut args.targets {
+                *t = data::with_query(t, query.as_bytes());
             }
         }
         let write_out = match args.write_out.as_deref() {
@@ -414,7 +447,18 @@ impl Config {
         }
         if let Some(user) = &args.user {
             let (name, password) = credentials(user)?;
-            builder = builder.basic_auth(&name, &password);
+            builder = match (args.digest, args.anyauth) {
+                (false, false) => builder.basic_auth(&name, &password),
+                (digest, _) => builder.challenge_auth(Some(Credentials::new(
+                    &name,
+                    &password,
+                    if digest {
+                        AuthScheme::Digest
+                    } else {
+                        AuthScheme::Any
+                    },
+                ))),
+            };
         }
         if let Some(token) = &args.oauth2_bearer {
             builder = builder.bearer_auth(token);
@@ -433,7 +477,13 @@ impl Config {
             .cookie(literal)
             .proxy(proxy)
             .no_proxy(no_proxy)
-            .redirect_http_off(redirect_off);
+            .redirect_http_off(redirect_off)
+            .location_trusted(args.location_trusted)
+            .request_target(args.request_target.clone())
+            .ignore_content_length(args.ignore_content_length);
+        for edit in args.proxy_headers {
+            builder = builder.proxy_header(edit);
+        }
         if let Some((_, time)) = low_speed {
             // A body that stops altogether is too slow once the time is up.
             builder = builder.idle_timeout(time.min(crate::DEFAULT_IDLE_TIMEOUT));
@@ -449,8 +499,33 @@ impl Config {
         for edit in args.headers {
             builder = builder.header(edit);
         }
-        if args.verbose {
+        let trace = match (&args.trace, &args.trace_ascii) {
+            (Some(name), _) => Some(TraceFile::open(name, true, args.trace_time)?),
+            (_, Some(name)) => Some(TraceFile::open(name, false, args.trace_time)?),
+            _ => None,
+        }
+        .map(Arc::new);
+        if let Some(t) = &trace {
+            let t = t.clone();
+            builder = builder.observer(move |e| t.event(e));
+        } else if args.verbose {
             builder = builder.observer(verbose);
+        }
+        if let Some(ms) = args.happy_eyeballs_timeout_ms {
+            builder = builder.happy_eyeballs(Some(Duration::from_millis(ms)));
+        }
+        if let Some(p) = args
+            .proto_default
+            .as_deref()
+            .filter(|p| !p.eq_ignore_ascii_case("http"))
+        {
+            // A target without a scheme gets this one, which fetch cannot speak: exit 1
+            // when its turn comes, as for any other scheme.
+            for t in &mut args.targets {
+                if !t.contains("://") && !t.starts_with("unix:") {
+                    *t = format!("{p}://{t}");
+                }
+            }
         }
         let dests = expanded
             .iter()
@@ -503,7 +578,11 @@ impl Config {
             limit_rate: args.limit_rate.filter(|r| *r > 0),
             low_speed,
             remove_on_error: args.remove_on_error,
-            progress: !args.silent && !args.verbose && !args.no_progress_meter,
+            progress: !args.silent
+                && !args.verbose
+                && !args.no_progress_meter
+                && args.trace.is_none()
+                && args.trace_ascii.is_none(),
             silent: args.silent,
             parallel,
             resume,
@@ -516,6 +595,13 @@ impl Config {
             report_json: args.report_json,
             mirror,
             compressed: args.compressed,
+            file_rules: FileRules {
+                no_clobber: args.no_clobber,
+                mode: args.create_file_mode.unwrap_or(0o666),
+            },
+            xattr: args.xattr,
+            rate: args.rate.filter(|_| parallel == 1),
+            trace,
             client: builder.build(),
         })
     }
@@ -691,6 +777,7 @@ fn proxy(args: &Args) -> Result<(Option<Proxy>, Vec<String>), Error> {
     let given = args
         .proxy
         .clone()
+        .or_else(|| args.proxy10.clone())
         .or_else(|| env(&["http_proxy", "all_proxy", "ALL_PROXY"]));
     let mut proxy = match given.filter(|p| !p.is_empty()) {
         Some(p) => Some(Proxy::parse(&p).map_err(|e| Error::Usage(format!("-x: {e}")))?),
@@ -700,6 +787,10 @@ fn proxy(args: &Args) -> Result<(Option<Proxy>, Vec<String>), Error> {
         let (name, password) = user.split_once(':').unwrap_or((user, ""));
         proxy = proxy.map(|p| p.basic_auth(name, password));
     }
+    let proxy = proxy.map(|p| {
+        p.tunnel(args.proxytunnel)
+            .connect_http10(args.proxy10.is_some())
+    });
     let list = args
         .noproxy
         .clone()

@@ -17,7 +17,15 @@ pub struct FormPart {
 
 /// The body and its `Content-Type` (with the boundary). A part without `=` is a usage
 /// error (exit 2), a file that cannot be read a read error (exit 26), as in curl.
-pub(crate) fn body(parts: &[FormPart]) -> Result<(Vec<u8>, String), Error> {
+pub(crate) fn body(parts: &[FormPart], backslash: bool) -> Result<(Vec<u8>, String), Error> {
+    // --form-escape: curl's older escaping, a backslash before `"` and `\`.
+    let escape = |s: &str| {
+        if backslash {
+            s.replace('\\', r"\\").replace('"', r#"\""#)
+        } else {
+            escape(s)
+        }
+    };
     let boundary = boundary();
     let mut out = Vec::new();
     for part in parts {

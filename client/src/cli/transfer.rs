@@ -348,7 +348,10 @@ fn attempt(
                 o.trace.body_done();
                 o.resumed_from = resume.offset;
                 return match file {
-                    Some(path) => Ok(Sink::file(path, true)?.finish()?),
+                    Some(path) => Sink::file(path, true)?
+                        .finish()
+                        .map(drop)
+                        .map_err(Into::into),
                     None => Ok(()),
                 };
             }
@@ -395,7 +398,7 @@ fn attempt(
         }
     }
     let mut sink = match dest {
-        Dest::File(path) => Sink::file(path, append)?,
+        Dest::File(path) => Sink::file_with(path, append, config.file_rules)?,
         Dest::Stdout { explicit } => Sink::stdout(slot, *explicit),
     };
     let base = if append { resume.offset } else { 0 };
@@ -431,9 +434,16 @@ fn attempt(
         return Err(transient(e));
     }
     o.trace.body_done();
-    sink.finish()?;
+    let renamed = sink.finish()?;
+    let file = renamed.as_deref().or(file);
+    if let Some(path) = &renamed {
+        o.file = Some(path.clone());
+    }
     if let (true, Some(path)) = (config.remote_time, file) {
         remote_time(path, resp.head());
+    }
+    if let (true, Some(path)) = (config.xattr, file) {
+        output::set_xattrs(path, o.url.as_deref(), resp.head().header("content-type"));
     }
     if config.fail_with_body && status >= 400 {
         return Err(Error::HttpStatus { status }.into());
@@ -483,6 +493,9 @@ fn body(
     }
     let mut wire = 0;
     while n > 0 {
+        if let Some(t) = &config.trace {
+            t.received(&buf[..n]);
+        }
         sink.write(&buf[..n])?;
         if config.no_buffer {
             sink.flush()?;
