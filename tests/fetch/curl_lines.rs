@@ -11,7 +11,7 @@ use super::{Run, fetch_with_stdin, run_with_stdin};
 use crate::support::echo::Echo;
 
 /// Whether curl is here to compare with: a skip locally, a failure in CI (as for every peer).
-fn have_curl() -> bool {
+pub(super) fn have_curl() -> bool {
     crate::peers::program("curl", "curl").is_some()
 }
 
@@ -896,16 +896,16 @@ fn config_files_as_curl_reads_them() {
 type EnvLine<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
 
 /// A running tinyproxy (Debian's), on a port probed free; the one process guard stops it.
-struct Tinyproxy {
+pub(super) struct Tinyproxy {
     _child: crate::support::child::Child,
-    port: u16,
+    pub(super) port: u16,
     _dir: tempfile::TempDir,
 }
 
 impl Tinyproxy {
     /// Starts one, or `None` when tinyproxy is not installed (a failure in CI). tinyproxy
     /// cannot listen on port 0, so a free port is probed by binding it and letting it go.
-    fn start() -> Option<Tinyproxy> {
+    pub(super) fn start() -> Option<Tinyproxy> {
         let program = crate::peers::program("tinyproxy", "tinyproxy")?;
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")

@@ -1,0 +1,300 @@
+//! The curl options that were refused until issue 15's last round: the request line
+//! (`--request-target`, `--url-query`), redirects with credentials (`--location-trusted`),
+//! tunnels (`-p`, `--proxy1.0`, `--proxy-header`), files (`--no-clobber`,
+//! `--create-file-mode`), framing (`--ignore-content-length`), traces, `--stderr`, `--rate`.
+//! Each runs through fetch and curl on the same line where curl's output is deterministic
+//! (exit code, stdout bytes, files); `--digest` and `--anyauth` are compared against
+//! httpbin in `peers/origins.rs`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::curl_lines::{Tinyproxy, have_curl, same_as_curl};
+use super::scripted::{Script, Then};
+use super::{fetch_in, run_with_stdin};
+use crate::support::echo::Echo;
+
+#[test]
+fn request_line_and_query_as_curl() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo?x=1");
+    let bare = echo.url("/echo");
+    let hostport = format!("127.0.0.1:{}/echo", echo.port);
+    let files: &[(&str, &[u8])] = &[("q.txt", b"a b\n")];
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", "--request-target", "*", "-X", "OPTIONS", &u],
+        vec!["-s", "--request-target", "/other?q", &u],
+        vec![
+            "-s",
+            "--url-query",
+            "a=b c&d",
+            "--url-query",
+            "+raw=%20",
+            &u,
+        ],
+        vec!["-s", "--url-query", "n@q.txt", "--url-query", "=x y", &bare],
+        // (Not with -G: curl 7.88 then drops --url-query, which fetch does not copy.)
+        vec![
+            "-s",
+            "--form-escape",
+            "-F",
+            "a\"b\\c=1",
+            "-F",
+            "f=@q.txt;filename=x\"y\\z",
+            &u,
+        ],
+        vec!["-s", "-F", "a\"b\\c=1", &u],
+        vec!["-s", "--proto-default", "http", &hostport],
+        vec!["-s", "--styled-output", "-i", &u],
+        vec!["-s", "--happy-eyeballs-timeout-ms", "100", &u],
+    ];
+    for line in lines {
+        same_as_curl(files, &line, b"");
+    }
+    // A default protocol fetch does not speak: the target fails as any https:// one does.
+    let dir = tempfile::tempdir().unwrap();
+    fetch_in(dir.path(), &["-sS", "--proto-default", "https", &hostport])
+        .code(1)
+        .error("https");
+}
+
+#[test]
+fn credentials_follow_a_redirect_only_when_trusted() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    // A redirect to another port is another origin: -u's credentials stay behind.
+    let to = echo.url("/echo");
+    let redirect = Script::start(move |_| {
+        (
+            format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\n\r\n")
+                .into_bytes(),
+            Then::KeepAlive,
+        )
+    });
+    let u = redirect.url("/go");
+    let trusted = same_as_curl(
+        &[],
+        &["-s", "-L", "-u", "a:b", "--location-trusted", &u],
+        b"",
+    );
+    assert!(
+        String::from_utf8_lossy(&trusted.stdout).contains("Authorization: Basic YTpi"),
+        "{}",
+        String::from_utf8_lossy(&trusted.stdout)
+    );
+    let kept = same_as_curl(&[], &["-s", "-L", "-u", "a:b", &u], b"");
+    assert!(!String::from_utf8_lossy(&kept.stdout).contains("Authorization"));
+}
+
+#[test]
+fn tunnels_and_proxy_headers_as_curl() {
+    if !have_curl() {
+        return;
+    }
+    let Some(proxy) = Tinyproxy::start() else {
+        return;
+    };
+    let echo = Echo::start();
+    let u = echo.url("/echo?t");
+    let via = format!("127.0.0.1:{}", proxy.port);
+    // Nobody listens there: the proxy answers the CONNECT with an error (curl's exit 56).
+    let nowhere = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/x", l.local_addr().unwrap())
+    };
+    let echo_as_proxy = format!("127.0.0.1:{}", echo.port);
+    let lines: Vec<Vec<&str>> = vec![
+        // Through the tunnel the origin sees the request as if sent directly.
+        vec!["-s", "-p", "-x", &via, &u],
+        vec!["-s", "--proxytunnel", "--proxy1.0", &via, "-d", "a=1", &u],
+        vec![
+            "-s",
+            "-p",
+            "-x",
+            &via,
+            "--proxy-header",
+            "X-P: 1",
+            "-H",
+            "X-H: 2",
+            &u,
+        ],
+        vec!["-s", "-p", "-x", &via, "--suppress-connect-headers", &u],
+        vec!["-s", "-p", "-x", &via, &nowhere],
+        // Without a tunnel, the proxy (here the echo server) gets both kinds of header.
+        vec![
+            "-s",
+            "-x",
+            &echo_as_proxy,
+            "--proxy-header",
+            "X-P: 1",
+            "--proxy-header",
+            "User-Agent:",
+            "-H",
+            "X-H: 2",
+            "http://e.test/p",
+        ],
+    ];
+    for line in lines {
+        same_as_curl(&[], &line, b"");
+    }
+}
+
+#[test]
+fn files_as_curl_writes_them() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let files: &[(&str, &[u8])] = &[("out", b"old\n"), ("out.1", b"old 1\n")];
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", "--no-clobber", "-o", "out", &u],
+        vec!["-s", "--no-clobber", "-o", "new", &u],
+        vec!["-s", "--no-clobber", "-O", &u],
+        vec!["-s", "-o", "out", &u],
+        vec!["-s", "--create-file-mode", "0600", "-o", "m", &u],
+        vec!["-s", "--xattr", "-o", "x", &u],
+    ];
+    for line in lines {
+        same_as_curl(files, &line, b"");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    fetch_in(
+        dir.path(),
+        &["-s", "--create-file-mode", "0600", "-o", "m", &u],
+    )
+    .code(0);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("m"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "mode {mode:o}: no group or other bits");
+}
+
+#[test]
+fn ignore_content_length_reads_to_the_close() {
+    if !have_curl() {
+        return;
+    }
+    let short = Script::fixed(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabcdef",
+        Then::Close,
+    );
+    let u = short.url("/");
+    same_as_curl(&[], &["-s", "--ignore-content-length", &u], b"").stdout(b"abcdef");
+    same_as_curl(&[], &["-s", &u], b"").stdout(b"abc");
+}
+
+/// The entries of a trace that name `kind` (`=> Send header`, ...), each with its lines.
+fn entries(trace: &str, kind: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in trace.lines() {
+        if line.starts_with("=>") || line.starts_with("<=") || line.starts_with("==") {
+            out.extend(current.take());
+            if line.starts_with(kind) {
+                current = Some(String::new());
+            }
+        }
+        if let Some(c) = &mut current {
+            c.push_str(line);
+            c.push('\n');
+        }
+    }
+    out.extend(current);
+    out
+}
+
+#[test]
+fn traces_show_the_bytes_as_curl_does() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    for flag in ["--trace", "--trace-ascii"] {
+        let line = ["-s", "-A", "same", flag, "t.txt", "-d", "a=1", &u];
+        let theirs = tempfile::tempdir().unwrap();
+        let ours = tempfile::tempdir().unwrap();
+        let c = run_with_stdin(&mut Command::new("curl"), theirs.path(), &line, b"");
+        let f = fetch_in(ours.path(), &line);
+        f.code(c.code).stdout(&c.stdout);
+        let read = |d: &Path| std::fs::read_to_string(d.join("t.txt")).unwrap();
+        let (c, f) = (read(theirs.path()), read(ours.path()));
+        for kind in ["=> Send header", "=> Send data", "<= Recv header"] {
+            assert_eq!(
+                entries(&f, kind),
+                entries(&c, kind),
+                "{flag}: the {kind} entries (fetch, then curl)"
+            );
+        }
+        assert!(!entries(&f, "<= Recv data").is_empty(), "{f}");
+    }
+    // --trace-time: every entry starts with the time of day.
+    let dir = tempfile::tempdir().unwrap();
+    fetch_in(
+        dir.path(),
+        &["-s", "--trace-ascii", "-", "--trace-time", &u],
+    )
+    .code(0);
+    let dir2 = tempfile::tempdir().unwrap();
+    let run = fetch_in(
+        dir2.path(),
+        &["-s", "--trace-ascii", "%", "--trace-time", &u],
+    );
+    let stamped = run
+        .stderr
+        .lines()
+        .filter(|l| !l.starts_with("00"))
+        .all(|l| l.len() > 16 && l.as_bytes()[2] == b':' && l.as_bytes()[8] == b'.');
+    assert!(stamped && !run.stderr.is_empty(), "{}", run.stderr);
+}
+
+#[test]
+fn stderr_goes_where_asked() {
+    let echo = Echo::start();
+    let fail = echo.url("/status/404");
+    let dir = tempfile::tempdir().unwrap();
+    let run = fetch_in(dir.path(), &["-sSf", "--stderr", "err.txt", &fail]);
+    run.code(22);
+    assert_eq!(run.stderr, "", "everything went to the file");
+    let text = std::fs::read_to_string(dir.path().join("err.txt")).unwrap();
+    assert!(
+        text.starts_with("fetch: ") && text.contains("404"),
+        "{text}"
+    );
+    let run = fetch_in(dir.path(), &["-sSf", "--stderr", "-", &fail]);
+    run.code(22);
+    assert!(String::from_utf8_lossy(&run.stdout).contains("404"));
+}
+
+#[test]
+fn rate_spaces_the_transfers() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let started = Instant::now();
+    same_as_curl(&[], &["-s", "--rate", "4/s", &u, &u, &u], b"");
+    // Three starts at 4 a second take at least half a second, for curl and fetch alike
+    // (a lower bound only: a loaded machine may take longer).
+    let dir = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    fetch_in(dir.path(), &["-s", "--rate", "4/s", &u, &u, &u]).code(0);
+    assert!(
+        t.elapsed() >= Duration::from_millis(490),
+        "{:?}",
+        t.elapsed()
+    );
+    assert!(started.elapsed() >= Duration::from_millis(980));
+    // With -Z the rate does not apply, as in curl.
+    fetch_in(dir.path(), &["-s", "-Z", "--rate", "1/h", &u, &u]).code(0);
+}
