@@ -1376,10 +1376,10 @@ fn bearer_and_connection_switches_as_curl() {
     for line in lines {
         same_as_curl(&[], &line, b"");
     }
-    // Not there yet, and saying so.
-    super::fetch(&["-s", "--digest", "-u", "a:b", &u])
+    // One that cannot apply, and says why.
+    super::fetch(&["-s", "--ntlm", "-u", "a:b", &u])
         .code(2)
-        .error("--digest is a curl option fetch does not have: not supported by fetch yet");
+        .error("--ntlm is a curl option fetch does not have: NTLM is a Windows-domain scheme");
 }
 
 #[test]
