@@ -130,6 +130,12 @@ pub enum Error {
     /// Stdout was closed by its reader (`fetch URL | head -1`): not a failure (exit 0, and
     /// nothing is printed).
     StdoutClosed,
+    /// Credentials the user forbade (`--disallow-username-in-url` and a URL with a user
+    /// name): curl's exit 67.
+    LoginDenied {
+        /// Why, in words.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -165,6 +171,7 @@ impl Error {
             Error::Range { .. } => 33,
             Error::Decode { .. } => 61,
             Error::StdoutClosed => 0,
+            Error::LoginDenied { .. } => 67,
         }
     }
 
@@ -231,6 +238,7 @@ impl fmt::Display for Error {
             Error::Range { reason } => write!(f, "cannot resume: {reason}"),
             Error::Decode { reason } => f.write_str(reason),
             Error::StdoutClosed => f.write_str("stdout was closed by its reader"),
+            Error::LoginDenied { reason } => f.write_str(reason),
         }
     }
 }

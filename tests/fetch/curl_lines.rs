@@ -616,7 +616,7 @@ fn small_options_as_curl() {
     }
     let echo = Echo::start();
     let u = echo.url("/echo");
-    // (curl sends `{}` as typed; shared::Target encodes them, so they are left out here.)
+    // (`{}` with -g: curl_options.rs.)
     let q = echo.url("/echo?[1-2]");
     let fail = echo.url("/status/404");
     let big: Vec<u8> = vec![b'x'; 1_200_000];

@@ -298,3 +298,26 @@ fn rate_spaces_the_transfers() {
     // With -Z the rate does not apply, as in curl.
     fetch_in(dir.path(), &["-s", "-Z", "--rate", "1/h", &u, &u]).code(0);
 }
+
+#[test]
+fn credentials_and_braces_in_urls_as_curl() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let with_user = format!("http://u%40x:p%3Aw@127.0.0.1:{}/echo", echo.port);
+    let user_only = format!("http://u@127.0.0.1:{}/echo", echo.port);
+    let braces = echo.url("/echo/{a}?b={c}&d=%7B");
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", &with_user],
+        vec!["-s", &user_only],
+        // -u wins over the URL's.
+        vec!["-s", "-u", "x:y", &with_user],
+        vec!["-s", "--disallow-username-in-url", &user_only],
+        vec!["-s", "-g", &braces],
+        vec!["-s", "--globoff", "-o", "b.txt", &braces],
+    ];
+    for line in lines {
+        same_as_curl(&[], &line, b"");
+    }
+}

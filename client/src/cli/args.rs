@@ -14,7 +14,8 @@ const EXIT_CODES_SHORT: &str = "\
 Exit codes: 0 ok, 1 unsupported protocol, 2 usage, 3 malformed target, 5 resolve proxy,
 6 resolve, 7 connect, 8 unparseable reply, 18 partial body, 22 HTTP error (-f), 23 write
 error, 26 read error, 28 timeout, 33 cannot resume, 47 too many redirects, 52 empty reply,
-55 send failure, 56 receive failure, 61 bad content encoding, 63 too large (more: --help)";
+55 send failure, 56 receive failure, 61 bad content encoding, 63 too large, 67 login
+denied (more: --help)";
 
 const EXIT_CODES: &str = "\
 Exit codes (curl's numbers):
@@ -41,6 +42,7 @@ Exit codes (curl's numbers):
   56  receive failure: connection reset, malformed chunked body
   61  bad content encoding (--compressed): a coding not asked for, or a broken stream
   63  the body is larger than --max-filesize
+  67  a user name in the URL with --disallow-username-in-url
 
 Timeouts: --connect-timeout (default 30 s) covers resolving and connecting; then 30 s to
 send the request, 60 s for the whole response head, and 60 s of silence at most while
@@ -425,6 +427,10 @@ pub struct Args {
     /// a 401 is answered with the best scheme it offers (Digest, else Basic)
     #[arg(long = "anyauth", overrides_with_all = ["basic", "digest"])]
     pub anyauth: bool,
+
+    /// Refuse a URL with a user name in it (`http://user@host/`), exit 67
+    #[arg(long = "disallow-username-in-url")]
+    pub disallow_username_in_url: bool,
 
     /// With -L, send -u's credentials (and -H's Authorization, Cookie, Host) to every host
     /// a redirect leads to, not only the first

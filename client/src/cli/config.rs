@@ -116,6 +116,10 @@ pub struct Config {
     pub file_rules: FileRules,
     /// `--xattr`.
     pub xattr: bool,
+    /// `-g`: `{` and `}` in a URL are sent as typed.
+    pub globoff: bool,
+    /// `--disallow-username-in-url`.
+    pub disallow_username_in_url: bool,
     /// `--rate`: the least time between two starts (without `-Z`).
     pub rate: Option<Duration>,
     /// `--trace`, `--trace-ascii`: where the trace goes (also the client's observer).
@@ -600,6 +604,8 @@ impl Config {
                 mode: args.create_file_mode.unwrap_or(0o666),
             },
             xattr: args.xattr,
+            globoff: args.globoff,
+            disallow_username_in_url: args.disallow_username_in_url,
             rate: args.rate.filter(|_| parallel == 1),
             trace,
             client: builder.build(),

@@ -35,6 +35,7 @@ mod retry;
 mod tracefile;
 mod transfer;
 mod upload;
+mod userinfo;
 mod verbose;
 mod writeout;
 

@@ -18,6 +18,7 @@ use super::output::{self, Dest, Sink, remote_name};
 use super::progress::{Bar, Progress};
 use super::resume::{self, Resume, content_range};
 use super::retry::{self, Failure, transient};
+use super::userinfo;
 use crate::error::Error;
 use crate::head::Head;
 use crate::request::{Method, Request};
@@ -99,7 +100,19 @@ fn run(
     progress: &Progress,
     o: &mut Outcome,
 ) -> Result<(), Error> {
-    let mut target = Target::parse(&idn::to_ascii(&config.targets[index]))?;
+    let typed = idn::to_ascii(&config.targets[index]);
+    // curl takes `user:password@` in a URL and sends it as Basic authentication (-u wins).
+    let (typed, userinfo) = userinfo::split(&typed);
+    if userinfo.is_some() && config.disallow_username_in_url {
+        return Err(Error::LoginDenied {
+            reason: "the URL has a user name, and --disallow-username-in-url forbids it".into(),
+        });
+    }
+    let mut target = Target::parse(&typed)?;
+    if config.globoff {
+        // With -g, `{` and `}` are plain characters, which curl sends as typed.
+        userinfo::keep_braces(&typed, &mut target);
+    }
     if !config.path_as_is {
         // As curl: `.` and `..` segments are resolved before sending (RFC 3986 §5.2.4).
         let (path, query) = match target.path.split_once('?') {
@@ -121,6 +134,10 @@ fn run(
         return Err(Error::HttpDisabled { by: "--proto" });
     }
     let mut request = config.request.clone();
+    if let Some((user, password)) = &userinfo {
+        let token = crate::request::base64(format!("{user}:{password}").as_bytes());
+        request.authorization = Some(format!("Basic {token}"));
+    }
     if let (Some(text), shared::Endpoint::Tcp { host, .. }) = (&config.netrc, &target.endpoint)
         && let Some((login, password)) = netrc::lookup(text, &host.to_string())
     {
