@@ -65,6 +65,21 @@ pub struct Builder {
     pub(crate) request_target: Option<String>,
     pub(crate) ignore_content_length: bool,
     pub(crate) proxy_headers: Vec<HeaderEdit>,
+    pub(crate) connect_to: Vec<ConnectTo>,
+}
+
+/// One `--connect-to` rule: requests for `host`:`port` (either `None`: any) connect to
+/// `to_host`:`to_port` instead (either `None`: unchanged); the URL, `Host` included, stays.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConnectTo {
+    /// The host it applies to (`None`: every host).
+    pub host: Option<String>,
+    /// The port it applies to (`None`: every port).
+    pub port: Option<u16>,
+    /// Where to connect instead (`None`: the same host).
+    pub to_host: Option<String>,
+    /// The port to connect to instead (`None`: the same port).
+    pub to_port: Option<u16>,
 }
 
 impl fmt::Debug for Builder {
@@ -120,6 +135,7 @@ impl Default for Builder {
             request_target: None,
             ignore_content_length: false,
             proxy_headers: Vec::new(),
+            connect_to: Vec::new(),
         }
     }
 }
@@ -341,6 +357,13 @@ impl Builder {
     /// proxy, and alone (with `Host`) in a `CONNECT` (curl's `--proxy-header`).
     pub fn proxy_header(mut self, edit: HeaderEdit) -> Builder {
         self.proxy_headers.push(edit);
+        self
+    }
+
+    /// Connect somewhere else for some hosts and ports (curl's `--connect-to`; the first
+    /// rule that matches applies). Default none.
+    pub fn connect_to(mut self, rule: ConnectTo) -> Builder {
+        self.connect_to.push(rule);
         self
     }
 

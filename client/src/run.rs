@@ -325,7 +325,7 @@ fn exchange(
     let key = match (&cfg.unix_socket, proxy) {
         (Some(path), _) => Endpoint::Unix(path.clone()),
         (None, Some(proxy)) if !proxy.tunnel => proxy.endpoint.clone(),
-        (None, _) => current.endpoint.clone(),
+        (None, _) => connect_to(cfg, &current.endpoint)?,
     };
     let mut may_reuse = true;
     loop {
@@ -402,6 +402,29 @@ fn exchange(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Where to connect for `endpoint`: itself, or what the first `--connect-to` rule that
+/// matches it says.
+fn connect_to(cfg: &Builder, endpoint: &Endpoint) -> Result<Endpoint, Error> {
+    let Endpoint::Tcp { host, port } = endpoint else {
+        return Ok(endpoint.clone());
+    };
+    let name = host.to_string();
+    let bare = name.trim_start_matches('[').trim_end_matches(']');
+    let rule = cfg.connect_to.iter().find(|r| {
+        r.host.as_deref().is_none_or(|h| {
+            h.trim_start_matches('[')
+                .trim_end_matches(']')
+                .eq_ignore_ascii_case(bare)
+        }) && r.port.is_none_or(|p| p == *port)
+    });
+    let Some(rule) = rule else {
+        return Ok(endpoint.clone());
+    };
+    let to_host = rule.to_host.clone().unwrap_or(name);
+    let to_port = rule.to_port.unwrap_or(*port);
+    Ok(Target::parse(&format!("http://{to_host}:{to_port}/"))?.endpoint)
 }
 
 /// `-p`: asks the proxy on `conn` for a tunnel to `current`'s host and port (RFC 9110

@@ -321,3 +321,29 @@ fn credentials_and_braces_in_urls_as_curl() {
         same_as_curl(&[], &line, b"");
     }
 }
+
+#[test]
+fn connect_to_as_curl() {
+    if !have_curl() {
+        return;
+    }
+    let echo = Echo::start();
+    let port = echo.port.to_string();
+    let rule = format!("a.test:80:127.0.0.1:{port}");
+    let any = format!("::127.0.0.1:{port}");
+    let lines: Vec<Vec<&str>> = vec![
+        // The request keeps its URL and Host; only where it connects changes.
+        vec!["-s", "--connect-to", &rule, "http://a.test/echo"],
+        vec![
+            "-s",
+            "--connect-to",
+            "b.test:80:x.invalid:1",
+            "--connect-to",
+            &any,
+            "http://a.test/p",
+        ],
+    ];
+    for line in lines {
+        same_as_curl(&[], &line, b"");
+    }
+}

@@ -428,6 +428,11 @@ pub struct Args {
     #[arg(long = "anyauth", overrides_with_all = ["basic", "digest"])]
     pub anyauth: bool,
 
+    /// For requests to HOST1:PORT1, connect to HOST2:PORT2 instead, keeping the URL and
+    /// its Host header (repeatable; an empty part matches any host or port, or keeps it)
+    #[arg(long = "connect-to", value_name = "HOST1:PORT1:HOST2:PORT2", value_parser = parse_connect_to)]
+    pub connect_to: Vec<crate::ConnectTo>,
+
     /// Refuse a URL with a user name in it (`http://user@host/`), exit 67
     #[arg(long = "disallow-username-in-url")]
     pub disallow_username_in_url: bool,
@@ -1098,6 +1103,40 @@ impl Args {
     }
 }
 
+/// `--connect-to`: four parts split at colons, IPv6 addresses in brackets.
+fn parse_connect_to(s: &str) -> Result<crate::ConnectTo, String> {
+    let bad = || format!("'{s}': expected HOST1:PORT1:HOST2:PORT2 (parts may be empty)");
+    let mut parts = Vec::new();
+    let mut rest = s;
+    // Bounded: each turn takes at least one byte or ends.
+    for _ in 0..4 {
+        let end = if rest.starts_with('[') {
+            rest.find(']').map(|i| i + 1).ok_or_else(bad)?
+        } else {
+            rest.find(':').unwrap_or(rest.len())
+        };
+        parts.push(&rest[..end]);
+        rest = rest[end..].strip_prefix(':').unwrap_or(&rest[end..]);
+    }
+    if !rest.is_empty() || parts.len() != 4 {
+        return Err(bad());
+    }
+    let port = |p: &str| -> Result<Option<u16>, String> {
+        if p.is_empty() {
+            Ok(None)
+        } else {
+            p.parse().map(Some).map_err(|_| bad())
+        }
+    };
+    let host = |h: &str| (!h.is_empty()).then(|| h.to_ascii_lowercase());
+    Ok(crate::ConnectTo {
+        host: host(parts[0]),
+        port: port(parts[1])?,
+        to_host: host(parts[2]),
+        to_port: port(parts[3])?,
+    })
+}
+
 /// `--create-file-mode`: octal permission bits, at most 0777.
 fn parse_mode(s: &str) -> Result<u32, String> {
     u32::from_str_radix(s, 8)
@@ -1191,6 +1230,18 @@ pub(crate) fn clap_message(e: &clap::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connect_to_rules() {
+        let r = parse_connect_to("a.test:80:[::1]:8080").unwrap();
+        assert_eq!(r.host.as_deref(), Some("a.test"));
+        assert_eq!((r.port, r.to_port), (Some(80), Some(8080)));
+        assert_eq!(r.to_host.as_deref(), Some("[::1]"));
+        let any = parse_connect_to("::b.test:").unwrap();
+        assert_eq!((any.host, any.port, any.to_port), (None, None, None));
+        assert_eq!(any.to_host.as_deref(), Some("b.test"));
+        assert!(parse_connect_to("a:b:c:d").is_err());
+    }
 
     #[test]
     fn clap_is_well_formed() {

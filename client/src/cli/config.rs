@@ -485,6 +485,9 @@ impl Config {
             .location_trusted(args.location_trusted)
             .request_target(args.request_target.clone())
             .ignore_content_length(args.ignore_content_length);
+        for rule in args.connect_to {
+            builder = builder.connect_to(rule);
+        }
         for edit in args.proxy_headers {
             builder = builder.proxy_header(edit);
         }
