@@ -66,6 +66,8 @@ pub struct Builder {
     pub(crate) ignore_content_length: bool,
     pub(crate) proxy_headers: Vec<HeaderEdit>,
     pub(crate) connect_to: Vec<ConnectTo>,
+    pub(crate) local: shared::Local,
+    pub(crate) haproxy_protocol: bool,
 }
 
 /// One `--connect-to` rule: requests for `host`:`port` (either `None`: any) connect to
@@ -136,6 +138,8 @@ impl Default for Builder {
             ignore_content_length: false,
             proxy_headers: Vec::new(),
             connect_to: Vec::new(),
+            local: shared::Local::default(),
+            haproxy_protocol: false,
         }
     }
 }
@@ -364,6 +368,22 @@ impl Builder {
     /// rule that matches applies). Default none.
     pub fn connect_to(mut self, rule: ConnectTo) -> Builder {
         self.connect_to.push(rule);
+        self
+    }
+
+    /// How the client side of each new TCP connection is set up: local address, interface,
+    /// port range, keep-alive probes, TCP Fast Open (curl's `--interface`, `--local-port`,
+    /// `--keepalive-time`, `--tcp-fastopen`). Default: the system's choices.
+    pub fn local(mut self, local: shared::Local) -> Builder {
+        self.local = local;
+        self
+    }
+
+    /// Begin each new TCP connection with a PROXY protocol v1 line naming its two ends
+    /// (curl's `--haproxy-protocol`), for a server behind HAProxy's `accept-proxy`.
+    /// Default off.
+    pub fn haproxy_protocol(mut self, on: bool) -> Builder {
+        self.haproxy_protocol = on;
         self
     }
 

@@ -146,6 +146,7 @@ impl Error {
                 shared::Error::UnsupportedScheme { .. } => 1,
                 shared::Error::BadTarget { .. } => 3,
                 shared::Error::Resolve { .. } => 6,
+                shared::Error::Bind { .. } => 45,
                 e if e.is_timeout() => 28,
                 _ => 7,
             },

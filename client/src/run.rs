@@ -557,8 +557,10 @@ fn open(
             }
             let left = limit.saturating_sub(started.elapsed());
             let connected = match cfg.happy_eyeballs {
-                Some(delay) => shared::connect_happy(&key.to_string(), &addrs, left, delay),
-                None => shared::connect(&key.to_string(), &addrs, left),
+                Some(delay) => {
+                    shared::connect_happy_with(&key.to_string(), &addrs, left, delay, &cfg.local)
+                }
+                None => shared::connect_with(&key.to_string(), &addrs, left, &cfg.local),
             };
             let tried = |a: &shared::Attempt| AddrTry {
                 addr: a.addr.to_string(),
@@ -589,7 +591,34 @@ fn open(
                 failed: &connected.failed,
                 elapsed: connected.elapsed,
             });
-            Ok(Connection::new(connected.stream, peer, key.clone()))
+            let mut conn = Connection::new(connected.stream, peer, key.clone());
+            if cfg.haproxy_protocol {
+                haproxy_line(cfg, &mut conn, connected.addr)?;
+            }
+            Ok(conn)
         }
     }
+}
+
+/// `--haproxy-protocol`: the PROXY protocol v1 line (HAProxy's proxy-protocol.txt §2.1)
+/// naming this connection's source and destination, before anything else is sent.
+fn haproxy_line(
+    cfg: &Builder,
+    conn: &mut Connection,
+    peer: std::net::SocketAddr,
+) -> Result<(), Error> {
+    let line = match conn.local_addr() {
+        Some(local) => {
+            let family = if peer.is_ipv4() { "TCP4" } else { "TCP6" };
+            format!(
+                "PROXY {family} {} {} {} {}\r\n",
+                local.ip(),
+                peer.ip(),
+                local.port(),
+                peer.port()
+            )
+        }
+        None => "PROXY UNKNOWN\r\n".to_string(),
+    };
+    conn.write_all(line.as_bytes(), cfg.send_timeout)
 }

@@ -347,3 +347,66 @@ fn connect_to_as_curl() {
         same_as_curl(&[], &line, b"");
     }
 }
+
+#[test]
+fn the_client_side_of_connections() {
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let dir = tempfile::tempdir().unwrap();
+    // A free range: bound for a moment to find it, let go.
+    let first = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .min(65000);
+    let range = format!("{first}-{}", first + 30);
+    let run = fetch_in(
+        dir.path(),
+        &[
+            "-s",
+            "--local-port",
+            &range,
+            "--interface",
+            "127.0.0.1",
+            "--keepalive-time",
+            "5",
+            "--tcp-fastopen",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{local_ip} %{local_port}",
+            &u,
+        ],
+    );
+    run.code(0);
+    let out = String::from_utf8_lossy(&run.stdout).to_string();
+    let (ip, port) = out.split_once(' ').unwrap();
+    let port: u16 = port.parse().unwrap();
+    assert_eq!(ip, "127.0.0.1");
+    assert!((first..=first + 30).contains(&port), "{port} in {range}");
+    // An interface that does not exist: curl's exit 45, for both.
+    if have_curl() {
+        same_as_curl(&[], &["-s", "--interface", "if!nosuch0", &u], b"");
+        same_as_curl(&[], &["-s", "--interface", "nosuch0", &u], b"");
+    }
+}
+
+#[test]
+fn haproxy_protocol_names_both_ends_first() {
+    let script = Script::start(|_| super::scripted::ok(b"ok\n"));
+    let dir = tempfile::tempdir().unwrap();
+    fetch_in(dir.path(), &["-s", "--haproxy-protocol", &script.url("/x")])
+        .code(0)
+        .stdout(b"ok\n");
+    let head = &script.requests()[0];
+    let mut lines = head.lines();
+    let proxy: Vec<&str> = lines.next().unwrap().split(' ').collect();
+    assert_eq!(
+        proxy[..4],
+        ["PROXY", "TCP4", "127.0.0.1", "127.0.0.1"],
+        "{head}"
+    );
+    assert_eq!(proxy[5], script.port().to_string(), "{head}");
+    assert_eq!(lines.next(), Some("GET /x HTTP/1.1"), "{head}");
+}

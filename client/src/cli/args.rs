@@ -13,9 +13,9 @@ use crate::request::HeaderEdit;
 const EXIT_CODES_SHORT: &str = "\
 Exit codes: 0 ok, 1 unsupported protocol, 2 usage, 3 malformed target, 5 resolve proxy,
 6 resolve, 7 connect, 8 unparseable reply, 18 partial body, 22 HTTP error (-f), 23 write
-error, 26 read error, 28 timeout, 33 cannot resume, 47 too many redirects, 52 empty reply,
-55 send failure, 56 receive failure, 61 bad content encoding, 63 too large, 67 login
-denied (more: --help)";
+error, 26 read error, 28 timeout, 33 cannot resume, 45 bind, 47 too many redirects,
+52 empty reply, 55 send failure, 56 receive failure, 61 bad content encoding, 63 too
+large, 67 login denied (more: --help)";
 
 const EXIT_CODES: &str = "\
 Exit codes (curl's numbers):
@@ -36,6 +36,7 @@ Exit codes (curl's numbers):
   28  timeout (the message names the phase and the limit)
   33  cannot resume (-C -): the server sent another range than the one asked for, or a
       whole body where part of it already went to stdout
+  45  --interface or --local-port could not be used (no such interface, address taken)
   47  too many redirects (--max-redirs)
   52  empty reply: the server closed without a byte
   55  the request could not be sent
@@ -432,6 +433,28 @@ pub struct Args {
     /// its Host header (repeatable; an empty part matches any host or port, or keeps it)
     #[arg(long = "connect-to", value_name = "HOST1:PORT1:HOST2:PORT2", value_parser = parse_connect_to)]
     pub connect_to: Vec<crate::ConnectTo>,
+
+    /// Connect from this network interface (`if!NAME`), or from this local address
+    /// (`host!ADDRESS`); a bare word is an address if it reads as one, else an interface
+    #[arg(long = "interface", value_name = "NAME", allow_hyphen_values = true)]
+    pub interface: Option<String>,
+
+    /// Connect from this local port, or the first free one in the range N-M
+    #[arg(long = "local-port", value_name = "N[-M]", value_parser = parse_port_range)]
+    pub local_port: Option<(u16, u16)>,
+
+    /// Send TCP keep-alive probes after SECS idle, and every SECS after that
+    #[arg(long = "keepalive-time", value_name = "SECS")]
+    pub keepalive_time: Option<u64>,
+
+    /// Use TCP Fast Open: the request may go in the SYN to a server that allows it
+    #[arg(long = "tcp-fastopen")]
+    pub tcp_fastopen: bool,
+
+    /// Begin each connection with a PROXY protocol v1 line naming its two ends (for a
+    /// server behind HAProxy's accept-proxy)
+    #[arg(long = "haproxy-protocol")]
+    pub haproxy_protocol: bool,
 
     /// Refuse a URL with a user name in it (`http://user@host/`), exit 67
     #[arg(long = "disallow-username-in-url")]
@@ -1101,6 +1124,17 @@ impl Args {
         parsed.outputs = outputs.into_iter().map(|(_, o)| o).collect();
         Ok(parsed)
     }
+}
+
+/// `--local-port N` or `N-M`.
+fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("'{s}': expected a port or a range N-M");
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let (a, b): (u16, u16) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+    if a == 0 || b < a {
+        return Err(bad());
+    }
+    Ok((a, b))
 }
 
 /// `--connect-to`: four parts split at colons, IPv6 addresses in brackets.

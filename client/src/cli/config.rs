@@ -407,6 +407,7 @@ impl Config {
         };
         let (jar, literal) = cookies(&args, jar)?;
         let (proxy, no_proxy) = proxy(&args)?;
+        let local = local(&args)?;
         let http_off = args
             .proto
             .as_deref()
@@ -485,6 +486,7 @@ impl Config {
             .location_trusted(args.location_trusted)
             .request_target(args.request_target.clone())
             .ignore_content_length(args.ignore_content_length);
+        builder = builder.local(local).haproxy_protocol(args.haproxy_protocol);
         for rule in args.connect_to {
             builder = builder.connect_to(rule);
         }
@@ -771,6 +773,42 @@ fn time_condition(time: &str, silent: bool) -> Option<(String, String)> {
             None
         }
     }
+}
+
+/// The client side of connections: `--interface`, `--local-port`, `--keepalive-time`,
+/// `--tcp-fastopen`.
+fn local(args: &Args) -> Result<shared::Local, Error> {
+    let mut local = shared::Local {
+        ports: args.local_port,
+        keepalive: args
+            .keepalive_time
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs),
+        fastopen: args.tcp_fastopen,
+        ..shared::Local::default()
+    };
+    if let Some(name) = &args.interface {
+        let addr = |a: &str| {
+            a.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .map_err(|_| {
+                    Error::Usage(format!(
+                        "--interface {name}: '{a}' is not an address (names are not looked up)"
+                    ))
+                })
+        };
+        if let Some(device) = name.strip_prefix("if!") {
+            local.device = Some(device.to_string());
+        } else if let Some(host) = name.strip_prefix("host!") {
+            local.addr = Some(addr(host)?);
+        } else if let Ok(a) = addr(name) {
+            local.addr = Some(a);
+        } else {
+            local.device = Some(name.clone());
+        }
+    }
+    Ok(local)
 }
 
 /// The proxy (`-x`, else curl's variables) with `-U`'s credentials, and the hosts that go
