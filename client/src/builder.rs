@@ -68,6 +68,8 @@ pub struct Builder {
     pub(crate) connect_to: Vec<ConnectTo>,
     pub(crate) local: shared::Local,
     pub(crate) haproxy_protocol: bool,
+    pub(crate) raw: bool,
+    pub(crate) transfer_codings: bool,
 }
 
 /// One `--connect-to` rule: requests for `host`:`port` (either `None`: any) connect to
@@ -140,6 +142,8 @@ impl Default for Builder {
             connect_to: Vec::new(),
             local: shared::Local::default(),
             haproxy_protocol: false,
+            raw: false,
+            transfer_codings: false,
         }
     }
 }
@@ -384,6 +388,21 @@ impl Builder {
     /// Default off.
     pub fn haproxy_protocol(mut self, on: bool) -> Builder {
         self.haproxy_protocol = on;
+        self
+    }
+
+    /// Hand out a chunked body with its framing, as it came (curl's `--raw`); its end is
+    /// still found. Default off.
+    pub fn raw(mut self, on: bool) -> Builder {
+        self.raw = on;
+        self
+    }
+
+    /// Ask for a compressed transfer coding (`TE: gzip`, `Connection: TE`, curl's
+    /// `--tr-encoding`) and accept gzip or deflate before `chunked` in the answer's
+    /// `Transfer-Encoding`; decoding the body is the caller's. Default off.
+    pub fn transfer_codings(mut self, on: bool) -> Builder {
+        self.transfer_codings = on;
         self
     }
 

@@ -94,7 +94,7 @@ pub(crate) fn run(
                 jar.store(&host_of(&current), &current.path, set);
             }
         }
-        let (framing, reusable) = match body::framing(method, &head) {
+        let (framing, reusable) = match body::framing_with(method, &head, cfg.transfer_codings) {
             // --ignore-content-length: the body is what comes until the server closes.
             Ok((body::Framing::Length(_), _)) if cfg.ignore_content_length => {
                 (body::Framing::Close, false)
@@ -107,7 +107,14 @@ pub(crate) fn run(
         // Only HTTP/1.1 requests ask for a persistent connection; one whose body was
         // withheld (the server answered before `100 Continue`) is left in an unknown state.
         let reusable = reusable && cfg.version == Version::Http11 && !withheld;
-        let body = Body::new(conn, framing, reusable, pool.clone(), cfg.idle_timeout);
+        let body = Body::new(
+            conn,
+            framing,
+            reusable,
+            pool.clone(),
+            cfg.idle_timeout,
+            cfg.raw,
+        );
         if head.status() == 401
             && answered.is_none()
             && let Some(credentials) = &cfg.credentials
@@ -268,6 +275,7 @@ fn request_head(
         proxy_authorization: proxy.and_then(|p| p.authorization.as_deref()),
         proxy_connection: proxy.is_some(),
         accept_encoding: cfg.accept_encoding.as_deref(),
+        te: cfg.transfer_codings,
         chunked: len == Some(None),
         authorization: hop
             .authorization

@@ -410,3 +410,39 @@ fn haproxy_protocol_names_both_ends_first() {
     assert_eq!(proxy[5], script.port().to_string(), "{head}");
     assert_eq!(lines.next(), Some("GET /x HTTP/1.1"), "{head}");
 }
+
+#[test]
+fn raw_and_transfer_codings_as_curl() {
+    if !have_curl() {
+        return;
+    }
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"hello, transfer coding\n").unwrap();
+    let gz = gz.finish().unwrap();
+    let mut gzipped = format!(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n{:x}\r\n",
+        gz.len()
+    )
+    .into_bytes();
+    gzipped.extend_from_slice(&gz);
+    gzipped.extend_from_slice(b"\r\n0\r\nX-T: 1\r\n\r\n");
+    let gzipped = Script::fixed(&gzipped, Then::Close);
+    let chunked = Script::fixed(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n1;x=y\r\n!\r\n0\r\n\r\n",
+        Then::Close,
+    );
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let (c, g) = (chunked.url("/"), gzipped.url("/"));
+    let lines: Vec<Vec<&str>> = vec![
+        vec!["-s", "--raw", &c],
+        vec!["-s", &c],
+        vec!["-s", "--tr-encoding", &g],
+        vec!["-s", "--tr-encoding", &u],
+        vec!["-s", "--tr-encoding", "-H", "Connection: keep-alive", &u],
+    ];
+    for line in lines {
+        same_as_curl(&[], &line, b"");
+    }
+}

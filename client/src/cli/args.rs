@@ -479,6 +479,14 @@ pub struct Args {
     #[arg(long = "url-query", value_name = "DATA", allow_hyphen_values = true)]
     pub url_query: Vec<String>,
 
+    /// Pass the body on as it came: chunked framing and content codings left in
+    #[arg(long = "raw")]
+    pub raw: bool,
+
+    /// Ask for a compressed transfer (TE: gzip) and decode it
+    #[arg(long = "tr-encoding")]
+    pub tr_encoding: bool,
+
     /// Read the body until the server closes, whatever Content-Length says
     #[arg(long = "ignore-content-length")]
     pub ignore_content_length: bool,

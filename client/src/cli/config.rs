@@ -116,6 +116,10 @@ pub struct Config {
     pub file_rules: FileRules,
     /// `--xattr`.
     pub xattr: bool,
+    /// `--raw`: nothing decoded.
+    pub raw: bool,
+    /// `--tr-encoding`: a gzip or deflate transfer coding is decoded.
+    pub tr_encoding: bool,
     /// `-g`: `{` and `}` in a URL are sent as typed.
     pub globoff: bool,
     /// `--disallow-username-in-url`.
@@ -486,7 +490,11 @@ impl Config {
             .location_trusted(args.location_trusted)
             .request_target(args.request_target.clone())
             .ignore_content_length(args.ignore_content_length);
-        builder = builder.local(local).haproxy_protocol(args.haproxy_protocol);
+        builder = builder
+            .local(local)
+            .haproxy_protocol(args.haproxy_protocol)
+            .raw(args.raw)
+            .transfer_codings(args.tr_encoding);
         for rule in args.connect_to {
             builder = builder.connect_to(rule);
         }
@@ -610,6 +618,8 @@ impl Config {
             },
             xattr: args.xattr,
             globoff: args.globoff,
+            raw: args.raw,
+            tr_encoding: args.tr_encoding,
             disallow_username_in_url: args.disallow_username_in_url,
             rate: args.rate.filter(|_| parallel == 1),
             trace,

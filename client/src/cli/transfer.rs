@@ -401,10 +401,21 @@ fn attempt(
         }
     }
     o.resumed_from = if append { resume.offset } else { 0 };
-    let coding = if config.compressed && method == Method::Get {
-        Coding::of(resp.head())?
-    } else {
+    let coding = if config.raw {
+        // --raw: the body as it came.
         Coding::Identity
+    } else {
+        let content = if config.compressed && method == Method::Get {
+            Coding::of(resp.head())?
+        } else {
+            Coding::Identity
+        };
+        let transfer = if config.tr_encoding {
+            Coding::of_transfer(resp.head())
+        } else {
+            Coding::Identity
+        };
+        Coding::either(content, transfer)?
     };
     if method == Method::Get && !append && status == 200 {
         // Record the validator before the first byte lands: for a retry, and beside a file
