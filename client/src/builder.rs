@@ -70,6 +70,7 @@ pub struct Builder {
     pub(crate) haproxy_protocol: bool,
     pub(crate) raw: bool,
     pub(crate) transfer_codings: bool,
+    pub(crate) upload_rate: Option<u64>,
 }
 
 /// One `--connect-to` rule: requests for `host`:`port` (either `None`: any) connect to
@@ -144,6 +145,7 @@ impl Default for Builder {
             haproxy_protocol: false,
             raw: false,
             transfer_codings: false,
+            upload_rate: None,
         }
     }
 }
@@ -403,6 +405,14 @@ impl Builder {
     /// `Transfer-Encoding`; decoding the body is the caller's. Default off.
     pub fn transfer_codings(mut self, on: bool) -> Builder {
         self.transfer_codings = on;
+        self
+    }
+
+    /// Send request bodies at most `rate` bytes a second on average (curl's
+    /// `--limit-rate`, which bounds uploads too). Default `None`: as fast as the socket
+    /// takes them.
+    pub fn upload_rate(mut self, rate: Option<u64>) -> Builder {
+        self.upload_rate = rate;
         self
     }
 

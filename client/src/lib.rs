@@ -48,7 +48,7 @@ pub use cookie::CookieJar;
 pub use error::Error;
 pub use event::{Event, Observer};
 pub use head::{Head, MAX_HEAD, MAX_HEADERS};
-pub use payload::Payload;
+pub use payload::{Payload, Piece};
 pub use proxy::{DEFAULT_PROXY_PORT, Proxy};
 pub use redirect::resolve as resolve_location;
 pub use request::{HeaderEdit, Method, Request, USER_AGENT, Version};

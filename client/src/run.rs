@@ -378,7 +378,7 @@ fn exchange(
             if let Some(body) = send.body {
                 withheld = send.expect && answered_first(&mut conn, cfg.expect_timeout)?;
                 if !withheld {
-                    body.send(&mut conn, cfg.send_timeout)?;
+                    body.send(&mut conn, cfg.send_timeout, cfg.upload_rate)?;
                 }
             }
             hop.sent = Some(start.elapsed());

@@ -1121,6 +1121,27 @@ fn limit_rate_as_curl() {
     let started = std::time::Instant::now();
     super::fetch(&["-s", "-o", "/dev/null", "--limit-rate", "40k", &u]).code(0);
     assert!(started.elapsed() >= std::time::Duration::from_millis(1200));
+    // Uploads too, as in curl: 60000 bytes sent at 40 KiB/s, from a file (sendfile in
+    // paced pieces), from memory (-d) and in a form, never much faster.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("up.bin"), vec![b'u'; 60000]).unwrap();
+    let sink = echo.url("/echo");
+    for body in [
+        ["-T", "up.bin"],
+        ["--data-binary", "@up.bin"],
+        ["-F", "f=@up.bin"],
+    ] {
+        let started = std::time::Instant::now();
+        let mut line = vec!["-s", "-o", "/dev/null", "--limit-rate", "40k"];
+        line.extend(body);
+        line.push(&sink);
+        super::fetch_in(dir.path(), &line).code(0);
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(1200),
+            "{body:?}: {:?}",
+            started.elapsed()
+        );
+    }
 }
 
 #[test]

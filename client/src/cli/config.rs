@@ -314,7 +314,7 @@ impl Config {
         if has_form {
             let (body, content_type) = form::body(&args.form_parts, args.form_escape)?;
             request.method = Method::Post;
-            request.body = Some(Payload::Bytes(body.into()));
+            request.body = Some(body);
             request.content_type = Some(content_type);
         }
         if !args.json.is_empty() {
@@ -493,6 +493,7 @@ impl Config {
         builder = builder
             .local(local)
             .haproxy_protocol(args.haproxy_protocol)
+            .upload_rate(args.limit_rate.filter(|r| *r > 0))
             .raw(args.raw)
             .transfer_codings(args.tr_encoding);
         for rule in args.connect_to {
