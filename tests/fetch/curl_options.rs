@@ -446,3 +446,72 @@ fn raw_and_transfer_codings_as_curl() {
         same_as_curl(&[], &line, b"");
     }
 }
+
+/// Runs fetch on a new terminal (python's `pty`): waits for the password prompt, types
+/// `typed` and returns everything the terminal showed.
+fn on_a_terminal(args: &[&str], typed: &str) -> String {
+    let script = r#"
+import os, pty, signal, sys
+signal.alarm(30)
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:-1])
+out = b""
+while b"':" not in out:
+    out += os.read(fd, 1024)
+os.write(fd, sys.argv[-1].encode() + b"\n")
+try:
+    while True:
+        d = os.read(fd, 4096)
+        if not d:
+            break
+        out += d
+except OSError:
+    pass
+os.waitpid(pid, 0)
+sys.stdout.buffer.write(out)
+"#;
+    let mut line = vec![
+        "-c".to_string(),
+        script.to_string(),
+        crate::support::bin("fetch").display().to_string(),
+    ];
+    line.extend(args.iter().map(|a| a.to_string()));
+    line.push(typed.to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let refs: Vec<&str> = line.iter().map(String::as_str).collect();
+    let run = run_with_stdin(&mut Command::new("python3"), dir.path(), &refs, b"");
+    String::from_utf8_lossy(&run.stdout).into_owned()
+}
+
+#[test]
+fn a_password_is_asked_on_the_terminal_without_echo() {
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let shown = on_a_terminal(&["-s", "-u", "al", &u], "s3cret");
+    assert!(
+        shown.contains("Enter host password for user 'al':"),
+        "{shown}"
+    );
+    // al:s3cret, sent; and what was typed never appeared on the terminal.
+    assert!(
+        shown.contains("Authorization: Basic YWw6czNjcmV0"),
+        "{shown}"
+    );
+    assert!(!shown.contains("s3cret"), "{shown}");
+    // Without a terminal (a new session has none), the password is the first line of stdin.
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_with_stdin(
+        Command::new("setsid")
+            .arg("-w")
+            .arg(crate::support::bin("fetch")),
+        dir.path(),
+        &["-s", "-u", "al", &u],
+        b"pw\n",
+    );
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains("Authorization: Basic YWw6cHc="),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+}

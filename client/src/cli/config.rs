@@ -2,7 +2,7 @@
 //! [`Config`] (the client to fetch with, where each body goes). Every problem found here is
 //! a usage error (exit 2); reading `--input` is the only I/O.
 
-use std::io::{self, BufRead, IsTerminal, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -905,23 +905,44 @@ fn cookies(
 }
 
 /// `-u USER:PASSWORD` split at the first colon. `-u USER` alone asks for the password as
-/// curl does where there is no terminal: a prompt on stderr and a line from stdin.
+/// curl does (tool_getpass.c): the prompt on stderr, the answer read from the terminal
+/// (`/dev/tty`) with echo off, or from stdin when there is no terminal.
 fn credentials(user: &str) -> Result<(String, String), Error> {
     if let Some((name, password)) = user.split_once(':') {
         return Ok((name.into(), password.into()));
     }
-    if io::stdin().is_terminal() {
-        return Err(Error::Usage(format!(
-            "-u {user}: asking for the password on a terminal is not supported yet; give -u \
-             {user}:PASSWORD"
-        )));
-    }
-    let _ = write!(io::stderr(), "Enter host password for user '{user}':");
+    let fail = |e: io::Error| {
+        Error::Usage(format!(
+            "-u {user}: reading the password: {}",
+            shared::io_words(&e)
+        ))
+    };
+    // One write, so that the prompt is never seen half-written.
+    let prompt = format!("Enter host password for user '{user}':");
     let mut line = String::new();
-    io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Error::Usage(format!("-u {user}: stdin: {}", shared::io_words(&e))))?;
+    match std::fs::File::open("/dev/tty") {
+        Ok(tty) => {
+            // Echo off while the password is typed, back on afterwards whatever happens.
+            let saved = rustix::termios::tcgetattr(&tty).ok();
+            if let Some(mut quiet) = saved.clone() {
+                quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
+                let _ =
+                    rustix::termios::tcsetattr(&tty, rustix::termios::OptionalActions::Now, &quiet);
+            }
+            // The prompt once echo is off, so nothing typed after it shows.
+            let _ = io::stderr().write_all(prompt.as_bytes());
+            let read = io::BufReader::new(&tty).read_line(&mut line);
+            if let Some(saved) = saved {
+                let _ =
+                    rustix::termios::tcsetattr(&tty, rustix::termios::OptionalActions::Now, &saved);
+            }
+            read.map_err(fail)?;
+        }
+        Err(_) => {
+            let _ = io::stderr().write_all(prompt.as_bytes());
+            io::stdin().lock().read_line(&mut line).map_err(fail)?;
+        }
+    }
     let _ = writeln!(io::stderr());
     Ok((user.into(), line.trim_end_matches(['\r', '\n']).into()))
 }
