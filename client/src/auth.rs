@@ -77,6 +77,14 @@ impl Credentials {
 
     /// RFC 7616 §3.4: the response to one Digest challenge, written in curl's order.
     fn digest(&self, c: &Challenge, method: &str, uri: &str) -> Option<String> {
+        // What the server sent goes back inside the header: a control character there could
+        // end the line and add headers of the server's choosing.
+        if c.params
+            .iter()
+            .any(|(_, v)| v.chars().any(char::is_control))
+        {
+            return None;
+        }
         let realm = c.param("realm").unwrap_or("");
         let nonce = c.param("nonce")?;
         let algorithm = c.param("algorithm");

@@ -156,3 +156,18 @@ fn dechunk_corpus() {
         assert!(run.is_ok(), "{path:?}");
     }
 }
+
+#[test]
+fn www_authenticate_corpus() {
+    let all = corpus("www_authenticate");
+    assert!(!all.is_empty());
+    for (path, data) in all {
+        if let Some(answer) = wire::answer_challenge(&data) {
+            assert!(
+                answer.starts_with("Digest ") || answer.starts_with("Basic "),
+                "{path:?}"
+            );
+            assert!(!answer.contains(['\r', '\n']), "{path:?}: {answer:?}");
+        }
+    }
+}
