@@ -244,9 +244,10 @@ fn hex<D: sha2::Digest>(s: &str) -> String {
         .collect()
 }
 
-/// A client nonce: 16 hex digits, different each time (RFC 7616 asks for no more than
-/// unpredictability; the hasher's random keys give it without a crate).
-fn cnonce() -> String {
+/// 16 hex digits, different each time: a Digest client nonce (RFC 7616 asks for no more
+/// than unpredictability), and `-F`'s multipart boundary. The hasher's random keys give it
+/// without a crate.
+pub(crate) fn cnonce() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(

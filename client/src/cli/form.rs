@@ -194,14 +194,7 @@ fn read(file: &str) -> Result<Vec<u8>, Error> {
 
 /// curl's shape of boundary: 24 dashes and 16 hex digits, different each run.
 fn boundary() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    format!("------------------------{:016x}", h.finish())
+    format!("------------------------{}", crate::auth::cnonce())
 }
 
 #[cfg(test)]
