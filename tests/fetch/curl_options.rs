@@ -534,3 +534,26 @@ fn header_json_as_curl_writes_it() {
     );
     same_as_curl(&[], &["-s", "-w", "[%{header_json}]", &u, &u], b"");
 }
+
+#[test]
+fn xattr_records_where_a_file_came_from() {
+    let echo = Echo::start();
+    let u = echo.url("/echo");
+    let dir = tempfile::tempdir().unwrap();
+    fetch_in(dir.path(), &["-s", "--xattr", "-o", "x", &u]).code(0);
+    // python reads the attributes back; a file system without user attributes is a skip.
+    let read = r#"
+import os, sys
+try:
+    print(os.getxattr("x", "user.xdg.origin.url").decode())
+except OSError as e:
+    print("unsupported", e)
+"#;
+    let run = run_with_stdin(&mut Command::new("python3"), dir.path(), &["-c", read], b"");
+    let shown = String::from_utf8_lossy(&run.stdout).trim().to_string();
+    if shown.starts_with("unsupported") {
+        eprintln!("skipped: {shown}");
+        return;
+    }
+    assert_eq!(shown, u);
+}
