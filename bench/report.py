@@ -95,6 +95,7 @@ def main(path, quick):
     out.extend(issue18_digest(median))
     out.extend(issue18_watch(median))
     out.extend(issue17(values))
+    out.extend(issue15(median, spread))
     print("\n".join(out))
     svg(chart, Path(path).with_name("chart.svg"))
 
@@ -197,6 +198,24 @@ def issue17(values):
         return []
     return ["", "Issue 17 targets (fetch --mirror -Z against wget, 2000-file site on serve):", "",
             "| target | figures | ratio |", "|---|---|---|"] + lines
+
+
+def issue15(median, spread):
+    """The targets of issue 15 (fetch against curl), when the run has their rows."""
+    lines = []
+    for scen, what in (("put-big-wall", "fetch -T wall ≤ 1.0× curl -T"),
+                       ("put-big-cpu", "fetch -T CPU ≤ curl -T's"),
+                       ("tiny-startup-wall", "fetch -s tiny file ≤ 1.0× curl (hyperfine mean)")):
+        f, c = median.get((scen, "fetch")), median.get((scen, "curl"))
+        if f is None or not c:
+            continue
+        (flo, fhi), (clo, chi) = spread[(scen, "fetch")], spread[(scen, "curl")]
+        lines.append(f"| {what} | fetch {f:.3f} ({flo:.3f}–{fhi:.3f}), curl {c:.3f} "
+                     f"({clo:.3f}–{chi:.3f}) | {f / c:.2f}× ({'met' if f <= c else 'not met'}) |")
+    if not lines:
+        return []
+    return ["", "Issue 15 targets (medians of the rounds, ranges in brackets; fetch ÷ curl, "
+            "lower is better):", "", "| target | figures | fetch ÷ curl |", "|---|---|---|"] + lines
 
 
 def svg(chart, dest):

@@ -21,6 +21,9 @@
 # made in the background, and after it is known) against plain serve, and fetch downloading it
 # with and without the sha-256 to check.
 # Issue 17's rows (fetch --mirror against wget) come from bench/mirror.sh, which also runs alone.
+# Issue 15's rows (fetch against curl): the big file PUT to that second nginx by fetch -T and
+# by curl -T (put-big, wall and CPU), and a tiny file start to finish with hyperfine, no shell
+# (tiny-startup: fetch -s against curl -s, the mean of each round).
 #
 #   bench/run.sh           full run (about 25 minutes on 2 cores)
 #   bench/run.sh --quick   a smaller run (under 3 minutes)
@@ -254,6 +257,15 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 for srv in "${SERVERS[@]}"; do echo "rss-idle,$srv,0,$(rss_kib "${PID[$srv]}"),KiB,,," >>"$CSV"; done
 
+time_cmd() { # scenario client command... ; records wall seconds and user+sys seconds
+  local scen=$1 client=$2; shift 2
+  /usr/bin/time -f '%e %U %S %M' -o "$WORK/time.txt" "$@" >/dev/null 2>&1 || true
+  read -r wall user sys maxrss < <(tail -1 "$WORK/time.txt")
+  echo "$scen-wall,$client,$round,$wall,s,,," >>"$CSV"
+  echo "$scen-cpu,$client,$round,$(python3 -c "print(round($user+$sys,3))"),s,,," >>"$CSV"
+}
+command -v /usr/bin/time >/dev/null || apt-get -o DPkg::Lock::Timeout=300 install -y -qq time >/dev/null
+
 # --- issue 16: uploads, compression on the fly, folder downloads -------------------------------
 # serve-x is serve with the features that are off by default (recorded as "serve"); nginx-x
 # is nginx taking PUT (dav_methods) and compressing (gzip on), recorded as "nginx". Both start
@@ -317,10 +329,27 @@ upload() {
   rm -f "$dest/$name"
 }
 
+# put_big CLIENT COMMAND...: issue 15's row, the big file PUT to nginx (dav_methods) by each
+# client, timed (wall and CPU); a PUT that did not leave the whole file is recorded as 0.
+put_big() {
+  local client=$1; shift
+  time_cmd put-big "$client" "$@"
+  local size; size=$(stat -c %s "$NX/root/put.bin" 2>/dev/null || echo 0)
+  if [[ $size != $((BIG_MB * 1024 * 1024)) ]]; then
+    log "WARNING: $client's PUT left $size bytes: recorded as 0"
+    sed -i "\$d" "$CSV"; sed -i "\$d" "$CSV"
+    echo "put-big-wall,$client,$round,0,s,,," >>"$CSV"; echo "put-big-cpu,$client,$round,0,s,,," >>"$CSV"
+  fi
+  rm -f "$NX/root/put.bin"
+}
+
 for round in $(seq 1 "$ROUNDS"); do
   cat "$DOC/big.bin" >/dev/null
   upload serve-x "$DOC"
   upload nginx-x "$NX/root"
+  # Issue 15: fetch -T (sendfile) against curl -T, the same file to the same nginx.
+  put_big fetch "$FETCH" -s -o /dev/null -T "$DOC/big.bin" "http://127.0.0.1:${PORT[nginx-x]}/put.bin"
+  put_big curl curl -s -o /dev/null -T "$DOC/big.bin" "http://127.0.0.1:${PORT[nginx-x]}/put.bin"
   for srv in serve-x nginx-x; do
     # The check that the timed run measures what it says: a gzip body, smaller than the file.
     hdr=$(curl -s -D - -o "$WORK/gz.body" -H 'Accept-Encoding: gzip' "http://127.0.0.1:${PORT[$srv]}/64k.txt" | tr -d '\r')
@@ -370,18 +399,20 @@ wait "${PID[serve-watch]}" 2>/dev/null || true
 log "clients"
 BIGURL="http://127.0.0.1:${PORT[nginx]}/big.bin"
 cat "$DOC/big.bin" >/dev/null
-time_cmd() { # scenario client command... ; records wall seconds and user+sys seconds
-  local scen=$1 client=$2; shift 2
-  /usr/bin/time -f '%e %U %S %M' -o "$WORK/time.txt" "$@" >/dev/null 2>&1 || true
-  read -r wall user sys maxrss < <(tail -1 "$WORK/time.txt")
-  echo "$scen-wall,$client,$round,$wall,s,,," >>"$CSV"
-  echo "$scen-cpu,$client,$round,$(python3 -c "print(round($user+$sys,3))"),s,,," >>"$CSV"
-}
-command -v /usr/bin/time >/dev/null || apt-get -o DPkg::Lock::Timeout=300 install -y -qq time >/dev/null
 # Many small files come from serve (-q), the big file from nginx: the same server for every client.
 seq 1 "$SMALL_FILES" | sed "s|.*|http://127.0.0.1:${PORT[serve-q]}/many/&.bin|" >"$WORK/urls.txt"
 PAR=0; "$FETCH" --help 2>/dev/null | grep -q -- '--parallel' && PAR=1
+# Issue 15: start to finish for a tiny file (hyperfine, no shell): the mean in ms per client.
+TINYURL="http://127.0.0.1:${PORT[nginx]}/index.html"
+tiny() { # client command...
+  local client=$1; shift
+  hyperfine -N --warmup 20 --runs "$TINY_RUNS" --export-json "$WORK/tiny.json" "$*" >/dev/null 2>&1 || true
+  echo "tiny-startup-wall,$client,$round,$(python3 -c "import json;print(round(json.load(open('$WORK/tiny.json'))['results'][0]['mean']*1000,3))" 2>/dev/null || echo 0),ms,,," >>"$CSV"
+}
+TINY_RUNS=500; ((QUICK)) && TINY_RUNS=200
 for round in $(seq 1 "$ROUNDS"); do
+  tiny fetch "$FETCH" -s "$TINYURL"
+  tiny curl curl -s "$TINYURL"
   time_cmd get-big fetch "$FETCH" -s -o /dev/null "$BIGURL"
   time_cmd get-big curl curl -s -o /dev/null "$BIGURL"
   time_cmd get-big wget wget -q -O /dev/null "$BIGURL"

@@ -36,6 +36,16 @@ pub(crate) enum Framing {
 ///    every value is the same number; anything else is an error.
 /// 4. Otherwise, up to close.
 pub(crate) fn framing(method: Method, head: &Head) -> Result<(Framing, bool), String> {
+    framing_with(method, head, false)
+}
+
+/// [`framing`], where `codings` lets gzip or deflate come before `chunked` (or alone, the
+/// body then ending at the close) in `Transfer-Encoding`: `--tr-encoding` asked for them.
+pub(crate) fn framing_with(
+    method: Method,
+    head: &Head,
+    codings: bool,
+) -> Result<(Framing, bool), String> {
     let keep_alive = keep_alive(head);
     if head.version() == Version::Http09 {
         return Ok((Framing::Close, false));
@@ -43,8 +53,21 @@ pub(crate) fn framing(method: Method, head: &Head) -> Result<(Framing, bool), St
     if method == Method::Head || matches!(head.status(), 100..=199 | 204 | 304) {
         return Ok((Framing::None, keep_alive));
     }
+    let allowed = codings;
     let codings = head.tokens("transfer-encoding");
     let has_length = head.header("content-length").is_some();
+    if allowed
+        && codings.iter().any(|c| c != "chunked")
+        && codings[..codings.len() - 1]
+            .iter()
+            .all(|c| c == "gzip" || c == "deflate")
+    {
+        return match codings.last().map(String::as_str) {
+            Some("chunked") => Ok((Framing::Chunked, keep_alive && !has_length)),
+            Some("gzip" | "deflate") => Ok((Framing::Close, false)),
+            _ => Err("unsupported transfer coding".into()),
+        };
+    }
     if !codings.is_empty() {
         if let Some(other) = codings.iter().find(|c| *c != "chunked") {
             return Err(format!(
@@ -110,10 +133,12 @@ impl Body {
         reusable: bool,
         pool: Pool,
         idle: Duration,
+        raw: bool,
     ) -> Body {
         let reader = match framing {
             Framing::None | Framing::Length(0) => Reader::Empty,
             Framing::Length(n) => Reader::Length(LengthReader::new(n)),
+            Framing::Chunked if raw => Reader::Chunked(ChunkedReader::raw()),
             Framing::Chunked => Reader::Chunked(ChunkedReader::new()),
             Framing::Close => Reader::Close,
         };
@@ -312,5 +337,18 @@ mod tests {
             let err = frame(Method::Get, &format!("HTTP/1.1 200 OK|{fields}")).unwrap_err();
             assert!(err.contains(want), "{fields}: {err}");
         }
+    }
+
+    #[test]
+    fn transfer_codings_only_when_asked() {
+        let head =
+            |te: &str| crate::head::test_head(&format!("HTTP/1.1 200 OK|Transfer-Encoding: {te}"));
+        let with = |te: &str| framing_with(Method::Get, &head(te), true).map(|f| f.0);
+        assert_eq!(with("gzip, chunked"), Ok(Framing::Chunked));
+        assert_eq!(with("chunked"), Ok(Framing::Chunked));
+        assert_eq!(with("deflate"), Ok(Framing::Close));
+        assert!(with("br, chunked").is_err());
+        assert!(with("chunked, gzip, chunked").is_err());
+        assert!(framing_with(Method::Get, &head("gzip, chunked"), false).is_err());
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use shared::Resolver;
 
+use crate::auth::Credentials;
 use crate::cookie::CookieJar;
 use crate::event::{Event, Observer};
 use crate::proxy::Proxy;
@@ -59,6 +60,31 @@ pub struct Builder {
     pub(crate) redirect_http_off: Option<&'static str>,
     pub(crate) accept_encoding: Option<String>,
     pub(crate) user_agent: Option<String>,
+    pub(crate) credentials: Option<Credentials>,
+    pub(crate) location_trusted: bool,
+    pub(crate) request_target: Option<String>,
+    pub(crate) ignore_content_length: bool,
+    pub(crate) proxy_headers: Vec<HeaderEdit>,
+    pub(crate) connect_to: Vec<ConnectTo>,
+    pub(crate) local: shared::Local,
+    pub(crate) haproxy_protocol: bool,
+    pub(crate) raw: bool,
+    pub(crate) transfer_codings: bool,
+    pub(crate) upload_rate: Option<u64>,
+}
+
+/// One `--connect-to` rule: requests for `host`:`port` (either `None`: any) connect to
+/// `to_host`:`to_port` instead (either `None`: unchanged); the URL, `Host` included, stays.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConnectTo {
+    /// The host it applies to (`None`: every host).
+    pub host: Option<String>,
+    /// The port it applies to (`None`: every port).
+    pub port: Option<u16>,
+    /// Where to connect instead (`None`: the same host).
+    pub to_host: Option<String>,
+    /// The port to connect to instead (`None`: the same port).
+    pub to_port: Option<u16>,
 }
 
 impl fmt::Debug for Builder {
@@ -109,6 +135,17 @@ impl Default for Builder {
             redirect_http_off: None,
             accept_encoding: None,
             user_agent: None,
+            credentials: None,
+            location_trusted: false,
+            request_target: None,
+            ignore_content_length: false,
+            proxy_headers: Vec::new(),
+            connect_to: Vec::new(),
+            local: shared::Local::default(),
+            haproxy_protocol: false,
+            raw: false,
+            transfer_codings: false,
+            upload_rate: None,
         }
     }
 }
@@ -294,6 +331,88 @@ impl Builder {
     /// Default `None`: `fetch/VERSION`.
     pub fn user_agent(mut self, agent: Option<String>) -> Builder {
         self.user_agent = agent;
+        self
+    }
+
+    /// Answer a 401 with these credentials (curl's `--digest`, `--anyauth`): the first
+    /// request goes without, and the server's `WWW-Authenticate` picks the scheme; the 401
+    /// joins the response's history, as a redirect does. Default none.
+    pub fn challenge_auth(mut self, credentials: Option<Credentials>) -> Builder {
+        self.credentials = credentials;
+        self
+    }
+
+    /// Send credentials and host-bound `-H` lines to every host a redirect leads to, not
+    /// only the first (curl's `--location-trusted`). Default off.
+    pub fn location_trusted(mut self, on: bool) -> Builder {
+        self.location_trusted = on;
+        self
+    }
+
+    /// Put `target` on the request line instead of the URL's path (curl's
+    /// `--request-target`, e.g. `*` for `OPTIONS *`). Default `None`.
+    pub fn request_target(mut self, target: Option<String>) -> Builder {
+        self.request_target = target;
+        self
+    }
+
+    /// Read every body to the end of the connection, whatever `Content-Length` says
+    /// (curl's `--ignore-content-length`). Default off.
+    pub fn ignore_content_length(mut self, on: bool) -> Builder {
+        self.ignore_content_length = on;
+        self
+    }
+
+    /// Add `edit` to the headers a proxy gets: after the others in a request through the
+    /// proxy, and alone (with `Host`) in a `CONNECT` (curl's `--proxy-header`).
+    pub fn proxy_header(mut self, edit: HeaderEdit) -> Builder {
+        self.proxy_headers.push(edit);
+        self
+    }
+
+    /// Connect somewhere else for some hosts and ports (curl's `--connect-to`; the first
+    /// rule that matches applies). Default none.
+    pub fn connect_to(mut self, rule: ConnectTo) -> Builder {
+        self.connect_to.push(rule);
+        self
+    }
+
+    /// How the client side of each new TCP connection is set up: local address, interface,
+    /// port range, keep-alive probes, TCP Fast Open (curl's `--interface`, `--local-port`,
+    /// `--keepalive-time`, `--tcp-fastopen`). Default: the system's choices.
+    pub fn local(mut self, local: shared::Local) -> Builder {
+        self.local = local;
+        self
+    }
+
+    /// Begin each new TCP connection with a PROXY protocol v1 line naming its two ends
+    /// (curl's `--haproxy-protocol`), for a server behind HAProxy's `accept-proxy`.
+    /// Default off.
+    pub fn haproxy_protocol(mut self, on: bool) -> Builder {
+        self.haproxy_protocol = on;
+        self
+    }
+
+    /// Hand out a chunked body with its framing, as it came (curl's `--raw`); its end is
+    /// still found. Default off.
+    pub fn raw(mut self, on: bool) -> Builder {
+        self.raw = on;
+        self
+    }
+
+    /// Ask for a compressed transfer coding (`TE: gzip`, `Connection: TE`, curl's
+    /// `--tr-encoding`) and accept gzip or deflate before `chunked` in the answer's
+    /// `Transfer-Encoding`; decoding the body is the caller's. Default off.
+    pub fn transfer_codings(mut self, on: bool) -> Builder {
+        self.transfer_codings = on;
+        self
+    }
+
+    /// Send request bodies at most `rate` bytes a second on average (curl's
+    /// `--limit-rate`, which bounds uploads too). Default `None`: as fast as the socket
+    /// takes them.
+    pub fn upload_rate(mut self, rate: Option<u64>) -> Builder {
+        self.upload_rate = rate;
         self
     }
 

@@ -29,11 +29,15 @@ enum State {
     Done,
 }
 
-/// Decodes a chunked body; the chunk framing and trailers are dropped, the data passed on.
+/// Decodes a chunked body; the chunk framing and trailers are dropped, the data passed on
+/// (or, `raw`, passed on with the data: curl's `--raw`, where the end is still found).
 #[derive(Debug)]
 pub(crate) struct ChunkedReader {
     state: State,
     got: u64,
+    raw: bool,
+    /// With `raw`, framing lines read and not yet handed out.
+    pending: Vec<u8>,
 }
 
 impl ChunkedReader {
@@ -42,6 +46,24 @@ impl ChunkedReader {
         ChunkedReader {
             state: State::Size,
             got: 0,
+            raw: false,
+            pending: Vec::new(),
+        }
+    }
+
+    /// A reader that hands out the framing with the data (`--raw`).
+    pub(crate) fn raw() -> ChunkedReader {
+        ChunkedReader {
+            raw: true,
+            ..ChunkedReader::new()
+        }
+    }
+
+    /// With `raw`: keeps `line` and its CRLF to hand out.
+    fn keep(&mut self, line: &[u8]) {
+        if self.raw {
+            self.pending.extend_from_slice(line);
+            self.pending.extend_from_slice(b"\r\n");
         }
     }
 
@@ -60,11 +82,18 @@ impl ChunkedReader {
             reason: format!("bad chunked body: {reason}"),
         };
         loop {
+            if !self.pending.is_empty() {
+                let n = out.len().min(self.pending.len());
+                out[..n].copy_from_slice(&self.pending[..n]);
+                self.pending.drain(..n);
+                return Ok(n);
+            }
             match self.state {
                 State::Done => return Ok(0),
                 State::Size => match conn.read_line(MAX_SIZE_LINE, idle)? {
                     Line::Whole(line) => {
                         let size = parse_chunk_size(&line).map_err(|r| bad(conn, r))?;
+                        self.keep(&line);
                         self.state = if size == 0 {
                             State::Trailers { bytes: 0, count: 0 }
                         } else {
@@ -95,7 +124,10 @@ impl ChunkedReader {
                     return Ok(n);
                 }
                 State::DataEnd => match conn.read_line(MAX_SIZE_LINE, idle)? {
-                    Line::Whole(line) if line.is_empty() => self.state = State::Size,
+                    Line::Whole(line) if line.is_empty() => {
+                        self.keep(b"");
+                        self.state = State::Size;
+                    }
                     Line::Whole(_) | Line::TooLong => {
                         return Err(bad(
                             conn,
@@ -107,8 +139,12 @@ impl ChunkedReader {
                 State::Trailers { bytes, count } => {
                     let room = MAX_TRAILER_BYTES.saturating_sub(bytes);
                     match conn.read_line(room, idle)? {
-                        Line::Whole(line) if line.is_empty() => self.state = State::Done,
+                        Line::Whole(line) if line.is_empty() => {
+                            self.keep(b"");
+                            self.state = State::Done;
+                        }
                         Line::Whole(line) => {
+                            self.keep(&line);
                             if count + 1 > MAX_TRAILERS {
                                 return Err(bad(
                                     conn,

@@ -33,6 +33,44 @@ pub(crate) enum Line {
     Eof,
 }
 
+/// `--limit-rate` for uploads: how much to send at once, and the wait that keeps the
+/// average at the rate.
+#[derive(Debug)]
+pub(crate) struct Pace {
+    rate: Option<u64>,
+    started: Instant,
+    sent: u64,
+}
+
+impl Pace {
+    /// At most `rate` bytes a second on average (`None`: as fast as the socket takes).
+    pub(crate) fn new(rate: Option<u64>) -> Pace {
+        Pace {
+            rate,
+            started: Instant::now(),
+            sent: 0,
+        }
+    }
+
+    /// The most to send in one go: an eighth of a second's worth (at least 1 KiB) when
+    /// paced, so the pace is even rather than bursts; else 1 GiB.
+    pub(crate) fn piece(&self) -> usize {
+        self.rate
+            .map_or(1 << 30, |r| (r / 8).clamp(1024, 1 << 20) as usize)
+    }
+
+    /// `n` more bytes went out: waits until the average is back to the rate.
+    pub(crate) fn sent(&mut self, n: u64) {
+        self.sent += n;
+        if let Some(rate) = self.rate {
+            let due = Duration::from_secs_f64(self.sent as f64 / rate as f64);
+            if let Some(wait) = due.checked_sub(self.started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+    }
+}
+
 /// A connected socket with a read buffer and the transfer's overall deadline.
 #[derive(Debug)]
 pub(crate) struct Connection {
@@ -153,6 +191,37 @@ impl Connection {
                 reason: io_words(&e),
             },
         }
+    }
+
+    /// Sends `len` bytes of `file` from its start with sendfile(2), never through user
+    /// space, each call within `limit` (a progress deadline, and the overall one). With
+    /// `pace` (`--limit-rate`), in pieces that keep to its rate. Returns the bytes sent; a
+    /// file that ends before `len` is a read error (the length was promised).
+    pub(crate) fn send_file(
+        &mut self,
+        file: &std::fs::File,
+        what: &std::path::Path,
+        len: u64,
+        limit: Duration,
+        pace: &mut Pace,
+    ) -> Result<u64, Error> {
+        let mut offset = 0;
+        while offset < len {
+            let which = self.arm(Phase::Send, limit, Instant::now() + limit)?;
+            let piece = (len - offset).min(pace.piece() as u64);
+            let n = self
+                .stream
+                .send_file_at(file, &mut offset, piece)
+                .map_err(|e| self.io_error(Phase::Send, e, which))?;
+            if n == 0 {
+                return Err(Error::Read {
+                    what: what.display().to_string(),
+                    reason: format!("the file shrank to {offset} bytes while being sent"),
+                });
+            }
+            pace.sent(n);
+        }
+        Ok(offset)
     }
 
     /// Writes all of `bytes` within `limit` (and the overall deadline).

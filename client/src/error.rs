@@ -142,6 +142,12 @@ pub enum Error {
     /// Stdout was closed by its reader (`fetch URL | head -1`): not a failure (exit 0, and
     /// nothing is printed).
     StdoutClosed,
+    /// Credentials the user forbade (`--disallow-username-in-url` and a URL with a user
+    /// name): curl's exit 67.
+    LoginDenied {
+        /// Why, in words.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -152,6 +158,7 @@ impl Error {
                 shared::Error::UnsupportedScheme { .. } => 1,
                 shared::Error::BadTarget { .. } => 3,
                 shared::Error::Resolve { .. } => 6,
+                shared::Error::Bind { .. } => 45,
                 e if e.is_timeout() => 28,
                 _ => 7,
             },
@@ -179,6 +186,7 @@ impl Error {
             // Above curl's codes (the highest is 101), so a script can tell it apart.
             Error::Digest { .. } => 120,
             Error::StdoutClosed => 0,
+            Error::LoginDenied { .. } => 67,
         }
     }
 
@@ -254,6 +262,7 @@ impl fmt::Display for Error {
                 "{source} mismatch ({algorithm}): expected {expected}, got {got}"
             ),
             Error::StdoutClosed => f.write_str("stdout was closed by its reader"),
+            Error::LoginDenied { reason } => f.write_str(reason),
         }
     }
 }

@@ -40,6 +40,9 @@ pub enum Event<'a> {
     },
     /// The request head, as sent.
     RequestHead(&'a [u8]),
+    /// A request body held in memory, as sent after its head (a file or stream body is
+    /// not told).
+    RequestBody(&'a [u8]),
     /// A response head (interim or final), as received.
     ResponseHead(&'a [u8]),
     /// A redirect is being followed.

@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod auth;
 mod body;
 mod builder;
 mod chunked;
@@ -36,9 +37,10 @@ mod trace;
 pub mod cli;
 pub mod wire;
 
+pub use auth::{Credentials, Scheme as AuthScheme};
 pub use body::Body;
 pub use builder::{
-    Builder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_EXPECT_TIMEOUT, DEFAULT_HEAD_TIMEOUT,
+    Builder, ConnectTo, DEFAULT_CONNECT_TIMEOUT, DEFAULT_EXPECT_TIMEOUT, DEFAULT_HEAD_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE_PER_ENDPOINT, DEFAULT_MAX_REDIRECTS,
     DEFAULT_SEND_TIMEOUT,
 };
@@ -47,7 +49,7 @@ pub use cookie::CookieJar;
 pub use error::Error;
 pub use event::{Event, Observer};
 pub use head::{Head, MAX_HEAD, MAX_HEADERS};
-pub use payload::Payload;
+pub use payload::{Payload, Piece};
 pub use proxy::{DEFAULT_PROXY_PORT, Proxy};
 pub use redirect::resolve as resolve_location;
 pub use request::{HeaderEdit, Method, Request, USER_AGENT, Version};

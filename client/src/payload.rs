@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::connection::Connection;
+use crate::connection::{Connection, Pace};
 use crate::error::Error;
 
 /// Bodies larger than this are announced with `Expect: 100-continue` (curl's threshold,
@@ -30,6 +30,19 @@ pub enum Payload {
     /// A reader of unknown length, sent chunked (`Transfer-Encoding: chunked`). It can be
     /// read only once: a second request that carries it sends an empty body.
     Stream(Arc<Mutex<dyn Read + Send>>),
+    /// Pieces sent one after the other with the sum of their lengths as `Content-Length`:
+    /// bytes in memory and files sent with sendfile(2) (a multipart form's files, which
+    /// never pass through memory).
+    Parts(Arc<[Piece]>),
+}
+
+/// One piece of [`Payload::Parts`].
+#[derive(Debug, Clone)]
+pub enum Piece {
+    /// Bytes in memory.
+    Bytes(Vec<u8>),
+    /// A whole file, opened when it is sent.
+    File(PathBuf),
 }
 
 impl fmt::Debug for Payload {
@@ -38,6 +51,7 @@ impl fmt::Debug for Payload {
             Payload::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
             Payload::File(p) => write!(f, "File({})", p.display()),
             Payload::Stream(_) => f.write_str("Stream"),
+            Payload::Parts(p) => write!(f, "Parts({} pieces)", p.len()),
         }
     }
 }
@@ -52,6 +66,18 @@ impl Payload {
                 .map(|m| Some(m.len()))
                 .map_err(|e| read_error(path, &e)),
             Payload::Stream(_) => Ok(None),
+            Payload::Parts(pieces) => {
+                let mut total = 0;
+                for piece in pieces.iter() {
+                    total += match piece {
+                        Piece::Bytes(b) => b.len() as u64,
+                        Piece::File(path) => std::fs::metadata(path)
+                            .map(|m| m.len())
+                            .map_err(|e| read_error(path, &e))?,
+                    };
+                }
+                Ok(Some(total))
+            }
         }
     }
 
@@ -59,34 +85,36 @@ impl Payload {
     /// or a reader, and for a body over 1 MiB.
     pub(crate) fn expects_continue(&self, len: Option<u64>) -> bool {
         match self {
-            Payload::Bytes(_) => len.is_some_and(|n| n > EXPECT_THRESHOLD),
+            Payload::Bytes(_) | Payload::Parts(_) => len.is_some_and(|n| n > EXPECT_THRESHOLD),
             Payload::File(_) | Payload::Stream(_) => true,
         }
     }
 
-    /// Writes the body on `conn` (chunked for a stream). Returns the bytes of body sent.
-    pub(crate) fn send(&self, conn: &mut Connection, limit: Duration) -> Result<u64, Error> {
+    /// Writes the body on `conn` (chunked for a stream), at most `rate` bytes a second on
+    /// average (`--limit-rate`). Returns the bytes of body sent.
+    pub(crate) fn send(
+        &self,
+        conn: &mut Connection,
+        limit: Duration,
+        rate: Option<u64>,
+    ) -> Result<u64, Error> {
+        let mut pace = Pace::new(rate);
         match self {
-            Payload::Bytes(b) => {
-                conn.write_all(b, limit)?;
-                Ok(b.len() as u64)
-            }
-            Payload::File(path) => {
-                let mut file = File::open(path).map_err(|e| read_error(path, &e))?;
-                let mut buf = vec![0u8; CHUNK];
+            Payload::Bytes(b) => send_bytes(conn, b, limit, &mut pace),
+            Payload::File(path) => send_file(conn, path, limit, &mut pace),
+            Payload::Parts(pieces) => {
                 let mut sent = 0;
-                loop {
-                    let n = file.read(&mut buf).map_err(|e| read_error(path, &e))?;
-                    if n == 0 {
-                        return Ok(sent);
-                    }
-                    conn.write_all(&buf[..n], limit)?;
-                    sent += n as u64;
+                for piece in pieces.iter() {
+                    sent += match piece {
+                        Piece::Bytes(b) => send_bytes(conn, b, limit, &mut pace)?,
+                        Piece::File(path) => send_file(conn, path, limit, &mut pace)?,
+                    };
                 }
+                Ok(sent)
             }
             Payload::Stream(reader) => {
                 let mut reader = reader.lock().unwrap_or_else(PoisonError::into_inner);
-                let mut buf = vec![0u8; CHUNK];
+                let mut buf = vec![0u8; CHUNK.min(pace.piece())];
                 let mut sent = 0;
                 loop {
                     let n = reader.read(&mut buf).map_err(|e| Error::Read {
@@ -103,10 +131,37 @@ impl Payload {
                     chunk.extend_from_slice(b"\r\n");
                     conn.write_all(&chunk, limit)?;
                     sent += n as u64;
+                    pace.sent(n as u64);
                 }
             }
         }
     }
+}
+
+/// `bytes`, in paced pieces.
+fn send_bytes(
+    conn: &mut Connection,
+    bytes: &[u8],
+    limit: Duration,
+    pace: &mut Pace,
+) -> Result<u64, Error> {
+    for piece in bytes.chunks(pace.piece()) {
+        conn.write_all(piece, limit)?;
+        pace.sent(piece.len() as u64);
+    }
+    Ok(bytes.len() as u64)
+}
+
+/// The file at `path`, whole, with sendfile(2): its bytes never enter user space.
+fn send_file(
+    conn: &mut Connection,
+    path: &std::path::Path,
+    limit: Duration,
+    pace: &mut Pace,
+) -> Result<u64, Error> {
+    let file = File::open(path).map_err(|e| read_error(path, &e))?;
+    let len = file.metadata().map_err(|e| read_error(path, &e))?.len();
+    conn.send_file(&file, path, len, limit, pace)
 }
 
 fn read_error(path: &std::path::Path, e: &std::io::Error) -> Error {

@@ -8,6 +8,10 @@ use shared::{Endpoint, Target};
 pub struct Proxy {
     pub(crate) endpoint: Endpoint,
     pub(crate) authorization: Option<String>,
+    /// `-p`: ask for a tunnel with `CONNECT` and speak to the origin through it.
+    pub(crate) tunnel: bool,
+    /// `--proxy1.0`: the `CONNECT` is an HTTP/1.0 request.
+    pub(crate) http10: bool,
 }
 
 /// Port of a proxy given without one: 1080, as curl.
@@ -46,6 +50,8 @@ impl Proxy {
         let mut proxy = Proxy {
             endpoint: target.endpoint,
             authorization: None,
+            tunnel: false,
+            http10: false,
         };
         if let Some(c) = credentials {
             let (user, password) = c.split_once(':').unwrap_or((c, ""));
@@ -56,6 +62,19 @@ impl Proxy {
             proxy = proxy.basic_auth(&decode(user), &decode(password));
         }
         Ok(proxy)
+    }
+
+    /// Asks the proxy for a tunnel to each origin (`CONNECT host:port`, RFC 9110 §9.3.6)
+    /// and sends the requests through it as to the origin itself (curl's `-p`).
+    pub fn tunnel(mut self, on: bool) -> Proxy {
+        self.tunnel = on;
+        self
+    }
+
+    /// Sends the `CONNECT` as HTTP/1.0 (curl's `--proxy1.0`).
+    pub fn connect_http10(mut self, on: bool) -> Proxy {
+        self.http10 = on;
+        self
     }
 
     /// Sends `Proxy-Authorization: Basic` with `user` and `password` (curl's `-U`).

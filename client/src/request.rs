@@ -189,7 +189,10 @@ pub(crate) struct Defaults<'a> {
     pub(crate) user_agent: Option<Option<&'a str>>,
     /// `Referer`, after `Accept`.
     pub(crate) referer: Option<&'a str>,
-    /// `Accept-Encoding`, right after `Accept` (curl's place for `--compressed`).
+    /// `Connection: TE` and `TE: gzip` right after `Accept` (curl's `--tr-encoding`): a
+    /// `Connection` given with `-H` is sent there, with `, TE` added.
+    pub(crate) te: bool,
+    /// `Accept-Encoding`, after that (curl's place for `--compressed`).
     pub(crate) accept_encoding: Option<&'a str>,
     /// `Proxy-Connection: Keep-Alive` (through a proxy, as curl), after `Referer`.
     pub(crate) proxy_connection: bool,
@@ -228,6 +231,18 @@ pub(crate) fn headers(
         out.push(("User-Agent".into(), agent.into(), true));
     }
     out.push(("Accept".into(), "*/*".into(), true));
+    let user_connection = edits
+        .iter()
+        .find(|e| e.name.eq_ignore_ascii_case("connection"))
+        .and_then(|e| e.value.as_deref());
+    if defaults.te {
+        let connection = match user_connection {
+            Some(v) => format!("{}, TE", v.trim()),
+            None => "TE".into(),
+        };
+        out.push(("Connection".into(), connection, true));
+        out.push(("TE".into(), "gzip".into(), true));
+    }
     if let Some(coding) = defaults.accept_encoding {
         out.push(("Accept-Encoding".into(), coding.into(), true));
     }
@@ -252,6 +267,11 @@ pub(crate) fn headers(
         .map(|(n, v, d)| (n, format!(" {v}"), d))
         .collect();
     for edit in edits {
+        if defaults.te && user_connection.is_some() && edit.name.eq_ignore_ascii_case("connection")
+        {
+            // Already sent, joined with TE.
+            continue;
+        }
         let default = out
             .iter()
             .position(|(n, _, d)| *d && n.eq_ignore_ascii_case(&edit.name));
@@ -435,6 +455,7 @@ mod tests {
             proxy_authorization: None,
             proxy_connection: false,
             accept_encoding: None,
+            te: false,
             chunked: false,
             authorization: Some("Basic x"),
             range: None,

@@ -40,6 +40,8 @@ pub(crate) fn run(
     let mut current = target.clone();
     let mut history = Vec::new();
     let mut followed = 0;
+    // `--digest`, `--anyauth`: the answer to the server's challenge, once.
+    let mut answered: Option<String> = None;
     loop {
         trace.hops.push(Hop {
             url: current.to_string(),
@@ -55,6 +57,7 @@ pub(crate) fn run(
             current: &current,
             original: target,
             referer: referer.as_deref(),
+            authorization: answered.as_deref(),
         };
         let len = payload.as_ref().map(Payload::len).transpose()?;
         // curl's rule, for HTTP/1.1 only: ask first before an upload or a large body.
@@ -67,6 +70,7 @@ pub(crate) fn run(
             hop.method = name.clone();
             hop.request_bytes = bytes.len() as u64;
         }
+        let head_len = bytes.len();
         let rest = match &payload {
             Some(Payload::Bytes(b)) if !expect => {
                 // Head and body in one write: a small body goes out in the same packet.
@@ -77,6 +81,7 @@ pub(crate) fn run(
         };
         let send = Send {
             head: &bytes,
+            head_len,
             body: rest,
             expect,
         };
@@ -89,15 +94,44 @@ pub(crate) fn run(
                 jar.store(&host_of(&current), &current.path, set);
             }
         }
-        let (framing, reusable) =
-            body::framing(method, &head).map_err(|reason| Error::BadResponse {
+        let (framing, reusable) = match body::framing_with(method, &head, cfg.transfer_codings) {
+            // --ignore-content-length: the body is what comes until the server closes.
+            Ok((body::Framing::Length(_), _)) if cfg.ignore_content_length => {
+                (body::Framing::Close, false)
+            }
+            framing => framing.map_err(|reason| Error::BadResponse {
                 peer: conn.peer.clone(),
                 reason,
-            })?;
+            })?,
+        };
         // Only HTTP/1.1 requests ask for a persistent connection; one whose body was
         // withheld (the server answered before `100 Continue`) is left in an unknown state.
         let reusable = reusable && cfg.version == Version::Http11 && !withheld;
-        let body = Body::new(conn, framing, reusable, pool.clone(), cfg.idle_timeout);
+        let body = Body::new(
+            conn,
+            framing,
+            reusable,
+            pool.clone(),
+            cfg.idle_timeout,
+            cfg.raw,
+        );
+        if head.status() == 401
+            && answered.is_none()
+            && let Some(credentials) = &cfg.credentials
+            && let Some(value) = credentials.answer(
+                head.all("www-authenticate"),
+                &name,
+                &request_target(cfg, &current),
+            )
+        {
+            // Asked again at once with the answer; the 401 is part of the history, as
+            // curl shows it with -i.
+            body.drain(DRAIN_LIMIT);
+            trace.body_done();
+            answered = Some(value);
+            history.push(head);
+            continue;
+        }
         let location = redirect::location(&head).map(<[u8]>::to_vec);
         if let (Some(max), Some(location)) = (cfg.redirects, location) {
             if followed >= max {
@@ -147,6 +181,20 @@ struct Step<'a> {
     original: &'a Target,
     /// The `Referer` to send.
     referer: Option<&'a str>,
+    /// The answer to a 401's challenge, if one was made.
+    authorization: Option<&'a str>,
+}
+
+/// What the request line names: `--request-target`, else the whole URL through a proxy
+/// (RFC 9112 §3.2.2; not inside a tunnel), else the path.
+fn request_target(cfg: &Builder, current: &Target) -> String {
+    if let Some(t) = &cfg.request_target {
+        return t.clone();
+    }
+    match via_proxy(cfg, current) {
+        Some(p) if !p.tunnel => current.to_string(),
+        _ => current.path.clone(),
+    }
 }
 
 /// The proxy a request to `current` goes through: none with a Unix socket, or when
@@ -188,6 +236,8 @@ fn host_of(target: &Target) -> String {
 struct Send<'a> {
     /// The head (and a small body with it).
     head: &'a [u8],
+    /// Where the head ends in `head`.
+    head_len: usize,
     /// The body to send after the head, if it is not in `head`.
     body: Option<&'a Payload>,
     /// `Expect: 100-continue` was sent: wait for the go-ahead (a short while) first.
@@ -209,23 +259,27 @@ fn request_head(
     let current = hop.current;
     // Credentials, cookies and a custom Host given with -H stay with the host they were
     // given for.
-    let cross_host = current.endpoint != hop.original.endpoint;
+    // (--location-trusted sends them everywhere.)
+    let cross_host = current.endpoint != hop.original.endpoint && !cfg.location_trusted;
+    // A proxy that forwards requests sees them (a tunnel's does not: it gets the CONNECT).
+    let proxy = via_proxy(cfg, current).filter(|p| !p.tunnel);
     let edits: Vec<&HeaderEdit> = cfg
         .headers
         .iter()
         .filter(|e| !(cross_host && request::is_host_bound(&e.name)))
         .chain(&req.headers)
+        .chain(proxy.iter().flat_map(|_| &cfg.proxy_headers))
         .collect();
     let cookie = cookies(cfg, current);
-    let proxy = via_proxy(cfg, current);
     let defaults = request::Defaults {
         proxy_authorization: proxy.and_then(|p| p.authorization.as_deref()),
         proxy_connection: proxy.is_some(),
         accept_encoding: cfg.accept_encoding.as_deref(),
+        te: cfg.transfer_codings,
         chunked: len == Some(None),
-        authorization: cfg
+        authorization: hop
             .authorization
-            .as_deref()
+            .or(cfg.authorization.as_deref())
             .or(req.authorization.as_deref())
             .filter(|_| !cross_host),
         range: req.range.as_deref(),
@@ -252,12 +306,12 @@ fn request_head(
         );
         expect_sent = expect && headers.iter().any(|(n, _)| n == "Expect");
     }
-    // Through a proxy the request line names the whole URL (RFC 9112 §3.2.2).
-    let request_target = match proxy {
-        Some(_) => current.to_string(),
-        None => current.path.clone(),
-    };
-    let bytes = request::head(hop.method, &request_target, cfg.version, &headers);
+    let bytes = request::head(
+        hop.method,
+        &request_target(cfg, current),
+        cfg.version,
+        &headers,
+    );
     (bytes, expect_sent)
 }
 
@@ -274,10 +328,12 @@ fn exchange(
     trace: &mut Trace,
 ) -> Result<(Connection, Head, bool), Error> {
     let proxy = via_proxy(cfg, current);
+    // A tunnel leads to one origin: it is pooled under the origin's name (a host either
+    // always goes through the proxy or never, so the two kinds never meet under one key).
     let key = match (&cfg.unix_socket, proxy) {
         (Some(path), _) => Endpoint::Unix(path.clone()),
-        (None, Some(proxy)) => proxy.endpoint.clone(),
-        (None, None) => current.endpoint.clone(),
+        (None, Some(proxy)) if !proxy.tunnel => proxy.endpoint.clone(),
+        (None, _) => connect_to(cfg, &current.endpoint)?,
     };
     let mut may_reuse = true;
     loop {
@@ -288,24 +344,41 @@ fn exchange(
                 conn
             }
             // A proxy whose name does not resolve is curl's exit 5, not 6.
-            None => open(cfg, &key, total, trace).map_err(|e| match (e, proxy) {
-                (Error::Net(e @ shared::Error::Resolve { .. }), Some(_)) => Error::ProxyResolve(e),
-                (e, _) => e,
-            })?,
+            None => {
+                let proxy_error = |e| match (e, proxy) {
+                    (Error::Net(e @ shared::Error::Resolve { .. }), Some(_)) => {
+                        Error::ProxyResolve(e)
+                    }
+                    (e, _) => e,
+                };
+                match proxy.filter(|p| p.tunnel) {
+                    Some(p) => {
+                        let mut conn = open(cfg, &p.endpoint, total, trace).map_err(proxy_error)?;
+                        conn.set_total(total);
+                        tunnel(cfg, &mut conn, p, current)?;
+                        conn.key = key.clone();
+                        conn
+                    }
+                    None => open(cfg, &key, total, trace).map_err(proxy_error)?,
+                }
+            }
         };
         let hop = trace.hops.last_mut().expect("run pushed the hop");
         hop.peer = Some(conn.peer.clone());
         hop.local = conn.local_addr();
         hop.reused = conn.reused;
         conn.set_total(total);
-        cfg.notify(Event::RequestHead(send.head));
+        cfg.notify(Event::RequestHead(&send.head[..send.head_len]));
+        if send.head.len() > send.head_len {
+            cfg.notify(Event::RequestBody(&send.head[send.head_len..]));
+        }
         let start = trace.start;
         let mut withheld = false;
         let result = conn.write_all(send.head, cfg.send_timeout).and_then(|()| {
             if let Some(body) = send.body {
                 withheld = send.expect && answered_first(&mut conn, cfg.expect_timeout)?;
                 if !withheld {
-                    body.send(&mut conn, cfg.send_timeout)?;
+                    body.send(&mut conn, cfg.send_timeout, cfg.upload_rate)?;
                 }
             }
             hop.sent = Some(start.elapsed());
@@ -337,6 +410,79 @@ fn exchange(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Where to connect for `endpoint`: itself, or what the first `--connect-to` rule that
+/// matches it says.
+fn connect_to(cfg: &Builder, endpoint: &Endpoint) -> Result<Endpoint, Error> {
+    let Endpoint::Tcp { host, port } = endpoint else {
+        return Ok(endpoint.clone());
+    };
+    let name = host.to_string();
+    let bare = name.trim_start_matches('[').trim_end_matches(']');
+    let rule = cfg.connect_to.iter().find(|r| {
+        r.host.as_deref().is_none_or(|h| {
+            h.trim_start_matches('[')
+                .trim_end_matches(']')
+                .eq_ignore_ascii_case(bare)
+        }) && r.port.is_none_or(|p| p == *port)
+    });
+    let Some(rule) = rule else {
+        return Ok(endpoint.clone());
+    };
+    let to_host = rule.to_host.clone().unwrap_or(name);
+    let to_port = rule.to_port.unwrap_or(*port);
+    Ok(Target::parse(&format!("http://{to_host}:{to_port}/"))?.endpoint)
+}
+
+/// `-p`: asks the proxy on `conn` for a tunnel to `current`'s host and port (RFC 9110
+/// §9.3.6), with curl's headers; anything but a 2xx is curl's exit 56.
+fn tunnel(
+    cfg: &Builder,
+    conn: &mut Connection,
+    proxy: &crate::proxy::Proxy,
+    current: &Target,
+) -> Result<(), Error> {
+    let authority = current.endpoint.to_string();
+    let mut headers = vec![("Host".to_string(), format!(" {authority}"))];
+    if let Some(auth) = &proxy.authorization {
+        headers.push(("Proxy-Authorization".into(), format!(" {auth}")));
+    }
+    if let Some(agent) = cfg
+        .user_agent
+        .as_deref()
+        .map_or(Some(request::USER_AGENT), |a| (!a.is_empty()).then_some(a))
+    {
+        headers.push(("User-Agent".into(), format!(" {agent}")));
+    }
+    headers.push(("Proxy-Connection".into(), " Keep-Alive".into()));
+    for edit in &cfg.proxy_headers {
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&edit.name));
+        if let Some(v) = &edit.value {
+            headers.push((edit.name.clone(), format!(" {v}")));
+        }
+    }
+    let version = if proxy.http10 {
+        Version::Http10
+    } else {
+        Version::Http11
+    };
+    let bytes = request::head("CONNECT", &authority, version, &headers);
+    cfg.notify(Event::RequestHead(&bytes));
+    conn.write_all(&bytes, cfg.send_timeout)?;
+    let head = head::read_head(conn, cfg.head_timeout, &mut |h| {
+        cfg.notify(Event::ResponseHead(h.raw()))
+    })?;
+    if !(200..300).contains(&head.status()) {
+        return Err(Error::Receive {
+            peer: conn.peer.clone(),
+            reason: format!(
+                "the proxy refused the tunnel to {authority} (CONNECT answered {})",
+                head.status()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// After `Expect: 100-continue`: waits up to `wait` for the server. `false`: send
@@ -419,8 +565,10 @@ fn open(
             }
             let left = limit.saturating_sub(started.elapsed());
             let connected = match cfg.happy_eyeballs {
-                Some(delay) => shared::connect_happy(&key.to_string(), &addrs, left, delay),
-                None => shared::connect(&key.to_string(), &addrs, left),
+                Some(delay) => {
+                    shared::connect_happy_with(&key.to_string(), &addrs, left, delay, &cfg.local)
+                }
+                None => shared::connect_with(&key.to_string(), &addrs, left, &cfg.local),
             };
             let tried = |a: &shared::Attempt| AddrTry {
                 addr: a.addr.to_string(),
@@ -451,7 +599,34 @@ fn open(
                 failed: &connected.failed,
                 elapsed: connected.elapsed,
             });
-            Ok(Connection::new(connected.stream, peer, key.clone()))
+            let mut conn = Connection::new(connected.stream, peer, key.clone());
+            if cfg.haproxy_protocol {
+                haproxy_line(cfg, &mut conn, connected.addr)?;
+            }
+            Ok(conn)
         }
     }
+}
+
+/// `--haproxy-protocol`: the PROXY protocol v1 line (HAProxy's proxy-protocol.txt §2.1)
+/// naming this connection's source and destination, before anything else is sent.
+fn haproxy_line(
+    cfg: &Builder,
+    conn: &mut Connection,
+    peer: std::net::SocketAddr,
+) -> Result<(), Error> {
+    let line = match conn.local_addr() {
+        Some(local) => {
+            let family = if peer.is_ipv4() { "TCP4" } else { "TCP6" };
+            format!(
+                "PROXY {family} {} {} {} {}\r\n",
+                local.ip(),
+                peer.ip(),
+                local.port(),
+                peer.port()
+            )
+        }
+        None => "PROXY UNKNOWN\r\n".to_string(),
+    };
+    conn.write_all(line.as_bytes(), cfg.send_timeout)
 }

@@ -112,6 +112,16 @@ pub fn decode_chunked(input: &[u8], max_out: usize) -> Result<Vec<u8>, Error> {
     })
 }
 
+/// The answer `--digest`/`--anyauth` would send to a 401 whose `WWW-Authenticate` is
+/// `value` (any bytes), for `GET /`; `None` when no offered scheme can be answered.
+pub fn answer_challenge(value: &[u8]) -> Option<String> {
+    crate::auth::Credentials::new("user", "pass", crate::auth::Scheme::Any).answer(
+        std::iter::once(value),
+        "GET",
+        "/",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

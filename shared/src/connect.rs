@@ -38,6 +38,126 @@ pub struct Connected {
 /// timed-out address moves on to the next. `target` (e.g. `example.com:80`) names what we
 /// are connecting to in the error, which lists every address tried with its reason.
 pub fn connect(target: &str, addrs: &[SocketAddr], timeout: Duration) -> Result<Connected, Error> {
+    connect_with(target, addrs, timeout, &Local::default())
+}
+
+/// The client side of a TCP connection, set before connecting (curl's `--interface`,
+/// `--local-port`, `--keepalive-time`, `--tcp-fastopen`). The default sets nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Local {
+    /// Bind to this address (the port per `ports`, else any).
+    pub addr: Option<std::net::IpAddr>,
+    /// Bind to this network interface (SO_BINDTODEVICE).
+    pub device: Option<String>,
+    /// Take a local port in this range, inclusive (the first that is free).
+    pub ports: Option<(u16, u16)>,
+    /// Send TCP keep-alive probes after this long idle, and as often after.
+    pub keepalive: Option<Duration>,
+    /// Send the first data in the SYN when the server allows (TCP_FASTOPEN_CONNECT).
+    pub fastopen: bool,
+}
+
+impl Local {
+    /// Whether the settings can be applied at all, tried on a socket of `addr`'s family
+    /// that is then closed: a missing interface or a taken address is one clear error,
+    /// not a failure per address.
+    pub(crate) fn check(&self, addr: &SocketAddr) -> Result<(), Error> {
+        if *self == Local::default() {
+            return Ok(());
+        }
+        let what = || {
+            let mut parts = Vec::new();
+            if let Some(d) = &self.device {
+                parts.push(format!("interface {d}"));
+            }
+            if let Some(a) = self.addr {
+                parts.push(a.to_string());
+            }
+            if let Some((a, b)) = self.ports {
+                parts.push(format!("ports {a}-{b}"));
+            }
+            if parts.is_empty() {
+                parts.push("the socket options asked for".into());
+            }
+            parts.join(", ")
+        };
+        Socket::new(Domain::for_address(*addr), Type::STREAM.cloexec(), None)
+            .and_then(|s| self.apply(&s, addr))
+            .map_err(|e| Error::Bind {
+                what: what(),
+                reason: io_words(&e),
+            })
+    }
+
+    /// Applies the settings to `socket`, for a connection to `addr`.
+    fn apply(&self, socket: &Socket, addr: &SocketAddr) -> io::Result<()> {
+        if let Some(device) = &self.device {
+            socket.bind_device(Some(device.as_bytes()))?;
+        }
+        if self.addr.is_some() || self.ports.is_some() {
+            let ip = self.addr.unwrap_or(match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+            });
+            let (first, last) = self.ports.unwrap_or((0, 0));
+            let mut result = Ok(());
+            // Bounded by the range: the first port that binds is kept.
+            for port in first..=last {
+                result = socket.bind(&SockAddr::from(SocketAddr::new(ip, port)));
+                if result.is_ok() {
+                    break;
+                }
+            }
+            result?;
+        }
+        if let Some(idle) = self.keepalive {
+            let params = socket2::TcpKeepalive::new()
+                .with_time(idle)
+                .with_interval(idle);
+            socket.set_tcp_keepalive(&params)?;
+        }
+        if self.fastopen {
+            fastopen_connect(socket)?;
+        }
+        Ok(())
+    }
+}
+
+/// TCP_FASTOPEN_CONNECT (Linux 4.11): `connect` returns at once and the first write goes
+/// in the SYN with the server's cookie (socket2 and rustix have no setter for it).
+#[allow(unsafe_code)] // One setsockopt with a plain int; no safe wrapper exists.
+fn fastopen_connect(socket: &Socket) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    const TCP_FASTOPEN_CONNECT: libc::c_int = 30;
+    let on: libc::c_int = 1;
+    // SAFETY: the descriptor is open for the call's duration, and `on` outlives it with
+    // the size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            TCP_FASTOPEN_CONNECT,
+            (&raw const on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// [`connect`] with the client side of each attempt set as `local` says.
+pub fn connect_with(
+    target: &str,
+    addrs: &[SocketAddr],
+    timeout: Duration,
+    local: &Local,
+) -> Result<Connected, Error> {
+    if let Some(first) = addrs.first() {
+        local.check(first)?;
+    }
     let start = Instant::now();
     let deadline = start + timeout;
     let mut failed = Vec::new();
@@ -64,7 +184,7 @@ pub fn connect(target: &str, addrs: &[SocketAddr], timeout: Duration) -> Result<
         }
         let share = (left / (addrs.len() - i) as u32).max(MIN_ATTEMPT.min(left));
         let began = Instant::now();
-        match connect_one(addr, share) {
+        match connect_one(addr, share, local) {
             Ok(stream) => {
                 return Ok(Connected {
                     stream,
@@ -102,8 +222,13 @@ pub fn connect(target: &str, addrs: &[SocketAddr], timeout: Duration) -> Result<
     })
 }
 
-pub(crate) fn connect_one(addr: &SocketAddr, timeout: Duration) -> io::Result<Stream> {
+pub(crate) fn connect_one(
+    addr: &SocketAddr,
+    timeout: Duration,
+    local: &Local,
+) -> io::Result<Stream> {
     let socket = Socket::new(Domain::for_address(*addr), Type::STREAM.cloexec(), None)?;
+    local.apply(&socket, addr)?;
     socket.connect_timeout(&SockAddr::from(*addr), timeout)?;
     Ok(Stream::Tcp(socket.into()))
 }

@@ -43,6 +43,14 @@ pub enum Error {
         /// Each address tried, in order, with the reason it failed.
         attempts: Vec<Attempt>,
     },
+    /// The client side of a connection could not be set as asked (an interface, a local
+    /// address or port that cannot be bound).
+    Bind {
+        /// What was asked, e.g. `interface eth9` or `127.0.0.2, ports 4000-4010`.
+        what: String,
+        /// Why, in words.
+        reason: String,
+    },
     /// A Unix-domain socket could not be connected to.
     UnixConnect {
         /// The socket path.
@@ -127,6 +135,7 @@ impl fmt::Display for Error {
             Error::UnixConnect { path, reason } => {
                 write!(f, "connect to unix:{}: {reason}", path.display())
             }
+            Error::Bind { what, reason } => write!(f, "cannot connect from {what}: {reason}"),
             Error::Listen { addr, reason } => write!(f, "cannot listen on {addr}: {reason}"),
             Error::Inherited { reason } => write!(f, "inherited listener (LISTEN_FDS): {reason}"),
         }

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::connect::{Connected, connect, connect_one};
+use crate::connect::{Connected, Local, connect_one, connect_with};
 use crate::error::{Attempt, Error, duration_words, io_words};
 use crate::stream::Stream;
 
@@ -58,8 +58,22 @@ pub fn connect_happy(
     timeout: Duration,
     delay: Duration,
 ) -> Result<Connected, Error> {
+    connect_happy_with(target, addrs, timeout, delay, &Local::default())
+}
+
+/// [`connect_happy`] with the client side of each attempt set as `local` says.
+pub fn connect_happy_with(
+    target: &str,
+    addrs: &[SocketAddr],
+    timeout: Duration,
+    delay: Duration,
+    local: &Local,
+) -> Result<Connected, Error> {
     if addrs.len() <= 1 {
-        return connect(target, addrs, timeout);
+        return connect_with(target, addrs, timeout, local);
+    }
+    if let Some(first) = addrs.first() {
+        local.check(first)?;
     }
     let order = interleave(addrs);
     let start = Instant::now();
@@ -78,13 +92,13 @@ pub fn connect_happy(
             break;
         }
         if next < order.len() && (running == 0 || now >= next_start) {
-            let (i, addr, tx) = (next, order[next], tx.clone());
+            let (i, addr, tx, local) = (next, order[next], tx.clone(), local.clone());
             let left = deadline - now;
             let spawned = thread::Builder::new()
                 .name("connect".into())
                 .spawn(move || {
                     let began = Instant::now();
-                    let result = connect_one(&addr, left);
+                    let result = connect_one(&addr, left, &local);
                     // The race may be over: then nobody listens and the socket is dropped.
                     let _ = tx.send((i, result, began.elapsed()));
                 });
@@ -258,7 +272,7 @@ mod tests {
         let addr = l.listener.local_addr().unwrap().tcp().unwrap();
         let mut held = Vec::new();
         for _ in 0..64 {
-            match connect_one(&addr, Duration::from_millis(200)) {
+            match connect_one(&addr, Duration::from_millis(200), &Local::default()) {
                 Ok(s) => held.push(s),
                 Err(_) => return Some((l, held, addr)),
             }

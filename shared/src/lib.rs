@@ -22,10 +22,10 @@ mod stream;
 mod target;
 mod text;
 
-pub use connect::{Connected, MIN_ATTEMPT, connect, connect_unix};
+pub use connect::{Connected, Local, MIN_ATTEMPT, connect, connect_unix, connect_with};
 pub use content_length::{LengthError, fold_content_length};
 pub use error::{Attempt, Error, duration_words, io_words, lookup_words};
-pub use happy::{HAPPY_EYEBALLS_DELAY, connect_happy, interleave};
+pub use happy::{HAPPY_EYEBALLS_DELAY, connect_happy, connect_happy_with, interleave};
 pub use listen::{
     DEFAULT_BACKLOG, LISTEN_FDS_START, ListenOptions, Listener, Listening, UnixSocket,
     adopt_listener, inherited, listen_fds, listen_tcp, listen_unix,

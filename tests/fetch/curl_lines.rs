@@ -11,7 +11,7 @@ use super::{Run, fetch_with_stdin, run_with_stdin};
 use crate::support::echo::Echo;
 
 /// Whether curl is here to compare with: a skip locally, a failure in CI (as for every peer).
-fn have_curl() -> bool {
+pub(super) fn have_curl() -> bool {
     crate::peers::program("curl", "curl").is_some()
 }
 
@@ -616,7 +616,7 @@ fn small_options_as_curl() {
     }
     let echo = Echo::start();
     let u = echo.url("/echo");
-    // (curl sends `{}` as typed; shared::Target encodes them, so they are left out here.)
+    // (`{}` with -g: curl_options.rs.)
     let q = echo.url("/echo?[1-2]");
     let fail = echo.url("/status/404");
     let big: Vec<u8> = vec![b'x'; 1_200_000];
@@ -896,16 +896,16 @@ fn config_files_as_curl_reads_them() {
 type EnvLine<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
 
 /// A running tinyproxy (Debian's), on a port probed free; the one process guard stops it.
-struct Tinyproxy {
+pub(super) struct Tinyproxy {
     _child: crate::support::child::Child,
-    port: u16,
+    pub(super) port: u16,
     _dir: tempfile::TempDir,
 }
 
 impl Tinyproxy {
     /// Starts one, or `None` when tinyproxy is not installed (a failure in CI). tinyproxy
     /// cannot listen on port 0, so a free port is probed by binding it and letting it go.
-    fn start() -> Option<Tinyproxy> {
+    pub(super) fn start() -> Option<Tinyproxy> {
         let program = crate::peers::program("tinyproxy", "tinyproxy")?;
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
@@ -1121,6 +1121,27 @@ fn limit_rate_as_curl() {
     let started = std::time::Instant::now();
     super::fetch(&["-s", "-o", "/dev/null", "--limit-rate", "40k", &u]).code(0);
     assert!(started.elapsed() >= std::time::Duration::from_millis(1200));
+    // Uploads too, as in curl: 60000 bytes sent at 40 KiB/s, from a file (sendfile in
+    // paced pieces), from memory (-d) and in a form, never much faster.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("up.bin"), vec![b'u'; 60000]).unwrap();
+    let sink = echo.url("/echo");
+    for body in [
+        ["-T", "up.bin"],
+        ["--data-binary", "@up.bin"],
+        ["-F", "f=@up.bin"],
+    ] {
+        let started = std::time::Instant::now();
+        let mut line = vec!["-s", "-o", "/dev/null", "--limit-rate", "40k"];
+        line.extend(body);
+        line.push(&sink);
+        super::fetch_in(dir.path(), &line).code(0);
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(1200),
+            "{body:?}: {:?}",
+            started.elapsed()
+        );
+    }
 }
 
 #[test]
@@ -1376,10 +1397,10 @@ fn bearer_and_connection_switches_as_curl() {
     for line in lines {
         same_as_curl(&[], &line, b"");
     }
-    // Not there yet, and saying so.
-    super::fetch(&["-s", "--digest", "-u", "a:b", &u])
+    // One that cannot apply, and says why.
+    super::fetch(&["-s", "--ntlm", "-u", "a:b", &u])
         .code(2)
-        .error("--digest is a curl option fetch does not have: not supported by fetch yet");
+        .error("--ntlm is a curl option fetch does not have: NTLM is a Windows-domain scheme");
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod against_serve;
 mod body;
 mod compressed;
 mod curl_lines;
+mod curl_options;
 mod digest;
 mod errors;
 mod many;

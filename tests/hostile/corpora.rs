@@ -174,3 +174,18 @@ fn mirror_listing_corpus() {
     }
     assert!(entries > 0, "the corpus has listings with entries");
 }
+
+#[test]
+fn www_authenticate_corpus() {
+    let all = corpus("www_authenticate");
+    assert!(!all.is_empty());
+    for (path, data) in all {
+        if let Some(answer) = wire::answer_challenge(&data) {
+            assert!(
+                answer.starts_with("Digest ") || answer.starts_with("Basic "),
+                "{path:?}"
+            );
+            assert!(!answer.contains(['\r', '\n']), "{path:?}: {answer:?}");
+        }
+    }
+}

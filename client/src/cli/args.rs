@@ -13,9 +13,9 @@ use crate::request::HeaderEdit;
 const EXIT_CODES_SHORT: &str = "\
 Exit codes: 0 ok, 1 unsupported protocol, 2 usage, 3 malformed target, 5 resolve proxy,
 6 resolve, 7 connect, 8 unparseable reply, 18 partial body, 22 HTTP error (-f), 23 write
-error, 26 read error, 28 timeout, 33 cannot resume, 47 too many redirects, 52 empty reply,
-55 send failure, 56 receive failure, 61 bad content encoding, 63 too large, 120 digest
-mismatch (more: --help)";
+error, 26 read error, 28 timeout, 33 cannot resume, 45 bind, 47 too many redirects,
+52 empty reply, 55 send failure, 56 receive failure, 61 bad content encoding, 63 too
+large, 67 login denied, 120 digest mismatch (more: --help)";
 
 const EXIT_CODES: &str = "\
 Exit codes (curl's numbers):
@@ -36,12 +36,14 @@ Exit codes (curl's numbers):
   28  timeout (the message names the phase and the limit)
   33  cannot resume (-C -): the server sent another range than the one asked for, or a
       whole body where part of it already went to stdout
+  45  --interface or --local-port could not be used (no such interface, address taken)
   47  too many redirects (--max-redirs)
   52  empty reply: the server closed without a byte
   55  the request could not be sent
   56  receive failure: connection reset, malformed chunked body
   61  bad content encoding (--compressed): a coding not asked for, or a broken stream
   63  the body is larger than --max-filesize
+  67  a user name in the URL with --disallow-username-in-url
  120  digest mismatch (fetch's own; curl has none): the body does not match its
       Repr-Digest or Content-Digest (sha-256, sha-512) or --checksum; the file is removed
 
@@ -364,6 +366,28 @@ pub struct Args {
     #[arg(long = "proxy-basic")]
     pub proxy_basic: bool,
 
+    /// Send this header to the proxy: with requests sent through it, and alone in the
+    /// CONNECT of -p (repeatable; `Name:` removes one)
+    #[arg(long = "proxy-header", value_name = "'NAME: VALUE'", value_parser = HeaderEdit::parse, allow_hyphen_values = true)]
+    pub proxy_headers: Vec<HeaderEdit>,
+
+    /// Ask the proxy for a tunnel (CONNECT host:port) and send each request through it
+    /// as to the server itself
+    #[arg(short = 'p', long = "proxytunnel")]
+    pub proxytunnel: bool,
+
+    /// Use HOST[:PORT] as the proxy, as -x does, with an HTTP/1.0 CONNECT for -p
+    #[arg(
+        long = "proxy1.0",
+        value_name = "HOST[:PORT]",
+        allow_hyphen_values = true
+    )]
+    pub proxy10: Option<String>,
+
+    /// Accepted, as fetch never shows the proxy's answer to CONNECT with -i or -D
+    #[arg(long = "suppress-connect-headers")]
+    pub suppress_connect_headers: bool,
+
     /// Hosts to reach without the proxy: a comma-separated list of names (with their
     /// subdomains) and addresses, or `*` for all
     #[arg(
@@ -407,9 +431,81 @@ pub struct Args {
     )]
     pub oauth2_bearer: Option<String>,
 
-    /// Use Basic authentication with -u (the default, and the only kind fetch sends)
-    #[arg(long = "basic")]
+    /// Use Basic authentication with -u (the default): sent with the first request
+    #[arg(long = "basic", overrides_with_all = ["digest", "anyauth"])]
     pub basic: bool,
+
+    /// Use HTTP Digest authentication with -u (RFC 7616: MD5, SHA-256, SHA-512/256, and
+    /// their -sess forms): the first request goes without, the server's 401 says how
+    #[arg(long = "digest", overrides_with_all = ["basic", "anyauth"])]
+    pub digest: bool,
+
+    /// With -u, let the server choose: the first request goes without credentials, and
+    /// a 401 is answered with the best scheme it offers (Digest, else Basic)
+    #[arg(long = "anyauth", overrides_with_all = ["basic", "digest"])]
+    pub anyauth: bool,
+
+    /// For requests to HOST1:PORT1, connect to HOST2:PORT2 instead, keeping the URL and
+    /// its Host header (repeatable; an empty part matches any host or port, or keeps it)
+    #[arg(long = "connect-to", value_name = "HOST1:PORT1:HOST2:PORT2", value_parser = parse_connect_to)]
+    pub connect_to: Vec<crate::ConnectTo>,
+
+    /// Connect from this network interface (`if!NAME`), or from this local address
+    /// (`host!ADDRESS`); a bare word is an address if it reads as one, else an interface
+    #[arg(long = "interface", value_name = "NAME", allow_hyphen_values = true)]
+    pub interface: Option<String>,
+
+    /// Connect from this local port, or the first free one in the range N-M
+    #[arg(long = "local-port", value_name = "N[-M]", value_parser = parse_port_range)]
+    pub local_port: Option<(u16, u16)>,
+
+    /// Send TCP keep-alive probes after SECS idle, and every SECS after that
+    #[arg(long = "keepalive-time", value_name = "SECS")]
+    pub keepalive_time: Option<u64>,
+
+    /// Use TCP Fast Open: the request may go in the SYN to a server that allows it
+    #[arg(long = "tcp-fastopen")]
+    pub tcp_fastopen: bool,
+
+    /// Begin each connection with a PROXY protocol v1 line naming its two ends (for a
+    /// server behind HAProxy's accept-proxy)
+    #[arg(long = "haproxy-protocol")]
+    pub haproxy_protocol: bool,
+
+    /// Refuse a URL with a user name in it (`http://user@host/`), exit 67
+    #[arg(long = "disallow-username-in-url")]
+    pub disallow_username_in_url: bool,
+
+    /// With -L, send -u's credentials (and -H's Authorization, Cookie, Host) to every host
+    /// a redirect leads to, not only the first
+    #[arg(long = "location-trusted")]
+    pub location_trusted: bool,
+
+    /// Put TARGET on the request line instead of the URL's path (e.g. `*` with
+    /// `-X OPTIONS`)
+    #[arg(
+        long = "request-target",
+        value_name = "TARGET",
+        allow_hyphen_values = true
+    )]
+    pub request_target: Option<String>,
+
+    /// Add DATA to each URL's query, joined with `&`, encoded as --data-urlencode encodes
+    /// (`+DATA`: as it is)
+    #[arg(long = "url-query", value_name = "DATA", allow_hyphen_values = true)]
+    pub url_query: Vec<String>,
+
+    /// Pass the body on as it came: chunked framing and content codings left in
+    #[arg(long = "raw")]
+    pub raw: bool,
+
+    /// Ask for a compressed transfer (TE: gzip) and decode it
+    #[arg(long = "tr-encoding")]
+    pub tr_encoding: bool,
+
+    /// Read the body until the server closes, whatever Content-Length says
+    #[arg(long = "ignore-content-length")]
+    pub ignore_content_length: bool,
 
     /// Send `Referer: URL`; `URL;auto` (or `;auto` alone) also sends, after a redirect, the
     /// URL redirected from
@@ -620,6 +716,65 @@ pub struct Args {
     /// After a failure, remove what was written of the file (FILE.part and its record)
     #[arg(long = "remove-on-error")]
     pub remove_on_error: bool,
+
+    /// Never overwrite a file with -o or -O: save as NAME.1, NAME.2, ... up to NAME.100
+    /// instead (exit 23 when all exist)
+    #[arg(long = "no-clobber")]
+    pub no_clobber: bool,
+
+    /// Create new files with these permission bits, in octal (default 0666; the umask
+    /// applies)
+    #[arg(long = "create-file-mode", value_name = "MODE", value_parser = parse_mode)]
+    pub create_file_mode: Option<u32>,
+
+    /// Store the URL and the Content-Type of a saved file in its extended attributes
+    /// (user.xdg.origin.url, user.mime_type)
+    #[arg(long = "xattr")]
+    pub xattr: bool,
+
+    /// Start at most N transfers per unit of time, one after the other: `N/s`, `N/m`,
+    /// `N/h` (the default unit), `N/d` (no effect with -Z, as in curl)
+    #[arg(long = "rate", value_name = "N/UNIT", value_parser = parse_rate)]
+    pub rate: Option<Duration>,
+
+    /// Write what goes to stderr (messages, -v, the progress meter) to FILE instead
+    /// (`-` = stdout)
+    #[arg(long = "stderr", value_name = "FILE", allow_hyphen_values = true)]
+    pub stderr: Option<PathBuf>,
+
+    /// Write a full trace of every transfer to FILE (`-` = stdout, `%` = stderr): what
+    /// happened, the bytes sent and received in hex and text
+    #[arg(long = "trace", value_name = "FILE", allow_hyphen_values = true, overrides_with_all = ["trace_ascii", "verbose"])]
+    pub trace: Option<String>,
+
+    /// As --trace, without the hex: the bytes as text, a line per CRLF
+    #[arg(long = "trace-ascii", value_name = "FILE", allow_hyphen_values = true, overrides_with_all = ["trace", "verbose"])]
+    pub trace_ascii: Option<String>,
+
+    /// With --trace or --trace-ascii, begin each entry with the time of day (UTC,
+    /// HH:MM:SS.micros)
+    #[arg(long = "trace-time")]
+    pub trace_time: bool,
+
+    /// Wait MS milliseconds for an address before racing the next one (Happy Eyeballs;
+    /// default 250)
+    #[arg(long = "happy-eyeballs-timeout-ms", value_name = "MS")]
+    pub happy_eyeballs_timeout_ms: Option<u64>,
+
+    /// The scheme of a target without one: only `http` works (fetch's default anyway);
+    /// another makes such targets fail with exit 1
+    #[arg(long = "proto-default", value_name = "PROTOCOL")]
+    pub proto_default: Option<String>,
+
+    /// Accepted: fetch never styles what it writes (curl's bold header names on a
+    /// terminal)
+    #[arg(long = "styled-output")]
+    pub styled_output: bool,
+
+    /// With -F, escape `"` and `\` in names and file names with a backslash (by default
+    /// `"`, CR and LF are percent-encoded, as curl does)
+    #[arg(long = "form-escape")]
+    pub form_escape: bool,
 
     /// Send a simple request (`GET /path`) and take the raw reply up to close
     #[arg(long = "http0.9")]
@@ -1005,6 +1160,77 @@ impl Args {
     }
 }
 
+/// `--local-port N` or `N-M`.
+fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("'{s}': expected a port or a range N-M");
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let (a, b): (u16, u16) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+    if a == 0 || b < a {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+/// `--connect-to`: four parts split at colons, IPv6 addresses in brackets.
+fn parse_connect_to(s: &str) -> Result<crate::ConnectTo, String> {
+    let bad = || format!("'{s}': expected HOST1:PORT1:HOST2:PORT2 (parts may be empty)");
+    let mut parts = Vec::new();
+    let mut rest = s;
+    // Bounded: each turn takes at least one byte or ends.
+    for _ in 0..4 {
+        let end = if rest.starts_with('[') {
+            rest.find(']').map(|i| i + 1).ok_or_else(bad)?
+        } else {
+            rest.find(':').unwrap_or(rest.len())
+        };
+        parts.push(&rest[..end]);
+        rest = rest[end..].strip_prefix(':').unwrap_or(&rest[end..]);
+    }
+    if !rest.is_empty() || parts.len() != 4 {
+        return Err(bad());
+    }
+    let port = |p: &str| -> Result<Option<u16>, String> {
+        if p.is_empty() {
+            Ok(None)
+        } else {
+            p.parse().map(Some).map_err(|_| bad())
+        }
+    };
+    let host = |h: &str| (!h.is_empty()).then(|| h.to_ascii_lowercase());
+    Ok(crate::ConnectTo {
+        host: host(parts[0]),
+        port: port(parts[1])?,
+        to_host: host(parts[2]),
+        to_port: port(parts[3])?,
+    })
+}
+
+/// `--create-file-mode`: octal permission bits, at most 0777.
+fn parse_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s, 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("'{s}' is not a file mode (octal, e.g. 0644)"))
+}
+
+/// `--rate N/UNIT`: the least time between two starts.
+fn parse_rate(s: &str) -> Result<Duration, String> {
+    let bad = || format!("'{s}' is not a rate (N/s, N/m, N/h or N/d)");
+    let (n, unit) = s.split_once('/').unwrap_or((s, "h"));
+    let n: u64 = n.trim().parse().map_err(|_| bad())?;
+    let per = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(bad()),
+    };
+    if n == 0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(per) / u32::try_from(n).map_err(|_| bad())?)
+}
+
 fn parse_continue(s: &str) -> Result<bool, String> {
     if s == "-" {
         Ok(true)
@@ -1072,6 +1298,18 @@ pub(crate) fn clap_message(e: &clap::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connect_to_rules() {
+        let r = parse_connect_to("a.test:80:[::1]:8080").unwrap();
+        assert_eq!(r.host.as_deref(), Some("a.test"));
+        assert_eq!((r.port, r.to_port), (Some(80), Some(8080)));
+        assert_eq!(r.to_host.as_deref(), Some("[::1]"));
+        let any = parse_connect_to("::b.test:").unwrap();
+        assert_eq!((any.host, any.port, any.to_port), (None, None, None));
+        assert_eq!(any.to_host.as_deref(), Some("b.test"));
+        assert!(parse_connect_to("a:b:c:d").is_err());
+    }
 
     #[test]
     fn clap_is_well_formed() {

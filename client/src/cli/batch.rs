@@ -32,11 +32,24 @@ pub fn run(config: &Config) -> i32 {
     let stop = std::sync::atomic::AtomicBool::new(false);
     let ran = AtomicUsize::new(0);
     let bytes = std::sync::atomic::AtomicU64::new(0);
+    // --rate (one transfer at a time): when the last transfer started.
+    let last_start = std::sync::Mutex::new(None::<Instant>);
     let work = || {
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             if i >= n || seq.stdout_closed() || stop.load(Ordering::Relaxed) {
                 return;
+            }
+            if let Some(gap) = config.rate {
+                let mut last = last_start
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(wait) =
+                    last.and_then(|t| (t + gap).checked_duration_since(Instant::now()))
+                {
+                    std::thread::sleep(wait);
+                }
+                *last = Some(Instant::now());
             }
             ran.fetch_add(1, Ordering::Relaxed);
             let mut slot = Slot::new(i, seq.clone());

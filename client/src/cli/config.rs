@@ -2,23 +2,25 @@
 //! [`Config`] (the client to fetch with, where each body goes). Every problem found here is
 //! a usage error (exit 2); reading `--input` is the only I/O.
 
-use std::io::{self, BufRead, IsTerminal, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use shared::{Family, Resolver};
 
-use super::args::{Args, Output};
+use super::args::{Args, DataKind, DataPart, Output};
 use super::data;
 use super::dump::HeaderDump;
 use super::form;
 use super::glob;
 use super::netrc;
-use super::output::Dest;
+use super::output::{Dest, FileRules};
 use super::proto;
+use super::tracefile::TraceFile;
 use super::upload;
 use super::verbose::verbose;
+use crate::auth::{Credentials, Scheme as AuthScheme};
 use crate::cookie::CookieJar;
 use crate::error::Error;
 use crate::payload::Payload;
@@ -114,6 +116,22 @@ pub struct Config {
     pub report_json: bool,
     /// `--compressed`.
     pub compressed: bool,
+    /// `--no-clobber`, `--create-file-mode`.
+    pub file_rules: FileRules,
+    /// `--xattr`.
+    pub xattr: bool,
+    /// `--raw`: nothing decoded.
+    pub raw: bool,
+    /// `--tr-encoding`: a gzip or deflate transfer coding is decoded.
+    pub tr_encoding: bool,
+    /// `-g`: `{` and `}` in a URL are sent as typed.
+    pub globoff: bool,
+    /// `--disallow-username-in-url`.
+    pub disallow_username_in_url: bool,
+    /// `--rate`: the least time between two starts (without `-Z`).
+    pub rate: Option<Duration>,
+    /// `--trace`, `--trace-ascii`: where the trace goes (also the client's observer).
+    pub(crate) trace: Option<Arc<TraceFile>>,
     /// The client.
     pub client: Client,
     /// `--mirror` or `--recursive`: the crawl's settings (then `targets` is the one start URL).
@@ -302,9 +320,9 @@ impl Config {
             }
         }
         if has_form {
-            let (body, content_type) = form::body(&args.form_parts)?;
+            let (body, content_type) = form::body(&args.form_parts, args.form_escape)?;
             request.method = Method::Post;
-            request.body = Some(Payload::Bytes(body.into()));
+            request.body = Some(body);
             request.content_type = Some(content_type);
         }
         if !args.json.is_empty() {
@@ -326,6 +344,29 @@ impl Config {
                 request
                     .headers
                     .push(header("Accept", Some("application/json")));
+            }
+        }
+        if !args.url_query.is_empty() {
+            // curl's --url-query: each encoded as --data-urlencode encodes (`+`: as it is),
+            // joined with `&` and added to every URL's query.
+            let query = args
+                .url_query
+                .iter()
+                .map(|q| match q.strip_prefix('+') {
+                    Some(raw) => raw.to_string(),
+                    None => String::from_utf8_lossy(&data::body(
+                        &[DataPart {
+                            kind: DataKind::UrlEncode,
+                            value: q.clone(),
+                        }],
+                        args.silent,
+                    ))
+                    .into_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join("&");
+            for t in &mut args.targets {
+                *t = data::with_query(t, query.as_bytes());
             }
         }
         let write_out = match args.write_out.as_deref() {
@@ -384,6 +425,7 @@ impl Config {
             .map_err(Error::Usage)?;
         let (jar, literal) = cookies(&args, jar)?;
         let (proxy, no_proxy) = proxy(&args)?;
+        let local = local(&args)?;
         let http_off = args
             .proto
             .as_deref()
@@ -428,7 +470,18 @@ impl Config {
         }
         if let Some(user) = &args.user {
             let (name, password) = credentials(user)?;
-            builder = builder.basic_auth(&name, &password);
+            builder = match (args.digest, args.anyauth) {
+                (false, false) => builder.basic_auth(&name, &password),
+                (digest, _) => builder.challenge_auth(Some(Credentials::new(
+                    &name,
+                    &password,
+                    if digest {
+                        AuthScheme::Digest
+                    } else {
+                        AuthScheme::Any
+                    },
+                ))),
+            };
         }
         if let Some(token) = &args.oauth2_bearer {
             builder = builder.bearer_auth(token);
@@ -447,7 +500,22 @@ impl Config {
             .cookie(literal)
             .proxy(proxy)
             .no_proxy(no_proxy)
-            .redirect_http_off(redirect_off);
+            .redirect_http_off(redirect_off)
+            .location_trusted(args.location_trusted)
+            .request_target(args.request_target.clone())
+            .ignore_content_length(args.ignore_content_length);
+        builder = builder
+            .local(local)
+            .haproxy_protocol(args.haproxy_protocol)
+            .upload_rate(args.limit_rate.filter(|r| *r > 0))
+            .raw(args.raw)
+            .transfer_codings(args.tr_encoding);
+        for rule in args.connect_to {
+            builder = builder.connect_to(rule);
+        }
+        for edit in args.proxy_headers {
+            builder = builder.proxy_header(edit);
+        }
         if let Some((_, time)) = low_speed {
             // A body that stops altogether is too slow once the time is up.
             builder = builder.idle_timeout(time.min(crate::DEFAULT_IDLE_TIMEOUT));
@@ -463,8 +531,33 @@ impl Config {
         for edit in args.headers {
             builder = builder.header(edit);
         }
-        if args.verbose {
+        let trace = match (&args.trace, &args.trace_ascii) {
+            (Some(name), _) => Some(TraceFile::open(name, true, args.trace_time)?),
+            (_, Some(name)) => Some(TraceFile::open(name, false, args.trace_time)?),
+            _ => None,
+        }
+        .map(Arc::new);
+        if let Some(t) = &trace {
+            let t = t.clone();
+            builder = builder.observer(move |e| t.event(e));
+        } else if args.verbose {
             builder = builder.observer(verbose);
+        }
+        if let Some(ms) = args.happy_eyeballs_timeout_ms {
+            builder = builder.happy_eyeballs(Some(Duration::from_millis(ms)));
+        }
+        if let Some(p) = args
+            .proto_default
+            .as_deref()
+            .filter(|p| !p.eq_ignore_ascii_case("http"))
+        {
+            // A target without a scheme gets this one, which fetch cannot speak: exit 1
+            // when its turn comes, as for any other scheme.
+            for t in &mut args.targets {
+                if !t.contains("://") && !t.starts_with("unix:") {
+                    *t = format!("{p}://{t}");
+                }
+            }
         }
         let dests = expanded
             .iter()
@@ -519,7 +612,11 @@ impl Config {
             remove_on_error: args.remove_on_error,
             checksum,
             verbose: args.verbose,
-            progress: !args.silent && !args.verbose && !args.no_progress_meter,
+            progress: !args.silent
+                && !args.verbose
+                && !args.no_progress_meter
+                && args.trace.is_none()
+                && args.trace_ascii.is_none(),
             silent: args.silent,
             parallel,
             resume,
@@ -532,6 +629,17 @@ impl Config {
             report_json: args.report_json,
             mirror,
             compressed: args.compressed,
+            file_rules: FileRules {
+                no_clobber: args.no_clobber,
+                mode: args.create_file_mode.unwrap_or(0o666),
+            },
+            xattr: args.xattr,
+            globoff: args.globoff,
+            raw: args.raw,
+            tr_encoding: args.tr_encoding,
+            disallow_username_in_url: args.disallow_username_in_url,
+            rate: args.rate.filter(|_| parallel == 1),
+            trace,
             client: builder.build(),
         })
     }
@@ -716,6 +824,42 @@ fn time_condition(time: &str, silent: bool) -> Option<(String, String)> {
     }
 }
 
+/// The client side of connections: `--interface`, `--local-port`, `--keepalive-time`,
+/// `--tcp-fastopen`.
+fn local(args: &Args) -> Result<shared::Local, Error> {
+    let mut local = shared::Local {
+        ports: args.local_port,
+        keepalive: args
+            .keepalive_time
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs),
+        fastopen: args.tcp_fastopen,
+        ..shared::Local::default()
+    };
+    if let Some(name) = &args.interface {
+        let addr = |a: &str| {
+            a.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .map_err(|_| {
+                    Error::Usage(format!(
+                        "--interface {name}: '{a}' is not an address (names are not looked up)"
+                    ))
+                })
+        };
+        if let Some(device) = name.strip_prefix("if!") {
+            local.device = Some(device.to_string());
+        } else if let Some(host) = name.strip_prefix("host!") {
+            local.addr = Some(addr(host)?);
+        } else if let Ok(a) = addr(name) {
+            local.addr = Some(a);
+        } else {
+            local.device = Some(name.clone());
+        }
+    }
+    Ok(local)
+}
+
 /// The proxy (`-x`, else curl's variables) with `-U`'s credentials, and the hosts that go
 /// around it (`--noproxy`, else `no_proxy`/`NO_PROXY`). A proxy fetch cannot use (HTTPS,
 /// SOCKS) is a usage error with the reason.
@@ -729,6 +873,7 @@ fn proxy(args: &Args) -> Result<(Option<Proxy>, Vec<String>), Error> {
     let given = args
         .proxy
         .clone()
+        .or_else(|| args.proxy10.clone())
         .or_else(|| env(&["http_proxy", "all_proxy", "ALL_PROXY"]));
     let mut proxy = match given.filter(|p| !p.is_empty()) {
         Some(p) => Some(Proxy::parse(&p).map_err(|e| Error::Usage(format!("-x: {e}")))?),
@@ -738,6 +883,10 @@ fn proxy(args: &Args) -> Result<(Option<Proxy>, Vec<String>), Error> {
         let (name, password) = user.split_once(':').unwrap_or((user, ""));
         proxy = proxy.map(|p| p.basic_auth(name, password));
     }
+    let proxy = proxy.map(|p| {
+        p.tunnel(args.proxytunnel)
+            .connect_http10(args.proxy10.is_some())
+    });
     let list = args
         .noproxy
         .clone()
@@ -794,23 +943,44 @@ fn cookies(
 }
 
 /// `-u USER:PASSWORD` split at the first colon. `-u USER` alone asks for the password as
-/// curl does where there is no terminal: a prompt on stderr and a line from stdin.
+/// curl does (tool_getpass.c): the prompt on stderr, the answer read from the terminal
+/// (`/dev/tty`) with echo off, or from stdin when there is no terminal.
 fn credentials(user: &str) -> Result<(String, String), Error> {
     if let Some((name, password)) = user.split_once(':') {
         return Ok((name.into(), password.into()));
     }
-    if io::stdin().is_terminal() {
-        return Err(Error::Usage(format!(
-            "-u {user}: asking for the password on a terminal is not supported yet; give -u \
-             {user}:PASSWORD"
-        )));
-    }
-    let _ = write!(io::stderr(), "Enter host password for user '{user}':");
+    let fail = |e: io::Error| {
+        Error::Usage(format!(
+            "-u {user}: reading the password: {}",
+            shared::io_words(&e)
+        ))
+    };
+    // One write, so that the prompt is never seen half-written.
+    let prompt = format!("Enter host password for user '{user}':");
     let mut line = String::new();
-    io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Error::Usage(format!("-u {user}: stdin: {}", shared::io_words(&e))))?;
+    match std::fs::File::open("/dev/tty") {
+        Ok(tty) => {
+            // Echo off while the password is typed, back on afterwards whatever happens.
+            let saved = rustix::termios::tcgetattr(&tty).ok();
+            if let Some(mut quiet) = saved.clone() {
+                quiet.local_modes.remove(rustix::termios::LocalModes::ECHO);
+                let _ =
+                    rustix::termios::tcsetattr(&tty, rustix::termios::OptionalActions::Now, &quiet);
+            }
+            // The prompt once echo is off, so nothing typed after it shows.
+            let _ = io::stderr().write_all(prompt.as_bytes());
+            let read = io::BufReader::new(&tty).read_line(&mut line);
+            if let Some(saved) = saved {
+                let _ =
+                    rustix::termios::tcsetattr(&tty, rustix::termios::OptionalActions::Now, &saved);
+            }
+            read.map_err(fail)?;
+        }
+        Err(_) => {
+            let _ = io::stderr().write_all(prompt.as_bytes());
+            io::stdin().lock().read_line(&mut line).map_err(fail)?;
+        }
+    }
     let _ = writeln!(io::stderr());
     Ok((user.into(), line.trim_end_matches(['\r', '\n']).into()))
 }

@@ -260,81 +260,132 @@ const CURL_OPTIONS: &[(Option<char>, &str, bool)] = &[
     (None, "xattr", false),
 ];
 
-/// Why fetch has no such option: it belongs to TLS, HTTP/2 or 3, or another protocol, or
-/// it is not done yet.
+/// Why fetch has no such option: each refusal says what the option needs that plain
+/// HTTP/1.x from getaddrinfo and a TCP socket does not give (README, "curl's options").
 fn reason(long: &str) -> &'static str {
-    const TLS: &[&str] = &[
-        "ssl",
-        "tls",
-        "cert",
-        "cacert",
-        "capath",
-        "crlfile",
-        "ciphers",
-        "pinnedpubkey",
-        "key",
-        "pass",
-        "engine",
-        "random-file",
-        "egd-file",
-        "curves",
-        "false-start",
-        "hsts",
-        "ca-native",
-        "doh-",
+    // Exact names first, where a prefix rule below would say something less precise.
+    const EXACT: &[(&str, &str)] = &[
+        ("dns-servers", DNS),
+        ("dns-interface", DNS),
+        ("dns-ipv4-addr", DNS),
+        ("dns-ipv6-addr", DNS),
+        ("ntlm", NTLM),
+        ("ntlm-wb", NTLM),
+        ("proxy-ntlm", NTLM),
+        ("negotiate", KERBEROS),
+        ("proxy-negotiate", KERBEROS),
+        ("delegation", KERBEROS),
+        ("krb", KERBEROS),
+        ("service-name", KERBEROS),
+        ("proxy-service-name", KERBEROS),
+        ("socks5-gssapi", KERBEROS),
+        ("socks5-gssapi-nec", KERBEROS),
+        ("socks5-gssapi-service", KERBEROS),
+        (
+            "manual",
+            "fetch has no built-in manual: see fetch --help, or the man page that cargo xtask \
+             dist writes",
+        ),
+        (
+            "libcurl",
+            "fetch is not built on libcurl, so there is no libcurl program to write",
+        ),
+        (
+            "metalink",
+            "curl itself dropped Metalink (7.78), and fetch follows",
+        ),
+        (
+            "aws-sigv4",
+            "AWS request signing is not in fetch; sign the request yourself and pass -H",
+        ),
+        (
+            "alt-svc",
+            "Alt-Svc only ever leads to HTTP/2, HTTP/3 or TLS, and fetch speaks plain HTTP/1.x",
+        ),
+        (
+            "hsts",
+            "HSTS upgrades requests to HTTPS, and fetch speaks plain HTTP",
+        ),
+        (
+            "compressed-ssh",
+            "it is for SSH (SCP, SFTP), a protocol fetch does not speak",
+        ),
+        (
+            "abstract-unix-socket",
+            "an abstract socket has no path: give a filesystem socket to --unix-socket",
+        ),
+        (
+            "append",
+            "it is for FTP and SFTP uploads: HTTP has no append",
+        ),
+        (
+            "crlf",
+            "it is for FTP and SMTP, protocols fetch does not speak",
+        ),
+        (
+            "proxy-digest",
+            "Digest with a proxy is not in fetch: proxies get Basic (-U)",
+        ),
+        (
+            "proxy-anyauth",
+            "Digest with a proxy is not in fetch: proxies get Basic (-U)",
+        ),
     ];
-    // HTTP's own authentication schemes, before the other protocols' words catch them.
-    if [
-        "digest",
-        "ntlm",
-        "ntlm-wb",
-        "negotiate",
-        "anyauth",
-        "proxy-digest",
-        "proxy-ntlm",
-    ]
-    .contains(&long)
-        || long == "proxy-negotiate"
-        || long == "proxy-anyauth"
-    {
-        return "not supported by fetch yet (only Basic authentication)";
+    const DNS: &str = "it picks DNS servers for c-ares, and fetch resolves with the system's \
+                       getaddrinfo, which has no such setting (use --resolve, or /etc/hosts)";
+    const NTLM: &str = "NTLM is a Windows-domain scheme (MD4 and DES over a handshake bound to \
+                        one connection) that fetch does not implement";
+    const KERBEROS: &str = "it needs Kerberos (GSS-API), which fetch does not link";
+    if let Some((_, why)) = EXACT.iter().find(|(n, _)| *n == long) {
+        return why;
     }
-    const OTHER: &[&str] = &[
-        "ftp",
-        "smtp",
-        "mail-",
-        "tftp",
-        "ssh",
-        "pubkey",
-        "hostpubmd5",
-        "hostpubsha256",
-        "krb",
-        "sasl",
-        "login-options",
-        "telnet",
-        "quote",
-        "use-ascii",
-        "list-only",
-        "crlf",
-        "abstract-unix-socket",
-        "oauth2",
-        "delegation",
-        "disallow-username",
-        "socks",
-        "preproxy",
-        "haproxy",
-        "service-name",
-        "proxy-",
+    // (prefix or part of the name, the reason), in order: the first that matches.
+    const RULES: &[(&str, &str)] = &[
+        ("http2", HTTP1),
+        ("http3", HTTP1),
+        (
+            "proxy-",
+            "it is for an HTTPS proxy, and fetch speaks to HTTP proxies in plain text",
+        ),
+        (
+            "socks",
+            "SOCKS proxies are not supported: fetch speaks to HTTP proxies only",
+        ),
+        (
+            "preproxy",
+            "SOCKS proxies are not supported: fetch speaks to HTTP proxies only",
+        ),
+        (
+            "doh-",
+            "DNS over HTTPS needs TLS, and fetch speaks plain HTTP",
+        ),
+        ("ftp", OTHER),
+        ("disable-ep", OTHER),
+        ("list-only", OTHER),
+        ("use-ascii", OTHER),
+        ("quote", OTHER),
+        ("mail-", OTHER),
+        ("sasl", OTHER),
+        ("login-options", OTHER),
+        ("telnet", OTHER),
+        ("tftp", OTHER),
+        (
+            "pubkey",
+            "it is for TLS or SSH, and fetch speaks plain HTTP",
+        ),
+        (
+            "hostpub",
+            "it is for SSH (SCP, SFTP), a protocol fetch does not speak",
+        ),
+        ("oauth2", OTHER),
     ];
-    if long.starts_with("http2") || long.starts_with("http3") || long == "alt-svc" {
-        "fetch speaks HTTP/1.x only"
-    } else if OTHER.iter().any(|p| long.contains(p)) {
-        "it belongs to a protocol or proxy kind fetch does not speak"
-    } else if TLS.iter().any(|p| long.contains(p)) {
-        "it is for TLS, and fetch speaks plain HTTP"
-    } else {
-        "not supported by fetch yet"
+    const HTTP1: &str = "fetch speaks HTTP/1.x only";
+    const OTHER: &str =
+        "it is for FTP, SMTP, IMAP, POP3, TFTP or TELNET, protocols fetch does not speak";
+    if let Some((_, why)) = RULES.iter().find(|(p, _)| long.contains(p)) {
+        return why;
     }
+    "it is for TLS, and fetch speaks plain HTTP"
 }
 
 /// What fetch itself defines: long names and short letters, each with whether it takes a
@@ -460,15 +511,13 @@ mod tests {
                 &["fetch", "-j", "-M", "x"][..],
                 "-M (--manual) is a curl option",
             ),
-            (
-                &["fetch", "--stderr", "e", "x"][..],
-                "not supported by fetch yet",
-            ),
+            (&["fetch", "--dns-servers", "e", "x"][..], "getaddrinfo"),
             (&["fetch", "-fsSLM", "x"][..], "-M (--manual)"),
             (&["fetch", "--cert", "c.pem", "x"][..], "for TLS"),
             (&["fetch", "--http2", "x"][..], "HTTP/1.x only"),
             (&["fetch", "--ftp-pasv", "x"][..], "does not speak"),
-            (&["fetch", "--ntlm", "x"][..], "only Basic authentication"),
+            (&["fetch", "--ntlm", "x"][..], "NTLM"),
+            (&["fetch", "--proxy-cacert", "x", "x"][..], "HTTPS proxy"),
         ];
         for (line, want) in refused {
             let err = check(line).unwrap_err().to_string();

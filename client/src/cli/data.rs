@@ -110,7 +110,16 @@ fn read(file: &str, silent: bool) -> Vec<u8> {
 /// `url` with `data` added to its query (`-G`): after `?`, or after `&` when it has a
 /// query already. A fragment stays at the end (it is never sent).
 pub(crate) fn with_query(url: &str, data: &[u8]) -> String {
-    let data = String::from_utf8_lossy(data);
+    // curl (7.88) appends with CURLU_APPENDQUERY, which writes every `%XX` it passes in
+    // lowercase; servers read both, and the bytes on the wire stay the same as curl's.
+    let mut data = data.to_vec();
+    for i in 0..data.len() {
+        if data[i] == b'%' && data.len() > i + 2 {
+            data[i + 1].make_ascii_lowercase();
+            data[i + 2].make_ascii_lowercase();
+        }
+    }
+    let data = String::from_utf8_lossy(&data);
     let (base, fragment) = match url.find('#') {
         Some(i) => url.split_at(i),
         None => (url, ""),

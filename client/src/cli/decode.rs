@@ -35,6 +35,28 @@ impl Coding {
             }),
         }
     }
+
+    /// From `Transfer-Encoding` (`--tr-encoding`): the coding before `chunked`, if any.
+    pub(crate) fn of_transfer(head: &Head) -> Coding {
+        let codings = head.tokens("transfer-encoding");
+        match codings.iter().find(|c| *c != "chunked").map(String::as_str) {
+            Some("gzip") => Coding::Gzip,
+            Some("deflate") => Coding::Deflate,
+            _ => Coding::Identity,
+        }
+    }
+
+    /// The one coding to undo: `content` (`--compressed`) or `transfer`
+    /// (`--tr-encoding`). Both at once is an error (exit 61): fetch decodes one layer.
+    pub(crate) fn either(content: Coding, transfer: Coding) -> Result<Coding, Error> {
+        match (content, transfer) {
+            (c, Coding::Identity) => Ok(c),
+            (Coding::Identity, t) => Ok(t),
+            _ => Err(Error::Decode {
+                reason: "both a transfer coding and a content coding: fetch undoes one".into(),
+            }),
+        }
+    }
 }
 
 /// Counts the body bytes that crossed the network.

@@ -2,9 +2,10 @@
 //! byte for byte as curl lays it out, parts in the order typed.
 
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::Error;
+use crate::payload::{Payload, Piece};
 
 /// One `-F` or `--form-string` value as typed; `literal` for `--form-string`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,9 +18,19 @@ pub struct FormPart {
 
 /// The body and its `Content-Type` (with the boundary). A part without `=` is a usage
 /// error (exit 2), a file that cannot be read a read error (exit 26), as in curl.
-pub(crate) fn body(parts: &[FormPart]) -> Result<(Vec<u8>, String), Error> {
+pub(crate) fn body(parts: &[FormPart], backslash: bool) -> Result<(Payload, String), Error> {
+    // --form-escape: curl's older escaping, a backslash before `"` and `\`.
+    let escape = |s: &str| {
+        if backslash {
+            s.replace('\\', r"\\").replace('"', r#"\""#)
+        } else {
+            escape(s)
+        }
+    };
     let boundary = boundary();
     let mut out = Vec::new();
+    // The form as pieces: bytes, and the files of `@FILE` parts, streamed when sent.
+    let mut pieces = Vec::new();
     for part in parts {
         let Some((name, rest)) = part.value.split_once('=') else {
             return Err(Error::Usage(format!(
@@ -28,7 +39,7 @@ pub(crate) fn body(parts: &[FormPart]) -> Result<(Vec<u8>, String), Error> {
             )));
         };
         let (content, filename, kind) = if part.literal {
-            (rest.as_bytes().to_vec(), None, None)
+            (Content::Bytes(rest.as_bytes().to_vec()), None, None)
         } else {
             parse(rest)?
         };
@@ -43,16 +54,34 @@ pub(crate) fn body(parts: &[FormPart]) -> Result<(Vec<u8>, String), Error> {
             out.extend_from_slice(format!("Content-Type: {kind}\r\n").as_bytes());
         }
         out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&content);
+        match content {
+            Content::Bytes(b) => out.extend_from_slice(&b),
+            Content::File(path) => {
+                pieces.push(Piece::Bytes(std::mem::take(&mut out)));
+                pieces.push(Piece::File(path));
+            }
+        }
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    Ok((out, format!("multipart/form-data; boundary={boundary}")))
+    let payload = if pieces.is_empty() {
+        Payload::Bytes(out.into())
+    } else {
+        pieces.push(Piece::Bytes(out));
+        Payload::Parts(pieces.into())
+    };
+    Ok((payload, format!("multipart/form-data; boundary={boundary}")))
+}
+
+/// A part's content: bytes, or a file sent from disk as the request goes out.
+enum Content {
+    Bytes(Vec<u8>),
+    File(PathBuf),
 }
 
 /// A part's content, file name and type from what follows `NAME=`.
 #[allow(clippy::type_complexity)] // Three results of one parse, named at the one call.
-fn parse(rest: &str) -> Result<(Vec<u8>, Option<String>, Option<String>), Error> {
+fn parse(rest: &str) -> Result<(Content, Option<String>, Option<String>), Error> {
     let (first, params) = split_params(rest);
     let mut kind = None;
     let mut filename = None;
@@ -65,7 +94,17 @@ fn parse(rest: &str) -> Result<(Vec<u8>, Option<String>, Option<String>), Error>
         }
     }
     if let Some(file) = first.strip_prefix('@') {
-        let content = read(file)?;
+        // A file is checked now (exit 26 before anything is sent, as in curl) and sent
+        // from disk later; stdin has no length and is read now.
+        let content = if file == "-" {
+            Content::Bytes(read(file)?)
+        } else {
+            std::fs::File::open(file).map_err(|e| Error::Read {
+                what: file.to_string(),
+                reason: shared::io_words(&e),
+            })?;
+            Content::File(PathBuf::from(file))
+        };
         let kind = kind.or_else(|| (file != "-").then(|| type_of(file).to_string()));
         let name = filename.or_else(|| {
             Some(
@@ -76,9 +115,9 @@ fn parse(rest: &str) -> Result<(Vec<u8>, Option<String>, Option<String>), Error>
         });
         Ok((content, name, kind))
     } else if let Some(file) = first.strip_prefix('<') {
-        Ok((read(file)?, filename, kind))
+        Ok((Content::Bytes(read(file)?), filename, kind))
     } else {
-        Ok((first.into_bytes(), filename, kind))
+        Ok((Content::Bytes(first.into_bytes()), filename, kind))
     }
 }
 
@@ -155,14 +194,7 @@ fn read(file: &str) -> Result<Vec<u8>, Error> {
 
 /// curl's shape of boundary: 24 dashes and 16 hex digits, different each run.
 fn boundary() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    format!("------------------------{:016x}", h.finish())
+    format!("------------------------{}", crate::auth::cnonce())
 }
 
 #[cfg(test)]

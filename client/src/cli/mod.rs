@@ -32,8 +32,10 @@ mod proto;
 mod report;
 mod resume;
 mod retry;
+mod tracefile;
 mod transfer;
 mod upload;
+mod userinfo;
 mod verbose;
 mod writeout;
 
@@ -76,6 +78,12 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
                 return 2;
             }
         };
+        if let Some(file) = &args.stderr
+            && let Err(e) = redirect_stderr(file)
+        {
+            print_error(&e);
+            return e.exit_code();
+        }
         match Config::from_args_sharing(args, &mut jar) {
             Ok(c) => configs.push(c),
             Err(e) => {
@@ -95,6 +103,20 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
             }
         })
         .fold(0, |first, code| if first != 0 { first } else { code })
+}
+
+/// `--stderr FILE`: from now on, everything written to stderr goes to FILE (truncated;
+/// `-`: stdout), as curl does, messages about the command line included.
+fn redirect_stderr(file: &std::path::Path) -> Result<(), Error> {
+    let fail = |e: io::Error| Error::Write {
+        what: file.display().to_string(),
+        reason: shared::io_words(&e),
+    };
+    if file.as_os_str() == "-" {
+        return rustix::stdio::dup2_stderr(io::stdout()).map_err(|e| fail(e.into()));
+    }
+    let f = std::fs::File::create(file).map_err(fail)?;
+    rustix::stdio::dup2_stderr(&f).map_err(|e| fail(e.into()))
 }
 
 /// Prints `fetch: <error>` on stderr, as one line.

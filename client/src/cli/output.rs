@@ -52,7 +52,27 @@ enum Kind<'a> {
         // `None` for a device or FIFO, written in place.
         part: Option<PathBuf>,
         path: PathBuf,
+        no_clobber: bool,
     },
+}
+
+/// How files are created: curl's `--no-clobber` and `--create-file-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileRules {
+    /// Never replace an existing file: the body takes the first free name of `NAME.1` to
+    /// `NAME.100` instead (curl's numbering), or fails (exit 23).
+    pub no_clobber: bool,
+    /// The permission bits of a new file, before the umask (curl's default 0666).
+    pub mode: u32,
+}
+
+impl Default for FileRules {
+    fn default() -> FileRules {
+        FileRules {
+            no_clobber: false,
+            mode: 0o666,
+        }
+    }
 }
 
 /// True for an existing path that is neither a regular file nor a folder: `/dev/null`,
@@ -93,6 +113,12 @@ impl<'a> Sink<'a> {
     /// The file `path`, written as `path.part`: created (or truncated), or with `append`
     /// opened to add to what is there (a resumed download).
     pub fn file(path: &Path, append: bool) -> Result<Sink<'a>, Error> {
+        Sink::file_with(path, append, FileRules::default())
+    }
+
+    /// [`Sink::file`] under `rules`.
+    pub fn file_with(path: &Path, append: bool, rules: FileRules) -> Result<Sink<'a>, Error> {
+        use std::os::unix::fs::OpenOptionsExt;
         let part = (!is_special(path)).then(|| part_path(path));
         let target = part.as_deref().unwrap_or(path);
         let opened = if part.is_none() {
@@ -100,7 +126,12 @@ impl<'a> Sink<'a> {
         } else if append {
             std::fs::OpenOptions::new().append(true).open(target)
         } else {
-            File::create(target)
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(rules.mode)
+                .open(target)
         };
         let file = opened.map_err(|e| Error::Write {
             what: target.display().to_string(),
@@ -111,6 +142,7 @@ impl<'a> Sink<'a> {
                 file: io::BufWriter::with_capacity(64 * 1024, file),
                 part,
                 path: path.to_path_buf(),
+                no_clobber: rules.no_clobber,
             },
         })
     }
@@ -160,25 +192,61 @@ impl<'a> Sink<'a> {
     }
 
     /// The body is complete: flush, and give a file its final name (removing the resume
-    /// record beside it).
-    pub fn finish(mut self) -> Result<(), Error> {
+    /// record beside it). Returns that name when it is not the one asked for
+    /// (`--no-clobber`).
+    pub fn finish(mut self) -> Result<Option<PathBuf>, Error> {
         self.flush()?;
         if let Kind::File {
             part: Some(part),
             path,
+            no_clobber,
             ..
         } = &self.kind
         {
-            std::fs::rename(part, path).map_err(|e| Error::Write {
+            let fail = |e: io::Error| Error::Write {
                 what: path.display().to_string(),
                 reason: format!("cannot rename {} to it: {}", part.display(), io_words(&e)),
-            })?;
+            };
+            let mut renamed = None;
+            if *no_clobber {
+                renamed = Some(rename_free(part, path).map_err(fail)?);
+            } else {
+                std::fs::rename(part, path).map_err(fail)?;
+            }
             // Only a resume would read it, and there is nothing left to resume.
             let _ = std::fs::remove_file(meta_path(path));
+            return Ok(renamed.filter(|p| p != path));
         }
-        Ok(())
+        Ok(None)
     }
 }
+
+/// `--no-clobber`: renames `part` to `path`, else to the first of `path.1` to `path.100`
+/// that does not exist, never replacing a file (RENAME_NOREPLACE, so a file created
+/// meanwhile is not lost either). Returns the name used.
+fn rename_free(part: &Path, path: &Path) -> io::Result<PathBuf> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    for n in 0..=100 {
+        let name = if n == 0 {
+            path.to_path_buf()
+        } else {
+            let mut s = OsString::from(path.as_os_str());
+            s.push(format!(".{n}"));
+            PathBuf::from(s)
+        };
+        match renameat_with(CWD, part, CWD, &name, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(name),
+            Err(rustix::io::Errno::EXIST) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "it and every name up to .100 exist (--no-clobber)",
+    ))
+}
+
+impl Sink<'_> {}
 
 impl Drop for Sink<'_> {
     fn drop(&mut self) {
@@ -186,6 +254,24 @@ impl Drop for Sink<'_> {
         if let Kind::File { file, .. } = &mut self.kind {
             let _ = file.flush();
         }
+    }
+}
+
+/// `--xattr`: the URL in `user.xdg.origin.url` and the type in `user.mime_type`
+/// (freedesktop.org's names, as curl writes them); a file system without extended
+/// attributes is no error, as in curl.
+pub fn set_xattrs(path: &Path, url: Option<&str>, content_type: Option<&[u8]>) {
+    use rustix::fs::{XattrFlags, setxattr};
+    if let Some(url) = url {
+        let _ = setxattr(
+            path,
+            "user.xdg.origin.url",
+            url.as_bytes(),
+            XattrFlags::empty(),
+        );
+    }
+    if let Some(t) = content_type {
+        let _ = setxattr(path, "user.mime_type", t, XattrFlags::empty());
     }
 }
 

@@ -18,6 +18,7 @@ use super::output::{self, Dest, Sink, remote_name};
 use super::progress::{Bar, Progress};
 use super::resume::{self, Resume, content_range};
 use super::retry::{self, Failure, transient};
+use super::userinfo;
 use crate::digest::{Source, Verifier};
 use crate::error::Error;
 use crate::head::Head;
@@ -100,7 +101,19 @@ fn run(
     progress: &Progress,
     o: &mut Outcome,
 ) -> Result<(), Error> {
-    let mut target = Target::parse(&idn::to_ascii(&config.targets[index]))?;
+    let typed = idn::to_ascii(&config.targets[index]);
+    // curl takes `user:password@` in a URL and sends it as Basic authentication (-u wins).
+    let (typed, userinfo) = userinfo::split(&typed);
+    if userinfo.is_some() && config.disallow_username_in_url {
+        return Err(Error::LoginDenied {
+            reason: "the URL has a user name, and --disallow-username-in-url forbids it".into(),
+        });
+    }
+    let mut target = Target::parse(&typed)?;
+    if config.globoff {
+        // With -g, `{` and `}` are plain characters, which curl sends as typed.
+        userinfo::keep_braces(&typed, &mut target);
+    }
     if !config.path_as_is {
         // As curl: `.` and `..` segments are resolved before sending (RFC 3986 §5.2.4).
         let (path, query) = match target.path.split_once('?') {
@@ -122,6 +135,10 @@ fn run(
         return Err(Error::HttpDisabled { by: "--proto" });
     }
     let mut request = config.request.clone();
+    if let Some((user, password)) = &userinfo {
+        let token = shared::base64(format!("{user}:{password}").as_bytes());
+        request.authorization = Some(format!("Basic {token}"));
+    }
     if let (Some(text), shared::Endpoint::Tcp { host, .. }) = (&config.netrc, &target.endpoint)
         && let Some((login, password)) = netrc::lookup(text, &host.to_string())
     {
@@ -349,7 +366,10 @@ fn attempt(
                 o.trace.body_done();
                 o.resumed_from = resume.offset;
                 return match file {
-                    Some(path) => Ok(Sink::file(path, true)?.finish()?),
+                    Some(path) => Sink::file(path, true)?
+                        .finish()
+                        .map(drop)
+                        .map_err(Into::into),
                     None => Ok(()),
                 };
             }
@@ -382,10 +402,21 @@ fn attempt(
         }
     }
     o.resumed_from = if append { resume.offset } else { 0 };
-    let coding = if config.compressed && method == Method::Get {
-        Coding::of(resp.head())?
-    } else {
+    let coding = if config.raw {
+        // --raw: the body as it came.
         Coding::Identity
+    } else {
+        let content = if config.compressed && method == Method::Get {
+            Coding::of(resp.head())?
+        } else {
+            Coding::Identity
+        };
+        let transfer = if config.tr_encoding {
+            Coding::of_transfer(resp.head())
+        } else {
+            Coding::Identity
+        };
+        Coding::either(content, transfer)?
     };
     if method == Method::Get && !append && status == 200 {
         // Record the validator before the first byte lands: for a retry, and beside a file
@@ -403,7 +434,7 @@ fn attempt(
         progress,
     )?;
     let mut sink = match dest {
-        Dest::File(path) => Sink::file(path, append)?,
+        Dest::File(path) => Sink::file_with(path, append, config.file_rules)?,
         Dest::Stdout { explicit } => Sink::stdout(slot, *explicit),
     };
     let base = if append { resume.offset } else { 0 };
@@ -452,9 +483,16 @@ fn attempt(
         return Err(transient(e));
     }
     o.trace.body_done();
-    sink.finish()?;
+    let renamed = sink.finish()?;
+    let file = renamed.as_deref().or(file);
+    if let Some(path) = &renamed {
+        o.file = Some(path.clone());
+    }
     if let (true, Some(path)) = (config.remote_time, file) {
         remote_time(path, resp.head());
+    }
+    if let (true, Some(path)) = (config.xattr, file) {
+        output::set_xattrs(path, o.url.as_deref(), resp.head().header("content-type"));
     }
     if config.fail_with_body && status >= 400 {
         return Err(Error::HttpStatus { status }.into());
@@ -571,6 +609,9 @@ fn body(
     while n > 0 {
         if let Some(c) = &mut checksum {
             c.update(&buf[..n]);
+        }
+        if let Some(t) = &config.trace {
+            t.received(&buf[..n]);
         }
         sink.write(&buf[..n])?;
         if config.no_buffer {

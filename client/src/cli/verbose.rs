@@ -32,6 +32,8 @@ pub(crate) fn verbose(event: &Event<'_>) {
         ),
         Event::RequestHead(bytes) => head_lines(&mut err, "> ", bytes),
         Event::ResponseHead(bytes) => head_lines(&mut err, "< ", bytes),
+        // As curl: -v shows heads, not bodies.
+        Event::RequestBody(_) => Ok(()),
         Event::Redirect { status, to } => writeln!(err, "* following the {status} to {to}"),
     };
 }

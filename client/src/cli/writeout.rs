@@ -58,6 +58,7 @@ pub(crate) fn render(format: &str, cx: &Context<'_>) -> Written {
                 "onerror" if cx.code == 0 => break,
                 "onerror" => {}
                 "json" => out.extend_from_slice(json(cx).as_bytes()),
+                "header_json" => out.extend_from_slice(header_json(cx).as_bytes()),
                 _ => match variable(&name, cx) {
                     Some(value) => out.extend_from_slice(value.as_bytes()),
                     None => w.stderr.extend_from_slice(
@@ -97,6 +98,37 @@ pub(crate) fn render(format: &str, cx: &Context<'_>) -> Written {
         }
     }
     w
+}
+
+/// `%{header_json}` as curl 7.88 writes it: the final response's fields, names in
+/// lowercase in the order first seen, each with the array of its values, one name a line.
+fn header_json(cx: &Context<'_>) -> String {
+    let mut names: Vec<(String, Vec<String>)> = Vec::new();
+    for (name, value) in cx.outcome.head.iter().flat_map(|h| h.headers()) {
+        let name = name.to_ascii_lowercase();
+        let value = String::from_utf8_lossy(value).into_owned();
+        match names.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, values)) => values.push(value),
+            None => names.push((name, vec![value])),
+        }
+    }
+    let entries: Vec<String> = names
+        .iter()
+        .map(|(name, values)| {
+            let mut e = String::new();
+            shared::json_string(&mut e, name);
+            e.push_str(":[");
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    e.push(',');
+                }
+                shared::json_string(&mut e, v);
+            }
+            e.push(']');
+            e
+        })
+        .collect();
+    format!("{{{}\n}}", entries.join(",\n"))
 }
 
 /// curl's time format: seconds, six decimals.
