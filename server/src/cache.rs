@@ -313,6 +313,39 @@ mod tests {
     }
 
     #[test]
+    fn a_folder_is_trusted_only_when_settled_and_a_replaced_one_is_not_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        std::fs::write(root.join("sub/a.txt"), "one").unwrap();
+        let cache = Cache::new(&root);
+        // Changed "later than now" (a time set ahead): never trusted, however long it sat.
+        let ahead = SystemTime::now() + Duration::from_secs(3600);
+        std::fs::File::open(root.join("sub"))
+            .unwrap()
+            .set_modified(ahead)
+            .unwrap();
+        assert!(cache.folder(&root, &root.join("sub/a.txt")).is_none());
+        // As if it had settled: the entry is bare while the folder stays the same one.
+        let then = cache.folder_now(Path::new("sub/a.txt"));
+        assert!(then.is_some());
+        let path = root.join("sub/a.txt");
+        let meta = std::fs::metadata(&path).unwrap();
+        let ct = String::from("text/plain");
+        let entry = cache.insert("/s", &root, path, meta, ct, b"one".to_vec(), then);
+        assert!(cache.bare(&entry));
+        // Another folder in its place (another inode): not the version the entry knew.
+        std::fs::rename(root.join("sub"), root.join("old")).unwrap();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        assert!(!cache.bare(&entry), "a replaced folder");
+        std::fs::write(root.join("a.txt"), "one").unwrap();
+        assert!(
+            !cache.bare(&put(&cache, &root, "a.txt")),
+            "siblings never looked for"
+        );
+    }
+
+    #[test]
     fn stays_within_its_bounds() {
         let dir = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(dir.path()).unwrap();
