@@ -361,7 +361,6 @@ fn an_endless_pipeline_does_not_keep_a_worker_from_other_clients() {
         .write_all(b"GET /7.txt HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     let r = read_response(&mut other, &mut Vec::new(), false);
-    let during = answered.load(Ordering::SeqCst);
     stop.store(true, Ordering::SeqCst);
     assert_eq!((r.status, r.text()), (200, "7".to_string()));
     let written = writer.join().unwrap();
@@ -370,7 +369,6 @@ fn an_endless_pipeline_does_not_keep_a_worker_from_other_clients() {
         written < MOST,
         "the other client was answered only after the pipeline's {MOST} requests"
     );
-    assert!(during < written, "answered while the pipeline went on");
     assert_eq!(read, written, "every pipelined request answered, in order");
 }
 
