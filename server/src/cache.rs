@@ -7,6 +7,14 @@
 //! one a writer cannot set back, and since Linux 6.13 it is fine-grained once someone has
 //! looked at it (multigrain timestamps): an edit right after the entry was made still shows.
 //!
+//! A file with no precompressed sibling (`FILE.br`, `FILE.gz`) also answers requests that
+//! accept those codings (every browser's), at the price of one more `statx`, of its folder:
+//! the entry remembers the folder's version when the siblings were found absent
+//! ([`Folder`]), and adding, removing or renaming a name in a folder changes its
+//! modification and change times. A folder changed less than [`SETTLED`] before it was
+//! looked at is not trusted (a name added within the same clock tick would not show); such
+//! requests look for the siblings on disk, as every one did before.
+//!
 //! Bounded: files up to [`MAX_FILE`] bytes, [`MAX_ENTRIES`] entries and [`MAX_BYTES`] bytes in
 //! all; a full cache drops entries to make room.
 
@@ -16,6 +24,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, StatxFlags};
 
@@ -27,6 +36,10 @@ pub const MAX_FILE: u64 = 32 * 1024;
 pub const MAX_ENTRIES: usize = 1024;
 /// At most this many bytes of files are cached in all.
 pub const MAX_BYTES: usize = 4 * 1024 * 1024;
+/// A folder's version is trusted only when it last changed at least this long before it was
+/// read: file systems stamp times in ticks (a jiffy; two seconds on FAT), and a name added
+/// in the tick the folder was read would leave its times as they were.
+pub const SETTLED: Duration = Duration::from_secs(2);
 
 /// One cached file.
 #[derive(Debug)]
@@ -42,6 +55,18 @@ pub struct Entry {
     /// Its path relative to the root, for revalidation.
     rel: PathBuf,
     stamp: Stamp,
+    /// The version of its folder at which it had no precompressed sibling, if known.
+    bare: Option<Folder>,
+}
+
+/// A folder's version, as far as the names in it go: adding, removing or renaming one
+/// changes its modification and change times (and the change time cannot be set back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Folder {
+    dev: u64,
+    ino: u64,
+    mtime: (i64, u32),
+    ctime: (i64, u32),
 }
 
 /// What revalidation compares: any change to the file changes one of these.
@@ -55,6 +80,11 @@ struct Stamp {
 }
 
 impl Entry {
+    /// Its path relative to the root.
+    pub fn rel(&self) -> &Path {
+        &self.rel
+    }
+
     /// The file version these bytes are, as the digests are keyed.
     pub fn digest_key(&self) -> crate::digest::Key {
         let s = &self.stamp;
@@ -132,13 +162,60 @@ impl Cache {
         None
     }
 
+    /// True when `entry` is known to have no precompressed sibling now: its folder is the
+    /// version at which none was found (one `statx`).
+    pub fn bare(&self, entry: &Entry) -> bool {
+        entry
+            .bare
+            .is_some_and(|then| self.folder_now(&entry.rel) == Some(then))
+    }
+
+    /// The version of the folder holding `path` (a file under `root`), when it can be
+    /// trusted to change if a name is added to it from now on; take it before looking for
+    /// the names, and pass it to [`Cache::insert`] if none was there.
+    pub fn folder(&self, root: &Path, path: &Path) -> Option<Folder> {
+        let rel = path.strip_prefix(root).ok()?;
+        let read_at = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
+        let folder = self.folder_now(rel)?;
+        // Both times: the modification time can be set back, the change time cannot.
+        let settled = |(secs, nanos): (i64, u32)| {
+            u64::try_from(secs)
+                .is_ok_and(|secs| Duration::new(secs, nanos).saturating_add(SETTLED) <= read_at)
+        };
+        (settled(folder.mtime) && settled(folder.ctime)).then_some(folder)
+    }
+
+    /// The version of the folder holding `rel` now (one `statx`).
+    fn folder_now(&self, rel: &Path) -> Option<Folder> {
+        let dir = self.dir.as_ref()?;
+        let parent = match rel.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let st = rustix::fs::statx(
+            dir,
+            parent,
+            AtFlags::SYMLINK_NOFOLLOW,
+            StatxFlags::BASIC_STATS,
+        )
+        .ok()?;
+        (FileType::from_raw_mode(st.stx_mode.into()) == FileType::Directory).then_some(Folder {
+            dev: rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor),
+            ino: st.stx_ino,
+            mtime: (st.stx_mtime.tv_sec, st.stx_mtime.tv_nsec),
+            ctime: (st.stx_ctime.tv_sec, st.stx_ctime.tv_nsec),
+        })
+    }
+
     /// True when a file of `len` bytes would be cached.
     pub fn takes(&self, len: u64) -> bool {
         self.dir.is_some() && len <= MAX_FILE
     }
 
     /// Caches `bytes`, the content of `path` (under `root`) read after `meta` was taken, for
-    /// URL path `key`; returns the entry (also when it could not be kept).
+    /// URL path `key`; `bare`: the folder's version at which the file had no precompressed
+    /// sibling, if that was looked at. Returns the entry (also when it could not be kept).
+    #[allow(clippy::too_many_arguments)] // Each is one fact about the file.
     pub fn insert(
         &self,
         key: &str,
@@ -147,11 +224,13 @@ impl Cache {
         meta: Metadata,
         content_type: String,
         bytes: Vec<u8>,
+        bare: Option<Folder>,
     ) -> Arc<Entry> {
         let validators = Validators::of(&meta);
         let entry = Arc::new(Entry {
             rel: path.strip_prefix(root).unwrap_or(&path).to_path_buf(),
             stamp: Stamp::of(&meta),
+            bare,
             last_modified: validators.last_modified(),
             validators,
             content_type,
@@ -211,6 +290,7 @@ mod tests {
             meta,
             "text/plain".into(),
             bytes,
+            None,
         )
     }
 
@@ -230,6 +310,39 @@ mod tests {
         std::fs::remove_file(root.join("a.txt")).unwrap();
         assert!(cache.get("/a.txt").is_none(), "a removed file is a miss");
         assert!(cache.get("/never").is_none());
+    }
+
+    #[test]
+    fn a_folder_is_trusted_only_when_settled_and_a_replaced_one_is_not_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        std::fs::write(root.join("sub/a.txt"), "one").unwrap();
+        let cache = Cache::new(&root);
+        // Changed "later than now" (a time set ahead): never trusted, however long it sat.
+        let ahead = SystemTime::now() + Duration::from_secs(3600);
+        std::fs::File::open(root.join("sub"))
+            .unwrap()
+            .set_modified(ahead)
+            .unwrap();
+        assert!(cache.folder(&root, &root.join("sub/a.txt")).is_none());
+        // As if it had settled: the entry is bare while the folder stays the same one.
+        let then = cache.folder_now(Path::new("sub/a.txt"));
+        assert!(then.is_some());
+        let path = root.join("sub/a.txt");
+        let meta = std::fs::metadata(&path).unwrap();
+        let ct = String::from("text/plain");
+        let entry = cache.insert("/s", &root, path, meta, ct, b"one".to_vec(), then);
+        assert!(cache.bare(&entry));
+        // Another folder in its place (another inode): not the version the entry knew.
+        std::fs::rename(root.join("sub"), root.join("old")).unwrap();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        assert!(!cache.bare(&entry), "a replaced folder");
+        std::fs::write(root.join("a.txt"), "one").unwrap();
+        assert!(
+            !cache.bare(&put(&cache, &root, "a.txt")),
+            "siblings never looked for"
+        );
     }
 
     #[test]

@@ -199,16 +199,18 @@ pub struct Encoded {
 /// a range asked, the client takes no coding we make, or the file changed while read).
 /// Whatever the answer, a compressible file's response says `Vary: Accept-Encoding`
 /// ([`worth`] with `range_requested = false` tells).
+/// `make` encodes the file when the cache does not hold it ([`encode_file`] from disk, or
+/// [`encode`] from a copy in memory).
 #[allow(clippy::too_many_arguments)] // Each is one fact about the request or the file.
 pub fn encoded(
     cache: &Cache,
     path: &Path,
-    file: &mut File,
     file_etag: &str,
     content_type: &str,
     size: u64,
     accept_encoding: Option<&str>,
     range_requested: bool,
+    make: impl FnOnce(Coding) -> io::Result<Option<Vec<u8>>>,
 ) -> io::Result<Option<Encoded>> {
     if !worth(content_type, size, range_requested) {
         return Ok(None);
@@ -216,9 +218,7 @@ pub fn encoded(
     let Some(coding) = negotiate(accept_encoding, &ALL) else {
         return Ok(None);
     };
-    let body = cache.get_or_insert(path, file_etag, coding, || {
-        encode_file(file, coding, file_etag)
-    })?;
+    let body = cache.get_or_insert(path, file_etag, coding, || make(coding))?;
     Ok(body.map(|body| Encoded {
         coding,
         body,
@@ -439,7 +439,8 @@ mod tests {
         let cache = Cache::new(CACHE_BYTES, CACHE_ENTRIES);
         let ask = |accept: Option<&str>, range: bool, ct: &str| {
             let mut f = File::open(&path).unwrap();
-            encoded(&cache, &path, &mut f, &tag, ct, meta.len(), accept, range).unwrap()
+            let make = |coding| encode_file(&mut f, coding, &tag);
+            encoded(&cache, &path, &tag, ct, meta.len(), accept, range, make).unwrap()
         };
         let text = "text/plain; charset=utf-8";
         let br = ask(Some("gzip, br"), false, text).unwrap();

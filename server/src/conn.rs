@@ -33,6 +33,14 @@ const UPLOAD_BUF: usize = 256 * 1024;
 /// The buffer never grows beyond one maximal head and one maximal discarded body.
 const BUF_CAP: usize = HEAD_CAP + BODY_CAP;
 
+/// One turn of a connection (from the wake-up that handed it to a worker) answers at most
+/// this many requests, or answers until at least [`TURN_BYTES`] went out, before the worker
+/// lets the other ready connections go first (`Next::Yield`): a client that pipelines
+/// without end cannot hold a worker while others wait.
+pub const TURN_RESPONSES: u32 = 32;
+/// See [`TURN_RESPONSES`].
+pub const TURN_BYTES: u64 = 1024 * 1024;
+
 /// How long a connection may wait for what.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -77,6 +85,8 @@ pub struct Conn {
     state: State,
     // The last response was the head of `--watch`'s event stream: hand the connection over.
     watching: bool,
+    // What this turn has answered so far: responses, and bytes sent.
+    turn: (u32, u64),
 }
 
 #[derive(Debug)]
@@ -168,6 +178,10 @@ pub enum Next {
     Wait(Interest, Instant),
     /// `--watch`: its event stream's head is sent; the watch hub takes it (`hub.rs`).
     Watch,
+    /// Its turn is over ([`TURN_RESPONSES`], [`TURN_BYTES`]) with more to do at once
+    /// (requests buffered, or bytes left unread): serve the other ready connections, then
+    /// this one again. Its readiness is not waited for: it may never be reported again.
+    Yield,
 }
 
 /// How sending a response went.
@@ -200,7 +214,24 @@ impl Conn {
             closing: false,
             state: State::Open,
             watching: false,
+            turn: (0, 0),
         }
+    }
+
+    /// A worker takes the connection for a new turn ([`Next::Yield`]).
+    pub fn begin_turn(&mut self) {
+        self.turn = (0, 0);
+    }
+
+    /// Counts a response sent whole in this turn.
+    fn count(&mut self, bytes: u64) {
+        self.turn.0 += 1;
+        self.turn.1 += bytes;
+    }
+
+    /// True when this turn has had its share.
+    fn turn_spent(&self) -> bool {
+        self.turn.0 >= TURN_RESPONSES || self.turn.1 >= TURN_BYTES
     }
 
     /// The socket, for the watch hub (`Next::Watch`).
@@ -275,7 +306,11 @@ impl Conn {
                 return Next::Wait(Interest::Read, deadline);
             }
             State::Sending(pending) => match self.resume(pending, env) {
-                Sent::Done(true) if !env.stopping => {}
+                Sent::Done(true) if !env.stopping => {
+                    if self.turn_spent() && !self.buf.is_empty() {
+                        return Next::Yield;
+                    }
+                }
                 Sent::Done(_) => return self.close_gracefully(),
                 Sent::Blocked(deadline) => return Next::Wait(Interest::Write, deadline),
                 Sent::Failed => return Next::Close,
@@ -314,7 +349,15 @@ impl Conn {
                         self.head_deadline = None;
                         match sent {
                             Sent::Done(_) if self.watching => return Next::Watch,
-                            Sent::Done(true) if !env.stopping => continue,
+                            Sent::Done(true) if !env.stopping => {
+                                // More is buffered, or the last read filled the buffer
+                                // (the socket may hold more, and edge-triggered readiness
+                                // will not say so again).
+                                if self.turn_spent() && (!self.buf.is_empty() || may_read) {
+                                    return Next::Yield;
+                                }
+                                continue;
+                            }
                             // The client asked to close and sent nothing after: no late
                             // bytes to wait out, so close at once (as nginx does).
                             Sent::Done(_) if !req.keep_alive && self.buf.is_empty() => {
@@ -536,6 +579,7 @@ impl Conn {
         match sending.pump(&self.stream, out) {
             Ok(()) => {
                 log(&sending);
+                self.count(sending.sent());
                 Sent::Done(keep)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -566,6 +610,7 @@ impl Conn {
         match p.sending.pump(&self.stream, &[]) {
             Ok(()) => {
                 p.log(env.log, &self.peer);
+                self.count(p.sending.sent());
                 Sent::Done(p.keep)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -648,6 +693,7 @@ pub fn refuse(stream: Stream, peer: &Address, why: Refusal, env: &Env<'_>) {
         closing: false,
         state: State::Open,
         watching: false,
+        turn: (0, 0),
     };
     if conn.send_once(reply, &mut out, env, "-").is_ok() {
         let _ = conn.stream.shutdown(Shutdown::Write);
@@ -794,6 +840,40 @@ mod tests {
             panic!("{next:?}");
         };
         assert!(deadline <= Instant::now() + LIMITS.keep_alive);
+    }
+
+    #[test]
+    fn a_turn_answers_at_most_its_share_of_pipelined_requests_then_yields() {
+        let f = fixture();
+        let (mut conn, mut theirs) = pair();
+        let n = TURN_RESPONSES as usize * 2 + 5;
+        theirs
+            .write_all(&b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n".repeat(n))
+            .unwrap();
+        let mut scratch = Scratch::default();
+        let answered = |theirs: &mut UnixStream| available(theirs).matches("HTTP/1.1 200").count();
+        for _ in 0..2 {
+            conn.begin_turn();
+            assert_eq!(conn.serve(&f.env(), &mut scratch), Next::Yield);
+            assert_eq!(answered(&mut theirs), TURN_RESPONSES as usize);
+        }
+        conn.begin_turn();
+        let next = conn.serve(&f.env(), &mut scratch);
+        assert!(matches!(next, Next::Wait(Interest::Read, _)), "{next:?}");
+        assert_eq!(answered(&mut theirs), 5, "the rest, then it idles");
+        // A turn that finishes sending a megabyte ends after that response.
+        theirs
+            .write_all(&b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n".repeat(2))
+            .unwrap();
+        conn.begin_turn();
+        let mut next = conn.serve(&f.env(), &mut scratch);
+        let mut body = 0;
+        while let Next::Wait(Interest::Write, _) = next {
+            body += available(&mut theirs).len();
+            next = conn.serve(&f.env(), &mut scratch);
+        }
+        assert_eq!(next, Next::Yield, "after the first 8 MiB");
+        assert!(body + available(&mut theirs).len() > 8 << 20);
     }
 
     #[test]

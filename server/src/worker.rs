@@ -101,6 +101,10 @@ impl Shared {
 pub fn work(shared: &Shared) {
     let mut events: Events = Vec::with_capacity(MAX_EVENTS);
     let mut scratch = Scratch::default();
+    // Connections whose turn ended with more to do (`Next::Yield`), served again after the
+    // events of the next wait. This worker holds them meanwhile, as it holds any connection
+    // it serves: a readiness reported for one marks its slot pending, and is not lost.
+    let mut yielded: Vec<(Key, Conn)> = Vec::new();
     let ready = &*shared.ready;
     loop {
         if shared.stop.asked() {
@@ -113,10 +117,11 @@ pub fn work(shared: &Shared) {
             }
         }
         // With a log, look first without sleeping: before a sleep, this worker's log lines
-        // are written out.
+        // are written out. With yielded connections, only look: they are work to do now.
         let logging = shared.log.enabled();
-        let mut waited = ready.wait(&mut events, logging.then_some(Duration::ZERO));
-        if logging && waited.is_ok() && events.is_empty() {
+        let look = logging || !yielded.is_empty();
+        let mut waited = ready.wait(&mut events, look.then_some(Duration::ZERO));
+        if logging && yielded.is_empty() && waited.is_ok() && events.is_empty() {
             shared.log.flush();
             waited = ready.wait(&mut events, None);
         }
@@ -126,27 +131,46 @@ pub fn work(shared: &Shared) {
             ready.nudge();
             return;
         }
+        let mut turns = Turns {
+            scratch: &mut scratch,
+            yielded: Vec::new(),
+        };
         for event in &events {
             match ready::wake(event) {
-                Wake::Listener => accept(shared, &mut scratch),
+                Wake::Listener => accept(shared, &mut turns),
                 Wake::Timer => expire(shared),
                 Wake::Conn(key, closed) => {
                     if let Some(mut conn) = ready.take(key, closed) {
                         if closed {
                             conn.peer_closed();
                         }
-                        serve(shared, key, conn, &mut scratch);
+                        serve(shared, key, conn, &mut turns);
                     }
                 }
             }
         }
+        // The ones that yielded before this wait go now, after everything it reported.
+        for (key, conn) in std::mem::take(&mut yielded) {
+            serve(shared, key, conn, &mut turns);
+        }
+        yielded = turns.yielded;
     }
 }
 
-/// Serves `conn` as far as it goes, then puts it back to wait, or closes it.
-fn serve(shared: &Shared, key: Key, mut conn: Conn, scratch: &mut Scratch) {
+/// What serving connections needs from its worker: the reusable buffers, and where a
+/// connection whose turn ended goes to wait for the next one.
+struct Turns<'a> {
+    scratch: &'a mut Scratch,
+    yielded: Vec<(Key, Conn)>,
+}
+
+/// Serves `conn` for one turn, then puts it back to wait, or closes it, or keeps it for its
+/// next turn.
+fn serve(shared: &Shared, key: Key, mut conn: Conn, turns: &mut Turns<'_>) {
+    conn.begin_turn();
     loop {
         let env = shared.env();
+        let scratch = &mut *turns.scratch;
         let next = catch_unwind(AssertUnwindSafe(|| conn.serve(&env, scratch)));
         match next {
             Ok(Next::Wait(interest, deadline)) => {
@@ -157,10 +181,11 @@ fn serve(shared: &Shared, key: Key, mut conn: Conn, scratch: &mut Scratch) {
             }
             Ok(Next::Close) => return close(shared, key, conn),
             Ok(Next::Watch) => return hand_to_hub(shared, key, conn),
+            Ok(Next::Yield) => return turns.yielded.push((key, conn)),
             Err(_) => {
                 // The panic hook has printed what happened; closing the connection is all
                 // that is left to do. This worker goes on.
-                scratch.clear();
+                turns.scratch.clear();
                 return close(shared, key, conn);
             }
         }
@@ -220,7 +245,7 @@ fn park(
 /// Accepts connections while there are any (up to [`ACCEPT_BATCH`]), serving each one's
 /// first request at once, then re-arms the listener. One wake-up thus admits a burst of new
 /// connections, instead of waking the other workers for one each.
-fn accept(shared: &Shared, scratch: &mut Scratch) {
+fn accept(shared: &Shared, turns: &mut Turns<'_>) {
     let ready = &*shared.ready;
     for _ in 0..ACCEPT_BATCH {
         let accepted = {
@@ -231,7 +256,7 @@ fn accept(shared: &Shared, scratch: &mut Scratch) {
             accept_nonblocking(listener)
         };
         match accepted {
-            Ok((stream, peer)) => admit(shared, stream, &peer, scratch),
+            Ok((stream, peer)) => admit(shared, stream, &peer, turns),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) if out_of_descriptors(&e) => {
                 // Pending connections stay in the kernel's queue; try again shortly instead
@@ -298,7 +323,7 @@ fn complain(what: &str) {
 }
 
 /// Takes a new connection in (or refuses it) and serves what it has sent so far.
-fn admit(shared: &Shared, stream: Stream, peer: &Address, scratch: &mut Scratch) {
+fn admit(shared: &Shared, stream: Stream, peer: &Address, turns: &mut Turns<'_>) {
     let env = shared.env();
     if let Address::Tcp(addr) = peer
         && !shared.allow.is_empty()
@@ -310,7 +335,7 @@ fn admit(shared: &Shared, stream: Stream, peer: &Address, scratch: &mut Scratch)
         return conn::refuse(stream, peer, Refusal::Busy, &env);
     };
     let conn = Conn::new(stream, peer, &shared.limits);
-    serve(shared, key, conn, scratch);
+    serve(shared, key, conn, turns);
 }
 
 /// The timer fired: expire what is due, re-arm the listener if its pause is over.

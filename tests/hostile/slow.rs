@@ -267,3 +267,155 @@ fn idle_keep_alive_connections_hold_no_worker() {
     }
     assert_eq!(alive, sc.idle, "idle connections kept");
 }
+
+/// A client that pipelines without end (and reads its answers) gets a worker for a bounded
+/// turn at a time: with a single worker, another client's one request is answered while
+/// the pipeline is still going, and every pipelined answer comes back, in order (a
+/// connection whose turn ended is served again: no readiness is lost). Without turns the
+/// other client waits for as long as the pipeline's socket never runs dry, which is most of
+/// the time but depends on scheduling; `conn.rs`'s unit test checks the turn exactly.
+#[test]
+fn an_endless_pipeline_does_not_keep_a_worker_from_other_clients() {
+    use crate::support::raw::read_response;
+    use std::os::unix::net::UnixStream;
+    use std::sync::atomic::AtomicUsize;
+    let dir = tempfile::tempdir().unwrap();
+    for d in 0..10 {
+        std::fs::write(dir.path().join(format!("{d}.txt")), d.to_string()).unwrap();
+    }
+    std::fs::write(dir.path().join("end.txt"), "end").unwrap();
+    // A Unix-domain socket: the client's writes queue up on the server's side, so it
+    // seldom runs out of requests to read (over loopback TCP it catches up more often).
+    let sock = dir.path().join("serve.sock");
+    let sock = sock.to_str().unwrap();
+    let _s = Serve::start(&[
+        "--unix",
+        sock,
+        "-q",
+        "-t",
+        "1",
+        dir.path().to_str().unwrap(),
+    ]);
+    // Requests larger than their answers: this client writes faster than the server
+    // reads, and reads faster than the server writes, so the server seldom has to stop
+    // for it; the end of its turn lets it go.
+    let pad = "p".repeat(2000);
+    let req = move |i: usize| {
+        format!(
+            "GET /{}.txt HTTP/1.1\r\nHost: x\r\nX-Pad: {pad}\r\n\r\n",
+            i % 10
+        )
+    };
+    // Bounded: the writer stops once the other client is answered, or at this many.
+    const MOST: usize = 100_000;
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let pipe = UnixStream::connect(sock).unwrap();
+    pipe.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut out = pipe.try_clone().unwrap();
+    // Made once and written again and again, so the client writes faster than the server
+    // answers: its socket always has more.
+    let batch: String = (0..100).map(req).collect();
+    let writer = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            let mut i = 0;
+            while i < MOST && !stop.load(Ordering::SeqCst) {
+                out.write_all(batch.as_bytes()).unwrap();
+                i += 100;
+            }
+            let end = "GET /end.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+            out.write_all(end.as_bytes()).unwrap();
+            i
+        })
+    };
+    let reader = {
+        let (answered, mut pipe) = (Arc::clone(&answered), pipe);
+        thread::spawn(move || {
+            let mut answers = Answers::default();
+            let mut i = 0;
+            loop {
+                let (status, body) = answers.next(&mut pipe);
+                if body == b"end" {
+                    return i;
+                }
+                let want = (i % 10).to_string().into_bytes();
+                assert_eq!((status, body), (200, want), "answer {i}");
+                i += 1;
+                answered.store(i, Ordering::SeqCst);
+            }
+        })
+    };
+    // The pipeline is under way (and, without turns, would hold the only worker).
+    wait_for(
+        "the pipeline to be under way",
+        Duration::from_secs(30),
+        || (answered.load(Ordering::SeqCst) >= 1000).then_some(()),
+    );
+    let mut other = UnixStream::connect(sock).unwrap();
+    other
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    other
+        .write_all(b"GET /7.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut other, &mut Vec::new(), false);
+    stop.store(true, Ordering::SeqCst);
+    assert_eq!((r.status, r.text()), (200, "7".to_string()));
+    let written = writer.join().unwrap();
+    let read = reader.join().unwrap();
+    assert!(
+        written < MOST,
+        "the other client was answered only after the pipeline's {MOST} requests"
+    );
+    assert_eq!(read, written, "every pipelined request answered, in order");
+}
+
+/// Reads pipelined answers quickly, so a client's reading never slows the server down: big
+/// reads, and no copying per answer (`raw::read_response` moves what follows each one).
+#[derive(Default)]
+struct Answers {
+    buf: Vec<u8>,
+    at: usize,
+}
+
+impl Answers {
+    /// The next answer's status and body (framed by its `Content-Length`).
+    fn next(&mut self, s: &mut impl Read) -> (u16, Vec<u8>) {
+        let head_end = loop {
+            if let Some(end) = self.buf[self.at..]
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+            {
+                break self.at + end + 4;
+            }
+            self.more(s);
+        };
+        let head = String::from_utf8_lossy(&self.buf[self.at..head_end]).to_ascii_lowercase();
+        let status = head[9..12].parse().unwrap();
+        let len: usize = head
+            .split("\r\n")
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .expect("a content-length")
+            .parse()
+            .unwrap();
+        while self.buf.len() < head_end + len {
+            self.more(s);
+        }
+        self.at = head_end + len;
+        (status, self.buf[head_end..self.at].to_vec())
+    }
+
+    fn more(&mut self, s: &mut impl Read) {
+        if self.at > 0 {
+            self.buf.drain(..self.at);
+            self.at = 0;
+        }
+        let have = self.buf.len();
+        self.buf.resize(have + 256 * 1024, 0);
+        let got = s.read(&mut self.buf[have..]).unwrap();
+        assert!(got > 0, "closed before the end");
+        self.buf.truncate(have + got);
+    }
+}

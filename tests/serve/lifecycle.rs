@@ -191,6 +191,64 @@ os.execv(sys.argv[1], sys.argv[1:])
     );
 }
 
+/// An idle serve exits on SIGTERM at once: it closes its idle connections (kept alive, never
+/// used, half a head) itself, long before their own deadlines (10 minutes here), and does
+/// not wait out the drain limit (10 s) with nothing in flight. Typically a few
+/// milliseconds; the bound is for a loaded machine, and the structural checks (who closed,
+/// no drain-limit line) are what fail if the exit waits for a deadline.
+#[test]
+fn an_idle_serve_exits_at_once_on_sigterm_closing_its_idle_connections() {
+    let dir = site();
+    let root = dir.path().to_str().unwrap();
+    let mut s = Serve::start(&[
+        "-p",
+        "0",
+        "-q",
+        "--keep-alive-timeout",
+        "600",
+        "--header-timeout",
+        "600",
+        root,
+    ]);
+    let mut kept = s.connect();
+    assert_eq!(
+        request(&mut kept, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").status,
+        200
+    );
+    let mut silent = s.connect();
+    let mut half = s.connect();
+    half.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
+    // The server holds all three (the last two are accepted once it answers another).
+    assert_eq!(
+        request(
+            &mut s.connect(),
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .status,
+        200
+    );
+    let asked = std::time::Instant::now();
+    s.signal(15);
+    let status = s.wait_exit(Duration::from_secs(8));
+    let took = asked.elapsed();
+    assert!(status.success(), "{status:?} after {took:?}");
+    assert!(!s.stderr().contains("still in flight"), "{}", s.stderr());
+    for (name, c) in [
+        ("kept alive", &mut kept),
+        ("silent", &mut silent),
+        ("half a head", &mut half),
+    ] {
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut rest = Vec::new();
+        // Closed by the server (no 408 for a head cut short by a shutdown).
+        let _ = c.read_to_end(&mut rest);
+        assert!(
+            !String::from_utf8_lossy(&rest).contains(" 200 "),
+            "{name}: {rest:?}"
+        );
+    }
+}
+
 #[test]
 fn sigterm_drains_in_flight_downloads_and_refuses_new_connections() {
     let dir = tempfile::tempdir().unwrap();

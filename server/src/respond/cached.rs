@@ -18,12 +18,22 @@ use crate::response::Persist;
 use crate::site::Site;
 
 /// The cache key of a request that a cached file may answer: its path, when it asks for the
-/// whole file (no `Range`) and accepts no precompressed variant (those are looked up afresh).
+/// whole file (no `Range`).
 pub fn key(req: &Request) -> Option<&str> {
-    if req.fields.range.is_some() || precompressed::may_apply(req) {
+    if req.fields.range.is_some() {
         return None;
     }
     Some(req.target.split('?').next().unwrap_or(""))
+}
+
+/// May `entry` answer `req`? Not when the client accepts a precompressed sibling (`.br`,
+/// `.gz`) and one may have appeared since the entry was made: its folder changed, or was not
+/// known to be without one (one `statx` of the folder, `crate::cache`).
+pub fn answers(req: &Request, site: &Site, entry: &Entry) -> bool {
+    // --watch's pages never come precompressed.
+    live::injects(site, &entry.content_type)
+        || !precompressed::may_apply(req)
+        || site.cache.bare(entry)
 }
 
 /// Answers from a cached file.
@@ -41,14 +51,22 @@ pub fn step(
         return live::page(req, site, persist, out, ct, &entry.bytes, v, lm);
     }
     let len = entry.bytes.len() as u64;
+    let lm = entry.last_modified.as_deref();
+    // --compress: the encoding the client prefers, made from these bytes if not kept.
+    let (ct, etag) = (&entry.content_type, &entry.validators.etag);
+    if site.settings.share.compress
+        && let path = site.root.path().join(entry.rel())
+        && let Some(enc) = encoding::from_memory(req, site, &path, ct, &entry.bytes, etag)
+    {
+        return encoding::reply(req, site, persist, out, ct, &entry.validators, lm, enc);
+    }
     let repr = Repr {
         content_type: &entry.content_type,
         coding: None,
         len,
         validators: &entry.validators,
-        last_modified: entry.last_modified.as_deref(),
-        // Cached files answer clients that accept no encoding; with --compress others may
-        // get one, which caches must know.
+        last_modified: lm,
+        // With --compress other clients may get an encoding, which caches must know.
         vary: encoding::may_vary(site, &entry.content_type, len),
         digest: digest::of_entry(req, site, &entry),
     };

@@ -37,9 +37,17 @@ pub fn step(
     let ct = files::content_type(&path);
     // --watch: an HTML page gets the reload script, so never a precompressed sibling.
     let live = live::injects(site, &ct);
-    let variant = precompressed::choose(req, site, &path).filter(|_| !live);
     // Only a file the kernel-confined lookup opened (no symlink on the way) is cached.
-    let cacheable = key.filter(|_| opened.is_some() && variant.is_none());
+    let small = opened
+        .as_ref()
+        .is_some_and(|(_, m)| site.cache.takes(m.len()));
+    let cacheable = key.filter(|_| small);
+    // Its folder's version, read before looking for siblings: if none is there now, the
+    // cached entry answers requests that accept them for as long as the folder is unchanged.
+    let folder = cacheable.and_then(|_| site.cache.folder(site.root.path(), &path));
+    let variant = precompressed::choose(req, site, &path).filter(|_| !live);
+    let cacheable = cacheable.filter(|_| variant.is_none());
+    let bare = folder.filter(|_| cacheable.is_some() && precompressed::absent(&path));
     let (path, coding, opened) = match variant {
         Some((p, coding, _)) => (p, Some(coding), None),
         None => (path, None, opened),
@@ -57,7 +65,7 @@ pub fn step(
     {
         let entry = site
             .cache
-            .insert(key, site.root.path(), path, meta, ct, bytes);
+            .insert(key, site.root.path(), path, meta, ct, bytes, bare);
         return Ok(cached::step(req, site, persist, out, entry));
     }
     if live && reload::injects(&ct, meta.len()) {
@@ -69,24 +77,8 @@ pub fn step(
         && let Some(enc) =
             encoding::on_the_fly(req, site, &mut file, &path, &ct, meta.len(), &v.etag)
     {
-        let ev = Validators {
-            etag: enc.etag,
-            modified: v.modified,
-        };
-        let repr = Repr {
-            content_type: &ct,
-            coding: Some(enc.coding.token()),
-            len: enc.body.len() as u64,
-            validators: &ev,
-            last_modified: last_modified.as_deref(),
-            vary: true,
-            // Made per request and not kept as a file: no digest (see README).
-            digest: None,
-        };
-        let content = Content::Encoded(enc.body);
-        return Ok(representation::step(
-            req, site, persist, out, &repr, content,
-        ));
+        let lm = last_modified.as_deref();
+        return Ok(encoding::reply(req, site, persist, out, &ct, &v, lm, enc));
     }
     let repr = Repr {
         content_type: &ct,

@@ -80,7 +80,9 @@ fn decide(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Re
     // Map the path: the cache first (no lookup on disk beyond its one `statx`), then the
     // jail.
     let key = cached::key(req);
-    if let Some(entry) = key.and_then(|k| site.cache.get(k)) {
+    if let Some(entry) = key.and_then(|k| site.cache.get(k))
+        && cached::answers(req, site, &entry)
+    {
         return cached::step(req, site, persist, out, entry);
     }
     match files::map(&site.root, &req.target, site.settings.jail) {

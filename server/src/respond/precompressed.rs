@@ -19,13 +19,35 @@ pub fn choose(
     sibling(site.root.path(), path, ae, site.settings.jail)
 }
 
-/// Could a variant answer this request? Such requests are not answered from the cache, so a
-/// `.gz` added beside a cached file is never missed.
+/// Could a variant answer this request? Such requests are answered from the small-file
+/// cache only while the entry's folder is unchanged since no sibling was there
+/// (`crate::cache`), so a `.gz` added beside a cached file is never missed.
 pub fn may_apply(req: &Request) -> bool {
     req.fields
         .accept_encoding
         .as_deref()
         .is_some_and(|ae| accepts(ae, "br") || accepts(ae, "gzip"))
+}
+
+/// True when no name a sibling of `path` would have (`FILE.br`, `FILE.gz`) is there at all,
+/// whatever the client accepts: not even a dangling symlink, whose target could appear
+/// without the folder changing.
+pub fn absent(path: &Path) -> bool {
+    EXTENSIONS.iter().all(|(ext, _)| {
+        fs::symlink_metadata(with_extension(path, ext))
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+    })
+}
+
+/// The precompressed siblings, in the order they are preferred, with their codings.
+const EXTENSIONS: [(&str, &str); 2] = [("br", "br"), ("gz", "gzip")];
+
+/// `path` with `.ext` appended (`a.txt` → `a.txt.gz`).
+fn with_extension(path: &Path, ext: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".");
+    name.push(ext);
+    PathBuf::from(name)
 }
 
 /// A precompressed sibling of `path` (`FILE.br`, then `FILE.gz`) that the client accepts,
@@ -37,14 +59,11 @@ fn sibling(
     accept_encoding: &str,
     jail: Jail,
 ) -> Option<(PathBuf, &'static str, Metadata)> {
-    for (ext, coding) in [("br", "br"), ("gz", "gzip")] {
+    for (ext, coding) in EXTENSIONS {
         if !accepts(accept_encoding, coding) {
             continue;
         }
-        let mut name = path.as_os_str().to_owned();
-        name.push(".");
-        name.push(ext);
-        let candidate = PathBuf::from(name);
+        let candidate = with_extension(path, ext);
         if let Ok(real) = files::canonical_under(root, &candidate, jail)
             && let Ok(meta) = fs::metadata(&real)
             && meta.is_file()
