@@ -928,7 +928,7 @@ impl Tinyproxy {
         );
         crate::support::wait_for(
             "tinyproxy to listen",
-            std::time::Duration::from_secs(10),
+            std::time::Duration::from_secs(30),
             || TcpStream::connect(("127.0.0.1", port)).ok(),
         );
         Some(Tinyproxy {

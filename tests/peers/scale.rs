@@ -48,7 +48,7 @@ fn backend(name: &str, port: u16, dir: &Path) -> Serve {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         wait_for(
             &format!("port {port} to be free"),
-            Duration::from_secs(10),
+            Duration::from_secs(30),
             || TcpListener::bind(addr).ok().map(drop),
         );
     }
@@ -253,7 +253,7 @@ fn two_serves_with_reuse_port_share_the_connections() {
         let out = a.raw(b"GET /x.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n") && out.ends_with(b"\r\n\r\nx\n"));
     }
-    let total = wait_for("200 log lines", Duration::from_secs(10), || {
+    let total = wait_for("200 log lines", Duration::from_secs(30), || {
         let (na, nb) = (gets(&a.log(), "/x.txt"), gets(&b.log(), "/x.txt"));
         (na + nb == 200).then_some((na, nb))
     });
