@@ -270,7 +270,7 @@ fn nginx_proxies_to_serve_on_a_unix_socket() {
     put(site.path(), "site/d\u{e9}j\u{e0} vu #1.bin", &data);
     put(site.path(), "site/folder/a.txt", b"a\n");
     let sock = site.path().join("serve.sock");
-    let s = Serve::start(&[
+    let mut s = Serve::start(&[
         "--unix",
         sock.to_str().unwrap(),
         site.path().join("site").to_str().unwrap(),
@@ -327,7 +327,8 @@ fn nginx_proxies_to_serve_on_a_unix_socket() {
     s.wait_log("the listing, through nginx", |l| {
         l.starts_with("unix ") && l.contains("\"GET /folder/ HTTP/1.1\" 200")
     });
-    let log = s.log();
+    // The whole log (a clean stop flushes every worker's lines), not the lines so far.
+    let log = s.stop_and_collect_log();
     assert!(log.iter().all(|l| l.starts_with("unix ")), "{log:#?}");
     let nginx = nginx_log(conf_dir.path());
     assert!(nginx.len() >= 5, "{nginx:#?}");
