@@ -448,13 +448,15 @@ fn retries_as_curl_retries() {
             "--retry-all-errors",
             &missing,
         ],
+        // One retry, then the time is up: the first attempt has 3 s to fail in (a loaded
+        // machine can take over 1 s), and the 5 s delay is cut to what is left.
         vec![
             "--retry",
             "3",
             "--retry-delay",
-            "1",
+            "5",
             "--retry-max-time",
-            "1",
+            "3",
             &fail,
         ],
     ] {
