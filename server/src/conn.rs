@@ -255,6 +255,14 @@ impl Conn {
     /// with the bytes sent), a request head that started but never finished gets 408, an
     /// idle or lingering connection just closes. Dropping it afterwards closes it.
     pub fn expire(mut self, env: &Env<'_>) {
+        if matches!(self.state, State::Open) && self.buf.is_empty() && self.head_deadline.is_some()
+        {
+            // A head may have started in time without being read yet: another worker took
+            // the readable wake-up while this one expired the connection. What is waiting
+            // counts (else the client gets a reset, its bytes unread, instead of its 408).
+            let stream = &self.stream;
+            let _ = self.buf.fill(HEAD_CAP, |space| stream.read_nowait(space));
+        }
         match std::mem::replace(&mut self.state, State::Open) {
             State::Sending(p) => p.log(env.log, &self.peer),
             State::Lingering(_) => {}
@@ -960,6 +968,18 @@ mod tests {
         let (mut conn, mut theirs) = pair();
         theirs.write_all(b"GET / HTTP/1.1\r\nHost:").unwrap();
         conn.serve(&f.env(), &mut Scratch::default());
+        conn.expire(&f.env());
+        let got = available(&mut theirs);
+        assert!(got.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{got}");
+    }
+
+    #[test]
+    fn a_partial_head_not_yet_read_when_the_deadline_passes_gets_408() {
+        // The worker that expires the connection is not the one that took its readable
+        // wake-up: the bytes are still in the socket.
+        let f = fixture();
+        let (conn, mut theirs) = pair();
+        theirs.write_all(b"GET / HTTP/1.1\r\nHost:").unwrap();
         conn.expire(&f.env());
         let got = available(&mut theirs);
         assert!(got.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{got}");

@@ -376,7 +376,12 @@ mod timeout_tests {
                         format!("timed out after 300 ms connecting to {addr}")
                     );
                     assert!(waited >= limit / 2, "gave up early: {waited:?}");
-                    assert!(waited < limit * 10, "deadline not honoured: {waited:?}");
+                    // Without the deadline the kernel retries the handshake for a minute
+                    // or more; 30 s is room enough for a loaded machine.
+                    assert!(
+                        waited < Duration::from_secs(30),
+                        "deadline not honoured: {waited:?}"
+                    );
                     return;
                 }
             }

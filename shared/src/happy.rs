@@ -289,14 +289,15 @@ mod tests {
         let c = connect_happy(
             "race.test:1",
             &[dead, live],
-            Duration::from_secs(10),
+            Duration::from_secs(60),
             Duration::from_millis(100),
         )
         .unwrap();
         let took = began.elapsed();
         assert_eq!(c.addr, live);
-        // Sequential connect would give the dead address half of 10 s first.
-        assert!(took < Duration::from_secs(2), "took {took:?}");
+        // Sequential connect would give the dead address half of 60 s first; 20 s is room
+        // enough for a loaded machine.
+        assert!(took < Duration::from_secs(20), "took {took:?}");
         assert!(c.started >= Duration::from_millis(90), "{:?}", c.started);
         assert_eq!(c.failed.len(), 1, "{:?}", c.failed);
         assert_eq!(c.failed[0].addr, dead);
@@ -319,13 +320,14 @@ mod tests {
         let c = connect_happy(
             "dual.test:1",
             &[dead, live],
-            Duration::from_secs(10),
+            Duration::from_secs(60),
             HAPPY_EYEBALLS_DELAY,
         )
         .unwrap();
         assert_eq!(c.addr, live);
+        // Sequential connect would give the dead address half of 60 s first.
         assert!(
-            began.elapsed() < Duration::from_secs(3),
+            began.elapsed() < Duration::from_secs(20),
             "{:?}",
             began.elapsed()
         );
@@ -336,11 +338,13 @@ mod tests {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let live = l.local_addr().unwrap();
         let other = a("127.0.0.2:9");
+        // A delay longer than a loaded machine can stall the first attempt's thread: the
+        // second must wait for the first to fail, not for a CPU.
         let c = connect_happy(
             "x:1",
             &[live, other],
-            Duration::from_secs(5),
-            HAPPY_EYEBALLS_DELAY,
+            Duration::from_secs(60),
+            Duration::from_secs(30),
         )
         .unwrap();
         assert_eq!(c.addr, live);
@@ -365,12 +369,16 @@ mod tests {
         let err = connect_happy(
             "gone.test:1",
             &[x, y],
-            Duration::from_secs(5),
-            Duration::from_secs(3),
+            Duration::from_secs(60),
+            Duration::from_secs(30),
         )
         .unwrap_err();
-        // The refusal starts the second attempt without waiting out the 3 s delay.
-        assert!(began.elapsed() < Duration::from_secs(2));
+        // The refusal starts the second attempt without waiting out the 30 s delay.
+        assert!(
+            began.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            began.elapsed()
+        );
         assert_eq!(
             err.to_string(),
             format!(
@@ -382,8 +390,8 @@ mod tests {
         let c = connect_happy(
             "x:1",
             &[x, live],
-            Duration::from_secs(5),
-            Duration::from_secs(3),
+            Duration::from_secs(60),
+            Duration::from_secs(30),
         )
         .unwrap();
         assert_eq!(c.addr, live);

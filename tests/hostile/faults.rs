@@ -1,5 +1,5 @@
 //! Exhausted resources and faults: a low descriptor limit under a flood of connections,
-//! files that change under a transfer, SIGTERM during a 1 GiB download and during a load
+//! files that change under a transfer, SIGTERM during a 128 MiB download and during a load
 //! run, SIGKILL and an immediate restart, and a panic inside request handling.
 
 use std::io::{Read, Write};
@@ -12,6 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{Jail, cpu_ticks};
+use crate::support::child::LIMIT;
 use crate::support::exists;
 use crate::support::raw::{self, read_to_close, request};
 use crate::support::serve::Serve;
@@ -47,7 +48,7 @@ fn a_panic_in_request_handling_is_contained_to_its_connection() {
             );
         }
     }
-    let err = wait_for("three panic lines", Duration::from_secs(5), || {
+    let err = wait_for("three panic lines", LIMIT, || {
         let err = s.stderr();
         (err.lines().count() >= 3).then_some(err)
     });
@@ -104,7 +105,7 @@ fn a_file_deleted_mid_transfer_is_sent_whole_and_one_truncated_is_cut_and_logged
         .unwrap();
     let rest = read_to_close(&mut c);
     assert!(first.len() + rest.len() < size, "cut short, never padded");
-    wait_for("the log to say why", Duration::from_secs(10), || {
+    wait_for("the log to say why", LIMIT, || {
         s.stderr()
             .contains("halved.bin shrank while being sent")
             .then_some(())
@@ -113,28 +114,30 @@ fn a_file_deleted_mid_transfer_is_sent_whole_and_one_truncated_is_cut_and_logged
 }
 
 #[test]
-fn sigterm_during_a_1_gib_download_on_a_unix_socket_finishes_it_and_removes_the_socket() {
+fn sigterm_during_a_big_download_on_a_unix_socket_finishes_it_and_removes_the_socket() {
     let jail = Jail::new();
-    // Sparse: 1 GiB to send, nothing on disk.
-    let f = std::fs::File::create(jail.path("1g.bin")).unwrap();
-    f.set_len(1 << 30).unwrap();
+    // Sparse: 128 MiB to send, nothing on disk. Far more than the socket buffers hold, so it
+    // is in flight at the signal; not 1 GiB (as it was): on a loaded machine that did not
+    // arrive within the fixed 10 s drain limit (384 MiB had, in a hunt with 6 test threads
+    // and 4 busy loops on 2 cores).
+    let len: u64 = 128 << 20;
+    let f = std::fs::File::create(jail.path("big.bin")).unwrap();
+    f.set_len(len).unwrap();
     drop(f);
     let sock = jail.dir.path().join("serve.sock");
     let mut s = Serve::start(&["--unix", sock.to_str().unwrap(), "-q", jail.root_str()]);
     let mut c = UnixStream::connect(&sock).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    c.write_all(b"GET /1g.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+    c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     let mut first = vec![0u8; 1024 * 1024];
     c.read_exact(&mut first).unwrap();
     let head = first.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     let started = Instant::now();
     s.signal(15);
-    wait_for(
-        "new connections to be refused",
-        Duration::from_secs(5),
-        || UnixStream::connect(&sock).is_err().then_some(()),
-    );
+    wait_for("new connections to be refused", LIMIT, || {
+        UnixStream::connect(&sock).is_err().then_some(())
+    });
     let mut total = (first.len() - head) as u64;
     let mut buf = vec![0u8; 1024 * 1024];
     loop {
@@ -144,12 +147,15 @@ fn sigterm_during_a_1_gib_download_on_a_unix_socket_finishes_it_and_removes_the_
             Err(e) => panic!("read after {total}: {e}"),
         }
     }
-    assert_eq!(total, 1 << 30, "the whole GiB arrived");
-    let status = s.wait_exit(Duration::from_secs(15));
+    assert_eq!(total, len, "the whole file arrived");
+    let status = s.wait_exit(LIMIT);
     assert!(status.success(), "{status}; stderr: {}", s.stderr());
+    // Exited once the download was done: within the 10 s drain limit, plus slack for a
+    // loaded machine.
     assert!(
-        started.elapsed() < Duration::from_secs(12),
-        "within the drain limit"
+        started.elapsed() < Duration::from_secs(25),
+        "within the drain limit: {:?}",
+        started.elapsed()
     );
     assert!(!exists(&sock), "socket file removed");
 }
@@ -165,7 +171,7 @@ fn sigterm_during_a_load_run_loses_no_response_and_exits_0() {
         .map(|_| {
             let (stop, complete, torn) = (stop.clone(), complete.clone(), torn.clone());
             thread::spawn(move || {
-                let deadline = Instant::now() + Duration::from_secs(20);
+                let deadline = Instant::now() + Duration::from_secs(60);
                 while !stop.load(Ordering::Acquire) && Instant::now() < deadline {
                     let Ok(mut c) = TcpStream::connect(addr) else {
                         return; // refused: the server is stopping
@@ -199,11 +205,11 @@ fn sigterm_during_a_load_run_loses_no_response_and_exits_0() {
             })
         })
         .collect();
-    wait_for("some load", Duration::from_secs(10), || {
+    wait_for("some load", LIMIT, || {
         (complete.load(Ordering::Relaxed) > 500).then_some(())
     });
     s.signal(15);
-    let status = s.wait_exit(Duration::from_secs(15));
+    let status = s.wait_exit(LIMIT);
     stop.store(true, Ordering::Release);
     for c in clients {
         let _ = c.join();
@@ -261,13 +267,19 @@ fn a_low_descriptor_limit_under_1000_connections_neither_spins_nor_floods_the_lo
         }
     }
     assert!(held.len() > 400, "only {} connections", held.len());
-    // Under the flood for 3 s: serve must wait, not spin.
-    thread::sleep(Duration::from_secs(3));
+    // serve has hit the limit once it says so; wait for that line rather than assume it came.
+    wait_for("the 'cannot accept' complaint", LIMIT, || {
+        s.stderr().contains("cannot accept").then_some(())
+    });
+    // Then under the flood for 3 s in all: serve must wait, not spin. This sleep is the
+    // measuring window for its CPU time, not a wait for something to happen.
+    thread::sleep(Duration::from_secs(3).saturating_sub(start.elapsed()));
     let cpu = cpu_ticks(pid) - cpu_before;
-    let elapsed = start.elapsed();
+    // stderr before the clock: a line written after the clock was read would not be
+    // allowed for by it.
     let err = s.stderr();
+    let elapsed = start.elapsed();
     let complaints = err.lines().filter(|l| l.contains("cannot accept")).count();
-    assert!(complaints >= 1, "stderr: {err}");
     assert!(
         complaints as u64 <= elapsed.as_secs() + 1,
         "{complaints} lines in {elapsed:?}: {err}"
@@ -281,11 +293,9 @@ fn a_low_descriptor_limit_under_1000_connections_neither_spins_nor_floods_the_lo
     // The load goes; serve recovers fully.
     drop(held);
     let recovered = Instant::now();
-    wait_for(
-        "a normal request to succeed",
-        Duration::from_secs(15),
-        || get_ok(addr, "/file.txt").then_some(()),
-    );
+    wait_for("a normal request to succeed", LIMIT, || {
+        get_ok(addr, "/file.txt").then_some(())
+    });
     eprintln!(
         "fd limit 256, 1000 connections: {cpu} ticks CPU in {elapsed:?}, {complaints} log lines, \
          recovered in {:?}",

@@ -115,7 +115,11 @@ fn check(what: &str, f: &Figures) {
     );
     assert!(f.ok >= 20, "{what}: too few requests: {f:?}");
     assert!(f.success() >= 0.99, "{what}: {f:?}");
-    assert!(f.p99 < Duration::from_millis(500), "{what}: {f:?}");
+    // A starved client waits out a timeout (10 s for a head, 5 s in `normal_request`) or
+    // fails. The median stays quick; the tail is given room for a loaded machine, where a
+    // request's thread alone can wait that long for a CPU.
+    assert!(f.p50 < Duration::from_millis(500), "{what}: {f:?}");
+    assert!(f.p99 < Duration::from_secs(3), "{what}: {f:?}");
     // A fixed pool: workers, signals, main.
     assert!(f.threads <= 20, "{what}: {f:?}");
     assert!(f.rss_kb < 256 * 1024, "{what}: {f:?}");

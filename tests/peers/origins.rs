@@ -227,7 +227,7 @@ fn nginx_bytes_equal_curls() {
         &url("/caf%C3%A9%20%E6%97%A5.txt"),
     ]);
     run.code(0).stdout("inner\nhash\ncaf\u{e9}\n".as_bytes());
-    let log = crate::support::wait_for("nginx's log of the three", Duration::from_secs(10), || {
+    let log = crate::support::wait_for("nginx's log of the three", Duration::from_secs(30), || {
         let log = nginx_log(conf_dir.path());
         (log.len() >= before + 3).then_some(log)
     });

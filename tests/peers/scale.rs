@@ -48,7 +48,7 @@ fn backend(name: &str, port: u16, dir: &Path) -> Serve {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         wait_for(
             &format!("port {port} to be free"),
-            Duration::from_secs(10),
+            Duration::from_secs(30),
             || TcpListener::bind(addr).ok().map(drop),
         );
     }
@@ -253,7 +253,7 @@ fn two_serves_with_reuse_port_share_the_connections() {
         let out = a.raw(b"GET /x.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n") && out.ends_with(b"\r\n\r\nx\n"));
     }
-    let total = wait_for("200 log lines", Duration::from_secs(10), || {
+    let total = wait_for("200 log lines", Duration::from_secs(30), || {
         let (na, nb) = (gets(&a.log(), "/x.txt"), gets(&b.log(), "/x.txt"));
         (na + nb == 200).then_some((na, nb))
     });
@@ -270,7 +270,7 @@ fn nginx_proxies_to_serve_on_a_unix_socket() {
     put(site.path(), "site/d\u{e9}j\u{e0} vu #1.bin", &data);
     put(site.path(), "site/folder/a.txt", b"a\n");
     let sock = site.path().join("serve.sock");
-    let s = Serve::start(&[
+    let mut s = Serve::start(&[
         "--unix",
         sock.to_str().unwrap(),
         site.path().join("site").to_str().unwrap(),
@@ -327,7 +327,8 @@ fn nginx_proxies_to_serve_on_a_unix_socket() {
     s.wait_log("the listing, through nginx", |l| {
         l.starts_with("unix ") && l.contains("\"GET /folder/ HTTP/1.1\" 200")
     });
-    let log = s.log();
+    // The whole log (a clean stop flushes every worker's lines), not the lines so far.
+    let log = s.stop_and_collect_log();
     assert!(log.iter().all(|l| l.starts_with("unix ")), "{log:#?}");
     let nginx = nginx_log(conf_dir.path());
     assert!(nginx.len() >= 5, "{nginx:#?}");

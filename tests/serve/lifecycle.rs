@@ -264,7 +264,7 @@ fn sigterm_drains_in_flight_downloads_and_refuses_new_connections() {
 
     s.signal(15);
     // New connections are refused once the listener is closed.
-    wait_for("the listener to close", Duration::from_secs(10), || {
+    wait_for("the listener to close", LIMIT, || {
         TcpStream::connect(addr).is_err().then_some(())
     });
     // The download in flight completes, then the server closes the connection.
@@ -300,7 +300,7 @@ fn a_file_that_shrinks_mid_transfer_closes_the_connection_and_is_logged() {
         first.len() + rest.len() < 64 * 1024 * 1024,
         "the connection ended early instead of pretending"
     );
-    wait_for("the log to say why", Duration::from_secs(10), || {
+    wait_for("the log to say why", LIMIT, || {
         s.stderr().contains("shrank while being sent").then_some(())
     });
     // And the server goes on.

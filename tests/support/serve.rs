@@ -63,7 +63,7 @@ impl Serve {
     /// Stops serve with SIGTERM and returns its whole access log once stdout has closed.
     pub fn stop_and_collect_log(&mut self) -> Vec<String> {
         self.signal(15);
-        let status = self.wait_exit(Duration::from_secs(20));
+        let status = self.wait_exit(Duration::from_secs(30));
         assert!(
             status.success(),
             "serve exited with {status}; stderr: {}",
@@ -77,7 +77,7 @@ impl Serve {
     /// it had written out, once its stdout has closed.
     pub fn kill_and_collect_log(&mut self) -> Vec<String> {
         self.signal(9);
-        self.wait_exit(Duration::from_secs(10));
+        self.wait_exit(Duration::from_secs(30));
         self.child.wait_closed();
         self.log()
     }
