@@ -77,8 +77,9 @@ pub fn step(
         }
         _ => Ranges::Full,
     };
-    let content_headers = |out: &mut Vec<u8>| {
-        response::content_type(out, repr.content_type);
+    // What every 200 and 206 says of its content; a multipart 206 names its own type.
+    let content_headers = |out: &mut Vec<u8>, content_type: &str| {
+        response::content_type(out, content_type);
         if let Some(coding) = repr.coding {
             response::header(out, "Content-Encoding", coding);
         }
@@ -102,7 +103,7 @@ pub fn step(
     match ranges {
         Ranges::Full => {
             begin(out, 200, site);
-            content_headers(out);
+            content_headers(out, repr.content_type);
             response::end(out, 200, Some(len), persist);
             Reply {
                 status: 200,
@@ -111,7 +112,7 @@ pub fn step(
         }
         Ranges::One(span) => {
             begin(out, 206, site);
-            content_headers(out);
+            content_headers(out, repr.content_type);
             response::header(
                 out,
                 "Content-Range",
@@ -157,15 +158,7 @@ pub fn step(
                 .sum::<u64>()
                 + closing.len() as u64;
             begin(out, 206, site);
-            response::content_type(out, &format!("multipart/byteranges; boundary={boundary}"));
-            if let Some(coding) = repr.coding {
-                response::header(out, "Content-Encoding", coding);
-            }
-            response::header(out, "Accept-Ranges", "bytes");
-            validators(out);
-            if let Some(d) = &repr.digest {
-                response::header(out, "Repr-Digest", d);
-            }
+            content_headers(out, &format!("multipart/byteranges; boundary={boundary}"));
             response::end(out, 206, Some(total), persist);
             Reply {
                 status: 206,
