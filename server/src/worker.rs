@@ -242,41 +242,55 @@ fn park(
     None
 }
 
-/// Accepts connections while there are any (up to [`ACCEPT_BATCH`]), serving each one's
-/// first request at once, then re-arms the listener. One wake-up thus admits a burst of new
-/// connections, instead of waking the other workers for one each.
+/// Accepts the connections waiting (up to [`ACCEPT_BATCH`]), re-arms the listener, then
+/// serves each one's first request. One wake-up thus admits a burst of new connections
+/// instead of waking the other workers for one each, and the listener is armed again before
+/// any of them is served, so another worker can accept the next burst meanwhile: with a
+/// connection per request, serving a batch before re-arming left the other workers idle
+/// (every new connection went through the one worker holding the listener).
 fn accept(shared: &Shared, turns: &mut Turns<'_>) {
     let ready = &*shared.ready;
-    for _ in 0..ACCEPT_BATCH {
-        let accepted = {
-            let guard = shared.listener.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(listener) = guard.as_ref() else {
-                return;
-            };
-            accept_nonblocking(listener)
+    let mut batch: [Option<(Stream, Address)>; ACCEPT_BATCH] = Default::default();
+    let mut taken = 0;
+    let mut rearm = true;
+    {
+        let guard = shared.listener.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(listener) = guard.as_ref() else {
+            return;
         };
-        match accepted {
-            Ok((stream, peer)) => admit(shared, stream, &peer, turns),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if out_of_descriptors(&e) => {
-                // Pending connections stay in the kernel's queue; try again shortly instead
-                // of spinning, and say so once a second.
-                complain(&format!(
-                    "cannot accept: {} (pausing)",
-                    shared::io_words(&e)
-                ));
-                return ready.listener_at(Instant::now() + ACCEPT_PAUSE);
-            }
-            Err(e) if quiet_accept_error(&e) => {}
-            Err(e) => {
-                eprintln!("serve: accept: {}", shared::io_words(&e));
-                return ready.listener_at(Instant::now() + ACCEPT_PAUSE);
+        while taken < ACCEPT_BATCH {
+            match accept_nonblocking(listener) {
+                Ok(accepted) => {
+                    batch[taken] = Some(accepted);
+                    taken += 1;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if out_of_descriptors(&e) => {
+                    // Pending connections stay in the kernel's queue; try again shortly
+                    // instead of spinning, and say so once a second.
+                    complain(&format!(
+                        "cannot accept: {} (pausing)",
+                        shared::io_words(&e)
+                    ));
+                    ready.listener_at(Instant::now() + ACCEPT_PAUSE);
+                    rearm = false;
+                    break;
+                }
+                Err(e) if quiet_accept_error(&e) => {}
+                Err(e) => {
+                    eprintln!("serve: accept: {}", shared::io_words(&e));
+                    ready.listener_at(Instant::now() + ACCEPT_PAUSE);
+                    rearm = false;
+                    break;
+                }
             }
         }
+        if rearm {
+            let _ = ready.arm_listener(listener);
+        }
     }
-    let guard = shared.listener.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(listener) = guard.as_ref() {
-        let _ = ready.arm_listener(listener);
+    for (stream, peer) in batch.iter_mut().take(taken).filter_map(Option::take) {
+        admit(shared, stream, &peer, turns);
     }
 }
 

@@ -36,6 +36,43 @@ fn a_file_edited_on_disk_is_served_fresh_on_the_very_next_request() {
     assert_eq!(request(&mut c, get).status, 404);
 }
 
+/// The same through every other road to a cached file: a folder on its path replaced by
+/// another, and the file written in place (same length) through a hard link outside the
+/// served folder, which no folder under the root sees change.
+#[test]
+fn a_cached_file_changed_through_a_replaced_folder_or_a_hard_link_is_served_fresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("d/e")).unwrap();
+    std::fs::write(root.join("d/e/page.txt"), "first").unwrap();
+    let s = Serve::start(&["-p", "0", "-q", root.to_str().unwrap()]);
+    let mut c = s.connect();
+    let get = "GET /d/e/page.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_eq!(request(&mut c, get).text(), "first");
+    assert_eq!(request(&mut c, get).text(), "first");
+    std::fs::rename(root.join("d"), root.join("old")).unwrap();
+    std::fs::create_dir_all(root.join("d/e")).unwrap();
+    std::fs::write(root.join("d/e/page.txt"), "again").unwrap();
+    assert_eq!(request(&mut c, get).text(), "again", "folder replaced");
+    assert_eq!(request(&mut c, get).text(), "again");
+    let link = elsewhere.path().join("link.txt");
+    std::fs::hard_link(root.join("d/e/page.txt"), &link).unwrap();
+    assert_eq!(request(&mut c, get).text(), "again");
+    for i in 0..50 {
+        use std::io::Write;
+        let want = format!("ag{i:03}");
+        let mut f = std::fs::OpenOptions::new().write(true).open(&link).unwrap();
+        f.write_all(want.as_bytes()).unwrap();
+        drop(f);
+        assert_eq!(
+            request(&mut c, get).text(),
+            want,
+            "written through the link"
+        );
+    }
+}
+
 #[test]
 fn a_fragment_in_the_request_target_is_400() {
     let dir = tempfile::tempdir().unwrap();
