@@ -246,9 +246,17 @@ impl Conn {
 
     /// True unless a response is on its way out: what a shutdown closes at once.
     pub fn idle(&self) -> bool {
-        // An upload under way is let finish too: a shutdown then leaves it whole, or (past
-        // the drain time) drops it, which leaves nothing.
-        !matches!(self.state, State::Sending(_) | State::Receiving(_))
+        match self.state {
+            // An upload under way is let finish too: a shutdown then leaves it whole, or
+            // (past the drain time) drops it, which leaves nothing.
+            State::Sending(_) | State::Receiving(_) => false,
+            // A request that arrived before the shutdown but is not read yet is answered
+            // (with `Connection: close`): its client sent it while we were still serving,
+            // and closing would leave it with no answer for a request it may not retry.
+            // Half a head already read is not waited for.
+            State::Open => !(self.buf.is_empty() && self.stream.has_unread()),
+            State::Lingering(_) => true,
+        }
     }
 
     /// Its deadline passed: a response still waiting for its reader is cut off (and logged
@@ -397,7 +405,9 @@ impl Conn {
                 let _ = self.send_once(reply, out, env, &line);
                 return Next::Close;
             }
-            if env.stopping && self.buf.is_empty() {
+            // Shutting down: nothing more is read once nothing is waiting (a request that
+            // has arrived is still answered; see `idle`).
+            if env.stopping && self.buf.is_empty() && !self.stream.has_unread() {
                 return Next::Close;
             }
             if !may_read {
@@ -816,6 +826,29 @@ mod tests {
         let _ = theirs.read_to_end(&mut got);
         theirs.set_nonblocking(false).unwrap();
         String::from_utf8_lossy(&got).into_owned()
+    }
+
+    #[test]
+    fn a_request_unread_in_the_socket_is_not_idle_so_a_shutdown_answers_it() {
+        let f = fixture();
+        let (mut conn, mut theirs) = pair();
+        assert!(conn.idle(), "nothing sent");
+        theirs
+            .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        assert!(!conn.idle(), "a request waits in the socket");
+        let mut env = f.env();
+        env.stopping = true;
+        // Answered, then closed (after lingering for late bytes).
+        let _ = conn.serve(&env, &mut Scratch::default());
+        let got = available(&mut theirs);
+        assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+        assert!(got.contains("Connection: close\r\n"), "{got}");
+        // Half a head, read: idle (a shutdown does not wait for the rest).
+        let (mut conn, mut theirs) = pair();
+        theirs.write_all(b"GET /a.txt HTTP/1.1\r\nHo").unwrap();
+        let _ = conn.serve(&f.env(), &mut Scratch::default());
+        assert!(conn.idle(), "half a head, already read");
     }
 
     #[test]

@@ -126,6 +126,17 @@ impl Stream {
         retry_on_eintr(|| rustix::net::recv(self, &mut *buf, RecvFlags::DONTWAIT).map(|(n, _)| n))
     }
 
+    /// True when bytes have arrived that nobody has read yet (a `recv` with `MSG_PEEK` and
+    /// `MSG_DONTWAIT`: nothing is taken, nothing waited for). False at the end of the
+    /// stream and on errors.
+    pub fn has_unread(&self) -> bool {
+        let mut one = [0u8; 1];
+        retry_on_eintr(|| {
+            rustix::net::recv(self, &mut one, RecvFlags::DONTWAIT | RecvFlags::PEEK).map(|(n, _)| n)
+        })
+        .is_ok_and(|n| n > 0)
+    }
+
     /// Writes what the socket takes now without waiting: `WouldBlock` when its buffer is
     /// full, even on a blocking socket (`send` with `MSG_DONTWAIT`).
     pub fn write_nowait(&self, buf: &[u8]) -> io::Result<usize> {
