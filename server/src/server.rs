@@ -331,9 +331,14 @@ impl Server {
             hub.stop();
         }
         if finished < config.threads {
+            let open = ready.open();
+            let (what, them) = if open == 1 {
+                ("response", "it")
+            } else {
+                ("responses", "them")
+            };
             eprintln!(
-                "serve: {} responses still in flight after the {} drain limit: dropping them",
-                ready.open(),
+                "serve: {open} {what} still in flight after the {} drain limit: dropping {them}",
                 shared::duration_words(config.drain_timeout)
             );
         }

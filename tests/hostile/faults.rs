@@ -118,7 +118,7 @@ fn sigterm_during_a_big_download_on_a_unix_socket_finishes_it_and_removes_the_so
     let jail = Jail::new();
     // Sparse: 128 MiB to send, nothing on disk. Far more than the socket buffers hold, so it
     // is in flight at the signal; not 1 GiB (as it was): on a loaded machine that did not
-    // arrive within the fixed 10 s drain limit (384 MiB had, in a hunt with 6 test threads
+    // arrive within the default 10 s drain limit (384 MiB had, in a hunt with 6 test threads
     // and 4 busy loops on 2 cores).
     let len: u64 = 128 << 20;
     let f = std::fs::File::create(jail.path("big.bin")).unwrap();

@@ -343,3 +343,40 @@ fn dir_defaults_to_the_current_directory() {
         "<h1>home</h1>\n"
     );
 }
+
+/// `--drain-timeout`: a client that stops reading mid-download keeps its response in flight
+/// after SIGTERM; serve waits for it only as long as asked (1 s here, 10 s by default),
+/// says so, and exits.
+#[test]
+fn drain_timeout_bounds_how_long_a_stalled_response_keeps_serve_running() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("big.bin"), vec![5u8; 32 * 1024 * 1024]).unwrap();
+    let mut s = Serve::start(&[
+        "-p",
+        "0",
+        "-q",
+        "--drain-timeout",
+        "1",
+        dir.path().to_str().unwrap(),
+    ]);
+    let mut c = s.connect();
+    c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut first = vec![0u8; 64 * 1024];
+    c.read_exact(&mut first).unwrap();
+    // The client reads no more: the response cannot finish.
+    let asked = std::time::Instant::now();
+    s.signal(15);
+    let status = s.wait_exit(Duration::from_secs(9));
+    let took = asked.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        s.stderr()
+            .contains("1 response still in flight after the 1 s drain limit: dropping it"),
+        "{}",
+        s.stderr()
+    );
+    // Well short of the default 10 s, whatever the machine's load.
+    assert!(took < Duration::from_secs(9), "{took:?}");
+    drop(c);
+}

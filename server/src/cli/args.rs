@@ -99,6 +99,11 @@ pub struct Args {
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
     pub(crate) header_timeout: Duration,
 
+    /// On SIGINT/SIGTERM, let responses and uploads in flight finish for up to SECS, then
+    /// drop what is left (an upload cut short leaves nothing) and exit
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    pub(crate) drain_timeout: Duration,
+
     /// No access log
     #[arg(short, long)]
     pub(crate) quiet: bool,

@@ -46,6 +46,7 @@ impl Settings {
         let mut config = Config::new(&dir)
             .keep_alive_timeout(args.keep_alive_timeout)
             .header_timeout(args.header_timeout)
+            .drain_timeout(args.drain_timeout)
             .max_connections(args.max_connections as usize)
             .listing(!args.no_listing)
             .cors(args.cors)
