@@ -42,6 +42,8 @@ pub(crate) fn run(
     let mut followed = 0;
     // `--digest`, `--anyauth`: the answer to the server's challenge, once.
     let mut answered: Option<String> = None;
+    // `--proxy-digest`, `--proxy-anyauth`: the answer to the proxy's 407, once.
+    let mut proxy_answered: Option<String> = None;
     loop {
         trace.hops.push(Hop {
             url: current.to_string(),
@@ -58,6 +60,7 @@ pub(crate) fn run(
             original: target,
             referer: referer.as_deref(),
             authorization: answered.as_deref(),
+            proxy_authorization: proxy_answered.as_deref(),
         };
         let len = payload.as_ref().map(Payload::len).transpose()?;
         // curl's rule, for HTTP/1.1 only: ask first before an upload or a large body.
@@ -132,6 +135,22 @@ pub(crate) fn run(
             history.push(head);
             continue;
         }
+        if head.status() == 407
+            && proxy_answered.is_none()
+            && let Some(login) = via_proxy(cfg, &current)
+                .filter(|p| !p.tunnel)
+                .and_then(|p| p.challenge_login())
+            && let Some(value) = login.answer(head.all("proxy-authenticate"), &name, &current.path)
+        {
+            // The same round as a 401's above, with the proxy's challenge. The Digest
+            // `uri` is the path, not the absolute-form target RFC 7616 §3.4 names: curl
+            // sends the path, and proxies (squid) accept it, so fetch answers as curl does.
+            body.drain(DRAIN_LIMIT);
+            trace.body_done();
+            proxy_answered = Some(value);
+            history.push(head);
+            continue;
+        }
         let location = redirect::location(&head).map(<[u8]>::to_vec);
         if let (Some(max), Some(location)) = (cfg.redirects, location) {
             if followed >= max {
@@ -183,6 +202,8 @@ struct Step<'a> {
     referer: Option<&'a str>,
     /// The answer to a 401's challenge, if one was made.
     authorization: Option<&'a str>,
+    /// The answer to a proxy's 407, if one was made.
+    proxy_authorization: Option<&'a str>,
 }
 
 /// What the request line names: `--request-target`, else the whole URL through a proxy
@@ -272,7 +293,8 @@ fn request_head(
         .collect();
     let cookie = cookies(cfg, current);
     let defaults = request::Defaults {
-        proxy_authorization: proxy.and_then(|p| p.authorization.as_deref()),
+        proxy_authorization: proxy
+            .and_then(|p| hop.proxy_authorization.or(p.authorization.as_deref())),
         proxy_connection: proxy.is_some(),
         accept_encoding: cfg.accept_encoding.as_deref(),
         te: cfg.transfer_codings,
@@ -355,7 +377,13 @@ fn exchange(
                     Some(p) => {
                         let mut conn = open(cfg, &p.endpoint, total, trace).map_err(proxy_error)?;
                         conn.set_total(total);
-                        tunnel(cfg, &mut conn, p, current)?;
+                        if let Some(answer) = tunnel(cfg, &mut conn, p, current, None)? {
+                            // The 407's body is not read: the answer goes on a new
+                            // connection, which leaves nothing of the refusal behind.
+                            conn = open(cfg, &p.endpoint, total, trace).map_err(proxy_error)?;
+                            conn.set_total(total);
+                            tunnel(cfg, &mut conn, p, current, Some(&answer))?;
+                        }
                         conn.key = key.clone();
                         conn
                     }
@@ -436,16 +464,19 @@ fn connect_to(cfg: &Builder, endpoint: &Endpoint) -> Result<Endpoint, Error> {
 }
 
 /// `-p`: asks the proxy on `conn` for a tunnel to `current`'s host and port (RFC 9110
-/// §9.3.6), with curl's headers; anything but a 2xx is curl's exit 56.
+/// §9.3.6), with curl's headers and `answer` (to an earlier 407) if given; anything but a
+/// 2xx is curl's exit 56, except a first 407 that `--proxy-digest`/`--proxy-anyauth` can
+/// answer: that answer is returned, for the caller to ask again with.
 fn tunnel(
     cfg: &Builder,
     conn: &mut Connection,
     proxy: &crate::proxy::Proxy,
     current: &Target,
-) -> Result<(), Error> {
+    answer: Option<&str>,
+) -> Result<Option<String>, Error> {
     let authority = current.endpoint.to_string();
     let mut headers = vec![("Host".to_string(), format!(" {authority}"))];
-    if let Some(auth) = &proxy.authorization {
+    if let Some(auth) = answer.or(proxy.authorization.as_deref()) {
         headers.push(("Proxy-Authorization".into(), format!(" {auth}")));
     }
     if let Some(agent) = cfg
@@ -473,6 +504,14 @@ fn tunnel(
     let head = head::read_head(conn, cfg.head_timeout, &mut |h| {
         cfg.notify(Event::ResponseHead(h.raw()))
     })?;
+    if head.status() == 407
+        && answer.is_none()
+        && let Some(value) = proxy
+            .challenge_login()
+            .and_then(|l| l.answer(head.all("proxy-authenticate"), "CONNECT", &authority))
+    {
+        return Ok(Some(value));
+    }
     if !(200..300).contains(&head.status()) {
         return Err(Error::Receive {
             peer: conn.peer.clone(),
@@ -482,7 +521,7 @@ fn tunnel(
             ),
         });
     }
-    Ok(())
+    Ok(None)
 }
 
 /// After `Expect: 100-continue`: waits up to `wait` for the server. `false`: send

@@ -11,6 +11,7 @@ mod errors;
 mod many;
 pub mod mirror;
 mod output;
+mod proxy_auth;
 mod python;
 mod redirects;
 mod resume;

@@ -1,0 +1,156 @@
+//! `--proxy-digest` and `--proxy-anyauth`: a proxy's 407 answered once, as curl answers it,
+//! compared with curl on the same line against a proxy that checks the answer
+//! (`digest_proxy.py`: RFC 7616 Digest with MD5 or SHA-256, RFC 7617 Basic).
+
+use std::process::Command;
+
+use super::curl_lines::{have_curl, same_as_curl};
+use crate::support::child::Child;
+
+/// The checking proxy, offering `challenges` (`md5`, `sha256`, `basic`, comma-separated);
+/// returns it (stopped when dropped) and its `-x` value.
+fn proxy(challenges: &str) -> (Child, String) {
+    let child = Child::start(
+        "digest_proxy.py",
+        Command::new(super::python()).args([
+            "-u",
+            "-c",
+            include_str!("digest_proxy.py"),
+            challenges,
+        ]),
+    );
+    let port = child.next_line();
+    (child, format!("127.0.0.1:{}", port.trim()))
+}
+
+#[test]
+fn proxy_digest_and_anyauth_answer_the_407_as_curl() {
+    if !have_curl() {
+        return;
+    }
+    let files: &[(&str, &[u8])] = &[("up.txt", b"seven b")];
+    for challenges in ["md5", "sha256", "md5,basic"] {
+        let (_proxy, via) = proxy(challenges);
+        let with_user = format!("http://u:pw@{via}");
+        let lines: Vec<Vec<&str>> = vec![
+            vec![
+                "-s",
+                "-x",
+                &via,
+                "--proxy-digest",
+                "-U",
+                "u:pw",
+                "http://o.test/a?q=1",
+            ],
+            vec![
+                "-s",
+                "-x",
+                &via,
+                "--proxy-anyauth",
+                "-U",
+                "u:pw",
+                "-d",
+                "hello",
+                "http://o.test/b",
+            ],
+            // The credentials in the proxy's URL, and an upload sent again after the 407.
+            vec![
+                "-s",
+                "-x",
+                &with_user,
+                "--proxy-digest",
+                "-T",
+                "up.txt",
+                "http://o.test/u",
+            ],
+            // Through a tunnel: the CONNECT is answered, then the origin (here the proxy) asked.
+            vec![
+                "-s",
+                "-p",
+                "-x",
+                &via,
+                "--proxy-digest",
+                "-U",
+                "u:pw",
+                "http://o.test:81/t",
+            ],
+        ];
+        for line in lines {
+            let run = same_as_curl(files, &line, b"");
+            run.code(0);
+            let out = String::from_utf8_lossy(&run.stdout).into_owned();
+            assert!(
+                out.contains(" body bytes"),
+                "{line:?} was not let through: {out}"
+            );
+        }
+        // A wrong password: the second 407 is the answer (exit 0; 22 with -f; a refused
+        // tunnel is 56), as curl ends.
+        for line in [
+            vec![
+                "-s",
+                "-x",
+                &via,
+                "--proxy-digest",
+                "-U",
+                "u:no",
+                "-w",
+                "%{http_code}",
+                "http://o.test/c",
+            ],
+            vec![
+                "-sf",
+                "-x",
+                &via,
+                "--proxy-anyauth",
+                "-U",
+                "u:no",
+                "http://o.test/c",
+            ],
+            vec![
+                "-s",
+                "-p",
+                "-x",
+                &via,
+                "--proxy-digest",
+                "-U",
+                "u:no",
+                "http://o.test:81/t",
+            ],
+        ] {
+            same_as_curl(&[], &line, b"");
+        }
+    }
+    // Basic alone: --proxy-digest does not send it (the 407 stays), --proxy-anyauth does.
+    let (_proxy, via) = proxy("basic");
+    let refused = same_as_curl(
+        &[],
+        &[
+            "-s",
+            "-x",
+            &via,
+            "--proxy-digest",
+            "-U",
+            "u:pw",
+            "-w",
+            "%{http_code}",
+            "http://o.test/",
+        ],
+        b"",
+    );
+    assert!(String::from_utf8_lossy(&refused.stdout).ends_with("407"));
+    let let_in = same_as_curl(
+        &[],
+        &[
+            "-s",
+            "-x",
+            &via,
+            "--proxy-anyauth",
+            "-U",
+            "u:pw",
+            "http://o.test/",
+        ],
+        b"",
+    );
+    assert!(String::from_utf8_lossy(&let_in.stdout).contains(" body bytes"));
+}
