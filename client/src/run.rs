@@ -89,12 +89,17 @@ pub(crate) fn run(
             expect,
         };
         let (conn, head, withheld) = exchange(cfg, pool, &current, &send, total, trace)?;
-        if let Some(jar) = &cfg.cookie_jar {
+        // The jar is locked only for a response that sets cookies: the -Z threads share it.
+        if let Some(jar) = &cfg.cookie_jar
+            && let mut sets = head.all("set-cookie").peekable()
+            && sets.peek().is_some()
+        {
             let mut jar = jar
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for set in head.all("set-cookie") {
-                jar.store(&host_of(&current), &current.path, set);
+            let host = host_of(&current);
+            for set in sets {
+                jar.store(&host, &current.path, set);
             }
         }
         let (framing, reusable) = match body::framing_with(method, &head, cfg.transfer_codings) {

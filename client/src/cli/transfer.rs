@@ -2,7 +2,7 @@
 //! what already arrived), decode it when asked (`--compressed`), and write its head and body
 //! where they go. Everything one transfer did is kept in an [`Outcome`] for the reports.
 
-use std::io::{self, IsTerminal};
+use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -442,7 +442,7 @@ fn attempt(
         (_, Some(total)) if append => Some(total),
         _ => content_length(resp.head()),
     };
-    let show = file.is_some() || !io::stdout().is_terminal();
+    let show = file.is_some() || !output::stdout_is_terminal();
     let name = match file {
         Some(p) => p.display().to_string(),
         None => target.to_string(),
