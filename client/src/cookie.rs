@@ -351,7 +351,10 @@ mod tests {
     fn subdomains_match_on_a_dot_in_any_case() {
         assert!(subdomain_of("www.Example.test", "example.test"));
         assert!(subdomain_of("a.b.example.test", "example.test"));
-        assert!(!subdomain_of("example.test", "example.test"), "equal is not a subdomain");
+        assert!(
+            !subdomain_of("example.test", "example.test"),
+            "equal is not a subdomain"
+        );
         assert!(!subdomain_of("badexample.test", "example.test"));
         assert!(!subdomain_of("test", "example.test"));
     }
