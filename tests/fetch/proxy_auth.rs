@@ -23,57 +23,46 @@ fn proxy(challenges: &str) -> (Child, String) {
     (child, format!("127.0.0.1:{}", port.trim()))
 }
 
+/// `fetch -s -x VIA REST...`: a line through the proxy.
+fn via<'a>(proxy: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut line = vec!["-s", "-x", proxy];
+    line.extend_from_slice(rest);
+    line
+}
+
 #[test]
 fn proxy_digest_and_anyauth_answer_the_407_as_curl() {
     if !have_curl() {
         return;
     }
     let files: &[(&str, &[u8])] = &[("up.txt", b"seven b")];
+    let digest = ["--proxy-digest", "-U", "u:pw"];
     for challenges in ["md5", "sha256", "md5,basic"] {
-        let (_proxy, via) = proxy(challenges);
-        let with_user = format!("http://u:pw@{via}");
-        let lines: Vec<Vec<&str>> = vec![
-            vec![
-                "-s",
-                "-x",
-                &via,
-                "--proxy-digest",
-                "-U",
-                "u:pw",
-                "http://o.test/a?q=1",
-            ],
-            vec![
-                "-s",
-                "-x",
-                &via,
-                "--proxy-anyauth",
-                "-U",
-                "u:pw",
-                "-d",
-                "hello",
-                "http://o.test/b",
-            ],
+        let (_proxy, p) = proxy(challenges);
+        let with_user = format!("http://u:pw@{p}");
+        let lines = [
+            via(&p, &[&digest[..], &["http://o.test/a?q=1"]].concat()),
+            via(
+                &p,
+                &[
+                    "--proxy-anyauth",
+                    "-U",
+                    "u:pw",
+                    "-d",
+                    "hello",
+                    "http://o.test/b",
+                ],
+            ),
             // The credentials in the proxy's URL, and an upload sent again after the 407.
-            vec![
-                "-s",
-                "-x",
+            via(
                 &with_user,
-                "--proxy-digest",
-                "-T",
-                "up.txt",
-                "http://o.test/u",
-            ],
+                &["--proxy-digest", "-T", "up.txt", "http://o.test/u"],
+            ),
             // Through a tunnel: the CONNECT is answered, then the origin (here the proxy) asked.
-            vec![
-                "-s",
-                "-p",
-                "-x",
-                &via,
-                "--proxy-digest",
-                "-U",
-                "u:pw",
-                "http://o.test:81/t",
-            ],
+            via(
+                &p,
+                &[&["-p"], &digest[..], &["http://o.test:81/t"]].concat(),
+            ),
         ];
         for line in lines {
             let run = same_as_curl(files, &line, b"");
@@ -86,71 +75,43 @@ fn proxy_digest_and_anyauth_answer_the_407_as_curl() {
         }
         // A wrong password: the second 407 is the answer (exit 0; 22 with -f; a refused
         // tunnel is 56), as curl ends.
+        let wrong = ["-U", "u:no"];
         for line in [
-            vec![
-                "-s",
-                "-x",
-                &via,
-                "--proxy-digest",
-                "-U",
-                "u:no",
-                "-w",
-                "%{http_code}",
-                "http://o.test/c",
-            ],
-            vec![
-                "-sf",
-                "-x",
-                &via,
-                "--proxy-anyauth",
-                "-U",
-                "u:no",
-                "http://o.test/c",
-            ],
-            vec![
-                "-s",
-                "-p",
-                "-x",
-                &via,
-                "--proxy-digest",
-                "-U",
-                "u:no",
-                "http://o.test:81/t",
-            ],
+            via(
+                &p,
+                &[
+                    &["--proxy-digest", "-w", "%{http_code}"],
+                    &wrong[..],
+                    &["http://o.test/c"],
+                ]
+                .concat(),
+            ),
+            via(
+                &p,
+                &[&["-f", "--proxy-anyauth"], &wrong[..], &["http://o.test/c"]].concat(),
+            ),
+            via(
+                &p,
+                &[
+                    &["-p", "--proxy-digest"],
+                    &wrong[..],
+                    &["http://o.test:81/t"],
+                ]
+                .concat(),
+            ),
         ] {
             same_as_curl(&[], &line, b"");
         }
     }
     // Basic alone: --proxy-digest does not send it (the 407 stays), --proxy-anyauth does.
-    let (_proxy, via) = proxy("basic");
-    let refused = same_as_curl(
-        &[],
-        &[
-            "-s",
-            "-x",
-            &via,
-            "--proxy-digest",
-            "-U",
-            "u:pw",
-            "-w",
-            "%{http_code}",
-            "http://o.test/",
-        ],
-        b"",
+    let (_proxy, p) = proxy("basic");
+    let line = via(
+        &p,
+        &[&digest[..], &["-w", "%{http_code}", "http://o.test/"]].concat(),
     );
+    let refused = same_as_curl(&[], &line, b"");
     assert!(String::from_utf8_lossy(&refused.stdout).ends_with("407"));
-    let let_in = same_as_curl(
-        &[],
-        &[
-            "-s",
-            "-x",
-            &via,
-            "--proxy-anyauth",
-            "-U",
-            "u:pw",
-            "http://o.test/",
-        ],
-        b"",
-    );
+    let line = via(&p, &["--proxy-anyauth", "-U", "u:pw", "http://o.test/"]);
+    let let_in = same_as_curl(&[], &line, b"");
     assert!(String::from_utf8_lossy(&let_in.stdout).contains(" body bytes"));
 }
