@@ -42,8 +42,10 @@ pub(crate) fn run(
     let mut followed = 0;
     // `--digest`, `--anyauth`: the answer to the server's challenge, once.
     let mut answered: Option<String> = None;
-    // `--proxy-digest`, `--proxy-anyauth`: the answer to the proxy's 407, once.
-    let mut proxy_answered: Option<String> = None;
+    // `--proxy-digest`, `--proxy-anyauth`: the proxy's 407 challenges, taken once and
+    // answered on every request after it (each answer names its own method and path, so a
+    // redirect through the proxy gets a fresh one).
+    let mut proxy_challenges: Option<Vec<Vec<u8>>> = None;
     loop {
         trace.hops.push(Hop {
             url: current.to_string(),
@@ -54,6 +56,9 @@ pub(crate) fn run(
             .method_name
             .clone()
             .unwrap_or_else(|| method.to_string());
+        let proxy_answered = proxy_challenges
+            .as_ref()
+            .and_then(|c| proxy_answer(cfg, &current, c.iter().map(Vec::as_slice), &name));
         let step = Step {
             method: &name,
             current: &current,
@@ -141,18 +146,13 @@ pub(crate) fn run(
             continue;
         }
         if head.status() == 407
-            && proxy_answered.is_none()
-            && let Some(login) = via_proxy(cfg, &current)
-                .filter(|p| !p.tunnel)
-                .and_then(|p| p.challenge_login())
-            && let Some(value) = login.answer(head.all("proxy-authenticate"), &name, &current.path)
+            && proxy_challenges.is_none()
+            && proxy_answer(cfg, &current, head.all("proxy-authenticate"), &name).is_some()
         {
-            // The same round as a 401's above, with the proxy's challenge. The Digest
-            // `uri` is the path, not the absolute-form target RFC 7616 §3.4 names: curl
-            // sends the path, and proxies (squid) accept it, so fetch answers as curl does.
+            // The same round as a 401's above, with the proxy's challenge.
             body.drain(DRAIN_LIMIT);
             trace.body_done();
-            proxy_answered = Some(value);
+            proxy_challenges = Some(head.all("proxy-authenticate").map(<[u8]>::to_vec).collect());
             history.push(head);
             continue;
         }
@@ -193,6 +193,23 @@ pub(crate) fn run(
         };
         return Ok(Response::new(head, current, history, body, sent));
     }
+}
+
+/// `--proxy-digest`, `--proxy-anyauth`: the `Proxy-Authorization` answering `challenges`
+/// (a 407's `Proxy-Authenticate` values) for `method` on `current`, when a proxy (not a
+/// tunnel's) takes it and the user asked for that. The Digest `uri` is the path, not the
+/// absolute-form target RFC 7616 §3.4 names: curl sends the path, and proxies (squid)
+/// accept it, so fetch answers as curl does.
+fn proxy_answer<'a>(
+    cfg: &Builder,
+    current: &Target,
+    challenges: impl Iterator<Item = &'a [u8]>,
+    method: &str,
+) -> Option<String> {
+    via_proxy(cfg, current)
+        .filter(|p| !p.tunnel)?
+        .challenge_login()?
+        .answer(challenges, method, &current.path)
 }
 
 /// What changes from one hop (request) to the next.

@@ -75,6 +75,13 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         if not valid(self.command, self.path, self.headers.get("Proxy-Authorization")):
             self.reply(407, "proxy: credentials needed\n", challenge=True)
             return
+        if self.path.endswith("/go"):
+            # A redirect the client follows through the proxy: a new path to answer for.
+            self.send_response(302)
+            self.send_header("Location", self.path[: -len("/go")] + "/went")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         self.reply(200, f"proxy: {self.command} {self.path} with {got} body bytes\n")
 
     do_GET = do_POST = do_PUT = do_HEAD = answer

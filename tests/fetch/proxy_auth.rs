@@ -53,6 +53,11 @@ fn proxy_digest_and_anyauth_answer_the_407_as_curl() {
                     "http://o.test/b",
                 ],
             ),
+            // A redirect followed through the proxy: the new path gets its own answer.
+            via(
+                &p,
+                &[&["-L"], &digest[..], &["http://o.test/x/go"]].concat(),
+            ),
             // The credentials in the proxy's URL, and an upload sent again after the 407.
             via(
                 &with_user,
