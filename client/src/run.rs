@@ -40,11 +40,11 @@ pub(crate) fn run(
     let mut current = target.clone();
     let mut history = Vec::new();
     let mut followed = 0;
-    // `--digest`, `--anyauth`: the answer to the server's challenge, once.
-    let mut answered: Option<String> = None;
-    // `--proxy-digest`, `--proxy-anyauth`: the proxy's 407 challenges, taken once and
-    // answered on every request after it (each answer names its own method and path, so a
-    // redirect through the proxy gets a fresh one).
+    // `--digest`, `--anyauth` (a 401's `WWW-Authenticate`) and `--proxy-digest`,
+    // `--proxy-anyauth` (a 407's `Proxy-Authenticate`): the challenges, taken once and
+    // answered on every request after them (each answer names its own method and path, so
+    // a redirect followed gets a fresh one, as curl makes it).
+    let mut challenges: Option<Vec<Vec<u8>>> = None;
     let mut proxy_challenges: Option<Vec<Vec<u8>>> = None;
     loop {
         trace.hops.push(Hop {
@@ -56,6 +56,12 @@ pub(crate) fn run(
             .method_name
             .clone()
             .unwrap_or_else(|| method.to_string());
+        let answered = challenges.as_ref().and_then(|c| {
+            let target = request_target(cfg, &current);
+            cfg.credentials
+                .as_ref()?
+                .answer(c.iter().map(Vec::as_slice), &name, &target)
+        });
         let proxy_answered = proxy_challenges
             .as_ref()
             .and_then(|c| proxy_answer(cfg, &current, c.iter().map(Vec::as_slice), &name));
@@ -129,19 +135,21 @@ pub(crate) fn run(
             cfg.raw,
         );
         if head.status() == 401
-            && answered.is_none()
+            && challenges.is_none()
             && let Some(credentials) = &cfg.credentials
-            && let Some(value) = credentials.answer(
-                head.all("www-authenticate"),
-                &name,
-                &request_target(cfg, &current),
-            )
+            && credentials
+                .answer(
+                    head.all("www-authenticate"),
+                    &name,
+                    &request_target(cfg, &current),
+                )
+                .is_some()
         {
             // Asked again at once with the answer; the 401 is part of the history, as
             // curl shows it with -i.
             body.drain(DRAIN_LIMIT);
             trace.body_done();
-            answered = Some(value);
+            challenges = Some(head.all("www-authenticate").map(<[u8]>::to_vec).collect());
             history.push(head);
             continue;
         }

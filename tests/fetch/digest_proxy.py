@@ -2,12 +2,19 @@
 # or RFC 7617 (Basic) say, for tests/fetch/proxy_auth.rs. It forwards nothing: it answers
 # each request itself with what arrived (method, target, body length), and after a CONNECT
 # answers the one request sent through the "tunnel" the same way.
-# argv: the challenges to offer, comma-separated, of: md5, sha256, basic.
+# argv: the challenges to offer, comma-separated, of: md5, sha256, basic; then "origin" to
+# play an origin server instead (401, WWW-Authenticate, Authorization).
 # Prints its port on the first line. The user is "u", the password "pw".
 import hashlib, http.server, sys, threading
 
 USER, PASSWORD, REALM, NONCE, OPAQUE = "u", "pw", "proxy@test", "n0nc3", "0paq"
 OFFER = sys.argv[1].split(",")
+ORIGIN = sys.argv[2:] == ["origin"]
+STATUS, CHALLENGE, ANSWER = (
+    (401, "WWW-Authenticate", "Authorization")
+    if ORIGIN
+    else (407, "Proxy-Authenticate", "Proxy-Authorization")
+)
 ALGORITHMS = {"md5": ("MD5", hashlib.md5), "sha256": ("SHA-256", hashlib.sha256)}
 
 
@@ -55,10 +62,10 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         if challenge:
             for k in OFFER:
                 if k == "basic":
-                    self.send_header("Proxy-Authenticate", f'Basic realm="{REALM}"')
+                    self.send_header(CHALLENGE, f'Basic realm="{REALM}"')
                 else:
                     self.send_header(
-                        "Proxy-Authenticate",
+                        CHALLENGE,
                         f'Digest realm="{REALM}", qop="auth", nonce="{NONCE}", '
                         f'opaque="{OPAQUE}", algorithm={ALGORITHMS[k][0]}',
                     )
@@ -72,8 +79,8 @@ class Proxy(http.server.BaseHTTPRequestHandler):
 
     def answer(self):
         got = self.received()
-        if not valid(self.command, self.path, self.headers.get("Proxy-Authorization")):
-            self.reply(407, "proxy: credentials needed\n", challenge=True)
+        if not valid(self.command, self.path, self.headers.get(ANSWER)):
+            self.reply(STATUS, "credentials needed\n", challenge=True)
             return
         if self.path.endswith("/go"):
             # A redirect the client follows through the proxy: a new path to answer for.
@@ -88,7 +95,7 @@ class Proxy(http.server.BaseHTTPRequestHandler):
 
     def do_CONNECT(self):
         if not valid("CONNECT", self.path, self.headers.get("Proxy-Authorization")):
-            self.reply(407, "proxy: credentials needed\n", challenge=True)
+            self.reply(407, "credentials needed\n", challenge=True)
             return
         self.send_response(200, "Connection established")
         self.end_headers()

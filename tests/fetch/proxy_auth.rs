@@ -1,6 +1,7 @@
 //! `--proxy-digest` and `--proxy-anyauth`: a proxy's 407 answered once, as curl answers it,
 //! compared with curl on the same line against a proxy that checks the answer
-//! (`digest_proxy.py`: RFC 7616 Digest with MD5 or SHA-256, RFC 7617 Basic).
+//! (`digest_proxy.py`: RFC 7616 Digest with MD5 or SHA-256, RFC 7617 Basic); and the same
+//! script as an origin for `--digest` after a redirect.
 
 use std::process::Command;
 
@@ -10,14 +11,20 @@ use crate::support::child::Child;
 /// The checking proxy, offering `challenges` (`md5`, `sha256`, `basic`, comma-separated);
 /// returns it (stopped when dropped) and its `-x` value.
 fn proxy(challenges: &str) -> (Child, String) {
+    start(&[challenges])
+}
+
+/// The same script as an origin server (401 and `WWW-Authenticate`).
+fn origin(challenges: &str) -> (Child, String) {
+    start(&[challenges, "origin"])
+}
+
+fn start(args: &[&str]) -> (Child, String) {
     let child = Child::start(
         "digest_proxy.py",
-        Command::new(super::python()).args([
-            "-u",
-            "-c",
-            include_str!("digest_proxy.py"),
-            challenges,
-        ]),
+        Command::new(super::python())
+            .args(["-u", "-c", include_str!("digest_proxy.py")])
+            .args(args),
     );
     let port = child.next_line();
     (child, format!("127.0.0.1:{}", port.trim()))
@@ -119,4 +126,19 @@ fn proxy_digest_and_anyauth_answer_the_407_as_curl() {
     let line = via(&p, &["--proxy-anyauth", "-U", "u:pw", "http://o.test/"]);
     let let_in = same_as_curl(&[], &line, b"");
     assert!(String::from_utf8_lossy(&let_in.stdout).contains(" body bytes"));
+}
+
+#[test]
+fn digest_is_answered_afresh_after_a_redirect_as_curl() {
+    if !have_curl() {
+        return;
+    }
+    // The first answer names the first path: a redirect followed needs its own, as curl
+    // makes it, from the challenge of the first 401.
+    let (_origin, at) = origin("md5,basic");
+    let url = format!("http://{at}/x/go");
+    for scheme in ["--digest", "--anyauth"] {
+        let run = same_as_curl(&[], &["-s", "-L", scheme, "-u", "u:pw", &url], b"");
+        assert!(String::from_utf8_lossy(&run.stdout).contains("GET /x/went with"));
+    }
 }
