@@ -1,5 +1,6 @@
-//! HTTP authentication after a 401 (`--digest`, `--anyauth`): reading the server's
-//! `WWW-Authenticate` challenges and answering the best one fetch can, Digest (RFC 7616,
+//! HTTP authentication after a 401 (`--digest`, `--anyauth`) or a proxy's 407
+//! (`--proxy-digest`, `--proxy-anyauth`): reading the `WWW-Authenticate` or
+//! `Proxy-Authenticate` challenges and answering the best one fetch can, Digest (RFC 7616,
 //! MD5 and SHA-256, plain or `-sess`) or Basic (RFC 7617). Basic given alone (`-u`) is
 //! sent at once and never comes here.
 
@@ -16,7 +17,7 @@ pub enum Scheme {
 }
 
 /// The user's name and password, and the schemes they may be sent with.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub(crate) user: String,
     pub(crate) password: String,
@@ -43,8 +44,9 @@ impl Credentials {
         }
     }
 
-    /// The `Authorization` value answering the challenges of a 401 (each value of its
-    /// `WWW-Authenticate` headers), for `method` on `uri` (the request target); `None`
+    /// The `Authorization` (or `Proxy-Authorization`) value answering the challenges of a
+    /// 401 (each value of its `WWW-Authenticate` headers; a 407's `Proxy-Authenticate`),
+    /// for `method` on `uri` (the request target); `None`
     /// when no offered scheme is allowed or understood.
     pub(crate) fn answer<'a>(
         &self,

@@ -49,6 +49,15 @@ fn is_ip(host: &str) -> bool {
         .is_ok()
 }
 
+/// Whether `host` ends with `.domain`, in any case (RFC 6265 §5.1.3's domain-match, less
+/// the equal case and the IP address check).
+fn subdomain_of(host: &str, domain: &str) -> bool {
+    let (h, d) = (host.as_bytes(), domain.as_bytes());
+    h.len() > d.len()
+        && h[h.len() - d.len() - 1] == b'.'
+        && h[h.len() - d.len()..].eq_ignore_ascii_case(d)
+}
+
 /// RFC 6265 §5.1.4 path-match.
 fn path_matches(cookie_path: &str, request_path: &str) -> bool {
     request_path == cookie_path
@@ -192,19 +201,23 @@ impl CookieJar {
     /// matches), in curl's order: longer paths first, then longer domains, longer names,
     /// newer cookies.
     pub fn header(&self, host: &str, request_path: &str) -> Option<String> {
-        let host = host.to_ascii_lowercase();
+        // Run for every request while the engine is on (-b, -c), so it allocates only for
+        // the cookies that match and the header itself.
         let path = request_path.split('?').next().unwrap_or("/");
         let now = now();
+        let ip = std::cell::OnceCell::new();
         let mut matching: Vec<&Cookie> = self
             .cookies
             .iter()
             .filter(|c| c.expires == 0 || c.expires > now)
             .filter(|c| {
-                c.domain == host
-                    || c.tailmatch && !is_ip(&host) && host.ends_with(&format!(".{}", c.domain))
+                host.eq_ignore_ascii_case(&c.domain)
+                    || c.tailmatch
+                        && subdomain_of(host, &c.domain)
+                        && !*ip.get_or_init(|| is_ip(host))
             })
             .filter(|c| path_matches(&c.path, path))
-            .filter(|c| !c.secure || secure_context(&host))
+            .filter(|c| !c.secure || secure_context(host))
             .collect();
         if matching.is_empty() {
             return None;
@@ -212,11 +225,16 @@ impl CookieJar {
         matching.sort_by_key(|c| {
             std::cmp::Reverse((c.path.len(), c.domain.len(), c.name.len(), c.created))
         });
-        let pairs: Vec<String> = matching
-            .iter()
-            .map(|c| format!("{}={}", c.name, c.value))
-            .collect();
-        Some(pairs.join("; "))
+        let mut header = String::new();
+        for c in matching {
+            if !header.is_empty() {
+                header.push_str("; ");
+            }
+            header.push_str(&c.name);
+            header.push('=');
+            header.push_str(&c.value);
+        }
+        Some(header)
     }
 
     /// The jar as curl writes it (`-c FILE`): its three comment lines, a blank line, then
@@ -328,6 +346,18 @@ pub(crate) fn parse_lenient_date(s: &str, need_time: bool) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subdomains_match_on_a_dot_in_any_case() {
+        assert!(subdomain_of("www.Example.test", "example.test"));
+        assert!(subdomain_of("a.b.example.test", "example.test"));
+        assert!(
+            !subdomain_of("example.test", "example.test"),
+            "equal is not a subdomain"
+        );
+        assert!(!subdomain_of("badexample.test", "example.test"));
+        assert!(!subdomain_of("test", "example.test"));
+    }
 
     #[test]
     fn dates_as_rfc_6265_reads_them() {

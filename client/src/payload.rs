@@ -31,7 +31,7 @@ pub enum Payload {
     /// read only once: a second request that carries it sends an empty body.
     Stream(Arc<Mutex<dyn Read + Send>>),
     /// Pieces sent one after the other with the sum of their lengths as `Content-Length`:
-    /// bytes in memory and files sent with sendfile(2) (a multipart form's files, which
+    /// bytes in memory and files sent from a mapping (a multipart form's files, which
     /// never pass through memory).
     Parts(Arc<[Piece]>),
 }
@@ -152,7 +152,8 @@ fn send_bytes(
     Ok(bytes.len() as u64)
 }
 
-/// The file at `path`, whole, with sendfile(2): its bytes never enter user space.
+/// The file at `path`, whole, sent from mapped windows of it (`Connection::send_file`): it
+/// is never read into a buffer.
 fn send_file(
     conn: &mut Connection,
     path: &std::path::Path,

@@ -3,11 +3,18 @@
 
 use shared::{Endpoint, Target};
 
+use crate::auth::{Credentials, Scheme};
+
 /// An HTTP proxy: where to connect, and the `Proxy-Authorization` to send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proxy {
     pub(crate) endpoint: Endpoint,
+    /// Sent with every request (Basic, curl's default).
     pub(crate) authorization: Option<String>,
+    /// The user's name and password; with `challenge`, kept to answer a 407 instead.
+    pub(crate) login: Option<Credentials>,
+    /// `--proxy-digest`, `--proxy-anyauth`: nothing is sent until the proxy's 407 says how.
+    pub(crate) challenge: bool,
     /// `-p`: ask for a tunnel with `CONNECT` and speak to the origin through it.
     pub(crate) tunnel: bool,
     /// `--proxy1.0`: the `CONNECT` is an HTTP/1.0 request.
@@ -50,6 +57,8 @@ impl Proxy {
         let mut proxy = Proxy {
             endpoint: target.endpoint,
             authorization: None,
+            login: None,
+            challenge: false,
             tunnel: false,
             http10: false,
         };
@@ -77,11 +86,32 @@ impl Proxy {
         self
     }
 
-    /// Sends `Proxy-Authorization: Basic` with `user` and `password` (curl's `-U`).
+    /// Sends `Proxy-Authorization: Basic` with `user` and `password` (curl's `-U`), or,
+    /// after [`Proxy::challenge_auth`], answers the proxy's 407 with them.
     pub fn basic_auth(mut self, user: &str, password: &str) -> Proxy {
         let token = shared::base64(format!("{user}:{password}").as_bytes());
-        self.authorization = Some(format!("Basic {token}"));
+        self.authorization = (!self.challenge).then(|| format!("Basic {token}"));
+        // The scheme matters only once challenge_auth has set it; keep it across a second -U.
+        let scheme = self.login.as_ref().map_or(Scheme::Any, |l| l.scheme);
+        self.login = Some(Credentials::new(user, password, scheme));
         self
+    }
+
+    /// curl's `--proxy-digest` (`Scheme::Digest`) and `--proxy-anyauth` (`Scheme::Any`):
+    /// the first request goes without credentials, and the proxy's 407 is answered once,
+    /// with the same Digest (RFC 7616) or Basic answer as a server's 401 (`auth.rs`).
+    pub fn challenge_auth(mut self, scheme: Scheme) -> Proxy {
+        self.challenge = true;
+        self.authorization = None;
+        if let Some(login) = &mut self.login {
+            login.scheme = scheme;
+        }
+        self
+    }
+
+    /// The credentials that answer a 407's `Proxy-Authenticate`, if the user asked for that.
+    pub(crate) fn challenge_login(&self) -> Option<&Credentials> {
+        self.login.as_ref().filter(|_| self.challenge)
     }
 }
 

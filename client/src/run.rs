@@ -40,8 +40,12 @@ pub(crate) fn run(
     let mut current = target.clone();
     let mut history = Vec::new();
     let mut followed = 0;
-    // `--digest`, `--anyauth`: the answer to the server's challenge, once.
-    let mut answered: Option<String> = None;
+    // `--digest`, `--anyauth` (a 401's `WWW-Authenticate`) and `--proxy-digest`,
+    // `--proxy-anyauth` (a 407's `Proxy-Authenticate`): the challenges, taken once and
+    // answered on every request after them (each answer names its own method and path, so
+    // a redirect followed gets a fresh one, as curl makes it).
+    let mut challenges: Option<Vec<Vec<u8>>> = None;
+    let mut proxy_challenges: Option<Vec<Vec<u8>>> = None;
     loop {
         trace.hops.push(Hop {
             url: current.to_string(),
@@ -52,12 +56,22 @@ pub(crate) fn run(
             .method_name
             .clone()
             .unwrap_or_else(|| method.to_string());
+        let answered = challenges.as_ref().and_then(|c| {
+            let target = request_target(cfg, &current);
+            cfg.credentials
+                .as_ref()?
+                .answer(c.iter().map(Vec::as_slice), &name, &target)
+        });
+        let proxy_answered = proxy_challenges
+            .as_ref()
+            .and_then(|c| proxy_answer(cfg, &current, c.iter().map(Vec::as_slice), &name));
         let step = Step {
             method: &name,
             current: &current,
             original: target,
             referer: referer.as_deref(),
             authorization: answered.as_deref(),
+            proxy_authorization: proxy_answered.as_deref(),
         };
         let len = payload.as_ref().map(Payload::len).transpose()?;
         // curl's rule, for HTTP/1.1 only: ask first before an upload or a large body.
@@ -86,12 +100,17 @@ pub(crate) fn run(
             expect,
         };
         let (conn, head, withheld) = exchange(cfg, pool, &current, &send, total, trace)?;
-        if let Some(jar) = &cfg.cookie_jar {
+        // The jar is locked only for a response that sets cookies: the -Z threads share it.
+        if let Some(jar) = &cfg.cookie_jar
+            && let mut sets = head.all("set-cookie").peekable()
+            && sets.peek().is_some()
+        {
             let mut jar = jar
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for set in head.all("set-cookie") {
-                jar.store(&host_of(&current), &current.path, set);
+            let host = host_of(&current);
+            for set in sets {
+                jar.store(&host, &current.path, set);
             }
         }
         let (framing, reusable) = match body::framing_with(method, &head, cfg.transfer_codings) {
@@ -116,19 +135,32 @@ pub(crate) fn run(
             cfg.raw,
         );
         if head.status() == 401
-            && answered.is_none()
+            && challenges.is_none()
             && let Some(credentials) = &cfg.credentials
-            && let Some(value) = credentials.answer(
-                head.all("www-authenticate"),
-                &name,
-                &request_target(cfg, &current),
-            )
+            && credentials
+                .answer(
+                    head.all("www-authenticate"),
+                    &name,
+                    &request_target(cfg, &current),
+                )
+                .is_some()
         {
             // Asked again at once with the answer; the 401 is part of the history, as
             // curl shows it with -i.
             body.drain(DRAIN_LIMIT);
             trace.body_done();
-            answered = Some(value);
+            challenges = Some(head.all("www-authenticate").map(<[u8]>::to_vec).collect());
+            history.push(head);
+            continue;
+        }
+        if head.status() == 407
+            && proxy_challenges.is_none()
+            && proxy_answer(cfg, &current, head.all("proxy-authenticate"), &name).is_some()
+        {
+            // The same round as a 401's above, with the proxy's challenge.
+            body.drain(DRAIN_LIMIT);
+            trace.body_done();
+            proxy_challenges = Some(head.all("proxy-authenticate").map(<[u8]>::to_vec).collect());
             history.push(head);
             continue;
         }
@@ -171,6 +203,23 @@ pub(crate) fn run(
     }
 }
 
+/// `--proxy-digest`, `--proxy-anyauth`: the `Proxy-Authorization` answering `challenges`
+/// (a 407's `Proxy-Authenticate` values) for `method` on `current`, when a proxy (not a
+/// tunnel's) takes it and the user asked for that. The Digest `uri` is the path, not the
+/// absolute-form target RFC 7616 §3.4 names: curl sends the path, and proxies (squid)
+/// accept it, so fetch answers as curl does.
+fn proxy_answer<'a>(
+    cfg: &Builder,
+    current: &Target,
+    challenges: impl Iterator<Item = &'a [u8]>,
+    method: &str,
+) -> Option<String> {
+    via_proxy(cfg, current)
+        .filter(|p| !p.tunnel)?
+        .challenge_login()?
+        .answer(challenges, method, &current.path)
+}
+
 /// What changes from one hop (request) to the next.
 struct Step<'a> {
     /// The name on the request line.
@@ -183,6 +232,8 @@ struct Step<'a> {
     referer: Option<&'a str>,
     /// The answer to a 401's challenge, if one was made.
     authorization: Option<&'a str>,
+    /// The answer to a proxy's 407, if one was made.
+    proxy_authorization: Option<&'a str>,
 }
 
 /// What the request line names: `--request-target`, else the whole URL through a proxy
@@ -272,7 +323,8 @@ fn request_head(
         .collect();
     let cookie = cookies(cfg, current);
     let defaults = request::Defaults {
-        proxy_authorization: proxy.and_then(|p| p.authorization.as_deref()),
+        proxy_authorization: proxy
+            .and_then(|p| hop.proxy_authorization.or(p.authorization.as_deref())),
         proxy_connection: proxy.is_some(),
         accept_encoding: cfg.accept_encoding.as_deref(),
         te: cfg.transfer_codings,
@@ -355,7 +407,13 @@ fn exchange(
                     Some(p) => {
                         let mut conn = open(cfg, &p.endpoint, total, trace).map_err(proxy_error)?;
                         conn.set_total(total);
-                        tunnel(cfg, &mut conn, p, current)?;
+                        if let Some(answer) = tunnel(cfg, &mut conn, p, current, None)? {
+                            // The 407's body is not read: the answer goes on a new
+                            // connection, which leaves nothing of the refusal behind.
+                            conn = open(cfg, &p.endpoint, total, trace).map_err(proxy_error)?;
+                            conn.set_total(total);
+                            tunnel(cfg, &mut conn, p, current, Some(&answer))?;
+                        }
                         conn.key = key.clone();
                         conn
                     }
@@ -436,16 +494,19 @@ fn connect_to(cfg: &Builder, endpoint: &Endpoint) -> Result<Endpoint, Error> {
 }
 
 /// `-p`: asks the proxy on `conn` for a tunnel to `current`'s host and port (RFC 9110
-/// §9.3.6), with curl's headers; anything but a 2xx is curl's exit 56.
+/// §9.3.6), with curl's headers and `answer` (to an earlier 407) if given; anything but a
+/// 2xx is curl's exit 56, except a first 407 that `--proxy-digest`/`--proxy-anyauth` can
+/// answer: that answer is returned, for the caller to ask again with.
 fn tunnel(
     cfg: &Builder,
     conn: &mut Connection,
     proxy: &crate::proxy::Proxy,
     current: &Target,
-) -> Result<(), Error> {
+    answer: Option<&str>,
+) -> Result<Option<String>, Error> {
     let authority = current.endpoint.to_string();
     let mut headers = vec![("Host".to_string(), format!(" {authority}"))];
-    if let Some(auth) = &proxy.authorization {
+    if let Some(auth) = answer.or(proxy.authorization.as_deref()) {
         headers.push(("Proxy-Authorization".into(), format!(" {auth}")));
     }
     if let Some(agent) = cfg
@@ -473,6 +534,14 @@ fn tunnel(
     let head = head::read_head(conn, cfg.head_timeout, &mut |h| {
         cfg.notify(Event::ResponseHead(h.raw()))
     })?;
+    if head.status() == 407
+        && answer.is_none()
+        && let Some(value) = proxy
+            .challenge_login()
+            .and_then(|l| l.answer(head.all("proxy-authenticate"), "CONNECT", &authority))
+    {
+        return Ok(Some(value));
+    }
     if !(200..300).contains(&head.status()) {
         return Err(Error::Receive {
             peer: conn.peer.clone(),
@@ -482,7 +551,7 @@ fn tunnel(
             ),
         });
     }
-    Ok(())
+    Ok(None)
 }
 
 /// After `Expect: 100-continue`: waits up to `wait` for the server. `false`: send

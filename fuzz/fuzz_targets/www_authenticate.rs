@@ -1,6 +1,7 @@
-//! fetch's reading of a 401's `WWW-Authenticate` (`--digest`, `--anyauth`): any bytes give
-//! an answer or none, never a panic, and an answer is one header value (no CR or LF that
-//! could split the request head).
+//! fetch's reading of a 401's `WWW-Authenticate` (`--digest`, `--anyauth`), and of a 407's
+//! `Proxy-Authenticate` (`--proxy-digest`, `--proxy-anyauth`: the same parser and answer):
+//! any bytes give an answer or none, never a panic, and an answer is one header value (no
+//! CR or LF that could split the request head).
 #![no_main]
 use client::wire;
 use libfuzzer_sys::fuzz_target;

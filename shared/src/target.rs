@@ -25,10 +25,39 @@ impl fmt::Display for Host {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Host::Name(n) => f.write_str(n),
-            Host::Ip(IpAddr::V4(a)) => write!(f, "{a}"),
+            Host::Ip(IpAddr::V4(a)) => {
+                let (buf, n) = dotted(a.octets());
+                f.write_str(std::str::from_utf8(&buf[..n]).map_err(|_| fmt::Error)?)
+            }
             Host::Ip(IpAddr::V6(a)) => write!(f, "[{a}]"),
         }
     }
+}
+
+/// An IPv4 address in dotted decimal, written without std's `Ipv4Addr` Display, which
+/// goes through the formatter's padding for each octet (about 1,400 instructions): fetch
+/// writes the host five times per request (Host, the URL, cookies), 9% of the instructions
+/// of a 1000-file `-Z` run to `127.0.0.1`. Returns a buffer and the length used.
+fn dotted(octets: [u8; 4]) -> ([u8; 15], usize) {
+    let mut buf = [0u8; 15];
+    let mut n = 0;
+    for (i, o) in octets.into_iter().enumerate() {
+        if i > 0 {
+            buf[n] = b'.';
+            n += 1;
+        }
+        if o >= 100 {
+            buf[n] = b'0' + o / 100;
+            n += 1;
+        }
+        if o >= 10 {
+            buf[n] = b'0' + o / 10 % 10;
+            n += 1;
+        }
+        buf[n] = b'0' + o % 10;
+        n += 1;
+    }
+    (buf, n)
 }
 
 /// Where to connect: a TCP host and port, or a Unix-domain socket path.
@@ -371,6 +400,15 @@ mod tests {
             "http+unix://",
         ] {
             let _ = Target::parse(input);
+        }
+    }
+
+    #[test]
+    fn ipv4_hosts_are_written_as_std_writes_them() {
+        // Every octet value, in every position.
+        for o in 0..=255u8 {
+            let ip = std::net::Ipv4Addr::new(o, 255 - o, o / 2, o.wrapping_mul(7));
+            assert_eq!(Host::Ip(IpAddr::V4(ip)).to_string(), ip.to_string());
         }
     }
 

@@ -906,7 +906,8 @@ fn fetch_uploads_with_t_and_f() {
     let dir = temp_dir("serve share fetch ");
     let root = dir.path().join("root");
     std::fs::create_dir_all(root.join("in")).unwrap();
-    let data = crate::support::noise(500_000, 11);
+    // Over two of fetch's 4 MiB send windows, the last one partial.
+    let data = crate::support::noise((9 << 20) + 12_345, 11);
     let src = dir.path().join("src.bin");
     std::fs::write(&src, &data).unwrap();
     let src = src.to_str().unwrap();

@@ -353,7 +353,8 @@ pub struct Args {
     )]
     pub proxy: Option<String>,
 
-    /// `Proxy-Authorization: Basic` with USER and PASSWORD
+    /// The proxy's USER and PASSWORD: sent as `Proxy-Authorization: Basic`, or in answer to
+    /// its 407 with --proxy-digest, --proxy-anyauth
     #[arg(
         short = 'U',
         long = "proxy-user",
@@ -362,9 +363,19 @@ pub struct Args {
     )]
     pub proxy_user: Option<String>,
 
-    /// Use Basic authentication with the proxy (the default, and the only kind fetch sends)
-    #[arg(long = "proxy-basic")]
+    /// Use Basic authentication with the proxy (the default): sent with the first request
+    #[arg(long = "proxy-basic", overrides_with_all = ["proxy_digest", "proxy_anyauth"])]
     pub proxy_basic: bool,
+
+    /// Use HTTP Digest authentication with the proxy (-U, or the -x URL's USER:PASSWORD):
+    /// the first request goes without, the proxy's 407 says how
+    #[arg(long = "proxy-digest", overrides_with_all = ["proxy_basic", "proxy_anyauth"])]
+    pub proxy_digest: bool,
+
+    /// Let the proxy choose: the first request goes without credentials, and a 407 is
+    /// answered with the best scheme it offers (Digest, else Basic)
+    #[arg(long = "proxy-anyauth", overrides_with_all = ["proxy_basic", "proxy_digest"])]
+    pub proxy_anyauth: bool,
 
     /// Send this header to the proxy: with requests sent through it, and alone in the
     /// CONNECT of -p (repeatable; `Name:` removes one)

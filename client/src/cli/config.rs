@@ -883,9 +883,19 @@ fn proxy(args: &Args) -> Result<(Option<Proxy>, Vec<String>), Error> {
         let (name, password) = user.split_once(':').unwrap_or((user, ""));
         proxy = proxy.map(|p| p.basic_auth(name, password));
     }
+    let challenge = match (args.proxy_digest, args.proxy_anyauth) {
+        (true, _) => Some(AuthScheme::Digest),
+        (_, true) => Some(AuthScheme::Any),
+        _ => None,
+    };
     let proxy = proxy.map(|p| {
-        p.tunnel(args.proxytunnel)
-            .connect_http10(args.proxy10.is_some())
+        let p = p
+            .tunnel(args.proxytunnel)
+            .connect_http10(args.proxy10.is_some());
+        match challenge {
+            Some(scheme) => p.challenge_auth(scheme),
+            None => p,
+        }
     });
     let list = args
         .noproxy

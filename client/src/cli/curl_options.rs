@@ -322,14 +322,6 @@ fn reason(long: &str) -> &'static str {
             "crlf",
             "it is for FTP and SMTP, protocols fetch does not speak",
         ),
-        (
-            "proxy-digest",
-            "Digest with a proxy is not in fetch: proxies get Basic (-U)",
-        ),
-        (
-            "proxy-anyauth",
-            "Digest with a proxy is not in fetch: proxies get Basic (-U)",
-        ),
     ];
     const DNS: &str = "it picks DNS servers for c-ares, and fetch resolves with the system's \
                        getaddrinfo, which has no such setting (use --resolve, or /etc/hosts)";

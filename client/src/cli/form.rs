@@ -94,17 +94,7 @@ fn parse(rest: &str) -> Result<(Content, Option<String>, Option<String>), Error>
         }
     }
     if let Some(file) = first.strip_prefix('@') {
-        // A file is checked now (exit 26 before anything is sent, as in curl) and sent
-        // from disk later; stdin has no length and is read now.
-        let content = if file == "-" {
-            Content::Bytes(read(file)?)
-        } else {
-            std::fs::File::open(file).map_err(|e| Error::Read {
-                what: file.to_string(),
-                reason: shared::io_words(&e),
-            })?;
-            Content::File(PathBuf::from(file))
-        };
+        let content = content_of(file)?;
         let kind = kind.or_else(|| (file != "-").then(|| type_of(file).to_string()));
         let name = filename.or_else(|| {
             Some(
@@ -115,7 +105,7 @@ fn parse(rest: &str) -> Result<(Content, Option<String>, Option<String>), Error>
         });
         Ok((content, name, kind))
     } else if let Some(file) = first.strip_prefix('<') {
-        Ok((Content::Bytes(read(file)?), filename, kind))
+        Ok((content_of(file)?, filename, kind))
     } else {
         Ok((Content::Bytes(first.into_bytes()), filename, kind))
     }
@@ -178,17 +168,51 @@ fn escape(s: &str) -> String {
         .replace('\n', "%0A")
 }
 
-fn read(file: &str) -> Result<Vec<u8>, Error> {
-    let mut bytes = Vec::new();
-    let result = if file == "-" {
-        io::stdin().lock().read_to_end(&mut bytes).map(drop)
-    } else {
-        std::fs::read(file).map(|b| bytes = b)
-    };
-    result.map_err(|e| Error::Read {
+/// What `@FILE` and `<FILE` send, as curl 7.88's tool_formparse.c decides: a file is
+/// checked now (exit 26 before anything is sent) and sent from disk as the request goes
+/// out; so is stdin when it is a regular file (`< FILE`), while a pipe or a terminal has no
+/// length and is read now, whole, into memory (curl reads it the same way).
+fn content_of(file: &str) -> Result<Content, Error> {
+    if file == "-" {
+        return Ok(match stdin_file() {
+            Some(path) => Content::File(path),
+            None => Content::Bytes(read_stdin()?),
+        });
+    }
+    std::fs::File::open(file).map_err(|e| Error::Read {
         what: file.to_string(),
         reason: shared::io_words(&e),
     })?;
+    Ok(Content::File(PathBuf::from(file)))
+}
+
+/// `/dev/stdin`, when stdin is a regular file not yet read from, and `/dev/stdin` opens
+/// that same file: then it can be opened again and sent from disk like any file. (Read
+/// from elsewhere than its start, it is read into memory from where it is, which sends
+/// what curl sends: the rest.)
+fn stdin_file() -> Option<PathBuf> {
+    use std::io::Seek;
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let mut ours = std::fs::File::from(io::stdin().as_fd().try_clone_to_owned().ok()?);
+    let meta = ours.metadata().ok()?;
+    if !meta.is_file() || ours.stream_position().ok()? != 0 {
+        return None;
+    }
+    let path = PathBuf::from("/dev/stdin");
+    let again = std::fs::metadata(&path).ok()?;
+    (again.dev() == meta.dev() && again.ino() == meta.ino()).then_some(path)
+}
+
+fn read_stdin() -> Result<Vec<u8>, Error> {
+    let mut bytes = Vec::new();
+    io::stdin()
+        .lock()
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::Read {
+            what: "-".into(),
+            reason: shared::io_words(&e),
+        })?;
     Ok(bytes)
 }
 

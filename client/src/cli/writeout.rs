@@ -142,7 +142,9 @@ fn variable(name: &str, cx: &Context<'_>) -> Option<String> {
     let head = o.head.as_ref();
     let hop = o.trace.hops.last();
     let total = o.trace.end();
-    let peer: Option<SocketAddr> = hop.and_then(|h| h.peer.as_deref()?.parse().ok());
+    // Values that cost a parse or a copy are closures, made only for the variable that
+    // names them: -w runs once per transfer (a 1000-file -Z run), for one variable or two.
+    let peer = || -> Option<SocketAddr> { hop.and_then(|h| h.peer.as_deref()?.parse().ok()) };
     // Without a final response (too many redirects, a redirect to nowhere), curl reports
     // the last status received and the redirects followed: read them from the trace.
     let attempt = o.trace.hops.last().map_or(0, |h| h.attempt);
@@ -152,10 +154,11 @@ fn variable(name: &str, cx: &Context<'_>) -> Option<String> {
         Some(_) => o.history.len(),
         None => hops.count().saturating_sub(1),
     };
-    let status = head
-        .map(|h| h.status())
-        .or(last_status)
-        .map_or("000".into(), |s| format!("{s:03}"));
+    let status = || {
+        head.map(|h| h.status())
+            .or(last_status)
+            .map_or("000".into(), |s| format!("{s:03}"))
+    };
     // The phases of the last request, from the start of the transfer (curl's times add up).
     let began = hop.map_or(Duration::ZERO, |h| h.began);
     let looked_up = hop.and_then(|h| h.resolve.map(|r| r.1)).unwrap_or(began);
@@ -171,12 +174,14 @@ fn variable(name: &str, cx: &Context<'_>) -> Option<String> {
             "0".into()
         }
     };
-    let url = o.url.clone().unwrap_or_else(|| {
-        shared::Target::parse(&o.target).map_or(o.target.clone(), |t| t.to_string())
-    });
+    let url = || {
+        o.url.clone().unwrap_or_else(|| {
+            shared::Target::parse(&o.target).map_or(o.target.clone(), |t| t.to_string())
+        })
+    };
     Some(match name {
-        "http_code" | "response_code" => status,
-        "url_effective" => url,
+        "http_code" | "response_code" => status(),
+        "url_effective" => url(),
         "url" => shared::Target::parse(&o.target).map_or(o.target.clone(), |t| t.to_string()),
         "urlnum" => cx.index.to_string(),
         "redirect_url" => redirect_url(o).unwrap_or_default(),
@@ -209,8 +214,8 @@ fn variable(name: &str, cx: &Context<'_>) -> Option<String> {
             .unwrap_or_default(),
         "exitcode" => cx.code.to_string(),
         "errormsg" => cx.error.to_string(),
-        "remote_ip" => peer.map(|p| p.ip().to_string()).unwrap_or_default(),
-        "remote_port" => peer.map_or(0, |p| p.port()).to_string(),
+        "remote_ip" => peer().map(|p| p.ip().to_string()).unwrap_or_default(),
+        "remote_port" => peer().map_or(0, |p| p.port()).to_string(),
         "num_headers" => head.map_or(0, |h| h.headers().len()).to_string(),
         "http_version" => head
             .map(|h| {
@@ -248,7 +253,7 @@ fn variable(name: &str, cx: &Context<'_>) -> Option<String> {
             .saturating_add(cx.uploaded)
             .to_string(),
         // curl names the scheme once it has connected.
-        "scheme" if peer.is_some() || hop.is_some_and(|h| h.peer.is_some()) => "HTTP".into(),
+        "scheme" if peer().is_some() || hop.is_some_and(|h| h.peer.is_some()) => "HTTP".into(),
         "scheme" => String::new(),
         _ => return None,
     })
