@@ -27,6 +27,22 @@ struct Cookie {
 pub struct CookieJar {
     cookies: Vec<Cookie>,
     counter: u64,
+    /// The last `Cookie` value made, kept for the next request like it.
+    memo: Option<Memo>,
+}
+
+/// A `Cookie` value and what it holds for: requests to the same host for any path in the
+/// same folder, until the jar changes (any change drops the memo) or a cookie expires.
+/// A run of many files from one folder (`-Z`, globbing, `--mirror`) thus matches the jar
+/// once, not once a file.
+#[derive(Debug, Clone)]
+struct Memo {
+    host: String,
+    /// The request path up to and including its last `/`.
+    folder: String,
+    /// It holds while the time is before this (Unix seconds).
+    until: u64,
+    value: Option<String>,
 }
 
 fn now() -> u64 {
@@ -182,12 +198,14 @@ impl CookieJar {
         };
         if cookie.expires != 0 && cookie.expires <= now {
             self.cookies.retain(|c| !same(c, &cookie));
+            self.memo = None;
             return;
         }
         self.add(cookie);
     }
 
     fn add(&mut self, mut cookie: Cookie) {
+        self.memo = None;
         self.counter += 1;
         cookie.created = self.counter;
         if let Some(old) = self.cookies.iter_mut().find(|c| same(c, &cookie)) {
@@ -200,11 +218,45 @@ impl CookieJar {
     /// The `Cookie` value for a request to `host` and `request_path` (`None`: no cookie
     /// matches), in curl's order: longer paths first, then longer domains, longer names,
     /// newer cookies.
-    pub fn header(&self, host: &str, request_path: &str) -> Option<String> {
-        // Run for every request while the engine is on (-b, -c), so it allocates only for
-        // the cookies that match and the header itself.
+    pub fn header(&mut self, host: &str, request_path: &str) -> Option<String> {
         let path = request_path.split('?').next().unwrap_or("/");
         let now = now();
+        let folder = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+        if let Some(m) = &self.memo
+            && m.host == host
+            && m.folder == folder
+            && now < m.until
+        {
+            return m.value.clone();
+        }
+        let value = self.matching(host, path, now);
+        // Kept only when no cookie's path tells two names in this folder apart: a path
+        // that is the folder or above it matches every name in it or none.
+        let by_name = self
+            .cookies
+            .iter()
+            .any(|c| c.path.len() > folder.len() && c.path.starts_with(folder));
+        if !folder.is_empty() && !by_name {
+            let until = self
+                .cookies
+                .iter()
+                .filter(|c| c.expires > now)
+                .map(|c| c.expires)
+                .min()
+                .unwrap_or(u64::MAX);
+            self.memo = Some(Memo {
+                host: host.to_string(),
+                folder: folder.to_string(),
+                until,
+                value: value.clone(),
+            });
+        }
+        value
+    }
+
+    /// The `Cookie` value for `host` and `path` (no query) at Unix time `now`, from the
+    /// cookies themselves.
+    fn matching(&self, host: &str, path: &str, now: u64) -> Option<String> {
         let ip = std::cell::OnceCell::new();
         let mut matching: Vec<&Cookie> = self
             .cookies
@@ -416,6 +468,52 @@ mod tests {
         jar.store("www.example.test", "/", b"u=3; Domain=test");
         assert_eq!(jar.header("api.example.test", "/").as_deref(), Some("t=2"));
         assert_eq!(jar.header("www.example.test", "/").as_deref(), Some("t=2"));
+    }
+
+    /// The memo never answers differently from matching the jar afresh: requests in one
+    /// folder and others, cookies whose paths tell names apart, cookies arriving, changing
+    /// and being deleted between requests.
+    #[test]
+    fn the_memo_answers_as_the_jar_does() {
+        let mut jar = CookieJar::new();
+        let sets = [
+            "a=1; Path=/",
+            "b=2; Path=/many",
+            "c=3; Path=/many/",
+            "d=4; Path=/many/7.bin",
+            "e=5; Path=/other/",
+            "a=9; Path=/",
+            "c=3; Path=/many/; Max-Age=0",
+            "f=6; Path=/many/sub",
+            "g=7; Domain=127.0.0.1",
+            "h=8; Expires=Wed, 01 Jan 2098 00:00:00 GMT",
+        ];
+        let paths = [
+            "/many/1.bin",
+            "/many/2.bin?x=1",
+            "/many/7.bin",
+            "/many/sub",
+            "/many/sub/x",
+            "/other/y",
+            "/",
+            "/manyx",
+        ];
+        let mut seed = 7u32;
+        let mut next = || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (seed >> 16) as usize
+        };
+        for round in 0..400 {
+            if round % 7 == 0 {
+                let set = sets[next() % sets.len()];
+                jar.store("127.0.0.1", "/many/", set.as_bytes());
+            }
+            let path = paths[next() % paths.len()];
+            let host = ["127.0.0.1", "localhost"][next() % 2];
+            let plain = path.split('?').next().unwrap();
+            let fresh = jar.matching(host, plain, now());
+            assert_eq!(jar.header(host, path), fresh, "{host}{path}, round {round}");
+        }
     }
 
     #[test]

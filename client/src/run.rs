@@ -264,9 +264,10 @@ fn via_proxy<'a>(cfg: &'a Builder, current: &Target) -> Option<&'a crate::proxy:
 /// client's own (`-b STRING`).
 fn cookies(cfg: &Builder, current: &Target) -> Option<String> {
     let from_jar = cfg.cookie_jar.as_ref().and_then(|jar| {
-        jar.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .header(&host_of(current), &current.path)
+        let mut jar = jar
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        jar.header(&host_of(current), &current.path)
     });
     match (from_jar, &cfg.cookie) {
         (Some(a), Some(b)) => Some(format!("{a}; {b}")),
