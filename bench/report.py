@@ -11,14 +11,14 @@ from pathlib import Path
 OURS = {"serve", "serve-q", "fetch"}
 # Shown for scale, never a peer: nginx answering `return 200` from memory (no file I/O).
 REFERENCE = {"nginx-return"}
-# Scenarios where less is better (times, memory); everything else is a rate.
-LOWER = ("-wall", "-cpu", "rss-")
+# Scenarios where less is better (times, memory, what a request costs); everything else is
+# a rate.
 ORDER_SERVERS = ["serve", "serve-q", "h2o", "nginx", "lighttpd", "darkhttpd", "python", "nginx-return"]
 ORDER_CLIENTS = ["fetch", "curl", "wget", "curl-parallel", "xargs-curl"]
 
 
 def lower_is_better(scen):
-    return scen.startswith("rss-") or scen.endswith(("-wall", "-cpu"))
+    return scen.startswith("rss-") or scen.endswith(("-wall", "-cpu", "-syscalls", "-switches"))
 
 
 def main(path, quick):

@@ -219,6 +219,28 @@ pin_servers() { # pin every server (and its workers) to CPU 0, or unpin with "0,
   done
 }
 
+# cost_run scenario server conns [-- extra wrk args...]: what one request costs the server,
+# counted by the kernel while wrk runs (perf stat on the server's processes and threads): CPU
+# time (its own and the kernel's TCP work in its system calls), system calls and context
+# switches, each divided by the requests wrk completed. Rates move with the machine's noise;
+# these counts barely do, so they say which server does less per request.
+cost_run() {
+  local scen=$1 srv=$2 c=$3; shift 3; [[ ${1:-} == -- ]] && shift
+  local pids; pids=$(echo "${PID[$srv]}" $(pgrep -P "${PID[$srv]}" || true) | tr ' ' ,)
+  local out
+  out=$(perf stat -x, -o "$WORK/perf.txt" -e task-clock,raw_syscalls:sys_enter,context-switches \
+    -p "$pids" -- wrk -t2 -c"$c" -d2s "$@" "http://127.0.0.1:${PORT[$srv]}/index.html" 2>&1 || true)
+  local total; total=$(awk '/requests in/{print $1}' <<<"$out")
+  [[ -n $total && $total -gt 0 ]] || return 0
+  awk -F, -v n="$total" -v s="$scen" -v srv="${LABEL[$srv]:-$srv}" -v r="$round" '
+    $3 == "task-clock" { printf "%s-cpu,%s,%s,%.2f,us/req,,,\n", s, srv, r, $1 * 1000 / n }
+    $3 == "raw_syscalls:sys_enter" { printf "%s-syscalls,%s,%s,%.2f,syscalls/req,,,\n", s, srv, r, $1 / n }
+    $3 == "context-switches" { printf "%s-switches,%s,%s,%.3f,switches/req,,,\n", s, srv, r, $1 / n }
+  ' "$WORK/perf.txt" >>"$CSV"
+}
+COST=0
+if perf stat -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; then COST=1; else log "perf cannot count system calls here: the cost rows are left out"; fi
+
 for round in $(seq 1 "$ROUNDS"); do
   log "round $round/$ROUNDS"
   for c in "${CONNS[@]}"; do
@@ -247,6 +269,14 @@ for round in $(seq 1 "$ROUNDS"); do
     bps=$(curl -s -o /dev/null -w '%{speed_download}' "http://127.0.0.1:${PORT[$srv]}/big.bin")
     echo "bigfile,$srv,$round,$(python3 -c "print(round($bps/1048576,1))"),MiB/s,,," >>"$CSV"
   done
+  if ((COST)); then
+    for srv in "${SERVERS[@]}"; do
+      [[ $srv == python ]] && continue # a thousand times slower: its counts say nothing here
+      cost_run cost-keepalive-c16 "$srv" 16
+      cost_run cost-keepalive-c256 "$srv" 256
+      cost_run cost-close-c64 "$srv" 64 -- -H 'Connection: close'
+    done
+  fi
   if ((!QUICK)); then
     pin_servers 0
     for srv in "${SERVERS[@]}"; do wrk_run pinned-keepalive-c64 "$srv" 64 /index.html pin; done
