@@ -261,7 +261,7 @@ fn seconds(s: &str) -> Result<Duration, String> {
     match s.parse::<f64>() {
         Ok(v) if v > 0.0 && v <= 86_400.0 => Ok(Duration::from_secs_f64(v)),
         _ => Err(format!(
-            "'{s}' is not a number of seconds between 0 and 86400"
+            "'{s}' is not a number of seconds above 0, up to 86400"
         )),
     }
 }
