@@ -39,7 +39,6 @@
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::Metadata;
-use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -189,12 +188,6 @@ struct Watcher {
     uses: HashMap<i32, usize>,
 }
 
-/// inotify's word for "the event is about the watched object itself": no name.
-fn event_name(name: Option<&std::ffi::CStr>) -> Option<&OsStr> {
-    name.map(|n| OsStr::from_bytes(n.to_bytes()))
-        .filter(|n| !n.is_empty())
-}
-
 /// What a file's watch reports: any change to its bytes or attributes, and it going away or
 /// moving (the name then leads elsewhere).
 fn file_mask() -> WatchFlags {
@@ -263,14 +256,15 @@ impl Watched {
         if queued == 0 && !self.busy.load(Ordering::SeqCst) {
             return;
         }
-        let mut state = lock_watcher(&self.state);
+        let mut state = self.lock();
         self.busy.store(true, Ordering::SeqCst);
         state.drain(self.fd.as_fd(), map);
         self.busy.store(false, Ordering::SeqCst);
     }
 
     fn lock(&self) -> MutexGuard<'_, Watcher> {
-        lock_watcher(&self.state)
+        // A panic while holding it leaves at worst a watch too many, or an entry dropped.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -337,33 +331,18 @@ impl Watcher {
 
     /// Reads every queued event and drops the entries they touch.
     fn drain(&mut self, fd: BorrowedFd<'_>, map: &RwLock<Map>) {
-        let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
         // (watch, name in a folder or None): what changed.
         let mut touched: Vec<(i32, Option<OsString>)> = Vec::new();
         let mut everything = false;
-        {
-            let mut reader = inotify::Reader::new(fd, &mut buf);
-            loop {
-                match reader.next() {
-                    Ok(event) => {
-                        if event.events().contains(ReadFlags::QUEUE_OVERFLOW) {
-                            everything = true;
-                        } else {
-                            let name = event_name(event.file_name()).map(OsStr::to_os_string);
-                            touched.push((event.wd(), name));
-                        }
-                    }
-                    Err(rustix::io::Errno::INTR) => {}
-                    // WOULDBLOCK: all read. Anything else: nothing more can be read, and
-                    // entries are dropped below as if everything had changed.
-                    Err(rustix::io::Errno::WOULDBLOCK) => break,
-                    Err(_) => {
-                        everything = true;
-                        break;
-                    }
-                }
+        let read = crate::watch::read_events(fd, |wd, flags, name| {
+            if flags.contains(ReadFlags::QUEUE_OVERFLOW) {
+                everything = true;
+            } else {
+                touched.push((wd, name.map(OsStr::to_os_string)));
             }
-        }
+        });
+        // Events may be left unread: drop every watched entry, as if everything changed.
+        everything |= read.is_err();
         if touched.is_empty() && !everything {
             return;
         }
@@ -393,11 +372,6 @@ impl Watcher {
 
 fn lock_write(map: &RwLock<Map>) -> std::sync::RwLockWriteGuard<'_, Map> {
     map.write().unwrap_or_else(|p| p.into_inner())
-}
-
-fn lock_watcher(w: &Mutex<Watcher>) -> MutexGuard<'_, Watcher> {
-    // A panic while holding it leaves at worst a watch too many, or an entry dropped.
-    w.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[derive(Debug, Default)]

@@ -132,46 +132,35 @@ impl Tree {
     /// Reads every pending event (the descriptor is non-blocking), watching folders that
     /// appeared, and says what they amount to.
     pub fn read(&mut self) -> Change {
-        let mut buf = [MaybeUninit::<u8>::uninit(); 8192];
         let mut change = Change::None;
         let mut new_dirs = Vec::new();
         let mut gone = Vec::new();
-        {
-            let mut reader = inotify::Reader::new(&self.fd, &mut buf);
-            loop {
-                let event = match reader.next() {
-                    Ok(event) => event,
-                    Err(rustix::io::Errno::INTR) => continue,
-                    // WOULDBLOCK: all read.
-                    Err(_) => break,
-                };
-                let flags = event.events();
-                if flags.contains(ReadFlags::QUEUE_OVERFLOW) {
-                    // Events were lost: whatever they were, a reload covers them.
-                    change = Change::Page;
-                    continue;
-                }
-                if flags.contains(ReadFlags::IGNORED) {
-                    gone.push(event.wd());
-                    continue;
-                }
-                let Some(name) = event.file_name() else {
-                    continue;
-                };
-                let name = OsStr::from_bytes(name.to_bytes());
-                let this = of_name(name);
-                if this == Change::None {
-                    continue;
-                }
-                if flags.contains(ReadFlags::ISDIR)
-                    && flags.intersects(ReadFlags::CREATE | ReadFlags::MOVED_TO)
-                    && let Some(parent) = self.dirs.get(&event.wd())
-                {
-                    new_dirs.push(parent.join(name));
-                }
-                change = change.max(this);
+        // An error other than "nothing more" leaves what was read: the next event reads on.
+        let _ = read_events(self.fd.as_fd(), |wd, flags, name| {
+            if flags.contains(ReadFlags::QUEUE_OVERFLOW) {
+                // Events were lost: whatever they were, a reload covers them.
+                change = Change::Page;
+                return;
             }
-        }
+            if flags.contains(ReadFlags::IGNORED) {
+                gone.push(wd);
+                return;
+            }
+            let Some(name) = name else {
+                return;
+            };
+            let this = of_name(name);
+            if this == Change::None {
+                return;
+            }
+            if flags.contains(ReadFlags::ISDIR)
+                && flags.intersects(ReadFlags::CREATE | ReadFlags::MOVED_TO)
+                && let Some(parent) = self.dirs.get(&wd)
+            {
+                new_dirs.push(parent.join(name));
+            }
+            change = change.max(this);
+        });
         for wd in gone {
             self.dirs.remove(&wd);
         }
@@ -179,6 +168,32 @@ impl Tree {
             let _ = self.add(dir);
         }
         change
+    }
+}
+
+/// Reads every event queued on the non-blocking inotify descriptor `fd`, calling `each`
+/// with its watch, its flags and the name it is about (`None`: the watched object itself).
+/// `Ok` once the queue is empty; an error says events may be left unread. Used by `--watch`
+/// and by the cache (`cache.rs`).
+pub fn read_events(
+    fd: BorrowedFd<'_>,
+    mut each: impl FnMut(i32, ReadFlags, Option<&OsStr>),
+) -> io::Result<()> {
+    let mut buf = [MaybeUninit::<u8>::uninit(); 8192];
+    let mut reader = inotify::Reader::new(fd, &mut buf);
+    loop {
+        match reader.next() {
+            Ok(event) => {
+                let name = event
+                    .file_name()
+                    .map(|n| OsStr::from_bytes(n.to_bytes()))
+                    .filter(|n| !n.is_empty());
+                each(event.wd(), event.events(), name);
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(rustix::io::Errno::WOULDBLOCK) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 
