@@ -1,12 +1,13 @@
 //! Directory listings: an HTML page for people and JSON for scripts, listing every visible
 //! entry (memory grows with the entries, a few dozen bytes each, never with a cap that hides
-//! some). Sorted by name, size or modification time, either way (`?sort=size&order=desc`),
-//! folders always first, ties broken by the exact name, so the same query always gives the
-//! same bytes. The page has a breadcrumb, a parent link, clickable column headers, a marker
+//! some). Sorted by name ([`natural`]: as a file manager does, `file 2` before `file 10`),
+//! size or modification time, either way (`?sort=size&order=desc`), folders always first,
+//! ties broken by name, then the exact bytes, so the same query always gives the same bytes. The page has a breadcrumb, a parent link, clickable column headers, a marker
 //! for each entry's kind, a dark theme that follows `prefers-color-scheme`, and fits a
 //! phone; it uses no external asset. Its ETag ([`etag`]) is derived from what it lists.
 //! The body depends only on the folder's contents and the query (no clock).
 
+use std::cmp::Ordering;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Write};
@@ -86,7 +87,7 @@ pub fn entries(root: &Path, dir: &Path, jail: Jail) -> io::Result<Vec<Entry>> {
 /// What a listing is sorted by.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Key {
-    /// By name, ignoring ASCII case (the default).
+    /// By name in [`natural`] order (the default).
     #[default]
     Name,
     /// By size.
@@ -137,15 +138,11 @@ impl Sort {
     }
 }
 
-/// Sorts `entries`: folders first, then by the key (either way), then by name ignoring case,
-/// then by the exact bytes — a total order, whatever the file system's.
+/// Sorts `entries`: folders first, then by the key (either way), then by name in
+/// [`natural`] order, which is total: the same entries always come in the same order,
+/// whatever order the file system gave them in.
 pub fn sort(entries: &mut [Entry], sort: Sort) {
-    let by_name = |a: &Entry, b: &Entry| {
-        a.name
-            .to_ascii_lowercase()
-            .cmp(&b.name.to_ascii_lowercase())
-            .then_with(|| a.name.cmp(&b.name))
-    };
+    let by_name = |a: &Entry, b: &Entry| natural(&a.name, &b.name);
     entries.sort_by(|a, b| {
         let key = match sort.key {
             Key::Name => by_name(a, b),
@@ -156,6 +153,176 @@ pub fn sort(entries: &mut [Entry], sort: Sort) {
             .cmp(&a.dir)
             .then(if sort.desc { key.reverse() } else { key })
     });
+}
+
+/// Compares two names as a file manager orders them, the same on every machine (no
+/// locale): `file 2.txt` before `file 10.txt`, `apple` before `Banana`.
+///
+/// Three levels, each deciding only when the one before ties:
+/// 1. The names as units: a run of ASCII digits is one unit, compared with another run by
+///    its value (any length: `99…9` before `100…0`) and placed where the digit `0` is among
+///    other characters; any other character is folded ([`fold`]: lower case, a Latin letter
+///    with a diacritic as its base letter, `ß` as `ss`, combining marks ignored) and
+///    compared by code point; bytes that are not UTF-8 come after every character.
+/// 2. Leading zeros: at the first run whose value ties but whose length does not, the
+///    shorter first (`a1`, `a01`, `a001`). Deciding this after the whole name keeps equal
+///    numbers together: `x01.txt` before `x1.zip`.
+/// 3. The bytes, so only equal names tie (`A.txt` before `a.txt`).
+pub fn natural(a: &[u8], b: &[u8]) -> Ordering {
+    // Equal bytes make equal units, so the comparison starts where the names differ, backed
+    // up to where a unit starts for sure: after an ASCII byte that is not a digit (a run of
+    // digits or a character cut there would compare as something else). Names in one folder
+    // often share a long prefix; this keeps sorting them as fast as comparing bytes.
+    let mut start = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    while start > 0 && (a[start - 1].is_ascii_digit() || !a[start - 1].is_ascii()) {
+        start -= 1;
+    }
+    let (a, b) = (&a[start..], &b[start..]);
+    let (mut x, mut y) = (Units::new(a), Units::new(b));
+    let mut zeros = Ordering::Equal;
+    loop {
+        let order = match (x.next(), y.next()) {
+            (None, None) => return zeros.then_with(|| a.cmp(b)),
+            (None, Some(_)) => Ordering::Less,
+            (Some(_), None) => Ordering::Greater,
+            (Some(Unit::Digits(m)), Some(Unit::Digits(n))) => {
+                let (mv, nv) = (trim_zeros(m), trim_zeros(n));
+                let value = mv.len().cmp(&nv.len()).then_with(|| mv.cmp(nv));
+                if zeros.is_eq() {
+                    zeros = m.len().cmp(&n.len());
+                }
+                value
+            }
+            (Some(p), Some(q)) => p.rank().cmp(&q.rank()),
+        };
+        if order.is_ne() {
+            return order;
+        }
+    }
+}
+
+/// A run of digits without its leading zeros (empty for zero).
+fn trim_zeros(run: &[u8]) -> &[u8] {
+    let start = run.iter().position(|&d| d != b'0').unwrap_or(run.len());
+    &run[start..]
+}
+
+/// One unit of a name, as [`natural`] compares them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit<'a> {
+    /// A whole run of ASCII digits.
+    Digits(&'a [u8]),
+    /// A folded character, or [`NOT_UTF8`] plus a byte that is not UTF-8.
+    Char(u32),
+}
+
+/// Where bytes that are not UTF-8 rank: after every character.
+const NOT_UTF8: u32 = 0x11_0000;
+
+impl Unit<'_> {
+    /// The rank against a unit of the other kind: a run of digits ranks where `0` does
+    /// (no character ranks there: every digit is in a run).
+    fn rank(self) -> u32 {
+        match self {
+            Unit::Digits(_) => u32::from(b'0'),
+            Unit::Char(c) => c,
+        }
+    }
+}
+
+/// The units of a name, in order, made as they are compared (no allocation).
+struct Units<'a> {
+    rest: &'a [u8],
+    /// What the last character folded to (at most 3 lower-case characters, each to at most
+    /// 2), given out before reading on.
+    queue: [u32; 6],
+    head: usize,
+    len: usize,
+}
+
+impl<'a> Units<'a> {
+    fn new(name: &'a [u8]) -> Units<'a> {
+        Units {
+            rest: name,
+            queue: [0; 6],
+            head: 0,
+            len: 0,
+        }
+    }
+}
+
+impl<'a> Iterator for Units<'a> {
+    type Item = Unit<'a>;
+
+    fn next(&mut self) -> Option<Unit<'a>> {
+        // A loop because a combining mark folds to nothing.
+        loop {
+            if self.head < self.len {
+                self.head += 1;
+                return Some(Unit::Char(self.queue[self.head - 1]));
+            }
+            let &first = self.rest.first()?;
+            if first.is_ascii_digit() {
+                let end = self
+                    .rest
+                    .iter()
+                    .position(|b| !b.is_ascii_digit())
+                    .unwrap_or(self.rest.len());
+                let (run, rest) = self.rest.split_at(end);
+                self.rest = rest;
+                return Some(Unit::Digits(run));
+            }
+            if first.is_ascii() {
+                self.rest = &self.rest[1..];
+                return Some(Unit::Char(u32::from(first.to_ascii_lowercase())));
+            }
+            // At most 4 bytes make one character; the first is the one to decode.
+            let head = &self.rest[..self.rest.len().min(4)];
+            let valid = match std::str::from_utf8(head) {
+                Ok(s) => s,
+                Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
+            };
+            let Some(c) = valid.chars().next() else {
+                self.rest = &self.rest[1..];
+                return Some(Unit::Char(NOT_UTF8 + u32::from(first)));
+            };
+            self.rest = &self.rest[c.len_utf8()..];
+            (self.head, self.len) = (0, 0);
+            for lower in c.to_lowercase() {
+                for &f in fold(lower).iter().flatten() {
+                    self.queue[self.len] = u32::from(f);
+                    self.len += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Base letters of U+00E0..=U+017F (lower case), `.` where a letter stays itself: the
+/// Latin-1 and Latin Extended-A letters, which cover the languages of western, central and
+/// northern Europe.
+const LATIN_BASE: &[u8; 160] = b"\
+aaaaaa.ceeeeiiiidnooooo.ouuuuy.y.a.a.a.c.c.c.c.d.d.e.e.e.e.e.g.g\
+.g.g.h.h.i.i.i.i.i...j.kk.l.l.l.l.l.n.n.nn.n.o.o.o...r.r.r.s.s.s\
+.s.t.t.t.u.u.u.u.u.u.w.y..z.z.zs";
+
+/// What a lower-case character counts as when names are compared: a Latin letter with a
+/// diacritic is its base letter (`é` is `e`, `ł` is `l`), a ligature its two letters
+/// (`ß` is `ss`, `æ` is `ae`), a combining mark nothing (so `é` written as `e` and U+0301
+/// ties with `é`); anything else itself.
+fn fold(c: char) -> [Option<char>; 2] {
+    match c {
+        '\u{300}'..='\u{36f}' => [None, None],
+        '\u{df}' => [Some('s'), Some('s')],
+        '\u{e6}' => [Some('a'), Some('e')],
+        '\u{153}' => [Some('o'), Some('e')],
+        '\u{133}' => [Some('i'), Some('j')],
+        '\u{e0}'..='\u{17f}' => match LATIN_BASE[c as usize - 0xe0] {
+            b'.' => [Some(c), None],
+            base => [Some(char::from(base)), None],
+        },
+        c => [Some(c), None],
+    }
 }
 
 /// Everything about a listing page besides its entries.
@@ -860,6 +1027,156 @@ mod tests {
         ];
         for other in others {
             assert_ne!(tag, other);
+        }
+    }
+
+    /// The names of `entries`, joined by ` | `.
+    fn names(entries: &[Entry]) -> String {
+        entries
+            .iter()
+            .map(|e| String::from_utf8_lossy(&e.name).into_owned())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+
+    #[test]
+    fn natural_order() {
+        // (names in any order, the order they must come in)
+        let cases: &[(&[&str], &str)] = &[
+            // Runs of digits by value, not by their first digit.
+            (
+                &["file 10.txt", "file 2.txt", "file 1.txt", "file 11.txt"],
+                "file 1.txt | file 2.txt | file 10.txt | file 11.txt",
+            ),
+            // Several runs; the numbers past 64 bits still by value.
+            (
+                &["v1.10.0", "v1.9.2", "v1.9.10", "v10.0", "v2"],
+                "v1.9.2 | v1.9.10 | v1.10.0 | v2 | v10.0",
+            ),
+            (
+                &[
+                    "n100000000000000000000",
+                    "n99999999999999999999",
+                    "n18446744073709551616",
+                ],
+                "n18446744073709551616 | n99999999999999999999 | n100000000000000000000",
+            ),
+            // Leading zeros: the value first, then the shorter run, then the rest of the name
+            // before the zeros.
+            (
+                &["a010", "a2", "a001", "a01", "a1", "a0", "a00", "a"],
+                "a | a0 | a00 | a1 | a01 | a001 | a2 | a010",
+            ),
+            (&["x1.zip", "x01.txt"], "x01.txt | x1.zip"),
+            (&["x01.txt", "x1.txt"], "x1.txt | x01.txt"),
+            // Case ignored, then the bytes: upper case first.
+            (
+                &["b.txt", "B.txt", "a.txt", "A.txt", "C"],
+                "A.txt | a.txt | B.txt | b.txt | C",
+            ),
+            (
+                &["photo 2.JPG", "Photo 1.jpg", "PHOTO 10.jpg"],
+                "Photo 1.jpg | photo 2.JPG | PHOTO 10.jpg",
+            ),
+            // A digit run sits where `0` does: after space and `-` `.`, before `_` and letters.
+            (
+                &["a_1", "ab", "a1", "a.1", "a-1", "a 1"],
+                "a 1 | a-1 | a.1 | a1 | a_1 | ab",
+            ),
+            // Letters with diacritics beside their base letter, not after `z`; ligatures as
+            // two letters; other scripts by their lower case.
+            (
+                &[
+                    "zebra",
+                    "\u{c9}mile",
+                    "emile",
+                    "Eve",
+                    "\u{c4}rger",
+                    "apple",
+                    "Zo\u{eb}",
+                ],
+                "apple | \u{c4}rger | emile | \u{c9}mile | Eve | zebra | Zo\u{eb}",
+            ),
+            (
+                &["stra\u{df}e", "strasse", "strasser"],
+                "strasse | stra\u{df}e | strasser",
+            ),
+            (
+                &["\u{142}\u{f3}d\u{17a}", "lody", "Lodz"],
+                "lody | Lodz | \u{142}\u{f3}d\u{17a}",
+            ),
+            (
+                &[
+                    "\u{3c9}mega",
+                    "\u{3a9}mega",
+                    "\u{3b1}lpha",
+                    "\u{416}",
+                    "\u{436}a",
+                ],
+                "\u{3b1}lpha | \u{3a9}mega | \u{3c9}mega | \u{416} | \u{436}a",
+            ),
+            // A combining accent (as macOS writes names) ties with the composed letter.
+            (
+                &["\u{e9}t\u{e9}", "e\u{301}te\u{301}", "ete", "etf"],
+                "ete | e\u{301}te\u{301} | \u{e9}t\u{e9} | etf",
+            ),
+        ];
+        for (input, want) in cases {
+            let mut list: Vec<Entry> = input.iter().map(|n| entry(n, false, 0, 0)).collect();
+            sort(&mut list, Sort::default());
+            assert_eq!(names(&list), *want, "{input:?}");
+            sort(&mut list, Sort::from_query(Some("sort=name&order=desc")));
+            let mut reversed: Vec<&str> = want.split(" | ").collect();
+            reversed.reverse();
+            assert_eq!(names(&list), reversed.join(" | "), "desc of {input:?}");
+        }
+        // Names that are not UTF-8 come after every character, and still in one order.
+        let odd: [&[u8]; 4] = [b"a\xff", b"a\xfe1", b"a\xe2\x82", b"a\xf0\x9f\x98\x80"];
+        let mut list: Vec<Entry> = odd
+            .iter()
+            .map(|n| Entry {
+                name: n.to_vec(),
+                ..entry("", false, 0, 0)
+            })
+            .collect();
+        sort(&mut list, Sort::default());
+        let got: Vec<&[u8]> = list.iter().map(|e| &e.name[..]).collect();
+        assert_eq!(
+            got,
+            [&b"a\xf0\x9f\x98\x80"[..], b"a\xe2\x82", b"a\xfe1", b"a\xff"]
+        );
+    }
+
+    #[test]
+    fn natural_order_is_total() {
+        // Every pair of a mixed sample compares the same both ways, only a name with itself
+        // ties, and a sorted list is in order pair by pair: sort_by needs a total order.
+        let mut sample: Vec<Vec<u8>> = Vec::new();
+        for stem in [
+            "", "a", "A", "\u{e4}", "a ", "a0", "\u{df}", "ss", "e\u{301}",
+        ] {
+            for num in ["", "0", "00", "1", "01", "10", "9"] {
+                for tail in ["", "a", "B", ".txt", "1", "\u{ff}"] {
+                    sample.push(format!("{stem}{num}{tail}").into_bytes());
+                }
+            }
+        }
+        sample.push(b"\xff".to_vec());
+        sample.push(b"0\xff".to_vec());
+        sample.sort();
+        sample.dedup();
+        for a in &sample {
+            for b in &sample {
+                let (ab, ba) = (natural(a, b), natural(b, a));
+                assert_eq!(ab, ba.reverse(), "{a:?} {b:?}");
+                assert_eq!(ab.is_eq(), a == b, "{a:?} {b:?}");
+            }
+        }
+        sample.sort_by(|a, b| natural(a, b));
+        for (i, a) in sample.iter().enumerate() {
+            for b in &sample[i + 1..] {
+                assert_eq!(natural(a, b), Ordering::Less, "{a:?} {b:?}");
+            }
         }
     }
 

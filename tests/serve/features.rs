@@ -280,6 +280,91 @@ fn directory_listing_html_and_json() {
     assert_eq!(get(&s, "/empty/", "").status, 404);
 }
 
+/// The names a listing shows, in order: the HTML rows' links or the JSON entries.
+fn listed(body: &str) -> Vec<String> {
+    let json = body.starts_with('{');
+    let (start, end) = if json {
+        ("{\"name\":\"", "\"")
+    } else {
+        ("<a href=\"./", "</a>")
+    };
+    body.split(start)
+        .skip(1)
+        .map(|rest| {
+            let name = rest.split(end).next().unwrap();
+            let name = if json {
+                name
+            } else {
+                name.split_once("\">").unwrap().1
+            };
+            name.trim_end_matches('/').to_string()
+        })
+        .collect()
+}
+
+/// Issue 28: names in a file manager's order (numbers by value, case and accents folded,
+/// leading zeros after the plain number), in the HTML and the JSON listing, either way.
+#[test]
+fn listing_orders_names_as_a_file_manager_does() {
+    let dir = crate::support::temp_dir("natural order ");
+    let files = [
+        "file 10.txt",
+        "File 2.txt",
+        "file 02.txt",
+        "file 1.txt",
+        "file 9.txt",
+        "\u{c9}mile.txt",
+        "emile.txt",
+        "Eve.txt",
+        "Zo\u{eb}.txt",
+        "zebra.txt",
+        "\u{c4}rger.txt",
+        "apple.txt",
+        "IMG_0100.jpg",
+        "img_99.jpg",
+    ];
+    for name in files {
+        std::fs::write(dir.path().join(name), name).unwrap();
+    }
+    for name in ["dir 10", "Dir 9"] {
+        std::fs::create_dir(dir.path().join(name)).unwrap();
+    }
+    let ascending = [
+        "Dir 9",
+        "dir 10",
+        "apple.txt",
+        "\u{c4}rger.txt",
+        "emile.txt",
+        "\u{c9}mile.txt",
+        "Eve.txt",
+        "file 1.txt",
+        "File 2.txt",
+        "file 02.txt",
+        "file 9.txt",
+        "file 10.txt",
+        "img_99.jpg",
+        "IMG_0100.jpg",
+        "zebra.txt",
+        "Zo\u{eb}.txt",
+    ];
+    // Descending reverses the names; folders still come first.
+    let mut descending = ascending;
+    descending[..2].reverse();
+    descending[2..].reverse();
+    let s = Serve::start(&["-p", "0", dir.path().to_str().unwrap()]);
+    for (target, want) in [
+        ("/", ascending),
+        ("/?sort=name", ascending),
+        ("/?sort=name&order=desc", descending),
+    ] {
+        for accept in ["", "Accept: application/json\r\n"] {
+            let r = get(&s, target, accept);
+            assert_eq!(r.status, 200);
+            assert_eq!(listed(&r.text()), want, "{target} {accept:?}");
+        }
+    }
+}
+
 #[test]
 fn cache_control_and_extra_headers() {
     let www = repo_root().join("www");
