@@ -2,9 +2,11 @@
 //! entry (memory grows with the entries, a few dozen bytes each, never with a cap that hides
 //! some). Sorted by name ([`natural`]: as a file manager does, `file 2` before `file 10`),
 //! size or modification time, either way (`?sort=size&order=desc`), folders always first,
-//! ties broken by name, then the exact bytes, so the same query always gives the same bytes. The page has a breadcrumb, a parent link, clickable column headers, a marker
-//! for each entry's kind, a dark theme that follows `prefers-color-scheme`, and fits a
-//! phone; it uses no external asset. Its ETag ([`etag`]) is derived from what it lists.
+//! ties broken by name, then the exact bytes, so the same query always gives the same bytes.
+//! The page has a breadcrumb, a parent link, clickable column headers, an icon for each
+//! entry's kind (inline SVG drawn once, [`ICONS`]: no font needed), a dark theme that follows
+//! `prefers-color-scheme`, and fits a phone; it uses no external asset. Its ETag ([`etag`])
+//! is derived from what it lists.
 //! The body depends only on the folder's contents and the query (no clock).
 
 use std::cmp::Ordering;
@@ -380,8 +382,10 @@ pub fn etag(page: &Page, json: bool, entries: &[Entry]) -> String {
 }
 
 const STYLE: &str = "\
-:root{color-scheme:light dark;--fg:#0f172a;--bg:#fff;--alt:#f1f5f9;--link:#2563eb;--dim:#64748b}
-@media (prefers-color-scheme:dark){:root{--fg:#e2e8f0;--bg:#0f172a;--alt:#1e293b;--link:#93c5fd;--dim:#94a3b8}}
+:root{color-scheme:light dark;--fg:#0f172a;--bg:#fff;--alt:#f1f5f9;--link:#2563eb;--dim:#64748b;
+--folder:#d97706;--text:#2563eb;--image:#059669;--archive:#9333ea;--audio:#db2777;--video:#dc2626}
+@media (prefers-color-scheme:dark){:root{--fg:#e2e8f0;--bg:#0f172a;--alt:#1e293b;--link:#93c5fd;--dim:#94a3b8;
+--folder:#fbbf24;--text:#93c5fd;--image:#34d399;--archive:#c084fc;--audio:#f472b6;--video:#f87171}}
 body{font:15px/1.5 system-ui,sans-serif;margin:1.5rem auto;max-width:56rem;padding:0 1rem;color:var(--fg);background:var(--bg)}
 h1{font-size:1.25rem;word-break:break-all}h1 a{color:inherit}
 table{border-collapse:collapse;width:100%}th,td{padding:.3rem .6rem;text-align:left}
@@ -389,7 +393,8 @@ td.n{word-break:break-all}td.s,th.s{text-align:right;font-variant-numeric:tabula
 td.m{white-space:nowrap;color:var(--dim)}tr:nth-child(even){background:var(--alt)}
 a{color:var(--link);text-decoration:none}a:hover{text-decoration:underline}
 th button,form.dl button{background:none;border:0;padding:0;font:inherit;color:var(--link);cursor:pointer}
-th button{color:inherit;font-weight:bold}th form{margin:0}.k{display:inline-block;width:1.6em}
+th button{color:inherit;font-weight:bold}th form{margin:0}.sprite{display:none}
+.n svg{width:1.2em;height:1.2em;vertical-align:-.25em;margin-right:.45em;color:var(--dim)}
 nav,form{margin:.75rem 0}progress{width:12rem;vertical-align:middle}
 @media (max-width:40rem){body{margin:.5rem auto;padding:0 .5rem}.m{display:none}}
 ";
@@ -414,29 +419,64 @@ document.getElementById('up').addEventListener('submit', function (ev) {
 </script>
 ";
 
-/// A marker for an entry's kind (by extension for files), as text: no image to fetch.
-fn kind(e: &Entry) -> (&'static str, &'static str) {
+/// The icons, each drawn once as an SVG `<symbol>` that a row's `<use>` shows: no font and
+/// no image to fetch. Lines and fills are `currentColor`, each symbol's colour a variable
+/// of the style sheet, so the dark scheme recolours them all.
+const ICONS: &str = "\
+<svg class=\"sprite\" aria-hidden=\"true\">\
+<symbol id=\"k-up\" viewBox=\"0 0 16 16\" fill=\"none\" stroke=\"currentColor\" stroke-width=\"1.5\" \
+stroke-linecap=\"round\" stroke-linejoin=\"round\"><path d=\"M8 13.5V3M3.5 7.5 8 3l4.5 4.5\"/></symbol>\
+<symbol id=\"k-folder\" viewBox=\"0 0 16 16\" style=\"color:var(--folder)\" fill=\"none\" \
+stroke=\"currentColor\" stroke-width=\"1.25\" stroke-linejoin=\"round\"><path d=\"M1.5 3.5a1 1 0 0 1 1-1h3.8\
+l1.5 2h5.7a1 1 0 0 1 1 1v7a1 1 0 0 1-1 1h-11a1 1 0 0 1-1-1z\" fill=\"currentColor\" fill-opacity=\".35\"/>\
+</symbol>\
+<symbol id=\"k-file\" viewBox=\"0 0 16 16\" fill=\"none\" stroke=\"currentColor\" stroke-width=\"1.25\" \
+stroke-linejoin=\"round\"><path d=\"M3.5 1.5h6l3 3v10h-9z\" fill=\"currentColor\" fill-opacity=\".15\"/>\
+<path d=\"M9.5 1.5v3h3\"/></symbol>\
+<symbol id=\"k-text\" viewBox=\"0 0 16 16\" style=\"color:var(--text)\" fill=\"none\" stroke=\"currentColor\" \
+stroke-width=\"1.25\" stroke-linejoin=\"round\" stroke-linecap=\"round\"><path d=\"M3.5 1.5h6l3 3v10h-9z\" \
+fill=\"currentColor\" fill-opacity=\".15\"/><path d=\"M9.5 1.5v3h3M5.5 7.5h5M5.5 10h5M5.5 12.5h3\"/></symbol>\
+<symbol id=\"k-image\" viewBox=\"0 0 16 16\" style=\"color:var(--image)\" fill=\"none\" stroke=\"currentColor\" \
+stroke-width=\"1.25\" stroke-linejoin=\"round\"><rect x=\"1.5\" y=\"2.5\" width=\"13\" height=\"11\" rx=\"1.5\" \
+fill=\"currentColor\" fill-opacity=\".15\"/><circle cx=\"5.5\" cy=\"6.5\" r=\"1.5\" fill=\"currentColor\"/>\
+<path d=\"M1.5 12 5.5 8l3 3 2-2 4 4\"/></symbol>\
+<symbol id=\"k-archive\" viewBox=\"0 0 16 16\" style=\"color:var(--archive)\" fill=\"none\" stroke=\"currentColor\" \
+stroke-width=\"1.25\" stroke-linejoin=\"round\" stroke-linecap=\"round\"><rect x=\"1.5\" y=\"2\" width=\"13\" \
+height=\"3.5\" rx=\".75\" fill=\"currentColor\" fill-opacity=\".35\"/><path d=\"M2.5 5.5v8h11v-8M6.5 8.5h3\"/>\
+</symbol>\
+<symbol id=\"k-audio\" viewBox=\"0 0 16 16\" style=\"color:var(--audio)\" fill=\"currentColor\" \
+stroke=\"currentColor\" stroke-width=\"1.25\"><path d=\"M6 12.5V4l7.5-2v8.5\" fill=\"none\"/>\
+<circle cx=\"4\" cy=\"12.5\" r=\"2\"/><circle cx=\"11.5\" cy=\"10.5\" r=\"2\"/></symbol>\
+<symbol id=\"k-video\" viewBox=\"0 0 16 16\" style=\"color:var(--video)\" fill=\"none\" stroke=\"currentColor\" \
+stroke-width=\"1.25\" stroke-linejoin=\"round\"><rect x=\"1.5\" y=\"3\" width=\"13\" height=\"10\" rx=\"1.5\" \
+fill=\"currentColor\" fill-opacity=\".15\"/><path d=\"M6.5 5.5v5L10.5 8z\" fill=\"currentColor\"/></symbol>\
+</svg>
+";
+
+/// The icon for an entry's kind (by extension for files, ignoring case): its symbol in
+/// [`ICONS`] is `k-` and this name.
+fn kind(e: &Entry) -> &'static str {
     if e.dir {
-        return ("folder", "\u{1F4C1}");
+        return "folder";
     }
-    let name = e.name.to_ascii_lowercase();
-    let ext = name.rsplit(|&b| b == b'.').next().unwrap_or(b"");
-    let ext = if ext.len() == name.len() {
-        &b""[..]
-    } else {
-        ext
+    let name = &e.name;
+    let Some(dot) = name.iter().rposition(|&b| b == b'.') else {
+        return "file";
     };
-    match ext {
-        b"png" | b"jpg" | b"jpeg" | b"gif" | b"webp" | b"svg" | b"avif" | b"bmp" | b"ico" => {
-            ("image", "\u{1F5BC}")
+    let ext = name[dot + 1..].to_ascii_lowercase();
+    match &ext[..] {
+        b"png" | b"jpg" | b"jpeg" | b"gif" | b"webp" | b"svg" | b"avif" | b"bmp" | b"ico"
+        | b"tif" | b"tiff" | b"heic" => "image",
+        b"mp3" | b"ogg" | b"oga" | b"flac" | b"wav" | b"m4a" | b"opus" | b"aac" => "audio",
+        b"mp4" | b"m4v" | b"mkv" | b"webm" | b"mov" | b"avi" | b"ogv" => "video",
+        b"zip" | b"tar" | b"gz" | b"tgz" | b"xz" | b"bz2" | b"zst" | b"7z" | b"br" | b"rar" => {
+            "archive"
         }
-        b"mp3" | b"ogg" | b"flac" | b"wav" | b"m4a" | b"opus" => ("audio", "\u{1F3B5}"),
-        b"mp4" | b"mkv" | b"webm" | b"mov" | b"avi" => ("video", "\u{1F39E}"),
-        b"zip" | b"tar" | b"gz" | b"tgz" | b"xz" | b"bz2" | b"zst" | b"7z" | b"br" => {
-            ("archive", "\u{1F4E6}")
+        b"txt" | b"md" | b"rst" | b"csv" | b"tsv" | b"log" | b"json" | b"xml" | b"yaml"
+        | b"yml" | b"toml" | b"ini" | b"conf" | b"html" | b"htm" | b"css" | b"js" | b"pdf" => {
+            "text"
         }
-        b"pdf" => ("document", "\u{1F4D1}"),
-        _ => ("file", "\u{1F4C4}"),
+        _ => "file",
     }
 }
 
@@ -449,7 +489,7 @@ fn html_head(page: &Page) -> String {
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"color-scheme\" content=\"light dark\">\n\
-         <title>Index of {title}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n<h1>Index of "
+         <title>Index of {title}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n{ICONS}<h1>Index of "
     );
     // The breadcrumb: each folder on the way is a link.
     s.push_str("<a href=\"/\">/</a>");
@@ -527,7 +567,7 @@ fn html_head(page: &Page) -> String {
     if page.url_path != "/" {
         let _ = writeln!(
             s,
-            "<tr><td class=\"n\"><span class=\"k\">\u{2934}</span><a href=\"../{keep}\">../</a> (parent)</td>\
+            "<tr><td class=\"n\"><svg><use href=\"#k-up\"/></svg><a href=\"../{keep}\">../</a> (parent)</td>\
              <td class=\"s\">-</td><td class=\"m\">-</td></tr>"
         );
     }
@@ -542,11 +582,11 @@ fn html_row(s: &mut String, keep: &str, e: &Entry) {
     } else {
         ("", bytes_words(e.size), "")
     };
-    let (kind, mark) = kind(e);
+    let icon = kind(e);
     // `./` first, so a name with a colon is never read as a URL scheme.
     let _ = writeln!(
         s,
-        "<tr><td class=\"n\"><span class=\"k\" title=\"{kind}\">{mark}</span><a href=\"./{}{slash}{q}\">{shown}{slash}</a></td>\
+        "<tr><td class=\"n\"><svg><use href=\"#k-{icon}\"/></svg><a href=\"./{}{slash}{q}\">{shown}{slash}</a></td>\
          <td class=\"s\">{size}</td><td class=\"m\">{}</td></tr>",
         percent_encode(&e.name, Keep::Segment),
         clock::date_time(e.modified, ' ')
@@ -1178,6 +1218,54 @@ mod tests {
                 assert_eq!(natural(a, b), Ordering::Less, "{a:?} {b:?}");
             }
         }
+    }
+
+    #[test]
+    fn icons_are_drawn_once_and_used_by_each_row() {
+        let entries = [
+            entry("sub", true, 0, 0),
+            entry("a.PNG", false, 1, 0),
+            entry("b.tar.gz", false, 1, 0),
+            entry("c.md", false, 1, 0),
+            entry("d.flac", false, 1, 0),
+            entry("e.webm", false, 1, 0),
+            entry("f.bin", false, 1, 0),
+            entry("Makefile", false, 1, 0),
+            entry(".png", false, 1, 0),
+        ];
+        let html = page_html(&page("/x/", Sort::default()), &entries);
+        let uses: Vec<&str> = html
+            .split("<use href=\"#")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap())
+            .collect();
+        assert_eq!(
+            uses,
+            [
+                "k-up",
+                "k-folder",
+                "k-image",
+                "k-archive",
+                "k-text",
+                "k-audio",
+                "k-video",
+                "k-file",
+                "k-file",
+                "k-image"
+            ],
+            "{html}"
+        );
+        for id in uses {
+            let symbol = format!("<symbol id=\"{id}\"");
+            assert_eq!(html.matches(&symbol).count(), 1, "{id} drawn once");
+        }
+        // No emoji or other character a font may lack in the markers: every character
+        // outside ASCII on the page is a name's or the sort arrow's.
+        assert!(!html.contains("<span class=\"k\""), "{html}");
+        assert!(
+            html.chars().all(|c| c.is_ascii() || c == '\u{2191}'),
+            "{html}"
+        );
     }
 
     #[test]

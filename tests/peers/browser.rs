@@ -161,6 +161,236 @@ fn chromium_opens_a_listing_and_its_links_lead_to_the_files() {
     });
 }
 
+/// A page beside the listing that shows it in a frame covering the whole window (so the
+/// frame's layout is the window's) and writes, once it loaded, where each row's icon is:
+/// one line per name cell, `HREF LEFT TOP RIGHT BOTTOM` in CSS pixels, or `none`.
+const ICON_PROBE: &str = r#"<!doctype html><meta charset="utf-8"><title>icons</title>
+<style>html,body{margin:0}iframe{position:fixed;top:0;left:0;width:100%;height:100%;border:0}</style>
+<pre id="icons">waiting</pre>
+<iframe id="f" src="/files/"></iframe>
+<script>
+document.getElementById("f").onload = function () {
+  var lines = [];
+  this.contentDocument.querySelectorAll("td.n").forEach(function (td) {
+    var svg = td.querySelector("svg"), use = svg && svg.querySelector("use");
+    if (!use) { lines.push("none"); return; }
+    var r = svg.getBoundingClientRect();
+    lines.push([use.getAttribute("href"), r.left, r.top, r.right, r.bottom].join(" "));
+  });
+  document.getElementById("icons").textContent = lines.join("\n");
+};
+</script>
+"#;
+
+/// An RGB picture decoded from a PNG as Chromium writes its screenshots: 8-bit RGB or
+/// RGBA, not interlaced.
+struct Picture {
+    width: usize,
+    channels: usize,
+    bytes: Vec<u8>,
+}
+
+impl Picture {
+    fn decode(png: &[u8]) -> Picture {
+        use std::io::Read;
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+        let be = |b: &[u8]| u32::from_be_bytes(b[..4].try_into().unwrap()) as usize;
+        let (mut width, mut height, mut channels) = (0, 0, 0);
+        let mut zipped = Vec::new();
+        let mut at = 8;
+        while at + 8 <= png.len() {
+            let (len, kind) = (be(&png[at..]), &png[at + 4..at + 8]);
+            let data = &png[at + 8..at + 8 + len];
+            match kind {
+                b"IHDR" => {
+                    (width, height) = (be(data), be(&data[4..]));
+                    assert_eq!((data[8], data[12]), (8, 0), "8 bits, not interlaced");
+                    channels = match data[9] {
+                        2 => 3,
+                        6 => 4,
+                        other => panic!("PNG colour type {other}"),
+                    };
+                }
+                b"IDAT" => zipped.extend_from_slice(data),
+                _ => {}
+            }
+            at += 12 + len; // length, type, data, CRC
+        }
+        let mut raw = Vec::new();
+        flate2::read::ZlibDecoder::new(&zipped[..])
+            .read_to_end(&mut raw)
+            .unwrap();
+        // Each line is a filter byte and the line, filtered against the pixel to its left
+        // (a), above (b) and above-left (c): PNG's five filters undone.
+        let stride = width * channels;
+        let mut bytes = vec![0u8; height * stride];
+        for y in 0..height {
+            let line = &raw[y * (stride + 1)..(y + 1) * (stride + 1)];
+            for x in 0..stride {
+                let a = if x >= channels {
+                    bytes[y * stride + x - channels]
+                } else {
+                    0
+                };
+                let b = if y > 0 {
+                    bytes[(y - 1) * stride + x]
+                } else {
+                    0
+                };
+                let c = if x >= channels && y > 0 {
+                    bytes[(y - 1) * stride + x - channels]
+                } else {
+                    0
+                };
+                let predicted = match line[0] {
+                    0 => 0,
+                    1 => a,
+                    2 => b,
+                    3 => ((u16::from(a) + u16::from(b)) / 2) as u8,
+                    4 => {
+                        let p = i16::from(a) + i16::from(b) - i16::from(c);
+                        let (pa, pb, pc) = (
+                            (p - i16::from(a)).abs(),
+                            (p - i16::from(b)).abs(),
+                            (p - i16::from(c)).abs(),
+                        );
+                        if pa <= pb && pa <= pc {
+                            a
+                        } else if pb <= pc {
+                            b
+                        } else {
+                            c
+                        }
+                    }
+                    f => panic!("PNG filter {f}"),
+                };
+                bytes[y * stride + x] = line[1 + x].wrapping_add(predicted);
+            }
+        }
+        Picture {
+            width,
+            channels,
+            bytes,
+        }
+    }
+
+    fn rgb(&self, x: usize, y: usize) -> [u8; 3] {
+        let at = (y * self.width + x) * self.channels;
+        [self.bytes[at], self.bytes[at + 1], self.bytes[at + 2]]
+    }
+}
+
+/// Issue 28: the listing's icons are drawings (SVG), not emoji, so they show on a machine
+/// with no emoji font (this one: a row's emoji was an empty box), in both colour schemes.
+/// For each scheme, Chromium reports where each row's icon is, and in a screenshot of the
+/// same page every icon's box must hold ink: pixels that stand out from the row behind it.
+#[test]
+fn chromium_shows_the_listing_icons_in_light_and_dark() {
+    let Some(browser) = browser() else { return };
+    let site = temp_dir("peers icons ");
+    put(site.path(), "icons.html", ICON_PROBE.as_bytes());
+    let names = [
+        "album/x",
+        "photo 1.jpg",
+        "backup.tar.gz",
+        "notes.txt",
+        "song.mp3",
+        "clip.mp4",
+        "data.bin",
+    ];
+    for name in names {
+        put(site.path(), &format!("files/{name}"), b"x");
+    }
+    let s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
+    let url = format!("{}icons.html", s.url);
+    let window = [
+        "--window-size=800,600",
+        "--force-device-scale-factor=1",
+        "--hide-scrollbars",
+    ];
+    for (scheme, flags) in [("light", &[][..]), ("dark", &["--force-dark-mode"][..])] {
+        let args = [&window[..], flags, &["--virtual-time-budget=5000"]].concat();
+        let dom = dump_dom(&browser, &url, &args);
+        let report = dom
+            .split("<pre id=\"icons\">")
+            .nth(1)
+            .and_then(|r| r.split("</pre>").next())
+            .unwrap_or_else(|| panic!("no report:\n{dom}"));
+        let icons: Vec<(String, [f64; 4])> = report
+            .lines()
+            .map(|line| {
+                let mut words = line.split(' ');
+                let href = words.next().unwrap().to_string();
+                let edges: Vec<f64> = words.map(|w| w.parse().unwrap()).collect();
+                let edges = edges
+                    .try_into()
+                    .unwrap_or_else(|_| panic!("{scheme}: {line:?} in {report}"));
+                (href, edges)
+            })
+            .collect();
+        let hrefs: Vec<&str> = icons.iter().map(|(h, _)| h.as_str()).collect();
+        assert_eq!(
+            hrefs,
+            [
+                "#k-up",
+                "#k-folder",
+                "#k-archive",
+                "#k-video",
+                "#k-file",
+                "#k-text",
+                "#k-image",
+                "#k-audio"
+            ],
+            "{scheme}: {report}"
+        );
+
+        let png = artifacts_dir().join(format!("listing-icons-{scheme}.png"));
+        let _ = std::fs::remove_file(&png);
+        let shot = format!("--screenshot={}", png.display());
+        let args = [
+            &window[..],
+            flags,
+            &["--virtual-time-budget=5000", &shot, &url],
+        ]
+        .concat();
+        chromium(&browser, &args);
+        let picture = Picture::decode(&std::fs::read(&png).expect("chromium wrote the screenshot"));
+        for (href, [left, top, right, bottom]) in &icons {
+            let (x0, y0, x1, y1) = (
+                left.floor() as usize,
+                top.floor() as usize,
+                right.ceil() as usize,
+                bottom.ceil() as usize,
+            );
+            assert!(
+                x1 - x0 >= 12 && y1 - y0 >= 12,
+                "{scheme} {href}: too small: {report}"
+            );
+            // The row's own background, in its left padding beside the icon.
+            let behind = picture.rgb(x0 - 4, (y0 + y1) / 2);
+            let luma = behind.iter().map(|&c| u32::from(c)).sum::<u32>() / 3;
+            match scheme {
+                "light" => assert!(luma > 200, "{scheme}: background {behind:?}"),
+                _ => assert!(luma < 80, "{scheme}: background {behind:?}"),
+            }
+            let ink = (y0..y1)
+                .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+                .filter(|&(x, y)| {
+                    let p = picture.rgb(x, y);
+                    (0..3).any(|i| p[i].abs_diff(behind[i]) > 60)
+                })
+                .count();
+            let area = (x1 - x0) * (y1 - y0);
+            eprintln!("{scheme} {href}: {ink} of {area} pixels drawn");
+            assert!(
+                ink * 100 >= area * 8,
+                "{scheme} {href}: only {ink} of {area} pixels stand out from {behind:?}; see {}",
+                png.display()
+            );
+        }
+    }
+}
+
 /// A valid WAV file: 16-bit mono PCM, `secs` seconds of a quiet 440 Hz tone at 22050 Hz.
 fn wav(secs: u32) -> Vec<u8> {
     let rate = 22_050u32;
