@@ -50,7 +50,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rustix::fs::inotify::{self, ReadFlags, WatchFlags};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, StatxFlags};
 
-use crate::conditional::Validators;
+use crate::http::conditional::Validators;
 
 /// Files larger than this are sent from disk (by sendfile), never cached.
 pub const MAX_FILE: u64 = 32 * 1024;
@@ -334,7 +334,7 @@ impl Watcher {
         // (watch, name in a folder or None): what changed.
         let mut touched: Vec<(i32, Option<OsString>)> = Vec::new();
         let mut everything = false;
-        let read = crate::watch::read_events(fd, |wd, flags, name| {
+        let read = crate::watch::inotify::read_events(fd, |wd, flags, name| {
             if flags.contains(ReadFlags::QUEUE_OVERFLOW) {
                 everything = true;
             } else {

@@ -176,7 +176,7 @@ pub fn encode_file(
 ) -> io::Result<Option<Vec<u8>>> {
     let mut data = Vec::new();
     file.take(MAX_SIZE + 1).read_to_end(&mut data)?;
-    let now = crate::conditional::Validators::of(&file.metadata()?);
+    let now = crate::http::conditional::Validators::of(&file.metadata()?);
     if now.etag != expected_etag || data.len() as u64 > MAX_SIZE {
         return Ok(None);
     }
@@ -435,7 +435,7 @@ mod tests {
         let path = dir.path().join("a.txt");
         std::fs::write(&path, "compress me ".repeat(400)).unwrap();
         let meta = std::fs::metadata(&path).unwrap();
-        let tag = crate::conditional::Validators::of(&meta).etag;
+        let tag = crate::http::conditional::Validators::of(&meta).etag;
         let cache = Cache::new(CACHE_BYTES, CACHE_ENTRIES);
         let ask = |accept: Option<&str>, range: bool, ct: &str| {
             let mut f = File::open(&path).unwrap();
@@ -463,7 +463,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.txt");
         std::fs::write(&path, "x".repeat(4000)).unwrap();
-        let tag = crate::conditional::Validators::of(&std::fs::metadata(&path).unwrap()).etag;
+        let tag = crate::http::conditional::Validators::of(&std::fs::metadata(&path).unwrap()).etag;
         let mut f = File::open(&path).unwrap();
         assert!(encode_file(&mut f, Coding::Gzip, &tag).unwrap().is_some());
         let mut f = File::open(&path).unwrap();

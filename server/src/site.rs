@@ -25,7 +25,7 @@ pub struct Site {
     pub(crate) settings: Settings,
     /// `--watch`: the hub that holds the browsers waiting for a change (`hub.rs`); set by
     /// `Server::run` when `settings.watch` is on.
-    pub(crate) live: Option<std::sync::Arc<crate::hub::Hub>>,
+    pub(crate) live: Option<std::sync::Arc<crate::watch::hub::Hub>>,
 }
 
 /// The settings of a site, as the command line gives them; [`Settings::default`] is what

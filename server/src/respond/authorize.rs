@@ -4,8 +4,8 @@
 
 use super::reply::{Body, Reply, begin};
 use crate::auth::{self, Auth};
-use crate::request::Request;
-use crate::response::{self, Persist};
+use crate::http::request::Request;
+use crate::http::response::{self, Persist};
 use crate::site::Site;
 
 /// `None` to go on, or the 401 (with `--auth` and no valid credentials).

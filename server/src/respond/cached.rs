@@ -13,8 +13,8 @@ use super::precompressed;
 use super::reply::Reply;
 use super::representation::{self, Content, Repr};
 use crate::cache::{self, Entry};
-use crate::request::Request;
-use crate::response::Persist;
+use crate::http::request::Request;
+use crate::http::response::Persist;
 use crate::site::Site;
 
 /// The cache key of a request that a cached file may answer: its path, when it asks for the

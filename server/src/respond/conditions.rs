@@ -1,11 +1,11 @@
 //! The conditions step (RFC 9110 §13): 304 or 412 when the request's preconditions say so,
-//! for files and listings alike. The evaluation itself is `crate::conditional`'s; this step
+//! for files and listings alike. The evaluation itself is `crate::http::conditional`'s; this step
 //! answers.
 
 use super::reply::{Body, Reply, begin, error};
-use crate::conditional::{self, Outcome, Validators};
-use crate::request::Request;
-use crate::response::{self, Persist};
+use crate::http::conditional::{self, Outcome, Validators};
+use crate::http::request::Request;
+use crate::http::response::{self, Persist};
 use crate::site::Site;
 
 /// 304 (with the validators `headers` writes) or 412, else `None` to go on.

@@ -4,8 +4,8 @@
 //!
 //! [`begin`]: super::reply::begin
 
-use crate::request::Request;
-use crate::response;
+use crate::http::request::Request;
+use crate::http::response;
 use crate::site::Site;
 
 /// `Access-Control-Allow-Origin: *` on every response, with `--cors`.

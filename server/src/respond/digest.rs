@@ -9,7 +9,7 @@ use std::fs::{File, Metadata};
 
 use crate::cache::Entry;
 use crate::digest;
-use crate::request::Request;
+use crate::http::request::Request;
 use crate::site::Site;
 
 /// `sha-256=:…:` for the open file, if wanted and known (or small enough to hash now).

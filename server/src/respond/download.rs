@@ -1,5 +1,5 @@
 //! `--archive`: `?download=tar` (or `tar.gz`, `zip`) on a folder answers with the folder as one
-//! stream, written by its own thread (`crate::archive`). The folder must exist and pass the
+//! stream, written by its own thread (`crate::share::archive`). The folder must exist and pass the
 //! jail exactly as browsing does.
 
 use std::ffi::OsStr;
@@ -7,11 +7,11 @@ use std::os::unix::ffi::OsStrExt;
 
 use super::fallback;
 use super::reply::{Body, Reply, begin, error};
-use crate::archive;
 use crate::files::{self, Refused};
+use crate::http::request::{Method, Request};
+use crate::http::response::{self, Persist};
 use crate::listing;
-use crate::request::{Method, Request};
-use crate::response::{self, Persist};
+use crate::share::archive;
 use crate::site::Site;
 
 /// `None` to go on (no `--archive`, or no `?download=` in the query), else the answer.

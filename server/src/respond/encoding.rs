@@ -10,9 +10,9 @@ use std::path::Path;
 use super::reply::Reply;
 use super::representation::{self, Content, Repr};
 use crate::compress::{self, Encoded};
-use crate::conditional::Validators;
-use crate::request::Request;
-use crate::response::Persist;
+use crate::http::conditional::Validators;
+use crate::http::request::Request;
+use crate::http::response::Persist;
 use crate::site::Site;
 
 /// The compressed body for this request, or `None` to send the file as it is (not worth it,

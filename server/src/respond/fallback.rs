@@ -7,8 +7,8 @@ use std::sync::Arc;
 use super::file;
 use super::reply::{Body, Reply, begin, error};
 use crate::files::{self, Mapped};
-use crate::request::Request;
-use crate::response::{self, Persist};
+use crate::http::request::Request;
+use crate::http::response::{self, Persist};
 use crate::site::Site;
 
 /// The answer for a path that leads to nothing servable.

@@ -14,12 +14,12 @@ use super::live;
 use super::precompressed;
 use super::reply::{Missing, Reply, error};
 use super::representation::{self, Content, Repr};
-use crate::conditional::Validators;
 use crate::files;
-use crate::reload;
-use crate::request::Request;
-use crate::response::Persist;
+use crate::http::conditional::Validators;
+use crate::http::request::Request;
+use crate::http::response::Persist;
 use crate::site::Site;
+use crate::watch::reload;
 
 /// Answers with the file at `path`; `Missing` when it is gone by the time it is opened.
 #[allow(clippy::too_many_arguments)] // One step of the chain: every argument is what it reads.

@@ -9,10 +9,10 @@ use std::path::Path;
 use super::conditions;
 use super::fallback;
 use super::reply::{Body, Reply, begin, error};
-use crate::conditional::Validators;
+use crate::http::conditional::Validators;
+use crate::http::request::Request;
+use crate::http::response::{self, Persist};
 use crate::listing;
-use crate::request::Request;
-use crate::response::{self, Persist};
 use crate::site::Site;
 
 /// 301 to the folder's URL with its trailing slash.

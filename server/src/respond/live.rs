@@ -1,6 +1,6 @@
 //! The live-reload step (`--watch`): the event stream at its reserved path, and HTML files
 //! sent with the reload script in them. What the script is and where it goes is
-//! `crate::reload`; who holds the stream once its head is sent is `crate::hub`.
+//! `crate::watch::reload`; who holds the stream once its head is sent is `crate::watch::hub`.
 
 use std::fs::{File, Metadata};
 use std::io::Read;
@@ -9,11 +9,11 @@ use std::sync::Arc;
 use super::digest;
 use super::reply::{Body, Refusal, Reply, begin, error, refuse};
 use super::representation::{self, Content, Repr};
-use crate::conditional::Validators;
-use crate::reload;
-use crate::request::{Fields, Request};
-use crate::response::{self, Persist};
+use crate::http::conditional::Validators;
+use crate::http::request::{Fields, Request};
+use crate::http::response::{self, Persist};
 use crate::site::Site;
+use crate::watch::reload;
 
 /// The event stream, when `--watch` is on and `req` asks for its path: its head, then the
 /// hub holds the connection (`Body::Watch`); 503 when the hub holds as many as it may.

@@ -5,8 +5,8 @@
 
 use super::cors;
 use super::reply::{Body, Reply, allow, begin, error};
-use crate::request::{Method, Request};
-use crate::response::{self, Persist};
+use crate::http::request::{Method, Request};
+use crate::http::response::{self, Persist};
 use crate::site::Site;
 
 /// `None` for GET and HEAD (go on), else the answer.

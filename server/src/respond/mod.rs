@@ -36,8 +36,8 @@ pub use reply::{Body, Refusal, Reply, error, refuse};
 pub use uploads::{Receive, receive, received};
 
 use crate::files::{self, Mapped, Refused};
-use crate::request::{Method, Request, Version};
-use crate::response::Persist;
+use crate::http::request::{Method, Request, Version};
+use crate::http::response::Persist;
 use crate::site::Site;
 
 /// Decides the response to `req`, writing its head into `out` (nothing for HTTP/0.9, which
@@ -112,7 +112,7 @@ fn decide(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::{self, Parsed};
+    use crate::http::request::{self, Parsed};
     use std::io::{self, Read, Seek};
 
     fn site() -> (tempfile::TempDir, Site) {

@@ -6,7 +6,7 @@ use std::fs::{self, Metadata};
 use std::path::{Path, PathBuf};
 
 use crate::files::{self, Jail};
-use crate::request::Request;
+use crate::http::request::Request;
 use crate::site::Site;
 
 /// The variant to send instead of `path`, with its `Content-Encoding` and metadata.

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use super::cors;
 use crate::cache::Entry;
-use crate::range::Span;
-use crate::response::{self, ALLOW, Persist};
+use crate::http::range::Span;
+use crate::http::response::{self, ALLOW, Persist};
 use crate::site::Site;
 
 /// What follows the head.
@@ -20,7 +20,7 @@ pub enum Body {
     Listing(Box<crate::listing::Rendering>),
     /// Bytes read from a pipe until its end (a folder's archive, written by its own
     /// thread); the response is close-delimited.
-    Stream(crate::archive::Stream),
+    Stream(crate::share::archive::Stream),
     /// Nothing (HEAD, 204, 304, HTTP/0.9 head-less errors have a body of their own).
     Empty,
     /// `--watch`'s event stream: only the head here; then the connection goes to the hub,

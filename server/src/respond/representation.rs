@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::conditions;
 use super::reply::{Body, Reply, begin};
 use crate::cache::Entry;
-use crate::conditional::{self, Validators};
-use crate::range::{self, Ranges, Span};
-use crate::request::{Method, Request, Version};
-use crate::response::{self, Persist};
+use crate::http::conditional::{self, Validators};
+use crate::http::range::{self, Ranges, Span};
+use crate::http::request::{Method, Request, Version};
+use crate::http::response::{self, Persist};
 use crate::site::Site;
 
 /// How a file's representation is described in the head.
@@ -129,7 +129,7 @@ pub fn step(
                 // Cached files are only used for requests without Range; should one get
                 // here, the whole file is a correct answer (RFC 9110 §14.2).
                 let ranges_ignored = Request {
-                    fields: crate::request::Fields {
+                    fields: crate::http::request::Fields {
                         range: None,
                         ..req.fields.clone()
                     },

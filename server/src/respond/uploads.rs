@@ -1,18 +1,18 @@
 //! The other door: an upload (PUT, or a POST of a form with `--upload`), whose body is not
 //! part of the request. [`receive`] runs the steps before the body (auth, uploads on,
-//! admission, the target through `crate::upload`); `conn.rs` then feeds the body to the
+//! admission, the target through `crate::share::upload`); `conn.rs` then feeds the body to the
 //! [`Intake`] while the connection waits like any other, and [`received`] answers once it
 //! is whole (or failed).
 
 use super::authorize;
 use super::reply::{Body, Reply, begin, error};
 use crate::files;
-use crate::intake::{self, Intake};
-use crate::multipart;
-use crate::request::{Method, Request};
-use crate::response::{self, Persist};
+use crate::http::request::{Method, Request};
+use crate::http::response::{self, Persist};
+use crate::share::intake::{self, Intake};
+use crate::share::multipart;
+use crate::share::upload;
 use crate::site::Site;
-use crate::upload;
 
 /// An upload accepted for its body: feed `intake`, then answer with [`received`].
 #[derive(Debug)]
@@ -51,7 +51,7 @@ pub fn receive(
     let Some(uploads) = &site.settings.share.uploads else {
         return Err(error(405, site, persist, out));
     };
-    let framing = req.body.unwrap_or(crate::request::BodyFraming {
+    let framing = req.body.unwrap_or(crate::http::request::BodyFraming {
         length: None,
         chunked: false,
     });

@@ -426,8 +426,14 @@ mod tests {
         let (_tmp, file) = file_of(b"abcdefghij");
         let mut out = b"H|".to_vec();
         let parts = vec![
-            ("<1>".to_string(), crate::range::Span { start: 0, len: 2 }),
-            ("<2>".to_string(), crate::range::Span { start: 8, len: 2 }),
+            (
+                "<1>".to_string(),
+                crate::http::range::Span { start: 0, len: 2 },
+            ),
+            (
+                "<2>".to_string(),
+                crate::http::range::Span { start: 8, len: 2 },
+            ),
         ];
         let body = Body::Multipart {
             file,

@@ -33,7 +33,7 @@ use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
 use rustix::event::{EventfdFlags, Timespec, eventfd};
 use shared::Stream;
 
-use crate::watch::{Change, Tree};
+use crate::watch::inotify::{Change, Tree};
 
 /// A change is reported once nothing else changed for this long: an editor's save (write,
 /// rename, chmod) or a build writing many files becomes one event.

@@ -1,7 +1,7 @@
 //! The request head: read with `httparse` from a capped buffer, then validated (version,
 //! Host, framing, target) into a [`Request`] or a [`Rejection`] with its status.
 
-use crate::conditional::Conditions;
+use crate::http::conditional::Conditions;
 
 /// The most bytes a request head (request line and headers) may take.
 pub const HEAD_CAP: usize = 16 * 1024;

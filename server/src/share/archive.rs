@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::files::Jail;
 use crate::listing::{self, Sort};
-use crate::zip;
+use crate::share::zip;
 
 /// An archive format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,13 +14,13 @@ use std::time::{Duration, Instant};
 
 use shared::{Address, Stream};
 
-use crate::log::{AccessLog, Line};
-use crate::readbuf::ReadBuf;
-use crate::ready::Interest;
-use crate::request::{self, BODY_CAP, HEAD_CAP, Parsed, Request, Version};
+use crate::engine::log::{AccessLog, Line};
+use crate::engine::readbuf::ReadBuf;
+use crate::engine::ready::Interest;
+use crate::engine::send::{self, Sending};
+use crate::http::request::{self, BODY_CAP, HEAD_CAP, Parsed, Request, Version};
+use crate::http::response::Persist;
 use crate::respond::{self, Refusal, Reply};
-use crate::response::Persist;
-use crate::send::{self, Sending};
 use crate::site::Site;
 
 /// How long a closing connection is drained of late client bytes after our FIN, so that
@@ -532,7 +532,7 @@ impl Conn {
     fn uploaded(
         &mut self,
         r: Box<Receiving>,
-        fed: Result<(), crate::intake::Failure>,
+        fed: Result<(), crate::share::intake::Failure>,
         env: &Env<'_>,
         out: &mut Vec<u8>,
     ) -> Flow {

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use shared::json_string;
 
-use crate::clock::{self, SecondCache, civil_from_days};
-use crate::request::escape;
+use crate::http::clock::{self, SecondCache, civil_from_days};
+use crate::http::request::escape;
 
 /// A thread's buffer is written out once it holds this much...
 const BATCH: usize = 32 * 1024;

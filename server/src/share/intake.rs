@@ -12,8 +12,8 @@ use std::fmt;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use crate::multipart::{self, Part, Sink};
-use crate::upload::{Outcome, Refusal, Upload};
+use crate::share::multipart::{self, Part, Sink};
+use crate::share::upload::{Outcome, Refusal, Upload};
 
 /// The longest chunk-size line (with extensions) accepted.
 pub const MAX_CHUNK_LINE: usize = 4096;

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::io::Write;
 
-use crate::clock::{self, SecondCache};
+use crate::http::clock::{self, SecondCache};
 
 /// The `Server` header value.
 pub const SERVER: &str = concat!("serve/", env!("CARGO_PKG_VERSION"));

@@ -16,10 +16,10 @@ use std::os::unix::net::UnixStream;
 use rustix::net::SocketFlags;
 use shared::{Address, Listener, Stream};
 
-use crate::cidr::Cidr;
-use crate::conn::{self, Conn, Env, Limits, Next, Scratch};
-use crate::log::AccessLog;
-use crate::ready::{self, Events, Interest, Key, Ready, Wake};
+use crate::engine::cidr::Cidr;
+use crate::engine::conn::{self, Conn, Env, Limits, Next, Scratch};
+use crate::engine::log::AccessLog;
+use crate::engine::ready::{self, Events, Interest, Key, Ready, Wake};
 use crate::respond::Refusal;
 use crate::site::Site;
 

@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 
-use crate::clock::civil_from_days;
+use crate::http::clock::civil_from_days;
 
 /// Sizes and offsets from this value on need ZIP64 fields.
 const ZIP64_FROM: u64 = 0xFFFF_FFFF;
