@@ -21,14 +21,13 @@ use crate::engine::send::{self, Sending};
 use crate::http::request::{self, BODY_CAP, HEAD_CAP, Parsed, Request, Version};
 use crate::http::response::Persist;
 use crate::respond::{self, Refusal, Reply};
+use crate::share::intake::Failure;
+use crate::share::receive::{Progress, Receiving, Source};
 use crate::site::Site;
 
 /// How long a closing connection is drained of late client bytes after our FIN, so that
 /// they cannot provoke a reset that would destroy a response the client has not read yet.
 pub const LINGER: Duration = Duration::from_secs(2);
-
-/// The largest read of an upload with a known length (into the worker's buffer).
-const UPLOAD_BUF: usize = 256 * 1024;
 
 /// The buffer never grows beyond one maximal head and one maximal discarded body.
 const BUF_CAP: usize = HEAD_CAP + BODY_CAP;
@@ -96,18 +95,39 @@ enum State {
     /// A response is on its way to a client that reads slowly.
     Sending(Box<Pending>),
     /// An upload's body is coming in (`--upload`), as fast as the client sends it.
-    Receiving(Box<Receiving>),
+    Receiving(Box<Uploading>),
     /// Our side is shut; late client bytes are drained until this instant.
     Lingering(Instant),
 }
 
-/// An upload waiting for more of its body.
+/// An upload under way: its body coming in (`share/receive.rs`), and what its answer needs.
 #[derive(Debug)]
-struct Receiving {
-    rx: respond::Receive,
+struct Uploading {
+    body: Receiving,
+    answer: respond::Answer,
     req: Request,
-    /// Given up (408) when no byte of the body arrives by then.
-    deadline: Instant,
+}
+
+/// The connection as an upload's body comes off it: its buffer, then its socket.
+struct Incoming<'a> {
+    buf: &'a mut ReadBuf,
+    stream: &'a Stream,
+}
+
+impl Source for Incoming<'_> {
+    fn buffered(&self) -> &[u8] {
+        self.buf.bytes()
+    }
+    fn consume(&mut self, n: usize) {
+        self.buf.consume(n);
+    }
+    fn fill(&mut self) -> io::Result<usize> {
+        let stream = self.stream;
+        self.buf.fill(BUF_CAP, |space| stream.read_nowait(space))
+    }
+    fn read(&mut self, into: &mut [u8]) -> io::Result<usize> {
+        self.stream.read_nowait(into)
+    }
 }
 
 /// What taking in an upload's body came to.
@@ -466,83 +486,46 @@ impl Conn {
                 return Flow::Return(Next::Close);
             }
         }
-        let deadline = Instant::now() + env.limits.header_timeout;
-        let r = Receiving { rx, req, deadline };
-        self.receive(Box::new(r), env, out)
+        let up = Uploading {
+            body: Receiving::new(rx.intake, env.limits.header_timeout),
+            answer: rx.answer,
+            req,
+        };
+        self.receive(Box::new(up), env, out)
     }
 
-    /// Takes what has come of an upload's body, reading until the socket has no more;
-    /// answers once it is whole (or failed). A client that pauses leaves the connection
-    /// waiting for readable, holding no worker, until its progress deadline.
-    fn receive(&mut self, mut r: Box<Receiving>, env: &Env<'_>, out: &mut Vec<u8>) -> Flow {
-        loop {
-            if !self.buf.is_empty() {
-                match r.rx.intake.feed(self.buf.bytes()) {
-                    Ok(n) => {
-                        self.buf.consume(n);
-                        r.deadline = Instant::now() + env.limits.header_timeout;
-                    }
-                    Err(failure) => return self.uploaded(r, Err(failure), env, out),
-                }
+    /// Takes what has come of an upload's body; answers once it is whole (or failed), else
+    /// waits for readable until its progress deadline, holding no worker.
+    fn receive(&mut self, mut up: Box<Uploading>, env: &Env<'_>, out: &mut Vec<u8>) -> Flow {
+        let mut from = Incoming {
+            buf: &mut self.buf,
+            stream: &self.stream,
+        };
+        match up.body.take(&mut from, out, env.limits.header_timeout) {
+            Progress::Done(fed) => self.uploaded(*up, fed, env, out),
+            Progress::Wait(deadline) => {
+                self.state = State::Receiving(up);
+                Flow::Return(Next::Wait(Interest::Read, deadline))
             }
-            if r.rx.intake.is_complete() {
-                return self.uploaded(r, Ok(()), env, out);
-            }
-            let stream = &self.stream;
-            // With a known length, read straight into the worker's output buffer (idle while
-            // a body comes in), in large reads, never past the body's end (so the next
-            // request's bytes stay in the socket): fewer system calls per byte, and the
-            // memory is the worker's, not the connection's. A chunked body goes through the
-            // connection's buffer.
-            let got = match r.rx.intake.remaining() {
-                Some(left) if self.buf.is_empty() => {
-                    let want = usize::try_from(left).unwrap_or(usize::MAX).min(UPLOAD_BUF);
-                    out.clear();
-                    out.resize(want, 0);
-                    let read = stream.read_nowait(out);
-                    let fed = match read {
-                        Ok(n) if n > 0 => Some(r.rx.intake.feed(&out[..n])),
-                        _ => None,
-                    };
-                    out.clear();
-                    match fed {
-                        Some(Ok(_)) => r.deadline = Instant::now() + env.limits.header_timeout,
-                        Some(Err(failure)) => return self.uploaded(r, Err(failure), env, out),
-                        None => {}
-                    }
-                    read
-                }
-                _ => self.buf.fill(BUF_CAP, |space| stream.read_nowait(space)),
-            };
-            match got {
-                // The client went away mid-body: the upload is dropped, leaving nothing.
-                Ok(0) => return Flow::Return(Next::Close),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let deadline = r.deadline;
-                    self.state = State::Receiving(r);
-                    return Flow::Return(Next::Wait(Interest::Read, deadline));
-                }
-                Err(_) => return Flow::Return(Next::Close),
-            }
+            Progress::Gone => Flow::Return(Next::Close),
         }
     }
 
     /// An upload's body is in, or failed: name the file(s) and answer.
     fn uploaded(
         &mut self,
-        r: Box<Receiving>,
-        fed: Result<(), crate::share::intake::Failure>,
+        up: Uploading,
+        fed: Result<(), Failure>,
         env: &Env<'_>,
         out: &mut Vec<u8>,
     ) -> Flow {
-        let Receiving { rx, req, .. } = *r;
-        let result = fed.and_then(|()| rx.intake.finish());
+        let Uploading { body, answer, req } = up;
+        let result = fed.and_then(|()| body.finish());
         let persist = match result {
             Ok(_) => persist(&req, env),
             Err(_) => Persist::Close,
         };
-        let reply = respond::received(&rx.answer, result, env.site, persist, out);
+        let reply = respond::received(&answer, result, env.site, persist, out);
         self.sent(&req, reply, persist, env, out)
     }
 

@@ -33,7 +33,7 @@ mod representation;
 mod uploads;
 
 pub use reply::{Body, Refusal, Reply, error, refuse};
-pub use uploads::{Receive, receive, received};
+pub use uploads::{Answer, receive, received};
 
 use crate::files::{self, Mapped, Refused};
 use crate::http::request::{Method, Request, Version};

@@ -1,8 +1,8 @@
 //! The other door: an upload (PUT, or a POST of a form with `--upload`), whose body is not
 //! part of the request. [`receive`] runs the steps before the body (auth, uploads on,
-//! admission, the target through `crate::share::upload`); `conn.rs` then feeds the body to the
-//! [`Intake`] while the connection waits like any other, and [`received`] answers once it
-//! is whole (or failed).
+//! admission, the target through `crate::share::upload`); the connection loop then takes
+//! the body into the [`Intake`] (`crate::share::receive`) while it waits like any other,
+//! and [`received`] answers once it is whole (or failed).
 
 use super::authorize;
 use super::reply::{Body, Reply, begin, error};

@@ -7,6 +7,7 @@
 pub(crate) mod archive;
 pub mod intake;
 pub mod multipart;
+pub(crate) mod receive;
 pub(crate) mod upload;
 pub(crate) mod zip;
 
