@@ -1,5 +1,5 @@
 //! The site: the folder being served and every setting that shapes an answer. The responder
-//! (`respond.rs`) reads it; nothing in it knows about sockets, threads or timeouts.
+//! (`respond/`) reads it; nothing in it knows about sockets, threads or timeouts.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,7 +23,7 @@ pub struct Site {
     pub(crate) digests: crate::digest::Digests,
     /// Everything else that shapes an answer.
     pub(crate) settings: Settings,
-    /// `--watch`: the hub that holds the browsers waiting for a change (`hub.rs`); set by
+    /// `--watch`: the hub that holds the browsers waiting for a change (`watch/hub.rs`); set by
     /// `Server::run` when `settings.watch` is on.
     pub(crate) live: Option<std::sync::Arc<crate::watch::hub::Hub>>,
 }
@@ -51,9 +51,9 @@ pub struct Settings {
     pub digest: bool,
     /// Test-only: a request for exactly this target panics.
     pub panic_path: Option<String>,
-    /// Uploads, passwords, folder downloads, compression (`share.rs`).
+    /// Uploads, passwords, folder downloads, compression (`share/`).
     pub share: crate::share::Share,
-    /// `--watch`: live reload (`reload.rs`, `hub.rs`, `watch.rs`).
+    /// `--watch`: live reload (`watch/`).
     pub watch: bool,
 }
 

@@ -196,7 +196,7 @@ pub enum Next {
     Close,
     /// Waits in the readiness set for this, until this instant.
     Wait(Interest, Instant),
-    /// `--watch`: its event stream's head is sent; the watch hub takes it (`hub.rs`).
+    /// `--watch`: its event stream's head is sent; the watch hub takes it (`watch/hub.rs`).
     Watch,
     /// Its turn is over ([`TURN_RESPONSES`], [`TURN_BYTES`]) with more to do at once
     /// (requests buffered, or bytes left unread): serve the other ready connections, then

@@ -113,7 +113,7 @@ impl Config {
         self
     }
     /// Live reload (default off): watch the folder, put a script into HTML files that
-    /// listens for changes, and tell it when files change (`reload.rs`).
+    /// listens for changes, and tell it when files change (`watch/reload.rs`).
     pub fn watch(mut self, on: bool) -> Config {
         self.site.watch = on;
         self

@@ -198,7 +198,7 @@ fn close(shared: &Shared, key: Key, conn: Conn) {
 }
 
 /// `--watch`: the connection is now an event stream; the hub holds it from here on
-/// (`hub.rs`: it would otherwise sit in this set, or hold a worker, for hours).
+/// (`watch/hub.rs`: it would otherwise sit in this set, or hold a worker, for hours).
 fn hand_to_hub(shared: &Shared, key: Key, conn: Conn) {
     shared.ready.detach(key, &conn);
     if let Some(hub) = &shared.site.live {

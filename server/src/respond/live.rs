@@ -32,7 +32,7 @@ pub fn events(req: &Request, site: &Site, out: &mut Vec<u8>) -> Option<Reply> {
     response::end(out, 200, None, Persist::Close);
     Some(Reply {
         status: 200,
-        // The hub sends the first bytes once it holds the connection (`hub.rs`).
+        // The hub sends the first bytes once it holds the connection (`watch/hub.rs`).
         body: Body::Watch,
     })
 }

@@ -1,7 +1,7 @@
 //! What to answer: one request in, a response head (written into the worker's buffer) and a
 //! body to send out. Every status this server chooses is decided in this folder — including
 //! the ones for connections it refuses ([`refuse`]: 403, 503, and the 408 of a head that
-//! never finished) — and `conn.rs` only sends. Nothing here touches a socket or a thread, so
+//! never finished) — and `engine/conn.rs` only sends. Nothing here touches a socket or a thread, so
 //! the unit tests answer requests directly.
 //!
 //! [`respond`] is a chain of steps, one module each, in this order: auth (`authorize`) →

@@ -24,7 +24,7 @@ pub enum Body {
     /// Nothing (HEAD, 204, 304, HTTP/0.9 head-less errors have a body of their own).
     Empty,
     /// `--watch`'s event stream: only the head here; then the connection goes to the hub,
-    /// which sends the rest (`hub.rs`).
+    /// which sends the rest (`watch/hub.rs`).
     Watch,
     /// A generated body: an error text, a listing, a redirect note.
     Bytes(Vec<u8>),

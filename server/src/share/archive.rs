@@ -12,7 +12,7 @@
 //!
 //! A plain tar stores file bytes as they are, so its thread splices them from the file into
 //! the pipe (splice(2): no copy through user space), writing only the 512-byte headers and
-//! the padding; `send.rs` splices the pipe into the socket. A tar.gz goes through the
+//! the padding; `engine/send.rs` splices the pipe into the socket. A tar.gz goes through the
 //! compressor, so through user space.
 
 use std::collections::HashSet;

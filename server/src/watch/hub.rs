@@ -6,7 +6,7 @@
 //! where every change would have to visit thousands of slots. After a worker has sent the
 //! SSE response head, the connection is handed here once, for good (the one exception to
 //! "no connection changes hands", decision 2): the hub has its own epoll set with the
-//! watchers (non-blocking sockets), the inotify descriptor (`watch.rs`) and an eventfd to
+//! watchers (non-blocking sockets), the inotify descriptor (`inotify.rs`) and an eventfd to
 //! stop it. It
 //! - notices a watcher's close (readable: its end, an error, or bytes it should not send;
 //!   dropped);

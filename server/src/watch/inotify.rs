@@ -174,7 +174,7 @@ impl Tree {
 /// Reads every event queued on the non-blocking inotify descriptor `fd`, calling `each`
 /// with its watch, its flags and the name it is about (`None`: the watched object itself).
 /// `Ok` once the queue is empty; an error says events may be left unread. Used by `--watch`
-/// and by the cache (`cache.rs`).
+/// and by the cache (`crate::cache`).
 pub fn read_events(
     fd: BorrowedFd<'_>,
     mut each: impl FnMut(i32, ReadFlags, Option<&OsStr>),
