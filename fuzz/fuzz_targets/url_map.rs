@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use server::files::{self, Jail, Mapped};
+use server::fuzz::files::{self, Jail, Mapped};
 
 // The same fixture as the tests' (one copy of it): a root with a secret beside it.
 #[allow(dead_code)] // The fuzz target needs only the root, not every helper of the fixture.

@@ -13,10 +13,10 @@ use sha2::{Digest, Sha256};
 
 /// The longest `Authorization` value looked at; longer ones are refused unread (a real
 /// `Basic` credential is a few dozen bytes).
-pub const MAX_HEADER: usize = 4096;
+pub(crate) const MAX_HEADER: usize = 4096;
 
 /// The most accounts an `--auth-file` may hold.
-pub const MAX_ACCOUNTS: usize = 10_000;
+pub(crate) const MAX_ACCOUNTS: usize = 10_000;
 
 /// One account: a user name and the SHA-256 of its password.
 #[derive(Clone, PartialEq, Eq)]
@@ -188,7 +188,7 @@ fn same_user(a: &str, b: &str) -> bool {
 
 /// Says on stderr that credentials were refused (at most one line a second, so a password
 /// guesser cannot flood the log; the access log has every 401 with its client).
-pub fn report(why: &str, request_line: &str) {
+pub(crate) fn report(why: &str, request_line: &str) {
     use std::sync::Mutex;
     use std::time::{Duration, Instant};
     static LAST: Mutex<Option<Instant>> = Mutex::new(None);

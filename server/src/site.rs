@@ -8,11 +8,11 @@ use crate::cache::Cache;
 use crate::files::{Jail, Root};
 
 /// The default `Cache-Control`: caches must revalidate, since the folder may change.
-pub const DEFAULT_CACHE_CONTROL: &str = "no-cache";
+pub(crate) const DEFAULT_CACHE_CONTROL: &str = "no-cache";
 
 /// What answering a request depends on.
 #[derive(Debug)]
-pub struct Site {
+pub(crate) struct Site {
     /// The folder, opened once.
     pub(crate) root: Root,
     /// Small files' bytes and metadata, revalidated on every use.
@@ -31,7 +31,7 @@ pub struct Site {
 /// The settings of a site, as the command line gives them; [`Settings::default`] is what
 /// `serve DIR` does without options.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// What the jail lets through beyond the safe default.
     pub jail: Jail,
     /// List folders without `index.html` (off: 404).
@@ -77,7 +77,7 @@ impl Default for Settings {
 
 impl Site {
     /// The site for the canonical folder `root` with these settings; small files are cached.
-    pub fn new(root: PathBuf, settings: Settings) -> Site {
+    pub(crate) fn new(root: PathBuf, settings: Settings) -> Site {
         Site {
             cache: Cache::new(&root),
             compressed: crate::compress::Cache::new(

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 
 use client::wire;
-use server::files::{self, Jail, Mapped};
-use server::range::{self, Ranges};
-use server::request::{self, Parsed};
+use server::fuzz::files::{self, Jail, Mapped};
+use server::fuzz::range::{self, Ranges};
+use server::fuzz::request::{self, Parsed};
 
 use crate::support::repo_root;
 
@@ -144,7 +144,7 @@ fn chunked_corpus() {
 #[test]
 fn multipart_corpus() {
     for (path, data) in corpus("multipart") {
-        let run = std::panic::catch_unwind(|| server::multipart::fuzz_one(&data));
+        let run = std::panic::catch_unwind(|| server::fuzz::multipart(&data));
         assert!(run.is_ok(), "{path:?}");
     }
 }
@@ -152,7 +152,7 @@ fn multipart_corpus() {
 #[test]
 fn dechunk_corpus() {
     for (path, data) in corpus("dechunk") {
-        let run = std::panic::catch_unwind(|| server::intake::fuzz_dechunk(&data));
+        let run = std::panic::catch_unwind(|| server::fuzz::dechunk(&data));
         assert!(run.is_ok(), "{path:?}");
     }
 }

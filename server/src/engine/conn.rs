@@ -27,7 +27,7 @@ use crate::site::Site;
 
 /// How long a closing connection is drained of late client bytes after our FIN, so that
 /// they cannot provoke a reset that would destroy a response the client has not read yet.
-pub const LINGER: Duration = Duration::from_secs(2);
+pub(crate) const LINGER: Duration = Duration::from_secs(2);
 
 /// The buffer never grows beyond one maximal head and one maximal discarded body.
 const BUF_CAP: usize = HEAD_CAP + BODY_CAP;
@@ -36,13 +36,13 @@ const BUF_CAP: usize = HEAD_CAP + BODY_CAP;
 /// this many requests, or answers until at least [`TURN_BYTES`] went out, before the worker
 /// lets the other ready connections go first (`Next::Yield`): a client that pipelines
 /// without end cannot hold a worker while others wait.
-pub const TURN_RESPONSES: u32 = 32;
+pub(crate) const TURN_RESPONSES: u32 = 32;
 /// See [`TURN_RESPONSES`].
-pub const TURN_BYTES: u64 = 1024 * 1024;
+pub(crate) const TURN_BYTES: u64 = 1024 * 1024;
 
 /// How long a connection may wait for what.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// A whole request head must arrive within this (from accept, or from its first byte),
     /// and an upload's body may stop coming for no longer than this: a body that stalls is
     /// the same failure as a head that does, and one option then bounds both.
@@ -55,7 +55,7 @@ pub struct Limits {
 
 /// What serving a connection needs besides the connection.
 #[derive(Debug, Clone, Copy)]
-pub struct Env<'a> {
+pub(crate) struct Env<'a> {
     /// What to answer.
     pub site: &'a Site,
     /// Where each answered request is logged.
@@ -68,7 +68,7 @@ pub struct Env<'a> {
 
 /// One client connection and what has been read from it.
 #[derive(Debug)]
-pub struct Conn {
+pub(crate) struct Conn {
     stream: Stream,
     peer: String,
     buf: ReadBuf,
@@ -167,7 +167,7 @@ impl Pending {
 /// A worker's reusable memory: the output buffer, and a read buffer lent to whichever
 /// connection it serves while that connection holds no bytes of its own.
 #[derive(Debug)]
-pub struct Scratch {
+pub(crate) struct Scratch {
     out: Vec<u8>,
     read: ReadBuf,
 }
@@ -183,7 +183,7 @@ impl Default for Scratch {
 
 impl Scratch {
     /// After a panic: whatever was half-written is dropped.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.out.clear();
         self.read = ReadBuf::default();
     }
@@ -191,7 +191,7 @@ impl Scratch {
 
 /// What a connection does after a worker is done with it for now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
+pub(crate) enum Next {
     /// Closed: drop it.
     Close,
     /// Waits in the readiness set for this, until this instant.
@@ -224,7 +224,7 @@ impl AsFd for Conn {
 impl Conn {
     /// A newly accepted, non-blocking connection; its first request head must arrive within
     /// the header timeout.
-    pub fn new(stream: Stream, peer: &Address, limits: &Limits) -> Conn {
+    pub(crate) fn new(stream: Stream, peer: &Address, limits: &Limits) -> Conn {
         Conn {
             stream,
             peer: peer_text(peer),
@@ -239,7 +239,7 @@ impl Conn {
     }
 
     /// A worker takes the connection for a new turn ([`Next::Yield`]).
-    pub fn begin_turn(&mut self) {
+    pub(crate) fn begin_turn(&mut self) {
         self.turn = (0, 0);
     }
 
@@ -255,17 +255,17 @@ impl Conn {
     }
 
     /// The socket, for the watch hub (`Next::Watch`).
-    pub fn into_stream(self) -> Stream {
+    pub(crate) fn into_stream(self) -> Stream {
         self.stream
     }
 
     /// The readiness set says the peer has closed its side: read until the end.
-    pub fn peer_closed(&mut self) {
+    pub(crate) fn peer_closed(&mut self) {
         self.closing = true;
     }
 
     /// True unless a response is on its way out: what a shutdown closes at once.
-    pub fn idle(&self) -> bool {
+    pub(crate) fn idle(&self) -> bool {
         match self.state {
             // An upload under way is let finish too: a shutdown then leaves it whole, or
             // (past the drain time) drops it, which leaves nothing.
@@ -282,7 +282,7 @@ impl Conn {
     /// Its deadline passed: a response still waiting for its reader is cut off (and logged
     /// with the bytes sent), a request head that started but never finished gets 408, an
     /// idle or lingering connection just closes. Dropping it afterwards closes it.
-    pub fn expire(mut self, env: &Env<'_>) {
+    pub(crate) fn expire(mut self, env: &Env<'_>) {
         if matches!(self.state, State::Open) && self.buf.is_empty() && self.head_deadline.is_some()
         {
             // A head may have started in time without being read yet: another worker took
@@ -313,7 +313,7 @@ impl Conn {
 
     /// Serves the connection as far as it can go without waiting, with the worker's
     /// reusable buffers.
-    pub fn serve(&mut self, env: &Env<'_>, scratch: &mut Scratch) -> Next {
+    pub(crate) fn serve(&mut self, env: &Env<'_>, scratch: &mut Scratch) -> Next {
         // A connection with no bytes of its own borrows the worker's read buffer, and gives
         // it back when it has none again: no allocation (or zeroing) per request, and an
         // idle connection holds no buffer memory.
@@ -682,7 +682,7 @@ impl Conn {
 
 /// Answers a connection that will not be served (403 for a client not in `--allow`, 503
 /// when too many are open), without ever waiting on the client, then closes it.
-pub fn refuse(stream: Stream, peer: &Address, why: Refusal, env: &Env<'_>) {
+pub(crate) fn refuse(stream: Stream, peer: &Address, why: Refusal, env: &Env<'_>) {
     let mut out = Vec::with_capacity(512);
     let reply = respond::refuse(why, env.site, &mut out);
     let mut conn = Conn {

@@ -4,9 +4,9 @@
 //! `respond/`, which the connection loop calls. A connection's transport state (the socket
 //! today, and the TLS session beside it) lives in `conn.rs`.
 
-pub mod cidr;
+pub(crate) mod cidr;
 pub(crate) mod conn;
-pub mod log;
+pub(crate) mod log;
 pub(crate) mod readbuf;
 pub(crate) mod ready;
 pub(crate) mod send;

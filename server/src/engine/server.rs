@@ -17,7 +17,7 @@ use crate::engine::log::AccessLog;
 use crate::engine::log::Format;
 use crate::engine::ready::Ready;
 use crate::engine::worker::{self, Shared, Stop};
-use crate::share::{Share, Uploads};
+use crate::share::Uploads;
 use crate::site::{Settings, Site};
 
 /// Default idle keep-alive limit.
@@ -192,8 +192,9 @@ impl Config {
         self.site.share.compress = on;
         self
     }
-    /// The sharing features' settings.
-    pub fn share(&self) -> &Share {
+    /// The sharing features' settings (for the command line's tests).
+    #[cfg(test)]
+    pub(crate) fn share(&self) -> &crate::share::Share {
         &self.site.share
     }
 }

@@ -4,6 +4,6 @@
 
 pub(crate) mod clock;
 pub(crate) mod conditional;
-pub mod range;
-pub mod request;
+pub(crate) mod range;
+pub(crate) mod request;
 pub(crate) mod response;

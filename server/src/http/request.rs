@@ -8,7 +8,7 @@ pub const HEAD_CAP: usize = 16 * 1024;
 /// The longest request line; a longer one is 414 (nginx's default buffer is 8 KiB too).
 pub const MAX_LINE: usize = 8 * 1024;
 /// The most headers a request may carry.
-pub const MAX_HEADERS: usize = 100;
+pub(crate) const MAX_HEADERS: usize = 100;
 /// The largest request body (on GET, HEAD, ...) that is read and thrown away; a larger one
 /// is answered 413 and the connection closed.
 pub const BODY_CAP: usize = 16 * 1024;

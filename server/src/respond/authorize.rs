@@ -9,7 +9,12 @@ use crate::http::response::{self, Persist};
 use crate::site::Site;
 
 /// `None` to go on, or the 401 (with `--auth` and no valid credentials).
-pub fn step(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Option<Reply> {
+pub(super) fn step(
+    req: &Request,
+    site: &Site,
+    persist: Persist,
+    out: &mut Vec<u8>,
+) -> Option<Reply> {
     let auth = site.settings.share.auth.as_ref()?;
     match auth.check(req.fields.authorization.as_deref().map(str::as_bytes)) {
         auth::Verdict::Allowed(_) => None,

@@ -19,7 +19,7 @@ use crate::site::Site;
 
 /// The cache key of a request that a cached file may answer: its path, when it asks for the
 /// whole file (no `Range`).
-pub fn key(req: &Request) -> Option<&str> {
+pub(super) fn key(req: &Request) -> Option<&str> {
     if req.fields.range.is_some() {
         return None;
     }
@@ -29,7 +29,7 @@ pub fn key(req: &Request) -> Option<&str> {
 /// May `entry` answer `req`? Not when the client accepts a precompressed sibling (`.br`,
 /// `.gz`) and one may have appeared since the entry was made: its folder changed, or was not
 /// known to be without one (one `statx` of the folder, `crate::cache`).
-pub fn answers(req: &Request, site: &Site, entry: &Entry) -> bool {
+pub(super) fn answers(req: &Request, site: &Site, entry: &Entry) -> bool {
     // --watch's pages never come precompressed.
     live::injects(site, &entry.content_type)
         || !precompressed::may_apply(req)
@@ -37,7 +37,7 @@ pub fn answers(req: &Request, site: &Site, entry: &Entry) -> bool {
 }
 
 /// Answers from a cached file.
-pub fn step(
+pub(super) fn step(
     req: &Request,
     site: &Site,
     persist: Persist,
@@ -76,7 +76,7 @@ pub fn step(
 
 /// The whole of a file small enough for the cache, to insert; `None` (the file rewound to
 /// its start) when it is too big or changed while being read.
-pub fn read_whole(site: &Site, file: &mut File, meta: &Metadata) -> Option<Vec<u8>> {
+pub(super) fn read_whole(site: &Site, file: &mut File, meta: &Metadata) -> Option<Vec<u8>> {
     if !site.cache.takes(meta.len()) {
         return None;
     }

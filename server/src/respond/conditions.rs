@@ -9,7 +9,7 @@ use crate::http::response::{self, Persist};
 use crate::site::Site;
 
 /// 304 (with the validators `headers` writes) or 412, else `None` to go on.
-pub fn step(
+pub(super) fn step(
     req: &Request,
     site: &Site,
     persist: Persist,

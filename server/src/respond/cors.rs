@@ -9,7 +9,7 @@ use crate::http::response;
 use crate::site::Site;
 
 /// `Access-Control-Allow-Origin: *` on every response, with `--cors`.
-pub fn allow_origin(out: &mut Vec<u8>, site: &Site) {
+pub(super) fn allow_origin(out: &mut Vec<u8>, site: &Site) {
     if site.settings.cors {
         response::header(out, "Access-Control-Allow-Origin", "*");
     }
@@ -18,7 +18,7 @@ pub fn allow_origin(out: &mut Vec<u8>, site: &Site) {
 /// A CORS preflight (an OPTIONS with `Origin` and `Access-Control-Request-Method`, with
 /// `--cors`): allow `methods` and whatever headers were asked about (reduced to header-name
 /// characters, so nothing can be injected), for a day.
-pub fn preflight(req: &Request, site: &Site, methods: &str, out: &mut Vec<u8>) {
+pub(super) fn preflight(req: &Request, site: &Site, methods: &str, out: &mut Vec<u8>) {
     let f = &req.fields;
     if !(site.settings.cors && f.origin.is_some() && f.ac_request_method.is_some()) {
         return;

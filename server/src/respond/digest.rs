@@ -13,14 +13,14 @@ use crate::http::request::Request;
 use crate::site::Site;
 
 /// `sha-256=:…:` for the open file, if wanted and known (or small enough to hash now).
-pub fn of_file(req: &Request, site: &Site, file: &File, meta: &Metadata) -> Option<String> {
+pub(super) fn of_file(req: &Request, site: &Site, file: &File, meta: &Metadata) -> Option<String> {
     let algorithm = wanted(req, site)?;
     let d = site.digests.of_file(file, meta, algorithm)?;
     Some(shared::digest::member(algorithm, &d))
 }
 
 /// The same for a file answered from the small-file cache (its bytes are in memory).
-pub fn of_entry(req: &Request, site: &Site, entry: &Entry) -> Option<String> {
+pub(super) fn of_entry(req: &Request, site: &Site, entry: &Entry) -> Option<String> {
     let algorithm = wanted(req, site)?;
     let d = site
         .digests
@@ -30,7 +30,7 @@ pub fn of_entry(req: &Request, site: &Site, entry: &Entry) -> Option<String> {
 
 /// The same for a page made for this response alone (`--watch`'s page with the reload
 /// script): its own bytes, hashed now — they differ from the file's, and are never kept.
-pub fn of_page(req: &Request, site: &Site, bytes: &[u8]) -> Option<String> {
+pub(super) fn of_page(req: &Request, site: &Site, bytes: &[u8]) -> Option<String> {
     let algorithm = wanted(req, site)?;
     Some(shared::digest::member(algorithm, &algorithm.digest(bytes)))
 }

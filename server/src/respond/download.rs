@@ -15,7 +15,7 @@ use crate::share::archive;
 use crate::site::Site;
 
 /// `None` to go on (no `--archive`, or no `?download=` in the query), else the answer.
-pub fn step(req: &Request, site: &Site, out: &mut Vec<u8>) -> Option<Reply> {
+pub(super) fn step(req: &Request, site: &Site, out: &mut Vec<u8>) -> Option<Reply> {
     if !site.settings.share.archive {
         return None;
     }

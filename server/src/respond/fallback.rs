@@ -12,7 +12,7 @@ use crate::http::response::{self, Persist};
 use crate::site::Site;
 
 /// The answer for a path that leads to nothing servable.
-pub fn step(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
+pub(super) fn step(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
     if site.settings.spa {
         let path = req.target.split('?').next().unwrap_or("");
         let last = path.rsplit('/').next().unwrap_or("");

@@ -23,7 +23,7 @@ use crate::watch::reload;
 
 /// Answers with the file at `path`; `Missing` when it is gone by the time it is opened.
 #[allow(clippy::too_many_arguments)] // One step of the chain: every argument is what it reads.
-pub fn step(
+pub(super) fn step(
     req: &Request,
     site: &Site,
     persist: Persist,

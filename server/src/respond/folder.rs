@@ -16,7 +16,7 @@ use crate::listing;
 use crate::site::Site;
 
 /// 301 to the folder's URL with its trailing slash.
-pub fn redirect(location: &str, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
+pub(super) fn redirect(location: &str, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
     let body = format!("Moved to {location}\n").into_bytes();
     begin(out, 301, site);
     response::content_type(out, "text/plain; charset=utf-8");
@@ -29,7 +29,7 @@ pub fn redirect(location: &str, site: &Site, persist: Persist, out: &mut Vec<u8>
 }
 
 /// The listing of `dir`, or 304/412 by the request's conditions.
-pub fn listing(
+pub(super) fn listing(
     req: &Request,
     site: &Site,
     persist: Persist,

@@ -17,7 +17,7 @@ use crate::watch::reload;
 
 /// The event stream, when `--watch` is on and `req` asks for its path: its head, then the
 /// hub holds the connection (`Body::Watch`); 503 when the hub holds as many as it may.
-pub fn events(req: &Request, site: &Site, out: &mut Vec<u8>) -> Option<Reply> {
+pub(super) fn events(req: &Request, site: &Site, out: &mut Vec<u8>) -> Option<Reply> {
     let hub = site.live.as_ref()?;
     if !reload::is_endpoint(&req.target) {
         return None;
@@ -40,12 +40,12 @@ pub fn events(req: &Request, site: &Site, out: &mut Vec<u8>) -> Option<Reply> {
 /// True when a file of this type gets the script (`--watch` on, HTML). Such a file is
 /// answered by [`page`] (from the small-file cache's bytes, or [`from_file`]), so never
 /// from a precompressed sibling or with `--compress`.
-pub fn injects(site: &Site, content_type: &str) -> bool {
+pub(super) fn injects(site: &Site, content_type: &str) -> bool {
     site.live.is_some() && reload::injects(content_type, 0)
 }
 
 /// An HTML file read from disk, with the reload script in it: see [`page`].
-pub fn from_file(
+pub(super) fn from_file(
     req: &Request,
     site: &Site,
     persist: Persist,
@@ -81,7 +81,7 @@ pub fn from_file(
 /// is the whole page (RFC 9110 §14.2 lets a server ignore Range), since the file's byte
 /// offsets would not match the page sent. No encoding is applied.
 #[allow(clippy::too_many_arguments)] // One step of the chain: every argument is what it reads.
-pub fn page(
+pub(super) fn page(
     req: &Request,
     site: &Site,
     persist: Persist,

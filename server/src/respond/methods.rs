@@ -10,7 +10,12 @@ use crate::http::response::{self, Persist};
 use crate::site::Site;
 
 /// `None` for GET and HEAD (go on), else the answer.
-pub fn step(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Option<Reply> {
+pub(super) fn step(
+    req: &Request,
+    site: &Site,
+    persist: Persist,
+    out: &mut Vec<u8>,
+) -> Option<Reply> {
     match req.method {
         Method::Get | Method::Head => None,
         Method::Options => Some(options(req, site, persist, out)),

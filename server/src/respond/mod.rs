@@ -32,8 +32,8 @@ mod reply;
 mod representation;
 mod uploads;
 
-pub use reply::{Body, Refusal, Reply, error, refuse};
-pub use uploads::{Answer, receive, received};
+pub(crate) use reply::{Body, Refusal, Reply, error, refuse};
+pub(crate) use uploads::{Answer, receive, received};
 
 use crate::files::{self, Mapped, Refused};
 use crate::http::request::{Method, Request, Version};
@@ -42,7 +42,7 @@ use crate::site::Site;
 
 /// Decides the response to `req`, writing its head into `out` (nothing for HTTP/0.9, which
 /// has no head).
-pub fn respond(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
+pub(crate) fn respond(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
     let mut reply = decide(req, site, persist, out);
     if req.version == Version::Http09 {
         out.clear();

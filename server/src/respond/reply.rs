@@ -15,7 +15,7 @@ use crate::site::Site;
 
 /// What follows the head.
 #[derive(Debug)]
-pub enum Body {
+pub(crate) enum Body {
     /// A listing, made piece by piece as it is sent (its length is known).
     Listing(Box<crate::listing::Rendering>),
     /// Bytes read from a pipe until its end (a folder's archive, written by its own
@@ -65,7 +65,7 @@ pub enum Body {
 
 /// A response decided: its status and its body; the head is in the caller's buffer.
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     /// The status sent (for the log).
     pub status: u16,
     /// The body to send after the head.
@@ -77,11 +77,11 @@ pub struct Reply {
 /// 404 page). A value rather than a call, so that the fallback, which serves a file itself,
 /// and the file step do not import each other.
 #[derive(Debug)]
-pub struct Missing;
+pub(super) struct Missing;
 
 /// The status line, `Server`, `Date`, and the headers every response carries: `--header`
 /// lines and, with `--cors`, the allowed origin.
-pub fn begin(out: &mut Vec<u8>, status: u16, site: &Site) {
+pub(super) fn begin(out: &mut Vec<u8>, status: u16, site: &Site) {
     response::start(out, status);
     for (name, value) in &site.settings.headers {
         response::header(out, name, value);
@@ -90,7 +90,7 @@ pub fn begin(out: &mut Vec<u8>, status: u16, site: &Site) {
 }
 
 /// The methods this site answers: PUT and POST too with `--upload`.
-pub fn allow(site: &Site) -> &'static str {
+pub(super) fn allow(site: &Site) -> &'static str {
     if site.settings.share.uploads.is_some() {
         "GET, HEAD, OPTIONS, PUT, POST"
     } else {
@@ -99,7 +99,7 @@ pub fn allow(site: &Site) -> &'static str {
 }
 
 /// An error status with a short text body (405 adds `Allow`).
-pub fn error(status: u16, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
+pub(crate) fn error(status: u16, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
     let body = response::error_body(status).into_bytes();
     begin(out, status, site);
     response::content_type(out, "text/plain; charset=utf-8");
@@ -115,7 +115,7 @@ pub fn error(status: u16, site: &Site, persist: Persist, out: &mut Vec<u8>) -> R
 
 /// Why a connection is refused before (or instead of) a request being answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// The client's address is not in `--allow`: 403.
     NotAllowed,
     /// Too many open connections: 503 with `Retry-After`.
@@ -125,7 +125,7 @@ pub enum Refusal {
 }
 
 /// The answer to a refused connection, always followed by a close.
-pub fn refuse(why: Refusal, site: &Site, out: &mut Vec<u8>) -> Reply {
+pub(crate) fn refuse(why: Refusal, site: &Site, out: &mut Vec<u8>) -> Reply {
     let status = match why {
         Refusal::NotAllowed => 403,
         Refusal::Busy => 503,

@@ -18,7 +18,7 @@ use crate::http::response::{self, Persist};
 use crate::site::Site;
 
 /// How a file's representation is described in the head.
-pub struct Repr<'a> {
+pub(super) struct Repr<'a> {
     pub content_type: &'a str,
     pub coding: Option<&'static str>,
     pub len: u64,
@@ -31,7 +31,7 @@ pub struct Repr<'a> {
 }
 
 /// Where a file's bytes come from.
-pub enum Content {
+pub(super) enum Content {
     /// The open file (sent by sendfile when large, read when small).
     Open(File, PathBuf),
     /// The cache.
@@ -42,7 +42,7 @@ pub enum Content {
 
 /// 304 or 412 when preconditions say so, else the whole representation, one range or
 /// several.
-pub fn step(
+pub(super) fn step(
     req: &Request,
     site: &Site,
     persist: Persist,

@@ -16,7 +16,7 @@ use crate::site::Site;
 
 /// An upload accepted for its body: feed `intake`, then answer with [`received`].
 #[derive(Debug)]
-pub struct Receive {
+pub(crate) struct Receive {
     /// Where the body goes.
     pub intake: Intake,
     /// Send `100 Continue` first: the client waits for it.
@@ -27,7 +27,7 @@ pub struct Receive {
 
 /// How an upload is answered.
 #[derive(Debug, Clone)]
-pub struct Answer {
+pub(crate) struct Answer {
     /// A PUT's file path (the 201's `Location`), or a POST's folder (the 303's).
     pub location: String,
     /// A form POST rather than a PUT.
@@ -39,7 +39,7 @@ pub struct Answer {
 /// The steps of an upload before its body (auth, uploads on, admission, the target), for a
 /// PUT or POST. `Err` is the answer instead (its head in `out`), with `persist`: the caller
 /// closes the connection unless the request had no body left unread.
-pub fn receive(
+pub(crate) fn receive(
     req: &Request,
     site: &Site,
     persist: Persist,
@@ -130,7 +130,7 @@ pub fn receive(
 /// The answer once an upload's body is in (or failed): 201 with a Location, 204 for a
 /// replaced file, 303 to the folder for a browser's form; the failure's status otherwise,
 /// and then the connection closes (`persist` is ignored: the rest of the body is unread).
-pub fn received(
+pub(crate) fn received(
     rx: &Answer,
     result: Result<Vec<(String, upload::Outcome)>, intake::Failure>,
     site: &Site,

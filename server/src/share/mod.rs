@@ -5,8 +5,8 @@
 //! default, one field of the site's settings.
 
 pub(crate) mod archive;
-pub mod intake;
-pub mod multipart;
+pub(crate) mod intake;
+pub(crate) mod multipart;
 pub(crate) mod receive;
 pub(crate) mod upload;
 pub(crate) mod zip;
@@ -31,7 +31,7 @@ pub struct Uploads {
 
 /// The sharing features' settings.
 #[derive(Debug, Clone, Default)]
-pub struct Share {
+pub(crate) struct Share {
     /// Uploads, when on.
     pub uploads: Option<Uploads>,
     /// The accounts, when `--auth` or `--auth-file` gave any.
