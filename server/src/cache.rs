@@ -135,9 +135,9 @@ impl Entry {
     }
 
     /// The file version these bytes are, as the digests are keyed.
-    pub(crate) fn digest_key(&self) -> crate::digest::Key {
+    pub(crate) fn version(&self) -> crate::repr_digest::Key {
         let s = &self.stamp;
-        crate::digest::Key::new(s.dev, s.ino, s.size, s.mtime)
+        crate::repr_digest::Key::new(s.dev, s.ino, s.size, s.mtime)
     }
 }
 

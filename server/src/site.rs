@@ -20,7 +20,7 @@ pub(crate) struct Site {
     /// Compressed representations (`--compress`), keyed by file, ETag and coding.
     pub(crate) compressed: crate::compress::Cache,
     /// Files' digests (`Repr-Digest`), per file version, and the thread that makes them.
-    pub(crate) digests: crate::digest::Digests,
+    pub(crate) repr_digests: crate::repr_digest::Digests,
     /// Everything else that shapes an answer.
     pub(crate) settings: Settings,
     /// `--watch`: the hub that holds the browsers waiting for a change (`watch/hub.rs`); set by
@@ -48,7 +48,7 @@ pub(crate) struct Settings {
     pub spa: bool,
     /// `--digest`: `Repr-Digest: sha-256=…` on every file response whose digest is known
     /// (without it, only when a request has `Want-Repr-Digest`).
-    pub digest: bool,
+    pub repr_digest_always: bool,
     /// Test-only: a request for exactly this target panics.
     pub panic_path: Option<String>,
     /// Uploads, passwords, folder downloads, compression (`share/`).
@@ -67,7 +67,7 @@ impl Default for Settings {
             headers: Vec::new(),
             not_found_page: None,
             spa: false,
-            digest: false,
+            repr_digest_always: false,
             panic_path: None,
             share: crate::share::Share::default(),
             watch: false,
@@ -84,7 +84,7 @@ impl Site {
                 crate::compress::CACHE_BYTES,
                 crate::compress::CACHE_ENTRIES,
             ),
-            digests: crate::digest::Digests::new(),
+            repr_digests: crate::repr_digest::Digests::new(),
             root: Root::open(root),
             settings,
             live: None,

@@ -104,7 +104,7 @@ impl Config {
     /// asks with `Want-Repr-Digest` (default off). A large file's first digest is made in
     /// the background: until it is known, its responses go without the field.
     pub fn digest(mut self, on: bool) -> Config {
-        self.site.digest = on;
+        self.site.repr_digest_always = on;
         self
     }
     /// Serve dotfiles (default: hidden, except `.well-known`).

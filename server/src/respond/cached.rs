@@ -6,11 +6,11 @@ use std::fs::{File, Metadata};
 use std::io::{self, Read, Seek};
 use std::sync::Arc;
 
-use super::digest;
 use super::encoding;
 use super::live;
 use super::precompressed;
 use super::reply::Reply;
+use super::repr_digest;
 use super::representation::{self, Content, Repr};
 use crate::cache::{self, Entry};
 use crate::http::request::Request;
@@ -68,7 +68,7 @@ pub(super) fn step(
         last_modified: lm,
         // With --compress other clients may get an encoding, which caches must know.
         vary: encoding::may_vary(site, &entry.content_type, len),
-        digest: digest::of_entry(req, site, &entry),
+        repr_digest: repr_digest::of_entry(req, site, &entry),
     };
     let content = Content::Cached(Arc::clone(&entry));
     representation::step(req, site, persist, out, &repr, content)

@@ -102,7 +102,7 @@ pub(super) fn reply(
         last_modified,
         vary: true,
         // Made per request and not kept as a file: no digest (see README).
-        digest: None,
+        repr_digest: None,
     };
     representation::step(req, site, persist, out, &repr, Content::Encoded(enc.body))
 }

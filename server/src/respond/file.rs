@@ -8,11 +8,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::cached;
-use super::digest;
 use super::encoding;
 use super::live;
 use super::precompressed;
 use super::reply::{Missing, Reply, error};
+use super::repr_digest;
 use super::representation::{self, Content, Repr};
 use crate::files;
 use crate::http::conditional::Validators;
@@ -87,7 +87,7 @@ pub(super) fn step(
         validators: &v,
         last_modified: last_modified.as_deref(),
         vary: coding.is_some() || encoding::may_vary(site, &ct, meta.len()),
-        digest: digest::of_file(req, site, &file, &meta),
+        repr_digest: repr_digest::of_file(req, site, &file, &meta),
     };
     let content = Content::Open(file, path);
     Ok(representation::step(

@@ -59,7 +59,7 @@ pub(super) fn listing(
         &req.target,
         accept,
         page,
-        &site.digests,
+        &site.repr_digests,
     ) {
         Ok(shown) => shown,
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {

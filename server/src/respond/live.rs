@@ -6,8 +6,8 @@ use std::fs::{File, Metadata};
 use std::io::Read;
 use std::sync::Arc;
 
-use super::digest;
 use super::reply::{Body, Refusal, Reply, begin, error, refuse};
+use super::repr_digest;
 use super::representation::{self, Content, Repr};
 use crate::http::conditional::Validators;
 use crate::http::request::{Fields, Request};
@@ -117,7 +117,7 @@ pub(super) fn page(
         last_modified,
         vary: false,
         // The page sent is not the file: its digest is of these bytes.
-        digest: digest::of_page(req, site, &body),
+        repr_digest: repr_digest::of_page(req, site, &body),
     };
     let content = Content::Encoded(Arc::new(body));
     representation::step(req, site, persist, out, &repr, content)

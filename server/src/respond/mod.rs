@@ -19,7 +19,6 @@ mod authorize;
 mod cached;
 mod conditions;
 mod cors;
-mod digest;
 mod download;
 mod encoding;
 mod fallback;
@@ -29,6 +28,7 @@ mod live;
 mod methods;
 mod precompressed;
 mod reply;
+mod repr_digest;
 mod representation;
 mod uploads;
 

@@ -27,7 +27,7 @@ pub(super) struct Repr<'a> {
     /// Say `Vary: Accept-Encoding`: an encoding was or could have been chosen.
     pub vary: bool,
     /// `Repr-Digest`'s value, when wanted and known (the `digest` step).
-    pub digest: Option<String>,
+    pub repr_digest: Option<String>,
 }
 
 /// Where a file's bytes come from.
@@ -85,7 +85,7 @@ pub(super) fn step(
         }
         response::header(out, "Accept-Ranges", "bytes");
         validators(out);
-        if let Some(d) = &repr.digest {
+        if let Some(d) = &repr.repr_digest {
             response::header(out, "Repr-Digest", d);
         }
     };

@@ -8,14 +8,14 @@
 use std::fs::{File, Metadata};
 
 use crate::cache::Entry;
-use crate::digest;
 use crate::http::request::Request;
+use crate::repr_digest;
 use crate::site::Site;
 
 /// `sha-256=:…:` for the open file, if wanted and known (or small enough to hash now).
 pub(super) fn of_file(req: &Request, site: &Site, file: &File, meta: &Metadata) -> Option<String> {
     let algorithm = wanted(req, site)?;
-    let d = site.digests.of_file(file, meta, algorithm)?;
+    let d = site.repr_digests.of_file(file, meta, algorithm)?;
     Some(shared::digest::member(algorithm, &d))
 }
 
@@ -23,8 +23,8 @@ pub(super) fn of_file(req: &Request, site: &Site, file: &File, meta: &Metadata) 
 pub(super) fn of_entry(req: &Request, site: &Site, entry: &Entry) -> Option<String> {
     let algorithm = wanted(req, site)?;
     let d = site
-        .digests
-        .of_bytes(entry.digest_key(), &entry.bytes, algorithm);
+        .repr_digests
+        .of_bytes(entry.version(), &entry.bytes, algorithm);
     Some(shared::digest::member(algorithm, &d))
 }
 
@@ -36,5 +36,8 @@ pub(super) fn of_page(req: &Request, site: &Site, bytes: &[u8]) -> Option<String
 }
 
 fn wanted(req: &Request, site: &Site) -> Option<shared::digest::Algorithm> {
-    digest::wanted(req.fields.want_repr_digest.as_deref(), site.settings.digest)
+    repr_digest::wanted(
+        req.fields.want_repr_digest.as_deref(),
+        site.settings.repr_digest_always,
+    )
 }
