@@ -56,8 +56,8 @@ mod cache;
 pub mod cli;
 mod compress;
 mod engine;
-mod files;
 mod http;
+mod jail;
 // Its items are narrowed to `pub(crate)` once the change under way in it lands.
 #[allow(unreachable_pub)]
 mod listing;
@@ -88,8 +88,8 @@ pub(crate) use watch::reload;
 #[doc(hidden)]
 pub mod fuzz {
     /// URL path to file under the root (`url_map`).
-    pub mod files {
-        pub use crate::files::{Jail, Mapped, Root, map};
+    pub mod jail {
+        pub use crate::jail::{Jail, Mapped, Root, map};
     }
     /// `Range` against a length (`range`).
     pub mod range {

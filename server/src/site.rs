@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::cache::Cache;
-use crate::files::{Jail, Root};
+use crate::jail::{Jail, Root};
 
 /// The default `Cache-Control`: caches must revalidate, since the folder may change.
 pub(crate) const DEFAULT_CACHE_CONTROL: &str = "no-cache";

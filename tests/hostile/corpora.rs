@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use client::wire;
-use server::fuzz::files::{self, Jail, Mapped};
+use server::fuzz::jail::{self, Jail, Mapped};
 use server::fuzz::range::{self, Ranges};
 use server::fuzz::request::{self, Parsed};
 
@@ -56,7 +56,7 @@ fn request_head_corpus() {
 fn url_map_corpus_never_leaves_the_root() {
     let jail = crate::support::jail::Jail::new();
     let root = &jail.root;
-    let jail_root = files::Root::open(root.clone());
+    let jail_root = jail::Root::open(root.clone());
     for (path, data) in corpus("url_map") {
         let Ok(target) = std::str::from_utf8(&data) else {
             continue;
@@ -64,7 +64,7 @@ fn url_map_corpus_never_leaves_the_root() {
         if target.bytes().any(|b| b.is_ascii_control() || b == b' ') {
             continue;
         }
-        match files::map(&jail_root, target, Jail::default()) {
+        match jail::map(&jail_root, target, Jail::default()) {
             Ok(Mapped::File { path: p, .. }) | Ok(Mapped::Dir { path: p }) => {
                 let rel = p.strip_prefix(root).expect("mapped outside the root");
                 assert!(

@@ -19,7 +19,7 @@ use crate::engine::readbuf::ReadBuf;
 use crate::engine::ready::Interest;
 use crate::engine::send::{self, Sending};
 use crate::http::request::{self, BODY_CAP, HEAD_CAP, Parsed, Request, Version};
-use crate::http::response::Persist;
+use crate::http::response_head::Persist;
 use crate::respond::{self, Refusal, Reply};
 use crate::share::intake::Failure;
 use crate::share::receive::{Progress, Receiving, Source};

@@ -6,4 +6,4 @@ pub(crate) mod clock;
 pub(crate) mod conditional;
 pub(crate) mod range;
 pub(crate) mod request;
-pub(crate) mod response;
+pub(crate) mod response_head;

@@ -14,7 +14,7 @@ use super::repr_digest;
 use super::representation::{self, Content, Repr};
 use crate::cache::{self, Entry};
 use crate::http::request::Request;
-use crate::http::response::Persist;
+use crate::http::response_head::Persist;
 use crate::site::Site;
 
 /// The cache key of a request that a cached file may answer: its path, when it asks for the

@@ -5,7 +5,7 @@
 use super::reply::{Body, Reply, begin, error};
 use crate::http::conditional::{self, Outcome, Validators};
 use crate::http::request::Request;
-use crate::http::response::{self, Persist};
+use crate::http::response_head::{self, Persist};
 use crate::site::Site;
 
 /// 304 (with the validators `headers` writes) or 412, else `None` to go on.
@@ -21,7 +21,7 @@ pub(super) fn step(
         Outcome::NotModified => {
             begin(out, 304, site);
             headers(out);
-            response::end(out, 304, None, persist);
+            response_head::end(out, 304, None, persist);
             Some(Reply {
                 status: 304,
                 body: Body::Empty,

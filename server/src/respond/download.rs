@@ -7,9 +7,9 @@ use std::os::unix::ffi::OsStrExt;
 
 use super::fallback;
 use super::reply::{Body, Reply, begin, error};
-use crate::files::{self, Refused};
 use crate::http::request::{Method, Request};
-use crate::http::response::{self, Persist};
+use crate::http::response_head::{self, Persist};
+use crate::jail::{self, Refused};
 use crate::listing;
 use crate::share::archive;
 use crate::site::Site;
@@ -29,13 +29,13 @@ fn folder(req: &Request, site: &Site, out: &mut Vec<u8>, format: archive::Format
     let path = req.target.split('?').next().unwrap_or("");
     let jail = site.settings.jail;
     let root = site.root.path();
-    let dir = match files::segments(path, jail) {
+    let dir = match jail::segments(path, jail) {
         Ok(parts) => {
             let mut joined = root.to_path_buf();
             for part in &parts {
                 joined.push(OsStr::from_bytes(part));
             }
-            files::canonical_under(root, &joined, jail)
+            jail::canonical_under(root, &joined, jail)
         }
         Err(r) => Err(r),
     };
@@ -62,13 +62,13 @@ fn folder(req: &Request, site: &Site, out: &mut Vec<u8>, format: archive::Format
         }
     };
     begin(out, 200, site);
-    response::content_type(out, format.content_type());
-    response::header(
+    response_head::content_type(out, format.content_type());
+    response_head::header(
         out,
         "Content-Disposition",
         &archive::disposition(&name, format),
     );
-    response::header(out, "Cache-Control", "no-store");
-    response::end(out, 200, None, persist);
+    response_head::header(out, "Cache-Control", "no-store");
+    response_head::end(out, 200, None, persist);
     Reply { status: 200, body }
 }

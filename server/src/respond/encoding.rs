@@ -12,7 +12,7 @@ use super::representation::{self, Content, Repr};
 use crate::compress::{self, Encoded};
 use crate::http::conditional::Validators;
 use crate::http::request::Request;
-use crate::http::response::Persist;
+use crate::http::response_head::Persist;
 use crate::site::Site;
 
 /// The compressed body for this request, or `None` to send the file as it is (not worth it,

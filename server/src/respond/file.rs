@@ -14,10 +14,10 @@ use super::precompressed;
 use super::reply::{Missing, Reply, error};
 use super::repr_digest;
 use super::representation::{self, Content, Repr};
-use crate::files;
 use crate::http::conditional::Validators;
 use crate::http::request::Request;
-use crate::http::response::Persist;
+use crate::http::response_head::Persist;
+use crate::jail;
 use crate::site::Site;
 use crate::watch::reload;
 
@@ -34,7 +34,7 @@ pub(super) fn step(
     // The cache key, when this request may be answered from (and so fill) the cache.
     key: Option<&str>,
 ) -> Result<Reply, Missing> {
-    let ct = files::content_type(&path);
+    let ct = jail::content_type(&path);
     // --watch: an HTML page gets the reload script, so never a precompressed sibling.
     let live = live::injects(site, &ct);
     // Only a file the kernel-confined lookup opened (no symlink on the way) is cached.

@@ -11,7 +11,7 @@ use super::fallback;
 use super::reply::{Body, Reply, begin, error};
 use crate::http::conditional::Validators;
 use crate::http::request::Request;
-use crate::http::response::{self, Persist};
+use crate::http::response_head::{self, Persist};
 use crate::listing;
 use crate::site::Site;
 
@@ -19,9 +19,9 @@ use crate::site::Site;
 pub(super) fn redirect(location: &str, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
     let body = format!("Moved to {location}\n").into_bytes();
     begin(out, 301, site);
-    response::content_type(out, "text/plain; charset=utf-8");
-    response::header(out, "Location", location);
-    response::end(out, 301, Some(body.len() as u64), persist);
+    response_head::content_type(out, "text/plain; charset=utf-8");
+    response_head::header(out, "Location", location);
+    response_head::end(out, 301, Some(body.len() as u64), persist);
     Reply {
         status: 301,
         body: Body::Bytes(body),
@@ -74,17 +74,17 @@ pub(super) fn listing(
         modified: None,
     };
     let headers = |out: &mut Vec<u8>| {
-        response::header(out, "ETag", &v.etag);
-        response::header(out, "Cache-Control", &site.settings.cache_control);
-        response::header(out, "Vary", "Accept");
+        response_head::header(out, "ETag", &v.etag);
+        response_head::header(out, "Cache-Control", &site.settings.cache_control);
+        response_head::header(out, "Vary", "Accept");
     };
     if let Some(reply) = conditions::step(req, site, persist, out, &v, &headers) {
         return reply;
     }
     begin(out, 200, site);
-    response::content_type(out, shown.content_type);
+    response_head::content_type(out, shown.content_type);
     headers(out);
-    response::end(out, 200, Some(shown.body.len()), persist);
+    response_head::end(out, 200, Some(shown.body.len()), persist);
     Reply {
         status: 200,
         body: Body::Listing(Box::new(shown.body)),

@@ -11,7 +11,7 @@ use super::repr_digest;
 use super::representation::{self, Content, Repr};
 use crate::http::conditional::Validators;
 use crate::http::request::{Fields, Request};
-use crate::http::response::{self, Persist};
+use crate::http::response_head::{self, Persist};
 use crate::site::Site;
 use crate::watch::reload;
 
@@ -26,10 +26,10 @@ pub(super) fn events(req: &Request, site: &Site, out: &mut Vec<u8>) -> Option<Re
         return Some(refuse(Refusal::Busy, site, out));
     }
     begin(out, 200, site);
-    response::content_type(out, reload::EVENT_STREAM);
-    response::header(out, "Cache-Control", "no-store");
+    response_head::content_type(out, reload::EVENT_STREAM);
+    response_head::header(out, "Cache-Control", "no-store");
     // Close-delimited: the stream ends when either side closes.
-    response::end(out, 200, None, Persist::Close);
+    response_head::end(out, 200, None, Persist::Close);
     Some(Reply {
         status: 200,
         // The hub sends the first bytes once it holds the connection (`watch/hub.rs`).

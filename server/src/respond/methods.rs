@@ -6,7 +6,7 @@
 use super::cors;
 use super::reply::{Body, Reply, allow, begin, error};
 use crate::http::request::{Method, Request};
-use crate::http::response::{self, Persist};
+use crate::http::response_head::{self, Persist};
 use crate::site::Site;
 
 /// `None` for GET and HEAD (go on), else the answer.
@@ -26,8 +26,8 @@ pub(super) fn step(
 fn options(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
     begin(out, 204, site);
     cors::preflight(req, site, allow(site), out);
-    response::header(out, "Allow", allow(site));
-    response::end(out, 204, None, persist);
+    response_head::header(out, "Allow", allow(site));
+    response_head::end(out, 204, None, persist);
     Reply {
         status: 204,
         body: Body::Empty,

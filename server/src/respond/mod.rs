@@ -7,7 +7,7 @@
 //! [`respond`] is a chain of steps, one module each, in this order: auth (`authorize`) →
 //! the target → method (`methods`, with `cors` for preflights) → with `--watch`, its event
 //! stream (`live`) → a folder's `?download=` (`download`) → map the path: the cache
-//! (`cached`), then the disk (`crate::files::map`) → a folder (`folder`: redirect or
+//! (`cached`), then the disk (`crate::jail::map`) → a folder (`folder`: redirect or
 //! listing) or a file (`file`: with `--watch` an HTML page with the reload script (`live`),
 //! else a `precompressed` sibling or an `encoding` made now; its `digest`) →
 //! `representation` (`conditions`, then `Range`) → the body. A
@@ -35,9 +35,9 @@ mod uploads;
 pub(crate) use reply::{Body, Refusal, Reply, error, refuse};
 pub(crate) use uploads::{Answer, receive, received};
 
-use crate::files::{self, Mapped, Refused};
 use crate::http::request::{Method, Request, Version};
-use crate::http::response::Persist;
+use crate::http::response_head::Persist;
+use crate::jail::{self, Mapped, Refused};
 use crate::site::Site;
 
 /// Decides the response to `req`, writing its head into `out` (nothing for HTTP/0.9, which
@@ -85,7 +85,7 @@ fn decide(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Re
     {
         return cached::step(req, site, persist, out, entry);
     }
-    match files::map(&site.root, &req.target, site.settings.jail) {
+    match jail::map(&site.root, &req.target, site.settings.jail) {
         Ok(Mapped::File {
             path,
             file: opened,

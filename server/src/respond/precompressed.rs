@@ -5,8 +5,8 @@
 use std::fs::{self, Metadata};
 use std::path::{Path, PathBuf};
 
-use crate::files::{self, Jail};
 use crate::http::request::Request;
+use crate::jail::{self, Jail};
 use crate::site::Site;
 
 /// The variant to send instead of `path`, with its `Content-Encoding` and metadata.
@@ -64,7 +64,7 @@ fn sibling(
             continue;
         }
         let candidate = with_extension(path, ext);
-        if let Ok(real) = files::canonical_under(root, &candidate, jail)
+        if let Ok(real) = jail::canonical_under(root, &candidate, jail)
             && let Ok(meta) = fs::metadata(&real)
             && meta.is_file()
         {

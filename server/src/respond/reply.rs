@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::cors;
 use crate::cache::Entry;
 use crate::http::range::Span;
-use crate::http::response::{self, ALLOW, Persist};
+use crate::http::response_head::{self, ALLOW, Persist};
 use crate::site::Site;
 
 /// What follows the head.
@@ -82,9 +82,9 @@ pub(super) struct Missing;
 /// The status line, `Server`, `Date`, and the headers every response carries: `--header`
 /// lines and, with `--cors`, the allowed origin.
 pub(super) fn begin(out: &mut Vec<u8>, status: u16, site: &Site) {
-    response::start(out, status);
+    response_head::start(out, status);
     for (name, value) in &site.settings.headers {
-        response::header(out, name, value);
+        response_head::header(out, name, value);
     }
     cors::allow_origin(out, site);
 }
@@ -100,13 +100,13 @@ pub(super) fn allow(site: &Site) -> &'static str {
 
 /// An error status with a short text body (405 adds `Allow`).
 pub(crate) fn error(status: u16, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
-    let body = response::error_body(status).into_bytes();
+    let body = response_head::error_body(status).into_bytes();
     begin(out, status, site);
-    response::content_type(out, "text/plain; charset=utf-8");
+    response_head::content_type(out, "text/plain; charset=utf-8");
     if status == 405 {
-        response::header(out, "Allow", allow(site));
+        response_head::header(out, "Allow", allow(site));
     }
-    response::end(out, status, Some(body.len() as u64), persist);
+    response_head::end(out, status, Some(body.len() as u64), persist);
     Reply {
         status,
         body: Body::Bytes(body),
@@ -131,13 +131,13 @@ pub(crate) fn refuse(why: Refusal, site: &Site, out: &mut Vec<u8>) -> Reply {
         Refusal::Busy => 503,
         Refusal::HeadTimeout => 408,
     };
-    let body = response::error_body(status).into_bytes();
+    let body = response_head::error_body(status).into_bytes();
     begin(out, status, site);
-    response::content_type(out, "text/plain; charset=utf-8");
+    response_head::content_type(out, "text/plain; charset=utf-8");
     if why == Refusal::Busy {
-        response::header(out, "Retry-After", "1");
+        response_head::header(out, "Retry-After", "1");
     }
-    response::end(out, status, Some(body.len() as u64), Persist::Close);
+    response_head::end(out, status, Some(body.len() as u64), Persist::Close);
     Reply {
         status,
         body: Body::Bytes(body),

@@ -14,7 +14,7 @@ use crate::cache::Entry;
 use crate::http::conditional::{self, Validators};
 use crate::http::range::{self, Ranges, Span};
 use crate::http::request::{Method, Request, Version};
-use crate::http::response::{self, Persist};
+use crate::http::response_head::{self, Persist};
 use crate::site::Site;
 
 /// How a file's representation is described in the head.
@@ -53,13 +53,13 @@ pub(super) fn step(
     let len = repr.len;
     let v = repr.validators;
     let validators = |out: &mut Vec<u8>| {
-        response::header(out, "ETag", &v.etag);
+        response_head::header(out, "ETag", &v.etag);
         if let Some(lm) = repr.last_modified {
-            response::header(out, "Last-Modified", lm);
+            response_head::header(out, "Last-Modified", lm);
         }
-        response::header(out, "Cache-Control", &site.settings.cache_control);
+        response_head::header(out, "Cache-Control", &site.settings.cache_control);
         if repr.vary {
-            response::header(out, "Vary", "Accept-Encoding");
+            response_head::header(out, "Vary", "Accept-Encoding");
         }
     };
     if let Some(reply) = conditions::step(req, site, persist, out, v, &validators) {
@@ -79,14 +79,14 @@ pub(super) fn step(
     };
     // What every 200 and 206 says of its content; a multipart 206 names its own type.
     let content_headers = |out: &mut Vec<u8>, content_type: &str| {
-        response::content_type(out, content_type);
+        response_head::content_type(out, content_type);
         if let Some(coding) = repr.coding {
-            response::header(out, "Content-Encoding", coding);
+            response_head::header(out, "Content-Encoding", coding);
         }
-        response::header(out, "Accept-Ranges", "bytes");
+        response_head::header(out, "Accept-Ranges", "bytes");
         validators(out);
         if let Some(d) = &repr.repr_digest {
-            response::header(out, "Repr-Digest", d);
+            response_head::header(out, "Repr-Digest", d);
         }
     };
     let span_body = |content: Content, start: u64, len: u64| match content {
@@ -104,7 +104,7 @@ pub(super) fn step(
         Ranges::Full => {
             begin(out, 200, site);
             content_headers(out, repr.content_type);
-            response::end(out, 200, Some(len), persist);
+            response_head::end(out, 200, Some(len), persist);
             Reply {
                 status: 200,
                 body: span_body(content, 0, len),
@@ -113,12 +113,12 @@ pub(super) fn step(
         Ranges::One(span) => {
             begin(out, 206, site);
             content_headers(out, repr.content_type);
-            response::header(
+            response_head::header(
                 out,
                 "Content-Range",
                 &format!("bytes {}-{}/{len}", span.start, span.end()),
             );
-            response::end(out, 206, Some(span.len), persist);
+            response_head::end(out, 206, Some(span.len), persist);
             Reply {
                 status: 206,
                 body: span_body(content, span.start, span.len),
@@ -159,7 +159,7 @@ pub(super) fn step(
                 + closing.len() as u64;
             begin(out, 206, site);
             content_headers(out, &format!("multipart/byteranges; boundary={boundary}"));
-            response::end(out, 206, Some(total), persist);
+            response_head::end(out, 206, Some(total), persist);
             Reply {
                 status: 206,
                 body: Body::Multipart {
@@ -171,11 +171,11 @@ pub(super) fn step(
             }
         }
         Ranges::Unsatisfiable => {
-            let body = response::error_body(416).into_bytes();
+            let body = response_head::error_body(416).into_bytes();
             begin(out, 416, site);
-            response::content_type(out, "text/plain; charset=utf-8");
-            response::header(out, "Content-Range", &format!("bytes */{len}"));
-            response::end(out, 416, Some(body.len() as u64), persist);
+            response_head::content_type(out, "text/plain; charset=utf-8");
+            response_head::header(out, "Content-Range", &format!("bytes */{len}"));
+            response_head::end(out, 416, Some(body.len() as u64), persist);
             Reply {
                 status: 416,
                 body: Body::Bytes(body),

@@ -6,9 +6,9 @@
 
 use super::authorize;
 use super::reply::{Body, Reply, begin, error};
-use crate::files;
 use crate::http::request::{Method, Request};
-use crate::http::response::{self, Persist};
+use crate::http::response_head::{self, Persist};
+use crate::jail;
 use crate::share::intake::{self, Intake};
 use crate::share::multipart;
 use crate::share::upload;
@@ -103,7 +103,7 @@ pub(crate) fn receive(
         return Err(error(400, site, persist, out));
     };
     let parts =
-        files::segments(path, rules.jail).map_err(|r| refuse(upload::Refusal::Path(r), out))?;
+        jail::segments(path, rules.jail).map_err(|r| refuse(upload::Refusal::Path(r), out))?;
     let dir = upload::folder(&site.root, &parts, &rules).map_err(|r| refuse(r, out))?;
     Ok(Receive {
         intake: Intake::form(
@@ -141,10 +141,11 @@ pub(crate) fn received(
         Ok(done) => done,
         Err(failure) => {
             let status = failure.status();
-            let body = format!("{status} {}: {failure}\n", response::reason(status)).into_bytes();
+            let body =
+                format!("{status} {}: {failure}\n", response_head::reason(status)).into_bytes();
             begin(out, status, site);
-            response::content_type(out, "text/plain; charset=utf-8");
-            response::end(out, status, Some(body.len() as u64), Persist::Close);
+            response_head::content_type(out, "text/plain; charset=utf-8");
+            response_head::end(out, status, Some(body.len() as u64), Persist::Close);
             return Reply {
                 status,
                 body: Body::Bytes(body),
@@ -173,15 +174,15 @@ pub(crate) fn received(
     }
     begin(out, status, site);
     if status != 204 {
-        response::header(out, "Location", &rx.location);
-        response::content_type(out, "text/plain; charset=utf-8");
+        response_head::header(out, "Location", &rx.location);
+        response_head::content_type(out, "text/plain; charset=utf-8");
     }
     let body = if status == 204 {
         Vec::new()
     } else {
         body.into_bytes()
     };
-    response::end(
+    response_head::end(
         out,
         status,
         (status != 204).then_some(body.len() as u64),

@@ -23,7 +23,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::files::Jail;
+use crate::jail::Jail;
 use crate::listing::{self, Sort};
 use crate::share::zip;
 

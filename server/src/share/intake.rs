@@ -419,7 +419,7 @@ impl Sink for Form {
             return Ok(());
         };
         let name = multipart::check_filename(name, self.hidden)
-            .map_err(|_| self.refuse(Refusal::Path(crate::files::Refused::BadRequest)))?
+            .map_err(|_| self.refuse(Refusal::Path(crate::jail::Refused::BadRequest)))?
             .to_string();
         match Upload::begin(&self.dir, name.as_bytes(), self.overwrite) {
             Ok(up) => {

@@ -8,7 +8,7 @@
 //! `kill -9` does. Without `--overwrite` the name is taken atomically (`linkat`, or
 //! `renameat2(RENAME_NOREPLACE)`): of two uploads of one new name, exactly one wins, whole.
 //!
-//! Paths pass the same jail as reads ([`files::segments`], [`files::canonical_under`]):
+//! Paths pass the same jail as reads ([`jail::segments`], [`jail::canonical_under`]):
 //! no `..`, no NUL, hidden names only with `--hidden`, nothing outside the root, symlinks
 //! included. Once the folder is found it is opened, and everything after happens relative
 //! to that descriptor, so a folder renamed meanwhile cannot redirect the write.
@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
-use crate::files::{self, Jail, Refused, Root};
+use crate::jail::{self, Jail, Refused, Root};
 
 /// What uploads may do (all off by default but the jail's own defaults).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -128,7 +128,7 @@ pub(crate) fn split_target(
     url_path: &str,
     rules: &Rules,
 ) -> Result<(Vec<Vec<u8>>, Vec<u8>), Refusal> {
-    let mut parts = files::segments(url_path, rules.jail).map_err(Refusal::Path)?;
+    let mut parts = jail::segments(url_path, rules.jail).map_err(Refusal::Path)?;
     if url_path.ends_with('/') {
         return Err(Refusal::Path(Refused::BadRequest));
     }
@@ -156,7 +156,7 @@ pub(crate) fn folder(root: &Root, parts: &[Vec<u8>], rules: &Rules) -> Result<Pa
     let mut cur = base.to_path_buf();
     for part in parts {
         let next = cur.join(OsStr::from_bytes(part));
-        cur = match files::canonical_under(base, &next, rules.jail) {
+        cur = match jail::canonical_under(base, &next, rules.jail) {
             Ok(real) if real.is_dir() => real,
             Ok(_) => return Err(Refusal::NoFolder),
             Err(Refused::Forbidden) => return Err(Refusal::Path(Refused::Forbidden)),
@@ -166,7 +166,7 @@ pub(crate) fn folder(root: &Root, parts: &[Vec<u8>], rules: &Rules) -> Result<Pa
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(e.into()),
                 }
-                files::canonical_under(base, &next, rules.jail).map_err(Refusal::Path)?
+                jail::canonical_under(base, &next, rules.jail).map_err(Refusal::Path)?
             }
             Err(_) if fs::symlink_metadata(&next).is_err() => return Err(Refusal::NoFolder),
             // There, but hidden or leading out of the root: as a read would see it.
