@@ -130,6 +130,16 @@ impl Source for Incoming<'_> {
     }
 }
 
+/// What a look at the buffer came to.
+enum Look {
+    /// A request was answered and the connection is open: look again.
+    Answered,
+    /// No whole request is buffered: read more, or wait.
+    Incomplete,
+    /// Return this to the worker.
+    Return(Next),
+}
+
 /// What taking in an upload's body came to.
 enum Flow {
     /// The upload is answered and the connection open: go on with the next request.
@@ -332,125 +342,151 @@ impl Conn {
     }
 
     fn serve_buffered(&mut self, env: &Env<'_>, out: &mut Vec<u8>) -> Next {
-        match std::mem::replace(&mut self.state, State::Open) {
-            State::Open => {}
-            State::Lingering(deadline) => {
-                if self.drain() {
-                    return Next::Close;
-                }
-                self.state = State::Lingering(deadline);
-                return Next::Wait(Interest::Read, deadline);
-            }
-            State::Sending(pending) => match self.resume(pending, env) {
-                Sent::Done(true) if !env.stopping => {
-                    if self.turn_spent() && !self.buf.is_empty() {
-                        return Next::Yield;
-                    }
-                }
-                Sent::Done(_) => return self.close_gracefully(),
-                Sent::Blocked(deadline) => return Next::Wait(Interest::Write, deadline),
-                Sent::Failed => return Next::Close,
-            },
-            State::Receiving(r) => match self.receive(r, env, out) {
-                Flow::Next => {}
-                Flow::Return(next) => return next,
-            },
+        if let Some(next) = self.go_on(env, out) {
+            return next;
         }
         // One read per wake-up (more only when it filled the buffer): whatever arrives later
         // makes the re-armed connection ready again, so no read is spent to learn "nothing".
         let mut may_read = true;
         loop {
-            if self.fresh && self.buf.bytes().first() == Some(&TLS_HANDSHAKE) {
-                // A TLS client on the plain port: an HTTP error page would only be garbage to
-                // it. Say so (at most once a second) and close without a response.
-                tls_complaint(&self.peer);
-                return self.close_gracefully();
+            match self.next_request(env, out, may_read) {
+                Look::Answered => continue,
+                Look::Return(next) => return next,
+                Look::Incomplete => {}
             }
-            if !self.buf.is_empty() {
-                match request::parse(self.buf.bytes()) {
-                    Parsed::Complete(req) if req.body.is_some() => {
-                        // A PUT or POST: an upload, whose body is not in `req.len`.
-                        self.fresh = false;
-                        self.buf.consume(req.len);
-                        self.head_deadline = None;
-                        match self.start_upload(req, env, out) {
-                            Flow::Next => continue,
-                            Flow::Return(next) => return next,
-                        }
-                    }
-                    Parsed::Complete(req) => {
-                        self.fresh = false;
-                        let sent = self.respond(&req, env, out);
-                        self.buf.consume(req.len);
-                        self.head_deadline = None;
-                        match sent {
-                            Sent::Done(_) if self.watching => return Next::Watch,
-                            Sent::Done(true) if !env.stopping => {
-                                // More is buffered, or the last read filled the buffer
-                                // (the socket may hold more, and edge-triggered readiness
-                                // will not say so again).
-                                if self.turn_spent() && (!self.buf.is_empty() || may_read) {
-                                    return Next::Yield;
-                                }
-                                continue;
-                            }
-                            // The client asked to close and sent nothing after: no late
-                            // bytes to wait out, so close at once (as nginx does).
-                            Sent::Done(_) if !req.keep_alive && self.buf.is_empty() => {
-                                return Next::Close;
-                            }
-                            Sent::Done(_) => return self.close_gracefully(),
-                            Sent::Blocked(deadline) => {
-                                return Next::Wait(Interest::Write, deadline);
-                            }
-                            Sent::Failed => return Next::Close,
-                        }
-                    }
-                    Parsed::Invalid(rej) => {
-                        let reply = respond::error(rej.status, env.site, Persist::Close, out);
-                        return match self.send_once(reply, out, env, &rej.line) {
-                            Ok(()) => self.close_gracefully(),
-                            Err(_) => Next::Close,
-                        };
-                    }
-                    Parsed::Partial => {}
+            if let Some(next) = self.read_more(env, out, &mut may_read) {
+                return next;
+            }
+        }
+    }
+
+    /// Goes on with what the connection was waiting for: a response to finish, an
+    /// upload's body, a lingering close. `None`: go on reading requests.
+    fn go_on(&mut self, env: &Env<'_>, out: &mut Vec<u8>) -> Option<Next> {
+        match std::mem::replace(&mut self.state, State::Open) {
+            State::Open => None,
+            State::Lingering(deadline) => {
+                if self.drain() {
+                    return Some(Next::Close);
+                }
+                self.state = State::Lingering(deadline);
+                Some(Next::Wait(Interest::Read, deadline))
+            }
+            State::Sending(pending) => match self.resume(pending, env) {
+                Sent::Done(true) if !env.stopping => {
+                    (self.turn_spent() && !self.buf.is_empty()).then_some(Next::Yield)
+                }
+                Sent::Done(_) => Some(self.close_gracefully()),
+                Sent::Blocked(deadline) => Some(Next::Wait(Interest::Write, deadline)),
+                Sent::Failed => Some(Next::Close),
+            },
+            State::Receiving(r) => match self.receive(r, env, out) {
+                Flow::Next => None,
+                Flow::Return(next) => Some(next),
+            },
+        }
+    }
+
+    /// Answers the request at the front of the buffer, if it is whole. `may_read`: the last
+    /// read filled the buffer, so the socket may hold more.
+    fn next_request(&mut self, env: &Env<'_>, out: &mut Vec<u8>, may_read: bool) -> Look {
+        if self.fresh && self.buf.bytes().first() == Some(&TLS_HANDSHAKE) {
+            // A TLS client on the plain port: an HTTP error page would only be garbage to
+            // it. Say so (at most once a second) and close without a response.
+            tls_complaint(&self.peer);
+            return Look::Return(self.close_gracefully());
+        }
+        if self.buf.is_empty() {
+            return Look::Incomplete;
+        }
+        match request::parse(self.buf.bytes()) {
+            Parsed::Complete(req) if req.body.is_some() => {
+                // A PUT or POST: an upload, whose body is not in `req.len`.
+                self.fresh = false;
+                self.buf.consume(req.len);
+                self.head_deadline = None;
+                match self.start_upload(req, env, out) {
+                    Flow::Next => Look::Answered,
+                    Flow::Return(next) => Look::Return(next),
                 }
             }
-            let now = Instant::now();
-            if let Some(deadline) = self.head_deadline
-                && now >= deadline
-            {
-                let line = request::escape(first_line(self.buf.bytes()));
-                let reply = respond::refuse(Refusal::HeadTimeout, env.site, out);
-                let _ = self.send_once(reply, out, env, &line);
-                return Next::Close;
-            }
-            // Shutting down: nothing more is read once nothing is waiting (a request that
-            // has arrived is still answered; see `idle`).
-            if env.stopping && self.buf.is_empty() && !self.stream.has_unread() {
-                return Next::Close;
-            }
-            if !may_read {
-                let deadline = self.head_deadline.unwrap_or(now + env.limits.keep_alive);
-                return Next::Wait(Interest::Read, deadline);
-            }
-            let mut room = 0;
-            let stream = &self.stream;
-            let got = self.buf.fill(BUF_CAP, |space| {
-                room = space.len();
-                stream.read_nowait(space)
-            });
-            match got {
-                Ok(0) => return Next::Close,
-                Ok(n) => {
-                    if self.head_deadline.is_none() {
-                        self.head_deadline = Some(now + env.limits.header_timeout);
+            Parsed::Complete(req) => {
+                self.fresh = false;
+                let sent = self.respond(&req, env, out);
+                self.buf.consume(req.len);
+                self.head_deadline = None;
+                Look::Return(match sent {
+                    Sent::Done(_) if self.watching => Next::Watch,
+                    Sent::Done(true) if !env.stopping => {
+                        // More is buffered, or the last read filled the buffer (the socket
+                        // may hold more, and edge-triggered readiness will not say so again).
+                        if self.turn_spent() && (!self.buf.is_empty() || may_read) {
+                            Next::Yield
+                        } else {
+                            return Look::Answered;
+                        }
                     }
-                    may_read = n == room || self.closing;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => may_read = false,
-                Err(_) => return Next::Close,
+                    // The client asked to close and sent nothing after: no late bytes to
+                    // wait out, so close at once (as nginx does).
+                    Sent::Done(_) if !req.keep_alive && self.buf.is_empty() => Next::Close,
+                    Sent::Done(_) => self.close_gracefully(),
+                    Sent::Blocked(deadline) => Next::Wait(Interest::Write, deadline),
+                    Sent::Failed => Next::Close,
+                })
             }
+            Parsed::Invalid(rej) => {
+                let reply = respond::error(rej.status, env.site, Persist::Close, out);
+                Look::Return(match self.send_once(reply, out, env, &rej.line) {
+                    Ok(()) => self.close_gracefully(),
+                    Err(_) => Next::Close,
+                })
+            }
+            Parsed::Partial => Look::Incomplete,
+        }
+    }
+
+    /// With no whole request buffered: 408 past the head's deadline, a close when shutting
+    /// down with nothing waiting, a wait for readable when the last read found the socket
+    /// empty; else one more read. `None`: bytes came, look again.
+    fn read_more(&mut self, env: &Env<'_>, out: &mut Vec<u8>, may_read: &mut bool) -> Option<Next> {
+        let now = Instant::now();
+        if let Some(deadline) = self.head_deadline
+            && now >= deadline
+        {
+            let line = request::escape(first_line(self.buf.bytes()));
+            let reply = respond::refuse(Refusal::HeadTimeout, env.site, out);
+            let _ = self.send_once(reply, out, env, &line);
+            return Some(Next::Close);
+        }
+        // Shutting down: nothing more is read once nothing is waiting (a request that has
+        // arrived is still answered; see `idle`).
+        if env.stopping && self.buf.is_empty() && !self.stream.has_unread() {
+            return Some(Next::Close);
+        }
+        if !*may_read {
+            let deadline = self.head_deadline.unwrap_or(now + env.limits.keep_alive);
+            return Some(Next::Wait(Interest::Read, deadline));
+        }
+        let mut room = 0;
+        let stream = &self.stream;
+        let got = self.buf.fill(BUF_CAP, |space| {
+            room = space.len();
+            stream.read_nowait(space)
+        });
+        match got {
+            Ok(0) => Some(Next::Close),
+            Ok(n) => {
+                if self.head_deadline.is_none() {
+                    self.head_deadline = Some(now + env.limits.header_timeout);
+                }
+                *may_read = n == room || self.closing;
+                None
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                *may_read = false;
+                None
+            }
+            Err(_) => Some(Next::Close),
         }
     }
 
