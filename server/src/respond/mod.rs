@@ -9,11 +9,12 @@
 //! stream (`live`) → a folder's `?download=` (`download`) → map the path: the cache
 //! (`cached`), then the disk (`crate::jail::map`) → a folder (`folder`: redirect or
 //! listing) or a file (`file`: with `--watch` an HTML page with the reload script (`live`),
-//! else a `precompressed` sibling or an `encoding` made now; its `digest`) →
+//! else a `precompressed` sibling or an `encoding` made now; its `repr_digest`) →
 //! `representation` (`conditions`, then `Range`) → the body. A
 //! path that leads nowhere ends in `fallback` (`--spa`, the 404 page). Uploads take their
-//! own door (`uploads`). What every step answers with is in `reply`, which imports no step,
-//! so the steps form no cycle. A new feature is a new step module called from here.
+//! own door (`uploads`). What every step answers with is in `reply`, which imports one
+//! step, `cors` (whose header goes on every response), and `cors` imports none, so the
+//! steps form no cycle. A new feature is a new step module called from here.
 
 mod authorize;
 mod cached;

@@ -1,6 +1,6 @@
 //! The digest step (RFC 9530): the `Repr-Digest` value a file's response carries, when the
 //! request asks for one (`Want-Repr-Digest`) or `--digest` is on, and the digest is known
-//! or cheap to make now (`crate::digest`: a large file's first digest is made in the
+//! or cheap to make now (`crate::repr_digest`: a large file's first digest is made in the
 //! background, and that response goes without the field). The representation step writes
 //! it on 200 and 206 (the whole file's digest, which is what `Repr-Digest` means) and on
 //! HEAD; a 304 does not need it.

@@ -26,7 +26,7 @@ pub(super) struct Repr<'a> {
     pub last_modified: Option<&'a str>,
     /// Say `Vary: Accept-Encoding`: an encoding was or could have been chosen.
     pub vary: bool,
-    /// `Repr-Digest`'s value, when wanted and known (the `digest` step).
+    /// `Repr-Digest`'s value, when wanted and known (the `repr_digest` step).
     pub repr_digest: Option<String>,
 }
 
