@@ -8,3 +8,5 @@ mod support;
 mod serve;
 
 mod hostile;
+
+mod architecture;

@@ -4,4 +4,4 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| server::intake::fuzz_dechunk(data));
+fuzz_target!(|data: &[u8]| server::fuzz::dechunk(data));

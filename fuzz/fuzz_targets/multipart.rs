@@ -5,4 +5,4 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| server::multipart::fuzz_one(data));
+fuzz_target!(|data: &[u8]| server::fuzz::multipart(data));

@@ -2,7 +2,7 @@
 //! and never more than MAX_RANGES.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use server::range::{self, Ranges};
+use server::fuzz::range::{self, Ranges};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 8 {

@@ -1,7 +1,7 @@
 //! serve's request-head parser: never panics, and what it accepts is self-consistent.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use server::request::{self, Parsed};
+use server::fuzz::request::{self, Parsed};
 
 fuzz_target!(|data: &[u8]| {
     match request::parse(data) {

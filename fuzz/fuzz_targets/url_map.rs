@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use server::files::{self, Jail, Mapped};
+use server::fuzz::jail::{self, Jail, Mapped};
 
 // The same fixture as the tests' (one copy of it): a root with a secret beside it.
 #[allow(dead_code)] // The fuzz target needs only the root, not every helper of the fixture.
@@ -13,14 +13,14 @@ mod fixture;
 
 struct Site {
     fixture: fixture::Jail,
-    jail: files::Root,
+    jail: jail::Root,
 }
 
 fn site() -> &'static Site {
     static SITE: OnceLock<Site> = OnceLock::new();
     SITE.get_or_init(|| {
         let fixture = fixture::Jail::new();
-        let jail = files::Root::open(fixture.root.clone());
+        let jail = jail::Root::open(fixture.root.clone());
         Site { fixture, jail }
     })
 }
@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let s = site();
-    match files::map(&s.jail, target, Jail::default()) {
+    match jail::map(&s.jail, target, Jail::default()) {
         Ok(Mapped::File { path, .. }) | Ok(Mapped::Dir { path }) => {
             let rel = path.strip_prefix(&s.fixture.root).expect("mapped outside the root");
             assert!(

@@ -3,7 +3,7 @@
 //!
 //! Passwords are never kept: each account holds the SHA-256 of its password (given as
 //! `user:pass`, or already hashed as `user:sha256:HEX` so no plain password sits in shell
-//! history or a unit file). A request's password is hashed the same way and the digests are
+//! history or a unit file). A request's password is hashed the same way and the hashes are
 //! compared in constant time, and every account is compared whatever the outcome, so the time
 //! taken says nothing about which user or how much of a password matched.
 
@@ -13,20 +13,20 @@ use sha2::{Digest, Sha256};
 
 /// The longest `Authorization` value looked at; longer ones are refused unread (a real
 /// `Basic` credential is a few dozen bytes).
-pub const MAX_HEADER: usize = 4096;
+pub(crate) const MAX_HEADER: usize = 4096;
 
 /// The most accounts an `--auth-file` may hold.
-pub const MAX_ACCOUNTS: usize = 10_000;
+pub(crate) const MAX_ACCOUNTS: usize = 10_000;
 
 /// One account: a user name and the SHA-256 of its password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Account {
     user: String,
-    digest: [u8; 32],
+    password_sha256: [u8; 32],
 }
 
 impl fmt::Debug for Account {
-    // The digest stays out of logs and panics.
+    // The password's hash stays out of logs and panics.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Account").field("user", &self.user).finish()
     }
@@ -49,7 +49,7 @@ impl Account {
         if secret.is_empty() {
             return Err(format!("the password of '{user}' is empty"));
         }
-        let digest = match secret.strip_prefix("sha256:") {
+        let password_sha256 = match secret.strip_prefix("sha256:") {
             Some(hex) => shared::hex_decode(hex)
                 .and_then(|b| <[u8; 32]>::try_from(b).ok())
                 .ok_or_else(|| format!("the sha256 of '{user}' is not 64 hexadecimal digits"))?,
@@ -57,7 +57,7 @@ impl Account {
         };
         Ok(Account {
             user: user.to_string(),
-            digest,
+            password_sha256,
         })
     }
 
@@ -158,12 +158,13 @@ impl Auth {
         let Some((user, pass)) = text.split_once(':') else {
             return Verdict::Denied("malformed Basic credentials");
         };
-        let digest: [u8; 32] = Sha256::digest(pass.as_bytes()).into();
+        let sha256: [u8; 32] = Sha256::digest(pass.as_bytes()).into();
         // Every account is compared, and with no early exit, so the time does not depend on
         // where (or whether) the match is.
         let mut found = None;
         for account in &self.accounts {
-            let same = same_digest(&account.digest, &digest) & same_user(&account.user, user);
+            let same =
+                same_sha256(&account.password_sha256, &sha256) & same_user(&account.user, user);
             if same && found.is_none() {
                 found = Some(account.user.clone());
             }
@@ -175,20 +176,20 @@ impl Auth {
     }
 }
 
-/// Constant-time equality of two digests: every byte is looked at.
-fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
+/// Constant-time equality of two SHA-256 hashes: every byte is looked at.
+fn same_sha256(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// User names compared through their digests, so the comparison takes the same time
+/// User names compared through their SHA-256 hashes, so the comparison takes the same time
 /// whatever the names' lengths and common prefixes.
 fn same_user(a: &str, b: &str) -> bool {
-    same_digest(&Sha256::digest(a).into(), &Sha256::digest(b).into())
+    same_sha256(&Sha256::digest(a).into(), &Sha256::digest(b).into())
 }
 
 /// Says on stderr that credentials were refused (at most one line a second, so a password
 /// guesser cannot flood the log; the access log has every 401 with its client).
-pub fn report(why: &str, request_line: &str) {
+pub(crate) fn report(why: &str, request_line: &str) {
     use std::sync::Mutex;
     use std::time::{Duration, Instant};
     static LAST: Mutex<Option<Instant>> = Mutex::new(None);
@@ -257,7 +258,7 @@ mod tests {
             )
             .unwrap()
         );
-        assert!(!format!("{:?}", Account::parse("a:b").unwrap()).contains("digest"));
+        assert!(!format!("{:?}", Account::parse("a:b").unwrap()).contains("sha256"));
     }
 
     #[test]

@@ -50,22 +50,22 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rustix::fs::inotify::{self, ReadFlags, WatchFlags};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, StatxFlags};
 
-use crate::conditional::Validators;
+use crate::http::conditional::Validators;
 
 /// Files larger than this are sent from disk (by sendfile), never cached.
-pub const MAX_FILE: u64 = 32 * 1024;
+pub(crate) const MAX_FILE: u64 = 32 * 1024;
 /// At most this many files are cached.
-pub const MAX_ENTRIES: usize = 1024;
+pub(crate) const MAX_ENTRIES: usize = 1024;
 /// At most this many bytes of files are cached in all.
-pub const MAX_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_BYTES: usize = 4 * 1024 * 1024;
 /// A folder's version is trusted only when it last changed at least this long before it was
 /// read: file systems stamp times in ticks (a jiffy; two seconds on FAT), and a name added
 /// in the tick the folder was read would leave its times as they were.
-pub const SETTLED: Duration = Duration::from_secs(2);
+pub(crate) const SETTLED: Duration = Duration::from_secs(2);
 
 /// One cached file.
 #[derive(Debug)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Its validators, made once.
     pub validators: Validators,
     /// `Last-Modified`, made once.
@@ -111,7 +111,7 @@ impl Watch {
 /// A folder's version, as far as the names in it go: adding, removing or renaming one
 /// changes its modification and change times (and the change time cannot be set back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Folder {
+pub(crate) struct Folder {
     dev: u64,
     ino: u64,
     mtime: (i64, u32),
@@ -130,14 +130,14 @@ struct Stamp {
 
 impl Entry {
     /// Its path relative to the root.
-    pub fn rel(&self) -> &Path {
+    pub(crate) fn rel(&self) -> &Path {
         &self.rel
     }
 
     /// The file version these bytes are, as the digests are keyed.
-    pub fn digest_key(&self) -> crate::digest::Key {
+    pub(crate) fn version(&self) -> crate::repr_digest::Key {
         let s = &self.stamp;
-        crate::digest::Key::new(s.dev, s.ino, s.size, s.mtime)
+        crate::repr_digest::Key::new(s.dev, s.ino, s.size, s.mtime)
     }
 }
 
@@ -155,7 +155,7 @@ impl Stamp {
 
 /// The cache of one site. [`Cache::default`] is an empty, disabled one.
 #[derive(Debug, Default)]
-pub struct Cache {
+pub(crate) struct Cache {
     /// The root, opened for lookups beneath it; `None` disables the cache.
     dir: Option<OwnedFd>,
     /// The inotify side; `None`: every entry is revalidated by `statx`.
@@ -334,7 +334,7 @@ impl Watcher {
         // (watch, name in a folder or None): what changed.
         let mut touched: Vec<(i32, Option<OsString>)> = Vec::new();
         let mut everything = false;
-        let read = crate::watch::read_events(fd, |wd, flags, name| {
+        let read = crate::watch::inotify::read_events(fd, |wd, flags, name| {
             if flags.contains(ReadFlags::QUEUE_OVERFLOW) {
                 everything = true;
             } else {
@@ -382,7 +382,7 @@ struct Map {
 
 impl Cache {
     /// A cache for files under the canonical folder `root` (disabled if it cannot be opened).
-    pub fn new(root: &Path) -> Cache {
+    pub(crate) fn new(root: &Path) -> Cache {
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let dir = rustix::fs::open(root, flags, Mode::empty()).ok();
         Cache {
@@ -394,7 +394,7 @@ impl Cache {
 
     /// The entry for URL path `key`, if cached and unchanged on disk: a look at the inotify
     /// queue (`FIONREAD`), and for an entry that is not watched, one `statx`.
-    pub fn get(&self, key: &str) -> Option<Arc<Entry>> {
+    pub(crate) fn get(&self, key: &str) -> Option<Arc<Entry>> {
         let dir = self.dir.as_ref()?;
         // First the queue, then the map: an entry found after the queue said nothing changed
         // is one no change made before this call has dropped.
@@ -436,7 +436,7 @@ impl Cache {
     /// True when `entry` (just returned by [`Cache::get`]) is known to have no precompressed
     /// sibling now: for a watched entry, a sibling appearing would have dropped it; for
     /// another, its folder is the version at which none was found (one `statx`).
-    pub fn bare(&self, entry: &Entry) -> bool {
+    pub(crate) fn bare(&self, entry: &Entry) -> bool {
         entry.bare.is_some_and(|then| {
             !entry.watches.is_empty() || self.folder_now(&entry.rel) == Some(then)
         })
@@ -445,7 +445,7 @@ impl Cache {
     /// The version of the folder holding `path` (a file under `root`), when it can be
     /// trusted to change if a name is added to it from now on; take it before looking for
     /// the names, and pass it to [`Cache::insert`] if none was there.
-    pub fn folder(&self, root: &Path, path: &Path) -> Option<Folder> {
+    pub(crate) fn folder(&self, root: &Path, path: &Path) -> Option<Folder> {
         let rel = path.strip_prefix(root).ok()?;
         let read_at = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
         let folder = self.folder_now(rel)?;
@@ -480,7 +480,7 @@ impl Cache {
     }
 
     /// True when a file of `len` bytes would be cached.
-    pub fn takes(&self, len: u64) -> bool {
+    pub(crate) fn takes(&self, len: u64) -> bool {
         self.dir.is_some() && len <= MAX_FILE
     }
 
@@ -488,7 +488,7 @@ impl Cache {
     /// URL path `key`; `bare`: the folder's version at which the file had no precompressed
     /// sibling, if that was looked at. Returns the entry (also when it could not be kept).
     #[allow(clippy::too_many_arguments)] // Each is one fact about the file.
-    pub fn insert(
+    pub(crate) fn insert(
         &self,
         key: &str,
         root: &Path,
@@ -575,7 +575,7 @@ impl Cache {
 
     /// How many files are cached.
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.map
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -585,7 +585,7 @@ impl Cache {
 
     /// True when nothing is cached.
     #[cfg(test)]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 /// A content coding we produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Coding {
+pub(crate) enum Coding {
     /// Brotli (`br`): smaller than gzip for text, what browsers ask for first.
     Br,
     /// gzip.
@@ -24,7 +24,7 @@ pub enum Coding {
 
 impl Coding {
     /// The `Content-Encoding` token.
-    pub fn token(self) -> &'static str {
+    pub(crate) fn token(self) -> &'static str {
         match self {
             Coding::Br => "br",
             Coding::Gzip => "gzip",
@@ -33,19 +33,19 @@ impl Coding {
 }
 
 /// Every coding, in the server's order of preference on a tie.
-pub const ALL: [Coding; 2] = [Coding::Br, Coding::Gzip];
+pub(crate) const ALL: [Coding; 2] = [Coding::Br, Coding::Gzip];
 
 /// Files smaller than this are sent as they are: the saving is less than a packet.
-pub const MIN_SIZE: u64 = 1024;
+pub(crate) const MIN_SIZE: u64 = 1024;
 /// Files larger than this are sent as they are: compressing them on the fly would hold a
 /// worker and the cache too long. Precompress them (`FILE.br`, `FILE.gz`) instead.
-pub const MAX_SIZE: u64 = 8 * 1024 * 1024;
+pub(crate) const MAX_SIZE: u64 = 8 * 1024 * 1024;
 
 /// The coding to send, among `offered` (in the server's preference order), for a request
 /// with this `Accept-Encoding`; `None` means identity. The client's highest q-value wins;
 /// on a tie, the server's order. `*` stands for codings not listed; `q=0` refuses; an item
 /// with a malformed q-value is ignored; `x-gzip` is gzip.
-pub fn negotiate(accept_encoding: Option<&str>, offered: &[Coding]) -> Option<Coding> {
+pub(crate) fn negotiate(accept_encoding: Option<&str>, offered: &[Coding]) -> Option<Coding> {
     let header = accept_encoding?;
     let mut best: Option<(Coding, u16)> = None;
     for &coding in offered {
@@ -105,7 +105,7 @@ fn qvalue(v: &str) -> Option<u16> {
 /// True for a type worth compressing: text, and the textual or uncompressed formats
 /// (JSON, JavaScript, XML, SVG, WebAssembly, TrueType/OpenType fonts). Images, audio,
 /// video, archives and WOFF fonts are compressed already.
-pub fn compressible(content_type: &str) -> bool {
+pub(crate) fn compressible(content_type: &str) -> bool {
     let mime = content_type.split(';').next().unwrap_or("").trim();
     let mime = mime.to_ascii_lowercase();
     mime.starts_with("text/")
@@ -131,13 +131,13 @@ pub fn compressible(content_type: &str) -> bool {
 /// Should a response be compressed on the fly? Only whole bodies (a range of a compressed
 /// body would be a range of other bytes), of compressible types, between [`MIN_SIZE`] and
 /// [`MAX_SIZE`].
-pub fn worth(content_type: &str, size: u64, range_requested: bool) -> bool {
+pub(crate) fn worth(content_type: &str, size: u64, range_requested: bool) -> bool {
     !range_requested && (MIN_SIZE..=MAX_SIZE).contains(&size) && compressible(content_type)
 }
 
 /// The strong ETag of the encoded representation: the file's tag with the coding inside
 /// the quotes (`"abc-5"` → `"abc-5-br"`), so each encoding validates on its own.
-pub fn etag(file_etag: &str, coding: Coding) -> String {
+pub(crate) fn etag(file_etag: &str, coding: Coding) -> String {
     let inner = file_etag.strip_suffix('"').unwrap_or(file_etag);
     let suffix = match coding {
         Coding::Br => "-br",
@@ -147,7 +147,7 @@ pub fn etag(file_etag: &str, coding: Coding) -> String {
 }
 
 /// Compresses `data`.
-pub fn encode(coding: Coding, data: &[u8]) -> Vec<u8> {
+pub(crate) fn encode(coding: Coding, data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() / 3 + 64);
     match coding {
         Coding::Gzip => {
@@ -169,14 +169,14 @@ pub fn encode(coding: Coding, data: &[u8]) -> Vec<u8> {
 /// Reads a whole file (at most [`MAX_SIZE`] bytes) and compresses it. `None` when the file
 /// changed while it was read (its size or time differ from `expected_etag`'s file), so a
 /// body is never cached under another version's tag.
-pub fn encode_file(
+pub(crate) fn encode_file(
     file: &mut File,
     coding: Coding,
     expected_etag: &str,
 ) -> io::Result<Option<Vec<u8>>> {
     let mut data = Vec::new();
     file.take(MAX_SIZE + 1).read_to_end(&mut data)?;
-    let now = crate::conditional::Validators::of(&file.metadata()?);
+    let now = crate::http::conditional::Validators::of(&file.metadata()?);
     if now.etag != expected_etag || data.len() as u64 > MAX_SIZE {
         return Ok(None);
     }
@@ -185,7 +185,7 @@ pub fn encode_file(
 
 /// A compressed representation chosen for one request.
 #[derive(Debug, Clone)]
-pub struct Encoded {
+pub(crate) struct Encoded {
     /// Its `Content-Encoding`.
     pub coding: Coding,
     /// The compressed bytes (shared with the cache).
@@ -202,7 +202,7 @@ pub struct Encoded {
 /// `make` encodes the file when the cache does not hold it ([`encode_file`] from disk, or
 /// [`encode`] from a copy in memory).
 #[allow(clippy::too_many_arguments)] // Each is one fact about the request or the file.
-pub fn encoded(
+pub(crate) fn encoded(
     cache: &Cache,
     path: &Path,
     file_etag: &str,
@@ -227,9 +227,9 @@ pub fn encoded(
 }
 
 /// The default cap on the bytes the cache holds.
-pub const CACHE_BYTES: usize = 32 * 1024 * 1024;
+pub(crate) const CACHE_BYTES: usize = 32 * 1024 * 1024;
 /// The default cap on the bodies the cache holds.
-pub const CACHE_ENTRIES: usize = 1024;
+pub(crate) const CACHE_ENTRIES: usize = 1024;
 
 type Key = (PathBuf, String, Coding);
 
@@ -237,7 +237,7 @@ type Key = (PathBuf, String, Coding);
 /// coding: a file changed on disk has a new tag, so it is never served stale. When full,
 /// the least recently used bodies go first.
 #[derive(Debug)]
-pub struct Cache {
+pub(crate) struct Cache {
     inner: Mutex<Inner>,
     max_bytes: usize,
     max_entries: usize,
@@ -252,7 +252,7 @@ struct Inner {
 
 impl Cache {
     /// An empty cache holding at most `max_bytes` in at most `max_entries` bodies.
-    pub fn new(max_bytes: usize, max_entries: usize) -> Cache {
+    pub(crate) fn new(max_bytes: usize, max_entries: usize) -> Cache {
         Cache {
             inner: Mutex::new(Inner::default()),
             max_bytes,
@@ -263,7 +263,7 @@ impl Cache {
     /// The body for this file version and coding: from the cache, or made by `make` (run
     /// without the lock held) and kept. `make` returning `None` (the file changed) is
     /// passed on and nothing is kept.
-    pub fn get_or_insert(
+    pub(crate) fn get_or_insert(
         &self,
         path: &Path,
         file_etag: &str,
@@ -323,7 +323,7 @@ impl Cache {
 
     /// Bodies and bytes held now.
     #[cfg(test)]
-    pub fn usage(&self) -> (usize, usize) {
+    pub(crate) fn usage(&self) -> (usize, usize) {
         let inner = self.lock();
         (inner.map.len(), inner.bytes)
     }
@@ -435,7 +435,7 @@ mod tests {
         let path = dir.path().join("a.txt");
         std::fs::write(&path, "compress me ".repeat(400)).unwrap();
         let meta = std::fs::metadata(&path).unwrap();
-        let tag = crate::conditional::Validators::of(&meta).etag;
+        let tag = crate::http::conditional::Validators::of(&meta).etag;
         let cache = Cache::new(CACHE_BYTES, CACHE_ENTRIES);
         let ask = |accept: Option<&str>, range: bool, ct: &str| {
             let mut f = File::open(&path).unwrap();
@@ -463,7 +463,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.txt");
         std::fs::write(&path, "x".repeat(4000)).unwrap();
-        let tag = crate::conditional::Validators::of(&std::fs::metadata(&path).unwrap()).etag;
+        let tag = crate::http::conditional::Validators::of(&std::fs::metadata(&path).unwrap()).etag;
         let mut f = File::open(&path).unwrap();
         assert!(encode_file(&mut f, Coding::Gzip, &tag).unwrap().is_some());
         let mut f = File::open(&path).unwrap();

@@ -20,8 +20,8 @@ use std::time::UNIX_EPOCH;
 use sha2::{Digest, Sha256};
 use shared::{Keep, bytes_words, json_string, percent_encode};
 
-use crate::clock;
-use crate::files::Jail;
+use crate::http::clock;
+use crate::jail::Jail;
 
 /// One entry of a folder.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 
 use client::wire;
-use server::files::{self, Jail, Mapped};
-use server::range::{self, Ranges};
-use server::request::{self, Parsed};
+use server::fuzz::jail::{self, Jail, Mapped};
+use server::fuzz::range::{self, Ranges};
+use server::fuzz::request::{self, Parsed};
 
 use crate::support::repo_root;
 
@@ -56,7 +56,7 @@ fn request_head_corpus() {
 fn url_map_corpus_never_leaves_the_root() {
     let jail = crate::support::jail::Jail::new();
     let root = &jail.root;
-    let jail_root = files::Root::open(root.clone());
+    let jail_root = jail::Root::open(root.clone());
     for (path, data) in corpus("url_map") {
         let Ok(target) = std::str::from_utf8(&data) else {
             continue;
@@ -64,7 +64,7 @@ fn url_map_corpus_never_leaves_the_root() {
         if target.bytes().any(|b| b.is_ascii_control() || b == b' ') {
             continue;
         }
-        match files::map(&jail_root, target, Jail::default()) {
+        match jail::map(&jail_root, target, Jail::default()) {
             Ok(Mapped::File { path: p, .. }) | Ok(Mapped::Dir { path: p }) => {
                 let rel = p.strip_prefix(root).expect("mapped outside the root");
                 assert!(
@@ -144,7 +144,7 @@ fn chunked_corpus() {
 #[test]
 fn multipart_corpus() {
     for (path, data) in corpus("multipart") {
-        let run = std::panic::catch_unwind(|| server::multipart::fuzz_one(&data));
+        let run = std::panic::catch_unwind(|| server::fuzz::multipart(&data));
         assert!(run.is_ok(), "{path:?}");
     }
 }
@@ -152,7 +152,7 @@ fn multipart_corpus() {
 #[test]
 fn dechunk_corpus() {
     for (path, data) in corpus("dechunk") {
-        let run = std::panic::catch_unwind(|| server::intake::fuzz_dechunk(&data));
+        let run = std::panic::catch_unwind(|| server::fuzz::dechunk(&data));
         assert!(run.is_ok(), "{path:?}");
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::auth::Account;
-use crate::cidr::Cidr;
+use crate::engine::cidr::Cidr;
 
 pub(crate) const AFTER_HELP: &str = "\
 Defaults: binds 127.0.0.1 (only this machine); `--bind ::` or `--bind 0.0.0.0` exposes it.

@@ -12,7 +12,7 @@ use shared::ListenOptions;
 use super::args::{Args, LogFormat};
 use crate::Config;
 use crate::auth::Auth;
-use crate::log::Format;
+use crate::engine::log::Format;
 use crate::share::Uploads;
 
 /// Everything `serve` needs to start, checked.

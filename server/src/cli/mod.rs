@@ -21,11 +21,11 @@ use config::Settings;
 /// Exit codes, as documented in `--help` and the README.
 mod exit {
     /// Stopped by SIGINT/SIGTERM after draining.
-    pub const OK: u8 = 0;
+    pub(super) const OK: u8 = 0;
     /// Could not listen or serve (address in use, permission denied, ...).
-    pub const RUNTIME: u8 = 1;
+    pub(super) const RUNTIME: u8 = 1;
     /// Bad command line or DIR.
-    pub const USAGE: u8 = 2;
+    pub(super) const USAGE: u8 = 2;
 }
 
 /// The whole `serve` program: parse the process's arguments, serve until a signal, and

@@ -6,20 +6,20 @@ use std::fs::{File, Metadata};
 use std::io::{self, Read, Seek};
 use std::sync::Arc;
 
-use super::digest;
 use super::encoding;
 use super::live;
 use super::precompressed;
 use super::reply::Reply;
+use super::repr_digest;
 use super::representation::{self, Content, Repr};
 use crate::cache::{self, Entry};
-use crate::request::Request;
-use crate::response::Persist;
+use crate::http::request::Request;
+use crate::http::response_head::Persist;
 use crate::site::Site;
 
 /// The cache key of a request that a cached file may answer: its path, when it asks for the
 /// whole file (no `Range`).
-pub fn key(req: &Request) -> Option<&str> {
+pub(super) fn key(req: &Request) -> Option<&str> {
     if req.fields.range.is_some() {
         return None;
     }
@@ -29,7 +29,7 @@ pub fn key(req: &Request) -> Option<&str> {
 /// May `entry` answer `req`? Not when the client accepts a precompressed sibling (`.br`,
 /// `.gz`) and one may have appeared since the entry was made: its folder changed, or was not
 /// known to be without one (one `statx` of the folder, `crate::cache`).
-pub fn answers(req: &Request, site: &Site, entry: &Entry) -> bool {
+pub(super) fn answers(req: &Request, site: &Site, entry: &Entry) -> bool {
     // --watch's pages never come precompressed.
     live::injects(site, &entry.content_type)
         || !precompressed::may_apply(req)
@@ -37,7 +37,7 @@ pub fn answers(req: &Request, site: &Site, entry: &Entry) -> bool {
 }
 
 /// Answers from a cached file.
-pub fn step(
+pub(super) fn step(
     req: &Request,
     site: &Site,
     persist: Persist,
@@ -68,7 +68,7 @@ pub fn step(
         last_modified: lm,
         // With --compress other clients may get an encoding, which caches must know.
         vary: encoding::may_vary(site, &entry.content_type, len),
-        digest: digest::of_entry(req, site, &entry),
+        repr_digest: repr_digest::of_entry(req, site, &entry),
     };
     let content = Content::Cached(Arc::clone(&entry));
     representation::step(req, site, persist, out, &repr, content)
@@ -76,7 +76,7 @@ pub fn step(
 
 /// The whole of a file small enough for the cache, to insert; `None` (the file rewound to
 /// its start) when it is too big or changed while being read.
-pub fn read_whole(site: &Site, file: &mut File, meta: &Metadata) -> Option<Vec<u8>> {
+pub(super) fn read_whole(site: &Site, file: &mut File, meta: &Metadata) -> Option<Vec<u8>> {
     if !site.cache.takes(meta.len()) {
         return None;
     }

@@ -1,15 +1,15 @@
 //! The conditions step (RFC 9110 §13): 304 or 412 when the request's preconditions say so,
-//! for files and listings alike. The evaluation itself is `crate::conditional`'s; this step
+//! for files and listings alike. The evaluation itself is `crate::http::conditional`'s; this step
 //! answers.
 
 use super::reply::{Body, Reply, begin, error};
-use crate::conditional::{self, Outcome, Validators};
-use crate::request::Request;
-use crate::response::{self, Persist};
+use crate::http::conditional::{self, Outcome, Validators};
+use crate::http::request::Request;
+use crate::http::response_head::{self, Persist};
 use crate::site::Site;
 
 /// 304 (with the validators `headers` writes) or 412, else `None` to go on.
-pub fn step(
+pub(super) fn step(
     req: &Request,
     site: &Site,
     persist: Persist,
@@ -21,7 +21,7 @@ pub fn step(
         Outcome::NotModified => {
             begin(out, 304, site);
             headers(out);
-            response::end(out, 304, None, persist);
+            response_head::end(out, 304, None, persist);
             Some(Reply {
                 status: 304,
                 body: Body::Empty,

@@ -1,5 +1,5 @@
 //! `--archive`: `?download=tar` (or `tar.gz`, `zip`) on a folder answers with the folder as one
-//! stream, written by its own thread (`crate::archive`). The folder must exist and pass the
+//! stream, written by its own thread (`crate::share::archive`). The folder must exist and pass the
 //! jail exactly as browsing does.
 
 use std::ffi::OsStr;
@@ -7,15 +7,15 @@ use std::os::unix::ffi::OsStrExt;
 
 use super::fallback;
 use super::reply::{Body, Reply, begin, error};
-use crate::archive;
-use crate::files::{self, Refused};
+use crate::http::request::{Method, Request};
+use crate::http::response_head::{self, Persist};
+use crate::jail::{self, Refused};
 use crate::listing;
-use crate::request::{Method, Request};
-use crate::response::{self, Persist};
+use crate::share::archive;
 use crate::site::Site;
 
 /// `None` to go on (no `--archive`, or no `?download=` in the query), else the answer.
-pub fn step(req: &Request, site: &Site, out: &mut Vec<u8>) -> Option<Reply> {
+pub(super) fn step(req: &Request, site: &Site, out: &mut Vec<u8>) -> Option<Reply> {
     if !site.settings.share.archive {
         return None;
     }
@@ -29,13 +29,13 @@ fn folder(req: &Request, site: &Site, out: &mut Vec<u8>, format: archive::Format
     let path = req.target.split('?').next().unwrap_or("");
     let jail = site.settings.jail;
     let root = site.root.path();
-    let dir = match files::segments(path, jail) {
+    let dir = match jail::segments(path, jail) {
         Ok(parts) => {
             let mut joined = root.to_path_buf();
             for part in &parts {
                 joined.push(OsStr::from_bytes(part));
             }
-            files::canonical_under(root, &joined, jail)
+            jail::canonical_under(root, &joined, jail)
         }
         Err(r) => Err(r),
     };
@@ -62,13 +62,13 @@ fn folder(req: &Request, site: &Site, out: &mut Vec<u8>, format: archive::Format
         }
     };
     begin(out, 200, site);
-    response::content_type(out, format.content_type());
-    response::header(
+    response_head::content_type(out, format.content_type());
+    response_head::header(
         out,
         "Content-Disposition",
         &archive::disposition(&name, format),
     );
-    response::header(out, "Cache-Control", "no-store");
-    response::end(out, 200, None, persist);
+    response_head::header(out, "Cache-Control", "no-store");
+    response_head::end(out, 200, None, persist);
     Reply { status: 200, body }
 }

@@ -10,14 +10,14 @@ use std::path::Path;
 use super::reply::Reply;
 use super::representation::{self, Content, Repr};
 use crate::compress::{self, Encoded};
-use crate::conditional::Validators;
-use crate::request::Request;
-use crate::response::Persist;
+use crate::http::conditional::Validators;
+use crate::http::request::Request;
+use crate::http::response_head::Persist;
 use crate::site::Site;
 
 /// The compressed body for this request, or `None` to send the file as it is (not worth it,
 /// not accepted, or the file changed while read; the file is then back at its start).
-pub fn on_the_fly(
+pub(super) fn on_the_fly(
     req: &Request,
     site: &Site,
     file: &mut File,
@@ -37,7 +37,7 @@ pub fn on_the_fly(
 
 /// The compressed body for a file whose `bytes` the small-file cache holds: from the cache
 /// of compressed bodies, or made from those bytes (the file is not opened).
-pub fn from_memory(
+pub(super) fn from_memory(
     req: &Request,
     site: &Site,
     path: &Path,
@@ -80,7 +80,7 @@ fn encoded(
 /// Answers with an encoding of the file whose validators are `v` (its ETag is the
 /// encoding's own; the time is the file's).
 #[allow(clippy::too_many_arguments)] // One step of the chain: every argument is what it reads.
-pub fn reply(
+pub(super) fn reply(
     req: &Request,
     site: &Site,
     persist: Persist,
@@ -102,13 +102,13 @@ pub fn reply(
         last_modified,
         vary: true,
         // Made per request and not kept as a file: no digest (see README).
-        digest: None,
+        repr_digest: None,
     };
     representation::step(req, site, persist, out, &repr, Content::Encoded(enc.body))
 }
 
 /// Whether the identity body must say `Vary: Accept-Encoding` because with `--compress`
 /// another client may get it encoded.
-pub fn may_vary(site: &Site, content_type: &str, len: u64) -> bool {
+pub(super) fn may_vary(site: &Site, content_type: &str, len: u64) -> bool {
     site.settings.share.compress && compress::worth(content_type, len, false)
 }

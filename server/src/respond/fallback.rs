@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use super::file;
 use super::reply::{Body, Reply, begin, error};
-use crate::files::{self, Mapped};
-use crate::request::Request;
-use crate::response::{self, Persist};
+use crate::http::request::Request;
+use crate::http::response_head::{self, Persist};
+use crate::jail::{self, Mapped};
 use crate::site::Site;
 
 /// The answer for a path that leads to nothing servable.
-pub fn step(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
+pub(super) fn step(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
     if site.settings.spa {
         let path = req.target.split('?').next().unwrap_or("");
         let last = path.rsplit('/').next().unwrap_or("");
@@ -21,7 +21,7 @@ pub fn step(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> 
                 path,
                 file: opened,
                 meta,
-            }) = files::map(&site.root, "/index.html", site.settings.jail)
+            }) = jail::map(&site.root, "/index.html", site.settings.jail)
             && let Ok(reply) = file::step(
                 req,
                 site,
@@ -43,8 +43,8 @@ fn not_found(site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
     match &site.settings.not_found_page {
         Some(page) => {
             begin(out, 404, site);
-            response::content_type(out, "text/html; charset=utf-8");
-            response::end(out, 404, Some(page.len() as u64), persist);
+            response_head::content_type(out, "text/html; charset=utf-8");
+            response_head::end(out, 404, Some(page.len() as u64), persist);
             Reply {
                 status: 404,
                 body: Body::Shared(Arc::clone(page)),

@@ -8,22 +8,22 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::cached;
-use super::digest;
 use super::encoding;
 use super::live;
 use super::precompressed;
 use super::reply::{Missing, Reply, error};
+use super::repr_digest;
 use super::representation::{self, Content, Repr};
-use crate::conditional::Validators;
-use crate::files;
-use crate::reload;
-use crate::request::Request;
-use crate::response::Persist;
+use crate::http::conditional::Validators;
+use crate::http::request::Request;
+use crate::http::response_head::Persist;
+use crate::jail;
 use crate::site::Site;
+use crate::watch::reload;
 
 /// Answers with the file at `path`; `Missing` when it is gone by the time it is opened.
 #[allow(clippy::too_many_arguments)] // One step of the chain: every argument is what it reads.
-pub fn step(
+pub(super) fn step(
     req: &Request,
     site: &Site,
     persist: Persist,
@@ -34,7 +34,7 @@ pub fn step(
     // The cache key, when this request may be answered from (and so fill) the cache.
     key: Option<&str>,
 ) -> Result<Reply, Missing> {
-    let ct = files::content_type(&path);
+    let ct = jail::content_type(&path);
     // --watch: an HTML page gets the reload script, so never a precompressed sibling.
     let live = live::injects(site, &ct);
     // Only a file the kernel-confined lookup opened (no symlink on the way) is cached.
@@ -87,7 +87,7 @@ pub fn step(
         validators: &v,
         last_modified: last_modified.as_deref(),
         vary: coding.is_some() || encoding::may_vary(site, &ct, meta.len()),
-        digest: digest::of_file(req, site, &file, &meta),
+        repr_digest: repr_digest::of_file(req, site, &file, &meta),
     };
     let content = Content::Open(file, path);
     Ok(representation::step(

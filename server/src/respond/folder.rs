@@ -9,19 +9,19 @@ use std::path::Path;
 use super::conditions;
 use super::fallback;
 use super::reply::{Body, Reply, begin, error};
-use crate::conditional::Validators;
+use crate::http::conditional::Validators;
+use crate::http::request::Request;
+use crate::http::response_head::{self, Persist};
 use crate::listing;
-use crate::request::Request;
-use crate::response::{self, Persist};
 use crate::site::Site;
 
 /// 301 to the folder's URL with its trailing slash.
-pub fn redirect(location: &str, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
+pub(super) fn redirect(location: &str, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
     let body = format!("Moved to {location}\n").into_bytes();
     begin(out, 301, site);
-    response::content_type(out, "text/plain; charset=utf-8");
-    response::header(out, "Location", location);
-    response::end(out, 301, Some(body.len() as u64), persist);
+    response_head::content_type(out, "text/plain; charset=utf-8");
+    response_head::header(out, "Location", location);
+    response_head::end(out, 301, Some(body.len() as u64), persist);
     Reply {
         status: 301,
         body: Body::Bytes(body),
@@ -29,7 +29,7 @@ pub fn redirect(location: &str, site: &Site, persist: Persist, out: &mut Vec<u8>
 }
 
 /// The listing of `dir`, or 304/412 by the request's conditions.
-pub fn listing(
+pub(super) fn listing(
     req: &Request,
     site: &Site,
     persist: Persist,
@@ -59,7 +59,7 @@ pub fn listing(
         &req.target,
         accept,
         page,
-        &site.digests,
+        &site.repr_digests,
     ) {
         Ok(shown) => shown,
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
@@ -74,17 +74,17 @@ pub fn listing(
         modified: None,
     };
     let headers = |out: &mut Vec<u8>| {
-        response::header(out, "ETag", &v.etag);
-        response::header(out, "Cache-Control", &site.settings.cache_control);
-        response::header(out, "Vary", "Accept");
+        response_head::header(out, "ETag", &v.etag);
+        response_head::header(out, "Cache-Control", &site.settings.cache_control);
+        response_head::header(out, "Vary", "Accept");
     };
     if let Some(reply) = conditions::step(req, site, persist, out, &v, &headers) {
         return reply;
     }
     begin(out, 200, site);
-    response::content_type(out, shown.content_type);
+    response_head::content_type(out, shown.content_type);
     headers(out);
-    response::end(out, 200, Some(shown.body.len()), persist);
+    response_head::end(out, 200, Some(shown.body.len()), persist);
     Reply {
         status: 200,
         body: Body::Listing(Box::new(shown.body)),

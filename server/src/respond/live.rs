@@ -1,23 +1,23 @@
 //! The live-reload step (`--watch`): the event stream at its reserved path, and HTML files
 //! sent with the reload script in them. What the script is and where it goes is
-//! `crate::reload`; who holds the stream once its head is sent is `crate::hub`.
+//! `crate::watch::reload`; who holds the stream once its head is sent is `crate::watch::hub`.
 
 use std::fs::{File, Metadata};
 use std::io::Read;
 use std::sync::Arc;
 
-use super::digest;
 use super::reply::{Body, Refusal, Reply, begin, error, refuse};
+use super::repr_digest;
 use super::representation::{self, Content, Repr};
-use crate::conditional::Validators;
-use crate::reload;
-use crate::request::{Fields, Request};
-use crate::response::{self, Persist};
+use crate::http::conditional::Validators;
+use crate::http::request::{Fields, Request};
+use crate::http::response_head::{self, Persist};
 use crate::site::Site;
+use crate::watch::reload;
 
 /// The event stream, when `--watch` is on and `req` asks for its path: its head, then the
 /// hub holds the connection (`Body::Watch`); 503 when the hub holds as many as it may.
-pub fn events(req: &Request, site: &Site, out: &mut Vec<u8>) -> Option<Reply> {
+pub(super) fn events(req: &Request, site: &Site, out: &mut Vec<u8>) -> Option<Reply> {
     let hub = site.live.as_ref()?;
     if !reload::is_endpoint(&req.target) {
         return None;
@@ -26,13 +26,13 @@ pub fn events(req: &Request, site: &Site, out: &mut Vec<u8>) -> Option<Reply> {
         return Some(refuse(Refusal::Busy, site, out));
     }
     begin(out, 200, site);
-    response::content_type(out, reload::EVENT_STREAM);
-    response::header(out, "Cache-Control", "no-store");
+    response_head::content_type(out, reload::EVENT_STREAM);
+    response_head::header(out, "Cache-Control", "no-store");
     // Close-delimited: the stream ends when either side closes.
-    response::end(out, 200, None, Persist::Close);
+    response_head::end(out, 200, None, Persist::Close);
     Some(Reply {
         status: 200,
-        // The hub sends the first bytes once it holds the connection (`hub.rs`).
+        // The hub sends the first bytes once it holds the connection (`watch/hub.rs`).
         body: Body::Watch,
     })
 }
@@ -40,12 +40,12 @@ pub fn events(req: &Request, site: &Site, out: &mut Vec<u8>) -> Option<Reply> {
 /// True when a file of this type gets the script (`--watch` on, HTML). Such a file is
 /// answered by [`page`] (from the small-file cache's bytes, or [`from_file`]), so never
 /// from a precompressed sibling or with `--compress`.
-pub fn injects(site: &Site, content_type: &str) -> bool {
+pub(super) fn injects(site: &Site, content_type: &str) -> bool {
     site.live.is_some() && reload::injects(content_type, 0)
 }
 
 /// An HTML file read from disk, with the reload script in it: see [`page`].
-pub fn from_file(
+pub(super) fn from_file(
     req: &Request,
     site: &Site,
     persist: Persist,
@@ -81,7 +81,7 @@ pub fn from_file(
 /// is the whole page (RFC 9110 §14.2 lets a server ignore Range), since the file's byte
 /// offsets would not match the page sent. No encoding is applied.
 #[allow(clippy::too_many_arguments)] // One step of the chain: every argument is what it reads.
-pub fn page(
+pub(super) fn page(
     req: &Request,
     site: &Site,
     persist: Persist,
@@ -117,7 +117,7 @@ pub fn page(
         last_modified,
         vary: false,
         // The page sent is not the file: its digest is of these bytes.
-        digest: digest::of_page(req, site, &body),
+        repr_digest: repr_digest::of_page(req, site, &body),
     };
     let content = Content::Encoded(Arc::new(body));
     representation::step(req, site, persist, out, &repr, content)

@@ -5,12 +5,17 @@
 
 use super::cors;
 use super::reply::{Body, Reply, allow, begin, error};
-use crate::request::{Method, Request};
-use crate::response::{self, Persist};
+use crate::http::request::{Method, Request};
+use crate::http::response_head::{self, Persist};
 use crate::site::Site;
 
 /// `None` for GET and HEAD (go on), else the answer.
-pub fn step(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Option<Reply> {
+pub(super) fn step(
+    req: &Request,
+    site: &Site,
+    persist: Persist,
+    out: &mut Vec<u8>,
+) -> Option<Reply> {
     match req.method {
         Method::Get | Method::Head => None,
         Method::Options => Some(options(req, site, persist, out)),
@@ -21,8 +26,8 @@ pub fn step(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> 
 fn options(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
     begin(out, 204, site);
     cors::preflight(req, site, allow(site), out);
-    response::header(out, "Allow", allow(site));
-    response::end(out, 204, None, persist);
+    response_head::header(out, "Allow", allow(site));
+    response_head::end(out, 204, None, persist);
     Reply {
         status: 204,
         body: Body::Empty,

@@ -1,25 +1,25 @@
 //! What to answer: one request in, a response head (written into the worker's buffer) and a
 //! body to send out. Every status this server chooses is decided in this folder — including
 //! the ones for connections it refuses ([`refuse`]: 403, 503, and the 408 of a head that
-//! never finished) — and `conn.rs` only sends. Nothing here touches a socket or a thread, so
+//! never finished) — and `engine/conn.rs` only sends. Nothing here touches a socket or a thread, so
 //! the unit tests answer requests directly.
 //!
 //! [`respond`] is a chain of steps, one module each, in this order: auth (`authorize`) →
 //! the target → method (`methods`, with `cors` for preflights) → with `--watch`, its event
 //! stream (`live`) → a folder's `?download=` (`download`) → map the path: the cache
-//! (`cached`), then the disk (`crate::files::map`) → a folder (`folder`: redirect or
+//! (`cached`), then the disk (`crate::jail::map`) → a folder (`folder`: redirect or
 //! listing) or a file (`file`: with `--watch` an HTML page with the reload script (`live`),
-//! else a `precompressed` sibling or an `encoding` made now; its `digest`) →
+//! else a `precompressed` sibling or an `encoding` made now; its `repr_digest`) →
 //! `representation` (`conditions`, then `Range`) → the body. A
 //! path that leads nowhere ends in `fallback` (`--spa`, the 404 page). Uploads take their
-//! own door (`uploads`). What every step answers with is in `reply`, which imports no step,
-//! so the steps form no cycle. A new feature is a new step module called from here.
+//! own door (`uploads`). What every step answers with is in `reply`, which imports one
+//! step, `cors` (whose header goes on every response), and `cors` imports none, so the
+//! steps form no cycle. A new feature is a new step module called from here.
 
 mod authorize;
 mod cached;
 mod conditions;
 mod cors;
-mod digest;
 mod download;
 mod encoding;
 mod fallback;
@@ -29,20 +29,21 @@ mod live;
 mod methods;
 mod precompressed;
 mod reply;
+mod repr_digest;
 mod representation;
 mod uploads;
 
-pub use reply::{Body, Refusal, Reply, error, refuse};
-pub use uploads::{Receive, receive, received};
+pub(crate) use reply::{Body, Refusal, Reply, error, refuse};
+pub(crate) use uploads::{Answer, receive, received};
 
-use crate::files::{self, Mapped, Refused};
-use crate::request::{Method, Request, Version};
-use crate::response::Persist;
+use crate::http::request::{Method, Request, Version};
+use crate::http::response_head::Persist;
+use crate::jail::{self, Mapped, Refused};
 use crate::site::Site;
 
 /// Decides the response to `req`, writing its head into `out` (nothing for HTTP/0.9, which
 /// has no head).
-pub fn respond(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
+pub(crate) fn respond(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
     let mut reply = decide(req, site, persist, out);
     if req.version == Version::Http09 {
         out.clear();
@@ -85,7 +86,7 @@ fn decide(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Re
     {
         return cached::step(req, site, persist, out, entry);
     }
-    match files::map(&site.root, &req.target, site.settings.jail) {
+    match jail::map(&site.root, &req.target, site.settings.jail) {
         Ok(Mapped::File {
             path,
             file: opened,
@@ -112,7 +113,7 @@ fn decide(req: &Request, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::{self, Parsed};
+    use crate::http::request::{self, Parsed};
     use std::io::{self, Read, Seek};
 
     fn site() -> (tempfile::TempDir, Site) {

@@ -5,12 +5,12 @@
 use std::fs::{self, Metadata};
 use std::path::{Path, PathBuf};
 
-use crate::files::{self, Jail};
-use crate::request::Request;
+use crate::http::request::Request;
+use crate::jail::{self, Jail};
 use crate::site::Site;
 
 /// The variant to send instead of `path`, with its `Content-Encoding` and metadata.
-pub fn choose(
+pub(super) fn choose(
     req: &Request,
     site: &Site,
     path: &Path,
@@ -22,7 +22,7 @@ pub fn choose(
 /// Could a variant answer this request? Such requests are answered from the small-file
 /// cache only while the entry's folder is unchanged since no sibling was there
 /// (`crate::cache`), so a `.gz` added beside a cached file is never missed.
-pub fn may_apply(req: &Request) -> bool {
+pub(super) fn may_apply(req: &Request) -> bool {
     req.fields
         .accept_encoding
         .as_deref()
@@ -32,7 +32,7 @@ pub fn may_apply(req: &Request) -> bool {
 /// True when no name a sibling of `path` would have (`FILE.br`, `FILE.gz`) is there at all,
 /// whatever the client accepts: not even a dangling symlink, whose target could appear
 /// without the folder changing.
-pub fn absent(path: &Path) -> bool {
+pub(super) fn absent(path: &Path) -> bool {
     EXTENSIONS.iter().all(|(ext, _)| {
         fs::symlink_metadata(with_extension(path, ext))
             .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
@@ -64,7 +64,7 @@ fn sibling(
             continue;
         }
         let candidate = with_extension(path, ext);
-        if let Ok(real) = files::canonical_under(root, &candidate, jail)
+        if let Ok(real) = jail::canonical_under(root, &candidate, jail)
             && let Ok(meta) = fs::metadata(&real)
             && meta.is_file()
         {

@@ -9,22 +9,22 @@ use std::sync::Arc;
 
 use super::cors;
 use crate::cache::Entry;
-use crate::range::Span;
-use crate::response::{self, ALLOW, Persist};
+use crate::http::range::Span;
+use crate::http::response_head::{self, ALLOW, Persist};
 use crate::site::Site;
 
 /// What follows the head.
 #[derive(Debug)]
-pub enum Body {
+pub(crate) enum Body {
     /// A listing, made piece by piece as it is sent (its length is known).
     Listing(Box<crate::listing::Rendering>),
     /// Bytes read from a pipe until its end (a folder's archive, written by its own
     /// thread); the response is close-delimited.
-    Stream(crate::archive::Stream),
+    Stream(crate::share::archive::Stream),
     /// Nothing (HEAD, 204, 304, HTTP/0.9 head-less errors have a body of their own).
     Empty,
     /// `--watch`'s event stream: only the head here; then the connection goes to the hub,
-    /// which sends the rest (`hub.rs`).
+    /// which sends the rest (`watch/hub.rs`).
     Watch,
     /// A generated body: an error text, a listing, a redirect note.
     Bytes(Vec<u8>),
@@ -65,7 +65,7 @@ pub enum Body {
 
 /// A response decided: its status and its body; the head is in the caller's buffer.
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     /// The status sent (for the log).
     pub status: u16,
     /// The body to send after the head.
@@ -77,20 +77,20 @@ pub struct Reply {
 /// 404 page). A value rather than a call, so that the fallback, which serves a file itself,
 /// and the file step do not import each other.
 #[derive(Debug)]
-pub struct Missing;
+pub(super) struct Missing;
 
 /// The status line, `Server`, `Date`, and the headers every response carries: `--header`
 /// lines and, with `--cors`, the allowed origin.
-pub fn begin(out: &mut Vec<u8>, status: u16, site: &Site) {
-    response::start(out, status);
+pub(super) fn begin(out: &mut Vec<u8>, status: u16, site: &Site) {
+    response_head::start(out, status);
     for (name, value) in &site.settings.headers {
-        response::header(out, name, value);
+        response_head::header(out, name, value);
     }
     cors::allow_origin(out, site);
 }
 
 /// The methods this site answers: PUT and POST too with `--upload`.
-pub fn allow(site: &Site) -> &'static str {
+pub(super) fn allow(site: &Site) -> &'static str {
     if site.settings.share.uploads.is_some() {
         "GET, HEAD, OPTIONS, PUT, POST"
     } else {
@@ -99,14 +99,14 @@ pub fn allow(site: &Site) -> &'static str {
 }
 
 /// An error status with a short text body (405 adds `Allow`).
-pub fn error(status: u16, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
-    let body = response::error_body(status).into_bytes();
+pub(crate) fn error(status: u16, site: &Site, persist: Persist, out: &mut Vec<u8>) -> Reply {
+    let body = response_head::error_body(status).into_bytes();
     begin(out, status, site);
-    response::content_type(out, "text/plain; charset=utf-8");
+    response_head::content_type(out, "text/plain; charset=utf-8");
     if status == 405 {
-        response::header(out, "Allow", allow(site));
+        response_head::header(out, "Allow", allow(site));
     }
-    response::end(out, status, Some(body.len() as u64), persist);
+    response_head::end(out, status, Some(body.len() as u64), persist);
     Reply {
         status,
         body: Body::Bytes(body),
@@ -115,7 +115,7 @@ pub fn error(status: u16, site: &Site, persist: Persist, out: &mut Vec<u8>) -> R
 
 /// Why a connection is refused before (or instead of) a request being answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// The client's address is not in `--allow`: 403.
     NotAllowed,
     /// Too many open connections: 503 with `Retry-After`.
@@ -125,19 +125,19 @@ pub enum Refusal {
 }
 
 /// The answer to a refused connection, always followed by a close.
-pub fn refuse(why: Refusal, site: &Site, out: &mut Vec<u8>) -> Reply {
+pub(crate) fn refuse(why: Refusal, site: &Site, out: &mut Vec<u8>) -> Reply {
     let status = match why {
         Refusal::NotAllowed => 403,
         Refusal::Busy => 503,
         Refusal::HeadTimeout => 408,
     };
-    let body = response::error_body(status).into_bytes();
+    let body = response_head::error_body(status).into_bytes();
     begin(out, status, site);
-    response::content_type(out, "text/plain; charset=utf-8");
+    response_head::content_type(out, "text/plain; charset=utf-8");
     if why == Refusal::Busy {
-        response::header(out, "Retry-After", "1");
+        response_head::header(out, "Retry-After", "1");
     }
-    response::end(out, status, Some(body.len() as u64), Persist::Close);
+    response_head::end(out, status, Some(body.len() as u64), Persist::Close);
     Reply {
         status,
         body: Body::Bytes(body),

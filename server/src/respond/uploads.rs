@@ -1,22 +1,22 @@
 //! The other door: an upload (PUT, or a POST of a form with `--upload`), whose body is not
 //! part of the request. [`receive`] runs the steps before the body (auth, uploads on,
-//! admission, the target through `crate::upload`); `conn.rs` then feeds the body to the
-//! [`Intake`] while the connection waits like any other, and [`received`] answers once it
-//! is whole (or failed).
+//! admission, the target through `crate::share::upload`); the connection loop then takes
+//! the body into the [`Intake`] (`crate::share::receive`) while it waits like any other,
+//! and [`received`] answers once it is whole (or failed).
 
 use super::authorize;
 use super::reply::{Body, Reply, begin, error};
-use crate::files;
-use crate::intake::{self, Intake};
-use crate::multipart;
-use crate::request::{Method, Request};
-use crate::response::{self, Persist};
+use crate::http::request::{Method, Request};
+use crate::http::response_head::{self, Persist};
+use crate::jail;
+use crate::share::intake::{self, Intake};
+use crate::share::multipart;
+use crate::share::upload;
 use crate::site::Site;
-use crate::upload;
 
 /// An upload accepted for its body: feed `intake`, then answer with [`received`].
 #[derive(Debug)]
-pub struct Receive {
+pub(crate) struct Receive {
     /// Where the body goes.
     pub intake: Intake,
     /// Send `100 Continue` first: the client waits for it.
@@ -27,7 +27,7 @@ pub struct Receive {
 
 /// How an upload is answered.
 #[derive(Debug, Clone)]
-pub struct Answer {
+pub(crate) struct Answer {
     /// A PUT's file path (the 201's `Location`), or a POST's folder (the 303's).
     pub location: String,
     /// A form POST rather than a PUT.
@@ -39,7 +39,7 @@ pub struct Answer {
 /// The steps of an upload before its body (auth, uploads on, admission, the target), for a
 /// PUT or POST. `Err` is the answer instead (its head in `out`), with `persist`: the caller
 /// closes the connection unless the request had no body left unread.
-pub fn receive(
+pub(crate) fn receive(
     req: &Request,
     site: &Site,
     persist: Persist,
@@ -51,7 +51,7 @@ pub fn receive(
     let Some(uploads) = &site.settings.share.uploads else {
         return Err(error(405, site, persist, out));
     };
-    let framing = req.body.unwrap_or(crate::request::BodyFraming {
+    let framing = req.body.unwrap_or(crate::http::request::BodyFraming {
         length: None,
         chunked: false,
     });
@@ -103,7 +103,7 @@ pub fn receive(
         return Err(error(400, site, persist, out));
     };
     let parts =
-        files::segments(path, rules.jail).map_err(|r| refuse(upload::Refusal::Path(r), out))?;
+        jail::segments(path, rules.jail).map_err(|r| refuse(upload::Refusal::Path(r), out))?;
     let dir = upload::folder(&site.root, &parts, &rules).map_err(|r| refuse(r, out))?;
     Ok(Receive {
         intake: Intake::form(
@@ -130,7 +130,7 @@ pub fn receive(
 /// The answer once an upload's body is in (or failed): 201 with a Location, 204 for a
 /// replaced file, 303 to the folder for a browser's form; the failure's status otherwise,
 /// and then the connection closes (`persist` is ignored: the rest of the body is unread).
-pub fn received(
+pub(crate) fn received(
     rx: &Answer,
     result: Result<Vec<(String, upload::Outcome)>, intake::Failure>,
     site: &Site,
@@ -141,10 +141,11 @@ pub fn received(
         Ok(done) => done,
         Err(failure) => {
             let status = failure.status();
-            let body = format!("{status} {}: {failure}\n", response::reason(status)).into_bytes();
+            let body =
+                format!("{status} {}: {failure}\n", response_head::reason(status)).into_bytes();
             begin(out, status, site);
-            response::content_type(out, "text/plain; charset=utf-8");
-            response::end(out, status, Some(body.len() as u64), Persist::Close);
+            response_head::content_type(out, "text/plain; charset=utf-8");
+            response_head::end(out, status, Some(body.len() as u64), Persist::Close);
             return Reply {
                 status,
                 body: Body::Bytes(body),
@@ -173,15 +174,15 @@ pub fn received(
     }
     begin(out, status, site);
     if status != 204 {
-        response::header(out, "Location", &rx.location);
-        response::content_type(out, "text/plain; charset=utf-8");
+        response_head::header(out, "Location", &rx.location);
+        response_head::content_type(out, "text/plain; charset=utf-8");
     }
     let body = if status == 204 {
         Vec::new()
     } else {
         body.into_bytes()
     };
-    response::end(
+    response_head::end(
         out,
         status,
         (status != 204).then_some(body.len() as u64),

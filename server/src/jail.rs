@@ -220,7 +220,7 @@ pub fn map(root: &Root, target: &str, jail: Jail) -> Result<Mapped, Refused> {
 /// The components of a URL path (no query), decoded once: empty and `.` components dropped;
 /// `..`, NUL and (unless `jail.hidden`) hidden names refused as not found; malformed
 /// percent-encoding is a bad request. What every path that reaches the disk goes through.
-pub fn segments(path: &str, jail: Jail) -> Result<Vec<Vec<u8>>, Refused> {
+pub(crate) fn segments(path: &str, jail: Jail) -> Result<Vec<Vec<u8>>, Refused> {
     let decoded = percent_decode(path).ok_or(Refused::BadRequest)?;
     if decoded.contains(&0) {
         return Err(Refused::NotFound);

@@ -16,14 +16,14 @@ use crate::respond::Body;
 
 /// Bodies up to this size are put in memory and sent with the head in one write; larger
 /// ones go out by sendfile after the head.
-pub const SMALL_BODY: u64 = 32 * 1024;
+pub(crate) const SMALL_BODY: u64 = 32 * 1024;
 
 /// The most bytes of a streamed body read ahead of the socket.
 const STREAM_BUF: usize = 256 * 1024;
 
 /// A file ended before the length its head announced (it shrank while being sent).
 #[derive(Debug)]
-pub struct Shrank(String);
+pub(crate) struct Shrank(String);
 
 impl std::fmt::Display for Shrank {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -41,7 +41,7 @@ fn shrank(path: &Path, got: u64, want: u64) -> io::Error {
 }
 
 /// The file that shrank, when `e` says one did.
-pub fn shrank_in(e: &io::Error) -> Option<&Shrank> {
+pub(crate) fn shrank_in(e: &io::Error) -> Option<&Shrank> {
     e.get_ref().and_then(|inner| inner.downcast_ref::<Shrank>())
 }
 
@@ -61,7 +61,7 @@ enum Piece {
 
 /// A response on its way out, resumable after `WouldBlock`.
 #[derive(Debug, Default)]
-pub struct Sending {
+pub(crate) struct Sending {
     /// Unsent bytes of the head (with a small body); empty until sending first stops (until
     /// then they are in the caller's buffer).
     head: Vec<u8>,
@@ -86,7 +86,7 @@ pub struct Sending {
 impl Sending {
     /// Lays out a response: the head is already in `out`; a small body is appended to it (so
     /// both go out in one write), a large one becomes the pieces to send after it.
-    pub fn new(out: &mut Vec<u8>, body: Body) -> io::Result<Sending> {
+    pub(crate) fn new(out: &mut Vec<u8>, body: Body) -> io::Result<Sending> {
         let mut s = Sending::default();
         match body {
             Body::Empty | Body::Watch => {}
@@ -159,19 +159,19 @@ impl Sending {
     }
 
     /// Body bytes sent so far (a small body counts as sent with the head).
-    pub fn sent(&self) -> u64 {
+    pub(crate) fn sent(&self) -> u64 {
         self.sent
     }
 
     /// True while part of the head is still unsent.
-    pub fn head_left(&self) -> bool {
+    pub(crate) fn head_left(&self) -> bool {
         !self.head.is_empty()
     }
 
     /// Sends what is left, never waiting: first the head (from `out` the first time, from
     /// its own copy after a stop), then the pieces. Fails with `WouldBlock` when the socket
     /// is full, keeping the rest; call again with an empty `out` when it is writable.
-    pub fn pump(&mut self, stream: &Stream, out: &[u8]) -> io::Result<()> {
+    pub(crate) fn pump(&mut self, stream: &Stream, out: &[u8]) -> io::Result<()> {
         let result = self.pump_inner(stream, out);
         if let Err(e) = &result
             && e.kind() == io::ErrorKind::WouldBlock
@@ -426,8 +426,14 @@ mod tests {
         let (_tmp, file) = file_of(b"abcdefghij");
         let mut out = b"H|".to_vec();
         let parts = vec![
-            ("<1>".to_string(), crate::range::Span { start: 0, len: 2 }),
-            ("<2>".to_string(), crate::range::Span { start: 8, len: 2 }),
+            (
+                "<1>".to_string(),
+                crate::http::range::Span { start: 0, len: 2 },
+            ),
+            (
+                "<2>".to_string(),
+                crate::http::range::Span { start: 8, len: 2 },
+            ),
         ];
         let body = Body::Multipart {
             file,

@@ -22,17 +22,17 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use shared::digest::{Algorithm, Item};
 
 /// Files up to this size are hashed by the worker answering (1 MiB: about a millisecond).
-pub const INLINE_MAX: u64 = 1 << 20;
+pub(crate) const INLINE_MAX: u64 = 1 << 20;
 /// Digests kept (each at most 64 bytes and its key: well under 1 MiB in all).
-pub const CACHE_ENTRIES: usize = 4096;
+pub(crate) const CACHE_ENTRIES: usize = 4096;
 /// Large files waiting for the hashing thread; beyond that, a request adds none.
-pub const QUEUE: usize = 16;
+pub(crate) const QUEUE: usize = 16;
 /// Bytes read at a time while hashing.
 const CHUNK: usize = 256 * 1024;
 
 /// One version of a file: any change to it changes one of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Key {
+pub(crate) struct Key {
     dev: u64,
     ino: u64,
     size: u64,
@@ -41,7 +41,7 @@ pub struct Key {
 
 impl Key {
     /// The version `meta` describes.
-    pub fn of(meta: &Metadata) -> Key {
+    pub(crate) fn of(meta: &Metadata) -> Key {
         Key::new(
             meta.dev(),
             meta.ino(),
@@ -51,7 +51,7 @@ impl Key {
     }
 
     /// From the parts (the cache keeps them in its own stamp).
-    pub fn new(dev: u64, ino: u64, size: u64, mtime: (i64, u32)) -> Key {
+    pub(crate) fn new(dev: u64, ino: u64, size: u64, mtime: (i64, u32)) -> Key {
         Key {
             dev,
             ino,
@@ -65,7 +65,7 @@ impl Key {
 /// among those we compute (weights 1 to 10; 0 means not acceptable; a tie goes to sha-256,
 /// the cheaper), else with `--digest` (`always`) sha-256 unless the request refused it. A
 /// field that does not parse is ignored (RFC 8941 §4.2).
-pub fn wanted(want: Option<&str>, always: bool) -> Option<Algorithm> {
+pub(crate) fn wanted(want: Option<&str>, always: bool) -> Option<Algorithm> {
     let members = want
         .and_then(|w| shared::digest::dictionary(w.as_bytes()))
         .unwrap_or_default();
@@ -89,7 +89,7 @@ pub fn wanted(want: Option<&str>, always: bool) -> Option<Algorithm> {
 
 /// The digests of one site's files, and the thread that computes the large ones.
 #[derive(Default)]
-pub struct Digests {
+pub(crate) struct Digests {
     known: Arc<Mutex<Known>>,
     // Started with the first large file; it ends when this (its only sender) is dropped.
     queue: OnceLock<SyncSender<Job>>,
@@ -146,18 +146,23 @@ struct Job {
 
 impl Digests {
     /// An empty set; no thread until a large file needs one.
-    pub fn new() -> Digests {
+    pub(crate) fn new() -> Digests {
         Digests::default()
     }
 
     /// The digest of this version, if it is known (never computes one).
-    pub fn known(&self, key: Key, algorithm: Algorithm) -> Option<Vec<u8>> {
+    pub(crate) fn known(&self, key: Key, algorithm: Algorithm) -> Option<Vec<u8>> {
         self.known.lock().ok()?.get(&(key, algorithm))
     }
 
     /// The digest of the open `file` (whose metadata is `meta`): known, or computed now if
     /// small, or else queued for the hashing thread and `None` for this response.
-    pub fn of_file(&self, file: &File, meta: &Metadata, algorithm: Algorithm) -> Option<Vec<u8>> {
+    pub(crate) fn of_file(
+        &self,
+        file: &File,
+        meta: &Metadata,
+        algorithm: Algorithm,
+    ) -> Option<Vec<u8>> {
         let key = Key::of(meta);
         let id = (key, algorithm);
         if let Some(d) = self.known(key, algorithm) {
@@ -186,7 +191,7 @@ impl Digests {
     }
 
     /// The digest of `bytes`, which are version `key` of a file (a cached file).
-    pub fn of_bytes(&self, key: Key, bytes: &[u8], algorithm: Algorithm) -> Vec<u8> {
+    pub(crate) fn of_bytes(&self, key: Key, bytes: &[u8], algorithm: Algorithm) -> Vec<u8> {
         if let Some(d) = self.known(key, algorithm) {
             return d;
         }

@@ -21,11 +21,11 @@ use std::path::{Path, PathBuf};
 use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
 
 /// The most folders watched at once.
-pub const MAX_WATCHES: usize = 8192;
+pub(crate) const MAX_WATCHES: usize = 8192;
 
 /// What a batch of file events amounts to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Change {
+pub(crate) enum Change {
     /// Nothing a page cares about (hidden files, editor temp files).
     None,
     /// Only style sheets: they can be swapped without reloading the page.
@@ -36,7 +36,7 @@ pub enum Change {
 
 /// The watched tree.
 #[derive(Debug)]
-pub struct Tree {
+pub(crate) struct Tree {
     fd: OwnedFd,
     root: PathBuf,
     /// Each watch's folder, relative to the root.
@@ -65,7 +65,7 @@ impl AsFd for Tree {
 
 impl Tree {
     /// Watches `root` and every visible folder under it (non-blocking descriptor).
-    pub fn new(root: &Path) -> io::Result<Tree> {
+    pub(crate) fn new(root: &Path) -> io::Result<Tree> {
         let fd = inotify::init(CreateFlags::CLOEXEC | CreateFlags::NONBLOCK)?;
         let mut tree = Tree {
             fd,
@@ -79,7 +79,7 @@ impl Tree {
 
     /// How many folders are watched.
     #[cfg(test)]
-    pub fn watched(&self) -> usize {
+    pub(crate) fn watched(&self) -> usize {
         self.dirs.len()
     }
 
@@ -131,7 +131,7 @@ impl Tree {
 
     /// Reads every pending event (the descriptor is non-blocking), watching folders that
     /// appeared, and says what they amount to.
-    pub fn read(&mut self) -> Change {
+    pub(crate) fn read(&mut self) -> Change {
         let mut change = Change::None;
         let mut new_dirs = Vec::new();
         let mut gone = Vec::new();
@@ -174,8 +174,8 @@ impl Tree {
 /// Reads every event queued on the non-blocking inotify descriptor `fd`, calling `each`
 /// with its watch, its flags and the name it is about (`None`: the watched object itself).
 /// `Ok` once the queue is empty; an error says events may be left unread. Used by `--watch`
-/// and by the cache (`cache.rs`).
-pub fn read_events(
+/// and by the cache (`crate::cache`).
+pub(crate) fn read_events(
     fd: BorrowedFd<'_>,
     mut each: impl FnMut(i32, ReadFlags, Option<&OsStr>),
 ) -> io::Result<()> {
@@ -205,7 +205,7 @@ fn hidden(name: &OsStr) -> bool {
 /// What a change to a file named `name` means: nothing for hidden files and editor temp
 /// files (vim's `*.swp`/`*.swx`/`*.swo` and its `4913` probe, `name~` backups, emacs'
 /// `#name#`), a style sheet swap for `*.css`, else a page reload.
-pub fn of_name(name: &OsStr) -> Change {
+pub(crate) fn of_name(name: &OsStr) -> Change {
     let b = name.as_bytes();
     let temp = b == b"4913"
         || b.ends_with(b"~")

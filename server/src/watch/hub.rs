@@ -6,7 +6,7 @@
 //! where every change would have to visit thousands of slots. After a worker has sent the
 //! SSE response head, the connection is handed here once, for good (the one exception to
 //! "no connection changes hands", decision 2): the hub has its own epoll set with the
-//! watchers (non-blocking sockets), the inotify descriptor (`watch.rs`) and an eventfd to
+//! watchers (non-blocking sockets), the inotify descriptor (`inotify.rs`) and an eventfd to
 //! stop it. It
 //! - notices a watcher's close (readable: its end, an error, or bytes it should not send;
 //!   dropped);
@@ -33,30 +33,30 @@ use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
 use rustix::event::{EventfdFlags, Timespec, eventfd};
 use shared::Stream;
 
-use crate::watch::{Change, Tree};
+use crate::watch::inotify::{Change, Tree};
 
 /// A change is reported once nothing else changed for this long: an editor's save (write,
 /// rename, chmod) or a build writing many files becomes one event.
-pub const QUIET: Duration = Duration::from_millis(100);
+pub(crate) const QUIET: Duration = Duration::from_millis(100);
 
 /// A change is reported at the latest this long after it, even if more keep coming (a
 /// build writing files for seconds still shows its progress).
-pub const MAX_DELAY: Duration = Duration::from_secs(1);
+pub(crate) const MAX_DELAY: Duration = Duration::from_secs(1);
 
 /// A comment goes to every watcher this often.
-pub const HEARTBEAT: Duration = Duration::from_secs(20);
+pub(crate) const HEARTBEAT: Duration = Duration::from_secs(20);
 
 /// The first bytes of the stream, sent by the hub once it holds the watcher: reconnect after
 /// 1 s when the server goes away (the default is 3 s), and a comment so the browser sees the
 /// stream open at once.
-pub const GREETING: &[u8] = b"retry: 1000\n: watching\n\n";
+pub(crate) const GREETING: &[u8] = b"retry: 1000\n: watching\n\n";
 
 const INOTIFY: u64 = u64::MAX;
 const STOP: u64 = u64::MAX - 1;
 
 /// The hub, shared by the workers (which hand it watchers) and its thread.
 #[derive(Debug)]
-pub struct Hub {
+pub(crate) struct Hub {
     epoll: OwnedFd,
     stop_fd: OwnedFd,
     stopping: AtomicBool,
@@ -67,7 +67,7 @@ pub struct Hub {
 
 impl Hub {
     /// Watches `root` and starts the hub's thread, which holds up to `cap` watchers.
-    pub fn start(root: &Path, cap: usize) -> io::Result<Arc<Hub>> {
+    pub(crate) fn start(root: &Path, cap: usize) -> io::Result<Arc<Hub>> {
         let tree = Tree::new(root)?;
         let epoll = epoll::create(CreateFlags::CLOEXEC)?;
         let stop_fd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
@@ -89,13 +89,13 @@ impl Hub {
     }
 
     /// True while another watcher may be taken.
-    pub fn has_room(&self) -> bool {
+    pub(crate) fn has_room(&self) -> bool {
         self.count.load(Ordering::Relaxed) < self.cap
     }
 
     /// Takes a watcher whose response head has been sent (the socket is non-blocking). Past
     /// the cap (a race between `has_room` and here) or while stopping, it is closed.
-    pub fn adopt(&self, stream: Stream) {
+    pub(crate) fn adopt(&self, stream: Stream) {
         if self.stopping.load(Ordering::SeqCst) {
             return;
         }
@@ -115,7 +115,7 @@ impl Hub {
     }
 
     /// Stops the thread, which closes every watcher.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         let _ = rustix::io::write(&self.stop_fd, &1u64.to_ne_bytes());
     }

@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 
-use crate::clock::civil_from_days;
+use crate::http::clock::civil_from_days;
 
 /// Sizes and offsets from this value on need ZIP64 fields.
 const ZIP64_FROM: u64 = 0xFFFF_FFFF;
@@ -19,7 +19,7 @@ const DESCRIPTOR: u16 = 1 << 3;
 const UTF8: u16 = 1 << 11;
 
 /// A zip being written into `out`.
-pub struct Writer<W: Write> {
+pub(crate) struct Writer<W: Write> {
     out: W,
     /// Bytes written so far: the next local header's offset.
     offset: u64,
@@ -46,7 +46,7 @@ struct Entry<'a> {
 
 impl<W: Write> Writer<W> {
     /// A zip into `out`.
-    pub fn new(out: W) -> Self {
+    pub(crate) fn new(out: W) -> Self {
         Writer {
             out,
             offset: 0,
@@ -64,7 +64,7 @@ impl<W: Write> Writer<W> {
     }
 
     /// A folder entry: `name` ends with `/`.
-    pub fn folder(&mut self, name: &[u8], mtime: i64) -> io::Result<()> {
+    pub(crate) fn folder(&mut self, name: &[u8], mtime: i64) -> io::Result<()> {
         let e = Entry {
             name,
             mtime,
@@ -83,7 +83,7 @@ impl<W: Write> Writer<W> {
 
     /// A file entry: at most `size` bytes of `file` (a file that grew is cut there; one
     /// that shrank is recorded with the bytes it had), its CRC computed as they go.
-    pub fn file(
+    pub(crate) fn file(
         &mut self,
         name: &[u8],
         mtime: i64,
@@ -190,7 +190,7 @@ impl<W: Write> Writer<W> {
     }
 
     /// The central directory and its end records; returns the writer.
-    pub fn finish(mut self) -> io::Result<W> {
+    pub(crate) fn finish(mut self) -> io::Result<W> {
         let start = self.offset;
         let central = std::mem::take(&mut self.central);
         self.put(&central)?;

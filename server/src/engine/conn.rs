@@ -14,21 +14,20 @@ use std::time::{Duration, Instant};
 
 use shared::{Address, Stream};
 
-use crate::log::{AccessLog, Line};
-use crate::readbuf::ReadBuf;
-use crate::ready::Interest;
-use crate::request::{self, BODY_CAP, HEAD_CAP, Parsed, Request, Version};
+use crate::engine::log::{AccessLog, Line};
+use crate::engine::readbuf::ReadBuf;
+use crate::engine::ready::Interest;
+use crate::engine::send::{self, Sending};
+use crate::http::request::{self, BODY_CAP, HEAD_CAP, Parsed, Request, Version};
+use crate::http::response_head::Persist;
 use crate::respond::{self, Refusal, Reply};
-use crate::response::Persist;
-use crate::send::{self, Sending};
+use crate::share::intake::Failure;
+use crate::share::receive::{Progress, Receiving, Source};
 use crate::site::Site;
 
 /// How long a closing connection is drained of late client bytes after our FIN, so that
 /// they cannot provoke a reset that would destroy a response the client has not read yet.
-pub const LINGER: Duration = Duration::from_secs(2);
-
-/// The largest read of an upload with a known length (into the worker's buffer).
-const UPLOAD_BUF: usize = 256 * 1024;
+pub(crate) const LINGER: Duration = Duration::from_secs(2);
 
 /// The buffer never grows beyond one maximal head and one maximal discarded body.
 const BUF_CAP: usize = HEAD_CAP + BODY_CAP;
@@ -37,13 +36,13 @@ const BUF_CAP: usize = HEAD_CAP + BODY_CAP;
 /// this many requests, or answers until at least [`TURN_BYTES`] went out, before the worker
 /// lets the other ready connections go first (`Next::Yield`): a client that pipelines
 /// without end cannot hold a worker while others wait.
-pub const TURN_RESPONSES: u32 = 32;
+pub(crate) const TURN_RESPONSES: u32 = 32;
 /// See [`TURN_RESPONSES`].
-pub const TURN_BYTES: u64 = 1024 * 1024;
+pub(crate) const TURN_BYTES: u64 = 1024 * 1024;
 
 /// How long a connection may wait for what.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// A whole request head must arrive within this (from accept, or from its first byte),
     /// and an upload's body may stop coming for no longer than this: a body that stalls is
     /// the same failure as a head that does, and one option then bounds both.
@@ -56,7 +55,7 @@ pub struct Limits {
 
 /// What serving a connection needs besides the connection.
 #[derive(Debug, Clone, Copy)]
-pub struct Env<'a> {
+pub(crate) struct Env<'a> {
     /// What to answer.
     pub site: &'a Site,
     /// Where each answered request is logged.
@@ -69,7 +68,7 @@ pub struct Env<'a> {
 
 /// One client connection and what has been read from it.
 #[derive(Debug)]
-pub struct Conn {
+pub(crate) struct Conn {
     stream: Stream,
     peer: String,
     buf: ReadBuf,
@@ -96,18 +95,49 @@ enum State {
     /// A response is on its way to a client that reads slowly.
     Sending(Box<Pending>),
     /// An upload's body is coming in (`--upload`), as fast as the client sends it.
-    Receiving(Box<Receiving>),
+    Receiving(Box<Uploading>),
     /// Our side is shut; late client bytes are drained until this instant.
     Lingering(Instant),
 }
 
-/// An upload waiting for more of its body.
+/// An upload under way: its body coming in (`share/receive.rs`), and what its answer needs.
 #[derive(Debug)]
-struct Receiving {
-    rx: respond::Receive,
+struct Uploading {
+    body: Receiving,
+    answer: respond::Answer,
     req: Request,
-    /// Given up (408) when no byte of the body arrives by then.
-    deadline: Instant,
+}
+
+/// The connection as an upload's body comes off it: its buffer, then its socket.
+struct Incoming<'a> {
+    buf: &'a mut ReadBuf,
+    stream: &'a Stream,
+}
+
+impl Source for Incoming<'_> {
+    fn buffered(&self) -> &[u8] {
+        self.buf.bytes()
+    }
+    fn consume(&mut self, n: usize) {
+        self.buf.consume(n);
+    }
+    fn fill(&mut self) -> io::Result<usize> {
+        let stream = self.stream;
+        self.buf.fill(BUF_CAP, |space| stream.read_nowait(space))
+    }
+    fn read(&mut self, into: &mut [u8]) -> io::Result<usize> {
+        self.stream.read_nowait(into)
+    }
+}
+
+/// What a look at the buffer came to.
+enum Look {
+    /// A request was answered and the connection is open: look again.
+    Answered,
+    /// No whole request is buffered: read more, or wait.
+    Incomplete,
+    /// Return this to the worker.
+    Return(Next),
 }
 
 /// What taking in an upload's body came to.
@@ -147,7 +177,7 @@ impl Pending {
 /// A worker's reusable memory: the output buffer, and a read buffer lent to whichever
 /// connection it serves while that connection holds no bytes of its own.
 #[derive(Debug)]
-pub struct Scratch {
+pub(crate) struct Scratch {
     out: Vec<u8>,
     read: ReadBuf,
 }
@@ -163,7 +193,7 @@ impl Default for Scratch {
 
 impl Scratch {
     /// After a panic: whatever was half-written is dropped.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.out.clear();
         self.read = ReadBuf::default();
     }
@@ -171,12 +201,12 @@ impl Scratch {
 
 /// What a connection does after a worker is done with it for now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
+pub(crate) enum Next {
     /// Closed: drop it.
     Close,
     /// Waits in the readiness set for this, until this instant.
     Wait(Interest, Instant),
-    /// `--watch`: its event stream's head is sent; the watch hub takes it (`hub.rs`).
+    /// `--watch`: its event stream's head is sent; the watch hub takes it (`watch/hub.rs`).
     Watch,
     /// Its turn is over ([`TURN_RESPONSES`], [`TURN_BYTES`]) with more to do at once
     /// (requests buffered, or bytes left unread): serve the other ready connections, then
@@ -204,7 +234,7 @@ impl AsFd for Conn {
 impl Conn {
     /// A newly accepted, non-blocking connection; its first request head must arrive within
     /// the header timeout.
-    pub fn new(stream: Stream, peer: &Address, limits: &Limits) -> Conn {
+    pub(crate) fn new(stream: Stream, peer: &Address, limits: &Limits) -> Conn {
         Conn {
             stream,
             peer: peer_text(peer),
@@ -219,7 +249,7 @@ impl Conn {
     }
 
     /// A worker takes the connection for a new turn ([`Next::Yield`]).
-    pub fn begin_turn(&mut self) {
+    pub(crate) fn begin_turn(&mut self) {
         self.turn = (0, 0);
     }
 
@@ -235,17 +265,17 @@ impl Conn {
     }
 
     /// The socket, for the watch hub (`Next::Watch`).
-    pub fn into_stream(self) -> Stream {
+    pub(crate) fn into_stream(self) -> Stream {
         self.stream
     }
 
     /// The readiness set says the peer has closed its side: read until the end.
-    pub fn peer_closed(&mut self) {
+    pub(crate) fn peer_closed(&mut self) {
         self.closing = true;
     }
 
     /// True unless a response is on its way out: what a shutdown closes at once.
-    pub fn idle(&self) -> bool {
+    pub(crate) fn idle(&self) -> bool {
         match self.state {
             // An upload under way is let finish too: a shutdown then leaves it whole, or
             // (past the drain time) drops it, which leaves nothing.
@@ -262,7 +292,7 @@ impl Conn {
     /// Its deadline passed: a response still waiting for its reader is cut off (and logged
     /// with the bytes sent), a request head that started but never finished gets 408, an
     /// idle or lingering connection just closes. Dropping it afterwards closes it.
-    pub fn expire(mut self, env: &Env<'_>) {
+    pub(crate) fn expire(mut self, env: &Env<'_>) {
         if matches!(self.state, State::Open) && self.buf.is_empty() && self.head_deadline.is_some()
         {
             // A head may have started in time without being read yet: another worker took
@@ -293,7 +323,7 @@ impl Conn {
 
     /// Serves the connection as far as it can go without waiting, with the worker's
     /// reusable buffers.
-    pub fn serve(&mut self, env: &Env<'_>, scratch: &mut Scratch) -> Next {
+    pub(crate) fn serve(&mut self, env: &Env<'_>, scratch: &mut Scratch) -> Next {
         // A connection with no bytes of its own borrows the worker's read buffer, and gives
         // it back when it has none again: no allocation (or zeroing) per request, and an
         // idle connection holds no buffer memory.
@@ -312,125 +342,151 @@ impl Conn {
     }
 
     fn serve_buffered(&mut self, env: &Env<'_>, out: &mut Vec<u8>) -> Next {
-        match std::mem::replace(&mut self.state, State::Open) {
-            State::Open => {}
-            State::Lingering(deadline) => {
-                if self.drain() {
-                    return Next::Close;
-                }
-                self.state = State::Lingering(deadline);
-                return Next::Wait(Interest::Read, deadline);
-            }
-            State::Sending(pending) => match self.resume(pending, env) {
-                Sent::Done(true) if !env.stopping => {
-                    if self.turn_spent() && !self.buf.is_empty() {
-                        return Next::Yield;
-                    }
-                }
-                Sent::Done(_) => return self.close_gracefully(),
-                Sent::Blocked(deadline) => return Next::Wait(Interest::Write, deadline),
-                Sent::Failed => return Next::Close,
-            },
-            State::Receiving(r) => match self.receive(r, env, out) {
-                Flow::Next => {}
-                Flow::Return(next) => return next,
-            },
+        if let Some(next) = self.go_on(env, out) {
+            return next;
         }
         // One read per wake-up (more only when it filled the buffer): whatever arrives later
         // makes the re-armed connection ready again, so no read is spent to learn "nothing".
         let mut may_read = true;
         loop {
-            if self.fresh && self.buf.bytes().first() == Some(&TLS_HANDSHAKE) {
-                // A TLS client on the plain port: an HTTP error page would only be garbage to
-                // it. Say so (at most once a second) and close without a response.
-                tls_complaint(&self.peer);
-                return self.close_gracefully();
+            match self.next_request(env, out, may_read) {
+                Look::Answered => continue,
+                Look::Return(next) => return next,
+                Look::Incomplete => {}
             }
-            if !self.buf.is_empty() {
-                match request::parse(self.buf.bytes()) {
-                    Parsed::Complete(req) if req.body.is_some() => {
-                        // A PUT or POST: an upload, whose body is not in `req.len`.
-                        self.fresh = false;
-                        self.buf.consume(req.len);
-                        self.head_deadline = None;
-                        match self.start_upload(req, env, out) {
-                            Flow::Next => continue,
-                            Flow::Return(next) => return next,
-                        }
-                    }
-                    Parsed::Complete(req) => {
-                        self.fresh = false;
-                        let sent = self.respond(&req, env, out);
-                        self.buf.consume(req.len);
-                        self.head_deadline = None;
-                        match sent {
-                            Sent::Done(_) if self.watching => return Next::Watch,
-                            Sent::Done(true) if !env.stopping => {
-                                // More is buffered, or the last read filled the buffer
-                                // (the socket may hold more, and edge-triggered readiness
-                                // will not say so again).
-                                if self.turn_spent() && (!self.buf.is_empty() || may_read) {
-                                    return Next::Yield;
-                                }
-                                continue;
-                            }
-                            // The client asked to close and sent nothing after: no late
-                            // bytes to wait out, so close at once (as nginx does).
-                            Sent::Done(_) if !req.keep_alive && self.buf.is_empty() => {
-                                return Next::Close;
-                            }
-                            Sent::Done(_) => return self.close_gracefully(),
-                            Sent::Blocked(deadline) => {
-                                return Next::Wait(Interest::Write, deadline);
-                            }
-                            Sent::Failed => return Next::Close,
-                        }
-                    }
-                    Parsed::Invalid(rej) => {
-                        let reply = respond::error(rej.status, env.site, Persist::Close, out);
-                        return match self.send_once(reply, out, env, &rej.line) {
-                            Ok(()) => self.close_gracefully(),
-                            Err(_) => Next::Close,
-                        };
-                    }
-                    Parsed::Partial => {}
+            if let Some(next) = self.read_more(env, out, &mut may_read) {
+                return next;
+            }
+        }
+    }
+
+    /// Goes on with what the connection was waiting for: a response to finish, an
+    /// upload's body, a lingering close. `None`: go on reading requests.
+    fn go_on(&mut self, env: &Env<'_>, out: &mut Vec<u8>) -> Option<Next> {
+        match std::mem::replace(&mut self.state, State::Open) {
+            State::Open => None,
+            State::Lingering(deadline) => {
+                if self.drain() {
+                    return Some(Next::Close);
+                }
+                self.state = State::Lingering(deadline);
+                Some(Next::Wait(Interest::Read, deadline))
+            }
+            State::Sending(pending) => match self.resume(pending, env) {
+                Sent::Done(true) if !env.stopping => {
+                    (self.turn_spent() && !self.buf.is_empty()).then_some(Next::Yield)
+                }
+                Sent::Done(_) => Some(self.close_gracefully()),
+                Sent::Blocked(deadline) => Some(Next::Wait(Interest::Write, deadline)),
+                Sent::Failed => Some(Next::Close),
+            },
+            State::Receiving(r) => match self.receive(r, env, out) {
+                Flow::Next => None,
+                Flow::Return(next) => Some(next),
+            },
+        }
+    }
+
+    /// Answers the request at the front of the buffer, if it is whole. `may_read`: the last
+    /// read filled the buffer, so the socket may hold more.
+    fn next_request(&mut self, env: &Env<'_>, out: &mut Vec<u8>, may_read: bool) -> Look {
+        if self.fresh && self.buf.bytes().first() == Some(&TLS_HANDSHAKE) {
+            // A TLS client on the plain port: an HTTP error page would only be garbage to
+            // it. Say so (at most once a second) and close without a response.
+            tls_complaint(&self.peer);
+            return Look::Return(self.close_gracefully());
+        }
+        if self.buf.is_empty() {
+            return Look::Incomplete;
+        }
+        match request::parse(self.buf.bytes()) {
+            Parsed::Complete(req) if req.body.is_some() => {
+                // A PUT or POST: an upload, whose body is not in `req.len`.
+                self.fresh = false;
+                self.buf.consume(req.len);
+                self.head_deadline = None;
+                match self.start_upload(req, env, out) {
+                    Flow::Next => Look::Answered,
+                    Flow::Return(next) => Look::Return(next),
                 }
             }
-            let now = Instant::now();
-            if let Some(deadline) = self.head_deadline
-                && now >= deadline
-            {
-                let line = request::escape(first_line(self.buf.bytes()));
-                let reply = respond::refuse(Refusal::HeadTimeout, env.site, out);
-                let _ = self.send_once(reply, out, env, &line);
-                return Next::Close;
-            }
-            // Shutting down: nothing more is read once nothing is waiting (a request that
-            // has arrived is still answered; see `idle`).
-            if env.stopping && self.buf.is_empty() && !self.stream.has_unread() {
-                return Next::Close;
-            }
-            if !may_read {
-                let deadline = self.head_deadline.unwrap_or(now + env.limits.keep_alive);
-                return Next::Wait(Interest::Read, deadline);
-            }
-            let mut room = 0;
-            let stream = &self.stream;
-            let got = self.buf.fill(BUF_CAP, |space| {
-                room = space.len();
-                stream.read_nowait(space)
-            });
-            match got {
-                Ok(0) => return Next::Close,
-                Ok(n) => {
-                    if self.head_deadline.is_none() {
-                        self.head_deadline = Some(now + env.limits.header_timeout);
+            Parsed::Complete(req) => {
+                self.fresh = false;
+                let sent = self.respond(&req, env, out);
+                self.buf.consume(req.len);
+                self.head_deadline = None;
+                Look::Return(match sent {
+                    Sent::Done(_) if self.watching => Next::Watch,
+                    Sent::Done(true) if !env.stopping => {
+                        // More is buffered, or the last read filled the buffer (the socket
+                        // may hold more, and edge-triggered readiness will not say so again).
+                        if self.turn_spent() && (!self.buf.is_empty() || may_read) {
+                            Next::Yield
+                        } else {
+                            return Look::Answered;
+                        }
                     }
-                    may_read = n == room || self.closing;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => may_read = false,
-                Err(_) => return Next::Close,
+                    // The client asked to close and sent nothing after: no late bytes to
+                    // wait out, so close at once (as nginx does).
+                    Sent::Done(_) if !req.keep_alive && self.buf.is_empty() => Next::Close,
+                    Sent::Done(_) => self.close_gracefully(),
+                    Sent::Blocked(deadline) => Next::Wait(Interest::Write, deadline),
+                    Sent::Failed => Next::Close,
+                })
             }
+            Parsed::Invalid(rej) => {
+                let reply = respond::error(rej.status, env.site, Persist::Close, out);
+                Look::Return(match self.send_once(reply, out, env, &rej.line) {
+                    Ok(()) => self.close_gracefully(),
+                    Err(_) => Next::Close,
+                })
+            }
+            Parsed::Partial => Look::Incomplete,
+        }
+    }
+
+    /// With no whole request buffered: 408 past the head's deadline, a close when shutting
+    /// down with nothing waiting, a wait for readable when the last read found the socket
+    /// empty; else one more read. `None`: bytes came, look again.
+    fn read_more(&mut self, env: &Env<'_>, out: &mut Vec<u8>, may_read: &mut bool) -> Option<Next> {
+        let now = Instant::now();
+        if let Some(deadline) = self.head_deadline
+            && now >= deadline
+        {
+            let line = request::escape(first_line(self.buf.bytes()));
+            let reply = respond::refuse(Refusal::HeadTimeout, env.site, out);
+            let _ = self.send_once(reply, out, env, &line);
+            return Some(Next::Close);
+        }
+        // Shutting down: nothing more is read once nothing is waiting (a request that has
+        // arrived is still answered; see `idle`).
+        if env.stopping && self.buf.is_empty() && !self.stream.has_unread() {
+            return Some(Next::Close);
+        }
+        if !*may_read {
+            let deadline = self.head_deadline.unwrap_or(now + env.limits.keep_alive);
+            return Some(Next::Wait(Interest::Read, deadline));
+        }
+        let mut room = 0;
+        let stream = &self.stream;
+        let got = self.buf.fill(BUF_CAP, |space| {
+            room = space.len();
+            stream.read_nowait(space)
+        });
+        match got {
+            Ok(0) => Some(Next::Close),
+            Ok(n) => {
+                if self.head_deadline.is_none() {
+                    self.head_deadline = Some(now + env.limits.header_timeout);
+                }
+                *may_read = n == room || self.closing;
+                None
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                *may_read = false;
+                None
+            }
+            Err(_) => Some(Next::Close),
         }
     }
 
@@ -466,83 +522,46 @@ impl Conn {
                 return Flow::Return(Next::Close);
             }
         }
-        let deadline = Instant::now() + env.limits.header_timeout;
-        let r = Receiving { rx, req, deadline };
-        self.receive(Box::new(r), env, out)
+        let up = Uploading {
+            body: Receiving::new(rx.intake, env.limits.header_timeout),
+            answer: rx.answer,
+            req,
+        };
+        self.receive(Box::new(up), env, out)
     }
 
-    /// Takes what has come of an upload's body, reading until the socket has no more;
-    /// answers once it is whole (or failed). A client that pauses leaves the connection
-    /// waiting for readable, holding no worker, until its progress deadline.
-    fn receive(&mut self, mut r: Box<Receiving>, env: &Env<'_>, out: &mut Vec<u8>) -> Flow {
-        loop {
-            if !self.buf.is_empty() {
-                match r.rx.intake.feed(self.buf.bytes()) {
-                    Ok(n) => {
-                        self.buf.consume(n);
-                        r.deadline = Instant::now() + env.limits.header_timeout;
-                    }
-                    Err(failure) => return self.uploaded(r, Err(failure), env, out),
-                }
+    /// Takes what has come of an upload's body; answers once it is whole (or failed), else
+    /// waits for readable until its progress deadline, holding no worker.
+    fn receive(&mut self, mut up: Box<Uploading>, env: &Env<'_>, out: &mut Vec<u8>) -> Flow {
+        let mut from = Incoming {
+            buf: &mut self.buf,
+            stream: &self.stream,
+        };
+        match up.body.take(&mut from, out, env.limits.header_timeout) {
+            Progress::Done(fed) => self.uploaded(*up, fed, env, out),
+            Progress::Wait(deadline) => {
+                self.state = State::Receiving(up);
+                Flow::Return(Next::Wait(Interest::Read, deadline))
             }
-            if r.rx.intake.is_complete() {
-                return self.uploaded(r, Ok(()), env, out);
-            }
-            let stream = &self.stream;
-            // With a known length, read straight into the worker's output buffer (idle while
-            // a body comes in), in large reads, never past the body's end (so the next
-            // request's bytes stay in the socket): fewer system calls per byte, and the
-            // memory is the worker's, not the connection's. A chunked body goes through the
-            // connection's buffer.
-            let got = match r.rx.intake.remaining() {
-                Some(left) if self.buf.is_empty() => {
-                    let want = usize::try_from(left).unwrap_or(usize::MAX).min(UPLOAD_BUF);
-                    out.clear();
-                    out.resize(want, 0);
-                    let read = stream.read_nowait(out);
-                    let fed = match read {
-                        Ok(n) if n > 0 => Some(r.rx.intake.feed(&out[..n])),
-                        _ => None,
-                    };
-                    out.clear();
-                    match fed {
-                        Some(Ok(_)) => r.deadline = Instant::now() + env.limits.header_timeout,
-                        Some(Err(failure)) => return self.uploaded(r, Err(failure), env, out),
-                        None => {}
-                    }
-                    read
-                }
-                _ => self.buf.fill(BUF_CAP, |space| stream.read_nowait(space)),
-            };
-            match got {
-                // The client went away mid-body: the upload is dropped, leaving nothing.
-                Ok(0) => return Flow::Return(Next::Close),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let deadline = r.deadline;
-                    self.state = State::Receiving(r);
-                    return Flow::Return(Next::Wait(Interest::Read, deadline));
-                }
-                Err(_) => return Flow::Return(Next::Close),
-            }
+            Progress::Gone => Flow::Return(Next::Close),
         }
     }
 
     /// An upload's body is in, or failed: name the file(s) and answer.
     fn uploaded(
         &mut self,
-        r: Box<Receiving>,
-        fed: Result<(), crate::intake::Failure>,
+        up: Uploading,
+        fed: Result<(), Failure>,
         env: &Env<'_>,
         out: &mut Vec<u8>,
     ) -> Flow {
-        let Receiving { rx, req, .. } = *r;
-        let result = fed.and_then(|()| rx.intake.finish());
+        let Uploading { body, answer, req } = up;
+        let result = fed.and_then(|()| body.finish());
         let persist = match result {
             Ok(_) => persist(&req, env),
             Err(_) => Persist::Close,
         };
-        let reply = respond::received(&rx.answer, result, env.site, persist, out);
+        let reply = respond::received(&answer, result, env.site, persist, out);
         self.sent(&req, reply, persist, env, out)
     }
 
@@ -699,7 +718,7 @@ impl Conn {
 
 /// Answers a connection that will not be served (403 for a client not in `--allow`, 503
 /// when too many are open), without ever waiting on the client, then closes it.
-pub fn refuse(stream: Stream, peer: &Address, why: Refusal, env: &Env<'_>) {
+pub(crate) fn refuse(stream: Stream, peer: &Address, why: Refusal, env: &Env<'_>) {
     let mut out = Vec::with_capacity(512);
     let reply = respond::refuse(why, env.site, &mut out);
     let mut conn = Conn {

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The validators of one representation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Validators {
+pub(crate) struct Validators {
     /// The strong entity tag, quotes included.
     pub etag: String,
     /// Modification time truncated to seconds (what HTTP dates can say), if known.
@@ -18,7 +18,7 @@ pub struct Validators {
 
 impl Validators {
     /// The validators for a file with this metadata.
-    pub fn of(meta: &Metadata) -> Validators {
+    pub(crate) fn of(meta: &Metadata) -> Validators {
         let since = meta
             .modified()
             .ok()
@@ -31,7 +31,7 @@ impl Validators {
     }
 
     /// The `Last-Modified` header value.
-    pub fn last_modified(&self) -> Option<String> {
+    pub(crate) fn last_modified(&self) -> Option<String> {
         self.modified.map(httpdate::fmt_http_date)
     }
 }
@@ -51,7 +51,7 @@ pub struct Conditions {
 
 /// The outcome of evaluating preconditions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Go on with the request.
     Proceed,
     /// 304 Not Modified (GET and HEAD only).
@@ -63,7 +63,7 @@ pub enum Outcome {
 /// Evaluates the preconditions in the order RFC 9110 §13.2.2 gives: If-Match, else
 /// If-Unmodified-Since; then If-None-Match, else (GET/HEAD only) If-Modified-Since. Dates are
 /// compared as dates; an unparseable date is ignored, as the RFC says.
-pub fn evaluate(c: &Conditions, v: &Validators, get_or_head: bool) -> Outcome {
+pub(crate) fn evaluate(c: &Conditions, v: &Validators, get_or_head: bool) -> Outcome {
     if let Some(im) = &c.if_match {
         if !list_matches(im, &v.etag, true) {
             return Outcome::Failed;
@@ -92,7 +92,7 @@ pub fn evaluate(c: &Conditions, v: &Validators, get_or_head: bool) -> Outcome {
 
 /// `If-Range`: true when the range may be honoured. An entity tag must match strongly; a
 /// date must equal `Last-Modified` exactly.
-pub fn if_range_holds(value: &str, v: &Validators) -> bool {
+pub(crate) fn if_range_holds(value: &str, v: &Validators) -> bool {
     let value = value.trim();
     if value.starts_with('"') || value.starts_with("W/") {
         return value == v.etag;

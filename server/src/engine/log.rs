@@ -14,8 +14,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use shared::json_string;
 
-use crate::clock::{self, SecondCache, civil_from_days};
-use crate::request::escape;
+use crate::http::clock::{self, SecondCache, civil_from_days};
+use crate::http::request::escape;
 
 /// A thread's buffer is written out once it holds this much...
 const BATCH: usize = 32 * 1024;
@@ -73,7 +73,7 @@ thread_local! {
 
 impl AccessLog {
     /// No log at all (`--quiet`).
-    pub fn disabled() -> AccessLog {
+    pub(crate) fn disabled() -> AccessLog {
         AccessLog {
             out: None,
             format: Format::Common,
@@ -81,7 +81,7 @@ impl AccessLog {
     }
 
     /// A log written to `out` in `format`.
-    pub fn new(out: Box<dyn Write + Send>, format: Format) -> AccessLog {
+    pub(crate) fn new(out: Box<dyn Write + Send>, format: Format) -> AccessLog {
         AccessLog {
             out: Some(Arc::new(Mutex::new(out))),
             format,
@@ -89,14 +89,14 @@ impl AccessLog {
     }
 
     /// True when lines are being written.
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.out.is_some()
     }
 
     /// Logs one request in the log's format. The line is written out within a second (at
     /// this thread's next request after that), when 32 KiB have gathered, or by the next
     /// [`flush`](AccessLog::flush) on this thread, whichever comes first.
-    pub fn request(&self, line: &Line<'_>) {
+    pub(crate) fn request(&self, line: &Line<'_>) {
         if self.out.is_none() {
             return;
         }
@@ -117,7 +117,7 @@ impl AccessLog {
     }
 
     /// Writes out this thread's pending lines. Call before the thread blocks or ends.
-    pub fn flush(&self) {
+    pub(crate) fn flush(&self) {
         let Some(out) = &self.out else { return };
         PENDING.with(|p| {
             let (buf, oldest) = &mut *p.borrow_mut();

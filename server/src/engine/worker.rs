@@ -16,10 +16,10 @@ use std::os::unix::net::UnixStream;
 use rustix::net::SocketFlags;
 use shared::{Address, Listener, Stream};
 
-use crate::cidr::Cidr;
-use crate::conn::{self, Conn, Env, Limits, Next, Scratch};
-use crate::log::AccessLog;
-use crate::ready::{self, Events, Interest, Key, Ready, Wake};
+use crate::engine::cidr::Cidr;
+use crate::engine::conn::{self, Conn, Env, Limits, Next, Scratch};
+use crate::engine::log::AccessLog;
+use crate::engine::ready::{self, Events, Interest, Key, Ready, Wake};
 use crate::respond::Refusal;
 use crate::site::Site;
 
@@ -36,7 +36,7 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 /// The stop request, shared by the server's handles and its workers.
 #[derive(Debug, Default)]
-pub struct Stop {
+pub(crate) struct Stop {
     flag: AtomicBool,
     asked: Mutex<bool>,
     cv: Condvar,
@@ -44,19 +44,19 @@ pub struct Stop {
 
 impl Stop {
     /// True once shutdown has been asked.
-    pub fn asked(&self) -> bool {
+    pub(crate) fn asked(&self) -> bool {
         self.flag.load(Ordering::SeqCst)
     }
 
     /// Asks for shutdown and wakes whoever waits for it.
-    pub fn ask(&self) {
+    pub(crate) fn ask(&self) {
         self.flag.store(true, Ordering::SeqCst);
         *self.asked.lock().unwrap_or_else(|p| p.into_inner()) = true;
         self.cv.notify_all();
     }
 
     /// Blocks until shutdown is asked.
-    pub fn wait(&self) {
+    pub(crate) fn wait(&self) {
         let asked = self.asked.lock().unwrap_or_else(|p| p.into_inner());
         let _unused = self
             .cv
@@ -67,7 +67,7 @@ impl Stop {
 
 /// What every worker shares.
 #[derive(Debug)]
-pub struct Shared {
+pub(crate) struct Shared {
     /// What to answer.
     pub site: Site,
     /// The access log.
@@ -98,7 +98,7 @@ impl Shared {
 }
 
 /// A worker's loop, until shutdown has closed every connection.
-pub fn work(shared: &Shared) {
+pub(crate) fn work(shared: &Shared) {
     let mut events: Events = Vec::with_capacity(MAX_EVENTS);
     let mut scratch = Scratch::default();
     // Connections whose turn ended with more to do (`Next::Yield`), served again after the
@@ -198,7 +198,7 @@ fn close(shared: &Shared, key: Key, conn: Conn) {
 }
 
 /// `--watch`: the connection is now an event stream; the hub holds it from here on
-/// (`hub.rs`: it would otherwise sit in this set, or hold a worker, for hours).
+/// (`watch/hub.rs`: it would otherwise sit in this set, or hold a worker, for hours).
 fn hand_to_hub(shared: &Shared, key: Key, conn: Conn) {
     shared.ready.detach(key, &conn);
     if let Some(hub) = &shared.site.live {

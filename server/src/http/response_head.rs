@@ -4,16 +4,16 @@
 use std::cell::RefCell;
 use std::io::Write;
 
-use crate::clock::{self, SecondCache};
+use crate::http::clock::{self, SecondCache};
 
 /// The `Server` header value.
-pub const SERVER: &str = concat!("serve/", env!("CARGO_PKG_VERSION"));
+pub(crate) const SERVER: &str = concat!("serve/", env!("CARGO_PKG_VERSION"));
 
 /// The methods this server answers, for `Allow`.
-pub const ALLOW: &str = "GET, HEAD, OPTIONS";
+pub(crate) const ALLOW: &str = "GET, HEAD, OPTIONS";
 
 /// The reason phrase for the statuses this server sends.
-pub fn reason(status: u16) -> &'static str {
+pub(crate) fn reason(status: u16) -> &'static str {
     match status {
         100 => "Continue",
         200 => "OK",
@@ -47,7 +47,7 @@ pub fn reason(status: u16) -> &'static str {
 
 /// How the connection goes on after this response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Persist {
+pub(crate) enum Persist {
     /// HTTP/1.1 default: kept open, no header needed.
     KeepAlive,
     /// HTTP/1.0 client that asked to keep it open: say `Connection: keep-alive`.
@@ -57,7 +57,7 @@ pub enum Persist {
 }
 
 /// Starts a response head in `out` (cleared first): the status line, `Server` and `Date`.
-pub fn start(out: &mut Vec<u8>, status: u16) {
+pub(crate) fn start(out: &mut Vec<u8>, status: u16) {
     out.clear();
     // Writing into a Vec cannot fail.
     let _ = write!(
@@ -70,7 +70,7 @@ pub fn start(out: &mut Vec<u8>, status: u16) {
 }
 
 /// Adds one header line.
-pub fn header(out: &mut Vec<u8>, name: &str, value: &str) {
+pub(crate) fn header(out: &mut Vec<u8>, name: &str, value: &str) {
     out.reserve(name.len() + value.len() + 4);
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
@@ -79,14 +79,14 @@ pub fn header(out: &mut Vec<u8>, name: &str, value: &str) {
 }
 
 /// Adds `Content-Type` (and `X-Content-Type-Options: nosniff`, so browsers never guess).
-pub fn content_type(out: &mut Vec<u8>, ct: &str) {
+pub(crate) fn content_type(out: &mut Vec<u8>, ct: &str) {
     header(out, "Content-Type", ct);
     out.extend_from_slice(b"X-Content-Type-Options: nosniff\r\n");
 }
 
 /// Ends the head: `Content-Length` when given (never on 1xx, 204 or 304, RFC 9110 §8.6),
 /// `Connection` as `persist` needs, and the blank line.
-pub fn end(out: &mut Vec<u8>, status: u16, length: Option<u64>, persist: Persist) {
+pub(crate) fn end(out: &mut Vec<u8>, status: u16, length: Option<u64>, persist: Persist) {
     if let Some(length) = length
         && !matches!(status, 100..=199 | 204 | 304)
     {
@@ -101,7 +101,7 @@ pub fn end(out: &mut Vec<u8>, status: u16, length: Option<u64>, persist: Persist
 }
 
 /// A short plain-text body for an error status: `404 Not Found\n`.
-pub fn error_body(status: u16) -> String {
+pub(crate) fn error_body(status: u16) -> String {
     format!("{status} {}\n", reason(status))
 }
 
@@ -111,7 +111,7 @@ thread_local! {
 
 /// Calls `f` with the current `Date` header value (IMF-fixdate); each thread formats it at
 /// most once per second.
-pub fn with_date<R>(f: impl FnOnce(&str) -> R) -> R {
+pub(crate) fn with_date<R>(f: impl FnOnce(&str) -> R) -> R {
     clock::per_second(&DATE, |now, _| httpdate::fmt_http_date(now), f)
 }
 
@@ -120,7 +120,7 @@ mod tests {
     use super::*;
 
     /// A whole head in one call: status, `Content-Type` when given, `extra` headers, length.
-    pub fn head(
+    pub(super) fn head(
         out: &mut Vec<u8>,
         status: u16,
         ct: Option<&str>,

@@ -8,7 +8,7 @@
 //! `kill -9` does. Without `--overwrite` the name is taken atomically (`linkat`, or
 //! `renameat2(RENAME_NOREPLACE)`): of two uploads of one new name, exactly one wins, whole.
 //!
-//! Paths pass the same jail as reads ([`files::segments`], [`files::canonical_under`]):
+//! Paths pass the same jail as reads ([`jail::segments`], [`jail::canonical_under`]):
 //! no `..`, no NUL, hidden names only with `--hidden`, nothing outside the root, symlinks
 //! included. Once the folder is found it is opened, and everything after happens relative
 //! to that descriptor, so a folder renamed meanwhile cannot redirect the write.
@@ -24,11 +24,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
-use crate::files::{self, Jail, Refused, Root};
+use crate::jail::{self, Jail, Refused, Root};
 
 /// What uploads may do (all off by default but the jail's own defaults).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Rules {
+pub(crate) struct Rules {
     /// Replace an existing file (`--overwrite`); without it, an existing name is 409.
     pub overwrite: bool,
     /// Create missing folders on the way (`--upload-mkdir`); without it, 409.
@@ -42,7 +42,7 @@ pub struct Rules {
 /// Why an upload is refused.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// The path or name breaks the jail's rules, or names no file (`PUT /dir/`): 400, or
     /// 404 for what reads would call missing.
     Path(Refused),
@@ -62,7 +62,7 @@ pub enum Refusal {
 
 impl Refusal {
     /// The HTTP status for this refusal.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         match self {
             Refusal::Path(r) => r.status(),
             Refusal::OutsideUploadDir => 403,
@@ -73,7 +73,7 @@ impl Refusal {
     }
 
     /// A short text for the response body and the log.
-    pub fn reason(&self) -> String {
+    pub(crate) fn reason(&self) -> String {
         match self {
             Refusal::Path(Refused::BadRequest) => "bad upload path".into(),
             Refusal::Path(_) => "not a name uploads may use".into(),
@@ -104,16 +104,17 @@ impl From<Errno> for Refusal {
 
 /// How a committed upload ended: the status to answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// A new file: 201 Created, with a Location.
     Created,
     /// An existing file replaced (`--overwrite`): 204 No Content.
     Replaced,
 }
 
+#[cfg(test)]
 impl Outcome {
     /// 201 or 204.
-    pub fn status(self) -> u16 {
+    fn status(self) -> u16 {
         match self {
             Outcome::Created => 201,
             Outcome::Replaced => 204,
@@ -123,8 +124,11 @@ impl Outcome {
 
 /// Where a PUT to `url_path` (no query) would write: the folder's components and the name.
 /// Checks the jail and `--upload-dir`, and that the path names a file.
-pub fn split_target(url_path: &str, rules: &Rules) -> Result<(Vec<Vec<u8>>, Vec<u8>), Refusal> {
-    let mut parts = files::segments(url_path, rules.jail).map_err(Refusal::Path)?;
+pub(crate) fn split_target(
+    url_path: &str,
+    rules: &Rules,
+) -> Result<(Vec<Vec<u8>>, Vec<u8>), Refusal> {
+    let mut parts = jail::segments(url_path, rules.jail).map_err(Refusal::Path)?;
     if url_path.ends_with('/') {
         return Err(Refusal::Path(Refused::BadRequest));
     }
@@ -147,12 +151,12 @@ pub fn split_target(url_path: &str, rules: &Rules) -> Result<(Vec<Vec<u8>>, Vec<
 
 /// Finds (or with `--upload-mkdir` creates) the folder `parts` under the root, and checks
 /// that it is really there: its canonical path is under the root (and under `--upload-dir`).
-pub fn folder(root: &Root, parts: &[Vec<u8>], rules: &Rules) -> Result<PathBuf, Refusal> {
+pub(crate) fn folder(root: &Root, parts: &[Vec<u8>], rules: &Rules) -> Result<PathBuf, Refusal> {
     let base = root.path();
     let mut cur = base.to_path_buf();
     for part in parts {
         let next = cur.join(OsStr::from_bytes(part));
-        cur = match files::canonical_under(base, &next, rules.jail) {
+        cur = match jail::canonical_under(base, &next, rules.jail) {
             Ok(real) if real.is_dir() => real,
             Ok(_) => return Err(Refusal::NoFolder),
             Err(Refused::Forbidden) => return Err(Refusal::Path(Refused::Forbidden)),
@@ -162,7 +166,7 @@ pub fn folder(root: &Root, parts: &[Vec<u8>], rules: &Rules) -> Result<PathBuf, 
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(e.into()),
                 }
-                files::canonical_under(base, &next, rules.jail).map_err(Refusal::Path)?
+                jail::canonical_under(base, &next, rules.jail).map_err(Refusal::Path)?
             }
             Err(_) if fs::symlink_metadata(&next).is_err() => return Err(Refusal::NoFolder),
             // There, but hidden or leading out of the root: as a read would see it.
@@ -181,7 +185,11 @@ pub fn folder(root: &Root, parts: &[Vec<u8>], rules: &Rules) -> Result<PathBuf, 
 /// `--upload-dir`, the folder (created with `--upload-mkdir`), and the name (409 when it
 /// exists without `--overwrite`). Returns the upload to write into and the `Location` of
 /// the file (its path, percent-encoded) for a 201.
-pub fn prepare(root: &Root, url_path: &str, rules: &Rules) -> Result<(Upload, String), Refusal> {
+pub(crate) fn prepare(
+    root: &Root,
+    url_path: &str,
+    rules: &Rules,
+) -> Result<(Upload, String), Refusal> {
     let (parts, name) = split_target(url_path, rules)?;
     let dir = folder(root, &parts, rules)?;
     let upload = Upload::begin(&dir, &name, rules.overwrite)?;
@@ -196,7 +204,7 @@ pub fn prepare(root: &Root, url_path: &str, rules: &Rules) -> Result<(Upload, St
 /// One upload being written. Write the body into it, then [`commit`](Upload::commit);
 /// dropped uncommitted, it leaves nothing behind.
 #[derive(Debug)]
-pub struct Upload {
+pub(crate) struct Upload {
     dir: OwnedFd,
     name: OsString,
     file: File,
@@ -212,7 +220,7 @@ impl Upload {
     /// Starts an upload of `name` into the canonical folder `dir` (from [`folder`]). Refuses
     /// at once (before any body is read) when the name exists and `overwrite` is off, or
     /// when a folder holds it.
-    pub fn begin(dir: &Path, name: &[u8], overwrite: bool) -> Result<Upload, Refusal> {
+    pub(crate) fn begin(dir: &Path, name: &[u8], overwrite: bool) -> Result<Upload, Refusal> {
         let dir = rustix::fs::open(
             dir,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
@@ -254,13 +262,14 @@ impl Upload {
     }
 
     /// Bytes written so far.
-    pub fn written(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn written(&self) -> u64 {
         self.written
     }
 
     /// The whole body is in: give the file its name. Without `overwrite`, a name taken
     /// meanwhile is [`Refusal::Exists`] and the upload is discarded.
-    pub fn commit(mut self) -> Result<Outcome, Refusal> {
+    pub(crate) fn commit(mut self) -> Result<Outcome, Refusal> {
         self.file.flush()?;
         let outcome = match self.temp.take() {
             None => {

@@ -10,13 +10,15 @@ use std::time::{Duration, Instant};
 
 use shared::{Address, Listener};
 
-use crate::cidr::Cidr;
-use crate::conn::{Conn, Limits};
-use crate::log::AccessLog;
-use crate::log::Format;
-use crate::ready::Ready;
+use crate::auth::Auth;
+use crate::engine::cidr::Cidr;
+use crate::engine::conn::{Conn, Limits};
+use crate::engine::log::AccessLog;
+use crate::engine::log::Format;
+use crate::engine::ready::Ready;
+use crate::engine::worker::{self, Shared, Stop};
+use crate::share::Uploads;
 use crate::site::{Settings, Site};
-use crate::worker::{self, Shared, Stop};
 
 /// Default idle keep-alive limit.
 pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(5);
@@ -102,7 +104,7 @@ impl Config {
     /// asks with `Want-Repr-Digest` (default off). A large file's first digest is made in
     /// the background: until it is known, its responses go without the field.
     pub fn digest(mut self, on: bool) -> Config {
-        self.site.digest = on;
+        self.site.repr_digest_always = on;
         self
     }
     /// Serve dotfiles (default: hidden, except `.well-known`).
@@ -111,7 +113,7 @@ impl Config {
         self
     }
     /// Live reload (default off): watch the folder, put a script into HTML files that
-    /// listens for changes, and tell it when files change (`reload.rs`).
+    /// listens for changes, and tell it when files change (`watch/reload.rs`).
     pub fn watch(mut self, on: bool) -> Config {
         self.site.watch = on;
         self
@@ -169,6 +171,31 @@ impl Config {
     pub fn drain_timeout(mut self, d: Duration) -> Config {
         self.drain_timeout = d;
         self
+    }
+    /// Accept uploads (PUT, and multipart POST to a folder) with these rules (default off).
+    pub fn uploads(mut self, uploads: Option<Uploads>) -> Config {
+        self.site.share.uploads = uploads;
+        self
+    }
+    /// Require HTTP Basic credentials for everything (default: no accounts, no password).
+    pub fn auth(mut self, auth: Auth) -> Config {
+        self.site.share.auth = (!auth.is_empty()).then(|| Arc::new(auth));
+        self
+    }
+    /// Offer folders as tar and tar.gz downloads (default off).
+    pub fn archive(mut self, on: bool) -> Config {
+        self.site.share.archive = on;
+        self
+    }
+    /// Compress compressible files on the fly (default off).
+    pub fn compress(mut self, on: bool) -> Config {
+        self.site.share.compress = on;
+        self
+    }
+    /// The sharing features' settings (for the command line's tests).
+    #[cfg(test)]
+    pub(crate) fn share(&self) -> &crate::share::Share {
+        &self.site.share
     }
 }
 
@@ -271,7 +298,7 @@ impl Server {
         let mut site = Site::new(root, config.site.clone());
         if config.site.watch {
             // One line that says which feature failed (inotify limits are per user).
-            let hub = crate::hub::Hub::start(site.root.path(), config.max_connections)
+            let hub = crate::watch::hub::Hub::start(site.root.path(), config.max_connections)
                 .map_err(|e| io::Error::other(format!("--watch: {}", shared::io_words(&e))))?;
             site.live = Some(hub);
         }

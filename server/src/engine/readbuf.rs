@@ -8,7 +8,7 @@ const START: usize = 4 * 1024;
 
 /// A capped, growable read buffer.
 #[derive(Debug, Default)]
-pub struct ReadBuf {
+pub(crate) struct ReadBuf {
     // Initialised memory; only `..len` holds data.
     data: Vec<u8>,
     len: usize,
@@ -16,24 +16,24 @@ pub struct ReadBuf {
 
 impl ReadBuf {
     /// The bytes read and not yet consumed.
-    pub fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.data[..self.len]
     }
 
     /// True when it holds memory (even with nothing buffered).
-    pub fn allocated(&self) -> bool {
+    pub(crate) fn allocated(&self) -> bool {
         !self.data.is_empty()
     }
 
     /// True when nothing is buffered.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Fills free space (growing, doubling, up to `cap` bytes in all) by one call of `read`,
     /// which gets the free space and returns how many bytes it wrote. Fails when the buffer
     /// already holds `cap` bytes.
-    pub fn fill(
+    pub(crate) fn fill(
         &mut self,
         cap: usize,
         read: impl FnOnce(&mut [u8]) -> io::Result<usize>,
@@ -52,14 +52,14 @@ impl ReadBuf {
 
     /// Drops the first `n` bytes (a request that has been answered), keeping what follows
     /// (a pipelined request).
-    pub fn consume(&mut self, n: usize) {
+    pub(crate) fn consume(&mut self, n: usize) {
         let n = n.min(self.len);
         self.data.copy_within(n..self.len, 0);
         self.len -= n;
     }
 
     /// Frees the memory when nothing is buffered (an idle connection holds none).
-    pub fn release_if_empty(&mut self) {
+    pub(crate) fn release_if_empty(&mut self) {
         if self.len == 0 {
             self.data = Vec::new();
         }

@@ -12,18 +12,18 @@ use std::fmt;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use crate::multipart::{self, Part, Sink};
-use crate::upload::{Outcome, Refusal, Upload};
+use crate::share::multipart::{self, Part, Sink};
+use crate::share::upload::{Outcome, Refusal, Upload};
 
 /// The longest chunk-size line (with extensions) accepted.
-pub const MAX_CHUNK_LINE: usize = 4096;
+pub(crate) const MAX_CHUNK_LINE: usize = 4096;
 /// The most bytes of trailer fields after the last chunk.
-pub const MAX_TRAILERS: usize = 8192;
+pub(crate) const MAX_TRAILERS: usize = 8192;
 
 /// Why an upload failed while its body was coming in.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum Failure {
+pub(crate) enum Failure {
     /// Malformed framing (400; the connection must close: where the next request starts
     /// is unknown).
     BadFraming(&'static str),
@@ -37,7 +37,7 @@ pub enum Failure {
 
 impl Failure {
     /// The HTTP status to answer.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         match self {
             Failure::BadFraming(_) => 400,
             Failure::TooLarge => 413,
@@ -82,7 +82,7 @@ enum Chunk {
 /// hex without overflow, lines ended by CRLF (a bare LF is refused: a smuggling shape),
 /// extensions skipped, trailers read and dropped. Holds at most one line.
 #[derive(Debug)]
-pub struct Dechunk {
+pub(crate) struct Dechunk {
     state: Chunk,
     line: Vec<u8>,
     trailer_bytes: usize,
@@ -100,13 +100,13 @@ impl Default for Dechunk {
 
 impl Dechunk {
     /// True once the last chunk and the trailers are in.
-    pub fn is_done(&self) -> bool {
+    pub(crate) fn is_done(&self) -> bool {
         self.state == Chunk::Done
     }
 
     /// Decodes from `input`, passing data to `out` as it goes; returns how many bytes of
     /// `input` belonged to the body (fewer than all only once it is done).
-    pub fn feed(
+    pub(crate) fn feed(
         &mut self,
         input: &[u8],
         out: &mut dyn FnMut(&[u8]) -> Result<(), Failure>,
@@ -192,7 +192,7 @@ impl Dechunk {
 
 /// What to do with an upload's head before reading its body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admit {
+pub(crate) enum Admit {
     /// Read the body; first send `100 Continue` when the client waits for it.
     Read {
         /// The client sent `Expect: 100-continue`.
@@ -210,7 +210,7 @@ impl Admit {
     /// Decides from the head: its Content-Length, whether it is chunked, its `Expect`, and
     /// `--max-upload`. The errors go out instead of the 100, so a client that waits for it
     /// never sends a body that would be refused.
-    pub fn decide(
+    pub(crate) fn decide(
         content_length: Option<u64>,
         chunked: bool,
         expect: Option<&str>,
@@ -230,7 +230,7 @@ impl Admit {
     }
 
     /// The status of a refusal (`None` for [`Admit::Read`]).
-    pub fn status(self) -> Option<u16> {
+    pub(crate) fn status(self) -> Option<u16> {
         match self {
             Admit::Read { .. } => None,
             Admit::TooLarge => Some(413),
@@ -242,7 +242,7 @@ impl Admit {
 
 /// How the body is framed.
 #[derive(Debug)]
-pub enum Framing {
+pub(crate) enum Framing {
     /// `Content-Length`: this many bytes still to come.
     Length(u64),
     /// `Transfer-Encoding: chunked`.
@@ -262,7 +262,7 @@ enum Into {
 /// it, then [`finish`](Intake::finish). Dropped before that, it leaves nothing behind but
 /// the form's files already complete.
 #[derive(Debug)]
-pub struct Intake {
+pub(crate) struct Intake {
     framing: Framing,
     into: Into,
     received: u64,
@@ -271,7 +271,7 @@ pub struct Intake {
 
 impl Intake {
     /// A PUT's body into `upload`, at most `max` bytes.
-    pub fn put(framing: Framing, upload: Upload, max: Option<u64>) -> Intake {
+    pub(crate) fn put(framing: Framing, upload: Upload, max: Option<u64>) -> Intake {
         Intake {
             framing,
             into: Into::File(Some(upload)),
@@ -282,7 +282,7 @@ impl Intake {
 
     /// A multipart form's files into the canonical folder `dir`, at most `max` bytes in all.
     /// `hidden` allows file names starting with a dot; `overwrite` replaces existing files.
-    pub fn form(
+    pub(crate) fn form(
         framing: Framing,
         boundary: &str,
         dir: PathBuf,
@@ -309,12 +309,13 @@ impl Intake {
     }
 
     /// Body bytes received so far (after de-chunking).
-    pub fn received(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn received(&self) -> u64 {
         self.received
     }
 
     /// Bytes of a Content-Length body still to come (`None` when chunked).
-    pub fn remaining(&self) -> Option<u64> {
+    pub(crate) fn remaining(&self) -> Option<u64> {
         match &self.framing {
             Framing::Length(left) => Some(*left),
             Framing::Chunked(_) => None,
@@ -322,7 +323,7 @@ impl Intake {
     }
 
     /// True once the whole body is in: call [`finish`](Intake::finish).
-    pub fn is_complete(&self) -> bool {
+    pub(crate) fn is_complete(&self) -> bool {
         match &self.framing {
             Framing::Length(left) => *left == 0,
             Framing::Chunked(d) => d.is_done(),
@@ -331,7 +332,7 @@ impl Intake {
 
     /// Takes what `input` holds of the body; returns how many bytes were the body's (the
     /// rest belongs to the next request). After an error, drop the intake and close.
-    pub fn feed(&mut self, input: &[u8]) -> Result<usize, Failure> {
+    pub(crate) fn feed(&mut self, input: &[u8]) -> Result<usize, Failure> {
         let Intake {
             framing,
             into,
@@ -366,7 +367,7 @@ impl Intake {
 
     /// The whole body is in: name the file(s). Returns each file's name (as uploaded) and
     /// outcome; for a PUT, one with an empty name.
-    pub fn finish(self) -> Result<Vec<(String, Outcome)>, Failure> {
+    pub(crate) fn finish(self) -> Result<Vec<(String, Outcome)>, Failure> {
         if !self.is_complete() {
             return Err(Failure::BadFraming("body cut short"));
         }
@@ -418,7 +419,7 @@ impl Sink for Form {
             return Ok(());
         };
         let name = multipart::check_filename(name, self.hidden)
-            .map_err(|_| self.refuse(Refusal::Path(crate::files::Refused::BadRequest)))?
+            .map_err(|_| self.refuse(Refusal::Path(crate::jail::Refused::BadRequest)))?
             .to_string();
         match Upload::begin(&self.dir, name.as_bytes(), self.overwrite) {
             Ok(up) => {

@@ -1,14 +1,14 @@
 //! The request head: read with `httparse` from a capped buffer, then validated (version,
 //! Host, framing, target) into a [`Request`] or a [`Rejection`] with its status.
 
-use crate::conditional::Conditions;
+use crate::http::conditional::Conditions;
 
 /// The most bytes a request head (request line and headers) may take.
 pub const HEAD_CAP: usize = 16 * 1024;
 /// The longest request line; a longer one is 414 (nginx's default buffer is 8 KiB too).
 pub const MAX_LINE: usize = 8 * 1024;
 /// The most headers a request may carry.
-pub const MAX_HEADERS: usize = 100;
+pub(crate) const MAX_HEADERS: usize = 100;
 /// The largest request body (on GET, HEAD, ...) that is read and thrown away; a larger one
 /// is answered 413 and the connection closed.
 pub const BODY_CAP: usize = 16 * 1024;
@@ -177,17 +177,10 @@ pub fn parse(buf: &[u8]) -> Parsed {
         .take_while(|&&b| b == b'\r' || b == b'\n')
         .count();
     let buf = &buf[skip..];
-    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
-        return if buf.len() > MAX_LINE {
-            reject(414, buf)
-        } else {
-            Parsed::Partial
-        };
+    let (line_bytes, nl) = match request_line(buf) {
+        Ok(found) => found,
+        Err(unfinished) => return unfinished.into(),
     };
-    if nl > MAX_LINE {
-        return reject(414, &buf[..nl]);
-    }
-    let line_bytes = buf[..nl].strip_suffix(b"\r").unwrap_or(&buf[..nl]);
     if let Some(req) = simple_request(line_bytes) {
         return Parsed::Complete(Request {
             len: skip + nl + 1,
@@ -196,26 +189,10 @@ pub fn parse(buf: &[u8]) -> Parsed {
     }
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut headers);
-    let head_len = match req.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) if buf.len() >= HEAD_CAP => return reject(431, line_bytes),
-        Ok(httparse::Status::Partial) => return Parsed::Partial,
-        Err(httparse::Error::TooManyHeaders) => return reject(431, line_bytes),
-        Err(httparse::Error::Version) => {
-            // `GET / HTTP/2.0` is well formed but a version we do not speak; `http/1.1`
-            // or garbage is malformed.
-            let parts: Vec<&[u8]> = line_bytes.split(|&b| b == b' ').collect();
-            let status = match parts.as_slice() {
-                [_, _, v] if v.starts_with(b"HTTP/") => 505,
-                _ => 400,
-            };
-            return reject(status, line_bytes);
-        }
-        Err(_) => return reject(400, line_bytes),
+    let head_len = match whole_head(&mut req, buf, line_bytes) {
+        Ok(n) => n,
+        Err(unfinished) => return unfinished.into(),
     };
-    if head_len > HEAD_CAP {
-        return reject(431, line_bytes);
-    }
     let line = escape(line_bytes);
     let bad = |status| {
         Parsed::Invalid(Rejection {
@@ -236,55 +213,19 @@ pub fn parse(buf: &[u8]) -> Parsed {
         "POST" => Method::Post,
         _ => Method::Other,
     };
-
-    let mut fields = Fields::default();
-    let mut hosts = 0;
-    let mut length: Option<u64> = None;
-    let mut close = false;
-    let mut keep_alive = false;
-    let mut chunked = false;
-    for h in req.headers.iter() {
-        if h.name.eq_ignore_ascii_case("host") {
-            hosts += 1;
-        } else if h.name.eq_ignore_ascii_case("content-length") {
-            // `Content-Length: 5, 5` and repeated headers must all agree (RFC 9110 §8.6).
-            if shared::fold_content_length(&mut length, h.value).is_err() {
-                return bad(400);
-            }
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            // Only an upload's body may be chunked (and nothing else: no other coding); a
-            // second Transfer-Encoding, or one beside a Content-Length (checked below), is
-            // the classic smuggling shape: refuse and close.
-            if !matches!(method, Method::Put | Method::Post)
-                || chunked
-                || !h.value.trim_ascii().eq_ignore_ascii_case(b"chunked")
-            {
-                return bad(400);
-            }
-            chunked = true;
-        } else if h.name.eq_ignore_ascii_case("connection") {
-            for token in h.value.split(|&b| b == b',') {
-                let token = token.trim_ascii();
-                close |= token.eq_ignore_ascii_case(b"close");
-                keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
-            }
-        } else {
-            fields.take(h.name, h.value);
-        }
-    }
-    if version == Version::Http11 && hosts != 1 || hosts > 1 {
-        return bad(400);
-    }
-    if chunked && length.is_some() {
-        return bad(400);
-    }
-    let upload =
-        matches!(method, Method::Put | Method::Post).then_some(BodyFraming { length, chunked });
+    let head = match Head::read(req.headers, method, version) {
+        Ok(head) => head,
+        Err(status) => return bad(status),
+    };
+    let upload = matches!(method, Method::Put | Method::Post).then_some(BodyFraming {
+        length: head.length,
+        chunked: head.chunked,
+    });
     // An upload's body is the upload's to take; any other body is small, read and skipped.
     let body = if upload.is_some() {
         0
     } else {
-        length.unwrap_or(0)
+        head.length.unwrap_or(0)
     };
     if body > BODY_CAP as u64 {
         return bad(413);
@@ -297,8 +238,8 @@ pub fn parse(buf: &[u8]) -> Parsed {
         return Parsed::Partial;
     }
     let keep_alive = match version {
-        Version::Http11 => !close,
-        _ => keep_alive && !close,
+        Version::Http11 => !head.close,
+        _ => head.keep_alive && !head.close,
     };
     Parsed::Complete(Request {
         method,
@@ -307,9 +248,126 @@ pub fn parse(buf: &[u8]) -> Parsed {
         keep_alive,
         line,
         len,
-        fields,
+        fields: head.fields,
         body: upload,
     })
+}
+
+/// The request line at the start of `buf` (without its CRLF) and where its LF is; 414 past
+/// [`MAX_LINE`], or `Partial` until its end has come.
+fn request_line(buf: &[u8]) -> Result<(&[u8], usize), Unfinished> {
+    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+        return Err(if buf.len() > MAX_LINE {
+            refused(414, buf)
+        } else {
+            Unfinished::Partial
+        });
+    };
+    if nl > MAX_LINE {
+        return Err(refused(414, &buf[..nl]));
+    }
+    Ok((buf[..nl].strip_suffix(b"\r").unwrap_or(&buf[..nl]), nl))
+}
+
+/// The whole head parsed by httparse into `req`: its length, or `Partial` until it has
+/// come, 431 past [`HEAD_CAP`] or [`MAX_HEADERS`], 505 for a version we do not speak, 400
+/// for anything malformed.
+fn whole_head<'h, 'b>(
+    req: &mut httparse::Request<'h, 'b>,
+    buf: &'b [u8],
+    line: &[u8],
+) -> Result<usize, Unfinished> {
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if buf.len() >= HEAD_CAP => return Err(refused(431, line)),
+        Ok(httparse::Status::Partial) => return Err(Unfinished::Partial),
+        Err(httparse::Error::TooManyHeaders) => return Err(refused(431, line)),
+        Err(httparse::Error::Version) => {
+            // `GET / HTTP/2.0` is well formed but a version we do not speak; `http/1.1`
+            // or garbage is malformed.
+            let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+            let status = match parts.as_slice() {
+                [_, _, v] if v.starts_with(b"HTTP/") => 505,
+                _ => 400,
+            };
+            return Err(refused(status, line));
+        }
+        Err(_) => return Err(refused(400, line)),
+    };
+    if head_len > HEAD_CAP {
+        return Err(refused(431, line));
+    }
+    Ok(head_len)
+}
+
+fn refused(status: u16, line: &[u8]) -> Unfinished {
+    Unfinished::Refused(rejection(status, line))
+}
+
+/// What the header fields say of the body's framing and the connection, and the fields
+/// kept for the steps.
+struct Head {
+    fields: Fields,
+    length: Option<u64>,
+    chunked: bool,
+    close: bool,
+    keep_alive: bool,
+}
+
+impl Head {
+    /// Reads every field; `Err` is the status (400) for a head that is ambiguous: no single
+    /// `Host` where one is needed, `Content-Length`s that disagree, or a `Transfer-Encoding`
+    /// other than one `chunked` on an upload with no `Content-Length`.
+    fn read(
+        headers: &[httparse::Header<'_>],
+        method: Method,
+        version: Version,
+    ) -> Result<Head, u16> {
+        let mut head = Head {
+            fields: Fields::default(),
+            length: None,
+            chunked: false,
+            close: false,
+            keep_alive: false,
+        };
+        let mut hosts = 0;
+        for h in headers {
+            if h.name.eq_ignore_ascii_case("host") {
+                hosts += 1;
+            } else if h.name.eq_ignore_ascii_case("content-length") {
+                // `Content-Length: 5, 5` and repeated headers must all agree (RFC 9110 §8.6).
+                if shared::fold_content_length(&mut head.length, h.value).is_err() {
+                    return Err(400);
+                }
+            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                // Only an upload's body may be chunked (and nothing else: no other coding);
+                // a second Transfer-Encoding, or one beside a Content-Length (checked
+                // below), is the classic smuggling shape: refuse and close.
+                if !matches!(method, Method::Put | Method::Post)
+                    || head.chunked
+                    || !h.value.trim_ascii().eq_ignore_ascii_case(b"chunked")
+                {
+                    return Err(400);
+                }
+                head.chunked = true;
+            } else if h.name.eq_ignore_ascii_case("connection") {
+                for token in h.value.split(|&b| b == b',') {
+                    let token = token.trim_ascii();
+                    head.close |= token.eq_ignore_ascii_case(b"close");
+                    head.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+                }
+            } else {
+                head.fields.take(h.name, h.value);
+            }
+        }
+        if version == Version::Http11 && hosts != 1 || hosts > 1 {
+            return Err(400);
+        }
+        if head.chunked && head.length.is_some() {
+            return Err(400);
+        }
+        Ok(head)
+    }
 }
 
 /// `GET /path` with no version: an HTTP/0.9 simple request.
@@ -352,13 +410,30 @@ fn origin_form(target: &str, method: Method) -> Option<String> {
     }
 }
 
-fn reject(status: u16, line: &[u8]) -> Parsed {
+fn rejection(status: u16, line: &[u8]) -> Rejection {
     // Keep the log line short even when the request line was the problem.
     let shown = &line[..line.len().min(200)];
-    Parsed::Invalid(Rejection {
+    Rejection {
         status,
         line: escape(shown),
-    })
+    }
+}
+
+/// Why the bytes at the start of the buffer are not (yet) a head.
+enum Unfinished {
+    /// More bytes are needed.
+    Partial,
+    /// Refused.
+    Refused(Rejection),
+}
+
+impl From<Unfinished> for Parsed {
+    fn from(u: Unfinished) -> Parsed {
+        match u {
+            Unfinished::Partial => Parsed::Partial,
+            Unfinished::Refused(r) => Parsed::Invalid(r),
+        }
+    }
 }
 
 /// The bytes as log-safe text: printable ASCII as is; `"`, `\`, control and non-ASCII bytes

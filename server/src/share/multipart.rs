@@ -10,7 +10,7 @@ use std::io;
 
 /// Caps on what one body may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// The longest a part's head (its header lines) may be, in bytes.
     pub max_head: usize,
     /// The most parts one body may hold.
@@ -29,7 +29,7 @@ impl Default for Limits {
 
 /// The head of one part.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Part {
+pub(crate) struct Part {
     /// The form field's name (`name="..."`).
     pub name: String,
     /// The file's name as the client sent it (`filename="..."`), unchecked: see
@@ -40,7 +40,7 @@ pub struct Part {
 }
 
 /// Where the parts go.
-pub trait Sink {
+pub(crate) trait Sink {
     /// A part begins.
     fn part(&mut self, part: &Part) -> io::Result<()>;
     /// More bytes of the current part's body (never empty).
@@ -52,9 +52,7 @@ pub trait Sink {
 /// Why a body was refused.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum Error {
-    /// The `Content-Type` has no usable boundary (400).
-    NoBoundary,
+pub(crate) enum Error {
     /// A part's head is longer than [`Limits::max_head`] (431).
     HeadTooLong,
     /// More parts than [`Limits::max_parts`] (413).
@@ -69,9 +67,9 @@ pub enum Error {
 
 impl Error {
     /// The HTTP status for this error (a sink error is 500 unless the caller knows better).
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         match self {
-            Error::NoBoundary | Error::Malformed(_) | Error::Truncated => 400,
+            Error::Malformed(_) | Error::Truncated => 400,
             Error::HeadTooLong => 431,
             Error::TooManyParts => 413,
             Error::Sink(_) => 500,
@@ -82,7 +80,6 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::NoBoundary => f.write_str("multipart body without a valid boundary"),
             Error::HeadTooLong => f.write_str("multipart part head too long"),
             Error::TooManyParts => f.write_str("too many multipart parts"),
             Error::Malformed(what) => write!(f, "malformed multipart body: {what}"),
@@ -94,7 +91,7 @@ impl fmt::Display for Error {
 
 /// The boundary of a `multipart/form-data` Content-Type, if it is one and the boundary is
 /// valid: 1 to 70 characters from RFC 2046's set, quoted or not, not ending in a space.
-pub fn boundary(content_type: &str) -> Option<String> {
+pub(crate) fn boundary(content_type: &str) -> Option<String> {
     let mut params = content_type.split(';');
     let kind = params.next()?.trim();
     if !kind.eq_ignore_ascii_case("multipart/form-data") {
@@ -121,7 +118,7 @@ pub fn boundary(content_type: &str) -> Option<String> {
 
 /// Why a file name from a form is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BadName {
+pub(crate) enum BadName {
     /// Empty, `.` or `..`.
     Empty,
     /// Contains `/`, `\`, NUL or another control character.
@@ -135,7 +132,7 @@ pub enum BadName {
 /// Checks a file name from a form as one path component: not empty, `.` or `..`; no `/`,
 /// `\`, NUL or control characters (a browser never sends a folder, and a `\` is a Windows
 /// path); at most 255 bytes; no leading dot unless `hidden`.
-pub fn check_filename(name: &str, hidden: bool) -> Result<&str, BadName> {
+pub(crate) fn check_filename(name: &str, hidden: bool) -> Result<&str, BadName> {
     if name.is_empty() || name == "." || name == ".." {
         return Err(BadName::Empty);
     }
@@ -173,7 +170,7 @@ enum State {
 /// The parser. Build with [`Parser::new`], [`feed`](Parser::feed) it the body, then call
 /// [`finish`](Parser::finish).
 #[derive(Debug)]
-pub struct Parser {
+pub(crate) struct Parser {
     /// `CRLF--boundary`.
     delimiter: Vec<u8>,
     limits: Limits,
@@ -189,7 +186,7 @@ const MAX_PADDING: usize = 64;
 
 impl Parser {
     /// A parser for a body with this boundary (from [`boundary`]).
-    pub fn new(boundary: &str, limits: Limits) -> Parser {
+    pub(crate) fn new(boundary: &str, limits: Limits) -> Parser {
         let mut delimiter = b"\r\n--".to_vec();
         delimiter.extend_from_slice(boundary.as_bytes());
         Parser {
@@ -203,18 +200,18 @@ impl Parser {
     }
 
     /// How many parts have begun so far.
-    pub fn parts(&self) -> usize {
+    pub(crate) fn parts(&self) -> usize {
         self.parts
     }
 
     /// True once the closing delimiter has been seen (the rest is epilogue).
-    pub fn is_done(&self) -> bool {
+    pub(crate) fn is_done(&self) -> bool {
         self.state == State::Done
     }
 
     /// Parses the next piece of the body, passing what it completes to `sink`. The pieces
     /// handed to [`Sink::data`] are no longer than `input` plus a delimiter's length.
-    pub fn feed(&mut self, input: &[u8], sink: &mut dyn Sink) -> Result<(), Error> {
+    pub(crate) fn feed(&mut self, input: &[u8], sink: &mut dyn Sink) -> Result<(), Error> {
         if self.state == State::Failed {
             return Err(Error::Malformed("body already refused"));
         }
@@ -231,7 +228,7 @@ impl Parser {
     }
 
     /// The body has ended: fails unless the closing delimiter was seen.
-    pub fn finish(self) -> Result<(), Error> {
+    pub(crate) fn finish(self) -> Result<(), Error> {
         match self.state {
             State::Done => Ok(()),
             State::Failed => Err(Error::Malformed("body already refused")),

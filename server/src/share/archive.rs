@@ -12,7 +12,7 @@
 //!
 //! A plain tar stores file bytes as they are, so its thread splices them from the file into
 //! the pipe (splice(2): no copy through user space), writing only the 512-byte headers and
-//! the padding; `send.rs` splices the pipe into the socket. A tar.gz goes through the
+//! the padding; `engine/send.rs` splices the pipe into the socket. A tar.gz goes through the
 //! compressor, so through user space.
 
 use std::collections::HashSet;
@@ -23,13 +23,13 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::files::Jail;
+use crate::jail::Jail;
 use crate::listing::{self, Sort};
-use crate::zip;
+use crate::share::zip;
 
 /// An archive format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// A plain tar (ustar with GNU long names).
     Tar,
     /// A gzip-compressed tar.
@@ -40,7 +40,7 @@ pub enum Format {
 
 impl Format {
     /// The format a query asks for (`download=tar` or `download=tar.gz`), if any.
-    pub fn from_query(query: Option<&str>) -> Option<Format> {
+    pub(crate) fn from_query(query: Option<&str>) -> Option<Format> {
         query?.split('&').find_map(|pair| match pair {
             "download=tar" => Some(Format::Tar),
             "download=tar.gz" | "download=tgz" => Some(Format::TarGz),
@@ -50,7 +50,7 @@ impl Format {
     }
 
     /// The response's `Content-Type`.
-    pub fn content_type(self) -> &'static str {
+    pub(crate) fn content_type(self) -> &'static str {
         match self {
             Format::Tar => "application/x-tar",
             Format::TarGz => "application/gzip",
@@ -59,7 +59,7 @@ impl Format {
     }
 
     /// The file name extension, for `Content-Disposition`.
-    pub fn extension(self) -> &'static str {
+    pub(crate) fn extension(self) -> &'static str {
         match self {
             Format::Tar => "tar",
             Format::TarGz => "tar.gz",
@@ -70,7 +70,7 @@ impl Format {
 
 /// The name of the archive of the folder at URL path `url_path` (decoded): the folder's
 /// own name, or `root` for the top; never empty, never with a `/`.
-pub fn base_name(url_path: &str) -> String {
+pub(crate) fn base_name(url_path: &str) -> String {
     let last = url_path
         .split('/')
         .rev()
@@ -90,7 +90,7 @@ pub fn base_name(url_path: &str) -> String {
 /// The `Content-Disposition` of the archive of a folder named `base` (from [`base_name`]):
 /// an ASCII `filename` for old clients (non-ASCII as `_`) and the exact UTF-8 name in
 /// `filename*` (RFC 6266).
-pub fn disposition(base: &str, format: Format) -> String {
+pub(crate) fn disposition(base: &str, format: Format) -> String {
     let file = format!("{base}.{}", format.extension());
     let ascii: String = file
         .chars()
@@ -110,14 +110,14 @@ pub fn disposition(base: &str, format: Format) -> String {
 const PIPE_SIZE: usize = 1024 * 1024;
 
 /// The most archives written at once; beyond, 503 (each has a thread and a pipe).
-pub const MAX_AT_ONCE: usize = 16;
+pub(crate) const MAX_AT_ONCE: usize = 16;
 
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
 
 /// An archive being written by its own thread, read from a pipe: the response body. The
 /// thread stops when the folder is done or the reader is dropped (the client went away:
 /// its next write fails with EPIPE).
-pub struct Stream {
+pub(crate) struct Stream {
     /// The pipe's read end.
     pub reader: File,
 }
@@ -131,7 +131,7 @@ impl std::fmt::Debug for Stream {
 /// Starts writing the archive of `dir` (canonical, under `root`) on a thread of its own,
 /// into a pipe whose read end is returned. `None` when [`MAX_AT_ONCE`] are running or no
 /// pipe or thread can be had (503).
-pub fn spawn(
+pub(crate) fn spawn(
     root: PathBuf,
     dir: PathBuf,
     name: String,
@@ -182,7 +182,7 @@ pub fn spawn(
 /// Writes the folder `dir` (canonical, under the canonical `root`) as an archive into
 /// `out`, its entries under the top folder `name`. Stops at the first write error (a
 /// client gone); read errors only leave the file out.
-pub fn write(
+pub(crate) fn write(
     root: &Path,
     dir: &Path,
     name: &str,

@@ -37,7 +37,7 @@ const CHUNK: usize = 256;
 /// Which connection: a slot and the generation of its occupant (a reused slot has a new
 /// generation, so a late event for the old occupant finds nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Key {
+pub(crate) struct Key {
     index: u32,
     generation: u32,
 }
@@ -56,7 +56,7 @@ impl Key {
 
 /// What a connection waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Interest {
+pub(crate) enum Interest {
     /// A request (or late bytes to drain).
     Read,
     /// Room in the socket's buffer for the rest of a response.
@@ -64,10 +64,10 @@ pub enum Interest {
 }
 
 /// A worker's buffer of events (its capacity is how many one wait may return).
-pub type Events = Vec<epoll::Event>;
+pub(crate) type Events = Vec<epoll::Event>;
 
 /// What an event from [`Ready::wait`] woke the worker for.
-pub fn wake(event: &epoll::Event) -> Wake {
+pub(crate) fn wake(event: &epoll::Event) -> Wake {
     // Copied out: the kernel's struct is packed, so its fields cannot be borrowed.
     let (flags, data) = (event.flags, event.data);
     match data.u64() {
@@ -84,7 +84,7 @@ pub fn wake(event: &epoll::Event) -> Wake {
 
 /// What a worker woke up for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wake {
+pub(crate) enum Wake {
     /// The listener has a connection to accept.
     Listener,
     /// The timer fired: call [`Ready::due`].
@@ -128,7 +128,7 @@ struct Free {
 
 /// At most this many connections, whatever `--max-connections` says: no process gets that
 /// many descriptors by default, and the slot table stays small (4096 chunk pointers).
-pub const MAX_CAPACITY: usize = 1 << 20;
+pub(crate) const MAX_CAPACITY: usize = 1 << 20;
 
 /// A run of slots, made when first needed.
 type Chunk<T> = Box<[Mutex<Slot<T>>]>;
@@ -142,7 +142,7 @@ struct Timers {
 
 /// The readiness set. See the module documentation.
 #[derive(Debug)]
-pub struct Ready<T> {
+pub(crate) struct Ready<T> {
     epoll: OwnedFd,
     timer: OwnedFd,
     capacity: usize,
@@ -159,7 +159,7 @@ fn lock<X>(m: &Mutex<X>) -> MutexGuard<'_, X> {
 
 impl<T: AsFd> Ready<T> {
     /// A set for up to `capacity` connections, with its timer in it.
-    pub fn new(capacity: usize) -> io::Result<Ready<T>> {
+    pub(crate) fn new(capacity: usize) -> io::Result<Ready<T>> {
         let capacity = capacity.clamp(1, MAX_CAPACITY);
         let epoll = epoll::create(CreateFlags::CLOEXEC)?;
         let timer = rustix::time::timerfd_create(
@@ -206,12 +206,12 @@ impl<T: AsFd> Ready<T> {
     }
 
     /// Adds the listener (armed). [`Ready::arm_listener`] re-arms it after each wake-up.
-    pub fn add_listener(&self, listener: impl AsFd) -> io::Result<()> {
+    pub(crate) fn add_listener(&self, listener: impl AsFd) -> io::Result<()> {
         self.listener_ctl(listener, true)
     }
 
     /// Re-arms the listener now.
-    pub fn arm_listener(&self, listener: impl AsFd) -> io::Result<()> {
+    pub(crate) fn arm_listener(&self, listener: impl AsFd) -> io::Result<()> {
         self.listener_ctl(listener, false)
     }
 
@@ -229,18 +229,18 @@ impl<T: AsFd> Ready<T> {
     }
 
     /// Removes the listener (shutting down).
-    pub fn remove_listener(&self, listener: impl AsFd) {
+    pub(crate) fn remove_listener(&self, listener: impl AsFd) {
         let _ = epoll::delete(&self.epoll, listener);
     }
 
     /// Asks [`Ready::due`] to report the listener at `at`, to re-arm it then.
-    pub fn listener_at(&self, at: Instant) {
+    pub(crate) fn listener_at(&self, at: Instant) {
         self.push(at, LISTENER_KEY);
     }
 
     /// Waits up to `timeout` (forever with `None`) for at most `events`' capacity of events,
     /// which replace its contents; read them with [`wake`].
-    pub fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
+    pub(crate) fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<()> {
         events.clear();
         let timeout = timeout.map(|t| Timespec {
             tv_sec: t.as_secs() as i64,
@@ -254,7 +254,7 @@ impl<T: AsFd> Ready<T> {
     }
 
     /// A free slot for a new connection, or `None` when `capacity` are open.
-    pub fn reserve(&self) -> Option<Key> {
+    pub(crate) fn reserve(&self) -> Option<Key> {
         let index = {
             // Given-back slots first, so few chunks are ever made on a quiet server.
             let mut free = lock(&self.free);
@@ -276,7 +276,7 @@ impl<T: AsFd> Ready<T> {
 
     /// Frees `key`'s slot; the connection itself was (or is being) dropped, which closes its
     /// descriptor and so removes it from epoll.
-    pub fn release(&self, key: Key) {
+    pub(crate) fn release(&self, key: Key) {
         {
             let mut slot = lock(self.slot(key.index));
             if slot.generation != key.generation {
@@ -295,13 +295,13 @@ impl<T: AsFd> Ready<T> {
 
     /// Takes `key`'s connection out of the set for good, its descriptor staying open for
     /// whoever takes it over (`--watch`'s hub), and frees the slot.
-    pub fn detach(&self, key: Key, conn: &T) {
+    pub(crate) fn detach(&self, key: Key, conn: &T) {
         let _ = epoll::delete(&self.epoll, conn);
         self.release(key);
     }
 
     /// How many slots are taken (open connections).
-    pub fn open(&self) -> usize {
+    pub(crate) fn open(&self) -> usize {
         let free = lock(&self.free);
         free.fresh as usize - free.back.len()
     }
@@ -309,7 +309,7 @@ impl<T: AsFd> Ready<T> {
     /// Takes the ready connection `key` out of its slot: the worker holds it now. When
     /// another worker holds it, that worker is told to serve it again (and whether the peer
     /// has `closed`), and this gets `None`.
-    pub fn take(&self, key: Key, closed: bool) -> Option<T> {
+    pub(crate) fn take(&self, key: Key, closed: bool) -> Option<T> {
         let mut slot = lock(self.slot(key.index));
         if slot.generation != key.generation {
             return None;
@@ -325,7 +325,7 @@ impl<T: AsFd> Ready<T> {
     }
 
     /// Takes the connection `key` out of its slot if it waits there and `pred` says so.
-    pub fn take_if(&self, key: Key, pred: impl FnOnce(&T) -> bool) -> Option<T> {
+    pub(crate) fn take_if(&self, key: Key, pred: impl FnOnce(&T) -> bool) -> Option<T> {
         let mut slot = lock(self.slot(key.index));
         if slot.generation != key.generation || !slot.conn.as_ref().is_some_and(pred) {
             return None;
@@ -339,7 +339,7 @@ impl<T: AsFd> Ready<T> {
     /// Returns `Ok(Some((conn, closed)))` when it became ready again while held: serve it
     /// again (`closed`: the peer has closed its side). On failure the connection is handed
     /// back, to be dropped.
-    pub fn arm(
+    pub(crate) fn arm(
         &self,
         key: Key,
         conn: T,
@@ -415,7 +415,7 @@ impl<T: AsFd> Ready<T> {
     }
 
     /// Makes the timer fire now, waking one worker (to notice a shutdown, say).
-    pub fn nudge(&self) {
+    pub(crate) fn nudge(&self) {
         let mut timers = lock(&self.timers);
         let now = Instant::now();
         timers.armed = Some(now);
@@ -425,7 +425,7 @@ impl<T: AsFd> Ready<T> {
     /// After a [`Wake::Timer`]: collects the connections whose deadline has passed (taking
     /// them out of their slots, so the caller expires and drops them), says whether the
     /// listener is due to be re-armed, and re-arms the timer for the next deadline.
-    pub fn due(&self, expired: &mut Vec<(Key, T)>) -> bool {
+    pub(crate) fn due(&self, expired: &mut Vec<(Key, T)>) -> bool {
         let now = Instant::now();
         let mut listener = false;
         let mut popped = Vec::new();
@@ -484,7 +484,7 @@ impl<T: AsFd> Ready<T> {
 
     /// Takes every waiting connection for which `close` says yes (shutting down: the idle
     /// ones), for the caller to drop.
-    pub fn sweep(&self, mut close: impl FnMut(&T) -> bool) -> Vec<(Key, T)> {
+    pub(crate) fn sweep(&self, mut close: impl FnMut(&T) -> bool) -> Vec<(Key, T)> {
         let mut out = Vec::new();
         for (c, chunk) in self.chunks.iter().enumerate() {
             let Some(chunk) = chunk.get() else { continue };

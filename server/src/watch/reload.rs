@@ -9,19 +9,19 @@
 //! the folder holds.
 
 /// The reserved path of the event stream (see the module's comment for why `%00`).
-pub const ENDPOINT: &str = "/%00serve-reload";
+pub(crate) const ENDPOINT: &str = "/%00serve-reload";
 
 /// The event stream's type.
-pub const EVENT_STREAM: &str = "text/event-stream";
+pub(crate) const EVENT_STREAM: &str = "text/event-stream";
 
 /// HTML files larger than this are sent as they are, without the script: the injected copy
 /// is made in memory.
-pub const MAX_INJECT: u64 = 8 * 1024 * 1024;
+pub(crate) const MAX_INJECT: u64 = 8 * 1024 * 1024;
 
 /// The script. On `css`, each same-origin style sheet is fetched again with a cache-busting
 /// query (the new `<link>` replaces the old one once loaded, so nothing flashes unstyled);
 /// on `reload`, the page reloads. Listings carry it too (`listing.rs`).
-pub const SCRIPT: &str = concat!(
+pub(crate) const SCRIPT: &str = concat!(
     "<script data-serve-reload>(function(){",
     "var es=new EventSource(\"/%00serve-reload\");",
     "es.addEventListener(\"css\",function(){",
@@ -35,19 +35,19 @@ pub const SCRIPT: &str = concat!(
 );
 
 /// True when `target` (path and query) is the event stream.
-pub fn is_endpoint(target: &str) -> bool {
+pub(crate) fn is_endpoint(target: &str) -> bool {
     target.split('?').next() == Some(ENDPOINT)
 }
 
 /// True for a type the script goes into: HTML only.
-pub fn injects(content_type: &str, len: u64) -> bool {
+pub(crate) fn injects(content_type: &str, len: u64) -> bool {
     let mime = content_type.split(';').next().unwrap_or("").trim();
     mime.eq_ignore_ascii_case("text/html") && len <= MAX_INJECT
 }
 
 /// `html` with the script before its last `</body` (any case), or at the end when it has
 /// none.
-pub fn inject(html: &[u8]) -> Vec<u8> {
+pub(crate) fn inject(html: &[u8]) -> Vec<u8> {
     let at = html
         .windows(6)
         .rposition(|w| w.eq_ignore_ascii_case(b"</body"))
@@ -61,7 +61,7 @@ pub fn inject(html: &[u8]) -> Vec<u8> {
 
 /// The injected representation's ETag: the file's with `-live` inside the quotes, so a
 /// cache never takes one for the other (and the file's own ETag never validates it).
-pub fn etag(file_etag: &str) -> String {
+pub(crate) fn etag(file_etag: &str) -> String {
     match file_etag.strip_suffix('"') {
         Some(open) => format!("{open}-live\""),
         None => format!("{file_etag}-live"),
