@@ -108,7 +108,7 @@ fn walk(root: &Path, dir: &Path) -> Vec<(String, String)> {
 }
 
 /// A URL on a port nobody listens on: bound for a moment, noted, let go.
-fn refused_url() -> String {
+pub(super) fn refused_url() -> String {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     format!("http://{}/x", l.local_addr().unwrap())
 }
