@@ -266,7 +266,19 @@ fn write_out_as_curl_writes_it() {
                %{size_header} [%{content_type}] %{exitcode} [%{remote_ip}] %{remote_port} \
                %header{Content-Type}|%header{nope}| %{http_version} %{num_headers} \
                [%{filename_effective}] [%{scheme}] %{HTTP_CODE}\\n%%\\t\\q%q%";
-    let files: &[(&str, &[u8])] = &[("fmt.txt", b"code=%{http_code}\\n")];
+    // A format file's line ends are dropped as curl reads it (its `\n` escapes are not):
+    // lines that end in `\n`, CRLF, a CR inside a line, a line longer than curl's 255-byte
+    // read.
+    let long = format!("{}\r...\n%{{http_code}}\n", "x".repeat(300));
+    let files: &[(&str, &[u8])] = &[
+        ("fmt.txt", b"code=%{http_code}\\n"),
+        (
+            "lines.txt",
+            b"code=%{http_code}\\n\nsize=%{size_download}\\n\n",
+        ),
+        ("crlf.txt", b"a\\n\r\nb\rhidden\nc\\n\n"),
+        ("long.txt", long.as_bytes()),
+    ];
     let lines: Vec<Vec<&str>> = vec![
         vec!["-s", "-w", all, &u],
         vec!["-s", "-w", all, "-o", "out.txt", &u],
@@ -283,12 +295,20 @@ fn write_out_as_curl_writes_it() {
             &refused,
         ],
         vec!["-s", "-w", "@fmt.txt", &u],
+        vec!["-s", "-w", "@lines.txt", &u],
+        vec!["-s", "-w", "@crlf.txt", &u],
+        vec!["-s", "-w", "@long.txt", &u],
         vec!["-s", "-w", "@-", &u],
         vec!["-s", "-w", "%{stderr}to stderr%{stdout}to stdout", &u],
     ];
     for line in lines {
         same_as_curl(files, &line, b"from stdin %{http_code}");
     }
+    same_as_curl(
+        &[],
+        &["-s", "-w", "@-", &u],
+        b"one %{http_code}\\n\ntwo\\n\n",
+    );
     // Times are curl's format: seconds with six decimals.
     let times = "%{time_namelookup} %{time_connect} %{time_appconnect} %{time_pretransfer} \
                  %{time_starttransfer} %{time_redirect} %{time_total} %{speed_download}";
@@ -837,6 +857,15 @@ fn conditions_and_limits_as_curl() {
         vec!["-s", "--max-filesize", "10", &u],
         vec!["-s", "--max-filesize", "1k", &u],
         vec!["-s", "--max-filesize", "10", "-o", "out", &u],
+        // curl's B suffix, in either case, and its refusals (curl 7.88 knows B, K, M, G;
+        // fetch also takes T and P, which later curl added: see args.rs's unit test).
+        vec!["-s", "--max-filesize", "10B", &u],
+        vec!["-s", "--max-filesize", "4000b", &u],
+        vec!["-s", "--max-filesize", " 10", &u],
+        vec!["-s", "--max-filesize", "1kb", &u],
+        vec!["-s", "--max-filesize", "1.5k", &u],
+        vec!["-s", "--limit-rate", "100000B", &u],
+        vec!["-s", "--limit-rate", "1000000b", &u],
     ];
     for line in lines {
         same_as_curl(files, &line, b"");
