@@ -913,6 +913,18 @@ fn config_files_as_curl_reads_them() {
     for line in lines {
         same_as_curl(files, &line, b"header = \"X-Stdin: 1\"\n");
     }
+    // Every quoting form, read from stdin with the transfers run in parallel: a value
+    // joined to its short option and quoted (the file is named with the quotes, as curl
+    // names it), `=`, `:` and spaces between name and value, escapes, text after a closing
+    // quote, a value on an option that takes none, an unknown `--name=value`, CRLF.
+    let forms = format!(
+        "-o\"name\"\nurl = \"{u}?one\"\n-o \"two words\"\r\nurl=\"{u}?two\"\noutput three\n\
+         url:{u}?three\n-sS\nheader = \"X-Esc: \\\"q\\\" \\x\" ignored\nheader:\"X-Colon: 1\"\n\
+         -H \"X-Dash: 2\"\n--header=X-No: 3\nsilent yes\n  # comment\n/ comment\n* comment\n"
+    );
+    let parallel = ["--parallel", "--parallel-immediate", "-K", "-"];
+    same_as_curl(&[], &parallel, forms.as_bytes()).code(0);
+    same_as_curl(&[], &["-K", "-"], forms.as_bytes());
     // .curlrc, found through $CURL_HOME, and -q first to skip it.
     let home = tempfile::tempdir().unwrap();
     std::fs::write(home.path().join(".curlrc"), "header = \"X-Rc: yes\"\n-s\n").unwrap();
