@@ -6,7 +6,7 @@ use std::io::{self, Read};
 use shared::Target;
 
 use crate::body::Body;
-use crate::digest::Verifier;
+use crate::digest::{INLINE, Offload, Verifier};
 use crate::error::Error;
 use crate::head::Head;
 
@@ -22,7 +22,18 @@ pub struct Response {
     body: Body,
     sent: u64,
     // Checks the body as it is read (`verify`), taken at its end.
-    verifier: Option<Verifier>,
+    check: Check,
+}
+
+/// How the body is being checked ([`Response::verify`]).
+#[derive(Debug, Default)]
+enum Check {
+    #[default]
+    Nothing,
+    /// On the reading thread, for the first [`INLINE`] bytes (counted here).
+    Inline(Verifier, u64),
+    /// On a thread of its own, for the rest.
+    Offloaded(Offload),
 }
 
 impl Response {
@@ -39,7 +50,7 @@ impl Response {
             history,
             body,
             sent,
-            verifier: None,
+            check: Check::Nothing,
         }
     }
 
@@ -93,18 +104,42 @@ impl Response {
     /// `Read`, inside the `io::Error`; [`Error::from_io`] recovers it) instead of 0 when a
     /// digest does not match. A verifier expecting nothing costs nothing.
     pub fn verify(&mut self, verifier: Verifier) {
-        self.verifier = (!verifier.is_empty()).then_some(verifier);
+        self.check = if verifier.is_empty() {
+            Check::Nothing
+        } else {
+            Check::Inline(verifier, 0)
+        };
     }
 
     fn verified(&mut self, read: &[u8], empty_buf: bool) -> Result<(), Error> {
-        match &mut self.verifier {
-            Some(v) if !read.is_empty() => v.update(read),
-            Some(_) if !empty_buf => {
-                if let Some(v) = self.verifier.take() {
-                    v.finish()?;
+        if read.is_empty() {
+            // 0 bytes into a buffer with room: the end of the body.
+            return match std::mem::take(&mut self.check) {
+                check if empty_buf => {
+                    self.check = check;
+                    Ok(())
+                }
+                Check::Inline(v, _) => v.finish(),
+                Check::Offloaded(o) => o.finish(),
+                Check::Nothing => Ok(()),
+            };
+        }
+        match &mut self.check {
+            Check::Inline(v, n) => {
+                v.update(read);
+                *n += read.len() as u64;
+                if *n >= INLINE
+                    && let Check::Inline(v, _) = std::mem::take(&mut self.check)
+                {
+                    // A body this long: the rest is hashed beside the reading.
+                    self.check = match Offload::start(v) {
+                        Ok(o) => Check::Offloaded(o),
+                        Err(v) => Check::Inline(v, 0),
+                    };
                 }
             }
-            _ => {}
+            Check::Offloaded(o) => o.update(read),
+            Check::Nothing => {}
         }
         Ok(())
     }

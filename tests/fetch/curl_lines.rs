@@ -108,7 +108,7 @@ fn walk(root: &Path, dir: &Path) -> Vec<(String, String)> {
 }
 
 /// A URL on a port nobody listens on: bound for a moment, noted, let go.
-fn refused_url() -> String {
+pub(super) fn refused_url() -> String {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     format!("http://{}/x", l.local_addr().unwrap())
 }
@@ -266,7 +266,19 @@ fn write_out_as_curl_writes_it() {
                %{size_header} [%{content_type}] %{exitcode} [%{remote_ip}] %{remote_port} \
                %header{Content-Type}|%header{nope}| %{http_version} %{num_headers} \
                [%{filename_effective}] [%{scheme}] %{HTTP_CODE}\\n%%\\t\\q%q%";
-    let files: &[(&str, &[u8])] = &[("fmt.txt", b"code=%{http_code}\\n")];
+    // A format file's line ends are dropped as curl reads it (its `\n` escapes are not):
+    // lines that end in `\n`, CRLF, a CR inside a line, a line longer than curl's 255-byte
+    // read.
+    let long = format!("{}\r...\n%{{http_code}}\n", "x".repeat(300));
+    let files: &[(&str, &[u8])] = &[
+        ("fmt.txt", b"code=%{http_code}\\n"),
+        (
+            "lines.txt",
+            b"code=%{http_code}\\n\nsize=%{size_download}\\n\n",
+        ),
+        ("crlf.txt", b"a\\n\r\nb\rhidden\nc\\n\n"),
+        ("long.txt", long.as_bytes()),
+    ];
     let lines: Vec<Vec<&str>> = vec![
         vec!["-s", "-w", all, &u],
         vec!["-s", "-w", all, "-o", "out.txt", &u],
@@ -283,12 +295,20 @@ fn write_out_as_curl_writes_it() {
             &refused,
         ],
         vec!["-s", "-w", "@fmt.txt", &u],
+        vec!["-s", "-w", "@lines.txt", &u],
+        vec!["-s", "-w", "@crlf.txt", &u],
+        vec!["-s", "-w", "@long.txt", &u],
         vec!["-s", "-w", "@-", &u],
         vec!["-s", "-w", "%{stderr}to stderr%{stdout}to stdout", &u],
     ];
     for line in lines {
         same_as_curl(files, &line, b"from stdin %{http_code}");
     }
+    same_as_curl(
+        &[],
+        &["-s", "-w", "@-", &u],
+        b"one %{http_code}\\n\ntwo\\n\n",
+    );
     // Times are curl's format: seconds with six decimals.
     let times = "%{time_namelookup} %{time_connect} %{time_appconnect} %{time_pretransfer} \
                  %{time_starttransfer} %{time_redirect} %{time_total} %{speed_download}";
@@ -837,6 +857,15 @@ fn conditions_and_limits_as_curl() {
         vec!["-s", "--max-filesize", "10", &u],
         vec!["-s", "--max-filesize", "1k", &u],
         vec!["-s", "--max-filesize", "10", "-o", "out", &u],
+        // curl's B suffix, in either case, and its refusals (curl 7.88 knows B, K, M, G;
+        // fetch also takes T and P, which later curl added: see args.rs's unit test).
+        vec!["-s", "--max-filesize", "10B", &u],
+        vec!["-s", "--max-filesize", "4000b", &u],
+        vec!["-s", "--max-filesize", " 10", &u],
+        vec!["-s", "--max-filesize", "1kb", &u],
+        vec!["-s", "--max-filesize", "1.5k", &u],
+        vec!["-s", "--limit-rate", "100000B", &u],
+        vec!["-s", "--limit-rate", "1000000b", &u],
     ];
     for line in lines {
         same_as_curl(files, &line, b"");
@@ -884,6 +913,18 @@ fn config_files_as_curl_reads_them() {
     for line in lines {
         same_as_curl(files, &line, b"header = \"X-Stdin: 1\"\n");
     }
+    // Every quoting form, read from stdin with the transfers run in parallel: a value
+    // joined to its short option and quoted (the file is named with the quotes, as curl
+    // names it), `=`, `:` and spaces between name and value, escapes, text after a closing
+    // quote, a value on an option that takes none, an unknown `--name=value`, CRLF.
+    let forms = format!(
+        "-o\"name\"\nurl = \"{u}?one\"\n-o \"two words\"\r\nurl=\"{u}?two\"\noutput three\n\
+         url:{u}?three\n-sS\nheader = \"X-Esc: \\\"q\\\" \\x\" ignored\nheader:\"X-Colon: 1\"\n\
+         -H \"X-Dash: 2\"\n--header=X-No: 3\nsilent yes\n  # comment\n/ comment\n* comment\n"
+    );
+    let parallel = ["--parallel", "--parallel-immediate", "-K", "-"];
+    same_as_curl(&[], &parallel, forms.as_bytes()).code(0);
+    same_as_curl(&[], &["-K", "-"], forms.as_bytes());
     // .curlrc, found through $CURL_HOME, and -q first to skip it.
     let home = tempfile::tempdir().unwrap();
     std::fs::write(home.path().join(".curlrc"), "header = \"X-Rc: yes\"\n-s\n").unwrap();

@@ -49,6 +49,38 @@ fn fetch_checks_serves_digest_over_the_whole_file_when_resuming() {
     );
 }
 
+/// A body past the first MiB is hashed on a second thread (client/src/digest.rs, `Offload`):
+/// a good digest passes, a wrong one still fails with exit 120 and leaves no file.
+#[test]
+fn a_large_body_is_checked_on_a_second_thread() {
+    use super::scripted::{Script, Then};
+    let data = noise(3 * 1024 * 1024 + 17, 23);
+    let site = temp_dir("digest site");
+    put(site.path(), "big.bin", &data);
+    let s = serve(&site, &["--digest"]);
+    let dir = tempfile::tempdir().unwrap();
+    fetch_in(
+        dir.path(),
+        &["-sS", "-o", "out", &format!("{}big.bin", s.url)],
+    )
+    .code(0);
+    assert!(std::fs::read(dir.path().join("out")).unwrap() == data);
+    let mut other = data.clone();
+    other[2 * 1024 * 1024] ^= 1;
+    let wrong = shared::digest::member(Algorithm::Sha256, &Algorithm::Sha256.digest(&other));
+    let mut reply = format!(
+        "HTTP/1.1 200 OK\r\nRepr-Digest: {wrong}\r\nContent-Length: {}\r\n\r\n",
+        data.len()
+    )
+    .into_bytes();
+    reply.extend_from_slice(&data);
+    let bad = Script::fixed(&reply, Then::Close);
+    fetch_in(dir.path(), &["-sS", "-o", "bad", &bad.url("/")])
+        .code(120)
+        .error("Repr-Digest mismatch (sha-256)");
+    assert!(!dir.path().join("bad").exists() && !dir.path().join("bad.part").exists());
+}
+
 #[test]
 fn checksum_verifies_a_body_from_a_server_without_digests() {
     let site = temp_dir("checksum site");

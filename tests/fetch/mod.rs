@@ -8,6 +8,7 @@ mod curl_lines;
 mod curl_options;
 mod digest;
 mod errors;
+mod existing_file;
 mod form_stream;
 mod many;
 pub mod mirror;

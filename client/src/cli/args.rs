@@ -181,7 +181,8 @@ pub struct Args {
     #[arg(long = "etag-compare", value_name = "FILE", allow_hyphen_values = true)]
     pub etag_compare: Option<PathBuf>,
 
-    /// Receive at most RATE bytes a second on average (suffixes k, M, G), each transfer
+    /// Receive at most RATE bytes a second on average (suffixes B, K, M, G, T, P), each
+    /// transfer
     #[arg(long = "limit-rate", value_name = "RATE", value_parser = parse_size, allow_hyphen_values = true)]
     pub limit_rate: Option<u64>,
 
@@ -202,7 +203,7 @@ pub struct Args {
     #[arg(long = "checksum", value_name = "ALGO:HEX")]
     pub checksum: Option<String>,
 
-    /// Refuse a body the server says is larger than BYTES (suffixes k, M, G), exit 63
+    /// Refuse a body the server says is larger than BYTES (suffixes B, K, M, G, T, P), exit 63
     #[arg(long = "max-filesize", value_name = "BYTES", value_parser = parse_size, allow_hyphen_values = true)]
     pub max_filesize: Option<u64>,
 
@@ -959,7 +960,7 @@ pub struct Args {
     pub no_host_directories: bool,
 
     /// With --mirror or --recursive: start no new file once BYTES have been received
-    /// (suffixes k, M, G; wget's -Q; fetch's -Q is curl's --quote)
+    /// (suffixes B, K, M, G, T, P; wget's -Q; fetch's -Q is curl's --quote)
     #[arg(long = "quota", value_name = "BYTES", value_parser = parse_size)]
     pub quota: Option<u64>,
 
@@ -1262,24 +1263,30 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// A size in bytes, with curl's suffixes k, M, G (powers of 1024).
+/// A size in bytes, read as curl reads one (`--limit-rate`, `--max-filesize`): leading
+/// spaces, decimal digits, then at most one suffix in either case, B (bytes), K, M, G, T or
+/// P (powers of 1024). curl 7.88 knows B, K, M and G; T and P came later.
 fn parse_size(s: &str) -> Result<u64, String> {
-    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => s.split_at(i),
-        None => (s, ""),
+    let bad = || format!("'{s}' is not a size (BYTES, or with B, K, M, G, T or P)");
+    let text = s.trim_start();
+    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => text.split_at(i),
+        None => (text, ""),
     };
-    let shift = match unit {
-        "" => 0,
-        "k" | "K" => 10,
-        "m" | "M" => 20,
-        "g" | "G" => 30,
-        _ => return Err(format!("'{s}' is not a size (BYTES, or with k, M or G)")),
+    let shift = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        "p" => 50,
+        _ => return Err(bad()),
     };
     digits
         .parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(1 << shift))
-        .ok_or_else(|| format!("'{s}' is not a size (BYTES, or with k, M or G)"))
+        .ok_or_else(bad)
 }
 
 /// Seconds, where 0 means "the default" (curl's --retry-delay 0, --retry-max-time 0).
@@ -1320,6 +1327,36 @@ mod tests {
         assert_eq!((any.host, any.port, any.to_port), (None, None, None));
         assert_eq!(any.to_host.as_deref(), Some("b.test"));
         assert!(parse_connect_to("a:b:c:d").is_err());
+    }
+
+    #[test]
+    fn sizes_as_curl_reads_them() {
+        let cases: &[(&str, Option<u64>)] = &[
+            ("1000", Some(1000)),
+            ("1000B", Some(1000)),
+            ("1000b", Some(1000)),
+            ("2k", Some(2048)),
+            ("2K", Some(2048)),
+            ("3m", Some(3 << 20)),
+            ("1G", Some(1 << 30)),
+            ("1t", Some(1 << 40)),
+            ("1T", Some(1 << 40)),
+            ("1p", Some(1 << 50)),
+            ("2P", Some(2 << 50)),
+            (" 5", Some(5)),
+            ("010", Some(10)),
+            ("16384P", None),
+            ("1kb", None),
+            ("1.5k", None),
+            ("0x10", None),
+            ("1E", None),
+            ("-1", None),
+            ("", None),
+            ("k", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_size(text).ok(), *want, "{text:?}");
+        }
     }
 
     #[test]

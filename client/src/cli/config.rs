@@ -371,7 +371,7 @@ impl Config {
         }
         let write_out = match args.write_out.as_deref() {
             Some(f) => Some(match f.strip_prefix('@') {
-                Some(file) => read_text("-w", file)?,
+                Some(file) => read_format(file)?,
                 None => f.to_string(),
             }),
             None => None,
@@ -995,16 +995,41 @@ fn credentials(user: &str) -> Result<(String, String), Error> {
     Ok((user.into(), line.trim_end_matches(['\r', '\n']).into()))
 }
 
-/// The text of `file` (`-`: stdin) for option `flag`.
-fn read_text(flag: &str, file: &str) -> Result<String, Error> {
-    let mut text = String::new();
+/// The text of `-w @FILE` (`-`: stdin) as curl reads it: line by line, each line's end
+/// dropped, so a format whose lines end in `\n` escapes prints one newline a line.
+fn read_format(file: &str) -> Result<String, Error> {
+    let mut bytes = Vec::new();
     let result = if file == "-" {
-        io::stdin().lock().read_to_string(&mut text).map(drop)
+        io::stdin().lock().read_to_end(&mut bytes).map(drop)
     } else {
-        std::fs::read_to_string(file).map(|t| text = t)
+        std::fs::read(file).map(|b| bytes = b)
     };
-    result.map_err(|e| Error::Usage(format!("{flag} @{file}: {}", shared::io_words(&e))))?;
-    Ok(text)
+    result.map_err(|e| Error::Usage(format!("-w @{file}: {}", shared::io_words(&e))))?;
+    Ok(without_line_ends(&bytes))
+}
+
+/// curl's file2string: the text in pieces of up to 255 bytes (its `fgets` buffer), each
+/// ending after a line feed or when full, and each piece cut at its first CR, LF or NUL.
+/// So a CR ends what a line says, and a line over 255 bytes loses nothing but that.
+fn without_line_ends(bytes: &[u8]) -> String {
+    const PIECE: usize = 255;
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let window = &rest[..rest.len().min(PIECE)];
+        let len = window
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(window.len(), |i| i + 1);
+        let (piece, tail) = rest.split_at(len);
+        let end = piece
+            .iter()
+            .position(|&b| matches!(b, b'\r' | b'\n' | 0))
+            .unwrap_or(piece.len());
+        out.extend_from_slice(&piece[..end]);
+        rest = tail;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The targets in `file` (`-`: stdin): one a line, trimmed; blank lines and `#` comments
@@ -1044,6 +1069,27 @@ mod tests {
         let args = Args::parse_ordered(all).map_err(|e| Error::Usage(clap_message(&e)))?;
         Config::from_args(args)
     }
+
+    #[test]
+    fn format_files_lose_their_line_ends_as_in_curl() {
+        let long = format!("{}\ry\nZ\n", "x".repeat(300));
+        let cases: &[(&[u8], String)] = &[
+            (b"%{http_code}\\n\n", "%{http_code}\\n".into()),
+            (b"A\rB\nC\\n\r\nD", "AC\\nD".into()),
+            (b"a\0b\nc", "ac".into()),
+            (long.as_bytes(), format!("{}Z", "x".repeat(300))),
+            (b"", String::new()),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(
+                without_line_ends(bytes),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+
     #[test]
     fn outputs_go_to_targets_in_order() {
         let c = parse(&["-o", "a", "-o", "-", "-O", "x/1", "y/2", "z/3", "w/4"]).unwrap();

@@ -71,12 +71,14 @@ fn expand_os(args: Vec<OsString>, known: &Known) -> Result<Vec<OsString>, Error>
     Ok(out)
 }
 
-/// The same inside config files, `depth` files deep.
-fn expand_all(args: &[String], known: &Known, depth: usize) -> Result<Vec<String>, Error> {
+/// The same inside config files, `depth` files deep: each line's option word is looked at
+/// (its value never is, even one that reads `-K`).
+fn expand_all(lines: &[Vec<String>], known: &Known, depth: usize) -> Result<Vec<String>, Error> {
     let mut out = Vec::new();
-    let mut iter = args.iter().cloned();
-    while let Some(arg) = iter.next() {
-        match config_file(&arg, || iter.next()) {
+    for line in lines {
+        let mut words = line.iter().cloned();
+        let Some(option) = words.next() else { continue };
+        match config_file(&option, || words.next()) {
             Some(Ok(file)) if depth < MAX_DEPTH => {
                 out.extend(expand_all(&read_file(&file, known)?, known, depth + 1)?);
             }
@@ -86,7 +88,7 @@ fn expand_all(args: &[String], known: &Known, depth: usize) -> Result<Vec<String
                 )));
             }
             Some(Err(())) => return Err(Error::Usage("-K: a file name is needed".into())),
-            None => out.push(arg),
+            None => out.extend(std::iter::once(option).chain(words)),
         }
     }
     Ok(out)
@@ -106,19 +108,20 @@ fn config_file(arg: &str, next: impl FnOnce() -> Option<String>) -> Option<Resul
         .map(|f| Ok(f.to_string()))
 }
 
-/// The arguments in config file `file` (`-`: stdin).
-fn read_file(file: &str, known: &Known) -> Result<Vec<String>, Error> {
-    let mut text = String::new();
+/// The arguments in config file `file` (`-`: stdin), a line's worth each.
+fn read_file(file: &str, known: &Known) -> Result<Vec<Vec<String>>, Error> {
+    let mut bytes = Vec::new();
     let read = if file == "-" {
-        io::stdin().lock().read_to_string(&mut text).map(drop)
+        io::stdin().lock().read_to_end(&mut bytes).map(drop)
     } else {
-        std::fs::read(file).map(|b| text = String::from_utf8_lossy(&b).into_owned())
+        std::fs::read(file).map(|b| bytes = b)
     };
     read.map_err(|e| Error::Read {
         what: format!("config file {file}"),
         reason: shared::io_words(&e),
     })?;
-    Ok(lines_to_args(&text, file, known))
+    let name = if file == "-" { "<stdin>" } else { file };
+    Ok(lines_to_args(&String::from_utf8_lossy(&bytes), name, known))
 }
 
 /// Where curl 7.88 looks for `.curlrc`: `$CURL_HOME`, then `$XDG_CONFIG_HOME`, then `$HOME`;
@@ -131,49 +134,113 @@ fn default_file() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// curl's config syntax, line by line: `#` comments and blank lines skipped; an option
-/// with or without its dashes (`url`, `--url`, `-s`), then spaces, `=` or `:`, then a
-/// value for options that take one: up to the next space, or in double quotes with `\\`,
-/// `\"`, `\t`, `\n`, `\r` and `\v` escapes. A name neither fetch nor curl knows is a
-/// warning, as in curl.
-fn lines_to_args(text: &str, file: &str, known: &Known) -> Vec<String> {
+/// curl's config syntax, read as curl's parser reads it, line by line (a line ends at a
+/// line feed only):
+/// - after leading spaces, a line starting with `#`, `/`, `*` or nothing is skipped;
+/// - the option word runs to the next space; without a leading dash (`url = …`) also to
+///   `=` or `:`, and those separate it from the value as spaces do; with one, `=` and `:`
+///   are part of what follows (`--url = x` is the value `=`);
+/// - the value is quoted (`"…"`, with `\t`, `\n`, `\r`, `\v` and `\X` for X, up to the next
+///   unescaped quote; what follows is ignored), or else runs to the next space (more words
+///   after it draw a warning);
+/// - a short option may hold its value in its own word (`-o"name"`: the value is `"name"`,
+///   quotes and all, as curl takes it), and then, like an option that takes none, leaves
+///   the line's value unused (a warning).
+///
+/// An option neither fetch nor curl knows, or one missing its value, is a warning and is
+/// skipped, as in curl. Returns the arguments a line stands for, one list a line.
+fn lines_to_args(text: &str, file: &str, known: &Known) -> Vec<Vec<String>> {
     let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim_start();
-        if line.is_empty() || line.starts_with('#') {
+    for (n, line) in text.split('\n').enumerate() {
+        let warn = |what: &str| {
+            let _ = writeln!(io::stderr(), "fetch: warning: {file}:{}: {what}", n + 1);
+        };
+        let line = line.trim_start_matches(is_space);
+        if line.is_empty() || line.starts_with(['#', '/', '*']) {
             continue;
         }
+        let dashed = line.starts_with('-');
+        let separates = |c: char| !dashed && (c == '=' || c == ':');
         let end = line
-            .find(|c: char| c.is_whitespace() || c == '=' || c == ':')
+            .find(|c: char| is_space(c) || separates(c))
             .unwrap_or(line.len());
         let (word, rest) = line.split_at(end);
-        let option = if word.starts_with('-') {
+        let rest = rest.trim_start_matches(|c: char| is_space(c) || separates(c));
+        let param = match rest.strip_prefix('"') {
+            Some(quoted) => Some(unquote(quoted)),
+            None => {
+                let end = rest.find(is_space).unwrap_or(rest.len());
+                let after = rest[end..].trim_start_matches(is_space);
+                if !after.is_empty() && !after.starts_with('#') {
+                    warn(&format!(
+                        "'{word}' uses unquoted whitespace in the line that may cause \
+                         side-effects"
+                    ));
+                }
+                Some(rest[..end].to_string()).filter(|p| !p.is_empty())
+            }
+        };
+        let option = if dashed {
             word.to_string()
         } else {
             format!("--{word}")
         };
-        let Some(takes) = known.takes_value(&option) else {
-            let _ = writeln!(
-                io::stderr(),
-                "fetch: warning: {file}:{}: '{word}' is unknown",
-                n + 1
-            );
-            continue;
-        };
-        out.push(option);
-        if takes {
-            let rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '=' || c == ':');
-            out.push(value(rest));
+        match (value_of(&option, known), param) {
+            (None, _) => warn(&format!("'{word}' is unknown")),
+            (Some(Value::Next), None) => warn(&format!("'{word}' requires a value")),
+            (Some(Value::Next), Some(param)) => out.push(vec![option, param]),
+            (Some(_), param) => {
+                if param.is_some() {
+                    warn(&format!("'{word}' had unsupported trailing garbage"));
+                }
+                out.push(vec![option]);
+            }
         }
     }
     out
 }
 
-/// A value: quoted (with escapes) or up to the first whitespace.
-fn value(s: &str) -> String {
-    let Some(quoted) = s.strip_prefix('"') else {
-        return s.split_whitespace().next().unwrap_or("").to_string();
-    };
+/// C's `isspace`, which curl's parser uses.
+fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\u{b}' | '\u{c}' | '\r')
+}
+
+/// Where an option word's value comes from.
+#[derive(Debug, PartialEq, Eq)]
+enum Value {
+    /// It takes none.
+    None,
+    /// From the line's value.
+    Next,
+    /// From its own word: `-oNAME`, `-so"name"`.
+    InWord,
+}
+
+/// How `option` (`--long`, or `-x` with more short options or a value after it) takes
+/// its value; `None` for an option neither fetch nor curl knows.
+fn value_of(option: &str, known: &Known) -> Option<Value> {
+    if option.starts_with("--") {
+        return Some(match known.takes_value(option)? {
+            true => Value::Next,
+            false => Value::None,
+        });
+    }
+    let letters = option.strip_prefix('-')?;
+    if letters.is_empty() {
+        return None;
+    }
+    for (i, c) in letters.char_indices() {
+        if known.takes_value(&format!("-{c}"))? {
+            let attached = i + c.len_utf8() < letters.len();
+            return Some(if attached { Value::InWord } else { Value::Next });
+        }
+    }
+    Some(Value::None)
+}
+
+/// A quoted value after its opening quote, as curl's `unslashquote` reads it: up to the
+/// next quote that no backslash escapes.
+fn unquote(quoted: &str) -> String {
     let mut out = String::new();
     let mut chars = quoted.chars();
     while let Some(c) = chars.next() {
@@ -206,7 +273,7 @@ mod tests {
         let text = "# comment\n-s\nurl = \"http://h/echo?a\"\n--header \"X-A: 1 \\\"q\\\"\"\n\
                     user-agent: myagent\n  referer=http://r/  trailing\n-d  a=1\n\nfail\n";
         assert_eq!(
-            lines_to_args(text, "cfg", &known),
+            lines_to_args(text, "cfg", &known).concat(),
             [
                 "-s",
                 "--url",
@@ -222,6 +289,56 @@ mod tests {
                 "--fail",
             ]
         );
-        assert_eq!(value("\"a\\tb\\\\c\" rest"), "a\tb\\c");
+        assert_eq!(unquote("a\\tb\\\\c\" rest"), "a\tb\\c");
+    }
+
+    /// Each line and the arguments curl's parser makes of it.
+    #[test]
+    fn every_quoting_form_as_curl_parses_it() {
+        let known = Known::of(&Args::command());
+        let cases: &[(&str, &[&str])] = &[
+            // A short option with its value in its word, quotes and all.
+            ("-o\"name\"", &["-o\"name\""]),
+            ("-oname", &["-oname"]),
+            ("-so\"a b\"", &["-so\"a"]),
+            ("-o \"a b\"", &["-o", "a b"]),
+            ("-o name", &["-o", "name"]),
+            // Without a dash, `=` and `:` separate; with one, they are the value.
+            ("url = \"http://h/a b\"", &["--url", "http://h/a b"]),
+            ("url=\"http://h/\"", &["--url", "http://h/"]),
+            ("url:http://h/", &["--url", "http://h/"]),
+            ("url   =   http://h/", &["--url", "http://h/"]),
+            ("--url = http://h/", &["--url", "="]),
+            ("--url http://h/ # comment", &["--url", "http://h/"]),
+            ("--url=http://h/", &[]),
+            // Escapes in quotes; what follows the closing quote is ignored.
+            (
+                "header = \"X-A: \\\"q\\\" \\t\\x\" tail",
+                &["--header", "X-A: \"q\" \tx"],
+            ),
+            ("header = \"unterminated", &["--header", "unterminated"]),
+            ("header = \"\"", &["--header", ""]),
+            // Comments, blank lines, CRLF line ends.
+            ("  # comment", &[]),
+            ("/ also a comment", &[]),
+            ("* and this", &[]),
+            ("   ", &[]),
+            ("silent\r", &["--silent"]),
+            ("url = http://h/\r", &["--url", "http://h/"]),
+            // A value an option cannot take, or one missing.
+            ("silent yes", &["--silent"]),
+            ("-oname extra", &["-oname"]),
+            ("output", &[]),
+            ("no-such-option 1", &[]),
+            // A value that looks like -K is a value.
+            ("header = -K", &["--header", "-K"]),
+        ];
+        for (line, want) in cases {
+            assert_eq!(
+                lines_to_args(line, "cfg", &known).concat(),
+                *want,
+                "{line:?}"
+            );
+        }
     }
 }

@@ -1,7 +1,6 @@
 //! `-C -`: where a download continues (the `.part` file and its resume record), the
 //! `Range`/`If-Range` headers that ask for the rest, and what `Content-Range` answers.
 
-use std::io;
 use std::path::Path;
 
 use super::output::{meta_path, part_path};
@@ -18,32 +17,46 @@ const META_MAGIC: &str = "fetch resume 1";
 pub(crate) struct Resume {
     pub(crate) offset: u64,
     pub(crate) validator: Option<String>,
+    /// The bytes in hand are the final file itself (a complete-looking `-o` file, no
+    /// `.part`): it is copied to `.part` only once a `206` continues it ([`Resume::move_to_part`]),
+    /// so that an answer that adds nothing (a `416`, a refused connection) leaves it, and
+    /// its time, untouched.
+    pub(crate) in_final: bool,
 }
 
 impl Resume {
     /// `-C -` for the file `path`: its `.part` and resume record, or else an existing
-    /// complete-looking `path` (copied to `.part` first, so that a failure never touches
-    /// it; it has no record, so the range goes without `If-Range`, as curl sends it).
+    /// complete-looking `path` (it has no record, so the range goes without `If-Range`, as
+    /// curl sends it).
     pub(crate) fn load(path: &Path) -> Result<Resume, Error> {
-        let part = part_path(path);
-        let write_err = |what: &Path, e: io::Error| Error::Write {
-            what: what.display().to_string(),
-            reason: shared::io_words(&e),
-        };
-        let offset = match std::fs::metadata(&part) {
-            Ok(m) => m.len(),
+        let (offset, in_final) = match std::fs::metadata(part_path(path)) {
+            Ok(m) => (m.len(), false),
             Err(_) => match std::fs::metadata(path) {
-                Ok(m) if m.is_file() => {
-                    std::fs::copy(path, &part).map_err(|e| write_err(&part, e))?;
-                    m.len()
-                }
-                _ => 0,
+                Ok(m) if m.is_file() => (m.len(), true),
+                _ => (0, false),
             },
         };
         let validator = std::fs::read_to_string(meta_path(path))
             .ok()
             .and_then(|text| parse_meta(&text));
-        Ok(Resume { offset, validator })
+        Ok(Resume {
+            offset,
+            validator,
+            in_final,
+        })
+    }
+
+    /// A `206` continues the bytes in hand: when they are the final file, copies it to
+    /// `path.part` first, so that a failure from here on never touches it.
+    pub(crate) fn move_to_part(&mut self, path: &Path) -> Result<(), Error> {
+        if std::mem::take(&mut self.in_final) {
+            let part = part_path(path);
+            std::fs::copy(path, &part).map_err(|e| Error::Write {
+                what: part.display().to_string(),
+                reason: shared::io_words(&e),
+            })?;
+        }
+        Ok(())
     }
 
     /// `Range` and, when a validator is known, `If-Range` (so a changed file comes back
@@ -169,6 +182,7 @@ mod tests {
         let r = Resume {
             offset: 10,
             validator: Some("\"x\"".into()),
+            in_final: false,
         };
         let h: Vec<String> = r
             .headers()

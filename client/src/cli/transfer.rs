@@ -290,16 +290,22 @@ fn attempt(
         }
     }
     let status = resp.status();
-    if can_retry && matches!(status, 408 | 429 | 500 | 502 | 503 | 504) {
+    // A status worth another try. Without -f its body is written first, as curl writes it
+    // (to stdout; a file's goes to `NAME.part`, which the next try starts afresh).
+    let retrying = (can_retry && matches!(status, 408 | 429 | 500 | 502 | 503 | 504)).then(|| {
         let after = resp
             .head()
             .header("retry-after")
             .and_then(|v| retry::retry_after(v, SystemTime::now()));
-        return Err(Failure::Transient {
+        Failure::Transient {
             error: Error::HttpStatus { status },
             after,
-        });
-    }
+        }
+    });
+    let retrying = match retrying {
+        Some(retry) if config.fail => return Err(retry),
+        other => other,
+    };
     if config.fail && status >= 400 {
         return Err(Error::HttpStatus { status }.into());
     }
@@ -319,6 +325,14 @@ fn attempt(
         && size > max
     {
         return Err(Error::TooLarge { size, max }.into());
+    }
+    if let Dest::File(path) = dest
+        && keeps_file(status, path, config.include || config.head)
+    {
+        // Nothing to write, and nothing to replace the user's copy with.
+        io::copy(&mut resp, &mut io::sink()).map_err(|e| Error::from_io(e, "the body"))?;
+        o.trace.body_done();
+        return Ok(());
     }
     // -J: the name the server gives, when it gives one (-O's name otherwise).
     let named;
@@ -350,7 +364,12 @@ fn attempt(
     if !extra.is_empty() {
         let (start, total) = content_range(resp.head());
         match status {
-            206 if start == Some(resume.offset) => append = true,
+            206 if start == Some(resume.offset) => {
+                if let Some(path) = file {
+                    resume.move_to_part(path)?;
+                }
+                append = true;
+            }
             206 => {
                 return Err(Error::Range {
                     reason: format!(
@@ -366,6 +385,8 @@ fn attempt(
                 o.trace.body_done();
                 o.resumed_from = resume.offset;
                 return match file {
+                    // The file itself is complete: nothing to rename, and its time stays.
+                    Some(_) if resume.in_final => Ok(()),
                     Some(path) => Sink::file(path, true)?
                         .finish()
                         .map(drop)
@@ -462,6 +483,19 @@ fn attempt(
     } else {
         0
     };
+    if let Some(retry) = retrying {
+        // The body was the server's word on why to try again, not the resource: nothing
+        // to resume, and a file keeps its old contents (its `.part` holds this body).
+        o.trace.body_done();
+        *resume = Resume::default();
+        match result {
+            Err(e @ Error::StdoutClosed) => return Err(Failure::Final(e)),
+            _ => {
+                sink.flush()?;
+                return Err(retry);
+            }
+        }
+    }
     if let Err(e @ Error::Digest { .. }) = result {
         // Bytes known to be wrong: nothing may look complete, and nothing is worth resuming.
         o.trace.body_done();
@@ -660,6 +694,15 @@ fn body(
         Some(c) if !config.head => c.finish(),
         _ => Ok(()),
     }
+}
+
+/// True when an answer leaves the file at `path` as it is: a `304` never writes one (it
+/// carries no representation, only the news that the user's copy is current; curl writes
+/// nothing either), and a `204` (no content) does not replace one that exists (curl empties
+/// it; a missing file is created empty, as curl creates it). `heads`: with `-i` or `-I`
+/// the head itself is the output, written as for any status.
+fn keeps_file(status: u16, path: &std::path::Path, heads: bool) -> bool {
+    !heads && (status == 304 || status == 204 && path.exists())
 }
 
 /// The file name in a `Content-Disposition` (`filename="a.txt"` or `filename=a.txt`), as
