@@ -610,7 +610,7 @@ pub struct Args {
     #[arg(long = "http1.1", conflicts_with_all = ["http10", "http09"])]
     pub http11: bool,
 
-    /// Ignored, as curl ignores it for http:// (there is no TLS to check here)
+    /// https://: do not check the server's certificate (a pinned key is still checked)
     #[arg(short = 'k', long = "insecure")]
     pub insecure: bool,
 
@@ -640,37 +640,112 @@ pub struct Args {
     )]
     pub proto_redir: Option<String>,
 
-    /// Ignored, as curl ignores it for http:// (no TLS here)
-    #[arg(long = "tlsv1")]
+    /// https://: TLS 1.2 at least (rustls speaks 1.2 and 1.3: so is every minimum below)
+    #[arg(short = '1', long = "tlsv1")]
     pub tlsv1: bool,
 
-    /// Ignored, as curl ignores it for http:// (no TLS here)
+    /// https://: TLS 1.0 at least (met: rustls speaks 1.2 and 1.3)
     #[arg(long = "tlsv1.0")]
     pub tlsv1_0: bool,
 
-    /// Ignored, as curl ignores it for http:// (no TLS here)
+    /// https://: TLS 1.1 at least (met: rustls speaks 1.2 and 1.3)
     #[arg(long = "tlsv1.1")]
     pub tlsv1_1: bool,
 
-    /// Ignored, as curl ignores it for http:// (no TLS here)
+    /// https://: TLS 1.2 at least
     #[arg(long = "tlsv1.2")]
     pub tlsv1_2: bool,
 
-    /// Ignored, as curl ignores it for http:// (no TLS here)
+    /// https://: TLS 1.3 at least
     #[arg(long = "tlsv1.3")]
     pub tlsv1_3: bool,
 
-    /// Ignored, as curl ignores it for http:// (no TLS here)
+    /// https://: TLS VERSION at most (1.2 or 1.3; 1.0 and 1.1 cannot be met: exit 35)
     #[arg(long = "tls-max", value_name = "VERSION", allow_hyphen_values = true)]
     pub tls_max: Option<String>,
 
-    /// Ignored, as curl ignores it for http:// (no TLS here)
+    /// https://: trust the CA certificates in FILE (PEM) instead of the system's bundle
+    ///
+    /// Without it, as curl: $CURL_CA_BUNDLE, else $SSL_CERT_FILE (and $SSL_CERT_DIR for
+    /// --capath), else /etc/ssl/certs/ca-certificates.crt. Unreadable: exit 77.
     #[arg(long = "cacert", value_name = "FILE", allow_hyphen_values = true)]
     pub cacert: Option<String>,
 
-    /// Ignored, as curl ignores it for http:// (no TLS here)
+    /// https://: also trust the CA certificates in the files of DIR (default /etc/ssl/certs)
     #[arg(long = "capath", value_name = "DIR", allow_hyphen_values = true)]
     pub capath: Option<String>,
+
+    /// https://: the server's public key must be this one: a PEM or DER file, or
+    /// sha256//BASE64 hashes separated by ';' (exit 90 if not)
+    #[arg(
+        long = "pinnedpubkey",
+        value_name = "HASHES",
+        allow_hyphen_values = true
+    )]
+    pub pinnedpubkey: Option<String>,
+
+    /// https://: refuse certificates revoked by the CRL in FILE (PEM; unreadable: exit 82)
+    #[arg(long = "crlfile", value_name = "FILE", allow_hyphen_values = true)]
+    pub crlfile: Option<String>,
+
+    /// https://: send the client certificate in FILE (PEM chain; its key too, unless --key)
+    ///
+    /// curl's CERT[:PASSWORD] form is read too, but an encrypted key is refused (exit 58):
+    /// decrypt it first.
+    #[arg(
+        short = 'E',
+        long = "cert",
+        value_name = "FILE",
+        allow_hyphen_values = true
+    )]
+    pub cert: Option<String>,
+
+    /// https://: the client certificate's private key (PEM or DER: PKCS#8, PKCS#1, SEC1)
+    #[arg(long = "key", value_name = "FILE", allow_hyphen_values = true)]
+    pub key: Option<String>,
+
+    /// https://: the client certificate's type: PEM or DER (P12 and ENG are refused)
+    #[arg(long = "cert-type", value_name = "TYPE")]
+    pub cert_type: Option<String>,
+
+    /// https://: the key's type: PEM or DER (ENG is refused)
+    #[arg(long = "key-type", value_name = "TYPE")]
+    pub key_type: Option<String>,
+
+    /// https://: the key's pass phrase (an encrypted key is refused: decrypt it first)
+    #[arg(long = "pass", value_name = "PHRASE", allow_hyphen_values = true)]
+    pub pass: Option<String>,
+
+    /// https://: the TLS 1.2 suites to offer, by OpenSSL's names, ':'-separated (exit 59
+    /// for one rustls lacks)
+    #[arg(long = "ciphers", value_name = "LIST", allow_hyphen_values = true)]
+    pub ciphers: Option<String>,
+
+    /// https://: the TLS 1.3 suites to offer (TLS_AES_128_GCM_SHA256, ...), ':'-separated
+    #[arg(
+        long = "tls13-ciphers",
+        value_name = "LIST",
+        allow_hyphen_values = true
+    )]
+    pub tls13_ciphers: Option<String>,
+
+    /// https://: the key exchange groups to offer (X25519, P-256, P-384,
+    /// X25519MLKEM768), ':'-separated
+    #[arg(long = "curves", value_name = "LIST", allow_hyphen_values = true)]
+    pub curves: Option<String>,
+
+    /// https://: never resume a TLS session (each connection makes a full handshake)
+    #[arg(long = "no-sessionid")]
+    pub no_sessionid: bool,
+
+    /// Accepted, as curl accepts it outside Windows (rustls checks no revocation on its
+    /// own; see --crlfile)
+    #[arg(long = "ssl-no-revoke")]
+    pub ssl_no_revoke: bool,
+
+    /// Accepted, as curl accepts it outside Windows
+    #[arg(long = "ssl-revoke-best-effort")]
+    pub ssl_revoke_best_effort: bool,
 
     /// Send the path as typed: without it, `.` and `..` segments are resolved first, as
     /// curl does
