@@ -300,8 +300,8 @@ pub struct ClientSettings {
     pub capath: Option<PathBuf>,
     /// `-k`: no check of the server's certificate (a pinned key is still checked).
     pub insecure: bool,
-    /// `--pinnedpubkey`: a PEM or DER public key (or certificate) file, or `sha256//`
-    /// hashes separated by `;`.
+    /// `--pinnedpubkey`: a PEM or DER public key file, or `sha256//` hashes separated by
+    /// `;`.
     pub pinned: Option<String>,
     /// `--crlfile`: revoked certificates (PEM).
     pub crlfile: Option<PathBuf>,
@@ -617,19 +617,15 @@ fn web_verifier(
 ) -> Result<Arc<WebPkiServerVerifier>, String> {
     let mut b = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone());
     if !crls.is_empty() {
-        // curl with OpenSSL checks only the server's own certificate against a CRL file
-        // (X509_V_FLAG_CRL_CHECK without _ALL), and a certificate whose issuer published
-        // no CRL there passes.
-        b = b
-            .with_crls(crls.iter().cloned())
-            .only_check_end_entity_revocation()
-            .allow_unknown_revocation_status();
+        // As curl with OpenSSL (X509_V_FLAG_CRL_CHECK_ALL): every certificate of the chain
+        // is checked, and one whose issuer has no CRL in the file fails too.
+        b = b.with_crls(crls.iter().cloned());
     }
     b.build().map_err(|e| e.to_string())
 }
 
-/// `--pinnedpubkey`: `sha256//` hashes separated by `;`, or a file holding a public key (or
-/// a certificate) in PEM or DER. Returns the SHA-256 of each key allowed.
+/// `--pinnedpubkey`: `sha256//` hashes separated by `;`, or a file holding a public key in
+/// PEM or DER. Returns the SHA-256 of each key allowed.
 fn read_pins(spec: &str) -> Result<Vec<[u8; 32]>, TlsError> {
     if spec.starts_with("sha256//") {
         let mut out = Vec::new();
@@ -650,23 +646,42 @@ fn read_pins(spec: &str) -> Result<Vec<[u8; 32]>, TlsError> {
     }
     let bad = |reason: String| TlsError::Pin(format!("--pinnedpubkey {spec}: {reason}"));
     let bytes = std::fs::read(spec).map_err(|e| bad(io_reason(&e)))?;
+    // As curl: a PUBLIC KEY in PEM, else the file is taken as DER (a certificate is not a
+    // key, and matches nothing).
     let spki: Vec<u8> = if looks_pem(&bytes) {
-        if let Ok(key) = rustls::pki_types::SubjectPublicKeyInfoDer::from_pem_slice(&bytes) {
-            key.to_vec()
-        } else {
-            let cert = CertificateDer::from_pem_slice(&bytes)
-                .map_err(|_| bad("no PUBLIC KEY or CERTIFICATE in it".into()))?;
-            spki_of(&cert)
-                .ok_or_else(|| bad("the certificate cannot be read".into()))?
-                .to_vec()
-        }
+        rustls::pki_types::SubjectPublicKeyInfoDer::from_pem_slice(&bytes)
+            .map_err(|_| bad("no PUBLIC KEY in it".into()))?
+            .to_vec()
     } else {
-        match spki_of(&bytes) {
-            Some(spki) => spki.to_vec(),
-            None => bytes,
-        }
+        bytes
     };
     Ok(vec![Sha256::digest(&spki).into()])
+}
+
+/// curl's fallback for a certificate with no subjectAltName at all: its subject's common
+/// name may name the host (curl checks it when the certificate lists no DNS name or IP;
+/// the chain has been verified already when rustls reports a name mismatch).
+fn common_name_is(cert: &CertificateDer<'_>, name: &ServerName<'_>) -> bool {
+    let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert) else {
+        return false;
+    };
+    if matches!(
+        parsed.tbs_certificate.subject_alternative_name(),
+        Ok(Some(_)) | Err(_)
+    ) {
+        return false;
+    }
+    let host = match name {
+        ServerName::DnsName(d) => d.as_ref().to_string(),
+        ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+        _ => return false,
+    };
+    parsed
+        .tbs_certificate
+        .subject
+        .iter_common_name()
+        .filter_map(|cn| cn.as_str().ok())
+        .any(|cn| cn.eq_ignore_ascii_case(&host))
 }
 
 /// The pinned key did not match (curl's 90); carried inside rustls's error.
@@ -708,9 +723,19 @@ impl ServerCertVerifier for Verifier {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         if let Some((main, folder)) = &self.check {
-            let first = main.verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
-            match (first, folder) {
-                (Ok(_), _) => {}
+            let verify = |v: &WebPkiServerVerifier| {
+                let result =
+                    v.verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
+                match result {
+                    Err(rustls::Error::InvalidCertificate(
+                        CertificateError::NotValidForName
+                        | CertificateError::NotValidForNameContext { .. },
+                    )) if common_name_is(end_entity, server_name) => Ok(()),
+                    other => other.map(|_| ()),
+                }
+            };
+            match (verify(main), folder) {
+                (Ok(()), _) => {}
                 (
                     Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)),
                     Some(folder),
@@ -723,15 +748,7 @@ impl ServerCertVerifier for Verifier {
                             .flatten()
                     });
                     match second {
-                        Some(v) => {
-                            v.verify_server_cert(
-                                end_entity,
-                                intermediates,
-                                server_name,
-                                ocsp,
-                                now,
-                            )?;
-                        }
+                        Some(v) => verify(v)?,
                         None => {
                             return Err(rustls::Error::InvalidCertificate(
                                 CertificateError::UnknownIssuer,
