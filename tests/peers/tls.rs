@@ -293,7 +293,9 @@ fn bad_servers_fail_as_they_fail_curl() {
     let pki = Pki::get();
     let root = pki.arg("root.pem");
     let out = temp_dir("peers tls out ");
-    let cases: &[(&str, &str, &str, &[&str], &[&str], i32)] = &[
+    // What, the server's certificate and key, its flags, fetch's and curl's, the exit code.
+    type Case<'a> = (&'a str, &'a str, &'a str, &'a [&'a str], &'a [&'a str], i32);
+    let cases: &[Case<'_>] = &[
         ("good chain", "chain.pem", "leaf.key", &[], &[], 0),
         ("expired", "expired.pem", "leaf.key", &[], &[], 60),
         ("not yet valid", "future.pem", "leaf.key", &[], &[], 60),
