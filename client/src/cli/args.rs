@@ -14,14 +14,15 @@ const EXIT_CODES_SHORT: &str = "\
 Exit codes: 0 ok, 1 unsupported protocol, 2 usage, 3 malformed target, 5 resolve proxy,
 6 resolve, 7 connect, 8 unparseable reply, 18 partial body, 22 HTTP error (-f), 23 write
 error, 26 read error, 28 timeout, 33 cannot resume, 45 bind, 47 too many redirects,
-52 empty reply, 55 send failure, 56 receive failure, 61 bad content encoding, 63 too
-large, 67 login denied, 120 digest mismatch (more: --help)";
+35 TLS handshake, 52 empty reply, 55 send failure, 56 receive failure, 58 client
+certificate, 59 cipher, 60 certificate not trusted, 61 bad content encoding, 63 too large,
+67 login denied, 77 CA file, 82 CRL file, 90 pinned key, 120 digest mismatch (more: --help)";
 
 const EXIT_CODES: &str = "\
 Exit codes (curl's numbers):
    0  success (also when stdout is closed early, as by `| head -1`)
-   1  unsupported protocol: https:// and other schemes, a redirect to one, an HTTP/0.9
-      reply without --http0.9
+   1  unsupported protocol: ftp:// and other schemes, a redirect to one, http or https
+      turned off by --proto/--proto-redir, an HTTP/0.9 reply without --http0.9
    2  usage: unknown flag, bad value, flags that ask for two methods
    3  malformed target
    5  could not resolve the proxy's name
@@ -36,14 +37,25 @@ Exit codes (curl's numbers):
   28  timeout (the message names the phase and the limit)
   33  cannot resume (-C -): the server sent another range than the one asked for, or a
       whole body where part of it already went to stdout
+  35  TLS handshake failed: refused, cut off, no common version or cipher, not TLS at
+      all (a plain-HTTP server behind https://), a client certificate demanded in
+      TLS 1.2, --tls-max below 1.2
   45  --interface or --local-port could not be used (no such interface, address taken)
   47  too many redirects (--max-redirs)
   52  empty reply: the server closed without a byte
   55  the request could not be sent
-  56  receive failure: connection reset, malformed chunked body
+  56  receive failure: connection reset, malformed chunked body, a client certificate
+      demanded after a TLS 1.3 handshake
+  58  the client certificate or key (--cert, --key) cannot be used
+  59  a cipher or curve rustls lacks (--ciphers, --tls13-ciphers, --curves)
+  60  the server's certificate is not trusted: unknown issuer, expired, not yet valid,
+      another host's name, revoked (--crlfile)
   61  bad content encoding (--compressed): a coding not asked for, or a broken stream
   63  the body is larger than --max-filesize
   67  a user name in the URL with --disallow-username-in-url
+  77  the CA certificates (--cacert, --capath, $CURL_CA_BUNDLE...) cannot be read
+  82  the CRL file (--crlfile) cannot be read
+  90  the server's public key is not the pinned one (--pinnedpubkey)
  120  digest mismatch (fetch's own; curl has none): the body does not match its
       Repr-Digest or Content-Digest (sha-256, sha-512) or --checksum; the file is removed
 
@@ -90,7 +102,7 @@ schema 1, documented in docs/fetch-json.md.
 Connecting: a name with several addresses is raced, Happy Eyeballs style (RFC 8305): the next
 address (families alternating) is tried when the previous one has not connected within 250 ms.";
 
-/// fetch: fetch pages over plain HTTP/1.x from the terminal.
+/// fetch: fetch pages over HTTP/1.x and HTTPS from the terminal.
 ///
 /// fetch resolves the host, connects to it (port 80 unless given), sends `GET /path` and
 /// writes the body to stdout, byte for byte. It speaks curl's flags and returns curl's exit
