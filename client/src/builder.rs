@@ -58,6 +58,7 @@ pub struct Builder {
     pub(crate) proxy: Option<Proxy>,
     pub(crate) no_proxy: Vec<String>,
     pub(crate) redirect_http_off: Option<&'static str>,
+    pub(crate) redirect_https_off: Option<&'static str>,
     pub(crate) accept_encoding: Option<String>,
     pub(crate) user_agent: Option<String>,
     pub(crate) credentials: Option<Credentials>,
@@ -71,6 +72,10 @@ pub struct Builder {
     pub(crate) raw: bool,
     pub(crate) transfer_codings: bool,
     pub(crate) upload_rate: Option<u64>,
+    /// The proxy for `https://` targets when it differs from `proxy` (`https_proxy`).
+    pub(crate) https_proxy: Option<Option<Proxy>>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: crate::tls::Tls,
 }
 
 /// One `--connect-to` rule: requests for `host`:`port` (either `None`: any) connect to
@@ -133,6 +138,7 @@ impl Default for Builder {
             proxy: None,
             no_proxy: Vec::new(),
             redirect_http_off: None,
+            redirect_https_off: None,
             accept_encoding: None,
             user_agent: None,
             credentials: None,
@@ -146,6 +152,9 @@ impl Default for Builder {
             raw: false,
             transfer_codings: false,
             upload_rate: None,
+            https_proxy: None,
+            #[cfg(feature = "tls")]
+            tls: crate::tls::Tls::default(),
         }
     }
 }
@@ -311,11 +320,17 @@ impl Builder {
         self
     }
 
-    /// Refuse to follow a redirect (to plain HTTP, the only kind there is), naming `by`,
-    /// the option that says so (curl's `--proto-redir` or `--proto` without http; exit 1).
-    /// Default: `None`, redirects are followed.
+    /// Refuse to follow a redirect to plain HTTP, naming `by`, the option that says so
+    /// (curl's `--proto-redir` or `--proto` without http; exit 1). Default: `None`,
+    /// redirects are followed.
     pub fn redirect_http_off(mut self, by: Option<&'static str>) -> Builder {
         self.redirect_http_off = by;
+        self
+    }
+
+    /// The same for a redirect to `https://`.
+    pub fn redirect_https_off(mut self, by: Option<&'static str>) -> Builder {
+        self.redirect_https_off = by;
         self
     }
 
@@ -417,6 +432,23 @@ impl Builder {
     }
 
     /// Tells the observer, if there is one, about `event`.
+    /// The TLS settings for `https://` targets: curl's `--cacert`, `-k`, `--pinnedpubkey`
+    /// and the rest (the default verifies against the system's roots). Files are read
+    /// when the first `https://` request needs them.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, settings: shared::tls::ClientSettings) -> Builder {
+        self.tls = crate::tls::Tls::new(settings);
+        self
+    }
+
+    /// The proxy for `https://` targets only (curl's `https_proxy`), where it differs from
+    /// [`Builder::proxy`]'s: `None` sends them direct. Through a proxy, an `https://`
+    /// request always goes through a `CONNECT` tunnel.
+    pub fn https_proxy(mut self, proxy: Option<Proxy>) -> Builder {
+        self.https_proxy = Some(proxy);
+        self
+    }
+
     pub(crate) fn notify(&self, event: Event<'_>) {
         if let Some(f) = &self.observer {
             f(&event);

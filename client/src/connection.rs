@@ -21,6 +21,12 @@ const MAP_WINDOW: u64 = 4 << 20;
 /// What a blocking call on the connection is doing, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
+    /// The TLS handshake (reads and writes).
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(dead_code, reason = "only TLS shakes hands")
+    )]
+    Handshake,
     /// Writing the request head.
     Send,
     /// Waiting for (the rest of) the response head.
@@ -82,6 +88,10 @@ impl Pace {
 #[derive(Debug)]
 pub(crate) struct Connection {
     stream: Stream,
+    /// The TLS session over `stream`, once [`Connection::start_tls`] has shaken hands:
+    /// every read and write then goes through it.
+    #[cfg(feature = "tls")]
+    tls: Option<Box<rustls::ClientConnection>>,
     buf: Box<[u8]>,
     start: usize,
     end: usize,
@@ -91,6 +101,8 @@ pub(crate) struct Connection {
     pub(crate) key: Endpoint,
     /// True when it was taken from the idle pool rather than freshly connected.
     pub(crate) reused: bool,
+    /// The host a TLS session on it was made for (`None`: plain), the rest of the key.
+    pub(crate) tls_name: Option<String>,
     /// The whole transfer's deadline and the limit it came from (`-m`), if any.
     total: Option<(Instant, Duration)>,
     /// When bytes first arrived since [`Connection::set_total`] (the start of a request).
@@ -111,12 +123,15 @@ impl Connection {
         let _ = stream.set_nodelay(true);
         Connection {
             stream,
+            #[cfg(feature = "tls")]
+            tls: None,
             buf: vec![0; BUF_SIZE].into_boxed_slice(),
             start: 0,
             end: 0,
             peer,
             key,
             reused: false,
+            tls_name: None,
             total: None,
             first_read: None,
             local: std::cell::OnceCell::new(),
@@ -152,6 +167,7 @@ impl Connection {
 
     fn describe(&self, phase: Phase) -> String {
         match phase {
+            Phase::Handshake => format!("in the TLS handshake with {}", self.peer),
             Phase::Send => format!("sending the request to {}", self.peer),
             Phase::Head => format!("waiting for the response head from {}", self.peer),
             Phase::Body => format!("reading the body from {}", self.peer),
@@ -176,19 +192,28 @@ impl Connection {
         if wait.is_zero() {
             return Err(self.timeout(phase, which));
         }
-        let slot = &self.timeouts[usize::from(phase != Phase::Send)];
-        // Within 10 ms of what is set already: close enough for a timeout (a read under a
-        // 60 s limit asks for 59.99996 s, then 59.99997 s, ...).
-        let same = slot
-            .get()
-            .is_some_and(|set| set.abs_diff(wait) <= Duration::from_millis(10));
-        if !same {
-            let set = match phase {
-                Phase::Send => self.stream.set_write_timeout(Some(wait)),
-                Phase::Head | Phase::Body => self.stream.set_read_timeout(Some(wait)),
-            };
-            set.map_err(|e| self.io_error(phase, e, which))?;
-            slot.set(Some(wait));
+        // A handshake both writes and reads: both limits are set.
+        let slots: &[usize] = match phase {
+            Phase::Send => &[0],
+            Phase::Head | Phase::Body => &[1],
+            Phase::Handshake => &[0, 1],
+        };
+        for &i in slots {
+            let slot = &self.timeouts[i];
+            // Within 10 ms of what is set already: close enough for a timeout (a read under
+            // a 60 s limit asks for 59.99996 s, then 59.99997 s, ...).
+            let same = slot
+                .get()
+                .is_some_and(|set| set.abs_diff(wait) <= Duration::from_millis(10));
+            if !same {
+                let set = if i == 0 {
+                    self.stream.set_write_timeout(Some(wait))
+                } else {
+                    self.stream.set_read_timeout(Some(wait))
+                };
+                set.map_err(|e| self.io_error(phase, e, which))?;
+                slot.set(Some(wait));
+            }
         }
         Ok(which)
     }
@@ -203,6 +228,20 @@ impl Connection {
     fn io_error(&self, phase: Phase, e: io::Error, which: Duration) -> Error {
         match e.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => self.timeout(phase, which),
+            #[cfg(feature = "tls")]
+            _ if phase == Phase::Handshake => crate::tls::handshake_error(&self.peer, &e),
+            #[cfg(feature = "tls")]
+            _ if self.tls.is_some() && crate::tls::inner(&e).is_some() => Error::Receive {
+                peer: self.peer.clone(),
+                reason: crate::tls::io_words(&e),
+            },
+            #[cfg(feature = "tls")]
+            io::ErrorKind::UnexpectedEof if self.tls.is_some() => Error::Receive {
+                peer: self.peer.clone(),
+                reason: "the connection closed without a TLS close_notify (the response \
+                         may be cut off)"
+                    .into(),
+            },
             _ if phase == Phase::Send => Error::Send {
                 peer: self.peer.clone(),
                 reason: io_words(&e),
@@ -227,6 +266,10 @@ impl Connection {
         limit: Duration,
         pace: &mut Pace,
     ) -> Result<u64, Error> {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return self.send_file_tls(file, what, len, limit, pace);
+        }
         let mut offset = 0;
         while offset < len {
             let which = self.arm(Phase::Send, limit, Instant::now() + limit)?;
@@ -246,12 +289,109 @@ impl Connection {
         Ok(offset)
     }
 
+    /// Over TLS, a file cannot go out of a mapping with `send`: it is read in pieces and
+    /// sealed into records, each piece within `limit`.
+    #[cfg(feature = "tls")]
+    fn send_file_tls(
+        &mut self,
+        file: &std::fs::File,
+        what: &std::path::Path,
+        len: u64,
+        limit: Duration,
+        pace: &mut Pace,
+    ) -> Result<u64, Error> {
+        use std::os::unix::fs::FileExt;
+        let mut piece = vec![0; (256 << 10).min(pace.piece())];
+        let mut offset = 0;
+        while offset < len {
+            let want = piece.len().min((len - offset) as usize);
+            let n = file
+                .read_at(&mut piece[..want], offset)
+                .map_err(|e| Error::Read {
+                    what: what.display().to_string(),
+                    reason: io_words(&e),
+                })?;
+            if n == 0 {
+                return Err(Error::Read {
+                    what: what.display().to_string(),
+                    reason: format!("the file shrank to {offset} bytes while being sent"),
+                });
+            }
+            self.write_all(&piece[..n], limit)?;
+            offset += n as u64;
+            pace.sent(n as u64);
+        }
+        Ok(offset)
+    }
+
     /// Writes all of `bytes` within `limit` (and the overall deadline).
     pub(crate) fn write_all(&mut self, bytes: &[u8], limit: Duration) -> Result<(), Error> {
         let which = self.arm(Phase::Send, limit, Instant::now() + limit)?;
-        (&self.stream)
-            .write_all(bytes)
+        self.write_wire(bytes)
             .map_err(|e| self.io_error(Phase::Send, e, which))
+    }
+
+    /// Writes `bytes` to the peer: sealed in TLS records when the connection has TLS.
+    fn write_wire(&mut self, bytes: &[u8]) -> io::Result<()> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            let mut sock = &self.stream;
+            let mut s = rustls::Stream::new(&mut **tls, &mut sock);
+            s.write_all(bytes)?;
+            return s.flush();
+        }
+        (&self.stream).write_all(bytes)
+    }
+
+    /// Reads from the peer into `out`: opened from TLS records when the connection has TLS.
+    fn read_wire(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            let mut sock = &self.stream;
+            return match rustls::Stream::new(&mut **tls, &mut sock).read(out) {
+                // The end of the stream without a close_notify ends it all the same, as
+                // for curl (OpenSSL's SSL_OP_IGNORE_UNEXPECTED_EOF): a body with a length
+                // or chunks still knows when it was cut short (exit 18).
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                other => other,
+            };
+        }
+        (&self.stream).read(out)
+    }
+
+    /// Shakes hands over the connected socket as the client of `config`, for `name` (the
+    /// URL's host: the SNI, and what the certificate must name), within `limit` (and the
+    /// overall deadline). Every read and write after it goes through TLS.
+    #[cfg(feature = "tls")]
+    pub(crate) fn start_tls(
+        &mut self,
+        config: std::sync::Arc<rustls::ClientConfig>,
+        name: rustls::pki_types::ServerName<'static>,
+        limit: Duration,
+    ) -> Result<(), Error> {
+        let until = Instant::now() + limit;
+        let mut tls = rustls::ClientConnection::new(config, name).map_err(|e| Error::Tls {
+            peer: Some(self.peer.clone()),
+            kind: crate::error::TlsKind::Handshake,
+            reason: shared::tls::tls_words(&e),
+        })?;
+        while tls.is_handshaking() {
+            let which = self.arm(Phase::Handshake, limit, until)?;
+            let mut sock = &self.stream;
+            match tls.complete_io(&mut sock) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.io_error(Phase::Handshake, e, which)),
+            }
+        }
+        self.tls = Some(Box::new(tls));
+        Ok(())
+    }
+
+    /// The TLS session, once shaken hands.
+    #[cfg(feature = "tls")]
+    pub(crate) fn tls(&self) -> Option<&rustls::ClientConnection> {
+        self.tls.as_deref()
     }
 
     /// Reads more bytes into the buffer, waiting until `until` at most. Returns the number
@@ -271,7 +411,13 @@ impl Connection {
         debug_assert!(self.end < self.buf.len(), "fill with a full buffer");
         let which = self.arm(phase, limit, until)?;
         loop {
-            match (&self.stream).read(&mut self.buf[self.end..]) {
+            // The buffer is lent out for the read (taking a boxed slice allocates nothing),
+            // since reading through TLS needs the whole connection.
+            let end = self.end;
+            let mut buf = std::mem::take(&mut self.buf);
+            let read = self.read_wire(&mut buf[end..]);
+            self.buf = buf;
+            match read {
                 Ok(n) => {
                     self.end += n;
                     if n > 0 && self.first_read.is_none() {
@@ -308,7 +454,7 @@ impl Connection {
         }
         let which = self.arm(Phase::Body, idle, Instant::now() + idle)?;
         loop {
-            match (&self.stream).read(out) {
+            match self.read_wire(out) {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.io_error(Phase::Body, e, which)),
@@ -348,6 +494,10 @@ impl Connection {
     pub(crate) fn is_stale(&mut self) -> bool {
         if self.start != self.end {
             return true;
+        }
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &mut self.tls {
+            return crate::tls::is_stale(tls, &self.stream);
         }
         // One recv with MSG_DONTWAIT (two system calls fewer per reuse than setting and
         // clearing O_NONBLOCK around a read).

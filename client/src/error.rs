@@ -89,6 +89,8 @@ pub enum Error {
     HttpDisabled {
         /// The option that turned it off.
         by: &'static str,
+        /// `http` or `https`.
+        scheme: &'static str,
     },
     /// The proxy's name could not be resolved (exit 5).
     ProxyResolve(shared::Error),
@@ -142,12 +144,58 @@ pub enum Error {
     /// Stdout was closed by its reader (`fetch URL | head -1`): not a failure (exit 0, and
     /// nothing is printed).
     StdoutClosed,
+    /// TLS failed: the settings could not be used, the handshake failed, or the server's
+    /// certificate or key was refused (exit 35, 58, 59, 60, 77, 82 or 90: see [`TlsKind`]).
+    Tls {
+        /// The peer, when a connection was made.
+        peer: Option<String>,
+        /// Which of curl's failures it is.
+        kind: TlsKind,
+        /// Why, in words.
+        reason: String,
+    },
     /// Credentials the user forbade (`--disallow-username-in-url` and a URL with a user
     /// name): curl's exit 67.
     LoginDenied {
         /// Why, in words.
         reason: String,
     },
+}
+
+/// Which TLS failure, each one of curl's exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsKind {
+    /// The handshake failed, or a TLS version asked for cannot be spoken (35).
+    Handshake,
+    /// The server's certificate is not trusted: unknown issuer, expired, not yet valid,
+    /// another host's, revoked (60).
+    Untrusted,
+    /// The server's key is not the pinned one (90).
+    Pinned,
+    /// The client certificate or key cannot be used (58).
+    ClientCert,
+    /// A cipher or curve rustls lacks (59).
+    Cipher,
+    /// The CA certificates cannot be read (77).
+    CaFile,
+    /// The CRL file cannot be read (82).
+    CrlFile,
+}
+
+impl TlsKind {
+    /// curl's exit code.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            TlsKind::Handshake => 35,
+            TlsKind::Untrusted => 60,
+            TlsKind::Pinned => 90,
+            TlsKind::ClientCert => 58,
+            TlsKind::Cipher => 59,
+            TlsKind::CaFile => 77,
+            TlsKind::CrlFile => 82,
+        }
+    }
 }
 
 impl Error {
@@ -187,6 +235,7 @@ impl Error {
             Error::Digest { .. } => 120,
             Error::StdoutClosed => 0,
             Error::LoginDenied { .. } => 67,
+            Error::Tls { kind, .. } => kind.exit_code(),
         }
     }
 
@@ -240,7 +289,7 @@ impl fmt::Display for Error {
             }
             Error::Write { what, reason } => write!(f, "writing to {what}: {reason}"),
             Error::ProxyResolve(e) => write!(f, "the proxy: {e}"),
-            Error::HttpDisabled { by } => write!(f, "http is disabled by {by}"),
+            Error::HttpDisabled { by, scheme } => write!(f, "{scheme} is disabled by {by}"),
             Error::TooLarge { size, max } => write!(
                 f,
                 "maximum file size exceeded: the body is {size} bytes, --max-filesize is {max}"
@@ -263,6 +312,12 @@ impl fmt::Display for Error {
             ),
             Error::StdoutClosed => f.write_str("stdout was closed by its reader"),
             Error::LoginDenied { reason } => f.write_str(reason),
+            Error::Tls {
+                peer: Some(peer),
+                reason,
+                ..
+            } => write!(f, "TLS with {peer}: {reason}"),
+            Error::Tls { reason, .. } => write!(f, "TLS: {reason}"),
         }
     }
 }

@@ -45,6 +45,9 @@ pub enum Event<'a> {
     RequestBody(&'a [u8]),
     /// A response head (interim or final), as received.
     ResponseHead(&'a [u8]),
+    /// A TLS handshake is done.
+    #[cfg(feature = "tls")]
+    Tls(&'a crate::tls::TlsInfo),
     /// A redirect is being followed.
     Redirect {
         /// Its status.

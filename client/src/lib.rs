@@ -6,6 +6,10 @@
 //! a body that ends early is an error, never a short success. Every error carries curl's
 //! exit code ([`Error::exit_code`]).
 //!
+//! `https://` is spoken through rustls behind the `tls` cargo feature (on by default), with
+//! curl's checks: the system's roots, the URL's host, and `tls` settings
+//! ([`Builder::tls`]).
+//!
 //! The `cli` module (the `cli` cargo feature, on by default) is the `fetch` command line
 //! built on top; `--no-default-features` leaves the library alone, without clap, indicatif,
 //! rayon or flate2.
@@ -31,6 +35,8 @@ mod redirect;
 mod request;
 mod response;
 mod run;
+#[cfg(feature = "tls")]
+mod tls;
 mod trace;
 
 #[cfg(feature = "cli")]
@@ -54,4 +60,6 @@ pub use proxy::{DEFAULT_PROXY_PORT, Proxy};
 pub use redirect::resolve as resolve_location;
 pub use request::{HeaderEdit, Method, Request, USER_AGENT, Version};
 pub use response::Response;
-pub use trace::{AddrTry, Hop, Trace};
+#[cfg(feature = "tls")]
+pub use tls::TlsInfo;
+pub use trace::{AddrTry, Hop, TlsHop, Trace};

@@ -28,11 +28,15 @@ impl Pool {
     }
 
     /// Takes an idle connection to `key` that is still usable (the most recently used one),
-    /// closing stale ones found on the way.
-    pub(crate) fn take(&self, key: &Endpoint) -> Option<Connection> {
+    /// closing stale ones found on the way. `tls`: the host a TLS connection was made for
+    /// (`None`: plain), which must match too.
+    pub(crate) fn take(&self, key: &Endpoint, tls: Option<&str>) -> Option<Connection> {
         // A panic elsewhere cannot leave the list half-changed: use it as it is.
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        while let Some(i) = idle.iter().rposition(|c| &c.key == key) {
+        while let Some(i) = idle
+            .iter()
+            .rposition(|c| &c.key == key && c.tls_name.as_deref() == tls)
+        {
             let mut conn = idle.remove(i);
             if !conn.is_stale() {
                 conn.reused = true;
@@ -49,9 +53,9 @@ impl Pool {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        let same = idle.iter().filter(|c| c.key == conn.key).count();
-        if same >= self.per_endpoint
-            && let Some(oldest) = idle.iter().position(|c| c.key == conn.key)
+        let same = |c: &Connection| c.key == conn.key && c.tls_name == conn.tls_name;
+        if idle.iter().filter(|c| same(c)).count() >= self.per_endpoint
+            && let Some(oldest) = idle.iter().position(same)
         {
             idle.remove(oldest);
         }

@@ -31,12 +31,16 @@ pub(crate) fn method_after(status: u16, method: Method, keep_post: &[u16]) -> Me
 }
 
 /// Where `location` leads from `base`. Bytes that may not appear in a URL (spaces,
-/// non-ASCII) are percent-encoded first, as browsers do. A scheme other than `http` is an
-/// error (`UnsupportedScheme`); so is a result [`Target::parse`] refuses.
+/// non-ASCII) are percent-encoded first, as browsers do. A scheme other than `http` or
+/// `https` is an error (`UnsupportedScheme`); so is a result [`Target::parse`] refuses.
 pub fn resolve(base: &Target, location: &[u8]) -> Result<Target, shared::Error> {
     let reference = shared::percent_encode(location.trim_ascii(), shared::Keep::Graphic);
     let resolved = match scheme(&reference) {
-        Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("http+unix") => {
+        Some(s)
+            if ["http", "https", "http+unix"]
+                .iter()
+                .any(|k| s.eq_ignore_ascii_case(k)) =>
+        {
             reference
         }
         Some(s) => {
@@ -206,6 +210,8 @@ mod tests {
             (b"//other.test/x", "http://other.test/x"),
             (b"http://OTHER.test:81/y", "http://other.test:81/y"),
             (b"HTTP://other.test", "http://other.test/"),
+            (b"https://other.test/z", "https://other.test/z"),
+            (b"HTTPS://other.test:8443", "https://other.test:8443/"),
             (b"  /trimmed  ", "http://host.test:8080/trimmed"),
             (b"/with space", "http://host.test:8080/with%20space"),
             (b"/caf\xc3\xa9", "http://host.test:8080/caf%C3%A9"),
@@ -215,7 +221,6 @@ mod tests {
             assert_eq!(got, *want, "{:?}", String::from_utf8_lossy(location));
         }
         let refused: &[(&[u8], &str)] = &[
-            (b"https://host.test/", "https is not supported"),
             (b"ftp://host.test/", "ftp is not supported"),
             (b"mailto:someone@host.test", "mailto is not supported"),
             (b"http://", "empty host"),

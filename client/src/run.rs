@@ -169,13 +169,20 @@ pub(crate) fn run(
             if followed >= max {
                 return Err(Error::TooManyRedirects { max });
             }
-            if let Some(by) = cfg.redirect_http_off {
-                return Err(Error::HttpDisabled { by });
-            }
             let next = redirect::resolve(&current, &location).map_err(|cause| Error::Redirect {
                 location: String::from_utf8_lossy(&location).into_owned(),
                 cause,
             })?;
+            let off = match next.tls {
+                false => cfg.redirect_http_off,
+                true => cfg.redirect_https_off,
+            };
+            if let Some(by) = off {
+                return Err(Error::HttpDisabled {
+                    by,
+                    scheme: next.scheme(),
+                });
+            }
             cfg.notify(Event::Redirect {
                 status: head.status(),
                 to: &next,
@@ -214,8 +221,7 @@ fn proxy_answer<'a>(
     challenges: impl Iterator<Item = &'a [u8]>,
     method: &str,
 ) -> Option<String> {
-    via_proxy(cfg, current)
-        .filter(|p| !p.tunnel)?
+    forwarding(cfg, current)?
         .challenge_login()?
         .answer(challenges, method, &current.path)
 }
@@ -242,16 +248,27 @@ fn request_target(cfg: &Builder, current: &Target) -> String {
     if let Some(t) = &cfg.request_target {
         return t.clone();
     }
-    match via_proxy(cfg, current) {
-        Some(p) if !p.tunnel => current.to_string(),
-        _ => current.path.clone(),
+    match forwarding(cfg, current) {
+        Some(_) => current.to_string(),
+        None => current.path.clone(),
     }
+}
+
+/// The proxy that forwards the request to `current` itself (absolute-form request line):
+/// none for a tunnel, which `-p` asks for and every `https://` target goes through (the
+/// proxy must not see inside TLS), as curl does.
+fn forwarding<'a>(cfg: &'a Builder, current: &Target) -> Option<&'a crate::proxy::Proxy> {
+    via_proxy(cfg, current).filter(|p| !p.tunnel && !current.tls)
 }
 
 /// The proxy a request to `current` goes through: none with a Unix socket, or when
 /// `no_proxy` lets the host go around it.
 fn via_proxy<'a>(cfg: &'a Builder, current: &Target) -> Option<&'a crate::proxy::Proxy> {
-    let proxy = cfg.proxy.as_ref().filter(|_| cfg.unix_socket.is_none())?;
+    let proxy = match (&cfg.https_proxy, current.tls) {
+        (Some(for_tls), true) => for_tls.as_ref(),
+        _ => cfg.proxy.as_ref(),
+    }
+    .filter(|_| cfg.unix_socket.is_none())?;
     match &current.endpoint {
         Endpoint::Tcp { host, .. } if !crate::proxy::bypass(&cfg.no_proxy, &host.to_string()) => {
             Some(proxy)
@@ -312,9 +329,12 @@ fn request_head(
     // Credentials, cookies and a custom Host given with -H stay with the host they were
     // given for.
     // (--location-trusted sends them everywhere.)
-    let cross_host = current.endpoint != hop.original.endpoint && !cfg.location_trusted;
+    // A change of scheme counts too (curl since 7.83): what was for https:// must not go
+    // out in clear text, nor to another port's server.
+    let cross_host = (current.endpoint != hop.original.endpoint || current.tls != hop.original.tls)
+        && !cfg.location_trusted;
     // A proxy that forwards requests sees them (a tunnel's does not: it gets the CONNECT).
-    let proxy = via_proxy(cfg, current).filter(|p| !p.tunnel);
+    let proxy = forwarding(cfg, current);
     let edits: Vec<&HeaderEdit> = cfg
         .headers
         .iter()
@@ -383,14 +403,19 @@ fn exchange(
     let proxy = via_proxy(cfg, current);
     // A tunnel leads to one origin: it is pooled under the origin's name (a host either
     // always goes through the proxy or never, so the two kinds never meet under one key).
-    let key = match (&cfg.unix_socket, proxy) {
+    let key = match (&cfg.unix_socket, forwarding(cfg, current)) {
         (Some(path), _) => Endpoint::Unix(path.clone()),
-        (None, Some(proxy)) if !proxy.tunnel => proxy.endpoint.clone(),
-        (None, _) => connect_to(cfg, &current.endpoint)?,
+        (None, Some(proxy)) => proxy.endpoint.clone(),
+        (None, None) => connect_to(cfg, &current.endpoint)?,
     };
+    let tls_name = tls_name(current)?;
     let mut may_reuse = true;
     loop {
-        let pooled = if may_reuse { pool.take(&key) } else { None };
+        let pooled = if may_reuse {
+            pool.take(&key, tls_name.as_deref())
+        } else {
+            None
+        };
         let mut conn = match pooled {
             Some(conn) => {
                 cfg.notify(Event::Reused { peer: &conn.peer });
@@ -404,7 +429,8 @@ fn exchange(
                     }
                     (e, _) => e,
                 };
-                match proxy.filter(|p| p.tunnel) {
+                let began = Instant::now();
+                let mut conn = match proxy.filter(|p| p.tunnel || current.tls) {
                     Some(p) => {
                         let mut conn = open(cfg, &p.endpoint, total, trace).map_err(proxy_error)?;
                         conn.set_total(total);
@@ -419,7 +445,11 @@ fn exchange(
                         conn
                     }
                     None => open(cfg, &key, total, trace).map_err(proxy_error)?,
+                };
+                if current.tls {
+                    secure(cfg, &mut conn, current, total, trace, began)?;
                 }
+                conn
             }
         };
         let hop = trace.hops.last_mut().expect("run pushed the hop");
@@ -469,6 +499,50 @@ fn exchange(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// The host a TLS connection to `current` is made for (`None`: plain HTTP); an error for
+/// `https://` in a build without TLS.
+fn tls_name(current: &Target) -> Result<Option<String>, Error> {
+    #[cfg(feature = "tls")]
+    return Ok(crate::tls::pool_name(current));
+    #[cfg(not(feature = "tls"))]
+    match current.tls {
+        true => Err(Error::Net(shared::Error::UnsupportedScheme {
+            scheme: "https (this build has no TLS: the client's `tls` feature)".into(),
+        })),
+        false => Ok(None),
+    }
+}
+
+/// The TLS handshake on a new connection to `current`, under what is left of
+/// `--connect-timeout` since `began` (curl counts the handshake in it) and `-m`.
+#[cfg(feature = "tls")]
+fn secure(
+    cfg: &Builder,
+    conn: &mut Connection,
+    current: &Target,
+    total: Option<(Instant, std::time::Duration)>,
+    trace: &mut Trace,
+    began: Instant,
+) -> Result<(), Error> {
+    conn.set_total(total);
+    let limit = cfg.connect_timeout.saturating_sub(began.elapsed());
+    let origin = trace.start;
+    let hop = trace.hops.last_mut().expect("run pushed the hop");
+    crate::tls::handshake(cfg, conn, current, hop, origin, limit)
+}
+
+#[cfg(not(feature = "tls"))]
+fn secure(
+    _: &Builder,
+    _: &mut Connection,
+    _: &Target,
+    _: Option<(Instant, std::time::Duration)>,
+    _: &mut Trace,
+    _: Instant,
+) -> Result<(), Error> {
+    unreachable!("tls_name refuses https:// without TLS")
 }
 
 /// Where to connect for `endpoint`: itself, or what the first `--connect-to` rule that

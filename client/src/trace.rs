@@ -44,8 +44,25 @@ pub struct Hop {
     pub head: Option<Duration>,
     /// The response status.
     pub status: Option<u16>,
+    /// The TLS handshake, when this hop made one.
+    pub tls: Option<TlsHop>,
     /// The body was complete (set by whoever read it).
     pub done: Option<Duration>,
+}
+
+/// A TLS handshake: when, and what it settled.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsHop {
+    /// When it started.
+    pub start: Duration,
+    /// When it was done.
+    pub end: Duration,
+    /// `TLSv1.3`.
+    pub version: String,
+    /// The suite, by OpenSSL's name.
+    pub cipher: String,
+    /// How many certificates the server sent.
+    pub certs: u32,
 }
 
 /// One connection attempt to one address.
@@ -94,10 +111,17 @@ impl Trace {
         self.hops
             .iter()
             .flat_map(|h| {
-                [h.done, h.head, h.first_byte, h.sent, h.resolve.map(|r| r.1)]
-                    .into_iter()
-                    .flatten()
-                    .chain(h.addrs.iter().map(|a| a.start + a.took))
+                [
+                    h.done,
+                    h.head,
+                    h.first_byte,
+                    h.sent,
+                    h.resolve.map(|r| r.1),
+                    h.tls.as_ref().map(|t| t.end),
+                ]
+                .into_iter()
+                .flatten()
+                .chain(h.addrs.iter().map(|a| a.start + a.took))
             })
             .max()
             .unwrap_or_default()

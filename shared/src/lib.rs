@@ -21,6 +21,8 @@ mod resolve;
 mod stream;
 mod target;
 mod text;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use connect::{Connected, Local, MIN_ATTEMPT, connect, connect_unix, connect_with};
 pub use content_length::{LengthError, fold_content_length};

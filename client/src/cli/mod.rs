@@ -32,6 +32,7 @@ mod proto;
 mod report;
 mod resume;
 mod retry;
+mod tls;
 mod tracefile;
 mod transfer;
 mod upload;

@@ -1,13 +1,13 @@
 //! `--proto` and `--proto-redir`: curl's protocol lists, read only for what fetch speaks,
-//! plain HTTP. `=LIST` sets, `+P` (or `P`) adds, `-P` removes; `all` is every protocol.
+//! http and https. `=LIST` sets, `+P` (or `P`) adds, `-P` removes; `all` is every protocol.
 //! An unknown name is a warning, as in curl.
 
 use std::io::Write;
 
-/// Whether http is left in the set after `spec`, starting from `start` (whether http is in
-/// the set before: curl starts `--proto` from all protocols, `--proto-redir` from http,
-/// https, ftp and ftps).
-pub(crate) fn allows_http(spec: &str, start: bool, silent: bool) -> bool {
+/// Whether `scheme` (`http` or `https`) is left in the set after `spec`, starting from
+/// `start` (whether it is in the set before: curl starts `--proto` from all protocols,
+/// `--proto-redir` from http, https, ftp and ftps).
+pub(crate) fn allows(spec: &str, scheme: &str, start: bool, silent: bool) -> bool {
     let mut http = start;
     for item in spec.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         let (op, name) = match item.as_bytes()[0] {
@@ -16,10 +16,11 @@ pub(crate) fn allows_http(spec: &str, start: bool, silent: bool) -> bool {
         };
         let name = name.to_ascii_lowercase();
         let hit = match name.as_str() {
-            "all" | "http" => true,
+            "all" => true,
+            "http" | "https" => name == scheme,
             // curl's other protocols: they change nothing for http.
-            "https" | "ftp" | "ftps" | "file" | "scp" | "sftp" | "telnet" | "ldap" | "ldaps"
-            | "dict" | "tftp" | "imap" | "imaps" | "pop3" | "pop3s" | "smtp" | "smtps" | "rtsp"
+            "ftp" | "ftps" | "file" | "scp" | "sftp" | "telnet" | "ldap" | "ldaps" | "dict"
+            | "tftp" | "imap" | "imaps" | "pop3" | "pop3s" | "smtp" | "smtps" | "rtsp"
             | "gopher" | "gophers" | "smb" | "smbs" | "rtmp" | "rtmpt" | "rtmpe" | "rtmpte"
             | "rtmps" | "rtmpts" | "mqtt" | "ws" | "wss" => false,
             other => {
@@ -61,7 +62,10 @@ mod tests {
             ("=http,https", true, true),
         ];
         for (spec, start, want) in cases {
-            assert_eq!(allows_http(spec, start, true), want, "{spec}");
+            assert_eq!(allows(spec, "http", start, true), want, "{spec}");
+        }
+        for (spec, want) in [("=https", true), ("=http", false), ("-https", false)] {
+            assert_eq!(allows(spec, "https", true, true), want, "{spec}");
         }
     }
 }

@@ -50,6 +50,12 @@ fn rows(hop: &Hop) -> Vec<Row> {
         }
         rows.push(r);
     }
+    if let Some(tls) = &hop.tls {
+        let mut r = row("TLS handshake".into(), tls.start, tls.end);
+        r.note = format!("  {} {}", tls.version, tls.cipher);
+        rows.push(r);
+        ready = tls.end;
+    }
     if let Some(sent) = hop.sent {
         rows.push(row("request sent".into(), ready, sent));
         if let Some(first) = hop.first_byte {
@@ -144,7 +150,8 @@ fn opt_ms(out: &mut String, d: Option<Duration>) {
 /// (`[name, value]` pairs in order), `bytes`, `bytes_received`, `resumed_from`, `retries`,
 /// `time_ms`, `hops` (each: `attempt`, `url`, `status`, `peer`, `reused`, `began_ms`,
 /// `resolve_ms` (`[start, end]` or null), `addresses` (each: `address`, `start_ms`,
-/// `duration_ms`, `error`), `sent_ms`, `first_byte_ms`, `head_ms`, `done_ms`). Times are
+/// `duration_ms`, `error`), `tls` (`start_ms`, `duration_ms`, `protocol`, `cipher`, or
+/// null), `sent_ms`, `first_byte_ms`, `head_ms`, `done_ms`). Times are
 /// milliseconds from the start of the transfer.
 pub fn json(o: &Outcome, exit_code: i32) -> String {
     let mut out = String::with_capacity(512);
@@ -237,7 +244,23 @@ pub fn json(o: &Outcome, exit_code: i32) -> String {
             }
             out.push('}');
         }
-        out.push_str("],\"sent_ms\":");
+        out.push_str("],\"tls\":");
+        match &hop.tls {
+            Some(t) => {
+                let _ = write!(
+                    out,
+                    "{{\"start_ms\":{:.3},\"duration_ms\":{:.3},\"protocol\":",
+                    ms(t.start),
+                    ms(t.end.saturating_sub(t.start))
+                );
+                shared::json_string(&mut out, &t.version);
+                out.push_str(",\"cipher\":");
+                shared::json_string(&mut out, &t.cipher);
+                out.push('}');
+            }
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"sent_ms\":");
         opt_ms(&mut out, hop.sent);
         out.push_str(",\"first_byte_ms\":");
         opt_ms(&mut out, hop.first_byte);

@@ -75,6 +75,11 @@ impl TraceFile {
             Event::Redirect { status, to } => {
                 self.info(&format!("Following the {status} to '{to}'"));
             }
+            #[cfg(feature = "tls")]
+            Event::Tls(info) => self.info(&format!(
+                "SSL connection using {} / {}",
+                info.version, info.cipher
+            )),
         }
     }
 

@@ -131,8 +131,11 @@ fn run(
             None => path,
         };
     }
-    if config.http_off {
-        return Err(Error::HttpDisabled { by: "--proto" });
+    if (config.http_off && !target.tls) || (config.https_off && target.tls) {
+        return Err(Error::HttpDisabled {
+            by: "--proto",
+            scheme: target.scheme(),
+        });
     }
     let mut request = config.request.clone();
     if let Some((user, password)) = &userinfo {

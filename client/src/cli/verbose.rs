@@ -35,7 +35,65 @@ pub(crate) fn verbose(event: &Event<'_>) {
         // As curl: -v shows heads, not bodies.
         Event::RequestBody(_) => Ok(()),
         Event::Redirect { status, to } => writeln!(err, "* following the {status} to {to}"),
+        #[cfg(feature = "tls")]
+        Event::Tls(info) => tls_lines(&mut err, info),
     };
+}
+
+/// The handshake, in curl's words (`-v` with OpenSSL).
+#[cfg(feature = "tls")]
+fn tls_lines(err: &mut impl Write, info: &crate::TlsInfo) -> io::Result<()> {
+    if info.verified {
+        writeln!(err, "*  CAfile: {}", info.ca.0)?;
+        writeln!(err, "*  CApath: {}", info.ca.1)?;
+    }
+    let resumed = if info.resumed { " (resumed)" } else { "" };
+    writeln!(
+        err,
+        "* SSL connection using {} / {}{resumed}",
+        info.version, info.cipher
+    )?;
+    match &info.alpn {
+        Some(p) => writeln!(err, "* ALPN: server accepted {p}")?,
+        None => writeln!(
+            err,
+            "* ALPN: server did not agree on a protocol. Uses default."
+        )?,
+    }
+    if let Some(c) = &info.certificate {
+        writeln!(err, "* Server certificate:")?;
+        writeln!(err, "*  subject: {}", c.subject)?;
+        writeln!(err, "*  start date: {}", c.start)?;
+        writeln!(err, "*  expire date: {}", c.expire)?;
+        if let Some(name) = c.names.iter().find(|n| name_matches(n, &info.host)) {
+            writeln!(
+                err,
+                "*  subjectAltName: host \"{}\" matched cert's \"{name}\"",
+                info.host
+            )?;
+        }
+        writeln!(err, "*  issuer: {}", c.issuer)?;
+    }
+    if info.verified {
+        writeln!(err, "*  SSL certificate verify ok.")
+    } else {
+        writeln!(
+            err,
+            "*  SSL certificate verify skipped (-k), continuing anyway."
+        )
+    }
+}
+
+/// Whether a certificate's name (perhaps `*.example.com`) covers `host`.
+#[cfg(feature = "tls")]
+fn name_matches(name: &str, host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match name.strip_prefix("*.") {
+        Some(rest) => host
+            .split_once('.')
+            .is_some_and(|(_, h)| h.eq_ignore_ascii_case(rest)),
+        None => name.eq_ignore_ascii_case(host),
+    }
 }
 
 fn head_lines(err: &mut impl Write, prefix: &str, bytes: &[u8]) -> io::Result<()> {

@@ -165,6 +165,9 @@ fn variable(name: &str, cx: &Context<'_>) -> Option<String> {
     let connected = hop
         .and_then(|h| h.addrs.iter().find(|a| a.error.is_none()))
         .map_or(looked_up, |a| a.start + a.took);
+    // The TLS handshake's end (curl's appconnect; 0 for plain HTTP or a reused connection).
+    let tls = hop.and_then(|h| h.tls.as_ref());
+    let appconnect = tls.map_or(Duration::ZERO, |t| t.end);
     let first_byte = hop.and_then(|h| h.first_byte).unwrap_or_default();
     let rate = |bytes: u64| {
         let s = total.as_secs_f64();
@@ -199,8 +202,12 @@ fn variable(name: &str, cx: &Context<'_>) -> Option<String> {
         "speed_upload" => rate(cx.uploaded),
         "time_namelookup" => secs(looked_up),
         "time_connect" => secs(connected),
-        "time_appconnect" => secs(Duration::ZERO),
-        "time_pretransfer" => secs(connected),
+        "time_appconnect" => secs(appconnect),
+        "time_pretransfer" => secs(connected.max(appconnect)),
+        "num_certs" => tls.map_or(0, |t| t.certs).to_string(),
+        // A failed check is an exit code, never a transfer: what is reported is 0 (and -k
+        // checks nothing).
+        "ssl_verify_result" => "0".into(),
         "time_starttransfer" => secs(first_byte),
         "time_redirect" => secs(if o.history.is_empty() {
             Duration::ZERO
@@ -253,7 +260,10 @@ fn variable(name: &str, cx: &Context<'_>) -> Option<String> {
             .saturating_add(cx.uploaded)
             .to_string(),
         // curl names the scheme once it has connected.
-        "scheme" if peer().is_some() || hop.is_some_and(|h| h.peer.is_some()) => "HTTP".into(),
+        "scheme" if peer().is_some() || hop.is_some_and(|h| h.peer.is_some()) => {
+            let https = hop.is_some_and(|h| h.url.starts_with("https://"));
+            if https { "HTTPS" } else { "HTTP" }.into()
+        }
         "scheme" => String::new(),
         _ => return None,
     })
@@ -276,7 +286,7 @@ fn json(cx: &Context<'_>) -> String {
         ("local_ip", 'q'),
         ("local_port", 'n'),
         ("method", 'q'),
-        ("num_certs", '0'),
+        ("num_certs", 'n'),
         ("num_connects", 'n'),
         ("num_headers", 'n'),
         ("num_redirects", 'n'),
@@ -293,7 +303,7 @@ fn json(cx: &Context<'_>) -> String {
         ("size_upload", 'n'),
         ("speed_download", 'n'),
         ("speed_upload", 'n'),
-        ("ssl_verify_result", '0'),
+        ("ssl_verify_result", 'n'),
         ("time_appconnect", 'n'),
         ("time_connect", 'n'),
         ("time_namelookup", 'n'),

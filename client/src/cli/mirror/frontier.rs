@@ -48,8 +48,9 @@ pub struct Frontier {
     /// The folder for the spill file (DIR's state folder); none: the system's.
     dir: Option<std::path::PathBuf>,
     /// Hosts by number, as the links on disk name them.
-    hosts: Vec<Endpoint>,
-    host_numbers: HashMap<Endpoint, u32>,
+    /// Each origin: where, and whether over TLS.
+    hosts: Vec<(Endpoint, bool)>,
+    host_numbers: HashMap<(Endpoint, bool), u32>,
 }
 
 /// The links that did not fit in memory, encoded one after another in an unnamed file.
@@ -106,7 +107,7 @@ impl Frontier {
                 }
             }
         }
-        let host = self.host_number(&link.target.endpoint);
+        let host = self.host_number(&link.target.endpoint, link.target.tls);
         let Some(spill) = self.spill.as_mut() else {
             return;
         };
@@ -168,13 +169,14 @@ impl Frontier {
         }
     }
 
-    fn host_number(&mut self, endpoint: &Endpoint) -> u32 {
-        if let Some(&n) = self.host_numbers.get(endpoint) {
+    fn host_number(&mut self, endpoint: &Endpoint, tls: bool) -> u32 {
+        let key = (endpoint.clone(), tls);
+        if let Some(&n) = self.host_numbers.get(&key) {
             return n;
         }
         let n = self.hosts.len() as u32;
-        self.hosts.push(endpoint.clone());
-        self.host_numbers.insert(endpoint.clone(), n);
+        self.hosts.push(key.clone());
+        self.host_numbers.insert(key, n);
         n
     }
 }
@@ -214,7 +216,7 @@ fn record_len(buf: &[u8]) -> Option<usize> {
 }
 
 /// Decodes the whole links at the start of `buf` into `into`; returns the bytes used.
-fn decode_all(buf: &[u8], hosts: &[Endpoint], into: &mut VecDeque<Link>) -> usize {
+fn decode_all(buf: &[u8], hosts: &[(Endpoint, bool)], into: &mut VecDeque<Link>) -> usize {
     let mut at = 0;
     while let Some(len) = record_len(&buf[at..]) {
         let Some(rec) = buf.get(at..at + len).filter(|_| len >= FIXED) else {
@@ -223,7 +225,7 @@ fn decode_all(buf: &[u8], hosts: &[Endpoint], into: &mut VecDeque<Link>) -> usiz
         at += len;
         let u32_at = |i: usize| u32::from_le_bytes(rec[i..i + 4].try_into().unwrap_or_default());
         let u64_at = |i: usize| u64::from_le_bytes(rec[i..i + 8].try_into().unwrap_or_default());
-        let (Some(endpoint), Ok(path)) = (
+        let (Some((endpoint, tls)), Ok(path)) = (
             hosts.get(u32_at(4) as usize),
             std::str::from_utf8(&rec[FIXED..]),
         ) else {
@@ -233,6 +235,7 @@ fn decode_all(buf: &[u8], hosts: &[Endpoint], into: &mut VecDeque<Link>) -> usiz
             target: Target {
                 endpoint: endpoint.clone(),
                 path: path.to_string(),
+                tls: *tls,
             },
             depth: u32_at(8),
             inline: rec[12] != 0,

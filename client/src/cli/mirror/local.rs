@@ -12,7 +12,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use shared::Endpoint;
+use shared::{Endpoint, Target};
 
 use crate::cli::config::MirrorSettings;
 use crate::cli::output::part_path;
@@ -186,14 +186,15 @@ pub fn relative(from: &Path, to: &Path, folder: bool) -> String {
     out
 }
 
-/// The folder a host's files go in: `HOST[:PORT]` (the port when not 80; `localhost` for
-/// a Unix socket), or none with `--no-host-directories`.
-pub fn host_dir(settings: &MirrorSettings, endpoint: &Endpoint) -> PathBuf {
+/// The folder a host's files go in: `HOST[:PORT]` (the port when not the scheme's default,
+/// 80 or 443, as wget names it; `localhost` for a Unix socket), or none with
+/// `--no-host-directories`.
+pub fn host_dir(settings: &MirrorSettings, target: &Target) -> PathBuf {
     if !settings.host_dirs {
         return PathBuf::new();
     }
-    PathBuf::from(match endpoint {
-        Endpoint::Tcp { host, port } if *port == shared::DEFAULT_PORT => host.to_string(),
+    PathBuf::from(match &target.endpoint {
+        Endpoint::Tcp { host, port } if *port == target.default_port() => host.to_string(),
         Endpoint::Tcp { host, port } => format!("{host}:{port}"),
         Endpoint::Unix(_) => "localhost".to_string(),
     })

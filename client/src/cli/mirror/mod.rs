@@ -194,7 +194,7 @@ impl<'a> Crawl<'a> {
             let path = start.path.split('?').next().unwrap_or("/");
             path[..=path.rfind('/').unwrap_or(0)].to_string()
         });
-        let host_dir = host_dir(settings, &start.endpoint);
+        let host_dir = host_dir(settings, &start);
         let mut robots_of = std::collections::HashMap::new();
         robots_of.insert(start.endpoint.clone(), std::sync::Arc::new(robots));
         Crawl {
@@ -272,7 +272,9 @@ impl<'a> Crawl<'a> {
             inline,
             ..
         } = link;
-        let home = target.endpoint == self.start.endpoint;
+        // http:// and https:// of one host are two sites, as in wget: only --span-hosts
+        // goes from one to the other.
+        let home = target.endpoint == self.start.endpoint && target.tls == self.start.tls;
         if !home && !self.spans_to(&target.endpoint) {
             self.counts.off_site.fetch_add(1, Ordering::Relaxed);
             return;
@@ -309,7 +311,7 @@ impl<'a> Crawl<'a> {
             return;
         }
         if q.seen
-            .insert(self.hasher.hash_one((&target.endpoint, &path)))
+            .insert(self.hasher.hash_one((&target.endpoint, target.tls, &path)))
         {
             q.frontier.push(link);
             // One waiting thread per link: waking them all for each would have them
@@ -326,14 +328,10 @@ impl<'a> Crawl<'a> {
             Ok(rel) if !self.settings.host_dirs && local::reserved(&rel) => {
                 return self.refuse(&url, &local::Refusal::Reserved.to_string());
             }
-            Ok(rel) => host_dir(self.settings, &target.endpoint)
-                .join(cut_dirs(&rel, self.settings.cut_dirs)),
+            Ok(rel) => host_dir(self.settings, target).join(cut_dirs(&rel, self.settings.cut_dirs)),
             Err(r) => return self.refuse(&url, &r.to_string()),
         };
-        if !self
-            .robots_of(&target.endpoint)
-            .allows(&normalize(&target.path))
-        {
+        if !self.robots_of(target).allows(&normalize(&target.path)) {
             self.counts.robots.fetch_add(1, Ordering::Relaxed);
             return Visit::Links(Vec::new());
         }
@@ -805,7 +803,8 @@ impl<'a> Crawl<'a> {
 
     /// The robots.txt rules for `endpoint`: fetched the first time it is visited (two
     /// threads may both fetch it; the first to finish is kept).
-    fn robots_of(&self, endpoint: &Endpoint) -> std::sync::Arc<robots::Robots> {
+    fn robots_of(&self, site: &Target) -> std::sync::Arc<robots::Robots> {
+        let endpoint = &site.endpoint;
         if !self.settings.robots {
             return std::sync::Arc::new(robots::Robots::allow_all());
         }
@@ -821,6 +820,7 @@ impl<'a> Crawl<'a> {
         let target = Target {
             endpoint: endpoint.clone(),
             path: "/".into(),
+            tls: site.tls,
         };
         let fetched = std::sync::Arc::new(robots::fetch(self.config, &target));
         self.robots

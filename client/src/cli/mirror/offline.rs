@@ -77,9 +77,9 @@ fn convert_one(settings: &MirrorSettings, base: &Target, from: &Path, r: &str) -
     };
     let target = crate::redirect::resolve(base, reference.as_bytes()).ok()?;
     let root = &settings.dir;
-    let local = local::path_for(&target.path).ok().map(|p| {
-        local::host_dir(settings, &target.endpoint).join(local::cut_dirs(&p, settings.cut_dirs))
-    });
+    let local = local::path_for(&target.path)
+        .ok()
+        .map(|p| local::host_dir(settings, &target).join(local::cut_dirs(&p, settings.cut_dirs)));
     if let Some(local) = local {
         let file = std::fs::symlink_metadata(root.join(&local)).is_ok_and(|m| m.is_file());
         if file {

@@ -136,8 +136,8 @@ fn matches(pattern: &[u8], path: &[u8]) -> bool {
 /// (or a 4xx, or a redirect); nothing allowed when the server fails (5xx), as RFC 9309 asks.
 pub fn fetch(config: &Config, start: &Target) -> Robots {
     let target = Target {
-        endpoint: start.endpoint.clone(),
         path: "/robots.txt".into(),
+        ..start.clone()
     };
     let mut resp = match config
         .client

@@ -1,0 +1,92 @@
+"""A TLS origin for fetch's tests, on python's ssl module (OpenSSL): one certificate,
+one way of behaving. Prints its port on the first line, then serves until killed.
+
+Usage: tls_server.py CERT KEY [--min V] [--max V] [--seclevel0] [--client-ca FILE]
+                     [--cut] [--redirect URL]
+V is 1.0, 1.1, 1.2 or 1.3. --cut answers with a close-delimited body and drops the
+connection without close_notify. --redirect answers 302 to URL.
+"""
+import socket
+import ssl
+import sys
+import threading
+
+VERSIONS = {
+    "1.0": ssl.TLSVersion.TLSv1,
+    "1.1": ssl.TLSVersion.TLSv1_1,
+    "1.2": ssl.TLSVersion.TLSv1_2,
+    "1.3": ssl.TLSVersion.TLSv1_3,
+}
+
+
+def main():
+    args = sys.argv[1:]
+    cert, key = args[0], args[1]
+    opts = {}
+    flags = set()
+    i = 2
+    while i < len(args):
+        if args[i] in ("--min", "--max", "--client-ca", "--redirect"):
+            opts[args[i]] = args[i + 1]
+            i += 2
+        else:
+            flags.add(args[i])
+            i += 1
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if "--seclevel0" in flags:
+        ctx.set_ciphers("DEFAULT@SECLEVEL=0")
+    if "--min" in opts:
+        ctx.minimum_version = VERSIONS[opts["--min"]]
+    if "--max" in opts:
+        ctx.maximum_version = VERSIONS[opts["--max"]]
+    ctx.load_cert_chain(cert, key)
+    if "--client-ca" in opts:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(opts["--client-ca"])
+    ctx.set_alpn_protocols(["http/1.1"])
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(64)
+    print(lsock.getsockname()[1], flush=True)
+    while True:
+        conn, _ = lsock.accept()
+        threading.Thread(target=serve, args=(ctx, conn, flags, opts), daemon=True).start()
+
+
+def serve(ctx, conn, flags, opts):
+    try:
+        tls = ctx.wrap_socket(conn, server_side=True)
+    except (ssl.SSLError, OSError):
+        conn.close()
+        return
+    try:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            piece = tls.recv(4096)
+            if not piece:
+                return
+            head += piece
+        if "--cut" in flags:
+            tls.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"x" * 1000)
+            # Close the socket under TLS: no close_notify.
+            conn.shutdown(socket.SHUT_RDWR)
+            conn.close()
+            return
+        if "--redirect" in opts:
+            loc = opts["--redirect"].encode()
+            tls.sendall(b"HTTP/1.1 302 Found\r\nLocation: " + loc +
+                        b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        else:
+            body = b"tls ok\n"
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                        % len(body) + body)
+        tls.unwrap()
+    except (ssl.SSLError, OSError):
+        pass
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    main()
