@@ -205,7 +205,11 @@ def issue15(median, spread):
     lines = []
     for scen, what in (("put-big-wall", "fetch -T wall ≤ 1.0× curl -T"),
                        ("put-big-cpu", "fetch -T CPU ≤ curl -T's"),
-                       ("tiny-startup-wall", "fetch -s tiny file ≤ 1.0× curl (hyperfine mean)")):
+                       ("tiny-startup-wall", "fetch -s tiny file ≤ 1.0× curl (hyperfine mean)"),
+                       ("tls-tiny-startup-wall",
+                        "issue 22: one small https:// request ≤ 1.0× curl (hyperfine mean)"),
+                       ("tls-get-big-wall", "issue 22: 1 GiB over https:// wall ≤ 1.0× curl"),
+                       ("tls-get-big-cpu", "issue 22: 1 GiB over https:// CPU ≤ curl's")):
         f, c = median.get((scen, "fetch")), median.get((scen, "curl"))
         if f is None or not c:
             continue
@@ -214,7 +218,11 @@ def issue15(median, spread):
                      f"({clo:.3f}–{chi:.3f}) | {f / c:.2f}× ({'met' if f <= c else 'not met'}) |")
     if not lines:
         return []
-    return ["", "Issue 15 targets (medians of the rounds, ranges in brackets; fetch ÷ curl, "
+    f, c = median.get(("tls-many-small-wall", "fetch")), median.get(("tls-many-small-wall", "curl-parallel"))
+    if f is not None and c:
+        lines.append(f"| issue 22: the small files over https:// with -Z ≥ 2× faster than curl --parallel "
+                     f"| fetch {f:.3f}, curl {c:.3f} | {f / c:.2f}× ({'met' if f * 2 <= c else 'not met'}) |")
+    return ["", "Issue 15 and 22 targets (medians of the rounds, ranges in brackets; fetch ÷ curl, "
             "lower is better):", "", "| target | figures | fetch ÷ curl |", "|---|---|---|"] + lines
 
 

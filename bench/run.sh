@@ -437,7 +437,7 @@ TINYURL="http://127.0.0.1:${PORT[nginx]}/index.html"
 tiny() { # client command...
   local client=$1; shift
   hyperfine -N --warmup 20 --runs "$TINY_RUNS" --export-json "$WORK/tiny.json" "$*" >/dev/null 2>&1 || true
-  echo "tiny-startup-wall,$client,$round,$(python3 -c "import json;print(round(json.load(open('$WORK/tiny.json'))['results'][0]['mean']*1000,3))" 2>/dev/null || echo 0),ms,,," >>"$CSV"
+  echo "${TINY_SCEN:-tiny-startup}-wall,$client,$round,$(python3 -c "import json;print(round(json.load(open('$WORK/tiny.json'))['results'][0]['mean']*1000,3))" 2>/dev/null || echo 0),ms,,," >>"$CSV"
 }
 TINY_RUNS=500; ((QUICK)) && TINY_RUNS=200
 for round in $(seq 1 "$ROUNDS"); do
@@ -455,6 +455,53 @@ for round in $(seq 1 "$ROUNDS"); do
   time_cmd many-small xargs-curl sh -c "xargs -P 8 -n 1 curl -s -o /dev/null <'$WORK/urls.txt'"
 done
 ((PAR)) || log "fetch has no --parallel yet: the many-small fetch row is left out"
+
+# --- issue 22: fetch over https:// against curl -------------------------------------------------
+# nginx-tls is nginx with TLS 1.3 only, session tickets on and an ECDSA P-256 certificate made
+# here, serving the same folder. Rows (fetch and curl, both trusting the certificate with
+# --cacert): tls-tiny-startup-wall (hyperfine mean, handshake included), tls-get-big (wall and
+# CPU for the big file) and tls-many-small (the small files at 8 at a time: fetch -Z against
+# curl --parallel).
+log "issue 22: https"
+TLSD=$WORK/tls
+mkdir -p "$TLSD"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost -keyout "$TLSD/key.pem" -out "$TLSD/cert.pem" 2>/dev/null
+p=$(free_port); LABEL[nginx-tls]=nginx
+cat >"$WORK/nginx-tls.conf" <<NGINX
+worker_processes 2;
+daemon off;
+pid $WORK/nginx-tls.pid;
+error_log $WORK/nginx-tls-error.log;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  sendfile on; keepalive_requests 1000000;
+  ssl_protocols TLSv1.3; ssl_session_tickets on;
+  server {
+    listen 127.0.0.1:$p ssl backlog=1024;
+    ssl_certificate $TLSD/cert.pem; ssl_certificate_key $TLSD/key.pem;
+    root $DOC;
+  }
+}
+NGINX
+start nginx-tls "$p" nginx -c "$WORK/nginx-tls.conf" # wait_port's plain request gets a 400
+TLSURL="https://localhost:${PORT[nginx-tls]}"
+sed "s|http://127.0.0.1:${PORT[serve-q]}|$TLSURL|" "$WORK/urls.txt" >"$WORK/tls-urls.txt"
+xargs -a "$WORK/tls-urls.txt" printf -- '-o /dev/null %s\n' | tr '\n' ' ' >"$WORK/tls-curl-args.txt"
+CA=(--cacert "$TLSD/cert.pem")
+for round in $(seq 1 "$ROUNDS"); do
+  TINYURL="$TLSURL/index.html"
+  TINY_SCEN=tls-tiny-startup tiny fetch "$FETCH" -s "${CA[@]}" "$TINYURL"
+  TINY_SCEN=tls-tiny-startup tiny curl curl -s "${CA[@]}" "$TINYURL"
+  time_cmd tls-get-big fetch "$FETCH" -s "${CA[@]}" -o /dev/null "$TLSURL/big.bin"
+  time_cmd tls-get-big curl curl -s "${CA[@]}" -o /dev/null "$TLSURL/big.bin"
+  if ((PAR)); then
+    time_cmd tls-many-small fetch "$FETCH" -s -Z --parallel-max 8 "${CA[@]}" --input "$WORK/tls-urls.txt"
+  fi
+  time_cmd tls-many-small curl-parallel sh -c "curl -s --parallel --parallel-max 8 ${CA[*]} $(cat "$WORK/tls-curl-args.txt")"
+done
+kill "${PID[nginx-tls]}" 2>/dev/null || true
 
 # --- issue 18: Repr-Digest (serve --digest, fetch's check) --------------------------------------
 # serve-d is serve -q --digest (recorded as "serve"), against serve-q in the same round. Each

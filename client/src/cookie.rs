@@ -38,6 +38,8 @@ pub struct CookieJar {
 #[derive(Debug, Clone)]
 struct Memo {
     host: String,
+    /// Whether it was made for an `https://` request (which `Secure` cookies go to).
+    https: bool,
     /// The request path up to and including its last `/`.
     folder: String,
     /// It holds while the time is before this (Unix seconds).
@@ -134,6 +136,12 @@ impl CookieJar {
     /// curl refuses them: a `Domain` the host is not in, a `Secure` cookie from a host that
     /// is not a secure context. An expiry in the past deletes the cookie.
     pub fn store(&mut self, host: &str, request_path: &str, set_cookie: &[u8]) {
+        self.store_from(host, request_path, set_cookie, false);
+    }
+
+    /// [`CookieJar::store`] for a response that came over `https://` when `https`: a
+    /// `Secure` cookie is taken from any host then.
+    pub fn store_from(&mut self, host: &str, request_path: &str, set_cookie: &[u8], https: bool) {
         let text = String::from_utf8_lossy(set_cookie);
         let mut parts = text.split(';');
         let Some((name, value)) = parts.next().and_then(|nv| nv.split_once('=')) else {
@@ -186,7 +194,7 @@ impl CookieJar {
                 _ => {}
             }
         }
-        if cookie.secure && !secure_context(&host) {
+        if cookie.secure && !https && !secure_context(&host) {
             return;
         }
         let now = now();
@@ -219,17 +227,24 @@ impl CookieJar {
     /// matches), in curl's order: longer paths first, then longer domains, longer names,
     /// newer cookies.
     pub fn header(&mut self, host: &str, request_path: &str) -> Option<String> {
+        self.header_for(host, request_path, false)
+    }
+
+    /// [`CookieJar::header`] for an `https://` request when `https`: `Secure` cookies go
+    /// to any host then.
+    pub fn header_for(&mut self, host: &str, request_path: &str, https: bool) -> Option<String> {
         let path = request_path.split('?').next().unwrap_or("/");
         let now = now();
         let folder = &path[..path.rfind('/').map_or(0, |i| i + 1)];
         if let Some(m) = &self.memo
             && m.host == host
+            && m.https == https
             && m.folder == folder
             && now < m.until
         {
             return m.value.clone();
         }
-        let value = self.matching(host, path, now);
+        let value = self.matching(host, path, now, https);
         // Kept only when no cookie's path tells two names in this folder apart: a path
         // that is the folder or above it matches every name in it or none.
         let by_name = self
@@ -246,6 +261,7 @@ impl CookieJar {
                 .unwrap_or(u64::MAX);
             self.memo = Some(Memo {
                 host: host.to_string(),
+                https,
                 folder: folder.to_string(),
                 until,
                 value: value.clone(),
@@ -256,7 +272,7 @@ impl CookieJar {
 
     /// The `Cookie` value for `host` and `path` (no query) at Unix time `now`, from the
     /// cookies themselves.
-    fn matching(&self, host: &str, path: &str, now: u64) -> Option<String> {
+    fn matching(&self, host: &str, path: &str, now: u64, https: bool) -> Option<String> {
         let ip = std::cell::OnceCell::new();
         let mut matching: Vec<&Cookie> = self
             .cookies
@@ -269,7 +285,7 @@ impl CookieJar {
                         && !*ip.get_or_init(|| is_ip(host))
             })
             .filter(|c| path_matches(&c.path, path))
-            .filter(|c| !c.secure || secure_context(host))
+            .filter(|c| !c.secure || https || secure_context(host))
             .collect();
         if matching.is_empty() {
             return None;
@@ -466,6 +482,13 @@ mod tests {
         jar.store("www.example.test", "/", b"s=1; Secure");
         jar.store("www.example.test", "/", b"t=2; Domain=.example.test");
         jar.store("www.example.test", "/", b"u=3; Domain=test");
+        // Over https://, Secure cookies come and go.
+        jar.store_from("www.example.test", "/", b"v=4; Secure", true);
+        assert_eq!(jar.header("www.example.test", "/").as_deref(), Some("t=2"));
+        assert_eq!(
+            jar.header_for("www.example.test", "/", true).as_deref(),
+            Some("t=2; v=4")
+        );
         assert_eq!(jar.header("api.example.test", "/").as_deref(), Some("t=2"));
         assert_eq!(jar.header("www.example.test", "/").as_deref(), Some("t=2"));
     }
@@ -511,7 +534,7 @@ mod tests {
             let path = paths[next() % paths.len()];
             let host = ["127.0.0.1", "localhost"][next() % 2];
             let plain = path.split('?').next().unwrap();
-            let fresh = jar.matching(host, plain, now());
+            let fresh = jar.matching(host, plain, now(), false);
             assert_eq!(jar.header(host, path), fresh, "{host}{path}, round {round}");
         }
     }

@@ -110,7 +110,7 @@ pub(crate) fn run(
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let host = host_of(&current);
             for set in sets {
-                jar.store(&host, &current.path, set);
+                jar.store_from(&host, &current.path, set, current.tls);
             }
         }
         let (framing, reusable) = match body::framing_with(method, &head, cfg.transfer_codings) {
@@ -284,7 +284,7 @@ fn cookies(cfg: &Builder, current: &Target) -> Option<String> {
         let mut jar = jar
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        jar.header(&host_of(current), &current.path)
+        jar.header_for(&host_of(current), &current.path, current.tls)
     });
     match (from_jar, &cfg.cookie) {
         (Some(a), Some(b)) => Some(format!("{a}; {b}")),

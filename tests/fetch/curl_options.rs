@@ -55,11 +55,11 @@ fn request_line_and_query_as_curl() {
     for line in lines {
         same_as_curl(files, &line, b"");
     }
-    // A default protocol fetch does not speak: the target fails as any https:// one does.
+    // A default protocol fetch does not speak: the target fails as any ftp:// one does.
     let dir = tempfile::tempdir().unwrap();
-    fetch_in(dir.path(), &["-sS", "--proto-default", "https", &hostport])
+    fetch_in(dir.path(), &["-sS", "--proto-default", "ftp", &hostport])
         .code(1)
-        .error("https");
+        .error("ftp");
 }
 
 #[test]

@@ -413,7 +413,14 @@ fn bad_servers_fail_as_they_fail_curl() {
         line.extend(client.iter().map(|s| fill(s)));
         line.push(url);
         let line: Vec<&str> = line.iter().map(String::as_str).collect();
-        let got = same_as_curl(&curl, &line, &[]);
+        // A TLS 1.3 server's refusal of a client without a certificate comes after the
+        // handshake, in a race with the request: curl reports it as 55 or 56 from run to
+        // run; fetch always reads the alert (56).
+        let got = if *want == 56 {
+            fetch_cmd(Command::new(bin("fetch")).args(&line))
+        } else {
+            same_as_curl(&curl, &line, &[])
+        };
         assert_eq!(got.code, *want, "{what}: {}", got.stderr);
         // -o: a failure leaves no file that looks complete.
         let mut with_o = line.clone();
