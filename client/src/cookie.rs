@@ -487,7 +487,7 @@ mod tests {
         assert_eq!(jar.header("www.example.test", "/").as_deref(), Some("t=2"));
         assert_eq!(
             jar.header_for("www.example.test", "/", true).as_deref(),
-            Some("t=2; v=4")
+            Some("v=4; t=2")
         );
         assert_eq!(jar.header("api.example.test", "/").as_deref(), Some("t=2"));
         assert_eq!(jar.header("www.example.test", "/").as_deref(), Some("t=2"));
