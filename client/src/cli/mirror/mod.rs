@@ -11,6 +11,7 @@ mod convert;
 mod delete;
 mod exchange;
 mod frontier;
+mod journal;
 mod links;
 mod listing;
 mod local;
@@ -20,6 +21,7 @@ mod report;
 mod robots;
 mod save;
 mod state;
+mod tags;
 
 use std::fs::File;
 use std::hash::{BuildHasher, RandomState};
@@ -102,6 +104,7 @@ pub fn run(config: &Config) -> i32 {
     // Each thread works until the frontier is empty and no thread can add to it.
     batch::on_pool(config.parallel, config.parallel, || crawl.work());
     crawl.progress.finish();
+    crawl.journal.finish();
     if settings.convert_links {
         let pages =
             std::mem::take(&mut *crawl.pages.lock().unwrap_or_else(PoisonError::into_inner));
@@ -145,6 +148,8 @@ struct Crawl<'a> {
     pages: Mutex<Vec<offline::Page>>,
     /// Sends each request, after `--wait`, with `--retry`.
     sender: Sender<'a>,
+    /// The links of each page as the last run read them, and as this run does.
+    journal: journal::Journal,
     queue: Mutex<Queue>,
     wake: Condvar,
     bytes: AtomicU64,
@@ -175,6 +180,15 @@ impl Drop for Busy<'_, '_> {
             self.0.wake.notify_all();
         }
     }
+}
+
+/// A saved copy whose links are wanted: its path under DIR, its type and ETag as
+/// recorded, and its metadata when it is a copy from before (checked against its record).
+struct Copy<'r> {
+    rel: &'r Path,
+    kind: &'r str,
+    etag: &'r str,
+    meta: Option<&'r std::fs::Metadata>,
 }
 
 /// What visiting a URL found: links to offer, each with its depth.
@@ -216,6 +230,7 @@ impl<'a> Crawl<'a> {
                 settings.reject_regex.as_deref(),
             ),
             sender: Sender::new(config, settings.wait),
+            journal: journal::Journal::open(&settings.dir.join(local::STATE_DIR)),
             pages: Mutex::default(),
             folders: local::Folders::default(),
             queue: Mutex::new(Queue {
@@ -385,7 +400,13 @@ impl<'a> Crawl<'a> {
                 ..Report::default()
             };
             self.note(&url, Outcome::Unchanged, report);
-            return Visit::Links(self.links_of(target, &file, &r.content_type, depth));
+            let copy = Copy {
+                rel: &rel,
+                kind: &r.content_type,
+                etag: &r.etag,
+                meta: Some(m),
+            };
+            return Visit::Links(self.links_of(target, &copy, depth));
         }
         let folder = target.path.split('?').next().unwrap_or("").ends_with('/');
         let mut ask_json = folder;
@@ -490,8 +511,14 @@ impl<'a> Crawl<'a> {
                         ..Report::status(304)
                     };
                     self.note(&url, Outcome::Unchanged, report);
-                    let kind = record.as_ref().map_or("", |r| r.content_type.as_str());
-                    Visit::Links(self.links_of(target, &file, kind, depth))
+                    let copy = Copy {
+                        rel: &rel,
+                        kind: record.as_ref().map_or("", |r| r.content_type.as_str()),
+                        etag: record.as_ref().map_or("", |r| r.etag.as_str()),
+                        // Without its record, the copy's links are read again.
+                        meta: meta.as_ref().filter(|_| record.is_some()),
+                    };
+                    Visit::Links(self.links_of(target, &copy, depth))
                 }
                 301 | 302 | 303 | 307 | 308 => {
                     let location = header(&resp, "location");
@@ -562,7 +589,14 @@ impl<'a> Crawl<'a> {
                         Err(e) => return self.failed(&url, &e),
                     };
                     let resumed = resume.map(|from| format!("resumed at byte {from}"));
-                    let found = self.links_of(target, &file, &content_type, depth);
+                    let etag = header(&resp, "etag");
+                    let copy = Copy {
+                        rel: &rel,
+                        kind: &content_type,
+                        etag: &etag,
+                        meta: None,
+                    };
+                    let found = self.links_of(target, &copy, depth);
                     let outcome = if !keep {
                         let _ = std::fs::remove_file(&file);
                         let _ = std::fs::remove_file(state::path(root, &rel));
@@ -634,9 +668,12 @@ impl<'a> Crawl<'a> {
         }
     }
 
-    /// The links of a saved HTML or CSS file (by its type, else its name), resolved.
-    fn links_of(&self, target: &Target, file: &Path, kind: &str, depth: u32) -> Vec<Link> {
-        let name = file.to_string_lossy().to_ascii_lowercase();
+    /// The links of a saved HTML or CSS file (by its type, else its name), resolved: from
+    /// the journal when it has them for this copy, else read from the file (and recorded).
+    fn links_of(&self, target: &Target, copy: &Copy<'_>, depth: u32) -> Vec<Link> {
+        let Copy { rel, kind, .. } = *copy;
+        let file = self.settings.dir.join(rel);
+        let name = rel.to_string_lossy().to_ascii_lowercase();
         let by_name = |ext: &[&str]| kind.is_empty() && ext.iter().any(|e| name.ends_with(e));
         let html = kind == "text/html"
             || kind == "application/xhtml+xml"
@@ -645,43 +682,71 @@ impl<'a> Crawl<'a> {
         if !html && !css {
             return Vec::new();
         }
-        let converting = self.settings.convert_links;
-        if let Some(rel) = file
-            .strip_prefix(&self.settings.dir)
-            .ok()
-            .filter(|_| converting)
-        {
+        if self.settings.convert_links {
             self.pages
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push((rel.to_path_buf(), target.clone(), html));
         }
-        let Ok(f) = File::open(file) else {
-            return Vec::new();
+        let validator = |m: &std::fs::Metadata| journal::Validator {
+            etag: copy.etag.to_string(),
+            size: m.len(),
+            mtime: m.modified().map_or(0, state::seconds),
         };
-        if html {
-            let found = links::html(f);
-            if found.cut {
-                self.say(&format!(
-                    "fetch: {target}: only the first {} links are followed",
-                    links::MAX_REFS
-                ));
+        let known = copy.meta.map(validator);
+        let found = match known
+            .as_ref()
+            .and_then(|v| Some((v, self.journal.get(rel, v)?)))
+        {
+            Some((v, found)) => {
+                // Kept for the run after this one too.
+                self.journal.put(rel, v, &found);
+                found
             }
-            let inline = |i: usize| found.inline[i];
-            return self.resolve(
-                target,
-                found.base.as_deref(),
-                &found.refs,
-                inline,
-                &[],
-                depth + 1,
-            );
+            None => {
+                let Ok(mut f) = File::open(&file) else {
+                    return Vec::new();
+                };
+                let v = match known {
+                    Some(v) => v,
+                    None => match f.metadata() {
+                        Ok(m) => validator(&m),
+                        Err(_) => return Vec::new(),
+                    },
+                };
+                let found = if html {
+                    links::page(f)
+                } else {
+                    let mut bytes = Vec::new();
+                    if (&mut f).take(MAX_CSS).read_to_end(&mut bytes).is_err() {
+                        return Vec::new();
+                    }
+                    let refs = links::css(&bytes);
+                    links::Links {
+                        inline: vec![true; refs.len()],
+                        refs,
+                        ..links::Links::default()
+                    }
+                };
+                self.journal.put(rel, &v, &found);
+                found
+            }
+        };
+        if found.cut {
+            self.say(&format!(
+                "fetch: {target}: only the first {} links are followed",
+                links::MAX_REFS
+            ));
         }
-        let mut bytes = Vec::new();
-        if f.take(MAX_CSS).read_to_end(&mut bytes).is_err() {
-            return Vec::new();
-        }
-        self.resolve(target, None, &links::css(&bytes), |_| true, &[], depth + 1)
+        let inline = |i: usize| found.inline[i];
+        self.resolve(
+            target,
+            found.base.as_deref(),
+            &found.refs,
+            inline,
+            &[],
+            depth + 1,
+        )
     }
 
     /// References resolved against the page (or its `<base href>`); fragments, `data:`,
