@@ -66,6 +66,17 @@ pub mod fuzz {
         });
         n
     }
+
+    /// The narrow pass over an HTML page against the tokenizer: never panics, and when it
+    /// answers, it finds the same links. Returns whether it answered.
+    pub fn html_links(data: &[u8]) -> bool {
+        let Ok(narrow) = super::links::html_narrow(data) else {
+            return false;
+        };
+        let tokenizer = super::links::html(data);
+        assert_eq!(narrow, tokenizer, "{:?}", String::from_utf8_lossy(data));
+        true
+    }
 }
 
 /// The largest style sheet read back for its links (HTML is tokenized as it is read).
