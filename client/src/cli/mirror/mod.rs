@@ -20,6 +20,7 @@ mod pattern;
 mod report;
 mod robots;
 mod save;
+mod stamps;
 mod state;
 mod tags;
 
@@ -161,6 +162,8 @@ struct Crawl<'a> {
     sender: Sender<'a>,
     /// The links of each page as the last run read them, and as this run does.
     journal: journal::Journal,
+    /// The JSON listings of folders reached through links, on a later run.
+    stamps: stamps::Stamps,
     queue: Mutex<Queue>,
     wake: Condvar,
     bytes: AtomicU64,
@@ -242,6 +245,7 @@ impl<'a> Crawl<'a> {
             ),
             sender: Sender::new(config, settings.wait),
             journal: journal::Journal::open(&settings.dir.join(local::STATE_DIR)),
+            stamps: stamps::Stamps::default(),
             pages: Mutex::default(),
             folders: local::Folders::default(),
             queue: Mutex::new(Queue {
@@ -394,6 +398,12 @@ impl<'a> Crawl<'a> {
             _ => None,
         };
         let record = meta.as_ref().and_then(|m| state::load(root, &rel, m));
+        // A copy from before, of a file reached through a link: its folder's listing, if
+        // the server gives one, may show it unchanged.
+        let listed = match listed {
+            None if record.is_some() => self.stamp_by_listing(target),
+            given => given,
+        };
         // The folder's listing shows the size and time the copy has, and the copy is as the
         // last run saved it (its record says so): unchanged, and no request is sent.
         let same = |m: &std::fs::Metadata, s: listing::Stamp| {
@@ -488,17 +498,9 @@ impl<'a> Crawl<'a> {
                     // Kept for the next run's If-None-Match as it is read; if it cannot
                     // be, that run only gets the whole listing again.
                     let etag = header(&resp, "etag");
-                    let mut keeper = Some(&etag)
-                        .filter(|e| !e.is_empty())
-                        .and_then(|e| listing::Keeper::start(root, &url, e).ok());
-                    let tee = listing::Tee {
-                        inner: &mut resp,
-                        keeper: keeper.as_mut(),
-                    };
-                    let walked = self.walk(&url, target, depth, 200, tee);
-                    if let Some(k) = keeper {
-                        k.finish(matches!(walked, Ok(Some(_))));
-                    }
+                    let walked = listing::read_keeping(root, &url, &etag, &mut resp, |input| {
+                        self.walk(&url, target, depth, 200, input)
+                    });
                     match walked {
                         Ok(Some(visit)) => return visit,
                         Err(e) => return self.failed(&url, &Error::from_io(e, &url)),
@@ -509,6 +511,12 @@ impl<'a> Crawl<'a> {
                 drain(&mut resp);
                 ask_json = false;
                 continue;
+            }
+            if ask_json {
+                // A folder answered with a page: the files its links reach do not ask
+                // for its listing.
+                let path = target.path.split('?').next().unwrap_or("");
+                self.stamps.page(&target.endpoint, path);
             }
             return match status {
                 304 if meta.is_some() => {
@@ -647,7 +655,12 @@ impl<'a> Crawl<'a> {
         input: impl Read,
     ) -> io::Result<Option<Visit>> {
         let mut batch = Vec::new();
+        // The files' stamps, for those reached through links before the listing offers them.
+        let mut files = std::collections::HashMap::new();
         let read = listing::read(input, |r, stamp| {
+            if let Some(s) = stamp {
+                files.insert(stamps::name(r.strip_prefix("./").unwrap_or(&r)), s);
+            }
             let links = self.resolve(target, None, &[r], |_| false, &[stamp], depth + 1);
             batch.extend(links);
             if batch.len() >= 256 {
@@ -658,6 +671,9 @@ impl<'a> Crawl<'a> {
         let Some(walked) = read? else {
             return Ok(None);
         };
+        let path = target.path.split('?').next().unwrap_or("");
+        self.stamps
+            .listed(&target.endpoint, path, Some(files), true);
         if walked.truncated > 0 {
             self.say(&format!(
                 "fetch: {url}: the listing leaves out {} entries",
@@ -666,6 +682,94 @@ impl<'a> Crawl<'a> {
         }
         self.note(url, Outcome::Listed, Report::status(status));
         Ok(Some(Visit::Links(Vec::new())))
+    }
+
+    /// The stamp of the file `target` in its folder's JSON listing: asked once per folder
+    /// (with the ETag of the listing the last run kept), never where the server gives none.
+    fn stamp_by_listing(&self, target: &Target) -> Option<listing::Stamp> {
+        let path = &target.path;
+        if path.contains('?') {
+            return None;
+        }
+        let (folder, name) = path.split_at(path.rfind('/')? + 1);
+        if name.is_empty() {
+            return None;
+        }
+        let name = stamps::name(name);
+        let endpoint = &target.endpoint;
+        let asking = match self.stamps.turn(endpoint, folder, &name) {
+            stamps::Turn::Known(stamp) => return stamp,
+            stamps::Turn::Without => return None,
+            stamps::Turn::Ask(asking) => asking,
+        };
+        let folder_target = Target {
+            endpoint: endpoint.clone(),
+            path: folder.to_string(),
+        };
+        let (files, json) = if self.robots_of(endpoint).allows(&normalize(folder)) {
+            self.folder_files(&folder_target)
+        } else {
+            (None, false)
+        };
+        let stamp = files.as_ref().and_then(|f| f.get(&name).copied());
+        asking.listed(files, json);
+        stamp
+    }
+
+    /// The files of the folder `target` by serve's JSON listing (kept from the last run on
+    /// a 304), by normalized name, and whether the answer was such a listing.
+    fn folder_files(
+        &self,
+        target: &Target,
+    ) -> (
+        Option<std::collections::HashMap<Vec<u8>, listing::Stamp>>,
+        bool,
+    ) {
+        let root = &self.settings.dir;
+        let url = target.to_string();
+        let mut req = Request::new(Method::Get);
+        req.headers
+            .push(HeaderEdit::new("Accept", Some("application/json")));
+        let kept = listing::kept(root, &url);
+        if let Some(k) = &kept {
+            req.headers
+                .push(HeaderEdit::new("If-None-Match", Some(&k.etag)));
+        }
+        let Ok(mut resp) = self.sender.send(&url, &req, target, |line| self.say(line)) else {
+            return (None, true);
+        };
+        let status = resp.status();
+        let mut files = std::collections::HashMap::new();
+        let mut add = |r: String, stamp: Option<listing::Stamp>| {
+            if let Some(stamp) = stamp {
+                files.insert(stamps::name(r.strip_prefix("./").unwrap_or(&r)), stamp);
+            }
+        };
+        let json = header(&resp, "content-type").contains("json");
+        let read = match (status, kept) {
+            (304, Some(k)) => {
+                drain(&mut resp);
+                listing::read(k.body(), &mut add)
+            }
+            (200, _) if json => {
+                let etag = header(&resp, "etag");
+                listing::read_keeping(root, &url, &etag, &mut resp, |input| {
+                    listing::read(input, &mut add)
+                })
+            }
+            _ => {
+                drain(&mut resp);
+                // A page, a refusal, another kind of JSON: no listing of this folder.
+                return (None, false);
+            }
+        };
+        match read {
+            Ok(Some(_)) => {
+                self.note(&url, Outcome::Listed, Report::status(status));
+                (Some(files), true)
+            }
+            _ => (None, false),
+        }
     }
 
     /// Offers the links in `batch` (emptying it).
