@@ -830,7 +830,7 @@ impl<'a> Crawl<'a> {
                     },
                 };
                 let found = if html {
-                    links::page(f)
+                    links::page(f, v.size)
                 } else {
                     let mut bytes = Vec::new();
                     if (&mut f).take(MAX_CSS).read_to_end(&mut bytes).is_err() {
