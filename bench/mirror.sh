@@ -25,7 +25,7 @@ if [[ -z ${MIRROR_FROM_RUN:-} ]]; then
   WORK=$(mktemp -d /tmp/mirror-bench.XXXXXX)
   CSV=$WORK/raw.csv
   echo "scenario,server,round,value,unit,p50_ms,p99_ms,errors" >"$CSV"
-  trap 'kill "${MPID:-}" 2>/dev/null || true; rm -rf "$WORK" "${COPIES:-}"' EXIT
+  trap 'kill "${MPID:-}" "${RPID:-}" "${NPID:-}" 2>/dev/null || true; rm -rf "$WORK" "${COPIES:-}"' EXIT
   ALONE=1
 else
   ALONE=0
@@ -107,7 +107,87 @@ if ! diff -r -x 'index.html*' -x .fetch-mirror "$COPIES/fetch-copy/127.0.0.1:$MP
 fi
 kill "$MPID" 2>/dev/null || true
 wait "$MPID" 2>/dev/null || true
-rm -rf "$SITE" "$COPIES"
+rm -rf "$SITE"
+
+# Issue 24's rows: a real documentation site no one here wrote (Debian's postgresql-doc-15:
+# 1169 pages, a style sheet, 3 images, 18 MB, all in one folder with an index.html, so it is
+# walked through its HTML), served by serve -q and by nginx, mirrored as typed:
+#   real-first-{serve,nginx}     fetch --mirror --no-host-directories --directory-prefix DIR URL
+#                                vs wget2 -r -nH -P DIR URL, wget -r -l inf -nH -P DIR URL
+#   real-second-{serve,nginx}    the same again, nothing changed (wget2 -r -N; wget -r -N
+#                                --no-if-modified-since)
+# each with -wall, -cpu (user + system) and -rss (peak, KiB); fetch, wget2, wget in turn in
+# every round. The copies are compared file by file once; the files the re-run found
+# unchanged are counted (every file checked). MIRROR_REAL=0 leaves these rows out.
+if [[ ${MIRROR_REAL:-1} == 1 ]]; then
+  REAL=/usr/share/doc/postgresql-doc-15/html
+  if [[ ! -f $REAL/index.html ]] || ! command -v wget2 >/dev/null || ! command -v nginx >/dev/null; then
+    echo "bench: installing postgresql-doc-15, wget2, nginx-light for the real-site rows" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-doc-15 wget2 nginx-light >/dev/null 2>&1 \
+      || echo "bench: could not install them: no real-site rows" >&2
+  fi
+fi
+if [[ ${MIRROR_REAL:-1} == 1 && -f ${REAL:-}/index.html ]] && command -v wget2 >/dev/null && command -v nginx >/dev/null; then
+  RPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  NPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$SERVE" -q -p "$RPORT" "$REAL" >"$WORK/serve-real.out" 2>&1 &
+  RPID=$!
+  cat >"$WORK/nginx-real.conf" <<NGINX
+worker_processes 2;
+pid $WORK/nginx-real.pid;
+error_log $WORK/nginx-real-error.log;
+daemon off;
+events { worker_connections 1024; }
+http {
+  include /etc/nginx/mime.types;
+  access_log off;
+  sendfile on; tcp_nopush on;
+  server { listen 127.0.0.1:$NPORT; root $REAL; }
+}
+NGINX
+  nginx -c "$WORK/nginx-real.conf" &
+  NPID=$!
+  for port in "$RPORT" "$NPORT"; do
+    for _ in $(seq 1 100); do
+      (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+      sleep 0.1
+    done
+  done
+  pages=$(find "$REAL" -type f | wc -l)
+  for peer in serve nginx; do
+    port=$RPORT
+    [[ $peer == nginx ]] && port=$NPORT
+    url="http://127.0.0.1:$port/"
+    for round in $(seq 1 "$ROUNDS"); do
+      rm -rf "$COPIES/real-fetch" "$COPIES/real-wget2" "$COPIES/real-wget"
+      mirror_row "real-first-$peer" fetch "real-first-$peer-rss" \
+        "$FETCH" -s --mirror --no-host-directories --directory-prefix "$COPIES/real-fetch" "$url"
+      mirror_row "real-first-$peer" wget2 "real-first-$peer-rss" \
+        wget2 -q -r -nH -P "$COPIES/real-wget2" "$url"
+      mirror_row "real-first-$peer" wget "real-first-$peer-rss" \
+        wget -q -r -l inf -nH -P "$COPIES/real-wget" "$url"
+      mirror_row "real-second-$peer" fetch "real-second-$peer-rss" \
+        "$FETCH" -s --mirror --no-host-directories --directory-prefix "$COPIES/real-fetch" "$url"
+      mirror_row "real-second-$peer" wget2 "real-second-$peer-rss" \
+        wget2 -q -r -N -nH -P "$COPIES/real-wget2" "$url"
+      mirror_row "real-second-$peer" wget "real-second-$peer-rss" \
+        wget -q -r -l inf -N --no-if-modified-since -nH -P "$COPIES/real-wget" "$url"
+    done
+    checked=$("$FETCH" -s --mirror --no-host-directories --directory-prefix "$COPIES/real-fetch" "$url" \
+      --report-json 2>&1 >/dev/null | grep -c '"outcome":"unchanged"' || true)
+    echo "real-second-$peer-files-checked,fetch,1,$checked,files,,," >>"$CSV"
+    ((checked == pages)) || echo "bench: the unchanged re-run from $peer checked $checked files of $pages" >&2
+    # The same files with the same bytes (robots.txt, which neither server has, is no file).
+    for other in real-wget2 real-wget; do
+      if ! diff -r -x .fetch-mirror -x robots.txt "$COPIES/real-fetch" "$COPIES/$other" >/dev/null; then
+        echo "bench: the fetch and ${other#real-} copies of the real site from $peer differ" >&2
+      fi
+    done
+  done
+  kill "$RPID" "$NPID" 2>/dev/null || true
+  wait "$RPID" "$NPID" 2>/dev/null || true
+fi
+rm -rf "$COPIES"
 
 if ((ALONE)); then
   python3 "$ROOT/bench/report.py" "$CSV" "$((ROUNDS == 1))" | grep -v "^(quick run"

@@ -95,6 +95,7 @@ def main(path, quick):
     out.extend(issue18_digest(median))
     out.extend(issue18_watch(median))
     out.extend(issue17(values))
+    out.extend(issue24(values))
     out.extend(issue15(median, spread))
     print("\n".join(out))
     svg(chart, Path(path).with_name("chart.svg"))
@@ -198,6 +199,49 @@ def issue17(values):
         return []
     return ["", "Issue 17 targets (fetch --mirror -Z against wget, 2000-file site on serve):", "",
             "| target | figures | ratio |", "|---|---|---|"] + lines
+
+
+def issue24(values):
+    """The targets of issue 24 (fetch --mirror as typed against wget2 on a real site), when
+    the run has their rows: ratios of the medians, and the range of the per-round ratios."""
+    def ratio(scen, a, b):
+        f, w = values.get((scen, a)), values.get((scen, b))
+        if not f or not w:
+            return None
+        rounds = [x / y for x, y in zip(f, w) if y]
+        return statistics.median(f), statistics.median(w), rounds
+
+    lines = []
+    rows = [("real-first-serve-wall", "first run from serve, wall ≤ 0.8× wget2 -r", 0.8),
+            ("real-first-serve-cpu", "first run from serve, CPU ≤ wget2's", 1.0),
+            ("real-first-nginx-wall", "first run from nginx, wall ≤ 0.8× wget2 -r", 0.8),
+            ("real-first-nginx-cpu", "first run from nginx, CPU ≤ wget2's", 1.0),
+            ("real-second-serve-wall", "re-run from serve ≤ 0.5× wget2 -r -N", 0.5),
+            ("real-second-nginx-wall", "re-run from nginx ≤ 1.0× wget2 -r -N", 1.0)]
+    for scen in ("real-first-serve-rss", "real-first-nginx-rss", "real-second-serve-rss",
+                 "real-second-nginx-rss"):
+        rows.append((scen, f"peak RSS ({scen[5:-4]}) ≤ wget2's", 1.0))
+    for scen, what, target in rows:
+        for other in ("wget2", "wget"):
+            p = ratio(scen, "fetch", other)
+            if not p:
+                continue
+            f, w, rounds = p
+            spread = f" (rounds {min(rounds):.2f}–{max(rounds):.2f})" if len(rounds) > 1 else ""
+            verdict = ("met" if f / w <= target else "not met") if other == "wget2" else "–"
+            label = what if other == "wget2" else f"{what.split(',')[0].split(' ≤')[0]}, against wget"
+            lines.append(f"| {label} | fetch {f:.3f}, {other} {w:.3f} | {f / w:.2f}×{spread} | "
+                         f"{verdict} |")
+    for peer in ("serve", "nginx"):
+        checked = values.get((f"real-second-{peer}-files-checked", "fetch"))
+        if checked:
+            lines.append(f"| every file checked on the re-run from {peer} | {min(checked):.0f} "
+                         f"files reported unchanged | | |")
+    if not lines:
+        return []
+    return ["", "Issue 24 targets (fetch --mirror as typed against wget2 and wget, "
+            "postgresql-doc-15 on serve and nginx; wall and CPU in s, RSS in KiB):", "",
+            "| target | medians | ratio | |", "|---|---|---|---|"] + lines
 
 
 def issue15(median, spread):

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-90}
 export RUSTC_BOOTSTRAP=1
-targets=(request_head url_map range response_head chunked multipart dechunk digest_field mirror_listing www_authenticate)
+targets=(request_head url_map range response_head chunked multipart dechunk digest_field mirror_listing html_links www_authenticate)
 cargo fuzz build -O
 for t in "${targets[@]}"; do
   echo "fuzz: $t for ${secs}s"

@@ -152,11 +152,12 @@ fn a_site_from_serve_arrives_byte_for_byte_and_a_second_run_asks_only_what_no_li
             .filter(|l| l.contains(&format!("\"outcome\":\"unchanged\",\"status\":{how}")))
             .count()
     };
-    let in_listed_folders = want
-        .keys()
-        .filter(|k| k.starts_with("docs/") && !k.starts_with("docs/site/"))
-        .count();
-    assert_eq!(in_listed_folders, 6);
+    // docs/ is walked through its listing; img/, reached only through links, is listed
+    // too (asked once for its listing, as it has no index.html).
+    let listed_file =
+        |k: &str| (k.starts_with("docs/") && !k.starts_with("docs/site/")) || k.starts_with("img/");
+    let in_listed_folders = want.keys().filter(|k| listed_file(k)).count();
+    assert_eq!(in_listed_folders, 9);
     assert_eq!(unchanged("null"), in_listed_folders, "{json:#?}");
     assert_eq!(unchanged("304"), n - in_listed_folders, "{json:#?}");
     assert!(
@@ -189,19 +190,8 @@ fn a_site_from_serve_arrives_byte_for_byte_and_a_second_run_asks_only_what_no_li
     // twice.
     let log = s.stop_and_collect_log();
     let mut by_path: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for line in &log {
-        let request = line.split('"').nth(1).unwrap_or("");
-        let path = request.split(' ').nth(1).unwrap_or("").to_string();
-        let status = line
-            .split('"')
-            .nth(2)
-            .unwrap_or("")
-            .split_whitespace()
-            .next();
-        by_path
-            .entry(path)
-            .or_default()
-            .push(status.unwrap_or("").to_string());
+    for (path, status) in served(&log) {
+        by_path.entry(path).or_default().push(status);
     }
     let folders: Vec<_> = by_path
         .keys()
@@ -215,14 +205,14 @@ fn a_site_from_serve_arrives_byte_for_byte_and_a_second_run_asks_only_what_no_li
             "/docs/",
             "/docs/deep/",
             "/docs/deep/er/",
-            "/docs/site/"
+            "/docs/site/",
+            "/img/"
         ]
     );
     for (path, statuses) in &by_path {
-        let listed_file = path.starts_with("/docs/") && !path.starts_with("/docs/site/");
         let want: &[&str] = if path == "/robots.txt" {
             &["404", "404"]
-        } else if listed_file && !path.ends_with('/') {
+        } else if listed_file(&path[1..]) && !path.ends_with('/') || path == "/img/" {
             &["200"]
         } else {
             &["200", "304"]
@@ -435,8 +425,10 @@ fn level_and_no_parent_bound_the_crawl() {
     );
     assert!(run.stderr.contains("beyond --level"), "{}", run.stderr);
 
-    // No ETag: the second run asks If-Modified-Since, still on one connection, and finds
-    // the links of unchanged pages in the copies on disk.
+    // No ETag: the second run asks If-Modified-Since, still on one connection, and takes
+    // the links of unchanged pages from the first run's record. Before the first file, it
+    // asks for the listing of its folder once (in JSON: a page answers, so that folder
+    // and its files are asked no more).
     let again = fetch_in(dir.path(), &args);
     again.code(0);
     assert!(
@@ -445,8 +437,13 @@ fn level_and_no_parent_bound_the_crawl() {
         again.stderr
     );
     assert_eq!(s.accepted(), 2, "one more kept-alive connection");
-    let asked = s.requests();
-    assert_eq!(asked.len(), 6, "{asked:#?}");
+    let mut asked = s.requests();
+    assert_eq!(asked.len(), 7, "{asked:#?}");
+    let probe = asked.remove(3);
+    assert!(
+        probe.starts_with("GET /a/ ") && probe.contains("Accept: application/json"),
+        "{probe}"
+    );
     for head in &asked[3..] {
         assert!(
             head.to_ascii_lowercase().contains("if-modified-since: "),
@@ -994,4 +991,179 @@ fn mirror_flags_are_checked() {
     fetch_in(dir.path(), &["--recursive", "--delete", url])
         .code(2)
         .error("--delete cannot go with --level");
+}
+
+/// Each request's path and status in serve's access log, in order.
+fn served(log: &[String]) -> Vec<(String, String)> {
+    log.iter()
+        .map(|line| {
+            let request = line.split('"').nth(1).unwrap_or("");
+            let path = request.split(' ').nth(1).unwrap_or("").to_string();
+            let status = line
+                .split('"')
+                .nth(2)
+                .unwrap_or("")
+                .split_whitespace()
+                .next();
+            (path, status.unwrap_or("").to_string())
+        })
+        .collect()
+}
+
+/// Pages that link to each other and to images in a folder without index.html; the root
+/// has one, so serve answers `/` with it: the site is walked through its HTML, as a real
+/// documentation site is.
+fn linked_site(root: &Path) {
+    put(
+        root,
+        "index.html",
+        b"<title>home</title><a href='a.html'>a</a><img src='img/x.png'>",
+    );
+    put(
+        root,
+        "a.html",
+        b"<a href=\"b.html\">b</a> <img src='img/y.png'>",
+    );
+    put(root, "b.html", b"<a href='index.html'>home</a>");
+    put(root, "img/x.png", &crate::support::noise(900, 7));
+    put(root, "img/y.png", &crate::support::noise(1200, 8));
+}
+
+#[test]
+fn an_unchanged_page_costs_its_304_and_its_links_come_from_the_record_not_the_page() {
+    let site = temp_dir("journal site ");
+    linked_site(site.path());
+    let mut s = Serve::start(&["-p", "0", site.path().to_str().unwrap()]);
+    let out = temp_dir("journal out ");
+    let dir = out.path().to_str().unwrap();
+    let url = format!("http://{}/", s.addr());
+    let args = [
+        "--mirror",
+        "--no-host-directories",
+        "--directory-prefix",
+        dir,
+        &url,
+    ];
+    fetch_in(out.path(), &args).code(0);
+    let first = served(&s.log());
+    // The copy of a.html is changed on disk, behind fetch's back, keeping its size, time
+    // and record: a fetch that read the page again would follow c.html, which does not
+    // exist; one that takes its links from the record follows b.html, as the server's page
+    // says.
+    let a = out.path().join("a.html");
+    let t = std::fs::metadata(&a).unwrap().modified().unwrap();
+    let text = std::fs::read_to_string(&a)
+        .unwrap()
+        .replace("b.html", "c.html");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&a)
+        .and_then(|mut f| {
+            std::io::Write::write_all(&mut f, text.as_bytes())?;
+            f.set_modified(t)
+        })
+        .unwrap();
+    let second = fetch_in(out.path(), &[&args[..], &["--report-json"]].concat());
+    second.code(0);
+    assert!(
+        second
+            .stderr
+            .contains("0 new, 0 changed, 5 unchanged, 0 failed"),
+        "{}",
+        second.stderr
+    );
+    let log = served(&s.log());
+    let again = &log[first.len()..];
+    let asked = |p: &str| again.iter().filter(|(path, _)| path == p).count();
+    assert_eq!(asked("/c.html"), 0, "a.html was parsed again: {again:?}");
+    for page in ["/", "/a.html", "/b.html"] {
+        let status: Vec<_> = again.iter().filter(|(p, _)| p == page).collect();
+        assert!(
+            status.iter().any(|(_, st)| st == "304"),
+            "{page}: {again:?}"
+        );
+    }
+    // img/ has no index.html: serve lists it in JSON, once, and its two files, which the
+    // listing shows as the copies are, cost no request.
+    assert_eq!(asked("/img/"), 1, "{again:?}");
+    assert_eq!(asked("/img/x.png") + asked("/img/y.png"), 0, "{again:?}");
+
+    // With the record lost, the page is read again (and now follows what the copy says).
+    std::fs::remove_file(out.path().join(".fetch-mirror/links")).unwrap();
+    let before = s.log().len();
+    let third = fetch_in(out.path(), &args);
+    third.code(22);
+    let log = served(&s.stop_and_collect_log());
+    assert!(
+        log[before..]
+            .iter()
+            .any(|(p, st)| p == "/c.html" && st == "404"),
+        "{log:?}"
+    );
+}
+
+#[test]
+fn a_mirror_runs_several_requests_at_once_by_default_and_one_with_parallel_max_1_or_wait() {
+    use std::sync::{Arc, Condvar, Mutex};
+    use std::time::{Duration, Instant};
+    // Each leaf answers only once another request is in flight with it (or after 10 s,
+    // for a crawl that never has two: then the most seen at once stays 1).
+    let flight = Arc::new((Mutex::new((0usize, 0usize)), Condvar::new()));
+    let gate = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (f, g) = (flight.clone(), gate.clone());
+    let s = Script::start(move |head| {
+        let path = super::scripted::path_of(head);
+        if path == "/" {
+            let links: String = (0..8)
+                .map(|i| format!("<a href='p{i}.html'>x</a>"))
+                .collect();
+            return super::scripted::ok(links.as_bytes());
+        }
+        if path == "/robots.txt" {
+            return (
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                Then::KeepAlive,
+            );
+        }
+        let (lock, cv) = &*f;
+        let mut n = lock.lock().unwrap();
+        n.0 += 1;
+        n.1 = n.1.max(n.0);
+        cv.notify_all();
+        let until = Instant::now() + Duration::from_secs(10);
+        while g.load(std::sync::atomic::Ordering::SeqCst) && n.1 < 2 && Instant::now() < until {
+            n = cv.wait_timeout(n, Duration::from_millis(50)).unwrap().0;
+        }
+        n.0 -= 1;
+        drop(n);
+        super::scripted::ok(b"leaf")
+    });
+    let out = temp_dir("parallel out ");
+    let dir = out.path().to_str().unwrap();
+    let url = s.url("/");
+    fetch_in(out.path(), &["--mirror", "--directory-prefix", dir, &url]).code(0);
+    assert!(
+        flight.0.lock().unwrap().1 >= 2,
+        "never two requests at once"
+    );
+
+    // One at a time: no leaf waits for another, and one kept-alive connection serves all.
+    gate.store(false, std::sync::atomic::Ordering::SeqCst);
+    for one in [&["--parallel-max", "1"][..], &["--wait", "0.001"][..]] {
+        let s2 = Script::start(|head| match super::scripted::path_of(head) {
+            "/" => super::scripted::ok(b"<a href=a>a</a><a href=b>b</a><a href=c>c</a>"),
+            _ => super::scripted::ok(b"leaf"),
+        });
+        let out = temp_dir("sequential out ");
+        let dir = out.path().to_str().unwrap();
+        let url = s2.url("/");
+        let args = [&["--mirror", "--directory-prefix", dir, &url][..], one].concat();
+        fetch_in(out.path(), &args).code(0);
+        assert_eq!(s2.requests().len(), 5, "{one:?}: {:?}", s2.requests());
+        assert_eq!(
+            s2.accepted(),
+            1,
+            "{one:?}: one connection, one request at a time"
+        );
+    }
 }

@@ -189,3 +189,13 @@ fn www_authenticate_corpus() {
         }
     }
 }
+
+#[test]
+fn html_links_corpus() {
+    let mut answered = 0;
+    for (_, data) in corpus("html_links") {
+        // The same links as the tokenizer's are asserted inside, as in the fuzz target.
+        answered += usize::from(client::cli::mirror_fuzz::html_links(&data));
+    }
+    assert!(answered > 0, "the narrow pass answered none of the corpus");
+}

@@ -908,7 +908,8 @@ pub struct Args {
     pub parallel: bool,
 
     /// With -Z, at most N transfers at once (default 50; as in curl, above 300 means 300
-    /// and below 1 means 50)
+    /// and below 1 means 50); with --mirror or --recursive, N files at once (default 5, as
+    /// wget2; 1 or --wait: one at a time)
     #[arg(long = "parallel-max", value_name = "N", allow_hyphen_values = true)]
     pub parallel_max: Option<i64>,
 

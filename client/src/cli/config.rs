@@ -140,6 +140,11 @@ pub struct Config {
     pub mirror: Option<MirrorSettings>,
 }
 
+/// Files a crawl fetches at once without -Z: wget2's default, enough to keep a server's
+/// answers overlapping on a round trip without more threads than small machines have use
+/// for.
+pub const MIRROR_PARALLEL: usize = 5;
+
 /// `--mirror` and `--recursive`: the bounds of a crawl and where it saves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MirrorSettings {
@@ -410,6 +415,14 @@ impl Config {
                 n @ 1..=300 => n as usize,
                 n if n > 300 => 300,
                 _ => 50,
+            }
+        } else if mirror.as_ref().is_some_and(|m| m.wait.is_none()) {
+            // A crawl runs MIRROR_PARALLEL at once without -Z, as wget2 does (its default
+            // is 5); --parallel-max N sets it, and --wait asks for one request at a time.
+            match args.parallel_max.unwrap_or(MIRROR_PARALLEL as i64) {
+                n @ 1..=300 => n as usize,
+                n if n > 300 => 300,
+                _ => MIRROR_PARALLEL,
             }
         } else {
             1

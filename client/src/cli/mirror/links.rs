@@ -5,6 +5,8 @@
 
 use html5gum::{DefaultEmitter, Readable, Token, Tokenizer};
 
+use super::tags::{self, Unsure, scan};
+
 /// The most references kept from one page or style sheet; a page with more (a generated
 /// index of a million links) gives its first ones and says so through [`Links::cut`].
 pub const MAX_REFS: usize = 100_000;
@@ -68,57 +70,12 @@ pub fn html<'a>(input: impl Readable<'a>) -> Links {
             Token::StartTag(tag) => {
                 let name = tag.name.as_slice();
                 in_style = name == b"style" && !tag.self_closing;
-                let attr = |n: &str| {
+                start_tag(&mut links, name, &|n: &str| {
                     tag.attributes
                         .get(n.as_bytes())
                         .map(|v| String::from_utf8_lossy(&v.value).trim().to_string())
                         .filter(|v| !v.is_empty())
-                };
-                if name == b"base" {
-                    if links.base.is_none() {
-                        links.base = attr("href");
-                    }
-                    continue;
-                }
-                if name == b"meta" {
-                    let refresh =
-                        attr("http-equiv").is_some_and(|v| v.eq_ignore_ascii_case("refresh"));
-                    if let Some(url) = attr("content")
-                        .filter(|_| refresh)
-                        .and_then(|c| refresh_url(&c).map(str::to_string))
-                    {
-                        links.add(url, false);
-                    }
-                    continue;
-                }
-                for a in ["href", "src", "poster", "background", "data"] {
-                    let wanted = match a {
-                        "data" => name == b"object",
-                        "href" => matches!(name, b"a" | b"area" | b"link"),
-                        _ => true,
-                    };
-                    // A link to another page: `a`, `area`, and a `link` that is not needed
-                    // to show this one (a style sheet, an icon, a preload is needed).
-                    let inline = match (a, name) {
-                        ("href", b"a" | b"area") => false,
-                        ("href", _) => attr("rel").is_some_and(|rel| {
-                            rel.to_ascii_lowercase().split_ascii_whitespace().any(|r| {
-                                matches!(r, "stylesheet" | "preload" | "modulepreload" | "manifest")
-                                    || r.contains("icon")
-                            })
-                        }),
-                        _ => true,
-                    };
-                    if let Some(v) = attr(a).filter(|_| wanted) {
-                        links.add(v, inline);
-                    }
-                }
-                if let Some(set) = attr("srcset").or_else(|| attr("imagesrcset")) {
-                    links.add_all(srcset(&set), true);
-                }
-                if let Some(style) = attr("style") {
-                    links.add_all(css(style.as_bytes()), true);
-                }
+                });
             }
             Token::EndTag(tag) if tag.name.as_slice() == b"style" => in_style = false,
             Token::String(text) if in_style => links.add_all(css(&text.value), true),
@@ -128,6 +85,121 @@ pub fn html<'a>(input: impl Readable<'a>) -> Links {
     // The last tag may have brought several (a srcset).
     links.cut_at(MAX_REFS);
     links
+}
+
+/// The largest page read whole for the narrow pass; a larger one is tokenized as it is read.
+pub const MAX_PAGE: u64 = 16 << 20;
+
+/// The links of the HTML page `f`, of `size` bytes: read whole and walked by the narrow pass
+/// ([`html_narrow`]), or, when that cannot tell or the page is larger than [`MAX_PAGE`],
+/// through the tokenizer ([`html`]). The two give the same links (measured: the narrow pass
+/// is several times faster; BENCHMARKS.md).
+pub fn page(mut f: std::fs::File, size: u64) -> Links {
+    use std::io::Read;
+    if size > MAX_PAGE {
+        return html(f);
+    }
+    let mut bytes = Vec::with_capacity(size as usize + 1);
+    if (&mut f).take(MAX_PAGE + 1).read_to_end(&mut bytes).is_err() {
+        return Links::default();
+    }
+    html_narrow(&bytes).unwrap_or_else(|_| html(bytes.as_slice()))
+}
+
+/// The links of an HTML page by the narrow pass (`tags.rs`): the same as [`html`]'s, or
+/// [`Unsure`] where it cannot tell.
+pub fn html_narrow(page: &[u8]) -> Result<Links, Unsure> {
+    let links = std::cell::RefCell::new(Links::default());
+    let lossy = |v: Vec<u8>| match String::from_utf8(v) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    scan(
+        page,
+        |tag| {
+            let mut links = links.borrow_mut();
+            if links.refs.len() >= MAX_REFS {
+                // Where the tokenizer stops counts: left to it.
+                return Err(Unsure);
+            }
+            let unsure = std::cell::Cell::new(false);
+            start_tag(&mut links, &tag.name, &|n: &str| match tag.attr(n) {
+                Ok(v) => v
+                    .map(|v| lossy(v).trim().to_string())
+                    .filter(|v| !v.is_empty()),
+                Err(Unsure) => {
+                    unsure.set(true);
+                    None
+                }
+            });
+            if unsure.get() { Err(Unsure) } else { Ok(()) }
+        },
+        |tag, text| {
+            let mut links = links.borrow_mut();
+            if tag.name == b"style" && !tag.self_closing {
+                if links.refs.len() >= MAX_REFS {
+                    return Err(Unsure);
+                }
+                links.add_all(css(&tags::text(text)), true);
+            }
+            Ok(())
+        },
+    )?;
+    let links = links.into_inner();
+    if links.refs.len() >= MAX_REFS {
+        return Err(Unsure);
+    }
+    Ok(links)
+}
+
+/// What a start tag named `name` (lower case) links to, its attributes read through `attr`
+/// (the first of that name, entities decoded, trimmed; none when empty): the same for the
+/// tokenizer and for the narrow pass.
+fn start_tag(links: &mut Links, name: &[u8], attr: &dyn Fn(&str) -> Option<String>) {
+    if name == b"base" {
+        if links.base.is_none() {
+            links.base = attr("href");
+        }
+        return;
+    }
+    if name == b"meta" {
+        let refresh = attr("http-equiv").is_some_and(|v| v.eq_ignore_ascii_case("refresh"));
+        if let Some(url) = attr("content")
+            .filter(|_| refresh)
+            .and_then(|c| refresh_url(&c).map(str::to_string))
+        {
+            links.add(url, false);
+        }
+        return;
+    }
+    for a in ["href", "src", "poster", "background", "data"] {
+        let wanted = match a {
+            "data" => name == b"object",
+            "href" => matches!(name, b"a" | b"area" | b"link"),
+            _ => true,
+        };
+        // A link to another page: `a`, `area`, and a `link` that is not needed
+        // to show this one (a style sheet, an icon, a preload is needed).
+        let inline = match (a, name) {
+            ("href", b"a" | b"area") => false,
+            ("href", _) => attr("rel").is_some_and(|rel| {
+                rel.to_ascii_lowercase().split_ascii_whitespace().any(|r| {
+                    matches!(r, "stylesheet" | "preload" | "modulepreload" | "manifest")
+                        || r.contains("icon")
+                })
+            }),
+            _ => true,
+        };
+        if let Some(v) = attr(a).filter(|_| wanted) {
+            links.add(v, inline);
+        }
+    }
+    if let Some(set) = attr("srcset").or_else(|| attr("imagesrcset")) {
+        links.add_all(srcset(&set), true);
+    }
+    if let Some(style) = attr("style") {
+        links.add_all(css(style.as_bytes()), true);
+    }
 }
 
 /// The URLs of a `srcset`: candidates split by commas, each a URL and an optional
@@ -440,5 +512,142 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(css(input.as_bytes()), *want, "css {input:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod narrow {
+    use super::*;
+    use std::path::{Path, PathBuf};
+
+    /// Both passes over `page`: the narrow one must give the tokenizer's links, or say it
+    /// cannot tell.
+    fn same(page: &[u8], what: &dyn std::fmt::Display) -> bool {
+        let want = html(page);
+        match html_narrow(page) {
+            Ok(got) => {
+                assert_eq!(
+                    got, want,
+                    "the narrow pass differs from the tokenizer on {what}"
+                );
+                true
+            }
+            Err(Unsure) => false,
+        }
+    }
+
+    #[test]
+    fn the_narrow_pass_finds_what_the_tokenizer_finds() {
+        let cases = [
+            "<a href=a.html>x</a><A HREF='b.html' href=c.html>",
+            "<link rel='Stylesheet' href=s.css><link rel=next href=n.html>",
+            "<img src=i.png srcset='a.png 1x, b.png 2x'><source srcset=c.png>",
+            "<style>a{background:url(bg.png)}</style><style/>x{b:url(no.png)}</style>",
+            "<style>\r\na{b:url('x\r.png')}</style>",
+            "<p style='background:url(\"p.png\")'><meta http-equiv=REFRESH content='1;url=r.html'>",
+            "<base href=/d/><base href=/e/><a href=x>",
+            "<script>document.write('<a href=no.html>')</script><a href=yes.html>",
+            "<script><!-- x --></script><a href=yes.html>",
+            "<title><a href=no.html></title><textarea><img src=no.png></textarea>",
+            "<noscript><img src=no.png></noscript><iframe src=f.html><a href=no></iframe>",
+            "<!-- <a href=no.html> --><!--><a href=y1><!---><a href=y2><!-- --!><a href=y3>",
+            "<!doctype html><![CDATA[<a href=no>]]><a href=y><?pi <a href=no>?>",
+            "</p href='>'><a href=y></><a href=z></ x><a href=w>",
+            "<a href='x&amp;y&lt;&#65;&#x42;&b=1&lang=en&anything-else'>",
+            "<a href=\"a\0b\"><a\0 href=no><a href = ' sp.html '><a href=''>",
+            "<a href=x/><a/href=y><a =z href=w><a href=v =u>",
+            "<plaintext><a href=no.html>",
+            "<object data=o.svg><div data=no><video poster=p.jpg src=v.mp4>",
+            "<a href='unclosed.html",
+            "<a href=unterminated",
+            "<style>a{b:url(u.png)",
+            "<xmp><a href=no></xmp ><noframe><a href=no></noframe><a href=y>",
+            "<a href=\"\u{e9}t\u{e9}.html\"><a href=\"\u{ff}\">",
+            "<a href=\"&#128;\"><a href=\"&copy\">",
+        ];
+        for page in cases {
+            same(page.as_bytes(), &page);
+        }
+        // Unsure ones are fine; but not all of them.
+        let sure = cases.iter().filter(|p| same(p.as_bytes(), p)).count();
+        assert!(
+            sure >= cases.len() - 3,
+            "only {sure} of {} were read by the narrow pass",
+            cases.len()
+        );
+    }
+
+    /// Every page of `dir`: the same links both ways; how many the narrow pass read.
+    fn every_page(dir: &Path) -> (usize, usize) {
+        let (mut pages, mut sure) = (0, 0);
+        let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "html" || e == "htm"))
+            .collect();
+        names.sort();
+        for p in names {
+            let page = std::fs::read(&p).unwrap();
+            pages += 1;
+            sure += usize::from(same(&page, &p.display()));
+        }
+        (pages, sure)
+    }
+
+    /// Real pages no one here wrote (PostgreSQL's documentation, under the PostgreSQL
+    /// Licence): a few kept in the repository, so that this runs everywhere.
+    #[test]
+    fn the_narrow_pass_matches_the_tokenizer_on_real_pages() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/postgresql-doc-15");
+        let (pages, sure) = every_page(&dir);
+        assert!(pages >= 4, "{pages} pages in {}", dir.display());
+        assert_eq!(sure, pages, "the narrow pass left pages to the tokenizer");
+    }
+
+    /// Every page of the whole site, where the Debian package `postgresql-doc-15` is
+    /// installed (`bench/mirror.sh` installs it); skipped, with the reason, where it is not.
+    #[test]
+    fn the_narrow_pass_matches_the_tokenizer_on_a_whole_real_site() {
+        let dir = std::env::var_os("FETCH_REAL_SITE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/usr/share/doc/postgresql-doc-15/html"));
+        if !dir.is_dir() {
+            eprintln!(
+                "skipped: {} is not here (apt-get install postgresql-doc-15, or set FETCH_REAL_SITE)",
+                dir.display()
+            );
+            return;
+        }
+        let (pages, sure) = every_page(&dir);
+        eprintln!(
+            "{sure} of {pages} pages read by the narrow pass, all as the tokenizer reads them"
+        );
+        // How long each takes over the whole site (in memory): `cargo test --release`.
+        let all: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "html"))
+            .map(|p| std::fs::read(p).unwrap())
+            .collect();
+        let mb = all.iter().map(Vec::len).sum::<usize>() as f64 / 1e6;
+        let t = std::time::Instant::now();
+        let n: usize = all.iter().map(|p| html(p.as_slice()).refs.len()).sum();
+        let tokenizer = t.elapsed();
+        let t = std::time::Instant::now();
+        let m: usize = all
+            .iter()
+            .map(|p| html_narrow(p).map_or(0, |l| l.refs.len()))
+            .sum();
+        let narrow = t.elapsed();
+        eprintln!(
+            "{mb:.1} MB, {n} links: tokenizer {tokenizer:?} ({:.0} MB/s), narrow pass {narrow:?} ({:.0} MB/s, {m} links)",
+            mb / tokenizer.as_secs_f64(),
+            mb / narrow.as_secs_f64()
+        );
+        assert!(pages > 1000 || std::env::var_os("FETCH_REAL_SITE").is_some());
+        assert!(
+            sure * 100 >= pages * 99,
+            "only {sure} of {pages} read by the narrow pass"
+        );
     }
 }

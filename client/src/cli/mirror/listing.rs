@@ -168,9 +168,9 @@ fn reference(e: &serde_json::Value) -> Result<Option<(String, Option<Stamp>)>, (
 
 /// Copies what is read from the inner reader into a kept listing's `.part` as it passes;
 /// a write that fails only stops the copy.
-pub struct Tee<'k, R> {
-    pub inner: R,
-    pub keeper: Option<&'k mut Keeper>,
+struct Tee<'k, R> {
+    inner: R,
+    keeper: Option<&'k mut Keeper>,
 }
 
 impl<R: Read> Read for Tee<'_, R> {
@@ -181,6 +181,29 @@ impl<R: Read> Read for Tee<'_, R> {
         }
         Ok(n)
     }
+}
+
+/// Reads a listing of the folder URL `url` that came with `etag` through `read`, keeping
+/// it for the next run as it passes (kept only when `read` found serve's listing whole).
+pub fn read_keeping<T>(
+    root: &Path,
+    url: &str,
+    etag: &str,
+    input: impl Read,
+    read: impl FnOnce(&mut dyn Read) -> io::Result<Option<T>>,
+) -> io::Result<Option<T>> {
+    let mut keeper = Some(etag)
+        .filter(|e| !e.is_empty())
+        .and_then(|e| Keeper::start(root, url, e).ok());
+    let mut tee = Tee {
+        inner: input,
+        keeper: keeper.as_mut(),
+    };
+    let got = read(&mut tee);
+    if let Some(k) = keeper {
+        k.finish(matches!(got, Ok(Some(_))));
+    }
+    got
 }
 
 /// A listing kept by an earlier run, for the folder URL `url`.

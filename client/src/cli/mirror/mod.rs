@@ -11,6 +11,7 @@ mod convert;
 mod delete;
 mod exchange;
 mod frontier;
+mod journal;
 mod links;
 mod listing;
 mod local;
@@ -19,7 +20,9 @@ mod pattern;
 mod report;
 mod robots;
 mod save;
+mod stamps;
 mod state;
+mod tags;
 
 use std::fs::File;
 use std::hash::{BuildHasher, RandomState};
@@ -64,6 +67,17 @@ pub mod fuzz {
         });
         n
     }
+
+    /// The narrow pass over an HTML page against the tokenizer: never panics, and when it
+    /// answers, it finds the same links. Returns whether it answered.
+    pub fn html_links(data: &[u8]) -> bool {
+        let Ok(narrow) = super::links::html_narrow(data) else {
+            return false;
+        };
+        let tokenizer = super::links::html(data);
+        assert_eq!(narrow, tokenizer, "{:?}", String::from_utf8_lossy(data));
+        true
+    }
 }
 
 /// The largest style sheet read back for its links (HTML is tokenized as it is read).
@@ -102,6 +116,7 @@ pub fn run(config: &Config) -> i32 {
     // Each thread works until the frontier is empty and no thread can add to it.
     batch::on_pool(config.parallel, config.parallel, || crawl.work());
     crawl.progress.finish();
+    crawl.journal.finish();
     if settings.convert_links {
         let pages =
             std::mem::take(&mut *crawl.pages.lock().unwrap_or_else(PoisonError::into_inner));
@@ -145,6 +160,10 @@ struct Crawl<'a> {
     pages: Mutex<Vec<offline::Page>>,
     /// Sends each request, after `--wait`, with `--retry`.
     sender: Sender<'a>,
+    /// The links of each page as the last run read them, and as this run does.
+    journal: journal::Journal,
+    /// The JSON listings of folders reached through links, on a later run.
+    stamps: stamps::Stamps,
     queue: Mutex<Queue>,
     wake: Condvar,
     bytes: AtomicU64,
@@ -175,6 +194,15 @@ impl Drop for Busy<'_, '_> {
             self.0.wake.notify_all();
         }
     }
+}
+
+/// A saved copy whose links are wanted: its path under DIR, its type and ETag as
+/// recorded, and its metadata when it is a copy from before (checked against its record).
+struct Copy<'r> {
+    rel: &'r Path,
+    kind: &'r str,
+    etag: &'r str,
+    meta: Option<&'r std::fs::Metadata>,
 }
 
 /// What visiting a URL found: links to offer, each with its depth.
@@ -216,6 +244,8 @@ impl<'a> Crawl<'a> {
                 settings.reject_regex.as_deref(),
             ),
             sender: Sender::new(config, settings.wait),
+            journal: journal::Journal::open(&settings.dir.join(local::STATE_DIR)),
+            stamps: stamps::Stamps::default(),
             pages: Mutex::default(),
             folders: local::Folders::default(),
             queue: Mutex::new(Queue {
@@ -366,6 +396,12 @@ impl<'a> Crawl<'a> {
             _ => None,
         };
         let record = meta.as_ref().and_then(|m| state::load(root, &rel, m));
+        // A copy from before, of a file reached through a link: its folder's listing, if
+        // the server gives one, may show it unchanged.
+        let listed = match listed {
+            None if record.is_some() => self.stamp_by_listing(target),
+            given => given,
+        };
         // The folder's listing shows the size and time the copy has, and the copy is as the
         // last run saved it (its record says so): unchanged, and no request is sent.
         let same = |m: &std::fs::Metadata, s: listing::Stamp| {
@@ -383,7 +419,13 @@ impl<'a> Crawl<'a> {
                 ..Report::default()
             };
             self.note(&url, Outcome::Unchanged, report);
-            return Visit::Links(self.links_of(target, &file, &r.content_type, depth));
+            let copy = Copy {
+                rel: &rel,
+                kind: &r.content_type,
+                etag: &r.etag,
+                meta: Some(m),
+            };
+            return Visit::Links(self.links_of(target, &copy, depth));
         }
         let folder = target.path.split('?').next().unwrap_or("").ends_with('/');
         let mut ask_json = folder;
@@ -454,17 +496,9 @@ impl<'a> Crawl<'a> {
                     // Kept for the next run's If-None-Match as it is read; if it cannot
                     // be, that run only gets the whole listing again.
                     let etag = header(&resp, "etag");
-                    let mut keeper = Some(&etag)
-                        .filter(|e| !e.is_empty())
-                        .and_then(|e| listing::Keeper::start(root, &url, e).ok());
-                    let tee = listing::Tee {
-                        inner: &mut resp,
-                        keeper: keeper.as_mut(),
-                    };
-                    let walked = self.walk(&url, target, depth, 200, tee);
-                    if let Some(k) = keeper {
-                        k.finish(matches!(walked, Ok(Some(_))));
-                    }
+                    let walked = listing::read_keeping(root, &url, &etag, &mut resp, |input| {
+                        self.walk(&url, target, depth, 200, input)
+                    });
                     match walked {
                         Ok(Some(visit)) => return visit,
                         Err(e) => return self.failed(&url, &Error::from_io(e, &url)),
@@ -475,6 +509,12 @@ impl<'a> Crawl<'a> {
                 drain(&mut resp);
                 ask_json = false;
                 continue;
+            }
+            if ask_json {
+                // A folder answered with a page: the files its links reach do not ask
+                // for its listing.
+                let path = target.path.split('?').next().unwrap_or("");
+                self.stamps.page(&target.endpoint, path);
             }
             return match status {
                 304 if meta.is_some() => {
@@ -488,8 +528,14 @@ impl<'a> Crawl<'a> {
                         ..Report::status(304)
                     };
                     self.note(&url, Outcome::Unchanged, report);
-                    let kind = record.as_ref().map_or("", |r| r.content_type.as_str());
-                    Visit::Links(self.links_of(target, &file, kind, depth))
+                    let copy = Copy {
+                        rel: &rel,
+                        kind: record.as_ref().map_or("", |r| r.content_type.as_str()),
+                        etag: record.as_ref().map_or("", |r| r.etag.as_str()),
+                        // Without its record, the copy's links are read again.
+                        meta: meta.as_ref().filter(|_| record.is_some()),
+                    };
+                    Visit::Links(self.links_of(target, &copy, depth))
                 }
                 301 | 302 | 303 | 307 | 308 => {
                     let location = header(&resp, "location");
@@ -560,7 +606,14 @@ impl<'a> Crawl<'a> {
                         Err(e) => return self.failed(&url, &e),
                     };
                     let resumed = resume.map(|from| format!("resumed at byte {from}"));
-                    let found = self.links_of(target, &file, &content_type, depth);
+                    let etag = header(&resp, "etag");
+                    let copy = Copy {
+                        rel: &rel,
+                        kind: &content_type,
+                        etag: &etag,
+                        meta: None,
+                    };
+                    let found = self.links_of(target, &copy, depth);
                     let outcome = if !keep {
                         let _ = std::fs::remove_file(&file);
                         let _ = std::fs::remove_file(state::path(root, &rel));
@@ -600,7 +653,12 @@ impl<'a> Crawl<'a> {
         input: impl Read,
     ) -> io::Result<Option<Visit>> {
         let mut batch = Vec::new();
+        // The files' stamps, for those reached through links before the listing offers them.
+        let mut files = std::collections::HashMap::new();
         let read = listing::read(input, |r, stamp| {
+            if let Some(s) = stamp {
+                files.insert(stamps::name(r.strip_prefix("./").unwrap_or(&r)), s);
+            }
             let links = self.resolve(target, None, &[r], |_| false, &[stamp], depth + 1);
             batch.extend(links);
             if batch.len() >= 256 {
@@ -611,6 +669,9 @@ impl<'a> Crawl<'a> {
         let Some(walked) = read? else {
             return Ok(None);
         };
+        let path = target.path.split('?').next().unwrap_or("");
+        self.stamps
+            .listed(&target.endpoint, path, Some(files), true);
         if walked.truncated > 0 {
             self.say(&format!(
                 "fetch: {url}: the listing leaves out {} entries",
@@ -619,6 +680,95 @@ impl<'a> Crawl<'a> {
         }
         self.note(url, Outcome::Listed, Report::status(status));
         Ok(Some(Visit::Links(Vec::new())))
+    }
+
+    /// The stamp of the file `target` in its folder's JSON listing: asked once per folder
+    /// (with the ETag of the listing the last run kept), never where the server gives none.
+    fn stamp_by_listing(&self, target: &Target) -> Option<listing::Stamp> {
+        let path = &target.path;
+        if path.contains('?') {
+            return None;
+        }
+        let (folder, name) = path.split_at(path.rfind('/')? + 1);
+        if name.is_empty() {
+            return None;
+        }
+        let name = stamps::name(name);
+        let endpoint = &target.endpoint;
+        let asking = match self.stamps.turn(endpoint, folder, &name) {
+            stamps::Turn::Known(stamp) => return stamp,
+            stamps::Turn::Without => return None,
+            stamps::Turn::Ask(asking) => asking,
+        };
+        let folder_target = Target {
+            endpoint: endpoint.clone(),
+            path: folder.to_string(),
+            tls: target.tls,
+        };
+        let (files, json) = if self.robots_of(&folder_target).allows(&normalize(folder)) {
+            self.folder_files(&folder_target)
+        } else {
+            (None, false)
+        };
+        let stamp = files.as_ref().and_then(|f| f.get(&name).copied());
+        asking.listed(files, json);
+        stamp
+    }
+
+    /// The files of the folder `target` by serve's JSON listing (kept from the last run on
+    /// a 304), by normalized name, and whether the answer was such a listing.
+    fn folder_files(
+        &self,
+        target: &Target,
+    ) -> (
+        Option<std::collections::HashMap<Vec<u8>, listing::Stamp>>,
+        bool,
+    ) {
+        let root = &self.settings.dir;
+        let url = target.to_string();
+        let mut req = Request::new(Method::Get);
+        req.headers
+            .push(HeaderEdit::new("Accept", Some("application/json")));
+        let kept = listing::kept(root, &url);
+        if let Some(k) = &kept {
+            req.headers
+                .push(HeaderEdit::new("If-None-Match", Some(&k.etag)));
+        }
+        let Ok(mut resp) = self.sender.send(&url, &req, target, |line| self.say(line)) else {
+            return (None, true);
+        };
+        let status = resp.status();
+        let mut files = std::collections::HashMap::new();
+        let mut add = |r: String, stamp: Option<listing::Stamp>| {
+            if let Some(stamp) = stamp {
+                files.insert(stamps::name(r.strip_prefix("./").unwrap_or(&r)), stamp);
+            }
+        };
+        let json = header(&resp, "content-type").contains("json");
+        let read = match (status, kept) {
+            (304, Some(k)) => {
+                drain(&mut resp);
+                listing::read(k.body(), &mut add)
+            }
+            (200, _) if json => {
+                let etag = header(&resp, "etag");
+                listing::read_keeping(root, &url, &etag, &mut resp, |input| {
+                    listing::read(input, &mut add)
+                })
+            }
+            _ => {
+                drain(&mut resp);
+                // A page, a refusal, another kind of JSON: no listing of this folder.
+                return (None, false);
+            }
+        };
+        match read {
+            Ok(Some(_)) => {
+                self.note(&url, Outcome::Listed, Report::status(status));
+                (Some(files), true)
+            }
+            _ => (None, false),
+        }
     }
 
     /// Offers the links in `batch` (emptying it).
@@ -632,9 +782,12 @@ impl<'a> Crawl<'a> {
         }
     }
 
-    /// The links of a saved HTML or CSS file (by its type, else its name), resolved.
-    fn links_of(&self, target: &Target, file: &Path, kind: &str, depth: u32) -> Vec<Link> {
-        let name = file.to_string_lossy().to_ascii_lowercase();
+    /// The links of a saved HTML or CSS file (by its type, else its name), resolved: from
+    /// the journal when it has them for this copy, else read from the file (and recorded).
+    fn links_of(&self, target: &Target, copy: &Copy<'_>, depth: u32) -> Vec<Link> {
+        let Copy { rel, kind, .. } = *copy;
+        let file = self.settings.dir.join(rel);
+        let name = rel.to_string_lossy().to_ascii_lowercase();
         let by_name = |ext: &[&str]| kind.is_empty() && ext.iter().any(|e| name.ends_with(e));
         let html = kind == "text/html"
             || kind == "application/xhtml+xml"
@@ -643,43 +796,71 @@ impl<'a> Crawl<'a> {
         if !html && !css {
             return Vec::new();
         }
-        let converting = self.settings.convert_links;
-        if let Some(rel) = file
-            .strip_prefix(&self.settings.dir)
-            .ok()
-            .filter(|_| converting)
-        {
+        if self.settings.convert_links {
             self.pages
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push((rel.to_path_buf(), target.clone(), html));
         }
-        let Ok(f) = File::open(file) else {
-            return Vec::new();
+        let validator = |m: &std::fs::Metadata| journal::Validator {
+            etag: copy.etag.to_string(),
+            size: m.len(),
+            mtime: m.modified().map_or(0, state::seconds),
         };
-        if html {
-            let found = links::html(f);
-            if found.cut {
-                self.say(&format!(
-                    "fetch: {target}: only the first {} links are followed",
-                    links::MAX_REFS
-                ));
+        let known = copy.meta.map(validator);
+        let found = match known
+            .as_ref()
+            .and_then(|v| Some((v, self.journal.get(rel, v)?)))
+        {
+            Some((v, found)) => {
+                // Kept for the run after this one too.
+                self.journal.put(rel, v, &found);
+                found
             }
-            let inline = |i: usize| found.inline[i];
-            return self.resolve(
-                target,
-                found.base.as_deref(),
-                &found.refs,
-                inline,
-                &[],
-                depth + 1,
-            );
+            None => {
+                let Ok(mut f) = File::open(&file) else {
+                    return Vec::new();
+                };
+                let v = match known {
+                    Some(v) => v,
+                    None => match f.metadata() {
+                        Ok(m) => validator(&m),
+                        Err(_) => return Vec::new(),
+                    },
+                };
+                let found = if html {
+                    links::page(f, v.size)
+                } else {
+                    let mut bytes = Vec::new();
+                    if (&mut f).take(MAX_CSS).read_to_end(&mut bytes).is_err() {
+                        return Vec::new();
+                    }
+                    let refs = links::css(&bytes);
+                    links::Links {
+                        inline: vec![true; refs.len()],
+                        refs,
+                        ..links::Links::default()
+                    }
+                };
+                self.journal.put(rel, &v, &found);
+                found
+            }
+        };
+        if found.cut {
+            self.say(&format!(
+                "fetch: {target}: only the first {} links are followed",
+                links::MAX_REFS
+            ));
         }
-        let mut bytes = Vec::new();
-        if f.take(MAX_CSS).read_to_end(&mut bytes).is_err() {
-            return Vec::new();
-        }
-        self.resolve(target, None, &links::css(&bytes), |_| true, &[], depth + 1)
+        let inline = |i: usize| found.inline[i];
+        self.resolve(
+            target,
+            found.base.as_deref(),
+            &found.refs,
+            inline,
+            &[],
+            depth + 1,
+        )
     }
 
     /// References resolved against the page (or its `<base href>`); fragments, `data:`,
