@@ -939,16 +939,16 @@ fn config_files_as_curl_reads_them() {
 type EnvLine<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
 
 /// A running tinyproxy (Debian's), on a port probed free; the one process guard stops it.
-pub(super) struct Tinyproxy {
+pub(crate) struct Tinyproxy {
     _child: crate::support::child::Child,
-    pub(super) port: u16,
+    pub(crate) port: u16,
     _dir: tempfile::TempDir,
 }
 
 impl Tinyproxy {
     /// Starts one, or `None` when tinyproxy is not installed (a failure in CI). tinyproxy
     /// cannot listen on port 0, so a free port is probed by binding it and letting it go.
-    pub(super) fn start() -> Option<Tinyproxy> {
+    pub(crate) fn start() -> Option<Tinyproxy> {
         let program = crate::peers::program("tinyproxy", "tinyproxy")?;
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")

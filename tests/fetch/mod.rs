@@ -4,7 +4,7 @@
 mod against_serve;
 mod body;
 mod compressed;
-mod curl_lines;
+pub(crate) mod curl_lines;
 mod curl_options;
 mod digest;
 mod errors;

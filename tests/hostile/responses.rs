@@ -183,11 +183,27 @@ fn gzip_bomb() -> &'static [u8] {
 
 #[test]
 fn fetch_survives_hostile_servers_with_the_documented_code_bounded_memory_and_no_false_file() {
+    survive(false);
+}
+
+/// The same matrix over https://: each scripted server behind a TLS terminator (python's
+/// ssl module relaying to it), so every broken frame, flood and drip arrives inside TLS
+/// records.
+#[test]
+fn fetch_survives_hostile_servers_over_tls() {
+    if crate::peers::program("python3", "python3").is_none() {
+        return;
+    }
+    survive(true);
+}
+
+fn survive(over_tls: bool) {
     let dir = tempfile::tempdir().unwrap();
     let cases = cases();
     assert!(cases.len() >= 35, "{} cases", cases.len());
     let mut failures = Vec::new();
     let mut peak_kb = 0;
+    let root = crate::support::pki::Pki::get().arg("root.pem");
     for (i, c) in cases.into_iter().enumerate() {
         let handler = c.handler.clone();
         let server = Script::start_writer(move |conn, head| handler(conn, head));
@@ -195,7 +211,23 @@ fn fetch_survives_hostile_servers_with_the_documented_code_bounded_memory_and_no
         let rss = dir.path().join(format!("rss-{i}.txt"));
         let mut args: Vec<String> = vec!["-o".into(), out.to_str().unwrap().into()];
         args.extend(c.args.iter().map(|a| a.to_string()));
-        args.push(server.url("/file"));
+        let mut _relay = None;
+        if over_tls {
+            let port = server
+                .url("/")
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .trim_end_matches('/')
+                .to_string();
+            let (relay, tls_port) =
+                crate::peers::tls::origin("chain.pem", "leaf.key", &["--relay", &port]);
+            _relay = Some(relay);
+            args.extend(["--cacert".to_string(), root.clone()]);
+            args.push(format!("https://localhost:{tls_port}/file"));
+        } else {
+            args.push(server.url("/file"));
+        }
         let run = fetch_cmd(
             Command::new("/usr/bin/time")
                 .arg("-o")
@@ -237,6 +269,6 @@ fn fetch_survives_hostile_servers_with_the_documented_code_bounded_memory_and_no
             failures.push(format!("{}: not one 'fetch:' line: {stderr}", c.name));
         }
     }
-    eprintln!("hostile responses: peak fetch memory {peak_kb} KiB");
+    eprintln!("hostile responses (over TLS: {over_tls}): peak fetch memory {peak_kb} KiB");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

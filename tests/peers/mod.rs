@@ -10,7 +10,7 @@ mod curl;
 mod origins;
 mod python;
 mod scale;
-mod tls;
+pub(crate) mod tls;
 mod wget;
 
 use std::net::TcpListener;

@@ -58,7 +58,7 @@ fn curl() -> Option<PathBuf> {
 
 /// A python ssl server (OpenSSL) with `cert` and its key, behaving as `extra` says
 /// (tests/peers/tls_server.py). Returns it and its port.
-fn origin(cert: &str, key: &str, extra: &[&str]) -> (Child, u16) {
+pub(crate) fn origin(cert: &str, key: &str, extra: &[&str]) -> (Child, u16) {
     let pki = Pki::get();
     let script = crate::support::repo_root().join("tests/peers/tls_server.py");
     let child = Child::start(
@@ -522,4 +522,49 @@ fn http_redirects_to_https_as_curl_follows() {
         &[],
     )
     .code(1);
+}
+
+/// Through an HTTP proxy (tinyproxy), an https:// URL goes through a `CONNECT` tunnel,
+/// with -x and with `https_proxy`, as curl sends it; `--noproxy` goes around it; a proxy
+/// that refuses the tunnel is curl's 56.
+#[test]
+fn https_goes_through_a_proxy_tunnel_as_curl_sends_it() {
+    let Some(curl) = curl() else { return };
+    let Some(proxy) = crate::fetch::curl_lines::Tinyproxy::start() else {
+        return;
+    };
+    let pki = Pki::get();
+    let root = pki.arg("root.pem");
+    let (_srv, port) = origin("chain.pem", "leaf.key", &[]);
+    let url = format!("https://localhost:{port}/x");
+    let x = format!("http://127.0.0.1:{}", proxy.port);
+    same_as_curl(&curl, &["-sS", "--cacert", &root, "-x", &x, &url], &[]).stdout(b"tls ok\n");
+    same_as_curl(
+        &curl,
+        &["-sS", "--cacert", &root, &url],
+        &[("https_proxy", &x)],
+    )
+    .stdout(b"tls ok\n");
+    same_as_curl(
+        &curl,
+        &[
+            "-sS",
+            "--cacert",
+            &root,
+            "-x",
+            &x,
+            "--noproxy",
+            "localhost",
+            &url,
+        ],
+        &[],
+    )
+    .stdout(b"tls ok\n");
+    // A proxy that answers the CONNECT with a 403.
+    let refuse = Script::fixed(
+        b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+        Then::Close,
+    );
+    let x = refuse.url("").trim_end_matches('/').to_string();
+    same_as_curl(&curl, &["-sS", "--cacert", &root, "-x", &x, &url], &[]).code(56);
 }

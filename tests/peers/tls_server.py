@@ -2,9 +2,11 @@
 one way of behaving. Prints its port on the first line, then serves until killed.
 
 Usage: tls_server.py CERT KEY [--min V] [--max V] [--seclevel0] [--client-ca FILE]
-                     [--cut] [--redirect URL]
+                     [--cut] [--redirect URL] [--relay PORT]
 V is 1.0, 1.1, 1.2 or 1.3. --cut answers with a close-delimited body and drops the
-connection without close_notify. --redirect answers 302 to URL.
+connection without close_notify. --redirect answers 302 to URL. --relay terminates TLS
+and passes the bytes both ways to 127.0.0.1:PORT (a plain-HTTP server), as a TLS
+terminator in front of it would.
 """
 import socket
 import ssl
@@ -26,7 +28,7 @@ def main():
     flags = set()
     i = 2
     while i < len(args):
-        if args[i] in ("--min", "--max", "--client-ca", "--redirect"):
+        if args[i] in ("--min", "--max", "--client-ca", "--redirect", "--relay"):
             opts[args[i]] = args[i + 1]
             i += 2
         else:
@@ -60,6 +62,9 @@ def serve(ctx, conn, flags, opts):
     except (ssl.SSLError, OSError):
         conn.close()
         return
+    if "--relay" in opts:
+        relay(tls, conn, int(opts["--relay"]))
+        return
     try:
         head = b""
         while b"\r\n\r\n" not in head:
@@ -85,6 +90,43 @@ def serve(ctx, conn, flags, opts):
     except (ssl.SSLError, OSError):
         pass
     finally:
+        conn.close()
+
+
+def relay(tls, conn, port):
+    """Passes bytes both ways until the backend closes, then closes the TLS side."""
+    try:
+        back = socket.create_connection(("127.0.0.1", port))
+    except OSError:
+        conn.close()
+        return
+
+    def upstream():
+        try:
+            while True:
+                piece = tls.recv(65536)
+                if not piece:
+                    break
+                back.sendall(piece)
+        except (ssl.SSLError, OSError):
+            pass
+        try:
+            back.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    threading.Thread(target=upstream, daemon=True).start()
+    try:
+        while True:
+            piece = back.recv(65536)
+            if not piece:
+                break
+            tls.sendall(piece)
+        tls.unwrap()
+    except (ssl.SSLError, OSError, ValueError):
+        pass
+    finally:
+        back.close()
         conn.close()
 
 
