@@ -568,3 +568,122 @@ fn https_goes_through_a_proxy_tunnel_as_curl_sends_it() {
     let x = refuse.url("").trim_end_matches('/').to_string();
     same_as_curl(&curl, &["-sS", "--cacert", &root, "-x", &x, &url], &[]).code(56);
 }
+
+/// h2o (its own TLS stack over OpenSSL, the fastest peer here) as an https:// origin: the
+/// same bytes and exit codes as curl's.
+#[test]
+fn https_from_h2o_is_what_curl_gets() {
+    let Some(curl) = curl() else { return };
+    let Some(h2o) = program("h2o", "h2o") else {
+        return;
+    };
+    let pki = Pki::get();
+    let site = temp_dir("peers tls h2o ");
+    let big = noise(2_000_000, 9);
+    put(site.path(), "big.bin", &big);
+    put(site.path(), "a.txt", b"from h2o\n");
+    let conf = temp_dir("peers tls h2o conf ");
+    let port = free_port();
+    let config = conf.path().join("h2o.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "listen:\n  port: {port}\n  host: 127.0.0.1\n  ssl:\n    certificate-file: \"{chain}\"\n    \
+             key-file: \"{key}\"\nhosts:\n  default:\n    paths:\n      /:\n        file.dir: \"{root}\"\n\
+             access-log: /dev/null\nerror-log: \"{log}\"\nnum-threads: 1\n",
+            chain = pki.path("chain.pem").display(),
+            key = pki.path("leaf.key").display(),
+            root = site.path().display(),
+            log = conf.path().join("error.log").display(),
+        ),
+    )
+    .unwrap();
+    let _h2o = Child::start("h2o", Command::new(h2o).arg("-c").arg(&config));
+    crate::support::wait_for("h2o to listen", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    let ca = pki.arg("root.pem");
+    let url = |p: &str| format!("https://localhost:{port}{p}");
+    same_as_curl(&curl, &["-sS", "--cacert", &ca, &url("/a.txt")], &[]).stdout(b"from h2o\n");
+    let got = same_as_curl(&curl, &["-sS", "--cacert", &ca, &url("/big.bin")], &[]);
+    assert_eq!(got.stdout.len(), big.len());
+    same_as_curl(&curl, &["-sSf", "--cacert", &ca, &url("/missing")], &[]).code(22);
+    same_as_curl(
+        &curl,
+        &["-sS", "--cacert", &ca, "-r", "10-19", &url("/big.bin")],
+        &[],
+    );
+}
+
+/// TLS over a Unix-domain socket, as curl allows it (`--unix-socket` with an https:// URL):
+/// the certificate is still checked against the URL's host.
+#[test]
+fn https_over_a_unix_socket_as_curl_speaks_it() {
+    let Some(curl) = curl() else { return };
+    let pki = Pki::get();
+    let root = pki.arg("root.pem");
+    let dir = temp_dir("peers tls unix ");
+    let sock = dir.path().join("tls.sock");
+    let sock = sock.to_str().unwrap();
+    let (_srv, _) = origin("chain.pem", "leaf.key", &["--unix", sock]);
+    let line = [
+        "-sS",
+        "--cacert",
+        &root,
+        "--unix-socket",
+        sock,
+        "https://localhost/x",
+    ];
+    same_as_curl(&curl, &line, &[]).stdout(b"tls ok\n");
+    let other = [
+        "-sS",
+        "--cacert",
+        &root,
+        "--unix-socket",
+        sock,
+        "https://other.test/x",
+    ];
+    same_as_curl(&curl, &other, &[]).code(60);
+}
+
+/// `--mirror` of an https:// site: every page and what it links to, saved under the host's
+/// folder (no port: 443 is the scheme's own), byte for byte; a link to the same host over
+/// http:// is another site, not followed without --span-hosts (as wget).
+#[test]
+fn a_site_over_https_is_mirrored() {
+    if curl().is_none() {
+        return;
+    }
+    let site = temp_dir("peers tls mirror ");
+    put(
+        site.path(),
+        "index.html",
+        b"<a href=\"a.txt\">a</a> <a href=\"sub/b.html\">b</a> <a href=\"http://localhost/plain\">p</a>",
+    );
+    put(site.path(), "a.txt", b"a\n");
+    put(site.path(), "sub/b.html", b"<img src=\"../c.bin\">");
+    put(site.path(), "c.bin", &noise(10_000, 3));
+    let Some((_nginx, _conf, port)) = nginx_tls(site.path()) else {
+        return;
+    };
+    let out = temp_dir("peers tls mirror out ");
+    let pki = Pki::get();
+    let run = fetch_cmd(
+        Command::new(bin("fetch"))
+            .args(["-s", "--mirror", "--cacert", &pki.arg("root.pem")])
+            .arg("--directory-prefix")
+            .arg(out.path())
+            .arg(format!("https://localhost:{port}/")),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let host = out.path().join(format!("localhost:{port}"));
+    for f in ["index.html", "a.txt", "sub/b.html", "c.bin"] {
+        let want = std::fs::read(site.path().join(f)).unwrap();
+        let got = std::fs::read(host.join(f)).unwrap_or_default();
+        same_bytes(f, &want, &got);
+    }
+    assert!(
+        !out.path().join("localhost").exists(),
+        "http://localhost was followed"
+    );
+}

@@ -2,11 +2,12 @@
 one way of behaving. Prints its port on the first line, then serves until killed.
 
 Usage: tls_server.py CERT KEY [--min V] [--max V] [--seclevel0] [--client-ca FILE]
-                     [--cut] [--redirect URL] [--relay PORT]
+                     [--cut] [--redirect URL] [--relay PORT] [--unix PATH]
 V is 1.0, 1.1, 1.2 or 1.3. --cut answers with a close-delimited body and drops the
 connection without close_notify. --redirect answers 302 to URL. --relay terminates TLS
 and passes the bytes both ways to 127.0.0.1:PORT (a plain-HTTP server), as a TLS
-terminator in front of it would.
+terminator in front of it would. --unix listens on that Unix-domain socket instead (and
+prints 0).
 """
 import socket
 import ssl
@@ -28,7 +29,7 @@ def main():
     flags = set()
     i = 2
     while i < len(args):
-        if args[i] in ("--min", "--max", "--client-ca", "--redirect", "--relay"):
+        if args[i] in ("--min", "--max", "--client-ca", "--redirect", "--relay", "--unix"):
             opts[args[i]] = args[i + 1]
             i += 2
         else:
@@ -46,11 +47,17 @@ def main():
         ctx.verify_mode = ssl.CERT_REQUIRED
         ctx.load_verify_locations(opts["--client-ca"])
     ctx.set_alpn_protocols(["http/1.1"])
-    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", 0))
-    lsock.listen(64)
-    print(lsock.getsockname()[1], flush=True)
+    if "--unix" in opts:
+        lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        lsock.bind(opts["--unix"])
+        lsock.listen(64)
+        print(0, flush=True)
+    else:
+        lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(64)
+        print(lsock.getsockname()[1], flush=True)
     while True:
         conn, _ = lsock.accept()
         threading.Thread(target=serve, args=(ctx, conn, flags, opts), daemon=True).start()
