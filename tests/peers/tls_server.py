@@ -50,17 +50,25 @@ def main():
     if "--unix" in opts:
         lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         lsock.bind(opts["--unix"])
-        lsock.listen(64)
+        lsock.listen(256)
         print(0, flush=True)
     else:
         lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         lsock.bind(("127.0.0.1", 0))
-        lsock.listen(64)
+        lsock.listen(256)
         print(lsock.getsockname()[1], flush=True)
+    # Nothing one connection does may end the server: a test's next connection must find
+    # it listening.
     while True:
-        conn, _ = lsock.accept()
-        threading.Thread(target=serve, args=(ctx, conn, flags, opts), daemon=True).start()
+        try:
+            conn, _ = lsock.accept()
+        except OSError:
+            continue
+        try:
+            threading.Thread(target=serve, args=(ctx, conn, flags, opts), daemon=True).start()
+        except RuntimeError:
+            conn.close()
 
 
 def serve(ctx, conn, flags, opts):
