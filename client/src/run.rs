@@ -528,9 +528,28 @@ fn secure(
 ) -> Result<(), Error> {
     conn.set_total(total);
     let limit = cfg.connect_timeout.saturating_sub(began.elapsed());
-    let origin = trace.start;
+    let config = cfg.tls.config()?;
+    let name = crate::tls::name_of(current)?;
+    let start = Instant::now();
+    conn.start_tls(config, name, limit)?;
+    let at = |t: Instant| t.saturating_duration_since(trace.start);
+    let host = crate::tls::pool_name(current).unwrap_or_default();
+    let info = crate::tls::describe(
+        conn.tls().expect("the handshake is done"),
+        &cfg.tls.settings,
+        host,
+    );
     let hop = trace.hops.last_mut().expect("run pushed the hop");
-    crate::tls::handshake(cfg, conn, current, hop, origin, limit)
+    hop.tls = Some(crate::trace::TlsHop {
+        start: at(start),
+        end: at(Instant::now()),
+        version: info.version.clone(),
+        cipher: info.cipher.clone(),
+        certs: info.certs,
+    });
+    conn.tls_name = crate::tls::pool_name(current);
+    cfg.notify(Event::Tls(&info));
+    Ok(())
 }
 
 #[cfg(not(feature = "tls"))]

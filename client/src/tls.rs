@@ -1,20 +1,16 @@
 //! TLS on a connection (feature `tls`): the rustls configuration, built once per client
 //! from its settings ([`shared::tls::ClientSettings`]) the first time an `https://` URL
-//! needs it; the handshake after connecting (and after a proxy's `CONNECT`); what `-v` is
-//! told about it; and rustls's errors sorted into curl's exit codes.
+//! needs it; what a handshake settled (`-v` is told it); the name a certificate must carry;
+//! and rustls's errors sorted into curl's exit codes. The handshake itself is a step of the
+//! main loop (`run.rs`, `secure`): this module imports nothing of the client but its errors.
 
 use std::io;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
 
 use shared::tls::{ClientSettings, Failure, TlsError};
 use shared::{Endpoint, Host, Stream, Target};
 
-use crate::builder::Builder;
-use crate::connection::Connection;
 use crate::error::{Error, TlsKind};
-use crate::event::Event;
-use crate::trace::{Hop, TlsHop};
 
 /// A client's TLS settings and the configuration made from them, shared by its clones.
 #[derive(Debug, Clone, Default)]
@@ -34,7 +30,7 @@ impl Tls {
 
     /// The configuration: read the CA file and the rest once, on first use (a client that
     /// never meets `https://` never reads them, as curl does not).
-    fn config(&self) -> Result<Arc<rustls::ClientConfig>, Error> {
+    pub(crate) fn config(&self) -> Result<Arc<rustls::ClientConfig>, Error> {
         self.built
             .get_or_init(|| self.settings.build())
             .clone()
@@ -83,7 +79,7 @@ pub struct TlsInfo {
 
 /// The name the certificate must carry, and the SNI: the URL's host, never where
 /// `--resolve` or `--connect-to` lead.
-fn name_of(target: &Target) -> Result<rustls::pki_types::ServerName<'static>, Error> {
+pub(crate) fn name_of(target: &Target) -> Result<rustls::pki_types::ServerName<'static>, Error> {
     let host = match &target.endpoint {
         Endpoint::Tcp {
             host: Host::Ip(ip), ..
@@ -106,39 +102,13 @@ pub(crate) fn pool_name(target: &Target) -> Option<String> {
     })
 }
 
-/// Shakes hands on `conn` for `target` within `limit`, recording it in `hop` and telling
-/// the observer what was settled.
-pub(crate) fn handshake(
-    cfg: &Builder,
-    conn: &mut Connection,
-    target: &Target,
-    hop: &mut Hop,
-    origin: Instant,
-    limit: Duration,
-) -> Result<(), Error> {
-    let config = cfg.tls.config()?;
-    let name = name_of(target)?;
-    let began = Instant::now();
-    conn.start_tls(config, name, limit)?;
-    let at = |t: Instant| t.saturating_duration_since(origin);
-    let info = info(cfg, conn, target);
-    hop.tls = Some(TlsHop {
-        start: at(began),
-        end: at(Instant::now()),
-        version: info.version.clone(),
-        cipher: info.cipher.clone(),
-        certs: info.certs,
-    });
-    conn.tls_name = pool_name(target);
-    cfg.notify(Event::Tls(&info));
-    Ok(())
-}
-
-/// What the handshake on `conn` settled.
-fn info(cfg: &Builder, conn: &Connection, target: &Target) -> TlsInfo {
-    let tls = conn.tls().expect("the handshake is done");
+/// What the handshake of `tls` settled, checked by `settings` for `host`.
+pub(crate) fn describe(
+    tls: &rustls::ClientConnection,
+    settings: &ClientSettings,
+    host: String,
+) -> TlsInfo {
     let chain = tls.peer_certificates().unwrap_or_default();
-    let settings = &cfg.tls.settings;
     TlsInfo {
         version: tls
             .protocol_version()
@@ -156,7 +126,7 @@ fn info(cfg: &Builder, conn: &Connection, target: &Target) -> TlsInfo {
         certificate: chain.first().and_then(|c| shared::tls::summarize(c)),
         certs: chain.len() as u32,
         verified: !settings.insecure,
-        host: pool_name(target).unwrap_or_default(),
+        host,
         ca: (
             settings.ca_file().display().to_string(),
             settings.ca_path().display().to_string(),
