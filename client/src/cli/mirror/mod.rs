@@ -20,6 +20,7 @@ mod pattern;
 mod report;
 mod robots;
 mod save;
+pub mod settings;
 mod stamps;
 mod state;
 mod tags;
@@ -35,7 +36,7 @@ use std::time::Instant;
 use shared::{Endpoint, Target};
 
 use super::batch;
-use super::config::{Config, MirrorSettings};
+use super::config::Config;
 use super::output::part_path;
 use super::progress::Progress;
 use super::resume;
@@ -45,6 +46,7 @@ use exchange::{Sender, drain, header};
 use frontier::{Frontier, Link, MAX_URLS, Queue, normalize};
 use local::{cut_dirs, host_dir};
 use report::{Counts, Outcome, Report};
+use settings::MirrorSettings;
 
 /// The crawl's parsers of untrusted bytes, for the fuzz targets (`fuzz/`) and the corpus
 /// replay (`tests/hostile/corpora.rs`); not an API.
