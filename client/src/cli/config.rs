@@ -27,7 +27,7 @@ use crate::error::Error;
 use crate::payload::Payload;
 use crate::proxy::Proxy;
 use crate::request::{HeaderEdit, Method, Request, Version};
-use crate::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_PER_ENDPOINT};
+use crate::{Builder, Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_PER_ENDPOINT};
 
 /// What to do, validated: the client to fetch with and where each body goes.
 #[derive(Debug)]
@@ -162,176 +162,14 @@ impl Config {
         mut args: Args,
         jar: &mut Option<Arc<Mutex<CookieJar>>>,
     ) -> Result<Config, Error> {
-        let usage = |m: String| Error::Usage(m);
-        if let Some(file) = &args.input {
-            args.targets.extend(read_targets(file)?);
-        }
-        if args.targets.is_empty() {
-            return Err(usage(
-                "no target given (on the command line or with --input)".into(),
-            ));
-        }
+        // The order of the phases is the order in which problems are reported.
+        read_input(&mut args)?;
         let mirror = MirrorSettings::from_args(&args)?;
         let resume = args.continue_at.unwrap_or(false);
-        if resume {
-            if args.head || args.include {
-                return Err(usage(
-                    "-C - resumes a body into a file: it cannot go with -I or -i".into(),
-                ));
-            }
-            if args.compressed {
-                return Err(usage(
-                    "-C - cannot go with --compressed (a range counts encoded bytes)".into(),
-                ));
-            }
-            let named = |i: usize| match args.outputs.get(i) {
-                Some(Output::File(f)) => f != "-",
-                Some(Output::Remote) => true,
-                None => args.remote_name_all,
-            };
-            if !(0..args.targets.len()).all(named) {
-                return Err(usage(
-                    "-C - needs a file for every target (-o FILE or -O)".into(),
-                ));
-            }
-        }
-        if args.outputs.len() > args.targets.len() && !args.silent {
-            // curl's warning, and then it goes on.
-            let _ = writeln!(
-                io::stderr(),
-                "fetch: warning: got more output options than URLs"
-            );
-        }
-        let has_form = !args.form_parts.is_empty();
-        if has_form && (!args.data_parts.is_empty() || args.head || args.get) {
-            return Err(usage(
-                "-F (a multipart POST) cannot go with -d, -I or -G: choose one method".into(),
-            ));
-        }
-        let has_data = !args.data_parts.is_empty();
-        let uploading = !args.upload_file.is_empty();
-        if uploading && has_form {
-            return Err(usage(
-                "-T (PUT) cannot go with -F (POST): choose one method".into(),
-            ));
-        }
-        if uploading && (args.head || has_data && !args.get) {
-            return Err(usage(
-                "-T (PUT) cannot go with -I (HEAD) or -d (POST): choose one method".into(),
-            ));
-        }
-        if args.range.is_some() && resume {
-            return Err(usage("-r and -C - both ask for a range: choose one".into()));
-        }
-        let uploads = upload::payloads(&args.upload_file, &mut args.targets)?;
-        // curl's globbing: a target may stand for several. -o, -O and -T stay paired with the
-        // target as typed, and `#N` in an -o name takes the Nth glob's value.
-        let mut expanded = Vec::new();
-        for (i, t) in args.targets.iter().enumerate() {
-            if args.globoff {
-                expanded.push((i, t.clone(), Vec::new()));
-            } else {
-                expanded.extend(glob::expand(t)?.into_iter().map(|(u, v)| (i, u, v)));
-            }
-        }
-        let uploads: Vec<Option<Payload>> = expanded
-            .iter()
-            .map(|(i, _, _)| uploads[*i].clone())
-            .collect();
-        args.targets = expanded.iter().map(|(_, u, _)| u.clone()).collect();
-        if has_data && args.head && !args.get {
-            return Err(usage(
-                "-I (HEAD) and -d (a POST body) ask for two methods: choose one (-G sends the \
-                 data in the query)"
-                    .into(),
-            ));
-        }
-        let mut request = Request::new(match (args.head, has_data && !args.get) {
-            (true, _) => Method::Head,
-            (_, true) => Method::Post,
-            _ => Method::Get,
-        });
-        request.method_name = args.request.clone();
-        request.range = args.range.as_ref().map(|r| format!("bytes={r}"));
-        request.time_condition = args
-            .time_cond
-            .as_deref()
-            .and_then(|t| time_condition(t, args.silent));
-        if let Some(file) = &args.etag_compare {
-            // As curl: a file that cannot be read stops everything (exit 26); its first
-            // line goes after the -H headers.
-            let text = std::fs::read_to_string(file).map_err(|e| Error::Read {
-                what: file.display().to_string(),
-                reason: shared::io_words(&e),
-            })?;
-            let etag = text.lines().next().unwrap_or("").trim();
-            request.headers.push(HeaderEdit {
-                name: "If-None-Match".into(),
-                value: Some(etag.to_string()),
-                verbatim: false,
-            });
-        }
-        if has_data {
-            let body = data::body(&args.data_parts, args.silent);
-            if args.get {
-                for t in &mut args.targets {
-                    *t = data::with_query(t, &body);
-                }
-            } else {
-                request.body = Some(Payload::Bytes(body.into()));
-                request.content_type = Some("application/x-www-form-urlencoded".into());
-            }
-        }
-        if has_form {
-            let (body, content_type) = form::body(&args.form_parts, args.form_escape)?;
-            request.method = Method::Post;
-            request.body = Some(body);
-            request.content_type = Some(content_type);
-        }
-        if !args.json.is_empty() {
-            // As curl: two headers added after the user's, unless -H names them; the Accept
-            // takes the place of the default `Accept: */*` rather than its position.
-            let named = |n: &str| args.headers.iter().any(|h| h.name.eq_ignore_ascii_case(n));
-            let header = |name: &str, value: Option<&str>| HeaderEdit {
-                name: name.into(),
-                value: value.map(Into::into),
-                verbatim: false,
-            };
-            if !named("content-type") {
-                request
-                    .headers
-                    .push(header("Content-Type", Some("application/json")));
-            }
-            if !named("accept") {
-                request.headers.push(header("Accept", None));
-                request
-                    .headers
-                    .push(header("Accept", Some("application/json")));
-            }
-        }
-        if !args.url_query.is_empty() {
-            // curl's --url-query: each encoded as --data-urlencode encodes (`+`: as it is),
-            // joined with `&` and added to every URL's query.
-            let query = args
-                .url_query
-                .iter()
-                .map(|q| match q.strip_prefix('+') {
-                    Some(raw) => raw.to_string(),
-                    None => String::from_utf8_lossy(&data::body(
-                        &[DataPart {
-                            kind: DataKind::UrlEncode,
-                            value: q.clone(),
-                        }],
-                        args.silent,
-                    ))
-                    .into_owned(),
-                })
-                .collect::<Vec<_>>()
-                .join("&");
-            for t in &mut args.targets {
-                *t = data::with_query(t, query.as_bytes());
-            }
-        }
+        check_resume(&args, resume)?;
+        check_methods(&args, resume)?;
+        let (expanded, uploads) = expand(&mut args)?;
+        let request = request(&mut args)?;
         let write_out = match args.write_out.as_deref() {
             Some(f) => Some(match f.strip_prefix('@') {
                 Some(file) => read_format(file)?,
@@ -345,218 +183,33 @@ impl Config {
             .map(HeaderDump::open)
             .transpose()?;
         if args.http09 && args.head {
-            return Err(usage("--http0.9 has no HEAD: it cannot go with -I".into()));
+            return Err(Error::Usage(
+                "--http0.9 has no HEAD: it cannot go with -I".into(),
+            ));
         }
-        let family = match (args.ipv4, args.ipv6) {
-            (true, _) => Family::V4,
-            (_, true) => Family::V6,
-            _ => Family::Any,
-        };
-        let mut resolver = Resolver::new().with_family(family);
-        for spec in &args.resolve {
-            resolver
-                .add_override_spec(spec)
-                .map_err(|e| usage(format!("--resolve: {e}")))?;
-        }
-        let version = if args.http09 {
-            Version::Http09
-        } else if args.http10 {
-            Version::Http10
-        } else {
-            Version::Http11
-        };
-        let parallel = if args.parallel {
-            // curl's clamping: above 300 is 300, below 1 the default.
-            match args.parallel_max.unwrap_or(50) {
-                n @ 1..=300 => n as usize,
-                n if n > 300 => 300,
-                _ => 50,
-            }
-        } else if mirror.as_ref().is_some_and(|m| m.wait.is_none()) {
-            // A crawl runs MIRROR_PARALLEL at once without -Z, as wget2 does (its default
-            // is 5); --parallel-max N sets it, and --wait asks for one request at a time.
-            match args.parallel_max.unwrap_or(MIRROR_PARALLEL as i64) {
-                n @ 1..=300 => n as usize,
-                n if n > 300 => 300,
-                _ => MIRROR_PARALLEL,
-            }
-        } else {
-            1
-        };
-        // curl's defaults when only one of the pair is given: 1 byte a second, 30 s.
-        let low_speed = match (args.speed_limit, args.speed_time) {
-            (None, None) | (Some(0), _) => None,
-            (limit, time) => Some((limit.unwrap_or(1), time.unwrap_or(Duration::from_secs(30)))),
-        };
+        let resolver = resolver(&args)?;
+        let parallel = parallel(&args, mirror.as_ref());
+        let low_speed = low_speed(&args);
         let checksum = args
             .checksum
             .as_deref()
             .map(crate::digest::parse_checksum)
             .transpose()
             .map_err(Error::Usage)?;
-        let (jar, literal) = cookies(&args, jar)?;
-        let (proxy, https_proxy, no_proxy) = proxy(&args)?;
-        let tls = crate::cli::tls::settings(&args)?;
-        let local = local(&args)?;
-        let off = |scheme| {
-            let by = |spec: &Option<String>| {
-                spec.as_deref()
-                    .is_some_and(|p| !proto::allows(p, scheme, true, args.silent))
-            };
-            let direct = by(&args.proto);
-            let redirect = if direct {
-                Some("--proto")
-            } else {
-                by(&args.proto_redir).then_some("--proto-redir")
-            };
-            (direct, redirect)
-        };
-        let (http_off, redirect_off) = off("http");
-        let (https_off, redirect_tls_off) = off("https");
-        let mut builder = Client::builder()
-            .max_idle_per_endpoint(parallel.max(DEFAULT_MAX_IDLE_PER_ENDPOINT))
-            .connect_timeout(args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
-            .max_time(args.max_time)
-            // A mirror follows a redirect as a link, so that its target is checked against
-            // the crawl's bounds and saved under its own name.
-            .redirects(
-                (args.location && mirror.is_none())
-                    .then(|| u32::try_from(args.max_redirs).unwrap_or(u32::MAX)),
-            )
-            .version(version)
-            .resolver(resolver)
-            .unix_socket(args.unix_socket)
-            .expect_timeout(
-                args.expect100_timeout
-                    .filter(|d| !d.is_zero())
-                    .unwrap_or(crate::DEFAULT_EXPECT_TIMEOUT),
-            );
-        for (on, status) in [
-            (args.post301, 301),
-            (args.post302, 302),
-            (args.post303, 303),
-        ] {
-            if on {
-                builder = builder.keep_post(status);
-            }
-        }
-        if let Some(user) = &args.user {
-            let (name, password) = credentials(user)?;
-            builder = match (args.digest, args.anyauth) {
-                (false, false) => builder.basic_auth(&name, &password),
-                (digest, _) => builder.challenge_auth(Some(Credentials::new(
-                    &name,
-                    &password,
-                    if digest {
-                        AuthScheme::Digest
-                    } else {
-                        AuthScheme::Any
-                    },
-                ))),
-            };
-        }
-        if let Some(token) = &args.oauth2_bearer {
-            builder = builder.bearer_auth(token);
-        }
-        if let Some(referer) = &args.referer {
-            let (url, auto) = match referer.strip_suffix(";auto") {
-                Some(url) => (url, true),
-                None => (referer.as_str(), false),
-            };
-            builder = builder
-                .referer((!url.is_empty()).then(|| url.to_string()))
-                .auto_referer(auto);
-        }
-        builder = builder
-            .cookie_jar(jar.clone())
-            .cookie(literal)
-            .proxy(proxy)
-            .https_proxy(https_proxy)
-            .no_proxy(no_proxy)
-            .tls(tls)
-            .redirect_http_off(redirect_off)
-            .redirect_https_off(redirect_tls_off)
-            .location_trusted(args.location_trusted)
-            .request_target(args.request_target.clone())
-            .ignore_content_length(args.ignore_content_length);
-        builder = builder
-            .local(local)
-            .haproxy_protocol(args.haproxy_protocol)
-            .upload_rate(args.limit_rate.filter(|r| *r > 0))
-            .raw(args.raw)
-            .transfer_codings(args.tr_encoding);
-        for rule in args.connect_to {
-            builder = builder.connect_to(rule);
-        }
-        for edit in args.proxy_headers {
-            builder = builder.proxy_header(edit);
-        }
-        if let Some((_, time)) = low_speed {
-            // A body that stops altogether is too slow once the time is up.
-            builder = builder.idle_timeout(time.min(crate::DEFAULT_IDLE_TIMEOUT));
-        }
-        let cookie_jar = args.cookie_jar.clone().zip(jar);
-        if args.compressed {
-            // What fetch decodes (curl lists what its build does); a -H naming
-            // Accept-Encoding still wins.
-            builder = builder.accept_encoding(Some("gzip, deflate".into()));
-        }
-        // -A sets the default in its place (a -H naming User-Agent still wins, as in curl).
-        builder = builder.user_agent(args.user_agent.clone());
-        for edit in args.headers {
-            builder = builder.header(edit);
-        }
-        let trace = match (&args.trace, &args.trace_ascii) {
-            (Some(name), _) => Some(TraceFile::open(name, true, args.trace_time)?),
-            (_, Some(name)) => Some(TraceFile::open(name, false, args.trace_time)?),
-            _ => None,
-        }
-        .map(Arc::new);
-        if let Some(t) = &trace {
-            let t = t.clone();
-            builder = builder.observer(move |e| t.event(e));
-        } else if args.verbose {
-            builder = builder.observer(verbose);
-        }
-        if let Some(ms) = args.happy_eyeballs_timeout_ms {
-            builder = builder.happy_eyeballs(Some(Duration::from_millis(ms)));
-        }
-        if let Some(p) = args
-            .proto_default
-            .as_deref()
-            .filter(|p| !p.eq_ignore_ascii_case("http"))
-        {
-            // A target without a scheme gets this one, which fetch cannot speak: exit 1
-            // when its turn comes, as for any other scheme.
-            for t in &mut args.targets {
-                if !t.contains("://") && !t.starts_with("unix:") {
-                    *t = format!("{p}://{t}");
-                }
-            }
-        }
-        let dests = expanded
-            .iter()
-            .map(|(i, _, values)| match args.outputs.get(*i) {
-                Some(Output::File(o)) if o == "-" => {
-                    DestSpec::Given(Dest::Stdout { explicit: true })
-                }
-                Some(Output::File(o)) => {
-                    let o = glob::name(o, values);
-                    DestSpec::Given(Dest::File(match &args.output_dir {
-                        // curl puts the folder in front of the name as it stands.
-                        Some(dir) => PathBuf::from(format!("{dir}/{o}")),
-                        None => PathBuf::from(o),
-                    }))
-                }
-                Some(Output::Remote) => DestSpec::Remote,
-                None if args.remote_name_all => DestSpec::Remote,
-                None => DestSpec::Given(Dest::Stdout { explicit: false }),
-            })
-            .collect();
+        let built = client(
+            &mut args,
+            jar,
+            resolver,
+            parallel,
+            mirror.is_some(),
+            low_speed,
+        )?;
+        with_default_scheme(&mut args);
         Ok(Config {
             pattern_of: expanded.iter().map(|(i, _, _)| *i).collect(),
+            dests: dests(&args, &expanded),
+            netrc: netrc_text(&args),
             targets: args.targets,
-            dests,
             head: args.head,
             include: args.include || args.head,
             fail: args.fail,
@@ -567,20 +220,15 @@ impl Config {
             request,
             write_out,
             dump_header,
-            cookie_jar,
+            cookie_jar: built.cookie_jar,
             uploads,
             create_dirs: args.create_dirs,
             output_dir: args.output_dir,
             remote_time: args.remote_time,
             remote_header_name: args.remote_header_name,
-            http_off,
-            https_off,
+            http_off: built.http_off,
+            https_off: built.https_off,
             path_as_is: args.path_as_is,
-            netrc: (args.netrc || args.netrc_optional || args.netrc_file.is_some())
-                .then(|| netrc::file(args.netrc_file.as_deref()))
-                .flatten()
-                .filter(|_| args.user.is_none() && args.oauth2_bearer.is_none())
-                .and_then(|f| std::fs::read_to_string(f).ok()),
             etag_save: args.etag_save.clone(),
             max_filesize: args.max_filesize,
             limit_rate: args.limit_rate.filter(|r| *r > 0),
@@ -615,10 +263,483 @@ impl Config {
             tr_encoding: args.tr_encoding,
             disallow_username_in_url: args.disallow_username_in_url,
             rate: args.rate.filter(|_| parallel == 1),
-            trace,
-            client: builder.build(),
+            trace: built.trace,
+            client: built.client,
         })
     }
+}
+
+/// A target as typed (its index) expanded by globbing: the URL and the glob values an
+/// `-o` name's `#N` takes.
+type Expanded = (usize, String, Vec<String>);
+
+/// What building the client gives besides the client.
+struct Built {
+    client: Client,
+    cookie_jar: Option<(String, Arc<Mutex<CookieJar>>)>,
+    trace: Option<Arc<TraceFile>>,
+    http_off: bool,
+    https_off: bool,
+}
+
+/// `--input`'s targets added to the line's; none at all is a usage error.
+fn read_input(args: &mut Args) -> Result<(), Error> {
+    if let Some(file) = &args.input {
+        args.targets.extend(read_targets(file)?);
+    }
+    if args.targets.is_empty() {
+        return Err(Error::Usage(
+            "no target given (on the command line or with --input)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `-C -` resumes a body into a file: every target needs one, and the bytes must be the
+/// ones on the wire.
+fn check_resume(args: &Args, resume: bool) -> Result<(), Error> {
+    if !resume {
+        return Ok(());
+    }
+    let usage = |m: &str| Err(Error::Usage(m.into()));
+    if args.head || args.include {
+        return usage("-C - resumes a body into a file: it cannot go with -I or -i");
+    }
+    if args.compressed {
+        return usage("-C - cannot go with --compressed (a range counts encoded bytes)");
+    }
+    let named = |i: usize| match args.outputs.get(i) {
+        Some(Output::File(f)) => f != "-",
+        Some(Output::Remote) => true,
+        None => args.remote_name_all,
+    };
+    if !(0..args.targets.len()).all(named) {
+        return usage("-C - needs a file for every target (-o FILE or -O)");
+    }
+    Ok(())
+}
+
+/// One method per line: -F, -d, -T, -I and -G that ask for two are a usage error, as is a
+/// range from both -r and -C. More -o than targets is curl's warning, and it goes on.
+fn check_methods(args: &Args, resume: bool) -> Result<(), Error> {
+    let usage = |m: &str| Err(Error::Usage(m.into()));
+    if args.outputs.len() > args.targets.len() && !args.silent {
+        let _ = writeln!(
+            io::stderr(),
+            "fetch: warning: got more output options than URLs"
+        );
+    }
+    let has_form = !args.form_parts.is_empty();
+    if has_form && (!args.data_parts.is_empty() || args.head || args.get) {
+        return usage("-F (a multipart POST) cannot go with -d, -I or -G: choose one method");
+    }
+    let has_data = !args.data_parts.is_empty();
+    let uploading = !args.upload_file.is_empty();
+    if uploading && has_form {
+        return usage("-T (PUT) cannot go with -F (POST): choose one method");
+    }
+    if uploading && (args.head || has_data && !args.get) {
+        return usage("-T (PUT) cannot go with -I (HEAD) or -d (POST): choose one method");
+    }
+    if args.range.is_some() && resume {
+        return usage("-r and -C - both ask for a range: choose one");
+    }
+    Ok(())
+}
+
+/// curl's globbing: a target may stand for several. -o, -O and -T stay paired with the
+/// target as typed, and `#N` in an -o name takes the Nth glob's value. Returns each
+/// expanded target with the upload it sends; `args.targets` becomes the expanded list.
+fn expand(args: &mut Args) -> Result<(Vec<Expanded>, Vec<Option<Payload>>), Error> {
+    let uploads = upload::payloads(&args.upload_file, &mut args.targets)?;
+    let mut expanded = Vec::new();
+    for (i, t) in args.targets.iter().enumerate() {
+        if args.globoff {
+            expanded.push((i, t.clone(), Vec::new()));
+        } else {
+            expanded.extend(glob::expand(t)?.into_iter().map(|(u, v)| (i, u, v)));
+        }
+    }
+    let uploads = expanded
+        .iter()
+        .map(|(i, _, _)| uploads[*i].clone())
+        .collect();
+    args.targets = expanded.iter().map(|(_, u, _)| u.clone()).collect();
+    Ok((expanded, uploads))
+}
+
+/// What every target sends: the method (`-I`, `-d`, `-F`, `-X`), `-r`, `-z`,
+/// `--etag-compare`, the body, `--json`'s headers; `-G` and `--url-query` change the
+/// targets' queries instead.
+fn request(args: &mut Args) -> Result<Request, Error> {
+    let has_data = !args.data_parts.is_empty();
+    if has_data && args.head && !args.get {
+        return Err(Error::Usage(
+            "-I (HEAD) and -d (a POST body) ask for two methods: choose one (-G sends the \
+             data in the query)"
+                .into(),
+        ));
+    }
+    let mut request = Request::new(match (args.head, has_data && !args.get) {
+        (true, _) => Method::Head,
+        (_, true) => Method::Post,
+        _ => Method::Get,
+    });
+    request.method_name = args.request.clone();
+    request.range = args.range.as_ref().map(|r| format!("bytes={r}"));
+    request.time_condition = args
+        .time_cond
+        .as_deref()
+        .and_then(|t| time_condition(t, args.silent));
+    if let Some(file) = &args.etag_compare {
+        // As curl: a file that cannot be read stops everything (exit 26); its first
+        // line goes after the -H headers.
+        let text = std::fs::read_to_string(file).map_err(|e| Error::Read {
+            what: file.display().to_string(),
+            reason: shared::io_words(&e),
+        })?;
+        let etag = text.lines().next().unwrap_or("").trim();
+        request.headers.push(HeaderEdit {
+            name: "If-None-Match".into(),
+            value: Some(etag.to_string()),
+            verbatim: false,
+        });
+    }
+    if has_data {
+        let body = data::body(&args.data_parts, args.silent);
+        if args.get {
+            for t in &mut args.targets {
+                *t = data::with_query(t, &body);
+            }
+        } else {
+            request.body = Some(Payload::Bytes(body.into()));
+            request.content_type = Some("application/x-www-form-urlencoded".into());
+        }
+    }
+    if !args.form_parts.is_empty() {
+        let (body, content_type) = form::body(&args.form_parts, args.form_escape)?;
+        request.method = Method::Post;
+        request.body = Some(body);
+        request.content_type = Some(content_type);
+    }
+    if !args.json.is_empty() {
+        json_headers(args, &mut request);
+    }
+    if !args.url_query.is_empty() {
+        url_query(args);
+    }
+    Ok(request)
+}
+
+/// `--json`, as curl: two headers added after the user's, unless -H names them; the Accept
+/// takes the place of the default `Accept: */*` rather than its position.
+fn json_headers(args: &Args, request: &mut Request) {
+    let named = |n: &str| args.headers.iter().any(|h| h.name.eq_ignore_ascii_case(n));
+    let header = |name: &str, value: Option<&str>| HeaderEdit {
+        name: name.into(),
+        value: value.map(Into::into),
+        verbatim: false,
+    };
+    if !named("content-type") {
+        request
+            .headers
+            .push(header("Content-Type", Some("application/json")));
+    }
+    if !named("accept") {
+        request.headers.push(header("Accept", None));
+        request
+            .headers
+            .push(header("Accept", Some("application/json")));
+    }
+}
+
+/// curl's --url-query: each encoded as --data-urlencode encodes (`+`: as it is), joined
+/// with `&` and added to every URL's query.
+fn url_query(args: &mut Args) {
+    let query = args
+        .url_query
+        .iter()
+        .map(|q| match q.strip_prefix('+') {
+            Some(raw) => raw.to_string(),
+            None => String::from_utf8_lossy(&data::body(
+                &[DataPart {
+                    kind: DataKind::UrlEncode,
+                    value: q.clone(),
+                }],
+                args.silent,
+            ))
+            .into_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    for t in &mut args.targets {
+        *t = data::with_query(t, query.as_bytes());
+    }
+}
+
+/// `-4`, `-6` and `--resolve`'s overrides.
+fn resolver(args: &Args) -> Result<Resolver, Error> {
+    let family = match (args.ipv4, args.ipv6) {
+        (true, _) => Family::V4,
+        (_, true) => Family::V6,
+        _ => Family::Any,
+    };
+    let mut resolver = Resolver::new().with_family(family);
+    for spec in &args.resolve {
+        resolver
+            .add_override_spec(spec)
+            .map_err(|e| Error::Usage(format!("--resolve: {e}")))?;
+    }
+    Ok(resolver)
+}
+
+/// Transfers at once: `-Z` (`--parallel-max`, 50 by default); a crawl runs
+/// MIRROR_PARALLEL at once without -Z, as wget2 does (its default is 5), and one at a time
+/// with --wait; else one.
+fn parallel(args: &Args, mirror: Option<&MirrorSettings>) -> usize {
+    // curl's clamping: above 300 is 300, below 1 the default.
+    let clamped = |default: usize| match args.parallel_max.unwrap_or(default as i64) {
+        n @ 1..=300 => n as usize,
+        n if n > 300 => 300,
+        _ => default,
+    };
+    if args.parallel {
+        clamped(50)
+    } else if mirror.is_some_and(|m| m.wait.is_none()) {
+        clamped(MIRROR_PARALLEL)
+    } else {
+        1
+    }
+}
+
+/// `--speed-limit` and `--speed-time`, with curl's defaults when only one of the pair is
+/// given: 1 byte a second, 30 s.
+fn low_speed(args: &Args) -> Option<(u64, Duration)> {
+    match (args.speed_limit, args.speed_time) {
+        (None, None) | (Some(0), _) => None,
+        (limit, time) => Some((limit.unwrap_or(1), time.unwrap_or(Duration::from_secs(30)))),
+    }
+}
+
+/// Whether `--proto` leaves `scheme` out for every target, and which flag (`--proto` or
+/// `--proto-redir`) leaves it out for a redirect.
+fn scheme_off(args: &Args, scheme: &str) -> (bool, Option<&'static str>) {
+    let by = |spec: &Option<String>| {
+        spec.as_deref()
+            .is_some_and(|p| !proto::allows(p, scheme, true, args.silent))
+    };
+    let direct = by(&args.proto);
+    let redirect = if direct {
+        Some("--proto")
+    } else {
+        by(&args.proto_redir).then_some("--proto-redir")
+    };
+    (direct, redirect)
+}
+
+/// The client every target shares: connections, authentication, cookies, proxies, TLS,
+/// the header edits and the observer. A crawl's client follows no redirect (the crawl
+/// follows them as links, so that each target is checked against its bounds).
+fn client(
+    args: &mut Args,
+    jar: &mut Option<Arc<Mutex<CookieJar>>>,
+    resolver: Resolver,
+    parallel: usize,
+    crawl: bool,
+    low_speed: Option<(u64, Duration)>,
+) -> Result<Built, Error> {
+    let (jar, literal) = cookies(args, jar)?;
+    let (proxy, https_proxy, no_proxy) = proxy(args)?;
+    let tls = crate::cli::tls::settings(args)?;
+    let local = local(args)?;
+    let (http_off, redirect_off) = scheme_off(args, "http");
+    let (https_off, redirect_tls_off) = scheme_off(args, "https");
+    let version = if args.http09 {
+        Version::Http09
+    } else if args.http10 {
+        Version::Http10
+    } else {
+        Version::Http11
+    };
+    let builder = Client::builder()
+        .max_idle_per_endpoint(parallel.max(DEFAULT_MAX_IDLE_PER_ENDPOINT))
+        .connect_timeout(args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+        .max_time(args.max_time)
+        .redirects(
+            (args.location && !crawl).then(|| u32::try_from(args.max_redirs).unwrap_or(u32::MAX)),
+        )
+        .version(version)
+        .resolver(resolver)
+        .unix_socket(args.unix_socket.clone())
+        .expect_timeout(
+            args.expect100_timeout
+                .filter(|d| !d.is_zero())
+                .unwrap_or(crate::DEFAULT_EXPECT_TIMEOUT),
+        );
+    let builder = authenticated(builder, args)?
+        .cookie_jar(jar.clone())
+        .cookie(literal)
+        .proxy(proxy)
+        .https_proxy(https_proxy)
+        .no_proxy(no_proxy)
+        .tls(tls)
+        .redirect_http_off(redirect_off)
+        .redirect_https_off(redirect_tls_off)
+        .location_trusted(args.location_trusted)
+        .request_target(args.request_target.clone())
+        .ignore_content_length(args.ignore_content_length)
+        .local(local)
+        .haproxy_protocol(args.haproxy_protocol)
+        .upload_rate(args.limit_rate.filter(|r| *r > 0))
+        .raw(args.raw)
+        .transfer_codings(args.tr_encoding);
+    let builder = edited(builder, args, low_speed);
+    let (builder, trace) = observed(builder, args)?;
+    Ok(Built {
+        client: builder.build(),
+        cookie_jar: args.cookie_jar.clone().zip(jar),
+        trace,
+        http_off,
+        https_off,
+    })
+}
+
+/// `--post301` and kin, `-u` (Basic, or a challenge answered with `--digest`,
+/// `--anyauth`), `--oauth2-bearer`, `-e`.
+fn authenticated(mut builder: Builder, args: &Args) -> Result<Builder, Error> {
+    for (on, status) in [
+        (args.post301, 301),
+        (args.post302, 302),
+        (args.post303, 303),
+    ] {
+        if on {
+            builder = builder.keep_post(status);
+        }
+    }
+    if let Some(user) = &args.user {
+        let (name, password) = credentials(user)?;
+        builder = match (args.digest, args.anyauth) {
+            (false, false) => builder.basic_auth(&name, &password),
+            (digest, _) => builder.challenge_auth(Some(Credentials::new(
+                &name,
+                &password,
+                if digest {
+                    AuthScheme::Digest
+                } else {
+                    AuthScheme::Any
+                },
+            ))),
+        };
+    }
+    if let Some(token) = &args.oauth2_bearer {
+        builder = builder.bearer_auth(token);
+    }
+    if let Some(referer) = &args.referer {
+        let (url, auto) = match referer.strip_suffix(";auto") {
+            Some(url) => (url, true),
+            None => (referer.as_str(), false),
+        };
+        builder = builder
+            .referer((!url.is_empty()).then(|| url.to_string()))
+            .auto_referer(auto);
+    }
+    Ok(builder)
+}
+
+/// `--connect-to`, `--proxy-header`, the idle limit `-y` implies, `--compressed`'s
+/// `Accept-Encoding`, `-A` and the `-H` edits, in that order.
+fn edited(mut builder: Builder, args: &mut Args, low_speed: Option<(u64, Duration)>) -> Builder {
+    for rule in std::mem::take(&mut args.connect_to) {
+        builder = builder.connect_to(rule);
+    }
+    for edit in std::mem::take(&mut args.proxy_headers) {
+        builder = builder.proxy_header(edit);
+    }
+    if let Some((_, time)) = low_speed {
+        // A body that stops altogether is too slow once the time is up.
+        builder = builder.idle_timeout(time.min(crate::DEFAULT_IDLE_TIMEOUT));
+    }
+    if args.compressed {
+        // What fetch decodes (curl lists what its build does); a -H naming
+        // Accept-Encoding still wins.
+        builder = builder.accept_encoding(Some("gzip, deflate".into()));
+    }
+    // -A sets the default in its place (a -H naming User-Agent still wins, as in curl).
+    builder = builder.user_agent(args.user_agent.clone());
+    for edit in std::mem::take(&mut args.headers) {
+        builder = builder.header(edit);
+    }
+    builder
+}
+
+/// The observer: `--trace`/`--trace-ascii` (the file is opened here), else `-v`; and
+/// `--happy-eyeballs-timeout-ms`.
+fn observed(mut builder: Builder, args: &Args) -> Result<(Builder, Option<Arc<TraceFile>>), Error> {
+    let trace = match (&args.trace, &args.trace_ascii) {
+        (Some(name), _) => Some(TraceFile::open(name, true, args.trace_time)?),
+        (_, Some(name)) => Some(TraceFile::open(name, false, args.trace_time)?),
+        _ => None,
+    }
+    .map(Arc::new);
+    if let Some(t) = &trace {
+        let t = t.clone();
+        builder = builder.observer(move |e| t.event(e));
+    } else if args.verbose {
+        builder = builder.observer(verbose);
+    }
+    if let Some(ms) = args.happy_eyeballs_timeout_ms {
+        builder = builder.happy_eyeballs(Some(Duration::from_millis(ms)));
+    }
+    Ok((builder, trace))
+}
+
+/// `--proto-default`: a target without a scheme gets this one, which fetch cannot speak
+/// (http is the default already): exit 1 when its turn comes, as for any other scheme.
+fn with_default_scheme(args: &mut Args) {
+    let Some(p) = args
+        .proto_default
+        .as_deref()
+        .filter(|p| !p.eq_ignore_ascii_case("http"))
+    else {
+        return;
+    };
+    for t in &mut args.targets {
+        if !t.contains("://") && !t.starts_with("unix:") {
+            *t = format!("{p}://{t}");
+        }
+    }
+}
+
+/// Where each expanded target's body goes: `-o` (`#N` filled in, under `--output-dir`),
+/// `-O`, `--remote-name-all`, else stdout.
+fn dests(args: &Args, expanded: &[Expanded]) -> Vec<DestSpec> {
+    expanded
+        .iter()
+        .map(|(i, _, values)| match args.outputs.get(*i) {
+            Some(Output::File(o)) if o == "-" => DestSpec::Given(Dest::Stdout { explicit: true }),
+            Some(Output::File(o)) => {
+                let o = glob::name(o, values);
+                DestSpec::Given(Dest::File(match &args.output_dir {
+                    // curl puts the folder in front of the name as it stands.
+                    Some(dir) => PathBuf::from(format!("{dir}/{o}")),
+                    None => PathBuf::from(o),
+                }))
+            }
+            Some(Output::Remote) => DestSpec::Remote,
+            None if args.remote_name_all => DestSpec::Remote,
+            None => DestSpec::Given(Dest::Stdout { explicit: false }),
+        })
+        .collect()
+}
+
+/// `-n`, `--netrc-file`, `--netrc-optional`: the file's text, when it could be read and no
+/// `-u` or `--oauth2-bearer` overrides it.
+fn netrc_text(args: &Args) -> Option<String> {
+    (args.netrc || args.netrc_optional || args.netrc_file.is_some())
+        .then(|| netrc::file(args.netrc_file.as_deref()))
+        .flatten()
+        .filter(|_| args.user.is_none() && args.oauth2_bearer.is_none())
+        .and_then(|f| std::fs::read_to_string(f).ok())
 }
 
 /// `-z TIME`: `If-Modified-Since` (`-TIME`: `If-Unmodified-Since`) with TIME read as a
@@ -950,6 +1071,67 @@ mod tests {
         );
         let c = parse(&["x"]).unwrap();
         assert_eq!(c.dests, [DestSpec::Given(Dest::Stdout { explicit: false })]);
+    }
+
+    #[test]
+    fn parallel_is_clamped_as_curl_clamps_it() {
+        let at_once = |line: &[&str]| parse(line).unwrap().parallel;
+        assert_eq!(at_once(&["x"]), 1);
+        assert_eq!(at_once(&["-Z", "x"]), 50);
+        assert_eq!(at_once(&["-Z", "--parallel-max", "7", "x"]), 7);
+        assert_eq!(at_once(&["-Z", "--parallel-max", "900", "x"]), 300);
+        assert_eq!(at_once(&["-Z", "--parallel-max", "0", "x"]), 50);
+        assert_eq!(at_once(&["--mirror", "x/"]), MIRROR_PARALLEL);
+        assert_eq!(at_once(&["--mirror", "--parallel-max", "2", "x/"]), 2);
+        assert_eq!(at_once(&["--mirror", "--wait", "1", "x/"]), 1);
+    }
+
+    #[test]
+    fn low_speed_takes_curls_defaults() {
+        let low = |line: &[&str]| parse(line).unwrap().low_speed;
+        assert_eq!(low(&["x"]), None);
+        assert_eq!(low(&["-Y", "0", "x"]), None);
+        assert_eq!(low(&["-Y", "9", "x"]), Some((9, Duration::from_secs(30))));
+        assert_eq!(low(&["-y", "5", "x"]), Some((1, Duration::from_secs(5))));
+    }
+
+    #[test]
+    fn one_method_per_line() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["-F", "a=b", "-d", "c", "x"],
+                "-F (a multipart POST) cannot go",
+            ),
+            (&["-T", "f", "-F", "a=b", "x"], "-T (PUT) cannot go with -F"),
+            (
+                &["-T", "f", "-d", "c", "x"],
+                "-T (PUT) cannot go with -I (HEAD) or -d",
+            ),
+            (&["-I", "-d", "c", "x"], "-I (HEAD) and -d"),
+            (
+                &["-r", "0-1", "-C", "-", "-o", "f", "x"],
+                "-r and -C - both",
+            ),
+            (&["-C", "-", "x"], "-C - needs a file for every target"),
+            (
+                &["-C", "-", "-i", "-o", "f", "x"],
+                "cannot go with -I or -i",
+            ),
+        ];
+        for (args, want) in cases {
+            let err = parse(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert!(err.to_string().contains(want), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn data_goes_into_the_query_with_get_and_url_query() {
+        let c = parse(&["-G", "-d", "a=1", "--url-query", "b=2 3", "x/p"]).unwrap();
+        assert_eq!(c.targets, ["x/p?a=1&b=2+3"]);
+        assert_eq!(c.request.method, Method::Get);
+        let c = parse(&["--proto-default", "ftp", "x/p", "http://y/"]).unwrap();
+        assert_eq!(c.targets, ["ftp://x/p", "http://y/"]);
     }
 
     #[test]
