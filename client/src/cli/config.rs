@@ -14,6 +14,7 @@ use super::data;
 use super::dump::HeaderDump;
 use super::form;
 use super::glob;
+use super::mirror::settings::{MIRROR_PARALLEL, MirrorSettings};
 use super::netrc;
 use super::output::{Dest, FileRules};
 use super::proto;
@@ -26,7 +27,7 @@ use crate::error::Error;
 use crate::payload::Payload;
 use crate::proxy::Proxy;
 use crate::request::{HeaderEdit, Method, Request, Version};
-use crate::{Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_PER_ENDPOINT};
+use crate::{Builder, Client, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_PER_ENDPOINT};
 
 /// What to do, validated: the client to fetch with and where each body goes.
 #[derive(Debug)]
@@ -140,51 +141,6 @@ pub struct Config {
     pub mirror: Option<MirrorSettings>,
 }
 
-/// Files a crawl fetches at once without -Z: wget2's default, enough to keep a server's
-/// answers overlapping on a round trip without more threads than small machines have use
-/// for.
-pub const MIRROR_PARALLEL: usize = 5;
-
-/// `--mirror` and `--recursive`: the bounds of a crawl and where it saves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MirrorSettings {
-    /// The folder everything is saved under (`--directory-prefix`, else `--output-dir`,
-    /// else `.`).
-    pub dir: PathBuf,
-    /// How many links away from the start a page may be; `None`: no limit.
-    pub depth: Option<u32>,
-    /// `--no-parent`: only URLs under the start URL's folder.
-    pub no_parent: bool,
-    /// `--no-host-directories`: no HOST[:PORT] folder under `dir`.
-    pub host_dirs: bool,
-    /// `--quota`: no new file once this many body bytes have arrived.
-    pub quota: Option<u64>,
-    /// `--cut-dirs`: leading folders left out of each saved path.
-    pub cut_dirs: usize,
-    /// `--wait`: the pause between requests, and whether `--random-wait` varies it.
-    pub wait: Option<(Duration, bool)>,
-    /// robots.txt is respected (not `--execute robots=off`).
-    pub robots: bool,
-    /// `--accept`, as typed.
-    pub accept: Option<String>,
-    /// `--reject`, as typed.
-    pub reject: Option<String>,
-    /// `--accept-regex`, as typed (checked to compile).
-    pub accept_regex: Option<String>,
-    /// `--reject-regex`, as typed (checked to compile).
-    pub reject_regex: Option<String>,
-    /// `--delete`: remove what vanished upstream.
-    pub delete: bool,
-    /// `--page-requisites`: what a page needs to show is fetched past `--level`.
-    pub page_requisites: bool,
-    /// `--convert-links`: links in saved pages point at the local copies.
-    pub convert_links: bool,
-    /// `--span-hosts`: links to other hosts and ports are followed.
-    pub span_hosts: bool,
-    /// `--domains`: with `--span-hosts`, only hosts in these domains.
-    pub domains: Vec<String>,
-}
-
 /// Where one target's body goes, before its name is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DestSpec {
@@ -206,176 +162,14 @@ impl Config {
         mut args: Args,
         jar: &mut Option<Arc<Mutex<CookieJar>>>,
     ) -> Result<Config, Error> {
-        let usage = |m: String| Error::Usage(m);
-        if let Some(file) = &args.input {
-            args.targets.extend(read_targets(file)?);
-        }
-        if args.targets.is_empty() {
-            return Err(usage(
-                "no target given (on the command line or with --input)".into(),
-            ));
-        }
-        let mirror = mirror_settings(&args)?;
+        // The order of the phases is the order in which problems are reported.
+        read_input(&mut args)?;
+        let mirror = MirrorSettings::from_args(&args)?;
         let resume = args.continue_at.unwrap_or(false);
-        if resume {
-            if args.head || args.include {
-                return Err(usage(
-                    "-C - resumes a body into a file: it cannot go with -I or -i".into(),
-                ));
-            }
-            if args.compressed {
-                return Err(usage(
-                    "-C - cannot go with --compressed (a range counts encoded bytes)".into(),
-                ));
-            }
-            let named = |i: usize| match args.outputs.get(i) {
-                Some(Output::File(f)) => f != "-",
-                Some(Output::Remote) => true,
-                None => args.remote_name_all,
-            };
-            if !(0..args.targets.len()).all(named) {
-                return Err(usage(
-                    "-C - needs a file for every target (-o FILE or -O)".into(),
-                ));
-            }
-        }
-        if args.outputs.len() > args.targets.len() && !args.silent {
-            // curl's warning, and then it goes on.
-            let _ = writeln!(
-                io::stderr(),
-                "fetch: warning: got more output options than URLs"
-            );
-        }
-        let has_form = !args.form_parts.is_empty();
-        if has_form && (!args.data_parts.is_empty() || args.head || args.get) {
-            return Err(usage(
-                "-F (a multipart POST) cannot go with -d, -I or -G: choose one method".into(),
-            ));
-        }
-        let has_data = !args.data_parts.is_empty();
-        let uploading = !args.upload_file.is_empty();
-        if uploading && has_form {
-            return Err(usage(
-                "-T (PUT) cannot go with -F (POST): choose one method".into(),
-            ));
-        }
-        if uploading && (args.head || has_data && !args.get) {
-            return Err(usage(
-                "-T (PUT) cannot go with -I (HEAD) or -d (POST): choose one method".into(),
-            ));
-        }
-        if args.range.is_some() && resume {
-            return Err(usage("-r and -C - both ask for a range: choose one".into()));
-        }
-        let uploads = upload::payloads(&args.upload_file, &mut args.targets)?;
-        // curl's globbing: a target may stand for several. -o, -O and -T stay paired with the
-        // target as typed, and `#N` in an -o name takes the Nth glob's value.
-        let mut expanded = Vec::new();
-        for (i, t) in args.targets.iter().enumerate() {
-            if args.globoff {
-                expanded.push((i, t.clone(), Vec::new()));
-            } else {
-                expanded.extend(glob::expand(t)?.into_iter().map(|(u, v)| (i, u, v)));
-            }
-        }
-        let uploads: Vec<Option<Payload>> = expanded
-            .iter()
-            .map(|(i, _, _)| uploads[*i].clone())
-            .collect();
-        args.targets = expanded.iter().map(|(_, u, _)| u.clone()).collect();
-        if has_data && args.head && !args.get {
-            return Err(usage(
-                "-I (HEAD) and -d (a POST body) ask for two methods: choose one (-G sends the \
-                 data in the query)"
-                    .into(),
-            ));
-        }
-        let mut request = Request::new(match (args.head, has_data && !args.get) {
-            (true, _) => Method::Head,
-            (_, true) => Method::Post,
-            _ => Method::Get,
-        });
-        request.method_name = args.request.clone();
-        request.range = args.range.as_ref().map(|r| format!("bytes={r}"));
-        request.time_condition = args
-            .time_cond
-            .as_deref()
-            .and_then(|t| time_condition(t, args.silent));
-        if let Some(file) = &args.etag_compare {
-            // As curl: a file that cannot be read stops everything (exit 26); its first
-            // line goes after the -H headers.
-            let text = std::fs::read_to_string(file).map_err(|e| Error::Read {
-                what: file.display().to_string(),
-                reason: shared::io_words(&e),
-            })?;
-            let etag = text.lines().next().unwrap_or("").trim();
-            request.headers.push(HeaderEdit {
-                name: "If-None-Match".into(),
-                value: Some(etag.to_string()),
-                verbatim: false,
-            });
-        }
-        if has_data {
-            let body = data::body(&args.data_parts, args.silent);
-            if args.get {
-                for t in &mut args.targets {
-                    *t = data::with_query(t, &body);
-                }
-            } else {
-                request.body = Some(Payload::Bytes(body.into()));
-                request.content_type = Some("application/x-www-form-urlencoded".into());
-            }
-        }
-        if has_form {
-            let (body, content_type) = form::body(&args.form_parts, args.form_escape)?;
-            request.method = Method::Post;
-            request.body = Some(body);
-            request.content_type = Some(content_type);
-        }
-        if !args.json.is_empty() {
-            // As curl: two headers added after the user's, unless -H names them; the Accept
-            // takes the place of the default `Accept: */*` rather than its position.
-            let named = |n: &str| args.headers.iter().any(|h| h.name.eq_ignore_ascii_case(n));
-            let header = |name: &str, value: Option<&str>| HeaderEdit {
-                name: name.into(),
-                value: value.map(Into::into),
-                verbatim: false,
-            };
-            if !named("content-type") {
-                request
-                    .headers
-                    .push(header("Content-Type", Some("application/json")));
-            }
-            if !named("accept") {
-                request.headers.push(header("Accept", None));
-                request
-                    .headers
-                    .push(header("Accept", Some("application/json")));
-            }
-        }
-        if !args.url_query.is_empty() {
-            // curl's --url-query: each encoded as --data-urlencode encodes (`+`: as it is),
-            // joined with `&` and added to every URL's query.
-            let query = args
-                .url_query
-                .iter()
-                .map(|q| match q.strip_prefix('+') {
-                    Some(raw) => raw.to_string(),
-                    None => String::from_utf8_lossy(&data::body(
-                        &[DataPart {
-                            kind: DataKind::UrlEncode,
-                            value: q.clone(),
-                        }],
-                        args.silent,
-                    ))
-                    .into_owned(),
-                })
-                .collect::<Vec<_>>()
-                .join("&");
-            for t in &mut args.targets {
-                *t = data::with_query(t, query.as_bytes());
-            }
-        }
+        check_resume(&args, resume)?;
+        check_methods(&args, resume)?;
+        let (expanded, uploads) = expand(&mut args)?;
+        let request = request(&mut args)?;
         let write_out = match args.write_out.as_deref() {
             Some(f) => Some(match f.strip_prefix('@') {
                 Some(file) => read_format(file)?,
@@ -389,218 +183,33 @@ impl Config {
             .map(HeaderDump::open)
             .transpose()?;
         if args.http09 && args.head {
-            return Err(usage("--http0.9 has no HEAD: it cannot go with -I".into()));
+            return Err(Error::Usage(
+                "--http0.9 has no HEAD: it cannot go with -I".into(),
+            ));
         }
-        let family = match (args.ipv4, args.ipv6) {
-            (true, _) => Family::V4,
-            (_, true) => Family::V6,
-            _ => Family::Any,
-        };
-        let mut resolver = Resolver::new().with_family(family);
-        for spec in &args.resolve {
-            resolver
-                .add_override_spec(spec)
-                .map_err(|e| usage(format!("--resolve: {e}")))?;
-        }
-        let version = if args.http09 {
-            Version::Http09
-        } else if args.http10 {
-            Version::Http10
-        } else {
-            Version::Http11
-        };
-        let parallel = if args.parallel {
-            // curl's clamping: above 300 is 300, below 1 the default.
-            match args.parallel_max.unwrap_or(50) {
-                n @ 1..=300 => n as usize,
-                n if n > 300 => 300,
-                _ => 50,
-            }
-        } else if mirror.as_ref().is_some_and(|m| m.wait.is_none()) {
-            // A crawl runs MIRROR_PARALLEL at once without -Z, as wget2 does (its default
-            // is 5); --parallel-max N sets it, and --wait asks for one request at a time.
-            match args.parallel_max.unwrap_or(MIRROR_PARALLEL as i64) {
-                n @ 1..=300 => n as usize,
-                n if n > 300 => 300,
-                _ => MIRROR_PARALLEL,
-            }
-        } else {
-            1
-        };
-        // curl's defaults when only one of the pair is given: 1 byte a second, 30 s.
-        let low_speed = match (args.speed_limit, args.speed_time) {
-            (None, None) | (Some(0), _) => None,
-            (limit, time) => Some((limit.unwrap_or(1), time.unwrap_or(Duration::from_secs(30)))),
-        };
+        let resolver = resolver(&args)?;
+        let parallel = parallel(&args, mirror.as_ref());
+        let low_speed = low_speed(&args);
         let checksum = args
             .checksum
             .as_deref()
             .map(crate::digest::parse_checksum)
             .transpose()
             .map_err(Error::Usage)?;
-        let (jar, literal) = cookies(&args, jar)?;
-        let (proxy, https_proxy, no_proxy) = proxy(&args)?;
-        let tls = crate::cli::tls::settings(&args)?;
-        let local = local(&args)?;
-        let off = |scheme| {
-            let by = |spec: &Option<String>| {
-                spec.as_deref()
-                    .is_some_and(|p| !proto::allows(p, scheme, true, args.silent))
-            };
-            let direct = by(&args.proto);
-            let redirect = if direct {
-                Some("--proto")
-            } else {
-                by(&args.proto_redir).then_some("--proto-redir")
-            };
-            (direct, redirect)
-        };
-        let (http_off, redirect_off) = off("http");
-        let (https_off, redirect_tls_off) = off("https");
-        let mut builder = Client::builder()
-            .max_idle_per_endpoint(parallel.max(DEFAULT_MAX_IDLE_PER_ENDPOINT))
-            .connect_timeout(args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
-            .max_time(args.max_time)
-            // A mirror follows a redirect as a link, so that its target is checked against
-            // the crawl's bounds and saved under its own name.
-            .redirects(
-                (args.location && mirror.is_none())
-                    .then(|| u32::try_from(args.max_redirs).unwrap_or(u32::MAX)),
-            )
-            .version(version)
-            .resolver(resolver)
-            .unix_socket(args.unix_socket)
-            .expect_timeout(
-                args.expect100_timeout
-                    .filter(|d| !d.is_zero())
-                    .unwrap_or(crate::DEFAULT_EXPECT_TIMEOUT),
-            );
-        for (on, status) in [
-            (args.post301, 301),
-            (args.post302, 302),
-            (args.post303, 303),
-        ] {
-            if on {
-                builder = builder.keep_post(status);
-            }
-        }
-        if let Some(user) = &args.user {
-            let (name, password) = credentials(user)?;
-            builder = match (args.digest, args.anyauth) {
-                (false, false) => builder.basic_auth(&name, &password),
-                (digest, _) => builder.challenge_auth(Some(Credentials::new(
-                    &name,
-                    &password,
-                    if digest {
-                        AuthScheme::Digest
-                    } else {
-                        AuthScheme::Any
-                    },
-                ))),
-            };
-        }
-        if let Some(token) = &args.oauth2_bearer {
-            builder = builder.bearer_auth(token);
-        }
-        if let Some(referer) = &args.referer {
-            let (url, auto) = match referer.strip_suffix(";auto") {
-                Some(url) => (url, true),
-                None => (referer.as_str(), false),
-            };
-            builder = builder
-                .referer((!url.is_empty()).then(|| url.to_string()))
-                .auto_referer(auto);
-        }
-        builder = builder
-            .cookie_jar(jar.clone())
-            .cookie(literal)
-            .proxy(proxy)
-            .https_proxy(https_proxy)
-            .no_proxy(no_proxy)
-            .tls(tls)
-            .redirect_http_off(redirect_off)
-            .redirect_https_off(redirect_tls_off)
-            .location_trusted(args.location_trusted)
-            .request_target(args.request_target.clone())
-            .ignore_content_length(args.ignore_content_length);
-        builder = builder
-            .local(local)
-            .haproxy_protocol(args.haproxy_protocol)
-            .upload_rate(args.limit_rate.filter(|r| *r > 0))
-            .raw(args.raw)
-            .transfer_codings(args.tr_encoding);
-        for rule in args.connect_to {
-            builder = builder.connect_to(rule);
-        }
-        for edit in args.proxy_headers {
-            builder = builder.proxy_header(edit);
-        }
-        if let Some((_, time)) = low_speed {
-            // A body that stops altogether is too slow once the time is up.
-            builder = builder.idle_timeout(time.min(crate::DEFAULT_IDLE_TIMEOUT));
-        }
-        let cookie_jar = args.cookie_jar.clone().zip(jar);
-        if args.compressed {
-            // What fetch decodes (curl lists what its build does); a -H naming
-            // Accept-Encoding still wins.
-            builder = builder.accept_encoding(Some("gzip, deflate".into()));
-        }
-        // -A sets the default in its place (a -H naming User-Agent still wins, as in curl).
-        builder = builder.user_agent(args.user_agent.clone());
-        for edit in args.headers {
-            builder = builder.header(edit);
-        }
-        let trace = match (&args.trace, &args.trace_ascii) {
-            (Some(name), _) => Some(TraceFile::open(name, true, args.trace_time)?),
-            (_, Some(name)) => Some(TraceFile::open(name, false, args.trace_time)?),
-            _ => None,
-        }
-        .map(Arc::new);
-        if let Some(t) = &trace {
-            let t = t.clone();
-            builder = builder.observer(move |e| t.event(e));
-        } else if args.verbose {
-            builder = builder.observer(verbose);
-        }
-        if let Some(ms) = args.happy_eyeballs_timeout_ms {
-            builder = builder.happy_eyeballs(Some(Duration::from_millis(ms)));
-        }
-        if let Some(p) = args
-            .proto_default
-            .as_deref()
-            .filter(|p| !p.eq_ignore_ascii_case("http"))
-        {
-            // A target without a scheme gets this one, which fetch cannot speak: exit 1
-            // when its turn comes, as for any other scheme.
-            for t in &mut args.targets {
-                if !t.contains("://") && !t.starts_with("unix:") {
-                    *t = format!("{p}://{t}");
-                }
-            }
-        }
-        let dests = expanded
-            .iter()
-            .map(|(i, _, values)| match args.outputs.get(*i) {
-                Some(Output::File(o)) if o == "-" => {
-                    DestSpec::Given(Dest::Stdout { explicit: true })
-                }
-                Some(Output::File(o)) => {
-                    let o = glob::name(o, values);
-                    DestSpec::Given(Dest::File(match &args.output_dir {
-                        // curl puts the folder in front of the name as it stands.
-                        Some(dir) => PathBuf::from(format!("{dir}/{o}")),
-                        None => PathBuf::from(o),
-                    }))
-                }
-                Some(Output::Remote) => DestSpec::Remote,
-                None if args.remote_name_all => DestSpec::Remote,
-                None => DestSpec::Given(Dest::Stdout { explicit: false }),
-            })
-            .collect();
+        let built = client(
+            &mut args,
+            jar,
+            resolver,
+            parallel,
+            mirror.is_some(),
+            low_speed,
+        )?;
+        with_default_scheme(&mut args);
         Ok(Config {
             pattern_of: expanded.iter().map(|(i, _, _)| *i).collect(),
+            dests: dests(&args, &expanded),
+            netrc: netrc_text(&args),
             targets: args.targets,
-            dests,
             head: args.head,
             include: args.include || args.head,
             fail: args.fail,
@@ -611,20 +220,15 @@ impl Config {
             request,
             write_out,
             dump_header,
-            cookie_jar,
+            cookie_jar: built.cookie_jar,
             uploads,
             create_dirs: args.create_dirs,
             output_dir: args.output_dir,
             remote_time: args.remote_time,
             remote_header_name: args.remote_header_name,
-            http_off,
-            https_off,
+            http_off: built.http_off,
+            https_off: built.https_off,
             path_as_is: args.path_as_is,
-            netrc: (args.netrc || args.netrc_optional || args.netrc_file.is_some())
-                .then(|| netrc::file(args.netrc_file.as_deref()))
-                .flatten()
-                .filter(|_| args.user.is_none() && args.oauth2_bearer.is_none())
-                .and_then(|f| std::fs::read_to_string(f).ok()),
             etag_save: args.etag_save.clone(),
             max_filesize: args.max_filesize,
             limit_rate: args.limit_rate.filter(|r| *r > 0),
@@ -659,169 +263,488 @@ impl Config {
             tr_encoding: args.tr_encoding,
             disallow_username_in_url: args.disallow_username_in_url,
             rate: args.rate.filter(|_| parallel == 1),
-            trace,
-            client: builder.build(),
+            trace: built.trace,
+            client: built.client,
         })
     }
+}
+
+/// A target as typed (its index) expanded by globbing: the URL and the glob values an
+/// `-o` name's `#N` takes.
+type Expanded = (usize, String, Vec<String>);
+
+/// What building the client gives besides the client.
+struct Built {
+    client: Client,
+    cookie_jar: Option<(String, Arc<Mutex<CookieJar>>)>,
+    trace: Option<Arc<TraceFile>>,
+    http_off: bool,
+    https_off: bool,
+}
+
+/// `--input`'s targets added to the line's; none at all is a usage error.
+fn read_input(args: &mut Args) -> Result<(), Error> {
+    if let Some(file) = &args.input {
+        args.targets.extend(read_targets(file)?);
+    }
+    if args.targets.is_empty() {
+        return Err(Error::Usage(
+            "no target given (on the command line or with --input)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `-C -` resumes a body into a file: every target needs one, and the bytes must be the
+/// ones on the wire.
+fn check_resume(args: &Args, resume: bool) -> Result<(), Error> {
+    if !resume {
+        return Ok(());
+    }
+    let usage = |m: &str| Err(Error::Usage(m.into()));
+    if args.head || args.include {
+        return usage("-C - resumes a body into a file: it cannot go with -I or -i");
+    }
+    if args.compressed {
+        return usage("-C - cannot go with --compressed (a range counts encoded bytes)");
+    }
+    let named = |i: usize| match args.outputs.get(i) {
+        Some(Output::File(f)) => f != "-",
+        Some(Output::Remote) => true,
+        None => args.remote_name_all,
+    };
+    if !(0..args.targets.len()).all(named) {
+        return usage("-C - needs a file for every target (-o FILE or -O)");
+    }
+    Ok(())
+}
+
+/// One method per line: -F, -d, -T, -I and -G that ask for two are a usage error, as is a
+/// range from both -r and -C. More -o than targets is curl's warning, and it goes on.
+fn check_methods(args: &Args, resume: bool) -> Result<(), Error> {
+    let usage = |m: &str| Err(Error::Usage(m.into()));
+    if args.outputs.len() > args.targets.len() && !args.silent {
+        let _ = writeln!(
+            io::stderr(),
+            "fetch: warning: got more output options than URLs"
+        );
+    }
+    let has_form = !args.form_parts.is_empty();
+    if has_form && (!args.data_parts.is_empty() || args.head || args.get) {
+        return usage("-F (a multipart POST) cannot go with -d, -I or -G: choose one method");
+    }
+    let has_data = !args.data_parts.is_empty();
+    let uploading = !args.upload_file.is_empty();
+    if uploading && has_form {
+        return usage("-T (PUT) cannot go with -F (POST): choose one method");
+    }
+    if uploading && (args.head || has_data && !args.get) {
+        return usage("-T (PUT) cannot go with -I (HEAD) or -d (POST): choose one method");
+    }
+    if args.range.is_some() && resume {
+        return usage("-r and -C - both ask for a range: choose one");
+    }
+    Ok(())
+}
+
+/// curl's globbing: a target may stand for several. -o, -O and -T stay paired with the
+/// target as typed, and `#N` in an -o name takes the Nth glob's value. Returns each
+/// expanded target with the upload it sends; `args.targets` becomes the expanded list.
+fn expand(args: &mut Args) -> Result<(Vec<Expanded>, Vec<Option<Payload>>), Error> {
+    let uploads = upload::payloads(&args.upload_file, &mut args.targets)?;
+    let mut expanded = Vec::new();
+    for (i, t) in args.targets.iter().enumerate() {
+        if args.globoff {
+            expanded.push((i, t.clone(), Vec::new()));
+        } else {
+            expanded.extend(glob::expand(t)?.into_iter().map(|(u, v)| (i, u, v)));
+        }
+    }
+    let uploads = expanded
+        .iter()
+        .map(|(i, _, _)| uploads[*i].clone())
+        .collect();
+    args.targets = expanded.iter().map(|(_, u, _)| u.clone()).collect();
+    Ok((expanded, uploads))
+}
+
+/// What every target sends: the method (`-I`, `-d`, `-F`, `-X`), `-r`, `-z`,
+/// `--etag-compare`, the body, `--json`'s headers; `-G` and `--url-query` change the
+/// targets' queries instead.
+fn request(args: &mut Args) -> Result<Request, Error> {
+    let has_data = !args.data_parts.is_empty();
+    if has_data && args.head && !args.get {
+        return Err(Error::Usage(
+            "-I (HEAD) and -d (a POST body) ask for two methods: choose one (-G sends the \
+             data in the query)"
+                .into(),
+        ));
+    }
+    let mut request = Request::new(match (args.head, has_data && !args.get) {
+        (true, _) => Method::Head,
+        (_, true) => Method::Post,
+        _ => Method::Get,
+    });
+    request.method_name = args.request.clone();
+    request.range = args.range.as_ref().map(|r| format!("bytes={r}"));
+    request.time_condition = args
+        .time_cond
+        .as_deref()
+        .and_then(|t| time_condition(t, args.silent));
+    if let Some(file) = &args.etag_compare {
+        // As curl: a file that cannot be read stops everything (exit 26); its first
+        // line goes after the -H headers.
+        let text = std::fs::read_to_string(file).map_err(|e| Error::Read {
+            what: file.display().to_string(),
+            reason: shared::io_words(&e),
+        })?;
+        let etag = text.lines().next().unwrap_or("").trim();
+        request.headers.push(HeaderEdit {
+            name: "If-None-Match".into(),
+            value: Some(etag.to_string()),
+            verbatim: false,
+        });
+    }
+    if has_data {
+        let body = data::body(&args.data_parts, args.silent);
+        if args.get {
+            for t in &mut args.targets {
+                *t = data::with_query(t, &body);
+            }
+        } else {
+            request.body = Some(Payload::Bytes(body.into()));
+            request.content_type = Some("application/x-www-form-urlencoded".into());
+        }
+    }
+    if !args.form_parts.is_empty() {
+        let (body, content_type) = form::body(&args.form_parts, args.form_escape)?;
+        request.method = Method::Post;
+        request.body = Some(body);
+        request.content_type = Some(content_type);
+    }
+    if !args.json.is_empty() {
+        json_headers(args, &mut request);
+    }
+    if !args.url_query.is_empty() {
+        url_query(args);
+    }
+    Ok(request)
+}
+
+/// `--json`, as curl: two headers added after the user's, unless -H names them; the Accept
+/// takes the place of the default `Accept: */*` rather than its position.
+fn json_headers(args: &Args, request: &mut Request) {
+    let named = |n: &str| args.headers.iter().any(|h| h.name.eq_ignore_ascii_case(n));
+    let header = |name: &str, value: Option<&str>| HeaderEdit {
+        name: name.into(),
+        value: value.map(Into::into),
+        verbatim: false,
+    };
+    if !named("content-type") {
+        request
+            .headers
+            .push(header("Content-Type", Some("application/json")));
+    }
+    if !named("accept") {
+        request.headers.push(header("Accept", None));
+        request
+            .headers
+            .push(header("Accept", Some("application/json")));
+    }
+}
+
+/// curl's --url-query: each encoded as --data-urlencode encodes (`+`: as it is), joined
+/// with `&` and added to every URL's query.
+fn url_query(args: &mut Args) {
+    let query = args
+        .url_query
+        .iter()
+        .map(|q| match q.strip_prefix('+') {
+            Some(raw) => raw.to_string(),
+            None => String::from_utf8_lossy(&data::body(
+                &[DataPart {
+                    kind: DataKind::UrlEncode,
+                    value: q.clone(),
+                }],
+                args.silent,
+            ))
+            .into_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    for t in &mut args.targets {
+        *t = data::with_query(t, query.as_bytes());
+    }
+}
+
+/// `-4`, `-6` and `--resolve`'s overrides.
+fn resolver(args: &Args) -> Result<Resolver, Error> {
+    let family = match (args.ipv4, args.ipv6) {
+        (true, _) => Family::V4,
+        (_, true) => Family::V6,
+        _ => Family::Any,
+    };
+    let mut resolver = Resolver::new().with_family(family);
+    for spec in &args.resolve {
+        resolver
+            .add_override_spec(spec)
+            .map_err(|e| Error::Usage(format!("--resolve: {e}")))?;
+    }
+    Ok(resolver)
+}
+
+/// Transfers at once: `-Z` (`--parallel-max`, 50 by default); a crawl runs
+/// MIRROR_PARALLEL at once without -Z, as wget2 does (its default is 5), and one at a time
+/// with --wait; else one.
+fn parallel(args: &Args, mirror: Option<&MirrorSettings>) -> usize {
+    // curl's clamping: above 300 is 300, below 1 the default.
+    let clamped = |default: usize| match args.parallel_max.unwrap_or(default as i64) {
+        n @ 1..=300 => n as usize,
+        n if n > 300 => 300,
+        _ => default,
+    };
+    if args.parallel {
+        clamped(50)
+    } else if mirror.is_some_and(|m| m.wait.is_none()) {
+        clamped(MIRROR_PARALLEL)
+    } else {
+        1
+    }
+}
+
+/// `--speed-limit` and `--speed-time`, with curl's defaults when only one of the pair is
+/// given: 1 byte a second, 30 s.
+fn low_speed(args: &Args) -> Option<(u64, Duration)> {
+    match (args.speed_limit, args.speed_time) {
+        (None, None) | (Some(0), _) => None,
+        (limit, time) => Some((limit.unwrap_or(1), time.unwrap_or(Duration::from_secs(30)))),
+    }
+}
+
+/// Whether `--proto` leaves `scheme` out for every target, and which flag (`--proto` or
+/// `--proto-redir`) leaves it out for a redirect.
+fn scheme_off(args: &Args, scheme: &str) -> (bool, Option<&'static str>) {
+    let by = |spec: &Option<String>| {
+        spec.as_deref()
+            .is_some_and(|p| !proto::allows(p, scheme, true, args.silent))
+    };
+    let direct = by(&args.proto);
+    let redirect = if direct {
+        Some("--proto")
+    } else {
+        by(&args.proto_redir).then_some("--proto-redir")
+    };
+    (direct, redirect)
+}
+
+/// The client every target shares: connections, authentication, cookies, proxies, TLS,
+/// the header edits and the observer. A crawl's client follows no redirect (the crawl
+/// follows them as links, so that each target is checked against its bounds).
+fn client(
+    args: &mut Args,
+    jar: &mut Option<Arc<Mutex<CookieJar>>>,
+    resolver: Resolver,
+    parallel: usize,
+    crawl: bool,
+    low_speed: Option<(u64, Duration)>,
+) -> Result<Built, Error> {
+    let (jar, literal) = cookies(args, jar)?;
+    let (proxy, https_proxy, no_proxy) = proxy(args)?;
+    let tls = crate::cli::tls::settings(args)?;
+    let local = local(args)?;
+    let (http_off, redirect_off) = scheme_off(args, "http");
+    let (https_off, redirect_tls_off) = scheme_off(args, "https");
+    let version = if args.http09 {
+        Version::Http09
+    } else if args.http10 {
+        Version::Http10
+    } else {
+        Version::Http11
+    };
+    let builder = Client::builder()
+        .max_idle_per_endpoint(parallel.max(DEFAULT_MAX_IDLE_PER_ENDPOINT))
+        .connect_timeout(args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+        .max_time(args.max_time)
+        .redirects(
+            (args.location && !crawl).then(|| u32::try_from(args.max_redirs).unwrap_or(u32::MAX)),
+        )
+        .version(version)
+        .resolver(resolver)
+        .unix_socket(args.unix_socket.clone())
+        .expect_timeout(
+            args.expect100_timeout
+                .filter(|d| !d.is_zero())
+                .unwrap_or(crate::DEFAULT_EXPECT_TIMEOUT),
+        );
+    let builder = authenticated(builder, args)?
+        .cookie_jar(jar.clone())
+        .cookie(literal)
+        .proxy(proxy)
+        .https_proxy(https_proxy)
+        .no_proxy(no_proxy)
+        .tls(tls)
+        .redirect_http_off(redirect_off)
+        .redirect_https_off(redirect_tls_off)
+        .location_trusted(args.location_trusted)
+        .request_target(args.request_target.clone())
+        .ignore_content_length(args.ignore_content_length)
+        .local(local)
+        .haproxy_protocol(args.haproxy_protocol)
+        .upload_rate(args.limit_rate.filter(|r| *r > 0))
+        .raw(args.raw)
+        .transfer_codings(args.tr_encoding);
+    let builder = edited(builder, args, low_speed);
+    let (builder, trace) = observed(builder, args)?;
+    Ok(Built {
+        client: builder.build(),
+        cookie_jar: args.cookie_jar.clone().zip(jar),
+        trace,
+        http_off,
+        https_off,
+    })
+}
+
+/// `--post301` and kin, `-u` (Basic, or a challenge answered with `--digest`,
+/// `--anyauth`), `--oauth2-bearer`, `-e`.
+fn authenticated(mut builder: Builder, args: &Args) -> Result<Builder, Error> {
+    for (on, status) in [
+        (args.post301, 301),
+        (args.post302, 302),
+        (args.post303, 303),
+    ] {
+        if on {
+            builder = builder.keep_post(status);
+        }
+    }
+    if let Some(user) = &args.user {
+        let (name, password) = credentials(user)?;
+        builder = match (args.digest, args.anyauth) {
+            (false, false) => builder.basic_auth(&name, &password),
+            (digest, _) => builder.challenge_auth(Some(Credentials::new(
+                &name,
+                &password,
+                if digest {
+                    AuthScheme::Digest
+                } else {
+                    AuthScheme::Any
+                },
+            ))),
+        };
+    }
+    if let Some(token) = &args.oauth2_bearer {
+        builder = builder.bearer_auth(token);
+    }
+    if let Some(referer) = &args.referer {
+        let (url, auto) = match referer.strip_suffix(";auto") {
+            Some(url) => (url, true),
+            None => (referer.as_str(), false),
+        };
+        builder = builder
+            .referer((!url.is_empty()).then(|| url.to_string()))
+            .auto_referer(auto);
+    }
+    Ok(builder)
+}
+
+/// `--connect-to`, `--proxy-header`, the idle limit `-y` implies, `--compressed`'s
+/// `Accept-Encoding`, `-A` and the `-H` edits, in that order.
+fn edited(mut builder: Builder, args: &mut Args, low_speed: Option<(u64, Duration)>) -> Builder {
+    for rule in std::mem::take(&mut args.connect_to) {
+        builder = builder.connect_to(rule);
+    }
+    for edit in std::mem::take(&mut args.proxy_headers) {
+        builder = builder.proxy_header(edit);
+    }
+    if let Some((_, time)) = low_speed {
+        // A body that stops altogether is too slow once the time is up.
+        builder = builder.idle_timeout(time.min(crate::DEFAULT_IDLE_TIMEOUT));
+    }
+    if args.compressed {
+        // What fetch decodes (curl lists what its build does); a -H naming
+        // Accept-Encoding still wins.
+        builder = builder.accept_encoding(Some("gzip, deflate".into()));
+    }
+    // -A sets the default in its place (a -H naming User-Agent still wins, as in curl).
+    builder = builder.user_agent(args.user_agent.clone());
+    for edit in std::mem::take(&mut args.headers) {
+        builder = builder.header(edit);
+    }
+    builder
+}
+
+/// The observer: `--trace`/`--trace-ascii` (the file is opened here), else `-v`; and
+/// `--happy-eyeballs-timeout-ms`.
+fn observed(mut builder: Builder, args: &Args) -> Result<(Builder, Option<Arc<TraceFile>>), Error> {
+    let trace = match (&args.trace, &args.trace_ascii) {
+        (Some(name), _) => Some(TraceFile::open(name, true, args.trace_time)?),
+        (_, Some(name)) => Some(TraceFile::open(name, false, args.trace_time)?),
+        _ => None,
+    }
+    .map(Arc::new);
+    if let Some(t) = &trace {
+        let t = t.clone();
+        builder = builder.observer(move |e| t.event(e));
+    } else if args.verbose {
+        builder = builder.observer(verbose);
+    }
+    if let Some(ms) = args.happy_eyeballs_timeout_ms {
+        builder = builder.happy_eyeballs(Some(Duration::from_millis(ms)));
+    }
+    Ok((builder, trace))
+}
+
+/// `--proto-default`: a target without a scheme gets this one, which fetch cannot speak
+/// (http is the default already): exit 1 when its turn comes, as for any other scheme.
+fn with_default_scheme(args: &mut Args) {
+    let Some(p) = args
+        .proto_default
+        .as_deref()
+        .filter(|p| !p.eq_ignore_ascii_case("http"))
+    else {
+        return;
+    };
+    for t in &mut args.targets {
+        if !t.contains("://") && !t.starts_with("unix:") {
+            *t = format!("{p}://{t}");
+        }
+    }
+}
+
+/// Where each expanded target's body goes: `-o` (`#N` filled in, under `--output-dir`),
+/// `-O`, `--remote-name-all`, else stdout.
+fn dests(args: &Args, expanded: &[Expanded]) -> Vec<DestSpec> {
+    expanded
+        .iter()
+        .map(|(i, _, values)| match args.outputs.get(*i) {
+            Some(Output::File(o)) if o == "-" => DestSpec::Given(Dest::Stdout { explicit: true }),
+            Some(Output::File(o)) => {
+                let o = glob::name(o, values);
+                DestSpec::Given(Dest::File(match &args.output_dir {
+                    // curl puts the folder in front of the name as it stands.
+                    Some(dir) => PathBuf::from(format!("{dir}/{o}")),
+                    None => PathBuf::from(o),
+                }))
+            }
+            Some(Output::Remote) => DestSpec::Remote,
+            None if args.remote_name_all => DestSpec::Remote,
+            None => DestSpec::Given(Dest::Stdout { explicit: false }),
+        })
+        .collect()
+}
+
+/// `-n`, `--netrc-file`, `--netrc-optional`: the file's text, when it could be read and no
+/// `-u` or `--oauth2-bearer` overrides it.
+fn netrc_text(args: &Args) -> Option<String> {
+    (args.netrc || args.netrc_optional || args.netrc_file.is_some())
+        .then(|| netrc::file(args.netrc_file.as_deref()))
+        .flatten()
+        .filter(|_| args.user.is_none() && args.oauth2_bearer.is_none())
+        .and_then(|f| std::fs::read_to_string(f).ok())
 }
 
 /// `-z TIME`: `If-Modified-Since` (`-TIME`: `If-Unmodified-Since`) with TIME read as a
 /// date (curl's lenient reading) or else as a file's modification time. Neither: curl's
 /// warning (not with `-s`) and no condition.
-/// The crawl's settings when --mirror or --recursive is given; the mirror-only flags
-/// without either are a usage error, as are flags that name one output or send a body.
-fn mirror_settings(args: &Args) -> Result<Option<MirrorSettings>, Error> {
-    let usage = |m: &str| Err(Error::Usage(m.to_string()));
-    if !args.mirror && !args.recursive {
-        let given = [
-            (args.level.is_some(), "--level"),
-            (args.no_parent, "--no-parent"),
-            (args.directory_prefix.is_some(), "--directory-prefix"),
-            (args.no_host_directories, "--no-host-directories"),
-            (args.quota.is_some(), "--quota"),
-            (args.cut_dirs.is_some(), "--cut-dirs"),
-            (args.wait.is_some(), "--wait"),
-            (args.random_wait, "--random-wait"),
-            (args.execute.is_some(), "--execute"),
-            (args.accept.is_some(), "--accept"),
-            (args.reject.is_some(), "--reject"),
-            (args.accept_regex.is_some(), "--accept-regex"),
-            (args.reject_regex.is_some(), "--reject-regex"),
-            (args.delete, "--delete"),
-            (args.page_requisites, "--page-requisites"),
-            (args.span_hosts, "--span-hosts"),
-            (args.convert_links, "--convert-links"),
-            (args.domains.is_some(), "--domains"),
-        ];
-        if let Some((_, flag)) = given.iter().find(|(on, _)| *on) {
-            return usage(&format!("{flag} goes with --mirror or --recursive"));
-        }
-        return Ok(None);
-    }
-    if args.targets.len() != 1 {
-        return usage("--mirror and --recursive take exactly one start URL");
-    }
-    let clashes = [
-        (
-            !args.outputs.is_empty() || args.remote_name_all,
-            "-o and -O",
-        ),
-        (args.head || args.include, "-I and -i"),
-        (!args.data.is_empty() || !args.json.is_empty(), "-d"),
-        (!args.form.is_empty(), "-F"),
-        (!args.upload_file.is_empty(), "-T"),
-        (args.continue_at.is_some(), "-C"),
-        (
-            args.range.is_some(),
-            "-r (curl's --range; wget's -r is --recursive)",
-        ),
-        (args.compressed, "--compressed"),
-        (args.remote_header_name, "-J"),
-        (
-            args.time_cond.is_some(),
-            "-z (a mirror asks conditionally by itself)",
-        ),
-        (
-            args.etag_save.is_some() || args.etag_compare.is_some(),
-            "--etag-save and --etag-compare (a mirror keeps ETags by itself)",
-        ),
-        (args.write_out.is_some(), "-w"),
-        (args.dump_header.is_some(), "-D (wget's -D is --domains)"),
-        (args.timing, "--timing"),
-        // Per-transfer limits the crawl does not apply yet: refused rather than ignored.
-        (args.limit_rate.is_some(), "--limit-rate"),
-        (args.max_filesize.is_some(), "--max-filesize"),
-        (
-            args.speed_limit.is_some() || args.speed_time.is_some(),
-            "-Y and -y",
-        ),
-    ];
-    if let Some((_, flags)) = clashes.iter().find(|(on, _)| *on) {
-        return usage(&format!(
-            "{flags} cannot go with --mirror or --recursive (a mirror names its own files)"
-        ));
-    }
-    // --delete removes what a complete crawl no longer reaches: a bounded crawl would
-    // remove what it merely did not reach.
-    let bounds = [
-        (
-            args.level.is_some() || !args.mirror,
-            "--level (and --recursive's depth of 5)",
-        ),
-        (args.quota.is_some(), "--quota"),
-        (
-            args.accept.is_some() || args.reject.is_some(),
-            "--accept and --reject",
-        ),
-        (
-            args.accept_regex.is_some() || args.reject_regex.is_some(),
-            "--accept-regex and --reject-regex",
-        ),
-        (args.cut_dirs.is_some(), "--cut-dirs"),
-    ];
-    if let Some((_, flags)) = bounds.iter().find(|(on, _)| *on && args.delete) {
-        return usage(&format!(
-            "--delete cannot go with {flags}: files not reached would be removed"
-        ));
-    }
-    for (flag, regex) in [
-        ("--accept-regex", &args.accept_regex),
-        ("--reject-regex", &args.reject_regex),
-    ] {
-        if let Some(Err(e)) = regex.as_deref().map(regex_lite::Regex::new) {
-            // One line, whatever the parser's message looks like.
-            let why = e
-                .to_string()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
-            return usage(&format!("{flag}: not a regular expression: {why}"));
-        }
-    }
-    let dir = args
-        .directory_prefix
-        .clone()
-        .or_else(|| args.output_dir.as_ref().map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("."));
-    // wget: -r goes 5 deep unless -l says otherwise; --mirror has no limit; -l 0 is inf.
-    let depth = match args.level {
-        Some(0) => None,
-        Some(n) => Some(n),
-        None if args.mirror => None,
-        None => Some(5),
-    };
-    Ok(Some(MirrorSettings {
-        dir,
-        depth,
-        no_parent: args.no_parent,
-        host_dirs: !args.no_host_directories,
-        quota: args.quota,
-        cut_dirs: args.cut_dirs.unwrap_or(0),
-        wait: args
-            .wait
-            .filter(|w| !w.is_zero())
-            .map(|w| (w, args.random_wait)),
-        robots: args.execute.unwrap_or(true),
-        accept: args.accept.clone(),
-        reject: args.reject.clone(),
-        accept_regex: args.accept_regex.clone(),
-        reject_regex: args.reject_regex.clone(),
-        delete: args.delete,
-        page_requisites: args.page_requisites,
-        span_hosts: args.span_hosts,
-        convert_links: args.convert_links,
-        domains: args
-            .domains
-            .as_deref()
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-            .map(str::to_string)
-            .collect(),
-    }))
-}
-
 fn time_condition(time: &str, silent: bool) -> Option<(String, String)> {
     let (name, time) = match time.strip_prefix('-') {
         Some(t) => ("If-Unmodified-Since", t),
@@ -1148,6 +1071,67 @@ mod tests {
         );
         let c = parse(&["x"]).unwrap();
         assert_eq!(c.dests, [DestSpec::Given(Dest::Stdout { explicit: false })]);
+    }
+
+    #[test]
+    fn parallel_is_clamped_as_curl_clamps_it() {
+        let at_once = |line: &[&str]| parse(line).unwrap().parallel;
+        assert_eq!(at_once(&["x"]), 1);
+        assert_eq!(at_once(&["-Z", "x"]), 50);
+        assert_eq!(at_once(&["-Z", "--parallel-max", "7", "x"]), 7);
+        assert_eq!(at_once(&["-Z", "--parallel-max", "900", "x"]), 300);
+        assert_eq!(at_once(&["-Z", "--parallel-max", "0", "x"]), 50);
+        assert_eq!(at_once(&["--mirror", "x/"]), MIRROR_PARALLEL);
+        assert_eq!(at_once(&["--mirror", "--parallel-max", "2", "x/"]), 2);
+        assert_eq!(at_once(&["--mirror", "--wait", "1", "x/"]), 1);
+    }
+
+    #[test]
+    fn low_speed_takes_curls_defaults() {
+        let low = |line: &[&str]| parse(line).unwrap().low_speed;
+        assert_eq!(low(&["x"]), None);
+        assert_eq!(low(&["-Y", "0", "x"]), None);
+        assert_eq!(low(&["-Y", "9", "x"]), Some((9, Duration::from_secs(30))));
+        assert_eq!(low(&["-y", "5", "x"]), Some((1, Duration::from_secs(5))));
+    }
+
+    #[test]
+    fn one_method_per_line() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["-F", "a=b", "-d", "c", "x"],
+                "-F (a multipart POST) cannot go",
+            ),
+            (&["-T", "f", "-F", "a=b", "x"], "-T (PUT) cannot go with -F"),
+            (
+                &["-T", "f", "-d", "c", "x"],
+                "-T (PUT) cannot go with -I (HEAD) or -d",
+            ),
+            (&["-I", "-d", "c", "x"], "-I (HEAD) and -d"),
+            (
+                &["-r", "0-1", "-C", "-", "-o", "f", "x"],
+                "-r and -C - both",
+            ),
+            (&["-C", "-", "x"], "-C - needs a file for every target"),
+            (
+                &["-C", "-", "-i", "-o", "f", "x"],
+                "cannot go with -I or -i",
+            ),
+        ];
+        for (args, want) in cases {
+            let err = parse(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert!(err.to_string().contains(want), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn data_goes_into_the_query_with_get_and_url_query() {
+        let c = parse(&["-G", "-d", "a=1", "--url-query", "b=2 3", "x/p"]).unwrap();
+        assert_eq!(c.targets, ["x/p?a=1&b=2+3"]);
+        assert_eq!(c.request.method, Method::Get);
+        let c = parse(&["--proto-default", "ftp", "x/p", "http://y/"]).unwrap();
+        assert_eq!(c.targets, ["ftp://x/p", "http://y/"]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! where they go. Everything one transfer did is kept in an [`Outcome`] for the reports.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use shared::Target;
@@ -255,80 +255,11 @@ fn attempt(
     can_retry: bool,
 ) -> Result<(), Failure> {
     let method = request.method;
-    let extra = if method == Method::Get {
-        resume.headers()
-    } else {
-        Vec::new()
-    };
-    let mut req = request.clone();
-    req.headers.extend(extra.iter().cloned());
-    let mut resp = config
-        .client
-        .send(&req, target, &mut o.trace)
-        .map_err(transient)?;
-    o.url = Some(resp.url().to_string());
-    o.head = Some(resp.head().clone());
-    o.history = resp.history().to_vec();
-    o.uploaded = resp.body_sent();
-    o.received = 0;
-    if let Some(dump) = &config.dump_header {
-        let heads: Vec<&[u8]> = resp
-            .history()
-            .iter()
-            .chain([resp.head()])
-            .map(|h| h.raw())
-            .collect();
-        match dump {
-            HeaderDump::Stdout => {
-                // With -i too, curl writes each line twice as it arrives: -D's, then -i's.
-                let copies = if config.include { 2 } else { 1 };
-                heads
-                    .iter()
-                    .flat_map(|h| h.split_inclusive(|&b| b == b'\n'))
-                    .flat_map(|line| std::iter::repeat_n(line, copies))
-                    .try_for_each(|line| io::Write::write_all(slot, line))
-                    .map_err(|e| Error::from_io(e, "stdout"))?;
-            }
-            HeaderDump::File { .. } => dump.write_file(&heads)?,
-        }
-    }
+    let (mut resp, ranged) = send(config, request, target, resume, o)?;
+    dump_heads(config, &resp, slot)?;
     let status = resp.status();
-    // A status worth another try. Without -f its body is written first, as curl writes it
-    // (to stdout; a file's goes to `NAME.part`, which the next try starts afresh).
-    let retrying = (can_retry && matches!(status, 408 | 429 | 500 | 502 | 503 | 504)).then(|| {
-        let after = resp
-            .head()
-            .header("retry-after")
-            .and_then(|v| retry::retry_after(v, SystemTime::now()));
-        Failure::Transient {
-            error: Error::HttpStatus { status },
-            after,
-        }
-    });
-    let retrying = match retrying {
-        Some(retry) if config.fail => return Err(retry),
-        other => other,
-    };
-    if config.fail && status >= 400 {
-        return Err(Error::HttpStatus { status }.into());
-    }
-    if let Some(path) = &config.etag_save {
-        // The ETag and a newline, or an empty file, as curl writes it.
-        let text = resp
-            .head()
-            .header("etag")
-            .map(|e| [e, b"\n"].concat())
-            .unwrap_or_default();
-        std::fs::write(path, text).map_err(|e| Error::Write {
-            what: path.display().to_string(),
-            reason: shared::io_words(&e),
-        })?;
-    }
-    if let (Some(max), Some(size)) = (config.max_filesize, content_length(resp.head()))
-        && size > max
-    {
-        return Err(Error::TooLarge { size, max }.into());
-    }
+    let retrying = verdict(config, resp.head(), can_retry, SystemTime::now())?;
+    check_head(config, resp.head())?;
     if let Dest::File(path) = dest
         && keeps_file(status, path, config.include || config.head)
     {
@@ -337,21 +268,9 @@ fn attempt(
         o.trace.body_done();
         return Ok(());
     }
-    // -J: the name the server gives, when it gives one (-O's name otherwise).
     let named;
-    let dest = match disposition_name(resp.head()).filter(|_| remote && config.remote_header_name) {
-        Some(name) => {
-            let path = PathBuf::from(match &config.output_dir {
-                Some(dir) => format!("{dir}/{name}"),
-                None => name,
-            });
-            if path.exists() {
-                return Err(Error::Write {
-                    what: path.display().to_string(),
-                    reason: "the file exists, and -J never overwrites one".into(),
-                }
-                .into());
-            }
+    let dest = match header_named(config, resp.head(), remote)? {
+        Some(path) => {
             o.file = Some(path.clone());
             named = Dest::File(path);
             &named
@@ -362,86 +281,42 @@ fn attempt(
         Dest::File(p) => Some(p.as_path()),
         Dest::Stdout { .. } => None,
     };
-    // What the server did with our range, if we sent one.
-    let mut append = false;
-    if !extra.is_empty() {
-        let (start, total) = content_range(resp.head());
-        match status {
-            206 if start == Some(resume.offset) => {
-                if let Some(path) = file {
-                    resume.move_to_part(path)?;
-                }
-                append = true;
-            }
-            206 => {
-                return Err(Error::Range {
-                    reason: format!(
-                        "asked to resume at byte {}, the server sent a range starting at {}",
-                        resume.offset,
-                        start.map_or("an unknown byte".into(), |s| s.to_string())
-                    ),
-                }
-                .into());
-            }
-            416 if total == Some(resume.offset) => {
-                // Everything is already here.
-                o.trace.body_done();
-                o.resumed_from = resume.offset;
-                return match file {
-                    // The file itself is complete: nothing to rename, and its time stays.
-                    Some(_) if resume.in_final => Ok(()),
-                    Some(path) => Sink::file(path, true)?
-                        .finish()
-                        .map(drop)
-                        .map_err(Into::into),
-                    None => Ok(()),
-                };
-            }
-            _ if file.is_none() => {
-                return Err(Error::Range {
-                    reason: format!(
-                        "cannot resume on stdout: the server answered {status}, not 206"
-                    ),
-                }
-                .into());
-            }
-            416 => {
-                // The file changed size: fetch it whole.
-                *resume = Resume::default();
-                drop(resp);
-                return attempt(
-                    config,
-                    request,
-                    target,
-                    (dest, remote),
-                    resume,
-                    slot,
-                    progress,
-                    o,
-                    can_retry,
-                );
-            }
-            // A 200 (the file changed, or no ranges here): start over.
-            _ => *resume = Resume::default(),
-        }
-    }
-    o.resumed_from = if append { resume.offset } else { 0 };
-    let coding = if config.raw {
-        // --raw: the body as it came.
-        Coding::Identity
-    } else {
-        let content = if config.compressed && method == Method::Get {
-            Coding::of(resp.head())?
-        } else {
-            Coding::Identity
-        };
-        let transfer = if config.tr_encoding {
-            Coding::of_transfer(resp.head())
-        } else {
-            Coding::Identity
-        };
-        Coding::either(content, transfer)?
+    let answer = match ranged {
+        true => range_answer(status, resp.head(), resume.offset, file.is_some())?,
+        false => Ranged::Whole,
     };
+    let append = match answer {
+        Ranged::Continues => {
+            if let Some(path) = file {
+                resume.move_to_part(path)?;
+            }
+            true
+        }
+        Ranged::Complete => {
+            o.trace.body_done();
+            o.resumed_from = resume.offset;
+            return complete(file, resume);
+        }
+        Ranged::Changed => {
+            // The file changed size: fetch it whole.
+            *resume = Resume::default();
+            drop(resp);
+            let dest = (dest, remote);
+            return attempt(
+                config, request, target, dest, resume, slot, progress, o, can_retry,
+            );
+        }
+        Ranged::Whole => {
+            if ranged {
+                // A 200 (the file changed, or no ranges here): start over.
+                *resume = Resume::default();
+            }
+            false
+        }
+    };
+    let base = if append { resume.offset } else { 0 };
+    o.resumed_from = base;
+    let coding = coding(config, method, resp.head())?;
     if method == Method::Get && !append && status == 200 {
         // Record the validator before the first byte lands: for a retry, and beside a file
         // for a later `-C -`.
@@ -450,28 +325,14 @@ fn attempt(
             resume::write_meta(path, resume.validator.as_deref());
         }
     }
-    let checksum = digests(
-        config,
-        &mut resp,
-        file.filter(|_| append),
-        resume.offset,
-        progress,
-    )?;
+    let checksum = digests(config, &mut resp, file.filter(|_| append), base, progress)?;
     let mut sink = match dest {
         Dest::File(path) => Sink::file_with(path, append, config.file_rules)?,
         Dest::Stdout { explicit } => Sink::stdout(slot, *explicit),
     };
-    let base = if append { resume.offset } else { 0 };
-    let length = match content_range(resp.head()) {
-        (_, Some(total)) if append => Some(total),
-        _ => content_length(resp.head()),
-    };
-    let show = file.is_some() || !output::stdout_is_terminal();
-    let name = match file {
-        Some(p) => p.display().to_string(),
-        None => target.to_string(),
-    };
-    let bar = progress.bar(&name, length, show && method == Method::Get);
+    let name = file.map_or_else(|| target.to_string(), |p| p.display().to_string());
+    let show = (file.is_some() || !output::stdout_is_terminal()) && method == Method::Get;
+    let bar = progress.bar(&name, expected_length(resp.head(), append), show);
     bar.start_at(base);
     // -D - with -i has written the heads already.
     let include = config.include && !matches!(config.dump_header, Some(HeaderDump::Stdout));
@@ -486,40 +347,262 @@ fn attempt(
     } else {
         0
     };
+    o.trace.body_done();
     if let Some(retry) = retrying {
         // The body was the server's word on why to try again, not the resource: nothing
         // to resume, and a file keeps its old contents (its `.part` holds this body).
-        o.trace.body_done();
         *resume = Resume::default();
-        match result {
-            Err(e @ Error::StdoutClosed) => return Err(Failure::Final(e)),
-            _ => {
-                sink.flush()?;
-                return Err(retry);
-            }
-        }
+        return match result {
+            Err(e @ Error::StdoutClosed) => Err(Failure::Final(e)),
+            _ => Err(sink.flush().map_or_else(Failure::from, |()| retry)),
+        };
     }
-    if let Err(e @ Error::Digest { .. }) = result {
-        // Bytes known to be wrong: nothing may look complete, and nothing is worth resuming.
-        o.trace.body_done();
+    if let Err(e) = result {
+        return Err(failed(e, sink, file, resume, o.written));
+    }
+    completed(config, &resp, sink, file, o)
+}
+
+/// Sends `request`, with the headers that resume a GET from `resume.offset`, and keeps the
+/// answer's head, its history and what was sent in `o`. Returns the response and whether
+/// it was asked for a range.
+fn send(
+    config: &Config,
+    request: &Request,
+    target: &Target,
+    resume: &Resume,
+    o: &mut Outcome,
+) -> Result<(Response, bool), Failure> {
+    let extra = if request.method == Method::Get {
+        resume.headers()
+    } else {
+        Vec::new()
+    };
+    let ranged = !extra.is_empty();
+    let mut req = request.clone();
+    req.headers.extend(extra);
+    let resp = config
+        .client
+        .send(&req, target, &mut o.trace)
+        .map_err(transient)?;
+    o.url = Some(resp.url().to_string());
+    o.head = Some(resp.head().clone());
+    o.history = resp.history().to_vec();
+    o.uploaded = resp.body_sent();
+    o.received = 0;
+    Ok((resp, ranged))
+}
+
+/// `-D`: every head of the exchange (redirects first) to stdout or to its file.
+fn dump_heads(config: &Config, resp: &Response, slot: &mut Slot) -> Result<(), Error> {
+    let Some(dump) = &config.dump_header else {
+        return Ok(());
+    };
+    let heads: Vec<&[u8]> = resp
+        .history()
+        .iter()
+        .chain([resp.head()])
+        .map(|h| h.raw())
+        .collect();
+    match dump {
+        HeaderDump::Stdout => {
+            // With -i too, curl writes each line twice as it arrives: -D's, then -i's.
+            let copies = if config.include { 2 } else { 1 };
+            heads
+                .iter()
+                .flat_map(|h| h.split_inclusive(|&b| b == b'\n'))
+                .flat_map(|line| std::iter::repeat_n(line, copies))
+                .try_for_each(|line| io::Write::write_all(slot, line))
+                .map_err(|e| Error::from_io(e, "stdout"))
+        }
+        HeaderDump::File { .. } => dump.write_file(&heads),
+    }
+}
+
+/// What the status says before any body: `Ok(Some(retry))` for a status worth another try
+/// whose body is written first, as curl writes it (to stdout; a file's goes to
+/// `NAME.part`, which the next try starts afresh); with `-f`, the retry (or an error
+/// status) at once, without the body. `now` reads a `Retry-After` date.
+fn verdict(
+    config: &Config,
+    head: &Head,
+    can_retry: bool,
+    now: SystemTime,
+) -> Result<Option<Failure>, Failure> {
+    let status = head.status();
+    let retrying = (can_retry && matches!(status, 408 | 429 | 500 | 502 | 503 | 504)).then(|| {
+        let after = head
+            .header("retry-after")
+            .and_then(|v| retry::retry_after(v, now));
+        Failure::Transient {
+            error: Error::HttpStatus { status },
+            after,
+        }
+    });
+    match retrying {
+        Some(retry) if config.fail => Err(retry),
+        _ if config.fail && status >= 400 => Err(Error::HttpStatus { status }.into()),
+        other => Ok(other),
+    }
+}
+
+/// `--etag-save` writes the head's ETag; `--max-filesize` refuses a body announced larger.
+fn check_head(config: &Config, head: &Head) -> Result<(), Error> {
+    if let Some(path) = &config.etag_save {
+        // The ETag and a newline, or an empty file, as curl writes it.
+        let text = head
+            .header("etag")
+            .map(|e| [e, b"\n"].concat())
+            .unwrap_or_default();
+        std::fs::write(path, text).map_err(|e| Error::Write {
+            what: path.display().to_string(),
+            reason: shared::io_words(&e),
+        })?;
+    }
+    if let (Some(max), Some(size)) = (config.max_filesize, content_length(head))
+        && size > max
+    {
+        return Err(Error::TooLarge { size, max });
+    }
+    Ok(())
+}
+
+/// -J: the file the server names (under `--output-dir`), for a `-O` target; `None` when
+/// there is no -J or no name (-O's name stays). A file of that name that exists is an
+/// error: -J never overwrites one.
+fn header_named(config: &Config, head: &Head, remote: bool) -> Result<Option<PathBuf>, Error> {
+    let Some(name) = disposition_name(head).filter(|_| remote && config.remote_header_name) else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(match &config.output_dir {
+        Some(dir) => format!("{dir}/{name}"),
+        None => name,
+    });
+    if path.exists() {
+        return Err(Error::Write {
+            what: path.display().to_string(),
+            reason: "the file exists, and -J never overwrites one".into(),
+        });
+    }
+    Ok(Some(path))
+}
+
+/// What the server did with a range asked from `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ranged {
+    /// A 206 from `offset`: the body continues the bytes in hand.
+    Continues,
+    /// A 416 whose length is `offset`: everything is in hand already.
+    Complete,
+    /// Another 416: the file changed size, and is asked again whole.
+    Changed,
+    /// Anything else into a file (a 200: the file changed, or no ranges here): the body is
+    /// the whole of it. Also what a try without a range gets.
+    Whole,
+}
+
+/// The answer to a range from `offset`: a 206 from elsewhere is an error, and so is
+/// anything but a 206 or a complete 416 when the bytes in hand went to stdout (`to_file`
+/// false), which cannot be started over.
+fn range_answer(status: u16, head: &Head, offset: u64, to_file: bool) -> Result<Ranged, Error> {
+    let (start, total) = content_range(head);
+    Ok(match status {
+        206 if start == Some(offset) => Ranged::Continues,
+        206 => {
+            return Err(Error::Range {
+                reason: format!(
+                    "asked to resume at byte {offset}, the server sent a range starting at {}",
+                    start.map_or("an unknown byte".into(), |s| s.to_string())
+                ),
+            });
+        }
+        416 if total == Some(offset) => Ranged::Complete,
+        _ if !to_file => {
+            return Err(Error::Range {
+                reason: format!("cannot resume on stdout: the server answered {status}, not 206"),
+            });
+        }
+        416 => Ranged::Changed,
+        _ => Ranged::Whole,
+    })
+}
+
+/// A range answered "you have it all": the `.part` becomes the file (the file itself, when
+/// the bytes in hand were the file, stays as it is, and keeps its time).
+fn complete(file: Option<&Path>, resume: &Resume) -> Result<(), Failure> {
+    match file {
+        Some(_) if resume.in_final => Ok(()),
+        Some(path) => Sink::file(path, true)?
+            .finish()
+            .map(drop)
+            .map_err(Into::into),
+        None => Ok(()),
+    }
+}
+
+/// How the body is decoded: not at all with `--raw`; else `--compressed`'s content coding
+/// (a GET's only) or `--tr-encoding`'s transfer coding.
+fn coding(config: &Config, method: Method, head: &Head) -> Result<Coding, Error> {
+    if config.raw {
+        return Ok(Coding::Identity);
+    }
+    let content = if config.compressed && method == Method::Get {
+        Coding::of(head)?
+    } else {
+        Coding::Identity
+    };
+    let transfer = if config.tr_encoding {
+        Coding::of_transfer(head)
+    } else {
+        Coding::Identity
+    };
+    Coding::either(content, transfer)
+}
+
+/// The length the progress bar counts to: a continued body's whole length, else the
+/// announced one.
+fn expected_length(head: &Head, append: bool) -> Option<u64> {
+    match content_range(head) {
+        (_, Some(total)) if append => Some(total),
+        _ => content_length(head),
+    }
+}
+
+/// A body that stopped on `e`. Bytes known to be wrong (a digest): nothing may look
+/// complete, and nothing is worth resuming. Bytes already on stdout cannot be taken back,
+/// and cannot be continued either. Anything else may be tried again.
+fn failed(
+    e: Error,
+    mut sink: Sink<'_>,
+    file: Option<&Path>,
+    resume: &mut Resume,
+    written: u64,
+) -> Failure {
+    if let Error::Digest { .. } = e {
         drop(sink);
         resume.offset = 0;
         if let Some(path) = file.filter(|p| !output::is_special(p)) {
             let _ = std::fs::remove_file(output::part_path(path));
             let _ = std::fs::remove_file(output::meta_path(path));
         }
-        return Err(Failure::Final(e));
+        return Failure::Final(e);
     }
-    if let Err(e) = result {
-        o.trace.body_done();
-        let _ = sink.flush();
-        if resume.offset == 0 && file.is_none() && o.written > 0 {
-            // Bytes on stdout cannot be taken back, and cannot be continued either.
-            return Err(Failure::Final(e));
-        }
-        return Err(transient(e));
+    let _ = sink.flush();
+    if resume.offset == 0 && file.is_none() && written > 0 {
+        return Failure::Final(e);
     }
-    o.trace.body_done();
+    transient(e)
+}
+
+/// A body written whole: the `.part` renamed, then `-R`, `--xattr`, and
+/// `--fail-with-body`'s verdict on the status.
+fn completed(
+    config: &Config,
+    resp: &Response,
+    sink: Sink<'_>,
+    file: Option<&Path>,
+    o: &mut Outcome,
+) -> Result<(), Failure> {
     let renamed = sink.finish()?;
     let file = renamed.as_deref().or(file);
     if let Some(path) = &renamed {
@@ -531,6 +614,7 @@ fn attempt(
     if let (true, Some(path)) = (config.xattr, file) {
         output::set_xattrs(path, o.url.as_deref(), resp.head().header("content-type"));
     }
+    let status = resp.status();
     if config.fail_with_body && status >= 400 {
         return Err(Error::HttpStatus { status }.into());
     }
@@ -744,4 +828,222 @@ fn remote_time(path: &std::path::Path, head: &Head) {
 fn content_length(head: &Head) -> Option<u64> {
     head.header("content-length")
         .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::args::Args;
+    use crate::head::test_head;
+
+    fn config(line: &[&str]) -> Config {
+        let mut all = vec!["fetch"];
+        all.extend_from_slice(line);
+        all.push("http://x/");
+        Config::from_args(Args::parse_ordered(all).unwrap()).unwrap()
+    }
+
+    /// The verdict as words: "write" (no retry), "retry after N s" (retry once the body is
+    /// written), "retry now" or "stop STATUS" (before the body, with -f).
+    fn verdict_of(line: &[&str], head: &str, can_retry: bool) -> String {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        let after = |a: Option<Duration>| a.map_or("-".into(), |a| a.as_secs().to_string());
+        match verdict(&config(line), &test_head(head), can_retry, now) {
+            Ok(None) => "write".into(),
+            Ok(Some(Failure::Transient { after: a, .. })) => format!("retry after {}", after(a)),
+            Err(Failure::Transient { after: a, .. }) => format!("retry now after {}", after(a)),
+            Err(Failure::Final(e)) => format!("stop {}", e.exit_code()),
+            Ok(Some(Failure::Final(_))) => unreachable!("a retry is transient"),
+        }
+    }
+
+    #[test]
+    fn statuses_worth_a_retry_write_their_body_first_unless_f() {
+        let cases: &[(&[&str], &str, bool, &str)] = &[
+            (&[], "HTTP/1.1 200 OK", true, "write"),
+            (&[], "HTTP/1.1 404 Not Found", true, "write"),
+            (
+                &[],
+                "HTTP/1.1 503 Busy|Retry-After: 7",
+                true,
+                "retry after 7",
+            ),
+            (&[], "HTTP/1.1 429 Slow down", true, "retry after -"),
+            (&[], "HTTP/1.1 503 Busy", false, "write"),
+            (
+                &["-f"],
+                "HTTP/1.1 503 Busy|Retry-After: 7",
+                true,
+                "retry now after 7",
+            ),
+            (&["-f"], "HTTP/1.1 503 Busy", false, "stop 22"),
+            (&["-f"], "HTTP/1.1 404 Not Found", true, "stop 22"),
+            (&["-f"], "HTTP/1.1 304 Not Modified", true, "write"),
+            (
+                &["--fail-with-body"],
+                "HTTP/1.1 404 Not Found",
+                true,
+                "write",
+            ),
+        ];
+        for (line, head, can_retry, want) in cases {
+            assert_eq!(verdict_of(line, head, *can_retry), *want, "{line:?} {head}");
+        }
+    }
+
+    #[test]
+    fn range_answers() {
+        use Ranged::*;
+        let cases: &[(&str, u64, bool, Result<Ranged, &str>)] = &[
+            (
+                "206 Partial|Content-Range: bytes 10-19/20",
+                10,
+                true,
+                Ok(Continues),
+            ),
+            (
+                "206 Partial|Content-Range: bytes 10-19/20",
+                10,
+                false,
+                Ok(Continues),
+            ),
+            (
+                "206 Partial|Content-Range: bytes 0-19/20",
+                10,
+                true,
+                Err("starting at 0"),
+            ),
+            ("206 Partial", 10, true, Err("starting at an unknown byte")),
+            (
+                "416 Range|Content-Range: bytes */10",
+                10,
+                true,
+                Ok(Complete),
+            ),
+            (
+                "416 Range|Content-Range: bytes */10",
+                10,
+                false,
+                Ok(Complete),
+            ),
+            ("416 Range|Content-Range: bytes */30", 10, true, Ok(Changed)),
+            (
+                "416 Range|Content-Range: bytes */30",
+                10,
+                false,
+                Err("on stdout"),
+            ),
+            ("200 OK", 10, true, Ok(Whole)),
+            ("200 OK", 10, false, Err("answered 200, not 206")),
+        ];
+        for (head, offset, to_file, want) in cases {
+            let head = test_head(&format!("HTTP/1.1 {head}"));
+            let got = range_answer(head.status(), &head, *offset, *to_file);
+            match (got, want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, *want, "{head:?}"),
+                (Err(e), Err(want)) => {
+                    assert_eq!(e.exit_code(), 33);
+                    assert!(e.to_string().contains(want), "{e}");
+                }
+                (got, want) => panic!("{head:?} {offset} {to_file}: {got:?}, not {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn codings_follow_the_flags() {
+        let gzip = "HTTP/1.1 200 OK|Content-Encoding: gzip";
+        let chunked_gzip = "HTTP/1.1 200 OK|Transfer-Encoding: gzip, chunked";
+        let cases: &[(&[&str], Method, &str, Coding)] = &[
+            (&[], Method::Get, gzip, Coding::Identity),
+            (&["--compressed"], Method::Get, gzip, Coding::Gzip),
+            (&["--compressed"], Method::Post, gzip, Coding::Identity),
+            (
+                &["--compressed", "--raw"],
+                Method::Get,
+                gzip,
+                Coding::Identity,
+            ),
+            (&[], Method::Get, chunked_gzip, Coding::Identity),
+            (&["--tr-encoding"], Method::Get, chunked_gzip, Coding::Gzip),
+        ];
+        for (line, method, head, want) in cases {
+            let got = coding(&config(line), *method, &test_head(head)).unwrap();
+            assert_eq!(got, *want, "{line:?} {method:?} {head}");
+        }
+    }
+
+    #[test]
+    fn the_bar_counts_to_the_whole_file_when_continuing() {
+        let head =
+            test_head("HTTP/1.1 206 Partial|Content-Range: bytes 10-19/20|Content-Length: 10");
+        assert_eq!(expected_length(&head, true), Some(20));
+        assert_eq!(expected_length(&head, false), Some(10));
+        assert_eq!(expected_length(&test_head("HTTP/1.1 200 OK"), false), None);
+    }
+
+    #[test]
+    fn head_checks_save_the_etag_and_refuse_a_large_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let etag = dir.path().join("etag file");
+        let c = config(&["--etag-save", etag.to_str().unwrap(), "--max-filesize", "5"]);
+        let small = test_head("HTTP/1.1 200 OK|ETag: \"a\"|Content-Length: 5");
+        check_head(&c, &small).unwrap();
+        assert_eq!(std::fs::read(&etag).unwrap(), b"\"a\"\n");
+        let large = test_head("HTTP/1.1 200 OK|Content-Length: 6");
+        assert_eq!(check_head(&c, &large).unwrap_err().exit_code(), 63);
+        assert_eq!(std::fs::read(&etag).unwrap(), b"", "no ETag: an empty file");
+    }
+
+    #[test]
+    fn j_takes_the_servers_name_for_o_only_and_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().to_str().unwrap();
+        let head =
+            test_head("HTTP/1.1 200 OK|Content-Disposition: attachment; filename=\"../a b.txt\"");
+        let c = config(&["-J", "--output-dir", out]);
+        let want = dir.path().join("a b.txt");
+        assert_eq!(header_named(&c, &head, true).unwrap(), Some(want.clone()));
+        assert_eq!(
+            header_named(&c, &head, false).unwrap(),
+            None,
+            "-o names its file"
+        );
+        assert_eq!(
+            header_named(&config(&[]), &head, true).unwrap(),
+            None,
+            "no -J"
+        );
+        std::fs::write(&want, "mine").unwrap();
+        assert_eq!(header_named(&c, &head, true).unwrap_err().exit_code(), 23);
+    }
+
+    #[test]
+    fn disposition_names_lose_their_folders() {
+        let cases = [
+            ("attachment; filename=\"a.txt\"", Some("a.txt")),
+            ("attachment; filename=b.txt; size=3", Some("b.txt")),
+            ("attachment; FileName=\"x/y\\\\z.txt\"", Some("z.txt")),
+            ("attachment; xfilename=c.txt", None),
+            ("attachment; filename=\"..\"", None),
+            ("inline", None),
+        ];
+        for (value, want) in cases {
+            let head = test_head(&format!("HTTP/1.1 200 OK|Content-Disposition: {value}"));
+            assert_eq!(disposition_name(&head).as_deref(), want, "{value}");
+        }
+    }
+
+    #[test]
+    fn a_304_or_a_204_over_a_file_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let there = dir.path().join("there");
+        std::fs::write(&there, "mine").unwrap();
+        let absent = dir.path().join("absent");
+        assert!(keeps_file(304, &absent, false));
+        assert!(keeps_file(204, &there, false));
+        assert!(!keeps_file(204, &absent, false));
+        assert!(!keeps_file(200, &there, false));
+        assert!(!keeps_file(304, &there, true), "-i writes the head");
+    }
 }

@@ -14,7 +14,7 @@ use std::sync::{Mutex, PoisonError};
 
 use shared::{Endpoint, Target};
 
-use crate::cli::config::MirrorSettings;
+use super::settings::MirrorSettings;
 use crate::cli::output::part_path;
 
 /// The folder inside the mirror where fetch keeps what it knows (ETags); no URL maps there.

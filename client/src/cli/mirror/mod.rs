@@ -20,6 +20,7 @@ mod pattern;
 mod report;
 mod robots;
 mod save;
+pub mod settings;
 mod stamps;
 mod state;
 mod tags;
@@ -30,21 +31,23 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use shared::{Endpoint, Target};
 
 use super::batch;
-use super::config::{Config, MirrorSettings};
+use super::config::Config;
 use super::output::part_path;
 use super::progress::Progress;
 use super::resume;
 use crate::error::Error;
 use crate::request::{HeaderEdit, Method, Request};
+use crate::response::Response;
 use exchange::{Sender, drain, header};
 use frontier::{Frontier, Link, MAX_URLS, Queue, normalize};
 use local::{cut_dirs, host_dir};
 use report::{Counts, Outcome, Report};
+use settings::MirrorSettings;
 
 /// The crawl's parsers of untrusted bytes, for the fuzz targets (`fuzz/`) and the corpus
 /// replay (`tests/hostile/corpora.rs`); not an API.
@@ -211,6 +214,132 @@ enum Visit {
     Links(Vec<Link>),
 }
 
+/// The URL being visited and what is known of its copy on disk.
+struct Place<'v> {
+    url: &'v str,
+    target: &'v Target,
+    depth: u32,
+    /// Its path under DIR.
+    rel: PathBuf,
+    /// DIR joined with `rel`.
+    file: PathBuf,
+    /// Not --reject'ed: a rejected page is read for its links, then removed.
+    keep: bool,
+    /// Its folder was made by this run, or is not there yet: nothing is there from before.
+    fresh: bool,
+    /// The copy on disk (a file), if any.
+    meta: Option<std::fs::Metadata>,
+    /// The copy's record, when the copy still matches it.
+    record: Option<state::Record>,
+}
+
+/// How a URL is asked for; the answers change it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Asking {
+    /// A folder URL, asked for serve's JSON listing (until an answer shows it has none).
+    json: bool,
+    /// The listing kept by the last run is offered (`If-None-Match`), unless unreadable.
+    use_kept: bool,
+    /// A `.part` an interrupted run left: its length and the validator of what it holds
+    /// the start of.
+    resuming: Option<(u64, String)>,
+}
+
+/// What an answer calls for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// A 304 to the kept listing's ETag: the kept copy is walked.
+    KeptListing,
+    /// A 200 in JSON to a folder: serve's listing, walked as it is read (or, when it is
+    /// not one, the folder asked again as a browser would).
+    Listing,
+    /// A 406 to a folder asked for JSON: asked again as a browser would.
+    NotJson,
+    /// A 304 for the copy on disk.
+    Unchanged,
+    /// A redirect: its `Location` is a link.
+    Redirect,
+    /// The `.part` is as long as the file, or the server answers another range: the `.part`
+    /// goes and the whole is asked for.
+    RestartRange,
+    /// A body to save; `Some(from)`: a 206 continuing the `.part` from that byte.
+    Save(Option<u64>),
+    /// Anything else: the URL failed.
+    Failed,
+}
+
+/// The request for a URL: `Accept: application/json` for a folder's listing; one
+/// condition, the first that applies of the kept listing's ETag, the record's ETag and the
+/// copy's time; `Range` and `If-Range` to continue a `.part`.
+fn request_for(
+    asking: &Asking,
+    kept_etag: Option<&str>,
+    record: Option<&state::Record>,
+    modified: Option<SystemTime>,
+) -> Request {
+    let mut req = Request::new(Method::Get);
+    if asking.json {
+        // serve answers a folder URL with its JSON listing only when the client asks for
+        // JSON alone (a `text/html` anywhere gets the HTML page).
+        req.headers
+            .push(HeaderEdit::new("Accept", Some("application/json")));
+    }
+    if let Some(etag) = kept_etag {
+        req.headers
+            .push(HeaderEdit::new("If-None-Match", Some(etag)));
+    } else if let Some(r) = record.filter(|r| !r.etag.is_empty()) {
+        req.headers
+            .push(HeaderEdit::new("If-None-Match", Some(&r.etag)));
+    } else if let Some(t) = modified {
+        req.time_condition = Some(("If-Modified-Since".into(), httpdate::fmt_http_date(t)));
+    }
+    if let Some((from, validator)) = &asking.resuming {
+        req.headers
+            .push(HeaderEdit::new("Range", Some(&format!("bytes={from}-"))));
+        req.headers
+            .push(HeaderEdit::new("If-Range", Some(validator)));
+    }
+    req
+}
+
+/// What the answer `status` (its `content_type` lowercased, without parameters; the start
+/// of its `Content-Range`) calls for, asked as `asking` says; `kept`: the kept listing's
+/// ETag was sent; `have_copy`: a copy is on disk.
+fn answer(
+    status: u16,
+    content_type: &str,
+    asking: &Asking,
+    kept: bool,
+    have_copy: bool,
+    range_start: Option<u64>,
+) -> Answer {
+    let resuming = asking.resuming.as_ref().map(|(from, _)| *from);
+    match status {
+        304 if kept => Answer::KeptListing,
+        200 if asking.json && content_type.ends_with("json") => Answer::Listing,
+        406 if asking.json => Answer::NotJson,
+        304 if have_copy => Answer::Unchanged,
+        301 | 302 | 303 | 307 | 308 => Answer::Redirect,
+        206 | 416 if resuming.is_some_and(|from| status == 416 || range_start != Some(from)) => {
+            Answer::RestartRange
+        }
+        // Only a 206 answers the Range asked for; anything else is the whole.
+        200..=299 => Answer::Save(resuming.filter(|_| status == 206)),
+        _ => Answer::Failed,
+    }
+}
+
+/// The `.part` beside `file` that an interrupted run left, to continue: its length and
+/// the validator of what it holds the start of; `None` when there is none, it is empty, or
+/// its validator is lost.
+fn part_to_resume(file: &Path) -> Option<(u64, String)> {
+    let part = part_path(file);
+    std::fs::symlink_metadata(&part)
+        .ok()
+        .filter(|m| m.is_file() && m.len() > 0)
+        .and_then(|m| Some((m.len(), state::partial(&part)?)))
+}
+
 impl<'a> Crawl<'a> {
     fn new(
         config: &'a Config,
@@ -354,124 +483,140 @@ impl<'a> Crawl<'a> {
     /// Fetches one URL, saves it, and returns what it links to.
     fn visit(&self, target: &Target, depth: u32, listed: Option<listing::Stamp>) -> Visit {
         let url = target.to_string();
+        let place = match self.place(&url, target, depth) {
+            Ok(place) => place,
+            Err(visit) => return visit,
+        };
+        // A copy from before, of a file reached through a link: its folder's listing, if
+        // the server gives one, may show it unchanged.
+        let listed = match listed {
+            None if place.record.is_some() => self.stamp_by_listing(target),
+            given => given,
+        };
+        if let Some(visit) = self.unchanged_by_listing(&place, listed) {
+            return visit;
+        }
+        self.ask(&place)
+    }
+
+    /// Where `target` is saved and what is there from before; `Err` with the visit's end
+    /// when a bound says no (a path that cannot be saved, robots.txt, --accept/--reject,
+    /// --quota) or something on the way is not a folder.
+    fn place<'v>(&self, url: &'v str, target: &'v Target, depth: u32) -> Result<Place<'v>, Visit> {
         let rel = match local::path_for(&target.path) {
             Ok(rel) if !self.settings.host_dirs && local::reserved(&rel) => {
-                return self.refuse(&url, &local::Refusal::Reserved.to_string());
+                return Err(self.refuse(url, &local::Refusal::Reserved.to_string()));
             }
             Ok(rel) => host_dir(self.settings, target).join(cut_dirs(&rel, self.settings.cut_dirs)),
-            Err(r) => return self.refuse(&url, &r.to_string()),
+            Err(r) => return Err(self.refuse(url, &r.to_string())),
         };
         if !self.robots_of(target).allows(&normalize(&target.path)) {
             self.counts.robots.fetch_add(1, Ordering::Relaxed);
-            return Visit::Links(Vec::new());
+            return Err(Visit::Links(Vec::new()));
         }
         // --accept/--reject: a file not kept is not fetched, unless it may be a page with
         // links (read, then removed), as wget does.
         let keep = self.keeps(&rel);
         if !keep && !may_be_page(&rel) {
-            return self.note(&url, Outcome::Rejected, Report::default());
+            return Err(self.note(url, Outcome::Rejected, Report::default()));
         }
         if self
             .settings
             .quota
             .is_some_and(|q| self.bytes.load(Ordering::Relaxed) >= q)
         {
-            return self.note(&url, Outcome::Quota, Report::default());
+            return Err(self.note(url, Outcome::Quota, Report::default()));
         }
         let root = &self.settings.dir;
         // Before anything on disk is looked at: a symlink on the way could lead out.
         // A folder this run made (or that is not there yet) holds nothing from before it:
         // no copy or `.part` to look for (most of a first run's files).
-        let fresh = match self.folders.check_parents(&self.settings.dir, &rel) {
+        let fresh = match self.folders.check_parents(root, &rel) {
             Ok(fresh) => fresh,
-            Err(e) => return self.refuse(&url, &shared::io_words(&e)),
+            Err(e) => return Err(self.refuse(url, &shared::io_words(&e))),
         };
         let file = root.join(&rel);
         let on_disk = (!fresh).then(|| std::fs::symlink_metadata(&file).ok());
         let meta = match on_disk.flatten() {
             Some(m) if m.file_type().is_symlink() => {
-                return self.refuse(&url, "a symlink is in the way");
+                return Err(self.refuse(url, "a symlink is in the way"));
             }
             Some(m) if m.is_file() => Some(m),
             _ => None,
         };
         let record = meta.as_ref().and_then(|m| state::load(root, &rel, m));
-        // A copy from before, of a file reached through a link: its folder's listing, if
-        // the server gives one, may show it unchanged.
-        let listed = match listed {
-            None if record.is_some() => self.stamp_by_listing(target),
-            given => given,
+        Ok(Place {
+            url,
+            target,
+            depth,
+            rel,
+            file,
+            keep,
+            fresh,
+            meta,
+            record,
+        })
+    }
+
+    /// The folder's listing shows the size and time the copy has, and the copy is as the
+    /// last run saved it (its record says so): unchanged, and no request is sent.
+    fn unchanged_by_listing(
+        &self,
+        place: &Place<'_>,
+        listed: Option<listing::Stamp>,
+    ) -> Option<Visit> {
+        let (Some(m), Some(r), Some(s)) = (&place.meta, &place.record, listed) else {
+            return None;
         };
-        // The folder's listing shows the size and time the copy has, and the copy is as the
-        // last run saved it (its record says so): unchanged, and no request is sent.
-        let same = |m: &std::fs::Metadata, s: listing::Stamp| {
-            m.len() == s.size && m.modified().is_ok_and(|t| state::seconds(t) == s.modified)
-        };
-        if let (Some(m), Some(r), Some(s)) = (&meta, &record, listed)
-            && same(m, s)
-        {
-            if !self.claim(&rel) {
-                return self.note(&url, Outcome::SameFile, Report::default());
-            }
-            let report = Report {
-                file: Some(&rel),
-                reason: report::BY_LISTING,
-                ..Report::default()
-            };
-            self.note(&url, Outcome::Unchanged, report);
-            let copy = Copy {
-                rel: &rel,
-                kind: &r.content_type,
-                etag: &r.etag,
-                meta: Some(m),
-            };
-            return Visit::Links(self.links_of(target, &copy, depth));
+        if m.len() != s.size || !m.modified().is_ok_and(|t| state::seconds(t) == s.modified) {
+            return None;
         }
+        let url = place.url;
+        if !self.claim(&place.rel) {
+            return Some(self.note(url, Outcome::SameFile, Report::default()));
+        }
+        let report = Report {
+            file: Some(&place.rel),
+            reason: report::BY_LISTING,
+            ..Report::default()
+        };
+        self.note(url, Outcome::Unchanged, report);
+        let copy = Copy {
+            rel: &place.rel,
+            kind: &r.content_type,
+            etag: &r.etag,
+            meta: Some(m),
+        };
+        Some(Visit::Links(self.links_of(
+            place.target,
+            &copy,
+            place.depth,
+        )))
+    }
+
+    /// Asks for the URL (conditionally when a copy is on disk; a folder for serve's JSON
+    /// listing; a `.part` continued) until an answer ends the visit.
+    fn ask(&self, place: &Place<'_>) -> Visit {
+        let (url, target, depth) = (place.url, place.target, place.depth);
+        let root = &self.settings.dir;
         let folder = target.path.split('?').next().unwrap_or("").ends_with('/');
-        let mut ask_json = folder;
-        let mut use_kept = true;
-        // A `.part` an interrupted run left, with the validator of what it holds the start
-        // of: the rest is asked for with Range and If-Range (a 200 instead starts over).
-        let mut resuming = if folder || fresh {
-            None
-        } else {
-            let part = part_path(&file);
-            std::fs::symlink_metadata(&part)
-                .ok()
-                .filter(|m| m.is_file() && m.len() > 0)
-                .and_then(|m| Some((m.len(), state::partial(&part)?)))
+        let mut asking = Asking {
+            json: folder,
+            use_kept: true,
+            resuming: (!folder && !place.fresh)
+                .then(|| part_to_resume(&place.file))
+                .flatten(),
         };
         loop {
-            let mut req = Request::new(Method::Get);
-            let kept = if ask_json && use_kept {
-                listing::kept(root, &url)
-            } else {
-                None
-            };
-            if ask_json {
-                // serve answers a folder URL with its JSON listing only when the client
-                // asks for JSON alone (a `text/html` anywhere gets the HTML page).
-                req.headers
-                    .push(HeaderEdit::new("Accept", Some("application/json")));
-            }
-            if let Some(k) = &kept {
-                req.headers
-                    .push(HeaderEdit::new("If-None-Match", Some(&k.etag)));
-            } else if let Some(r) = record.as_ref().filter(|r| !r.etag.is_empty()) {
-                req.headers
-                    .push(HeaderEdit::new("If-None-Match", Some(&r.etag)));
-            } else if let Some(t) = meta.as_ref().and_then(|m| m.modified().ok()) {
-                req.time_condition = Some(("If-Modified-Since".into(), httpdate::fmt_http_date(t)));
-            }
-            if let Some((from, validator)) = &resuming {
-                req.headers
-                    .push(HeaderEdit::new("Range", Some(&format!("bytes={from}-"))));
-                req.headers
-                    .push(HeaderEdit::new("If-Range", Some(validator)));
-            }
-            let mut resp = match self.sender.send(&url, &req, target, |line| self.say(line)) {
+            let kept = (asking.json && asking.use_kept)
+                .then(|| listing::kept(root, url))
+                .flatten();
+            let modified = place.meta.as_ref().and_then(|m| m.modified().ok());
+            let etag = kept.as_ref().map(|k| k.etag.as_str());
+            let req = request_for(&asking, etag, place.record.as_ref(), modified);
+            let mut resp = match self.sender.send(url, &req, target, |line| self.say(line)) {
                 Ok(r) => r,
-                Err(e) => return self.failed(&url, &e),
+                Err(e) => return self.failed(url, &e),
             };
             let status = resp.status();
             let content_type = header(&resp, "content-type")
@@ -480,164 +625,185 @@ impl<'a> Crawl<'a> {
                 .unwrap_or("")
                 .trim()
                 .to_ascii_lowercase();
-            if let Some(k) = kept.filter(|_| status == 304) {
-                // The folder is as the last run listed it: walked from the kept copy.
-                drain(&mut resp);
-                if let Ok(Some(visit)) = self.walk(&url, target, depth, 304, k.body()) {
-                    return visit;
-                }
-                // The kept copy is unreadable: asked again without it.
-                let _ = std::fs::remove_file(root.join(listing::kept_path(&url)));
-                use_kept = false;
-                continue;
-            }
-            if ask_json && (status == 406 || (status == 200 && content_type.ends_with("json"))) {
-                if status == 200 {
-                    // Kept for the next run's If-None-Match as it is read; if it cannot
-                    // be, that run only gets the whole listing again.
-                    let etag = header(&resp, "etag");
-                    let walked = listing::read_keeping(root, &url, &etag, &mut resp, |input| {
-                        self.walk(&url, target, depth, 200, input)
-                    });
-                    match walked {
-                        Ok(Some(visit)) => return visit,
-                        Err(e) => return self.failed(&url, &Error::from_io(e, &url)),
-                        Ok(None) => {}
-                    }
-                }
-                // Not serve's listing: ask again as a browser would.
-                drain(&mut resp);
-                ask_json = false;
-                continue;
-            }
-            if ask_json {
+            let range_start = resume::content_range(resp.head()).0;
+            let have_copy = place.meta.is_some();
+            let answer = answer(
+                status,
+                &content_type,
+                &asking,
+                kept.is_some(),
+                have_copy,
+                range_start,
+            );
+            if asking.json
+                && !matches!(
+                    answer,
+                    Answer::KeptListing | Answer::Listing | Answer::NotJson
+                )
+            {
                 // A folder answered with a page: the files its links reach do not ask
                 // for its listing.
                 let path = target.path.split('?').next().unwrap_or("");
                 self.stamps.page(&target.endpoint, path);
             }
-            return match status {
-                304 if meta.is_some() => {
-                    // Read the (empty) body to its end, so the connection is used again.
+            match answer {
+                Answer::KeptListing => {
+                    // The folder is as the last run listed it: walked from the kept copy.
                     drain(&mut resp);
-                    if !self.claim(&rel) {
-                        return self.note(&url, Outcome::SameFile, Report::status(304));
+                    let walked = kept.map(|k| self.walk(url, target, depth, 304, k.body()));
+                    if let Some(Ok(Some(visit))) = walked {
+                        return visit;
                     }
-                    let report = Report {
-                        file: Some(&rel),
-                        ..Report::status(304)
-                    };
-                    self.note(&url, Outcome::Unchanged, report);
-                    let copy = Copy {
-                        rel: &rel,
-                        kind: record.as_ref().map_or("", |r| r.content_type.as_str()),
-                        etag: record.as_ref().map_or("", |r| r.etag.as_str()),
-                        // Without its record, the copy's links are read again.
-                        meta: meta.as_ref().filter(|_| record.is_some()),
-                    };
-                    Visit::Links(self.links_of(target, &copy, depth))
+                    // The kept copy is unreadable: asked again without it.
+                    let _ = std::fs::remove_file(root.join(listing::kept_path(url)));
+                    asking.use_kept = false;
                 }
-                301 | 302 | 303 | 307 | 308 => {
-                    let location = header(&resp, "location");
-                    drain(&mut resp);
-                    let report = Report {
-                        reason: &location,
-                        ..Report::status(status)
-                    };
-                    self.note(&url, Outcome::Redirect, report);
-                    match crate::redirect::resolve(target, location.as_bytes()) {
-                        // A redirect is a link from the same page, at the same depth.
-                        Ok(t) => Visit::Links(vec![Link {
-                            target: t,
-                            depth,
-                            inline: false,
-                            listed: None,
-                        }]),
-                        Err(_) => {
-                            self.counts.off_site.fetch_add(1, Ordering::Relaxed);
-                            Visit::Links(Vec::new())
-                        }
-                    }
-                }
-                // The `.part` is as long as the file, or the server answers another range:
-                // started over.
-                206 | 416
-                    if resuming.as_ref().is_some_and(|(from, _)| {
-                        status == 416 || resume::content_range(resp.head()).0 != Some(*from)
-                    }) =>
-                {
-                    drain(&mut resp);
-                    let _ = std::fs::remove_file(part_path(&file));
-                    resuming = None;
-                    continue;
-                }
-                200..=299 => {
-                    // Only a 206 answers the Range asked for; anything else is the whole.
-                    let resume = resuming
-                        .as_ref()
-                        .map(|(from, _)| *from)
-                        .filter(|_| status == 206);
-                    if !self.claim(&rel) {
-                        drain(&mut resp);
-                        return self.note(&url, Outcome::SameFile, Report::status(status));
-                    }
-                    let length = header(&resp, "content-length").parse().ok();
-                    let name = rel.to_string_lossy();
-                    let bar = self.progress.bar(&name, length, true);
-                    let warn = |line: &str| self.say(line);
-                    let to = save::Saving {
-                        root,
-                        rel: &rel,
-                        bar: &bar,
-                        total: &self.bytes,
-                        warn: &warn,
-                    };
-                    let saved = self
-                        .folders
-                        .make_parents(root, &rel)
-                        .map_err(|e| Error::Write {
-                            what: file.display().to_string(),
-                            reason: shared::io_words(&e),
-                        })
-                        .and_then(|_| save::save(&to, &mut resp, &content_type, resume));
-                    bar.clear();
-                    let bytes = match saved {
-                        Ok(n) => n - resume.unwrap_or(0).min(n),
-                        Err(e) => return self.failed(&url, &e),
-                    };
-                    let resumed = resume.map(|from| format!("resumed at byte {from}"));
+                Answer::Listing => {
+                    // Kept for the next run's If-None-Match as it is read; if it cannot
+                    // be, that run only gets the whole listing again.
                     let etag = header(&resp, "etag");
-                    let copy = Copy {
-                        rel: &rel,
-                        kind: &content_type,
-                        etag: &etag,
-                        meta: None,
-                    };
-                    let found = self.links_of(target, &copy, depth);
-                    let outcome = if !keep {
-                        let _ = std::fs::remove_file(&file);
-                        let _ = std::fs::remove_file(state::path(root, &rel));
-                        Outcome::Rejected
-                    } else if meta.is_some() {
-                        Outcome::Changed
-                    } else {
-                        Outcome::New
-                    };
-                    let report = Report {
-                        file: Some(rel.as_path()).filter(|_| keep),
-                        bytes,
-                        reason: resumed.as_deref().unwrap_or(""),
-                        ..Report::status(status)
-                    };
-                    self.note(&url, outcome, report);
-                    Visit::Links(found)
+                    let walked = listing::read_keeping(root, url, &etag, &mut resp, |input| {
+                        self.walk(url, target, depth, 200, input)
+                    });
+                    match walked {
+                        Ok(Some(visit)) => return visit,
+                        Err(e) => return self.failed(url, &Error::from_io(e, url)),
+                        // Not serve's listing: ask again as a browser would.
+                        Ok(None) => drain(&mut resp),
+                    }
+                    asking.json = false;
                 }
-                _ => {
+                Answer::NotJson => {
                     drain(&mut resp);
-                    self.failed(&url, &Error::HttpStatus { status })
+                    asking.json = false;
                 }
-            };
+                Answer::RestartRange => {
+                    drain(&mut resp);
+                    let _ = std::fs::remove_file(part_path(&place.file));
+                    asking.resuming = None;
+                }
+                Answer::Unchanged => return self.unchanged(place, resp),
+                Answer::Redirect => return self.redirected(place, resp),
+                Answer::Save(from) => return self.saved(place, resp, &content_type, from),
+                Answer::Failed => {
+                    drain(&mut resp);
+                    return self.failed(url, &Error::HttpStatus { status });
+                }
+            }
         }
+    }
+
+    /// A 304 for the copy on disk: kept, and its links read back (from the journal when
+    /// its record matches).
+    fn unchanged(&self, place: &Place<'_>, mut resp: Response) -> Visit {
+        // Read the (empty) body to its end, so the connection is used again.
+        drain(&mut resp);
+        if !self.claim(&place.rel) {
+            return self.note(place.url, Outcome::SameFile, Report::status(304));
+        }
+        let report = Report {
+            file: Some(&place.rel),
+            ..Report::status(304)
+        };
+        self.note(place.url, Outcome::Unchanged, report);
+        let record = place.record.as_ref();
+        let copy = Copy {
+            rel: &place.rel,
+            kind: record.map_or("", |r| r.content_type.as_str()),
+            etag: record.map_or("", |r| r.etag.as_str()),
+            // Without its record, the copy's links are read again.
+            meta: place.meta.as_ref().filter(|_| record.is_some()),
+        };
+        Visit::Links(self.links_of(place.target, &copy, place.depth))
+    }
+
+    /// A redirect: its `Location` is a link from the same page, at the same depth.
+    fn redirected(&self, place: &Place<'_>, mut resp: Response) -> Visit {
+        let location = header(&resp, "location");
+        drain(&mut resp);
+        let report = Report {
+            reason: &location,
+            ..Report::status(resp.status())
+        };
+        self.note(place.url, Outcome::Redirect, report);
+        match crate::redirect::resolve(place.target, location.as_bytes()) {
+            Ok(t) => Visit::Links(vec![Link {
+                target: t,
+                depth: place.depth,
+                inline: false,
+                listed: None,
+            }]),
+            Err(_) => {
+                self.counts.off_site.fetch_add(1, Ordering::Relaxed);
+                Visit::Links(Vec::new())
+            }
+        }
+    }
+
+    /// A body to save (`resume`: the byte a 206 continues the `.part` from): written as
+    /// `.part` and renamed, its links read, and removed again when --reject'ed.
+    fn saved(
+        &self,
+        place: &Place<'_>,
+        mut resp: Response,
+        content_type: &str,
+        resume: Option<u64>,
+    ) -> Visit {
+        let (url, rel, root) = (place.url, &place.rel, &self.settings.dir);
+        let status = resp.status();
+        if !self.claim(rel) {
+            drain(&mut resp);
+            return self.note(url, Outcome::SameFile, Report::status(status));
+        }
+        let length = header(&resp, "content-length").parse().ok();
+        let bar = self.progress.bar(&rel.to_string_lossy(), length, true);
+        let warn = |line: &str| self.say(line);
+        let to = save::Saving {
+            root,
+            rel,
+            bar: &bar,
+            total: &self.bytes,
+            warn: &warn,
+        };
+        let saved = self
+            .folders
+            .make_parents(root, rel)
+            .map_err(|e| Error::Write {
+                what: place.file.display().to_string(),
+                reason: shared::io_words(&e),
+            })
+            .and_then(|_| save::save(&to, &mut resp, content_type, resume));
+        bar.clear();
+        let bytes = match saved {
+            Ok(n) => n - resume.unwrap_or(0).min(n),
+            Err(e) => return self.failed(url, &e),
+        };
+        let resumed = resume.map(|from| format!("resumed at byte {from}"));
+        let etag = header(&resp, "etag");
+        let copy = Copy {
+            rel,
+            kind: content_type,
+            etag: &etag,
+            meta: None,
+        };
+        let found = self.links_of(place.target, &copy, place.depth);
+        let outcome = if !place.keep {
+            let _ = std::fs::remove_file(&place.file);
+            let _ = std::fs::remove_file(state::path(root, rel));
+            Outcome::Rejected
+        } else if place.meta.is_some() {
+            Outcome::Changed
+        } else {
+            Outcome::New
+        };
+        let report = Report {
+            file: Some(rel.as_path()).filter(|_| place.keep),
+            bytes,
+            reason: resumed.as_deref().unwrap_or(""),
+            ..Report::status(status)
+        };
+        self.note(url, outcome, report);
+        Visit::Links(found)
     }
 
     /// Walks serve's JSON listing of the folder `target` (answered with `status`) as it is
@@ -1103,5 +1269,228 @@ fn may_be_page(rel: &Path) -> bool {
             ext,
             "html" | "htm" | "xhtml" | "shtml" | "php" | "asp" | "aspx" | "jsp" | "cgi"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::args::Args;
+
+    fn asking(json: bool, resuming: Option<u64>) -> Asking {
+        Asking {
+            json,
+            use_kept: true,
+            resuming: resuming.map(|from| (from, "\"v\"".to_string())),
+        }
+    }
+
+    #[test]
+    fn answers_decide_the_next_step() {
+        use Answer::*;
+        let json = "application/json";
+        let html = "text/html";
+        // (status, type, asked for JSON, kept listing sent, copy on disk, resuming from,
+        // Content-Range start, what follows)
+        type Case<'a> = (
+            u16,
+            &'a str,
+            bool,
+            bool,
+            bool,
+            Option<u64>,
+            Option<u64>,
+            Answer,
+        );
+        #[rustfmt::skip]
+        let cases: &[Case<'_>] = &[
+            (304, json, true, true, true, None, None, KeptListing),
+            (304, "", true, false, true, None, None, Unchanged),
+            (304, "", false, false, false, None, None, Failed),
+            (200, json, true, false, false, None, None, Listing),
+            (200, json, false, false, false, None, None, Save(None)),
+            (200, html, true, false, false, None, None, Save(None)),
+            (406, html, true, false, false, None, None, NotJson),
+            (406, html, false, false, false, None, None, Failed),
+            (301, html, true, false, false, None, None, Redirect),
+            (308, "", false, false, true, None, None, Redirect),
+            (206, "", false, false, false, Some(10), Some(10), Save(Some(10))),
+            (206, "", false, false, false, Some(10), Some(0), RestartRange),
+            (416, "", false, false, false, Some(10), None, RestartRange),
+            (416, "", false, false, false, None, None, Failed),
+            (200, "", false, false, true, Some(10), None, Save(None)),
+            (204, "", false, false, false, None, None, Save(None)),
+            (404, html, true, false, false, None, None, Failed),
+        ];
+        for &(status, ty, json, kept, copy, from, start, want) in cases {
+            let got = answer(status, ty, &asking(json, from), kept, copy, start);
+            assert_eq!(
+                got, want,
+                "{status} {ty} json={json} kept={kept} copy={copy} {from:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn requests_carry_one_condition_and_the_range() {
+        let record = |etag: &str| state::Record {
+            etag: etag.into(),
+            size: 1,
+            mtime: 0,
+            content_type: "text/html".into(),
+        };
+        let with_etag = record("\"r\"");
+        let no_etag = record("");
+        let time = Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(784_111_777));
+        let date = "Sun, 06 Nov 1994 08:49:37 GMT";
+        #[rustfmt::skip]
+        let cases: &[(Asking, Option<&str>, Option<&state::Record>, &str)] = &[
+            (asking(true, None), Some("\"k\""), Some(&with_etag),
+             "Accept: application/json|If-None-Match: \"k\""),
+            (asking(true, None), None, Some(&with_etag),
+             "Accept: application/json|If-None-Match: \"r\""),
+            (asking(false, None), None, Some(&no_etag), &format!("If-Modified-Since: {date}")),
+            (asking(false, None), None, None, &format!("If-Modified-Since: {date}")),
+            (asking(false, Some(5)), None, Some(&with_etag),
+             "If-None-Match: \"r\"|Range: bytes=5-|If-Range: \"v\""),
+        ];
+        for (asking, kept, record, want) in cases {
+            let req = request_for(asking, *kept, *record, time);
+            let mut got: Vec<String> = req
+                .headers
+                .iter()
+                .map(|h| format!("{}: {}", h.name, h.value.as_deref().unwrap_or("")))
+                .collect();
+            if let Some((name, value)) = &req.time_condition {
+                got.push(format!("{name}: {value}"));
+            }
+            assert_eq!(got.join("|"), *want);
+            assert_eq!(req.method, Method::Get);
+        }
+        let bare = request_for(&asking(false, None), None, None, None);
+        assert!(bare.headers.is_empty() && bare.time_condition.is_none());
+    }
+
+    #[test]
+    fn no_part_or_an_empty_one_is_not_resumed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        assert_eq!(part_to_resume(&file), None);
+        std::fs::write(part_path(&file), "").unwrap();
+        assert_eq!(part_to_resume(&file), None);
+    }
+
+    /// A crawl of `http://h:1/` saving under a fresh folder, with `flags`, and robots.txt
+    /// refusing `/private/`.
+    fn with_crawl(flags: &[&str], test: impl FnOnce(&Crawl<'_>, &Path)) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        let mut line = vec!["fetch", "--mirror", "-s", "--directory-prefix", root];
+        line.extend_from_slice(flags);
+        line.push("http://h:1/");
+        let config = Config::from_args(Args::parse_ordered(line).unwrap()).unwrap();
+        let settings = config.mirror.clone().unwrap();
+        std::fs::create_dir_all(settings.dir.join(local::STATE_DIR)).unwrap();
+        let robots = robots::Robots::parse("User-agent: *\nDisallow: /private/\n", "fetch", |p| {
+            normalize(p)
+        });
+        let start = Target::parse("http://h:1/").unwrap();
+        let crawl = Crawl::new(&config, &settings, start, robots);
+        test(&crawl, dir.path());
+    }
+
+    fn target(path: &str) -> Target {
+        Target::parse(&format!("http://h:1{path}")).unwrap()
+    }
+
+    #[test]
+    fn places_follow_the_bounds() {
+        with_crawl(&["--reject", "*.jpg", "--quota", "100"], |crawl, root| {
+            let t = target("/a/b%20c.html");
+            let place = crawl.place("u", &t, 0).ok().unwrap();
+            assert_eq!(place.rel, Path::new("h:1/a/b c.html"));
+            assert_eq!(place.file, root.join("h:1/a/b c.html"));
+            assert!(place.keep && place.fresh);
+            assert!(place.meta.is_none() && place.record.is_none());
+            // Rejected by name, but a page may have links: read, then removed.
+            let page = target("/page");
+            assert!(crawl.place("u", &page, 0).is_ok());
+            let t = target("/p.jpg");
+            assert!(crawl.place("u", &t, 0).is_err());
+            assert_eq!(crawl.counts.rejected.load(Ordering::Relaxed), 1);
+            let t = target("/private/x");
+            assert!(crawl.place("u", &t, 0).is_err());
+            assert_eq!(crawl.counts.robots.load(Ordering::Relaxed), 1);
+            let t = target("/a/..%2f..%2fescape");
+            assert!(crawl.place("u", &t, 0).is_err());
+            assert_eq!(crawl.counts.refused.load(Ordering::Relaxed), 1);
+            crawl.bytes.store(100, Ordering::Relaxed);
+            let t = target("/a/more.html");
+            assert!(crawl.place("u", &t, 0).is_err());
+            assert_eq!(crawl.counts.quota.load(Ordering::Relaxed), 1);
+        });
+    }
+
+    #[test]
+    fn a_symlink_in_the_way_is_refused() {
+        with_crawl(&[], |crawl, root| {
+            std::fs::create_dir_all(root.join("h:1/a")).unwrap();
+            std::os::unix::fs::symlink("/etc/passwd", root.join("h:1/a/f")).unwrap();
+            let t = target("/a/f");
+            assert!(crawl.place("u", &t, 0).is_err());
+            assert_eq!(crawl.counts.refused.load(Ordering::Relaxed), 1);
+            std::fs::write(root.join("h:1/a/g"), "old").unwrap();
+            let t = target("/a/g");
+            let place = crawl.place("u", &t, 0).ok().unwrap();
+            assert!(!place.fresh && place.meta.is_some(), "a copy from before");
+            assert!(place.record.is_none(), "with no record");
+        });
+    }
+
+    #[test]
+    fn a_listed_copy_as_recorded_costs_no_request() {
+        with_crawl(&[], |crawl, root| {
+            std::fs::create_dir_all(root.join("h:1")).unwrap();
+            let path = root.join("h:1/f.txt");
+            std::fs::write(&path, "12345").unwrap();
+            let file = std::fs::File::open(&path).unwrap();
+            let meta = file.metadata().unwrap();
+            let mtime = state::seconds(meta.modified().unwrap());
+            let record = state::Record {
+                etag: "\"e\"".into(),
+                size: 5,
+                mtime,
+                content_type: "text/plain".into(),
+            };
+            state::save(root, Path::new("h:1/f.txt"), &file, &record).unwrap();
+            let t = target("/f.txt");
+            let place = crawl.place("u", &t, 0).ok().unwrap();
+            assert_eq!(place.record.as_ref(), Some(&record));
+            let stamp = |size, modified| Some(listing::Stamp { size, modified });
+            assert!(
+                crawl
+                    .unchanged_by_listing(&place, stamp(6, mtime))
+                    .is_none()
+            );
+            assert!(
+                crawl
+                    .unchanged_by_listing(&place, stamp(5, mtime + 1))
+                    .is_none()
+            );
+            assert!(crawl.unchanged_by_listing(&place, None).is_none());
+            assert!(
+                crawl
+                    .unchanged_by_listing(&place, stamp(5, mtime))
+                    .is_some()
+            );
+            assert_eq!(crawl.counts.unchanged.load(Ordering::Relaxed), 1);
+            // The same file reached again in this run is not counted twice.
+            assert!(
+                crawl
+                    .unchanged_by_listing(&place, stamp(5, mtime))
+                    .is_some()
+            );
+            assert_eq!(crawl.counts.same_file.load(Ordering::Relaxed), 1);
+        });
     }
 }

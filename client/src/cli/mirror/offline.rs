@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use shared::Target;
 
+use super::settings::MirrorSettings;
 use super::{convert, links, local, save};
-use crate::cli::config::MirrorSettings;
 
 /// A page or style sheet to convert: the file relative to DIR, its URL, whether HTML.
 pub type Page = (PathBuf, Target, bool);
