@@ -9,6 +9,7 @@ and passes the bytes both ways to 127.0.0.1:PORT (a plain-HTTP server), as a TLS
 terminator in front of it would. --unix listens on that Unix-domain socket instead (and
 prints 0).
 """
+import select
 import socket
 import ssl
 import sys
@@ -109,35 +110,34 @@ def serve(ctx, conn, flags, opts):
 
 
 def relay(tls, conn, port):
-    """Passes bytes both ways until the backend closes, then closes the TLS side."""
+    """Passes bytes both ways until the backend closes, then closes the TLS side. One
+    thread per connection: an SSL socket is never read and written from two threads."""
     try:
         back = socket.create_connection(("127.0.0.1", port))
     except OSError:
         conn.close()
         return
-
-    def upstream():
-        try:
-            while True:
-                piece = tls.recv(65536)
-                if not piece:
-                    break
-                back.sendall(piece)
-        except (ssl.SSLError, OSError):
-            pass
-        try:
-            back.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-
-    threading.Thread(target=upstream, daemon=True).start()
+    client_open = True
     try:
         while True:
-            piece = back.recv(65536)
-            if not piece:
-                break
-            tls.sendall(piece)
-        tls.unwrap()
+            watch = [back] + ([tls] if client_open else [])
+            ready = [tls] if client_open and tls.pending() else []
+            if not ready:
+                ready, _, _ = select.select(watch, [], [], 60)
+                if not ready:
+                    break
+            if tls in ready:
+                piece = tls.recv(65536)
+                if piece:
+                    back.sendall(piece)
+                else:
+                    client_open = False
+                    back.shutdown(socket.SHUT_WR)
+            if back in ready:
+                piece = back.recv(65536)
+                if not piece:
+                    break
+                tls.sendall(piece)
     except (ssl.SSLError, OSError, ValueError):
         pass
     finally:
