@@ -104,14 +104,18 @@ impl Hub {
         if watchers.len() >= self.cap {
             return;
         }
+        // Counted before the greeting: a client that has read it and opens another stream at
+        // once must find this one counted against the cap (it was counted only after, and a
+        // watcher past the cap could get a 200).
+        self.count.store(watchers.len() + 1, Ordering::Relaxed);
         // The greeting comes from here, under the lock every event is sent under: a client
         // that has read it is one the next change reaches.
         let greeted = stream.write_nowait(GREETING).ok() == Some(GREETING.len());
         let flags = EventFlags::IN | EventFlags::RDHUP | EventFlags::ET;
         if greeted && epoll::add(&self.epoll, &stream, EventData::new_u64(key), flags).is_ok() {
             watchers.insert(key, stream);
-            self.count.store(watchers.len(), Ordering::Relaxed);
         }
+        self.count.store(watchers.len(), Ordering::Relaxed);
     }
 
     /// Stops the thread, which closes every watcher.
