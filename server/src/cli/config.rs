@@ -32,6 +32,10 @@ pub(crate) struct Settings {
     pub(crate) quiet: bool,
     /// Print a QR code of the LAN URL (`--qr`).
     pub(crate) qr: bool,
+    /// `--tls-cert`: the URLs printed are https://.
+    pub(crate) https: bool,
+    /// The certificate's public-key hash (curl's `sha256//` form), printed at the start.
+    pub(crate) key_hash: Option<String>,
     /// Lines to print on stderr before serving (`serve: warning: ...`).
     pub(crate) warnings: Vec<String>,
 }
@@ -98,7 +102,15 @@ impl Settings {
             auth.add_file(&text)
                 .map_err(|e| format!("--auth-file {}: {e}", file.display()))?;
         }
-        warnings.extend(auth_warning(&auth, args.unix.is_some(), ip));
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(
+                crate::Tls::load(cert, key).map_err(|e| format!("--tls-cert/--tls-key: {e}"))?,
+            ),
+            _ => None,
+        };
+        let https = tls.is_some();
+        let key_hash = tls.as_ref().and_then(crate::Tls::key_hash);
+        warnings.extend(auth_warning(&auth, args.unix.is_some() || https, ip));
         let uploads = match args.upload {
             false => None,
             true => Some(Uploads {
@@ -119,6 +131,10 @@ impl Settings {
             .archive(args.archive)
             .compress(args.compress)
             .watch(args.watch);
+        let config = match tls {
+            Some(tls) => config.tls(tls),
+            None => config,
+        };
         Ok(Settings {
             dir,
             config,
@@ -131,6 +147,8 @@ impl Settings {
             },
             quiet: args.quiet,
             qr: args.qr,
+            https,
+            key_hash,
             warnings,
         })
     }
@@ -155,12 +173,13 @@ fn read_small(path: &Path, flag: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| fail(shared::io_words(&e)))
 }
 
-/// `--auth` on a TCP address other machines can reach: the password travels in the clear.
-fn auth_warning(auth: &Auth, unix: bool, ip: IpAddr) -> Option<String> {
-    (!auth.is_empty() && !unix && !ip.is_loopback()).then(|| {
+/// `--auth` on a TCP address other machines can reach without TLS: the password travels in
+/// the clear. `private`: a Unix socket, or HTTPS.
+fn auth_warning(auth: &Auth, private: bool, ip: IpAddr) -> Option<String> {
+    (!auth.is_empty() && !private && !ip.is_loopback()).then(|| {
         format!(
             "warning: --auth on {ip}: without TLS the password crosses the network in the \
-             clear; put a TLS terminator in front"
+             clear; give serve --tls-cert and --tls-key"
         )
     })
 }

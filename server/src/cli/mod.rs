@@ -101,8 +101,9 @@ fn run(s: Settings) -> Result<(), (u8, String)> {
     } else {
         server.access_log(Box::new(io::stdout()))
     };
+    let scheme = if s.https { "https" } else { "http" };
     let url = match server.local_addr() {
-        Ok(shared::Address::Tcp(a)) => format!("http://{a}/"),
+        Ok(shared::Address::Tcp(a)) => format!("{scheme}://{a}/"),
         Ok(other) => other.to_string(),
         Err(e) => return Err((exit::RUNTIME, shared::io_words(&e))),
     };
@@ -114,7 +115,10 @@ fn run(s: Settings) -> Result<(), (u8, String)> {
         // A closed stdout is no reason not to serve.
         let _ = writeln!(out, "serving {} at {url}", s.dir.display());
         if let Ok(shared::Address::Tcp(bound)) = server.local_addr() {
-            let _ = banner::print(&mut out, bound, s.qr);
+            let _ = banner::print(&mut out, scheme, bound, s.qr);
+        }
+        if let Some(hash) = &s.key_hash {
+            let _ = writeln!(out, "  certificate key {hash} (curl's --pinnedpubkey form)");
         }
         let _ = out.flush();
     }
