@@ -398,3 +398,116 @@ fn plain_http_on_the_https_port_is_redirected() {
         assert!(ok && out == b"x", "{err}");
     }
 }
+
+/// The serial number of the certificate a new TLS connection to `port` is shown
+/// (`openssl s_client`, then `openssl x509 -serial`).
+fn served_serial(openssl: &Path, port: u16) -> String {
+    let connect = format!("127.0.0.1:{port}");
+    let hello = run(
+        Command::new(openssl)
+            .args(["s_client", "-connect", &connect])
+            .stdin(std::process::Stdio::null()),
+        Duration::from_secs(30),
+    );
+    let parse = super::Child::start_with_input(
+        "openssl x509",
+        Command::new(openssl).args(["x509", "-noout", "-serial"]),
+        &hello.stdout,
+    )
+    .finish(Duration::from_secs(30));
+    String::from_utf8_lossy(&parse.stdout).trim().to_string()
+}
+
+/// A self-signed certificate for localhost with `serial`, and its new key, as PEM.
+fn pair_with_serial(serial: u64) -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.serial_number = Some(rcgen::SerialNumber::from(serial));
+    (params.self_signed(&key).unwrap().pem(), key.serialize_pem())
+}
+
+/// Replaces `path` at once (a rename), as certbot and mounted secrets do.
+fn replace(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+#[test]
+fn a_renewed_certificate_is_served_without_a_restart_and_a_broken_one_is_ignored() {
+    let Some(openssl) = program("openssl", "openssl") else {
+        return;
+    };
+    let Some(curl) = program("curl", "curl") else {
+        return;
+    };
+    let site = temp_dir("peers https renewal ");
+    put(site.path(), "a.txt", b"still here");
+    let certs = temp_dir("renewal certs");
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    let (c, k) = pair_with_serial(0x1111);
+    std::fs::write(&cert, c).unwrap();
+    std::fs::write(&key, k).unwrap();
+    let s = Serve::start(&[
+        "-p",
+        "0",
+        "-q",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        site.path().to_str().unwrap(),
+    ]);
+    let port = s.addr().port();
+    assert_eq!(served_serial(&openssl, port), "serial=1111");
+
+    // Requests keep going on new connections while the pair is replaced: none fails.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (stop, curl) = (stop.clone(), curl.clone());
+        let url = format!("https://localhost:{port}/a.txt");
+        std::thread::spawn(move || {
+            let mut done = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) || done < 5 {
+                let out = run(
+                    Command::new(&curl).args(["-sSk", &url]),
+                    Duration::from_secs(30),
+                );
+                assert_eq!(
+                    out.stdout,
+                    b"still here",
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                done += 1;
+            }
+            done
+        })
+    };
+    let (c, k) = pair_with_serial(0x2222);
+    replace(&key, &k);
+    replace(&cert, &c);
+    super::wait_for(
+        "the new serial on new handshakes",
+        Duration::from_secs(20),
+        || (served_serial(&openssl, port) == "serial=2222").then_some(()),
+    );
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let done = load.join().expect("no request failed during the renewal");
+    assert!(done >= 5);
+
+    // A broken pair (a certificate without its key) changes nothing and says so once.
+    let (c, _) = pair_with_serial(0x3333);
+    replace(&cert, &c);
+    let err = super::wait_for("the broken pair reported", Duration::from_secs(20), || {
+        let err = s.stderr();
+        err.contains("still serving the previous one")
+            .then_some(err)
+    });
+    assert_eq!(
+        err.matches("still serving the previous one").count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(served_serial(&openssl, port), "serial=2222");
+}

@@ -312,6 +312,16 @@ impl Server {
             site.live = Some(hub);
         }
         let live = site.live.clone();
+        // Renewed certificate files are read again while serving (stopped when `run` ends).
+        let _renewal = match &config.tls {
+            Some(tls) => Some(crate::certs::Renewal::start(tls).map_err(|e| {
+                io::Error::other(format!(
+                    "--tls-cert: watching for renewals: {}",
+                    shared::io_words(&e)
+                ))
+            })?),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             site,
             log,
