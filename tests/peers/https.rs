@@ -27,11 +27,7 @@ pub(super) fn serve_https(root: &Path, extra: &[&str]) -> Serve {
 
 /// The key hash serve printed after its first line.
 pub(super) fn printed_hash(s: &Serve) -> String {
-    let lines = s.log();
-    let line = lines
-        .iter()
-        .find(|l| l.contains("sha256//"))
-        .unwrap_or_else(|| panic!("no key hash printed: {lines:?}"));
+    let line = s.wait_log("the key hash", |l| l.contains("sha256//"));
     let at = line.find("sha256//").unwrap();
     line[at..].split_whitespace().next().unwrap().to_string()
 }
@@ -510,4 +506,88 @@ fn a_renewed_certificate_is_served_without_a_restart_and_a_broken_one_is_ignored
         "{err}"
     );
     assert_eq!(served_serial(&openssl, port), "serial=2222");
+}
+
+#[test]
+fn a_self_signed_certificate_is_made_kept_and_checked_by_its_printed_hash() {
+    let site = temp_dir("peers https self-signed ");
+    put(site.path(), "a.txt", b"pinned");
+    let state = temp_dir("state home");
+    let start = || {
+        Serve::start_cmd(
+            Command::new(crate::support::bin("serve"))
+                .args([
+                    "-p",
+                    "0",
+                    "--tls-self-signed",
+                    site.path().to_str().unwrap(),
+                ])
+                .env("XDG_STATE_HOME", state.path()),
+        )
+    };
+    let s = start();
+    let hash = printed_hash(&s);
+    s.wait_log("the curl line", |l| l.contains("curl --pinnedpubkey"));
+    let lines = s.log();
+    let line = |tool: &str| {
+        lines
+            .iter()
+            .find(|l| {
+                l.trim_start()
+                    .starts_with(&format!("{tool} --pinnedpubkey"))
+            })
+            .unwrap_or_else(|| panic!("no {tool} line: {lines:?}"))
+            .trim()
+            .to_string()
+    };
+    let fetch_line = line("fetch");
+    assert_eq!(
+        fetch_line,
+        format!("fetch --pinnedpubkey '{hash}' -k {}", s.url)
+    );
+    // The printed lines, run as printed (by a shell), get the file.
+    let sh = |line: &str, bin_dir: &Path| {
+        let path = format!(
+            "{}:{}",
+            bin_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        run(
+            Command::new("sh")
+                .args(["-c", &format!("{line}a.txt")])
+                .env("PATH", path),
+            Duration::from_secs(30),
+        )
+    };
+    let bins = crate::support::bin("fetch");
+    let out = sh(&fetch_line, bins.parent().unwrap());
+    assert_eq!(
+        out.stdout,
+        b"pinned",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if program("curl", "curl").is_some() {
+        let out = sh(&line("curl"), bins.parent().unwrap());
+        assert_eq!(
+            out.stdout,
+            b"pinned",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The key is private and kept: a restart shows the same hash.
+    let key = state.path().join("serve/self-signed.key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    drop(s);
+    let again = start();
+    assert_eq!(
+        printed_hash(&again),
+        hash,
+        "the fingerprint survives a restart"
+    );
 }

@@ -36,6 +36,8 @@ pub(crate) struct Settings {
     pub(crate) https: bool,
     /// The certificate's public-key hash (curl's `sha256//` form), printed at the start.
     pub(crate) key_hash: Option<String>,
+    /// `--tls-self-signed`: the certificate made (its check lines are printed).
+    pub(crate) self_signed: Option<PathBuf>,
     /// Lines to print on stderr before serving (`serve: warning: ...`).
     pub(crate) warnings: Vec<String>,
 }
@@ -102,10 +104,27 @@ impl Settings {
             auth.add_file(&text)
                 .map_err(|e| format!("--auth-file {}: {e}", file.display()))?;
         }
+        let mut self_signed = None;
         let tls = match (&args.tls_cert, &args.tls_key) {
             (Some(cert), Some(key)) => Some(
                 crate::Tls::load(cert, key).map_err(|e| format!("--tls-cert/--tls-key: {e}"))?,
             ),
+            _ if args.tls_self_signed => {
+                let dir = super::self_signed::state_dir().ok_or(
+                    "--tls-self-signed: no folder to keep its key in (set HOME or XDG_STATE_HOME)",
+                )?;
+                // The names: loopback, and the addresses the banner prints.
+                let ips = if ip.is_unspecified() {
+                    super::banner::interfaces()
+                } else {
+                    vec![ip]
+                };
+                let names = super::self_signed::names(&ips);
+                let (cert, key) = super::self_signed::ensure(&dir, &names)
+                    .map_err(|e| format!("--tls-self-signed: {e}"))?;
+                self_signed = Some(cert.clone());
+                Some(crate::Tls::load(&cert, &key).map_err(|e| format!("--tls-self-signed: {e}"))?)
+            }
             _ => None,
         };
         let https = tls.is_some();
@@ -149,6 +168,7 @@ impl Settings {
             qr: args.qr,
             https,
             key_hash,
+            self_signed,
             warnings,
         })
     }

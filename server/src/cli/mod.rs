@@ -14,6 +14,7 @@ use crate::Server;
 mod args;
 mod banner;
 mod config;
+mod self_signed;
 
 pub use args::Args;
 use config::Settings;
@@ -119,6 +120,16 @@ fn run(s: Settings) -> Result<(), (u8, String)> {
         }
         if let Some(hash) = &s.key_hash {
             let _ = writeln!(out, "  certificate key {hash} (curl's --pinnedpubkey form)");
+            if let Some(cert) = &s.self_signed {
+                // A self-signed certificate is checked by its key, not by a CA.
+                let _ = writeln!(
+                    out,
+                    "  self-signed: {}; check the key instead of a CA:",
+                    cert.display()
+                );
+                let _ = writeln!(out, "    fetch --pinnedpubkey '{hash}' -k {url}");
+                let _ = writeln!(out, "    curl --pinnedpubkey '{hash}' -k {url}");
+            }
         }
         let _ = out.flush();
     }
