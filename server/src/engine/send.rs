@@ -22,8 +22,8 @@ pub(crate) const SMALL_BODY: u64 = 32 * 1024;
 const STREAM_BUF: usize = 256 * 1024;
 
 /// Over TLS a file cannot go by sendfile: it is read in pieces of this size, each sealed
-/// into 16 KiB records (rustls's largest) and written in as few calls as the socket takes.
-/// Measured with a 1 GiB download over loopback (BENCHMARKS.md, "TLS record batches").
+/// into 16 KiB records (rustls's largest) and written in as few calls as the socket takes
+/// (see `tls::SEALED_LIMIT`: the same size, measured only at this setting so far).
 const TLS_READ: usize = 256 * 1024;
 
 /// A file ended before the length its head announced (it shrank while being sent).

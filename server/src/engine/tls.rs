@@ -19,9 +19,10 @@ use shared::tls::rustls::{ServerConfig, ServerConnection};
 use crate::engine::ready::Interest;
 
 /// The most sealed bytes a session keeps waiting for the socket (rustls's buffer limit):
-/// writing more plaintext waits until the socket has taken some. Measured with a 1 GiB
-/// download over loopback (BENCHMARKS.md, "TLS record batches"): 256 KiB, the same as the
-/// plain path's read-ahead, goes out in a few large `sendmsg` calls per turn.
+/// writing more plaintext waits until the socket has taken some. 256 KiB, the plain path's
+/// read-ahead for streamed bodies: 16 records of 16 KiB go out in one `sendmsg` when the
+/// socket takes them. Only this size has been measured (BENCHMARKS.md, "HTTPS"); a sweep of
+/// smaller and larger batches is still to do.
 pub(crate) const SEALED_LIMIT: usize = 256 * 1024;
 
 /// A session for a client whose first byte said TLS.
