@@ -190,7 +190,7 @@ wrk_run() {
   shift $(($# < 5 ? $# : 5)); [[ ${1:-} == -- ]] && shift
   local extra=("$@")
   local t=$((c < 2 ? 1 : 2))
-  local cmd=(wrk -t"$t" -c"$c" -d"${SECS}s" --latency "${extra[@]}" "http://127.0.0.1:${PORT[$srv]}$path")
+  local cmd=(wrk -t"$t" -c"$c" -d"${SECS}s" --latency "${extra[@]}" "${SCHEME:-http}://127.0.0.1:${PORT[$srv]}$path")
   [[ -n $pin ]] && cmd=(taskset -c 1 "${cmd[@]}")
   local opens0; opens0=$(passive_opens)
   local out; out=$("${cmd[@]}" 2>&1 || true)
@@ -501,6 +501,27 @@ for round in $(seq 1 "$ROUNDS"); do
   fi
   time_cmd tls-many-small curl-parallel sh -c "curl -s --parallel --parallel-max 8 ${CA[*]} $(cat "$WORK/tls-curl-args.txt")"
 done
+# --- issue 23: serve over https:// against nginx ------------------------------------------------
+# serve-tls is serve -q --tls-cert with the same ECDSA P-256 certificate as nginx-tls (TLS 1.3,
+# tickets on, 2 workers). wrk speaks TLS (it does not verify). Rows: tls-keepalive-c16/c256
+# (index.html on kept connections), tls-close-c16 (a new TLS connection, full handshake, per
+# request), tls-1m-c16, and tls-bigfile (curl's speed for one download of a 1 GiB file).
+log "issue 23: serve over https"
+p=$(free_port); LABEL[serve-tls]=serve
+start serve-tls "$p" "$SERVE" -q --tls-cert "$TLSD/cert.pem" --tls-key "$TLSD/key.pem" -p "$p" "$DOC"
+[[ -f $DOC/1g.bin ]] || head -c 1073741824 /dev/zero >"$DOC/1g.bin"
+for round in $(seq 1 "$ROUNDS"); do
+  for srv in serve-tls nginx-tls; do
+    SCHEME=https wrk_run tls-keepalive-c16 "$srv" 16 /index.html
+    SCHEME=https wrk_run tls-keepalive-c256 "$srv" 256 /index.html
+    SCHEME=https wrk_run tls-close-c16 "$srv" 16 /index.html "" -- -H 'Connection: close'
+    SCHEME=https wrk_run tls-1m-c16 "$srv" 16 /1m.bin
+    bps=$(curl -sk -o /dev/null -w '%{speed_download}' "https://127.0.0.1:${PORT[$srv]}/1g.bin")
+    echo "tls-bigfile,${LABEL[$srv]},$round,$(python3 -c "print(round(${bps:-0}/1048576,1))"),MiB/s,,," >>"$CSV"
+  done
+done
+kill "${PID[serve-tls]}" 2>/dev/null || true
+rm -f "$DOC/1g.bin"
 kill "${PID[nginx-tls]}" 2>/dev/null || true
 
 # --- issue 18: Repr-Digest (serve --digest, fetch's check) --------------------------------------

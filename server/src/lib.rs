@@ -52,6 +52,7 @@
 
 mod auth;
 mod cache;
+mod certs;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod compress;
@@ -70,6 +71,7 @@ mod testdir;
 mod watch;
 
 pub use auth::{Account, Auth};
+pub use certs::Tls;
 pub use engine::cidr::Cidr;
 pub use engine::log::Format as LogFormat;
 pub use engine::server::{

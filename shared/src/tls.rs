@@ -1,5 +1,6 @@
 //! TLS for both programs, through rustls: certificates, chains and keys read from PEM (or
-//! DER) files, the client's rustls configuration built from curl's options, the public-key
+//! DER) files, the client's rustls configuration built from curl's options, the server's
+//! (a certificate pair that can be swapped while serving: [`CertSlot`]), the public-key
 //! hash in curl's `sha256//` form, what a certificate says (for `-v`), and TLS failures in
 //! words with the class curl's exit code comes from.
 //!
@@ -202,9 +203,7 @@ pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
     if looks_pem(&bytes) {
         if bytes.windows(9).any(|w| w == b"ENCRYPTED") {
             return Err(
-                "the key is encrypted, which fetch cannot read: decrypt it first \
-                 (openssl pkey -in KEY -out PLAIN)"
-                    .into(),
+                "the key is encrypted: decrypt it first (openssl pkey -in KEY -out PLAIN)".into(),
             );
         }
         return PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
@@ -286,6 +285,82 @@ pub fn summarize(cert: &[u8]) -> Option<CertSummary> {
         expire: when(&tbs.validity.not_after),
         names,
     })
+}
+
+/// A server's certificate chain and key, read and checked against each other: the chain
+/// from `cert` (PEM, leaf first), the key from `key` (RSA, ECDSA or Ed25519; PKCS#8,
+/// PKCS#1 or SEC1). The error is one line naming the file at fault.
+pub fn load_pair(cert: &Path, key: &Path) -> Result<Arc<rustls::sign::CertifiedKey>, String> {
+    let chain = read_certs(cert).map_err(|e| format!("{}: {e}", cert.display()))?;
+    let der = read_key(key).map_err(|e| format!("{}: {e}", key.display()))?;
+    rustls::sign::CertifiedKey::from_der(chain, der, &provider())
+        .map(Arc::new)
+        .map_err(|e| match e {
+            rustls::Error::InconsistentKeys(_) => format!(
+                "{} is not the key of the certificate in {}",
+                key.display(),
+                cert.display()
+            ),
+            e => format!("{}: {e}", key.display()),
+        })
+}
+
+/// The certificate a server shows, swappable while it serves: new handshakes take the pair
+/// in the slot at that moment, and a connection keeps the pair it shook hands with (so a
+/// renewed certificate reaches new clients and cuts off none).
+#[derive(Debug)]
+pub struct CertSlot(std::sync::RwLock<Arc<rustls::sign::CertifiedKey>>);
+
+impl CertSlot {
+    /// A slot holding `pair`.
+    pub fn new(pair: Arc<rustls::sign::CertifiedKey>) -> Arc<CertSlot> {
+        Arc::new(CertSlot(std::sync::RwLock::new(pair)))
+    }
+
+    /// The pair new handshakes get.
+    pub fn current(&self) -> Arc<rustls::sign::CertifiedKey> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Puts `pair` in the slot, for every handshake from now on.
+    pub fn replace(&self, pair: Arc<rustls::sign::CertifiedKey>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = pair;
+    }
+
+    /// The leaf certificate's public-key hash, in curl's `--pinnedpubkey` form.
+    pub fn key_hash(&self) -> Option<String> {
+        let pair = self.current();
+        key_hash(pair.end_entity_cert().ok()?)
+    }
+}
+
+impl rustls::server::ResolvesServerCert for CertSlot {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.current())
+    }
+}
+
+/// Sessions a server remembers for resumption by session ID (TLS 1.2 clients that do not
+/// take tickets); tickets need no memory on the server.
+const SERVER_SESSIONS: usize = 1024;
+
+/// A server's rustls configuration: TLS 1.2 and 1.3 with the provider's default suites
+/// (all with forward secrecy), ALPN `http/1.1`, the certificate from `slot`, resumption by
+/// tickets (keys rotated every 6 hours by rustls, made fresh at each start) and by session
+/// ID.
+pub fn server_config(slot: Arc<CertSlot>) -> Result<Arc<rustls::ServerConfig>, String> {
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_cert_resolver(slot);
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.session_storage = rustls::server::ServerSessionMemoryCache::new(SERVER_SESSIONS);
+    config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| e.to_string())?;
+    Ok(Arc::new(config))
 }
 
 /// The TLS settings of a client, as curl's options give them. The default verifies against

@@ -8,6 +8,7 @@ mod faults;
 mod requests;
 mod responses;
 mod slow;
+mod tls;
 
 // The jail fixture, where the hostile tests have always found it.
 pub use crate::support::jail::{Jail, SECRET};

@@ -254,7 +254,8 @@ fn a_tls_handshake_is_closed_without_a_reply_and_logged_once_a_second() {
     let lines: Vec<&str> = err.lines().filter(|l| l.contains(complaint)).collect();
     assert_eq!(
         lines[0],
-        "serve: 127.0.0.1 sent a TLS handshake to a plain-HTTP port; closing"
+        "serve: 127.0.0.1 sent a TLS handshake to a plain-HTTP port; closing \
+         (serve speaks HTTPS with --tls-cert FILE --tls-key FILE)"
     );
     assert!(
         lines.len() as u64 <= elapsed.as_secs() + 1,

@@ -481,6 +481,36 @@ fn chromium_seeks_in_an_audio_file_with_range_requests() {
 }
 
 #[test]
+fn chromium_loads_a_page_and_seeks_in_media_over_https_trusting_the_key_hash() {
+    let Some(browser) = browser() else { return };
+    let site = temp_dir("peers media https ");
+    let wav = wav(30);
+    put(site.path(), "tone \u{e9}.wav", &wav);
+    put(site.path(), "index.html", MEDIA_PAGE.as_bytes());
+    let s = super::https::serve_https(site.path(), &[]);
+    // Chromium trusts the certificate by its key hash alone: the same base64 of SHA-256
+    // of the public key that curl's --pinnedpubkey takes after `sha256//`.
+    let hash = super::https::printed_hash(&s);
+    let spki = format!(
+        "--ignore-certificate-errors-spki-list={}",
+        hash.trim_start_matches("sha256//")
+    );
+    let url = format!("https://localhost:{}/", s.addr().port());
+    let dom = dump_dom(&browser, &url, &["--virtual-time-budget=10000", &spki]);
+    let len = wav.len();
+    assert!(
+        dom.contains(&format!("fetch 206 100 bytes 0-99/{len}</p>")),
+        "script fetch with Range over https: {dom}\nserve log:\n{:#?}",
+        s.log()
+    );
+    assert!(
+        dom.contains("data-seeked=\"yes\">seeked to 25 of 30</p>"),
+        "the audio element seeked over https: {dom}\nserve log:\n{:#?}",
+        s.log()
+    );
+}
+
+#[test]
 fn chromium_uploads_through_the_listing_form_with_a_password() {
     let Some(browser) = browser() else { return };
     let site = temp_dir("peers browser upload ");

@@ -7,6 +7,7 @@
 
 mod browser;
 mod curl;
+mod https;
 mod origins;
 mod python;
 mod scale;

@@ -16,7 +16,8 @@ pub use super::{exists, site};
 /// A `serve` child process.
 pub struct Serve {
     child: Child,
-    /// The URL from the startup line (`http://127.0.0.1:PORT/` or `unix:PATH`).
+    /// The URL from the startup line (`http://127.0.0.1:PORT/`, `https://...` under
+    /// `--tls-cert`, or `unix:PATH`).
     pub url: String,
     /// The TCP address, when listening on TCP.
     pub addr: Option<SocketAddr>,
@@ -41,6 +42,7 @@ impl Serve {
             .to_string();
         let addr = url
             .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"))
             .and_then(|r| r.trim_end_matches('/').parse().ok());
         Serve { child, url, addr }
     }

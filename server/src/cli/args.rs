@@ -31,6 +31,12 @@ request (401 otherwise). --compress sends br or gzip by the client's q-values, c
 --upload takes PUT and multipart POST; a file appears only once whole (201, 409 or with
 --overwrite 204). --archive streams ?download=tar, tar.gz or zip of a folder.
 
+HTTPS (--tls-cert FILE --tls-key FILE): TLS 1.2 and 1.3 (rustls), ALPN http/1.1, session
+tickets and resumption; the banner prints https:// URLs. A plain-HTTP request on that port is
+redirected to https:// (301; 308 for other methods than GET and HEAD). Renewed certificate
+files are read again while serving. --tls-self-signed needs no files: serve makes a
+certificate and prints its key hash with the fetch and curl lines that check it.
+
 Live reload (--watch): DIR and its visible folders are watched with inotify (up to 8192
 folders). HTML files and listings are sent with a script before </body> (its own ETag,
 never compressed, Range ignored) that listens to /%00serve-reload (Server-Sent Events; a path no file can
@@ -218,6 +224,20 @@ pub struct Args {
     /// Print a QR code of the URL to open from another device on the network
     #[arg(long)]
     pub(crate) qr: bool,
+
+    /// Speak HTTPS with this certificate chain (PEM, leaf first); needs --tls-key
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (RSA, ECDSA or Ed25519; PKCS#8, PKCS#1 or SEC1)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+
+    /// Speak HTTPS with a certificate made here for localhost and this machine's addresses;
+    /// its key is kept in $XDG_STATE_HOME/serve (~/.local/state/serve), so its hash, printed
+    /// at the start for fetch and curl --pinnedpubkey, stays the same across restarts
+    #[arg(long, conflicts_with = "tls_cert")]
+    pub(crate) tls_self_signed: bool,
 }
 
 /// Access-log formats.

@@ -5,16 +5,16 @@
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 
-/// The URL for an address, IPv6 in brackets.
-fn url(ip: IpAddr, port: u16) -> String {
-    format!("http://{}/", SocketAddr::new(ip, port))
+/// The URL for an address, IPv6 in brackets; `scheme` is `http` or `https`.
+fn url(scheme: &str, ip: IpAddr, port: u16) -> String {
+    format!("{scheme}://{}/", SocketAddr::new(ip, port))
 }
 
 /// The URLs to show for a server bound to `bound`, given the machine's interface
 /// addresses: for a wildcard bind, one per address of the bound family (both families for
 /// `::`), link-local IPv6 left out (it needs a zone no browser takes); otherwise none
 /// beyond the first line's.
-pub(crate) fn lan_urls(bound: SocketAddr, interfaces: &[IpAddr]) -> Vec<String> {
+pub(crate) fn lan_urls(scheme: &str, bound: SocketAddr, interfaces: &[IpAddr]) -> Vec<String> {
     if !bound.ip().is_unspecified() {
         return Vec::new();
     }
@@ -25,7 +25,7 @@ pub(crate) fn lan_urls(bound: SocketAddr, interfaces: &[IpAddr]) -> Vec<String> 
             IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
             IpAddr::V4(_) => true,
         })
-        .map(|&ip| url(ip, bound.port()))
+        .map(|&ip| url(scheme, ip, bound.port()))
         .collect();
     urls.sort();
     urls.dedup();
@@ -34,17 +34,17 @@ pub(crate) fn lan_urls(bound: SocketAddr, interfaces: &[IpAddr]) -> Vec<String> 
 
 /// The URL worth a QR code: the first non-loopback IPv4 URL of a wildcard bind, else the
 /// first non-loopback one, else the bound address's own.
-pub(crate) fn qr_url(bound: SocketAddr, interfaces: &[IpAddr]) -> String {
+pub(crate) fn qr_url(scheme: &str, bound: SocketAddr, interfaces: &[IpAddr]) -> String {
     let lan = |v4: bool| {
         interfaces
             .iter()
             .filter(|ip| !ip.is_loopback() && (!v4 || ip.is_ipv4()))
-            .find(|ip| lan_urls(bound, &[**ip]).len() == 1)
-            .map(|&ip| url(ip, bound.port()))
+            .find(|ip| lan_urls(scheme, bound, &[**ip]).len() == 1)
+            .map(|&ip| url(scheme, ip, bound.port()))
     };
     lan(true)
         .or_else(|| lan(false))
-        .unwrap_or_else(|| url(bound.ip(), bound.port()))
+        .unwrap_or_else(|| url(scheme, bound.ip(), bound.port()))
 }
 
 /// The machine's interface addresses (none if they cannot be read).
@@ -55,17 +55,22 @@ pub(crate) fn interfaces() -> Vec<IpAddr> {
 }
 
 /// Prints the extra banner lines for `bound` (and the QR code if asked) to `out`.
-pub(crate) fn print(out: &mut dyn Write, bound: SocketAddr, qr: bool) -> io::Result<()> {
+pub(crate) fn print(
+    out: &mut dyn Write,
+    scheme: &str,
+    bound: SocketAddr,
+    qr: bool,
+) -> io::Result<()> {
     let interfaces = if bound.ip().is_unspecified() || qr {
         interfaces()
     } else {
         Vec::new()
     };
-    for url in lan_urls(bound, &interfaces) {
+    for url in lan_urls(scheme, bound, &interfaces) {
         writeln!(out, "  also at {url}")?;
     }
     if qr {
-        let url = qr_url(bound, &interfaces);
+        let url = qr_url(scheme, bound, &interfaces);
         writeln!(out, "{}", qr_text(&url))?;
         let note = if url.contains("127.0.0.1") || url.contains("[::1]") {
             " (this machine only: --bind 0.0.0.0 shares it on the network)"
@@ -113,7 +118,7 @@ mod tests {
         ]);
         let v4: SocketAddr = "0.0.0.0:8000".parse().unwrap();
         assert_eq!(
-            lan_urls(v4, &here),
+            lan_urls("http", v4, &here),
             [
                 "http://10.0.0.5:8000/",
                 "http://127.0.0.1:8000/",
@@ -121,7 +126,7 @@ mod tests {
             ]
         );
         let v6: SocketAddr = "[::]:8000".parse().unwrap();
-        let all = lan_urls(v6, &here);
+        let all = lan_urls("http", v6, &here);
         assert!(
             all.contains(&"http://[2001:db8::7]:8000/".to_string()),
             "{all:?}"
@@ -132,21 +137,21 @@ mod tests {
         );
         assert!(!all.iter().any(|u| u.contains("fe80")), "{all:?}");
         let one: SocketAddr = "192.168.1.20:8000".parse().unwrap();
-        assert!(lan_urls(one, &here).is_empty());
+        assert!(lan_urls("http", one, &here).is_empty());
     }
 
     #[test]
     fn the_qr_code_points_at_the_lan() {
         let here = ips(&["127.0.0.1", "::1", "2001:db8::7", "192.168.1.20"]);
         let v4: SocketAddr = "0.0.0.0:8000".parse().unwrap();
-        assert_eq!(qr_url(v4, &here), "http://192.168.1.20:8000/");
+        assert_eq!(qr_url("http", v4, &here), "http://192.168.1.20:8000/");
         let v6: SocketAddr = "[::]:8000".parse().unwrap();
         assert_eq!(
-            qr_url(v6, &ips(&["::1", "2001:db8::7"])),
+            qr_url("http", v6, &ips(&["::1", "2001:db8::7"])),
             "http://[2001:db8::7]:8000/"
         );
         let lo: SocketAddr = "127.0.0.1:8000".parse().unwrap();
-        assert_eq!(qr_url(lo, &here), "http://127.0.0.1:8000/");
+        assert_eq!(qr_url("https", lo, &here), "https://127.0.0.1:8000/");
         let code = qr_text("http://192.168.1.20:8000/");
         let lines: Vec<&str> = code.lines().collect();
         // Version 2 (25 modules) plus a 4-module quiet zone each side: 33 columns, 17 lines.

@@ -32,6 +32,12 @@ pub(crate) struct Settings {
     pub(crate) quiet: bool,
     /// Print a QR code of the LAN URL (`--qr`).
     pub(crate) qr: bool,
+    /// `--tls-cert`: the URLs printed are https://.
+    pub(crate) https: bool,
+    /// The certificate's public-key hash (curl's `sha256//` form), printed at the start.
+    pub(crate) key_hash: Option<String>,
+    /// `--tls-self-signed`: the certificate made (its check lines are printed).
+    pub(crate) self_signed: Option<PathBuf>,
     /// Lines to print on stderr before serving (`serve: warning: ...`).
     pub(crate) warnings: Vec<String>,
 }
@@ -98,7 +104,32 @@ impl Settings {
             auth.add_file(&text)
                 .map_err(|e| format!("--auth-file {}: {e}", file.display()))?;
         }
-        warnings.extend(auth_warning(&auth, args.unix.is_some(), ip));
+        let mut self_signed = None;
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(
+                crate::Tls::load(cert, key).map_err(|e| format!("--tls-cert/--tls-key: {e}"))?,
+            ),
+            _ if args.tls_self_signed => {
+                let dir = super::self_signed::state_dir().ok_or(
+                    "--tls-self-signed: no folder to keep its key in (set HOME or XDG_STATE_HOME)",
+                )?;
+                // The names: loopback, and the addresses the banner prints.
+                let ips = if ip.is_unspecified() {
+                    super::banner::interfaces()
+                } else {
+                    vec![ip]
+                };
+                let names = super::self_signed::names(&ips);
+                let (cert, key) = super::self_signed::ensure(&dir, &names)
+                    .map_err(|e| format!("--tls-self-signed: {e}"))?;
+                self_signed = Some(cert.clone());
+                Some(crate::Tls::load(&cert, &key).map_err(|e| format!("--tls-self-signed: {e}"))?)
+            }
+            _ => None,
+        };
+        let https = tls.is_some();
+        let key_hash = tls.as_ref().and_then(crate::Tls::key_hash);
+        warnings.extend(auth_warning(&auth, args.unix.is_some() || https, ip));
         let uploads = match args.upload {
             false => None,
             true => Some(Uploads {
@@ -119,6 +150,10 @@ impl Settings {
             .archive(args.archive)
             .compress(args.compress)
             .watch(args.watch);
+        let config = match tls {
+            Some(tls) => config.tls(tls),
+            None => config,
+        };
         Ok(Settings {
             dir,
             config,
@@ -131,6 +166,9 @@ impl Settings {
             },
             quiet: args.quiet,
             qr: args.qr,
+            https,
+            key_hash,
+            self_signed,
             warnings,
         })
     }
@@ -155,12 +193,13 @@ fn read_small(path: &Path, flag: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| fail(shared::io_words(&e)))
 }
 
-/// `--auth` on a TCP address other machines can reach: the password travels in the clear.
-fn auth_warning(auth: &Auth, unix: bool, ip: IpAddr) -> Option<String> {
-    (!auth.is_empty() && !unix && !ip.is_loopback()).then(|| {
+/// `--auth` on a TCP address other machines can reach without TLS: the password travels in
+/// the clear. `private`: a Unix socket, or HTTPS.
+fn auth_warning(auth: &Auth, private: bool, ip: IpAddr) -> Option<String> {
+    (!auth.is_empty() && !private && !ip.is_loopback()).then(|| {
         format!(
             "warning: --auth on {ip}: without TLS the password crosses the network in the \
-             clear; put a TLS terminator in front"
+             clear; give serve --tls-cert and --tls-key"
         )
     })
 }

@@ -14,6 +14,7 @@ use crate::Server;
 mod args;
 mod banner;
 mod config;
+mod self_signed;
 
 pub use args::Args;
 use config::Settings;
@@ -101,8 +102,9 @@ fn run(s: Settings) -> Result<(), (u8, String)> {
     } else {
         server.access_log(Box::new(io::stdout()))
     };
+    let scheme = if s.https { "https" } else { "http" };
     let url = match server.local_addr() {
-        Ok(shared::Address::Tcp(a)) => format!("http://{a}/"),
+        Ok(shared::Address::Tcp(a)) => format!("{scheme}://{a}/"),
         Ok(other) => other.to_string(),
         Err(e) => return Err((exit::RUNTIME, shared::io_words(&e))),
     };
@@ -114,7 +116,20 @@ fn run(s: Settings) -> Result<(), (u8, String)> {
         // A closed stdout is no reason not to serve.
         let _ = writeln!(out, "serving {} at {url}", s.dir.display());
         if let Ok(shared::Address::Tcp(bound)) = server.local_addr() {
-            let _ = banner::print(&mut out, bound, s.qr);
+            let _ = banner::print(&mut out, scheme, bound, s.qr);
+        }
+        if let Some(hash) = &s.key_hash {
+            let _ = writeln!(out, "  certificate key {hash} (curl's --pinnedpubkey form)");
+            if let Some(cert) = &s.self_signed {
+                // A self-signed certificate is checked by its key, not by a CA.
+                let _ = writeln!(
+                    out,
+                    "  self-signed: {}; check the key instead of a CA:",
+                    cert.display()
+                );
+                let _ = writeln!(out, "    fetch --pinnedpubkey '{hash}' -k {url}");
+                let _ = writeln!(out, "    curl --pinnedpubkey '{hash}' -k {url}");
+            }
         }
         let _ = out.flush();
     }

@@ -9,15 +9,17 @@
 use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use shared::tls::rustls::{ServerConfig, ServerConnection};
 use shared::{Address, Stream};
 
 use crate::engine::log::{AccessLog, Line};
 use crate::engine::readbuf::ReadBuf;
 use crate::engine::ready::Interest;
 use crate::engine::send::{self, Sending};
+use crate::engine::tls::{self, Shake, Wire};
 use crate::http::request::{self, BODY_CAP, HEAD_CAP, Parsed, Request, Version};
 use crate::http::response_head::Persist;
 use crate::respond::{self, Refusal, Reply};
@@ -64,6 +66,8 @@ pub(crate) struct Env<'a> {
     pub limits: &'a Limits,
     /// True once shutdown has been asked: answer what is in flight, keep nothing open.
     pub stopping: bool,
+    /// `--tls-cert`: the port speaks HTTPS with this configuration.
+    pub tls: Option<&'a Arc<ServerConfig>>,
 }
 
 /// One client connection and what has been read from it.
@@ -78,6 +82,8 @@ pub(crate) struct Conn {
     // True until the first request on this connection is answered: only then can its first
     // bytes be a TLS handshake.
     fresh: bool,
+    // What stands between the socket and HTTP.
+    tls: Tls,
     // The peer has shut its side: read to the end (its close may be queued behind the
     // request), rather than wait for readiness that will not come again.
     closing: bool,
@@ -86,6 +92,33 @@ pub(crate) struct Conn {
     watching: bool,
     // What this turn has answered so far: responses, and bytes sent.
     turn: (u32, u64),
+}
+
+/// A connection's TLS, beside its socket.
+#[derive(Debug)]
+enum Tls {
+    /// A plain-HTTP port.
+    Off,
+    /// The HTTPS port, before the client's first byte says whether it speaks TLS.
+    Undecided,
+    /// The session: shaking hands, then every byte in and out goes through it.
+    On(Box<ServerConnection>),
+    /// Plain HTTP on the HTTPS port: its request is answered with a redirect to https://.
+    Misplaced,
+}
+
+impl Tls {
+    fn session(&mut self) -> Option<&mut ServerConnection> {
+        match self {
+            Tls::On(session) => Some(session),
+            _ => None,
+        }
+    }
+}
+
+/// The wire of a connection, from its two fields (so its buffer can be borrowed beside).
+fn wire<'a>(stream: &'a Stream, tls: &'a mut Tls) -> Wire<'a> {
+    Wire::new(stream, tls.session())
 }
 
 #[derive(Debug)]
@@ -111,7 +144,7 @@ struct Uploading {
 /// The connection as an upload's body comes off it: its buffer, then its socket.
 struct Incoming<'a> {
     buf: &'a mut ReadBuf,
-    stream: &'a Stream,
+    wire: Wire<'a>,
 }
 
 impl Source for Incoming<'_> {
@@ -122,11 +155,11 @@ impl Source for Incoming<'_> {
         self.buf.consume(n);
     }
     fn fill(&mut self) -> io::Result<usize> {
-        let stream = self.stream;
-        self.buf.fill(BUF_CAP, |space| stream.read_nowait(space))
+        let wire = &mut self.wire;
+        self.buf.fill(BUF_CAP, |space| wire.read(space))
     }
     fn read(&mut self, into: &mut [u8]) -> io::Result<usize> {
-        self.stream.read_nowait(into)
+        self.wire.read(into)
     }
 }
 
@@ -234,13 +267,16 @@ impl AsFd for Conn {
 impl Conn {
     /// A newly accepted, non-blocking connection; its first request head must arrive within
     /// the header timeout.
-    pub(crate) fn new(stream: Stream, peer: &Address, limits: &Limits) -> Conn {
+    /// `tls`: it came to the HTTPS port. Its handshake and its first request head must
+    /// arrive within the header timeout.
+    pub(crate) fn new(stream: Stream, peer: &Address, limits: &Limits, tls: bool) -> Conn {
         Conn {
             stream,
             peer: peer_text(peer),
             buf: ReadBuf::default(),
             head_deadline: Some(Instant::now() + limits.header_timeout),
             fresh: true,
+            tls: if tls { Tls::Undecided } else { Tls::Off },
             closing: false,
             state: State::Open,
             watching: false,
@@ -264,9 +300,12 @@ impl Conn {
         self.turn.0 >= TURN_RESPONSES || self.turn.1 >= TURN_BYTES
     }
 
-    /// The socket, for the watch hub (`Next::Watch`).
-    pub(crate) fn into_stream(self) -> Stream {
-        self.stream
+    /// The socket and its TLS session, for the watch hub (`Next::Watch`).
+    pub(crate) fn into_watcher(self) -> (Stream, Option<Box<ServerConnection>>) {
+        match self.tls {
+            Tls::On(session) => (self.stream, Some(session)),
+            _ => (self.stream, None),
+        }
     }
 
     /// The readiness set says the peer has closed its side: read until the end.
@@ -284,22 +323,35 @@ impl Conn {
             // (with `Connection: close`): its client sent it while we were still serving,
             // and closing would leave it with no answer for a request it may not retry.
             // Half a head already read is not waited for.
-            State::Open => !(self.buf.is_empty() && self.stream.has_unread()),
+            State::Open => !(self.buf.is_empty() && self.has_unread()),
             State::Lingering(_) => true,
         }
+    }
+
+    /// True when the client has sent bytes not read yet. A TLS session holds none opened
+    /// and not taken while the buffer is empty: reading fills the buffer first.
+    fn has_unread(&self) -> bool {
+        self.stream.has_unread()
     }
 
     /// Its deadline passed: a response still waiting for its reader is cut off (and logged
     /// with the bytes sent), a request head that started but never finished gets 408, an
     /// idle or lingering connection just closes. Dropping it afterwards closes it.
     pub(crate) fn expire(mut self, env: &Env<'_>) {
+        match &self.tls {
+            // A handshake that did not finish in time: no HTTP answer can reach the client.
+            Tls::On(session) if session.is_handshaking() => return,
+            // Nothing came on the HTTPS port: no way to know what to answer in.
+            Tls::Undecided => return,
+            _ => {}
+        }
         if matches!(self.state, State::Open) && self.buf.is_empty() && self.head_deadline.is_some()
         {
             // A head may have started in time without being read yet: another worker took
             // the readable wake-up while this one expired the connection. What is waiting
             // counts (else the client gets a reset, its bytes unread, instead of its 408).
-            let stream = &self.stream;
-            let _ = self.buf.fill(HEAD_CAP, |space| stream.read_nowait(space));
+            let mut wire = wire(&self.stream, &mut self.tls);
+            let _ = self.buf.fill(HEAD_CAP, |space| wire.read(space));
         }
         match std::mem::replace(&mut self.state, State::Open) {
             State::Sending(p) => p.log(env.log, &self.peer),
@@ -342,6 +394,9 @@ impl Conn {
     }
 
     fn serve_buffered(&mut self, env: &Env<'_>, out: &mut Vec<u8>) -> Next {
+        if let Some(next) = self.secure(env) {
+            return next;
+        }
         if let Some(next) = self.go_on(env, out) {
             return next;
         }
@@ -358,6 +413,58 @@ impl Conn {
                 return next;
             }
         }
+    }
+
+    /// On the HTTPS port, before any HTTP: learn from the first byte whether the client
+    /// speaks TLS (a handshake record) or plain HTTP (answered with a redirect), then shake
+    /// hands as far as the bytes that have come allow, under the head's deadline. `None`:
+    /// go on to HTTP.
+    fn secure(&mut self, env: &Env<'_>) -> Option<Next> {
+        if matches!(self.tls, Tls::Undecided) {
+            let Some(config) = env.tls else {
+                self.tls = Tls::Off;
+                return None;
+            };
+            let mut first = [0u8; 1];
+            let peeked = rustix::net::recv(
+                &self.stream,
+                &mut first,
+                rustix::net::RecvFlags::DONTWAIT | rustix::net::RecvFlags::PEEK,
+            );
+            match peeked {
+                Ok((1, _)) if first[0] == TLS_HANDSHAKE => match tls::accept(config) {
+                    Some(session) => self.tls = Tls::On(session),
+                    None => return Some(Next::Close),
+                },
+                Ok((1, _)) => self.tls = Tls::Misplaced,
+                Ok(_) => return Some(Next::Close),
+                Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => {
+                    return Some(self.wait_for_head(Interest::Read));
+                }
+                Err(_) => return Some(Next::Close),
+            }
+        }
+        let Tls::On(session) = &mut self.tls else {
+            return None;
+        };
+        if !session.is_handshaking() {
+            return None;
+        }
+        if self.head_deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some(Next::Close);
+        }
+        match wire(&self.stream, &mut self.tls).handshake() {
+            Shake::Done => None,
+            Shake::Wait(interest) => Some(self.wait_for_head(interest)),
+            Shake::Failed => Some(Next::Close),
+        }
+    }
+
+    /// Waits for `interest` until the head's deadline (the handshake is part of the head's
+    /// time).
+    fn wait_for_head(&self, interest: Interest) -> Next {
+        let deadline = self.head_deadline.unwrap_or_else(Instant::now);
+        Next::Wait(interest, deadline)
     }
 
     /// Goes on with what the connection was waiting for: a response to finish, an
@@ -390,7 +497,10 @@ impl Conn {
     /// Answers the request at the front of the buffer, if it is whole. `may_read`: the last
     /// read filled the buffer, so the socket may hold more.
     fn next_request(&mut self, env: &Env<'_>, out: &mut Vec<u8>, may_read: bool) -> Look {
-        if self.fresh && self.buf.bytes().first() == Some(&TLS_HANDSHAKE) {
+        if self.fresh
+            && matches!(self.tls, Tls::Off)
+            && self.buf.bytes().first() == Some(&TLS_HANDSHAKE)
+        {
             // A TLS client on the plain port: an HTTP error page would only be garbage to
             // it. Say so (at most once a second) and close without a response.
             tls_complaint(&self.peer);
@@ -400,6 +510,14 @@ impl Conn {
             return Look::Incomplete;
         }
         match request::parse(self.buf.bytes()) {
+            Parsed::Complete(req) if matches!(self.tls, Tls::Misplaced) => {
+                let reply = respond::to_https(&req, env.site, out);
+                self.buf.consume(req.len);
+                Look::Return(match self.send_once(reply, out, env, &req.line) {
+                    Ok(()) => self.close_gracefully(),
+                    Err(_) => Next::Close,
+                })
+            }
             Parsed::Complete(req) if req.body.is_some() => {
                 // A PUT or POST: an upload, whose body is not in `req.len`.
                 self.fresh = false;
@@ -460,7 +578,7 @@ impl Conn {
         }
         // Shutting down: nothing more is read once nothing is waiting (a request that has
         // arrived is still answered; see `idle`).
-        if env.stopping && self.buf.is_empty() && !self.stream.has_unread() {
+        if env.stopping && self.buf.is_empty() && !self.has_unread() {
             return Some(Next::Close);
         }
         if !*may_read {
@@ -468,10 +586,10 @@ impl Conn {
             return Some(Next::Wait(Interest::Read, deadline));
         }
         let mut room = 0;
-        let stream = &self.stream;
+        let mut wire = wire(&self.stream, &mut self.tls);
         let got = self.buf.fill(BUF_CAP, |space| {
             room = space.len();
-            stream.read_nowait(space)
+            wire.read(space)
         });
         match got {
             Ok(0) => Some(Next::Close),
@@ -518,7 +636,9 @@ impl Conn {
         if rx.send_continue && self.buf.is_empty() {
             // 25 bytes into an empty socket buffer: they go, or the client is gone.
             let line: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
-            if self.stream.write_nowait(line).ok() != Some(line.len()) {
+            let mut wire = wire(&self.stream, &mut self.tls);
+            let sent = wire.write(line, false).ok() == Some(line.len()) && wire.flush().is_ok();
+            if !sent {
                 return Flow::Return(Next::Close);
             }
         }
@@ -535,7 +655,7 @@ impl Conn {
     fn receive(&mut self, mut up: Box<Uploading>, env: &Env<'_>, out: &mut Vec<u8>) -> Flow {
         let mut from = Incoming {
             buf: &mut self.buf,
-            stream: &self.stream,
+            wire: wire(&self.stream, &mut self.tls),
         };
         match up.body.take(&mut from, out, env.limits.header_timeout) {
             Progress::Done(fed) => self.uploaded(*up, fed, env, out),
@@ -613,7 +733,7 @@ impl Conn {
                 user_agent: req.fields.user_agent.as_deref(),
             })
         };
-        match sending.pump(&self.stream, out) {
+        match sending.pump(&mut wire(&self.stream, &mut self.tls), out) {
             Ok(()) => {
                 log(&sending);
                 self.count(sending.sent());
@@ -644,7 +764,7 @@ impl Conn {
     fn resume(&mut self, mut p: Box<Pending>, env: &Env<'_>) -> Sent {
         let before = p.sending.sent();
         let head_before = p.sending.head_left();
-        match p.sending.pump(&self.stream, &[]) {
+        match p.sending.pump(&mut wire(&self.stream, &mut self.tls), &[]) {
             Ok(()) => {
                 p.log(env.log, &self.peer);
                 self.count(p.sending.sent());
@@ -678,7 +798,7 @@ impl Conn {
         line: &str,
     ) -> io::Result<()> {
         let mut sending = Sending::new(out, reply.body)?;
-        let result = sending.pump(&self.stream, out);
+        let result = sending.pump(&mut wire(&self.stream, &mut self.tls), out);
         env.log.request(&Line {
             peer: &self.peer,
             request: line,
@@ -692,6 +812,7 @@ impl Conn {
     /// Half-closes and drains, so the client reads the whole response; then closes, or
     /// lingers if the client is still sending.
     fn close_gracefully(&mut self) -> Next {
+        wire(&self.stream, &mut self.tls).close_notify();
         if self.stream.shutdown(Shutdown::Write).is_err() || self.drain() {
             return Next::Close;
         }
@@ -705,8 +826,9 @@ impl Conn {
     /// closed its side (or failed), so the connection can be dropped.
     fn drain(&mut self) -> bool {
         let mut scratch = [0u8; 4096];
+        let mut wire = wire(&self.stream, &mut self.tls);
         loop {
-            match self.stream.read_nowait(&mut scratch) {
+            match wire.read(&mut scratch) {
                 Ok(0) => return true,
                 Ok(_) => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
@@ -719,6 +841,10 @@ impl Conn {
 /// Answers a connection that will not be served (403 for a client not in `--allow`, 503
 /// when too many are open), without ever waiting on the client, then closes it.
 pub(crate) fn refuse(stream: Stream, peer: &Address, why: Refusal, env: &Env<'_>) {
+    if env.tls.is_some() {
+        // Before its handshake a TLS client can read no answer: the close says it all.
+        return;
+    }
     let mut out = Vec::with_capacity(512);
     let reply = respond::refuse(why, env.site, &mut out);
     let mut conn = Conn {
@@ -727,6 +853,7 @@ pub(crate) fn refuse(stream: Stream, peer: &Address, why: Refusal, env: &Env<'_>
         buf: ReadBuf::default(),
         head_deadline: None,
         fresh: false,
+        tls: Tls::Off,
         closing: false,
         state: State::Open,
         watching: false,
@@ -748,7 +875,10 @@ fn tls_complaint(peer: &str) {
     let mut last = LAST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
         *last = Some(Instant::now());
-        eprintln!("serve: {peer} sent a TLS handshake to a plain-HTTP port; closing");
+        eprintln!(
+            "serve: {peer} sent a TLS handshake to a plain-HTTP port; closing \
+             (serve speaks HTTPS with --tls-cert FILE --tls-key FILE)"
+        );
     }
 }
 
@@ -822,6 +952,7 @@ mod tests {
                 log: &self.log,
                 limits: &LIMITS,
                 stopping: false,
+                tls: None,
             }
         }
     }
@@ -834,7 +965,7 @@ mod tests {
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
         (
-            Conn::new(Stream::Unix(ours), &Address::Unix(None), &LIMITS),
+            Conn::new(Stream::Unix(ours), &Address::Unix(None), &LIMITS, false),
             theirs,
         )
     }

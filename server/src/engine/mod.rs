@@ -11,4 +11,5 @@ pub(crate) mod readbuf;
 pub(crate) mod ready;
 pub(crate) mod send;
 pub(crate) mod server;
+pub(crate) mod tls;
 pub(crate) mod worker;

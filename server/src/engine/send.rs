@@ -9,9 +9,9 @@ use std::fs::File;
 use std::io::{self, Read, Seek};
 use std::path::{Path, PathBuf};
 
-use rustix::net::SendFlags;
-use shared::Stream;
+use std::os::unix::fs::FileExt;
 
+use crate::engine::tls::Wire;
 use crate::respond::Body;
 
 /// Bodies up to this size are put in memory and sent with the head in one write; larger
@@ -20,6 +20,11 @@ pub(crate) const SMALL_BODY: u64 = 32 * 1024;
 
 /// The most bytes of a streamed body read ahead of the socket.
 const STREAM_BUF: usize = 256 * 1024;
+
+/// Over TLS a file cannot go by sendfile: it is read in pieces of this size, each sealed
+/// into 16 KiB records (rustls's largest) and written in as few calls as the socket takes
+/// (see `tls::SEALED_LIMIT`: the same size, measured only at this setting so far).
+const TLS_READ: usize = 256 * 1024;
 
 /// A file ended before the length its head announced (it shrank while being sent).
 #[derive(Debug)]
@@ -68,8 +73,10 @@ pub(crate) struct Sending {
     /// How much of the caller's buffer was written before sending first stopped.
     head_at: usize,
     pieces: VecDeque<Piece>,
-    /// Bytes of the front piece already sent.
+    /// Bytes of the front piece already sent (of a buffered piece: of the buffer).
     at: u64,
+    /// Over TLS, bytes of the front span read from the file so far.
+    read: u64,
     file: Option<(File, PathBuf)>,
     /// A streamed body's pipe.
     stream: Option<File>,
@@ -171,8 +178,8 @@ impl Sending {
     /// Sends what is left, never waiting: first the head (from `out` the first time, from
     /// its own copy after a stop), then the pieces. Fails with `WouldBlock` when the socket
     /// is full, keeping the rest; call again with an empty `out` when it is writable.
-    pub(crate) fn pump(&mut self, stream: &Stream, out: &[u8]) -> io::Result<()> {
-        let result = self.pump_inner(stream, out);
+    pub(crate) fn pump(&mut self, wire: &mut Wire<'_>, out: &[u8]) -> io::Result<()> {
+        let result = self.pump_inner(wire, out);
         if let Err(e) = &result
             && e.kind() == io::ErrorKind::WouldBlock
             && self.head.is_empty()
@@ -185,28 +192,28 @@ impl Sending {
         result
     }
 
-    fn pump_inner(&mut self, stream: &Stream, out: &[u8]) -> io::Result<()> {
+    fn pump_inner(&mut self, wire: &mut Wire<'_>, out: &[u8]) -> io::Result<()> {
         // With a body to follow, the head is held back (MSG_MORE) to leave in the body's
         // first packet, as a cork would, but with no system call to set or clear one.
         let more = !self.pieces.is_empty();
         if !self.head.is_empty() {
             let mut head = std::mem::take(&mut self.head);
             let mut at = 0;
-            let result = write_from(stream, &head, &mut at, more);
+            let result = write_from(wire, &head, &mut at, more);
             if at < head.len() {
                 head.drain(..at);
                 self.head = head;
             }
             result?;
         } else if self.head_at < out.len() {
-            write_from(stream, out, &mut self.head_at, more)?;
+            write_from(wire, out, &mut self.head_at, more)?;
         }
         while let Some(piece) = self.pieces.front() {
             match piece {
                 Piece::Text(text) => {
                     let mut at = self.at as usize;
                     let more = self.pieces.len() > 1;
-                    let result = write_from(stream, text, &mut at, more);
+                    let result = write_from(wire, text, &mut at, more);
                     self.sent += at as u64 - self.at;
                     self.at = at as u64;
                     result?;
@@ -218,7 +225,10 @@ impl Sending {
                     // The pipe is read blocking: its writer is busy making bytes, never
                     // waiting on anyone. Splicing moves the pipe's pages to the socket with no
                     // copy; a full socket is `WouldBlock` with the rest still in the pipe.
+                    // Over TLS the bytes must pass through the session: read and sealed.
+                    self.copy_stream |= wire.plain().is_none();
                     while !self.copy_stream {
+                        let Some(stream) = wire.plain() else { break };
                         let flags = rustix::pipe::SpliceFlags::empty();
                         match rustix::pipe::splice(&*reader, None, stream, None, 1 << 30, flags) {
                             Ok(0) => break,
@@ -241,7 +251,7 @@ impl Sending {
                             buf.truncate(n);
                             Ok(n > 0)
                         };
-                        drain(stream, &mut self.buf, &mut self.at, &mut self.sent, refill)?;
+                        drain(wire, &mut self.buf, &mut self.at, &mut self.sent, refill)?;
                     }
                 }
                 Piece::Listing => {
@@ -249,10 +259,11 @@ impl Sending {
                         return Err(io::Error::other("no listing to send"));
                     };
                     let refill = |buf: &mut Vec<u8>| Ok(listing.fill(buf, STREAM_BUF));
-                    drain(stream, &mut self.buf, &mut self.at, &mut self.sent, refill)?;
+                    drain(wire, &mut self.buf, &mut self.at, &mut self.sent, refill)?;
                 }
-                &Piece::Span { start, len } => {
-                    let Some((file, path)) = self.file.as_ref() else {
+                &Piece::Span { start, len } if !wire.is_tls() => {
+                    let (Some((file, path)), Some(stream)) = (self.file.as_ref(), wire.plain())
+                    else {
                         return Err(io::Error::other("no file for a span"));
                     };
                     // One sendfile at a time, from an explicit offset: a WouldBlock then
@@ -268,18 +279,50 @@ impl Sending {
                         }
                     }
                 }
+                &Piece::Span { start, len } => {
+                    // Over TLS: read into the buffer, seal, write; `at` is the position in
+                    // the buffer and `read` how much of the span the file has given.
+                    let Some((file, path)) = self.file.as_ref() else {
+                        return Err(io::Error::other("no file for a span"));
+                    };
+                    let read = &mut self.read;
+                    let refill = |buf: &mut Vec<u8>| {
+                        let want = (len - *read).min(TLS_READ as u64) as usize;
+                        if want == 0 {
+                            return Ok(false);
+                        }
+                        buf.resize(want, 0);
+                        let n = loop {
+                            match file.read_at(buf, start + *read) {
+                                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                                other => break other,
+                            }
+                        };
+                        let n = n.inspect_err(|_| buf.clear())?;
+                        buf.truncate(n);
+                        if n == 0 {
+                            return Err(shrank(path, start + *read, start + len));
+                        }
+                        *read += n as u64;
+                        Ok(true)
+                    };
+                    drain(wire, &mut self.buf, &mut self.at, &mut self.sent, refill)?;
+                    self.read = 0;
+                }
             }
             self.pieces.pop_front();
             self.at = 0;
         }
-        Ok(())
+        // Over TLS, records sealed and not yet written go now (or the connection waits for
+        // writable with them kept in the session).
+        wire.flush()
     }
 }
 
 /// Sends `buf[*at..]`, then refills `buf` and sends again, until `refill` says the body is
 /// done; a `WouldBlock` keeps the unsent rest for the next call.
 fn drain(
-    stream: &Stream,
+    wire: &mut Wire<'_>,
     buf: &mut Vec<u8>,
     at: &mut u64,
     sent: &mut u64,
@@ -288,7 +331,7 @@ fn drain(
     loop {
         if (*at as usize) < buf.len() {
             let mut pos = *at as usize;
-            let result = write_from(stream, buf, &mut pos, false);
+            let result = write_from(wire, buf, &mut pos, false);
             *sent += pos as u64 - *at;
             *at = pos as u64;
             result?;
@@ -303,17 +346,11 @@ fn drain(
 
 /// Writes `bytes[*at..]` without waiting, moving `at` as it goes (so a `WouldBlock` loses
 /// nothing). `more`: more follows at once, so the kernel may hold a partial packet for it.
-fn write_from(stream: &Stream, bytes: &[u8], at: &mut usize, more: bool) -> io::Result<()> {
-    let mut flags = SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
-    if more {
-        flags |= SendFlags::MORE;
-    }
+fn write_from(wire: &mut Wire<'_>, bytes: &[u8], at: &mut usize, more: bool) -> io::Result<()> {
     while *at < bytes.len() {
-        match rustix::net::send(stream, &bytes[*at..], flags) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => *at += n,
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
+        match wire.write(&bytes[*at..], more)? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => *at += n,
         }
     }
     Ok(())
@@ -322,6 +359,7 @@ fn write_from(stream: &Stream, bytes: &[u8], at: &mut usize, more: bool) -> io::
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shared::Stream;
     use std::io::Write;
     use std::os::unix::net::UnixStream;
 
@@ -358,7 +396,7 @@ mod tests {
         };
         let mut s = Sending::new(&mut out, body).unwrap();
         assert_eq!(out, b"HEAD\r\n\r\n23456", "one buffer, one write");
-        s.pump(&ours, &out).unwrap();
+        s.pump(&mut Wire::new(&ours, None), &out).unwrap();
         assert_eq!(s.sent(), 5);
         assert_eq!(read_n(&mut theirs, out.len()), out);
     }
@@ -376,7 +414,7 @@ mod tests {
             len: content.len() as u64,
         };
         let mut s = Sending::new(&mut out, body).unwrap();
-        let err = s.pump(&ours, &out).unwrap_err();
+        let err = s.pump(&mut Wire::new(&ours, None), &out).unwrap_err();
         assert_eq!(
             err.kind(),
             io::ErrorKind::WouldBlock,
@@ -390,7 +428,7 @@ mod tests {
         loop {
             let n = theirs.read(&mut buf).unwrap();
             got.extend_from_slice(&buf[..n]);
-            match s.pump(&ours, &[]) {
+            match s.pump(&mut Wire::new(&ours, None), &[]) {
                 Ok(()) => break,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => panic!("{e}"),
@@ -415,7 +453,7 @@ mod tests {
             len: 64 * 1024,
         };
         let mut s = Sending::new(&mut out, body).unwrap();
-        let err = s.pump(&ours, &out).unwrap_err();
+        let err = s.pump(&mut Wire::new(&ours, None), &out).unwrap_err();
         let why = shrank_in(&err).expect("a Shrank error").to_string();
         assert!(why.contains("short.bin shrank"), "{why}");
     }
@@ -442,7 +480,7 @@ mod tests {
             closing: "<end>".into(),
         };
         let mut s = Sending::new(&mut out, body).unwrap();
-        s.pump(&ours, &out).unwrap();
+        s.pump(&mut Wire::new(&ours, None), &out).unwrap();
         drop(ours);
         let mut got = Vec::new();
         theirs.read_to_end(&mut got).unwrap();

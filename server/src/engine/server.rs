@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use shared::{Address, Listener};
 
 use crate::auth::Auth;
+use crate::certs::Tls;
 use crate::engine::cidr::Cidr;
 use crate::engine::conn::{Conn, Limits};
 use crate::engine::log::AccessLog;
@@ -52,6 +53,7 @@ pub struct Config {
     pub(crate) site: Settings,
     allow: Vec<Cidr>,
     log_format: Format,
+    tls: Option<Tls>,
 }
 
 impl Config {
@@ -68,6 +70,7 @@ impl Config {
             site: Settings::default(),
             allow: Vec::new(),
             log_format: Format::Common,
+            tls: None,
         }
     }
     /// List folders without `index.html` (default on; off is `--no-listing`: 404).
@@ -192,6 +195,12 @@ impl Config {
         self.site.share.compress = on;
         self
     }
+    /// Speak HTTPS with this certificate and key (default: plain HTTP). A plain-HTTP
+    /// request that reaches the port is redirected to `https://`.
+    pub fn tls(mut self, tls: Tls) -> Config {
+        self.tls = Some(tls);
+        self
+    }
     /// The sharing features' settings (for the command line's tests).
     #[cfg(test)]
     pub(crate) fn share(&self) -> &crate::share::Share {
@@ -303,6 +312,16 @@ impl Server {
             site.live = Some(hub);
         }
         let live = site.live.clone();
+        // Renewed certificate files are read again while serving (stopped when `run` ends).
+        let _renewal = match &config.tls {
+            Some(tls) => Some(crate::certs::Renewal::start(tls).map_err(|e| {
+                io::Error::other(format!(
+                    "--tls-cert: watching for renewals: {}",
+                    shared::io_words(&e)
+                ))
+            })?),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             site,
             log,
@@ -316,6 +335,7 @@ impl Server {
             listener: Mutex::new(Some(listener)),
             stop: Arc::clone(&stop),
             stopped: AtomicBool::new(false),
+            tls: config.tls.as_ref().map(|t| Arc::clone(t.config())),
         });
 
         let (done_tx, done_rx) = mpsc::channel::<()>();

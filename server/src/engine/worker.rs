@@ -84,6 +84,8 @@ pub(crate) struct Shared {
     pub stop: Arc<Stop>,
     /// Set by the worker that does the shutdown's one-time work.
     pub stopped: AtomicBool,
+    /// `--tls-cert`: the configuration every connection's TLS session is made from.
+    pub tls: Option<Arc<shared::tls::rustls::ServerConfig>>,
 }
 
 impl Shared {
@@ -93,6 +95,7 @@ impl Shared {
             log: &self.log,
             limits: &self.limits,
             stopping: self.stop.asked(),
+            tls: self.tls.as_ref(),
         }
     }
 }
@@ -202,7 +205,8 @@ fn close(shared: &Shared, key: Key, conn: Conn) {
 fn hand_to_hub(shared: &Shared, key: Key, conn: Conn) {
     shared.ready.detach(key, &conn);
     if let Some(hub) = &shared.site.live {
-        hub.adopt(conn.into_stream());
+        let (stream, session) = conn.into_watcher();
+        hub.adopt(stream, session);
     }
 }
 
@@ -348,7 +352,7 @@ fn admit(shared: &Shared, stream: Stream, peer: &Address, turns: &mut Turns<'_>)
     let Some(key) = shared.ready.reserve() else {
         return conn::refuse(stream, peer, Refusal::Busy, &env);
     };
-    let conn = Conn::new(stream, peer, &shared.limits);
+    let conn = Conn::new(stream, peer, &shared.limits, shared.tls.is_some());
     serve(shared, key, conn, turns);
 }
 

@@ -104,6 +104,8 @@ pub struct Fields {
     pub expect: Option<String>,
     /// `Want-Repr-Digest` (RFC 9530): which digest of a file to send.
     pub want_repr_digest: Option<String>,
+    /// `Host` (the `https://` URL a plain request on the TLS port is sent to).
+    pub host: Option<String>,
 }
 
 impl Fields {
@@ -111,6 +113,7 @@ impl Fields {
     /// are not UTF-8 are kept lossily; they can only fail to match.
     fn take(&mut self, name: &str, value: &[u8]) {
         let slot = match name.len() {
+            4 if name.eq_ignore_ascii_case("host") => &mut self.host,
             5 if name.eq_ignore_ascii_case("range") => &mut self.range,
             6 if name.eq_ignore_ascii_case("accept") => &mut self.accept,
             6 if name.eq_ignore_ascii_case("origin") => &mut self.origin,
@@ -334,6 +337,7 @@ impl Head {
         for h in headers {
             if h.name.eq_ignore_ascii_case("host") {
                 hosts += 1;
+                head.fields.take(h.name, h.value);
             } else if h.name.eq_ignore_ascii_case("content-length") {
                 // `Content-Length: 5, 5` and repeated headers must all agree (RFC 9110 §8.6).
                 if shared::fold_content_length(&mut head.length, h.value).is_err() {

@@ -25,6 +25,7 @@ mod encoding;
 mod fallback;
 mod file;
 mod folder;
+mod https;
 mod live;
 mod methods;
 mod precompressed;
@@ -33,6 +34,7 @@ mod repr_digest;
 mod representation;
 mod uploads;
 
+pub(crate) use https::to_https;
 pub(crate) use reply::{Body, Refusal, Reply, error, refuse};
 pub(crate) use uploads::{Answer, receive, received};
 

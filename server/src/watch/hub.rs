@@ -19,6 +19,12 @@
 //! At most `--max-connections` are held (a second budget beside the connections the workers
 //! serve, since a watcher costs no worker); beyond that the endpoint answers 503
 //! (`respond/live.rs` asks [`Hub::has_room`]). Memory per watcher: its socket and a map entry.
+//!
+//! Over HTTPS the watcher's TLS session comes with its socket (the one hand-off moves both):
+//! the hub seals each event into a record itself and writes it, with the same rule (a
+//! watcher whose socket cannot take the record whole is dropped), and reads a TLS watcher's
+//! readable wake-up through the session (a `close_notify`, or anything else, drops it). A
+//! TLS watcher costs its session besides (a few KiB: keys and rustls's empty buffers).
 
 use std::collections::HashMap;
 use std::io;
@@ -32,6 +38,7 @@ use std::time::{Duration, Instant};
 use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
 use rustix::event::{EventfdFlags, Timespec, eventfd};
 use shared::Stream;
+use shared::tls::rustls::ServerConnection;
 
 use crate::watch::inotify::{Change, Tree};
 
@@ -54,13 +61,64 @@ pub(crate) const GREETING: &[u8] = b"retry: 1000\n: watching\n\n";
 const INOTIFY: u64 = u64::MAX;
 const STOP: u64 = u64::MAX - 1;
 
+/// One browser listening: its socket, and its TLS session over HTTPS.
+#[derive(Debug)]
+struct Watcher {
+    stream: Stream,
+    tls: Option<Box<ServerConnection>>,
+}
+
+impl Watcher {
+    /// Sends `bytes` whole at once, or fails (the socket's buffer is full, or the peer gone).
+    fn send(&mut self, bytes: &[u8]) -> bool {
+        let Some(tls) = self.tls.as_deref_mut() else {
+            return self.stream.write_nowait(bytes).ok() == Some(bytes.len());
+        };
+        use std::io::Write;
+        // Sealed records waiting from before mean the socket did not take the last event.
+        if tls.wants_write() || tls.writer().write_all(bytes).is_err() {
+            return false;
+        }
+        let mut socket = &self.stream;
+        while tls.wants_write() {
+            match tls.write_tls(&mut socket) {
+                Ok(n) if n > 0 => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// After a readable wake-up: true while the watcher has said nothing (no end, no error,
+    /// no bytes: a browser sends nothing after its request).
+    fn quiet(&mut self) -> bool {
+        let mut scratch = [0u8; 64];
+        let Some(tls) = self.tls.as_deref_mut() else {
+            return matches!(self.stream.read_nowait(&mut scratch),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+        };
+        use std::io::Read;
+        let mut socket = &self.stream;
+        match tls.read_tls(&mut socket) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+            Ok(n) if n > 0 => {}
+            _ => return false,
+        }
+        // Records: a close_notify, data, or garbage all end it; only a partial record
+        // (nothing to read yet) keeps it.
+        tls.process_new_packets().is_ok()
+            && matches!(tls.reader().read(&mut scratch),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+}
+
 /// The hub, shared by the workers (which hand it watchers) and its thread.
 #[derive(Debug)]
 pub(crate) struct Hub {
     epoll: OwnedFd,
     stop_fd: OwnedFd,
     stopping: AtomicBool,
-    watchers: Mutex<HashMap<u64, Stream>>,
+    watchers: Mutex<HashMap<u64, Watcher>>,
     count: AtomicUsize,
     cap: usize,
 }
@@ -95,7 +153,7 @@ impl Hub {
 
     /// Takes a watcher whose response head has been sent (the socket is non-blocking). Past
     /// the cap (a race between `has_room` and here) or while stopping, it is closed.
-    pub(crate) fn adopt(&self, stream: Stream) {
+    pub(crate) fn adopt(&self, stream: Stream, tls: Option<Box<ServerConnection>>) {
         if self.stopping.load(Ordering::SeqCst) {
             return;
         }
@@ -110,10 +168,13 @@ impl Hub {
         self.count.store(watchers.len() + 1, Ordering::Relaxed);
         // The greeting comes from here, under the lock every event is sent under: a client
         // that has read it is one the next change reaches.
-        let greeted = stream.write_nowait(GREETING).ok() == Some(GREETING.len());
+        let mut watcher = Watcher { stream, tls };
+        let greeted = watcher.send(GREETING);
         let flags = EventFlags::IN | EventFlags::RDHUP | EventFlags::ET;
-        if greeted && epoll::add(&self.epoll, &stream, EventData::new_u64(key), flags).is_ok() {
-            watchers.insert(key, stream);
+        if greeted
+            && epoll::add(&self.epoll, &watcher.stream, EventData::new_u64(key), flags).is_ok()
+        {
+            watchers.insert(key, watcher);
         }
         self.count.store(watchers.len(), Ordering::Relaxed);
     }
@@ -193,13 +254,11 @@ impl Hub {
     /// that keeps sending cannot keep the hub reading.
     fn readable(&self, key: u64) {
         let mut watchers = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(stream) = watchers.get(&key) else {
+        let Some(watcher) = watchers.get_mut(&key) else {
             return;
         };
-        let mut scratch = [0u8; 64];
-        match stream.read_nowait(&mut scratch) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            _ => self.drop_watcher(&mut watchers, key),
+        if !watcher.quiet() {
+            self.drop_watcher(&mut watchers, key);
         }
     }
 
@@ -207,18 +266,17 @@ impl Hub {
     fn broadcast(&self, bytes: &[u8]) {
         let mut watchers = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
         let failed: Vec<u64> = watchers
-            .iter()
-            .filter(|(_, s)| s.write_nowait(bytes).ok() != Some(bytes.len()))
-            .map(|(&k, _)| k)
+            .iter_mut()
+            .filter_map(|(&k, w)| (!w.send(bytes)).then_some(k))
             .collect();
         for key in failed {
             self.drop_watcher(&mut watchers, key);
         }
     }
 
-    fn drop_watcher(&self, watchers: &mut HashMap<u64, Stream>, key: u64) {
-        if let Some(stream) = watchers.remove(&key) {
-            let _ = epoll::delete(&self.epoll, &stream);
+    fn drop_watcher(&self, watchers: &mut HashMap<u64, Watcher>, key: u64) {
+        if let Some(watcher) = watchers.remove(&key) {
+            let _ = epoll::delete(&self.epoll, &watcher.stream);
         }
         self.count.store(watchers.len(), Ordering::Relaxed);
     }
@@ -237,7 +295,7 @@ mod tests {
         theirs
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
-        hub.adopt(Stream::Unix(ours));
+        hub.adopt(Stream::Unix(ours), None);
         assert_eq!(next_event(&mut theirs).as_bytes(), GREETING);
         theirs
     }
