@@ -603,7 +603,7 @@ impl ClientSettings {
         let check = if self.insecure {
             None
         } else {
-            let roots = self.roots(true)?;
+            let (roots, anchors) = self.roots(true)?;
             let main = web_verifier(roots, &crls, provider).map_err(|reason| TlsError::CaFile {
                 path: self.ca_file().to_path_buf(),
                 reason,
@@ -616,7 +616,7 @@ impl ClientSettings {
                 crls: crls.clone(),
                 verifier: OnceLock::new(),
             });
-            Some((main, folder))
+            Some((main, folder, anchors))
         };
         Ok(Arc::new(Verifier {
             check,
@@ -627,8 +627,15 @@ impl ClientSettings {
 
     /// The CA file's roots (`strict`: a file that cannot be read is an error; a missing
     /// default bundle is not, when a folder may supply the roots).
-    fn roots(&self, strict: bool) -> Result<rustls::RootCertStore, TlsError> {
+    /// Also returns the certificates of the file as they are, for a server certificate that
+    /// is itself one of them.
+    #[allow(clippy::type_complexity)] // The store and what it was made of, at the one call.
+    fn roots(
+        &self,
+        strict: bool,
+    ) -> Result<(rustls::RootCertStore, Vec<CertificateDer<'static>>), TlsError> {
         let mut roots = rustls::RootCertStore::empty();
+        let mut anchors = Vec::new();
         let file = self.ca_file();
         let bad = |reason: String| TlsError::CaFile {
             path: file.to_path_buf(),
@@ -636,6 +643,7 @@ impl ClientSettings {
         };
         match read_certs(file) {
             Ok(certs) => {
+                anchors.clone_from(&certs);
                 let (added, _) = roots.add_parsable_certificates(certs);
                 if added == 0 {
                     return Err(bad("no usable CA certificate in it".into()));
@@ -654,7 +662,7 @@ impl ClientSettings {
                 }
             }
         }
-        Ok(roots)
+        Ok((roots, anchors))
     }
 }
 
@@ -733,6 +741,33 @@ fn read_pins(spec: &str) -> Result<Vec<[u8; 32]>, TlsError> {
     Ok(vec![Sha256::digest(&spki).into()])
 }
 
+/// A certificate trusted as it is (it is one of the roots): valid now, and for the name.
+fn trusted_as_is(
+    cert: &CertificateDer<'_>,
+    name: &ServerName<'_>,
+    now: UnixTime,
+) -> Result<(), rustls::Error> {
+    let bad = |e| Err(rustls::Error::InvalidCertificate(e));
+    let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert) else {
+        return bad(CertificateError::BadEncoding);
+    };
+    let at = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    let validity = parsed.validity();
+    if at < validity.not_before.timestamp() {
+        return bad(CertificateError::NotValidYet);
+    }
+    if at > validity.not_after.timestamp() {
+        return bad(CertificateError::Expired);
+    }
+    let named = webpki::EndEntityCert::try_from(cert)
+        .is_ok_and(|c| c.verify_is_valid_for_subject_name(name).is_ok());
+    if named || common_name_is(cert, name) {
+        Ok(())
+    } else {
+        bad(CertificateError::NotValidForName)
+    }
+}
+
 /// curl's fallback for a certificate with no subjectAltName at all: its subject's common
 /// name may name the host (curl checks it when the certificate lists no DNS name or IP;
 /// the chain has been verified already when rustls reports a name mismatch).
@@ -783,7 +818,14 @@ struct Folder {
 /// keys.
 #[derive(Debug)]
 struct Verifier {
-    check: Option<(Arc<WebPkiServerVerifier>, Option<Folder>)>,
+    /// The chain's verifier, the CA folder's (read when needed), and the CA file's
+    /// certificates as they are.
+    #[allow(clippy::type_complexity)] // Three parts of one check, named above.
+    check: Option<(
+        Arc<WebPkiServerVerifier>,
+        Option<Folder>,
+        Vec<CertificateDer<'static>>,
+    )>,
     pins: Option<Vec<[u8; 32]>>,
     provider: Arc<CryptoProvider>,
 }
@@ -797,11 +839,20 @@ impl ServerCertVerifier for Verifier {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if let Some((main, folder)) = &self.check {
+        if let Some((main, folder, anchors)) = &self.check {
             let verify = |v: &WebPkiServerVerifier| {
                 let result =
                     v.verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
                 match result {
+                    // A certificate that is itself in the CA file (a self-signed one made
+                    // with `openssl req -x509`, which marks it a CA) is trusted as it is,
+                    // as OpenSSL and so curl trust it, once its dates and name are right;
+                    // webpki refuses a CA as the server's certificate.
+                    Err(rustls::Error::InvalidCertificate(_))
+                        if anchors.iter().any(|a| a.as_ref() == end_entity.as_ref()) =>
+                    {
+                        trusted_as_is(end_entity, server_name, now)
+                    }
                     Err(rustls::Error::InvalidCertificate(
                         CertificateError::NotValidForName
                         | CertificateError::NotValidForNameContext { .. },

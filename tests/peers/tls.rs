@@ -341,6 +341,23 @@ fn bad_servers_fail_as_they_fail_curl() {
         ("not yet valid", "future.pem", "leaf.key", &[], &[], 60),
         ("another host's", "wrong.pem", "leaf.key", &[], &[], 60),
         ("self-signed", "self.pem", "leaf.key", &[], &[], 60),
+        // Trusted as it is when given as the CA file, as OpenSSL trusts it.
+        (
+            "openssl's self-signed, trusted",
+            "selfca.pem",
+            "selfca.key",
+            &[],
+            &["--cacert", "SELFCA"],
+            0,
+        ),
+        (
+            "openssl's self-signed, untrusted",
+            "selfca.pem",
+            "selfca.key",
+            &[],
+            &[],
+            60,
+        ),
         ("unknown root", "unknown.pem", "leaf.key", &[], &[], 60),
         ("missing intermediate", "leaf.pem", "leaf.key", &[], &[], 60),
         // curl (with OpenSSL) falls back to the subject's CN when there is no SAN at all.
@@ -414,6 +431,7 @@ fn bad_servers_fail_as_they_fail_curl() {
     let fill = |s: &str| match s {
         "CRL" => pki.arg("crl.pem"),
         "INTERCRL" => pki.arg("inter_crl.pem"),
+        "SELFCA" => pki.arg("selfca.pem"),
         "CLIENTCA" => pki.arg("client_ca.pem"),
         "CLIENT" => pki.arg("client.pem"),
         "CLIENTKEY" => pki.arg("client.key"),

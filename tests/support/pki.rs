@@ -27,7 +27,8 @@ impl Pki {
 
     /// A file of it: `root.pem`, `chain.pem` (leaf and intermediate), `leaf.pem`,
     /// `leaf.key`, `expired.pem`, `future.pem`, `wrong.pem`, `self.pem`, `unknown.pem`,
-    /// `cn_only.pem` (each with the leaf's key unless named), `leaf.pub` (its public key), `rsa1024.pem` with
+    /// `cn_only.pem` (each with the leaf's key unless named), `leaf.pub` (its public key), `selfca.pem` with `selfca.key` (`openssl req -x509`'s
+    /// self-signed certificate, marked a CA), `rsa1024.pem` with
     /// `rsa1024.key`, `revoked.pem` with `crl.pem` (the intermediate's CRL naming it, and the root's),
     /// `inter_crl.pem` (the intermediate's alone),
     /// `client_ca.pem`, `client.pem` with `client.key`.
@@ -157,6 +158,26 @@ fn make() -> Pki {
     ]);
     openssl(&[
         "x509", "-in", "leaf.pem", "-pubkey", "-noout", "-out", "leaf.pub",
+    ]);
+    // What people make with one openssl line: self-signed, and marked a CA (CA:TRUE).
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "30",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-keyout",
+        "selfca.key",
+        "-out",
+        "selfca.pem",
     ]);
     openssl(&[
         "x509",
