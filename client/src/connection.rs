@@ -18,6 +18,14 @@ pub(crate) const BUF_SIZE: usize = 64 * 1024;
 /// curl's; pre-faulting the window cost more than the faults it saved, 0.86x).
 const MAP_WINDOW: u64 = 4 << 20;
 
+/// A file to send that ended at `offset`, before the length promised for it.
+fn shrank(what: &std::path::Path, offset: u64) -> Error {
+    Error::Read {
+        what: what.display().to_string(),
+        reason: format!("the file shrank to {offset} bytes while being sent"),
+    }
+}
+
 /// What a blocking call on the connection is doing, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -279,10 +287,7 @@ impl Connection {
                 .send_mapped_at(file, &mut offset, piece)
                 .map_err(|e| self.io_error(Phase::Send, e, which))?;
             if n == 0 {
-                return Err(Error::Read {
-                    what: what.display().to_string(),
-                    reason: format!("the file shrank to {offset} bytes while being sent"),
-                });
+                return Err(shrank(what, offset));
             }
             pace.sent(n);
         }
@@ -312,10 +317,7 @@ impl Connection {
                     reason: io_words(&e),
                 })?;
             if n == 0 {
-                return Err(Error::Read {
-                    what: what.display().to_string(),
-                    reason: format!("the file shrank to {offset} bytes while being sent"),
-                });
+                return Err(shrank(what, offset));
             }
             self.write_all(&piece[..n], limit)?;
             offset += n as u64;
