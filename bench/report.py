@@ -17,6 +17,19 @@ ORDER_SERVERS = ["serve", "serve-q", "h2o", "nginx", "lighttpd", "darkhttpd", "p
 ORDER_CLIENTS = ["fetch", "curl", "wget", "curl-parallel", "xargs-curl"]
 
 
+# Rows that check a run measured what it says (not figures of merit), by the end of their
+# name, with what the reader should see in them.
+CHECKS = {
+    "-conns-per-request": "(check: ≈ 1.00)",
+    "-is-gzip": "(check: 1 = gzip)",
+    "-resumed": "(check: share of handshakes resumed)",
+}
+
+
+def check_label(scen):
+    return next((label for end, label in CHECKS.items() if scen.endswith(end)), None)
+
+
 def lower_is_better(scen):
     return scen.startswith("rss-") or scen.endswith(("-wall", "-cpu", "-syscalls", "-switches"))
 
@@ -61,14 +74,14 @@ def main(path, quick):
         names = [n for n in ORDER_SERVERS + ORDER_CLIENTS if (scen, n) in median]
         peers = {n: median[(scen, n)] for n in names
                  if n not in OURS | REFERENCE and median[(scen, n)] > 0}
-        check = scen.endswith(("-conns-per-request", "-is-gzip"))
+        check = check_label(scen) is not None
         if not peers and not check:
             continue
         low = lower_is_better(scen)
         if check:
-            # Not a figure of merit: the run's own check that it opened one connection per
-            # request (about 1.00 everywhere, else the row above it is recorded as 0).
-            best_name, best = ("(check: 1 = gzip)" if scen.endswith("-is-gzip") else "(check: ≈ 1.00)"), 0
+            # Not a figure of merit: the run's own check that a row measured what it says
+            # (else that row is recorded as 0).
+            best_name, best = check_label(scen), 0
         else:
             best_name = (min if low else max)(peers, key=peers.get)
             best = peers[best_name]

@@ -46,6 +46,8 @@ need=()
 for p in wrk:wrk nginx:nginx-light lighttpd:lighttpd h2o:h2o curl:curl wget:wget hyperfine:hyperfine python3:python3; do
   command -v "${p%%:*}" >/dev/null || need+=("${p#*:}")
 done
+# A C compiler for bench/tls_handshakes.c (cargo needs one too).
+command -v cc >/dev/null || need+=(gcc)
 if ((${#need[@]})); then
   log "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -183,14 +185,40 @@ rss_kib() { # total VmRSS of a process and its children
 
 passive_opens() { awk '/^Tcp:/ && $1=="Tcp:" {n++} n==2 {print $7; exit}' /proc/net/snmp; }
 
+# tls_wrk: the words before `wrk` for a TLS new-connection run (TLS_MODE=full or resume, else
+# none): bench/tls_handshakes.c preloaded, counting full and resumed handshakes into
+# $WORK/tls-hs.txt and, for "full", making wrk offer no session ticket.
+TLSHS=$WORK/tls_handshakes.so
+tls_wrk() {
+  [[ -n ${TLS_MODE:-} ]] || return 0
+  rm -f "$WORK/tls-hs.txt"
+  printf '%s\n' env LD_PRELOAD="$TLSHS" TLS_HANDSHAKES_OUT="$WORK/tls-hs.txt" \
+    TLS_NO_RESUME=$([[ $TLS_MODE == full ]] && echo 1 || echo 0)
+}
+# tls_resumed: the share of the last TLS_MODE run's handshakes that were resumed (0.000-1.000),
+# empty when wrk completed none.
+tls_resumed() {
+  local full resumed
+  read -r full resumed <"$WORK/tls-hs.txt" 2>/dev/null || return 0
+  python3 -c "print(round($resumed/max($full+$resumed,1),3))"
+}
+# tls_mode_ok SHARE: a full-handshake run must have resumed none (≤ 1%); a resumption run
+# only needs its count (how many a server resumes is the server's doing: see issue 23 below).
+tls_mode_ok() {
+  python3 -c "import sys; s='$1'; sys.exit(0 if s and (float(s) <= 0.01 or '$TLS_MODE' == 'resume') else 1)"
+}
+
 # wrk_run scenario server conns path [pin] [-- extra wrk args...]
 # Extra arguments stay an array, so `-H 'Connection: close'` reaches wrk as one header.
+# With TLS_MODE set (full or resume) the run also records $scen-resumed, the share of its
+# handshakes the server resumed, and is recorded as 0 when that is not what it says.
 wrk_run() {
   local scen=$1 srv=$2 c=$3 path=$4 pin=${5:-}
   shift $(($# < 5 ? $# : 5)); [[ ${1:-} == -- ]] && shift
   local extra=("$@")
   local t=$((c < 2 ? 1 : 2))
-  local cmd=(wrk -t"$t" -c"$c" -d"${SECS}s" --latency "${extra[@]}" "${SCHEME:-http}://127.0.0.1:${PORT[$srv]}$path")
+  local pre; mapfile -t pre < <(tls_wrk)
+  local cmd=("${pre[@]}" wrk -t"$t" -c"$c" -d"${SECS}s" --latency "${extra[@]}" "${SCHEME:-http}://127.0.0.1:${PORT[$srv]}$path")
   [[ -n $pin ]] && cmd=(taskset -c 1 "${cmd[@]}")
   local opens0; opens0=$(passive_opens)
   local out; out=$("${cmd[@]}" 2>&1 || true)
@@ -210,6 +238,14 @@ wrk_run() {
       rps=0
     fi
   fi
+  if [[ -n ${TLS_MODE:-} ]]; then
+    local share; share=$(tls_resumed)
+    echo "$scen-resumed,${LABEL[$srv]:-$srv},$round,${share:-0},share,,," >>"$CSV"
+    if ! tls_mode_ok "$share"; then
+      log "WARNING: $scen on $srv: ${share:-no} share of handshakes resumed, not a $TLS_MODE-handshake run; recorded as 0"
+      rps=0
+    fi
+  fi
   echo "$scen,${LABEL[$srv]:-$srv},$round,${rps:-0},req/s,$( [[ -n $p50 ]] && ms "$p50"),$( [[ -n $p99 ]] && ms "$p99"),$err" >>"$CSV"
 }
 
@@ -224,14 +260,23 @@ pin_servers() { # pin every server (and its workers) to CPU 0, or unpin with "0,
 # time (its own and the kernel's TCP work in its system calls), system calls and context
 # switches, each divided by the requests wrk completed. Rates move with the machine's noise;
 # these counts barely do, so they say which server does less per request.
+# SCHEME=https and TLS_MODE (see wrk_run) apply as they do to wrk_run; a TLS_MODE run whose
+# handshakes were not what it says records nothing.
 cost_run() {
   local scen=$1 srv=$2 c=$3; shift 3; [[ ${1:-} == -- ]] && shift
   local pids; pids=$(echo "${PID[$srv]}" $(pgrep -P "${PID[$srv]}" || true) | tr ' ' ,)
-  local out
+  local out pre; mapfile -t pre < <(tls_wrk)
   out=$(perf stat -x, -o "$WORK/perf.txt" -e task-clock,raw_syscalls:sys_enter,context-switches \
-    -p "$pids" -- wrk -t2 -c"$c" -d2s "$@" "http://127.0.0.1:${PORT[$srv]}/index.html" 2>&1 || true)
+    -p "$pids" -- "${pre[@]}" wrk -t2 -c"$c" -d2s "$@" "${SCHEME:-http}://127.0.0.1:${PORT[$srv]}/index.html" 2>&1 || true)
   local total; total=$(awk '/requests in/{print $1}' <<<"$out")
   [[ -n $total && $total -gt 0 ]] || return 0
+  if [[ -n ${TLS_MODE:-} ]]; then
+    local share; share=$(tls_resumed)
+    if ! tls_mode_ok "$share"; then
+      log "WARNING: $scen on $srv: ${share:-no} share of handshakes resumed, not a $TLS_MODE-handshake run; not recorded"
+      return 0
+    fi
+  fi
   awk -F, -v n="$total" -v s="$scen" -v srv="${LABEL[$srv]:-$srv}" -v r="$round" '
     $3 == "task-clock" { printf "%s-cpu,%s,%s,%.2f,us/req,,,\n", s, srv, r, $1 * 1000 / n }
     $3 == "raw_syscalls:sys_enter" { printf "%s-syscalls,%s,%s,%.2f,syscalls/req,,,\n", s, srv, r, $1 / n }
@@ -505,8 +550,13 @@ done
 # serve-tls is serve -q --tls-cert with the same ECDSA P-256 certificate as nginx-tls (TLS 1.3,
 # tickets on, 2 workers). wrk speaks TLS (it does not verify). Rows: tls-keepalive-c16/c256
 # (index.html on kept connections), tls-close-c16 (a new TLS connection, full handshake, per
-# request), tls-1m-c16, and tls-bigfile (curl's speed for one download of a 1 GiB file).
+# request), tls-close-resume-c16 (the same with wrk's own resumption), tls-1m-c16, and
+# tls-bigfile (curl's speed for one download of a 1 GiB file).
+# wrk would offer its last session's ticket on each new connection (SSL_clear keeps it) and
+# the server resume it: bench/tls_handshakes.c, preloaded, makes it offer none for
+# tls-close-c16 and counts what each server did (the -resumed rows; 0.00 for full handshakes).
 log "issue 23: serve over https"
+cc -O2 -shared -fPIC -o "$TLSHS" bench/tls_handshakes.c -ldl
 p=$(free_port); LABEL[serve-tls]=serve
 start serve-tls "$p" "$SERVE" -q --tls-cert "$TLSD/cert.pem" --tls-key "$TLSD/key.pem" -p "$p" "$DOC"
 [[ -f $DOC/1g.bin ]] || head -c 1073741824 /dev/zero >"$DOC/1g.bin"
@@ -514,7 +564,8 @@ for round in $(seq 1 "$ROUNDS"); do
   for srv in serve-tls nginx-tls; do
     SCHEME=https wrk_run tls-keepalive-c16 "$srv" 16 /index.html
     SCHEME=https wrk_run tls-keepalive-c256 "$srv" 256 /index.html
-    SCHEME=https wrk_run tls-close-c16 "$srv" 16 /index.html "" -- -H 'Connection: close'
+    TLS_MODE=full SCHEME=https wrk_run tls-close-c16 "$srv" 16 /index.html "" -- -H 'Connection: close'
+    TLS_MODE=resume SCHEME=https wrk_run tls-close-resume-c16 "$srv" 16 /index.html "" -- -H 'Connection: close'
     SCHEME=https wrk_run tls-1m-c16 "$srv" 16 /1m.bin
     bps=$(curl -sk -o /dev/null -w '%{speed_download}' "https://127.0.0.1:${PORT[$srv]}/1g.bin")
     echo "tls-bigfile,${LABEL[$srv]},$round,$(python3 -c "print(round(${bps:-0}/1048576,1))"),MiB/s,,," >>"$CSV"
