@@ -23,6 +23,10 @@ CHECKS = {
     "-conns-per-request": "(check: ≈ 1.00)",
     "-is-gzip": "(check: 1 = gzip)",
     "-resumed": "(check: share of handshakes resumed)",
+    "-is-tls13": "(check: 1 = TLS 1.3)",
+    "-resumes-ticket": "(check: 1 = resumes)",
+    "-renews-ticket": "(check: 1 = a new ticket on resumption)",
+    "-held": "(check: all held)",
 }
 
 
@@ -94,7 +98,7 @@ def main(path, quick):
             lo, hi = spread[(scen, n)]
             text = f"{v:,.0f}" if v >= 100 else f"{v:,.2f}"
             if check:
-                text = f"{v:.2f}"
+                text = f"{v:,.0f}" if v >= 100 else f"{v:.2f}"
             if lo != hi and not check:
                 text += f" ({lo:,.0f}–{hi:,.0f})" if v >= 100 else f" ({lo:.2f}–{hi:.2f})"
             if (scen, n) in p99 and p99[(scen, n)]:
@@ -138,6 +142,7 @@ def main(path, quick):
     out.extend(issue17(values))
     out.extend(issue24(values))
     out.extend(issue15(median, spread))
+    out.extend(issue23(values, median))
     print("\n".join(out))
     svg(chart, Path(path).with_name("chart.svg"))
 
@@ -309,6 +314,70 @@ def issue15(median, spread):
                      f"| fetch {f:.3f}, curl {c:.3f} | {f / c:.2f}× ({'met' if f * 2 <= c else 'not met'}) |")
     return ["", "Issue 15 and 22 targets (medians of the rounds, ranges in brackets; fetch ÷ curl, "
             "lower is better):", "", "| target | figures | fetch ÷ curl |", "|---|---|---|"] + lines
+
+
+def issue23(values, median):
+    """Issue 23's targets (serve over TLS 1.3 against nginx, h2o and lighttpd), when the run
+    has their rows: medians and best rounds beside each other, and the memory targets."""
+    peers = ("nginx", "h2o", "lighttpd")
+    rows = [("tls-keepalive-c16", "1 KiB keep-alive, 16 conns", "req/s"),
+            ("tls-keepalive-c256", "1 KiB keep-alive, 256 conns", "req/s"),
+            ("tls-close-c16", "new connection per request, full handshake, 16 conns", "req/s"),
+            ("tls-close-resume-c16", "new connection per request, wrk resuming what it can, 16 conns", "req/s"),
+            ("tls-close-resume-c16-resumed", "…share of those handshakes resumed", ""),
+            ("tls-1m-c16", "1 MiB, 16 conns", "req/s"),
+            ("tls-bigfile", "one download of the big file", "MiB/s"),
+            ("rss-tls-load", "RSS under load, 256 conns", "KiB"),
+            ("rss-tls-idle", "RSS idle, after the rows above", "KiB"),
+            ("rss-tls-idle2000", "RSS holding 2000 idle TLS conns", "KiB"),
+            ("cost-tls-keepalive-c16-cpu", "CPU per keep-alive request", "µs"),
+            ("cost-tls-keepalive-c16-syscalls", "system calls per keep-alive request", ""),
+            ("cost-tls-keepalive-c16-switches", "context switches per keep-alive request", ""),
+            ("cost-tls-close-c16-cpu", "CPU per full-handshake connection", "µs"),
+            ("cost-tls-close-c16-syscalls", "system calls per full-handshake connection", ""),
+            ("cost-tls-close-c16-switches", "context switches per full-handshake connection", "")]
+    lines = []
+
+    def fmt(v):
+        return "" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.2f}")
+
+    for scen, what, unit in rows:
+        if (scen, "serve") not in median:
+            continue
+        low = lower_is_better(scen)
+        cells = []
+        for n in ("serve",) + peers:
+            if (scen, n) not in median:
+                cells.append("")
+                continue
+            m, b = median[(scen, n)], best_round(values[(scen, n)], low)
+            if check_label(scen) is not None:
+                b = None  # a check has no best round
+            cells.append(fmt(m) + (f" (best {fmt(b)})" if b is not None and b != m else ""))
+        pm = {n: median[(scen, n)] for n in peers if median.get((scen, n), 0) > 0}
+        pb = {n: best_round(values[(scen, n)], low) for n in peers if (scen, n) in values}
+        pb = {n: b for n, b in pb.items() if b is not None}
+        ratio = ""
+        if pm and pb and check_label(scen) is None:
+            pick = min if low else max
+            bm, bb = pick(pm.values()), pick(pb.values())
+            s, sb = median[(scen, "serve")], best_round(values[(scen, "serve")], low)
+            rm = (bm / s if s else 0) if low else s / bm
+            rb = (bb / sb if sb else 0) if low else (sb or 0) / bb
+            ratio = f"{rm:.2f}× (best rounds {rb:.2f}×)"
+        lines.append(f"| {what} ({unit}) | " + " | ".join(cells) + f" | {ratio} |" if unit else
+                     f"| {what} | " + " | ".join(cells) + f" | {ratio} |")
+    if not lines:
+        return []
+    for scen, what in (("rss-tls-load", "under load at 256 TLS connections"),
+                       ("rss-tls-idle2000", "holding 2000 idle TLS connections")):
+        s, n = median.get((scen, "serve")), median.get((scen, "nginx"))
+        if s and n:
+            lines.append(f"| target: serve's RSS ≤ nginx's, {what} | {s / 1024:.1f} MiB | "
+                         f"{n / 1024:.1f} MiB | | | {'met' if s <= n else 'not met'} |")
+    return ["", "Issue 23: serve over TLS 1.3 against nginx, h2o and lighttpd (medians of the rounds, "
+            "best rounds in brackets; ratio: serve ÷ the best peer, above 1.00× = serve did better):", "",
+            "| row | serve | nginx | h2o | lighttpd | serve ÷ best peer |", "|---|---|---|---|---|---|"] + lines
 
 
 def svg(chart, dest):
