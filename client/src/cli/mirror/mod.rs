@@ -1106,25 +1106,38 @@ impl<'a> Crawl<'a> {
     ) -> Vec<Link> {
         let base = base
             .and_then(|b| crate::redirect::resolve(page, b.as_bytes()).ok())
-            .unwrap_or_else(|| page.clone());
-        let mut out = Vec::new();
+            .unwrap_or_else(|| page.clone())
+            .to_string();
+        let mut out: Vec<Link> = Vec::new();
+        // A page names the same target several times (its navigation at the top and the
+        // bottom, `page#one`, `page#two`): each reference without its fragment is resolved
+        // once per page (the index of its link, or none when it led off-site).
+        let mut done: std::collections::HashMap<&str, Option<usize>> = Default::default();
         for (i, r) in refs.iter().enumerate() {
-            let lower = r.get(..11).unwrap_or(r).to_ascii_lowercase();
+            let skipped = |s: &str| r.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s));
             if r.starts_with('#')
                 || ["data:", "javascript:", "mailto:", "tel:"]
                     .iter()
-                    .any(|s| lower.starts_with(s))
+                    .any(|s| skipped(s))
             {
                 continue;
             }
-            match crate::redirect::resolve(&base, r.as_bytes()) {
-                Ok(t) => out.push(Link {
-                    target: t,
+            let key = r.split('#').next().unwrap_or(r);
+            let target = match done.get(key) {
+                Some(Some(at)) => Ok(out[*at].target.clone()),
+                Some(None) => Err(()),
+                None => crate::redirect::resolve_from(&base, r.as_bytes()).map_err(|_| ()),
+            };
+            done.entry(key)
+                .or_insert_with(|| target.is_ok().then_some(out.len()));
+            match target {
+                Ok(target) => out.push(Link {
+                    target,
                     depth,
                     inline: inline(i),
                     listed: listed.get(i).copied().flatten(),
                 }),
-                Err(_) => {
+                Err(()) => {
                     self.counts.off_site.fetch_add(1, Ordering::Relaxed);
                 }
             }
