@@ -34,6 +34,12 @@ pub(crate) fn method_after(status: u16, method: Method, keep_post: &[u16]) -> Me
 /// non-ASCII) are percent-encoded first, as browsers do. A scheme other than `http` or
 /// `https` is an error (`UnsupportedScheme`); so is a result [`Target::parse`] refuses.
 pub fn resolve(base: &Target, location: &[u8]) -> Result<Target, shared::Error> {
+    resolve_from(&base.to_string(), location)
+}
+
+/// [`resolve`] against `base` as text (`Target`'s `Display`): for many references against
+/// one page, the page's URL is written out once, not once per link.
+pub fn resolve_from(base: &str, location: &[u8]) -> Result<Target, shared::Error> {
     let reference = shared::percent_encode(location.trim_ascii(), shared::Keep::Graphic);
     let resolved = match scheme(&reference) {
         Some(s)
@@ -48,7 +54,7 @@ pub fn resolve(base: &Target, location: &[u8]) -> Result<Target, shared::Error> 
                 scheme: s.to_ascii_lowercase(),
             });
         }
-        None => resolve_reference(&base.to_string(), &reference),
+        None => resolve_reference(base, &reference),
     };
     Target::parse(&resolved)
 }

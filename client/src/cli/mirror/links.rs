@@ -103,7 +103,12 @@ pub fn page(mut f: std::fs::File, size: u64) -> Links {
     if (&mut f).take(MAX_PAGE + 1).read_to_end(&mut bytes).is_err() {
         return Links::default();
     }
-    html_narrow(&bytes).unwrap_or_else(|_| html(bytes.as_slice()))
+    page_in(&bytes)
+}
+
+/// The links of the HTML page `bytes` (at most [`MAX_PAGE`] of them), as [`page`] finds them.
+pub fn page_in(bytes: &[u8]) -> Links {
+    html_narrow(bytes).unwrap_or_else(|_| html(bytes))
 }
 
 /// The links of an HTML page by the narrow pass (`tags.rs`): the same as [`html`]'s, or

@@ -278,6 +278,12 @@ impl Folders {
         Ok(file)
     }
 
+    /// The mirror's folder itself holds nothing from before this run (it was not there,
+    /// or was empty): the files saved straight in it need no look for earlier copies.
+    pub fn root_is_new(&self) {
+        self.remember(Path::new("file"), true);
+    }
+
     fn remember(&self, rel: &Path, made: bool) {
         let key = self.hasher.hash_one(rel.parent());
         self.known

@@ -85,6 +85,34 @@ pub mod fuzz {
 
 /// The largest style sheet read back for its links (HTML is tokenized as it is read).
 const MAX_CSS: u64 = 4 << 20;
+/// The largest page or style sheet whose body is kept in memory as it is saved, for its
+/// links to be read from there: on a first run most files are pages, and reading each back
+/// cost 8 system calls of about 20 a file. A larger one is read back from its file.
+const KEEP_IN_MEMORY: usize = 1 << 20;
+
+/// What a file with links is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PageKind {
+    Html,
+    Css,
+}
+
+/// Whether the file `rel`, that came as `kind` (a `Content-Type`, or empty when unknown),
+/// is a page or a style sheet: by its type, else by its name.
+fn page_kind(rel: &Path, kind: &str) -> Option<PageKind> {
+    let name = rel.to_string_lossy().to_ascii_lowercase();
+    let by_name = |ext: &[&str]| kind.is_empty() && ext.iter().any(|e| name.ends_with(e));
+    if kind == "text/html"
+        || kind == "application/xhtml+xml"
+        || by_name(&[".html", ".htm", ".xhtml"])
+    {
+        Some(PageKind::Html)
+    } else if kind == "text/css" || by_name(&[".css"]) {
+        Some(PageKind::Css)
+    } else {
+        None
+    }
+}
 
 /// Mirrors `config.targets[0]` as `config.mirror` says; returns the exit code: 0, or the
 /// code of the first file that failed.
@@ -97,6 +125,8 @@ pub fn run(config: &Config) -> i32 {
         Ok(t) => t,
         Err(e) => return fail_now(&Error::from(e)),
     };
+    // Not there, or empty: nothing in it is from before this run.
+    let new_root = std::fs::read_dir(&settings.dir).map_or(true, |mut d| d.next().is_none());
     if let Err(e) = std::fs::create_dir_all(settings.dir.join(local::STATE_DIR)) {
         return fail_now(&Error::Write {
             what: settings.dir.display().to_string(),
@@ -109,6 +139,9 @@ pub fn run(config: &Config) -> i32 {
         robots::Robots::allow_all()
     };
     let crawl = Crawl::new(config, settings, start, robots);
+    if new_root {
+        crawl.folders.root_is_new();
+    }
     let first = Link {
         target: crawl.start.clone(),
         depth: 0,
@@ -205,7 +238,10 @@ struct Copy<'r> {
     rel: &'r Path,
     kind: &'r str,
     etag: &'r str,
+    /// The copy from before, as found on disk (its record matched).
     meta: Option<&'r std::fs::Metadata>,
+    /// The copy as this run just saved it (with its body when that was kept).
+    saved: Option<&'r save::Saved>,
 }
 
 /// What visiting a URL found: links to offer, each with its depth.
@@ -586,6 +622,7 @@ impl<'a> Crawl<'a> {
             kind: &r.content_type,
             etag: &r.etag,
             meta: Some(m),
+            saved: None,
         };
         Some(Visit::Links(self.links_of(
             place.target,
@@ -713,6 +750,7 @@ impl<'a> Crawl<'a> {
             etag: record.map_or("", |r| r.etag.as_str()),
             // Without its record, the copy's links are read again.
             meta: place.meta.as_ref().filter(|_| record.is_some()),
+            saved: None,
         };
         Visit::Links(self.links_of(place.target, &copy, place.depth))
     }
@@ -764,6 +802,12 @@ impl<'a> Crawl<'a> {
             bar: &bar,
             total: &self.bytes,
             warn: &warn,
+            // A page's links are read from memory, not from the file again.
+            keep: if page_kind(rel, content_type).is_some() {
+                KEEP_IN_MEMORY
+            } else {
+                0
+            },
         };
         let saved = self
             .folders
@@ -774,10 +818,11 @@ impl<'a> Crawl<'a> {
             })
             .and_then(|_| save::save(&to, &mut resp, content_type, resume));
         bar.clear();
-        let bytes = match saved {
-            Ok(n) => n - resume.unwrap_or(0).min(n),
+        let saved = match saved {
+            Ok(saved) => saved,
             Err(e) => return self.failed(url, &e),
         };
+        let bytes = saved.size - resume.unwrap_or(0).min(saved.size);
         let resumed = resume.map(|from| format!("resumed at byte {from}"));
         let etag = header(&resp, "etag");
         let copy = Copy {
@@ -785,6 +830,7 @@ impl<'a> Crawl<'a> {
             kind: content_type,
             etag: &etag,
             meta: None,
+            saved: Some(&saved),
         };
         let found = self.links_of(place.target, &copy, place.depth);
         let outcome = if !place.keep {
@@ -949,64 +995,50 @@ impl<'a> Crawl<'a> {
     }
 
     /// The links of a saved HTML or CSS file (by its type, else its name), resolved: from
-    /// the journal when it has them for this copy, else read from the file (and recorded).
+    /// the journal when it has them for this copy, else read from the body just saved or
+    /// from the file (and recorded).
     fn links_of(&self, target: &Target, copy: &Copy<'_>, depth: u32) -> Vec<Link> {
         let Copy { rel, kind, .. } = *copy;
-        let file = self.settings.dir.join(rel);
-        let name = rel.to_string_lossy().to_ascii_lowercase();
-        let by_name = |ext: &[&str]| kind.is_empty() && ext.iter().any(|e| name.ends_with(e));
-        let html = kind == "text/html"
-            || kind == "application/xhtml+xml"
-            || by_name(&[".html", ".htm", ".xhtml"]);
-        let css = kind == "text/css" || by_name(&[".css"]);
-        if !html && !css {
+        let Some(page) = page_kind(rel, kind) else {
             return Vec::new();
-        }
+        };
         if self.settings.convert_links {
             self.pages
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .push((rel.to_path_buf(), target.clone(), html));
+                .push((rel.to_path_buf(), target.clone(), page == PageKind::Html));
         }
-        let validator = |m: &std::fs::Metadata| journal::Validator {
-            etag: copy.etag.to_string(),
-            size: m.len(),
-            mtime: m.modified().map_or(0, state::seconds),
+        let etag = copy.etag.to_string();
+        let known = match (copy.meta, copy.saved) {
+            (Some(m), _) => Some(journal::Validator {
+                etag,
+                size: m.len(),
+                mtime: m.modified().map_or(0, state::seconds),
+            }),
+            (None, Some(s)) => Some(journal::Validator {
+                etag,
+                size: s.size,
+                mtime: s.mtime,
+            }),
+            (None, None) => None,
         };
-        let known = copy.meta.map(validator);
-        let found = match known
+        let kept = known
             .as_ref()
-            .and_then(|v| Some((v, self.journal.get(rel, v)?)))
-        {
+            .and_then(|v| Some((v, self.journal.get(rel, v)?)));
+        let found = match kept {
             Some((v, found)) => {
                 // Kept for the run after this one too.
                 self.journal.put(rel, v, &found);
                 found
             }
             None => {
-                let Ok(mut f) = File::open(&file) else {
+                let body = copy.saved.and_then(|s| s.body.as_deref());
+                let read = match (body, known) {
+                    (Some(bytes), Some(v)) => Some((links_in(bytes, page), v)),
+                    (_, known) => self.read_links(rel, page, known, copy.etag),
+                };
+                let Some((found, v)) = read else {
                     return Vec::new();
-                };
-                let v = match known {
-                    Some(v) => v,
-                    None => match f.metadata() {
-                        Ok(m) => validator(&m),
-                        Err(_) => return Vec::new(),
-                    },
-                };
-                let found = if html {
-                    links::page(f, v.size)
-                } else {
-                    let mut bytes = Vec::new();
-                    if (&mut f).take(MAX_CSS).read_to_end(&mut bytes).is_err() {
-                        return Vec::new();
-                    }
-                    let refs = links::css(&bytes);
-                    links::Links {
-                        inline: vec![true; refs.len()],
-                        refs,
-                        ..links::Links::default()
-                    }
                 };
                 self.journal.put(rel, &v, &found);
                 found
@@ -1029,6 +1061,38 @@ impl<'a> Crawl<'a> {
         )
     }
 
+    /// The links of the copy `rel` read from its file, with the validator they are kept
+    /// under (`known`, else the file's own).
+    fn read_links(
+        &self,
+        rel: &Path,
+        page: PageKind,
+        known: Option<journal::Validator>,
+        etag: &str,
+    ) -> Option<(links::Links, journal::Validator)> {
+        let mut f = File::open(self.settings.dir.join(rel)).ok()?;
+        let v = match known {
+            Some(v) => v,
+            None => {
+                let m = f.metadata().ok()?;
+                journal::Validator {
+                    etag: etag.to_string(),
+                    size: m.len(),
+                    mtime: m.modified().map_or(0, state::seconds),
+                }
+            }
+        };
+        let found = match page {
+            PageKind::Html => links::page(f, v.size),
+            PageKind::Css => {
+                let mut bytes = Vec::new();
+                (&mut f).take(MAX_CSS).read_to_end(&mut bytes).ok()?;
+                links_in(&bytes, page)
+            }
+        };
+        Some((found, v))
+    }
+
     /// References resolved against the page (or its `<base href>`); fragments, `data:`,
     /// `javascript:` and `mailto:` links are dropped, other schemes count as off-site.
     fn resolve(
@@ -1042,25 +1106,38 @@ impl<'a> Crawl<'a> {
     ) -> Vec<Link> {
         let base = base
             .and_then(|b| crate::redirect::resolve(page, b.as_bytes()).ok())
-            .unwrap_or_else(|| page.clone());
-        let mut out = Vec::new();
+            .unwrap_or_else(|| page.clone())
+            .to_string();
+        let mut out: Vec<Link> = Vec::new();
+        // A page names the same target several times (its navigation at the top and the
+        // bottom, `page#one`, `page#two`): each reference without its fragment is resolved
+        // once per page (the index of its link, or none when it led off-site).
+        let mut done: std::collections::HashMap<&str, Option<usize>> = Default::default();
         for (i, r) in refs.iter().enumerate() {
-            let lower = r.get(..11).unwrap_or(r).to_ascii_lowercase();
+            let skipped = |s: &str| r.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s));
             if r.starts_with('#')
                 || ["data:", "javascript:", "mailto:", "tel:"]
                     .iter()
-                    .any(|s| lower.starts_with(s))
+                    .any(|s| skipped(s))
             {
                 continue;
             }
-            match crate::redirect::resolve(&base, r.as_bytes()) {
-                Ok(t) => out.push(Link {
-                    target: t,
+            let key = r.split('#').next().unwrap_or(r);
+            let target = match done.get(key) {
+                Some(Some(at)) => Ok(out[*at].target.clone()),
+                Some(None) => Err(()),
+                None => crate::redirect::resolve_from(&base, r.as_bytes()).map_err(|_| ()),
+            };
+            done.entry(key)
+                .or_insert_with(|| target.is_ok().then_some(out.len()));
+            match target {
+                Ok(target) => out.push(Link {
+                    target,
                     depth,
                     inline: inline(i),
                     listed: listed.get(i).copied().flatten(),
                 }),
-                Err(_) => {
+                Err(()) => {
                     self.counts.off_site.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -1257,6 +1334,21 @@ impl<'a> Crawl<'a> {
 
 /// Whether `rel` may be a page whose links matter (HTML by its name, or no extension),
 /// so that --accept/--reject still read it.
+/// The links in the body of a page or style sheet (a style sheet's links are all inline).
+fn links_in(bytes: &[u8], page: PageKind) -> links::Links {
+    match page {
+        PageKind::Html => links::page_in(bytes),
+        PageKind::Css => {
+            let refs = links::css(&bytes[..bytes.len().min(MAX_CSS as usize)]);
+            links::Links {
+                inline: vec![true; refs.len()],
+                refs,
+                ..links::Links::default()
+            }
+        }
+    }
+}
+
 fn may_be_page(rel: &Path) -> bool {
     let name = rel
         .file_name()
