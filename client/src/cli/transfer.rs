@@ -93,6 +93,8 @@ pub(crate) fn transfer(
     o
 }
 
+/// Target `index` to its end: its URL, request and destination made, then tried until it
+/// succeeds, fails for good, or the retries (`--retry`, `--retry-max-time`) run out.
 fn run(
     config: &Config,
     index: usize,
@@ -101,75 +103,9 @@ fn run(
     progress: &Progress,
     o: &mut Outcome,
 ) -> Result<(), Error> {
-    let typed = idn::to_ascii(&config.targets[index]);
-    // curl takes `user:password@` in a URL and sends it as Basic authentication (-u wins).
-    let (typed, userinfo) = userinfo::split(&typed);
-    if userinfo.is_some() && config.disallow_username_in_url {
-        return Err(Error::LoginDenied {
-            reason: "the URL has a user name, and --disallow-username-in-url forbids it".into(),
-        });
-    }
-    let mut target = Target::parse(&typed)?;
-    if config.globoff {
-        // With -g, `{` and `}` are plain characters, which curl sends as typed.
-        userinfo::keep_braces(&typed, &mut target);
-    }
-    if !config.path_as_is {
-        // As curl: `.` and `..` segments are resolved before sending (RFC 3986 §5.2.4).
-        let (path, query) = match target.path.split_once('?') {
-            Some((p, q)) => (p.to_string(), Some(q.to_string())),
-            None => (target.path.clone(), None),
-        };
-        let path = crate::redirect::remove_dot_segments(&path);
-        let path = if path.is_empty() {
-            "/".to_string()
-        } else {
-            path
-        };
-        target.path = match query {
-            Some(q) => format!("{path}?{q}"),
-            None => path,
-        };
-    }
-    if (config.http_off && !target.tls) || (config.https_off && target.tls) {
-        return Err(Error::HttpDisabled {
-            by: "--proto",
-            scheme: target.scheme(),
-        });
-    }
-    let mut request = config.request.clone();
-    if let Some((user, password)) = &userinfo {
-        let token = shared::base64(format!("{user}:{password}").as_bytes());
-        request.authorization = Some(format!("Basic {token}"));
-    }
-    if let (Some(text), shared::Endpoint::Tcp { host, .. }) = (&config.netrc, &target.endpoint)
-        && let Some((login, password)) = netrc::lookup(text, &host.to_string())
-    {
-        let token = shared::base64(format!("{login}:{password}").as_bytes());
-        request.authorization = Some(format!("Basic {token}"));
-    }
-    if let Some(Some(upload)) = config.uploads.get(index) {
-        request.method = Method::Put;
-        request.body = Some(upload.clone());
-    }
-    let dest = match spec {
-        DestSpec::Given(d) => d.clone(),
-        DestSpec::Remote => {
-            let name = remote_name(&target.path);
-            Dest::File(PathBuf::from(match &config.output_dir {
-                Some(dir) => format!("{dir}/{name}"),
-                None => name,
-            }))
-        }
-    };
-    if let (Dest::File(path), true) = (&dest, config.create_dirs)
-        && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent).map_err(|e| Error::Write {
-            what: parent.display().to_string(),
-            reason: format!("cannot create the folder: {}", shared::io_words(&e)),
-        })?;
-    }
+    let (target, userinfo) = target_of(config, index)?;
+    let request = request_for(config, index, &target, userinfo);
+    let dest = destination(config, spec, &target)?;
     if let Dest::File(path) = &dest {
         o.file = Some(path.clone());
     }
@@ -198,33 +134,12 @@ fn run(
         for hop in &mut o.trace.hops[first_hop..] {
             hop.attempt = o.retries;
         }
-        let (error, after) = match tried {
-            Ok(()) => return Ok(()),
-            Err(Failure::Final(e)) if !config.retry_all_errors || !can_retry => return Err(e),
-            // --retry-all-errors: anything but a reader gone from stdout.
-            Err(Failure::Final(e @ Error::StdoutClosed)) => return Err(e),
-            Err(Failure::Final(error)) => (error, None),
-            Err(Failure::Transient { error, .. }) if !can_retry => return Err(error),
-            // As curl: a connection refused is retried only when asked.
-            Err(Failure::Transient { error, .. })
-                if error.exit_code() == 7
-                    && !config.retry_connrefused
-                    && !config.retry_all_errors =>
-            {
-                return Err(error);
-            }
-            Err(Failure::Transient { error, after }) => (error, after),
+        let Err(failure) = tried else {
+            return Ok(());
         };
+        let (error, after) = to_retry(config, failure, can_retry)?;
         o.retries += 1;
-        let wait = after.unwrap_or_else(|| match config.retry_delay {
-            Some(fixed) => fixed,
-            None => retry::backoff(Duration::from_secs(1), o.retries),
-        });
-        // Never wait past --retry-max-time.
-        let wait = match config.retry_max_time {
-            Some(max) => wait.min(max.saturating_sub(started.elapsed())),
-            None => wait,
-        };
+        let wait = retry_wait(config, after, o.retries, started);
         if !config.silent {
             let left = config.retries - o.retries;
             let line = format!(
@@ -237,6 +152,147 @@ fn run(
             });
         }
         std::thread::sleep(wait);
+    }
+}
+
+/// Target `index` as fetch sends it, and the `user:password@` taken out of it: names in
+/// punycode, `{` and `}` as typed with -g, dot segments resolved (but with
+/// `--path-as-is`). An error for a user name `--disallow-username-in-url` forbids, a URL
+/// that does not parse, or a scheme `--proto` turned off.
+fn target_of(config: &Config, index: usize) -> Result<(Target, Option<(String, String)>), Error> {
+    let typed = idn::to_ascii(&config.targets[index]);
+    // curl takes `user:password@` in a URL and sends it as Basic authentication (-u wins).
+    let (typed, userinfo) = userinfo::split(&typed);
+    if userinfo.is_some() && config.disallow_username_in_url {
+        return Err(Error::LoginDenied {
+            reason: "the URL has a user name, and --disallow-username-in-url forbids it".into(),
+        });
+    }
+    let mut target = Target::parse(&typed)?;
+    if config.globoff {
+        // With -g, `{` and `}` are plain characters, which curl sends as typed.
+        userinfo::keep_braces(&typed, &mut target);
+    }
+    if !config.path_as_is {
+        // As curl: `.` and `..` segments are resolved before sending (RFC 3986 §5.2.4).
+        target.path = without_dot_segments(&target.path);
+    }
+    if (config.http_off && !target.tls) || (config.https_off && target.tls) {
+        return Err(Error::HttpDisabled {
+            by: "--proto",
+            scheme: target.scheme(),
+        });
+    }
+    Ok((target, userinfo))
+}
+
+/// `path` (a request target: path and query) with the path's `.` and `..` segments
+/// resolved, `/` when nothing is left of it; the query as it was.
+fn without_dot_segments(path: &str) -> String {
+    let (path, query) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
+    let path = crate::redirect::remove_dot_segments(path);
+    let path = if path.is_empty() {
+        "/".to_string()
+    } else {
+        path
+    };
+    match query {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    }
+}
+
+/// The request for target `index` at `target`: the line's own, with Basic credentials
+/// from `--netrc` for the host or else the URL's `userinfo`, and `-T`'s upload as a PUT.
+fn request_for(
+    config: &Config,
+    index: usize,
+    target: &Target,
+    userinfo: Option<(String, String)>,
+) -> Request {
+    let mut request = config.request.clone();
+    let netrc = match (&config.netrc, &target.endpoint) {
+        (Some(text), shared::Endpoint::Tcp { host, .. }) => netrc::lookup(text, &host.to_string()),
+        _ => None,
+    };
+    if let Some((user, password)) = netrc.or(userinfo) {
+        let token = shared::base64(format!("{user}:{password}").as_bytes());
+        request.authorization = Some(format!("Basic {token}"));
+    }
+    if let Some(Some(upload)) = config.uploads.get(index) {
+        request.method = Method::Put;
+        request.body = Some(upload.clone());
+    }
+    request
+}
+
+/// Where the body goes: as `spec` gives it, or (`-O`) the URL's last segment, in
+/// `--output-dir` if given; with `--create-dirs`, the file's folder is made.
+fn destination(config: &Config, spec: &DestSpec, target: &Target) -> Result<Dest, Error> {
+    let dest = match spec {
+        DestSpec::Given(d) => d.clone(),
+        DestSpec::Remote => {
+            let name = remote_name(&target.path);
+            Dest::File(PathBuf::from(match &config.output_dir {
+                Some(dir) => format!("{dir}/{name}"),
+                None => name,
+            }))
+        }
+    };
+    if let (Dest::File(path), true) = (&dest, config.create_dirs)
+        && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|e| Error::Write {
+            what: parent.display().to_string(),
+            reason: format!("cannot create the folder: {}", shared::io_words(&e)),
+        })?;
+    }
+    Ok(dest)
+}
+
+/// What a failed try leads to: `Ok` to try again (with the error, for the line that says
+/// so, and the server's `Retry-After`), `Err` to stop with. `can_retry`: tries and time
+/// are left.
+fn to_retry(
+    config: &Config,
+    failure: Failure,
+    can_retry: bool,
+) -> Result<(Error, Option<Duration>), Error> {
+    match failure {
+        Failure::Final(e) if !config.retry_all_errors || !can_retry => Err(e),
+        // --retry-all-errors: anything but a reader gone from stdout.
+        Failure::Final(e @ Error::StdoutClosed) => Err(e),
+        Failure::Final(error) => Ok((error, None)),
+        Failure::Transient { error, .. } if !can_retry => Err(error),
+        // As curl: a connection refused is retried only when asked.
+        Failure::Transient { error, .. }
+            if error.exit_code() == 7 && !config.retry_connrefused && !config.retry_all_errors =>
+        {
+            Err(error)
+        }
+        Failure::Transient { error, after } => Ok((error, after)),
+    }
+}
+
+/// The wait before retry number `retries`: the server's `Retry-After` (`after`), else
+/// `--retry-delay`, else the doubling backoff from 1 s; never past `--retry-max-time`
+/// counted from `started`.
+fn retry_wait(
+    config: &Config,
+    after: Option<Duration>,
+    retries: u32,
+    started: std::time::Instant,
+) -> Duration {
+    let wait = after.unwrap_or_else(|| match config.retry_delay {
+        Some(fixed) => fixed,
+        None => retry::backoff(Duration::from_secs(1), retries),
+    });
+    match config.retry_max_time {
+        Some(max) => wait.min(max.saturating_sub(started.elapsed())),
+        None => wait,
     }
 }
 
@@ -889,6 +945,96 @@ mod tests {
         for (line, head, can_retry, want) in cases {
             assert_eq!(verdict_of(line, head, *can_retry), *want, "{line:?} {head}");
         }
+    }
+
+    #[test]
+    fn dot_segments_go_from_the_path_and_the_query_stays() {
+        let cases = [
+            ("/a/./b/../c", "/a/c"),
+            ("/..", "/"),
+            ("/a/..?x=/../y", "/?x=/../y"),
+            ("/a/b?", "/a/b?"),
+            ("/", "/"),
+        ];
+        for (path, want) in cases {
+            assert_eq!(without_dot_segments(path), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn failures_are_retried_as_curl_retries_them() {
+        let timeout = || Error::Timeout {
+            phase: "x".into(),
+            after: Duration::from_secs(1),
+        };
+        let refused = || {
+            Error::Net(shared::Error::Connect {
+                target: "x".into(),
+                attempts: vec![],
+            })
+        };
+        let transient = |error, after| Failure::Transient { error, after };
+        let second = Some(Duration::from_secs(2));
+        // (line, failure, can_retry, retried, and after what)
+        let cases: Vec<(&[&str], Failure, bool, bool, Option<Duration>)> = vec![
+            (&[], transient(timeout(), second), true, true, second),
+            (&[], transient(timeout(), None), false, false, None),
+            (&[], transient(refused(), None), true, false, None),
+            (
+                &["--retry-connrefused"],
+                transient(refused(), None),
+                true,
+                true,
+                None,
+            ),
+            (
+                &["--retry-all-errors"],
+                transient(refused(), None),
+                true,
+                true,
+                None,
+            ),
+            (&[], Failure::Final(timeout()), true, false, None),
+            (
+                &["--retry-all-errors"],
+                Failure::Final(timeout()),
+                true,
+                true,
+                None,
+            ),
+            (
+                &["--retry-all-errors"],
+                Failure::Final(timeout()),
+                false,
+                false,
+                None,
+            ),
+            (
+                &["--retry-all-errors"],
+                Failure::Final(Error::StdoutClosed),
+                true,
+                false,
+                None,
+            ),
+        ];
+        for (i, (line, failure, can_retry, retried, after)) in cases.into_iter().enumerate() {
+            match to_retry(&config(line), failure, can_retry) {
+                Ok((_, a)) => assert!(retried && a == after, "case {i}: retried after {a:?}"),
+                Err(e) => assert!(!retried, "case {i}: stopped with {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_wait_is_the_servers_then_the_delay_then_the_backoff_within_the_max_time() {
+        let s = Duration::from_secs;
+        let now = std::time::Instant::now();
+        let wait = |line: &[&str], after, retries| retry_wait(&config(line), after, retries, now);
+        assert_eq!(wait(&[], Some(s(7)), 1), s(7));
+        assert_eq!(wait(&["--retry-delay", "3"], None, 4), s(3));
+        assert_eq!(wait(&["--retry-delay", "3"], Some(s(7)), 4), s(7));
+        assert_eq!(wait(&[], None, 3), s(4));
+        assert!(wait(&["--retry-max-time", "2"], Some(s(7)), 1) <= s(2));
     }
 
     #[test]
