@@ -58,6 +58,26 @@ pub struct Outcome {
     pub retries: u32,
 }
 
+impl Outcome {
+    /// A transfer of `target` before it starts: nothing done yet.
+    pub(crate) fn new(target: &str) -> Outcome {
+        Outcome {
+            target: target.to_string(),
+            result: Ok(()),
+            trace: Trace::new(),
+            url: None,
+            head: None,
+            history: Vec::new(),
+            uploaded: 0,
+            file: None,
+            written: 0,
+            received: 0,
+            resumed_from: 0,
+            retries: 0,
+        }
+    }
+}
+
 /// Runs target number `index` to its end.
 pub(crate) fn transfer(
     config: &Config,
@@ -67,20 +87,7 @@ pub(crate) fn transfer(
 ) -> Outcome {
     let input = config.targets[index].as_str();
     let spec = &config.dests[index];
-    let mut o = Outcome {
-        target: input.to_string(),
-        result: Ok(()),
-        trace: Trace::new(),
-        url: None,
-        head: None,
-        history: Vec::new(),
-        uploaded: 0,
-        file: None,
-        written: 0,
-        received: 0,
-        resumed_from: 0,
-        retries: 0,
-    };
+    let mut o = Outcome::new(input);
     o.result = run(config, index, spec, slot, progress, &mut o);
     if let (true, Err(_), Some(path)) = (config.remove_on_error, &o.result, &o.file)
         && !output::is_special(path)
