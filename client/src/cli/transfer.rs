@@ -127,17 +127,18 @@ fn run(
             .is_none_or(|max| started.elapsed() < max);
         let can_retry = o.retries < config.retries && in_time;
         let first_hop = o.trace.hops.len();
-        let tried = attempt(
+        let tried = Try {
             config,
-            &request,
-            &target,
-            (&dest, matches!(spec, DestSpec::Remote)),
-            &mut resume,
-            slot,
+            request: &request,
+            target: &target,
             progress,
-            o,
+            remote: matches!(spec, DestSpec::Remote),
             can_retry,
-        );
+            resume: &mut resume,
+            slot,
+            o,
+        }
+        .attempt(&dest);
         for hop in &mut o.trace.hops[first_hop..] {
             hop.attempt = o.retries;
         }
@@ -303,127 +304,160 @@ fn retry_wait(
     }
 }
 
-/// One try. `resume` says where to continue from, and is kept up to date with what has
-/// been written, so that the next try continues where this one stopped.
-#[allow(clippy::too_many_arguments)] // One call site; a struct would only rename them.
-fn attempt(
-    config: &Config,
-    request: &Request,
-    target: &Target,
-    (dest, remote): (&Dest, bool),
-    resume: &mut Resume,
-    slot: &mut Slot,
-    progress: &Progress,
-    o: &mut Outcome,
+/// One try of a transfer: what its steps read, and what they keep up to date.
+struct Try<'a> {
+    config: &'a Config,
+    request: &'a Request,
+    target: &'a Target,
+    progress: &'a Progress,
+    /// `-O`: the file is named from the URL, which `-J` lets the server's name replace.
+    remote: bool,
+    /// Tries and time are left for another.
     can_retry: bool,
-) -> Result<(), Failure> {
-    let method = request.method;
-    let (mut resp, ranged) = send(config, request, target, resume, o)?;
-    dump_heads(config, &resp, slot)?;
-    let status = resp.status();
-    let retrying = verdict(config, resp.head(), can_retry, SystemTime::now())?;
-    check_head(config, resp.head())?;
-    if let Dest::File(path) = dest
-        && keeps_file(status, path, config.include || config.head)
-    {
-        // Nothing to write, and nothing to replace the user's copy with.
-        io::copy(&mut resp, &mut io::sink()).map_err(|e| Error::from_io(e, "the body"))?;
-        o.trace.body_done();
-        return Ok(());
-    }
-    let named;
-    let dest = match header_named(config, resp.head(), remote)? {
-        Some(path) => {
-            o.file = Some(path.clone());
-            named = Dest::File(path);
-            &named
+    /// Where to continue from, kept up to date with what has been written, so that the
+    /// next try continues where this one stopped.
+    resume: &'a mut Resume,
+    slot: &'a mut Slot,
+    o: &'a mut Outcome,
+}
+
+impl Try<'_> {
+    /// One try, its body to `dest`: the request sent, the answer's head checked, and how
+    /// its body continues what is there (a range answered, or a fresh start).
+    fn attempt(&mut self, dest: &Dest) -> Result<(), Failure> {
+        let config = self.config;
+        let (mut resp, ranged) = send(config, self.request, self.target, self.resume, self.o)?;
+        dump_heads(config, &resp, self.slot)?;
+        let status = resp.status();
+        let retrying = verdict(config, resp.head(), self.can_retry, SystemTime::now())?;
+        check_head(config, resp.head())?;
+        if let Dest::File(path) = dest
+            && keeps_file(status, path, config.include || config.head)
+        {
+            // Nothing to write, and nothing to replace the user's copy with.
+            io::copy(&mut resp, &mut io::sink()).map_err(|e| Error::from_io(e, "the body"))?;
+            self.o.trace.body_done();
+            return Ok(());
         }
-        None => dest,
-    };
-    let file = match dest {
+        let named;
+        let dest = match header_named(config, resp.head(), self.remote)? {
+            Some(path) => {
+                self.o.file = Some(path.clone());
+                named = Dest::File(path);
+                &named
+            }
+            None => dest,
+        };
+        let file = file_of(dest);
+        let answer = match ranged {
+            true => range_answer(status, resp.head(), self.resume.offset, file.is_some())?,
+            false => Ranged::Whole,
+        };
+        let append = match answer {
+            Ranged::Continues => {
+                if let Some(path) = file {
+                    self.resume.move_to_part(path)?;
+                }
+                true
+            }
+            Ranged::Complete => {
+                self.o.trace.body_done();
+                self.o.resumed_from = self.resume.offset;
+                return complete(file, self.resume);
+            }
+            Ranged::Changed => {
+                // The file changed size: fetch it whole.
+                *self.resume = Resume::default();
+                drop(resp);
+                return self.attempt(dest);
+            }
+            Ranged::Whole => {
+                if ranged {
+                    // A 200 (the file changed, or no ranges here): start over.
+                    *self.resume = Resume::default();
+                }
+                false
+            }
+        };
+        self.write(resp, dest, append, retrying)
+    }
+
+    /// The body of `resp` into `dest` (after what is there, when `append`), decoded,
+    /// checked and shown on the progress line; then what the try comes to: a retry
+    /// (`retrying`: the body was the server's word on why), a failure, or done.
+    fn write(
+        &mut self,
+        mut resp: Response,
+        dest: &Dest,
+        append: bool,
+        retrying: Option<Failure>,
+    ) -> Result<(), Failure> {
+        let (config, method) = (self.config, self.request.method);
+        let file = file_of(dest);
+        let base = if append { self.resume.offset } else { 0 };
+        self.o.resumed_from = base;
+        let coding = coding(config, method, resp.head())?;
+        if method == Method::Get && !append && resp.status() == 200 {
+            // Record the validator before the first byte lands: for a retry, and beside a
+            // file for a later `-C -`.
+            self.resume.validator = resume::validator(resp.head());
+            if let Some(path) = file.filter(|p| !output::is_special(p)) {
+                resume::write_meta(path, self.resume.validator.as_deref());
+            }
+        }
+        let checksum = digests(
+            config,
+            &mut resp,
+            file.filter(|_| append),
+            base,
+            self.progress,
+        )?;
+        let mut sink = match dest {
+            Dest::File(path) => Sink::file_with(path, append, config.file_rules)?,
+            Dest::Stdout { explicit } => Sink::stdout(self.slot, *explicit),
+        };
+        let name = file.map_or_else(|| self.target.to_string(), |p| p.display().to_string());
+        let show = (file.is_some() || !output::stdout_is_terminal()) && method == Method::Get;
+        let bar = self
+            .progress
+            .bar(&name, expected_length(resp.head(), append), show);
+        bar.start_at(base);
+        // -D - with -i has written the heads already.
+        let include = config.include && !matches!(config.dump_header, Some(HeaderDump::Stdout));
+        let result = body(
+            config, &mut resp, coding, &mut sink, include, &bar, self.o, checksum,
+        );
+        bar.done();
+        // What is in the file (or on stdout) now, for the next try. A decoded body cannot be
+        // resumed: a range counts encoded bytes.
+        self.resume.offset = if coding == Coding::Identity && result.is_err() {
+            base + self.o.written
+        } else {
+            0
+        };
+        self.o.trace.body_done();
+        if let Some(retry) = retrying {
+            // The body was the server's word on why to try again, not the resource: nothing
+            // to resume, and a file keeps its old contents (its `.part` holds this body).
+            *self.resume = Resume::default();
+            return match result {
+                Err(e @ Error::StdoutClosed) => Err(Failure::Final(e)),
+                _ => Err(sink.flush().map_or_else(Failure::from, |()| retry)),
+            };
+        }
+        if let Err(e) = result {
+            return Err(failed(e, sink, file, self.resume, self.o.written));
+        }
+        completed(config, &resp, sink, file, self.o)
+    }
+}
+
+/// The file a body goes to (`None`: stdout).
+fn file_of(dest: &Dest) -> Option<&Path> {
+    match dest {
         Dest::File(p) => Some(p.as_path()),
         Dest::Stdout { .. } => None,
-    };
-    let answer = match ranged {
-        true => range_answer(status, resp.head(), resume.offset, file.is_some())?,
-        false => Ranged::Whole,
-    };
-    let append = match answer {
-        Ranged::Continues => {
-            if let Some(path) = file {
-                resume.move_to_part(path)?;
-            }
-            true
-        }
-        Ranged::Complete => {
-            o.trace.body_done();
-            o.resumed_from = resume.offset;
-            return complete(file, resume);
-        }
-        Ranged::Changed => {
-            // The file changed size: fetch it whole.
-            *resume = Resume::default();
-            drop(resp);
-            let dest = (dest, remote);
-            return attempt(
-                config, request, target, dest, resume, slot, progress, o, can_retry,
-            );
-        }
-        Ranged::Whole => {
-            if ranged {
-                // A 200 (the file changed, or no ranges here): start over.
-                *resume = Resume::default();
-            }
-            false
-        }
-    };
-    let base = if append { resume.offset } else { 0 };
-    o.resumed_from = base;
-    let coding = coding(config, method, resp.head())?;
-    if method == Method::Get && !append && status == 200 {
-        // Record the validator before the first byte lands: for a retry, and beside a file
-        // for a later `-C -`.
-        resume.validator = resume::validator(resp.head());
-        if let Some(path) = file.filter(|p| !output::is_special(p)) {
-            resume::write_meta(path, resume.validator.as_deref());
-        }
     }
-    let checksum = digests(config, &mut resp, file.filter(|_| append), base, progress)?;
-    let mut sink = match dest {
-        Dest::File(path) => Sink::file_with(path, append, config.file_rules)?,
-        Dest::Stdout { explicit } => Sink::stdout(slot, *explicit),
-    };
-    let name = file.map_or_else(|| target.to_string(), |p| p.display().to_string());
-    let show = (file.is_some() || !output::stdout_is_terminal()) && method == Method::Get;
-    let bar = progress.bar(&name, expected_length(resp.head(), append), show);
-    bar.start_at(base);
-    // -D - with -i has written the heads already.
-    let include = config.include && !matches!(config.dump_header, Some(HeaderDump::Stdout));
-    let result = body(
-        config, &mut resp, coding, &mut sink, include, &bar, o, checksum,
-    );
-    bar.done();
-    // What is in the file (or on stdout) now, for the next try. A decoded body cannot be
-    // resumed: a range counts encoded bytes.
-    resume.offset = if coding == Coding::Identity && result.is_err() {
-        base + o.written
-    } else {
-        0
-    };
-    o.trace.body_done();
-    if let Some(retry) = retrying {
-        // The body was the server's word on why to try again, not the resource: nothing
-        // to resume, and a file keeps its old contents (its `.part` holds this body).
-        *resume = Resume::default();
-        return match result {
-            Err(e @ Error::StdoutClosed) => Err(Failure::Final(e)),
-            _ => Err(sink.flush().map_or_else(Failure::from, |()| retry)),
-        };
-    }
-    if let Err(e) = result {
-        return Err(failed(e, sink, file, resume, o.written));
-    }
-    completed(config, &resp, sink, file, o)
 }
 
 /// Sends `request`, with the headers that resume a GET from `resume.offset`, and keeps the
