@@ -1017,7 +1017,14 @@ mod tests {
         let transient = |error, after| Failure::Transient { error, after };
         let second = Some(Duration::from_secs(2));
         // (line, failure, can_retry, retried, and after what)
-        let cases: Vec<(&[&str], Failure, bool, bool, Option<Duration>)> = vec![
+        type Case = (
+            &'static [&'static str],
+            Failure,
+            bool,
+            bool,
+            Option<Duration>,
+        );
+        let cases: Vec<Case> = vec![
             (&[], transient(timeout(), second), true, true, second),
             (&[], transient(timeout(), None), false, false, None),
             (&[], transient(refused(), None), true, false, None),

@@ -151,8 +151,11 @@ fn variable(name: &str, cx: &Context<'_>) -> Option<String> {
     Some(VARIABLES[i].1(&facts))
 }
 
+/// How a variable's value is made from what the transfer did.
+type Value = fn(&Facts<'_>) -> String;
+
 /// Every variable, sorted by name (for `variable`'s binary search), with what it writes.
-const VARIABLES: &[(&str, fn(&Facts<'_>) -> String)] = &[
+const VARIABLES: &[(&str, Value)] = &[
     ("content_type", |f| {
         f.head
             .and_then(|h| h.header("content-type"))
