@@ -77,10 +77,6 @@ impl ChunkedReader {
         if out.is_empty() {
             return Ok(0);
         }
-        let bad = |conn: &Connection, reason: String| Error::Receive {
-            peer: conn.peer.clone(),
-            reason: format!("bad chunked body: {reason}"),
-        };
         loop {
             if !self.pending.is_empty() {
                 let n = out.len().min(self.pending.len());
@@ -88,88 +84,125 @@ impl ChunkedReader {
                 self.pending.drain(..n);
                 return Ok(n);
             }
+            // Each framing line read moves the state on; data goes out at once.
             match self.state {
                 State::Done => return Ok(0),
-                State::Size => match conn.read_line(MAX_SIZE_LINE, idle)? {
-                    Line::Whole(line) => {
-                        let size = parse_chunk_size(&line).map_err(|r| bad(conn, r))?;
-                        self.keep(&line);
-                        self.state = if size == 0 {
-                            State::Trailers { bytes: 0, count: 0 }
-                        } else {
-                            State::Data(size)
-                        };
-                    }
-                    Line::TooLong => {
-                        return Err(bad(
-                            conn,
-                            format!("chunk-size line longer than {MAX_SIZE_LINE} bytes"),
-                        ));
-                    }
-                    Line::Eof => return Err(Error::PartialChunked { got: self.got }),
-                },
-                State::Data(left) => {
-                    let max = out.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                    let n = conn.read(&mut out[..max], idle)?;
-                    if n == 0 {
-                        return Err(Error::PartialChunked { got: self.got });
-                    }
-                    self.got += n as u64;
-                    let left = left - n as u64;
-                    self.state = if left == 0 {
-                        State::DataEnd
-                    } else {
-                        State::Data(left)
-                    };
-                    return Ok(n);
-                }
-                State::DataEnd => match conn.read_line(MAX_SIZE_LINE, idle)? {
-                    Line::Whole(line) if line.is_empty() => {
-                        self.keep(b"");
-                        self.state = State::Size;
-                    }
-                    Line::Whole(_) | Line::TooLong => {
-                        return Err(bad(
-                            conn,
-                            "chunk data longer than its size (no CRLF after it)".into(),
-                        ));
-                    }
-                    Line::Eof => return Err(Error::PartialChunked { got: self.got }),
-                },
-                State::Trailers { bytes, count } => {
-                    let room = MAX_TRAILER_BYTES.saturating_sub(bytes);
-                    match conn.read_line(room, idle)? {
-                        Line::Whole(line) if line.is_empty() => {
-                            self.keep(b"");
-                            self.state = State::Done;
-                        }
-                        Line::Whole(line) => {
-                            self.keep(&line);
-                            if count + 1 > MAX_TRAILERS {
-                                return Err(bad(
-                                    conn,
-                                    format!("more than {MAX_TRAILERS} trailer fields"),
-                                ));
-                            }
-                            self.state = State::Trailers {
-                                bytes: bytes + line.len() + 2,
-                                count: count + 1,
-                            };
-                        }
-                        Line::TooLong => {
-                            return Err(bad(
-                                conn,
-                                format!(
-                                    "trailer fields larger than {} KiB",
-                                    MAX_TRAILER_BYTES / 1024
-                                ),
-                            ));
-                        }
-                        Line::Eof => return Err(Error::PartialChunked { got: self.got }),
-                    }
-                }
+                State::Data(left) => return self.data(conn, out, left, idle),
+                State::Size => self.size_line(conn, idle)?,
+                State::DataEnd => self.data_end(conn, idle)?,
+                State::Trailers { bytes, count } => self.trailer(conn, bytes, count, idle)?,
             }
         }
+    }
+
+    /// A chunk's data, `left` bytes of it still to come: what of it fits in `out`.
+    #[inline]
+    fn data(
+        &mut self,
+        conn: &mut Connection,
+        out: &mut [u8],
+        left: u64,
+        idle: Duration,
+    ) -> Result<usize, Error> {
+        let max = out.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = conn.read(&mut out[..max], idle)?;
+        if n == 0 {
+            return Err(Error::PartialChunked { got: self.got });
+        }
+        self.got += n as u64;
+        let left = left - n as u64;
+        self.state = if left == 0 {
+            State::DataEnd
+        } else {
+            State::Data(left)
+        };
+        Ok(n)
+    }
+
+    /// A chunk-size line: the next chunk's data, or (size 0) the trailers.
+    fn size_line(&mut self, conn: &mut Connection, idle: Duration) -> Result<(), Error> {
+        match conn.read_line(MAX_SIZE_LINE, idle)? {
+            Line::Whole(line) => {
+                let size = parse_chunk_size(&line).map_err(|r| bad(conn, r))?;
+                self.keep(&line);
+                self.state = if size == 0 {
+                    State::Trailers { bytes: 0, count: 0 }
+                } else {
+                    State::Data(size)
+                };
+                Ok(())
+            }
+            Line::TooLong => Err(bad(
+                conn,
+                format!("chunk-size line longer than {MAX_SIZE_LINE} bytes"),
+            )),
+            Line::Eof => Err(Error::PartialChunked { got: self.got }),
+        }
+    }
+
+    /// The CRLF after a chunk's data.
+    fn data_end(&mut self, conn: &mut Connection, idle: Duration) -> Result<(), Error> {
+        match conn.read_line(MAX_SIZE_LINE, idle)? {
+            Line::Whole(line) if line.is_empty() => {
+                self.keep(b"");
+                self.state = State::Size;
+                Ok(())
+            }
+            Line::Whole(_) | Line::TooLong => Err(bad(
+                conn,
+                "chunk data longer than its size (no CRLF after it)".into(),
+            )),
+            Line::Eof => Err(Error::PartialChunked { got: self.got }),
+        }
+    }
+
+    /// One trailer line (`count` fields of `bytes` read before it), or the empty line that
+    /// ends the body.
+    fn trailer(
+        &mut self,
+        conn: &mut Connection,
+        bytes: usize,
+        count: usize,
+        idle: Duration,
+    ) -> Result<(), Error> {
+        let room = MAX_TRAILER_BYTES.saturating_sub(bytes);
+        match conn.read_line(room, idle)? {
+            Line::Whole(line) if line.is_empty() => {
+                self.keep(b"");
+                self.state = State::Done;
+                Ok(())
+            }
+            Line::Whole(line) => {
+                self.keep(&line);
+                if count + 1 > MAX_TRAILERS {
+                    return Err(bad(
+                        conn,
+                        format!("more than {MAX_TRAILERS} trailer fields"),
+                    ));
+                }
+                self.state = State::Trailers {
+                    bytes: bytes + line.len() + 2,
+                    count: count + 1,
+                };
+                Ok(())
+            }
+            Line::TooLong => Err(bad(
+                conn,
+                format!(
+                    "trailer fields larger than {} KiB",
+                    MAX_TRAILER_BYTES / 1024
+                ),
+            )),
+            Line::Eof => Err(Error::PartialChunked { got: self.got }),
+        }
+    }
+}
+
+/// A framing error in the chunked body coming from `conn`.
+fn bad(conn: &Connection, reason: String) -> Error {
+    Error::Receive {
+        peer: conn.peer.clone(),
+        reason: format!("bad chunked body: {reason}"),
     }
 }
 

@@ -15,7 +15,7 @@ use crate::head::{self, Head};
 use crate::payload::Payload;
 use crate::pool::Pool;
 use crate::redirect;
-use crate::request::{self, HeaderEdit, Request, Version};
+use crate::request::{self, HeaderEdit, Method, Request, Version};
 use crate::response::Response;
 use crate::trace::{AddrTry, Hop, Trace};
 
@@ -24,7 +24,8 @@ use crate::trace::{AddrTry, Hop, Trace};
 const DRAIN_LIMIT: u64 = 1024 * 1024;
 
 /// Runs `req` on `target` to the final response (whose body is left to the caller),
-/// recording each hop in `trace`.
+/// recording each hop in `trace`. Each time round the loop is one hop, a request and its
+/// response head; a challenge answered or a redirect followed goes round again.
 pub(crate) fn run(
     cfg: &Builder,
     pool: &Pool,
@@ -34,86 +35,164 @@ pub(crate) fn run(
 ) -> Result<Response, Error> {
     // `-m` counts from here and bounds everything below, redirects and body included.
     let total = cfg.max_time.map(|max| (Instant::now() + max, max));
-    let mut method = req.method;
-    let mut payload = req.body.clone();
-    let mut referer = cfg.referer.clone();
-    let mut current = target.clone();
-    let mut history = Vec::new();
-    let mut followed = 0;
-    // `--digest`, `--anyauth` (a 401's `WWW-Authenticate`) and `--proxy-digest`,
-    // `--proxy-anyauth` (a 407's `Proxy-Authenticate`): the challenges, taken once and
-    // answered on every request after them (each answer names its own method and path, so
-    // a redirect followed gets a fresh one, as curl makes it).
-    let mut challenges: Option<Vec<Vec<u8>>> = None;
-    let mut proxy_challenges: Option<Vec<Vec<u8>>> = None;
+    let mut walk = Walk::new(cfg, req, target);
     loop {
         trace.hops.push(Hop {
-            url: current.to_string(),
+            url: walk.current.to_string(),
             began: trace.now(),
             ..Hop::default()
         });
-        let name = req
+        let name = walk.method_name();
+        let send = walk.request(&name, trace)?;
+        let (conn, head, withheld) = exchange(cfg, pool, &walk.current, &send, total, trace)?;
+        let sent = send.sent(withheld);
+        walk.store_cookies(&head);
+        let body = walk.body(conn, &head, withheld, pool)?;
+        if walk.challenged(&head, &name) || walk.redirected(&head)? {
+            // Asked again at once: this response's body is dropped (read, to keep its
+            // connection, when short) and the response is part of the history, as curl
+            // shows it with -i.
+            body.drain(DRAIN_LIMIT);
+            trace.body_done();
+            walk.history.push(head);
+            continue;
+        }
+        return Ok(Response::new(head, walk.current, walk.history, body, sent));
+    }
+}
+
+/// A request on its way from the first hop to the final response: what a redirect or a
+/// challenge changes for the hops after it.
+struct Walk<'a> {
+    cfg: &'a Builder,
+    req: &'a Request,
+    /// Where the first hop went.
+    original: &'a Target,
+    /// Where this hop goes.
+    current: Target,
+    /// The method, which a redirect may change (and with it drop the body).
+    method: Method,
+    payload: Option<Payload>,
+    referer: Option<String>,
+    /// The responses before this hop: redirects and answered challenges.
+    history: Vec<Head>,
+    /// Redirects followed, against `--max-redirs`.
+    followed: u32,
+    /// `--digest`, `--anyauth` (a 401's `WWW-Authenticate`) and `--proxy-digest`,
+    /// `--proxy-anyauth` (a 407's `Proxy-Authenticate`): the challenges, taken once and
+    /// answered on every request after them (each answer names its own method and path, so
+    /// a redirect followed gets a fresh one, as curl makes it).
+    challenges: Option<Vec<Vec<u8>>>,
+    proxy_challenges: Option<Vec<Vec<u8>>>,
+}
+
+impl<'a> Walk<'a> {
+    fn new(cfg: &'a Builder, req: &'a Request, target: &'a Target) -> Walk<'a> {
+        Walk {
+            cfg,
+            req,
+            original: target,
+            current: target.clone(),
+            method: req.method,
+            payload: req.body.clone(),
+            referer: cfg.referer.clone(),
+            history: Vec::new(),
+            followed: 0,
+            challenges: None,
+            proxy_challenges: None,
+        }
+    }
+
+    /// The name on the request line: `-X`'s, else the method's.
+    fn method_name(&self) -> String {
+        self.req
             .method_name
             .clone()
-            .unwrap_or_else(|| method.to_string());
-        let answered = challenges.as_ref().and_then(|c| {
-            let target = request_target(cfg, &current);
+            .unwrap_or_else(|| self.method.to_string())
+    }
+
+    /// What this hop sends, named `name` on the request line: the head, answering the
+    /// challenges kept, and the body (a small one in the same write as the head).
+    fn request(&self, name: &str, trace: &mut Trace) -> Result<Send<'_>, Error> {
+        let cfg = self.cfg;
+        let answered = self.challenges.as_ref().and_then(|c| {
+            let target = request_target(cfg, &self.current);
             cfg.credentials
                 .as_ref()?
-                .answer(c.iter().map(Vec::as_slice), &name, &target)
+                .answer(c.iter().map(Vec::as_slice), name, &target)
         });
-        let proxy_answered = proxy_challenges
+        let proxy_answered = self
+            .proxy_challenges
             .as_ref()
-            .and_then(|c| proxy_answer(cfg, &current, c.iter().map(Vec::as_slice), &name));
+            .and_then(|c| proxy_answer(cfg, &self.current, c.iter().map(Vec::as_slice), name));
         let step = Step {
-            method: &name,
-            current: &current,
-            original: target,
-            referer: referer.as_deref(),
+            method: name,
+            current: &self.current,
+            original: self.original,
+            referer: self.referer.as_deref(),
             authorization: answered.as_deref(),
             proxy_authorization: proxy_answered.as_deref(),
         };
-        let len = payload.as_ref().map(Payload::len).transpose()?;
+        let len = self.payload.as_ref().map(Payload::len).transpose()?;
         // curl's rule, for HTTP/1.1 only: ask first before an upload or a large body.
         let expect = cfg.version == Version::Http11
-            && payload
+            && self
+                .payload
                 .as_ref()
                 .is_some_and(|p| p.expects_continue(len.flatten()));
-        let (mut bytes, expect) = request_head(cfg, &step, req, len, expect);
+        let (mut head, expect) = request_head(cfg, &step, self.req, len, expect);
         if let Some(hop) = trace.hops.last_mut() {
-            hop.method = name.clone();
-            hop.request_bytes = bytes.len() as u64;
+            hop.method = name.to_string();
+            hop.request_bytes = head.len() as u64;
         }
-        let head_len = bytes.len();
-        let rest = match &payload {
+        let head_len = head.len();
+        let body = match &self.payload {
             Some(Payload::Bytes(b)) if !expect => {
                 // Head and body in one write: a small body goes out in the same packet.
-                bytes.extend_from_slice(b);
+                head.extend_from_slice(b);
                 None
             }
             other => other.as_ref(),
         };
-        let send = Send {
-            head: &bytes,
+        Ok(Send {
+            head,
             head_len,
-            body: rest,
+            body,
             expect,
-        };
-        let (conn, head, withheld) = exchange(cfg, pool, &current, &send, total, trace)?;
-        // The jar is locked only for a response that sets cookies: the -Z threads share it.
-        if let Some(jar) = &cfg.cookie_jar
+            len,
+        })
+    }
+
+    /// Keeps the cookies `head` sets, for this hop's host and path. The jar is locked only
+    /// for a response that sets cookies: the -Z threads share it.
+    fn store_cookies(&self, head: &Head) {
+        if let Some(jar) = &self.cfg.cookie_jar
             && let mut sets = head.all("set-cookie").peekable()
             && sets.peek().is_some()
         {
             let mut jar = jar
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let host = host_of(&current);
+            let current = &self.current;
+            let host = host_of(current);
             for set in sets {
                 jar.store_from(&host, &current.path, set, current.tls);
             }
         }
-        let (framing, reusable) = match body::framing_with(method, &head, cfg.transfer_codings) {
+    }
+
+    /// The body of the response `head` on `conn`, framed as RFC 9112 §6.3 says, and
+    /// whether its connection may go back to the pool when it ends.
+    fn body(
+        &self,
+        conn: Connection,
+        head: &Head,
+        withheld: bool,
+        pool: &Pool,
+    ) -> Result<Body, Error> {
+        let cfg = self.cfg;
+        let (framing, reusable) = match body::framing_with(self.method, head, cfg.transfer_codings)
+        {
             // --ignore-content-length: the body is what comes until the server closes.
             Ok((body::Framing::Length(_), _)) if cfg.ignore_content_length => {
                 (body::Framing::Close, false)
@@ -126,87 +205,88 @@ pub(crate) fn run(
         // Only HTTP/1.1 requests ask for a persistent connection; one whose body was
         // withheld (the server answered before `100 Continue`) is left in an unknown state.
         let reusable = reusable && cfg.version == Version::Http11 && !withheld;
-        let body = Body::new(
+        Ok(Body::new(
             conn,
             framing,
             reusable,
             pool.clone(),
             cfg.idle_timeout,
             cfg.raw,
-        );
+        ))
+    }
+
+    /// Whether `head` is the first 401 (`--digest`, `--anyauth`) or the first 407
+    /// (`--proxy-digest`, `--proxy-anyauth`) whose challenge the user's credentials can
+    /// answer for `method`; if so, the challenge is kept for every hop after this one.
+    fn challenged(&mut self, head: &Head, method: &str) -> bool {
+        let cfg = self.cfg;
         if head.status() == 401
-            && challenges.is_none()
+            && self.challenges.is_none()
             && let Some(credentials) = &cfg.credentials
             && credentials
                 .answer(
                     head.all("www-authenticate"),
-                    &name,
-                    &request_target(cfg, &current),
+                    method,
+                    &request_target(cfg, &self.current),
                 )
                 .is_some()
         {
-            // Asked again at once with the answer; the 401 is part of the history, as
-            // curl shows it with -i.
-            body.drain(DRAIN_LIMIT);
-            trace.body_done();
-            challenges = Some(head.all("www-authenticate").map(<[u8]>::to_vec).collect());
-            history.push(head);
-            continue;
+            self.challenges = Some(head.all("www-authenticate").map(<[u8]>::to_vec).collect());
+            return true;
         }
         if head.status() == 407
-            && proxy_challenges.is_none()
-            && proxy_answer(cfg, &current, head.all("proxy-authenticate"), &name).is_some()
+            && self.proxy_challenges.is_none()
+            && proxy_answer(cfg, &self.current, head.all("proxy-authenticate"), method).is_some()
         {
-            // The same round as a 401's above, with the proxy's challenge.
-            body.drain(DRAIN_LIMIT);
-            trace.body_done();
-            proxy_challenges = Some(head.all("proxy-authenticate").map(<[u8]>::to_vec).collect());
-            history.push(head);
-            continue;
+            // The same round as a 401's, with the proxy's challenge.
+            self.proxy_challenges =
+                Some(head.all("proxy-authenticate").map(<[u8]>::to_vec).collect());
+            return true;
         }
-        let location = redirect::location(&head).map(<[u8]>::to_vec);
-        if let (Some(max), Some(location)) = (cfg.redirects, location) {
-            if followed >= max {
-                return Err(Error::TooManyRedirects { max });
-            }
-            let next = redirect::resolve(&current, &location).map_err(|cause| Error::Redirect {
-                location: String::from_utf8_lossy(&location).into_owned(),
-                cause,
-            })?;
-            let off = match next.tls {
-                false => cfg.redirect_http_off,
-                true => cfg.redirect_https_off,
-            };
-            if let Some(by) = off {
-                return Err(Error::HttpDisabled {
-                    by,
-                    scheme: next.scheme(),
-                });
-            }
-            cfg.notify(Event::Redirect {
-                status: head.status(),
-                to: &next,
-            });
-            body.drain(DRAIN_LIMIT);
-            trace.body_done();
-            let next_method = redirect::method_after(head.status(), method, &cfg.keep_post);
-            if next_method != method {
-                payload = None;
-            }
-            method = next_method;
-            if cfg.auto_referer {
-                referer = Some(current.to_string());
-            }
-            history.push(head);
-            current = next;
-            followed += 1;
-            continue;
-        }
-        let sent = match (&payload, withheld) {
-            (Some(_), false) => len.flatten().unwrap_or(0),
-            _ => 0,
+        false
+    }
+
+    /// Whether `head` is a redirect to follow (`-L`); if so, the next hop is set up: its
+    /// target, its method (and body, dropped with a change of method), its `Referer`.
+    /// An error past `--max-redirs`, for a `Location` that does not resolve, or for a
+    /// scheme the options turned off for redirects.
+    fn redirected(&mut self, head: &Head) -> Result<bool, Error> {
+        let cfg = self.cfg;
+        let (Some(max), Some(location)) = (cfg.redirects, redirect::location(head)) else {
+            return Ok(false);
         };
-        return Ok(Response::new(head, current, history, body, sent));
+        if self.followed >= max {
+            return Err(Error::TooManyRedirects { max });
+        }
+        let next = redirect::resolve(&self.current, location).map_err(|cause| Error::Redirect {
+            location: String::from_utf8_lossy(location).into_owned(),
+            cause,
+        })?;
+        let off = match next.tls {
+            false => cfg.redirect_http_off,
+            true => cfg.redirect_https_off,
+        };
+        if let Some(by) = off {
+            return Err(Error::HttpDisabled {
+                by,
+                scheme: next.scheme(),
+            });
+        }
+        cfg.notify(Event::Redirect {
+            status: head.status(),
+            to: &next,
+        });
+        let next_method = redirect::method_after(head.status(), self.method, &cfg.keep_post);
+        if next_method != self.method {
+            self.payload = None;
+        }
+        self.method = next_method;
+        if cfg.auto_referer {
+            self.referer = Some(self.current.to_string());
+        }
+        self.current = next;
+        self.followed += 1;
+        Ok(true)
     }
 }
 
@@ -304,13 +384,26 @@ fn host_of(target: &Target) -> String {
 /// What goes out for one request.
 struct Send<'a> {
     /// The head (and a small body with it).
-    head: &'a [u8],
+    head: Vec<u8>,
     /// Where the head ends in `head`.
     head_len: usize,
     /// The body to send after the head, if it is not in `head`.
     body: Option<&'a Payload>,
     /// `Expect: 100-continue` was sent: wait for the go-ahead (a short while) first.
     expect: bool,
+    /// The body's length: `None` without a body, `Some(None)` when unknown (chunked).
+    len: Option<Option<u64>>,
+}
+
+impl Send<'_> {
+    /// The body bytes counted as sent: none when the server answered before
+    /// `100 Continue` (`withheld`), and none counted for a body of unknown length.
+    fn sent(&self, withheld: bool) -> u64 {
+        match (self.len, withheld) {
+            (Some(len), false) => len.unwrap_or(0),
+            _ => 0,
+        }
+    }
 }
 
 /// The request head for a hop: the client's header edits (less the host-bound ones when a
@@ -400,7 +493,6 @@ fn exchange(
     total: Option<(Instant, std::time::Duration)>,
     trace: &mut Trace,
 ) -> Result<(Connection, Head, bool), Error> {
-    let proxy = via_proxy(cfg, current);
     // A tunnel leads to one origin: it is pooled under the origin's name (a host either
     // always goes through the proxy or never, so the two kinds never meet under one key).
     let key = match (&cfg.unix_socket, forwarding(cfg, current)) {
@@ -421,72 +513,10 @@ fn exchange(
                 cfg.notify(Event::Reused { peer: &conn.peer });
                 conn
             }
-            // A proxy whose name does not resolve is curl's exit 5, not 6.
-            None => {
-                let proxy_error = |e| match (e, proxy) {
-                    (Error::Net(e @ shared::Error::Resolve { .. }), Some(_)) => {
-                        Error::ProxyResolve(e)
-                    }
-                    (e, _) => e,
-                };
-                let began = Instant::now();
-                let mut conn = match proxy.filter(|p| p.tunnel || current.tls) {
-                    Some(p) => {
-                        let mut conn = open(cfg, &p.endpoint, total, trace).map_err(proxy_error)?;
-                        conn.set_total(total);
-                        if let Some(answer) = tunnel(cfg, &mut conn, p, current, None)? {
-                            // The 407's body is not read: the answer goes on a new
-                            // connection, which leaves nothing of the refusal behind.
-                            conn = open(cfg, &p.endpoint, total, trace).map_err(proxy_error)?;
-                            conn.set_total(total);
-                            tunnel(cfg, &mut conn, p, current, Some(&answer))?;
-                        }
-                        conn.key = key.clone();
-                        conn
-                    }
-                    None => open(cfg, &key, total, trace).map_err(proxy_error)?,
-                };
-                if current.tls {
-                    secure(cfg, &mut conn, current, total, trace, began)?;
-                }
-                conn
-            }
+            None => fresh(cfg, &key, current, total, trace)?,
         };
-        let hop = trace.hops.last_mut().expect("run pushed the hop");
-        hop.peer = Some(conn.peer.clone());
-        hop.local = conn.local_addr();
-        hop.reused = conn.reused;
-        conn.set_total(total);
-        cfg.notify(Event::RequestHead(&send.head[..send.head_len]));
-        if send.head.len() > send.head_len {
-            cfg.notify(Event::RequestBody(&send.head[send.head_len..]));
-        }
-        let start = trace.start;
-        let mut withheld = false;
-        let result = conn.write_all(send.head, cfg.send_timeout).and_then(|()| {
-            if let Some(body) = send.body {
-                withheld = send.expect && answered_first(&mut conn, cfg.expect_timeout)?;
-                if !withheld {
-                    body.send(&mut conn, cfg.send_timeout, cfg.upload_rate)?;
-                }
-            }
-            hop.sent = Some(start.elapsed());
-            if cfg.version == Version::Http09 {
-                return Ok(Head::http09());
-            }
-            head::read_head(&mut conn, cfg.head_timeout, &mut |h| {
-                cfg.notify(Event::ResponseHead(h.raw()))
-            })
-        });
-        hop.first_byte = conn
-            .first_read()
-            .map(|t| t.saturating_duration_since(start));
-        match result {
-            Ok(head) => {
-                hop.head = Some(start.elapsed());
-                hop.status = Some(head.status());
-                return Ok((conn, head, withheld));
-            }
+        match converse(cfg, &mut conn, send, total, trace) {
+            Ok((head, withheld)) => return Ok((conn, head, withheld)),
             Err(e @ (Error::Send { .. } | Error::EmptyReply { .. } | Error::Receive { .. }))
                 if conn.reused =>
             {
@@ -499,6 +529,90 @@ fn exchange(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// A new connection to `key` for a request to `current`: through a proxy's tunnel when
+/// one is wanted (`-p`, and every `https://` target behind a proxy), then for `https://`
+/// the TLS handshake.
+fn fresh(
+    cfg: &Builder,
+    key: &Endpoint,
+    current: &Target,
+    total: Option<(Instant, std::time::Duration)>,
+    trace: &mut Trace,
+) -> Result<Connection, Error> {
+    let proxy = via_proxy(cfg, current);
+    // A proxy whose name does not resolve is curl's exit 5, not 6.
+    let proxy_error = |e| match (e, proxy) {
+        (Error::Net(e @ shared::Error::Resolve { .. }), Some(_)) => Error::ProxyResolve(e),
+        (e, _) => e,
+    };
+    let began = Instant::now();
+    let mut conn = match proxy.filter(|p| p.tunnel || current.tls) {
+        Some(p) => {
+            let mut conn = open(cfg, &p.endpoint, total, trace).map_err(proxy_error)?;
+            conn.set_total(total);
+            if let Some(answer) = tunnel(cfg, &mut conn, p, current, None)? {
+                // The 407's body is not read: the answer goes on a new connection, which
+                // leaves nothing of the refusal behind.
+                conn = open(cfg, &p.endpoint, total, trace).map_err(proxy_error)?;
+                conn.set_total(total);
+                tunnel(cfg, &mut conn, p, current, Some(&answer))?;
+            }
+            conn.key = key.clone();
+            conn
+        }
+        None => open(cfg, key, total, trace).map_err(proxy_error)?,
+    };
+    if current.tls {
+        secure(cfg, &mut conn, current, total, trace, began)?;
+    }
+    Ok(conn)
+}
+
+/// Sends `send` on `conn` and reads the response head, noting in this hop's trace which
+/// connection it was and when each part happened. Also says whether the body was withheld
+/// (the server answered before `100 Continue`).
+fn converse(
+    cfg: &Builder,
+    conn: &mut Connection,
+    send: &Send<'_>,
+    total: Option<(Instant, std::time::Duration)>,
+    trace: &mut Trace,
+) -> Result<(Head, bool), Error> {
+    let hop = trace.hops.last_mut().expect("run pushed the hop");
+    hop.peer = Some(conn.peer.clone());
+    hop.local = conn.local_addr();
+    hop.reused = conn.reused;
+    conn.set_total(total);
+    cfg.notify(Event::RequestHead(&send.head[..send.head_len]));
+    if send.head.len() > send.head_len {
+        cfg.notify(Event::RequestBody(&send.head[send.head_len..]));
+    }
+    let start = trace.start;
+    let mut withheld = false;
+    let result = conn.write_all(&send.head, cfg.send_timeout).and_then(|()| {
+        if let Some(body) = send.body {
+            withheld = send.expect && answered_first(conn, cfg.expect_timeout)?;
+            if !withheld {
+                body.send(conn, cfg.send_timeout, cfg.upload_rate)?;
+            }
+        }
+        hop.sent = Some(start.elapsed());
+        if cfg.version == Version::Http09 {
+            return Ok(Head::http09());
+        }
+        head::read_head(conn, cfg.head_timeout, &mut |h| {
+            cfg.notify(Event::ResponseHead(h.raw()))
+        })
+    });
+    hop.first_byte = conn
+        .first_read()
+        .map(|t| t.saturating_duration_since(start));
+    let head = result?;
+    hop.head = Some(start.elapsed());
+    hop.status = Some(head.status());
+    Ok((head, withheld))
 }
 
 /// The host a TLS connection to `current` is made for (`None`: plain HTTP); an error for
@@ -681,8 +795,6 @@ fn open(
     total: Option<(Instant, std::time::Duration)>,
     trace: &mut Trace,
 ) -> Result<Connection, Error> {
-    let hop = trace.hops.last_mut().expect("run pushed the hop");
-    let at = |t: Instant| t.saturating_duration_since(trace.start);
     let started = Instant::now();
     if let Some((deadline, max)) = total
         && started >= deadline
@@ -698,77 +810,92 @@ fn open(
             .min(deadline.saturating_duration_since(started)),
         None => cfg.connect_timeout,
     };
-    match key {
-        Endpoint::Unix(path) => {
-            let stream = shared::connect_unix(path, limit);
-            let peer = format!("unix:{}", path.display());
-            hop.addrs.push(AddrTry {
-                addr: peer.clone(),
-                start: at(started),
-                took: started.elapsed(),
-                error: stream.as_ref().err().map(ToString::to_string),
-            });
-            let stream = stream?;
-            cfg.notify(Event::Connected {
-                peer: &peer,
-                failed: &[],
-                elapsed: started.elapsed(),
-            });
-            Ok(Connection::new(stream, peer, key.clone()))
-        }
-        Endpoint::Tcp { host, port } => {
-            let addrs = cfg.resolver.resolve(host, *port, limit)?;
-            let connect_start = Instant::now();
-            hop.resolve = Some((at(started), at(connect_start)));
-            if let Host::Name(name) = host {
-                cfg.notify(Event::Resolved {
-                    host: name,
-                    addrs: &addrs,
-                });
-            }
-            let left = limit.saturating_sub(started.elapsed());
-            let connected = match cfg.happy_eyeballs {
-                Some(delay) => {
-                    shared::connect_happy_with(&key.to_string(), &addrs, left, delay, &cfg.local)
-                }
-                None => shared::connect_with(&key.to_string(), &addrs, left, &cfg.local),
-            };
-            let tried = |a: &shared::Attempt| AddrTry {
-                addr: a.addr.to_string(),
-                start: at(connect_start) + a.started,
-                took: a.elapsed,
-                error: Some(a.reason.clone()),
-            };
-            let connected = match connected {
-                Ok(c) => c,
-                Err(e) => {
-                    if let shared::Error::Connect { attempts, .. } = &e {
-                        hop.addrs.extend(attempts.iter().map(tried));
-                    }
-                    return Err(e.into());
-                }
-            };
-            hop.addrs.extend(connected.failed.iter().map(tried));
-            hop.addrs.push(AddrTry {
-                addr: connected.addr.to_string(),
-                start: at(connect_start) + connected.started,
-                took: connected.elapsed,
-                error: None,
-            });
-            hop.addrs.sort_by_key(|a| a.start);
-            let peer = connected.addr.to_string();
-            cfg.notify(Event::Connected {
-                peer: &peer,
-                failed: &connected.failed,
-                elapsed: connected.elapsed,
-            });
-            let mut conn = Connection::new(connected.stream, peer, key.clone());
-            if cfg.haproxy_protocol {
-                haproxy_line(cfg, &mut conn, connected.addr)?;
-            }
-            Ok(conn)
-        }
+    let Endpoint::Unix(path) = key else {
+        return open_tcp(cfg, key, started, limit, trace);
+    };
+    let hop = trace.hops.last_mut().expect("run pushed the hop");
+    let stream = shared::connect_unix(path, limit);
+    let peer = format!("unix:{}", path.display());
+    hop.addrs.push(AddrTry {
+        addr: peer.clone(),
+        start: started.saturating_duration_since(trace.start),
+        took: started.elapsed(),
+        error: stream.as_ref().err().map(ToString::to_string),
+    });
+    let stream = stream?;
+    cfg.notify(Event::Connected {
+        peer: &peer,
+        failed: &[],
+        elapsed: started.elapsed(),
+    });
+    Ok(Connection::new(stream, peer, key.clone()))
+}
+
+/// `open` for a host and port (`key`, not a Unix socket): resolved, then connected to in
+/// turn or raced (Happy Eyeballs), within `limit` from `started`; every address tried goes
+/// into this hop's trace.
+fn open_tcp(
+    cfg: &Builder,
+    key: &Endpoint,
+    started: Instant,
+    limit: Duration,
+    trace: &mut Trace,
+) -> Result<Connection, Error> {
+    let Endpoint::Tcp { host, port } = key else {
+        unreachable!("open hands only TCP endpoints over");
+    };
+    let hop = trace.hops.last_mut().expect("run pushed the hop");
+    let at = |t: Instant| t.saturating_duration_since(trace.start);
+    let addrs = cfg.resolver.resolve(host, *port, limit)?;
+    let connect_start = Instant::now();
+    hop.resolve = Some((at(started), at(connect_start)));
+    if let Host::Name(name) = host {
+        cfg.notify(Event::Resolved {
+            host: name,
+            addrs: &addrs,
+        });
     }
+    let left = limit.saturating_sub(started.elapsed());
+    let connected = match cfg.happy_eyeballs {
+        Some(delay) => {
+            shared::connect_happy_with(&key.to_string(), &addrs, left, delay, &cfg.local)
+        }
+        None => shared::connect_with(&key.to_string(), &addrs, left, &cfg.local),
+    };
+    let tried = |a: &shared::Attempt| AddrTry {
+        addr: a.addr.to_string(),
+        start: at(connect_start) + a.started,
+        took: a.elapsed,
+        error: Some(a.reason.clone()),
+    };
+    let connected = match connected {
+        Ok(c) => c,
+        Err(e) => {
+            if let shared::Error::Connect { attempts, .. } = &e {
+                hop.addrs.extend(attempts.iter().map(tried));
+            }
+            return Err(e.into());
+        }
+    };
+    hop.addrs.extend(connected.failed.iter().map(tried));
+    hop.addrs.push(AddrTry {
+        addr: connected.addr.to_string(),
+        start: at(connect_start) + connected.started,
+        took: connected.elapsed,
+        error: None,
+    });
+    hop.addrs.sort_by_key(|a| a.start);
+    let peer = connected.addr.to_string();
+    cfg.notify(Event::Connected {
+        peer: &peer,
+        failed: &connected.failed,
+        elapsed: connected.elapsed,
+    });
+    let mut conn = Connection::new(connected.stream, peer, key.clone());
+    if cfg.haproxy_protocol {
+        haproxy_line(cfg, &mut conn, connected.addr)?;
+    }
+    Ok(conn)
 }
 
 /// `--haproxy-protocol`: the PROXY protocol v1 line (HAProxy's proxy-protocol.txt §2.1)

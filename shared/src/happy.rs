@@ -75,130 +75,198 @@ pub fn connect_happy_with(
     if let Some(first) = addrs.first() {
         local.check(first)?;
     }
-    let order = interleave(addrs);
-    let start = Instant::now();
-    let deadline = start + timeout;
     let (tx, rx) = mpsc::channel::<Report>();
-    // When each attempt started (offset from `start`), and whether it has reported.
-    let mut started: Vec<Option<Duration>> = vec![None; order.len()];
-    let mut done = vec![false; order.len()];
-    let mut failed: Vec<Attempt> = Vec::new();
-    let mut next = 0;
-    let mut running = 0;
-    let mut next_start = start;
+    let mut race = Race::new(interleave(addrs), local, timeout, delay, tx);
     loop {
         let now = Instant::now();
-        if now >= deadline {
+        if now >= race.deadline {
             break;
         }
-        if next < order.len() && (running == 0 || now >= next_start) {
-            let (i, addr, tx, local) = (next, order[next], tx.clone(), local.clone());
-            let left = deadline - now;
-            let spawned = thread::Builder::new()
-                .name("connect".into())
-                .spawn(move || {
-                    let began = Instant::now();
-                    let result = connect_one(&addr, left, &local);
-                    // The race may be over: then nobody listens and the socket is dropped.
-                    let _ = tx.send((i, result, began.elapsed()));
-                });
-            started[i] = Some(now - start);
-            next += 1;
-            next_start = now + delay;
-            match spawned {
-                Ok(_) => running += 1,
-                Err(e) => {
-                    done[i] = true;
-                    failed.push(attempt(addr, now - start, Duration::ZERO, &e, left));
-                }
-            }
+        if race.next < race.order.len() && (race.running == 0 || now >= race.next_start) {
+            race.launch(now);
             continue;
         }
-        if running == 0 {
+        if race.running == 0 {
             break;
         }
-        let until = if next < order.len() {
-            next_start.min(deadline)
+        let until = if race.next < race.order.len() {
+            race.next_start.min(race.deadline)
         } else {
-            deadline
+            race.deadline
         };
-        let report = match rx.recv_timeout(until.saturating_duration_since(now)) {
-            Ok(report) => report,
-            Err(_) => continue,
-        };
-        let (i, result, elapsed) = report;
-        running -= 1;
-        done[i] = true;
-        let began = started[i].unwrap_or_default();
-        match result {
-            Ok(stream) => {
-                let winner = order[i];
-                for (j, addr) in order.iter().enumerate() {
-                    match started[j] {
-                        Some(at) if !done[j] => failed.push(Attempt {
-                            addr: *addr,
-                            started: at,
-                            elapsed: start.elapsed().saturating_sub(at),
-                            reason: format!("abandoned: {winner} connected first"),
-                            timed_out: false,
-                        }),
-                        None => failed.push(Attempt {
-                            addr: *addr,
-                            started: start.elapsed(),
-                            elapsed: Duration::ZERO,
-                            reason: format!("not tried: {winner} connected first"),
-                            timed_out: false,
-                        }),
-                        Some(_) => {}
-                    }
-                }
-                return Ok(Connected {
-                    stream,
-                    addr: winner,
-                    started: began,
-                    elapsed,
-                    failed,
-                });
-            }
-            Err(e) => {
-                let left = timeout.saturating_sub(began);
-                failed.push(attempt(order[i], began, elapsed, &e, left));
-                // A failure starts the next attempt at once (RFC 8305 §5).
-                next_start = Instant::now();
-            }
-        }
-    }
-    // The deadline passed (or every attempt failed): attempts still pending timed out, and
-    // those never started are listed as such.
-    for (j, addr) in order.iter().enumerate() {
-        match started[j] {
-            Some(at) if !done[j] => {
-                let waited = timeout.saturating_sub(at);
-                failed.push(Attempt {
-                    addr: *addr,
-                    started: at,
-                    elapsed: waited,
-                    reason: format!("timed out after {}", duration_words(waited)),
-                    timed_out: true,
-                });
-            }
-            None => failed.push(Attempt {
-                addr: *addr,
-                started: timeout,
-                elapsed: Duration::ZERO,
-                reason: format!(
-                    "not tried: the {} deadline had passed",
-                    duration_words(timeout)
-                ),
-                timed_out: true,
-            }),
-            Some(_) => {}
+        if let Ok((i, result, elapsed)) = rx.recv_timeout(until.saturating_duration_since(now))
+            && let Some(connected) = race.reported(i, result, elapsed)
+        {
+            return Ok(connected);
         }
     }
     Err(Error::Connect {
         target: target.to_string(),
-        attempts: failed,
+        attempts: race.lost(),
     })
+}
+
+/// The state of one race: the attempts started, reported and failed so far.
+struct Race<'a> {
+    /// The addresses in the order their attempts start.
+    order: Vec<SocketAddr>,
+    local: &'a Local,
+    start: Instant,
+    timeout: Duration,
+    deadline: Instant,
+    delay: Duration,
+    /// Where each attempt's thread reports.
+    tx: mpsc::Sender<Report>,
+    /// When each attempt started (offset from `start`), and whether it has reported.
+    started: Vec<Option<Duration>>,
+    done: Vec<bool>,
+    failed: Vec<Attempt>,
+    /// The next attempt to start, and when at the latest (while others are pending).
+    next: usize,
+    next_start: Instant,
+    /// Attempts started that have not reported.
+    running: usize,
+}
+
+impl<'a> Race<'a> {
+    fn new(
+        order: Vec<SocketAddr>,
+        local: &'a Local,
+        timeout: Duration,
+        delay: Duration,
+        tx: mpsc::Sender<Report>,
+    ) -> Race<'a> {
+        let start = Instant::now();
+        Race {
+            started: vec![None; order.len()],
+            done: vec![false; order.len()],
+            order,
+            local,
+            start,
+            timeout,
+            deadline: start + timeout,
+            delay,
+            tx,
+            failed: Vec::new(),
+            next: 0,
+            next_start: start,
+            running: 0,
+        }
+    }
+
+    /// Starts the next attempt at `now`, on a thread of its own, with what is left of the
+    /// timeout; the one after it starts `delay` later unless a failure comes first.
+    fn launch(&mut self, now: Instant) {
+        let (i, addr, tx, local) = (
+            self.next,
+            self.order[self.next],
+            self.tx.clone(),
+            self.local.clone(),
+        );
+        let left = self.deadline - now;
+        let spawned = thread::Builder::new()
+            .name("connect".into())
+            .spawn(move || {
+                let began = Instant::now();
+                let result = connect_one(&addr, left, &local);
+                // The race may be over: then nobody listens and the socket is dropped.
+                let _ = tx.send((i, result, began.elapsed()));
+            });
+        self.started[i] = Some(now - self.start);
+        self.next += 1;
+        self.next_start = now + self.delay;
+        match spawned {
+            Ok(_) => self.running += 1,
+            Err(e) => {
+                self.done[i] = true;
+                self.failed
+                    .push(attempt(addr, now - self.start, Duration::ZERO, &e, left));
+            }
+        }
+    }
+
+    /// Attempt `i` reported `result` after `elapsed`: the race is won (the others listed
+    /// as abandoned or not tried), or the failure is listed and the next attempt may start
+    /// at once (RFC 8305 §5).
+    fn reported(
+        &mut self,
+        i: usize,
+        result: io::Result<Stream>,
+        elapsed: Duration,
+    ) -> Option<Connected> {
+        self.running -= 1;
+        self.done[i] = true;
+        let began = self.started[i].unwrap_or_default();
+        let stream = match result {
+            Ok(stream) => stream,
+            Err(e) => {
+                let left = self.timeout.saturating_sub(began);
+                self.failed
+                    .push(attempt(self.order[i], began, elapsed, &e, left));
+                self.next_start = Instant::now();
+                return None;
+            }
+        };
+        let winner = self.order[i];
+        for (j, addr) in self.order.iter().enumerate() {
+            match self.started[j] {
+                Some(at) if !self.done[j] => self.failed.push(Attempt {
+                    addr: *addr,
+                    started: at,
+                    elapsed: self.start.elapsed().saturating_sub(at),
+                    reason: format!("abandoned: {winner} connected first"),
+                    timed_out: false,
+                }),
+                None => self.failed.push(Attempt {
+                    addr: *addr,
+                    started: self.start.elapsed(),
+                    elapsed: Duration::ZERO,
+                    reason: format!("not tried: {winner} connected first"),
+                    timed_out: false,
+                }),
+                Some(_) => {}
+            }
+        }
+        Some(Connected {
+            stream,
+            addr: winner,
+            started: began,
+            elapsed,
+            failed: std::mem::take(&mut self.failed),
+        })
+    }
+
+    /// The race is lost (the deadline passed, or every attempt failed): every attempt,
+    /// those still pending as timed out and those never started as such.
+    fn lost(mut self) -> Vec<Attempt> {
+        let timeout = self.timeout;
+        for (j, addr) in self.order.iter().enumerate() {
+            match self.started[j] {
+                Some(at) if !self.done[j] => {
+                    let waited = timeout.saturating_sub(at);
+                    self.failed.push(Attempt {
+                        addr: *addr,
+                        started: at,
+                        elapsed: waited,
+                        reason: format!("timed out after {}", duration_words(waited)),
+                        timed_out: true,
+                    });
+                }
+                None => self.failed.push(Attempt {
+                    addr: *addr,
+                    started: timeout,
+                    elapsed: Duration::ZERO,
+                    reason: format!(
+                        "not tried: the {} deadline had passed",
+                        duration_words(timeout)
+                    ),
+                    timed_out: true,
+                }),
+                Some(_) => {}
+            }
+        }
+        self.failed
+    }
 }
 
 fn attempt(

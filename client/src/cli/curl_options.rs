@@ -261,175 +261,167 @@ const CURL_OPTIONS: &[(Option<char>, &str, bool)] = &[
 ];
 
 /// Why fetch has no such option: each refusal says what the option needs that HTTP/1.x
-/// over TCP and rustls, from getaddrinfo, does not give (README, "curl's options").
+/// over TCP and rustls, from getaddrinfo, does not give (README, "curl's options"). The
+/// name's own entry in `EXACT`, else the first of `RULES` whose text is part of the name,
+/// else TLS.
 fn reason(long: &str) -> &'static str {
-    // Exact names first, where a prefix rule below would say something less precise.
-    const EXACT: &[(&str, &str)] = &[
-        ("dns-servers", DNS),
-        ("dns-interface", DNS),
-        ("dns-ipv4-addr", DNS),
-        ("dns-ipv6-addr", DNS),
-        ("ntlm", NTLM),
-        ("ntlm-wb", NTLM),
-        ("proxy-ntlm", NTLM),
-        ("negotiate", KERBEROS),
-        ("proxy-negotiate", KERBEROS),
-        ("delegation", KERBEROS),
-        ("krb", KERBEROS),
-        ("service-name", KERBEROS),
-        ("proxy-service-name", KERBEROS),
-        ("socks5-gssapi", KERBEROS),
-        ("socks5-gssapi-nec", KERBEROS),
-        ("socks5-gssapi-service", KERBEROS),
-        (
-            "manual",
-            "fetch has no built-in manual: see fetch --help, or the man page that cargo xtask \
-             dist writes",
-        ),
-        (
-            "libcurl",
-            "fetch is not built on libcurl, so there is no libcurl program to write",
-        ),
-        (
-            "metalink",
-            "curl itself dropped Metalink (7.78), and fetch follows",
-        ),
-        (
-            "aws-sigv4",
-            "AWS request signing is not in fetch; sign the request yourself and pass -H",
-        ),
-        (
-            "alt-svc",
-            "Alt-Svc only ever leads to HTTP/2 or HTTP/3, and fetch speaks HTTP/1.x",
-        ),
-        (
-            "hsts",
-            "fetch keeps no HSTS cache: name https:// yourself (or follow the site's redirect \
-             with -L)",
-        ),
-        (
-            "cert-status",
-            "rustls does not check a stapled OCSP response, so fetch cannot ask for the \
-             certificate's status (--crlfile checks revocation against a CRL)",
-        ),
-        ("sslv2", OLD_TLS),
-        ("sslv3", OLD_TLS),
-        (
-            "ssl-allow-beast",
-            "BEAST is an attack on TLS 1.0, and rustls speaks TLS 1.2 and 1.3 only",
-        ),
-        (
-            "ssl-auto-client-cert",
-            "it takes a client certificate from Windows' store (Schannel), which fetch does \
-             not use: give it with --cert",
-        ),
-        ("ssl", STARTTLS),
-        ("ssl-reqd", STARTTLS),
-        ("tlsuser", SRP),
-        ("tlspassword", SRP),
-        ("tlsauthtype", SRP),
-        (
-            "engine",
-            "OpenSSL engines do not exist in rustls, fetch's TLS",
-        ),
-        (
-            "egd-file",
-            "rustls takes its randomness from the operating system: there is nothing to seed",
-        ),
-        (
-            "random-file",
-            "rustls takes its randomness from the operating system: there is nothing to seed",
-        ),
-        (
-            "false-start",
-            "TLS False Start is not in rustls (TLS 1.3 gives the same round trip)",
-        ),
-        (
-            "no-npn",
-            "NPN is gone from TLS and from rustls: fetch never offers it",
-        ),
-        (
-            "no-alpn",
-            "fetch always offers ALPN http/1.1, as servers expect of an HTTP/1.1 client",
-        ),
-        (
-            "compressed-ssh",
-            "it is for SSH (SCP, SFTP), a protocol fetch does not speak",
-        ),
-        (
-            "abstract-unix-socket",
-            "an abstract socket has no path: give a filesystem socket to --unix-socket",
-        ),
-        (
-            "append",
-            "it is for FTP and SFTP uploads: HTTP has no append",
-        ),
-        (
-            "crlf",
-            "it is for FTP and SMTP, protocols fetch does not speak",
-        ),
-    ];
-    const DNS: &str = "it picks DNS servers for c-ares, and fetch resolves with the system's \
-                       getaddrinfo, which has no such setting (use --resolve, or /etc/hosts)";
-    const NTLM: &str = "NTLM is a Windows-domain scheme (MD4 and DES over a handshake bound to \
-                        one connection) that fetch does not implement";
-    const KERBEROS: &str = "it needs Kerberos (GSS-API), which fetch does not link";
-    const OLD_TLS: &str = "SSLv2 and SSLv3 are broken, and rustls speaks TLS 1.2 and 1.3 only";
-    const STARTTLS: &str = "it asks for STARTTLS in FTP, SMTP, IMAP or POP3, protocols fetch \
-                            does not speak";
-    const SRP: &str = "TLS-SRP (a password instead of a certificate) is not in rustls";
-    if let Some((_, why)) = EXACT.iter().find(|(n, _)| *n == long) {
-        return why;
+    match EXACT.binary_search_by(|(name, _)| name.cmp(&long)) {
+        Ok(i) => EXACT[i].1,
+        Err(_) => RULES
+            .iter()
+            .find(|(part, _)| long.contains(part))
+            .map_or(TLS, |(_, why)| why),
     }
-    // (prefix or part of the name, the reason), in order: the first that matches.
-    const RULES: &[(&str, &str)] = &[
-        ("http2", HTTP1),
-        ("http3", HTTP1),
-        (
-            "proxy-",
-            "it is for an HTTPS proxy (TLS to the proxy itself), which fetch does not speak: \
-             an http:// proxy carries https:// through a CONNECT tunnel",
-        ),
-        (
-            "socks",
-            "SOCKS proxies are not supported: fetch speaks to HTTP proxies only",
-        ),
-        (
-            "preproxy",
-            "SOCKS proxies are not supported: fetch speaks to HTTP proxies only",
-        ),
-        (
-            "doh-",
-            "fetch resolves with the system's getaddrinfo, not DNS over HTTPS (use --resolve)",
-        ),
-        ("ftp", OTHER),
-        ("disable-ep", OTHER),
-        ("list-only", OTHER),
-        ("use-ascii", OTHER),
-        ("quote", OTHER),
-        ("mail-", OTHER),
-        ("sasl", OTHER),
-        ("login-options", OTHER),
-        ("telnet", OTHER),
-        ("tftp", OTHER),
-        (
-            "pubkey",
-            "it is for SSH (SCP, SFTP), a protocol fetch does not speak",
-        ),
-        (
-            "hostpub",
-            "it is for SSH (SCP, SFTP), a protocol fetch does not speak",
-        ),
-        ("oauth2", OTHER),
-    ];
-    const HTTP1: &str = "fetch speaks HTTP/1.x only";
-    const OTHER: &str =
-        "it is for FTP, SMTP, IMAP, POP3, TFTP or TELNET, protocols fetch does not speak";
-    if let Some((_, why)) = RULES.iter().find(|(p, _)| long.contains(p)) {
-        return why;
-    }
-    "fetch's TLS (rustls) has no such setting"
 }
+
+/// Options with a reason of their own, where a rule of `RULES` would say something less
+/// precise: sorted by name, for `reason`'s binary search.
+const EXACT: &[(&str, &str)] = &[
+    (
+        "abstract-unix-socket",
+        "an abstract socket has no path: give a filesystem socket to --unix-socket",
+    ),
+    (
+        "alt-svc",
+        "Alt-Svc only ever leads to HTTP/2 or HTTP/3, and fetch speaks HTTP/1.x",
+    ),
+    (
+        "append",
+        "it is for FTP and SFTP uploads: HTTP has no append",
+    ),
+    (
+        "aws-sigv4",
+        "AWS request signing is not in fetch; sign the request yourself and pass -H",
+    ),
+    (
+        "cert-status",
+        "rustls does not check a stapled OCSP response, so fetch cannot ask for the \
+         certificate's status (--crlfile checks revocation against a CRL)",
+    ),
+    ("compressed-ssh", SSH),
+    (
+        "crlf",
+        "it is for FTP and SMTP, protocols fetch does not speak",
+    ),
+    ("delegation", KERBEROS),
+    ("dns-interface", DNS),
+    ("dns-ipv4-addr", DNS),
+    ("dns-ipv6-addr", DNS),
+    ("dns-servers", DNS),
+    ("egd-file", SEED),
+    (
+        "engine",
+        "OpenSSL engines do not exist in rustls, fetch's TLS",
+    ),
+    (
+        "false-start",
+        "TLS False Start is not in rustls (TLS 1.3 gives the same round trip)",
+    ),
+    (
+        "hsts",
+        "fetch keeps no HSTS cache: name https:// yourself (or follow the site's redirect \
+         with -L)",
+    ),
+    ("krb", KERBEROS),
+    (
+        "libcurl",
+        "fetch is not built on libcurl, so there is no libcurl program to write",
+    ),
+    (
+        "manual",
+        "fetch has no built-in manual: see fetch --help, or the man page that cargo xtask \
+         dist writes",
+    ),
+    (
+        "metalink",
+        "curl itself dropped Metalink (7.78), and fetch follows",
+    ),
+    ("negotiate", KERBEROS),
+    (
+        "no-alpn",
+        "fetch always offers ALPN http/1.1, as servers expect of an HTTP/1.1 client",
+    ),
+    (
+        "no-npn",
+        "NPN is gone from TLS and from rustls: fetch never offers it",
+    ),
+    ("ntlm", NTLM),
+    ("ntlm-wb", NTLM),
+    ("proxy-negotiate", KERBEROS),
+    ("proxy-ntlm", NTLM),
+    ("proxy-service-name", KERBEROS),
+    ("random-file", SEED),
+    ("service-name", KERBEROS),
+    ("socks5-gssapi", KERBEROS),
+    ("socks5-gssapi-nec", KERBEROS),
+    ("socks5-gssapi-service", KERBEROS),
+    ("ssl", STARTTLS),
+    (
+        "ssl-allow-beast",
+        "BEAST is an attack on TLS 1.0, and rustls speaks TLS 1.2 and 1.3 only",
+    ),
+    (
+        "ssl-auto-client-cert",
+        "it takes a client certificate from Windows' store (Schannel), which fetch does \
+         not use: give it with --cert",
+    ),
+    ("ssl-reqd", STARTTLS),
+    ("sslv2", OLD_TLS),
+    ("sslv3", OLD_TLS),
+    ("tlsauthtype", SRP),
+    ("tlspassword", SRP),
+    ("tlsuser", SRP),
+];
+
+/// (part of the name, the reason), in order: the first that matches.
+const RULES: &[(&str, &str)] = &[
+    ("http2", HTTP1),
+    ("http3", HTTP1),
+    (
+        "proxy-",
+        "it is for an HTTPS proxy (TLS to the proxy itself), which fetch does not speak: an \
+         http:// proxy carries https:// through a CONNECT tunnel",
+    ),
+    ("socks", SOCKS),
+    ("preproxy", SOCKS),
+    (
+        "doh-",
+        "fetch resolves with the system's getaddrinfo, not DNS over HTTPS (use --resolve)",
+    ),
+    ("ftp", OTHER),
+    ("disable-ep", OTHER),
+    ("list-only", OTHER),
+    ("use-ascii", OTHER),
+    ("quote", OTHER),
+    ("mail-", OTHER),
+    ("sasl", OTHER),
+    ("login-options", OTHER),
+    ("telnet", OTHER),
+    ("tftp", OTHER),
+    ("pubkey", SSH),
+    ("hostpub", SSH),
+    ("oauth2", OTHER),
+];
+
+// The reasons that several options share.
+const DNS: &str = "it picks DNS servers for c-ares, and fetch resolves with the system's \
+                   getaddrinfo, which has no such setting (use --resolve, or /etc/hosts)";
+const NTLM: &str = "NTLM is a Windows-domain scheme (MD4 and DES over a handshake bound to one \
+                    connection) that fetch does not implement";
+const KERBEROS: &str = "it needs Kerberos (GSS-API), which fetch does not link";
+const OLD_TLS: &str = "SSLv2 and SSLv3 are broken, and rustls speaks TLS 1.2 and 1.3 only";
+const STARTTLS: &str =
+    "it asks for STARTTLS in FTP, SMTP, IMAP or POP3, protocols fetch does not speak";
+const SRP: &str = "TLS-SRP (a password instead of a certificate) is not in rustls";
+const SEED: &str =
+    "rustls takes its randomness from the operating system: there is nothing to seed";
+const SSH: &str = "it is for SSH (SCP, SFTP), a protocol fetch does not speak";
+const HTTP1: &str = "fetch speaks HTTP/1.x only";
+const SOCKS: &str = "SOCKS proxies are not supported: fetch speaks to HTTP proxies only";
+const OTHER: &str =
+    "it is for FTP, SMTP, IMAP, POP3, TFTP or TELNET, protocols fetch does not speak";
+/// Every other option: a TLS setting.
+const TLS: &str = "fetch's TLS (rustls) has no such setting";
 
 /// What fetch itself defines: long names and short letters, each with whether it takes a
 /// value (so that a value is not taken for an option).
@@ -579,5 +571,35 @@ mod tests {
         for line in fine {
             assert!(check(line).is_ok(), "{line:?}");
         }
+    }
+
+    #[test]
+    fn the_exact_names_are_sorted_for_the_binary_search_and_all_curls() {
+        for pair in EXACT.windows(2) {
+            assert!(pair[0].0 < pair[1].0, "{} before {}", pair[0].0, pair[1].0);
+        }
+        for (name, _) in EXACT {
+            assert!(CURL_OPTIONS.iter().any(|(_, l, _)| l == name), "{name}");
+        }
+        for (part, _) in RULES {
+            assert!(
+                CURL_OPTIONS.iter().any(|(_, l, _)| l.contains(part)),
+                "{part}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_exact_name_comes_before_the_rules_and_tls_after_them() {
+        assert_eq!(reason("proxy-ntlm"), NTLM);
+        assert_eq!(reason("socks5-gssapi"), KERBEROS);
+        assert_eq!(reason("ssl"), STARTTLS);
+        assert_eq!(reason("egd-file"), SEED);
+        assert_eq!(reason("socks5-hostname"), SOCKS);
+        assert_eq!(reason("proxy-pubkey"), reason("proxy-cacert"));
+        assert_eq!(reason("ftp-pasv"), OTHER);
+        assert_eq!(reason("http2-prior-knowledge"), HTTP1);
+        assert_eq!(reason("ssl-no-revoke"), TLS);
+        assert_eq!(reason("curves"), TLS);
     }
 }

@@ -158,15 +158,12 @@ pub fn json(o: &Outcome, exit_code: i32) -> String {
     let _ = write!(out, "{{\"schema\":{JSON_SCHEMA},\"target\":");
     shared::json_string(&mut out, &o.target);
     out.push_str(",\"url\":");
-    match &o.url {
-        Some(u) => shared::json_string(&mut out, u),
-        None => out.push_str("null"),
-    }
+    opt_string(&mut out, o.url.as_deref());
     let _ = write!(out, ",\"exit_code\":{exit_code},\"error\":");
-    match &o.result {
-        Err(e) => shared::json_string(&mut out, &e.to_string()),
-        Ok(()) => out.push_str("null"),
-    }
+    opt_string(
+        &mut out,
+        o.result.as_ref().err().map(ToString::to_string).as_deref(),
+    );
     match &o.head {
         Some(h) => {
             let _ = write!(out, ",\"status\":{},\"http_version\":", h.status());
@@ -199,84 +196,164 @@ pub fn json(o: &Outcome, exit_code: i32) -> String {
         if i > 0 {
             out.push(',');
         }
-        let _ = write!(out, "{{\"attempt\":{},\"url\":", hop.attempt);
-        shared::json_string(&mut out, &hop.url);
-        out.push_str(",\"status\":");
-        match hop.status {
-            Some(s) => {
-                let _ = write!(out, "{s}");
-            }
-            None => out.push_str("null"),
-        }
-        out.push_str(",\"peer\":");
-        match &hop.peer {
-            Some(p) => shared::json_string(&mut out, p),
-            None => out.push_str("null"),
-        }
-        let _ = write!(
-            out,
-            ",\"reused\":{},\"began_ms\":{:.3},\"resolve_ms\":",
-            hop.reused,
-            ms(hop.began)
-        );
-        match hop.resolve {
-            Some((a, b)) => {
-                let _ = write!(out, "[{:.3},{:.3}]", ms(a), ms(b));
-            }
-            None => out.push_str("null"),
-        }
-        out.push_str(",\"addresses\":[");
-        for (j, a) in hop.addrs.iter().enumerate() {
-            if j > 0 {
-                out.push(',');
-            }
-            out.push_str("{\"address\":");
-            shared::json_string(&mut out, &a.addr);
-            let _ = write!(
-                out,
-                ",\"start_ms\":{:.3},\"duration_ms\":{:.3},\"error\":",
-                ms(a.start),
-                ms(a.took)
-            );
-            match &a.error {
-                Some(e) => shared::json_string(&mut out, e),
-                None => out.push_str("null"),
-            }
-            out.push('}');
-        }
-        out.push_str("],\"tls\":");
-        match &hop.tls {
-            Some(t) => {
-                let _ = write!(
-                    out,
-                    "{{\"start_ms\":{:.3},\"duration_ms\":{:.3},\"protocol\":",
-                    ms(t.start),
-                    ms(t.end.saturating_sub(t.start))
-                );
-                shared::json_string(&mut out, &t.version);
-                out.push_str(",\"cipher\":");
-                shared::json_string(&mut out, &t.cipher);
-                out.push('}');
-            }
-            None => out.push_str("null"),
-        }
-        out.push_str(",\"sent_ms\":");
-        opt_ms(&mut out, hop.sent);
-        out.push_str(",\"first_byte_ms\":");
-        opt_ms(&mut out, hop.first_byte);
-        out.push_str(",\"head_ms\":");
-        opt_ms(&mut out, hop.head);
-        out.push_str(",\"done_ms\":");
-        opt_ms(&mut out, hop.done);
-        out.push('}');
+        json_hop(&mut out, hop);
     }
     out.push_str("]}");
     out
 }
 
+/// One hop of the `--report-json` line, as `json` lists the fields.
+fn json_hop(out: &mut String, hop: &Hop) {
+    let _ = write!(out, "{{\"attempt\":{},\"url\":", hop.attempt);
+    shared::json_string(out, &hop.url);
+    out.push_str(",\"status\":");
+    match hop.status {
+        Some(s) => {
+            let _ = write!(out, "{s}");
+        }
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"peer\":");
+    opt_string(out, hop.peer.as_deref());
+    let _ = write!(
+        out,
+        ",\"reused\":{},\"began_ms\":{:.3},\"resolve_ms\":",
+        hop.reused,
+        ms(hop.began)
+    );
+    match hop.resolve {
+        Some((a, b)) => {
+            let _ = write!(out, "[{:.3},{:.3}]", ms(a), ms(b));
+        }
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"addresses\":[");
+    for (j, a) in hop.addrs.iter().enumerate() {
+        if j > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"address\":");
+        shared::json_string(out, &a.addr);
+        let _ = write!(
+            out,
+            ",\"start_ms\":{:.3},\"duration_ms\":{:.3},\"error\":",
+            ms(a.start),
+            ms(a.took)
+        );
+        opt_string(out, a.error.as_deref());
+        out.push('}');
+    }
+    out.push_str("],\"tls\":");
+    match &hop.tls {
+        Some(t) => {
+            let _ = write!(
+                out,
+                "{{\"start_ms\":{:.3},\"duration_ms\":{:.3},\"protocol\":",
+                ms(t.start),
+                ms(t.end.saturating_sub(t.start))
+            );
+            shared::json_string(out, &t.version);
+            out.push_str(",\"cipher\":");
+            shared::json_string(out, &t.cipher);
+            out.push('}');
+        }
+        None => out.push_str("null"),
+    }
+    for (name, at) in [
+        ("sent_ms", hop.sent),
+        ("first_byte_ms", hop.first_byte),
+        ("head_ms", hop.head),
+        ("done_ms", hop.done),
+    ] {
+        let _ = write!(out, ",\"{name}\":");
+        opt_ms(out, at);
+    }
+    out.push('}');
+}
+
+/// A JSON string, or `null`.
+fn opt_string(out: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => shared::json_string(out, s),
+        None => out.push_str("null"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trace::{AddrTry, TlsHop};
+
+    const EMPTY: &str = concat!(
+        r#"{"schema":1,"target":"http://a.test/x","url":null,"exit_code":7,"error":null"#,
+        r#","status":null,"http_version":null,"headers":[],"bytes":0,"bytes_received":0"#,
+        r#","resumed_from":0,"retries":0,"time_ms":0.000,"hops":[]}"#,
+    );
+    const FULL: &str = concat!(
+        r#"{"schema":1,"target":"http://a.test/x","url":"http://a.test/y\"","exit_code":0"#,
+        r#","error":"bad \"x\"","status":200,"http_version":"HTTP/1.1","headers":[["A","b\""]"#,
+        r#",["C","d"]],"bytes":5,"bytes_received":6,"resumed_from":7,"retries":8"#,
+        r#","time_ms":0.013,"hops":[{"attempt":0,"url":"","status":null,"peer":null"#,
+        r#","reused":false,"began_ms":0.000,"resolve_ms":null,"addresses":[],"tls":null"#,
+        r#","sent_ms":null,"first_byte_ms":null,"head_ms":null,"done_ms":null},{"attempt":1"#,
+        r#","url":"u","status":200,"peer":"p","reused":true,"began_ms":1.234"#,
+        r#","resolve_ms":[0.001,0.002],"addresses":[{"address":"a1","start_ms":0.003"#,
+        r#","duration_ms":0.004,"error":"no"},{"address":"a2","start_ms":0.005"#,
+        r#","duration_ms":0.006,"error":null}],"tls":{"start_ms":0.007,"duration_ms":0.002"#,
+        r#","protocol":"v","cipher":"c"},"sent_ms":0.010,"first_byte_ms":0.011,"head_ms":0.012"#,
+        r#","done_ms":0.013}]}"#,
+    );
+
+    #[test]
+    fn the_report_line_is_schema_1_field_for_field() {
+        let d = Duration::from_micros;
+        let mut o = Outcome::new("http://a.test/x");
+        assert_eq!(json(&o, 7), EMPTY);
+        o.url = Some("http://a.test/y\"".into());
+        o.result = Err(crate::error::Error::Usage("bad \"x\"".into()));
+        o.head = Some(crate::head::test_head("HTTP/1.1 200 OK|A: b\"|C: d"));
+        o.trace.hops.push(Hop::default());
+        o.trace.hops.push(Hop {
+            attempt: 1,
+            url: "u".into(),
+            status: Some(200),
+            peer: Some("p".into()),
+            reused: true,
+            began: d(1234),
+            resolve: Some((d(1), d(2))),
+            addrs: vec![
+                AddrTry {
+                    addr: "a1".into(),
+                    start: d(3),
+                    took: d(4),
+                    error: Some("no".into()),
+                },
+                AddrTry {
+                    addr: "a2".into(),
+                    start: d(5),
+                    took: d(6),
+                    error: None,
+                },
+            ],
+            tls: Some(TlsHop {
+                start: d(7),
+                end: d(9),
+                version: "v".into(),
+                cipher: "c".into(),
+                certs: 1,
+            }),
+            sent: Some(d(10)),
+            first_byte: Some(d(11)),
+            head: Some(d(12)),
+            done: Some(d(13)),
+            ..Hop::default()
+        });
+        o.written = 5;
+        o.received = 6;
+        o.resumed_from = 7;
+        o.retries = 8;
+        assert_eq!(json(&o, 0), FULL);
+    }
 
     #[test]
     fn bars_scale_to_the_total() {

@@ -58,6 +58,26 @@ pub struct Outcome {
     pub retries: u32,
 }
 
+impl Outcome {
+    /// A transfer of `target` before it starts: nothing done yet.
+    pub(crate) fn new(target: &str) -> Outcome {
+        Outcome {
+            target: target.to_string(),
+            result: Ok(()),
+            trace: Trace::new(),
+            url: None,
+            head: None,
+            history: Vec::new(),
+            uploaded: 0,
+            file: None,
+            written: 0,
+            received: 0,
+            resumed_from: 0,
+            retries: 0,
+        }
+    }
+}
+
 /// Runs target number `index` to its end.
 pub(crate) fn transfer(
     config: &Config,
@@ -67,20 +87,7 @@ pub(crate) fn transfer(
 ) -> Outcome {
     let input = config.targets[index].as_str();
     let spec = &config.dests[index];
-    let mut o = Outcome {
-        target: input.to_string(),
-        result: Ok(()),
-        trace: Trace::new(),
-        url: None,
-        head: None,
-        history: Vec::new(),
-        uploaded: 0,
-        file: None,
-        written: 0,
-        received: 0,
-        resumed_from: 0,
-        retries: 0,
-    };
+    let mut o = Outcome::new(input);
     o.result = run(config, index, spec, slot, progress, &mut o);
     if let (true, Err(_), Some(path)) = (config.remove_on_error, &o.result, &o.file)
         && !output::is_special(path)
@@ -93,6 +100,8 @@ pub(crate) fn transfer(
     o
 }
 
+/// Target `index` to its end: its URL, request and destination made, then tried until it
+/// succeeds, fails for good, or the retries (`--retry`, `--retry-max-time`) run out.
 fn run(
     config: &Config,
     index: usize,
@@ -101,6 +110,64 @@ fn run(
     progress: &Progress,
     o: &mut Outcome,
 ) -> Result<(), Error> {
+    let (target, userinfo) = target_of(config, index)?;
+    let request = request_for(config, index, &target, userinfo);
+    let dest = destination(config, spec, &target)?;
+    if let Dest::File(path) = &dest {
+        o.file = Some(path.clone());
+    }
+    let mut resume = match &dest {
+        Dest::File(path) if config.resume => Resume::load(path)?,
+        _ => Resume::default(),
+    };
+    let started = std::time::Instant::now();
+    loop {
+        let in_time = config
+            .retry_max_time
+            .is_none_or(|max| started.elapsed() < max);
+        let can_retry = o.retries < config.retries && in_time;
+        let first_hop = o.trace.hops.len();
+        let tried = Try {
+            config,
+            request: &request,
+            target: &target,
+            progress,
+            remote: matches!(spec, DestSpec::Remote),
+            can_retry,
+            resume: &mut resume,
+            slot,
+            o,
+        }
+        .attempt(&dest);
+        for hop in &mut o.trace.hops[first_hop..] {
+            hop.attempt = o.retries;
+        }
+        let Err(failure) = tried else {
+            return Ok(());
+        };
+        let (error, after) = to_retry(config, failure, can_retry)?;
+        o.retries += 1;
+        let wait = retry_wait(config, after, o.retries, started);
+        if !config.silent {
+            let left = config.retries - o.retries;
+            let line = format!(
+                "fetch: {error}; retrying in {} ({left} {} left)\n",
+                shared::duration_words(wait),
+                if left == 1 { "retry" } else { "retries" }
+            );
+            progress.suspend(|| {
+                let _ = io::Write::write_all(&mut io::stderr(), line.as_bytes());
+            });
+        }
+        std::thread::sleep(wait);
+    }
+}
+
+/// Target `index` as fetch sends it, and the `user:password@` taken out of it: names in
+/// punycode, `{` and `}` as typed with -g, dot segments resolved (but with
+/// `--path-as-is`). An error for a user name `--disallow-username-in-url` forbids, a URL
+/// that does not parse, or a scheme `--proto` turned off.
+fn target_of(config: &Config, index: usize) -> Result<(Target, Option<(String, String)>), Error> {
     let typed = idn::to_ascii(&config.targets[index]);
     // curl takes `user:password@` in a URL and sends it as Basic authentication (-u wins).
     let (typed, userinfo) = userinfo::split(&typed);
@@ -116,20 +183,7 @@ fn run(
     }
     if !config.path_as_is {
         // As curl: `.` and `..` segments are resolved before sending (RFC 3986 §5.2.4).
-        let (path, query) = match target.path.split_once('?') {
-            Some((p, q)) => (p.to_string(), Some(q.to_string())),
-            None => (target.path.clone(), None),
-        };
-        let path = crate::redirect::remove_dot_segments(&path);
-        let path = if path.is_empty() {
-            "/".to_string()
-        } else {
-            path
-        };
-        target.path = match query {
-            Some(q) => format!("{path}?{q}"),
-            None => path,
-        };
+        target.path = without_dot_segments(&target.path);
     }
     if (config.http_off && !target.tls) || (config.https_off && target.tls) {
         return Err(Error::HttpDisabled {
@@ -137,21 +191,55 @@ fn run(
             scheme: target.scheme(),
         });
     }
-    let mut request = config.request.clone();
-    if let Some((user, password)) = &userinfo {
-        let token = shared::base64(format!("{user}:{password}").as_bytes());
-        request.authorization = Some(format!("Basic {token}"));
+    Ok((target, userinfo))
+}
+
+/// `path` (a request target: path and query) with the path's `.` and `..` segments
+/// resolved, `/` when nothing is left of it; the query as it was.
+fn without_dot_segments(path: &str) -> String {
+    let (path, query) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
+    let path = crate::redirect::remove_dot_segments(path);
+    let path = if path.is_empty() {
+        "/".to_string()
+    } else {
+        path
+    };
+    match query {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
     }
-    if let (Some(text), shared::Endpoint::Tcp { host, .. }) = (&config.netrc, &target.endpoint)
-        && let Some((login, password)) = netrc::lookup(text, &host.to_string())
-    {
-        let token = shared::base64(format!("{login}:{password}").as_bytes());
+}
+
+/// The request for target `index` at `target`: the line's own, with Basic credentials
+/// from `--netrc` for the host or else the URL's `userinfo`, and `-T`'s upload as a PUT.
+fn request_for(
+    config: &Config,
+    index: usize,
+    target: &Target,
+    userinfo: Option<(String, String)>,
+) -> Request {
+    let mut request = config.request.clone();
+    let netrc = match (&config.netrc, &target.endpoint) {
+        (Some(text), shared::Endpoint::Tcp { host, .. }) => netrc::lookup(text, &host.to_string()),
+        _ => None,
+    };
+    if let Some((user, password)) = netrc.or(userinfo) {
+        let token = shared::base64(format!("{user}:{password}").as_bytes());
         request.authorization = Some(format!("Basic {token}"));
     }
     if let Some(Some(upload)) = config.uploads.get(index) {
         request.method = Method::Put;
         request.body = Some(upload.clone());
     }
+    request
+}
+
+/// Where the body goes: as `spec` gives it, or (`-O`) the URL's last segment, in
+/// `--output-dir` if given; with `--create-dirs`, the file's folder is made.
+fn destination(config: &Config, spec: &DestSpec, target: &Target) -> Result<Dest, Error> {
     let dest = match spec {
         DestSpec::Given(d) => d.clone(),
         DestSpec::Remote => {
@@ -170,197 +258,206 @@ fn run(
             reason: format!("cannot create the folder: {}", shared::io_words(&e)),
         })?;
     }
-    if let Dest::File(path) = &dest {
-        o.file = Some(path.clone());
-    }
-    let mut resume = match &dest {
-        Dest::File(path) if config.resume => Resume::load(path)?,
-        _ => Resume::default(),
-    };
-    let started = std::time::Instant::now();
-    loop {
-        let in_time = config
-            .retry_max_time
-            .is_none_or(|max| started.elapsed() < max);
-        let can_retry = o.retries < config.retries && in_time;
-        let first_hop = o.trace.hops.len();
-        let tried = attempt(
-            config,
-            &request,
-            &target,
-            (&dest, matches!(spec, DestSpec::Remote)),
-            &mut resume,
-            slot,
-            progress,
-            o,
-            can_retry,
-        );
-        for hop in &mut o.trace.hops[first_hop..] {
-            hop.attempt = o.retries;
+    Ok(dest)
+}
+
+/// What a failed try leads to: `Ok` to try again (with the error, for the line that says
+/// so, and the server's `Retry-After`), `Err` to stop with. `can_retry`: tries and time
+/// are left.
+fn to_retry(
+    config: &Config,
+    failure: Failure,
+    can_retry: bool,
+) -> Result<(Error, Option<Duration>), Error> {
+    match failure {
+        Failure::Final(e) if !config.retry_all_errors || !can_retry => Err(e),
+        // --retry-all-errors: anything but a reader gone from stdout.
+        Failure::Final(e @ Error::StdoutClosed) => Err(e),
+        Failure::Final(error) => Ok((error, None)),
+        Failure::Transient { error, .. } if !can_retry => Err(error),
+        // As curl: a connection refused is retried only when asked.
+        Failure::Transient { error, .. }
+            if error.exit_code() == 7 && !config.retry_connrefused && !config.retry_all_errors =>
+        {
+            Err(error)
         }
-        let (error, after) = match tried {
-            Ok(()) => return Ok(()),
-            Err(Failure::Final(e)) if !config.retry_all_errors || !can_retry => return Err(e),
-            // --retry-all-errors: anything but a reader gone from stdout.
-            Err(Failure::Final(e @ Error::StdoutClosed)) => return Err(e),
-            Err(Failure::Final(error)) => (error, None),
-            Err(Failure::Transient { error, .. }) if !can_retry => return Err(error),
-            // As curl: a connection refused is retried only when asked.
-            Err(Failure::Transient { error, .. })
-                if error.exit_code() == 7
-                    && !config.retry_connrefused
-                    && !config.retry_all_errors =>
-            {
-                return Err(error);
-            }
-            Err(Failure::Transient { error, after }) => (error, after),
-        };
-        o.retries += 1;
-        let wait = after.unwrap_or_else(|| match config.retry_delay {
-            Some(fixed) => fixed,
-            None => retry::backoff(Duration::from_secs(1), o.retries),
-        });
-        // Never wait past --retry-max-time.
-        let wait = match config.retry_max_time {
-            Some(max) => wait.min(max.saturating_sub(started.elapsed())),
-            None => wait,
-        };
-        if !config.silent {
-            let left = config.retries - o.retries;
-            let line = format!(
-                "fetch: {error}; retrying in {} ({left} {} left)\n",
-                shared::duration_words(wait),
-                if left == 1 { "retry" } else { "retries" }
-            );
-            progress.suspend(|| {
-                let _ = io::Write::write_all(&mut io::stderr(), line.as_bytes());
-            });
-        }
-        std::thread::sleep(wait);
+        Failure::Transient { error, after } => Ok((error, after)),
     }
 }
 
-/// One try. `resume` says where to continue from, and is kept up to date with what has
-/// been written, so that the next try continues where this one stopped.
-#[allow(clippy::too_many_arguments)] // One call site; a struct would only rename them.
-fn attempt(
+/// The wait before retry number `retries`: the server's `Retry-After` (`after`), else
+/// `--retry-delay`, else the doubling backoff from 1 s; never past `--retry-max-time`
+/// counted from `started`.
+fn retry_wait(
     config: &Config,
-    request: &Request,
-    target: &Target,
-    (dest, remote): (&Dest, bool),
-    resume: &mut Resume,
-    slot: &mut Slot,
-    progress: &Progress,
-    o: &mut Outcome,
-    can_retry: bool,
-) -> Result<(), Failure> {
-    let method = request.method;
-    let (mut resp, ranged) = send(config, request, target, resume, o)?;
-    dump_heads(config, &resp, slot)?;
-    let status = resp.status();
-    let retrying = verdict(config, resp.head(), can_retry, SystemTime::now())?;
-    check_head(config, resp.head())?;
-    if let Dest::File(path) = dest
-        && keeps_file(status, path, config.include || config.head)
-    {
-        // Nothing to write, and nothing to replace the user's copy with.
-        io::copy(&mut resp, &mut io::sink()).map_err(|e| Error::from_io(e, "the body"))?;
-        o.trace.body_done();
-        return Ok(());
+    after: Option<Duration>,
+    retries: u32,
+    started: std::time::Instant,
+) -> Duration {
+    let wait = after.unwrap_or_else(|| match config.retry_delay {
+        Some(fixed) => fixed,
+        None => retry::backoff(Duration::from_secs(1), retries),
+    });
+    match config.retry_max_time {
+        Some(max) => wait.min(max.saturating_sub(started.elapsed())),
+        None => wait,
     }
-    let named;
-    let dest = match header_named(config, resp.head(), remote)? {
-        Some(path) => {
-            o.file = Some(path.clone());
-            named = Dest::File(path);
-            &named
+}
+
+/// One try of a transfer: what its steps read, and what they keep up to date.
+struct Try<'a> {
+    config: &'a Config,
+    request: &'a Request,
+    target: &'a Target,
+    progress: &'a Progress,
+    /// `-O`: the file is named from the URL, which `-J` lets the server's name replace.
+    remote: bool,
+    /// Tries and time are left for another.
+    can_retry: bool,
+    /// Where to continue from, kept up to date with what has been written, so that the
+    /// next try continues where this one stopped.
+    resume: &'a mut Resume,
+    slot: &'a mut Slot,
+    o: &'a mut Outcome,
+}
+
+impl Try<'_> {
+    /// One try, its body to `dest`: the request sent, the answer's head checked, and how
+    /// its body continues what is there (a range answered, or a fresh start).
+    fn attempt(&mut self, dest: &Dest) -> Result<(), Failure> {
+        let config = self.config;
+        let (mut resp, ranged) = send(config, self.request, self.target, self.resume, self.o)?;
+        dump_heads(config, &resp, self.slot)?;
+        let status = resp.status();
+        let retrying = verdict(config, resp.head(), self.can_retry, SystemTime::now())?;
+        check_head(config, resp.head())?;
+        if let Dest::File(path) = dest
+            && keeps_file(status, path, config.include || config.head)
+        {
+            // Nothing to write, and nothing to replace the user's copy with.
+            io::copy(&mut resp, &mut io::sink()).map_err(|e| Error::from_io(e, "the body"))?;
+            self.o.trace.body_done();
+            return Ok(());
         }
-        None => dest,
-    };
-    let file = match dest {
+        let named;
+        let dest = match header_named(config, resp.head(), self.remote)? {
+            Some(path) => {
+                self.o.file = Some(path.clone());
+                named = Dest::File(path);
+                &named
+            }
+            None => dest,
+        };
+        let file = file_of(dest);
+        let answer = match ranged {
+            true => range_answer(status, resp.head(), self.resume.offset, file.is_some())?,
+            false => Ranged::Whole,
+        };
+        let append = match answer {
+            Ranged::Continues => {
+                if let Some(path) = file {
+                    self.resume.move_to_part(path)?;
+                }
+                true
+            }
+            Ranged::Complete => {
+                self.o.trace.body_done();
+                self.o.resumed_from = self.resume.offset;
+                return complete(file, self.resume);
+            }
+            Ranged::Changed => {
+                // The file changed size: fetch it whole.
+                *self.resume = Resume::default();
+                drop(resp);
+                return self.attempt(dest);
+            }
+            Ranged::Whole => {
+                if ranged {
+                    // A 200 (the file changed, or no ranges here): start over.
+                    *self.resume = Resume::default();
+                }
+                false
+            }
+        };
+        self.write(resp, dest, append, retrying)
+    }
+
+    /// The body of `resp` into `dest` (after what is there, when `append`), decoded,
+    /// checked and shown on the progress line; then what the try comes to: a retry
+    /// (`retrying`: the body was the server's word on why), a failure, or done.
+    fn write(
+        &mut self,
+        mut resp: Response,
+        dest: &Dest,
+        append: bool,
+        retrying: Option<Failure>,
+    ) -> Result<(), Failure> {
+        let (config, method) = (self.config, self.request.method);
+        let file = file_of(dest);
+        let base = if append { self.resume.offset } else { 0 };
+        self.o.resumed_from = base;
+        let coding = coding(config, method, resp.head())?;
+        if method == Method::Get && !append && resp.status() == 200 {
+            // Record the validator before the first byte lands: for a retry, and beside a
+            // file for a later `-C -`.
+            self.resume.validator = resume::validator(resp.head());
+            if let Some(path) = file.filter(|p| !output::is_special(p)) {
+                resume::write_meta(path, self.resume.validator.as_deref());
+            }
+        }
+        let checksum = digests(
+            config,
+            &mut resp,
+            file.filter(|_| append),
+            base,
+            self.progress,
+        )?;
+        let mut sink = match dest {
+            Dest::File(path) => Sink::file_with(path, append, config.file_rules)?,
+            Dest::Stdout { explicit } => Sink::stdout(self.slot, *explicit),
+        };
+        let name = file.map_or_else(|| self.target.to_string(), |p| p.display().to_string());
+        let show = (file.is_some() || !output::stdout_is_terminal()) && method == Method::Get;
+        let bar = self
+            .progress
+            .bar(&name, expected_length(resp.head(), append), show);
+        bar.start_at(base);
+        // -D - with -i has written the heads already.
+        let include = config.include && !matches!(config.dump_header, Some(HeaderDump::Stdout));
+        let result = body(
+            config, &mut resp, coding, &mut sink, include, &bar, self.o, checksum,
+        );
+        bar.done();
+        // What is in the file (or on stdout) now, for the next try. A decoded body cannot be
+        // resumed: a range counts encoded bytes.
+        self.resume.offset = if coding == Coding::Identity && result.is_err() {
+            base + self.o.written
+        } else {
+            0
+        };
+        self.o.trace.body_done();
+        if let Some(retry) = retrying {
+            // The body was the server's word on why to try again, not the resource: nothing
+            // to resume, and a file keeps its old contents (its `.part` holds this body).
+            *self.resume = Resume::default();
+            return match result {
+                Err(e @ Error::StdoutClosed) => Err(Failure::Final(e)),
+                _ => Err(sink.flush().map_or_else(Failure::from, |()| retry)),
+            };
+        }
+        if let Err(e) = result {
+            return Err(failed(e, sink, file, self.resume, self.o.written));
+        }
+        completed(config, &resp, sink, file, self.o)
+    }
+}
+
+/// The file a body goes to (`None`: stdout).
+fn file_of(dest: &Dest) -> Option<&Path> {
+    match dest {
         Dest::File(p) => Some(p.as_path()),
         Dest::Stdout { .. } => None,
-    };
-    let answer = match ranged {
-        true => range_answer(status, resp.head(), resume.offset, file.is_some())?,
-        false => Ranged::Whole,
-    };
-    let append = match answer {
-        Ranged::Continues => {
-            if let Some(path) = file {
-                resume.move_to_part(path)?;
-            }
-            true
-        }
-        Ranged::Complete => {
-            o.trace.body_done();
-            o.resumed_from = resume.offset;
-            return complete(file, resume);
-        }
-        Ranged::Changed => {
-            // The file changed size: fetch it whole.
-            *resume = Resume::default();
-            drop(resp);
-            let dest = (dest, remote);
-            return attempt(
-                config, request, target, dest, resume, slot, progress, o, can_retry,
-            );
-        }
-        Ranged::Whole => {
-            if ranged {
-                // A 200 (the file changed, or no ranges here): start over.
-                *resume = Resume::default();
-            }
-            false
-        }
-    };
-    let base = if append { resume.offset } else { 0 };
-    o.resumed_from = base;
-    let coding = coding(config, method, resp.head())?;
-    if method == Method::Get && !append && status == 200 {
-        // Record the validator before the first byte lands: for a retry, and beside a file
-        // for a later `-C -`.
-        resume.validator = resume::validator(resp.head());
-        if let Some(path) = file.filter(|p| !output::is_special(p)) {
-            resume::write_meta(path, resume.validator.as_deref());
-        }
     }
-    let checksum = digests(config, &mut resp, file.filter(|_| append), base, progress)?;
-    let mut sink = match dest {
-        Dest::File(path) => Sink::file_with(path, append, config.file_rules)?,
-        Dest::Stdout { explicit } => Sink::stdout(slot, *explicit),
-    };
-    let name = file.map_or_else(|| target.to_string(), |p| p.display().to_string());
-    let show = (file.is_some() || !output::stdout_is_terminal()) && method == Method::Get;
-    let bar = progress.bar(&name, expected_length(resp.head(), append), show);
-    bar.start_at(base);
-    // -D - with -i has written the heads already.
-    let include = config.include && !matches!(config.dump_header, Some(HeaderDump::Stdout));
-    let result = body(
-        config, &mut resp, coding, &mut sink, include, &bar, o, checksum,
-    );
-    bar.done();
-    // What is in the file (or on stdout) now, for the next try. A decoded body cannot be
-    // resumed: a range counts encoded bytes.
-    resume.offset = if coding == Coding::Identity && result.is_err() {
-        base + o.written
-    } else {
-        0
-    };
-    o.trace.body_done();
-    if let Some(retry) = retrying {
-        // The body was the server's word on why to try again, not the resource: nothing
-        // to resume, and a file keeps its old contents (its `.part` holds this body).
-        *resume = Resume::default();
-        return match result {
-            Err(e @ Error::StdoutClosed) => Err(Failure::Final(e)),
-            _ => Err(sink.flush().map_or_else(Failure::from, |()| retry)),
-        };
-    }
-    if let Err(e) = result {
-        return Err(failed(e, sink, file, resume, o.written));
-    }
-    completed(config, &resp, sink, file, o)
 }
 
 /// Sends `request`, with the headers that resume a GET from `resume.offset`, and keeps the
@@ -889,6 +986,103 @@ mod tests {
         for (line, head, can_retry, want) in cases {
             assert_eq!(verdict_of(line, head, *can_retry), *want, "{line:?} {head}");
         }
+    }
+
+    #[test]
+    fn dot_segments_go_from_the_path_and_the_query_stays() {
+        let cases = [
+            ("/a/./b/../c", "/a/c"),
+            ("/..", "/"),
+            ("/a/..?x=/../y", "/?x=/../y"),
+            ("/a/b?", "/a/b?"),
+            ("/", "/"),
+        ];
+        for (path, want) in cases {
+            assert_eq!(without_dot_segments(path), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn failures_are_retried_as_curl_retries_them() {
+        let timeout = || Error::Timeout {
+            phase: "x".into(),
+            after: Duration::from_secs(1),
+        };
+        let refused = || {
+            Error::Net(shared::Error::Connect {
+                target: "x".into(),
+                attempts: vec![],
+            })
+        };
+        let transient = |error, after| Failure::Transient { error, after };
+        let second = Some(Duration::from_secs(2));
+        // (line, failure, can_retry, retried, and after what)
+        type Case = (
+            &'static [&'static str],
+            Failure,
+            bool,
+            bool,
+            Option<Duration>,
+        );
+        let cases: Vec<Case> = vec![
+            (&[], transient(timeout(), second), true, true, second),
+            (&[], transient(timeout(), None), false, false, None),
+            (&[], transient(refused(), None), true, false, None),
+            (
+                &["--retry-connrefused"],
+                transient(refused(), None),
+                true,
+                true,
+                None,
+            ),
+            (
+                &["--retry-all-errors"],
+                transient(refused(), None),
+                true,
+                true,
+                None,
+            ),
+            (&[], Failure::Final(timeout()), true, false, None),
+            (
+                &["--retry-all-errors"],
+                Failure::Final(timeout()),
+                true,
+                true,
+                None,
+            ),
+            (
+                &["--retry-all-errors"],
+                Failure::Final(timeout()),
+                false,
+                false,
+                None,
+            ),
+            (
+                &["--retry-all-errors"],
+                Failure::Final(Error::StdoutClosed),
+                true,
+                false,
+                None,
+            ),
+        ];
+        for (i, (line, failure, can_retry, retried, after)) in cases.into_iter().enumerate() {
+            match to_retry(&config(line), failure, can_retry) {
+                Ok((_, a)) => assert!(retried && a == after, "case {i}: retried after {a:?}"),
+                Err(e) => assert!(!retried, "case {i}: stopped with {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_wait_is_the_servers_then_the_delay_then_the_backoff_within_the_max_time() {
+        let s = Duration::from_secs;
+        let now = std::time::Instant::now();
+        let wait = |line: &[&str], after, retries| retry_wait(&config(line), after, retries, now);
+        assert_eq!(wait(&[], Some(s(7)), 1), s(7));
+        assert_eq!(wait(&["--retry-delay", "3"], None, 4), s(3));
+        assert_eq!(wait(&["--retry-delay", "3"], Some(s(7)), 4), s(7));
+        assert_eq!(wait(&[], None, 3), s(4));
+        assert!(wait(&["--retry-max-time", "2"], Some(s(7)), 1) <= s(2));
     }
 
     #[test]

@@ -44,44 +44,15 @@ pub(crate) struct Settings {
 
 impl Settings {
     /// Checks the flags; the error is the one line to print (always a usage error, exit 2).
+    /// The checks run in the order a user fixes them: the site, DIR, `--bind`, the
+    /// accounts, TLS, uploads.
     pub(crate) fn from_args(args: Args) -> Result<Settings, String> {
         let dir = args
             .dir
-            .or(args.directory)
+            .clone()
+            .or(args.directory.clone())
             .unwrap_or_else(|| PathBuf::from("."));
-        let mut config = Config::new(&dir)
-            .keep_alive_timeout(args.keep_alive_timeout)
-            .header_timeout(args.header_timeout)
-            .drain_timeout(args.drain_timeout)
-            .max_connections(args.max_connections as usize)
-            .listing(!args.no_listing)
-            .cors(args.cors)
-            .spa(args.spa)
-            .digest(args.digest)
-            .hidden(args.hidden)
-            .follow_symlinks(args.follow_symlinks)
-            // Test-only (see Config::panic_path): unset in any real deployment.
-            .panic_path(std::env::var("SERVE_TEST_PANIC_PATH").ok())
-            .log_format(match args.log_format {
-                LogFormat::Common => Format::Common,
-                LogFormat::Combined => Format::Combined,
-                LogFormat::Json => Format::Json,
-            });
-        if let Some(n) = args.threads {
-            config = config.threads(n as usize);
-        }
-        if let Some(cc) = args.cache_control {
-            config = config.cache_control(cc);
-        }
-        for (name, value) in args.headers {
-            config = config.header(name, value);
-        }
-        for block in args.allow {
-            config = config.allow(block);
-        }
-        if let Some(page) = &args.not_found {
-            config = config.not_found_page(read_page(page)?);
-        }
+        let config = site(&args, &dir)?;
         // Check DIR before taking the port, so a typo does not leave anything half-started.
         if let Err(e) = std::fs::read_dir(&dir) {
             return Err(format!(
@@ -92,56 +63,12 @@ impl Settings {
             ));
         }
         let ip = bind_ip(&args.bind)?;
-        let mut warnings = Vec::new();
-        let mut auth = Auth::new("serve");
-        for account in args.auth {
-            auth.add(account);
-        }
-        if let Some(file) = &args.auth_file {
-            let text = read_small(file, "--auth-file")?;
-            let text = String::from_utf8(text)
-                .map_err(|_| format!("--auth-file {}: not UTF-8", file.display()))?;
-            auth.add_file(&text)
-                .map_err(|e| format!("--auth-file {}: {e}", file.display()))?;
-        }
-        let mut self_signed = None;
-        let tls = match (&args.tls_cert, &args.tls_key) {
-            (Some(cert), Some(key)) => Some(
-                crate::Tls::load(cert, key).map_err(|e| format!("--tls-cert/--tls-key: {e}"))?,
-            ),
-            _ if args.tls_self_signed => {
-                let dir = super::self_signed::state_dir().ok_or(
-                    "--tls-self-signed: no folder to keep its key in (set HOME or XDG_STATE_HOME)",
-                )?;
-                // The names: loopback, and the addresses the banner prints.
-                let ips = if ip.is_unspecified() {
-                    super::banner::interfaces()
-                } else {
-                    vec![ip]
-                };
-                let names = super::self_signed::names(&ips);
-                let (cert, key) = super::self_signed::ensure(&dir, &names)
-                    .map_err(|e| format!("--tls-self-signed: {e}"))?;
-                self_signed = Some(cert.clone());
-                Some(crate::Tls::load(&cert, &key).map_err(|e| format!("--tls-self-signed: {e}"))?)
-            }
-            _ => None,
-        };
+        let auth = accounts(&args)?;
+        let (tls, self_signed) = tls(&args, ip)?;
         let https = tls.is_some();
         let key_hash = tls.as_ref().and_then(crate::Tls::key_hash);
-        warnings.extend(auth_warning(&auth, args.unix.is_some() || https, ip));
-        let uploads = match args.upload {
-            false => None,
-            true => Some(Uploads {
-                overwrite: args.overwrite,
-                mkdir: args.upload_mkdir,
-                subtree: match &args.upload_dir {
-                    Some(sub) => Some(upload_dir(&dir, sub, args.upload_mkdir)?),
-                    None => None,
-                },
-                max_bytes: args.max_upload,
-            }),
-        };
+        let warnings = Vec::from_iter(auth_warning(&auth, args.unix.is_some() || https, ip));
+        let uploads = uploads(&args, &dir)?;
         // Until each feature is wired into the request chain, asking for it is an error:
         // an --auth that protected nothing would be worse than none.
         let config = config
@@ -172,6 +99,102 @@ impl Settings {
             warnings,
         })
     }
+}
+
+/// The site served from `dir` as the flags shape it: timeouts, limits, what is shown and
+/// how, the headers added, `--allow`, the `--404` page (read now).
+fn site(args: &Args, dir: &Path) -> Result<Config, String> {
+    let mut config = Config::new(dir)
+        .keep_alive_timeout(args.keep_alive_timeout)
+        .header_timeout(args.header_timeout)
+        .drain_timeout(args.drain_timeout)
+        .max_connections(args.max_connections as usize)
+        .listing(!args.no_listing)
+        .cors(args.cors)
+        .spa(args.spa)
+        .digest(args.digest)
+        .hidden(args.hidden)
+        .follow_symlinks(args.follow_symlinks)
+        // Test-only (see Config::panic_path): unset in any real deployment.
+        .panic_path(std::env::var("SERVE_TEST_PANIC_PATH").ok())
+        .log_format(match args.log_format {
+            LogFormat::Common => Format::Common,
+            LogFormat::Combined => Format::Combined,
+            LogFormat::Json => Format::Json,
+        });
+    if let Some(n) = args.threads {
+        config = config.threads(n as usize);
+    }
+    if let Some(cc) = &args.cache_control {
+        config = config.cache_control(cc);
+    }
+    for (name, value) in &args.headers {
+        config = config.header(name, value);
+    }
+    for block in &args.allow {
+        config = config.allow(*block);
+    }
+    if let Some(page) = &args.not_found {
+        config = config.not_found_page(read_page(page)?);
+    }
+    Ok(config)
+}
+
+/// `--auth` and `--auth-file`: the accounts, the file read and checked now.
+fn accounts(args: &Args) -> Result<Auth, String> {
+    let mut auth = Auth::new("serve");
+    for account in &args.auth {
+        auth.add(account.clone());
+    }
+    if let Some(file) = &args.auth_file {
+        let text = read_small(file, "--auth-file")?;
+        let text = String::from_utf8(text)
+            .map_err(|_| format!("--auth-file {}: not UTF-8", file.display()))?;
+        auth.add_file(&text)
+            .map_err(|e| format!("--auth-file {}: {e}", file.display()))?;
+    }
+    Ok(auth)
+}
+
+/// `--tls-cert` and `--tls-key`, or `--tls-self-signed` (for the names of `ip`, the bind
+/// address): the pair loaded, and the certificate made, if one was.
+fn tls(args: &Args, ip: IpAddr) -> Result<(Option<crate::Tls>, Option<PathBuf>), String> {
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let tls = crate::Tls::load(cert, key).map_err(|e| format!("--tls-cert/--tls-key: {e}"))?;
+        return Ok((Some(tls), None));
+    }
+    if !args.tls_self_signed {
+        return Ok((None, None));
+    }
+    let dir = super::self_signed::state_dir()
+        .ok_or("--tls-self-signed: no folder to keep its key in (set HOME or XDG_STATE_HOME)")?;
+    // The names: loopback, and the addresses the banner prints.
+    let ips = if ip.is_unspecified() {
+        super::banner::interfaces()
+    } else {
+        vec![ip]
+    };
+    let names = super::self_signed::names(&ips);
+    let (cert, key) =
+        super::self_signed::ensure(&dir, &names).map_err(|e| format!("--tls-self-signed: {e}"))?;
+    let tls = crate::Tls::load(&cert, &key).map_err(|e| format!("--tls-self-signed: {e}"))?;
+    Ok((Some(tls), Some(cert)))
+}
+
+/// `--upload` and its kin: what uploads may do, `--upload-dir` checked under `dir`.
+fn uploads(args: &Args, dir: &Path) -> Result<Option<Uploads>, String> {
+    if !args.upload {
+        return Ok(None);
+    }
+    Ok(Some(Uploads {
+        overwrite: args.overwrite,
+        mkdir: args.upload_mkdir,
+        subtree: match &args.upload_dir {
+            Some(sub) => Some(upload_dir(dir, sub, args.upload_mkdir)?),
+            None => None,
+        },
+        max_bytes: args.max_upload,
+    }))
 }
 
 /// Reads the --404 page: a regular file of at most 1 MiB.

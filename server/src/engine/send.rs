@@ -193,6 +193,41 @@ impl Sending {
     }
 
     fn pump_inner(&mut self, wire: &mut Wire<'_>, out: &[u8]) -> io::Result<()> {
+        self.send_head(wire, out)?;
+        while let Some(piece) = self.pieces.front() {
+            match piece {
+                Piece::Text(text) => {
+                    let mut at = self.at as usize;
+                    let more = self.pieces.len() > 1;
+                    let result = write_from(wire, text, &mut at, more);
+                    self.sent += at as u64 - self.at;
+                    self.at = at as u64;
+                    result?;
+                }
+                Piece::Stream => self.send_stream(wire)?,
+                Piece::Listing => {
+                    let Some(listing) = self.listing.as_mut() else {
+                        return Err(io::Error::other("no listing to send"));
+                    };
+                    let refill = |buf: &mut Vec<u8>| Ok(listing.fill(buf, STREAM_BUF));
+                    drain(wire, &mut self.buf, &mut self.at, &mut self.sent, refill)?;
+                }
+                &Piece::Span { start, len } if !wire.is_tls() => {
+                    self.send_span(wire, start, len)?
+                }
+                &Piece::Span { start, len } => self.seal_span(wire, start, len)?,
+            }
+            self.pieces.pop_front();
+            self.at = 0;
+        }
+        // Over TLS, records sealed and not yet written go now (or the connection waits for
+        // writable with them kept in the session).
+        wire.flush()
+    }
+
+    /// What is left of the head: its own copy after a stop, else `out` from `head_at`.
+    #[inline]
+    fn send_head(&mut self, wire: &mut Wire<'_>, out: &[u8]) -> io::Result<()> {
         // With a body to follow, the head is held back (MSG_MORE) to leave in the body's
         // first packet, as a cork would, but with no system call to set or clear one.
         let more = !self.pieces.is_empty();
@@ -208,114 +243,102 @@ impl Sending {
         } else if self.head_at < out.len() {
             write_from(wire, out, &mut self.head_at, more)?;
         }
-        while let Some(piece) = self.pieces.front() {
-            match piece {
-                Piece::Text(text) => {
-                    let mut at = self.at as usize;
-                    let more = self.pieces.len() > 1;
-                    let result = write_from(wire, text, &mut at, more);
-                    self.sent += at as u64 - self.at;
-                    self.at = at as u64;
-                    result?;
-                }
-                Piece::Stream => {
-                    let Some(reader) = self.stream.as_mut() else {
-                        return Err(io::Error::other("no pipe for a stream"));
-                    };
-                    // The pipe is read blocking: its writer is busy making bytes, never
-                    // waiting on anyone. Splicing moves the pipe's pages to the socket with no
-                    // copy; a full socket is `WouldBlock` with the rest still in the pipe.
-                    // Over TLS the bytes must pass through the session: read and sealed.
-                    self.copy_stream |= wire.plain().is_none();
-                    while !self.copy_stream {
-                        let Some(stream) = wire.plain() else { break };
-                        let flags = rustix::pipe::SpliceFlags::empty();
-                        match rustix::pipe::splice(&*reader, None, stream, None, 1 << 30, flags) {
-                            Ok(0) => break,
-                            Ok(n) => self.sent += n as u64,
-                            Err(rustix::io::Errno::INTR) => {}
-                            Err(rustix::io::Errno::INVAL) => self.copy_stream = true,
-                            Err(e) => return Err(e.into()),
-                        }
+        Ok(())
+    }
+
+    /// The front piece, a pipe's bytes to its end (an archive being written).
+    #[inline]
+    fn send_stream(&mut self, wire: &mut Wire<'_>) -> io::Result<()> {
+        let Some(reader) = self.stream.as_mut() else {
+            return Err(io::Error::other("no pipe for a stream"));
+        };
+        // The pipe is read blocking: its writer is busy making bytes, never waiting on
+        // anyone. Splicing moves the pipe's pages to the socket with no copy; a full socket
+        // is `WouldBlock` with the rest still in the pipe. Over TLS the bytes must pass
+        // through the session: read and sealed.
+        self.copy_stream |= wire.plain().is_none();
+        while !self.copy_stream {
+            let Some(stream) = wire.plain() else { break };
+            let flags = rustix::pipe::SpliceFlags::empty();
+            match rustix::pipe::splice(&*reader, None, stream, None, 1 << 30, flags) {
+                Ok(0) => break,
+                Ok(n) => self.sent += n as u64,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::INVAL) => self.copy_stream = true,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if self.copy_stream {
+            let refill = |buf: &mut Vec<u8>| {
+                buf.resize(STREAM_BUF, 0);
+                let n = loop {
+                    match reader.read(buf) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        other => break other,
                     }
-                    if self.copy_stream {
-                        let refill = |buf: &mut Vec<u8>| {
-                            buf.resize(STREAM_BUF, 0);
-                            let n = loop {
-                                match reader.read(buf) {
-                                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                                    other => break other,
-                                }
-                            };
-                            let n = n.inspect_err(|_| buf.clear())?;
-                            buf.truncate(n);
-                            Ok(n > 0)
-                        };
-                        drain(wire, &mut self.buf, &mut self.at, &mut self.sent, refill)?;
-                    }
-                }
-                Piece::Listing => {
-                    let Some(listing) = self.listing.as_mut() else {
-                        return Err(io::Error::other("no listing to send"));
-                    };
-                    let refill = |buf: &mut Vec<u8>| Ok(listing.fill(buf, STREAM_BUF));
-                    drain(wire, &mut self.buf, &mut self.at, &mut self.sent, refill)?;
-                }
-                &Piece::Span { start, len } if !wire.is_tls() => {
-                    let (Some((file, path)), Some(stream)) = (self.file.as_ref(), wire.plain())
-                    else {
-                        return Err(io::Error::other("no file for a span"));
-                    };
-                    // One sendfile at a time, from an explicit offset: a WouldBlock then
-                    // loses nothing, and `at` is exactly what the client was sent.
-                    while self.at < len {
-                        let mut offset = start + self.at;
-                        match stream.send_file_at(file, &mut offset, len - self.at)? {
-                            0 => return Err(shrank(path, start + self.at, start + len)),
-                            n => {
-                                self.at += n;
-                                self.sent += n;
-                            }
-                        }
-                    }
-                }
-                &Piece::Span { start, len } => {
-                    // Over TLS: read into the buffer, seal, write; `at` is the position in
-                    // the buffer and `read` how much of the span the file has given.
-                    let Some((file, path)) = self.file.as_ref() else {
-                        return Err(io::Error::other("no file for a span"));
-                    };
-                    let read = &mut self.read;
-                    let refill = |buf: &mut Vec<u8>| {
-                        let want = (len - *read).min(TLS_READ as u64) as usize;
-                        if want == 0 {
-                            return Ok(false);
-                        }
-                        buf.resize(want, 0);
-                        let n = loop {
-                            match file.read_at(buf, start + *read) {
-                                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                                other => break other,
-                            }
-                        };
-                        let n = n.inspect_err(|_| buf.clear())?;
-                        buf.truncate(n);
-                        if n == 0 {
-                            return Err(shrank(path, start + *read, start + len));
-                        }
-                        *read += n as u64;
-                        Ok(true)
-                    };
-                    drain(wire, &mut self.buf, &mut self.at, &mut self.sent, refill)?;
-                    self.read = 0;
+                };
+                let n = n.inspect_err(|_| buf.clear())?;
+                buf.truncate(n);
+                Ok(n > 0)
+            };
+            drain(wire, &mut self.buf, &mut self.at, &mut self.sent, refill)?;
+        }
+        Ok(())
+    }
+
+    /// The front piece, `len` bytes of the file from `start`, by sendfile (plain TCP).
+    #[inline]
+    fn send_span(&mut self, wire: &mut Wire<'_>, start: u64, len: u64) -> io::Result<()> {
+        let (Some((file, path)), Some(stream)) = (self.file.as_ref(), wire.plain()) else {
+            return Err(io::Error::other("no file for a span"));
+        };
+        // One sendfile at a time, from an explicit offset: a WouldBlock then loses nothing,
+        // and `at` is exactly what the client was sent.
+        while self.at < len {
+            let mut offset = start + self.at;
+            match stream.send_file_at(file, &mut offset, len - self.at)? {
+                0 => return Err(shrank(path, start + self.at, start + len)),
+                n => {
+                    self.at += n;
+                    self.sent += n;
                 }
             }
-            self.pieces.pop_front();
-            self.at = 0;
         }
-        // Over TLS, records sealed and not yet written go now (or the connection waits for
-        // writable with them kept in the session).
-        wire.flush()
+        Ok(())
+    }
+
+    /// The front piece, `len` bytes of the file from `start`, over TLS: read into the
+    /// buffer, sealed, written; `at` is the position in the buffer and `read` how much of
+    /// the span the file has given.
+    #[inline]
+    fn seal_span(&mut self, wire: &mut Wire<'_>, start: u64, len: u64) -> io::Result<()> {
+        let Some((file, path)) = self.file.as_ref() else {
+            return Err(io::Error::other("no file for a span"));
+        };
+        let read = &mut self.read;
+        let refill = |buf: &mut Vec<u8>| {
+            let want = (len - *read).min(TLS_READ as u64) as usize;
+            if want == 0 {
+                return Ok(false);
+            }
+            buf.resize(want, 0);
+            let n = loop {
+                match file.read_at(buf, start + *read) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    other => break other,
+                }
+            };
+            let n = n.inspect_err(|_| buf.clear())?;
+            buf.truncate(n);
+            if n == 0 {
+                return Err(shrank(path, start + *read, start + len));
+            }
+            *read += n as u64;
+            Ok(true)
+        };
+        drain(wire, &mut self.buf, &mut self.at, &mut self.sent, refill)?;
+        self.read = 0;
+        Ok(())
     }
 }
 

@@ -304,13 +304,7 @@ impl Server {
             rustix::net::sockopt::set_tcp_nodelay(tcp, true)?;
         }
         ready.add_listener(&listener)?;
-        let mut site = Site::new(root, config.site.clone());
-        if config.site.watch {
-            // One line that says which feature failed (inotify limits are per user).
-            let hub = crate::watch::hub::Hub::start(site.root.path(), config.max_connections)
-                .map_err(|e| io::Error::other(format!("--watch: {}", shared::io_words(&e))))?;
-            site.live = Some(hub);
-        }
+        let site = site(root, &config)?;
         let live = site.live.clone();
         // Renewed certificate files are read again while serving (stopped when `run` ends).
         let _renewal = match &config.tls {
@@ -337,35 +331,11 @@ impl Server {
             stopped: AtomicBool::new(false),
             tls: config.tls.as_ref().map(|t| Arc::clone(t.config())),
         });
-
-        let (done_tx, done_rx) = mpsc::channel::<()>();
-        for i in 0..config.threads {
-            let (shared, done) = (Arc::clone(&shared), done_tx.clone());
-            let spawned = thread::Builder::new()
-                .name(format!("worker-{i}"))
-                .spawn(move || {
-                    worker::work(&shared);
-                    let _ = done.send(());
-                });
-            if let Err(e) = spawned {
-                stop.ask();
-                ready.nudge();
-                return Err(e);
-            }
-        }
-        drop(done_tx);
+        let done = start_workers(&shared, config.threads)?;
 
         // Serve until asked to stop; then in-flight responses get the drain deadline.
         stop.wait();
-        let deadline = Instant::now() + config.drain_timeout;
-        let mut finished = 0;
-        while finished < config.threads {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match done_rx.recv_timeout(left) {
-                Ok(()) => finished += 1,
-                Err(_) => break,
-            }
-        }
+        let finished = wait_for(&done, config.threads, config.drain_timeout);
         // Whatever happened, stop listening (this also removes a Unix socket file we made).
         drop(
             shared
@@ -378,19 +348,71 @@ impl Server {
             hub.stop();
         }
         if finished < config.threads {
-            let open = ready.open();
-            let (what, them) = if open == 1 {
-                ("response", "it")
-            } else {
-                ("responses", "them")
-            };
-            eprintln!(
-                "serve: {open} {what} still in flight after the {} drain limit: dropping {them}",
-                shared::duration_words(config.drain_timeout)
-            );
+            eprintln!("{}", dropped(ready.open(), config.drain_timeout));
         }
         Ok(())
     }
+}
+
+/// Waits for the workers (`threads` of them) to say they have ended, for at most `drain`;
+/// returns how many did.
+fn wait_for(done: &mpsc::Receiver<()>, threads: usize, drain: Duration) -> usize {
+    let deadline = Instant::now() + drain;
+    let mut finished = 0;
+    while finished < threads {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match done.recv_timeout(left) {
+            Ok(()) => finished += 1,
+            Err(_) => break,
+        }
+    }
+    finished
+}
+
+/// The line that says `open` responses were still going when the `drain` limit ended.
+fn dropped(open: usize, drain: Duration) -> String {
+    let (what, them) = if open == 1 {
+        ("response", "it")
+    } else {
+        ("responses", "them")
+    };
+    format!(
+        "serve: {open} {what} still in flight after the {} drain limit: dropping {them}",
+        shared::duration_words(drain)
+    )
+}
+
+/// The site served from `root`, with its `--watch` hub started when asked for.
+fn site(root: PathBuf, config: &Config) -> io::Result<Site> {
+    let mut site = Site::new(root, config.site.clone());
+    if config.site.watch {
+        // One line that says which feature failed (inotify limits are per user).
+        let hub = crate::watch::hub::Hub::start(site.root.path(), config.max_connections)
+            .map_err(|e| io::Error::other(format!("--watch: {}", shared::io_words(&e))))?;
+        site.live = Some(hub);
+    }
+    Ok(site)
+}
+
+/// Starts `threads` workers on `shared`; each says on the channel returned when it has
+/// ended. If one cannot start, those started are asked to stop.
+fn start_workers(shared: &Arc<Shared>, threads: usize) -> io::Result<mpsc::Receiver<()>> {
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    for i in 0..threads {
+        let (worker_shared, done) = (Arc::clone(shared), done_tx.clone());
+        let spawned = thread::Builder::new()
+            .name(format!("worker-{i}"))
+            .spawn(move || {
+                worker::work(&worker_shared);
+                let _ = done.send(());
+            });
+        if let Err(e) = spawned {
+            shared.stop.ask();
+            shared.ready.nudge();
+            return Err(e);
+        }
+    }
+    Ok(done_rx)
 }
 
 fn canonical_dir(root: &Path) -> io::Result<PathBuf> {
@@ -403,4 +425,35 @@ fn canonical_dir(root: &Path) -> io::Result<PathBuf> {
     }
     std::fs::read_dir(&real)?;
     Ok(real)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_drain_waits_for_the_workers_that_end_and_no_longer() {
+        let (tx, rx) = mpsc::channel();
+        tx.send(()).unwrap();
+        tx.send(()).unwrap();
+        let began = Instant::now();
+        assert_eq!(wait_for(&rx, 3, Duration::from_millis(50)), 2);
+        assert!(began.elapsed() >= Duration::from_millis(50));
+        drop(tx);
+        assert_eq!(wait_for(&rx, 3, Duration::from_secs(60)), 0);
+    }
+
+    #[test]
+    fn the_dropped_line_counts_in_words() {
+        let s = Duration::from_secs;
+        assert_eq!(
+            dropped(1, s(2)),
+            format!(
+                "serve: 1 response still in flight after the {} drain limit: dropping it",
+                shared::duration_words(s(2))
+            )
+        );
+        assert!(dropped(3, s(2)).starts_with("serve: 3 responses still in flight"));
+        assert!(dropped(3, s(2)).ends_with("dropping them"));
+    }
 }
