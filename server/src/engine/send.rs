@@ -209,7 +209,10 @@ impl Sending {
                     let Some(listing) = self.listing.as_mut() else {
                         return Err(io::Error::other("no listing to send"));
                     };
-                    let refill = |buf: &mut Vec<u8>| Ok(listing.fill(buf, STREAM_BUF));
+                    let refill = |buf: &mut Vec<u8>| {
+                        buf.clear();
+                        Ok(listing.fill(buf, STREAM_BUF))
+                    };
                     drain(wire, &mut self.buf, &mut self.at, &mut self.sent, refill)?;
                 }
                 &Piece::Span { start, len } if !wire.is_tls() => {
@@ -319,8 +322,10 @@ impl Sending {
         let refill = |buf: &mut Vec<u8>| {
             let want = (len - *read).min(TLS_READ as u64) as usize;
             if want == 0 {
+                buf.clear();
                 return Ok(false);
             }
+            // Over the bytes already sent: zeroes only what the buffer grows by.
             buf.resize(want, 0);
             let n = loop {
                 match file.read_at(buf, start + *read) {
@@ -343,7 +348,8 @@ impl Sending {
 }
 
 /// Sends `buf[*at..]`, then refills `buf` and sends again, until `refill` says the body is
-/// done; a `WouldBlock` keeps the unsent rest for the next call.
+/// done (and has emptied `buf`); a `WouldBlock` keeps the unsent rest for the next call.
+/// `refill` is given the buffer as it was sent and replaces its contents.
 fn drain(
     wire: &mut Wire<'_>,
     buf: &mut Vec<u8>,
@@ -359,7 +365,8 @@ fn drain(
             *at = pos as u64;
             result?;
         }
-        buf.clear();
+        // `refill` writes over the bytes just sent (a cleared buffer would be zeroed again
+        // each time: 3% of a TLS download's CPU), and leaves it empty when it is done.
         *at = 0;
         if !refill(buf)? && buf.is_empty() {
             return Ok(());
