@@ -31,19 +31,23 @@ impl Pool {
     /// closing stale ones found on the way. `tls`: the host a TLS connection was made for
     /// (`None`: plain), which must match too.
     pub(crate) fn take(&self, key: &Endpoint, tls: Option<&str>) -> Option<Connection> {
-        // A panic elsewhere cannot leave the list half-changed: use it as it is.
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        while let Some(i) = idle
-            .iter()
-            .rposition(|c| &c.key == key && c.tls_name.as_deref() == tls)
-        {
-            let mut conn = idle.remove(i);
+        loop {
+            // Taken out under the lock, probed outside it: the probe is a system call, and
+            // with -Z's threads all taking and putting back, holding the lock through it
+            // had them queue on it (futex waits in most of a run's transfers).
+            let mut conn = {
+                // A panic elsewhere cannot leave the list half-changed: use it as it is.
+                let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+                let i = idle
+                    .iter()
+                    .rposition(|c| &c.key == key && c.tls_name.as_deref() == tls)?;
+                idle.remove(i)
+            };
             if !conn.is_stale() {
                 conn.reused = true;
                 return Some(conn);
             }
         }
-        None
     }
 
     /// Keeps `conn` for a later request, closing the oldest idle connection to the same
@@ -54,14 +58,18 @@ impl Pool {
         }
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         let same = |c: &Connection| c.key == conn.key && c.tls_name == conn.tls_name;
+        // Closed after the lock is let go (closing is a system call or more).
+        let mut evicted = Vec::new();
         if idle.iter().filter(|c| same(c)).count() >= self.per_endpoint
             && let Some(oldest) = idle.iter().position(same)
         {
-            idle.remove(oldest);
+            evicted.push(idle.remove(oldest));
         }
         if idle.len() >= MAX_IDLE_TOTAL {
-            idle.remove(0);
+            evicted.push(idle.remove(0));
         }
         idle.push(conn);
+        drop(idle);
+        drop(evicted);
     }
 }
