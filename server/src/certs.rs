@@ -32,7 +32,7 @@ impl Tls {
     /// or Ed25519 in PKCS#8, PKCS#1 or SEC1; PEM or DER). The error is one line that names
     /// the file at fault.
     pub fn load(cert: &Path, key: &Path) -> Result<Tls, String> {
-        let pair = tls::load_pair(cert, key)?;
+        let pair = tls::load_pair(cert, key, None)?;
         let slot = CertSlot::new(pair);
         let config = tls::server_config(Arc::clone(&slot))?;
         Ok(Tls {
@@ -150,7 +150,7 @@ fn watch(tls: &Tls, fd: &OwnedFd, stop: &OwnedFd) {
             continue;
         }
         due = None;
-        match tls::load_pair(&tls.cert, &tls.key) {
+        match tls::load_pair(&tls.cert, &tls.key, None) {
             Ok(pair) => {
                 let current = tls.slot.current();
                 if pair.cert != current.cert {
