@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use shared::ListenOptions;
+use shared::tls::Passphrase;
 
 use super::args::{Args, LogFormat};
 use crate::Config;
@@ -106,9 +107,19 @@ impl Settings {
         }
         let mut self_signed = None;
         let tls = match (&args.tls_cert, &args.tls_key) {
-            (Some(cert), Some(key)) => Some(
-                crate::Tls::load(cert, key).map_err(|e| format!("--tls-cert/--tls-key: {e}"))?,
-            ),
+            (Some(cert), Some(key)) => {
+                let pass = match &args.tls_password_file {
+                    Some(file) => Some(
+                        Passphrase::from_file(file)
+                            .map_err(|e| format!("--tls-password-file {}: {e}", file.display()))?,
+                    ),
+                    None => None,
+                };
+                Some(
+                    crate::Tls::load(cert, key, pass)
+                        .map_err(|e| format!("--tls-cert/--tls-key: {e}"))?,
+                )
+            }
             _ if args.tls_self_signed => {
                 let dir = super::self_signed::state_dir().ok_or(
                     "--tls-self-signed: no folder to keep its key in (set HOME or XDG_STATE_HOME)",
@@ -123,7 +134,10 @@ impl Settings {
                 let (cert, key) = super::self_signed::ensure(&dir, &names)
                     .map_err(|e| format!("--tls-self-signed: {e}"))?;
                 self_signed = Some(cert.clone());
-                Some(crate::Tls::load(&cert, &key).map_err(|e| format!("--tls-self-signed: {e}"))?)
+                Some(
+                    crate::Tls::load(&cert, &key, None)
+                        .map_err(|e| format!("--tls-self-signed: {e}"))?,
+                )
             }
             _ => None,
         };
