@@ -1,5 +1,6 @@
-//! `--tls-cert` and `--tls-key`: the server's certificate and key, read and checked at the
-//! start (a bad pair is a usage error), and the rustls configuration the engine's sessions
+//! `--tls-cert` and `--tls-key`: the server's certificate and key (an encrypted key
+//! decrypted with `--tls-password-file`'s pass phrase), read and checked at the start (a bad
+//! pair is a usage error), and the rustls configuration the engine's sessions
 //! are made from (`shared::tls::server_config`: TLS 1.2 and 1.3, ALPN `http/1.1`, tickets
 //! and resumption). The pair sits in a [`CertSlot`] that a renewal swaps ([`Renewal`]: the
 //! files read again when they change, without a restart).
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec, eventfd};
 use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
 use shared::tls::rustls::ServerConfig;
-use shared::tls::{self as tls, CertSlot};
+use shared::tls::{self as tls, CertSlot, Passphrase};
 
 use crate::watch::inotify::read_events;
 
@@ -23,21 +24,25 @@ use crate::watch::inotify::read_events;
 pub struct Tls {
     cert: PathBuf,
     key: PathBuf,
+    /// The key's pass phrase, kept for the renewals (read once, at the start).
+    pass: Option<Passphrase>,
     slot: Arc<CertSlot>,
     config: Arc<ServerConfig>,
 }
 
 impl Tls {
     /// Reads the certificate chain `cert` (PEM, leaf first) and its key `key` (RSA, ECDSA
-    /// or Ed25519 in PKCS#8, PKCS#1 or SEC1; PEM or DER). The error is one line that names
-    /// the file at fault.
-    pub fn load(cert: &Path, key: &Path) -> Result<Tls, String> {
-        let pair = tls::load_pair(cert, key)?;
+    /// or Ed25519 in PKCS#8, PKCS#1 or SEC1; PEM or DER; encrypted PKCS#8 decrypted with
+    /// `pass`, which renewals use again). The error is one line that names the file at
+    /// fault.
+    pub fn load(cert: &Path, key: &Path, pass: Option<Passphrase>) -> Result<Tls, String> {
+        let pair = tls::load_pair(cert, key, pass.as_ref())?;
         let slot = CertSlot::new(pair);
         let config = tls::server_config(Arc::clone(&slot))?;
         Ok(Tls {
             cert: cert.to_path_buf(),
             key: key.to_path_buf(),
+            pass,
             slot,
             config,
         })
@@ -150,7 +155,7 @@ fn watch(tls: &Tls, fd: &OwnedFd, stop: &OwnedFd) {
             continue;
         }
         due = None;
-        match tls::load_pair(&tls.cert, &tls.key) {
+        match tls::load_pair(&tls.cert, &tls.key, tls.pass.as_ref()) {
             Ok(pair) => {
                 let current = tls.slot.current();
                 if pair.cert != current.cert {

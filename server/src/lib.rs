@@ -79,6 +79,8 @@ pub use engine::server::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_WRITE_TIMEOUT, Handle, Server, default_threads,
 };
 pub use share::Uploads;
+// What `Tls::load` takes for an encrypted key.
+pub use shared::tls::Passphrase;
 // `listing.rs` names these as `crate::reload` and `crate::digest` (its own change is under
 // way; the paths are updated when that lands).
 pub(crate) use repr_digest as digest;

@@ -31,3 +31,27 @@ pub fn cpu_ticks(pid: u32) -> u64 {
     // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
+
+/// How many established TCP connections on local port `port` hold bytes their peer has not
+/// taken yet (`tx_queue` above 0 in /proc/net/tcp and tcp6): for a server's port, the
+/// clients it is blocked writing to.
+pub fn queued_sends(port: u16) -> usize {
+    let local_port = format!(":{port:04X}");
+    let stuck = |line: &str| {
+        // sl, local address, remote address, state (01: established), tx_queue:rx_queue, ...
+        let f: Vec<&str> = line.split_whitespace().collect();
+        f.len() > 4
+            && f[1].ends_with(&local_port)
+            && f[3] == "01"
+            && f[4]
+                .split(':')
+                .next()
+                .and_then(|tx| u64::from_str_radix(tx, 16).ok())
+                .is_some_and(|tx| tx > 0)
+    };
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .map(|text| text.lines().skip(1).filter(|l| stuck(l)).count())
+        .sum()
+}

@@ -159,7 +159,13 @@ fn a_client_that_never_reads_holds_no_worker() {
             )
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(500));
+    // Both downloads under way and stuck: serve holds bytes neither client has taken, so a
+    // worker that waited on them would be blocked now.
+    crate::support::wait_for(
+        "serve blocked writing to both slow readers",
+        Duration::from_secs(30),
+        || (super::queued_sends(s.addr().port()) >= 2).then_some(()),
+    );
     still_served(&s);
     still_served(&s);
     drop(slow);

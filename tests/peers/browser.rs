@@ -1,7 +1,7 @@
 //! Headless Chromium as a client of `serve`: the default site with its stylesheet, script and
 //! image (the page's own script reports what arrived), a screenshot kept as a test artifact,
 //! a directory listing whose links are followed, and a media file seeked, which makes the
-//! browser send Range requests.
+//! browser send Range requests; `--watch` reloading an open page, over HTTP and HTTPS.
 //!
 //! Each Chromium start costs a second or two, so there are only a few. Every start gets a
 //! fresh profile folder and the flags this machine needs (no sandbox as root, no GPU, no
@@ -480,6 +480,17 @@ fn chromium_seeks_in_an_audio_file_with_range_requests() {
     });
 }
 
+/// Chromium's flag that trusts the certificate of `s` (serve over HTTPS) by its key hash
+/// alone: the same base64 of SHA-256 of the public key that curl's --pinnedpubkey takes
+/// after `sha256//`, as serve printed it.
+fn trust_key_hash(s: &Serve) -> String {
+    let hash = super::https::printed_hash(s);
+    format!(
+        "--ignore-certificate-errors-spki-list={}",
+        hash.trim_start_matches("sha256//")
+    )
+}
+
 #[test]
 fn chromium_loads_a_page_and_seeks_in_media_over_https_trusting_the_key_hash() {
     let Some(browser) = browser() else { return };
@@ -488,13 +499,7 @@ fn chromium_loads_a_page_and_seeks_in_media_over_https_trusting_the_key_hash() {
     put(site.path(), "tone \u{e9}.wav", &wav);
     put(site.path(), "index.html", MEDIA_PAGE.as_bytes());
     let s = super::https::serve_https(site.path(), &[]);
-    // Chromium trusts the certificate by its key hash alone: the same base64 of SHA-256
-    // of the public key that curl's --pinnedpubkey takes after `sha256//`.
-    let hash = super::https::printed_hash(&s);
-    let spki = format!(
-        "--ignore-certificate-errors-spki-list={}",
-        hash.trim_start_matches("sha256//")
-    );
+    let spki = trust_key_hash(&s);
     let url = format!("https://localhost:{}/", s.addr().port());
     let dom = dump_dom(&browser, &url, &["--virtual-time-budget=10000", &spki]);
     let len = wav.len();
@@ -639,6 +644,29 @@ setInterval(function () {
 </script></body></html>
 "#;
 
+/// A folder with the live page (`v1`) and its red stylesheet.
+fn live_site(prefix: &str) -> tempfile::TempDir {
+    let site = temp_dir(prefix);
+    put(
+        site.path(),
+        "index.html",
+        LIVE_PAGE.replace("HEADING", "v1").as_bytes(),
+    );
+    put(site.path(), "style.css", b"h1 { color: rgb(255, 0, 0) }\n");
+    site
+}
+
+/// Starts `chromium` (a long-running headless browser, killed when dropped) on `url`, the
+/// live page served by `s`, and waits until the page has loaded and listens for changes.
+fn open_live(s: &Serve, chromium: &mut Command, url: &str) -> Child {
+    let child = Child::start("chromium", chromium.arg(url));
+    s.wait_log("the page loaded", |l| l.contains("GET /seen?loads=1&v=v1 "));
+    s.wait_log("the page listening", |l| {
+        l.contains("GET /%00serve-reload HTTP/1.1\" 200")
+    });
+    child
+}
+
 /// `serve --watch` with Chromium showing a page (a long-running headless browser, killed at
 /// the end): a CSS edit restyles the open page without reloading it, an HTML edit reloads it
 /// with the new content. The page reports through the access log (see `LIVE_PAGE`), so no
@@ -646,20 +674,10 @@ setInterval(function () {
 #[test]
 fn chromium_follows_serve_watch_css_without_reload_html_with_one() {
     let Some(browser) = browser() else { return };
-    let site = temp_dir("peers live ");
-    put(
-        site.path(),
-        "index.html",
-        LIVE_PAGE.replace("HEADING", "v1").as_bytes(),
-    );
-    put(site.path(), "style.css", b"h1 { color: rgb(255, 0, 0) }\n");
+    let site = live_site("peers live ");
     let s = Serve::start(&["-p", "0", "--watch", site.path().to_str().unwrap()]);
     let profile = temp_dir("chromium-profile");
-    let _chromium = Child::start("chromium", command(&browser, profile.path()).arg(&s.url));
-    s.wait_log("the page loaded", |l| l.contains("GET /seen?loads=1&v=v1 "));
-    s.wait_log("the page listening", |l| {
-        l.contains("GET /%00serve-reload HTTP/1.1\" 200")
-    });
+    let _chromium = open_live(&s, &mut command(&browser, profile.path()), &s.url);
 
     put(site.path(), "style.css", b"h1 { color: rgb(0, 0, 255) }\n");
     let edited = Instant::now();
@@ -678,8 +696,14 @@ fn chromium_follows_serve_watch_css_without_reload_html_with_one() {
         "no reload: {log:#?}"
     );
 
+    reloads_on_an_html_edit(&s, site.path());
+}
+
+/// Edits `index.html` (the live page, shown with `loads=1`) to `v2`, then waits until the
+/// browser has loaded it again with the new content (`loads=2`).
+fn reloads_on_an_html_edit(s: &Serve, site: &Path) {
     put(
-        site.path(),
+        site,
         "index.html",
         LIVE_PAGE.replace("HEADING", "v2").as_bytes(),
     );
@@ -688,6 +712,26 @@ fn chromium_follows_serve_watch_css_without_reload_html_with_one() {
         l.contains("GET /seen?loads=2&v=v2 ")
     });
     eprintln!("HTML edit to the reloaded page: {:?}", edited.elapsed());
+}
+
+/// `serve --watch --tls-cert ...`: the page, its event stream and the reload all over
+/// HTTPS, Chromium trusting the certificate by its key hash (as the media test does). Every
+/// request reached the TLS port as TLS (a plain one would be logged as a 301).
+#[test]
+fn chromium_follows_serve_watch_over_https() {
+    let Some(browser) = browser() else { return };
+    let site = live_site("peers live https ");
+    let s = super::https::serve_https(site.path(), &["--watch"]);
+    let url = format!("https://localhost:{}/", s.addr().port());
+    let profile = temp_dir("chromium-profile");
+    let mut chromium = command(&browser, profile.path());
+    let _chromium = open_live(&s, chromium.arg(trust_key_hash(&s)), &url);
+    reloads_on_an_html_edit(&s, site.path());
+    let log = s.log();
+    assert!(
+        !log.iter().any(|l| l.contains("\" 301 ")),
+        "a plain-HTTP request reached the TLS port: {log:#?}"
+    );
 }
 
 /// `serve --watch --auth`: the page's event stream carries the credentials the browser

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::{noise, program, put, run, same_bytes, temp_dir};
 use crate::fetch::fetch;
-use crate::support::pki::Pki;
+use crate::support::pki::{Pki, pin_of};
 use crate::support::serve::Serve;
 
 /// `serve --tls-cert chain.pem --tls-key leaf.key` (the test PKI's leaf, for `localhost`,
@@ -422,6 +422,15 @@ fn pair_with_serial(serial: u64) -> (String, String) {
     (params.self_signed(&key).unwrap().pem(), key.serialize_pem())
 }
 
+/// `serve -q --tls-cert CERT --tls-key KEY` with `extra` flags, serving `root` on port 0.
+fn serve_pair(cert: &Path, key: &Path, extra: &[&str], root: &Path) -> Serve {
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let mut args = vec!["-p", "0", "-q", "--tls-cert", cert, "--tls-key", key];
+    args.extend_from_slice(extra);
+    args.push(root.to_str().unwrap());
+    Serve::start(&args)
+}
+
 /// Replaces `path` at once (a rename), as certbot and mounted secrets do.
 fn replace(path: &Path, text: &str) {
     let tmp = path.with_extension("tmp");
@@ -444,16 +453,7 @@ fn a_renewed_certificate_is_served_without_a_restart_and_a_broken_one_is_ignored
     let (c, k) = pair_with_serial(0x1111);
     std::fs::write(&cert, c).unwrap();
     std::fs::write(&key, k).unwrap();
-    let s = Serve::start(&[
-        "-p",
-        "0",
-        "-q",
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-        site.path().to_str().unwrap(),
-    ]);
+    let s = serve_pair(&cert, &key, &[], site.path());
     let port = s.addr().port();
     assert_eq!(served_serial(&openssl, port), "serial=1111");
 
@@ -590,4 +590,171 @@ fn a_self_signed_certificate_is_made_kept_and_checked_by_its_printed_hash() {
         hash,
         "the fingerprint survives a restart"
     );
+}
+
+/// `--tls-password-file`: keys the openssl command line encrypted (PBKDF2 and AES-256,
+/// scrypt, 3DES, `genpkey -aes256`'s RSA) are decrypted at the start: serve prints the
+/// certificate's own key hash (as openssl computes it) and curl, checking the chain, gets
+/// the file.
+#[test]
+fn encrypted_keys_are_decrypted_with_the_password_file() {
+    let Some(curl) = program("curl", "curl") else {
+        return;
+    };
+    let site = temp_dir("peers https encrypted ");
+    put(site.path(), "a.txt", b"decrypted");
+    let pki = Pki::get();
+    let pass = pki.arg("key.pass");
+    let cases = [
+        ("chain.pem", "leaf_aes.key", "root.pem"),
+        ("chain.pem", "leaf_scrypt.key", "root.pem"),
+        ("chain.pem", "leaf_3des.key", "root.pem"),
+        ("genpkey.pem", "genpkey.key", "genpkey.pem"),
+    ];
+    for (cert, key, ca) in cases {
+        let s = Serve::start(&[
+            "-p",
+            "0",
+            "--tls-cert",
+            &pki.arg(cert),
+            "--tls-key",
+            &pki.arg(key),
+            "--tls-password-file",
+            &pass,
+            site.path().to_str().unwrap(),
+        ]);
+        assert_eq!(printed_hash(&s), pin_of(&pki.path(cert)), "{key}");
+        let url = format!("https://localhost:{}/a.txt", s.addr().port());
+        let (ok, out, err) = curl_out(&curl, &["-sS", "--cacert", &pki.arg(ca), &url]);
+        assert!(ok && out == b"decrypted", "{key}: {err}");
+    }
+}
+
+/// A key that cannot be used stops serve at the start: one `serve:` line saying why, exit 2,
+/// never a panic.
+#[test]
+fn a_key_that_cannot_be_decrypted_is_one_line_and_exit_2() {
+    let pki = Pki::get();
+    let site = temp_dir("peers https bad key ");
+    let (chain, pass, wrong) = (
+        pki.arg("chain.pem"),
+        pki.arg("key.pass"),
+        pki.arg("wrong.pass"),
+    );
+    let (aes, legacy) = (pki.arg("leaf_aes.key"), pki.arg("leaf_legacy.key"));
+    let genpkey = pki.arg("genpkey.key");
+    let missing = site.path().join("no such.pass");
+    let missing = missing.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--tls-key", &aes],
+            "the key is encrypted: give its pass phrase with --tls-password-file FILE",
+        ),
+        (
+            &["--tls-key", &aes, "--tls-password-file", &wrong],
+            "wrong pass phrase: the key does not decrypt with it",
+        ),
+        (
+            &["--tls-key", &aes, "--tls-password-file", missing],
+            &format!("--tls-password-file {missing}: no such file or directory"),
+        ),
+        (
+            &["--tls-key", &legacy, "--tls-password-file", &pass],
+            "legacy PEM form (Proc-Type: 4,ENCRYPTED), which is not read: convert it to \
+             encrypted PKCS#8 with openssl pkcs8 -topk8",
+        ),
+        (
+            &["--tls-key", &genpkey, "--tls-password-file", &pass],
+            "is not the key of the certificate in",
+        ),
+    ];
+    for (flags, want) in cases {
+        let mut args = vec!["-p", "0", "--tls-cert", &chain];
+        args.extend_from_slice(flags);
+        args.push(site.path().to_str().unwrap());
+        let out = run(
+            Command::new(crate::support::bin("serve")).args(&args),
+            Duration::from_secs(30),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {err}");
+        assert!(
+            err.starts_with("serve: ") && err.lines().count() == 1 && err.contains(want),
+            "{flags:?}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{flags:?}: nothing served");
+    }
+}
+
+/// `openssl pkcs8 -topk8 -v2 aes-256-cbc` of `key` (PEM), under the pass phrase in `pass`.
+fn encrypted(openssl: &Path, key: &str, pass: &Path) -> String {
+    let passout = format!("file:{}", pass.display());
+    let out = super::Child::start_with_input(
+        "openssl pkcs8",
+        Command::new(openssl).args([
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes-256-cbc",
+            "-passout",
+            &passout,
+        ]),
+        key.as_bytes(),
+    )
+    .finish(Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A renewed encrypted key is decrypted with the pass phrase read at the start; one
+/// encrypted under another pass phrase changes nothing and is reported.
+#[test]
+fn a_renewed_encrypted_key_is_read_with_the_same_pass_phrase() {
+    let Some(openssl) = program("openssl", "openssl") else {
+        return;
+    };
+    let pki = Pki::get();
+    let (pass, wrong) = (pki.path("key.pass"), pki.path("wrong.pass"));
+    let site = temp_dir("peers https encrypted renewal ");
+    let certs = temp_dir("encrypted renewal certs");
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    let (c, k) = pair_with_serial(0x1111);
+    std::fs::write(&cert, c).unwrap();
+    std::fs::write(&key, encrypted(&openssl, &k, &pass)).unwrap();
+    let s = serve_pair(
+        &cert,
+        &key,
+        &["--tls-password-file", pass.to_str().unwrap()],
+        site.path(),
+    );
+    let port = s.addr().port();
+    assert_eq!(served_serial(&openssl, port), "serial=1111");
+
+    let (c, k) = pair_with_serial(0x2222);
+    replace(&key, &encrypted(&openssl, &k, &pass));
+    replace(&cert, &c);
+    super::wait_for(
+        "the renewed pair, its key decrypted",
+        Duration::from_secs(20),
+        || (served_serial(&openssl, port) == "serial=2222").then_some(()),
+    );
+
+    let (c, k) = pair_with_serial(0x3333);
+    replace(&key, &encrypted(&openssl, &k, &wrong));
+    replace(&cert, &c);
+    let err = super::wait_for(
+        "the undecryptable key reported",
+        Duration::from_secs(20),
+        || {
+            let err = s.stderr();
+            err.contains("still serving the previous one")
+                .then_some(err)
+        },
+    );
+    assert!(err.contains("wrong pass phrase"), "{err}");
+    assert_eq!(served_serial(&openssl, port), "serial=2222");
 }

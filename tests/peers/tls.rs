@@ -11,7 +11,7 @@ use super::origins::nginx;
 use super::{Child, noise, program, put, run, same_bytes, temp_dir};
 use crate::fetch::{Run, fetch_cmd};
 use crate::support::bin;
-use crate::support::pki::{Pki, pin_of};
+use crate::support::pki::{PASSPHRASE, Pki, pin_of};
 use crate::support::script::{Script, Then};
 
 /// Runs the line with fetch and with curl, with `env` set for both (and curl's own CA
@@ -427,6 +427,31 @@ fn bad_servers_fail_as_they_fail_curl() {
             &["--cert", "CLIENT", "--key", "CLIENTKEY"],
             0,
         ),
+        // Its key encrypted by `openssl pkcs8 -topk8 -v2 aes-256-cbc`.
+        (
+            "client cert, encrypted key, --pass",
+            "chain.pem",
+            "leaf.key",
+            &["--client-ca", "CLIENTCA"],
+            &["--cert", "CLIENT", "--key", "CLIENTAES", "--pass", "PHRASE"],
+            0,
+        ),
+        (
+            "client cert, encrypted key, CERT:PASSWORD",
+            "chain.pem",
+            "leaf.key",
+            &["--client-ca", "CLIENTCA"],
+            &["--cert", "CLIENTPASS", "--key", "CLIENTAES"],
+            0,
+        ),
+        (
+            "client cert, encrypted key, wrong --pass",
+            "chain.pem",
+            "leaf.key",
+            &["--client-ca", "CLIENTCA"],
+            &["--cert", "CLIENT", "--key", "CLIENTAES", "--pass", "wrong"],
+            58,
+        ),
     ];
     let fill = |s: &str| match s {
         "CRL" => pki.arg("crl.pem"),
@@ -435,6 +460,9 @@ fn bad_servers_fail_as_they_fail_curl() {
         "CLIENTCA" => pki.arg("client_ca.pem"),
         "CLIENT" => pki.arg("client.pem"),
         "CLIENTKEY" => pki.arg("client.key"),
+        "CLIENTAES" => pki.arg("client_aes.key"),
+        "CLIENTPASS" => format!("{}:{PASSPHRASE}", pki.arg("client.pem")),
+        "PHRASE" => PASSPHRASE.to_string(),
         s => s.to_string(),
     };
     for (i, (what, cert, key, server, client, want)) in cases.iter().enumerate() {
@@ -468,6 +496,21 @@ fn bad_servers_fail_as_they_fail_curl() {
             "{what}: -o left a file"
         );
     }
+    // An encrypted key without its pass phrase: curl (OpenSSL) would ask on the terminal,
+    // fetch asks nothing and says what is missing, with curl's exit code for a bad key.
+    let (_srv, port) = origin("chain.pem", "leaf.key", &["--client-ca", &fill("CLIENTCA")]);
+    let url = format!("https://localhost:{port}/x");
+    let (cert, key) = (fill("CLIENT"), fill("CLIENTAES"));
+    let ours = fetch_cmd(Command::new(bin("fetch")).args([
+        "-sS", "--cacert", &root, "--cert", &cert, "--key", &key, &url,
+    ]));
+    assert_eq!(ours.code, 58, "{}", ours.stderr);
+    assert!(
+        ours.stderr
+            .contains("the key is encrypted: give its pass phrase with --pass"),
+        "{}",
+        ours.stderr
+    );
 }
 
 /// Servers that misbehave below TLS: one that never finishes the handshake, one that

@@ -2,7 +2,8 @@
 //! a good server certificate for `localhost`, `127.0.0.1` and `::1` signed by the
 //! intermediate, and the bad ones the TLS tests need (expired, not yet valid, another
 //! host's, self-signed, from an unknown root, a CN without SAN, an RSA-1024 key, revoked
-//! with its CRL), plus a client CA and a client certificate. All ECDSA P-256 unless named.
+//! with its CRL), plus a client CA and a client certificate, and keys encrypted by the
+//! openssl command line. All ECDSA P-256 unless named.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,7 +32,12 @@ impl Pki {
     /// self-signed certificate, marked a CA), `rsa1024.pem` with
     /// `rsa1024.key`, `revoked.pem` with `crl.pem` (the intermediate's CRL naming it, and the root's),
     /// `inter_crl.pem` (the intermediate's alone),
-    /// `client_ca.pem`, `client.pem` with `client.key`.
+    /// `client_ca.pem`, `client.pem` with `client.key`; encrypted by the openssl command
+    /// line under [`PASSPHRASE`] (in `key.pass`; `wrong.pass` holds another): `leaf_aes.key`
+    /// (`pkcs8 -topk8 -v2 aes-256-cbc`), `leaf_scrypt.key` (`-scrypt`), `leaf_3des.key`
+    /// (`-v2 des3`, as `req -newkey` writes), `leaf_legacy.key` (`pkey -aes256
+    /// -traditional`: `Proc-Type: 4,ENCRYPTED`), `client_aes.key`, and `genpkey.key`
+    /// (`genpkey -aes256`, RSA-2048) with its self-signed `genpkey.pem`.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
@@ -248,8 +254,65 @@ fn make() -> Pki {
         &client.signed_by(&client_key, &client_issuer).unwrap().pem(),
     );
     write("client.key", &client_key.serialize_pem());
+
+    // Encrypted keys, as the openssl command line writes them, under the pass phrase on the
+    // first line of key.pass (which openssl's `file:` reads the same way).
+    write("key.pass", &format!("{PASSPHRASE}\n"));
+    write("wrong.pass", "not the pass phrase\n");
+    let topk8 = |input: &str, out: &str, how: &[&str]| {
+        let mut args = vec!["pkcs8", "-topk8", "-in", input, "-out", out];
+        args.extend_from_slice(how);
+        args.extend_from_slice(&["-passout", "file:key.pass"]);
+        openssl(&args);
+    };
+    topk8("leaf.key", "leaf_aes.key", &["-v2", "aes-256-cbc"]);
+    topk8("leaf.key", "leaf_scrypt.key", &["-scrypt"]);
+    topk8("leaf.key", "leaf_3des.key", &["-v2", "des3"]);
+    topk8("client.key", "client_aes.key", &["-v2", "aes-256-cbc"]);
+    openssl(&[
+        "pkey",
+        "-in",
+        "leaf.key",
+        "-aes256",
+        "-traditional",
+        "-passout",
+        "file:key.pass",
+        "-out",
+        "leaf_legacy.key",
+    ]);
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-aes256",
+        "-pass",
+        "file:key.pass",
+        "-out",
+        "genpkey.key",
+    ]);
+    openssl(&[
+        "req",
+        "-x509",
+        "-key",
+        "genpkey.key",
+        "-passin",
+        "file:key.pass",
+        "-days",
+        "30",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-out",
+        "genpkey.pem",
+    ]);
     Pki { dir }
 }
+
+/// The pass phrase of the encrypted keys (`key.pass` holds it, and a line end).
+pub const PASSPHRASE: &str = "correct horse battery";
 
 /// The `sha256//` hash of the public key in the certificate `cert` (PEM), as openssl
 /// computes it: curl's `--pinnedpubkey` form, made without the code under test.

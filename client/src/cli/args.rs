@@ -46,7 +46,8 @@ Exit codes (curl's numbers):
   55  the request could not be sent
   56  receive failure: connection reset, malformed chunked body, a client certificate
       demanded after a TLS 1.3 handshake
-  58  the client certificate or key (--cert, --key) cannot be used
+  58  the client certificate or key (--cert, --key) cannot be used, or --pass does not
+      decrypt the key
   59  a cipher or curve rustls lacks (--ciphers, --tls13-ciphers, --curves)
   60  the server's certificate is not trusted: unknown issuer, expired, not yet valid,
       another host's name, revoked (--crlfile)
@@ -703,8 +704,8 @@ pub struct Args {
 
     /// https://: send the client certificate in FILE (PEM chain; its key too, unless --key)
     ///
-    /// curl's CERT[:PASSWORD] form is read too, but an encrypted key is refused (exit 58):
-    /// decrypt it first.
+    /// curl's CERT[:PASSWORD] form is read too: PASSWORD decrypts the key, as --pass does
+    /// (--pass wins when both are given).
     #[arg(
         short = 'E',
         long = "cert",
@@ -725,7 +726,8 @@ pub struct Args {
     #[arg(long = "key-type", value_name = "TYPE")]
     pub key_type: Option<String>,
 
-    /// https://: the key's pass phrase (an encrypted key is refused: decrypt it first)
+    /// https://: the pass phrase of an encrypted --key (PKCS#8 "ENCRYPTED PRIVATE KEY"; a
+    /// wrong one, or none for an encrypted key: exit 58)
     #[arg(long = "pass", value_name = "PHRASE", allow_hyphen_values = true)]
     pub pass: Option<String>,
 

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use shared::tls::{ClientSettings, Version};
+use shared::tls::{ClientSettings, Passphrase, Version};
 
 use crate::cli::args::Args;
 use crate::error::{Error, TlsKind};
@@ -64,14 +64,21 @@ pub(crate) fn settings(args: &Args) -> Result<ClientSettings, Error> {
             });
         }
     }
+    let (cert, cert_pass) = match args.cert.as_deref().map(cert_file) {
+        Some((file, pass)) => (Some(file), pass),
+        None => (None, None),
+    };
+    // --pass wins over a pass phrase after --cert's colon.
+    let pass = args.pass.clone().or(cert_pass).map(Passphrase::new);
     Ok(ClientSettings {
         cafile,
         capath,
         insecure: args.insecure,
         pinned: args.pinnedpubkey.clone(),
         crlfile: args.crlfile.as_ref().map(PathBuf::from),
-        cert: args.cert.as_deref().map(cert_file),
+        cert,
         key: args.key.as_ref().map(PathBuf::from),
+        pass,
         min,
         max,
         ciphers: args.ciphers.clone(),
@@ -81,22 +88,22 @@ pub(crate) fn settings(args: &Args) -> Result<ClientSettings, Error> {
     })
 }
 
-/// curl's `--cert CERT[:PASSWORD]`: the file, without a pass phrase after a `:` (`\:` is a
-/// colon of the name). A name that exists as given is taken whole.
-fn cert_file(spec: &str) -> PathBuf {
+/// curl's `--cert CERT[:PASSWORD]`: the file, and the key's pass phrase after a `:` (`\:`
+/// is a colon of the name). A name that exists as given is taken whole.
+fn cert_file(spec: &str) -> (PathBuf, Option<String>) {
     if std::path::Path::new(spec).exists() {
-        return PathBuf::from(spec);
+        return (PathBuf::from(spec), None);
     }
     let mut name = String::new();
     let mut chars = spec.chars();
     while let Some(c) = chars.next() {
         match c {
             '\\' => name.extend(chars.next()),
-            ':' => break,
+            ':' => return (PathBuf::from(name), Some(chars.collect())),
             c => name.push(c),
         }
     }
-    PathBuf::from(name)
+    (PathBuf::from(name), None)
 }
 
 #[cfg(test)]
@@ -105,8 +112,12 @@ mod tests {
 
     #[test]
     fn cert_names_as_curl_reads_them() {
-        assert_eq!(cert_file("client.pem"), PathBuf::from("client.pem"));
-        assert_eq!(cert_file("client.pem:secret"), PathBuf::from("client.pem"));
-        assert_eq!(cert_file("a\\:b.pem:pw"), PathBuf::from("a:b.pem"));
+        let file = |name: &str, pass: Option<&str>| (PathBuf::from(name), pass.map(String::from));
+        assert_eq!(cert_file("client.pem"), file("client.pem", None));
+        assert_eq!(
+            cert_file("client.pem:secret"),
+            file("client.pem", Some("secret"))
+        );
+        assert_eq!(cert_file("a\\:b.pem:p:w"), file("a:b.pem", Some("p:w")));
     }
 }

@@ -33,8 +33,9 @@ request (401 otherwise). --compress sends br or gzip by the client's q-values, c
 
 HTTPS (--tls-cert FILE --tls-key FILE): TLS 1.2 and 1.3 (rustls), ALPN http/1.1, session
 tickets and resumption; the banner prints https:// URLs. A plain-HTTP request on that port is
-redirected to https:// (301; 308 for other methods than GET and HEAD). Renewed certificate
-files are read again while serving. --tls-self-signed needs no files: serve makes a
+redirected to https:// (301; 308 for other methods than GET and HEAD). An encrypted key
+(ENCRYPTED PRIVATE KEY) is decrypted with --tls-password-file. Renewed certificate files are
+read again while serving. --tls-self-signed needs no files: serve makes a
 certificate and prints its key hash with the fetch and curl lines that check it.
 
 Live reload (--watch): DIR and its visible folders are watched with inotify (up to 8192
@@ -51,7 +52,9 @@ responses (up to 10 s), exit 0; a second signal exits at once.
 Exit codes:
   0  stopped by a signal after draining
   1  could not listen or serve (address in use, permission denied, ...)
-  2  bad command line (flag, value, --bind address), or DIR is missing or not a directory";
+  2  bad command line (flag, value, --bind address), or DIR is missing or not a directory;
+     a certificate or key that cannot be used (not a pair, encrypted without
+     --tls-password-file, a wrong pass phrase, a missing password file)";
 
 /// Serve a folder over HTTP/1.x: static files, fast and safely.
 #[derive(Parser, Debug)]
@@ -229,9 +232,17 @@ pub struct Args {
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub(crate) tls_cert: Option<PathBuf>,
 
-    /// The private key of --tls-cert (RSA, ECDSA or Ed25519; PKCS#8, PKCS#1 or SEC1)
+    /// The private key of --tls-cert (RSA, ECDSA or Ed25519; PKCS#8, PKCS#1 or SEC1; or
+    /// encrypted PKCS#8, with --tls-password-file)
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub(crate) tls_key: Option<PathBuf>,
+
+    /// The pass phrase of an encrypted --tls-key ("BEGIN ENCRYPTED PRIVATE KEY", as openssl
+    /// pkcs8 -topk8 and openssl genpkey -aes256 write it): the first line of FILE, without its
+    /// line end; read once, and used again for renewed keys. A wrong or missing pass phrase,
+    /// or a missing FILE, stops serve at the start (exit 2)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub(crate) tls_password_file: Option<PathBuf>,
 
     /// Speak HTTPS with a certificate made here for localhost and this machine's addresses;
     /// its key is kept in $XDG_STATE_HOME/serve (~/.local/state/serve), so its hash, printed

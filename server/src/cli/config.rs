@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use shared::ListenOptions;
+use shared::tls::Passphrase;
 
 use super::args::{Args, LogFormat};
 use crate::Config;
@@ -160,7 +161,15 @@ fn accounts(args: &Args) -> Result<Auth, String> {
 /// address): the pair loaded, and the certificate made, if one was.
 fn tls(args: &Args, ip: IpAddr) -> Result<(Option<crate::Tls>, Option<PathBuf>), String> {
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        let tls = crate::Tls::load(cert, key).map_err(|e| format!("--tls-cert/--tls-key: {e}"))?;
+        let pass = match &args.tls_password_file {
+            Some(file) => Some(
+                Passphrase::from_file(file)
+                    .map_err(|e| format!("--tls-password-file {}: {e}", file.display()))?,
+            ),
+            None => None,
+        };
+        let tls =
+            crate::Tls::load(cert, key, pass).map_err(|e| format!("--tls-cert/--tls-key: {e}"))?;
         return Ok((Some(tls), None));
     }
     if !args.tls_self_signed {
@@ -177,7 +186,7 @@ fn tls(args: &Args, ip: IpAddr) -> Result<(Option<crate::Tls>, Option<PathBuf>),
     let names = super::self_signed::names(&ips);
     let (cert, key) =
         super::self_signed::ensure(&dir, &names).map_err(|e| format!("--tls-self-signed: {e}"))?;
-    let tls = crate::Tls::load(&cert, &key).map_err(|e| format!("--tls-self-signed: {e}"))?;
+    let tls = crate::Tls::load(&cert, &key, None).map_err(|e| format!("--tls-self-signed: {e}"))?;
     Ok((Some(tls), Some(cert)))
 }
 
