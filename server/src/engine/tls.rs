@@ -22,8 +22,8 @@ use crate::engine::ready::Interest;
 /// writing more plaintext waits until the socket has taken some. 256 KiB, the plain path's
 /// read-ahead for streamed bodies: 16 records of 16 KiB go out in one `sendmsg` when the
 /// socket takes them. Measured against 64 KiB to 1 MiB (BENCHMARKS.md, "the TLS batch
-/// sweep"): the download's speed is the same at every size; at 64 KiB serve makes 3.8× the
-/// system calls and spends about a fifth more CPU per file, and above 256 KiB nothing gains.
+/// sweep"): no size was faster in every run; 64 KiB makes 3.6× the system calls of 256 KiB,
+/// 512 KiB-1 MiB a little less CPU per download but twice the memory per connection.
 pub(crate) const SEALED_LIMIT: usize = 256 * 1024;
 
 /// A session for a client whose first byte said TLS.
