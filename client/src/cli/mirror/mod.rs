@@ -1010,11 +1010,7 @@ impl<'a> Crawl<'a> {
         }
         let etag = copy.etag.to_string();
         let known = match (copy.meta, copy.saved) {
-            (Some(m), _) => Some(journal::Validator {
-                etag,
-                size: m.len(),
-                mtime: m.modified().map_or(0, state::seconds),
-            }),
+            (Some(m), _) => Some(validator_of(etag, m)),
             (None, Some(s)) => Some(journal::Validator {
                 etag,
                 size: s.size,
@@ -1073,14 +1069,7 @@ impl<'a> Crawl<'a> {
         let mut f = File::open(self.settings.dir.join(rel)).ok()?;
         let v = match known {
             Some(v) => v,
-            None => {
-                let m = f.metadata().ok()?;
-                journal::Validator {
-                    etag: etag.to_string(),
-                    size: m.len(),
-                    mtime: m.modified().map_or(0, state::seconds),
-                }
-            }
+            None => validator_of(etag.to_string(), &f.metadata().ok()?),
         };
         let found = match page {
             PageKind::Html => links::page(f, v.size),
@@ -1334,6 +1323,15 @@ impl<'a> Crawl<'a> {
 
 /// Whether `rel` may be a page whose links matter (HTML by its name, or no extension),
 /// so that --accept/--reject still read it.
+/// The validator a copy's links are kept under: its ETag, and its size and time as on disk.
+fn validator_of(etag: String, m: &std::fs::Metadata) -> journal::Validator {
+    journal::Validator {
+        etag,
+        size: m.len(),
+        mtime: m.modified().map_or(0, state::seconds),
+    }
+}
+
 /// The links in the body of a page or style sheet (a style sheet's links are all inline).
 fn links_in(bytes: &[u8], page: PageKind) -> links::Links {
     match page {
