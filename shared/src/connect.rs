@@ -125,27 +125,9 @@ impl Local {
 
 /// TCP_FASTOPEN_CONNECT (Linux 4.11): `connect` returns at once and the first write goes
 /// in the SYN with the server's cookie (socket2 and rustix have no setter for it).
-#[allow(unsafe_code)] // One setsockopt with a plain int; no safe wrapper exists.
 fn fastopen_connect(socket: &Socket) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
     const TCP_FASTOPEN_CONNECT: libc::c_int = 30;
-    let on: libc::c_int = 1;
-    // SAFETY: the descriptor is open for the call's duration, and `on` outlives it with
-    // the size passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            TCP_FASTOPEN_CONNECT,
-            (&raw const on).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    crate::sockopt::set_tcp_int(socket, TCP_FASTOPEN_CONNECT, 1)
 }
 
 /// [`connect`] with the client side of each attempt set as `local` says.

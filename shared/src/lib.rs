@@ -18,6 +18,7 @@ mod error;
 mod happy;
 mod listen;
 mod resolve;
+mod sockopt;
 mod stream;
 mod target;
 mod text;

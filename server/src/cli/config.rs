@@ -91,6 +91,13 @@ impl Settings {
                 backlog: args.backlog,
                 reuse_port: args.reuse_port,
                 unix_mode: args.unix_mode,
+                // A new connection reaches a worker with its request already there: no read
+                // that finds nothing, no registration to wait for it, no second wake-up. A
+                // new connection per request at 64 connections: 33 against 41-42 µs of CPU
+                // and 5.4 against 8 system calls per request, 14-25% more requests a second
+                // (issue 27). Every HTTP client speaks first; one that stays silent (a
+                // browser's preconnect) is handed over after a second all the same.
+                defer_accept: Some(1),
             },
             quiet: args.quiet,
             qr: args.qr,
