@@ -30,7 +30,10 @@
 # counted by bench/tls_handshakes.c preloaded into wrk).
 #
 # bench/report.py turns the raw CSV into the table (medians, the range of the rounds, the
-# ratio to the best peer, and the best rounds' ratio beside it: issue 27).
+# ratio to the best peer, and the best rounds' ratio beside it: issue 27). Every wrk run is
+# started by bench/placement.py, which records beside the CSV (results/STAMP-placement.csv)
+# how much CPU the server's threads and wrk's had on each CPU, thread by thread: what a fast
+# round and a slow one of the same server differ in.
 #
 #   bench/run.sh           full run (about 37 minutes on 2 cores, 8 of them issue 23's rows)
 #   bench/run.sh --quick   a smaller run (about 6 minutes)
@@ -183,6 +186,11 @@ log "servers: ${SERVERS[*]} (and nginx-return, the near-limit reference)"
 
 CSV=$WORK/raw.csv
 echo "scenario,server,round,value,unit,p50_ms,p99_ms,errors" >"$CSV"
+# Where each wrk run's server threads and wrk ran (issue 27: explaining bimodal rounds):
+# seconds of CPU on each CPU, then each thread's milliseconds per CPU (bench/placement.py).
+PLACE=$WORK/placement.csv
+ncpu=$(nproc)
+echo "scenario,server,round,$(for g in server wrk; do for ((i = 0; i < ncpu; i++)); do printf '%s_cpu%d_s,' $g $i; done; done)threads" >"$PLACE"
 
 ms() { # wrk latency text (e.g. 1.23ms, 450.00us, 2.1s) to milliseconds
   python3 -c 'import sys,re
@@ -237,7 +245,9 @@ wrk_run() {
   local cmd=("${pre[@]}" wrk -t"$t" -c"$c" -d"${SECS}s" --latency "${extra[@]}" "${SCHEME:-http}://127.0.0.1:${PORT[$srv]}$path")
   [[ -n $pin ]] && cmd=(taskset -c 1 "${cmd[@]}")
   local opens0; opens0=$(passive_opens)
-  local out; out=$("${cmd[@]}" 2>&1 || true)
+  # bench/placement.py runs wrk and records where the server's threads and wrk's ran.
+  local pids; pids=$(echo "${PID[$srv]}" $(pgrep -P "${PID[$srv]}" || true) | tr ' ' ,)
+  local out; out=$(python3 "$ROOT/bench/placement.py" "$PLACE" "$scen" "${LABEL[$srv]:-$srv}" "$round" "$pids" -- "${cmd[@]}" 2>&1 || true)
   local opens=$(($(passive_opens) - opens0))
   local rps p50 p99 err total
   rps=$(awk '/Requests\/sec/{print $2}' <<<"$out")
@@ -729,6 +739,7 @@ source bench/mirror.sh
 STAMP=$(date -u +%Y-%m-%dT%H%MZ)
 cp "$CSV" "bench/results/$STAMP.csv"
 cp "$CSV" bench/results/latest.csv
+cp "$PLACE" "bench/results/$STAMP-placement.csv"
 python3 bench/report.py bench/results/latest.csv "$QUICK" >bench/results/latest.md
 log "raw figures: bench/results/$STAMP.csv; table: bench/results/latest.md; chart: bench/results/chart.svg"
 cat bench/results/latest.md
