@@ -392,8 +392,8 @@ mod tests {
         let _silent = std::net::TcpStream::connect(addr).unwrap();
         let err = l.listener.accept().unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
-        // One that speaks is handed over with its bytes (polled: the kernel queues it as the
-        // bytes arrive, which on loopback is before write returns, but no wait is assumed).
+        // One that speaks is handed over with its bytes: a blocking accept returns it once
+        // they have arrived (no timing assumed about when that is).
         let mut speaker = std::net::TcpStream::connect(addr).unwrap();
         speaker.write_all(b"GET").unwrap();
         l.listener.set_nonblocking(false).unwrap();
