@@ -1,17 +1,17 @@
-//! Names to addresses: getaddrinfo (through `dns-lookup`) under a deadline, with overrides
-//! and an address-family filter.
+//! Names to addresses: getaddrinfo (through `dns-lookup`) under a deadline, with overrides,
+//! an address-family filter and a cache of answers.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, lookup_words};
 use crate::target::Host;
 
 /// Which address families to keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Family {
     /// IPv6 and IPv4, in the resolver's order (the default).
     #[default]
@@ -42,10 +42,57 @@ impl Family {
 /// let addrs = r.resolve(&Host::Name("example.test".into()), 80, Duration::from_secs(1)).unwrap();
 /// assert_eq!(addrs, ["127.0.0.1:80".parse().unwrap()]);
 /// ```
+///
+/// A name's answer is kept for [`CACHE_TTL`] and shared by every clone, so the transfers of
+/// one run ask getaddrinfo once per name, as curl's DNS cache does; transfers that ask for
+/// a name at the same time wait for one lookup.
 #[derive(Debug, Clone, Default)]
 pub struct Resolver {
     family: Family,
     overrides: HashMap<(String, u16), Vec<IpAddr>>,
+    cache: Arc<Cache>,
+}
+
+/// How long an answer is reused: curl's default (`CURLOPT_DNS_CACHE_TIMEOUT`, 60 s).
+pub const CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// Answers by lowercased name and family. Each name has its own slot, locked for the
+/// length of its lookup, so a lookup of one name never waits for another name's.
+#[derive(Debug, Default)]
+struct Cache {
+    slots: Mutex<HashMap<(String, Family), Slot>>,
+}
+
+/// One name's answer, if it has one yet.
+type Slot = Arc<Mutex<Option<Answer>>>;
+
+/// One lookup's outcome and when it came.
+#[derive(Debug)]
+struct Answer {
+    at: Instant,
+    ips: Result<Vec<IpAddr>, Failure>,
+}
+
+/// Why a lookup failed, kept so that those who waited for it learn the same.
+#[derive(Debug, Clone)]
+enum Failure {
+    Words(String),
+    TimedOut(Duration),
+}
+
+impl Failure {
+    fn into_error(self, name: &str) -> Error {
+        match self {
+            Failure::Words(reason) => Error::Resolve {
+                host: name.into(),
+                reason,
+            },
+            Failure::TimedOut(after) => Error::Timeout {
+                phase: format!("resolving {name}"),
+                after,
+            },
+        }
+    }
 }
 
 impl Resolver {
@@ -113,7 +160,7 @@ impl Resolver {
             Host::Ip(ip) => (ip.to_string(), vec![*ip]),
             Host::Name(name) => match self.overrides.get(&(name.to_ascii_lowercase(), port)) {
                 Some(ips) => (name.clone(), ips.clone()),
-                None => (name.clone(), lookup(name, self.family, timeout)?),
+                None => (name.clone(), self.cached_lookup(name, timeout)?),
             },
         };
         let kept: Vec<SocketAddr> = ips
@@ -134,9 +181,43 @@ impl Resolver {
         }
         Ok(kept)
     }
+
+    /// getaddrinfo's answer for `name`: a fresh one from the cache, else a new lookup. A
+    /// failure is not kept for later askers (curl keeps none), but those who waited for the
+    /// failed lookup get its failure rather than starting another wait each.
+    fn cached_lookup(&self, name: &str, timeout: Duration) -> Result<Vec<IpAddr>, Error> {
+        let asked = Instant::now();
+        let slot = {
+            let mut slots = self
+                .cache
+                .slots
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let key = (name.to_ascii_lowercase(), self.family);
+            slots.entry(key).or_default().clone()
+        };
+        // Held during the lookup: a second asker waits at most as long as the first one's
+        // lookup may take.
+        let mut answer = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        match answer.as_ref() {
+            Some(Answer { at, ips: Ok(ips) }) if at.elapsed() < CACHE_TTL => {
+                return Ok(ips.clone());
+            }
+            Some(Answer { at, ips: Err(why) }) if *at >= asked => {
+                return Err(why.clone().into_error(name));
+            }
+            _ => {}
+        }
+        let ips = lookup(name, self.family, timeout);
+        *answer = Some(Answer {
+            at: Instant::now(),
+            ips: ips.clone(),
+        });
+        ips.map_err(|why| why.into_error(name))
+    }
 }
 
-fn lookup(name: &str, family: Family, timeout: Duration) -> Result<Vec<IpAddr>, Error> {
+fn lookup(name: &str, family: Family, timeout: Duration) -> Result<Vec<IpAddr>, Failure> {
     let hints = dns_lookup::AddrInfoHints {
         socktype: libc::SOCK_STREAM,
         address: match family {
@@ -164,20 +245,11 @@ fn lookup(name: &str, family: Family, timeout: Duration) -> Result<Vec<IpAddr>, 
             // The receiver may have given up waiting: nothing to do then.
             let _ = tx.send(answer);
         })
-        .map_err(|e| Error::Resolve {
-            host: name.into(),
-            reason: crate::io_words(&e),
-        })?;
+        .map_err(|e| Failure::Words(crate::io_words(&e)))?;
     match rx.recv_timeout(timeout) {
         Ok(Ok(ips)) => Ok(ips),
-        Ok(Err(e)) => Err(Error::Resolve {
-            host: name.into(),
-            reason: lookup_words(&e),
-        }),
-        Err(_) => Err(Error::Timeout {
-            phase: format!("resolving {name}"),
-            after: timeout,
-        }),
+        Ok(Err(e)) => Err(Failure::Words(lookup_words(&e))),
+        Err(_) => Err(Failure::TimedOut(timeout)),
     }
 }
 
@@ -203,6 +275,28 @@ mod tests {
         let v4 = Resolver::new().with_family(Family::V4);
         let addrs = v4.resolve(&Host::Name("localhost".into()), 80, T).unwrap();
         assert!(addrs.iter().all(|a| a.is_ipv4()), "{addrs:?}");
+    }
+
+    #[test]
+    fn an_answer_is_reused_by_every_clone() {
+        let r = Resolver::new();
+        let first = r.resolve(&Host::Name("localhost".into()), 80, T).unwrap();
+        // A zero timeout would fail a real lookup: the answer comes from the cache, for
+        // another port and for a clone too.
+        let again = r
+            .clone()
+            .resolve(&Host::Name("LocalHost".into()), 81, Duration::ZERO)
+            .unwrap();
+        assert_eq!(
+            first.iter().map(SocketAddr::ip).collect::<Vec<_>>(),
+            again.iter().map(SocketAddr::ip).collect::<Vec<_>>()
+        );
+        // Another family is another question.
+        let v6 = r.clone().with_family(Family::V6);
+        assert!(matches!(
+            v6.resolve(&Host::Name("localhost".into()), 80, Duration::ZERO),
+            Err(Error::Timeout { .. })
+        ));
     }
 
     #[test]
