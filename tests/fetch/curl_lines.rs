@@ -1091,14 +1091,34 @@ fn netrc_as_curl_reads_it() {
     let by_name = format!("http://localhost:{}/echo", echo.port);
     let netrc: &[u8] = b"machine 127.0.0.1 login nu password np\n\
         macdef init\ncd /\n\n\
+        machine 127.0.0.1 login uu password fromfile\n\
         default login du password dp\n";
-    let files: &[(&str, &[u8])] = &[("my.netrc", netrc)];
+    let default_first: &[u8] = b"default login du password dp\nmachine 127.0.0.1 login nu\n";
+    let files: &[(&str, &[u8])] = &[("my.netrc", netrc), ("first.netrc", default_first)];
+    // A login (and password) in the URL, combined with the file as curl combines them.
+    let with = |creds: &str| u.replacen("http://", &format!("http://{creds}@"), 1);
+    // (Left out: a login that no entry has, with no `default`. curl 7.88 then sends the
+    // password of the host's first entry, written for another login; fetch does not.)
+    let (uu_up, uu, uu_empty, zz_zp) = (with("uu:up"), with("uu"), with("uu:"), with("zz:zp"));
     let lines: Vec<Vec<&str>> = vec![
         vec!["-s", "--netrc-file", "my.netrc", &u],
         vec!["-s", "--netrc-file", "my.netrc", &by_name],
         vec!["-s", "--netrc-optional", "--netrc-file", "my.netrc", &u],
         vec!["-s", "--netrc-file", "my.netrc", "-u", "a:b", &u],
         vec!["-s", "--netrc-file", "missing.netrc", &u],
+        vec!["-s", "--netrc-file", "first.netrc", &u],
+        vec!["-s", "--netrc-file", "my.netrc", &uu_up],
+        vec!["-s", "--netrc-file", "my.netrc", &uu],
+        vec!["-s", "--netrc-file", "my.netrc", &zz_zp],
+        vec!["-s", "--netrc-optional", "--netrc-file", "my.netrc", &uu_up],
+        vec!["-s", "--netrc-optional", "--netrc-file", "my.netrc", &uu],
+        vec![
+            "-s",
+            "--netrc-optional",
+            "--netrc-file",
+            "my.netrc",
+            &uu_empty,
+        ],
     ];
     for line in lines {
         same_as_curl(files, &line, b"");

@@ -444,7 +444,7 @@ pub struct Args {
     #[arg(long = "netrc-file", value_name = "FILE", allow_hyphen_values = true)]
     pub netrc_file: Option<PathBuf>,
 
-    /// Like -n: use `.netrc` when it has the host (what -n does here too)
+    /// Like -n, but a password in the URL wins over the file
     #[arg(long = "netrc-optional")]
     pub netrc_optional: bool,
 

@@ -77,6 +77,8 @@ pub struct Config {
     /// `-n`, `--netrc-file`, `--netrc-optional`: the file's text, when it could be read
     /// (and no -u overrides it).
     pub netrc: Option<String>,
+    /// `--netrc-optional`: a password in the URL wins over the file (with `-n` the file wins).
+    pub netrc_optional: bool,
     /// `--etag-save`.
     pub etag_save: Option<PathBuf>,
     /// `--max-filesize`.
@@ -209,6 +211,7 @@ impl Config {
             pattern_of: expanded.iter().map(|(i, _, _)| *i).collect(),
             dests: dests(&args, &expanded),
             netrc: netrc_text(&args),
+            netrc_optional: args.netrc_optional,
             targets: args.targets,
             head: args.head,
             include: args.include || args.head,

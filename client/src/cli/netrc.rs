@@ -10,38 +10,92 @@ pub(crate) fn file(given: Option<&Path>) -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".netrc")))
 }
 
-/// The login and password for `host` in netrc `text`: the first `machine` entry for it,
-/// else the `default` one. Tokens are separated by white space (a password may be quoted,
-/// with `\` escapes); `macdef` bodies, up to a blank line, are skipped.
-pub(crate) fn lookup(text: &str, host: &str) -> Option<(String, String)> {
-    let mut entries: Vec<(Option<String>, Option<String>, Option<String>)> = Vec::new();
+/// One `machine` (or `default`) entry of a netrc file.
+#[derive(Debug, Default)]
+struct Entry {
+    /// `None` for `default`, which answers for every host.
+    machine: Option<String>,
+    login: Option<String>,
+    password: Option<String>,
+}
+
+/// The entries of netrc `text`, in file order. Tokens are separated by white space (a
+/// password may be quoted, with `\` escapes); `macdef` bodies, up to a blank line, are skipped.
+fn entries(text: &str) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = Vec::new();
     let mut tokens = Tokens::new(text);
     while let Some(token) = tokens.next() {
         match token.as_str() {
-            "machine" => entries.push((tokens.next(), None, None)),
-            "default" => entries.push((None, None, None)),
+            "machine" => entries.push(Entry {
+                machine: Some(tokens.next().unwrap_or_default()),
+                ..Entry::default()
+            }),
+            "default" => entries.push(Entry::default()),
             "login" => {
                 let login = tokens.next();
                 if let Some(e) = entries.last_mut() {
-                    e.1 = login;
+                    e.login = login;
                 }
             }
             "password" => {
                 let password = tokens.next();
                 if let Some(e) = entries.last_mut() {
-                    e.2 = password;
+                    e.password = password;
                 }
             }
             "macdef" => tokens.skip_macro(),
             _ => {}
         }
     }
+    entries
+}
+
+/// The login and password for `host` in netrc `text`: the first entry, in file order, that
+/// names the host or is the `default` one (curl takes the first, wherever `default` is).
+#[cfg(test)]
+fn lookup(text: &str, host: &str) -> Option<(String, String)> {
+    credentials(text, host, None, false)
+}
+
+/// The Basic credentials for `host` from the URL's `login` and netrc `text`, combined as
+/// curl (7.88, the suite's reference) combines them:
+/// - with `optional` (`--netrc-optional`), a URL that carries a password keeps it, and
+///   the file is not read;
+/// - a URL's user name takes its password from the first entry for the host with that
+///   login (or with none), else from a `default` entry, else keeps the URL's own (curl
+///   7.88 would send the host's first entry's password, written for another login);
+/// - without a user name in the URL, the first entry for the host gives both.
+pub(crate) fn credentials(
+    text: &str,
+    host: &str,
+    login: Option<(String, Option<String>)>,
+    optional: bool,
+) -> Option<(String, String)> {
+    if let Some((user, Some(password))) = &login
+        && optional
+    {
+        return Some((user.clone(), password.clone()));
+    }
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let found = entries
-        .iter()
-        .find(|(m, _, _)| m.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(host)))
-        .or_else(|| entries.iter().find(|(m, _, _)| m.is_none()))?;
-    Some((found.1.clone()?, found.2.clone().unwrap_or_default()))
+    let entries = entries(text);
+    let mut for_host = entries.iter().filter(|e| {
+        e.machine
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(host))
+    });
+    let Some((user, own)) = login else {
+        let e = for_host.next()?;
+        return Some((
+            e.login.clone().unwrap_or_default(),
+            e.password.clone().unwrap_or_default(),
+        ));
+    };
+    let found = for_host
+        .clone()
+        .find(|e| e.login.as_deref().is_none_or(|l| l == user))
+        .or_else(|| for_host.find(|e| e.machine.is_none()))
+        .and_then(|e| e.password.clone());
+    Some((user, found.or(own).unwrap_or_default()))
 }
 
 /// The tokens of a netrc file.
@@ -122,5 +176,44 @@ mod tests {
         assert_eq!(lookup(text, "evil"), pair("du", "dp"));
         assert_eq!(lookup("machine a login b", "a"), pair("b", ""));
         assert_eq!(lookup("machine a login b", "c"), None);
+        // The first entry that answers, even a `default` written first.
+        assert_eq!(
+            lookup("default login d password e\nmachine a login b", "a"),
+            pair("d", "e")
+        );
+        assert_eq!(lookup("machine a password only", "a"), pair("", "only"));
+    }
+
+    #[test]
+    fn a_login_in_the_url_as_curl_combines_them() {
+        let text = "machine h login nu password np\n\
+                    machine h login uu password fromfile\n\
+                    default login du password dp\n";
+        let pair = |a: &str, b: &str| Some((a.to_string(), b.to_string()));
+        let login = |u: &str, p: Option<&str>| Some((u.to_string(), p.map(str::to_string)));
+        let creds = |l, optional| credentials(text, "h", l, optional);
+        // -n: the file's password for the URL's login, even over the URL's own.
+        assert_eq!(
+            creds(login("uu", Some("up")), false),
+            pair("uu", "fromfile")
+        );
+        assert_eq!(creds(login("uu", None), false), pair("uu", "fromfile"));
+        // A login the host's entries lack takes the default entry's password (case counts).
+        assert_eq!(creds(login("NU", Some("x")), false), pair("NU", "dp"));
+        // --netrc-optional: the URL's password wins; an empty one too.
+        assert_eq!(creds(login("uu", Some("up")), true), pair("uu", "up"));
+        assert_eq!(creds(login("uu", Some("")), true), pair("uu", ""));
+        assert_eq!(creds(login("uu", None), true), pair("uu", "fromfile"));
+        // Nothing in the file for the login: the URL's password, if any.
+        let bare = "machine h login nu password np\n";
+        assert_eq!(
+            credentials(bare, "h", login("zz", Some("zp")), false),
+            pair("zz", "zp")
+        );
+        assert_eq!(
+            credentials(bare, "h", login("zz", None), false),
+            pair("zz", "")
+        );
+        assert_eq!(credentials(bare, "other", None, false), None);
     }
 }

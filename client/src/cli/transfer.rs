@@ -167,7 +167,7 @@ fn run(
 /// punycode, `{` and `}` as typed with -g, dot segments resolved (but with
 /// `--path-as-is`). An error for a user name `--disallow-username-in-url` forbids, a URL
 /// that does not parse, or a scheme `--proto` turned off.
-fn target_of(config: &Config, index: usize) -> Result<(Target, Option<(String, String)>), Error> {
+fn target_of(config: &Config, index: usize) -> Result<(Target, Option<userinfo::Login>), Error> {
     let typed = idn::to_ascii(&config.targets[index]);
     // curl takes `user:password@` in a URL and sends it as Basic authentication (-u wins).
     let (typed, userinfo) = userinfo::split(&typed);
@@ -214,19 +214,21 @@ fn without_dot_segments(path: &str) -> String {
 }
 
 /// The request for target `index` at `target`: the line's own, with Basic credentials
-/// from `--netrc` for the host or else the URL's `userinfo`, and `-T`'s upload as a PUT.
+/// from the URL's `userinfo` and `--netrc` as curl combines them, and `-T`'s upload as a PUT.
 fn request_for(
     config: &Config,
     index: usize,
     target: &Target,
-    userinfo: Option<(String, String)>,
+    userinfo: Option<userinfo::Login>,
 ) -> Request {
     let mut request = config.request.clone();
-    let netrc = match (&config.netrc, &target.endpoint) {
-        (Some(text), shared::Endpoint::Tcp { host, .. }) => netrc::lookup(text, &host.to_string()),
-        _ => None,
+    let credentials = match (&config.netrc, &target.endpoint) {
+        (Some(text), shared::Endpoint::Tcp { host, .. }) => {
+            netrc::credentials(text, &host.to_string(), userinfo, config.netrc_optional)
+        }
+        _ => userinfo.map(|(user, password)| (user, password.unwrap_or_default())),
     };
-    if let Some((user, password)) = netrc.or(userinfo) {
+    if let Some((user, password)) = credentials {
         let token = shared::base64(format!("{user}:{password}").as_bytes());
         request.authorization = Some(format!("Basic {token}"));
     }

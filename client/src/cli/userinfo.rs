@@ -4,9 +4,12 @@
 
 use shared::{Keep, Target, percent_decode, percent_encode};
 
-/// `url` without its `user[:password]@`, and the name and password (percent-decoded; an
-/// absent password is empty, as in curl).
-pub(crate) fn split(url: &str) -> (String, Option<(String, String)>) {
+/// The `user[:password]` a URL carries, percent-decoded. `user@` has no password and
+/// `user:@` an empty one: `--netrc-optional` tells them apart, as curl does.
+pub(crate) type Login = (String, Option<String>);
+
+/// `url` without its `user[:password]@`, and the name and password.
+pub(crate) fn split(url: &str) -> (String, Option<Login>) {
     let start = url.find("://").map_or(0, |i| i + 3);
     let end = url[start..]
         .find(['/', '?', '#'])
@@ -15,12 +18,15 @@ pub(crate) fn split(url: &str) -> (String, Option<(String, String)>) {
         return (url.to_string(), None);
     };
     let info = &url[start..at];
-    let (user, password) = info.split_once(':').unwrap_or((info, ""));
+    let (user, password) = match info.split_once(':') {
+        Some((user, password)) => (user, Some(password)),
+        None => (info, None),
+    };
     let decode = |v: &str| {
         percent_decode(v).map_or(v.to_string(), |b| String::from_utf8_lossy(&b).into_owned())
     };
     let rest = format!("{}{}", &url[..start], &url[at + 1..]);
-    (rest, Some((decode(user), decode(password))))
+    (rest, Some((decode(user), password.map(decode))))
 }
 
 /// Sets `target`'s path from `url` as typed with `{` and `}` left as they are (shared's
@@ -58,11 +64,15 @@ mod tests {
     fn credentials_come_out_of_the_url() {
         let s = |v: &str| v.to_string();
         let cases = [
-            ("http://u:p@h/x", ("http://h/x", Some((s("u"), s("p"))))),
-            ("u@h:8080", ("h:8080", Some((s("u"), s(""))))),
+            (
+                "http://u:p@h/x",
+                ("http://h/x", Some((s("u"), Some(s("p"))))),
+            ),
+            ("u@h:8080", ("h:8080", Some((s("u"), None)))),
+            ("u:@h:8080", ("h:8080", Some((s("u"), Some(s("")))))),
             (
                 "http://a%40b:c%3Ad@h/",
-                ("http://h/", Some((s("a@b"), s("c:d")))),
+                ("http://h/", Some((s("a@b"), Some(s("c:d"))))),
             ),
             ("http://h/x@y", ("http://h/x@y", None)),
             ("http://h?a@b", ("http://h?a@b", None)),
