@@ -97,9 +97,9 @@ impl Pace {
 pub(crate) struct Connection {
     stream: Stream,
     /// The TLS session over `stream`, once [`Connection::start_tls`] has shaken hands:
-    /// every read and write then goes through it.
+    /// every read and write then goes through it, and its buffer of ciphertext read ahead.
     #[cfg(feature = "tls")]
-    tls: Option<Box<rustls::ClientConnection>>,
+    tls: Option<Box<crate::tls::Session>>,
     buf: Box<[u8]>,
     start: usize,
     end: usize,
@@ -337,8 +337,8 @@ impl Connection {
     fn write_wire(&mut self, bytes: &[u8]) -> io::Result<()> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &mut self.tls {
-            let mut sock = &self.stream;
-            let mut s = rustls::Stream::new(&mut **tls, &mut sock);
+            let (conn, mut wire) = tls.wire(&self.stream, true);
+            let mut s = rustls::Stream::new(conn, &mut wire);
             s.write_all(bytes)?;
             return s.flush();
         }
@@ -349,8 +349,7 @@ impl Connection {
     fn read_wire(&mut self, out: &mut [u8]) -> io::Result<usize> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &mut self.tls {
-            let mut sock = &self.stream;
-            return match rustls::Stream::new(&mut **tls, &mut sock).read(out) {
+            return match tls.read(&self.stream, out) {
                 // The end of the stream without a close_notify ends it all the same, as
                 // for curl (OpenSSL's SSL_OP_IGNORE_UNEXPECTED_EOF): a body with a length
                 // or chunks still knows when it was cut short (exit 18).
@@ -372,28 +371,31 @@ impl Connection {
         limit: Duration,
     ) -> Result<(), Error> {
         let until = Instant::now() + limit;
-        let mut tls = rustls::ClientConnection::new(config, name).map_err(|e| Error::Tls {
+        let tls = rustls::ClientConnection::new(config, name).map_err(|e| Error::Tls {
             peer: Some(self.peer.clone()),
             kind: crate::error::TlsKind::Handshake,
             reason: shared::tls::tls_words(&e),
         })?;
-        while tls.is_handshaking() {
+        // The handshake reads through the same buffer as what follows: the server's first
+        // records (a session ticket, the response) may come in the same `recv`.
+        let mut tls = Box::new(crate::tls::Session::new(tls));
+        while tls.conn.is_handshaking() {
             let which = self.arm(Phase::Handshake, limit, until)?;
-            let mut sock = &self.stream;
-            match tls.complete_io(&mut sock) {
+            let (conn, mut wire) = tls.wire(&self.stream, true);
+            match conn.complete_io(&mut wire) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.io_error(Phase::Handshake, e, which)),
             }
         }
-        self.tls = Some(Box::new(tls));
+        self.tls = Some(tls);
         Ok(())
     }
 
     /// The TLS session, once shaken hands.
     #[cfg(feature = "tls")]
     pub(crate) fn tls(&self) -> Option<&rustls::ClientConnection> {
-        self.tls.as_deref()
+        self.tls.as_deref().map(|s| &s.conn)
     }
 
     /// Reads more bytes into the buffer, waiting until `until` at most. Returns the number

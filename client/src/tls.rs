@@ -4,7 +4,7 @@
 //! and rustls's errors sorted into curl's exit codes. The handshake itself is a step of the
 //! main loop (`run.rs`, `secure`): this module imports nothing of the client but its errors.
 
-use std::io;
+use std::io::{self, Read};
 use std::sync::{Arc, OnceLock};
 
 use shared::tls::{ClientSettings, Failure, TlsError};
@@ -173,28 +173,307 @@ pub(crate) fn handshake_error(peer: &str, e: &io::Error) -> Error {
     }
 }
 
-/// Whether an idle TLS connection can no longer be used, checked without blocking: what
-/// has arrived is taken in (a session ticket is fine; a `close_notify`, an alert, data
-/// nobody asked for, or the end of the stream are not).
-pub(crate) fn is_stale(tls: &mut rustls::ClientConnection, stream: &Stream) -> bool {
-    struct NoWait<'a>(&'a Stream);
-    impl io::Read for NoWait<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            self.0.read_nowait(buf)
+/// The most ciphertext taken from the socket in one `recv`: 256 KiB. rustls's `read_tls`
+/// takes at most about one record (16 KiB) a call, so reading the socket through it made one
+/// system call per record (65,560 for 1 GiB); one `recv` into this buffer takes all that
+/// has arrived, up to 16 records, and rustls is fed from it by copies. Bounded so a fast
+/// peer cannot make it grow; 256 KiB is a little more than a loopback or LAN socket
+/// usually holds between two reads.
+pub(crate) const AHEAD_SIZE: usize = 256 * 1024;
+
+/// Ciphertext that has arrived on a TLS connection and rustls has not taken yet. It
+/// belongs to the connection, with the rustls session: the handshake and every read after
+/// it go through it (by [`Wire`]), so nothing read ahead is lost or reordered, and an idle
+/// pooled connection is judged with it ([`is_stale`]).
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) conn: rustls::ClientConnection,
+    /// [`AHEAD_SIZE`] bytes, allocated once with the session; `start..end` is unread.
+    ahead: Box<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+impl Session {
+    /// A session that has not shaken hands yet, with an empty read-ahead buffer.
+    pub(crate) fn new(conn: rustls::ClientConnection) -> Session {
+        Session {
+            conn,
+            ahead: vec![0; AHEAD_SIZE].into_boxed_slice(),
+            start: 0,
+            end: 0,
         }
     }
-    loop {
-        match tls.read_tls(&mut NoWait(stream)) {
-            Ok(0) => return true,
-            Ok(_) => match tls.process_new_packets() {
-                Ok(state) if state.plaintext_bytes_to_read() > 0 || state.peer_has_closed() => {
-                    return true;
+
+    /// The socket as rustls sees it, with reads served from the buffer: when it is empty,
+    /// one `recv` refills it, blocking (under the timeout `arm` set) when `wait`, else with
+    /// `MSG_DONTWAIT`. The rustls session and the wire are lent out together.
+    pub(crate) fn wire<'a>(
+        &'a mut self,
+        sock: &'a Stream,
+        wait: bool,
+    ) -> (&'a mut rustls::ClientConnection, Wire<'a>) {
+        let wire = Wire {
+            ahead: &mut self.ahead,
+            start: &mut self.start,
+            end: &mut self.end,
+            sock,
+            wait,
+        };
+        (&mut self.conn, wire)
+    }
+
+    /// Reads plaintext into `out` as [`rustls::Stream`] does (at most one record's worth,
+    /// waiting for it through the buffer), then opens more of the records already in the
+    /// buffer, without a system call, until `out` is full or only part of a record is
+    /// left: one read returns up to `out.len()` bytes instead of one record's. A TLS error
+    /// met after some plaintext was returned is kept by rustls and returned by the next
+    /// call, before anything is read.
+    pub(crate) fn read(&mut self, sock: &Stream, out: &mut [u8]) -> io::Result<usize> {
+        let (conn, mut wire) = self.wire(sock, true);
+        // An error rustls met while opening records ahead (it keeps it): say it now, rather
+        // than wait for more bytes that may never come.
+        if let Err(e) = conn.process_new_packets() {
+            // The alert rustls queued for it, as rustls's own `complete_io` sends it.
+            let _ = conn.write_tls(&mut wire);
+            return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+        }
+        let mut n = rustls::Stream::new(conn, &mut wire).read(out)?;
+        if n == 0 {
+            return Ok(0);
+        }
+        wire.wait = false;
+        while n < out.len() {
+            match conn.reader().read(&mut out[n..]) {
+                Ok(0) => break,
+                Ok(more) => {
+                    n += more;
+                    continue;
                 }
-                Ok(_) => {}
-                Err(_) => return true,
-            },
+                // No whole record opened yet (WouldBlock), or the end: taken up next call.
+                Err(_) => {}
+            }
+            if wire.is_empty()
+                || conn.read_tls(&mut wire).is_err()
+                || conn.process_new_packets().is_err()
+            {
+                break;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// The socket seen through a [`Session`]'s read-ahead buffer (see [`Session::wire`]).
+/// Writes go straight to the socket.
+pub(crate) struct Wire<'a> {
+    ahead: &'a mut [u8],
+    start: &'a mut usize,
+    end: &'a mut usize,
+    sock: &'a Stream,
+    wait: bool,
+}
+
+impl Wire<'_> {
+    fn is_empty(&self) -> bool {
+        *self.start == *self.end
+    }
+}
+
+impl Read for Wire<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.is_empty() {
+            let mut sock = self.sock;
+            let got = if self.wait {
+                sock.read(self.ahead)?
+            } else {
+                sock.read_nowait(self.ahead)?
+            };
+            (*self.start, *self.end) = (0, got);
+        }
+        let n = out.len().min(*self.end - *self.start);
+        out[..n].copy_from_slice(&self.ahead[*self.start..*self.start + n]);
+        *self.start += n;
+        Ok(n)
+    }
+}
+
+impl io::Write for Wire<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        io::Write::write(&mut self.sock, buf)
+    }
+    // rustls writes its queued records with one vectored write; the default would send
+    // only the first.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        io::Write::write_vectored(&mut self.sock, bufs)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether an idle TLS connection can no longer be used, checked without blocking: what
+/// has arrived is taken in, first what was read ahead and is still buffered, then what the
+/// socket holds (a session ticket is fine; a `close_notify`, an alert, data nobody asked
+/// for, or the end of the stream are not). Plaintext rustls already holds is data nobody
+/// asked for too.
+pub(crate) fn is_stale(session: &mut Session, stream: &Stream) -> bool {
+    let (conn, mut wire) = session.wire(stream, false);
+    loop {
+        match conn.process_new_packets() {
+            Ok(state) if state.plaintext_bytes_to_read() > 0 || state.peer_has_closed() => {
+                return true;
+            }
+            Ok(_) => {}
+            Err(_) => return true,
+        }
+        match conn.read_tls(&mut wire) {
+            Ok(0) => return true,
+            Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
             Err(_) => return true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    use std::path::PathBuf;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::connection::Connection;
+
+    const IDLE: Duration = Duration::from_secs(10);
+
+    /// A TLS server on one end of a socket pair (a certificate for `localhost`, made here),
+    /// and the client's connection on the other, shaken hands. `serve` gets the server's
+    /// session and socket once the handshake is done.
+    fn pair(
+        serve: impl FnOnce(rustls::ServerConnection, UnixStream) + Send + 'static,
+    ) -> (Connection, std::thread::JoinHandle<()>) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let pair = rustls::sign::CertifiedKey::from_der(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            &shared::tls::provider(),
+        )
+        .unwrap();
+        let config = shared::tls::server_config(shared::tls::CertSlot::new(Arc::new(pair)));
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let server = std::thread::spawn(move || {
+            let mut tls = rustls::ServerConnection::new(config.unwrap()).unwrap();
+            let mut sock = theirs;
+            while tls.is_handshaking() || tls.wants_write() {
+                tls.complete_io(&mut sock).unwrap();
+            }
+            serve(tls, sock);
+        });
+        let settings = ClientSettings {
+            insecure: true,
+            ..ClientSettings::default()
+        };
+        let mut conn = Connection::new(
+            Stream::from(ours),
+            "test".into(),
+            Endpoint::Unix(PathBuf::from("test")),
+        );
+        let name = shared::tls::server_name("localhost").unwrap();
+        conn.start_tls(settings.build().unwrap(), name, IDLE)
+            .unwrap();
+        (conn, server)
+    }
+
+    /// The records `tls` seals for each of `pieces` (one record each), as they go on the
+    /// wire.
+    fn sealed(tls: &mut rustls::ServerConnection, pieces: &[&[u8]]) -> Vec<u8> {
+        for piece in pieces {
+            tls.writer().write_all(piece).unwrap();
+        }
+        let mut wire = Vec::new();
+        while tls.wants_write() {
+            tls.write_tls(&mut wire).unwrap();
+        }
+        wire
+    }
+
+    #[test]
+    fn a_record_split_across_reads_and_the_records_after_it_come_in_one_read() {
+        let (ready, wait) = mpsc::channel();
+        let (mut conn, server) = pair(move |mut tls, mut sock| {
+            let a = [b'a'; 2000];
+            let b = [b'b'; 2000];
+            let c = [b'c'; 2000];
+            let wire = sealed(&mut tls, &[&a, &b, &c]);
+            // Half of the first record, then (once the client has had time to read it and
+            // is waiting for the rest) the rest of it and both others in one write.
+            sock.write_all(&wire[..1000]).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            sock.write_all(&wire[1000..]).unwrap();
+            // The end, once the client has read it all.
+            wait.recv().unwrap();
+            sock.write_all(&sealed(&mut tls, &[b"end"])).unwrap();
+            tls.send_close_notify();
+            sock.write_all(&sealed(&mut tls, &[])).unwrap();
+        });
+        let mut out = vec![0u8; 64 * 1024];
+        let n = conn.read(&mut out, IDLE).unwrap();
+        // Before the read-ahead, one read was one record: 2000.
+        assert_eq!(n, 6000, "the three records in one read");
+        let want: Vec<u8> = [[b'a'; 2000], [b'b'; 2000], [b'c'; 2000]].concat();
+        assert_eq!(&out[..n], &want[..]);
+        ready.send(()).unwrap();
+        let n = conn.read(&mut out, IDLE).unwrap();
+        assert_eq!(&out[..n], b"end");
+        assert_eq!(conn.read(&mut out, IDLE).unwrap(), 0, "close_notify");
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_pooled_connection_is_judged_with_what_was_read_ahead() {
+        // Bytes nobody asked for, arrived with the response and read ahead with it: stale,
+        // though the socket itself has nothing more.
+        let (mut conn, server) = pair(|mut tls, mut sock| {
+            sock.write_all(&sealed(&mut tls, &[b"hello", b"junk"]))
+                .unwrap();
+            // Keep the socket open until the client is done.
+            let _ = sock.read(&mut [0; 1]);
+        });
+        let mut out = [0u8; 5];
+        assert_eq!(conn.read(&mut out, IDLE).unwrap(), 5);
+        assert_eq!(&out, b"hello");
+        assert!(
+            conn.is_stale(),
+            "the record after the response is unrequested data"
+        );
+        drop(conn);
+        server.join().unwrap();
+
+        // A handshake message after the response (a key update, read ahead with it) is
+        // fine: the connection is reused, and what follows is opened with the new keys.
+        let (go, wait) = mpsc::channel();
+        let (mut conn, server) = pair(move |mut tls, mut sock| {
+            tls.writer().write_all(b"hello").unwrap();
+            tls.refresh_traffic_keys().unwrap();
+            sock.write_all(&sealed(&mut tls, &[])).unwrap();
+            wait.recv().unwrap();
+            sock.write_all(&sealed(&mut tls, &[b"again"])).unwrap();
+            let _ = sock.read(&mut [0; 1]);
+        });
+        assert_eq!(conn.read(&mut out, IDLE).unwrap(), 5);
+        assert_eq!(&out, b"hello");
+        assert!(!conn.is_stale(), "a key update is not stale");
+        go.send(()).unwrap();
+        assert_eq!(conn.read(&mut out, IDLE).unwrap(), 5);
+        assert_eq!(&out, b"again");
+        drop(conn);
+        server.join().unwrap();
     }
 }
