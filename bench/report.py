@@ -96,11 +96,13 @@ def main(path, quick):
                 continue
             v = median[(scen, n)]
             lo, hi = spread[(scen, n)]
-            text = f"{v:,.0f}" if v >= 100 else f"{v:,.2f}"
+            # Below 1 (a run of tens of milliseconds, in seconds): three decimals.
+            d = 3 if v < 1 else 2
+            text = f"{v:,.0f}" if v >= 100 else f"{v:,.{d}f}"
             if check:
                 text = f"{v:,.0f}" if v >= 100 else f"{v:.2f}"
             if lo != hi and not check:
-                text += f" ({lo:,.0f}–{hi:,.0f})" if v >= 100 else f" ({lo:.2f}–{hi:.2f})"
+                text += f" ({lo:,.0f}–{hi:,.0f})" if v >= 100 else f" ({lo:.{d}f}–{hi:.{d}f})"
             if (scen, n) in p99 and p99[(scen, n)]:
                 text += f"; p99 {statistics.median(p99[(scen, n)]):.1f} ms"
             cells.append(text)

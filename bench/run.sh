@@ -358,14 +358,13 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 for srv in "${SERVERS[@]}"; do echo "rss-idle,$srv,0,$(rss_kib "${PID[$srv]}"),KiB,,," >>"$CSV"; done
 
-time_cmd() { # scenario client command... ; records wall seconds and user+sys seconds
+time_cmd() { # scenario client command... ; records wall seconds and user+sys seconds, the
+  # medians of TIMES runs (1 unless set), to the microsecond (bench/time_cmd.py)
   local scen=$1 client=$2; shift 2
-  /usr/bin/time -f '%e %U %S %M' -o "$WORK/time.txt" "$@" >/dev/null 2>&1 || true
-  read -r wall user sys maxrss < <(tail -1 "$WORK/time.txt")
+  read -r wall cpu _ < <(python3 bench/time_cmd.py "${TIMES:-1}" "$@")
   echo "$scen-wall,$client,$round,$wall,s,,," >>"$CSV"
-  echo "$scen-cpu,$client,$round,$(python3 -c "print(round($user+$sys,3))"),s,,," >>"$CSV"
+  echo "$scen-cpu,$client,$round,$cpu,s,,," >>"$CSV"
 }
-command -v /usr/bin/time >/dev/null || apt-get -o DPkg::Lock::Timeout=300 install -y -qq time >/dev/null
 
 # --- issue 16: uploads, compression on the fly, folder downloads -------------------------------
 # serve-x is serve with the features that are off by default (recorded as "serve"); nginx-x
@@ -518,11 +517,11 @@ for round in $(seq 1 "$ROUNDS"); do
   time_cmd get-big curl curl -s -o /dev/null "$BIGURL"
   time_cmd get-big wget wget -q -O /dev/null "$BIGURL"
   if ((PAR)); then
-    time_cmd many-small fetch "$FETCH" -s -Z --parallel-max 8 --input "$WORK/urls.txt"
+    TIMES=9 time_cmd many-small fetch "$FETCH" -s -Z --parallel-max 8 --input "$WORK/urls.txt"
   fi
   # curl needs one -o per URL to discard each body.
   xargs -a "$WORK/urls.txt" printf -- '-o /dev/null %s\n' | tr '\n' ' ' >"$WORK/curl-args.txt"
-  time_cmd many-small curl-parallel sh -c "curl -s --parallel --parallel-max 8 $(cat "$WORK/curl-args.txt")"
+  TIMES=9 time_cmd many-small curl-parallel sh -c "curl -s --parallel --parallel-max 8 $(cat "$WORK/curl-args.txt")"
   time_cmd many-small xargs-curl sh -c "xargs -P 8 -n 1 curl -s -o /dev/null <'$WORK/urls.txt'"
 done
 ((PAR)) || log "fetch has no --parallel yet: the many-small fetch row is left out"
@@ -568,9 +567,9 @@ for round in $(seq 1 "$ROUNDS"); do
   time_cmd tls-get-big fetch "$FETCH" -s "${CA[@]}" -o /dev/null "$TLSURL/big.bin"
   time_cmd tls-get-big curl curl -s "${CA[@]}" -o /dev/null "$TLSURL/big.bin"
   if ((PAR)); then
-    time_cmd tls-many-small fetch "$FETCH" -s -Z --parallel-max 8 "${CA[@]}" --input "$WORK/tls-urls.txt"
+    TIMES=9 time_cmd tls-many-small fetch "$FETCH" -s -Z --parallel-max 8 "${CA[@]}" --input "$WORK/tls-urls.txt"
   fi
-  time_cmd tls-many-small curl-parallel sh -c "curl -s --parallel --parallel-max 8 ${CA[*]} $(cat "$WORK/tls-curl-args.txt")"
+  TIMES=9 time_cmd tls-many-small curl-parallel sh -c "curl -s --parallel --parallel-max 8 ${CA[*]} $(cat "$WORK/tls-curl-args.txt")"
 done
 # --- issue 23: serve over https:// against nginx, h2o and lighttpd ------------------------------
 # Every server speaks TLS 1.3 only (serve, which also takes 1.2, is checked to negotiate 1.3),
