@@ -203,8 +203,16 @@ impl fmt::Display for Target {
     /// has no URL of its own: it is written as that too).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.endpoint {
-            Endpoint::Tcp { .. } => {
-                write!(f, "{}://{}{}", self.scheme(), self.host_header(), self.path)
+            // Piece by piece, without host_header's String: fetch writes a target's URL a
+            // few times per request (the trace, the report's URL, the progress line).
+            Endpoint::Tcp { host, port } => {
+                f.write_str(self.scheme())?;
+                f.write_str("://")?;
+                fmt::Display::fmt(host, f)?;
+                if *port != self.default_port() {
+                    write!(f, ":{port}")?;
+                }
+                f.write_str(&self.path)
             }
             Endpoint::Unix(p) => {
                 let enc = p.to_string_lossy().replace('%', "%25").replace('/', "%2F");

@@ -13,6 +13,11 @@ enum Part {
 
 /// Every target `url` stands for, each with the values its globs took (for `#N`).
 pub(crate) fn expand(url: &str) -> Result<Vec<(String, Vec<String>)>, Error> {
+    // Most targets have nothing to expand (a list of a thousand URLs from --input): taken
+    // whole, not a character at a time.
+    if !url.contains(['{', '[', '\\']) {
+        return Ok(vec![(url.to_string(), Vec::new())]);
+    }
     let parts = parse(url)?;
     let mut out = vec![(String::new(), Vec::new())];
     for part in &parts {

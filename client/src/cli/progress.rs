@@ -50,7 +50,9 @@ impl Progress {
 
     /// A line for one transfer named `name` of `len` bytes (when known), or a bar that draws
     /// nothing when the display is off or `show` is false (the body goes to this terminal).
-    pub(crate) fn bar(&self, name: &str, len: Option<u64>, show: bool) -> Bar {
+    ///
+    /// `name` is asked for only when the bar is drawn (a URL is written out for it).
+    pub(crate) fn bar(&self, name: impl FnOnce() -> String, len: Option<u64>, show: bool) -> Bar {
         let Some(multi) = self.multi.as_ref().filter(|_| show) else {
             return Bar {
                 bar: None,
@@ -74,7 +76,7 @@ impl Progress {
                 .expect("a valid template")
                 .progress_chars("=> "),
         );
-        bar.set_message(name.to_string());
+        bar.set_message(name());
         let bar = match &self.total {
             Some(total) => multi.insert_before(total, bar),
             None => multi.add(bar),

@@ -418,11 +418,11 @@ impl Try<'_> {
             Dest::File(path) => Sink::file_with(path, append, config.file_rules)?,
             Dest::Stdout { explicit } => Sink::stdout(self.slot, *explicit),
         };
-        let name = file.map_or_else(|| self.target.to_string(), |p| p.display().to_string());
+        let name = || file.map_or_else(|| self.target.to_string(), |p| p.display().to_string());
         let show = (file.is_some() || !output::stdout_is_terminal()) && method == Method::Get;
         let bar = self
             .progress
-            .bar(&name, expected_length(resp.head(), append), show);
+            .bar(name, expected_length(resp.head(), append), show);
         bar.start_at(base);
         // -D - with -i has written the heads already.
         let include = config.include && !matches!(config.dump_header, Some(HeaderDump::Stdout));

@@ -794,7 +794,9 @@ impl<'a> Crawl<'a> {
             return self.note(url, Outcome::SameFile, Report::status(status));
         }
         let length = header(&resp, "content-length").parse().ok();
-        let bar = self.progress.bar(&rel.to_string_lossy(), length, true);
+        let bar = self
+            .progress
+            .bar(|| rel.to_string_lossy().into_owned(), length, true);
         let warn = |line: &str| self.say(line);
         let to = save::Saving {
             root,
