@@ -512,3 +512,151 @@ impl Connection {
         )
     }
 }
+
+/// The read-ahead of [`crate::tls::Session`], seen through a connection (here, so that
+/// `tls.rs` imports nothing of the connection).
+#[cfg(all(test, feature = "tls"))]
+mod tls_tests {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    use std::path::PathBuf;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use std::io::Read;
+    use std::sync::Arc;
+
+    use shared::tls::ClientSettings;
+    use shared::{Endpoint, Stream};
+
+    use super::Connection;
+
+    const IDLE: Duration = Duration::from_secs(10);
+
+    /// A TLS server on one end of a socket pair (a certificate for `localhost`, made here),
+    /// and the client's connection on the other, shaken hands. `serve` gets the server's
+    /// session and socket once the handshake is done.
+    fn pair(
+        serve: impl FnOnce(rustls::ServerConnection, UnixStream) + Send + 'static,
+    ) -> (Connection, std::thread::JoinHandle<()>) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let pair = rustls::sign::CertifiedKey::from_der(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            &shared::tls::provider(),
+        )
+        .unwrap();
+        let config = shared::tls::server_config(shared::tls::CertSlot::new(Arc::new(pair)));
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let server = std::thread::spawn(move || {
+            let mut tls = rustls::ServerConnection::new(config.unwrap()).unwrap();
+            let mut sock = theirs;
+            while tls.is_handshaking() || tls.wants_write() {
+                tls.complete_io(&mut sock).unwrap();
+            }
+            serve(tls, sock);
+        });
+        let settings = ClientSettings {
+            insecure: true,
+            ..ClientSettings::default()
+        };
+        let mut conn = Connection::new(
+            Stream::from(ours),
+            "test".into(),
+            Endpoint::Unix(PathBuf::from("test")),
+        );
+        let name = shared::tls::server_name("localhost").unwrap();
+        conn.start_tls(settings.build().unwrap(), name, IDLE)
+            .unwrap();
+        (conn, server)
+    }
+
+    /// The records `tls` seals for each of `pieces` (one record each), as they go on the
+    /// wire.
+    fn sealed(tls: &mut rustls::ServerConnection, pieces: &[&[u8]]) -> Vec<u8> {
+        for piece in pieces {
+            tls.writer().write_all(piece).unwrap();
+        }
+        let mut wire = Vec::new();
+        while tls.wants_write() {
+            tls.write_tls(&mut wire).unwrap();
+        }
+        wire
+    }
+
+    #[test]
+    fn the_records_that_have_arrived_come_in_one_read() {
+        let (ready, wait) = mpsc::channel();
+        let (mut conn, server) = pair(move |mut tls, mut sock| {
+            let a = [b'a'; 2000];
+            let b = [b'b'; 2000];
+            let c = [b'c'; 2000];
+            sock.write_all(&sealed(&mut tls, &[&a, &b, &c])).unwrap();
+            // The end, once the client has read the three.
+            wait.recv().unwrap();
+            sock.write_all(&sealed(&mut tls, &[b"end"])).unwrap();
+            tls.send_close_notify();
+            sock.write_all(&sealed(&mut tls, &[])).unwrap();
+        });
+        let mut out = vec![0u8; 64 * 1024];
+        let mut n = conn.read(&mut out, IDLE).unwrap();
+        // Before the read-ahead, one read was one record: 2000. (The three may come in two
+        // pieces if the socket hands them over so; then the read after takes the rest.)
+        if n < 6000 {
+            n += conn.read(&mut out[n..], IDLE).unwrap();
+        }
+        assert_eq!(n, 6000, "the three records in at most two reads");
+        let want: Vec<u8> = [[b'a'; 2000], [b'b'; 2000], [b'c'; 2000]].concat();
+        assert_eq!(&out[..n], &want[..]);
+        ready.send(()).unwrap();
+        let n = conn.read(&mut out, IDLE).unwrap();
+        assert_eq!(&out[..n], b"end");
+        assert_eq!(conn.read(&mut out, IDLE).unwrap(), 0, "close_notify");
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_pooled_connection_is_judged_with_what_was_read_ahead() {
+        // Bytes nobody asked for, arrived with the response and read ahead with it: stale,
+        // though the socket itself has nothing more.
+        let (mut conn, server) = pair(|mut tls, mut sock| {
+            sock.write_all(&sealed(&mut tls, &[b"hello", b"junk"]))
+                .unwrap();
+            // Keep the socket open until the client is done.
+            let _ = sock.read(&mut [0; 1]);
+        });
+        let mut out = [0u8; 5];
+        assert_eq!(conn.read(&mut out, IDLE).unwrap(), 5);
+        assert_eq!(&out, b"hello");
+        assert!(
+            conn.is_stale(),
+            "the record after the response is unrequested data"
+        );
+        drop(conn);
+        server.join().unwrap();
+
+        // A handshake message after the response (a key update, read ahead with it) is
+        // fine: the connection is reused, and what follows is opened with the new keys.
+        let (go, wait) = mpsc::channel();
+        let (mut conn, server) = pair(move |mut tls, mut sock| {
+            tls.writer().write_all(b"hello").unwrap();
+            tls.refresh_traffic_keys().unwrap();
+            sock.write_all(&sealed(&mut tls, &[])).unwrap();
+            wait.recv().unwrap();
+            sock.write_all(&sealed(&mut tls, &[b"again"])).unwrap();
+            let _ = sock.read(&mut [0; 1]);
+        });
+        assert_eq!(conn.read(&mut out, IDLE).unwrap(), 5);
+        assert_eq!(&out, b"hello");
+        assert!(!conn.is_stale(), "a key update is not stale");
+        go.send(()).unwrap();
+        assert_eq!(conn.read(&mut out, IDLE).unwrap(), 5);
+        assert_eq!(&out, b"again");
+        drop(conn);
+        server.join().unwrap();
+    }
+}
