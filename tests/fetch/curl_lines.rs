@@ -1094,12 +1094,30 @@ fn netrc_as_curl_reads_it() {
         machine 127.0.0.1 login uu password fromfile\n\
         default login du password dp\n";
     let default_first: &[u8] = b"default login du password dp\nmachine 127.0.0.1 login nu\n";
-    let files: &[(&str, &[u8])] = &[("my.netrc", netrc), ("first.netrc", default_first)];
+    let files: &[(&str, &[u8])] = &[
+        ("my.netrc", netrc),
+        ("first.netrc", default_first),
+        // A bare `default`: nothing to send.
+        ("bare.netrc", b"default\n"),
+        // An entry with no password: the next one for the host completes it.
+        (
+            "partial.netrc",
+            b"machine 127.0.0.1 login a\nmachine 127.0.0.1 login b password p\n",
+        ),
+        ("nopassword.netrc", b"machine 127.0.0.1 login a\n"),
+    ];
     // A login (and password) in the URL, combined with the file as curl combines them.
     let with = |creds: &str| u.replacen("http://", &format!("http://{creds}@"), 1);
-    // (Left out: a login that no entry has, with no `default`. curl 7.88 then sends the
-    // password of the host's first entry, written for another login; fetch does not.)
-    let (uu_up, uu, uu_empty, zz_zp) = (with("uu:up"), with("uu"), with("uu:"), with("zz:zp"));
+    // (Left out, where curl 7.88 sends a password written for another login and fetch does
+    // not: a login no entry has, with no `default`; the login's own entry without a
+    // password, followed by another login's entry.)
+    let (uu_up, uu, uu_empty, zz_zp, a_x) = (
+        with("uu:up"),
+        with("uu"),
+        with("uu:"),
+        with("zz:zp"),
+        with("a:x"),
+    );
     let lines: Vec<Vec<&str>> = vec![
         vec!["-s", "--netrc-file", "my.netrc", &u],
         vec!["-s", "--netrc-file", "my.netrc", &by_name],
@@ -1119,6 +1137,11 @@ fn netrc_as_curl_reads_it() {
             "my.netrc",
             &uu_empty,
         ],
+        vec!["-s", "--netrc-file", "bare.netrc", &u],
+        vec!["-s", "--netrc-optional", "--netrc-file", "bare.netrc", &u],
+        vec!["-s", "--netrc-file", "partial.netrc", &u],
+        // The entry for the URL's login has no password: an empty one, not the URL's.
+        vec!["-s", "--netrc-file", "nopassword.netrc", &a_x],
     ];
     for line in lines {
         same_as_curl(files, &line, b"");

@@ -61,10 +61,13 @@ fn lookup(text: &str, host: &str) -> Option<(String, String)> {
 /// curl (7.88, the suite's reference) combines them:
 /// - with `optional` (`--netrc-optional`), a URL that carries a password keeps it, and
 ///   the file is not read;
-/// - a URL's user name takes its password from the first entry for the host with that
-///   login (or with none), else from a `default` entry, else keeps the URL's own (curl
-///   7.88 would send the host's first entry's password, written for another login);
-/// - without a user name in the URL, the first entry for the host gives both.
+/// - a URL's user name takes the password of the host's entry for that login, else of
+///   its entry with no login, else of a `default` entry (an entry without a password
+///   gives an empty one); with none of these it keeps the URL's own (curl 7.88 would send
+///   the host's first entry's password, written for another login);
+/// - without a user name in the URL, the host's entries in file order (`default`
+///   included) each fill in the login and password they have, until both are known;
+///   entries with neither send nothing.
 pub(crate) fn credentials(
     text: &str,
     host: &str,
@@ -78,24 +81,47 @@ pub(crate) fn credentials(
     }
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let entries = entries(text);
-    let mut for_host = entries.iter().filter(|e| {
-        e.machine
-            .as_deref()
-            .is_none_or(|m| m.eq_ignore_ascii_case(host))
-    });
-    let Some((user, own)) = login else {
-        let e = for_host.next()?;
-        return Some((
-            e.login.clone().unwrap_or_default(),
-            e.password.clone().unwrap_or_default(),
-        ));
+    let for_host = || {
+        entries.iter().filter(|e| {
+            e.machine
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(host))
+        })
     };
-    let found = for_host
-        .clone()
-        .find(|e| e.login.as_deref().is_none_or(|l| l == user))
-        .or_else(|| for_host.find(|e| e.machine.is_none()))
-        .and_then(|e| e.password.clone());
-    Some((user, found.or(own).unwrap_or_default()))
+    let Some((user, own)) = login else {
+        return first_complete(for_host());
+    };
+    let entry = for_host()
+        .find(|e| e.login.as_deref() == Some(user.as_str()))
+        .or_else(|| for_host().find(|e| e.login.is_none()))
+        .or_else(|| for_host().find(|e| e.machine.is_none()));
+    let password = match entry {
+        Some(e) => e.password.clone().unwrap_or_default(),
+        None => own.unwrap_or_default(),
+    };
+    Some((user, password))
+}
+
+/// The login and password `entries` give read in order, each filling in (and replacing)
+/// what it has, until both are known: curl reads on past an entry that lacks one.
+fn first_complete<'a>(entries: impl Iterator<Item = &'a Entry>) -> Option<(String, String)> {
+    let known = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty());
+    let (mut login, mut password) = (None, None);
+    for e in entries {
+        if e.login.is_some() {
+            login.clone_from(&e.login);
+        }
+        if e.password.is_some() {
+            password.clone_from(&e.password);
+        }
+        if known(&login) && known(&password) {
+            break;
+        }
+    }
+    if login.is_none() && password.is_none() {
+        return None;
+    }
+    Some((login.unwrap_or_default(), password.unwrap_or_default()))
 }
 
 /// The tokens of a netrc file.
@@ -182,6 +208,22 @@ mod tests {
             pair("d", "e")
         );
         assert_eq!(lookup("machine a password only", "a"), pair("", "only"));
+        // An entry missing a login or a password: the entries after it complete it.
+        assert_eq!(
+            lookup("machine a login x\nmachine a login b password p", "a"),
+            pair("b", "p")
+        );
+        assert_eq!(
+            lookup("machine a login x\ndefault login d password p", "a"),
+            pair("d", "p")
+        );
+        assert_eq!(
+            lookup("machine a password y\nmachine a login b password p", "a"),
+            pair("b", "p")
+        );
+        // Entries with neither send nothing.
+        assert_eq!(lookup("default\n", "a"), None);
+        assert_eq!(lookup("machine a\n", "a"), None);
     }
 
     #[test]
@@ -215,5 +257,11 @@ mod tests {
             pair("zz", "")
         );
         assert_eq!(credentials(bare, "other", None, false), None);
+        // The entry for the login has no password: an empty one, not the URL's (-n).
+        let no_password = "machine h login a\n";
+        assert_eq!(
+            credentials(no_password, "h", login("a", Some("x")), false),
+            pair("a", "")
+        );
     }
 }
