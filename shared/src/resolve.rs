@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -56,15 +56,26 @@ pub struct Resolver {
 /// How long an answer is reused: curl's default (`CURLOPT_DNS_CACHE_TIMEOUT`, 60 s).
 pub const CACHE_TTL: Duration = Duration::from_secs(60);
 
-/// Answers by lowercased name and family. Each name has its own slot, locked for the
-/// length of its lookup, so a lookup of one name never waits for another name's.
+/// Answers by lowercased name and family. Each name has its own slot, so a lookup of one
+/// name never waits for another name's.
 #[derive(Debug, Default)]
 struct Cache {
-    slots: Mutex<HashMap<(String, Family), Slot>>,
+    slots: Mutex<HashMap<(String, Family), Arc<Slot>>>,
 }
 
-/// One name's answer, if it has one yet.
-type Slot = Arc<Mutex<Option<Answer>>>;
+/// One name's last answer, and whether a lookup of it is under way; those who ask
+/// meanwhile wait on `done`, each no longer than its own timeout.
+#[derive(Debug, Default)]
+struct Slot {
+    state: Mutex<SlotState>,
+    done: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct SlotState {
+    answer: Option<Answer>,
+    busy: bool,
+}
 
 /// One lookup's outcome and when it came.
 #[derive(Debug)]
@@ -182,11 +193,14 @@ impl Resolver {
         Ok(kept)
     }
 
-    /// getaddrinfo's answer for `name`: a fresh one from the cache, else a new lookup. A
-    /// failure is not kept for later askers (curl keeps none), but those who waited for the
-    /// failed lookup get its failure rather than starting another wait each.
+    /// getaddrinfo's answer for `name`: a fresh one from the cache, else a new lookup, all
+    /// within `timeout`. While another transfer looks the name up, this one waits for its
+    /// answer (at most `timeout`); a "no such name" that came meanwhile is this one's too,
+    /// but a lookup that timed out is not (this one's time may be longer: it asks itself).
+    /// No failure is kept for later askers (curl keeps none).
     fn cached_lookup(&self, name: &str, timeout: Duration) -> Result<Vec<IpAddr>, Error> {
         let asked = Instant::now();
+        let until = asked + timeout;
         let slot = {
             let mut slots = self
                 .cache
@@ -196,23 +210,50 @@ impl Resolver {
             let key = (name.to_ascii_lowercase(), self.family);
             slots.entry(key).or_default().clone()
         };
-        // Held during the lookup: a second asker waits at most as long as the first one's
-        // lookup may take.
-        let mut answer = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        match answer.as_ref() {
-            Some(Answer { at, ips: Ok(ips) }) if at.elapsed() < CACHE_TTL => {
-                return Ok(ips.clone());
+        let mut state = slot.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            match &state.answer {
+                Some(Answer { at, ips: Ok(ips) }) if at.elapsed() < CACHE_TTL => {
+                    return Ok(ips.clone());
+                }
+                Some(Answer {
+                    at,
+                    ips: Err(why @ Failure::Words(_)),
+                }) if *at >= asked => return Err(why.clone().into_error(name)),
+                _ => {}
             }
-            Some(Answer { at, ips: Err(why) }) if *at >= asked => {
-                return Err(why.clone().into_error(name));
+            if !state.busy {
+                break;
             }
-            _ => {}
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Failure::TimedOut(timeout).into_error(name));
+            }
+            state = slot
+                .done
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
-        let ips = lookup(name, self.family, timeout);
-        *answer = Some(Answer {
+        state.busy = true;
+        drop(state);
+        let ips = lookup(
+            name,
+            self.family,
+            until.saturating_duration_since(Instant::now()),
+        )
+        .map_err(|why| match why {
+            Failure::TimedOut(_) => Failure::TimedOut(timeout),
+            other => other,
+        });
+        let mut state = slot.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.busy = false;
+        state.answer = Some(Answer {
             at: Instant::now(),
             ips: ips.clone(),
         });
+        slot.done.notify_all();
+        drop(state);
         ips.map_err(|why| why.into_error(name))
     }
 }
@@ -291,12 +332,62 @@ mod tests {
             first.iter().map(SocketAddr::ip).collect::<Vec<_>>(),
             again.iter().map(SocketAddr::ip).collect::<Vec<_>>()
         );
-        // Another family is another question.
-        let v6 = r.clone().with_family(Family::V6);
-        assert!(matches!(
-            v6.resolve(&Host::Name("localhost".into()), 80, Duration::ZERO),
-            Err(Error::Timeout { .. })
-        ));
+    }
+
+    /// The slot of `name` in `r`'s cache, marked as being looked up by someone else.
+    fn busy_slot(r: &Resolver, name: &str) -> Arc<Slot> {
+        let slot = r
+            .cache
+            .slots
+            .lock()
+            .unwrap()
+            .entry((name.into(), Family::Any))
+            .or_default()
+            .clone();
+        slot.state.lock().unwrap().busy = true;
+        slot
+    }
+
+    #[test]
+    fn one_waiting_for_anothers_lookup_stops_at_its_own_timeout() {
+        let r = Resolver::new();
+        // A lookup under way that never ends.
+        let _slot = busy_slot(&r, "slow.test");
+        let err = r
+            .resolve(
+                &Host::Name("slow.test".into()),
+                80,
+                Duration::from_millis(50),
+            )
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            Failure::TimedOut(Duration::from_millis(50))
+                .into_error("slow.test")
+                .to_string()
+        );
+    }
+
+    #[test]
+    fn one_waiting_for_anothers_lookup_takes_its_answer() {
+        let r = Resolver::new();
+        let slot = busy_slot(&r, "shared.test");
+        let waiter = {
+            let r = r.clone();
+            std::thread::spawn(move || r.resolve(&Host::Name("shared.test".into()), 80, T))
+        };
+        let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 9));
+        {
+            let mut state = slot.state.lock().unwrap();
+            state.answer = Some(Answer {
+                at: Instant::now(),
+                ips: Ok(vec![ip]),
+            });
+            state.busy = false;
+        }
+        slot.done.notify_all();
+        // shared.test is no real name: only the other's answer gives this.
+        assert_eq!(waiter.join().unwrap().unwrap(), [SocketAddr::new(ip, 80)]);
     }
 
     #[test]
