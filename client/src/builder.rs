@@ -50,6 +50,7 @@ pub struct Builder {
     pub(crate) max_idle_per_endpoint: usize,
     pub(crate) keep_post: Vec<u16>,
     pub(crate) authorization: Option<String>,
+    pub(crate) host_login: Option<HostLogin>,
     pub(crate) referer: Option<String>,
     pub(crate) auto_referer: bool,
     pub(crate) expect_timeout: Duration,
@@ -92,6 +93,9 @@ pub struct ConnectTo {
     pub to_port: Option<u16>,
 }
 
+/// A login and password for a host, by its name (see [`Builder::host_login`]).
+pub type HostLogin = Arc<dyn Fn(&str) -> Option<(String, String)> + Send + Sync>;
+
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
@@ -130,6 +134,7 @@ impl Default for Builder {
             max_idle_per_endpoint: DEFAULT_MAX_IDLE_PER_ENDPOINT,
             keep_post: Vec::new(),
             authorization: None,
+            host_login: None,
             referer: None,
             auto_referer: false,
             expect_timeout: DEFAULT_EXPECT_TIMEOUT,
@@ -354,6 +359,14 @@ impl Builder {
     /// joins the response's history, as a redirect does. Default none.
     pub fn challenge_auth(mut self, credentials: Option<Credentials>) -> Builder {
         self.credentials = credentials;
+        self
+    }
+
+    /// The Basic login for a host a redirect leads to, asked of `f` with the host's name
+    /// (curl reads `.netrc` for each host it goes to): sent there instead of the first
+    /// host's credentials, with `--location-trusted` too. Default none.
+    pub fn host_login(mut self, f: Option<HostLogin>) -> Builder {
+        self.host_login = f;
         self
     }
 

@@ -48,7 +48,7 @@ pub use body::Body;
 pub use builder::{
     Builder, ConnectTo, DEFAULT_CONNECT_TIMEOUT, DEFAULT_EXPECT_TIMEOUT, DEFAULT_HEAD_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_IDLE_PER_ENDPOINT, DEFAULT_MAX_REDIRECTS,
-    DEFAULT_SEND_TIMEOUT,
+    DEFAULT_SEND_TIMEOUT, HostLogin,
 };
 pub use client::Client;
 pub use cookie::CookieJar;

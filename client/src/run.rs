@@ -436,6 +436,19 @@ fn request_head(
         .chain(proxy.iter().flat_map(|_| &cfg.proxy_headers))
         .collect();
     let cookie = cookies(cfg, current);
+    // Another host than the first has its own login, if one is known for it (`.netrc`):
+    // curl looks the file up for each host, with --location-trusted too.
+    let own_login = match (&cfg.host_login, &current.endpoint) {
+        (Some(login), Endpoint::Tcp { host, .. }) if current.endpoint != hop.original.endpoint => {
+            login(&host.to_string()).map(|(user, password)| {
+                format!(
+                    "Basic {}",
+                    shared::base64(format!("{user}:{password}").as_bytes())
+                )
+            })
+        }
+        _ => None,
+    };
     let defaults = request::Defaults {
         proxy_authorization: proxy
             .and_then(|p| hop.proxy_authorization.or(p.authorization.as_deref())),
@@ -445,9 +458,13 @@ fn request_head(
         chunked: len == Some(None),
         authorization: hop
             .authorization
-            .or(cfg.authorization.as_deref())
-            .or(req.authorization.as_deref())
-            .filter(|_| !cross_host),
+            .filter(|_| !cross_host)
+            .or(own_login.as_deref())
+            .or(cfg
+                .authorization
+                .as_deref()
+                .or(req.authorization.as_deref())
+                .filter(|_| !cross_host)),
         range: req.range.as_deref(),
         user_agent: cfg
             .user_agent

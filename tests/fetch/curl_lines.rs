@@ -1105,12 +1105,17 @@ fn netrc_as_curl_reads_it() {
             b"machine 127.0.0.1 login a\nmachine 127.0.0.1 login b password p\n",
         ),
         ("nopassword.netrc", b"machine 127.0.0.1 login a\n"),
+        (
+            "hosts.netrc",
+            b"machine 127.0.0.1 login a password b\nmachine localhost login l password lp\n",
+        ),
     ];
     // A login (and password) in the URL, combined with the file as curl combines them.
     let with = |creds: &str| u.replacen("http://", &format!("http://{creds}@"), 1);
     // (Left out, where curl 7.88 sends a password written for another login and fetch does
     // not: a login no entry has, with no `default`; the login's own entry without a
     // password, followed by another login's entry.)
+    let to_local = echo.url(&format!("/tolocal/{}", echo.port));
     let (uu_up, uu, uu_empty, zz_zp, a_x) = (
         with("uu:up"),
         with("uu"),
@@ -1142,6 +1147,16 @@ fn netrc_as_curl_reads_it() {
         vec!["-s", "--netrc-file", "partial.netrc", &u],
         // The entry for the URL's login has no password: an empty one, not the URL's.
         vec!["-s", "--netrc-file", "nopassword.netrc", &a_x],
+        // A redirect to another host: that host's own entry, with --location-trusted too.
+        vec!["-s", "-L", "--netrc-file", "hosts.netrc", &to_local],
+        vec![
+            "-s",
+            "-L",
+            "--location-trusted",
+            "--netrc-file",
+            "hosts.netrc",
+            &to_local,
+        ],
     ];
     for line in lines {
         same_as_curl(files, &line, b"");

@@ -13,6 +13,7 @@ use std::thread;
 /// An echo server on 127.0.0.1 (a free port); stops accepting when dropped.
 ///
 /// - `/r/NNN...`: answers status NNN with `Location: /echo` (a redirect);
+/// - `/tolocal/PORT`: a 302 to `http://localhost:PORT/echo` (another host name);
 /// - `/status/NNN...`: answers status NNN with the body `oops\n`;
 /// - `/bytes/N`: N bytes of a fixed pattern; `/loop`: a redirect to itself; `/drip`: 20
 ///   bytes at 10 a second;
@@ -107,7 +108,13 @@ fn echo(mut conn: TcpStream) {
             }
             continue;
         }
-        let reply = if let Some(code) = path.strip_prefix("/r/") {
+        let reply = if let Some(port) = path.strip_prefix("/tolocal/") {
+            format!(
+                "HTTP/1.1 302 Found\r\nLocation: http://localhost:{port}/echo\r\n\
+                 Content-Length: 0\r\n\r\n"
+            )
+            .into_bytes()
+        } else if let Some(code) = path.strip_prefix("/r/") {
             format!(
                 "HTTP/1.1 {} Moved\r\nLocation: /echo\r\nContent-Length: 0\r\n\r\n",
                 &code[..3]

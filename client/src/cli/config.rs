@@ -589,6 +589,7 @@ fn client(
         .redirect_http_off(redirect_off)
         .redirect_https_off(redirect_tls_off)
         .location_trusted(args.location_trusted)
+        .host_login(host_login(args))
         .request_target(args.request_target.clone())
         .ignore_content_length(args.ignore_content_length)
         .local(local)
@@ -733,6 +734,16 @@ fn dests(args: &Args, expanded: &[Expanded]) -> Vec<DestSpec> {
             None => DestSpec::Given(Dest::Stdout { explicit: false }),
         })
         .collect()
+}
+
+/// `-n`, `--netrc-file`, `--netrc-optional`: the `.netrc` login for a host a redirect leads
+/// to (the first target's own comes with its request).
+fn host_login(args: &Args) -> Option<crate::HostLogin> {
+    let text = netrc_text(args)?;
+    let optional = args.netrc_optional;
+    Some(Arc::new(move |host: &str| {
+        netrc::credentials(&text, host, None, optional)
+    }))
 }
 
 /// `-n`, `--netrc-file`, `--netrc-optional`: the file's text, when it could be read and no
