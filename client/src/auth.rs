@@ -67,13 +67,10 @@ impl Credentials {
         if digest.is_some() {
             return digest;
         }
-        let basic = offered
+        let offers_basic = offered
             .iter()
             .any(|c| c.scheme.eq_ignore_ascii_case("basic"));
-        (basic && self.scheme == Scheme::Any).then(|| {
-            let token = shared::base64(format!("{}:{}", self.user, self.password).as_bytes());
-            format!("Basic {token}")
-        })
+        (offers_basic && self.scheme == Scheme::Any).then(|| basic(&self.user, &self.password))
     }
 
     /// RFC 7616 §3.4: the response to one Digest challenge, written in curl's order.
@@ -248,6 +245,15 @@ fn hex<D: sha2::Digest>(s: &str) -> String {
 /// 16 hex digits, different each time: a Digest client nonce (RFC 7616 asks for no more
 /// than unpredictability), and `-F`'s multipart boundary. The hasher's random keys give it
 /// without a crate.
+/// An `Authorization` (or `Proxy-Authorization`) value for Basic: `Basic ` and the
+/// base64 of `user:password` (RFC 7617).
+pub(crate) fn basic(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        shared::base64(format!("{user}:{password}").as_bytes())
+    )
+}
+
 pub(crate) fn cnonce() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();

@@ -264,8 +264,7 @@ impl Builder {
     /// `Host`, to the endpoint asked for only: not after a redirect to another host or port.
     /// A header edit naming `Authorization` replaces it.
     pub fn basic_auth(mut self, user: &str, password: &str) -> Builder {
-        let token = shared::base64(format!("{user}:{password}").as_bytes());
-        self.authorization = Some(format!("Basic {token}"));
+        self.authorization = Some(crate::auth::basic(user, password));
         self
     }
 

@@ -89,8 +89,7 @@ impl Proxy {
     /// Sends `Proxy-Authorization: Basic` with `user` and `password` (curl's `-U`), or,
     /// after [`Proxy::challenge_auth`], answers the proxy's 407 with them.
     pub fn basic_auth(mut self, user: &str, password: &str) -> Proxy {
-        let token = shared::base64(format!("{user}:{password}").as_bytes());
-        self.authorization = (!self.challenge).then(|| format!("Basic {token}"));
+        self.authorization = (!self.challenge).then(|| crate::auth::basic(user, password));
         // The scheme matters only once challenge_auth has set it; keep it across a second -U.
         let scheme = self.login.as_ref().map_or(Scheme::Any, |l| l.scheme);
         self.login = Some(Credentials::new(user, password, scheme));

@@ -440,12 +440,7 @@ fn request_head(
     // curl looks the file up for each host, with --location-trusted too.
     let own_login = match (&cfg.host_login, &current.endpoint) {
         (Some(login), Endpoint::Tcp { host, .. }) if current.endpoint != hop.original.endpoint => {
-            login(&host.to_string()).map(|(user, password)| {
-                format!(
-                    "Basic {}",
-                    shared::base64(format!("{user}:{password}").as_bytes())
-                )
-            })
+            login(&host.to_string()).map(|(user, password)| crate::auth::basic(&user, &password))
         }
         _ => None,
     };

@@ -229,8 +229,7 @@ fn request_for(
         _ => userinfo.map(|(user, password)| (user, password.unwrap_or_default())),
     };
     if let Some((user, password)) = credentials {
-        let token = shared::base64(format!("{user}:{password}").as_bytes());
-        request.authorization = Some(format!("Basic {token}"));
+        request.authorization = Some(crate::auth::basic(&user, &password));
     }
     if let Some(Some(upload)) = config.uploads.get(index) {
         request.method = Method::Put;
