@@ -198,6 +198,8 @@ impl Config {
             .map(crate::digest::parse_checksum)
             .transpose()
             .map_err(Error::Usage)?;
+        // Read once: for each target's request, and for the hosts a redirect leads to.
+        let netrc = netrc_text(&args);
         let built = client(
             &mut args,
             jar,
@@ -205,12 +207,13 @@ impl Config {
             parallel,
             mirror.is_some(),
             low_speed,
+            netrc.clone(),
         )?;
         with_default_scheme(&mut args);
         Ok(Config {
             pattern_of: expanded.iter().map(|(i, _, _)| *i).collect(),
             dests: dests(&args, &expanded),
-            netrc: netrc_text(&args),
+            netrc,
             netrc_optional: args.netrc_optional,
             targets: args.targets,
             head: args.head,
@@ -550,6 +553,7 @@ fn client(
     parallel: usize,
     crawl: bool,
     low_speed: Option<(u64, Duration)>,
+    netrc: Option<String>,
 ) -> Result<Built, Error> {
     let (jar, literal) = cookies(args, jar)?;
     let (proxy, https_proxy, no_proxy) = proxy(args)?;
@@ -589,7 +593,7 @@ fn client(
         .redirect_http_off(redirect_off)
         .redirect_https_off(redirect_tls_off)
         .location_trusted(args.location_trusted)
-        .host_login(host_login(args))
+        .host_login(host_login(netrc, args.netrc_optional))
         .request_target(args.request_target.clone())
         .ignore_content_length(args.ignore_content_length)
         .local(local)
@@ -736,11 +740,10 @@ fn dests(args: &Args, expanded: &[Expanded]) -> Vec<DestSpec> {
         .collect()
 }
 
-/// `-n`, `--netrc-file`, `--netrc-optional`: the `.netrc` login for a host a redirect leads
-/// to (the first target's own comes with its request).
-fn host_login(args: &Args) -> Option<crate::HostLogin> {
-    let text = netrc_text(args)?;
-    let optional = args.netrc_optional;
+/// `-n`, `--netrc-file`, `--netrc-optional`: the `.netrc` login (from its `text`) for a
+/// host a redirect leads to (the first target's own comes with its request).
+fn host_login(text: Option<String>, optional: bool) -> Option<crate::HostLogin> {
+    let text = text?;
     Some(Arc::new(move |host: &str| {
         netrc::credentials(&text, host, None, optional)
     }))
