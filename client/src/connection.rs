@@ -517,14 +517,11 @@ impl Connection {
 /// `tls.rs` imports nothing of the connection).
 #[cfg(all(test, feature = "tls"))]
 mod tls_tests {
-    use std::io::Write;
+    use std::io::{Read, Write};
     use std::os::unix::net::UnixStream;
     use std::path::PathBuf;
-    use std::sync::mpsc;
+    use std::sync::{Arc, mpsc};
     use std::time::Duration;
-
-    use std::io::Read;
-    use std::sync::Arc;
 
     use shared::tls::ClientSettings;
     use shared::{Endpoint, Stream};

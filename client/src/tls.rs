@@ -179,7 +179,7 @@ pub(crate) fn handshake_error(peer: &str, e: &io::Error) -> Error {
 /// has arrived, up to 16 records, and rustls is fed from it by copies. Bounded so a fast
 /// peer cannot make it grow; 256 KiB is a little more than a loopback or LAN socket
 /// usually holds between two reads.
-pub(crate) const AHEAD_SIZE: usize = 256 * 1024;
+const AHEAD_SIZE: usize = 256 * 1024;
 
 /// Ciphertext that has arrived on a TLS connection and rustls has not taken yet. It
 /// belongs to the connection, with the rustls session: the handshake and every read after
