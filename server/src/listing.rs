@@ -911,7 +911,7 @@ mod tests {
         assert_eq!(
             text,
             "{\"path\":\"/\",\"entries\":[{\"name\":\"sub\",\"type\":\"dir\",\"size\":0,\"modified\":\"1970-01-02T00:00:00Z\"},\
-             {\"name\":\"q\\\"\\\\\\u000a.txt\",\"type\":\"file\",\"size\":3,\"modified\":\"1970-01-01T00:00:00Z\"}],\"truncated\":0,\"sort\":\"name\",\"order\":\"asc\"}\n"
+             {\"name\":\"q\\\"\\\\\\n.txt\",\"type\":\"file\",\"size\":3,\"modified\":\"1970-01-01T00:00:00Z\"}],\"truncated\":0,\"sort\":\"name\",\"order\":\"asc\"}\n"
         );
     }
 

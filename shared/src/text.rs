@@ -52,15 +52,21 @@ pub fn percent_encode(bytes: &[u8], keep: Keep) -> String {
 }
 
 /// Appends `s` to `out` as a JSON string literal, quotes included: `"` and `\` are
-/// backslash-escaped, and every control character (DEL too) is written `\u00XX`, so the
-/// line stays one line and safe on a terminal. Everything else, non-ASCII included, is
-/// copied as it is (JSON text is UTF-8).
+/// backslash-escaped, the controls JSON has short forms for are written as curl's `-w
+/// '%{json}'` writes them (`\b \f \n \r \t`), and every other control character (DEL
+/// too) as `\u00XX`, so the line stays one line and safe on a terminal. Everything else,
+/// non-ASCII included, is copied as it is (JSON text is UTF-8).
 pub fn json_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
             c if c.is_ascii_control() => {
                 let _ = write!(out, "\\u{:04x}", u32::from(c));
             }
@@ -194,10 +200,11 @@ mod tests {
     fn json_strings() {
         let cases: &[(&str, &str)] = &[
             ("plain", "\"plain\""),
-            ("a\"b\\c\nd\u{1}é", "\"a\\\"b\\\\c\\u000ad\\u0001é\""),
+            ("a\"b\\c\nd\u{1}é", "\"a\\\"b\\\\c\\nd\\u0001é\""),
             ("a\"b\\c", "\"a\\\"b\\\\c\""),
-            ("q\"\\\n.txt", "\"q\\\"\\\\\\u000a.txt\""),
-            ("\u{1}\r\t\u{7f}", "\"\\u0001\\u000d\\u0009\\u007f\""),
+            ("q\"\\\n.txt", "\"q\\\"\\\\\\n.txt\""),
+            ("\u{1}\r\t\u{7f}", "\"\\u0001\\r\\t\\u007f\""),
+            ("\u{8}\u{c}\u{1b}", "\"\\b\\f\\u001b\""),
             ("é ✓", "\"é ✓\""),
             ("", "\"\""),
         ];

@@ -522,8 +522,9 @@ fn header_json_as_curl_writes_it() {
     if !have_curl() {
         return;
     }
+    // A tab inside a value: curl writes JSON's short form `\t`, not `\u0009`.
     let fields = Script::fixed(
-        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: 1\r\nSet-Cookie: a=1\r\nSet-Cookie: b=\"2\\\"\r\nContent-Type: text/plain\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: 1\r\nX-Tab: a\tb\r\nSet-Cookie: a=1\r\nSet-Cookie: b=\"2\\\"\r\nContent-Type: text/plain\r\n\r\nok",
         Then::KeepAlive,
     );
     let u = fields.url("/");

@@ -403,19 +403,8 @@ const JSON_KEYS: &[(&str, char)] = &[
 /// keys are there with the values curl gives them on plain HTTP.
 fn json(cx: &Context<'_>) -> String {
     let quote = |v: &str| {
-        let mut q = String::from("\"");
-        for c in v.chars() {
-            match c {
-                '"' => q.push_str("\\\""),
-                '\\' => q.push_str("\\\\"),
-                '\n' => q.push_str("\\n"),
-                '\r' => q.push_str("\\r"),
-                '\t' => q.push_str("\\t"),
-                c if (c as u32) < 0x20 => q.push_str(&format!("\\u{:04x}", c as u32)),
-                c => q.push(c),
-            }
-        }
-        q.push('"');
+        let mut q = String::new();
+        shared::json_string(&mut q, v);
         q
     };
     let mut out = String::from("{");
