@@ -172,23 +172,12 @@ impl Config {
         check_methods(&args, resume)?;
         let (expanded, uploads) = expand(&mut args)?;
         let request = request(&mut args)?;
-        let write_out = match args.write_out.as_deref() {
-            Some(f) => Some(match f.strip_prefix('@') {
-                Some(file) => read_format(file)?,
-                None => f.to_string(),
-            }),
-            None => None,
-        };
+        let write_out = write_out_format(&args)?;
         let dump_header = args
             .dump_header
             .as_deref()
             .map(HeaderDump::open)
             .transpose()?;
-        if args.http09 && args.head {
-            return Err(Error::Usage(
-                "--http0.9 has no HEAD: it cannot go with -I".into(),
-            ));
-        }
         let resolver = resolver(&args)?;
         let parallel = parallel(&args, mirror.as_ref());
         let low_speed = low_speed(&args);
@@ -349,6 +338,9 @@ fn check_methods(args: &Args, resume: bool) -> Result<(), Error> {
     }
     if args.range.is_some() && resume {
         return usage("-r and -C - both ask for a range: choose one");
+    }
+    if args.http09 && args.head {
+        return usage("--http0.9 has no HEAD: it cannot go with -I");
     }
     Ok(())
 }
@@ -966,6 +958,17 @@ fn credentials(user: &str) -> Result<(String, String), Error> {
     }
     let _ = writeln!(io::stderr());
     Ok((user.into(), line.trim_end_matches(['\r', '\n']).into()))
+}
+
+/// `-w`: the format as given, or read from the file `-w @FILE` names.
+fn write_out_format(args: &Args) -> Result<Option<String>, Error> {
+    let Some(f) = args.write_out.as_deref() else {
+        return Ok(None);
+    };
+    Ok(Some(match f.strip_prefix('@') {
+        Some(file) => read_format(file)?,
+        None => f.to_string(),
+    }))
 }
 
 /// The text of `-w @FILE` (`-`: stdin) as curl reads it: line by line, each line's end
