@@ -86,7 +86,7 @@ impl Pace {
         if let Some(rate) = self.rate {
             let due = Duration::from_secs_f64(self.sent as f64 / rate as f64);
             if let Some(wait) = due.checked_sub(self.started.elapsed()) {
-                std::thread::sleep(wait);
+                shared::fiber::sleep(wait);
             }
         }
     }
@@ -121,15 +121,28 @@ pub(crate) struct Connection {
     /// reads, each under the same limit, and setting it again each time was a system call
     /// per read for nothing (one in three of a 1 GiB download's).
     timeouts: [std::cell::Cell<Option<Duration>>; 2],
+    /// The socket is non-blocking (it is used in a fiber: see [`Connection::suit_thread`]).
+    nonblocking: bool,
 }
 
 impl Connection {
+    /// Matches the socket to where it is used now: non-blocking in a fiber of `-Z`'s run
+    /// ([`shared::fiber`]: a read that would block parks the fiber), blocking elsewhere.
+    /// A pooled connection can move from one to the other (a `--next` part after a `-Z`
+    /// one).
+    pub(crate) fn suit_thread(&mut self) {
+        let want = shared::fiber::active();
+        if self.nonblocking != want && self.stream.set_nonblocking(want).is_ok() {
+            self.nonblocking = want;
+        }
+    }
+
     /// Wraps a freshly connected stream. `TCP_NODELAY` is set: the request head goes out in
     /// one write and should not wait for an ACK.
     pub(crate) fn new(stream: Stream, peer: String, key: Endpoint) -> Connection {
         // Best effort: a stream that refuses only costs a little latency.
         let _ = stream.set_nodelay(true);
-        Connection {
+        let mut conn = Connection {
             stream,
             #[cfg(feature = "tls")]
             tls: None,
@@ -144,7 +157,10 @@ impl Connection {
             first_read: None,
             local: std::cell::OnceCell::new(),
             timeouts: Default::default(),
-        }
+            nonblocking: false,
+        };
+        conn.suit_thread();
+        conn
     }
 
     /// Holds every following call to `deadline`, which comes from `limit` (`-m`).

@@ -113,7 +113,7 @@ impl Payload {
                 Ok(sent)
             }
             Payload::Stream(reader) => {
-                let mut reader = reader.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut reader = lock_between_fibers(reader);
                 let mut buf = vec![0u8; CHUNK.min(pace.piece())];
                 let mut sent = 0;
                 loop {
@@ -169,5 +169,24 @@ fn read_error(path: &std::path::Path, e: &std::io::Error) -> Error {
     Error::Read {
         what: path.display().to_string(),
         reason: shared::io_words(e),
+    }
+}
+
+/// Locks `m`, which is held across writes to the socket: in a fiber of `-Z`'s run
+/// ([`shared::fiber`]), where those writes may park this fiber for another that wants the
+/// same lock (one `-T -` shared by a glob's targets), it waits by parking, not by blocking
+/// the thread every fiber runs on.
+fn lock_between_fibers<T: ?Sized>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    loop {
+        match m.try_lock() {
+            Ok(guard) => return guard,
+            Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) if shared::fiber::active() => {
+                shared::fiber::sleep(std::time::Duration::from_millis(1));
+            }
+            Err(std::sync::TryLockError::WouldBlock) => {
+                return m.lock().unwrap_or_else(PoisonError::into_inner);
+            }
+        }
     }
 }

@@ -521,8 +521,9 @@ fn exchange(
             None
         };
         let mut conn = match pooled {
-            Some(conn) => {
+            Some(mut conn) => {
                 cfg.notify(Event::Reused { peer: &conn.peer });
+                conn.suit_thread();
                 conn
             }
             None => fresh(cfg, &key, current, total, trace)?,
@@ -826,7 +827,10 @@ fn open(
         return open_tcp(cfg, key, started, limit, trace);
     };
     let hop = trace.hops.last_mut().expect("run pushed the hop");
-    let stream = shared::connect_unix(path, limit);
+    let stream = {
+        let path = path.clone();
+        shared::fiber::blocking(move || shared::connect_unix(&path, limit))
+    };
     let peer = format!("unix:{}", path.display());
     hop.addrs.push(AddrTry {
         addr: peer.clone(),
@@ -858,7 +862,14 @@ fn open_tcp(
     };
     let hop = trace.hops.last_mut().expect("run pushed the hop");
     let at = |t: Instant| t.saturating_duration_since(trace.start);
-    let addrs = cfg.resolver.resolve(host, *port, limit)?;
+    // In a fiber (-Z), what may block (getaddrinfo, connecting) runs on a thread of its
+    // own while the other transfers go on (shared::fiber::blocking).
+    let addrs = if cfg.resolver.answers_now(host, *port) {
+        cfg.resolver.resolve(host, *port, limit)?
+    } else {
+        let (resolver, host, port) = (cfg.resolver.clone(), host.clone(), *port);
+        shared::fiber::blocking(move || resolver.resolve(&host, port, limit))?
+    };
     let connect_start = Instant::now();
     hop.resolve = Some((at(started), at(connect_start)));
     if let Host::Name(name) = host {
@@ -868,11 +879,17 @@ fn open_tcp(
         });
     }
     let left = limit.saturating_sub(started.elapsed());
-    let connected = match cfg.happy_eyeballs {
-        Some(delay) => {
-            shared::connect_happy_with(&key.to_string(), &addrs, left, delay, &cfg.local)
-        }
-        None => shared::connect_with(&key.to_string(), &addrs, left, &cfg.local),
+    let connected = {
+        let (name, addrs, local, happy) = (
+            key.to_string(),
+            addrs.clone(),
+            cfg.local.clone(),
+            cfg.happy_eyeballs,
+        );
+        shared::fiber::blocking(move || match happy {
+            Some(delay) => shared::connect_happy_with(&name, &addrs, left, delay, &local),
+            None => shared::connect_with(&name, &addrs, left, &local),
+        })
     };
     let tried = |a: &shared::Attempt| AddrTry {
         addr: a.addr.to_string(),

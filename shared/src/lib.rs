@@ -15,6 +15,7 @@ mod connect;
 mod content_length;
 pub mod digest;
 mod error;
+pub mod fiber;
 mod happy;
 mod listen;
 mod resolve;

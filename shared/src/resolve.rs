@@ -193,6 +193,31 @@ impl Resolver {
         Ok(kept)
     }
 
+    /// True when [`Resolver::resolve`] would answer `host` at once, without a lookup: an IP
+    /// literal, an override, or a fresh answer in the cache. A fiber
+    /// ([`crate::fiber`]) asks this before it hands a lookup to a thread of its own.
+    pub fn answers_now(&self, host: &Host, port: u16) -> bool {
+        let Host::Name(name) = host else {
+            return true;
+        };
+        let name = name.to_ascii_lowercase();
+        if self.overrides.contains_key(&(name.clone(), port)) {
+            return true;
+        }
+        let slot = {
+            let slots = self
+                .cache
+                .slots
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            slots.get(&(name, self.family)).cloned()
+        };
+        slot.is_some_and(|slot| {
+            let state = slot.state.lock().unwrap_or_else(PoisonError::into_inner);
+            matches!(&state.answer, Some(Answer { at, ips: Ok(_) }) if at.elapsed() < CACHE_TTL)
+        })
+    }
+
     /// getaddrinfo's answer for `name`: a fresh one from the cache, else a new lookup, all
     /// within `timeout`. While another transfer looks the name up, this one waits for its
     /// answer (at most `timeout`); a "no such name" that came meanwhile is this one's too,

@@ -211,7 +211,7 @@ impl Stream {
         };
         if base == libc::MAP_FAILED {
             // A file system or special file that cannot be mapped: sendfile does it instead.
-            return self.send_file_at(file, offset, len);
+            return self.parking(true, || self.send_file_at(file, offset, len));
         }
         let mut sent = 0;
         let outcome = loop {
@@ -233,6 +233,14 @@ impl Stream {
                 Ok(n) => sent += n,
                 Err(_) => match io::Error::last_os_error() {
                     e if e.kind() == io::ErrorKind::Interrupted => continue,
+                    // In a fiber the socket is non-blocking: wait for room, as a blocking
+                    // send would (see `parking`).
+                    e if e.kind() == io::ErrorKind::WouldBlock && crate::fiber::active() => {
+                        match self.park(true) {
+                            Ok(()) => continue,
+                            Err(_) => break Err(e),
+                        }
+                    }
                     e => break Err(e),
                 },
             }
@@ -265,43 +273,74 @@ fn retry_on_eintr<T>(mut call: impl FnMut() -> rustix::io::Result<T>) -> io::Res
 
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        both!(self, s => s.read(buf))
+        (&*self).read(buf)
+    }
+}
+
+/// In a fiber ([`crate::fiber`]), a socket is non-blocking and a read or write that would
+/// block parks the fiber until the socket is ready, within the timeout a blocking call
+/// would have had (`SO_RCVTIMEO`/`SO_SNDTIMEO`); past it, the call fails with
+/// `WouldBlock`, as the blocking one would. Elsewhere the call is made as it is.
+impl Stream {
+    fn parking<T>(&self, write: bool, mut call: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+        loop {
+            match call() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && crate::fiber::active() => {
+                    self.park(write)?;
+                }
+                done => return done,
+            }
+        }
+    }
+
+    /// Parks the running fiber until the socket is readable (`write`: writable), within
+    /// the socket's own timeout: `Err` (`WouldBlock`) when that passes first.
+    fn park(&self, write: bool) -> io::Result<()> {
+        let timeout = if write {
+            both!(self, s => s.write_timeout())?
+        } else {
+            both!(self, s => s.read_timeout())?
+        };
+        crate::fiber::wait(self.as_fd(), write, timeout)
     }
 }
 
 impl Read for &Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match *self {
-            Stream::Tcp(s) => (&*s).read(buf),
-            Stream::Unix(s) => (&*s).read(buf),
-        }
+        let s: &Stream = self;
+        s.parking(false, || match s {
+            Stream::Tcp(t) => (&*t).read(buf),
+            Stream::Unix(u) => (&*u).read(buf),
+        })
     }
 }
 
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        both!(self, s => s.write(buf))
+        (&*self).write(buf)
     }
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        both!(self, s => s.write_vectored(bufs))
+        (&*self).write_vectored(bufs)
     }
     fn flush(&mut self) -> io::Result<()> {
-        both!(self, s => s.flush())
+        Ok(())
     }
 }
 
 impl Write for &Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match *self {
-            Stream::Tcp(s) => (&*s).write(buf),
-            Stream::Unix(s) => (&*s).write(buf),
-        }
+        let s: &Stream = self;
+        s.parking(true, || match s {
+            Stream::Tcp(t) => (&*t).write(buf),
+            Stream::Unix(u) => (&*u).write(buf),
+        })
     }
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match *self {
-            Stream::Tcp(s) => (&*s).write_vectored(bufs),
-            Stream::Unix(s) => (&*s).write_vectored(bufs),
-        }
+        let s: &Stream = self;
+        s.parking(true, || match s {
+            Stream::Tcp(t) => (&*t).write_vectored(bufs),
+            Stream::Unix(u) => (&*u).write_vectored(bufs),
+        })
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -334,6 +373,68 @@ impl From<UnixStream> for Stream {
 
 #[cfg(test)]
 mod tests {
+
+    /// In a fiber, a read on a non-blocking socket that has nothing parks the fiber, and
+    /// the socket's read timeout still ends it.
+    mod in_a_fiber {
+        use std::io::{self, Read, Write};
+        use std::os::unix::net::UnixStream;
+        use std::sync::Mutex;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::time::Duration;
+
+        use crate::Stream;
+        use crate::fiber::{fibers, sleep};
+
+        fn pair() -> (Stream, Stream) {
+            let (a, b) = UnixStream::pair().unwrap();
+            (Stream::from(a), Stream::from(b))
+        }
+
+        #[test]
+        fn a_read_that_would_block_parks_only_its_fiber() {
+            // Fiber 0 reads what fiber 1 writes later: on one thread, this needs fiber 0 to
+            // park (a blocking read would wait forever).
+            let (a, b) = pair();
+            a.set_nonblocking(true).unwrap();
+            b.set_nonblocking(true).unwrap();
+            let got = Mutex::new(Vec::new());
+            fibers(2, |i| {
+                if i == 0 {
+                    let mut buf = [0; 16];
+                    let n = (&a).read(&mut buf).unwrap();
+                    got.lock().unwrap().extend_from_slice(&buf[..n]);
+                } else {
+                    sleep(Duration::from_millis(10));
+                    (&b).write_all(b"hello").unwrap();
+                }
+            });
+            assert_eq!(*got.lock().unwrap(), b"hello");
+        }
+
+        #[test]
+        fn a_parked_read_ends_at_the_socket_timeout() {
+            let (a, _b) = pair();
+            a.set_nonblocking(true).unwrap();
+            a.set_read_timeout(Some(Duration::from_millis(30))).unwrap();
+            let other_ran = AtomicBool::new(false);
+            let result = Mutex::new(None);
+            fibers(2, |i| {
+                if i == 0 {
+                    let r = (&a).read(&mut [0; 4]).map_err(|e| e.kind());
+                    *result.lock().unwrap() = Some(r);
+                } else {
+                    other_ran.store(true, Ordering::Relaxed);
+                }
+            });
+            assert_eq!(
+                *result.lock().unwrap(),
+                Some(Err(io::ErrorKind::WouldBlock)),
+                "as a blocking read under SO_RCVTIMEO reports it"
+            );
+            assert!(other_ran.load(Ordering::Relaxed));
+        }
+    }
     use super::*;
     use std::io::Seek;
 

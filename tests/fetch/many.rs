@@ -151,3 +151,58 @@ fn parallel_max_is_a_number() {
         .code(2)
         .error("--parallel-max");
 }
+
+/// A server that answers no request until `n` requests have come, each on its own
+/// connection: only transfers that really run at once get answers.
+fn rendezvous(n: usize) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut waiting = Vec::new();
+        for conn in listener.incoming().take(n) {
+            let mut conn = conn.unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0; 1];
+            while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            waiting.push(conn);
+        }
+        for (i, mut conn) in waiting.into_iter().enumerate() {
+            let body = format!("met {i}\n");
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn parallel_transfers_wait_for_their_answers_side_by_side() {
+    // Three transfers at once: two meet at a server that answers only when both have
+    // asked, while the third waits on a server that never answers, until -m ends it.
+    // Run one after the other, or with one blocking the rest, the first two never meet.
+    let met = rendezvous(2);
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://127.0.0.1:{}/", silent.local_addr().unwrap().port());
+    let (a, b) = (format!("{met}/a"), format!("{met}/b"));
+    let run = fetch(&[
+        "-sS",
+        "-Z",
+        "--parallel-max",
+        "3",
+        "-m",
+        "3",
+        &silent_url,
+        &a,
+        &b,
+    ]);
+    run.code(28);
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(out.contains("met 0\n") && out.contains("met 1\n"), "{out}");
+    assert!(run.stderr.contains("timed out"), "{}", run.stderr);
+}

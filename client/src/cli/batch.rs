@@ -1,5 +1,6 @@
-//! The run over every target: the `-Z` pool (rayon), bodies on stdout in target order, the
-//! per-target report lines, and the summary line that ends stderr.
+//! The run over every target: `-Z`'s fibers (one thread, see `shared::fiber`), bodies on
+//! stdout in target order, the per-target report lines, and the summary line that ends
+//! stderr. `on_pool`, the rayon pool, is the crawl's.
 
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -16,7 +17,8 @@ use super::transfer::{self, Outcome};
 use super::writeout;
 use crate::error::Error;
 
-/// Fetches every target (up to `--parallel-max` at once with `-Z`, on a dedicated thread pool); bodies on stdout
+/// Fetches every target (up to `--parallel-max` at once with `-Z`, as fibers of this
+/// thread); bodies on stdout
 /// and the report lines on stderr come out in target order. Returns the exit code of the
 /// first target, in input order, that failed (0 if none).
 pub fn run(config: &Config) -> i32 {
@@ -78,7 +80,9 @@ pub fn run(config: &Config) -> i32 {
             });
         }
     };
-    on_pool(config.parallel, n, work);
+    // -Z: the transfers are fibers of this one thread, parked where they would block; a
+    // thread each cost a context switch per response (shared::fiber says more).
+    shared::fiber::run(config.parallel.min(n), &work);
     progress.finish();
     if let Some((path, jar)) = &config.cookie_jar {
         save_cookies(path, jar);
@@ -110,7 +114,7 @@ pub fn run(config: &Config) -> i32 {
     code
 }
 
-/// Runs `work` on `threads` threads of a dedicated pool (`-Z`), at most `jobs` of them,
+/// Runs `work` on `threads` threads of a dedicated pool (the crawl's), at most `jobs` of them,
 /// and returns when all have returned; on this thread when there is one (or no threads can
 /// be had).
 pub fn on_pool(threads: usize, jobs: usize, work: impl Fn() + Sync) {

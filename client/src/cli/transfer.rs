@@ -159,7 +159,7 @@ fn run(
                 let _ = io::Write::write_all(&mut io::stderr(), line.as_bytes());
             });
         }
-        std::thread::sleep(wait);
+        shared::fiber::sleep(wait);
     }
 }
 
@@ -869,7 +869,7 @@ fn body(
             // Ahead of RATE bytes a second: wait until the average is back to it.
             let due = std::time::Duration::from_secs_f64(now as f64 / rate as f64);
             if let Some(wait) = due.checked_sub(started.elapsed()) {
-                std::thread::sleep(wait);
+                shared::fiber::sleep(wait);
             }
         }
         n = reader.read(&mut buf)?;
