@@ -864,11 +864,12 @@ fn open_tcp(
     let at = |t: Instant| t.saturating_duration_since(trace.start);
     // In a fiber (-Z), what may block (getaddrinfo, connecting) runs on a thread of its
     // own while the other transfers go on (shared::fiber::blocking).
-    let addrs = if cfg.resolver.answers_now(host, *port) {
-        cfg.resolver.resolve(host, *port, limit)?
-    } else {
-        let (resolver, host, port) = (cfg.resolver.clone(), host.clone(), *port);
-        shared::fiber::blocking(move || resolver.resolve(&host, port, limit))?
+    let addrs = match cfg.resolver.resolve_now(host, *port) {
+        Some(answer) => answer?,
+        None => {
+            let (resolver, host, port) = (cfg.resolver.clone(), host.clone(), *port);
+            shared::fiber::blocking(move || resolver.resolve(&host, port, limit))?
+        }
     };
     let connect_start = Instant::now();
     hop.resolve = Some((at(started), at(connect_start)));

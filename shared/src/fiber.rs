@@ -16,9 +16,13 @@
 //! response that has arrived. Measured on 1000 small files over TLS with 8 at once: see
 //! BENCHMARKS.md.
 //!
+//! A fiber that never has to wait (its socket always has bytes) yields after a time slice
+//! ([`maybe_yield`], after each read or write), so transfers advance side by side.
+//!
 //! Outside a fiber every function here behaves as its blocking counterpart, so code under
-//! it need not know where it runs. A parked fiber holds no lock (the callers hold none
-//! across I/O), so fibers never wait on each other except through their sockets.
+//! it need not know where it runs. A fiber must not park while it holds a lock another
+//! fiber may take (it would block the thread for good): the transfer path holds none across
+//! I/O, and the one it does (`-T -`'s stream) is taken by parking, not blocking.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -31,6 +35,11 @@ use std::time::{Duration, Instant};
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use rustix::event::{EventfdFlags, epoll};
+
+/// How long a fiber runs before it lets the others have a turn, when its socket always has
+/// something for it (a fast download over loopback or a LAN never waits): curl's loop
+/// interleaves its transfers, and `-Z`'s should advance side by side too.
+const SLICE: Duration = Duration::from_millis(2);
 
 /// Each fiber's stack: 2 MiB, what a rayon thread (which ran each `-Z` transfer before) has.
 /// Address space reserved, memory touched only as used, with a guard page below it.
@@ -49,6 +58,8 @@ enum Park {
     Sleep(Instant),
     /// Until the run's wake-up eventfd fires (a [`blocking`] call returned).
     Handoff,
+    /// Not waiting: it has run its time slice ([`SLICE`]) and lets the others have a turn.
+    Yield,
 }
 
 /// How a parked fiber is resumed.
@@ -69,6 +80,8 @@ thread_local! {
     static CURRENT: Cell<Option<NonNull<FiberYielder>>> = const { Cell::new(None) };
     /// The eventfd of the run on this thread, for [`blocking`]'s hand-back.
     static HANDOFF: RefCell<Option<Arc<OwnedFd>>> = const { RefCell::new(None) };
+    /// When the running fiber was last resumed, for its time slice.
+    static RESUMED: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
 /// True inside a fiber of [`run`].
@@ -85,7 +98,20 @@ fn park(why: Park) -> Wake {
     // as long as the fiber; nobody else reads it while the fiber runs.
     let wake = unsafe { me.as_ref() }.suspend(why);
     CURRENT.with(|c| c.set(Some(me)));
+    RESUMED.with(|r| r.set(Some(Instant::now())));
     wake
+}
+
+/// Lets the other fibers have a turn if the running one has had its time slice since it
+/// last waited; nothing outside a fiber. Called after each read or write that did not wait.
+pub fn maybe_yield() {
+    if !active() {
+        return;
+    }
+    let since = RESUMED.with(Cell::get);
+    if since.is_some_and(|t| t.elapsed() >= SLICE) {
+        park(Park::Yield);
+    }
 }
 
 /// Waits until `fd` is readable (`write`: writable) or `timeout` passes (`None`: no
@@ -93,11 +119,16 @@ fn park(why: Park) -> Wake {
 /// `WouldBlock` when the time is up, as a blocking socket's `SO_RCVTIMEO` reports it. In a
 /// fiber the fiber parks; elsewhere `poll(2)` waits.
 pub fn wait(fd: BorrowedFd<'_>, write: bool, timeout: Option<Duration>) -> io::Result<()> {
+    wait_until(fd, write, timeout.map(|t| Instant::now() + t))
+}
+
+/// [`wait`] until the instant `until` (`None`: no limit).
+pub fn wait_until(fd: BorrowedFd<'_>, write: bool, until: Option<Instant>) -> io::Result<()> {
     if active() {
         let park = Park::Fd {
             fd: fd.as_raw_fd(),
             write,
-            until: timeout.map(|t| Instant::now() + t),
+            until,
         };
         return match self::park(park) {
             Wake::Ready => Ok(()),
@@ -110,7 +141,7 @@ pub fn wait(fd: BorrowedFd<'_>, write: bool, timeout: Option<Duration>) -> io::R
         rustix::event::PollFlags::IN
     };
     let mut fds = [rustix::event::PollFd::new(&fd, flags)];
-    let limit = timeout.map(timespec);
+    let limit = until.map(|t| timespec(t.saturating_duration_since(Instant::now())));
     match rustix::event::poll(&mut fds, limit.as_ref()) {
         Ok(0) => Err(io::ErrorKind::WouldBlock.into()),
         Ok(_) | Err(rustix::io::Errno::INTR) => Ok(()),
@@ -142,11 +173,16 @@ pub fn blocking<T: Send + 'static>(call: impl FnOnce() -> T + Send + 'static) ->
     let spawned = std::thread::Builder::new()
         .name("fiber-blocking".into())
         .spawn(move || {
+            // Whatever happens to the call, a panic included, the fiber hears of it: else
+            // it would wait for a hand-back that never comes.
+            let _hand_back = scopeguard(move || {
+                done2.store(true, Ordering::Release);
+                let _ = rustix::io::write(&*handoff, &1u64.to_ne_bytes());
+            });
             if let Some(call) = lock(&call2).take() {
-                *lock(&slot2) = Some(call());
+                let value = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call));
+                *lock(&slot2) = Some(value);
             }
-            done2.store(true, Ordering::Release);
-            let _ = rustix::io::write(&*handoff, &1u64.to_ne_bytes());
         });
     if spawned.is_err() {
         // No thread to be had: the call blocks this thread (and its fibers) instead.
@@ -157,7 +193,11 @@ pub fn blocking<T: Send + 'static>(call: impl FnOnce() -> T + Send + 'static) ->
         park(Park::Handoff);
     }
     let value = lock(&slot).take();
-    value.expect("the blocking call's thread stores its value before it says done")
+    match value.expect("the blocking call's thread stores its outcome before it says done") {
+        Ok(value) => value,
+        // The call panicked on its thread: the panic goes on here, as if it had run here.
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -180,22 +220,6 @@ pub fn run(n: usize, work: &(dyn Fn() + Sync)) {
     if n <= 1 || active() {
         return work();
     }
-    let threads: usize = std::env::var("FIBER_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1);
-    if threads > 1 {
-        std::thread::scope(|sc| {
-            for t in 0..threads {
-                let share = n / threads + usize::from(t < n % threads);
-                sc.spawn(move || match Scheduler::new(share, work) {
-                    Ok(mut s) => s.drive(),
-                    Err(_) => work(),
-                });
-            }
-        });
-        return;
-    }
     match Scheduler::new(n, work) {
         Ok(mut s) => s.drive(),
         Err(_) => work(),
@@ -207,6 +231,8 @@ struct Scheduler<'w> {
     epoll: OwnedFd,
     handoff: Arc<OwnedFd>,
     ready: std::collections::VecDeque<(usize, Wake)>,
+    /// Fibers that yielded their turn, resumed after the next look at the epoll set.
+    yielded: Vec<usize>,
 }
 
 /// The epoll data of the hand-back eventfd (fibers use their index).
@@ -231,6 +257,7 @@ impl<'w> Scheduler<'w> {
             let stack = DefaultStack::new(STACK_SIZE)?;
             let body = move |y: &FiberYielder, _first: Wake| {
                 CURRENT.with(|c| c.set(Some(NonNull::from(y))));
+                RESUMED.with(|r| r.set(Some(Instant::now())));
                 // Cleared however the body ends, a panic included.
                 let _clear = scopeguard(|| CURRENT.with(|c| c.set(None)));
                 work();
@@ -248,6 +275,7 @@ impl<'w> Scheduler<'w> {
         }
         Ok(Scheduler {
             ready: (0..n).map(|i| (i, Wake::Ready)).collect(),
+            yielded: Vec::new(),
             fibers,
             epoll,
             handoff,
@@ -259,7 +287,9 @@ impl<'w> Scheduler<'w> {
         let previous = HANDOFF.with(|h| h.replace(Some(self.handoff.clone())));
         let _restore = scopeguard(move || HANDOFF.with(|h| *h.borrow_mut() = previous));
         let mut live = self.fibers.len();
-        let mut events = Vec::with_capacity(64);
+        // Room for every fiber's event and the hand-back's: a ready fiber left out of one
+        // `epoll_wait` could be taken for one whose time is up.
+        let mut events = Vec::with_capacity(self.fibers.len() + 1);
         while live > 0 {
             while let Some((i, wake)) = self.ready.pop_front() {
                 if self.resume(i, wake) {
@@ -269,7 +299,11 @@ impl<'w> Scheduler<'w> {
             if live == 0 {
                 break;
             }
-            self.wait_for_events(&mut events);
+            // Fibers that yielded go again after the others' events are in, not before.
+            let yielded = std::mem::take(&mut self.yielded);
+            self.wait_for_events(&mut events, !yielded.is_empty());
+            self.ready
+                .extend(yielded.into_iter().map(|i| (i, Wake::Ready)));
         }
     }
 
@@ -279,6 +313,10 @@ impl<'w> Scheduler<'w> {
         f.park = None;
         match f.co.resume(wake) {
             CoroutineResult::Return(()) => true,
+            CoroutineResult::Yield(Park::Yield) => {
+                self.yielded.push(i);
+                false
+            }
             CoroutineResult::Yield(park) => {
                 if let Park::Fd { fd, write, .. } = park
                     && self.arm(i, fd, write).is_err()
@@ -325,8 +363,9 @@ impl<'w> Scheduler<'w> {
     }
 
     /// Waits in `epoll_wait` until a parked fiber's socket is ready, a blocking call hands
-    /// back, or the nearest deadline passes; moves those fibers to the ready queue.
-    fn wait_for_events(&mut self, events: &mut Vec<epoll::Event>) {
+    /// back, or the nearest deadline passes (`poll`: does not wait); moves those fibers to
+    /// the ready queue.
+    fn wait_for_events(&mut self, events: &mut Vec<epoll::Event>, poll: bool) {
         let now = Instant::now();
         let nearest = self
             .fibers
@@ -334,10 +373,14 @@ impl<'w> Scheduler<'w> {
             .filter_map(|f| match f.park? {
                 Park::Fd { until, .. } => until,
                 Park::Sleep(t) => Some(t),
-                Park::Handoff => None,
+                Park::Handoff | Park::Yield => None,
             })
             .min();
-        let timeout = nearest.map(|t| timespec(t.saturating_duration_since(now)));
+        let timeout = if poll {
+            Some(timespec(Duration::ZERO))
+        } else {
+            nearest.map(|t| timespec(t.saturating_duration_since(now)))
+        };
         events.clear();
         match epoll::wait(
             &self.epoll,
@@ -373,7 +416,7 @@ impl<'w> Scheduler<'w> {
             |p| match p {
                 Park::Fd { until, .. } => until.is_some_and(|t| t <= now),
                 Park::Sleep(t) => *t <= now,
-                Park::Handoff => false,
+                Park::Handoff | Park::Yield => false,
             },
             Wake::TimedOut,
         );
@@ -471,6 +514,19 @@ mod tests {
         });
         assert!(caught.is_err());
         assert!(!active());
+    }
+
+    #[test]
+    fn a_panic_in_a_blocking_call_reaches_its_fiber() {
+        // It used to leave the fiber waiting for a hand-back that never came.
+        let caught = std::panic::catch_unwind(|| {
+            fibers(2, |i| {
+                if i == 0 {
+                    blocking(|| panic!("the call fails"));
+                }
+            });
+        });
+        assert!(caught.is_err());
     }
 
     #[test]

@@ -174,6 +174,11 @@ impl Resolver {
                 None => (name.clone(), self.cached_lookup(name, timeout)?),
             },
         };
+        self.kept(name, ips, port)
+    }
+
+    /// The addresses of `ips` the family allows, with `port`; none is an error for `name`.
+    fn kept(&self, name: String, ips: Vec<IpAddr>, port: u16) -> Result<Vec<SocketAddr>, Error> {
         let kept: Vec<SocketAddr> = ips
             .into_iter()
             .filter(|ip| self.family.keeps(ip))
@@ -193,29 +198,37 @@ impl Resolver {
         Ok(kept)
     }
 
-    /// True when [`Resolver::resolve`] would answer `host` at once, without a lookup: an IP
-    /// literal, an override, or a fresh answer in the cache. A fiber
+    /// [`Resolver::resolve`]'s answer if it has one at once, without a lookup or a wait:
+    /// for an IP literal, an override, or a name with a fresh answer in the cache. A fiber
     /// ([`crate::fiber`]) asks this before it hands a lookup to a thread of its own.
-    pub fn answers_now(&self, host: &Host, port: u16) -> bool {
-        let Host::Name(name) = host else {
-            return true;
+    pub fn resolve_now(&self, host: &Host, port: u16) -> Option<Result<Vec<SocketAddr>, Error>> {
+        let (name, ips) = match host {
+            Host::Ip(ip) => (ip.to_string(), vec![*ip]),
+            Host::Name(name) => match self.overrides.get(&(name.to_ascii_lowercase(), port)) {
+                Some(ips) => (name.clone(), ips.clone()),
+                None => (name.clone(), self.cached(name)?),
+            },
         };
-        let name = name.to_ascii_lowercase();
-        if self.overrides.contains_key(&(name.clone(), port)) {
-            return true;
-        }
+        Some(self.kept(name, ips, port))
+    }
+
+    /// A fresh answer for `name` from the cache, if there is one.
+    fn cached(&self, name: &str) -> Option<Vec<IpAddr>> {
         let slot = {
             let slots = self
                 .cache
                 .slots
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            slots.get(&(name, self.family)).cloned()
-        };
-        slot.is_some_and(|slot| {
-            let state = slot.state.lock().unwrap_or_else(PoisonError::into_inner);
-            matches!(&state.answer, Some(Answer { at, ips: Ok(_) }) if at.elapsed() < CACHE_TTL)
-        })
+            slots
+                .get(&(name.to_ascii_lowercase(), self.family))
+                .cloned()
+        }?;
+        let state = slot.state.lock().unwrap_or_else(PoisonError::into_inner);
+        match &state.answer {
+            Some(Answer { at, ips: Ok(ips) }) if at.elapsed() < CACHE_TTL => Some(ips.clone()),
+            _ => None,
+        }
     }
 
     /// getaddrinfo's answer for `name`: a fresh one from the cache, else a new lookup, all

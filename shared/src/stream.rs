@@ -7,7 +7,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::{self, UnixStream};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustix::net::{RecvFlags, SendFlags};
 
@@ -230,7 +230,10 @@ impl Stream {
                 )
             };
             match usize::try_from(n) {
-                Ok(n) => sent += n,
+                Ok(n) => {
+                    sent += n;
+                    crate::fiber::maybe_yield();
+                }
                 Err(_) => match io::Error::last_os_error() {
                     e if e.kind() == io::ErrorKind::Interrupted => continue,
                     // In a fiber the socket is non-blocking: wait for room, as a blocking
@@ -283,25 +286,43 @@ impl Read for Stream {
 /// `WouldBlock`, as the blocking one would. Elsewhere the call is made as it is.
 impl Stream {
     fn parking<T>(&self, write: bool, mut call: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+        // The deadline, from the first time the call would block: a spurious wake must not
+        // start the socket's timeout over.
+        let mut until = None;
         loop {
             match call() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && crate::fiber::active() => {
-                    self.park(write)?;
+                    let until = match until {
+                        Some(until) => until,
+                        None => *until.insert(self.timeout(write)?.map(|t| Instant::now() + t)),
+                    };
+                    if crate::fiber::wait_until(self.as_fd(), write, until).is_err() {
+                        // The time is up: one last look, as a blocking call returns what
+                        // came just in time (the fiber may have waited its turn past it).
+                        return call();
+                    }
                 }
-                done => return done,
+                done => {
+                    crate::fiber::maybe_yield();
+                    return done;
+                }
             }
+        }
+    }
+
+    /// The socket's own timeout for a read (`write`: a write), as a blocking call has it.
+    fn timeout(&self, write: bool) -> io::Result<Option<Duration>> {
+        if write {
+            both!(self, s => s.write_timeout())
+        } else {
+            both!(self, s => s.read_timeout())
         }
     }
 
     /// Parks the running fiber until the socket is readable (`write`: writable), within
     /// the socket's own timeout: `Err` (`WouldBlock`) when that passes first.
     fn park(&self, write: bool) -> io::Result<()> {
-        let timeout = if write {
-            both!(self, s => s.write_timeout())?
-        } else {
-            both!(self, s => s.read_timeout())?
-        };
-        crate::fiber::wait(self.as_fd(), write, timeout)
+        crate::fiber::wait(self.as_fd(), write, self.timeout(write)?)
     }
 }
 
@@ -389,6 +410,64 @@ mod tests {
         fn pair() -> (Stream, Stream) {
             let (a, b) = UnixStream::pair().unwrap();
             (Stream::from(a), Stream::from(b))
+        }
+
+        #[test]
+        fn more_ready_fibers_than_one_look_holds_all_get_their_bytes() {
+            // 99 fibers park on reads with a 300 ms limit; the last writes a byte to each,
+            // then holds the thread past their limits. Every byte had come in time, so
+            // every read returns it, however many came at once.
+            let pairs: Vec<(Stream, Stream)> = (0..99).map(|_| pair()).collect();
+            for (a, _) in &pairs {
+                a.set_nonblocking(true).unwrap();
+                a.set_read_timeout(Some(Duration::from_millis(300)))
+                    .unwrap();
+            }
+            let got = std::sync::atomic::AtomicUsize::new(0);
+            fibers(100, |i| {
+                if i < 99 {
+                    let mut byte = [0; 1];
+                    if (&pairs[i].0).read(&mut byte).is_ok_and(|n| n == 1) {
+                        got.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return;
+                }
+                sleep(Duration::from_millis(50));
+                for (_, b) in &pairs {
+                    (&*b).write_all(b"x").unwrap();
+                }
+                std::thread::sleep(Duration::from_millis(400));
+            });
+            assert_eq!(got.load(Ordering::Relaxed), 99);
+        }
+
+        #[test]
+        fn a_fiber_whose_socket_never_runs_dry_lets_the_others_run() {
+            // Fiber 0 reads 64 KiB a byte at a time without ever waiting; fiber 1, due
+            // after 1 ms, must get its turn long before fiber 0 is through.
+            let (a, b) = pair();
+            a.set_nonblocking(true).unwrap();
+            (&b).write_all(&[7; 64 * 1024]).unwrap();
+            let other_ran = AtomicBool::new(false);
+            let read_before = Mutex::new(None);
+            fibers(2, |i| {
+                if i == 1 {
+                    sleep(Duration::from_millis(1));
+                    other_ran.store(true, Ordering::Relaxed);
+                    return;
+                }
+                let mut n = 0;
+                let mut byte = [0; 1];
+                while n < 64 * 1024 && !other_ran.load(Ordering::Relaxed) {
+                    n += (&a).read(&mut byte).unwrap();
+                }
+                *read_before.lock().unwrap() = Some(n);
+            });
+            let n = read_before.lock().unwrap().unwrap();
+            assert!(
+                n < 64 * 1024,
+                "fiber 1 ran only after fiber 0 read all {n} bytes"
+            );
         }
 
         #[test]

@@ -158,6 +158,15 @@ fn closed_stdout_is_a_quiet_success() {
     run.stdout(b"x");
     run.code(0);
     assert_eq!(run.stderr, "", "nothing on stderr");
+    // The same with -Z, where the transfers are fibers writing to a pipe they wait on.
+    let run = fetch_cmd(Command::new("bash").args([
+        "-c",
+        r#""$0" -s -Z "$1" "$1" | head -c1; exit "${PIPESTATUS[0]}""#,
+        bin("fetch").to_str().unwrap(),
+        &s.url("/"),
+    ]));
+    run.stdout(b"x");
+    run.code(0);
 }
 
 #[test]

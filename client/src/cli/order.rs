@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Seek, Write};
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -133,14 +134,60 @@ impl Unbuffered<'_> {
     }
 }
 
+impl Unbuffered<'_> {
+    /// In -Z's fibers, a stdout pipe that is not being read must not hold up the other
+    /// transfers: this waits, as a fiber, until the pipe (of `size` bytes; 0: a socket, size
+    /// unknown) has room, and says how much a `write` can put in without blocking. (Only the
+    /// transfer whose turn it is writes.)
+    fn room(&self, size: usize) -> io::Result<usize> {
+        // The pipe's size less its unread bytes, counted in whole pages with one more for a
+        // page the reader is part way through, and one kept in hand.
+        let unread = rustix::io::ioctl_fionread(&self.0).map_or(size, |n| n as usize);
+        let room = (size / PAGE).saturating_sub(unread.div_ceil(PAGE) + 2) * PAGE;
+        if room > 0 {
+            return Ok(room);
+        }
+        // Full (or a socket): wait for room, then a page, which a pipe or socket with room
+        // takes. A reader that has gone also wakes the wait; the write then says so (EPIPE).
+        shared::fiber::wait(self.0.as_fd(), true, None)?;
+        Ok(PAGE)
+    }
+}
+
 impl Write for Unbuffered<'_> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let bytes = match stdout_pipe_size() {
+            Some(size) if shared::fiber::active() => &bytes[..bytes.len().min(self.room(size)?)],
+            _ => bytes,
+        };
         Ok(rustix::io::write(&self.0, bytes)?)
     }
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// A pipe's unit of room: it holds its bytes in pages, and one with a free page takes a
+/// page's worth without blocking.
+const PAGE: usize = 4096;
+
+/// When stdout is a pipe (its size) or a socket (0), a reader that may stall; asked once.
+fn stdout_pipe_size() -> Option<usize> {
+    static SIZE: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    *SIZE.get_or_init(|| {
+        let out = io::stdout();
+        let kind = rustix::fs::fstat(&out)
+            .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode))
+            .ok()?;
+        match kind {
+            rustix::fs::FileType::Fifo => {
+                Some(rustix::pipe::fcntl_getpipe_size(&out).unwrap_or(16 * PAGE))
+            }
+            rustix::fs::FileType::Socket => Some(0),
+            _ => None,
+        }
+    })
 }
 
 /// Transfer `index`'s view of stdout: straight through on its turn, into a spool before.
