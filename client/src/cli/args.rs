@@ -72,7 +72,7 @@ send the request, 60 s for the whole response head, and 60 s of silence at most 
 reading the body. -m bounds the whole transfer, redirects included (default: none).
 
 Many targets (on the command line and with --input FILE): -Z runs up to --parallel-max N
-(default 50) transfers at once on a pool of N threads, reusing kept-alive connections per host
+(default 50) transfers at once, side by side on one thread, reusing kept-alive connections per host
 and port (up to max(4, N) idle per endpoint). Bodies on stdout come out in target order whatever order they finish in
 (bodies that finish early wait in memory, up to 8 MiB in all, then in temporary files); with
 -O each goes to its own file. The exit code is that of the first target, in input order, that
