@@ -200,6 +200,10 @@ const BATCH: usize = 512 * 1024;
 /// for reuse: [`IN_FLIGHT`] + 3 buffers of [`BATCH`], 2.5 MiB.
 const IN_FLIGHT: usize = 2;
 
+/// How often a `-Z` fiber looks again while the hashing thread is behind: a 512 KiB batch
+/// takes it about a millisecond.
+const HASH_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// A [`Verifier`] fed on a second thread, so that hashing a large body costs the reading
 /// thread one copy of each buffer instead of the hash itself (ARCHITECTURE.md: hashing
 /// sha-256 runs at about the speed the loopback delivers, so on one thread the check
@@ -258,9 +262,23 @@ impl Offload {
         let mut next = self.empty.try_recv().unwrap_or_default();
         next.clear();
         next.reserve(BATCH);
-        let full = std::mem::replace(&mut self.filling, next);
-        // A send fails only when the thread has gone (a panic): `finish` reports it.
-        let _ = self.full.send(full);
+        let mut full = std::mem::replace(&mut self.filling, next);
+        // A send fails only when the thread has gone (a panic): `finish` reports it. While
+        // the thread is behind, a -Z fiber waits as a fiber (shared::fiber), not by
+        // blocking the thread the other transfers run on.
+        loop {
+            match self.full.try_send(full) {
+                Err(std::sync::mpsc::TrySendError::Full(back)) if shared::fiber::active() => {
+                    full = back;
+                    shared::fiber::sleep(HASH_WAIT);
+                }
+                Err(std::sync::mpsc::TrySendError::Full(back)) => {
+                    let _ = self.full.send(back);
+                    return;
+                }
+                _ => return,
+            }
+        }
     }
 
     /// Waits for the thread to hash what it was given, then checks as [`Verifier::finish`].
@@ -269,6 +287,9 @@ impl Offload {
             self.hand_over();
         }
         drop(self.full);
+        while shared::fiber::active() && !self.worker.is_finished() {
+            shared::fiber::sleep(HASH_WAIT);
+        }
         match self.worker.join() {
             Ok(v) => v.finish(),
             Err(_) => Err(Error::Read {
