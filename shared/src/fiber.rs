@@ -210,6 +210,8 @@ struct Fiber<'w> {
     park: Option<Park>,
     /// The descriptor this fiber last armed in the epoll set (one-shot), if any.
     armed: Option<RawFd>,
+    /// The coroutine borrows `work` for 'w (see `Scheduler::new`): this keeps the borrow in
+    /// the type, so a scheduler cannot outlive the `work` its fibers run.
     _work: std::marker::PhantomData<&'w ()>,
 }
 

@@ -132,9 +132,7 @@ impl Unbuffered<'_> {
         out.flush()?;
         Ok(Unbuffered(out))
     }
-}
 
-impl Unbuffered<'_> {
     /// In -Z's fibers, a stdout pipe that is not being read must not hold up the other
     /// transfers: this waits, as a fiber, until the pipe (of `size` bytes; 0: a socket, size
     /// unknown) has room, and says how much a `write` can put in without blocking. (Only the
